@@ -1,0 +1,69 @@
+/*
+ * cli.c - messages and exit codes shared by every casebook command.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("casebook: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_FAIL;
+}
+
+int cli_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("casebook: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'casebook %s--help'.\n", cmd ? cmd : "");
+	return EXIT_USAGE;
+}
+
+int cli_exit_code(int cb_code)
+{
+	switch (cb_code) {
+	case CB_OK:
+		return EXIT_OK;
+	case CB_ECHECK:
+		return EXIT_CHECK;
+	case CB_EAUTH:
+	case CB_EFORBIDDEN:
+		return EXIT_AUTH;
+	case CB_EUNREACHABLE:
+		return EXIT_UNREACHABLE;
+	default:
+		return EXIT_FAIL;
+	}
+}
+
+int cli_fail(const struct cb_err *err)
+{
+	fprintf(stderr, "casebook: error: %s\n",
+		err->msg[0] ? err->msg : cb_err_name(err->code));
+	return cli_exit_code(err->code);
+}
+
+int cli_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--"))
+			return 0;
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+			return 1;
+	}
+	return 0;
+}

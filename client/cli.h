@@ -1,0 +1,65 @@
+/*
+ * cli.h - what every `casebook` command file shares: the command table
+ * entry, the global options, and the helpers that turn a library error
+ * into a message and an exit code.
+ *
+ * Exit codes (DESIGN.md section 9): 0 ok, 1 failure, 2 usage, 3 data
+ * rejected by an edit check, 4 wrong passphrase or not authorized,
+ * 5 server unreachable.
+ */
+#ifndef CB_CLI_H
+#define CB_CLI_H
+
+#include "err.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_CHECK = 3,
+	EXIT_AUTH = 4,
+	EXIT_UNREACHABLE = 5,
+};
+
+/* Options given before the command name. */
+struct cli_global {
+	const char *home;	     /* --home DIR, else $CASEBOOK_HOME, else ~/.casebook */
+	const char *passphrase_file; /* --passphrase-file FILE */
+};
+
+/*
+ * One row of the command table. `run` gets argv with argv[0] the command
+ * name, and returns the process exit code. `help` is printed for
+ * `casebook NAME --help`.
+ */
+struct cli_command {
+	const char *name;
+	int (*run)(int argc, char **argv, struct cli_global *g);
+	const char *summary;
+	const char *help;
+};
+
+/* Print "casebook: error: ..." on stderr; returns EXIT_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Print "casebook: ..." usage complaint and a --help hint; returns EXIT_USAGE. */
+int cli_usage(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Print a library error and return the exit code its code maps to. */
+int cli_fail(const struct cb_err *err);
+
+/* The exit code a CB_E* code maps to. */
+int cli_exit_code(int cb_code);
+
+/* True when argv holds -h or --help before any "--". */
+int cli_wants_help(int argc, char **argv);
+
+/* Command entry points, one file each (client/cmd_<name>.c). */
+int cmd_protocol(int argc, char **argv, struct cli_global *g);
+int cmd_score(int argc, char **argv, struct cli_global *g);
+
+extern const char cmd_protocol_help[];
+extern const char cmd_score_help[];
+
+#endif

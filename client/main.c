@@ -1,0 +1,104 @@
+/*
+ * main.c - `casebook`, the site and central-role command line.
+ *
+ * Parses the global options, then dispatches to one cmd_<name>() per
+ * command family from the table below. Adding a command means adding a
+ * row here, a client/cmd_<name>.c file, its help text and its tests.
+ */
+#include "cli.h"
+#include "version.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cli_command commands[] = {
+	{"protocol", cmd_protocol, "check or show a study protocol file",
+	 cmd_protocol_help},
+	{"score", cmd_score, "compute WOMAC or KOOS scores from item values",
+	 cmd_score_help},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void print_help(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+		"usage: casebook [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]\n"
+		"\n"
+		"Casebook: clinical-trial data capture that works offline.\n"
+		"\n"
+		"Commands:\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f,
+		"\n"
+		"Global options:\n"
+		"  --home DIR              local store directory (default $CASEBOOK_HOME,\n"
+		"                          else ~/.casebook)\n"
+		"  --passphrase-file FILE  read the passphrase from FILE\n"
+		"  -h, --help              this help; 'casebook COMMAND --help' for a command\n"
+		"  --version               print the version\n"
+		"\n"
+		"Exit codes: 0 ok, 1 failure, 2 usage, 3 rejected by an edit check,\n"
+		"4 wrong passphrase or not authorized, 5 server unreachable.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_global g = {0};
+	int i = 1;
+	size_t c;
+
+	while (i < argc && argv[i][0] == '-') {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			print_help(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(a, "--version")) {
+			printf("casebook %s\n", CB_VERSION);
+			return EXIT_OK;
+		} else if (!strcmp(a, "--home") || !strcmp(a, "--passphrase-file")) {
+			if (i + 1 >= argc)
+				return cli_usage(NULL, "option %s needs a value", a);
+			if (!strcmp(a, "--home"))
+				g.home = argv[i + 1];
+			else
+				g.passphrase_file = argv[i + 1];
+			i += 2;
+		} else {
+			return cli_usage(NULL, "unknown option '%s'", a);
+		}
+	}
+	if (i >= argc) {
+		print_help(stderr);
+		return EXIT_USAGE;
+	}
+	if (!g.home)
+		g.home = getenv("CASEBOOK_HOME");
+
+	for (c = 0; c < NCOMMANDS; c++) {
+		if (strcmp(argv[i], commands[c].name))
+			continue;
+		if (cli_wants_help(argc - i, argv + i)) {
+			fputs(commands[c].help, stdout);
+			return EXIT_OK;
+		}
+		return commands[c].run(argc - i, argv + i, &g);
+	}
+	if (!strcmp(argv[i], "help")) {
+		if (i + 1 < argc) {
+			for (c = 0; c < NCOMMANDS; c++)
+				if (!strcmp(argv[i + 1], commands[c].name)) {
+					fputs(commands[c].help, stdout);
+					return EXIT_OK;
+				}
+		}
+		print_help(stdout);
+		return EXIT_OK;
+	}
+	return cli_usage(NULL, "'%s' is not a casebook command", argv[i]);
+}

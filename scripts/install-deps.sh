@@ -1,0 +1,38 @@
+#!/bin/sh
+# Installs every Debian package Casebook needs to build and test.
+# Idempotent: when everything is present it does nothing and says so.
+# Runs as root, or through sudo when not root.
+set -eu
+
+PACKAGES="build-essential pkg-config libsqlite3-dev libsodium-dev libcjson-dev
+libcurl4-openssl-dev libmicrohttpd-dev sqlite3 curl libxml2-utils
+python3 expect openssl"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+
+echo "install-deps: installing:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+	SUDO=""
+elif command -v sudo >/dev/null 2>&1; then
+	SUDO="sudo"
+else
+	echo "install-deps: need root or sudo to install:$missing" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have no package lists yet; update once, then install.
+$SUDO apt-get update -qq || echo "install-deps: apt-get update failed; trying the install anyway" >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing
+echo "install-deps: done"

@@ -1,0 +1,67 @@
+# lib.sh - helpers for end-to-end scenarios. Source it first:
+#   . "$(dirname "$0")/lib.sh"
+# Gives $CB (the casebook binary), $CBD (casebookd), $T (a private temporary
+# directory removed on exit), and:
+#   pass NAME / fail NAME WHY          record one case
+#   expect_rc NAME RC CMD...           run CMD, case passes if it exits RC;
+#                                      output is left in $T/out and $T/err
+#   expect_out NAME TEXT               last output ($T/out + $T/err) has TEXT
+#   expect_no_out NAME TEXT            last output does not have TEXT
+#   free_port                          prints a free loopback TCP port
+set -u
+: "${CASEBOOK_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
+: "${CASEBOOK_BIN:=$CASEBOOK_TOP/bin}"
+CB="$CASEBOOK_BIN/casebook"
+CBD="$CASEBOOK_BIN/casebookd"
+PROTO="$CASEBOOK_TOP/schemas/knee-oa-msc.json"
+T=$(mktemp -d "${TMPDIR:-/tmp}/cbe2e.XXXXXX")
+_cleanup_hooks=""
+_cleanup() {
+	for h in $_cleanup_hooks; do "$h" || true; done
+	rm -rf "$T"
+}
+trap _cleanup EXIT
+trap 'exit 1' INT TERM
+at_exit() { _cleanup_hooks="$_cleanup_hooks $1"; }
+
+_failures=0
+pass() { echo "PASS $1"; }
+fail() {
+	echo "FAIL $1: $2"
+	_failures=$((_failures + 1))
+}
+
+expect_rc() {
+	_name=$1 _want=$2
+	shift 2
+	"$@" >"$T/out" 2>"$T/err"
+	_rc=$?
+	if [ "$_rc" -eq "$_want" ]; then
+		pass "$_name"
+	else
+		fail "$_name" "exit $_rc, wanted $_want; stderr: $(head -c 400 "$T/err")"
+	fi
+}
+
+expect_out() {
+	if cat "$T/out" "$T/err" | grep -qF -- "$2"; then
+		pass "$1"
+	else
+		fail "$1" "output lacks '$2'; got: $(cat "$T/out" "$T/err" | head -c 400)"
+	fi
+}
+
+expect_no_out() {
+	if cat "$T/out" "$T/err" | grep -qF -- "$2"; then
+		fail "$1" "output has '$2'"
+	else
+		pass "$1"
+	fi
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Call at the end of each script so the exit status reflects failures.
+finish() { [ "$_failures" -eq 0 ]; exit $?; }
