@@ -21,6 +21,14 @@
 #define CB_CANON_MAX (8u * 1024u * 1024u)
 
 /*
+ * Deepest nesting of objects and arrays encoded (the top-level value is
+ * depth 1); deeper input is refused with CB_EINVAL. Events are a few
+ * levels deep; the cap keeps the recursive encoder's stack use bounded
+ * whatever tree it is handed.
+ */
+#define CB_CANON_DEPTH_MAX 64
+
+/*
  * Encode `v` canonically into a malloc'd NUL-terminated string (*out,
  * freed by the caller with free()) of *len bytes. Returns 0, or CB_EINVAL
  * naming the JSON path of the first value that has no canonical form,

@@ -1,0 +1,1016 @@
+/*
+ * event.c - the event record: strict reading from JSON, validation,
+ * writing to JSON, and the device signature over the canonical encoding.
+ *
+ * Events arrive from devices we trust only as far as their signatures, so
+ * the reader checks every type, every format and every size before it
+ * copies anything, and names the JSON path of what it refuses. Signing and
+ * verifying both rebuild the signed bytes from the parsed struct rather
+ * than reuse the bytes that arrived, so what is verified is exactly what
+ * is stored and merged.
+ */
+#include "event.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canon.h"
+#include "json.h"
+
+/* Longest JSON path written into a message ("$.changes[511].prev[63]"). */
+#define PATH_MAX_LEN 64
+
+void cb_event_init(struct cb_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+}
+
+static void change_release(struct cb_change *ch)
+{
+	free(ch->item);
+	free(ch->value);
+	free(ch->prev);
+	memset(ch, 0, sizeof(*ch));
+}
+
+void cb_event_release(struct cb_event *ev)
+{
+	size_t i;
+
+	if (!ev)
+		return;
+	free(ev->device);
+	free(ev->site);
+	free(ev->user);
+	free(ev->subject);
+	free(ev->kind);
+	free(ev->visit);
+	free(ev->form);
+	free(ev->instance);
+	free(ev->reason);
+	for (i = 0; i < ev->nchanges; i++)
+		change_release(&ev->changes[i]);
+	free(ev->changes);
+	for (i = 0; i < ev->ndata; i++) {
+		free(ev->data[i].key);
+		free(ev->data[i].value);
+	}
+	free(ev->data);
+	cb_event_init(ev);
+}
+
+/* ---- setters ---------------------------------------------------------- */
+
+/* strdup that maps NULL to NULL and reports failure through *failed. */
+static char *dup_or_null(const char *s, int *failed)
+{
+	char *copy;
+
+	if (!s)
+		return NULL;
+	copy = strdup(s);
+	if (!copy)
+		*failed = 1;
+	return copy;
+}
+
+/* Replace the n strings *dst[i] with copies of src[i], all or nothing. */
+static int replace_strings(char **const *dst, const char *const *src, size_t n,
+			   struct cb_err *err)
+{
+	char *copies[6];
+	int failed = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		copies[i] = dup_or_null(src[i], &failed);
+	if (failed) {
+		for (i = 0; i < n; i++)
+			free(copies[i]);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	for (i = 0; i < n; i++) {
+		free(*dst[i]);
+		*dst[i] = copies[i];
+	}
+	return 0;
+}
+
+int cb_event_set_origin(struct cb_event *ev, const char *device,
+			const char *site, const char *user, struct cb_err *err)
+{
+	char **const dst[] = {&ev->device, &ev->site, &ev->user};
+	const char *const src[] = {device, site, user};
+
+	return replace_strings(dst, src, 3, err);
+}
+
+int cb_event_set_target(struct cb_event *ev, const char *subject,
+			const char *kind, const char *visit, const char *form,
+			const char *instance, struct cb_err *err)
+{
+	char **const dst[] = {&ev->subject, &ev->kind, &ev->visit, &ev->form,
+			      &ev->instance};
+	const char *const src[] = {subject, kind, visit, form, instance};
+
+	return replace_strings(dst, src, 5, err);
+}
+
+int cb_event_set_reason(struct cb_event *ev, const char *reason,
+			struct cb_err *err)
+{
+	char **const dst[] = {&ev->reason};
+	const char *const src[] = {reason};
+
+	return replace_strings(dst, src, 1, err);
+}
+
+/*
+ * Make room for one more change. Events hold at most CB_EVENT_MAX_CHANGES,
+ * so growing one slot at a time costs little and keeps no spare capacity.
+ */
+static int reserve_change(struct cb_event *ev)
+{
+	struct cb_change *grown;
+
+	grown = realloc(ev->changes, (ev->nchanges + 1) * sizeof(*grown));
+	if (!grown)
+		return CB_ENOMEM;
+	ev->changes = grown;
+	return 0;
+}
+
+int cb_event_add_change(struct cb_event *ev, const char *item,
+			const char *value, const char *const *prev,
+			size_t nprev, struct cb_err *err)
+{
+	struct cb_change ch;
+	int failed = 0;
+	size_t i;
+
+	if (ev->nchanges >= CB_EVENT_MAX_CHANGES)
+		return cb_err_set(err, CB_EINVAL,
+				  "$.changes: more than %d changes",
+				  CB_EVENT_MAX_CHANGES);
+	if (nprev > CB_EVENT_MAX_PREV)
+		return cb_err_set(err, CB_EINVAL,
+				  "$.changes[%zu].prev: %zu ids, over the "
+				  "limit of %d",
+				  ev->nchanges, nprev, CB_EVENT_MAX_PREV);
+	memset(&ch, 0, sizeof(ch));
+	ch.item = dup_or_null(item, &failed);
+	ch.value = dup_or_null(value, &failed);
+	if (nprev) {
+		ch.prev = calloc(nprev, sizeof(*ch.prev));
+		if (!ch.prev)
+			failed = 1;
+		for (i = 0; ch.prev && i < nprev; i++)
+			snprintf(ch.prev[i], sizeof(ch.prev[i]), "%s",
+				 prev[i] ? prev[i] : "");
+		ch.nprev = nprev;
+	}
+	if (failed || reserve_change(ev)) {
+		change_release(&ch);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	ev->changes[ev->nchanges++] = ch;
+	return 0;
+}
+
+/* Index of `key` in the sorted payload, or where it would go (*found 0). */
+static size_t data_find(const struct cb_event *ev, const char *key, int *found)
+{
+	size_t lo = 0, hi = ev->ndata;
+
+	*found = 0;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(ev->data[mid].key, key);
+
+		if (c == 0) {
+			*found = 1;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+int cb_event_set_data(struct cb_event *ev, const char *key, const char *value,
+		      struct cb_err *err)
+{
+	struct cb_event_kv *grown;
+	char *kcopy, *vcopy;
+	int found;
+	size_t at;
+
+	if (!key || !value)
+		return cb_err_set(err, CB_EINVAL, "$.data: NULL key or value");
+	at = data_find(ev, key, &found);
+	vcopy = strdup(value);
+	if (!vcopy)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	if (found) {
+		free(ev->data[at].value);
+		ev->data[at].value = vcopy;
+		return 0;
+	}
+	if (ev->ndata >= CB_EVENT_MAX_DATA) {
+		free(vcopy);
+		return cb_err_set(err, CB_EINVAL, "$.data: more than %d entries",
+				  CB_EVENT_MAX_DATA);
+	}
+	kcopy = strdup(key);
+	grown = realloc(ev->data, (ev->ndata + 1) * sizeof(*grown));
+	if (!kcopy || !grown) {
+		free(kcopy);
+		free(vcopy);
+		if (grown)
+			ev->data = grown;
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	ev->data = grown;
+	memmove(&ev->data[at + 1], &ev->data[at],
+		(ev->ndata - at) * sizeof(*grown));
+	ev->data[at].key = kcopy;
+	ev->data[at].value = vcopy;
+	ev->ndata++;
+	return 0;
+}
+
+const char *cb_event_data(const struct cb_event *ev, const char *key)
+{
+	int found;
+	size_t at = data_find(ev, key, &found);
+
+	return found ? ev->data[at].value : NULL;
+}
+
+/* ---- validation ------------------------------------------------------- */
+
+static int is_lower_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+	}
+	return s[n] == '\0';
+}
+
+static int name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-' ||
+	       c == ':' || c == '@';
+}
+
+static int name_ok(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i]; i++)
+		if (i >= CB_EVENT_NAME_MAX || !name_char(s[i]))
+			return 0;
+	return i > 0;
+}
+
+static int kind_ok(const char *s)
+{
+	size_t i;
+
+	if (!(s[0] >= 'a' && s[0] <= 'z'))
+		return 0;
+	for (i = 0; s[i]; i++) {
+		char c = s[i];
+
+		if (i >= CB_EVENT_KIND_MAX)
+			return 0;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '.' || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+static int instance_ok(const char *s)
+{
+	size_t i;
+
+	if (s[0] == '\0')
+		return 1;
+	if (s[0] < '1' || s[0] > '9')
+		return 0;
+	for (i = 1; s[i]; i++)
+		if (i >= CB_EVENT_INSTANCE_MAX || s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* Value of n decimal digits at s, or -1. */
+static int digits(const char *s, int n)
+{
+	int v = 0, i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* Exactly "YYYY-MM-DDTHH:MM:SS.mmmZ", a real date, UTC. */
+static int time_ok(const char *s)
+{
+	static const int mdays[] = {31, 28, 31, 30, 31, 30,
+				    31, 31, 30, 31, 30, 31};
+	int y, mo, d, h, mi, se, ms, leap, maxd;
+
+	if (strlen(s) != CB_EVENT_TIME_LEN || s[4] != '-' || s[7] != '-' ||
+	    s[10] != 'T' || s[13] != ':' || s[16] != ':' || s[19] != '.' ||
+	    s[23] != 'Z')
+		return 0;
+	y = digits(s, 4);
+	mo = digits(s + 5, 2);
+	d = digits(s + 8, 2);
+	h = digits(s + 11, 2);
+	mi = digits(s + 14, 2);
+	se = digits(s + 17, 2);
+	ms = digits(s + 20, 3);
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 ||
+	    mi < 0 || mi > 59 || se < 0 || se > 59 || ms < 0)
+		return 0;
+	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	maxd = mdays[mo - 1] + (mo == 2 && leap);
+	return d <= maxd;
+}
+
+/* Check a text field: present, at most max bytes, valid UTF-8. */
+static int text_check(const char *s, const char *path, size_t max,
+		      size_t *total, struct cb_err *err)
+{
+	size_t len;
+
+	if (!s)
+		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+	len = strlen(s);
+	if (len > max)
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: %zu bytes, over the limit of %zu", path,
+				  len, max);
+	if (!cb_utf8_valid(s, len))
+		return cb_err_set(err, CB_EINVAL, "%s: not valid UTF-8", path);
+	*total += len;
+	return 0;
+}
+
+static int name_check(const char *s, const char *path, int may_be_empty,
+		      size_t *total, struct cb_err *err)
+{
+	if (!s)
+		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+	if (may_be_empty && s[0] == '\0')
+		return 0;
+	if (!name_ok(s))
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: expected a name of 1 to %d letters, "
+				  "digits or \"._-:@\"",
+				  path, CB_EVENT_NAME_MAX);
+	*total += strlen(s);
+	return 0;
+}
+
+static int change_check(const struct cb_event *ev, size_t ci, size_t *total,
+			struct cb_err *err)
+{
+	const struct cb_change *ch = &ev->changes[ci];
+	char path[PATH_MAX_LEN];
+	size_t i, j;
+	int rc;
+
+	snprintf(path, sizeof(path), "$.changes[%zu].item", ci);
+	rc = name_check(ch->item, path, 0, total, err);
+	if (rc)
+		return rc;
+	for (j = 0; j < ci; j++)
+		if (strcmp(ev->changes[j].item, ch->item) == 0)
+			return cb_err_set(err, CB_EINVAL,
+					  "%s: item %s is already changed by "
+					  "$.changes[%zu]",
+					  path, ch->item, j);
+	if (ch->value) {
+		snprintf(path, sizeof(path), "$.changes[%zu].value", ci);
+		rc = text_check(ch->value, path, CB_EVENT_VALUE_MAX, total, err);
+		if (rc)
+			return rc;
+	}
+	if (ch->nprev > CB_EVENT_MAX_PREV)
+		return cb_err_set(err, CB_EINVAL,
+				  "$.changes[%zu].prev: %zu ids, over the "
+				  "limit of %d",
+				  ci, ch->nprev, CB_EVENT_MAX_PREV);
+	for (i = 0; i < ch->nprev; i++) {
+		snprintf(path, sizeof(path), "$.changes[%zu].prev[%zu]", ci, i);
+		if (!is_lower_hex(ch->prev[i], CB_EVENT_ID_HEX))
+			return cb_err_set(err, CB_EINVAL,
+					  "%s: expected an event id of %d "
+					  "lowercase hex digits",
+					  path, CB_EVENT_ID_HEX);
+		if (strcmp(ch->prev[i], ev->id) == 0)
+			return cb_err_set(err, CB_EINVAL,
+					  "%s: a change cannot supersede its "
+					  "own event",
+					  path);
+		for (j = 0; j < i; j++)
+			if (strcmp(ch->prev[j], ch->prev[i]) == 0)
+				return cb_err_set(err, CB_EINVAL,
+						  "%s: repeats prev[%zu]", path,
+						  j);
+		*total += CB_EVENT_ID_HEX;
+	}
+	return 0;
+}
+
+int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
+{
+	const char *const names[] = {ev->device, ev->site, ev->user,
+				     ev->subject};
+	const char *const name_paths[] = {"$.device", "$.site", "$.user",
+					  "$.subject"};
+	char path[PATH_MAX_LEN];
+	size_t total = 0, i;
+	int rc;
+
+	if (!is_lower_hex(ev->id, CB_EVENT_ID_HEX))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.id: expected %d lowercase hex digits",
+				  CB_EVENT_ID_HEX);
+	for (i = 0; i < 4; i++) {
+		rc = name_check(names[i], name_paths[i], 0, &total, err);
+		if (rc)
+			return rc;
+	}
+	if (!is_lower_hex(ev->hlc, CB_EVENT_HLC_HEX))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.hlc: expected %d lowercase hex digits",
+				  CB_EVENT_HLC_HEX);
+	if (!time_ok(ev->wall))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.wall: expected a UTC time like "
+				  "2026-11-25T12:34:56.789Z");
+	if (!ev->kind)
+		return cb_err_set(err, CB_EINVAL, "$.kind: missing");
+	if (!kind_ok(ev->kind))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.kind: expected 1 to %d lowercase letters, "
+				  "digits, '.' or '_', starting with a letter",
+				  CB_EVENT_KIND_MAX);
+	rc = name_check(ev->visit, "$.target.visit", 1, &total, err);
+	if (!rc)
+		rc = name_check(ev->form, "$.target.form", 1, &total, err);
+	if (rc)
+		return rc;
+	if (!ev->instance)
+		return cb_err_set(err, CB_EINVAL, "$.target.instance: missing");
+	if (!instance_ok(ev->instance))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.target.instance: expected \"\" or a "
+				  "repeat number 1 to 999999999");
+	if (ev->nchanges > CB_EVENT_MAX_CHANGES)
+		return cb_err_set(err, CB_EINVAL,
+				  "$.changes: %zu changes, over the limit of %d",
+				  ev->nchanges, CB_EVENT_MAX_CHANGES);
+	if (ev->nchanges && (ev->visit[0] == '\0' || ev->form[0] == '\0'))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.target: item changes need a visit and a "
+				  "form");
+	for (i = 0; i < ev->nchanges; i++) {
+		rc = change_check(ev, i, &total, err);
+		if (rc)
+			return rc;
+	}
+	rc = text_check(ev->reason, "$.reason", CB_EVENT_REASON_MAX, &total,
+			err);
+	if (rc)
+		return rc;
+	if (ev->ndata > CB_EVENT_MAX_DATA)
+		return cb_err_set(err, CB_EINVAL,
+				  "$.data: %zu entries, over the limit of %d",
+				  ev->ndata, CB_EVENT_MAX_DATA);
+	for (i = 0; i < ev->ndata; i++) {
+		snprintf(path, sizeof(path), "$.data[%zu]", i);
+		rc = name_check(ev->data[i].key, path, 0, &total, err);
+		if (rc)
+			return rc;
+		if (i > 0 && strcmp(ev->data[i - 1].key, ev->data[i].key) >= 0)
+			return cb_err_set(err, CB_EINVAL,
+					  "$.data.%s: keys out of order or "
+					  "repeated",
+					  ev->data[i].key);
+		snprintf(path, sizeof(path), "$.data.%s", ev->data[i].key);
+		rc = text_check(ev->data[i].value, path, CB_EVENT_VALUE_MAX,
+				&total, err);
+		if (rc)
+			return rc;
+	}
+	if (ev->sig[0] && !is_lower_hex(ev->sig, CB_EVENT_SIG_HEX))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.sig: expected %d lowercase hex digits",
+				  CB_EVENT_SIG_HEX);
+	if (ev->received_at[0] && !time_ok(ev->received_at))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.received_at: expected a UTC time like "
+				  "2026-11-25T12:34:56.789Z");
+	if (total > CB_EVENT_MAX_BYTES)
+		return cb_err_set(err, CB_EINVAL,
+				  "$: %zu bytes of text, over the limit of %d",
+				  total, CB_EVENT_MAX_BYTES);
+	return 0;
+}
+
+/* ---- reading JSON ----------------------------------------------------- */
+
+/*
+ * Member names are echoed in messages; keep them printable and short so a
+ * hostile key cannot put control characters into a log line.
+ */
+static const char *printable(const char *s, char *buf, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i + 1 < cap; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/*
+ * Check that `obj` is an object whose members all appear in keys[0..n-1],
+ * each at most once, and store them in found[]. `path` names obj.
+ */
+static int members(const cJSON *obj, const char *path, const char *const *keys,
+		   size_t n, const cJSON **found, struct cb_err *err)
+{
+	const cJSON *it;
+	char shown[48];
+	size_t i;
+
+	if (!cJSON_IsObject(obj))
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: expected an object, found %s", path,
+				  cb_json_type_name(obj));
+	for (i = 0; i < n; i++)
+		found[i] = NULL;
+	cJSON_ArrayForEach(it, obj)
+	{
+		for (i = 0; i < n; i++)
+			if (strcmp(it->string, keys[i]) == 0)
+				break;
+		if (i == n)
+			return cb_err_set(
+				err, CB_EINVAL, "%s.%s: unknown member", path,
+				printable(it->string, shown, sizeof(shown)));
+		if (found[i])
+			return cb_err_set(err, CB_EINVAL,
+					  "%s.%s: member appears twice", path,
+					  keys[i]);
+		found[i] = it;
+	}
+	return 0;
+}
+
+/* A required string member of at most max bytes, copied into *out. */
+static int take_str(const cJSON *it, const char *path, size_t max, char **out,
+		    struct cb_err *err)
+{
+	size_t len;
+
+	if (!it)
+		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+	if (!cJSON_IsString(it) || !it->valuestring)
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: expected a string, found %s", path,
+				  cb_json_type_name(it));
+	len = strlen(it->valuestring);
+	if (len > max)
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: %zu bytes, over the limit of %zu", path,
+				  len, max);
+	*out = strdup(it->valuestring);
+	if (!*out)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	return 0;
+}
+
+/* A fixed-width text member copied into buf (width + 1 bytes). */
+static int take_fixed(const cJSON *it, const char *path, char *buf,
+		      size_t width, int required, struct cb_err *err)
+{
+	if (!it) {
+		buf[0] = '\0';
+		return required ? cb_err_set(err, CB_EINVAL, "%s: missing", path)
+				: 0;
+	}
+	if (!cJSON_IsString(it) || !it->valuestring)
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: expected a string, found %s", path,
+				  cb_json_type_name(it));
+	if (strlen(it->valuestring) != width)
+		return cb_err_set(err, CB_EINVAL, "%s: expected %zu characters",
+				  path, width);
+	memcpy(buf, it->valuestring, width + 1);
+	return 0;
+}
+
+static int array_of(const cJSON *it, const char *path, size_t max,
+		    size_t *count, struct cb_err *err)
+{
+	int n;
+
+	if (!it)
+		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+	if (!cJSON_IsArray(it))
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: expected an array, found %s", path,
+				  cb_json_type_name(it));
+	n = cJSON_GetArraySize(it);
+	if (n < 0 || (size_t)n > max)
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: %d entries, over the limit of %zu", path,
+				  n, max);
+	*count = (size_t)n;
+	return 0;
+}
+
+static int change_from_json(const cJSON *obj, size_t ci, struct cb_change *ch,
+			    struct cb_err *err)
+{
+	static const char *const keys[] = {"item", "value", "prev"};
+	const cJSON *m[3], *p;
+	char path[PATH_MAX_LEN];
+	size_t n, i = 0;
+	int rc;
+
+	snprintf(path, sizeof(path), "$.changes[%zu]", ci);
+	rc = members(obj, path, keys, 3, m, err);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "$.changes[%zu].item", ci);
+	rc = take_str(m[0], path, CB_EVENT_NAME_MAX, &ch->item, err);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "$.changes[%zu].value", ci);
+	if (!m[1])
+		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+	if (!cJSON_IsNull(m[1])) {
+		if (!cJSON_IsString(m[1]))
+			return cb_err_set(err, CB_EINVAL,
+					  "%s: expected a string or null, "
+					  "found %s",
+					  path, cb_json_type_name(m[1]));
+		rc = take_str(m[1], path, CB_EVENT_VALUE_MAX, &ch->value, err);
+		if (rc)
+			return rc;
+	}
+	snprintf(path, sizeof(path), "$.changes[%zu].prev", ci);
+	rc = array_of(m[2], path, CB_EVENT_MAX_PREV, &n, err);
+	if (rc)
+		return rc;
+	if (n) {
+		ch->prev = calloc(n, sizeof(*ch->prev));
+		if (!ch->prev)
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	cJSON_ArrayForEach(p, m[2])
+	{
+		snprintf(path, sizeof(path), "$.changes[%zu].prev[%zu]", ci,
+			 i);
+		rc = take_fixed(p, path, ch->prev[i], CB_EVENT_ID_HEX, 1, err);
+		if (rc)
+			return rc;
+		ch->nprev = ++i;
+	}
+	return 0;
+}
+
+static int kv_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cb_event_kv *)a)->key,
+		      ((const struct cb_event_kv *)b)->key);
+}
+
+static int data_from_json(const cJSON *obj, struct cb_event *ev,
+			  struct cb_err *err)
+{
+	const cJSON *it;
+	char path[PATH_MAX_LEN], shown[48];
+	int n, rc;
+	size_t i;
+
+	if (!obj)
+		return 0;
+	if (!cJSON_IsObject(obj))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.data: expected an object, found %s",
+				  cb_json_type_name(obj));
+	n = cJSON_GetArraySize(obj);
+	if (n > CB_EVENT_MAX_DATA)
+		return cb_err_set(err, CB_EINVAL,
+				  "$.data: %d entries, over the limit of %d", n,
+				  CB_EVENT_MAX_DATA);
+	if (n == 0)
+		return 0;
+	ev->data = calloc((size_t)n, sizeof(*ev->data));
+	if (!ev->data)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	cJSON_ArrayForEach(it, obj)
+	{
+		snprintf(path, sizeof(path), "$.data.%s",
+			 printable(it->string, shown, sizeof(shown)));
+		if (strlen(it->string) > CB_EVENT_NAME_MAX ||
+		    !name_ok(it->string))
+			return cb_err_set(err, CB_EINVAL,
+					  "%s: expected a key of 1 to %d "
+					  "letters, digits or \"._-:@\"",
+					  path, CB_EVENT_NAME_MAX);
+		ev->data[ev->ndata].key = strdup(it->string);
+		if (!ev->data[ev->ndata].key)
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+		ev->ndata++;
+		rc = take_str(it, path, CB_EVENT_VALUE_MAX,
+			      &ev->data[ev->ndata - 1].value, err);
+		if (rc)
+			return rc;
+	}
+	qsort(ev->data, ev->ndata, sizeof(*ev->data), kv_cmp);
+	for (i = 1; i < ev->ndata; i++)
+		if (strcmp(ev->data[i - 1].key, ev->data[i].key) == 0)
+			return cb_err_set(err, CB_EINVAL,
+					  "$.data.%s: member appears twice",
+					  ev->data[i].key);
+	return 0;
+}
+
+enum {
+	M_ID,
+	M_DEVICE,
+	M_SITE,
+	M_USER,
+	M_HLC,
+	M_WALL,
+	M_SUBJECT,
+	M_KIND,
+	M_TARGET,
+	M_CHANGES,
+	M_REASON,
+	M_DATA,
+	M_SIG,
+	M_RECEIVED,
+	M_COUNT
+};
+
+static int parse_event(const cJSON *json, struct cb_event *ev,
+		       struct cb_err *err)
+{
+	static const char *const keys[M_COUNT] = {
+		"id",	   "device", "site",   "user",	 "hlc",
+		"wall",	   "subject", "kind",  "target", "changes",
+		"reason",  "data",   "sig",    "received_at"};
+	static const char *const tkeys[] = {"visit", "form", "instance"};
+	const cJSON *m[M_COUNT], *t[3], *c;
+	size_t n, i = 0;
+	int rc;
+
+	rc = members(json, "$", keys, M_COUNT, m, err);
+	if (rc)
+		return rc;
+	if ((rc = take_fixed(m[M_ID], "$.id", ev->id, CB_EVENT_ID_HEX, 1,
+			     err)) ||
+	    (rc = take_str(m[M_DEVICE], "$.device", CB_EVENT_NAME_MAX,
+			   &ev->device, err)) ||
+	    (rc = take_str(m[M_SITE], "$.site", CB_EVENT_NAME_MAX, &ev->site,
+			   err)) ||
+	    (rc = take_str(m[M_USER], "$.user", CB_EVENT_NAME_MAX, &ev->user,
+			   err)) ||
+	    (rc = take_fixed(m[M_HLC], "$.hlc", ev->hlc, CB_EVENT_HLC_HEX, 1,
+			     err)) ||
+	    (rc = take_fixed(m[M_WALL], "$.wall", ev->wall, CB_EVENT_TIME_LEN,
+			     1, err)) ||
+	    (rc = take_str(m[M_SUBJECT], "$.subject", CB_EVENT_NAME_MAX,
+			   &ev->subject, err)) ||
+	    (rc = take_str(m[M_KIND], "$.kind", CB_EVENT_KIND_MAX, &ev->kind,
+			   err)))
+		return rc;
+	if (!m[M_TARGET])
+		return cb_err_set(err, CB_EINVAL, "$.target: missing");
+	if ((rc = members(m[M_TARGET], "$.target", tkeys, 3, t, err)) ||
+	    (rc = take_str(t[0], "$.target.visit", CB_EVENT_NAME_MAX,
+			   &ev->visit, err)) ||
+	    (rc = take_str(t[1], "$.target.form", CB_EVENT_NAME_MAX, &ev->form,
+			   err)) ||
+	    (rc = take_str(t[2], "$.target.instance", CB_EVENT_INSTANCE_MAX,
+			   &ev->instance, err)))
+		return rc;
+	rc = array_of(m[M_CHANGES], "$.changes", CB_EVENT_MAX_CHANGES, &n, err);
+	if (rc)
+		return rc;
+	if (n) {
+		ev->changes = calloc(n, sizeof(*ev->changes));
+		if (!ev->changes)
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	cJSON_ArrayForEach(c, m[M_CHANGES])
+	{
+		ev->nchanges = ++i;
+		rc = change_from_json(c, i - 1, &ev->changes[i - 1], err);
+		if (rc)
+			return rc;
+	}
+	if ((rc = take_str(m[M_REASON], "$.reason", CB_EVENT_REASON_MAX,
+			   &ev->reason, err)) ||
+	    (rc = data_from_json(m[M_DATA], ev, err)) ||
+	    (rc = take_fixed(m[M_SIG], "$.sig", ev->sig, CB_EVENT_SIG_HEX, 0,
+			     err)) ||
+	    (rc = take_fixed(m[M_RECEIVED], "$.received_at", ev->received_at,
+			     CB_EVENT_TIME_LEN, 0, err)))
+		return rc;
+	return cb_event_validate(ev, err);
+}
+
+int cb_event_from_json(const cJSON *json, struct cb_event *ev,
+		       struct cb_err *err)
+{
+	int rc;
+
+	cb_event_release(ev);
+	rc = parse_event(json, ev, err);
+	if (rc)
+		cb_event_release(ev);
+	return rc;
+}
+
+/* ---- writing JSON and signing ----------------------------------------- */
+
+static int add_str(cJSON *obj, const char *key, const char *value)
+{
+	return cJSON_AddStringToObject(obj, key, value ? value : "") ? 0 : -1;
+}
+
+/* The JSON form; the signed part only when `with_unsigned` is 0. */
+static cJSON *build_json(const struct cb_event *ev, int with_unsigned)
+{
+	cJSON *root, *target, *changes, *data, *ch, *prev;
+	size_t i, j;
+	int bad = 0;
+
+	root = cJSON_CreateObject();
+	if (!root)
+		return NULL;
+	bad |= add_str(root, "id", ev->id);
+	bad |= add_str(root, "device", ev->device);
+	bad |= add_str(root, "site", ev->site);
+	bad |= add_str(root, "user", ev->user);
+	bad |= add_str(root, "hlc", ev->hlc);
+	bad |= add_str(root, "wall", ev->wall);
+	bad |= add_str(root, "subject", ev->subject);
+	bad |= add_str(root, "kind", ev->kind);
+	target = cJSON_AddObjectToObject(root, "target");
+	if (!target)
+		goto fail;
+	bad |= add_str(target, "visit", ev->visit);
+	bad |= add_str(target, "form", ev->form);
+	bad |= add_str(target, "instance", ev->instance);
+	changes = cJSON_AddArrayToObject(root, "changes");
+	if (!changes)
+		goto fail;
+	for (i = 0; i < ev->nchanges && !bad; i++) {
+		const struct cb_change *c = &ev->changes[i];
+
+		ch = cJSON_CreateObject();
+		if (!ch || !cJSON_AddItemToArray(changes, ch)) {
+			cJSON_Delete(ch);
+			goto fail;
+		}
+		bad |= add_str(ch, "item", c->item);
+		if (c->value)
+			bad |= add_str(ch, "value", c->value);
+		else if (!cJSON_AddNullToObject(ch, "value"))
+			goto fail;
+		prev = cJSON_AddArrayToObject(ch, "prev");
+		if (!prev)
+			goto fail;
+		for (j = 0; j < c->nprev; j++) {
+			cJSON *s = cJSON_CreateString(c->prev[j]);
+
+			if (!s || !cJSON_AddItemToArray(prev, s)) {
+				cJSON_Delete(s);
+				goto fail;
+			}
+		}
+	}
+	bad |= add_str(root, "reason", ev->reason);
+	data = cJSON_AddObjectToObject(root, "data");
+	if (!data)
+		goto fail;
+	for (i = 0; i < ev->ndata; i++)
+		bad |= add_str(data, ev->data[i].key, ev->data[i].value);
+	if (with_unsigned && ev->sig[0])
+		bad |= add_str(root, "sig", ev->sig);
+	if (with_unsigned && ev->received_at[0])
+		bad |= add_str(root, "received_at", ev->received_at);
+	if (bad)
+		goto fail;
+	return root;
+fail:
+	cJSON_Delete(root);
+	return NULL;
+}
+
+int cb_event_to_json(const struct cb_event *ev, cJSON **out,
+		     struct cb_err *err)
+{
+	*out = build_json(ev, 1);
+	return *out ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
+}
+
+int cb_event_signing_bytes(const struct cb_event *ev, char **out, size_t *len,
+			   struct cb_err *err)
+{
+	cJSON *json;
+	int rc;
+
+	*out = NULL;
+	*len = 0;
+	rc = cb_event_validate(ev, err);
+	if (rc)
+		return rc;
+	json = build_json(ev, 0);
+	if (!json)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	rc = cb_canon_encode(json, out, len, err);
+	cJSON_Delete(json);
+	return rc;
+}
+
+int cb_event_sign(struct cb_event *ev, const unsigned char *secret_key,
+		  struct cb_err *err)
+{
+	unsigned char sig[crypto_sign_BYTES];
+	char *msg;
+	size_t len;
+	int rc;
+
+	if (sodium_init() < 0)
+		return cb_err_set(err, CB_EIO, "libsodium failed to start");
+	rc = cb_event_signing_bytes(ev, &msg, &len, err);
+	if (rc)
+		return rc;
+	rc = crypto_sign_detached(sig, NULL, (const unsigned char *)msg, len,
+				  secret_key);
+	free(msg);
+	if (rc != 0)
+		return cb_err_set(err, CB_EINVAL, "event %s: signing failed",
+				  ev->id);
+	sodium_bin2hex(ev->sig, sizeof(ev->sig), sig, sizeof(sig));
+	return 0;
+}
+
+int cb_event_verify(const struct cb_event *ev, const unsigned char *public_key,
+		    struct cb_err *err)
+{
+	unsigned char sig[crypto_sign_BYTES];
+	size_t siglen = 0;
+	char *msg;
+	size_t len;
+	int rc;
+
+	if (sodium_init() < 0)
+		return cb_err_set(err, CB_EIO, "libsodium failed to start");
+	if (!ev->sig[0])
+		return cb_err_set(err, CB_EAUTH, "event %.*s is not signed",
+				  CB_EVENT_ID_HEX, ev->id);
+	rc = cb_event_signing_bytes(ev, &msg, &len, err);
+	if (rc)
+		return rc;
+	if (sodium_hex2bin(sig, sizeof(sig), ev->sig, strlen(ev->sig), NULL,
+			   &siglen, NULL) != 0 ||
+	    siglen != sizeof(sig))
+		rc = cb_err_set(err, CB_EINVAL, "$.sig: not a signature");
+	else if (crypto_sign_verify_detached(sig, (const unsigned char *)msg,
+					     len, public_key) != 0)
+		rc = cb_err_set(err, CB_EAUTH,
+				"event %s: signature does not match its "
+				"content and device key",
+				ev->id);
+	free(msg);
+	return rc;
+}

@@ -1,0 +1,225 @@
+/*
+ * event.h - the immutable event: the unit of the record, of sync and of
+ * the audit trail.
+ *
+ * Every action on a subject's data is one event (DESIGN.md section 3):
+ * who (device, site, user), when (hybrid logical clock and the device's
+ * wall clock), what (subject, kind, target form instance, item changes with
+ * the heads each change supersedes), why (reason), an optional kind-specific
+ * payload (`data`, string to string), and an Ed25519 signature by the
+ * device over the canonical encoding of all of that. The server adds
+ * received_at, outside the signed part.
+ *
+ * The JSON form of an event, as sent over the wire and stored:
+ *
+ *   {"id":"<32 hex>","device":"...","site":"...","user":"...",
+ *    "hlc":"<16 hex>","wall":"2026-11-25T12:34:56.789Z",
+ *    "subject":"...","kind":"form.save",
+ *    "target":{"visit":"BL","form":"VAS","instance":""},
+ *    "changes":[{"item":"VAS","value":"42","prev":["<32 hex>",...]}],
+ *    "reason":"","data":{"key":"value"},
+ *    "sig":"<128 hex>","received_at":"2026-11-25T12:35:00.000Z"}
+ *
+ * "value" is a string or null (the item was cleared). "data" may be absent
+ * (no payload); "sig" is absent on an event not yet signed and
+ * "received_at" on one the server has not received. Every other member is
+ * required and no other member is accepted, so nothing can ride along
+ * outside the signature.
+ *
+ * The signed bytes are the canonical encoding (canon.h) of the object
+ * above without "sig" and "received_at", with "data" always present (empty
+ * when there is no payload). Because the canonical encoding sorts object
+ * keys, the order of "data" keys never matters; the order of "changes" and
+ * of each "prev" list is kept and signed.
+ *
+ * Names (device, site, user, subject, visit, form, item, data keys) are 1
+ * to CB_EVENT_NAME_MAX bytes of ASCII letters, digits and "._-:@". That
+ * keeps them safe as keys, file names and CSV cells, and lets the merge
+ * engine join them with a separator byte that cannot occur inside one.
+ * The kind is an open set: this module checks only its spelling (lowercase
+ * letters, digits, '.' and '_', starting with a letter); which kinds exist
+ * and what each may carry is for the caller to check.
+ */
+#ifndef CB_EVENT_H
+#define CB_EVENT_H
+
+#include <stddef.h>
+#include <cJSON.h>
+
+#include "err.h"
+
+/* Fixed-width fields, in characters (the arrays hold one more for NUL). */
+#define CB_EVENT_ID_HEX 32   /* 16 random bytes, lowercase hex */
+#define CB_EVENT_HLC_HEX 16  /* 48-bit ms + 16-bit counter, lowercase hex */
+#define CB_EVENT_TIME_LEN 24 /* "2026-11-25T12:34:56.789Z" */
+#define CB_EVENT_SIG_HEX 128 /* Ed25519 signature, lowercase hex */
+
+/* Caps. Anything over them is refused (CB_EINVAL naming the field). */
+#define CB_EVENT_NAME_MAX 64	      /* bytes in a name (see above) */
+#define CB_EVENT_KIND_MAX 64	      /* bytes in a kind */
+#define CB_EVENT_INSTANCE_MAX 9	      /* digits in a repeat instance */
+#define CB_EVENT_MAX_CHANGES 512      /* changes in one event */
+#define CB_EVENT_MAX_PREV 64	      /* prev ids in one change */
+#define CB_EVENT_VALUE_MAX 65536      /* bytes in one value or data value */
+#define CB_EVENT_REASON_MAX 4096      /* bytes in the reason */
+#define CB_EVENT_MAX_DATA 64	      /* entries in data */
+#define CB_EVENT_MAX_BYTES 1048576    /* all strings of one event together */
+
+/*
+ * Known kinds. The set is open (a newer client may send a kind an older
+ * server does not know, and the server decides what to do with it).
+ */
+#define CB_KIND_FORM_SAVE "form.save"
+#define CB_KIND_RANDOMIZE "randomize"
+#define CB_KIND_SIGN "sign"
+#define CB_KIND_UNBLIND "unblind"
+#define CB_KIND_QUERY_OPEN "query.open"
+#define CB_KIND_QUERY_ANSWER "query.answer"
+#define CB_KIND_QUERY_CLOSE "query.close"
+#define CB_KIND_SUBJECT_STATUS "subject.status"
+
+/* One item change: the new value and the changes it supersedes. */
+struct cb_change {
+	char *item;  /* item code, owned */
+	char *value; /* new value, owned; NULL when the item is cleared */
+	/* ids of the events whose value of this item the author saw as
+	 * current; nprev <= CB_EVENT_MAX_PREV; owned */
+	char (*prev)[CB_EVENT_ID_HEX + 1];
+	size_t nprev;
+};
+
+/* One entry of the kind-specific payload. */
+struct cb_event_kv {
+	char *key;   /* owned */
+	char *value; /* owned */
+};
+
+/*
+ * An event. Every pointer member is a malloc'd string owned by the event
+ * and freed by cb_event_release; callers building an event may assign
+ * malloc'd strings directly or use the setters below. A NULL required
+ * string counts as missing. Fixed-width fields are NUL-terminated text
+ * ("" when not set).
+ */
+struct cb_event {
+	char id[CB_EVENT_ID_HEX + 1];
+	char *device;
+	char *site;
+	char *user;
+	char hlc[CB_EVENT_HLC_HEX + 1];
+	char wall[CB_EVENT_TIME_LEN + 1]; /* device wall clock, UTC */
+	char *subject;
+	char *kind;
+	char *visit;	/* "" for an event about the whole subject */
+	char *form;	/* "" likewise */
+	char *instance; /* "" for a non-repeating form, else "1", "2", ... */
+	struct cb_change *changes;
+	size_t nchanges;
+	char *reason; /* "" when none was given */
+	/* payload, kept sorted by key with no key twice */
+	struct cb_event_kv *data;
+	size_t ndata;
+	char sig[CB_EVENT_SIG_HEX + 1];		 /* "" when unsigned */
+	char received_at[CB_EVENT_TIME_LEN + 1]; /* "" until the server has it */
+};
+
+/* Make `ev` an empty event (no allocation). */
+void cb_event_init(struct cb_event *ev);
+
+/* Free everything `ev` owns and make it empty again. NULL is allowed. */
+void cb_event_release(struct cb_event *ev);
+
+/*
+ * Setters for callers building an event. Each replaces the named fields
+ * with copies of the arguments (which stay the caller's); they do not
+ * validate, cb_event_validate does. CB_ENOMEM on allocation failure, in
+ * which case the event is unchanged.
+ */
+int cb_event_set_origin(struct cb_event *ev, const char *device,
+			const char *site, const char *user, struct cb_err *err);
+int cb_event_set_target(struct cb_event *ev, const char *subject,
+			const char *kind, const char *visit, const char *form,
+			const char *instance, struct cb_err *err);
+int cb_event_set_reason(struct cb_event *ev, const char *reason,
+			struct cb_err *err);
+
+/*
+ * Append a change of `item` to `value` (NULL clears the item), naming the
+ * `nprev` event ids in `prev` (each CB_EVENT_ID_HEX characters) as the
+ * values it supersedes: normally the item's current heads, from
+ * cb_merge_heads. Refuses (CB_EINVAL) a change past CB_EVENT_MAX_CHANGES
+ * or with more than CB_EVENT_MAX_PREV prev ids; other checks are left to
+ * cb_event_validate.
+ */
+int cb_event_add_change(struct cb_event *ev, const char *item,
+			const char *value, const char *const *prev,
+			size_t nprev, struct cb_err *err);
+
+/*
+ * Set payload entry `key` to `value`, replacing an entry with the same
+ * key, keeping the payload sorted. Refuses (CB_EINVAL) a new entry past
+ * CB_EVENT_MAX_DATA.
+ */
+int cb_event_set_data(struct cb_event *ev, const char *key, const char *value,
+		      struct cb_err *err);
+
+/* The payload value for `key`, or NULL when there is none. */
+const char *cb_event_data(const struct cb_event *ev, const char *key);
+
+/*
+ * Check every field of `ev` against the formats and caps above: ids and
+ * the clock are lowercase hex of the right length, times are real UTC
+ * times in the one accepted format, names are well formed, text is valid
+ * UTF-8, no item is changed twice in one event, no change names the same
+ * prev twice or its own event, changes need a visit and a form, the
+ * payload is sorted with unique keys. Returns 0 or CB_EINVAL with a
+ * message starting with the JSON path of the first bad field
+ * ("$.changes[3].prev[1]: ...").
+ */
+int cb_event_validate(const struct cb_event *ev, struct cb_err *err);
+
+/*
+ * Read an event from its JSON form (see the top of this file) into `ev`,
+ * which must be initialised and is overwritten. Strict: every member must
+ * be present (except data, sig and received_at) with its exact type, no
+ * unknown or repeated member is accepted, and the result must pass
+ * cb_event_validate. Sizes are checked before anything is copied.
+ * Returns 0, or CB_EINVAL with the JSON path of the offending field, or
+ * CB_ENOMEM; on failure `ev` is left empty.
+ */
+int cb_event_from_json(const cJSON *json, struct cb_event *ev,
+		       struct cb_err *err);
+
+/*
+ * The JSON form of `ev`, including sig and received_at when they are set.
+ * *out is a new tree the caller frees with cJSON_Delete. CB_ENOMEM.
+ */
+int cb_event_to_json(const struct cb_event *ev, cJSON **out,
+		     struct cb_err *err);
+
+/*
+ * The bytes the device signs: the canonical encoding of every field but
+ * sig and received_at. *out is malloc'd (free with free()), NUL-terminated,
+ * *len bytes long. The event must be valid (CB_EINVAL otherwise); also
+ * CB_ENOMEM.
+ */
+int cb_event_signing_bytes(const struct cb_event *ev, char **out, size_t *len,
+			   struct cb_err *err);
+
+/*
+ * Sign `ev` with the device's Ed25519 secret key (64 bytes, libsodium
+ * layout) and store the signature in ev->sig. The event must be valid.
+ */
+int cb_event_sign(struct cb_event *ev, const unsigned char *secret_key,
+		  struct cb_err *err);
+
+/*
+ * Verify ev->sig against the device's Ed25519 public key (32 bytes).
+ * Returns 0 when the signature is good; CB_EAUTH when the event is
+ * unsigned or the signature does not match its content; CB_EINVAL when the
+ * event is not valid.
+ */
+int cb_event_verify(const struct cb_event *ev, const unsigned char *public_key,
+		    struct cb_err *err);
+
+#endif
