@@ -24,6 +24,7 @@ enum {
 /* Options given before the command name. */
 struct cli_global {
 	const char *home;	     /* --home DIR, else $CASEBOOK_HOME, else ~/.casebook */
+	const char *user;	     /* --user NAME, else $CASEBOOK_USER, else NULL */
 	const char *passphrase_file; /* --passphrase-file FILE */
 };
 

@@ -26,7 +26,8 @@ static void print_help(FILE *f)
 	size_t i;
 
 	fprintf(f,
-		"usage: casebook [--home DIR] [--passphrase-file FILE] COMMAND [ARGS]\n"
+		"usage: casebook [--home DIR] [--user NAME] [--passphrase-file FILE]\n"
+		"                COMMAND [ARGS]\n"
 		"\n"
 		"Casebook: clinical-trial data capture that works offline.\n"
 		"\n"
@@ -38,7 +39,10 @@ static void print_help(FILE *f)
 		"Global options:\n"
 		"  --home DIR              local store directory (default $CASEBOOK_HOME,\n"
 		"                          else ~/.casebook)\n"
-		"  --passphrase-file FILE  read the passphrase from FILE\n"
+		"  --user NAME             act as NAME (default $CASEBOOK_USER, else the\n"
+		"                          user who created the store)\n"
+		"  --passphrase-file FILE  read the passphrase from FILE (else\n"
+		"                          $CASEBOOK_PASSPHRASE, else ask on the terminal)\n"
 		"  -h, --help              this help; 'casebook COMMAND --help' for a command\n"
 		"  --version               print the version\n"
 		"\n"
@@ -61,11 +65,14 @@ int main(int argc, char **argv)
 		} else if (!strcmp(a, "--version")) {
 			printf("casebook %s\n", CB_VERSION);
 			return EXIT_OK;
-		} else if (!strcmp(a, "--home") || !strcmp(a, "--passphrase-file")) {
+		} else if (!strcmp(a, "--home") || !strcmp(a, "--user") ||
+			   !strcmp(a, "--passphrase-file")) {
 			if (i + 1 >= argc)
 				return cli_usage(NULL, "option %s needs a value", a);
 			if (!strcmp(a, "--home"))
 				g.home = argv[i + 1];
+			else if (!strcmp(a, "--user"))
+				g.user = argv[i + 1];
 			else
 				g.passphrase_file = argv[i + 1];
 			i += 2;
@@ -79,6 +86,8 @@ int main(int argc, char **argv)
 	}
 	if (!g.home)
 		g.home = getenv("CASEBOOK_HOME");
+	if (!g.user)
+		g.user = getenv("CASEBOOK_USER");
 
 	for (c = 0; c < NCOMMANDS; c++) {
 		if (strcmp(argv[i], commands[c].name))
