@@ -63,4 +63,14 @@ int cmd_score(int argc, char **argv, struct cli_global *g);
 extern const char cmd_protocol_help[];
 extern const char cmd_score_help[];
 
+/* The local store: cmd_init.c (init, store) and cmd_user.c (user, passwd). */
+int cmd_init(int argc, char **argv, struct cli_global *g);
+int cmd_store(int argc, char **argv, struct cli_global *g);
+int cmd_user(int argc, char **argv, struct cli_global *g);
+int cmd_passwd(int argc, char **argv, struct cli_global *g);
+extern const char cmd_init_help[];
+extern const char cmd_store_help[];
+extern const char cmd_user_help[];
+extern const char cmd_passwd_help[];
+
 #endif

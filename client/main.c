@@ -17,6 +17,13 @@ static const struct cli_command commands[] = {
 	 cmd_protocol_help},
 	{"score", cmd_score, "compute WOMAC or KOOS scores from item values",
 	 cmd_score_help},
+	{"init", cmd_init, "create this laptop's encrypted store",
+	 cmd_init_help},
+	{"user", cmd_user, "add or list the users of the local store",
+	 cmd_user_help},
+	{"passwd", cmd_passwd, "change your passphrase", cmd_passwd_help},
+	{"store", cmd_store, "check the local store's integrity",
+	 cmd_store_help},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

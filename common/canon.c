@@ -202,13 +202,27 @@ static int put_string(struct enc *e, const char *s)
 		esc[0] = '\\';
 		esc_len = 2;
 		switch (c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
+		case '"':
+			esc[1] = '"';
+			break;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
 		default:
 			memcpy(esc + 1, "u00", 3);
 			esc[4] = hex[c >> 4];
@@ -277,8 +291,9 @@ static int enc_object(struct enc *e, const cJSON *v, const struct seg *at,
 	if (n) {
 		members = malloc(n * sizeof(*members));
 		if (!members) {
-			rc = cb_err_set(e->err, CB_ENOMEM,
-					"out of memory encoding canonical JSON");
+			rc =
+			    cb_err_set(e->err, CB_ENOMEM,
+				       "out of memory encoding canonical JSON");
 			goto out;
 		}
 		for (i = 0, it = v->child; it; it = it->next)

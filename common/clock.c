@@ -20,8 +20,8 @@
 #define QUOTE_MAX 40
 
 static pthread_once_t env_once = PTHREAD_ONCE_INIT;
-static int64_t env_offset;    /* skew of the system source, from the env */
-static int env_status;	      /* 0, or CB_EINVAL when the env was malformed */
+static int64_t env_offset; /* skew of the system source, from the env */
+static int env_status;	   /* 0, or CB_EINVAL when the env was malformed */
 static char env_text[QUOTE_MAX]; /* the malformed value, for cb_clock_init */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -68,8 +68,8 @@ int cb_clock_init(struct cb_err *err)
 		/* Show the text without control characters. */
 		for (i = 0; env_text[i]; i++)
 			shown[i] = (env_text[i] >= 0x20 && env_text[i] < 0x7f)
-					   ? env_text[i]
-					   : '?';
+				       ? env_text[i]
+				       : '?';
 		shown[i] = '\0';
 		return cb_err_set(err, env_status,
 				  "%s=\"%s\" is not a whole number of "

@@ -34,7 +34,7 @@ _Static_assert(CB_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
 	       "data key is an XChaCha20-Poly1305 key");
 _Static_assert(CB_KEY_BYTES == crypto_kdf_KEYBYTES, "data key is a kdf key");
 _Static_assert(CB_SEAL_NONCE_BYTES ==
-		       crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
+		   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 	       "nonce size");
 _Static_assert(CB_SEAL_OVERHEAD == CB_SEAL_NONCE_BYTES + AEAD_TAG_BYTES,
 	       "seal overhead");
@@ -46,17 +46,18 @@ _Static_assert(CB_BOX_PUBLIC_BYTES == crypto_box_PUBLICKEYBYTES, "box pk");
 _Static_assert(CB_BOX_SECRET_BYTES == crypto_box_SECRETKEYBYTES, "box sk");
 _Static_assert(CB_BOX_SEAL_OVERHEAD == crypto_box_SEALBYTES, "seal bytes");
 _Static_assert(CB_KEYED_HASH_BYTES >= crypto_generichash_BYTES_MIN &&
-		       CB_KEYED_HASH_BYTES <= crypto_generichash_BYTES_MAX,
+		   CB_KEYED_HASH_BYTES <= crypto_generichash_BYTES_MAX,
 	       "keyed hash size");
 _Static_assert(CB_HASH_BYTES == crypto_hash_sha256_BYTES, "sha256 size");
 _Static_assert(CB_KDF_MEMLIMIT <= CB_KDF_MEMLIMIT_CAP &&
-		       CB_KDF_OPSLIMIT <= CB_KDF_OPSLIMIT_CAP,
+		   CB_KDF_OPSLIMIT <= CB_KDF_OPSLIMIT_CAP,
 	       "default cost within the accepted range");
 
 int cb_crypto_init(struct cb_err *err)
 {
 	if (sodium_init() < 0)
-		return cb_err_set(err, CB_EIO, "libsodium failed to initialise");
+		return cb_err_set(err, CB_EIO,
+				  "libsodium failed to initialise");
 	return 0;
 }
 
@@ -193,28 +194,52 @@ static int sodium_b64_variant(enum cb_b64_variant variant)
 }
 
 /*
+ * Bytes that `len` characters of base64 decode to, counting a padded
+ * variant's trailing '=' as no data. An impossible length (one character
+ * over a multiple of four) counts as none; libsodium refuses it later.
+ */
+static size_t b64_decoded_len(const char *b64, size_t len, int variant)
+{
+	size_t pad = 0;
+
+	if (variant == sodium_base64_VARIANT_ORIGINAL ||
+	    variant == sodium_base64_VARIANT_URLSAFE)
+		while (pad < 2 && pad < len && b64[len - 1 - pad] == '=')
+			pad++;
+	len -= pad;
+	return len / 4 * 3 + (len % 4 > 1 ? len % 4 - 1 : 0);
+}
+
+/*
  * Strict base64 decode for any libsodium variant; the shared body of
  * cb_b64_decode and the PHC-style fields, which use unpadded standard
  * base64.
+ *
+ * The output size is checked here, before libsodium runs, because
+ * libsodium reports both "output too small" and "padding missing" as
+ * ERANGE, and the two must not be confused.
  */
 static int b64_decode(const char *b64, size_t b64_len, int variant,
 		      unsigned char *out, size_t out_cap, size_t *out_len,
 		      struct cb_err *err)
 {
 	const char *end = NULL;
-	size_t n = 0;
+	size_t n = 0, need;
 	int saved_errno = errno;
 	int rc;
 
-	errno = 0;
+	need = b64_decoded_len(b64, b64_len, variant);
+	if (!out_len && need != out_cap)
+		return cb_err_set(err, CB_EINVAL,
+				  "base64: %zu characters cannot hold exactly "
+				  "%zu bytes",
+				  b64_len, out_cap);
+	if (need > out_cap)
+		return cb_err_set(err, CB_ETOOBIG,
+				  "base64: decodes to %zu bytes, more than %zu",
+				  need, out_cap);
 	rc = sodium_base642bin(out, out_cap, b64, b64_len, NULL, &n, &end,
 			       variant);
-	if (rc != 0 && errno == ERANGE) {
-		errno = saved_errno;
-		return cb_err_set(err, CB_ETOOBIG,
-				  "base64: decodes to more than %zu bytes",
-				  out_cap);
-	}
 	errno = saved_errno;
 	if (rc != 0 || end != b64 + b64_len) {
 		size_t at = end ? (size_t)(end - b64) : b64_len;
@@ -247,17 +272,15 @@ static int kdf_fast_mode(void)
 	return v && strcmp(v, "1") == 0;
 }
 
-static int check_kdf_params(const struct cb_kdf_params *p,
-			    struct cb_err *err)
+static int check_kdf_params(const struct cb_kdf_params *p, struct cb_err *err)
 {
 	if (p->opslimit < crypto_pwhash_argon2id_OPSLIMIT_MIN ||
 	    p->opslimit > CB_KDF_OPSLIMIT_CAP)
-		return cb_err_set(err, CB_EINVAL,
-				  "argon2id: t=%llu is outside %llu..%llu",
-				  p->opslimit,
-				  (unsigned long long)
-					  crypto_pwhash_argon2id_OPSLIMIT_MIN,
-				  CB_KDF_OPSLIMIT_CAP);
+		return cb_err_set(
+		    err, CB_EINVAL, "argon2id: t=%llu is outside %llu..%llu",
+		    p->opslimit,
+		    (unsigned long long)crypto_pwhash_argon2id_OPSLIMIT_MIN,
+		    CB_KDF_OPSLIMIT_CAP);
 	if (p->memlimit < crypto_pwhash_argon2id_MEMLIMIT_MIN ||
 	    p->memlimit > CB_KDF_MEMLIMIT_CAP || p->memlimit % 1024 != 0)
 		return cb_err_set(err, CB_EINVAL,
@@ -347,8 +370,7 @@ int cb_kdf_params_decode(const char *text, size_t len,
 			sodium_base64_VARIANT_ORIGINAL_NO_PADDING, p.salt,
 			sizeof(p.salt), NULL, err);
 	if (rc)
-		return cb_err_prefix(err, "argon2id salt at offset %zu: ",
-				     pos);
+		return cb_err_prefix(err, "argon2id salt at offset %zu: ", pos);
 	*params = p;
 	return 0;
 }
@@ -388,8 +410,8 @@ int cb_kdf_derive(const char *pass, size_t pass_len,
  * The associated data of a wrapped key: a label, the parameter string and
  * the slot, NUL-separated (neither string can contain a NUL).
  */
-static unsigned char *wrap_ad(const char *kdf, size_t kdf_len,
-			      const char *slot, size_t slot_len, size_t *ad_len)
+static unsigned char *wrap_ad(const char *kdf, size_t kdf_len, const char *slot,
+			      size_t slot_len, size_t *ad_len)
 {
 	size_t label_len = sizeof(WRAP_AD_LABEL);
 	unsigned char *ad;
@@ -458,11 +480,11 @@ int cb_key_wrap(const struct cb_key *key, const char *pass, size_t pass_len,
 	}
 	randombytes_buf(box, CB_SEAL_NONCE_BYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		box + CB_SEAL_NONCE_BYTES, NULL, key->bytes, key->len, ad,
-		ad_len, NULL, box, kek->bytes);
+	    box + CB_SEAL_NONCE_BYTES, NULL, key->bytes, key->len, ad, ad_len,
+	    NULL, box, kek->bytes);
 	box_len = CB_SEAL_NONCE_BYTES + key->len + AEAD_TAG_BYTES;
 	b64_size = sodium_base64_ENCODED_LEN(
-		box_len, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	    box_len, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 	line = malloc(kdf_len + 1 + b64_size);
 	if (!line) {
 		rc = cb_err_set(err, CB_ENOMEM, "wrap: out of memory");
@@ -496,6 +518,8 @@ int cb_key_unwrap(const char *wrapped, const char *pass, size_t pass_len,
 	rc = check_slot(slot, &slot_len, err);
 	if (rc)
 		return rc;
+	if (!wrapped)
+		return cb_err_set(err, CB_EINVAL, "not a wrapped key (none)");
 	len = strnlen(wrapped, WRAPPED_TEXT_MAX + 1);
 	if (len > WRAPPED_TEXT_MAX)
 		return cb_err_set(err, CB_EINVAL,
@@ -517,8 +541,8 @@ int cb_key_unwrap(const char *wrapped, const char *pass, size_t pass_len,
 			sodium_base64_VARIANT_ORIGINAL_NO_PADDING, box,
 			sizeof(box), &box_len, err);
 	if (rc) {
-		cb_err_prefix(err, "wrapped key part at offset %zu: ",
-			      kdf_len + 1);
+		cb_err_prefix(err,
+			      "wrapped key part at offset %zu: ", kdf_len + 1);
 		if (err)
 			err->code = CB_EINVAL;
 		return CB_EINVAL;
@@ -540,9 +564,9 @@ int cb_key_unwrap(const char *wrapped, const char *pass, size_t pass_len,
 	if (rc)
 		goto out;
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    key->bytes, NULL, NULL, box + CB_SEAL_NONCE_BYTES,
-		    box_len - CB_SEAL_NONCE_BYTES, ad, ad_len, box,
-		    kek->bytes) != 0) {
+		key->bytes, NULL, NULL, box + CB_SEAL_NONCE_BYTES,
+		box_len - CB_SEAL_NONCE_BYTES, ad, ad_len, box,
+		kek->bytes) != 0) {
 		rc = cb_err_set(err, CB_EAUTH,
 				"wrong passphrase for \"%s\" (or the wrapped "
 				"key was altered)",
@@ -588,9 +612,9 @@ int cb_seal_value(const struct cb_key *key, const void *ad, size_t ad_len,
 		return cb_err_set(err, CB_ENOMEM,
 				  "out of memory sealing %zu bytes", len);
 	randombytes_buf(sealed, CB_SEAL_NONCE_BYTES);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(
-		sealed + CB_SEAL_NONCE_BYTES, NULL, plain, len, ad, ad_len,
-		NULL, sealed, key->bytes);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(sealed + CB_SEAL_NONCE_BYTES,
+						   NULL, plain, len, ad, ad_len,
+						   NULL, sealed, key->bytes);
 	*out = sealed;
 	*out_len = len + CB_SEAL_OVERHEAD;
 	return 0;
@@ -629,9 +653,9 @@ int cb_open_value(const struct cb_key *key, const void *ad, size_t ad_len,
 		return cb_err_set(err, CB_ENOMEM,
 				  "out of memory opening %zu bytes", len);
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-		    plain, NULL, NULL, sealed + CB_SEAL_NONCE_BYTES,
-		    sealed_len - CB_SEAL_NONCE_BYTES, ad, ad_len, sealed,
-		    key->bytes) != 0) {
+		plain, NULL, NULL, sealed + CB_SEAL_NONCE_BYTES,
+		sealed_len - CB_SEAL_NONCE_BYTES, ad, ad_len, sealed,
+		key->bytes) != 0) {
 		cb_wipe_free(plain, len + 1);
 		return cb_err_set(err, CB_EINTEGRITY,
 				  "encrypted value failed authentication "
@@ -717,8 +741,7 @@ int cb_sign_keypair_new(struct cb_sign_keypair *kp, struct cb_err *err)
 }
 
 int cb_sign_keypair_from_secret(const unsigned char *secret, size_t len,
-				struct cb_sign_keypair *kp,
-				struct cb_err *err)
+				struct cb_sign_keypair *kp, struct cb_err *err)
 {
 	unsigned char pk[CB_SIGN_PUBLIC_BYTES];
 	struct cb_key *check;
@@ -830,9 +853,10 @@ int cb_seal_to(const unsigned char pk[CB_BOX_PUBLIC_BYTES], const void *msg,
 	*out = NULL;
 	*out_len = 0;
 	if (len > CB_VALUE_MAX)
-		return cb_err_set(err, CB_ETOOBIG,
-				  "message of %zu bytes is over the %u byte cap",
-				  len, CB_VALUE_MAX);
+		return cb_err_set(
+		    err, CB_ETOOBIG,
+		    "message of %zu bytes is over the %u byte cap", len,
+		    CB_VALUE_MAX);
 	rc = cb_crypto_init(err);
 	if (rc)
 		return rc;
@@ -860,6 +884,8 @@ int cb_seal_open(const struct cb_box_keypair *kp, const unsigned char *sealed,
 
 	*out = NULL;
 	*out_len = 0;
+	if (!kp)
+		return cb_err_set(err, CB_EINVAL, "open sealed box: no key");
 	rc = check_key(kp->sk, CB_BOX_SECRET_BYTES, "open sealed box", err);
 	if (rc)
 		return rc;
@@ -923,9 +949,10 @@ int cb_hex_encode(const void *bin, size_t len, char *out, size_t out_cap,
 {
 	/* sodium_bin2hex aborts the process when the buffer is too small. */
 	if (len >= SIZE_MAX / 2 || out_cap < CB_HEX_SIZE(len))
-		return cb_err_set(err, CB_EINVAL,
-				  "hex: %zu bytes need %zu characters, have %zu",
-				  len, len * 2 + 1, out_cap);
+		return cb_err_set(
+		    err, CB_EINVAL,
+		    "hex: %zu bytes need %zu characters, have %zu", len,
+		    len * 2 + 1, out_cap);
 	sodium_bin2hex(out, out_cap, bin, len);
 	return 0;
 }

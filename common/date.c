@@ -34,7 +34,8 @@ static void quote(const char *s, char *out, size_t cap)
 		unsigned char c = (unsigned char)*s;
 
 		if (c < 0x20 || c == 0x7f) {
-			len = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", c);
+			len = (size_t)snprintf(piece, sizeof(piece), "\\x%02x",
+					       c);
 		} else if (c == '"' || c == '\\') {
 			piece[0] = '\\';
 			piece[1] = (char)c;
@@ -103,8 +104,8 @@ int cb_date_valid(const struct cb_date *d)
 		return d->day == 0;
 	if (d->month < 1 || d->month > 12)
 		return 0;
-	return d->day == 0 ||
-	       (d->day >= 1 && d->day <= cb_date_days_in_month(d->year, d->month));
+	return d->day == 0 || (d->day >= 1 && d->day <= cb_date_days_in_month(
+							    d->year, d->month));
 }
 
 int cb_date_is_full(const struct cb_date *d)
@@ -113,8 +114,8 @@ int cb_date_is_full(const struct cb_date *d)
 }
 
 static const char *const month_names[] = {
-	"January", "February", "March",	    "April",   "May",	   "June",
-	"July",	   "August",   "September", "October", "November", "December"};
+    "January", "February", "March",	"April",   "May",      "June",
+    "July",    "August",   "September", "October", "November", "December"};
 
 /*
  * Scan a full or partial date at the start of `s`. Returns 0 with *end
@@ -153,7 +154,8 @@ static int scan_date(const char *s, struct cb_date *d, const char **end,
 	}
 	if (s > whole + 7 && d->day == 0)
 		return bad_text(err, whole, what, "day 00 does not exist");
-	if (s > whole + 7 && d->day > cb_date_days_in_month(d->year, d->month)) {
+	if (s > whole + 7 &&
+	    d->day > cb_date_days_in_month(d->year, d->month)) {
 		snprintf(why, sizeof(why), "%s %04d has %d days",
 			 month_names[d->month - 1], d->year,
 			 cb_date_days_in_month(d->year, d->month));
@@ -218,7 +220,8 @@ int cb_datetime_parse(const char *s, struct cb_datetime *out,
 	end += 6;
 	if (*end == ':') {
 		if (!digits(end + 1, 2, &out->second)) {
-			rc = bad_text(err, s, what, "expected " EXPECT_DATETIME);
+			rc =
+			    bad_text(err, s, what, "expected " EXPECT_DATETIME);
 			goto out;
 		}
 		end += 3;
@@ -280,7 +283,8 @@ int cb_datetime_format(const struct cb_datetime *dt,
 	cb_date_format(&dt->date, date);
 	if (dt->second < 0)
 		snprintf(out, CB_DATETIME_TEXT_MAX + 1, "%.10sT%02u:%02u", date,
-			 (unsigned)dt->hour % 100u, (unsigned)dt->minute % 100u);
+			 (unsigned)dt->hour % 100u,
+			 (unsigned)dt->minute % 100u);
 	else
 		snprintf(out, CB_DATETIME_TEXT_MAX + 1, "%.10sT%02u:%02u:%02u",
 			 date, (unsigned)dt->hour % 100u,
@@ -413,9 +417,9 @@ enum cb_date_order cb_date_compare(const struct cb_date *a,
 static void datetime_span(const struct cb_datetime *dt, int64_t *lo,
 			  int64_t *hi)
 {
-	int64_t base = day_number(dt->date.year, dt->date.month, dt->date.day) *
-			       86400 +
-		       dt->hour * 3600 + dt->minute * 60;
+	int64_t base =
+	    day_number(dt->date.year, dt->date.month, dt->date.day) * 86400 +
+	    dt->hour * 3600 + dt->minute * 60;
 
 	*lo = base + (dt->second < 0 ? 0 : dt->second);
 	*hi = base + (dt->second < 0 ? 59 : dt->second);

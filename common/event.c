@@ -11,12 +11,15 @@
  */
 #include "event.h"
 
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "canon.h"
+#include "clock.h"
+#include "crypto.h"
+#include "hlc.h"
+#include "id.h"
 #include "json.h"
 
 /* Longest JSON path written into a message ("$.changes[511].prev[63]"). */
@@ -59,6 +62,34 @@ void cb_event_release(struct cb_event *ev)
 	}
 	free(ev->data);
 	cb_event_init(ev);
+}
+
+_Static_assert(CB_CLOCK_UTC_LEN == CB_EVENT_TIME_LEN, "time widths differ");
+_Static_assert(CB_ID_HEX_LEN == CB_EVENT_ID_HEX, "id widths differ");
+_Static_assert(CB_HLC_HEX == CB_EVENT_HLC_HEX, "clock widths differ");
+
+int cb_event_stamp(struct cb_event *ev, struct cb_hlc *clock,
+		   struct cb_err *err)
+{
+	char id[CB_ID_HEX_LEN + 1], wall[CB_CLOCK_UTC_BUF];
+	struct cb_hlc saved = *clock;
+	uint64_t t;
+	int rc;
+
+	if (cb_id_random(id))
+		return cb_err_set(err, CB_EIO, "no randomness for an event id");
+	if (cb_clock_format_utc(cb_clock_now_ms(), wall))
+		return cb_err_set(err, CB_EINVAL,
+				  "the wall clock is outside years 1..9999");
+	rc = cb_hlc_now(clock, &t, err);
+	if (rc) {
+		*clock = saved;
+		return rc;
+	}
+	memcpy(ev->id, id, sizeof(ev->id));
+	cb_hlc_format(t, ev->hlc);
+	memcpy(ev->wall, wall, sizeof(ev->wall));
+	return 0;
 }
 
 /* ---- setters ---------------------------------------------------------- */
@@ -159,6 +190,12 @@ int cb_event_add_change(struct cb_event *ev, const char *item,
 				  "$.changes[%zu].prev: %zu ids, over the "
 				  "limit of %d",
 				  ev->nchanges, nprev, CB_EVENT_MAX_PREV);
+	for (i = 0; i < nprev; i++)
+		if (!prev[i] || strlen(prev[i]) != CB_EVENT_ID_HEX)
+			return cb_err_set(err, CB_EINVAL,
+					  "$.changes[%zu].prev[%zu]: expected "
+					  "an event id of %d characters",
+					  ev->nchanges, i, CB_EVENT_ID_HEX);
 	memset(&ch, 0, sizeof(ch));
 	ch.item = dup_or_null(item, &failed);
 	ch.value = dup_or_null(value, &failed);
@@ -167,8 +204,7 @@ int cb_event_add_change(struct cb_event *ev, const char *item,
 		if (!ch.prev)
 			failed = 1;
 		for (i = 0; ch.prev && i < nprev; i++)
-			snprintf(ch.prev[i], sizeof(ch.prev[i]), "%s",
-				 prev[i] ? prev[i] : "");
+			memcpy(ch.prev[i], prev[i], CB_EVENT_ID_HEX + 1);
 		ch.nprev = nprev;
 	}
 	if (failed || reserve_change(ev)) {
@@ -222,7 +258,8 @@ int cb_event_set_data(struct cb_event *ev, const char *key, const char *value,
 	}
 	if (ev->ndata >= CB_EVENT_MAX_DATA) {
 		free(vcopy);
-		return cb_err_set(err, CB_EINVAL, "$.data: more than %d entries",
+		return cb_err_set(err, CB_EINVAL,
+				  "$.data: more than %d entries",
 				  CB_EVENT_MAX_DATA);
 	}
 	kcopy = strdup(key);
@@ -253,7 +290,8 @@ const char *cb_event_data(const struct cb_event *ev, const char *key)
 
 /* ---- validation ------------------------------------------------------- */
 
-static int is_lower_hex(const char *s, size_t n)
+/* The first n characters of s are lowercase hex (s may be longer). */
+static int is_lower_hex_prefix(const char *s, size_t n)
 {
 	size_t i;
 
@@ -263,7 +301,13 @@ static int is_lower_hex(const char *s, size_t n)
 		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
 			return 0;
 	}
-	return s[n] == '\0';
+	return 1;
+}
+
+/* s is exactly n lowercase hex digits. */
+static int is_lower_hex(const char *s, size_t n)
+{
+	return is_lower_hex_prefix(s, n) && s[n] == '\0';
 }
 
 static int name_char(char c)
@@ -299,6 +343,52 @@ static int kind_ok(const char *s)
 			return 0;
 	}
 	return 1;
+}
+
+/* What a kind must carry (see event.h). */
+enum {
+	K_TARGET = 1 << 0,     /* needs a visit and a form */
+	K_CHANGES = 1 << 1,    /* needs at least one change */
+	K_MAY_CHANGE = 1 << 2, /* may carry changes */
+	K_REASON = 1 << 3,     /* needs a reason */
+};
+
+struct kind_rule {
+	const char *kind;
+	unsigned flags;
+	const char *const *need; /* data keys required, NULL-terminated */
+};
+
+static const char *const need_sign[] = {CB_DATA_MEANING, CB_DATA_SEEN, NULL};
+static const char *const need_text[] = {CB_DATA_TEXT, NULL};
+static const char *const need_answer[] = {CB_DATA_QUERY, CB_DATA_TEXT, NULL};
+static const char *const need_query[] = {CB_DATA_QUERY, NULL};
+static const char *const need_status[] = {CB_DATA_STATUS, NULL};
+
+static const struct kind_rule kind_rules[] = {
+    {CB_KIND_FORM_SAVE, K_TARGET | K_CHANGES | K_MAY_CHANGE, NULL},
+    {CB_KIND_RANDOMIZE, K_MAY_CHANGE, NULL},
+    {CB_KIND_SIGN, K_TARGET, need_sign},
+    {CB_KIND_UNBLIND, K_REASON, NULL},
+    {CB_KIND_QUERY_OPEN, 0, need_text},
+    {CB_KIND_QUERY_ANSWER, 0, need_answer},
+    {CB_KIND_QUERY_CLOSE, 0, need_query},
+    {CB_KIND_SUBJECT_STATUS, 0, need_status},
+};
+
+static const struct kind_rule *kind_rule(const char *kind)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kind_rules) / sizeof(kind_rules[0]); i++)
+		if (strcmp(kind_rules[i].kind, kind) == 0)
+			return &kind_rules[i];
+	return NULL;
+}
+
+int cb_event_kind_known(const char *kind)
+{
+	return kind && kind_rule(kind) != NULL;
 }
 
 static int instance_ok(const char *s)
@@ -346,8 +436,8 @@ static int time_ok(const char *s)
 	mi = digits(s + 14, 2);
 	se = digits(s + 17, 2);
 	ms = digits(s + 20, 3);
-	if (y < 1 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 ||
-	    mi < 0 || mi > 59 || se < 0 || se > 59 || ms < 0)
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 ||
+	    mi > 59 || se < 0 || se > 59 || ms < 0)
 		return 0;
 	leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 	maxd = mdays[mo - 1] + (mo == 2 && leap);
@@ -409,7 +499,8 @@ static int change_check(const struct cb_event *ev, size_t ci, size_t *total,
 					  path, ch->item, j);
 	if (ch->value) {
 		snprintf(path, sizeof(path), "$.changes[%zu].value", ci);
-		rc = text_check(ch->value, path, CB_EVENT_VALUE_MAX, total, err);
+		rc =
+		    text_check(ch->value, path, CB_EVENT_VALUE_MAX, total, err);
 		if (rc)
 			return rc;
 	}
@@ -437,6 +528,94 @@ static int change_check(const struct cb_event *ev, size_t ci, size_t *total,
 						  j);
 		*total += CB_EVENT_ID_HEX;
 	}
+	return 0;
+}
+
+/* data.seen: sorted, distinct event ids joined by commas, or "". */
+static int seen_ok(const char *s)
+{
+	const char *prev = NULL;
+
+	if (!*s)
+		return 1;
+	for (;;) {
+		if (!is_lower_hex_prefix(s, CB_EVENT_ID_HEX))
+			return 0;
+		if (prev && memcmp(prev, s, CB_EVENT_ID_HEX) >= 0)
+			return 0;
+		prev = s;
+		s += CB_EVENT_ID_HEX;
+		if (*s == '\0')
+			return 1;
+		if (*s++ != ',')
+			return 0;
+	}
+}
+
+/* The rules of ev->kind (see event.h); the fields are already checked. */
+static int kind_check(const struct cb_event *ev, struct cb_err *err)
+{
+	const struct kind_rule *rule = kind_rule(ev->kind);
+	const char *v;
+	size_t i;
+
+	if (!rule)
+		return cb_err_set(err, CB_EINVAL, "$.kind: unknown kind \"%s\"",
+				  ev->kind);
+	if ((rule->flags & K_TARGET) &&
+	    (ev->visit[0] == '\0' || ev->form[0] == '\0'))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.target: a %s event needs a visit and a "
+				  "form",
+				  ev->kind);
+	if ((rule->flags & K_CHANGES) && ev->nchanges == 0)
+		return cb_err_set(err, CB_EINVAL,
+				  "$.changes: a %s event needs at least one "
+				  "change",
+				  ev->kind);
+	if (!(rule->flags & K_MAY_CHANGE) && ev->nchanges)
+		return cb_err_set(err, CB_EINVAL,
+				  "$.changes: a %s event carries no changes",
+				  ev->kind);
+	if ((rule->flags & K_REASON) && ev->reason[0] == '\0')
+		return cb_err_set(err, CB_EINVAL,
+				  "$.reason: a %s event needs a reason",
+				  ev->kind);
+	for (i = 0; rule->need && rule->need[i]; i++)
+		if (!cb_event_data(ev, rule->need[i]))
+			return cb_err_set(err, CB_EINVAL,
+					  "$.data.%s: missing (a %s event "
+					  "needs it)",
+					  rule->need[i], ev->kind);
+	v = cb_event_data(ev, CB_DATA_SEEN);
+	if (strcmp(ev->kind, CB_KIND_SIGN) == 0 && !seen_ok(v))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.data.seen: expected sorted, distinct "
+				  "event ids separated by commas");
+	v = cb_event_data(ev, CB_DATA_QUERY);
+	if (v && strncmp(ev->kind, "query.", 6) == 0 &&
+	    !is_lower_hex(v, CB_EVENT_ID_HEX))
+		return cb_err_set(err, CB_EINVAL,
+				  "$.data.query: expected a query id of %d "
+				  "lowercase hex digits",
+				  CB_EVENT_ID_HEX);
+	v = cb_event_data(ev, CB_DATA_ITEM);
+	if (v && strcmp(ev->kind, CB_KIND_QUERY_OPEN) == 0) {
+		if (!name_ok(v))
+			return cb_err_set(err, CB_EINVAL,
+					  "$.data.item: expected an item code");
+		if (ev->visit[0] == '\0' || ev->form[0] == '\0')
+			return cb_err_set(err, CB_EINVAL,
+					  "$.target: a query on an item needs "
+					  "a visit and a form");
+	}
+	for (i = 0; i < ev->nchanges; i++)
+		if (ev->changes[i].nprev && ev->reason[0] == '\0')
+			return cb_err_set(
+			    err, CB_EINVAL,
+			    "$.reason: $.changes[%zu] replaces a "
+			    "saved value of %s and needs a reason",
+			    i, ev->changes[i].item);
 	return 0;
 }
 
@@ -486,9 +665,10 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 				  "$.target.instance: expected \"\" or a "
 				  "repeat number 1 to 999999999");
 	if (ev->nchanges > CB_EVENT_MAX_CHANGES)
-		return cb_err_set(err, CB_EINVAL,
-				  "$.changes: %zu changes, over the limit of %d",
-				  ev->nchanges, CB_EVENT_MAX_CHANGES);
+		return cb_err_set(
+		    err, CB_EINVAL,
+		    "$.changes: %zu changes, over the limit of %d",
+		    ev->nchanges, CB_EVENT_MAX_CHANGES);
 	if (ev->nchanges && (ev->visit[0] == '\0' || ev->form[0] == '\0'))
 		return cb_err_set(err, CB_EINVAL,
 				  "$.target: item changes need a visit and a "
@@ -534,7 +714,7 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 		return cb_err_set(err, CB_EINVAL,
 				  "$: %zu bytes of text, over the limit of %d",
 				  total, CB_EVENT_MAX_BYTES);
-	return 0;
+	return kind_check(ev, err);
 }
 
 /* ---- reading JSON ----------------------------------------------------- */
@@ -577,8 +757,8 @@ static int members(const cJSON *obj, const char *path, const char *const *keys,
 				break;
 		if (i == n)
 			return cb_err_set(
-				err, CB_EINVAL, "%s.%s: unknown member", path,
-				printable(it->string, shown, sizeof(shown)));
+			    err, CB_EINVAL, "%s.%s: unknown member", path,
+			    printable(it->string, shown, sizeof(shown)));
 		if (found[i])
 			return cb_err_set(err, CB_EINVAL,
 					  "%s.%s: member appears twice", path,
@@ -617,8 +797,9 @@ static int take_fixed(const cJSON *it, const char *path, char *buf,
 {
 	if (!it) {
 		buf[0] = '\0';
-		return required ? cb_err_set(err, CB_EINVAL, "%s: missing", path)
-				: 0;
+		return required
+			   ? cb_err_set(err, CB_EINVAL, "%s: missing", path)
+			   : 0;
 	}
 	if (!cJSON_IsString(it) || !it->valuestring)
 		return cb_err_set(err, CB_EINVAL,
@@ -692,8 +873,7 @@ static int change_from_json(const cJSON *obj, size_t ci, struct cb_change *ch,
 	}
 	cJSON_ArrayForEach(p, m[2])
 	{
-		snprintf(path, sizeof(path), "$.changes[%zu].prev[%zu]", ci,
-			 i);
+		snprintf(path, sizeof(path), "$.changes[%zu].prev[%zu]", ci, i);
 		rc = take_fixed(p, path, ch->prev[i], CB_EVENT_ID_HEX, 1, err);
 		if (rc)
 			return rc;
@@ -782,9 +962,9 @@ static int parse_event(const cJSON *json, struct cb_event *ev,
 		       struct cb_err *err)
 {
 	static const char *const keys[M_COUNT] = {
-		"id",	   "device", "site",   "user",	 "hlc",
-		"wall",	   "subject", "kind",  "target", "changes",
-		"reason",  "data",   "sig",    "received_at"};
+	    "id",     "device",	 "site", "user",       "hlc",
+	    "wall",   "subject", "kind", "target",     "changes",
+	    "reason", "data",	 "sig",	 "received_at"};
 	static const char *const tkeys[] = {"visit", "form", "instance"};
 	const cJSON *m[M_COUNT], *t[3], *c;
 	size_t n, i = 0;
@@ -935,8 +1115,7 @@ fail:
 	return NULL;
 }
 
-int cb_event_to_json(const struct cb_event *ev, cJSON **out,
-		     struct cb_err *err)
+int cb_event_to_json(const struct cb_event *ev, cJSON **out, struct cb_err *err)
 {
 	*out = build_json(ev, 1);
 	return *out ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -961,56 +1140,149 @@ int cb_event_signing_bytes(const struct cb_event *ev, char **out, size_t *len,
 	return rc;
 }
 
-int cb_event_sign(struct cb_event *ev, const unsigned char *secret_key,
+int cb_event_sign(struct cb_event *ev, const struct cb_key *sk,
 		  struct cb_err *err)
 {
-	unsigned char sig[crypto_sign_BYTES];
+	unsigned char sig[CB_SIGNATURE_BYTES];
 	char *msg;
 	size_t len;
 	int rc;
 
-	if (sodium_init() < 0)
-		return cb_err_set(err, CB_EIO, "libsodium failed to start");
 	rc = cb_event_signing_bytes(ev, &msg, &len, err);
 	if (rc)
 		return rc;
-	rc = crypto_sign_detached(sig, NULL, (const unsigned char *)msg, len,
-				  secret_key);
+	rc = cb_sign(sk, msg, len, sig, err);
 	free(msg);
-	if (rc != 0)
-		return cb_err_set(err, CB_EINVAL, "event %s: signing failed",
-				  ev->id);
-	sodium_bin2hex(ev->sig, sizeof(ev->sig), sig, sizeof(sig));
-	return 0;
+	if (rc)
+		return rc;
+	return cb_hex_encode(sig, sizeof(sig), ev->sig, sizeof(ev->sig), err);
 }
 
 int cb_event_verify(const struct cb_event *ev, const unsigned char *public_key,
 		    struct cb_err *err)
 {
-	unsigned char sig[crypto_sign_BYTES];
-	size_t siglen = 0;
+	unsigned char sig[CB_SIGNATURE_BYTES];
 	char *msg;
 	size_t len;
 	int rc;
 
-	if (sodium_init() < 0)
-		return cb_err_set(err, CB_EIO, "libsodium failed to start");
 	if (!ev->sig[0])
 		return cb_err_set(err, CB_EAUTH, "event %.*s is not signed",
 				  CB_EVENT_ID_HEX, ev->id);
 	rc = cb_event_signing_bytes(ev, &msg, &len, err);
 	if (rc)
 		return rc;
-	if (sodium_hex2bin(sig, sizeof(sig), ev->sig, strlen(ev->sig), NULL,
-			   &siglen, NULL) != 0 ||
-	    siglen != sizeof(sig))
-		rc = cb_err_set(err, CB_EINVAL, "$.sig: not a signature");
-	else if (crypto_sign_verify_detached(sig, (const unsigned char *)msg,
-					     len, public_key) != 0)
+	rc = cb_hex_decode(ev->sig, strlen(ev->sig), sig, sizeof(sig), NULL,
+			   err);
+	if (rc)
+		rc = cb_err_prefix(err, "$.sig: ");
+	else if (cb_verify(public_key, msg, len, sig, NULL) != 0)
 		rc = cb_err_set(err, CB_EAUTH,
 				"event %s: signature does not match its "
 				"content and device key",
 				ev->id);
 	free(msg);
 	return rc;
+}
+
+/* ---- copying and text ------------------------------------------------- */
+
+int cb_event_copy(struct cb_event *dst, const struct cb_event *src,
+		  struct cb_err *err)
+{
+	int failed = 0;
+	size_t i;
+
+	cb_event_release(dst);
+	memcpy(dst->id, src->id, sizeof(dst->id));
+	memcpy(dst->hlc, src->hlc, sizeof(dst->hlc));
+	memcpy(dst->wall, src->wall, sizeof(dst->wall));
+	memcpy(dst->sig, src->sig, sizeof(dst->sig));
+	memcpy(dst->received_at, src->received_at, sizeof(dst->received_at));
+	dst->device = dup_or_null(src->device, &failed);
+	dst->site = dup_or_null(src->site, &failed);
+	dst->user = dup_or_null(src->user, &failed);
+	dst->subject = dup_or_null(src->subject, &failed);
+	dst->kind = dup_or_null(src->kind, &failed);
+	dst->visit = dup_or_null(src->visit, &failed);
+	dst->form = dup_or_null(src->form, &failed);
+	dst->instance = dup_or_null(src->instance, &failed);
+	dst->reason = dup_or_null(src->reason, &failed);
+	if (src->nchanges) {
+		dst->changes = calloc(src->nchanges, sizeof(*dst->changes));
+		if (!dst->changes)
+			failed = 1;
+	}
+	for (i = 0; dst->changes && i < src->nchanges; i++) {
+		const struct cb_change *from = &src->changes[i];
+		struct cb_change *to = &dst->changes[i];
+
+		dst->nchanges = i + 1;
+		to->item = dup_or_null(from->item, &failed);
+		to->value = dup_or_null(from->value, &failed);
+		if (from->nprev) {
+			to->prev = malloc(from->nprev * sizeof(*to->prev));
+			if (!to->prev) {
+				failed = 1;
+				continue;
+			}
+			memcpy(to->prev, from->prev,
+			       from->nprev * sizeof(*to->prev));
+			to->nprev = from->nprev;
+		}
+	}
+	if (src->ndata) {
+		dst->data = calloc(src->ndata, sizeof(*dst->data));
+		if (!dst->data)
+			failed = 1;
+	}
+	for (i = 0; dst->data && i < src->ndata; i++) {
+		dst->ndata = i + 1;
+		dst->data[i].key = dup_or_null(src->data[i].key, &failed);
+		dst->data[i].value = dup_or_null(src->data[i].value, &failed);
+	}
+	if (failed) {
+		cb_event_release(dst);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+int cb_event_parse(const char *text, size_t len, struct cb_event *ev,
+		   struct cb_err *err)
+{
+	struct cb_err local;
+	cJSON *json;
+	int rc;
+
+	if (!err)
+		err = &local;
+	cb_err_clear(err);
+	cb_event_release(ev);
+	json = cb_json_parse(text, len, CB_EVENT_JSON_MAX, "event", err);
+	if (!json)
+		return err->code ? err->code : CB_EINVAL;
+	rc = cb_event_from_json(json, ev, err);
+	cJSON_Delete(json);
+	return rc;
+}
+
+int cb_event_print(const struct cb_event *ev, char **out, struct cb_err *err)
+{
+	cJSON *json = build_json(ev, 1);
+	char *text;
+
+	*out = NULL;
+	if (!json)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	text = cb_json_print(json);
+	cJSON_Delete(json);
+	if (!text)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	/* cJSON_free and free are the same allocator unless hooks are set */
+	*out = strdup(text);
+	cJSON_free(text);
+	if (!*out)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	return 0;
 }

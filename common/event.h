@@ -36,9 +36,31 @@
  * to CB_EVENT_NAME_MAX bytes of ASCII letters, digits and "._-:@". That
  * keeps them safe as keys, file names and CSV cells, and lets the merge
  * engine join them with a separator byte that cannot occur inside one.
- * The kind is an open set: this module checks only its spelling (lowercase
- * letters, digits, '.' and '_', starting with a letter); which kinds exist
- * and what each may carry is for the caller to check.
+ *
+ * Kinds are a closed set (CB_KIND_* below): an event of any other kind is
+ * refused, because a replica that cannot interpret an event cannot merge
+ * it the same way as the others. Adding a kind means adding it here and
+ * to the table in event.c, with its rules. What each kind must carry:
+ *
+ *   form.save       a visit and a form, and at least one change
+ *   randomize       may carry changes (the RAND form items); data free
+ *   sign            a visit and a form, no changes; data.meaning (what the
+ *                   signature means, 21 CFR 11.50) and data.seen: the ids
+ *                   of the form's current heads when it was signed
+ *                   (cb_merge_form_seen), sorted, comma-separated, each
+ *                   once ("" for an empty form); see merge.h for how a
+ *                   signature becomes broken
+ *   unblind         a reason, no changes
+ *   query.open      data.text; data.item optionally names the item the
+ *                   query is about (then a visit and a form are needed);
+ *                   the query's id is the event's id; no changes
+ *   query.answer    data.query (the query id) and data.text; no changes
+ *   query.close     data.query; data.text optional; no changes
+ *   subject.status  data.status; no changes
+ *
+ * A change that names any prev replaces a value someone saved, so an event
+ * with such a change needs a reason (DESIGN.md: "reason required when a
+ * saved value changes"); that includes resolving a conflict.
  */
 #ifndef CB_EVENT_H
 #define CB_EVENT_H
@@ -46,7 +68,9 @@
 #include <stddef.h>
 #include <cJSON.h>
 
+#include "crypto.h"
 #include "err.h"
+#include "hlc.h"
 
 /* Fixed-width fields, in characters (the arrays hold one more for NUL). */
 #define CB_EVENT_ID_HEX 32   /* 16 random bytes, lowercase hex */
@@ -55,15 +79,15 @@
 #define CB_EVENT_SIG_HEX 128 /* Ed25519 signature, lowercase hex */
 
 /* Caps. Anything over them is refused (CB_EINVAL naming the field). */
-#define CB_EVENT_NAME_MAX 64	      /* bytes in a name (see above) */
-#define CB_EVENT_KIND_MAX 64	      /* bytes in a kind */
-#define CB_EVENT_INSTANCE_MAX 9	      /* digits in a repeat instance */
-#define CB_EVENT_MAX_CHANGES 512      /* changes in one event */
-#define CB_EVENT_MAX_PREV 64	      /* prev ids in one change */
-#define CB_EVENT_VALUE_MAX 65536      /* bytes in one value or data value */
-#define CB_EVENT_REASON_MAX 4096      /* bytes in the reason */
-#define CB_EVENT_MAX_DATA 64	      /* entries in data */
-#define CB_EVENT_MAX_BYTES 1048576    /* all strings of one event together */
+#define CB_EVENT_NAME_MAX 64	   /* bytes in a name (see above) */
+#define CB_EVENT_KIND_MAX 64	   /* bytes in a kind */
+#define CB_EVENT_INSTANCE_MAX 9	   /* digits in a repeat instance */
+#define CB_EVENT_MAX_CHANGES 512   /* changes in one event */
+#define CB_EVENT_MAX_PREV 64	   /* prev ids in one change */
+#define CB_EVENT_VALUE_MAX 65536   /* bytes in one value or data value */
+#define CB_EVENT_REASON_MAX 4096   /* bytes in the reason */
+#define CB_EVENT_MAX_DATA 64	   /* entries in data */
+#define CB_EVENT_MAX_BYTES 1048576 /* all strings of one event together */
 
 /*
  * Known kinds. The set is open (a newer client may send a kind an older
@@ -77,6 +101,17 @@
 #define CB_KIND_QUERY_ANSWER "query.answer"
 #define CB_KIND_QUERY_CLOSE "query.close"
 #define CB_KIND_SUBJECT_STATUS "subject.status"
+
+/* Payload keys the kinds above use (see the top of this file). */
+#define CB_DATA_MEANING "meaning"
+#define CB_DATA_SEEN "seen"
+#define CB_DATA_TEXT "text"
+#define CB_DATA_ITEM "item"
+#define CB_DATA_QUERY "query"
+#define CB_DATA_STATUS "status"
+
+/* True when `kind` is one of the CB_KIND_* kinds. */
+int cb_event_kind_known(const char *kind);
 
 /* One item change: the new value and the changes it supersedes. */
 struct cb_change {
@@ -119,8 +154,9 @@ struct cb_event {
 	/* payload, kept sorted by key with no key twice */
 	struct cb_event_kv *data;
 	size_t ndata;
-	char sig[CB_EVENT_SIG_HEX + 1];		 /* "" when unsigned */
-	char received_at[CB_EVENT_TIME_LEN + 1]; /* "" until the server has it */
+	char sig[CB_EVENT_SIG_HEX + 1]; /* "" when unsigned */
+	char
+	    received_at[CB_EVENT_TIME_LEN + 1]; /* "" until the server has it */
 };
 
 /* Make `ev` an empty event (no allocation). */
@@ -128,6 +164,17 @@ void cb_event_init(struct cb_event *ev);
 
 /* Free everything `ev` owns and make it empty again. NULL is allowed. */
 void cb_event_release(struct cb_event *ev);
+
+/*
+ * Give a new event its identity and time: a fresh random id, the next
+ * value of the device's hybrid logical clock `clock` (hlc.h; the caller
+ * persists clock->last afterwards) and the wall-clock time from
+ * cb_clock_now_ms(). CB_EIO when no randomness is available, CB_ETOOBIG
+ * when the clock is exhausted, CB_EINVAL when the wall clock is outside
+ * years 1..9999; the event is unchanged on failure.
+ */
+int cb_event_stamp(struct cb_event *ev, struct cb_hlc *clock,
+		   struct cb_err *err);
 
 /*
  * Setters for callers building an event. Each replaces the named fields
@@ -147,8 +194,9 @@ int cb_event_set_reason(struct cb_event *ev, const char *reason,
  * Append a change of `item` to `value` (NULL clears the item), naming the
  * `nprev` event ids in `prev` (each CB_EVENT_ID_HEX characters) as the
  * values it supersedes: normally the item's current heads, from
- * cb_merge_heads. Refuses (CB_EINVAL) a change past CB_EVENT_MAX_CHANGES
- * or with more than CB_EVENT_MAX_PREV prev ids; other checks are left to
+ * cb_merge_item_get. Refuses (CB_EINVAL) a change past
+ * CB_EVENT_MAX_CHANGES, more than CB_EVENT_MAX_PREV prev ids, or a prev
+ * that is not CB_EVENT_ID_HEX characters long; other checks are left to
  * cb_event_validate.
  */
 int cb_event_add_change(struct cb_event *ev, const char *item,
@@ -171,8 +219,9 @@ const char *cb_event_data(const struct cb_event *ev, const char *key);
  * the clock are lowercase hex of the right length, times are real UTC
  * times in the one accepted format, names are well formed, text is valid
  * UTF-8, no item is changed twice in one event, no change names the same
- * prev twice or its own event, changes need a visit and a form, the
- * payload is sorted with unique keys. Returns 0 or CB_EINVAL with a
+ * prev twice or its own event, the payload is sorted with unique keys,
+ * and the kind is known and carries what it must (top of this file).
+ * Returns 0 or CB_EINVAL with a
  * message starting with the JSON path of the first bad field
  * ("$.changes[3].prev[1]: ...").
  */
@@ -207,11 +256,36 @@ int cb_event_signing_bytes(const struct cb_event *ev, char **out, size_t *len,
 			   struct cb_err *err);
 
 /*
- * Sign `ev` with the device's Ed25519 secret key (64 bytes, libsodium
- * layout) and store the signature in ev->sig. The event must be valid.
+ * Sign `ev` with the device's Ed25519 secret key (the `sk` of its struct
+ * cb_sign_keypair) and store the signature in ev->sig. The event must be
+ * valid (CB_EINVAL otherwise).
  */
-int cb_event_sign(struct cb_event *ev, const unsigned char *secret_key,
+int cb_event_sign(struct cb_event *ev, const struct cb_key *sk,
 		  struct cb_err *err);
+
+/*
+ * Make `dst` (initialised; its old content is released) a deep copy of
+ * `src`, which need not be valid. CB_ENOMEM, leaving `dst` empty.
+ */
+int cb_event_copy(struct cb_event *dst, const struct cb_event *src,
+		  struct cb_err *err);
+
+/*
+ * cb_json_parse (capped at CB_EVENT_JSON_MAX bytes) and then
+ * cb_event_from_json: read one event from `len` bytes of JSON text. The
+ * cap leaves room for CB_EVENT_MAX_BYTES of text written with JSON
+ * escapes (up to six bytes per control character), so every valid event
+ * can be read back from its own cb_event_print text.
+ */
+#define CB_EVENT_JSON_MAX (8u * 1024u * 1024u)
+int cb_event_parse(const char *text, size_t len, struct cb_event *ev,
+		   struct cb_err *err);
+
+/*
+ * The JSON form of `ev` as compact text, in a malloc'd NUL-terminated
+ * string the caller frees with free(). CB_ENOMEM.
+ */
+int cb_event_print(const struct cb_event *ev, char **out, struct cb_err *err);
 
 /*
  * Verify ev->sig against the device's Ed25519 public key (32 bytes).

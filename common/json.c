@@ -4,12 +4,19 @@
  */
 #include "json.h"
 
+#include "canon.h"
+
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * Line and column (both from 1) of byte offset `upto`. Columns count
+ * characters, not bytes, so a message points where an editor does.
+ */
 static void line_col(const char *text, size_t upto, size_t *line, size_t *col)
 {
 	size_t i;
@@ -17,70 +24,224 @@ static void line_col(const char *text, size_t upto, size_t *line, size_t *col)
 	*line = 1;
 	*col = 1;
 	for (i = 0; i < upto; i++) {
-		if (text[i] == '\n') {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '\n') {
 			(*line)++;
 			*col = 1;
-		} else {
+		} else if (c < 0x80 || c > 0xbf) {
 			(*col)++;
 		}
 	}
 }
 
-cJSON *cb_json_parse(const char *text, size_t len, size_t max,
-		     const char *what, struct cb_err *err)
+static int is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/*
+ * Check the JSON number at *pos (RFC 8259: -?(0|[1-9][0-9]*)(.[0-9]+)?
+ * ([eE][+-]?[0-9]+)?) and move *pos past it. Returns 0, or -1 for a
+ * number cJSON would read but JSON does not allow (01, 1., .5, 1e).
+ */
+static int lex_number(const char *text, size_t len, size_t *pos)
+{
+	size_t j = *pos;
+
+	if (text[j] == '-')
+		j++;
+	if (j >= len || !is_digit(text[j]))
+		return -1;
+	if (text[j] == '0') {
+		j++;
+		if (j < len && is_digit(text[j]))
+			return -1;
+	} else {
+		while (j < len && is_digit(text[j]))
+			j++;
+	}
+	if (j < len && text[j] == '.') {
+		j++;
+		if (j >= len || !is_digit(text[j]))
+			return -1;
+		while (j < len && is_digit(text[j]))
+			j++;
+	}
+	if (j < len && (text[j] == 'e' || text[j] == 'E')) {
+		j++;
+		if (j < len && (text[j] == '+' || text[j] == '-'))
+			j++;
+		if (j >= len || !is_digit(text[j]))
+			return -1;
+		while (j < len && is_digit(text[j]))
+			j++;
+	}
+	*pos = j;
+	return 0;
+}
+
+/*
+ * cJSON is lenient where JSON is not: it skips every byte below 0x21 as
+ * white space, keeps raw control characters and invalid UTF-8 inside
+ * strings, and reads numbers such as 01 or 1. This pass finds the first
+ * such byte, so that what Casebook accepts is JSON, and stored text is
+ * valid UTF-8. Returns its offset with *why set, or `len` when none.
+ * Syntax errors are left to cJSON.
+ */
+static size_t lex_check(const char *text, size_t len, const char **why)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t i = 0, need, string_at = 0;
+	int in_string = 0;
+
+	while (i < len) {
+		unsigned char c = p[i];
+
+		if (c == 0) {
+			*why = "NUL byte";
+			return i;
+		}
+		if (c >= 0x80) {
+			need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+			if (need > len - i || !cb_utf8_valid(text + i, need)) {
+				*why = "invalid UTF-8";
+				return i;
+			}
+			i += need;
+			continue;
+		}
+		if (in_string) {
+			if (c < 0x20) {
+				*why = "control character in a string "
+				       "(write it as an escape such as \\n)";
+				return i;
+			}
+			if (c == '"')
+				in_string = 0;
+			/*
+			 * cJSON would end the string at an escaped NUL and
+			 * silently drop the rest of it.
+			 */
+			if (c == '\\' && len - i >= 6 &&
+			    !memcmp(text + i, "\\u0000", 6)) {
+				*why = "\\u0000 (NUL) in a string";
+				return i;
+			}
+			/* Skip an escaped ASCII character; cJSON checks it. */
+			i += (c == '\\' && i + 1 < len && p[i + 1] < 0x80) ? 2
+									   : 1;
+			continue;
+		}
+		if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+			*why = "control character";
+			return i;
+		}
+		if (c == '"') {
+			in_string = 1;
+			string_at = i;
+		} else if (c == '-' || is_digit((char)c)) {
+			if (lex_number(text, len, &i)) {
+				*why = "malformed number";
+				return i;
+			}
+			continue;
+		}
+		i++;
+	}
+	if (in_string) {
+		*why = "string has no closing quote";
+		return string_at;
+	}
+	return len;
+}
+
+/*
+ * cJSON reports an error past the last byte as being on the last byte, so
+ * "[1," and "[1,]" look alike. Parsing a copy with a space appended tells
+ * them apart: a document cut short then fails past its original end.
+ * Only called on the error path.
+ */
+static int error_at_end(const char *text, size_t len)
 {
 	const char *end = NULL;
+	char *copy = malloc(len + 1);
 	cJSON *root;
-	size_t line, col, at;
+	int past;
+
+	if (!copy)
+		return 0;
+	memcpy(copy, text, len);
+	copy[len] = ' ';
+	root = cJSON_ParseWithLengthOpts(copy, len + 1, &end, 0);
+	past = !root && end && end >= copy + len;
+	cJSON_Delete(root);
+	free(copy);
+	return past;
+}
+
+cJSON *cb_json_parse(const char *text, size_t len, size_t max, const char *what,
+		     struct cb_err *err)
+{
+	const char *end = NULL, *lex_why = NULL, *why = NULL;
+	cJSON *root = NULL;
+	size_t line, col, at, lex_at;
+	int bad_syntax = 0;
 
 	if (!what)
 		what = "JSON";
+	if (!text && len) {
+		cb_err_set(err, CB_EINVAL, "%s: no text", what);
+		return NULL;
+	}
+	if (!text)
+		text = "";
 	if (len > max) {
-		cb_err_set(err, CB_ETOOBIG, "%s is %zu bytes, over the limit of %zu",
-			   what, len, max);
+		cb_err_set(err, CB_ETOOBIG,
+			   "%s is %zu bytes, over the limit of %zu", what, len,
+			   max);
 		return NULL;
 	}
-	if (memchr(text, '\0', len)) {
-		at = (size_t)((const char *)memchr(text, '\0', len) - text);
-		line_col(text, at, &line, &col);
-		cb_err_set(err, CB_EINVAL,
-			   "%s: invalid JSON at line %zu, column %zu: NUL byte",
-			   what, line, col);
-		return NULL;
-	}
+	lex_at = lex_check(text, len, &lex_why);
+	at = len;
+	/* Never hand cJSON a NUL inside the length it is given. */
+	if (lex_at < len && text[lex_at] == '\0')
+		goto fail;
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (!root) {
 		if (!end || end < text || end > text + len)
 			end = cJSON_GetErrorPtr();
-		at = (end && end >= text && end <= text + len) ? (size_t)(end - text)
-							       : len;
-		line_col(text, at, &line, &col);
-		if (at >= len)
-			cb_err_set(err, CB_EINVAL,
-				   "%s: invalid JSON at line %zu, column %zu: "
-				   "unexpected end of input",
-				   what, line, col);
-		else
-			cb_err_set(err, CB_EINVAL,
-				   "%s: invalid JSON at line %zu, column %zu",
-				   what, line, col);
-		return NULL;
+		if (end && end >= text && end <= text + len)
+			at = (size_t)(end - text);
+		if (len > 0 && at == len - 1)
+			at = error_at_end(text, len) ? len : at;
+		why = at >= len ? "unexpected end of input" : NULL;
+		bad_syntax = 1;
+	} else {
+		/* cJSON stops after the first value; only space may follow. */
+		at = (size_t)(end - text);
+		while (at < len && (text[at] == ' ' || text[at] == '\n' ||
+				    text[at] == '\r' || text[at] == '\t'))
+			at++;
+		if (at < len) {
+			why = "unexpected text after the document";
+			bad_syntax = 1;
+		}
 	}
-	/* cJSON stops after the first value; anything but space is garbage. */
-	at = (size_t)(end - text);
-	while (at < len && (text[at] == ' ' || text[at] == '\n' ||
-			    text[at] == '\r' || text[at] == '\t'))
-		at++;
-	if (at < len) {
-		line_col(text, at, &line, &col);
-		cb_err_set(err, CB_EINVAL,
-			   "%s: invalid JSON at line %zu, column %zu: "
-			   "unexpected text after the document",
-			   what, line, col);
-		cJSON_Delete(root);
-		return NULL;
+	if (!bad_syntax && lex_at >= len)
+		return root;
+fail:
+	cJSON_Delete(root);
+	/* Report whichever of cJSON's complaint and ours comes first. */
+	if (lex_at < len && (!bad_syntax || lex_at <= at)) {
+		at = lex_at;
+		why = lex_why;
 	}
-	return root;
+	line_col(text, at, &line, &col);
+	cb_err_set(err, CB_EINVAL,
+		   "%s: invalid JSON at line %zu, column %zu%s%s", what, line,
+		   col, why ? ": " : "", why ? why : "");
+	return NULL;
 }
 
 int cb_file_read(const char *path, size_t max, char **out, size_t *len,
@@ -103,17 +264,21 @@ int cb_file_read(const char *path, size_t max, char **out, size_t *len,
 			size_t ncap = cap ? cap * 2 : 65536;
 			char *nbuf;
 
-			if (ncap > max + 1)
+			/* One byte over `max` is enough to see the file is too
+			 * big. */
+			if (max < SIZE_MAX / 2 && ncap > max + 1)
 				ncap = max + 1;
 			if (ncap <= used) {
-				rc = cb_err_set(err, CB_ETOOBIG,
-						"%s is larger than the limit of %zu bytes",
-						path, max);
+				rc = cb_err_set(
+				    err, CB_ETOOBIG,
+				    "%s is larger than the limit of %zu bytes",
+				    path, max);
 				goto out;
 			}
 			nbuf = realloc(buf, ncap + 1);
 			if (!nbuf) {
-				rc = cb_err_set(err, CB_ENOMEM, "out of memory reading %s",
+				rc = cb_err_set(err, CB_ENOMEM,
+						"out of memory reading %s",
 						path);
 				goto out;
 			}
@@ -131,7 +296,8 @@ int cb_file_read(const char *path, size_t max, char **out, size_t *len,
 	}
 	if (used > max) {
 		rc = cb_err_set(err, CB_ETOOBIG,
-				"%s is larger than the limit of %zu bytes", path, max);
+				"%s is larger than the limit of %zu bytes",
+				path, max);
 		goto out;
 	}
 	if (!buf) {
@@ -195,15 +361,23 @@ int cb_json_int(const cJSON *obj, const char *key, long long lo, long long hi,
 	if (!it)
 		return CB_ENOTFOUND;
 	if (!cJSON_IsNumber(it))
-		return cb_err_set(err, CB_EINVAL, "%s: expected an integer, found %s",
-				  path, cb_json_type_name(it));
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: expected an integer, found %s", path,
+				  cb_json_type_name(it));
 	v = it->valuedouble;
 	if (!isfinite(v) || floor(v) != v)
-		return cb_err_set(err, CB_EINVAL, "%s: expected an integer, found %g",
-				  path, v);
-	if (v < (double)lo || v > (double)hi)
 		return cb_err_set(err, CB_EINVAL,
-				  "%s: %g is outside %lld..%lld", path, v, lo, hi);
+				  "%s: expected an integer, found %.17g", path,
+				  v);
+	/*
+	 * Compare in double, then also against 2^63: (double)LLONG_MAX rounds
+	 * up to 2^63, which must not reach the conversion below.
+	 */
+	if (v < (double)lo || v > (double)hi || v >= 9223372036854775808.0 ||
+	    v < -9223372036854775808.0)
+		return cb_err_set(err, CB_EINVAL,
+				  "%s: %.17g is outside %lld..%lld", path, v,
+				  lo, hi);
 	*out = (long long)v;
 	return 0;
 }

@@ -19,11 +19,17 @@
 /*
  * Parse `len` bytes of `text` (not necessarily NUL-terminated). Refuses
  * input over `max` bytes (CB_ETOOBIG), and malformed JSON or trailing
- * garbage (CB_EINVAL, "line L, column C"). `what` names the document in
- * messages. Returns a tree the caller frees with cJSON_Delete, or NULL.
+ * garbage (CB_EINVAL, "line L, column C", columns counted in characters).
+ * Stricter than cJSON alone: a NUL byte or \u0000 (at which cJSON
+ * would silently cut a string short), invalid UTF-8, a control character
+ * (raw, in a string, or as "white space" other than space, tab, CR and
+ * LF) and numbers JSON does not allow (01, 1., .5) are refused too. Duplicate
+ * keys are not checked here (cb_canon_encode refuses them). `what` names the
+ * document in messages. Returns a tree the caller frees with cJSON_Delete, or
+ * NULL.
  */
-cJSON *cb_json_parse(const char *text, size_t len, size_t max,
-		     const char *what, struct cb_err *err);
+cJSON *cb_json_parse(const char *text, size_t len, size_t max, const char *what,
+		     struct cb_err *err);
 
 /*
  * Read a whole file of at most `max` bytes into a NUL-terminated buffer
@@ -52,7 +58,10 @@ const cJSON *cb_json_arr(const cJSON *obj, const char *key);
 int cb_json_int(const cJSON *obj, const char *key, long long lo, long long hi,
 		long long *out, const char *path, struct cb_err *err);
 
-/* A cJSON type's name for messages ("string", "number", "object", ...). */
+/*
+ * A cJSON value's type for messages, with its article: "a string",
+ * "a number", "an object", "null", and "nothing" for NULL.
+ */
 const char *cb_json_type_name(const cJSON *item);
 
 /*

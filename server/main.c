@@ -1,13 +1,20 @@
 /*
- * main.c - `casebookd`, the central Casebook server and its admin commands.
+ * main.c - `casebookd`, the central Casebook server program.
  *
  * Dispatches to one cmd_<name>() per command family from the table below;
- * each lives in server/cmd_<name>.c on top of libcasebook.
+ * each lives in server/cmd_<name>.c on top of libcasebook. Adding a
+ * command means adding a row here, its file, its --help text and its
+ * tests; the help screen lists exactly the rows of the table.
+ *
+ * Exit codes follow DESIGN.md section 9: 0 ok, 1 failure, 2 usage.
  */
+#include "clock.h"
 #include "version.h"
 
 #include <stdio.h>
 #include <string.h>
+
+#define EXIT_USAGE 2
 
 struct srv_command {
 	const char *name;
@@ -16,35 +23,55 @@ struct srv_command {
 	const char *help;
 };
 
+/* Ends with a NULL row, so the table may be otherwise empty. */
 static const struct srv_command commands[] = {
-	{NULL, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL},
 };
 
 static void print_help(FILE *f)
 {
 	const struct srv_command *c;
 
-	fprintf(f, "usage: casebookd COMMAND [ARGS]\n"
+	if (commands[0].name)
+		fprintf(f, "usage: casebookd COMMAND [ARGS]\n"
+			   "       casebookd --help | --version\n");
+	else
+		fprintf(f, "usage: casebookd --help | --version\n");
+	fprintf(f, "\n"
+		   "casebookd is the central Casebook server program.\n"
 		   "\n"
-		   "The central Casebook server: merges every site's records and\n"
-		   "serves the sync API.\n");
-	if (commands[0].name) {
-		fprintf(f, "\nCommands:\n");
-		for (c = commands; c->name; c++)
-			fprintf(f, "  %-10s %s\n", c->name, c->summary);
-	}
-	fprintf(f, "\nOptions:\n"
-		   "  -h, --help   this help; 'casebookd COMMAND --help' for a command\n"
-		   "  --version    print the version\n");
+		   "Commands:\n");
+	if (!commands[0].name)
+		fprintf(f, "  (none in this version)\n");
+	for (c = commands; c->name; c++)
+		fprintf(f, "  %-12s %s\n", c->name, c->summary);
+	fprintf(f, "\n"
+		   "Options:\n"
+		   "  -h, --help   show this help and exit\n"
+		   "  --version    print the version and exit\n");
+	if (commands[0].name)
+		fprintf(f, "\n'casebookd COMMAND --help' shows a command's "
+			   "help.\n");
+	fprintf(f, "\nExit codes: 0 ok, 1 failure, 2 usage error.\n");
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "casebookd: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'casebookd --help'.\n");
+	return EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
 {
 	const struct srv_command *c;
+	struct cb_err err;
 
 	if (argc < 2) {
+		fprintf(stderr, "casebookd: no command given\n\n");
 		print_help(stderr);
-		return 2;
+		return EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
@@ -55,17 +82,24 @@ int main(int argc, char **argv)
 		printf("casebookd %s\n", CB_VERSION);
 		return 0;
 	}
+	if (argv[1][0] == '-')
+		return usage_error("unknown option '%s'", argv[1]);
 	for (c = commands; c->name; c++) {
 		if (strcmp(argv[1], c->name))
 			continue;
-		if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+		if (argc > 2 &&
+		    (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
 			fputs(c->help, stdout);
 			return 0;
 		}
+		/* A test's clock skew that cannot be honoured is an error,
+		 * not a silently correct clock. */
+		cb_err_clear(&err);
+		if (cb_clock_init(&err)) {
+			fprintf(stderr, "casebookd: %s\n", err.msg);
+			return EXIT_USAGE;
+		}
 		return c->run(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "casebookd: '%s' is not a casebookd command\n"
-			"Try 'casebookd --help'.\n",
-		argv[1]);
-	return 2;
+	return usage_error("'%s' is not a casebookd command", argv[1]);
 }

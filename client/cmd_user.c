@@ -1,0 +1,235 @@
+/*
+ * cmd_user.c - the people who may unlock this laptop's store:
+ * `casebook user add|list` and `casebook passwd`.
+ *
+ * Each user has a keyslot: the store's data key wrapped under that user's
+ * passphrase (store.h). Adding a user therefore needs the data key, so an
+ * investigator who can already unlock the store must be present; changing
+ * a passphrase re-wraps the acting user's slot and touches nothing else.
+ */
+#include "cli.h"
+#include "pass.h"
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char cmd_user_help[] =
+    "usage: casebook user add NAME --role coordinator|investigator\n"
+    "                         [--new-passphrase-file FILE]\n"
+    "       casebook user list\n"
+    "\n"
+    "add   give NAME their own passphrase for this laptop's store. The\n"
+    "      acting user (--user, else $CASEBOOK_USER, else the user who\n"
+    "      created the store) must be an investigator and unlocks with\n"
+    "      their passphrase (--passphrase-file, $CASEBOOK_PASSPHRASE, or\n"
+    "      the terminal). The new user's passphrase comes from\n"
+    "      --new-passphrase-file FILE, else $CASEBOOK_NEW_PASSPHRASE, else\n"
+    "      is asked twice on the terminal; at least 8 characters.\n"
+    "list  the users of this store and their roles.\n"
+    "\n"
+    "Exit codes: 0 done; 1 failure (user exists, passphrase too short);\n"
+    "2 usage; 4 wrong passphrase, unknown acting user, or the acting user\n"
+    "is not an investigator.\n";
+
+const char cmd_passwd_help[] =
+    "usage: casebook passwd [--new-passphrase-file FILE]\n"
+    "\n"
+    "Change the acting user's passphrase. The current passphrase comes\n"
+    "from --passphrase-file, $CASEBOOK_PASSPHRASE or the terminal; the new\n"
+    "one from --new-passphrase-file FILE, $CASEBOOK_NEW_PASSPHRASE, or is\n"
+    "asked twice on the terminal (at least 8 characters). Only this user's\n"
+    "keyslot is rewritten; the data stays as it is.\n"
+    "\n"
+    "Exit codes: 0 changed; 1 failure; 2 usage; 4 wrong passphrase.\n";
+
+struct find_user {
+	const char *name;
+	int found;
+};
+
+static int find_user_cb(void *ctx, const char *name, const char *role)
+{
+	struct find_user *f = ctx;
+
+	(void)role;
+	if (!strcmp(name, f->name))
+		f->found = 1;
+	return 0;
+}
+
+static int print_user(void *ctx, const char *name, const char *role)
+{
+	(void)ctx;
+	printf("%-24s %s\n", name, role);
+	return 0;
+}
+
+/* Open the store and unlock it as the acting user, asking the passphrase. */
+static int open_as(struct cli_global *g, const char *need_role,
+		   struct store **out)
+{
+	char home[STORE_PATH_MAX + 1], prompt[STORE_USER_MAX + 32];
+	struct store *st = NULL;
+	struct cb_err err;
+	char *pass = NULL;
+	size_t pass_len = 0;
+	int rc;
+
+	*out = NULL;
+	cb_err_clear(&err);
+	rc = store_home(g, home, sizeof(home), &err);
+	if (!rc)
+		rc = store_open(home, &st, &err);
+	if (!rc)
+		rc = store_select_user(st, g->user, &err);
+	if (!rc && need_role && strcmp(store_role(st), need_role)) {
+		fprintf(stderr,
+			"casebook: error: only an investigator can add users; "
+			"'%s' is a %s (act as an investigator with --user "
+			"NAME)\n",
+			store_user(st), store_role(st));
+		store_close(st);
+		return EXIT_AUTH;
+	}
+	if (!rc) {
+		snprintf(prompt, sizeof(prompt),
+			 "Passphrase for %s: ", store_user(st));
+		rc = pass_get(g, prompt, &pass, &pass_len, &err);
+	}
+	if (!rc)
+		rc = store_unlock(st, pass, pass_len, &err);
+	pass_free(pass);
+	if (rc) {
+		store_close(st);
+		return cli_fail(&err);
+	}
+	*out = st;
+	return EXIT_OK;
+}
+
+static int user_add(int argc, char **argv, struct cli_global *g)
+{
+	const char *name = NULL, *role = NULL, *new_file = NULL;
+	char prompt[STORE_USER_MAX + 48];
+	struct find_user f;
+	struct store *st = NULL;
+	struct cb_err err;
+	char *pass = NULL;
+	size_t pass_len = 0;
+	int i, rc;
+
+	cb_err_clear(&err);
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--role") ||
+		    !strcmp(argv[i], "--new-passphrase-file")) {
+			if (i + 1 >= argc)
+				return cli_usage("user ",
+						 "option %s needs a value",
+						 argv[i]);
+			if (!strcmp(argv[i], "--role"))
+				role = argv[++i];
+			else
+				new_file = argv[++i];
+		} else if (argv[i][0] == '-' || name) {
+			return cli_usage("user ", "unexpected argument '%s'",
+					 argv[i]);
+		} else {
+			name = argv[i];
+		}
+	}
+	if (!name || !role)
+		return cli_usage("user ", "user add needs NAME and --role");
+	if (!store_user_valid(name))
+		return cli_usage("user ",
+				 "bad user name '%s': use 1 to %d letters, "
+				 "digits and . _ - @",
+				 name, STORE_USER_MAX);
+	if (!store_role_valid(role))
+		return cli_usage("user ",
+				 "bad role '%s': use coordinator or "
+				 "investigator",
+				 role);
+	rc = open_as(g, STORE_ROLE_INVESTIGATOR, &st);
+	if (rc)
+		return rc;
+	f.name = name;
+	f.found = 0;
+	rc = store_each_user(st, find_user_cb, &f, &err);
+	if (!rc && f.found)
+		rc = cb_err_set(&err, CB_EEXIST,
+				"user '%s' already exists; nothing was changed",
+				name);
+	if (!rc) {
+		snprintf(prompt, sizeof(prompt),
+			 "New passphrase for %s (%s): ", name, role);
+		rc = pass_get_new(new_file, PASS_NEW_ENV, prompt, &pass,
+				  &pass_len, &err);
+	}
+	if (!rc)
+		rc = store_add_user(st, name, role, pass, pass_len, &err);
+	pass_free(pass);
+	if (!rc)
+		printf("Added user %s (%s), by %s.\n", name, role,
+		       store_user(st));
+	store_close(st);
+	return rc ? cli_fail(&err) : EXIT_OK;
+}
+
+int cmd_user(int argc, char **argv, struct cli_global *g)
+{
+	struct store *st = NULL;
+	struct cb_err err;
+	int rc;
+
+	cb_err_clear(&err);
+	if (argc < 2)
+		return cli_usage("user ", "user needs a subcommand: add, list");
+	if (!strcmp(argv[1], "add"))
+		return user_add(argc, argv, g);
+	if (strcmp(argv[1], "list"))
+		return cli_usage("user ", "unknown subcommand '%s'", argv[1]);
+	if (argc != 2)
+		return cli_usage("user ", "user list takes no arguments");
+	rc = open_as(g, NULL, &st);
+	if (rc)
+		return rc;
+	rc = store_each_user(st, print_user, NULL, &err);
+	store_close(st);
+	return rc ? cli_fail(&err) : EXIT_OK;
+}
+
+int cmd_passwd(int argc, char **argv, struct cli_global *g)
+{
+	const char *new_file = NULL;
+	char prompt[STORE_USER_MAX + 32];
+	struct store *st = NULL;
+	struct cb_err err;
+	char *pass = NULL;
+	size_t pass_len = 0;
+	int i, rc;
+
+	cb_err_clear(&err);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--new-passphrase-file") && i + 1 < argc)
+			new_file = argv[++i];
+		else
+			return cli_usage("passwd ", "unexpected argument '%s'",
+					 argv[i]);
+	}
+	rc = open_as(g, NULL, &st);
+	if (rc)
+		return rc;
+	snprintf(prompt, sizeof(prompt),
+		 "New passphrase for %s: ", store_user(st));
+	rc = pass_get_new(new_file, PASS_NEW_ENV, prompt, &pass, &pass_len,
+			  &err);
+	if (!rc)
+		rc = store_change_passphrase(st, pass, pass_len, &err);
+	pass_free(pass);
+	if (!rc)
+		printf("Passphrase changed for %s.\n", store_user(st));
+	store_close(st);
+	return rc ? cli_fail(&err) : EXIT_OK;
+}

@@ -1,0 +1,1901 @@
+/*
+ * store.c - the encrypted local store (see store.h for what it holds and
+ * why).
+ *
+ * Layout (PRAGMA user_version = STORE_SCHEMA_VERSION, application_id
+ * STORE_APP_ID):
+ *
+ *   keyslots(ord, name, role, wrapped, sum)
+ *       one per user; `wrapped` is cb_key_wrap's line for the slot label
+ *       "casebook.keyslot:NAME/ROLE", so editing the role breaks the slot;
+ *       `sum` is an unkeyed BLAKE2b of the row, only to tell a damaged
+ *       slot (integrity error) from a wrong passphrase.
+ *   meta(key, value)
+ *       settings, each sealed with AD "meta:KEY".
+ *   subjects(ord, hash, sealed)
+ *       every subject id seen, sealed with AD "subjects:HASHHEX"; `hash`
+ *       is the keyed hash of the id (domain "store.subject").
+ *   events(seq, id, subject, synced, tag, body)
+ *       `body` sealed with AD "events:ID:SEQ:SUBJECTHASHHEX"; `tag` is the
+ *       keyed hash (domain "store.events.row") of seq, id, subject hash
+ *       and synced, the one column that changes after insert.
+ *
+ * Readers scan the events table in seq order and verify every row's tag
+ * before filtering on a plaintext column, so a damaged flag or subject
+ * hash is reported rather than silently hiding an event. Bodies are only
+ * read (and decrypted) for the rows a caller asked for.
+ */
+#include "store.h"
+#include "clock.h"
+#include "event.h"
+#include "id.h"
+#include "pass.h"
+#include "protocol.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+/* "CBK1": tells a Casebook store from any other SQLite file. */
+#define STORE_APP_ID 0x43424B31
+#define SLOT_LABEL "casebook.keyslot:"
+#define DOMAIN_SUBJECT "store.subject"
+#define DOMAIN_ROW "store.events.row"
+#define META_KEY_MAX 64
+/* "events:" + id + ":" + seq + ":" + hash hex, with room to spare. */
+#define AD_MAX 192
+#define ROLE_MAX 16
+
+#define M_DEVICE_ID "store.device_id"
+#define M_DEVICE_SK "store.device_sk"
+#define M_SITE "store.site"
+#define M_DEVICE_INDEX "store.device_index"
+#define M_PROTOCOL "store.protocol"
+#define M_SUBJECT_SEQ "store.subject_seq"
+#define M_CREATED_AT "store.created_at"
+
+static const char schema_sql[] = "CREATE TABLE keyslots("
+				 " ord INTEGER PRIMARY KEY,"
+				 " name TEXT NOT NULL UNIQUE,"
+				 " role TEXT NOT NULL,"
+				 " wrapped TEXT NOT NULL,"
+				 " sum BLOB NOT NULL);"
+				 "CREATE TABLE meta("
+				 " key TEXT PRIMARY KEY,"
+				 " value BLOB NOT NULL) WITHOUT ROWID;"
+				 "CREATE TABLE subjects("
+				 " ord INTEGER PRIMARY KEY,"
+				 " hash BLOB NOT NULL UNIQUE,"
+				 " sealed BLOB NOT NULL);"
+				 "CREATE TABLE events("
+				 " seq INTEGER PRIMARY KEY,"
+				 " id TEXT NOT NULL UNIQUE,"
+				 " subject BLOB NOT NULL,"
+				 " synced INTEGER NOT NULL,"
+				 " tag BLOB NOT NULL,"
+				 " body BLOB NOT NULL);";
+
+/* Single-step statements, prepared once per handle. */
+enum {
+	Q_SLOT_FIRST,
+	Q_SLOT_GET,
+	Q_SLOT_INSERT,
+	Q_SLOT_UPDATE,
+	Q_META_GET,
+	Q_META_SET,
+	Q_SUBJECT_GET,
+	Q_SUBJECT_INSERT,
+	Q_EVENT_BY_ID,
+	Q_EVENT_MAX_SEQ,
+	Q_EVENT_INSERT,
+	Q_EVENT_SET_SYNCED,
+	NQUERIES
+};
+
+static const char *const query_sql[NQUERIES] = {
+    [Q_SLOT_FIRST] = "SELECT name, role FROM keyslots ORDER BY ord LIMIT 1",
+    [Q_SLOT_GET] = "SELECT name, role, wrapped, sum FROM keyslots"
+		   " WHERE name = ?1",
+    [Q_SLOT_INSERT] = "INSERT INTO keyslots(ord, name, role, wrapped, sum)"
+		      " VALUES((SELECT coalesce(max(ord), 0) + 1"
+		      " FROM keyslots), ?1, ?2, ?3, ?4)",
+    [Q_SLOT_UPDATE] = "UPDATE keyslots SET wrapped = ?2, sum = ?3"
+		      " WHERE name = ?1",
+    [Q_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [Q_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+		   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [Q_SUBJECT_GET] = "SELECT 1 FROM subjects WHERE hash = ?1",
+    [Q_SUBJECT_INSERT] = "INSERT INTO subjects(hash, sealed) VALUES(?1, ?2)",
+    [Q_EVENT_BY_ID] = "SELECT seq, subject, synced, tag FROM events"
+		      " WHERE id = ?1",
+    [Q_EVENT_MAX_SEQ] = "SELECT coalesce(max(seq), 0) FROM events",
+    [Q_EVENT_INSERT] = "INSERT INTO events(seq, id, subject, synced, tag,"
+		       " body) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    [Q_EVENT_SET_SYNCED] = "UPDATE events SET synced = 1, tag = ?2"
+			   " WHERE seq = ?1",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *q[NQUERIES];
+	char path[STORE_PATH_MAX + 64];
+	int in_tx;
+	/* selected user */
+	char user[STORE_USER_MAX + 1];
+	char role[ROLE_MAX];
+	/* unlocked state */
+	struct cb_key *key;
+	struct cb_sign_keypair dev;
+	char device_id[CB_ID_HEX_LEN + 1];
+	char site[STORE_SITE_MAX + 1];
+	int device_index;
+	char *protocol;
+	size_t protocol_len;
+};
+
+/* ---- Names and paths -------------------------------------------------- */
+
+int store_site_valid(const char *site)
+{
+	size_t i, n = site ? strlen(site) : 0;
+
+	if (n < 2 || n > STORE_SITE_MAX || site[0] < 'A' || site[0] > 'Z')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((site[i] >= 'A' && site[i] <= 'Z') ||
+		      (site[i] >= '0' && site[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+int store_user_valid(const char *name)
+{
+	size_t i, n = name ? strlen(name) : 0;
+
+	if (n < 1 || n > STORE_USER_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-' || c == '@'))
+			return 0;
+	}
+	return 1;
+}
+
+int store_role_valid(const char *role)
+{
+	return role && (!strcmp(role, STORE_ROLE_COORDINATOR) ||
+			!strcmp(role, STORE_ROLE_INVESTIGATOR));
+}
+
+int store_home(const struct cli_global *g, char *out, size_t cap,
+	       struct cb_err *err)
+{
+	const char *home = g ? g->home : NULL;
+	int n;
+
+	if (home && *home) {
+		n = snprintf(out, cap, "%s", home);
+	} else {
+		const char *h = getenv("HOME");
+
+		if (!h || !*h)
+			return cb_err_set(err, CB_EINVAL,
+					  "no store directory: give --home DIR "
+					  "or set CASEBOOK_HOME or HOME");
+		n = snprintf(out, cap, "%s/.casebook", h);
+	}
+	if (n < 0 || (size_t)n >= cap || (size_t)n > STORE_PATH_MAX)
+		return cb_err_set(err, CB_EINVAL,
+				  "store directory path is too long");
+	return 0;
+}
+
+static int db_path(const char *home, char *out, size_t cap, struct cb_err *err)
+{
+	int n = snprintf(out, cap, "%s/%s", home, STORE_DB_NAME);
+
+	if (n < 0 || (size_t)n >= cap)
+		return cb_err_set(err, CB_EINVAL,
+				  "store directory path is too long");
+	return 0;
+}
+
+/* mkdir -p with mode 0700 for what it creates. */
+static int make_dirs(const char *dir, struct cb_err *err)
+{
+	char buf[STORE_PATH_MAX + 1];
+	size_t i, n = strlen(dir);
+
+	if (n > STORE_PATH_MAX)
+		return cb_err_set(err, CB_EINVAL, "path too long: %s", dir);
+	memcpy(buf, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return cb_err_set(err, CB_EIO, "cannot create %s: %s",
+					  buf, strerror(errno));
+		buf[i] = dir[i];
+	}
+	return 0;
+}
+
+/* ---- SQLite plumbing -------------------------------------------------- */
+
+/* Turn an SQLite result into a CB_E* code and a message. */
+static int db_fail(struct store *st, int src, const char *what,
+		   struct cb_err *err)
+{
+	const char *msg = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(src);
+
+	switch (src & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return cb_err_set(
+		    err, CB_EBUSY,
+		    "the casebook store is busy: another casebook "
+		    "process is using it (%s); nothing was "
+		    "changed, try again",
+		    what);
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "integrity error: the store %s is damaged "
+				  "(%s, while %s); restore it from a backup",
+				  st->path, msg, what);
+	case SQLITE_FULL:
+		return cb_err_set(err, CB_EIO,
+				  "the disk is full (%s); nothing was changed",
+				  what);
+	default:
+		return cb_err_set(err, CB_EIO, "store: %s: %s", what, msg);
+	}
+}
+
+static int integrity(struct store *st, const char *what, struct cb_err *err)
+{
+	return cb_err_set(err, CB_EINTEGRITY,
+			  "integrity error: %s in the store %s failed "
+			  "authentication (the file is damaged or was "
+			  "altered); restore it from a backup",
+			  what, st->path);
+}
+
+/* The cached statement `which`, reset and unbound; NULL on error. */
+static sqlite3_stmt *query(struct store *st, int which, struct cb_err *err)
+{
+	sqlite3_stmt *s = st->q[which];
+	int rc;
+
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		return s;
+	}
+	rc = sqlite3_prepare_v3(st->db, query_sql[which], -1,
+				SQLITE_PREPARE_PERSISTENT, &s, NULL);
+	if (rc != SQLITE_OK) {
+		db_fail(st, rc, "preparing a query", err);
+		return NULL;
+	}
+	st->q[which] = s;
+	return s;
+}
+
+/* Run a statement expected to finish in one step (no rows). */
+static int step_done(struct store *st, sqlite3_stmt *s, const char *what,
+		     struct cb_err *err)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, rc, what, err);
+	return 0;
+}
+
+static int exec(struct store *st, const char *sql, const char *what,
+		struct cb_err *err)
+{
+	int rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+
+	return rc == SQLITE_OK ? 0 : db_fail(st, rc, what, err);
+}
+
+/* An integer-valued PRAGMA. */
+static int pragma_int(struct store *st, const char *sql, long long *out,
+		      struct cb_err *err)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "reading the store header", err);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*out = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return db_fail(st, rc, "reading the store header", err);
+	return 0;
+}
+
+static int set_pragmas(struct store *st, struct cb_err *err)
+{
+	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	return exec(st,
+		    "PRAGMA trusted_schema = OFF;"
+		    "PRAGMA cell_size_check = ON;"
+		    "PRAGMA secure_delete = ON;"
+		    "PRAGMA temp_store = MEMORY;"
+		    "PRAGMA journal_mode = WAL;"
+		    "PRAGMA synchronous = FULL;",
+		    "setting up the connection", err);
+}
+
+/*
+ * Begin a transaction of our own when the caller has none open; *own says
+ * whether we did, for finish_own.
+ */
+static int begin_own(struct store *st, int *own, struct cb_err *err)
+{
+	*own = 0;
+	if (st->in_tx)
+		return 0;
+	if (store_begin(st, err))
+		return err->code;
+	*own = 1;
+	return 0;
+}
+
+static int finish_own(struct store *st, int own, int rc, struct cb_err *err)
+{
+	if (!own)
+		return rc;
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit(st, err);
+}
+
+int store_begin(struct store *st, struct cb_err *err)
+{
+	int rc;
+
+	if (st->in_tx)
+		return cb_err_set(err, CB_EINVAL,
+				  "store: a transaction is already open");
+	rc = exec(st, "BEGIN IMMEDIATE", "starting a write", err);
+	if (rc)
+		return rc;
+	st->in_tx = 1;
+	return 0;
+}
+
+int store_commit(struct store *st, struct cb_err *err)
+{
+	int rc;
+
+	if (!st->in_tx)
+		return cb_err_set(err, CB_EINVAL,
+				  "store: no transaction to commit");
+	rc = exec(st, "COMMIT", "saving", err);
+	if (rc) {
+		store_rollback(st);
+		return rc;
+	}
+	st->in_tx = 0;
+	return 0;
+}
+
+void store_rollback(struct store *st)
+{
+	if (!st || !st->in_tx)
+		return;
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	st->in_tx = 0;
+}
+
+/* ---- Crypto helpers --------------------------------------------------- */
+
+static void hex32(const unsigned char h[32], char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < 32; i++) {
+		out[2 * i] = digits[h[i] >> 4];
+		out[2 * i + 1] = digits[h[i] & 15];
+	}
+	out[64] = '\0';
+}
+
+static int subject_hash(const struct store *st, const char *subject,
+			unsigned char out[CB_KEYED_HASH_BYTES],
+			struct cb_err *err)
+{
+	return cb_keyed_hash(st->key, DOMAIN_SUBJECT, subject, strlen(subject),
+			     out, err);
+}
+
+static int row_tag(const struct store *st, int64_t seq, const char *id,
+		   const unsigned char *subject, int synced,
+		   unsigned char out[CB_KEYED_HASH_BYTES], struct cb_err *err)
+{
+	unsigned char buf[8 + CB_ID_HEX_LEN + CB_KEYED_HASH_BYTES + 1];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		buf[i] = (unsigned char)((uint64_t)seq >> (56 - 8 * i));
+	memcpy(buf + 8, id, CB_ID_HEX_LEN);
+	memcpy(buf + 8 + CB_ID_HEX_LEN, subject, CB_KEYED_HASH_BYTES);
+	buf[sizeof(buf) - 1] = synced ? 1 : 0;
+	return cb_keyed_hash(st->key, DOMAIN_ROW, buf, sizeof(buf), out, err);
+}
+
+static void event_ad(char out[AD_MAX], const char *id, int64_t seq,
+		     const unsigned char *subject)
+{
+	char hex[65];
+
+	hex32(subject, hex);
+	snprintf(out, AD_MAX, "events:%s:%lld:%s", id, (long long)seq, hex);
+}
+
+static int slot_label(const char *name, const char *role, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, SLOT_LABEL "%s/%s", name, role);
+
+	return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* Unkeyed checksum of a keyslot row, to tell damage from a bad passphrase. */
+static void slot_sum(const char *name, const char *role, const char *wrapped,
+		     unsigned char out[CB_HASH_BYTES])
+{
+	size_t a = strlen(name), b = strlen(role), c = strlen(wrapped);
+	char *buf = malloc(a + b + c + 3);
+
+	if (!buf) {
+		memset(out, 0, CB_HASH_BYTES);
+		return;
+	}
+	memcpy(buf, name, a + 1);
+	memcpy(buf + a + 1, role, b + 1);
+	memcpy(buf + a + b + 2, wrapped, c + 1);
+	cb_hash(buf, a + b + c + 3, out);
+	free(buf);
+}
+
+/* ---- Settings --------------------------------------------------------- */
+
+static int meta_key_valid(const char *key)
+{
+	size_t i, n = key ? strlen(key) : 0;
+
+	if (n < 1 || n > META_KEY_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((key[i] >= 'a' && key[i] <= 'z') ||
+		      (key[i] >= '0' && key[i] <= '9') || key[i] == '.' ||
+		      key[i] == '_' || key[i] == '-'))
+			return 0;
+	return 1;
+}
+
+static int need_key(const struct store *st, struct cb_err *err)
+{
+	if (!st->key)
+		return cb_err_set(err, CB_EINVAL, "store: not unlocked");
+	return 0;
+}
+
+int store_meta_get(struct store *st, const char *key, char **val, size_t *len,
+		   struct cb_err *err)
+{
+	char ad[AD_MAX];
+	unsigned char *plain = NULL;
+	size_t plain_len = 0;
+	sqlite3_stmt *s;
+	int rc;
+
+	*val = NULL;
+	*len = 0;
+	if (need_key(st, err))
+		return err->code;
+	if (!meta_key_valid(key))
+		return cb_err_set(err, CB_EINVAL, "store: bad setting name");
+	s = query(st, Q_META_GET, err);
+	if (!s)
+		return err->code;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return cb_err_set(err, CB_ENOTFOUND, "setting %s is not set",
+				  key);
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return db_fail(st, rc, "reading a setting", err);
+	}
+	snprintf(ad, sizeof(ad), "meta:%s", key);
+	rc = cb_open_value(st->key, ad, strlen(ad), sqlite3_column_blob(s, 0),
+			   (size_t)sqlite3_column_bytes(s, 0), &plain,
+			   &plain_len, err);
+	sqlite3_reset(s);
+	if (rc) {
+		char what[META_KEY_MAX + 16];
+
+		snprintf(what, sizeof(what), "setting %s", key);
+		return rc == CB_EINTEGRITY ? integrity(st, what, err) : rc;
+	}
+	*val = (char *)plain;
+	*len = plain_len;
+	return 0;
+}
+
+int store_meta_set(struct store *st, const char *key, const void *val,
+		   size_t len, struct cb_err *err)
+{
+	char ad[AD_MAX];
+	unsigned char *sealed = NULL;
+	size_t sealed_len;
+	sqlite3_stmt *s;
+	int rc, own;
+
+	if (need_key(st, err))
+		return err->code;
+	if (!meta_key_valid(key))
+		return cb_err_set(err, CB_EINVAL, "store: bad setting name");
+	if (len > STORE_META_MAX)
+		return cb_err_set(
+		    err, CB_ETOOBIG,
+		    "setting %s: %zu bytes is over the %u byte cap", key, len,
+		    STORE_META_MAX);
+	snprintf(ad, sizeof(ad), "meta:%s", key);
+	rc = cb_seal_value(st->key, ad, strlen(ad), val, len, &sealed,
+			   &sealed_len, err);
+	if (rc)
+		return rc;
+	rc = begin_own(st, &own, err);
+	if (!rc) {
+		s = query(st, Q_META_SET, err);
+		if (!s) {
+			rc = err->code;
+		} else {
+			sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(s, 2, sealed, (int)sealed_len,
+					  SQLITE_STATIC);
+			rc = step_done(st, s, "saving a setting", err);
+		}
+		rc = finish_own(st, own, rc, err);
+	}
+	free(sealed);
+	return rc;
+}
+
+int store_next_subject_seq(struct store *st, unsigned *seq, struct cb_err *err)
+{
+	char *val = NULL, buf[16];
+	size_t len;
+	unsigned long n = 0;
+	int rc, own;
+
+	*seq = 0;
+	rc = begin_own(st, &own, err);
+	if (rc)
+		return rc;
+	rc = store_meta_get(st, M_SUBJECT_SEQ, &val, &len, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		rc = 0;
+	} else if (!rc) {
+		char *end;
+
+		n = strtoul(val, &end, 10);
+		if (len == 0 || *end || n > STORE_SUBJECT_SEQ_MAX)
+			rc = integrity(st, "the subject counter", err);
+		free(val);
+	}
+	if (!rc && n >= STORE_SUBJECT_SEQ_MAX)
+		rc = cb_err_set(err, CB_ECONFLICT,
+				"this device has used all %d subject numbers",
+				STORE_SUBJECT_SEQ_MAX);
+	if (!rc) {
+		n++;
+		snprintf(buf, sizeof(buf), "%lu", n);
+		rc = store_meta_set(st, M_SUBJECT_SEQ, buf, strlen(buf), err);
+	}
+	rc = finish_own(st, own, rc, err);
+	if (!rc)
+		*seq = (unsigned)n;
+	return rc;
+}
+
+/* ---- Opening, unlocking, closing -------------------------------------- */
+
+static int store_alloc(const char *path, struct store **out, struct cb_err *err)
+{
+	struct store *st = calloc(1, sizeof(*st));
+
+	*out = NULL;
+	if (!st)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	snprintf(st->path, sizeof(st->path), "%s", path);
+	*out = st;
+	return 0;
+}
+
+/* Open `path` (which must exist) and check it is a Casebook store. */
+static int open_db(struct store *st, int fresh, struct cb_err *err)
+{
+	long long app = 0, version = 0;
+	int rc;
+
+	rc = sqlite3_open_v2(st->path, &st->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "opening", err);
+	sqlite3_extended_result_codes(st->db, 1);
+	rc = set_pragmas(st, err);
+	if (rc)
+		return rc;
+	if (fresh)
+		return 0;
+	rc = pragma_int(st, "PRAGMA application_id", &app, err);
+	if (!rc)
+		rc = pragma_int(st, "PRAGMA user_version", &version, err);
+	if (rc)
+		return rc;
+	if (app != STORE_APP_ID)
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "integrity error: %s is not a casebook store "
+				  "(or its header is damaged)",
+				  st->path);
+	if (version != STORE_SCHEMA_VERSION)
+		return cb_err_set(err, CB_EINVAL,
+				  "%s has store version %lld; this casebook "
+				  "reads version %d",
+				  st->path, version, STORE_SCHEMA_VERSION);
+	return 0;
+}
+
+int store_open(const char *home, struct store **out, struct cb_err *err)
+{
+	char path[STORE_PATH_MAX + 32];
+	struct store *st;
+	struct stat sb;
+	int rc;
+
+	*out = NULL;
+	rc = db_path(home, path, sizeof(path), err);
+	if (rc)
+		return rc;
+	if (stat(path, &sb) != 0) {
+		if (errno == ENOENT)
+			return cb_err_set(err, CB_ENOTFOUND,
+					  "no casebook store in %s; create one "
+					  "with 'casebook init'",
+					  home);
+		return cb_err_set(err, CB_EIO, "cannot open %s: %s", path,
+				  strerror(errno));
+	}
+	rc = store_alloc(path, &st, err);
+	if (rc)
+		return rc;
+	rc = open_db(st, 0, err);
+	if (rc) {
+		store_close(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+/* Read the keyslot of `name` into the handle's user and role. */
+static int read_slot(struct store *st, const char *name, char **wrapped,
+		     struct cb_err *err)
+{
+	unsigned char sum[CB_HASH_BYTES];
+	const unsigned char *stored;
+	const char *n, *r, *w;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (wrapped)
+		*wrapped = NULL;
+	s = query(st, Q_SLOT_GET, err);
+	if (!s)
+		return err->code;
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return cb_err_set(err, CB_EAUTH,
+				  "no user '%s' in this casebook store", name);
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return db_fail(st, rc, "reading the keyslots", err);
+	}
+	n = (const char *)sqlite3_column_text(s, 0);
+	r = (const char *)sqlite3_column_text(s, 1);
+	w = (const char *)sqlite3_column_text(s, 2);
+	stored = sqlite3_column_blob(s, 3);
+	if (!n || !r || !w || !stored ||
+	    sqlite3_column_bytes(s, 3) != CB_HASH_BYTES) {
+		sqlite3_reset(s);
+		return integrity(st, "a keyslot", err);
+	}
+	slot_sum(n, r, w, sum);
+	if (!cb_ct_equal(sum, stored, CB_HASH_BYTES) || strcmp(n, name) ||
+	    !store_role_valid(r)) {
+		sqlite3_reset(s);
+		return integrity(st, "the keyslot", err);
+	}
+	snprintf(st->user, sizeof(st->user), "%s", n);
+	snprintf(st->role, sizeof(st->role), "%s", r);
+	if (wrapped) {
+		*wrapped = strdup(w);
+		if (!*wrapped) {
+			sqlite3_reset(s);
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+		}
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+int store_select_user(struct store *st, const char *user, struct cb_err *err)
+{
+	char first[STORE_USER_MAX + 1];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (st->key)
+		return cb_err_set(err, CB_EINVAL, "store: already unlocked");
+	if (user) {
+		if (!store_user_valid(user))
+			return cb_err_set(err, CB_EAUTH,
+					  "no user '%s' in this casebook store",
+					  user);
+		return read_slot(st, user, NULL, err);
+	}
+	s = query(st, Q_SLOT_FIRST, err);
+	if (!s)
+		return err->code;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		if (rc == SQLITE_DONE)
+			return integrity(st, "the keyslots (none left)", err);
+		return db_fail(st, rc, "reading the keyslots", err);
+	}
+	snprintf(first, sizeof(first), "%s",
+		 (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	return read_slot(st, first, NULL, err);
+}
+
+const char *store_user(const struct store *st)
+{
+	return st->user;
+}
+
+const char *store_role(const struct store *st)
+{
+	return st->role;
+}
+
+/* Unwrap the selected user's data key into *key. */
+static int unwrap(struct store *st, const char *pass, size_t pass_len,
+		  struct cb_key **key, struct cb_err *err)
+{
+	char label[sizeof(SLOT_LABEL) + STORE_USER_MAX + ROLE_MAX + 2];
+	char user[STORE_USER_MAX + 1];
+	char *wrapped = NULL;
+	int rc;
+
+	*key = NULL;
+	if (!st->user[0])
+		return cb_err_set(err, CB_EINVAL, "store: no user selected");
+	snprintf(user, sizeof(user), "%s", st->user);
+	rc = read_slot(st, user, &wrapped, err);
+	if (rc)
+		return rc;
+	slot_label(st->user, st->role, label, sizeof(label));
+	rc = cb_key_unwrap(wrapped, pass, pass_len, label, key, err);
+	free(wrapped);
+	if (rc == CB_EAUTH)
+		return cb_err_set(err, CB_EAUTH,
+				  "wrong passphrase for user '%s'", st->user);
+	if (rc == CB_EINVAL)
+		return integrity(st, "the keyslot", err);
+	if (!rc && (*key)->len != CB_KEY_BYTES) {
+		cb_key_free(*key);
+		*key = NULL;
+		return integrity(st, "the keyslot", err);
+	}
+	return rc;
+}
+
+/* Load the device settings once the data key is in st->key. */
+static int load_device(struct store *st, struct cb_err *err)
+{
+	char *val = NULL;
+	size_t len;
+	int rc;
+
+	rc = store_meta_get(st, M_DEVICE_ID, &val, &len, err);
+	if (rc)
+		goto fail;
+	if (!cb_id_valid(val)) {
+		free(val);
+		rc = integrity(st, "the device id", err);
+		goto fail;
+	}
+	memcpy(st->device_id, val, CB_ID_HEX_LEN + 1);
+	free(val);
+	rc = store_meta_get(st, M_SITE, &val, &len, err);
+	if (rc)
+		goto fail;
+	if (!store_site_valid(val)) {
+		free(val);
+		rc = integrity(st, "the site code", err);
+		goto fail;
+	}
+	snprintf(st->site, sizeof(st->site), "%s", val);
+	free(val);
+	rc = store_meta_get(st, M_DEVICE_INDEX, &val, &len, err);
+	if (rc)
+		goto fail;
+	st->device_index = (int)strtol(val, NULL, 10);
+	free(val);
+	if (st->device_index < 1 || st->device_index > STORE_DEVICE_INDEX_MAX) {
+		rc = integrity(st, "the device index", err);
+		goto fail;
+	}
+	rc = store_meta_get(st, M_DEVICE_SK, &val, &len, err);
+	if (rc)
+		goto fail;
+	rc = cb_sign_keypair_from_secret((unsigned char *)val, len, &st->dev,
+					 err);
+	cb_wipe_free(val, len);
+	if (rc) {
+		rc = integrity(st, "the device key", err);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (rc == CB_ENOTFOUND)
+		rc = integrity(st, "a device setting (missing)", err);
+	return rc;
+}
+
+int store_unlock(struct store *st, const char *pass, size_t pass_len,
+		 struct cb_err *err)
+{
+	struct cb_key *key;
+	int rc;
+
+	if (st->key)
+		return cb_err_set(err, CB_EINVAL, "store: already unlocked");
+	rc = unwrap(st, pass, pass_len, &key, err);
+	if (rc)
+		return rc;
+	st->key = key;
+	rc = load_device(st, err);
+	if (rc) {
+		cb_sign_keypair_release(&st->dev);
+		cb_key_free(st->key);
+		st->key = NULL;
+	}
+	return rc;
+}
+
+int store_check_passphrase(struct store *st, const char *pass, size_t pass_len,
+			   struct cb_err *err)
+{
+	struct cb_key *key;
+	int rc, same;
+
+	if (need_key(st, err))
+		return err->code;
+	rc = unwrap(st, pass, pass_len, &key, err);
+	if (rc)
+		return rc;
+	same = cb_ct_equal(key->bytes, st->key->bytes, CB_KEY_BYTES);
+	cb_key_free(key);
+	if (!same)
+		return integrity(st, "the keyslot (another key)", err);
+	return 0;
+}
+
+int store_open_cli(const struct cli_global *g, struct store **out,
+		   struct cb_err *err)
+{
+	char home[STORE_PATH_MAX + 1], prompt[STORE_USER_MAX + 32];
+	struct store *st = NULL;
+	char *pass = NULL;
+	size_t pass_len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = store_home(g, home, sizeof(home), err);
+	if (!rc)
+		rc = store_open(home, &st, err);
+	if (!rc)
+		rc = store_select_user(st, g->user, err);
+	if (!rc) {
+		snprintf(prompt, sizeof(prompt),
+			 "Passphrase for %s: ", store_user(st));
+		rc = pass_get(g, prompt, &pass, &pass_len, err);
+	}
+	if (!rc)
+		rc = store_unlock(st, pass, pass_len, err);
+	pass_free(pass);
+	if (rc) {
+		store_close(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	size_t i;
+
+	if (!st)
+		return;
+	if (st->db) {
+		store_rollback(st);
+		for (i = 0; i < NQUERIES; i++)
+			sqlite3_finalize(st->q[i]);
+		sqlite3_close(st->db);
+	}
+	cb_key_free(st->key);
+	cb_sign_keypair_release(&st->dev);
+	if (st->protocol)
+		cb_wipe_free(st->protocol, st->protocol_len + 1);
+	free(st);
+}
+
+/* ---- Creating --------------------------------------------------------- */
+
+static int insert_slot(struct store *st, const char *name, const char *role,
+		       const char *pass, size_t pass_len, struct cb_err *err)
+{
+	char label[sizeof(SLOT_LABEL) + STORE_USER_MAX + ROLE_MAX + 2];
+	unsigned char sum[CB_HASH_BYTES];
+	char *wrapped = NULL;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (slot_label(name, role, label, sizeof(label)))
+		return cb_err_set(err, CB_EINVAL, "user name too long");
+	rc = cb_key_wrap(st->key, pass, pass_len, label, NULL, &wrapped, err);
+	if (rc)
+		return rc;
+	slot_sum(name, role, wrapped, sum);
+	s = query(st, Q_SLOT_INSERT, err);
+	if (!s) {
+		free(wrapped);
+		return err->code;
+	}
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, wrapped, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 4, sum, sizeof(sum), SQLITE_STATIC);
+	rc = step_done(st, s, "saving a keyslot", err);
+	free(wrapped);
+	return rc;
+}
+
+/* Everything store_create writes, inside one transaction. */
+static int fill_new(struct store *st, const struct store_create_params *p,
+		    struct cb_err *err)
+{
+	char buf[CB_CLOCK_UTC_BUF];
+	int rc;
+
+	rc = exec(st, schema_sql, "creating the tables", err);
+	if (!rc)
+		rc = store_meta_set(st, M_DEVICE_ID, st->device_id,
+				    strlen(st->device_id), err);
+	if (!rc)
+		rc = store_meta_set(st, M_DEVICE_SK, st->dev.sk->bytes,
+				    st->dev.sk->len, err);
+	if (!rc)
+		rc = store_meta_set(st, M_SITE, p->site, strlen(p->site), err);
+	if (!rc) {
+		snprintf(buf, sizeof(buf), "%d", p->device_index);
+		rc = store_meta_set(st, M_DEVICE_INDEX, buf, strlen(buf), err);
+	}
+	if (!rc)
+		rc = store_meta_set(st, M_PROTOCOL, p->protocol,
+				    p->protocol_len, err);
+	if (!rc) {
+		cb_clock_format_utc(cb_clock_now_ms(), buf);
+		rc = store_meta_set(st, M_CREATED_AT, buf, strlen(buf), err);
+	}
+	if (!rc)
+		rc = insert_slot(st, p->user, p->role, p->pass, p->pass_len,
+				 err);
+	if (!rc)
+		rc = exec(st,
+			  "PRAGMA application_id = 1128418097;"
+			  "PRAGMA user_version = 1;",
+			  "writing the store header", err);
+	return rc;
+}
+
+_Static_assert(STORE_APP_ID == 1128418097, "application_id in fill_new");
+_Static_assert(STORE_SCHEMA_VERSION == 1, "user_version in fill_new");
+
+int store_create(const struct store_create_params *p, struct store **out,
+		 struct cb_err *err)
+{
+	char path[STORE_PATH_MAX + 32], tmp[STORE_PATH_MAX + 64];
+	char rnd[CB_ID_HEX_LEN + 1];
+	struct store *st = NULL;
+	struct stat sb;
+	int rc, fd;
+
+	*out = NULL;
+	if (!store_site_valid(p->site))
+		return cb_err_set(err, CB_EINVAL,
+				  "bad site code '%s': use 2 to %d uppercase "
+				  "letters and digits, starting with a letter",
+				  p->site ? p->site : "", STORE_SITE_MAX);
+	if (p->device_index < 1 || p->device_index > STORE_DEVICE_INDEX_MAX)
+		return cb_err_set(err, CB_EINVAL,
+				  "bad device index %d: use 1 to %d",
+				  p->device_index, STORE_DEVICE_INDEX_MAX);
+	if (!store_user_valid(p->user))
+		return cb_err_set(err, CB_EINVAL,
+				  "bad user name: use 1 to %d letters, digits "
+				  "and . _ - @",
+				  STORE_USER_MAX);
+	if (!store_role_valid(p->role))
+		return cb_err_set(err, CB_EINVAL,
+				  "bad role: use coordinator or investigator");
+	if (!p->protocol || p->protocol_len > STORE_META_MAX)
+		return cb_err_set(err, CB_EINVAL, "bad protocol");
+	rc = make_dirs(p->home, err);
+	if (!rc)
+		rc = db_path(p->home, path, sizeof(path), err);
+	if (rc)
+		return rc;
+	if (lstat(path, &sb) == 0)
+		return cb_err_set(err, CB_EEXIST,
+				  "a casebook store already exists at %s; "
+				  "nothing was changed",
+				  path);
+	if (cb_id_random(rnd))
+		return cb_err_set(err, CB_EIO, "no randomness available");
+	snprintf(tmp, sizeof(tmp), "%s.new-%.8s", path, rnd);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cb_err_set(err, CB_EIO, "cannot create %s: %s", tmp,
+				  strerror(errno));
+	close(fd);
+
+	rc = store_alloc(tmp, &st, err);
+	if (!rc)
+		rc = open_db(st, 1, err);
+	if (!rc)
+		rc = cb_key_random(CB_KEY_BYTES, &st->key, err);
+	if (!rc)
+		rc = cb_sign_keypair_new(&st->dev, err);
+	if (!rc && cb_id_random(st->device_id))
+		rc = cb_err_set(err, CB_EIO, "no randomness available");
+	if (!rc)
+		rc = store_begin(st, err);
+	if (!rc) {
+		rc = fill_new(st, p, err);
+		rc = finish_own(st, 1, rc, err);
+	}
+	store_close(st);
+	st = NULL;
+	if (!rc && link(tmp, path) != 0) {
+		if (errno == EEXIST)
+			rc =
+			    cb_err_set(err, CB_EEXIST,
+				       "a casebook store already exists at %s; "
+				       "nothing was changed",
+				       path);
+		else
+			rc = cb_err_set(err, CB_EIO, "cannot create %s: %s",
+					path, strerror(errno));
+	}
+	unlink(tmp);
+	if (rc)
+		return rc;
+	fd = open(p->home, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+
+	/* Reopen under the final name; the passphrase is known good. */
+	rc = store_open(p->home, &st, err);
+	if (!rc)
+		rc = store_select_user(st, p->user, err);
+	if (!rc)
+		rc = store_unlock(st, p->pass, p->pass_len, err);
+	if (rc) {
+		store_close(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+/* ---- Device ----------------------------------------------------------- */
+
+const char *store_device_id(const struct store *st)
+{
+	return st->device_id;
+}
+
+const char *store_site(const struct store *st)
+{
+	return st->site;
+}
+
+int store_device_index(const struct store *st)
+{
+	return st->device_index;
+}
+
+const unsigned char *store_device_pk(const struct store *st)
+{
+	return st->dev.pk;
+}
+
+int store_sign(const struct store *st, const void *msg, size_t len,
+	       unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err)
+{
+	if (need_key(st, err))
+		return err->code;
+	return cb_sign(st->dev.sk, msg, len, sig, err);
+}
+
+int store_sign_event(const struct store *st, struct cb_event *ev,
+		     struct cb_err *err)
+{
+	if (need_key(st, err))
+		return err->code;
+	return cb_event_sign(ev, st->dev.sk, err);
+}
+
+int store_protocol_bytes(struct store *st, const char **bytes, size_t *len,
+			 struct cb_err *err)
+{
+	char *val;
+	size_t n;
+	int rc;
+
+	if (!st->protocol) {
+		rc = store_meta_get(st, M_PROTOCOL, &val, &n, err);
+		if (rc == CB_ENOTFOUND)
+			return integrity(st, "the protocol (missing)", err);
+		if (rc)
+			return rc;
+		st->protocol = val;
+		st->protocol_len = n;
+	}
+	*bytes = st->protocol;
+	*len = st->protocol_len;
+	return 0;
+}
+
+int store_protocol_load(struct store *st, struct cb_protocol **out,
+			struct cb_err *err)
+{
+	const char *bytes = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = store_protocol_bytes(st, &bytes, &len, err);
+	if (rc)
+		return rc;
+	return cb_protocol_load_json(bytes, len, "stored protocol", out, NULL,
+				     err);
+}
+
+/* ---- Events ----------------------------------------------------------- */
+
+/* Make sure the subject id is in the subjects table. */
+static int remember_subject(struct store *st, const char *subject,
+			    const unsigned char hash[CB_KEYED_HASH_BYTES],
+			    struct cb_err *err)
+{
+	char ad[AD_MAX], hex[65];
+	unsigned char *sealed = NULL;
+	size_t sealed_len;
+	sqlite3_stmt *s;
+	int rc;
+
+	s = query(st, Q_SUBJECT_GET, err);
+	if (!s)
+		return err->code;
+	sqlite3_bind_blob(s, 1, hash, CB_KEYED_HASH_BYTES, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return db_fail(st, rc, "reading subjects", err);
+	hex32(hash, hex);
+	snprintf(ad, sizeof(ad), "subjects:%s", hex);
+	rc = cb_seal_value(st->key, ad, strlen(ad), subject, strlen(subject),
+			   &sealed, &sealed_len, err);
+	if (rc)
+		return rc;
+	s = query(st, Q_SUBJECT_INSERT, err);
+	if (!s) {
+		free(sealed);
+		return err->code;
+	}
+	sqlite3_bind_blob(s, 1, hash, CB_KEYED_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, sealed, (int)sealed_len, SQLITE_STATIC);
+	rc = step_done(st, s, "saving a subject", err);
+	free(sealed);
+	return rc;
+}
+
+static int insert_event(struct store *st, const char *id, const char *subject,
+			const char *json, size_t len, int synced,
+			int64_t *seq_out, struct cb_err *err)
+{
+	unsigned char hash[CB_KEYED_HASH_BYTES], tag[CB_KEYED_HASH_BYTES];
+	unsigned char *sealed = NULL;
+	size_t sealed_len;
+	char ad[AD_MAX];
+	sqlite3_stmt *s;
+	int64_t seq;
+	int rc;
+
+	s = query(st, Q_EVENT_BY_ID, err);
+	if (!s)
+		return err->code;
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return cb_err_set(err, CB_EEXIST, "event %s is already stored",
+				  id);
+	if (rc != SQLITE_DONE)
+		return db_fail(st, rc, "reading events", err);
+	rc = subject_hash(st, subject, hash, err);
+	if (!rc)
+		rc = remember_subject(st, subject, hash, err);
+	if (rc)
+		return rc;
+	s = query(st, Q_EVENT_MAX_SEQ, err);
+	if (!s)
+		return err->code;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return db_fail(st, rc, "reading events", err);
+	}
+	seq = sqlite3_column_int64(s, 0) + 1;
+	sqlite3_reset(s);
+	rc = row_tag(st, seq, id, hash, synced, tag, err);
+	if (rc)
+		return rc;
+	event_ad(ad, id, seq, hash);
+	rc = cb_seal_value(st->key, ad, strlen(ad), json, len, &sealed,
+			   &sealed_len, err);
+	if (rc)
+		return rc;
+	s = query(st, Q_EVENT_INSERT, err);
+	if (!s) {
+		free(sealed);
+		return err->code;
+	}
+	sqlite3_bind_int64(s, 1, seq);
+	sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, hash, sizeof(hash), SQLITE_STATIC);
+	sqlite3_bind_int(s, 4, synced);
+	sqlite3_bind_blob(s, 5, tag, sizeof(tag), SQLITE_STATIC);
+	sqlite3_bind_blob(s, 6, sealed, (int)sealed_len, SQLITE_STATIC);
+	rc = step_done(st, s, "saving an event", err);
+	free(sealed);
+	if (!rc && seq_out)
+		*seq_out = seq;
+	return rc;
+}
+
+int store_add_event(struct store *st, const char *id, const char *subject,
+		    const char *json, size_t len, unsigned flags, int64_t *seq,
+		    struct cb_err *err)
+{
+	int rc, own;
+
+	if (seq)
+		*seq = 0;
+	if (need_key(st, err))
+		return err->code;
+	if (!cb_id_valid(id))
+		return cb_err_set(err, CB_EINVAL, "store: bad event id");
+	if (!subject || strlen(subject) > CB_EVENT_NAME_MAX)
+		return cb_err_set(err, CB_EINVAL, "store: bad subject id");
+	if (!json || len > CB_VALUE_MAX)
+		return cb_err_set(err, CB_ETOOBIG,
+				  "event of %zu bytes is over the %u byte cap",
+				  len, CB_VALUE_MAX);
+	rc = begin_own(st, &own, err);
+	if (rc)
+		return rc;
+	rc = insert_event(st, id, subject, json, len,
+			  (flags & STORE_EVENT_SYNCED) ? 1 : 0, seq, err);
+	return finish_own(st, own, rc, err);
+}
+
+/* One row of a scan, with its tag verified. */
+struct scan_row {
+	int64_t seq;
+	const char *id;
+	const unsigned char *subject;
+	int synced;
+};
+
+/*
+ * Read and verify the bookkeeping columns of the current row of `s`
+ * (seq, id, subject, synced, tag, ...).
+ */
+static int scan_verify(struct store *st, sqlite3_stmt *s, struct scan_row *r,
+		       struct cb_err *err)
+{
+	unsigned char tag[CB_KEYED_HASH_BYTES];
+	const void *stored;
+	int rc;
+
+	r->seq = sqlite3_column_int64(s, 0);
+	r->id = (const char *)sqlite3_column_text(s, 1);
+	r->subject = sqlite3_column_blob(s, 2);
+	r->synced = sqlite3_column_int(s, 3);
+	stored = sqlite3_column_blob(s, 4);
+	if (!cb_id_valid(r->id) || !r->subject ||
+	    sqlite3_column_bytes(s, 2) != CB_KEYED_HASH_BYTES ||
+	    (r->synced != 0 && r->synced != 1) || !stored ||
+	    sqlite3_column_bytes(s, 4) != CB_KEYED_HASH_BYTES)
+		return integrity(st, "an event row", err);
+	rc = row_tag(st, r->seq, r->id, r->subject, r->synced, tag, err);
+	if (rc)
+		return rc;
+	if (!cb_ct_equal(tag, stored, CB_KEYED_HASH_BYTES))
+		return integrity(st, "an event row", err);
+	return 0;
+}
+
+int store_each_event(struct store *st, const char *subject, unsigned which,
+		     store_event_fn fn, void *ctx, struct cb_err *err)
+{
+	unsigned char want[CB_KEYED_HASH_BYTES];
+	struct scan_row r;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (need_key(st, err))
+		return err->code;
+	if (subject) {
+		rc = subject_hash(st, subject, want, err);
+		if (rc)
+			return rc;
+	}
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT seq, id, subject, synced, tag, body"
+				" FROM events ORDER BY seq",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "reading events", err);
+	for (;;) {
+		int src = sqlite3_step(s);
+
+		if (src == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (src != SQLITE_ROW) {
+			rc = db_fail(st, src, "reading the store", err);
+			break;
+		}
+		struct store_event ev;
+		unsigned char *plain;
+		size_t plain_len;
+		char ad[AD_MAX];
+
+		rc = scan_verify(st, s, &r, err);
+		if (rc)
+			break;
+		if (subject &&
+		    !cb_ct_equal(r.subject, want, CB_KEYED_HASH_BYTES))
+			continue;
+		if ((which & STORE_ITER_UNSYNCED) && r.synced)
+			continue;
+		event_ad(ad, r.id, r.seq, r.subject);
+		rc = cb_open_value(st->key, ad, strlen(ad),
+				   sqlite3_column_blob(s, 5),
+				   (size_t)sqlite3_column_bytes(s, 5), &plain,
+				   &plain_len, err);
+		if (rc) {
+			if (rc == CB_EINTEGRITY)
+				rc = integrity(st, "an event", err);
+			break;
+		}
+		ev.seq = r.seq;
+		ev.id = r.id;
+		ev.synced = r.synced;
+		ev.json = (const char *)plain;
+		ev.len = plain_len;
+		rc = fn(ctx, &ev);
+		cb_wipe_free(plain, plain_len + 1);
+		if (rc)
+			break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_each_subject(struct store *st, store_subject_fn fn, void *ctx,
+		       struct cb_err *err)
+{
+	unsigned char check[CB_KEYED_HASH_BYTES];
+	sqlite3_stmt *s;
+	int rc;
+
+	if (need_key(st, err))
+		return err->code;
+	rc = sqlite3_prepare_v2(
+	    st->db, "SELECT hash, sealed FROM subjects ORDER BY ord", -1, &s,
+	    NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "reading subjects", err);
+	for (;;) {
+		int src = sqlite3_step(s);
+
+		if (src == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (src != SQLITE_ROW) {
+			rc = db_fail(st, src, "reading the store", err);
+			break;
+		}
+		const unsigned char *hash = sqlite3_column_blob(s, 0);
+		unsigned char *plain;
+		size_t plain_len;
+		char ad[AD_MAX], hex[65];
+
+		if (!hash ||
+		    sqlite3_column_bytes(s, 0) != CB_KEYED_HASH_BYTES) {
+			rc = integrity(st, "a subject", err);
+			break;
+		}
+		hex32(hash, hex);
+		snprintf(ad, sizeof(ad), "subjects:%s", hex);
+		rc = cb_open_value(st->key, ad, strlen(ad),
+				   sqlite3_column_blob(s, 1),
+				   (size_t)sqlite3_column_bytes(s, 1), &plain,
+				   &plain_len, err);
+		if (rc) {
+			if (rc == CB_EINTEGRITY)
+				rc = integrity(st, "a subject", err);
+			break;
+		}
+		rc = subject_hash(st, (char *)plain, check, err);
+		if (!rc && !cb_ct_equal(check, hash, CB_KEYED_HASH_BYTES))
+			rc = integrity(st, "a subject", err);
+		if (!rc)
+			rc = fn(ctx, (char *)plain);
+		cb_wipe_free(plain, plain_len + 1);
+		if (rc)
+			break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_mark_synced(struct store *st, const char *id, struct cb_err *err)
+{
+	unsigned char tag[CB_KEYED_HASH_BYTES], subject[CB_KEYED_HASH_BYTES];
+	sqlite3_stmt *s;
+	int64_t seq;
+	int rc, own, synced;
+
+	if (need_key(st, err))
+		return err->code;
+	if (!cb_id_valid(id))
+		return cb_err_set(err, CB_EINVAL, "store: bad event id");
+	rc = begin_own(st, &own, err);
+	if (rc)
+		return rc;
+	s = query(st, Q_EVENT_BY_ID, err);
+	if (!s)
+		return finish_own(st, own, err->code, err);
+	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return finish_own(st, own,
+				  cb_err_set(err, CB_ENOTFOUND,
+					     "no event %s in the store", id),
+				  err);
+	}
+	if (rc != SQLITE_ROW) {
+		sqlite3_reset(s);
+		return finish_own(st, own,
+				  db_fail(st, rc, "reading events", err), err);
+	}
+	seq = sqlite3_column_int64(s, 0);
+	synced = sqlite3_column_int(s, 2);
+	if (sqlite3_column_bytes(s, 1) != CB_KEYED_HASH_BYTES ||
+	    sqlite3_column_bytes(s, 3) != CB_KEYED_HASH_BYTES ||
+	    (synced != 0 && synced != 1)) {
+		sqlite3_reset(s);
+		return finish_own(st, own, integrity(st, "an event row", err),
+				  err);
+	}
+	memcpy(subject, sqlite3_column_blob(s, 1), CB_KEYED_HASH_BYTES);
+	memcpy(tag, sqlite3_column_blob(s, 3), CB_KEYED_HASH_BYTES);
+	sqlite3_reset(s);
+	{
+		unsigned char want[CB_KEYED_HASH_BYTES];
+
+		rc = row_tag(st, seq, id, subject, synced, want, err);
+		if (!rc && !cb_ct_equal(want, tag, CB_KEYED_HASH_BYTES))
+			rc = integrity(st, "an event row", err);
+	}
+	if (!rc && synced)
+		return finish_own(st, own, 0, err);
+	if (!rc)
+		rc = row_tag(st, seq, id, subject, 1, tag, err);
+	if (!rc) {
+		s = query(st, Q_EVENT_SET_SYNCED, err);
+		if (!s)
+			rc = err->code;
+	}
+	if (!rc) {
+		sqlite3_bind_int64(s, 1, seq);
+		sqlite3_bind_blob(s, 2, tag, sizeof(tag), SQLITE_STATIC);
+		rc = step_done(st, s, "marking an event synced", err);
+	}
+	return finish_own(st, own, rc, err);
+}
+
+int store_count_events(struct store *st, int64_t *total, int64_t *unsynced,
+		       struct cb_err *err)
+{
+	struct scan_row r;
+	sqlite3_stmt *s;
+	int rc;
+
+	*total = *unsynced = 0;
+	if (need_key(st, err))
+		return err->code;
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT seq, id, subject, synced, tag"
+				" FROM events ORDER BY seq",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "reading events", err);
+	for (;;) {
+		int src = sqlite3_step(s);
+
+		if (src == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (src != SQLITE_ROW) {
+			rc = db_fail(st, src, "reading the store", err);
+			break;
+		}
+		rc = scan_verify(st, s, &r, err);
+		if (rc)
+			break;
+		(*total)++;
+		if (!r.synced)
+			(*unsynced)++;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* ---- Users ------------------------------------------------------------ */
+
+int store_each_user(struct store *st, store_user_fn fn, void *ctx,
+		    struct cb_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT name, role FROM keyslots ORDER BY ord",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "reading the keyslots", err);
+	for (;;) {
+		int src = sqlite3_step(s);
+
+		if (src == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (src != SQLITE_ROW) {
+			rc = db_fail(st, src, "reading the store", err);
+			break;
+		}
+		const char *n = (const char *)sqlite3_column_text(s, 0);
+		const char *r = (const char *)sqlite3_column_text(s, 1);
+
+		if (!n || !r) {
+			rc = integrity(st, "a keyslot", err);
+			break;
+		}
+		rc = fn(ctx, n, r);
+		if (rc)
+			break;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_add_user(struct store *st, const char *name, const char *role,
+		   const char *pass, size_t pass_len, struct cb_err *err)
+{
+	sqlite3_stmt *s;
+	int rc, own;
+
+	if (need_key(st, err))
+		return err->code;
+	if (strcmp(st->role, STORE_ROLE_INVESTIGATOR))
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "only an investigator can add users; '%s' "
+				  "is a %s",
+				  st->user, st->role);
+	if (!store_user_valid(name))
+		return cb_err_set(err, CB_EINVAL,
+				  "bad user name '%s': use 1 to %d letters, "
+				  "digits and . _ - @",
+				  name ? name : "", STORE_USER_MAX);
+	if (!store_role_valid(role))
+		return cb_err_set(err, CB_EINVAL,
+				  "bad role '%s': use coordinator or "
+				  "investigator",
+				  role ? role : "");
+	rc = begin_own(st, &own, err);
+	if (rc)
+		return rc;
+	s = query(st, Q_SLOT_GET, err);
+	if (!s)
+		return finish_own(st, own, err->code, err);
+	sqlite3_bind_text(s, 1, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		rc = cb_err_set(err, CB_EEXIST,
+				"user '%s' already exists; nothing was changed",
+				name);
+	else if (rc != SQLITE_DONE)
+		rc = db_fail(st, rc, "reading the keyslots", err);
+	else
+		rc = insert_slot(st, name, role, pass, pass_len, err);
+	return finish_own(st, own, rc, err);
+}
+
+int store_change_passphrase(struct store *st, const char *pass, size_t pass_len,
+			    struct cb_err *err)
+{
+	char label[sizeof(SLOT_LABEL) + STORE_USER_MAX + ROLE_MAX + 2];
+	unsigned char sum[CB_HASH_BYTES];
+	char *wrapped = NULL;
+	sqlite3_stmt *s;
+	int rc, own;
+
+	if (need_key(st, err))
+		return err->code;
+	slot_label(st->user, st->role, label, sizeof(label));
+	rc = cb_key_wrap(st->key, pass, pass_len, label, NULL, &wrapped, err);
+	if (rc)
+		return rc;
+	slot_sum(st->user, st->role, wrapped, sum);
+	rc = begin_own(st, &own, err);
+	if (!rc) {
+		s = query(st, Q_SLOT_UPDATE, err);
+		if (!s) {
+			rc = err->code;
+		} else {
+			sqlite3_bind_text(s, 1, st->user, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 2, wrapped, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(s, 3, sum, sizeof(sum),
+					  SQLITE_STATIC);
+			rc = step_done(st, s, "saving the keyslot", err);
+			if (!rc && sqlite3_changes(st->db) != 1)
+				rc = integrity(st, "the keyslot (vanished)",
+					       err);
+		}
+		rc = finish_own(st, own, rc, err);
+	}
+	free(wrapped);
+	return rc;
+}
+
+/* ---- Checking --------------------------------------------------------- */
+
+/* A running digest: d = H(d || len || bytes). */
+static void digest_add(unsigned char d[CB_HASH_BYTES], const void *p,
+		       size_t len)
+{
+	unsigned char *buf = malloc(CB_HASH_BYTES + 8 + len);
+	size_t i;
+
+	if (!buf) {
+		memset(d, 0, CB_HASH_BYTES);
+		return;
+	}
+	memcpy(buf, d, CB_HASH_BYTES);
+	for (i = 0; i < 8; i++)
+		buf[CB_HASH_BYTES + i] =
+		    (unsigned char)((uint64_t)len >> (8 * i));
+	memcpy(buf + CB_HASH_BYTES + 8, p, len);
+	cb_hash(buf, CB_HASH_BYTES + 8 + len, d);
+	cb_wipe_free(buf, CB_HASH_BYTES + 8 + len);
+}
+
+struct check_ctx {
+	struct store_check_report *rep;
+	unsigned char d[CB_HASH_BYTES];
+};
+
+static int check_event(void *ctx, const struct store_event *ev)
+{
+	struct check_ctx *c = ctx;
+	char head[64];
+
+	snprintf(head, sizeof(head), "%lld:%s:%d", (long long)ev->seq, ev->id,
+		 ev->synced);
+	digest_add(c->d, head, strlen(head));
+	digest_add(c->d, ev->json, ev->len);
+	c->rep->events++;
+	if (!ev->synced)
+		c->rep->unsynced++;
+	return 0;
+}
+
+static int check_subject(void *ctx, const char *subject)
+{
+	struct check_ctx *c = ctx;
+
+	digest_add(c->d, subject, strlen(subject));
+	c->rep->subjects++;
+	return 0;
+}
+
+static int check_user(void *ctx, const char *name, const char *role)
+{
+	struct check_ctx *c = ctx;
+
+	digest_add(c->d, name, strlen(name));
+	digest_add(c->d, role, strlen(role));
+	c->rep->users++;
+	return 0;
+}
+
+int store_check(struct store *st, struct store_check_report *report,
+		struct cb_err *err)
+{
+	struct check_ctx c;
+	sqlite3_stmt *s;
+	int rc;
+
+	memset(report, 0, sizeof(*report));
+	memset(&c, 0, sizeof(c));
+	c.rep = report;
+	if (need_key(st, err))
+		return err->code;
+	rc = sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "checking the file", err);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *msg = (const char *)sqlite3_column_text(s, 0);
+
+		if (!msg || strcmp(msg, "ok"))
+			rc = cb_err_set(err, CB_EINTEGRITY,
+					"integrity error: the store %s is "
+					"damaged (%s); restore it from a "
+					"backup",
+					st->path, msg ? msg : "?");
+		else
+			rc = 0;
+	} else {
+		rc = db_fail(st, rc, "checking the file", err);
+	}
+	sqlite3_finalize(s);
+	if (rc)
+		return rc;
+	rc = store_each_user(st, check_user, &c, err);
+	if (!rc)
+		rc = store_each_subject(st, check_subject, &c, err);
+	if (!rc)
+		rc = store_each_event(st, NULL, STORE_ITER_ALL, check_event, &c,
+				      err);
+	if (rc)
+		return rc;
+	/* Settings: every key, decrypted. */
+	rc = sqlite3_prepare_v2(st->db, "SELECT key FROM meta ORDER BY key", -1,
+				&s, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "reading settings", err);
+	for (;;) {
+		int src = sqlite3_step(s);
+
+		if (src == SQLITE_DONE) {
+			rc = 0;
+			break;
+		}
+		if (src != SQLITE_ROW) {
+			rc = db_fail(st, src, "reading the store", err);
+			break;
+		}
+		char key[META_KEY_MAX + 1], *val;
+		size_t len;
+		const char *k = (const char *)sqlite3_column_text(s, 0);
+
+		if (!k || !meta_key_valid(k)) {
+			rc = integrity(st, "a setting name", err);
+			break;
+		}
+		snprintf(key, sizeof(key), "%s", k);
+		rc = store_meta_get(st, key, &val, &len, err);
+		if (rc)
+			break;
+		digest_add(c.d, key, strlen(key));
+		digest_add(c.d, val, len);
+		cb_wipe_free(val, len + 1);
+		report->settings++;
+	}
+	sqlite3_finalize(s);
+	if (rc)
+		return rc;
+	hex32(c.d, report->digest);
+	return 0;
+}
+
+int store_test_secrets(const struct store *st, char *out, size_t cap,
+		       struct cb_err *err)
+{
+	int rc;
+
+	if (need_key(st, err))
+		return err->code;
+	if (cap < STORE_SECRETS_HEX)
+		return cb_err_set(err, CB_EINVAL, "buffer too small");
+	rc = cb_hex_encode(st->key->bytes, CB_KEY_BYTES, out, cap, err);
+	if (rc)
+		return rc;
+	out[CB_KEY_BYTES * 2] = ' ';
+	return cb_hex_encode(st->dev.sk->bytes, CB_SIGN_SECRET_BYTES,
+			     out + CB_KEY_BYTES * 2 + 1,
+			     cap - CB_KEY_BYTES * 2 - 1, err);
+}

@@ -1,0 +1,340 @@
+/*
+ * store.h - the site laptop's encrypted local store (DESIGN.md section 6).
+ *
+ * One SQLite file, HOME/casebook.db (WAL, synchronous=FULL,
+ * temp_store=MEMORY), holding the device's event log and its settings.
+ * A random 256-bit data key encrypts everything of substance with
+ * XChaCha20-Poly1305: event bodies, subject ids, the device's Ed25519
+ * secret key, the site code, the protocol, every setting. The associated
+ * data of each ciphertext names its table and row, so a ciphertext moved
+ * to another row does not decrypt. The data key is wrapped once per user
+ * (keyslot) under an Argon2id key from that user's passphrase; the
+ * Argon2id cost and salt are stored in the wrapped text.
+ *
+ * Plaintext holds only: random event ids, local sequence numbers, the
+ * synced flag, keyed-hash lookup indexes of subject ids (BLAKE2b keyed by
+ * a subkey of the data key), the keyslots' user names and roles, and the
+ * schema version (PRAGMA user_version). Each plaintext bookkeeping column
+ * that could change what a reader sees is authenticated: ids, sequence
+ * numbers and subject hashes are part of the body's associated data, and
+ * the synced flag is covered by a keyed hash per row. A damaged file gives
+ * CB_EINTEGRITY with a message saying so, never wrong data.
+ *
+ * Life of a store handle:
+ *
+ *   store_open(home, &st)          open the file; nothing decrypted yet
+ *   store_select_user(st, name)    whose keyslot (NULL: the creator)
+ *   store_unlock(st, pass, len)    unwrap the data key, load the device
+ *   ... reads, transactions, appends ...
+ *   store_close(st)                wipe keys, close the file
+ *
+ * or all of it at once, asking for the passphrase as pass.h says, with
+ * store_open_cli(). Opening and a failed unlock write nothing to the
+ * database.
+ *
+ * Concurrency: SQLite's locking with a busy timeout of STORE_BUSY_MS. A
+ * write that still finds the store locked fails with CB_EBUSY and a
+ * message saying another casebook process is using it. Writes outside
+ * store_begin()/store_commit() run in their own transaction.
+ *
+ * Every function returning int returns 0 or a negative CB_E* code with a
+ * message in *err (err.h).
+ */
+#ifndef CB_STORE_H
+#define CB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "crypto.h"
+#include "err.h"
+
+struct cb_event;
+struct cb_protocol;
+
+/* File name of the store inside its home directory. */
+#define STORE_DB_NAME "casebook.db"
+/* Schema version kept in PRAGMA user_version. */
+#define STORE_SCHEMA_VERSION 1
+/* How long a writer waits for another process's lock, in ms. */
+#define STORE_BUSY_MS 5000
+/* Longest home directory path accepted. */
+#define STORE_PATH_MAX 4096
+/* Site codes: 2 to 8 uppercase ASCII letters and digits, a letter first. */
+#define STORE_SITE_MAX 8
+/* Device indexes: 1 to 99 (two digits of a subject id). */
+#define STORE_DEVICE_INDEX_MAX 99
+/* Subject sequence numbers per device: 1 to 999 (three digits). */
+#define STORE_SUBJECT_SEQ_MAX 999
+/* Longest user name, in bytes (same alphabet as event names). */
+#define STORE_USER_MAX 64
+/* Largest setting value and largest protocol file, in bytes. */
+#define STORE_META_MAX (4u * 1024u * 1024u)
+
+/* Roles a keyslot can hold on a site laptop. */
+#define STORE_ROLE_COORDINATOR "coordinator"
+#define STORE_ROLE_INVESTIGATOR "investigator"
+
+struct store;
+
+/*
+ * The store's home directory: `g->home` (--home or $CASEBOOK_HOME, which
+ * main.c has already merged) else $HOME/.casebook, into `out` of `cap`
+ * bytes. CB_EINVAL when neither is set or the path is too long.
+ */
+int store_home(const struct cli_global *g, char *out, size_t cap,
+	       struct cb_err *err);
+
+/* 1 when `site` is a valid site code (see STORE_SITE_MAX), else 0. */
+int store_site_valid(const char *site);
+
+/*
+ * 1 when `name` is a valid user name: 1 to STORE_USER_MAX bytes of ASCII
+ * letters, digits and "._-@" (it goes into every event as "user").
+ */
+int store_user_valid(const char *name);
+
+/* 1 when `role` is STORE_ROLE_COORDINATOR or STORE_ROLE_INVESTIGATOR. */
+int store_role_valid(const char *role);
+
+/* What store_create needs. Every pointer is the caller's. */
+struct store_create_params {
+	const char *home;     /* directory, created (0700) when missing */
+	const char *site;     /* store_site_valid */
+	int device_index;     /* 1..STORE_DEVICE_INDEX_MAX */
+	const char *protocol; /* the protocol file's bytes, already validated */
+	size_t protocol_len;
+	const char *user; /* first user (the default user); store_user_valid */
+	const char *role; /* store_role_valid */
+	const char *pass; /* the first user's passphrase */
+	size_t pass_len;
+};
+
+/*
+ * Create a new store in p->home: a fresh data key, device id and Ed25519
+ * device key, the settings, and the first keyslot. The file appears under
+ * its final name only once complete (it is built under a temporary name
+ * and linked into place), so an interrupted init leaves no half store.
+ * CB_EEXIST when a store is already there; CB_EINVAL for a bad parameter;
+ * CB_EIO. On success *out is an unlocked handle for p->user.
+ */
+int store_create(const struct store_create_params *p, struct store **out,
+		 struct cb_err *err);
+
+/*
+ * Open the store in `home` without unlocking it. CB_ENOTFOUND (message
+ * says to run `casebook init`) when there is none; CB_EINTEGRITY when the
+ * file is not a Casebook store or is damaged; CB_EINVAL for a store of
+ * another schema version.
+ */
+int store_open(const char *home, struct store **out, struct cb_err *err);
+
+/*
+ * Choose whose keyslot store_unlock uses: `user`, or NULL for the user
+ * who created the store. CB_EAUTH naming the user when there is no such
+ * keyslot.
+ */
+int store_select_user(struct store *st, const char *user, struct cb_err *err);
+
+/* The selected (or, once unlocked, acting) user's name and role. */
+const char *store_user(const struct store *st);
+const char *store_role(const struct store *st);
+
+/*
+ * Unwrap the data key with the selected user's passphrase and load the
+ * device's settings and signing key. CB_EAUTH for a wrong passphrase
+ * (nothing is written); CB_EINTEGRITY for a damaged store.
+ */
+int store_unlock(struct store *st, const char *pass, size_t pass_len,
+		 struct cb_err *err);
+
+/*
+ * store_home + store_open + store_select_user(g->user) + the passphrase
+ * (pass_get, prompting "Passphrase for USER: ") + store_unlock.
+ */
+int store_open_cli(const struct cli_global *g, struct store **out,
+		   struct cb_err *err);
+
+/* Wipe the keys and close the file. Rolls back an open transaction. NULL
+ * is allowed. */
+void store_close(struct store *st);
+
+/*
+ * 0 when `pass` is the acting user's passphrase (for e-signatures, which
+ * must ask again), CB_EAUTH otherwise. Writes nothing.
+ */
+int store_check_passphrase(struct store *st, const char *pass, size_t pass_len,
+			   struct cb_err *err);
+
+/* ---- Transactions ----------------------------------------------------- */
+
+/*
+ * Begin a write transaction (BEGIN IMMEDIATE: the write lock is taken
+ * now, so a busy store is reported before any work is done). Transactions
+ * do not nest: CB_EINVAL when one is open. CB_EBUSY after STORE_BUSY_MS.
+ */
+int store_begin(struct store *st, struct cb_err *err);
+/* Commit; on failure the transaction is rolled back. */
+int store_commit(struct store *st, struct cb_err *err);
+/* Roll back an open transaction; nothing when none is open. */
+void store_rollback(struct store *st);
+
+/* ---- Device and settings ---------------------------------------------- */
+
+/* The device id (32 hex), site code and device index. */
+const char *store_device_id(const struct store *st);
+const char *store_site(const struct store *st);
+int store_device_index(const struct store *st);
+/* The device's Ed25519 public key (CB_SIGN_PUBLIC_BYTES). */
+const unsigned char *store_device_pk(const struct store *st);
+
+/*
+ * Sign `len` bytes with the device key (for request signing and bundles).
+ */
+int store_sign(const struct store *st, const void *msg, size_t len,
+	       unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err);
+
+/* Sign `ev` (which must be valid) with the device key (cb_event_sign). */
+int store_sign_event(const struct store *st, struct cb_event *ev,
+		     struct cb_err *err);
+
+/*
+ * The protocol file's bytes as stored at init (decrypted on first use and
+ * kept until store_close; NUL-terminated). The pointer belongs to `st`.
+ */
+int store_protocol_bytes(struct store *st, const char **bytes, size_t *len,
+			 struct cb_err *err);
+
+/* The stored protocol, loaded; the caller frees it with cb_protocol_free. */
+int store_protocol_load(struct store *st, struct cb_protocol **out,
+			struct cb_err *err);
+
+/*
+ * Settings, encrypted under the data key with "meta:KEY" as associated
+ * data. Keys are 1..64 bytes of [a-z0-9._-]; keys starting with "store."
+ * belong to this module. store_meta_get: *val is malloc'd with a NUL after
+ * the last byte, freed by the caller (cb_wipe_free for secrets);
+ * CB_ENOTFOUND when unset. store_meta_set: at most STORE_META_MAX bytes.
+ * Every setting is encrypted: even the sync cursor, since nothing needs a
+ * setting before the store is unlocked.
+ */
+int store_meta_get(struct store *st, const char *key, char **val, size_t *len,
+		   struct cb_err *err);
+int store_meta_set(struct store *st, const char *key, const void *val,
+		   size_t len, struct cb_err *err);
+
+/*
+ * The next subject sequence number of this device (1, 2, ...), for
+ * subject ids SITE-DDNNN; the counter is advanced and kept encrypted.
+ * Call inside the transaction that records the new subject, so a rolled
+ * back enrollment gives its number back. CB_ECONFLICT past
+ * STORE_SUBJECT_SEQ_MAX.
+ */
+int store_next_subject_seq(struct store *st, unsigned *seq, struct cb_err *err);
+
+/* ---- Events ----------------------------------------------------------- */
+
+/* Flags of store_add_event. */
+#define STORE_EVENT_SYNCED 1u /* already on the server (pulled) */
+
+/*
+ * Store one event: its id (32 hex), its subject id (NUL-terminated, may
+ * be "" for an event about no subject) and its JSON bytes (at most
+ * CB_VALUE_MAX). The event gets the next local sequence number (*seq when
+ * not NULL). Events recorded here are unsynced unless `flags` has
+ * STORE_EVENT_SYNCED. CB_EEXIST when an event with this id is already
+ * stored (nothing changes: pulling an event twice is harmless).
+ */
+int store_add_event(struct store *st, const char *id, const char *subject,
+		    const char *json, size_t len, unsigned flags, int64_t *seq,
+		    struct cb_err *err);
+
+/* One stored event as the iterators hand it out; valid during the call. */
+struct store_event {
+	int64_t seq;	  /* local order, 1, 2, ... */
+	const char *id;	  /* 32 hex */
+	int synced;	  /* 1 once the server has it */
+	const char *json; /* decrypted bytes, NUL-terminated */
+	size_t len;
+};
+
+/*
+ * Called once per event in local order; a non-zero return stops the
+ * iteration and is returned by the iterator.
+ */
+typedef int (*store_event_fn)(void *ctx, const struct store_event *ev);
+
+/* Which events an iterator visits. */
+#define STORE_ITER_ALL 0u
+#define STORE_ITER_UNSYNCED 1u /* only events not yet synced */
+
+/*
+ * Every event (subject NULL) or every event of one subject id, in local
+ * order, decrypted and checked. A damaged event stops the iteration with
+ * CB_EINTEGRITY.
+ */
+int store_each_event(struct store *st, const char *subject, unsigned which,
+		     store_event_fn fn, void *ctx, struct cb_err *err);
+
+/* Called once per subject id with the NUL-terminated subject id. */
+typedef int (*store_subject_fn)(void *ctx, const char *subject);
+
+/* Every subject id that has events, in the order first stored. */
+int store_each_subject(struct store *st, store_subject_fn fn, void *ctx,
+		       struct cb_err *err);
+
+/* Mark the event `id` as synced. CB_ENOTFOUND for an unknown id. */
+int store_mark_synced(struct store *st, const char *id, struct cb_err *err);
+
+/* Number of events, and of events not yet synced. */
+int store_count_events(struct store *st, int64_t *total, int64_t *unsynced,
+		       struct cb_err *err);
+
+/* ---- Users ------------------------------------------------------------ */
+
+/* Called once per keyslot, in creation order. */
+typedef int (*store_user_fn)(void *ctx, const char *name, const char *role);
+int store_each_user(struct store *st, store_user_fn fn, void *ctx,
+		    struct cb_err *err);
+
+/*
+ * Give `name` a keyslot with `role` and passphrase `pass`. Only an
+ * unlocked investigator may: CB_EFORBIDDEN otherwise. CB_EEXIST when the
+ * user exists; CB_EINVAL for a bad name or role.
+ */
+int store_add_user(struct store *st, const char *name, const char *role,
+		   const char *pass, size_t pass_len, struct cb_err *err);
+
+/* Re-wrap the data key for the acting user under `pass` (fresh salt). */
+int store_change_passphrase(struct store *st, const char *pass, size_t pass_len,
+			    struct cb_err *err);
+
+/* ---- Checking --------------------------------------------------------- */
+
+struct store_check_report {
+	int64_t events, unsynced, subjects, users, settings;
+	/* BLAKE2b of every decrypted event, subject and setting, in order:
+	 * two stores holding the same content give the same digest */
+	char digest[CB_HASH_HEX_SIZE];
+};
+
+/*
+ * Verify the whole store: SQLite's integrity_check, then decrypt and
+ * authenticate every event, subject and setting. CB_EINTEGRITY with the
+ * first problem found.
+ */
+int store_check(struct store *st, struct store_check_report *report,
+		struct cb_err *err);
+
+/*
+ * For the store's own tests (casebook store test-secrets, which exists only
+ * with CASEBOOK_TEST_HOOKS=1): the data key and the device secret key in
+ * hex, space-separated, so a test can prove neither appears in the file.
+ * `out` needs STORE_SECRETS_HEX bytes.
+ */
+#define STORE_SECRETS_HEX (CB_KEY_BYTES * 2 + 1 + CB_SIGN_SECRET_BYTES * 2 + 1)
+int store_test_secrets(const struct store *st, char *out, size_t cap,
+		       struct cb_err *err);
+
+#endif
