@@ -128,8 +128,7 @@ static void num(double v, char *out, size_t cap)
 	snprintf(out, cap, "%.15g", v);
 }
 
-static void range_cell(const struct cb_protocol_range *r, char *out,
-		       size_t cap)
+static void range_cell(const struct cb_protocol_range *r, char *out, size_t cap)
 {
 	char lo[40], hi[40];
 
@@ -264,8 +263,9 @@ static void show_visits(const struct cb_protocol *p)
 		}
 		forms[0] = '\0';
 		for (f = 0; f < vi->nforms; f++) {
-			int n = snprintf(forms + used, sizeof(forms) - used,
-					 "%s%s", f ? " " : "", vi->forms[f]->code);
+			int n =
+			    snprintf(forms + used, sizeof(forms) - used, "%s%s",
+				     f ? " " : "", vi->forms[f]->code);
 
 			if (n < 0 || (size_t)n >= sizeof(forms) - used)
 				break;
@@ -362,7 +362,8 @@ int cmd_protocol(int argc, char **argv, struct cli_global *g)
 	sub = argv[1];
 	for (i = 2; i < argc; i++)
 		if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--"))
-			return cli_usage("protocol ", "protocol: unknown option '%s'",
+			return cli_usage("protocol ",
+					 "protocol: unknown option '%s'",
 					 argv[i]);
 	if (strcmp(sub, "check") && strcmp(sub, "show"))
 		return cli_usage("protocol ",
@@ -373,10 +374,11 @@ int cmd_protocol(int argc, char **argv, struct cli_global *g)
 	if (i < argc && !strcmp(argv[i], "--"))
 		i++;
 	if (i >= argc)
-		return cli_usage("protocol ", "protocol %s: no FILE given", sub);
+		return cli_usage("protocol ", "protocol %s: no FILE given",
+				 sub);
 	if (i + 1 < argc)
 		return cli_usage("protocol ",
-				 "protocol %s: one FILE only, got '%s' too", sub,
-				 argv[i + 1]);
+				 "protocol %s: one FILE only, got '%s' too",
+				 sub, argv[i + 1]);
 	return !strcmp(sub, "check") ? do_check(argv[i]) : do_show(argv[i]);
 }

@@ -56,7 +56,9 @@
  * stay valid until the next cb_merge_add or cb_merge_free; copy what you
  * keep. Lookups settle the derived state lazily, so they take a
  * non-const struct cb_merge; the state is not locked (one thread at a
- * time). Adding n events and reading everything costs O(n log n).
+ * time). The walks (cb_merge_each_*) return CB_ENOMEM, with no message,
+ * when settling runs out of memory. Adding n events and reading
+ * everything costs O(n log n).
  */
 #ifndef CB_MERGE_H
 #define CB_MERGE_H

@@ -140,30 +140,38 @@ static int problems_add(struct cb_protocol_problems *pr, const char *msg)
 /* ---- Names ------------------------------------------------------------ */
 
 static const char *const type_names[] = {
-	[CB_ITEM_INTEGER] = "integer",	 [CB_ITEM_DECIMAL] = "decimal",
-	[CB_ITEM_TEXT] = "text",	 [CB_ITEM_DATE] = "date",
-	[CB_ITEM_PARTIAL_DATE] = "partial_date",
-	[CB_ITEM_DATETIME] = "datetime", [CB_ITEM_CHOICE] = "choice",
-	[CB_ITEM_BOOLEAN] = "boolean",
+    [CB_ITEM_INTEGER] = "integer",
+    [CB_ITEM_DECIMAL] = "decimal",
+    [CB_ITEM_TEXT] = "text",
+    [CB_ITEM_DATE] = "date",
+    [CB_ITEM_PARTIAL_DATE] = "partial_date",
+    [CB_ITEM_DATETIME] = "datetime",
+    [CB_ITEM_CHOICE] = "choice",
+    [CB_ITEM_BOOLEAN] = "boolean",
 };
 #define NTYPES (sizeof(type_names) / sizeof(type_names[0]))
 
 static const char *const op_names[] = {
-	[CB_CMP_EQ] = "=",	   [CB_CMP_NE] = "!=",
-	[CB_CMP_LT] = "<",	   [CB_CMP_LE] = "<=",
-	[CB_CMP_GT] = ">",	   [CB_CMP_GE] = ">=",
-	[CB_CMP_IN] = "in",	   [CB_CMP_NOT_IN] = "not_in",
-	[CB_CMP_PRESENT] = "present", [CB_CMP_ABSENT] = "absent",
+    [CB_CMP_EQ] = "=",
+    [CB_CMP_NE] = "!=",
+    [CB_CMP_LT] = "<",
+    [CB_CMP_LE] = "<=",
+    [CB_CMP_GT] = ">",
+    [CB_CMP_GE] = ">=",
+    [CB_CMP_IN] = "in",
+    [CB_CMP_NOT_IN] = "not_in",
+    [CB_CMP_PRESENT] = "present",
+    [CB_CMP_ABSENT] = "absent",
 };
 #define NOPS (sizeof(op_names) / sizeof(op_names[0]))
 
 static const char *const check_type_names[] = {
-	[CB_CHECK_REQUIRED] = "required",
-	[CB_CHECK_FORBIDDEN] = "forbidden",
-	[CB_CHECK_COMPARE] = "compare",
-	[CB_CHECK_AT_LEAST_ONE] = "at_least_one",
-	[CB_CHECK_VISIT_WINDOW] = "visit_window",
-	[CB_CHECK_CONDITION] = "condition",
+    [CB_CHECK_REQUIRED] = "required",
+    [CB_CHECK_FORBIDDEN] = "forbidden",
+    [CB_CHECK_COMPARE] = "compare",
+    [CB_CHECK_AT_LEAST_ONE] = "at_least_one",
+    [CB_CHECK_VISIT_WINDOW] = "visit_window",
+    [CB_CHECK_CONDITION] = "condition",
 };
 #define NCHECKTYPES (sizeof(check_type_names) / sizeof(check_type_names[0]))
 
@@ -171,14 +179,14 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } writer_names[] = {
-	{CB_WRITER_COORDINATOR, "coordinator"},
-	{CB_WRITER_INVESTIGATOR, "investigator"},
-	{CB_WRITER_DATAMANAGER, "datamanager"},
-	{CB_WRITER_MONITOR, "monitor"},
-	{CB_WRITER_STATISTICIAN, "statistician"},
-	{CB_WRITER_DSMB, "dsmb"},
-	{CB_WRITER_LAB, "lab"},
-	{CB_WRITER_SYSTEM, "system"},
+    {CB_WRITER_COORDINATOR, "coordinator"},
+    {CB_WRITER_INVESTIGATOR, "investigator"},
+    {CB_WRITER_DATAMANAGER, "datamanager"},
+    {CB_WRITER_MONITOR, "monitor"},
+    {CB_WRITER_STATISTICIAN, "statistician"},
+    {CB_WRITER_DSMB, "dsmb"},
+    {CB_WRITER_LAB, "lab"},
+    {CB_WRITER_SYSTEM, "system"},
 };
 #define NWRITERS (sizeof(writer_names) / sizeof(writer_names[0]))
 
@@ -234,8 +242,8 @@ cb_protocol_find_visit(const struct cb_protocol *p, const char *code)
 	return NULL;
 }
 
-const struct cb_protocol_form *cb_protocol_find_form(const struct cb_protocol *p,
-						     const char *code)
+const struct cb_protocol_form *
+cb_protocol_find_form(const struct cb_protocol *p, const char *code)
 {
 	size_t i;
 
@@ -338,7 +346,8 @@ static void quote(const char *s, char *out, size_t cap)
 		unsigned char c = (unsigned char)*s;
 
 		if (c < 0x20 || c == 0x7f) {
-			len = (size_t)snprintf(piece, sizeof(piece), "\\x%02x", c);
+			len = (size_t)snprintf(piece, sizeof(piece), "\\x%02x",
+					       c);
 		} else if (c == '"' || c == '\\') {
 			piece[0] = '\\';
 			piece[1] = (char)c;
@@ -391,7 +400,8 @@ static int utf8_length(const char *s, size_t *n)
 				return 0;
 			cp = (cp << 6) | (u[k] & 0x3f);
 		}
-		if ((more == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		if ((more == 2 &&
+		     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
 		    (more == 3 && (cp < 0x10000 || cp > 0x10ffff)))
 			return 0;
 		u += more + 1;
@@ -459,12 +469,13 @@ static void range_text(const struct cb_protocol_range *r, char *out, size_t cap)
 /* ---- Values ----------------------------------------------------------- */
 
 static const struct cb_protocol_choice yes_no[] = {
-	{"Y", "Yes"},
-	{"N", "No"},
+    {"Y", "Yes"},
+    {"N", "No"},
 };
 
 /* "FORM.ITEM" for messages. */
-static void item_name(const struct cb_protocol_item *item, char *out, size_t cap)
+static void item_name(const struct cb_protocol_item *item, char *out,
+		      size_t cap)
 {
 	if (item->form && item->form->code)
 		snprintf(out, cap, "%s.%s", item->form->code, item->code);
@@ -517,9 +528,9 @@ static int check_format(const struct cb_protocol_item *item, const char *v,
 	item_name(item, name, sizeof(name));
 	quote(v, q, sizeof(q));
 	if (!v[0])
-		return cb_err_set(err, CB_EINVAL,
-				  "%s: empty value (leave the item missing instead)",
-				  name);
+		return cb_err_set(
+		    err, CB_EINVAL,
+		    "%s: empty value (leave the item missing instead)", name);
 	switch (item->type) {
 	case CB_ITEM_INTEGER:
 		if (!number_syntax(v, 0, &nint, &nfrac, &point) ||
@@ -530,8 +541,8 @@ static int check_format(const struct cb_protocol_item *item, const char *v,
 					  name, q);
 		if (nint > INT_DIGITS_MAX)
 			return cb_err_set(err, CB_EINVAL,
-					  "%s: \"%s\" has more than %d digits", name,
-					  q, INT_DIGITS_MAX);
+					  "%s: \"%s\" has more than %d digits",
+					  name, q, INT_DIGITS_MAX);
 		return 0;
 	case CB_ITEM_DECIMAL:
 		if (!number_syntax(v, CB_PROTOCOL_PRECISION_MAX + 100, &nint,
@@ -542,9 +553,10 @@ static int check_format(const struct cb_protocol_item *item, const char *v,
 					  name, q);
 		if (nfrac > (size_t)item->precision) {
 			if (item->precision == 0)
-				return cb_err_set(err, CB_EINVAL,
-						  "%s: \"%s\" must be a whole number",
-						  name, q);
+				return cb_err_set(
+				    err, CB_EINVAL,
+				    "%s: \"%s\" must be a whole number", name,
+				    q);
 			return cb_err_set(err, CB_EINVAL,
 					  "%s: \"%s\" has more than %d decimal "
 					  "place%s",
@@ -553,12 +565,12 @@ static int check_format(const struct cb_protocol_item *item, const char *v,
 		}
 		if (nint > INT_DIGITS_MAX)
 			return cb_err_set(err, CB_EINVAL,
-					  "%s: \"%s\" has more than %d digits", name,
-					  q, INT_DIGITS_MAX);
+					  "%s: \"%s\" has more than %d digits",
+					  name, q, INT_DIGITS_MAX);
 		if (v[0] == '-' && strtod(v, NULL) == 0)
-			return cb_err_set(err, CB_EINVAL,
-					  "%s: \"%s\": write zero without a sign",
-					  name, q);
+			return cb_err_set(
+			    err, CB_EINVAL,
+			    "%s: \"%s\": write zero without a sign", name, q);
 		return 0;
 	case CB_ITEM_TEXT:
 		if (!utf8_length(v, &len))
@@ -574,10 +586,11 @@ static int check_format(const struct cb_protocol_item *item, const char *v,
 						  name, i + 1);
 		}
 		if (len > item->max_length)
-			return cb_err_set(err, CB_EINVAL,
-					  "%s: text is %zu characters long, over "
-					  "the limit of %zu",
-					  name, len, item->max_length);
+			return cb_err_set(
+			    err, CB_EINVAL,
+			    "%s: text is %zu characters long, over "
+			    "the limit of %zu",
+			    name, len, item->max_length);
 		return 0;
 	case CB_ITEM_DATE: {
 		struct cb_date d;
@@ -605,9 +618,11 @@ static int check_format(const struct cb_protocol_item *item, const char *v,
 			if (!strcmp(item->choices[i].code, v))
 				return 0;
 		list[0] = '\0';
-		for (i = 0; i < item->nchoices && used + 8 < sizeof(list); i++) {
-			int n = snprintf(list + used, sizeof(list) - used, "%s%s",
-					 i ? ", " : "", item->choices[i].code);
+		for (i = 0; i < item->nchoices && used + 8 < sizeof(list);
+		     i++) {
+			int n =
+			    snprintf(list + used, sizeof(list) - used, "%s%s",
+				     i ? ", " : "", item->choices[i].code);
 
 			if (n < 0)
 				break;
@@ -621,8 +636,8 @@ static int check_format(const struct cb_protocol_item *item, const char *v,
 	case CB_ITEM_BOOLEAN:
 		if (!strcmp(v, "Y") || !strcmp(v, "N"))
 			return 0;
-		return cb_err_set(err, CB_EINVAL, "%s: \"%s\" is not Y or N", name,
-				  q);
+		return cb_err_set(err, CB_EINVAL, "%s: \"%s\" is not Y or N",
+				  name, q);
 	}
 	return cb_err_set(err, CB_EINVAL, "%s: unknown item type", name);
 }
@@ -655,9 +670,9 @@ int cb_protocol_check_value(const struct cb_protocol_item *item,
 		item_name(item, name, sizeof(name));
 		range_text(&item->range, allowed, sizeof(allowed));
 		return cb_err_set(err, CB_ECHECK,
-				  "%s: %s is outside the allowed range %s%s%s", name,
-				  value, allowed, item->unit[0] ? " " : "",
-				  item->unit);
+				  "%s: %s is outside the allowed range %s%s%s",
+				  name, value, allowed,
+				  item->unit[0] ? " " : "", item->unit);
 	}
 	if (soft && outside(&item->soft, v))
 		*soft = 1;
@@ -690,10 +705,11 @@ int cb_protocol_parse_target(const struct cb_protocol *p, const char *text,
 		return cb_err_set(err, CB_ENOTFOUND, "unknown form \"%s\"", q);
 	if (!hash) {
 		if (f->repeating)
-			return cb_err_set(err, CB_EINVAL,
-					  "form %s repeats: name an instance, as "
-					  "in %s#1",
-					  f->code, f->code);
+			return cb_err_set(
+			    err, CB_EINVAL,
+			    "form %s repeats: name an instance, as "
+			    "in %s#1",
+			    f->code, f->code);
 		*form = f;
 		return 0;
 	}
@@ -710,10 +726,11 @@ int cb_protocol_parse_target(const struct cb_protocol *p, const char *text,
 	}
 	if (i == 0 || num[i] || num[0] == '0' || inst < 1 ||
 	    inst > CB_PROTOCOL_REPEAT_MAX)
-		return cb_err_set(err, CB_EINVAL,
-				  "\"%s\": the instance must be a number from 1 "
-				  "to %d",
-				  q, CB_PROTOCOL_REPEAT_MAX);
+		return cb_err_set(
+		    err, CB_EINVAL,
+		    "\"%s\": the instance must be a number from 1 "
+		    "to %d",
+		    q, CB_PROTOCOL_REPEAT_MAX);
 	*form = f;
 	*instance = (unsigned)inst;
 	return 0;
@@ -736,7 +753,7 @@ struct ld {
 };
 
 static void prob(struct ld *ld, const char *path, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void prob(struct ld *ld, const char *path, const char *fmt, ...)
 {
@@ -1104,7 +1121,8 @@ static void load_choices(struct ld *ld, const cJSON *arr, const char *path,
 					label = code;
 			}
 		} else {
-			prob(ld, sub, "expected a string or an object, found %s",
+			prob(ld, sub,
+			     "expected a string or an object, found %s",
 			     cb_json_type_name(c));
 		}
 		ch[i].code = "";
@@ -1121,7 +1139,8 @@ static void load_choices(struct ld *ld, const cJSON *arr, const char *path,
 					if (!strcmp(ch[k].code, code))
 						break;
 				if (k < i)
-					prob(ld, sub, "duplicate choice code \"%s\"",
+					prob(ld, sub,
+					     "duplicate choice code \"%s\"",
 					     code);
 				ch[i].code = ld_dup(ld, code);
 				ch[i].label = ld_dup(ld, label);
@@ -1172,14 +1191,18 @@ static void load_range(struct ld *ld, const cJSON *item_json, const char *key,
 			continue;
 		}
 		if (it->type == CB_ITEM_INTEGER && floor(d) != d) {
-			prob(ld, end, "%g is not a whole number, as the integer "
-				      "item's values are", d);
+			prob(ld, end,
+			     "%g is not a whole number, as the integer "
+			     "item's values are",
+			     d);
 			continue;
 		}
 		if (it->type == CB_ITEM_DECIMAL &&
 		    !fits_precision(d, it->precision)) {
-			prob(ld, end, "%g has more decimal places than the "
-				      "item's precision %d", d, it->precision);
+			prob(ld, end,
+			     "%g has more decimal places than the "
+			     "item's precision %d",
+			     d, it->precision);
 			continue;
 		}
 		if (e == 0) {
@@ -1207,10 +1230,10 @@ static void load_item(struct ld *ld, const cJSON *j, const char *path,
 		      struct cb_protocol_form *form, size_t index)
 {
 	static const char *const keys[] = {
-		"code",	 "label",      "type",	"unit",	 "required", "blinding",
-		"precision", "max_length", "range", "soft", "choices",  NULL};
+	    "code",	 "label",      "type",	"unit", "required", "blinding",
+	    "precision", "max_length", "range", "soft", "choices",  NULL};
 	struct cb_protocol_item *it =
-		(struct cb_protocol_item *)&form->items[index];
+	    (struct cb_protocol_item *)&form->items[index];
 	const char *type, *blinding;
 	const cJSON *ch;
 	char sub[PATH_LEN], q[QUOTE_LEN], lo[NUM_TEXT], hi[NUM_TEXT];
@@ -1260,8 +1283,8 @@ static void load_item(struct ld *ld, const cJSON *j, const char *path,
 		else if (strcmp(blinding, "blinded")) {
 			path_key(sub, path, "blinding");
 			quote(blinding, q, sizeof(q));
-			prob(ld, sub, "\"%s\" is not \"blinded\" or \"unblinded\"",
-			     q);
+			prob(ld, sub,
+			     "\"%s\" is not \"blinded\" or \"unblinded\"", q);
 		}
 	}
 
@@ -1272,8 +1295,9 @@ static void load_item(struct ld *ld, const cJSON *j, const char *path,
 			    &n, path))
 			it->precision = (int)n;
 		else if (!cJSON_GetObjectItemCaseSensitive(j, "precision"))
-			prob(ld, sub, "missing: a decimal item needs its number "
-				      "of decimal places (0..%d)",
+			prob(ld, sub,
+			     "missing: a decimal item needs its number "
+			     "of decimal places (0..%d)",
 			     CB_PROTOCOL_PRECISION_MAX);
 	} else if (cJSON_GetObjectItemCaseSensitive(j, "precision") && type) {
 		prob(ld, sub, "only a decimal item has a precision");
@@ -1318,15 +1342,17 @@ static void load_item(struct ld *ld, const cJSON *j, const char *path,
 		it->nchoices = 2;
 		it->choices = yes_no;
 		if (ch)
-			prob(ld, sub, "a boolean item's choices are always Y and N");
+			prob(ld, sub,
+			     "a boolean item's choices are always Y and N");
 	} else if (it->type == CB_ITEM_CHOICE) {
 		if (!ch || cJSON_IsNull(ch)) {
-			prob(ld, sub, "missing: a choice item needs its choices");
+			prob(ld, sub,
+			     "missing: a choice item needs its choices");
 		} else if (cJSON_IsString(ch)) {
-			const cJSON *list = ld->codelists
-				? cJSON_GetObjectItemCaseSensitive(ld->codelists,
-								   ch->valuestring)
-				: NULL;
+			const cJSON *list =
+			    ld->codelists ? cJSON_GetObjectItemCaseSensitive(
+						ld->codelists, ch->valuestring)
+					  : NULL;
 
 			quote(ch->valuestring, q, sizeof(q));
 			if (!cJSON_IsArray(list))
@@ -1336,8 +1362,10 @@ static void load_item(struct ld *ld, const cJSON *j, const char *path,
 		} else if (cJSON_IsArray(ch)) {
 			load_choices(ld, ch, sub, it);
 		} else {
-			prob(ld, sub, "expected an array or a code list name, "
-				      "found %s", cb_json_type_name(ch));
+			prob(ld, sub,
+			     "expected an array or a code list name, "
+			     "found %s",
+			     cb_json_type_name(ch));
 		}
 	} else if (ch && type) {
 		prob(ld, sub, "only a choice item has choices");
@@ -1345,8 +1373,8 @@ static void load_item(struct ld *ld, const cJSON *j, const char *path,
 }
 
 static const char *const role_list =
-	"coordinator, investigator, datamanager, monitor, statistician, dsmb, "
-	"lab or system";
+    "coordinator, investigator, datamanager, monitor, statistician, dsmb, "
+    "lab or system";
 
 static void load_writers(struct ld *ld, const cJSON *fj, const char *path,
 			 struct cb_protocol_form *f)
@@ -1359,8 +1387,8 @@ static void load_writers(struct ld *ld, const cJSON *fj, const char *path,
 	path_key(sub, path, "writers");
 	if (!arr) {
 		if (!cJSON_GetObjectItemCaseSensitive(fj, "writers"))
-			f->writers = CB_WRITER_COORDINATOR |
-				     CB_WRITER_INVESTIGATOR;
+			f->writers =
+			    CB_WRITER_COORDINATOR | CB_WRITER_INVESTIGATOR;
 		return;
 	}
 	cJSON_ArrayForEach(w, arr)
@@ -1385,16 +1413,17 @@ static void load_writers(struct ld *ld, const cJSON *fj, const char *path,
 		prob(ld, sub, "a form needs at least one writer");
 	else if ((f->writers & CB_WRITER_SYSTEM) &&
 		 f->writers != CB_WRITER_SYSTEM)
-		prob(ld, sub, "\"system\" (the randomize command) must be the "
-			      "form's only writer");
+		prob(ld, sub,
+		     "\"system\" (the randomize command) must be the "
+		     "form's only writer");
 }
 
 static void load_forms(struct ld *ld, const cJSON *root)
 {
-	static const char *const keys[] = {"code",    "label", "repeating",
-					   "writers", "items", "scores", NULL};
-	const cJSON *arr = get_array(ld, root, "forms", 1, CB_PROTOCOL_FORMS_MAX,
-				     "$");
+	static const char *const keys[] = {
+	    "code", "label", "repeating", "writers", "items", "scores", NULL};
+	const cJSON *arr =
+	    get_array(ld, root, "forms", 1, CB_PROTOCOL_FORMS_MAX, "$");
 	const cJSON *fj;
 	size_t nforms = array_size(arr), nitems = 0, i, k, at;
 	char path[PATH_LEN], sub[PATH_LEN], el[PATH_LEN];
@@ -1403,7 +1432,8 @@ static void load_forms(struct ld *ld, const cJSON *root)
 		prob(ld, "$.forms", "a protocol needs at least one form");
 	cJSON_ArrayForEach(fj, arr)
 	{
-		const cJSON *items = cJSON_GetObjectItemCaseSensitive(fj, "items");
+		const cJSON *items =
+		    cJSON_GetObjectItemCaseSensitive(fj, "items");
 
 		if (cJSON_IsArray(items) &&
 		    array_size(items) <= CB_PROTOCOL_FORM_ITEMS_MAX)
@@ -1447,8 +1477,8 @@ static void load_forms(struct ld *ld, const cJSON *root)
 			}
 		load_writers(ld, fj, path, f);
 
-		items = get_array(ld, fj, "items", 1, CB_PROTOCOL_FORM_ITEMS_MAX,
-				  path);
+		items = get_array(ld, fj, "items", 1,
+				  CB_PROTOCOL_FORM_ITEMS_MAX, path);
 		path_key(sub, path, "items");
 		if (items && array_size(items) == 0)
 			prob(ld, sub, "a form needs at least one item");
@@ -1473,8 +1503,8 @@ static void load_visits(struct ld *ld, const cJSON *root)
 {
 	static const char *const keys[] = {"code",   "label", "day",
 					   "window", "forms", NULL};
-	const cJSON *arr = get_array(ld, root, "visits", 1,
-				     CB_PROTOCOL_VISITS_MAX, "$");
+	const cJSON *arr =
+	    get_array(ld, root, "visits", 1, CB_PROTOCOL_VISITS_MAX, "$");
 	const cJSON *vj;
 	size_t nvisits = array_size(arr), i = 0, k, j;
 	char path[PATH_LEN], sub[PATH_LEN], el[PATH_LEN], q[QUOTE_LEN];
@@ -1508,7 +1538,8 @@ static void load_visits(struct ld *ld, const cJSON *root)
 		v->code = get_code(ld, vj, "code", path);
 		v->label = get_text(ld, vj, "label", 1, path);
 		for (k = 0; k + 1 < i; k++)
-			if (v->code[0] && !strcmp(ld->visits[k].code, v->code)) {
+			if (v->code[0] &&
+			    !strcmp(ld->visits[k].code, v->code)) {
 				path_key(sub, path, "code");
 				prob(ld, sub, "duplicate visit code \"%s\"",
 				     v->code);
@@ -1518,13 +1549,14 @@ static void load_visits(struct ld *ld, const cJSON *root)
 		if (!v->scheduled) {
 			if (cJSON_GetObjectItemCaseSensitive(vj, "day") ||
 			    cJSON_GetObjectItemCaseSensitive(vj, "window"))
-				prob(ld, path, "the %s pseudo-visit has no day "
-					       "or window",
+				prob(ld, path,
+				     "the %s pseudo-visit has no day "
+				     "or window",
 				     CB_PROTOCOL_LOG_VISIT);
 		} else {
 			ld->p->nscheduled++;
-			has_day = get_int(ld, vj, "day", -DAY_LIMIT, DAY_LIMIT, 1,
-					  &day, path);
+			has_day = get_int(ld, vj, "day", -DAY_LIMIT, DAY_LIMIT,
+					  1, &day, path);
 			if (has_day)
 				v->day = (int)day;
 			v->low = v->high = v->day;
@@ -1534,14 +1566,16 @@ static void load_visits(struct ld *ld, const cJSON *root)
 				const cJSON *lo = cJSON_GetArrayItem(win, 0);
 				const cJSON *hi = cJSON_GetArrayItem(win, 1);
 
-				if (array_size(win) != 2 || !cJSON_IsNumber(lo) ||
+				if (array_size(win) != 2 ||
+				    !cJSON_IsNumber(lo) ||
 				    !cJSON_IsNumber(hi) ||
 				    floor(lo->valuedouble) != lo->valuedouble ||
 				    floor(hi->valuedouble) != hi->valuedouble ||
 				    fabs(lo->valuedouble) > DAY_LIMIT ||
 				    fabs(hi->valuedouble) > DAY_LIMIT) {
-					prob(ld, sub, "expected [first day, last "
-						      "day], two whole numbers");
+					prob(ld, sub,
+					     "expected [first day, last "
+					     "day], two whole numbers");
 				} else {
 					v->low = (int)lo->valuedouble;
 					v->high = (int)hi->valuedouble;
@@ -1550,16 +1584,17 @@ static void load_visits(struct ld *ld, const cJSON *root)
 						     "the window [%d, %d] ends "
 						     "before it starts",
 						     v->low, v->high);
-					else if (has_day &&
-						 (v->day < v->low ||
-						  v->day > v->high))
+					else if (has_day && (v->day < v->low ||
+							     v->day > v->high))
 						prob(ld, sub,
 						     "the window [%d, %d] does "
-						     "not hold the target day %d",
+						     "not hold the target day "
+						     "%d",
 						     v->low, v->high, v->day);
 				}
 			}
-			if (has_day && prev_sched && v->day <= prev_sched->day) {
+			if (has_day && prev_sched &&
+			    v->day <= prev_sched->day) {
 				path_key(sub, path, "day");
 				prob(ld, sub,
 				     "day %d is not after day %d of visit %s "
@@ -1570,8 +1605,8 @@ static void load_visits(struct ld *ld, const cJSON *root)
 				prev_sched = v;
 		}
 
-		forms = get_array(ld, vj, "forms", 1, CB_PROTOCOL_FORMS_MAX,
-				  path);
+		forms =
+		    get_array(ld, vj, "forms", 1, CB_PROTOCOL_FORMS_MAX, path);
 		path_key(sub, path, "forms");
 		if (forms && array_size(forms) == 0)
 			prob(ld, sub, "a visit needs at least one form");
@@ -1626,7 +1661,8 @@ static void load_visits(struct ld *ld, const cJSON *root)
 		if (!nper[j]) {
 			if (f->code[0] && arr) {
 				path_idx(path, "$.forms", j);
-				prob(ld, path, "form %s is not held by any visit",
+				prob(ld, path,
+				     "form %s is not held by any visit",
 				     f->code);
 			}
 			continue;
@@ -1688,8 +1724,10 @@ static int resolve_ref(struct ld *ld, const char *text, const char *path,
 	memset(out, 0, sizeof(*out));
 	quote(text, q, sizeof(q));
 	if (n == 0) {
-		prob(ld, path, "\"%s\" is not ITEM, FORM.ITEM or "
-			       "VISIT.FORM.ITEM", q);
+		prob(ld, path,
+		     "\"%s\" is not ITEM, FORM.ITEM or "
+		     "VISIT.FORM.ITEM",
+		     q);
 		return -1;
 	}
 	if (n < 3 && (c->fixed || (n == 1 && !c->form))) {
@@ -1734,14 +1772,18 @@ static int resolve_ref(struct ld *ld, const char *text, const char *path,
 			return -1;
 		}
 		if (f->repeating) {
-			prob(ld, path, "\"%s\": form %s repeats, so a reference "
-				       "cannot pick its instance", q, f->code);
+			prob(ld, path,
+			     "\"%s\": form %s repeats, so a reference "
+			     "cannot pick its instance",
+			     q, f->code);
 			return -1;
 		}
 	} else if (f != c->form) {
 		if (f->repeating) {
-			prob(ld, path, "\"%s\": form %s repeats, so a reference "
-				       "cannot pick its instance", q, f->code);
+			prob(ld, path,
+			     "\"%s\": form %s repeats, so a reference "
+			     "cannot pick its instance",
+			     q, f->code);
 			return -1;
 		}
 		if (c->visit && !cb_protocol_visit_has_form(c->visit, f)) {
@@ -1750,12 +1792,14 @@ static int resolve_ref(struct ld *ld, const char *text, const char *path,
 			return -1;
 		}
 		for (i = 0; !c->visit && c->form && i < c->form->nvisits; i++)
-			if (!cb_protocol_visit_has_form(c->form->visits[i], f)) {
-				prob(ld, path,
-				     "\"%s\": visit %s holds form %s but not %s "
-				     "(write VISIT.FORM.ITEM)",
-				     q, c->form->visits[i]->code, c->form->code,
-				     f->code);
+			if (!cb_protocol_visit_has_form(c->form->visits[i],
+							f)) {
+				prob(
+				    ld, path,
+				    "\"%s\": visit %s holds form %s but not %s "
+				    "(write VISIT.FORM.ITEM)",
+				    q, c->form->visits[i]->code, c->form->code,
+				    f->code);
 				return -1;
 			}
 	}
@@ -1815,14 +1859,17 @@ static int load_compare(struct ld *ld, const cJSON *j, const char *path,
 		return -1;
 	if (!parse_op(opj->valuestring, &cond->op)) {
 		quote(opj->valuestring, q, sizeof(q));
-		prob(ld, sub, "unknown operator \"%s\" (=, !=, <, <=, >, >=, in, "
-			      "not_in, present or absent)", q);
+		prob(ld, sub,
+		     "unknown operator \"%s\" (=, !=, <, <=, >, >=, in, "
+		     "not_in, present or absent)",
+		     q);
 		return -1;
 	}
 	ordered = cond->op >= CB_CMP_LT && cond->op <= CB_CMP_GE;
 	if (left && ordered && !is_numeric(left->type) &&
 	    !is_datelike(left->type)) {
-		prob(ld, sub, "\"%s\" needs a number or date item, and %s is %s",
+		prob(ld, sub,
+		     "\"%s\" needs a number or date item, and %s is %s",
 		     op_names[cond->op], cond->left.text,
 		     type_names[left->type]);
 		bad = 1;
@@ -1839,21 +1886,26 @@ static int load_compare(struct ld *ld, const cJSON *j, const char *path,
 			return -1;
 		}
 		if (!left) {
-			prob(ld, sub, "item \"*\" needs a comparison with "
-				      "\"other\"");
+			prob(ld, sub,
+			     "item \"*\" needs a comparison with "
+			     "\"other\"");
 			return -1;
 		}
 		return bad ? -1 : 0;
 	}
 	if (cond->op == CB_CMP_IN || cond->op == CB_CMP_NOT_IN) {
 		if (value || other || !values) {
-			prob(ld, path, "\"%s\" needs \"values\", a list, and no "
-				       "value or other", op_names[cond->op]);
+			prob(ld, path,
+			     "\"%s\" needs \"values\", a list, and no "
+			     "value or other",
+			     op_names[cond->op]);
 			return -1;
 		}
 	} else if (nforms != 1 || values) {
-		prob(ld, path, "\"%s\" needs exactly one of \"value\" or "
-			       "\"other\"", op_names[cond->op]);
+		prob(ld, path,
+		     "\"%s\" needs exactly one of \"value\" or "
+		     "\"other\"",
+		     op_names[cond->op]);
 		return -1;
 	}
 
@@ -1870,8 +1922,9 @@ static int load_compare(struct ld *ld, const cJSON *j, const char *path,
 		if (!left) {
 			if (ordered && !is_numeric(cond->other.item->type) &&
 			    !is_datelike(cond->other.item->type)) {
-				prob(ld, sub, "\"%s\" needs a number or date "
-					      "item, and %s is %s",
+				prob(ld, sub,
+				     "\"%s\" needs a number or date "
+				     "item, and %s is %s",
 				     op_names[cond->op], cond->other.text,
 				     type_names[cond->other.item->type]);
 				return -1;
@@ -1902,8 +1955,8 @@ static int load_compare(struct ld *ld, const cJSON *j, const char *path,
 		if (!vals[0].text || !const_ok(ld, left, vals[0].text, el))
 			return -1;
 		vals[0].text = ld_dup(ld, vals[0].text);
-		vals[0].num = is_numeric(left->type) ? strtod(vals[0].text, NULL)
-						    : 0;
+		vals[0].num =
+		    is_numeric(left->type) ? strtod(vals[0].text, NULL) : 0;
 		cond->nvalues = 1;
 		cond->values = vals;
 		return bad ? -1 : 0;
@@ -1942,12 +1995,12 @@ static int load_cond(struct ld *ld, const cJSON *j, const char *path,
 		     const struct refctx *c, int depth,
 		     struct cb_protocol_cond *cond)
 {
-	static const char *const cmp_keys[] = {"item", "op", "value", "values",
-					       "other", NULL};
+	static const char *const cmp_keys[] = {"item",	 "op",	  "value",
+					       "values", "other", NULL};
 	static const char *const all_keys[] = {"all", NULL};
 	static const char *const any_keys[] = {"any", NULL};
 	static const char *const not_keys[] = {"not", NULL};
-	const cJSON *all, *any, *not;
+	const cJSON *all, *any, *not ;
 	struct cb_protocol_cond *sub;
 	char spath[PATH_LEN], el[PATH_LEN];
 	size_t i;
@@ -1964,13 +2017,15 @@ static int load_cond(struct ld *ld, const cJSON *j, const char *path,
 	all = cJSON_GetObjectItemCaseSensitive(j, "all");
 	any = cJSON_GetObjectItemCaseSensitive(j, "any");
 	not = cJSON_GetObjectItemCaseSensitive(j, "not");
-	if (!!all + !!any + !!not+!!cJSON_GetObjectItemCaseSensitive(j, "item") !=
+	if (!!all + !!any +
+		!!not +!!cJSON_GetObjectItemCaseSensitive(j, "item") !=
 	    1) {
-		prob(ld, path, "a condition has exactly one of \"item\", "
-			       "\"all\", \"any\" or \"not\"");
+		prob(ld, path,
+		     "a condition has exactly one of \"item\", "
+		     "\"all\", \"any\" or \"not\"");
 		return -1;
 	}
-	if (not) {
+	if (not ) {
 		only_keys(ld, j, path, not_keys);
 		path_key(spath, path, "not");
 		sub = ld_alloc(ld, 1, sizeof(*sub));
@@ -1999,9 +2054,9 @@ static int load_cond(struct ld *ld, const cJSON *j, const char *path,
 		cond->sub = sub;
 		for (i = 0; i < cond->nsub; i++) {
 			path_idx(el, spath, i);
-			if (load_cond(ld, cJSON_GetArrayItem(all ? all : any,
-							     (int)i),
-				      el, c, depth + 1, &sub[i]))
+			if (load_cond(
+				ld, cJSON_GetArrayItem(all ? all : any, (int)i),
+				el, c, depth + 1, &sub[i]))
 				bad = 1;
 		}
 		return bad ? -1 : 0;
@@ -2049,23 +2104,33 @@ static void load_day0(struct ld *ld, const cJSON *root)
 
 	if (!j) {
 		if (ld->p->nscheduled)
-			prob(ld, "$.day0", "missing: scheduled visits need the "
-					   "date item their windows count from "
-					   "(VISIT.FORM.ITEM)");
+			prob(ld, "$.day0",
+			     "missing: scheduled visits need the "
+			     "date item their windows count from "
+			     "(VISIT.FORM.ITEM)");
 		return;
 	}
 	if (ref_member(ld, root, "day0", "$", &fixed, r))
 		return;
-	if (r->item->type != CB_ITEM_DATE && r->item->type != CB_ITEM_DATETIME) {
-		prob(ld, "$.day0", "%s is %s; day 0 must be a date or datetime "
-				   "item", r->text, type_names[r->item->type]);
+	if (r->item->type != CB_ITEM_DATE &&
+	    r->item->type != CB_ITEM_DATETIME) {
+		prob(ld, "$.day0",
+		     "%s is %s; day 0 must be a date or datetime "
+		     "item",
+		     r->text, type_names[r->item->type]);
 		memset(r, 0, sizeof(*r));
 		return;
 	}
-	if (r->visit->day != 0)
-		prob(ld, "$.day0", "%s is at visit %s, whose target day is %d, "
-				   "not 0", r->text, r->visit->code,
-		     r->visit->day);
+	if (!r->visit->scheduled)
+		prob(ld, "$.day0",
+		     "%s is at the %s pseudo-visit; day 0 must be "
+		     "at a scheduled visit",
+		     r->text, CB_PROTOCOL_LOG_VISIT);
+	else if (r->visit->day != 0)
+		prob(ld, "$.day0",
+		     "%s is at visit %s, whose target day is %d, "
+		     "not 0",
+		     r->text, r->visit->code, r->visit->day);
 }
 
 static void load_scores(struct ld *ld, size_t fi)
@@ -2106,22 +2171,23 @@ static void load_scores(struct ld *ld, size_t fi)
 		s->method = cb_score_method_find(mname);
 		if (!s->method) {
 			const struct cb_score_method *const *all =
-				cb_score_methods();
+			    cb_score_methods();
 			char list[200];
 			size_t used = 0;
 
 			list[0] = '\0';
 			for (; *all && used < sizeof(list); all++) {
-				int n = snprintf(list + used, sizeof(list) - used,
-						 "%s%s", used ? ", " : "",
-						 (*all)->name);
+				int n = snprintf(
+				    list + used, sizeof(list) - used, "%s%s",
+				    used ? ", " : "", (*all)->name);
 				if (n < 0)
 					break;
 				used += (size_t)n;
 			}
 			path_key(el, spath, "method");
 			quote(mname, q, sizeof(q));
-			prob(ld, el, "unknown scoring method \"%s\" (%s)", q, list);
+			prob(ld, el, "unknown scoring method \"%s\" (%s)", q,
+			     list);
 			continue;
 		}
 		s->name = get_text(ld, sj, "name", 0, spath);
@@ -2150,9 +2216,10 @@ static void load_scores(struct ld *ld, size_t fi)
 				prob(ld, mpath, "method %s has no item \"%s\"",
 				     s->method->name, q);
 			} else if (!cJSON_IsString(mj)) {
-				prob(ld, mpath, "expected an item code of form "
-						"%s, found %s", f->code,
-				     cb_json_type_name(mj));
+				prob(ld, mpath,
+				     "expected an item code of form "
+				     "%s, found %s",
+				     f->code, cb_json_type_name(mj));
 			}
 		}
 		for (m = 0; m < s->method->nitems; m++) {
@@ -2160,11 +2227,12 @@ static void load_scores(struct ld *ld, size_t fi)
 			const struct cb_protocol_item *it;
 			char mpath[PATH_LEN];
 
-			/* the mapping names it (any case), else the same code */
-			cJSON_ArrayForEach(mj, map)
-				if (!strcasecmp(mj->string, mi) &&
-				    cJSON_IsString(mj))
-					code = mj->valuestring;
+			/* the mapping names it (any case), else the same code
+			 */
+			cJSON_ArrayForEach(
+			    mj, map) if (!strcasecmp(mj->string, mi) &&
+					 cJSON_IsString(mj)) code =
+			    mj->valuestring;
 			path_key(mpath, el, mi);
 			it = cb_protocol_find_item(f, code);
 			if (!it) {
@@ -2178,7 +2246,8 @@ static void load_scores(struct ld *ld, size_t fi)
 			for (k = 0; k < m; k++)
 				if (items[k] == it)
 					prob(ld, map ? mpath : spath,
-					     "item %s is mapped to both %s and %s",
+					     "item %s is mapped to both %s and "
+					     "%s",
 					     it->code, s->method->items[k], mi);
 			if (it->type != CB_ITEM_INTEGER) {
 				prob(ld, map ? mpath : spath,
@@ -2207,8 +2276,8 @@ static void load_scores(struct ld *ld, size_t fi)
 static void load_arms(struct ld *ld, const cJSON *root)
 {
 	static const char *const keys[] = {"code", "label", "ratio", NULL};
-	const cJSON *arr = get_array(ld, root, "arms", 0, CB_PROTOCOL_LIST_MAX,
-				     "$");
+	const cJSON *arr =
+	    get_array(ld, root, "arms", 0, CB_PROTOCOL_LIST_MAX, "$");
 	const cJSON *aj;
 	struct cb_protocol_arm *arms;
 	char path[PATH_LEN], sub[PATH_LEN];
@@ -2218,7 +2287,8 @@ static void load_arms(struct ld *ld, const cJSON *root)
 	if (!arr)
 		return;
 	if (array_size(arr) < 2) {
-		prob(ld, "$.arms", "a randomized study needs at least two arms");
+		prob(ld, "$.arms",
+		     "a randomized study needs at least two arms");
 		if (array_size(arr) == 0)
 			return;
 	}
@@ -2255,9 +2325,8 @@ static void load_arms(struct ld *ld, const cJSON *root)
 
 /* A bare item code of `form`, for sections that name items of one form. */
 static const struct cb_protocol_item *
-form_item_member(struct ld *ld, const cJSON *obj, const char *key,
-		 int required, const struct cb_protocol_form *form,
-		 const char *path)
+form_item_member(struct ld *ld, const cJSON *obj, const char *key, int required,
+		 const struct cb_protocol_form *form, const char *path)
 {
 	const cJSON *j = member(ld, obj, key, W_STRING, required, path);
 	const struct cb_protocol_item *it;
@@ -2304,16 +2373,17 @@ static void visit_form_members(struct ld *ld, const cJSON *obj,
 			prob(ld, sub, "visit %s does not hold form %s",
 			     (*visit)->code, (*form)->code);
 		else if ((*form)->repeating)
-			prob(ld, sub, "form %s repeats; this needs a form filled "
-				      "once", (*form)->code);
+			prob(ld, sub,
+			     "form %s repeats; this needs a form filled "
+			     "once",
+			     (*form)->code);
 	}
 }
 
 static void load_randomization(struct ld *ld, const cJSON *root)
 {
-	static const char *const keys[] = {"visit",    "form",	      "number",
-					   "kit",      "datetime",    "block_sizes",
-					   NULL};
+	static const char *const keys[] = {
+	    "visit", "form", "number", "kit", "datetime", "block_sizes", NULL};
 	const cJSON *j = member(ld, root, "randomization", W_OBJECT, 0, "$");
 	const char *path = "$.randomization";
 	struct cb_protocol *p = ld->p;
@@ -2326,8 +2396,9 @@ static void load_randomization(struct ld *ld, const cJSON *root)
 		total += p->arms[i].ratio;
 	if (!j) {
 		if (p->narms)
-			prob(ld, "$.randomization", "missing: arms need a "
-						    "randomization section");
+			prob(ld, "$.randomization",
+			     "missing: arms need a "
+			     "randomization section");
 		return;
 	}
 	only_keys(ld, j, path, keys);
@@ -2336,15 +2407,17 @@ static void load_randomization(struct ld *ld, const cJSON *root)
 	visit_form_members(ld, j, path, &p->rand_visit, &p->rand_form);
 	if (p->rand_form && p->rand_form->writers != CB_WRITER_SYSTEM) {
 		path_key(sub, path, "form");
-		prob(ld, sub, "the randomization form %s must have writers "
-			      "[\"system\"], so only the randomize command "
-			      "writes it", p->rand_form->code);
+		prob(ld, sub,
+		     "the randomization form %s must have writers "
+		     "[\"system\"], so only the randomize command "
+		     "writes it",
+		     p->rand_form->code);
 	}
-	p->rand_number = form_item_member(ld, j, "number", 1, p->rand_form,
-					  path);
+	p->rand_number =
+	    form_item_member(ld, j, "number", 1, p->rand_form, path);
 	p->rand_kit = form_item_member(ld, j, "kit", 1, p->rand_form, path);
-	p->rand_datetime = form_item_member(ld, j, "datetime", 0, p->rand_form,
-					    path);
+	p->rand_datetime =
+	    form_item_member(ld, j, "datetime", 0, p->rand_form, path);
 	if (p->rand_number && p->rand_number->type != CB_ITEM_TEXT &&
 	    p->rand_number->type != CB_ITEM_INTEGER) {
 		path_key(sub, path, "number");
@@ -2380,14 +2453,16 @@ static void load_randomization(struct ld *ld, const cJSON *root)
 		path_idx(el, sub, i);
 		if (!cJSON_IsNumber(b) || floor(v) != v || v < 1 ||
 		    v > BLOCK_MAX) {
-			prob(ld, el, "a block size is a whole number from 1 to %d",
+			prob(ld, el,
+			     "a block size is a whole number from 1 to %d",
 			     BLOCK_MAX);
 			continue;
 		}
 		if (total && (unsigned)v % total) {
-			prob(ld, el, "block size %u is not a multiple of %u, the "
-				     "sum of the arms' ratios", (unsigned)v,
-			     total);
+			prob(ld, el,
+			     "block size %u is not a multiple of %u, the "
+			     "sum of the arms' ratios",
+			     (unsigned)v, total);
 			continue;
 		}
 		for (k = 0; k < i; k++)
@@ -2407,8 +2482,8 @@ static void load_strata(struct ld *ld, const cJSON *root)
 {
 	static const char *const keys[] = {"name", "item", "levels", NULL};
 	const struct refctx fixed = {NULL, NULL, 1};
-	const cJSON *arr = get_array(ld, root, "strata", 0, CB_PROTOCOL_LIST_MAX,
-				     "$");
+	const cJSON *arr =
+	    get_array(ld, root, "strata", 0, CB_PROTOCOL_LIST_MAX, "$");
 	const cJSON *sj, *lv, *l;
 	struct cb_protocol_stratum *strata;
 	char path[PATH_LEN], sub[PATH_LEN], el[PATH_LEN], buf[NUM_TEXT];
@@ -2416,8 +2491,8 @@ static void load_strata(struct ld *ld, const cJSON *root)
 
 	if (!arr || array_size(arr) == 0)
 		return;
-	if (!ld->p->rand_form && !cJSON_GetObjectItemCaseSensitive(root,
-								  "randomization"))
+	if (!ld->p->rand_form &&
+	    !cJSON_GetObjectItemCaseSensitive(root, "randomization"))
 		prob(ld, "$.strata", "strata need a randomization section");
 	strata = ld_alloc(ld, array_size(arr), sizeof(*strata));
 	if (!strata)
@@ -2438,21 +2513,25 @@ static void load_strata(struct ld *ld, const cJSON *root)
 		for (k = 0; k + 1 < i; k++)
 			if (s->name[0] && !strcmp(strata[k].name, s->name)) {
 				path_key(sub, path, "name");
-				prob(ld, sub, "duplicate stratum \"%s\"", s->name);
+				prob(ld, sub, "duplicate stratum \"%s\"",
+				     s->name);
 			}
 		if (!ref_member(ld, sj, "item", path, &fixed, &r)) {
 			path_key(sub, path, "item");
 			if (r.item->type != CB_ITEM_INTEGER &&
 			    r.item->type != CB_ITEM_CHOICE &&
 			    r.item->type != CB_ITEM_BOOLEAN)
-				prob(ld, sub, "%s is %s; a stratum comes from an "
-					      "integer, choice or boolean item",
+				prob(ld, sub,
+				     "%s is %s; a stratum comes from an "
+				     "integer, choice or boolean item",
 				     r.text, type_names[r.item->type]);
-			else if (ld->p->rand_visit && ld->p->rand_visit->scheduled &&
+			else if (ld->p->rand_visit &&
+				 ld->p->rand_visit->scheduled &&
 				 r.visit->scheduled &&
 				 r.visit->day > ld->p->rand_visit->day)
-				prob(ld, sub, "%s is collected after the "
-					      "randomization visit %s",
+				prob(ld, sub,
+				     "%s is collected after the "
+				     "randomization visit %s",
 				     r.text, ld->p->rand_visit->code);
 			s->visit = r.visit;
 			s->form = r.form;
@@ -2479,8 +2558,8 @@ static void load_strata(struct ld *ld, const cJSON *root)
 			if (!t)
 				continue;
 			cb_err_clear(&e);
-			if (s->item && cb_protocol_check_value(s->item, t, NULL,
-								&e)) {
+			if (s->item &&
+			    cb_protocol_check_value(s->item, t, NULL, &e)) {
 				prob(ld, el, "%s", e.msg);
 				continue;
 			}
@@ -2519,8 +2598,9 @@ static void load_eligibility(struct ld *ld, const cJSON *root)
 
 	if (!j) {
 		if (p->rand_form)
-			prob(ld, "$.eligibility", "missing: randomization needs "
-						  "eligibility rules");
+			prob(ld, "$.eligibility",
+			     "missing: randomization needs "
+			     "eligibility rules");
 		return;
 	}
 	only_keys(ld, j, path, keys);
@@ -2556,7 +2636,8 @@ static void load_eligibility(struct ld *ld, const cJSON *root)
 				char idp[PATH_LEN];
 
 				path_key(idp, el, "id");
-				prob(ld, idp, "duplicate rule id \"%s\"", r->id);
+				prob(ld, idp, "duplicate rule id \"%s\"",
+				     r->id);
 			}
 		r->cond = cond_member(ld, rj, "condition", 1, el, &c, &bad);
 	}
@@ -2583,7 +2664,7 @@ static const char *const *check_keys(enum cb_check_type t)
 {
 #define COMMON "id", "type", "severity", "message", "form", "when"
 	static const char *const req[] = {COMMON, "item", NULL};
-	static const char *const cmp[] = {COMMON, "item",  "op", "value",
+	static const char *const cmp[] = {COMMON,   "item",  "op", "value",
 					  "values", "other", NULL};
 	static const char *const alo[] = {COMMON, "items", "value", NULL};
 	static const char *const win[] = {COMMON, "item", NULL};
@@ -2617,7 +2698,8 @@ static int star_matches(const struct cb_protocol *p,
 
 		if (form && it->form != form)
 			continue;
-		if (it != other && type_class(it->type) == type_class(other->type))
+		if (it != other &&
+		    type_class(it->type) == type_class(other->type))
 			return 1;
 	}
 	return 0;
@@ -2662,9 +2744,11 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 	if (!parse_check_type(tj->valuestring, &chk->type)) {
 		path_key(sub, path, "type");
 		quote(tj->valuestring, q, sizeof(q));
-		prob(ld, sub, "unknown check type \"%s\" (required, forbidden, "
-			      "compare, at_least_one, visit_window or "
-			      "condition)", q);
+		prob(ld, sub,
+		     "unknown check type \"%s\" (required, forbidden, "
+		     "compare, at_least_one, visit_window or "
+		     "condition)",
+		     q);
 		return;
 	}
 	only_keys(ld, j, path, check_keys(chk->type));
@@ -2677,8 +2761,9 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 		star_form = 1;
 		c.fixed = 1;
 		if (chk->type != CB_CHECK_COMPARE) {
-			prob(ld, sub, "form \"*\" (every form) is only for "
-				      "compare checks");
+			prob(ld, sub,
+			     "form \"*\" (every form) is only for "
+			     "compare checks");
 			return;
 		}
 	} else {
@@ -2694,7 +2779,8 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 
 	/* "item": one item of the form ("*" for compare: every fitting one) */
 	if (chk->type == CB_CHECK_REQUIRED || chk->type == CB_CHECK_FORBIDDEN ||
-	    chk->type == CB_CHECK_COMPARE || chk->type == CB_CHECK_VISIT_WINDOW) {
+	    chk->type == CB_CHECK_COMPARE ||
+	    chk->type == CB_CHECK_VISIT_WINDOW) {
 		ij = member(ld, j, "item", W_STRING, 1, path);
 		if (!ij)
 			return;
@@ -2702,21 +2788,23 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 		if (!strcmp(ij->valuestring, "*")) {
 			star_item = 1;
 			if (chk->type != CB_CHECK_COMPARE) {
-				prob(ld, sub, "item \"*\" is only for compare "
-					      "checks");
+				prob(ld, sub,
+				     "item \"*\" is only for compare "
+				     "checks");
 				return;
 			}
 		} else if (star_form) {
-			prob(ld, sub, "a check on every form (\"*\") needs "
-				      "item \"*\"");
+			prob(ld, sub,
+			     "a check on every form (\"*\") needs "
+			     "item \"*\"");
 			return;
 		} else {
-			chk->item = cb_protocol_find_item(chk->form,
-							  ij->valuestring);
+			chk->item =
+			    cb_protocol_find_item(chk->form, ij->valuestring);
 			if (!chk->item) {
 				quote(ij->valuestring, q, sizeof(q));
-				prob(ld, sub, "unknown item \"%s\" in form %s", q,
-				     chk->form->code);
+				prob(ld, sub, "unknown item \"%s\" in form %s",
+				     q, chk->form->code);
 				return;
 			}
 		}
@@ -2735,12 +2823,13 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 		test->left.item = chk->item;
 		if (load_compare(ld, j, path, &c, test))
 			return;
-		if (star_item && !star_matches(ld->p, chk->form,
-					       test->other.item)) {
+		if (star_item &&
+		    !star_matches(ld->p, chk->form, test->other.item)) {
 			path_key(sub, path, "item");
 			prob(ld, sub, "no item of %s%s can be compared with %s",
 			     star_form ? "any form" : "form ",
-			     star_form ? "" : chk->form->code, test->other.text);
+			     star_form ? "" : chk->form->code,
+			     test->other.text);
 			return;
 		}
 		chk->test = test;
@@ -2771,8 +2860,8 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 			it = cb_protocol_find_item(chk->form, x->valuestring);
 			if (!it) {
 				quote(x->valuestring, q, sizeof(q));
-				prob(ld, el, "unknown item \"%s\" in form %s", q,
-				     chk->form->code);
+				prob(ld, el, "unknown item \"%s\" in form %s",
+				     q, chk->form->code);
 				continue;
 			}
 			for (k = 0; k < i; k++)
@@ -2805,15 +2894,18 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 		path_key(sub, path, "item");
 		if (chk->item->type != CB_ITEM_DATE &&
 		    chk->item->type != CB_ITEM_DATETIME)
-			prob(ld, sub, "%s is %s; a visit window check needs a "
-				      "date or datetime item",
+			prob(ld, sub,
+			     "%s is %s; a visit window check needs a "
+			     "date or datetime item",
 			     chk->item->code, type_names[chk->item->type]);
 		for (i = 0; i < chk->form->nvisits; i++)
 			if (chk->form->visits[i]->scheduled)
 				break;
 		if (i == chk->form->nvisits)
-			prob(ld, sub, "form %s is held by no scheduled visit, so "
-				      "it has no window", chk->form->code);
+			prob(ld, sub,
+			     "form %s is held by no scheduled visit, so "
+			     "it has no window",
+			     chk->form->code);
 		break;
 	case CB_CHECK_CONDITION:
 		chk->test = cond_member(ld, j, "condition", 1, path, &c, &bad);
@@ -2823,8 +2915,8 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 
 static void load_checks(struct ld *ld, const cJSON *root)
 {
-	const cJSON *arr = get_array(ld, root, "checks", 0,
-				     CB_PROTOCOL_CHECKS_MAX, "$");
+	const cJSON *arr =
+	    get_array(ld, root, "checks", 0, CB_PROTOCOL_CHECKS_MAX, "$");
 	const cJSON *cj;
 	struct cb_protocol_check *checks;
 	char path[PATH_LEN];
@@ -2852,13 +2944,13 @@ static void load_checks(struct ld *ld, const cJSON *root)
 static void load_safety(struct ld *ld, const cJSON *root)
 {
 	static const char *const keys[] = {
-		"form",	   "term",    "onset",	 "end",	    "grade",
-		"severity", "serious", "related", "death",  "discontinued",
-		"criteria", "first_dose", NULL};
+	    "form",	"term",	      "onset",	 "end",	  "grade",
+	    "severity", "serious",    "related", "death", "discontinued",
+	    "criteria", "first_dose", NULL};
 	static const char *const item_keys[CB_SAFETY_NITEMS] = {
-		"term", "onset", "end", "grade", "severity"};
+	    "term", "onset", "end", "grade", "severity"};
 	static const char *const flag_keys[CB_SAFETY_NFLAGS] = {
-		"serious", "related", "death", "discontinued"};
+	    "serious", "related", "death", "discontinued"};
 	const struct refctx fixed = {NULL, NULL, 1};
 	const cJSON *j = member(ld, root, "safety", W_OBJECT, 0, "$");
 	const char *path = "$.safety";
@@ -2886,13 +2978,14 @@ static void load_safety(struct ld *ld, const cJSON *root)
 	c.form = p->safety_form;
 	for (i = 0; i < CB_SAFETY_NITEMS; i++) {
 		const struct cb_protocol_item *it = form_item_member(
-			ld, j, item_keys[i], 0, p->safety_form, path);
+		    ld, j, item_keys[i], 0, p->safety_form, path);
 		int ok = 1;
 
 		if (!it)
 			continue;
 		if (i == CB_SAFETY_TERM)
-			ok = it->type == CB_ITEM_TEXT || it->type == CB_ITEM_CHOICE;
+			ok = it->type == CB_ITEM_TEXT ||
+			     it->type == CB_ITEM_CHOICE;
 		else if (i == CB_SAFETY_ONSET || i == CB_SAFETY_END)
 			ok = is_datelike(it->type);
 		else
@@ -2907,8 +3000,8 @@ static void load_safety(struct ld *ld, const cJSON *root)
 		p->safety_items[i] = it;
 	}
 	for (i = 0; i < CB_SAFETY_NFLAGS; i++)
-		p->safety_flags[i] = cond_member(ld, j, flag_keys[i], 0, path,
-						 &c, &bad);
+		p->safety_flags[i] =
+		    cond_member(ld, j, flag_keys[i], 0, path, &c, &bad);
 	arr = get_array(ld, j, "criteria", 0, CB_PROTOCOL_LIST_MAX, path);
 	path_key(sub, path, "criteria");
 	if (arr && array_size(arr)) {
@@ -2927,14 +3020,16 @@ static void load_safety(struct ld *ld, const cJSON *root)
 				     cb_json_type_name(x));
 				continue;
 			}
-			it = cb_protocol_find_item(p->safety_form, x->valuestring);
+			it = cb_protocol_find_item(p->safety_form,
+						   x->valuestring);
 			quote(x->valuestring, q, sizeof(q));
 			if (!it)
-				prob(ld, el, "unknown item \"%s\" in form %s", q,
-				     p->safety_form->code);
+				prob(ld, el, "unknown item \"%s\" in form %s",
+				     q, p->safety_form->code);
 			else if (it->type != CB_ITEM_BOOLEAN)
-				prob(ld, el, "%s is %s; a seriousness criterion "
-					     "is a boolean (Y/N) item",
+				prob(ld, el,
+				     "%s is %s; a seriousness criterion "
+				     "is a boolean (Y/N) item",
 				     it->code, type_names[it->type]);
 			else
 				crit[i++] = it;
@@ -2964,8 +3059,9 @@ static void load_codelists(struct ld *ld, const cJSON *root)
 	{
 		path_key(sub, "$.codelists", l->string);
 		if (!valid_code(l->string))
-			prob(ld, sub, "a code list name is a code (a letter, "
-				      "then letters, digits or _)");
+			prob(ld, sub,
+			     "a code list name is a code (a letter, "
+			     "then letters, digits or _)");
 		if (!cJSON_IsArray(l))
 			prob(ld, sub, "expected an array of choices, found %s",
 			     cb_json_type_name(l));
@@ -2975,9 +3071,9 @@ static void load_codelists(struct ld *ld, const cJSON *root)
 static void load_root(struct ld *ld, const cJSON *root)
 {
 	static const char *const keys[] = {
-		"format", "id",	    "version",	     "title",  "codelists",
-		"forms",  "visits", "day0",	     "arms",   "strata",
-		"randomization", "eligibility", "checks", "safety", NULL};
+	    "format",	     "id",	    "version", "title",	 "codelists",
+	    "forms",	     "visits",	    "day0",    "arms",	 "strata",
+	    "randomization", "eligibility", "checks",  "safety", NULL};
 	struct cb_protocol *p = ld->p;
 	const cJSON *fmt, *id;
 	char q[QUOTE_LEN];
@@ -2998,13 +3094,15 @@ static void load_root(struct ld *ld, const cJSON *root)
 		const char *s = id->valuestring;
 
 		for (i = 0; s[i]; i++)
-			if (!isalnum((unsigned char)s[i]) && !strchr("-_.", s[i]))
+			if (!isalnum((unsigned char)s[i]) &&
+			    !strchr("-_.", s[i]))
 				break;
 		if (!s[0] || s[i] || i > CB_PROTOCOL_CODE_MAX ||
 		    !isalnum((unsigned char)s[0])) {
 			quote(s, q, sizeof(q));
-			prob(ld, "$.id", "\"%s\" is not a study id (letters, "
-					 "digits, '-', '_' or '.', at most %d)",
+			prob(ld, "$.id",
+			     "\"%s\" is not a study id (letters, "
+			     "digits, '-', '_' or '.', at most %d)",
 			     q, CB_PROTOCOL_CODE_MAX);
 		} else {
 			p->id = ld_dup(ld, s);
@@ -3060,8 +3158,8 @@ int cb_protocol_load_json(const char *text, size_t len, const char *what,
 
 	if (len > CB_PROTOCOL_FILE_MAX) {
 		rc = cb_err_set(err, CB_ETOOBIG,
-				"%s: %zu bytes, over the limit of %u", what, len,
-				CB_PROTOCOL_FILE_MAX);
+				"%s: %zu bytes, over the limit of %u", what,
+				len, CB_PROTOCOL_FILE_MAX);
 		if (problems_add(ld.pr, err ? err->msg : "protocol too big"))
 			rc = cb_err_set(err, CB_ENOMEM, "out of memory");
 		goto out;
@@ -3079,13 +3177,15 @@ int cb_protocol_load_json(const char *text, size_t len, const char *what,
 
 	ld.a = calloc(1, sizeof(*ld.a));
 	if (!ld.a) {
-		rc = cb_err_set(err, CB_ENOMEM, "out of memory loading %s", what);
+		rc = cb_err_set(err, CB_ENOMEM, "out of memory loading %s",
+				what);
 		goto out;
 	}
 	ld.p = arena_alloc(ld.a, sizeof(*ld.p));
 	src = arena_alloc(ld.a, len + 1);
 	if (!ld.p || !src) {
-		rc = cb_err_set(err, CB_ENOMEM, "out of memory loading %s", what);
+		rc = cb_err_set(err, CB_ENOMEM, "out of memory loading %s",
+				what);
 		goto out;
 	}
 	ld.p->mem_ = ld.a;
@@ -3097,12 +3197,14 @@ int cb_protocol_load_json(const char *text, size_t len, const char *what,
 
 	load_root(&ld, root);
 	if (ld.oom) {
-		rc = cb_err_set(err, CB_ENOMEM, "out of memory loading %s", what);
+		rc = cb_err_set(err, CB_ENOMEM, "out of memory loading %s",
+				what);
 		goto out;
 	}
 	if (ld.pr->total) {
-		rc = cb_err_set(err, CB_EINVAL, "%s: %zu problem%s, the first: %s",
-				what, ld.pr->total, ld.pr->total == 1 ? "" : "s",
+		rc = cb_err_set(err, CB_EINVAL,
+				"%s: %zu problem%s, the first: %s", what,
+				ld.pr->total, ld.pr->total == 1 ? "" : "s",
 				ld.pr->count ? ld.pr->msgs[0] : "?");
 		goto out;
 	}

@@ -455,7 +455,9 @@ int cb_protocol_parse_target(const struct cb_protocol *p, const char *text,
  * length) and its hard range. Returns 0 when acceptable, setting *soft
  * (when not NULL) to 1 if outside the soft range and 0 otherwise;
  * CB_EINVAL for a malformed value, CB_ECHECK outside the hard range, each
- * with a message naming FORM.ITEM and what is allowed.
+ * with a message naming FORM.ITEM and what is allowed. A NULL value (the
+ * item is missing) returns 0: `required` and the edit checks judge that.
+ * An empty string is never a value and gives CB_EINVAL.
  */
 int cb_protocol_check_value(const struct cb_protocol_item *item,
 			    const char *value, int *soft, struct cb_err *err);

@@ -125,10 +125,12 @@ static void test_knee_visits(void)
 	T_EQ_INT(v->nforms, 2);
 	T_EQ_STR(v->forms[0]->code, "AE");
 	T_EQ_STR(v->forms[1]->code, "EOS");
-	T_ASSERT(cb_protocol_visit_has_form(cb_protocol_find_visit(knee, "M6"),
-					    cb_protocol_find_form(knee, "KOOS")));
-	T_ASSERT(!cb_protocol_visit_has_form(cb_protocol_find_visit(knee, "M3"),
-					     cb_protocol_find_form(knee, "KOOS")));
+	T_ASSERT(
+	    cb_protocol_visit_has_form(cb_protocol_find_visit(knee, "M6"),
+				       cb_protocol_find_form(knee, "KOOS")));
+	T_ASSERT(
+	    !cb_protocol_visit_has_form(cb_protocol_find_visit(knee, "M3"),
+					cb_protocol_find_form(knee, "KOOS")));
 	T_EQ_STR(knee->day0.text, "BL.SV.VISDT");
 	T_EQ_STR(knee->day0.visit->code, "BL");
 	T_EQ_STR(knee->day0.item->code, "VISDT");
@@ -165,8 +167,10 @@ static void test_knee_forms(void)
 	T_EQ_INT(it->type, CB_ITEM_DECIMAL);
 	T_EQ_INT(it->precision, 1);
 	T_EQ_STR(it->unit, "mL");
-	T_ASSERT(it->range.has_min && it->range.min == 0 && it->range.max == 10);
-	T_ASSERT(it->soft.has_min && it->soft.min == 2.5 && it->soft.max == 3.5);
+	T_ASSERT(it->range.has_min && it->range.min == 0 &&
+		 it->range.max == 10);
+	T_ASSERT(it->soft.has_min && it->soft.min == 2.5 &&
+		 it->soft.max == 3.5);
 	T_ASSERT(it->required);
 	it = item("MRI.MFCTHK");
 	T_ASSERT(it && it->precision == 1 && it->range.max == 6);
@@ -194,8 +198,10 @@ static void test_knee_forms(void)
 
 static void test_knee_blinding_writers(void)
 {
-	const struct cb_protocol_form *cell = cb_protocol_find_form(knee, "CELL");
-	const struct cb_protocol_form *rand = cb_protocol_find_form(knee, "RAND");
+	const struct cb_protocol_form *cell =
+	    cb_protocol_find_form(knee, "CELL");
+	const struct cb_protocol_form *rand =
+	    cb_protocol_find_form(knee, "RAND");
 	const struct cb_protocol_form *dm = cb_protocol_find_form(knee, "DM");
 	size_t i, n = 0;
 
@@ -292,9 +298,8 @@ static const struct cb_protocol_check *find_check(const char *id)
 
 static void test_knee_checks(void)
 {
-	static const char *const consent_forms[] = {"SV",  "RAND", "HARV",
-						    "DOSE", "MRI", "AE",
-						    "EOS"};
+	static const char *const consent_forms[] = {
+	    "SV", "RAND", "HARV", "DOSE", "MRI", "AE", "EOS"};
 	const struct cb_protocol_check *c;
 	char id[64];
 	size_t i;
@@ -442,8 +447,9 @@ static void test_value_decimal(void)
 	T_EQ_INT(val("DM.HEIGHT", "230.0"), 0);
 	T_EQ_INT(val("DM.WEIGHT", "250.1"), CB_ECHECK);
 	cb_err_clear(&err);
-	T_EQ_INT(cb_protocol_check_value(item("DOSE.EXVOL"), "3.25", NULL, &err),
-		 CB_EINVAL);
+	T_EQ_INT(
+	    cb_protocol_check_value(item("DOSE.EXVOL"), "3.25", NULL, &err),
+	    CB_EINVAL);
 	T_CONTAINS(err.msg, "DOSE.EXVOL");
 	T_CONTAINS(err.msg, "1 decimal place");
 	cb_err_clear(&err);
@@ -471,8 +477,8 @@ static void test_value_text(void)
 	buf[40] = '\0';
 	T_EQ_INT(val("DOSE.KITNO", buf), 0);
 	T_EQ_INT(val("DOSE.KITNO", "\xe6\x97\xa5\xe6\x9c\xac"), 0); /* 2 CJK */
-	T_EQ_INT(val("DOSE.KITNO", "bad\xc3"), CB_EINVAL);	     /* cut */
-	T_EQ_INT(val("DOSE.KITNO", "\xc0\xaf"), CB_EINVAL);	     /* overlong */
+	T_EQ_INT(val("DOSE.KITNO", "bad\xc3"), CB_EINVAL);	    /* cut */
+	T_EQ_INT(val("DOSE.KITNO", "\xc0\xaf"), CB_EINVAL);	/* overlong */
 	T_EQ_INT(val("DOSE.KITNO", "\xed\xa0\x80"), CB_EINVAL); /* surrogate */
 	T_EQ_INT(val("DOSE.KITNO", "a\x01"), CB_EINVAL);
 	T_EQ_INT(val("AE.AETERM", "Headache\nmild"), 0);
@@ -587,19 +593,19 @@ static void test_names(void)
 /* A small good protocol; %s slots let cases splice in broken parts. */
 #define MINI_HEAD                                                              \
 	"{\"format\":\"casebook-protocol/1\",\"id\":\"t\",\"version\":\"1\","  \
-	"\"visits\":[{\"code\":\"V1\",\"label\":\"One\",\"day\":0,"           \
+	"\"visits\":[{\"code\":\"V1\",\"label\":\"One\",\"day\":0,"            \
 	"\"window\":[0,0],\"forms\":[\"F\"]},"                                 \
 	"{\"code\":\"LOG\",\"label\":\"Log\",\"forms\":[\"AE\"]}],"            \
 	"\"day0\":\"V1.F.D\","
 
 static const char mini_forms[] =
-	"\"forms\":[{\"code\":\"F\",\"label\":\"F\",\"items\":["
-	"{\"code\":\"D\",\"type\":\"date\"},"
-	"{\"code\":\"N\",\"type\":\"integer\",\"range\":{\"min\":0,\"max\":9}},"
-	"{\"code\":\"C\",\"type\":\"choice\",\"choices\":[\"A\",\"B\"]}]},"
-	"{\"code\":\"AE\",\"label\":\"AE\",\"repeating\":true,\"items\":["
-	"{\"code\":\"S\",\"type\":\"partial_date\"},"
-	"{\"code\":\"E\",\"type\":\"partial_date\"}]}]";
+    "\"forms\":[{\"code\":\"F\",\"label\":\"F\",\"items\":["
+    "{\"code\":\"D\",\"type\":\"date\"},"
+    "{\"code\":\"N\",\"type\":\"integer\",\"range\":{\"min\":0,\"max\":9}},"
+    "{\"code\":\"C\",\"type\":\"choice\",\"choices\":[\"A\",\"B\"]}]},"
+    "{\"code\":\"AE\",\"label\":\"AE\",\"repeating\":true,\"items\":["
+    "{\"code\":\"S\",\"type\":\"partial_date\"},"
+    "{\"code\":\"E\",\"type\":\"partial_date\"}]}]";
 
 static void test_mini_good(void)
 {
@@ -648,20 +654,21 @@ static void expect_problems(const char *forms, const char *extra,
 static void test_bad_check_refs(void)
 {
 	static const char *const n1[] = {
-		"$.checks[0].other: unknown item \"X\" in form AE", NULL};
+	    "$.checks[0].other: unknown item \"X\" in form AE", NULL};
 	static const char *const n2[] = {
-		"$.checks[0].item: unknown item \"Q\" in form F", NULL};
+	    "$.checks[0].item: unknown item \"Q\" in form F", NULL};
 	static const char *const n3[] = {
-		"$.checks[0].when.value: F.C: \"Z\" is not one of A, B", NULL};
-	static const char *const n4[] = {"$.checks[0].other",
-					 "cannot compare N (integer) with D (date)",
-					 NULL};
+	    "$.checks[0].when.value: F.C: \"Z\" is not one of A, B", NULL};
+	static const char *const n4[] = {
+	    "$.checks[0].other", "cannot compare N (integer) with D (date)",
+	    NULL};
 
-	expect_problems(NULL,
-			",\"checks\":[{\"id\":\"K\",\"form\":\"AE\",\"type\":"
-			"\"compare\",\"item\":\"E\",\"op\":\">=\",\"other\":\"X\","
-			"\"severity\":\"hard\",\"message\":\"m\"}]",
-			n1);
+	expect_problems(
+	    NULL,
+	    ",\"checks\":[{\"id\":\"K\",\"form\":\"AE\",\"type\":"
+	    "\"compare\",\"item\":\"E\",\"op\":\">=\",\"other\":\"X\","
+	    "\"severity\":\"hard\",\"message\":\"m\"}]",
+	    n1);
 	expect_problems(NULL,
 			",\"checks\":[{\"id\":\"K\",\"form\":\"F\",\"type\":"
 			"\"required\",\"item\":\"Q\",\"severity\":\"soft\","
@@ -673,29 +680,30 @@ static void test_bad_check_refs(void)
 			"\"op\":\"=\",\"value\":\"Z\"},\"severity\":\"soft\","
 			"\"message\":\"m\"}]",
 			n3);
-	expect_problems(NULL,
-			",\"checks\":[{\"id\":\"K\",\"form\":\"F\",\"type\":"
-			"\"compare\",\"item\":\"N\",\"op\":\"<\",\"other\":\"D\","
-			"\"severity\":\"soft\",\"message\":\"m\"}]",
-			n4);
+	expect_problems(
+	    NULL,
+	    ",\"checks\":[{\"id\":\"K\",\"form\":\"F\",\"type\":"
+	    "\"compare\",\"item\":\"N\",\"op\":\"<\",\"other\":\"D\","
+	    "\"severity\":\"soft\",\"message\":\"m\"}]",
+	    n4);
 }
 
 static void test_bad_items(void)
 {
 	static const char *const n1[] = {
-		"$.forms[0].items[0].range.min: min 5 is greater than max 1",
-		"$.forms[0].items[1].choices: a choice item needs at least one "
-		"choice",
-		"$.forms[0].items[2].code: duplicate item code \"D\" in form F",
-		NULL};
+	    "$.forms[0].items[0].range.min: min 5 is greater than max 1",
+	    "$.forms[0].items[1].choices: a choice item needs at least one "
+	    "choice",
+	    "$.forms[0].items[2].code: duplicate item code \"D\" in form F",
+	    NULL};
 	static const char forms[] =
-		"\"forms\":[{\"code\":\"F\",\"label\":\"F\",\"items\":["
-		"{\"code\":\"D\",\"type\":\"integer\",\"range\":{\"min\":5,"
-		"\"max\":1}},"
-		"{\"code\":\"C\",\"type\":\"choice\",\"choices\":[]},"
-		"{\"code\":\"D\",\"type\":\"date\"}]},"
-		"{\"code\":\"AE\",\"label\":\"AE\",\"items\":["
-		"{\"code\":\"S\",\"type\":\"date\"}]}]";
+	    "\"forms\":[{\"code\":\"F\",\"label\":\"F\",\"items\":["
+	    "{\"code\":\"D\",\"type\":\"integer\",\"range\":{\"min\":5,"
+	    "\"max\":1}},"
+	    "{\"code\":\"C\",\"type\":\"choice\",\"choices\":[]},"
+	    "{\"code\":\"D\",\"type\":\"date\"}]},"
+	    "{\"code\":\"AE\",\"label\":\"AE\",\"items\":["
+	    "{\"code\":\"S\",\"type\":\"date\"}]}]";
 
 	expect_problems(forms, "", n1);
 }
@@ -734,9 +742,9 @@ static void test_problem_cap(void)
 			       "\"items\":[{\"code\":\"D\",\"type\":\"date\"}",
 			       MINI_HEAD);
 	for (i = 0; i < 150; i++)
-		len += (size_t)snprintf(text + len, cap - len,
-					",{\"code\":\"I%zu\",\"type\":\"real\"}",
-					i);
+		len += (size_t)snprintf(
+		    text + len, cap - len,
+		    ",{\"code\":\"I%zu\",\"type\":\"real\"}", i);
 	snprintf(text + len, cap - len,
 		 "]},{\"code\":\"AE\",\"label\":\"AE\",\"items\":[{\"code\":"
 		 "\"S\",\"type\":\"date\"}]}]}");
@@ -791,7 +799,8 @@ static void test_random_damage(void)
 		memcpy(buf, src, len + 1);
 		for (k = 0; k < 1 + round % 4; k++) {
 			s = s * 6364136223846793005ull + 1442695040888963407ull;
-			buf[(s >> 33) % len] = " \"{}[],:0aZ.#*-"[(s >> 13) % 15];
+			buf[(s >> 33) % len] =
+			    " \"{}[],:0aZ.#*-"[(s >> 13) % 15];
 		}
 		rc = load_text(buf, &p, &pr, &err);
 		if (rc == 0) {

@@ -1,0 +1,80 @@
+/*
+ * record.h - the protocol applied to the event log: what a save may
+ * contain, and the values a subject's merged record holds.
+ *
+ * The site client checks a save here before it writes the event, and the
+ * server checks every pushed event here again before it accepts it, so a
+ * rule is enforced by the same code on both sides (DESIGN.md section 2).
+ *
+ * A form.save is acceptable when its visit and form exist and the visit
+ * holds the form, its repeat instance suits the form, the writer's role
+ * may write the form, every item belongs to the form, and the record it
+ * would leave passes every hard edit check of that form instance (values
+ * are read from the merge state, with the save's changes laid over them).
+ * Soft failures do not make it unacceptable: the caller opens a query.
+ */
+#ifndef CB_RECORD_H
+#define CB_RECORD_H
+
+#include <stddef.h>
+
+#include "check.h"
+#include "err.h"
+#include "event.h"
+#include "merge.h"
+#include "protocol.h"
+
+/* Longest list of valid codes quoted in an "unknown ..." message. */
+#define CB_RECORD_LIST_MAX 600
+
+/*
+ * A value source (check.h) reading the current values of one subject
+ * from a merge state. A conflicted item reads as missing (unknown), which
+ * never fails an edit check; the conflict itself is reported elsewhere.
+ * The struct must outlive every use of the source it gives.
+ */
+struct cb_record_source {
+	struct cb_merge *merge;
+	const char *subject;
+	char instance[16]; /* scratch for the instance number as text */
+};
+
+struct cb_check_source cb_record_source(struct cb_record_source *rs,
+					struct cb_merge *m,
+					const char *subject);
+
+/*
+ * Resolve the codes of a form instance as a user types them: `visit`,
+ * and `form` as "CODE" or "CODE#N" for a repeating form. CB_ENOTFOUND
+ * with a message listing the valid codes (the protocol's visits, or the
+ * forms the visit holds) when one is unknown, CB_EINVAL for a bad
+ * instance.
+ */
+int cb_record_resolve(const struct cb_protocol *p, const char *visit,
+		      const char *form,
+		      const struct cb_protocol_visit **v_out,
+		      const struct cb_protocol_form **f_out,
+		      unsigned *instance, struct cb_err *err);
+
+/*
+ * The item `code` of `form`, or CB_ENOTFOUND listing the form's items.
+ */
+int cb_record_item(const struct cb_protocol_form *form, const char *code,
+		   const struct cb_protocol_item **out, struct cb_err *err);
+
+/*
+ * Check the form.save event `ev` (not yet in `m`) written by a user
+ * holding `role`: see the top of this file. Appends every edit-check
+ * failure, hard and soft, to `res` (initialised by the caller). Returns 0
+ * when the save is acceptable, CB_ECHECK when res holds a hard failure,
+ * CB_ENOTFOUND or CB_EINVAL for a target or item the protocol lacks,
+ * CB_EFORBIDDEN when the role may not write the form, CB_ENOMEM.
+ */
+int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
+			 const char *role, const struct cb_event *ev,
+			 struct cb_check_results *res, struct cb_err *err);
+
+/* The instance text events carry: "" for 0, else the decimal number. */
+void cb_record_instance_text(unsigned instance, char out[16]);
+
+#endif
