@@ -1527,9 +1527,14 @@ static void test_knee_ae(void)
 		     "LOG.AE#1.AEENDTC=2024-04-02 LOG.AE#1.AEOUT=FATAL "
 		     "LOG.AE#1.AETOXGR=4 LOG.AE#1.AESDTH=N"));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
-	T_ASSERT(found_type(CB_CHECK_COMPARE, "AE.AETOXGR"));
-	T_ASSERT(found_type(CB_CHECK_COMPARE, "AE.AESDTH"));
+	T_ASSERT(found("AE_FATAL_GRADE5", NULL));
+	T_ASSERT(found("AE_FATAL_DEATH", NULL));
 	T_EQ_INT(res.nhard, 2);
+	/* The death criterion left blank does not slip through. */
+	T_ASSERT(set("LOG.AE#1.AETOXGR=5 LOG.AE#1.AESDTH="));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	T_ASSERT(found("AE_FATAL_DEATH", NULL));
+	T_EQ_INT(res.nhard, 1);
 	T_ASSERT(set("LOG.AE#1.AETOXGR=5 LOG.AE#1.AESDTH=Y"));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
 	T_EQ_INT(res.nhard + res.nsoft, 0);
