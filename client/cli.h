@@ -73,4 +73,10 @@ extern const char cmd_store_help[];
 extern const char cmd_user_help[];
 extern const char cmd_passwd_help[];
 
+/* Data entry: cmd_subject.c, cmd_form.c. */
+int cmd_subject(int argc, char **argv, struct cli_global *g);
+int cmd_form(int argc, char **argv, struct cli_global *g);
+extern const char cmd_subject_help[];
+extern const char cmd_form_help[];
+
 #endif

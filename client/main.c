@@ -22,6 +22,9 @@ static const struct cli_command commands[] = {
 	{"user", cmd_user, "add or list the users of the local store",
 	 cmd_user_help},
 	{"passwd", cmd_passwd, "change your passphrase", cmd_passwd_help},
+	{"subject", cmd_subject, "add, list and show subjects",
+	 cmd_subject_help},
+	{"form", cmd_form, "save, enter and review form data", cmd_form_help},
 	{"store", cmd_store, "check the local store's integrity",
 	 cmd_store_help},
 };

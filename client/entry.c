@@ -1,0 +1,482 @@
+/*
+ * entry.c - a working session on the local casebook (see entry.h).
+ */
+#include "entry.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canon.h"
+#include "cli.h"
+#include "record.h"
+
+/* Subjects named in an "unknown subject" message. */
+#define KNOWN_LIST_MAX 10
+
+struct load_ctx {
+	struct entry *e;
+	uint64_t max_hlc;
+	struct cb_err *err;
+};
+
+static int load_one(void *ctx, const struct store_event *se)
+{
+	struct load_ctx *lc = ctx;
+	struct cb_event ev;
+	uint64_t t;
+	int rc;
+
+	cb_event_init(&ev);
+	rc = cb_event_parse(se->json, se->len, &ev, lc->err);
+	if (!rc)
+		rc = cb_merge_add(lc->e->merge, &ev, NULL, lc->err);
+	if (!rc && !cb_hlc_parse(ev.hlc, &t, lc->err) && t > lc->max_hlc)
+		lc->max_hlc = t;
+	cb_event_release(&ev);
+	if (rc)
+		cb_err_prefix(lc->err, "stored event %lld: ", (long long)se->seq);
+	return rc;
+}
+
+int entry_open(const struct cli_global *g, struct entry *e,
+	       struct cb_err *err)
+{
+	struct load_ctx lc = {e, 0, err};
+	char *text = NULL;
+	size_t len = 0;
+	uint64_t last = 0;
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	rc = store_open_cli(g, &e->st, err);
+	if (!rc)
+		rc = store_protocol_load(e->st, &e->proto, err);
+	if (!rc)
+		rc = cb_merge_new(&e->merge, err);
+	if (!rc)
+		rc = store_each_event(e->st, NULL, STORE_ITER_ALL, load_one,
+				      &lc, err);
+	if (rc) {
+		entry_close(e);
+		return rc;
+	}
+	if (!store_meta_get(e->st, ENTRY_META_HLC, &text, &len, err)) {
+		struct cb_err ignored;
+
+		if (cb_hlc_parse(text, &last, &ignored))
+			last = 0;
+		free(text);
+	}
+	cb_err_clear(err);
+	cb_hlc_init(&e->hlc, last > lc.max_hlc ? last : lc.max_hlc);
+	return 0;
+}
+
+void entry_close(struct entry *e)
+{
+	cb_merge_free(e->merge);
+	cb_protocol_free(e->proto);
+	store_close(e->st);
+	memset(e, 0, sizeof(*e));
+}
+
+struct known_ctx {
+	const char *want;
+	int found;
+	size_t n;
+	char list[400];
+};
+
+static int known_one(const char *subject, void *ctx)
+{
+	struct known_ctx *k = ctx;
+	size_t len = strlen(k->list);
+
+	if (!strcmp(subject, k->want))
+		k->found = 1;
+	if (k->n < KNOWN_LIST_MAX)
+		snprintf(k->list + len, sizeof(k->list) - len, "%s%s",
+			 k->n ? ", " : "", subject);
+	else if (k->n == KNOWN_LIST_MAX)
+		snprintf(k->list + len, sizeof(k->list) - len, ", ...");
+	k->n++;
+	return 0;
+}
+
+int entry_subject_known(struct entry *e, const char *subject,
+			struct cb_err *err)
+{
+	struct known_ctx k;
+
+	memset(&k, 0, sizeof(k));
+	k.want = subject;
+	cb_merge_each_subject(e->merge, known_one, &k);
+	if (k.found)
+		return 0;
+	if (!k.n)
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "unknown subject '%.64s'; this laptop has "
+				  "no subjects yet ('casebook subject add')",
+				  subject);
+	return cb_err_set(err, CB_ENOTFOUND,
+			  "unknown subject '%.64s'; subjects on this laptop: %s",
+			  subject, k.list);
+}
+
+int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
+		    const char *subject, const char *visit, const char *form,
+		    const char *instance, struct cb_err *err)
+{
+	int rc;
+
+	cb_event_init(ev);
+	rc = cb_event_stamp(ev, &e->hlc, err);
+	if (!rc)
+		rc = cb_event_set_origin(ev, store_device_id(e->st),
+					 store_site(e->st), store_user(e->st),
+					 err);
+	if (!rc)
+		rc = cb_event_set_target(ev, subject, kind, visit, form,
+					 instance, err);
+	if (!rc)
+		rc = cb_event_set_reason(ev, "", err);
+	if (rc)
+		cb_event_release(ev);
+	return rc;
+}
+
+int entry_commit_event(struct entry *e, struct cb_event *ev,
+		       struct cb_err *err)
+{
+	char *json = NULL;
+	char hlc[CB_HLC_HEX + 1];
+	int rc;
+
+	rc = cb_event_validate(ev, err);
+	if (!rc)
+		rc = store_sign_event(e->st, ev, err);
+	if (!rc)
+		rc = cb_event_print(ev, &json, err);
+	if (!rc)
+		rc = store_add_event(e->st, ev->id, ev->subject, json,
+				     strlen(json), 0, NULL, err);
+	free(json);
+	if (!rc) {
+		cb_hlc_format(e->hlc.last, hlc);
+		rc = store_meta_set(e->st, ENTRY_META_HLC, hlc, strlen(hlc),
+				    err);
+	}
+	if (!rc)
+		rc = cb_merge_add(e->merge, ev, NULL, err);
+	return rc;
+}
+
+void entry_save_result_init(struct entry_save_result *r)
+{
+	memset(r, 0, sizeof(*r));
+	cb_check_results_init(&r->checks);
+}
+
+void entry_save_result_release(struct entry_save_result *r)
+{
+	cb_check_results_release(&r->checks);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Item codes are upper case in every protocol; accept any case. */
+static void upcase(const char *in, char *out, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < cap; i++)
+		out[i] = (char)toupper((unsigned char)in[i]);
+	out[i] = '\0';
+}
+
+struct query_find {
+	const char *visit, *form, *instance, *item, *check;
+	int found;
+};
+
+static int query_match(const struct cb_merge_query *q, void *ctx)
+{
+	struct query_find *f = ctx;
+	const char *check;
+
+	if (q->system || q->status == CB_QUERY_CLOSED || !q->open)
+		return 0;
+	check = cb_event_data(q->open, "check");
+	if (check && !strcmp(check, f->check) && !strcmp(q->visit, f->visit) &&
+	    !strcmp(q->form, f->form) && !strcmp(q->instance, f->instance) &&
+	    !strcmp(q->item, f->item))
+		f->found = 1;
+	return 0;
+}
+
+/* Open a system query for one soft failure, unless one is open already. */
+static int open_soft_query(struct entry *e, const char *subject,
+			   const struct entry_save_result *r,
+			   const char *instance,
+			   const struct cb_check_result *res, size_t *opened,
+			   struct cb_err *err)
+{
+	struct query_find f;
+	struct cb_event q;
+	const char *item = res->item ? res->item->code : "";
+	int rc;
+
+	f.visit = r->visit->code;
+	f.form = r->form->code;
+	f.instance = instance;
+	f.item = item;
+	f.check = res->id;
+	f.found = 0;
+	rc = cb_merge_each_query(e->merge, subject, query_match, &f, err);
+	if (rc || f.found)
+		return rc;
+	rc = entry_new_event(e, &q, CB_KIND_QUERY_OPEN, subject, f.visit,
+			     f.form, instance, err);
+	if (rc)
+		return rc;
+	rc = cb_event_set_data(&q, CB_DATA_TEXT, res->message, err);
+	if (!rc && item[0])
+		rc = cb_event_set_data(&q, CB_DATA_ITEM, item, err);
+	if (!rc)
+		rc = cb_event_set_data(&q, "check", res->id, err);
+	if (!rc)
+		rc = entry_commit_event(e, &q, err);
+	cb_event_release(&q);
+	if (!rc)
+		(*opened)++;
+	return rc;
+}
+
+/* Both NULL, or both the same text. */
+static int same_value(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+int entry_save_form(struct entry *e, const struct entry_save *s,
+		    struct entry_save_result *r, struct cb_err *err)
+{
+	const struct cb_protocol_item *item;
+	char inst[16], code[CB_PROTOCOL_CODE_MAX + 1];
+	struct cb_merge_item cur;
+	struct cb_event ev;
+	size_t i, j;
+	int rc, need_reason = 0, in_tx = 0;
+
+	rc = entry_subject_known(e, s->subject, err);
+	if (rc)
+		return rc;
+	rc = cb_record_resolve(e->proto, s->visit, s->form, &r->visit,
+			       &r->form, &r->instance, err);
+	if (rc)
+		return rc;
+	if (!cb_protocol_form_writable(r->form, store_role(e->st)))
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "form %s may not be written by the %s role",
+				  r->form->code, store_role(e->st));
+	cb_record_instance_text(r->instance, inst);
+
+	rc = entry_new_event(e, &ev, CB_KIND_FORM_SAVE, s->subject,
+			     r->visit->code, r->form->code, inst, err);
+	if (rc)
+		return rc;
+	for (i = 0; i < s->n; i++) {
+		const char *value = s->values[i][0] ? s->values[i] : NULL;
+		size_t len = strlen(s->values[i]);
+
+		upcase(s->items[i], code, sizeof(code));
+		rc = cb_record_item(r->form, code, &item, err);
+		if (rc)
+			goto out;
+		for (j = 0; j < i; j++) {
+			char other[CB_PROTOCOL_CODE_MAX + 1];
+
+			upcase(s->items[j], other, sizeof(other));
+			if (!strcmp(other, code)) {
+				rc = cb_err_set(err, CB_EINVAL,
+						"item %s is given twice",
+						item->code);
+				goto out;
+			}
+		}
+		if (len > CB_EVENT_VALUE_MAX) {
+			rc = cb_err_set(err, CB_ETOOBIG,
+					"%s.%s: the value is %zu bytes; at "
+					"most %d are accepted",
+					r->form->code, item->code, len,
+					CB_EVENT_VALUE_MAX);
+			goto out;
+		}
+		if (!cb_utf8_valid(s->values[i], len)) {
+			rc = cb_err_set(err, CB_EINVAL,
+					"%s.%s: the value is not valid UTF-8 "
+					"text",
+					r->form->code, item->code);
+			goto out;
+		}
+		rc = cb_merge_item_get(e->merge, s->subject, r->visit->code,
+				       r->form->code, inst, item->code, &cur,
+				       err);
+		if (rc == CB_ENOTFOUND) {
+			cb_err_clear(err);
+			if (!value)
+				continue; /* clearing what was never set */
+			rc = cb_event_add_change(&ev, item->code, value, NULL,
+						 0, err);
+		} else if (!rc) {
+			if (!cur.conflict && same_value(cur.value, value))
+				continue; /* unchanged */
+			need_reason = 1;
+			rc = cb_event_add_change(&ev, item->code, value,
+						 cur.heads, cur.nheads, err);
+		}
+		if (rc)
+			goto out;
+	}
+	if (!ev.nchanges)
+		goto out; /* nothing to write */
+	/* Edit checks first: a rejected value is the more useful message. */
+	rc = cb_record_check_save(e->proto, e->merge, store_role(e->st), &ev,
+				  &r->checks, err);
+	if (rc)
+		goto out;
+	if (need_reason && (!s->reason || !s->reason[0])) {
+		r->need_reason = 1;
+		rc = cb_err_set(err, CB_EINVAL,
+				"changing a saved value needs a reason "
+				"(--reason TEXT)");
+		goto out;
+	}
+	if (s->reason && (rc = cb_event_set_reason(&ev, s->reason, err)))
+		goto out;
+	rc = store_begin(e->st, err);
+	if (rc)
+		goto out;
+	in_tx = 1;
+	rc = entry_commit_event(e, &ev, err);
+	for (i = 0; !rc && i < r->checks.count; i++)
+		if (r->checks.list[i].severity == CB_SEVERITY_SOFT)
+			rc = open_soft_query(e, s->subject, r, inst,
+					     &r->checks.list[i], &r->nqueries,
+					     err);
+	if (!rc)
+		rc = store_commit(e->st, err);
+	in_tx = 0;
+	if (!rc) {
+		r->nchanged = ev.nchanges;
+		memcpy(r->event_id, ev.id, sizeof(r->event_id));
+	}
+out:
+	if (in_tx)
+		store_rollback(e->st);
+	cb_event_release(&ev);
+	return rc;
+}
+
+struct instance_ctx {
+	const char *visit, *form;
+	unsigned max;
+};
+
+static int instance_one(const struct cb_merge_form *f, void *ctx)
+{
+	struct instance_ctx *ic = ctx;
+	unsigned long n;
+
+	if (strcmp(f->visit, ic->visit) || strcmp(f->form, ic->form))
+		return 0;
+	n = strtoul(f->instance, NULL, 10);
+	if (n > ic->max && n <= CB_PROTOCOL_REPEAT_MAX)
+		ic->max = (unsigned)n;
+	return 0;
+}
+
+unsigned entry_next_instance(struct entry *e, const char *subject,
+			     const char *visit, const char *form)
+{
+	struct instance_ctx ic = {visit, form, 0};
+
+	cb_merge_each_form(e->merge, subject, instance_one, &ic);
+	return ic.max + 1;
+}
+
+/* ---- Output shared by the data-entry commands ---- */
+
+/* Print the edit-check failures of a save, hard ones first. */
+void entry_print_checks(const struct entry_save_result *r, int hard_only)
+{
+	size_t i;
+
+	for (i = 0; i < r->checks.count; i++) {
+		const struct cb_check_result *c = &r->checks.list[i];
+
+		if (c->severity != CB_SEVERITY_HARD)
+			continue;
+		fprintf(stderr, "casebook: rejected: %s [%s]: %s\n", c->path,
+			c->id, c->message);
+	}
+	if (hard_only)
+		return;
+	for (i = 0; i < r->checks.count; i++) {
+		const struct cb_check_result *c = &r->checks.list[i];
+
+		if (c->severity != CB_SEVERITY_SOFT)
+			continue;
+		fprintf(stderr, "casebook: warning: %s [%s]: %s (query opened)\n",
+			c->path, c->id, c->message);
+	}
+}
+
+/* Print the derived scores of a form instance, if it declares any. */
+void entry_print_scores(struct entry *e, const char *subject,
+		       const struct entry_save_result *r)
+{
+	struct cb_record_source rs;
+	struct cb_check_source src = cb_record_source(&rs, e->merge, subject);
+	struct cb_check_scores sc;
+	struct cb_err err;
+	size_t i;
+
+	cb_check_scores_init(&sc);
+	if (!cb_check_scores(e->proto, &src, r->visit, r->form, r->instance,
+			     &sc, &err)) {
+		for (i = 0; i < sc.count; i++) {
+			if (sc.list[i].valid)
+				printf("  %-20s %.2f\n", sc.list[i].name,
+				       sc.list[i].value);
+			else
+				printf("  %-20s (not scored: too many items "
+				       "missing)\n",
+				       sc.list[i].name);
+		}
+	}
+	cb_check_scores_release(&sc);
+}
+
+/* The exit code of a failed save. */
+int entry_save_exit(const struct entry_save_result *r,
+		     const struct cb_err *err)
+{
+	if (err->code == CB_ECHECK) {
+		entry_print_checks(r, 1);
+		fprintf(stderr, "casebook: nothing was saved\n");
+		return EXIT_CHECK;
+	}
+	if (r->need_reason) {
+		fprintf(stderr, "casebook: %s\n", err->msg);
+		return EXIT_USAGE;
+	}
+	if (err->code == CB_ENOTFOUND || err->code == CB_ETOOBIG ||
+	    err->code == CB_EINVAL) {
+		fprintf(stderr, "casebook: error: %s\n", err->msg);
+		return EXIT_CHECK;
+	}
+	return cli_fail(err);
+}
+
