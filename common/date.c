@@ -24,43 +24,13 @@
 /* Days in a 400-year Gregorian cycle. */
 #define CYCLE_DAYS 146097
 
-/* Quote untrusted text for a message: bounded, control bytes as \xNN. */
-static void quote(const char *s, char *out, size_t cap)
-{
-	size_t n = 0, len;
-	char piece[8];
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c == 0x7f) {
-			len = (size_t)snprintf(piece, sizeof(piece), "\\x%02x",
-					       c);
-		} else if (c == '"' || c == '\\') {
-			piece[0] = '\\';
-			piece[1] = (char)c;
-			len = 2;
-		} else {
-			piece[0] = (char)c;
-			len = 1;
-		}
-		/* Keep room for a closing "..." and the NUL. */
-		if (n + len + 4 > cap) {
-			memcpy(out + n, "...", 4);
-			return;
-		}
-		memcpy(out + n, piece, len);
-		n += len;
-	}
-	out[n] = '\0';
-}
 
 static int bad_text(struct cb_err *err, const char *s, const char *what,
 		    const char *why)
 {
 	char q[QUOTE_MAX];
 
-	quote(s, q, sizeof(q));
+	cb_err_quote(s, q, sizeof(q));
 	return cb_err_set(err, CB_EINVAL, "\"%s\" is not a %s: %s", q, what,
 			  why);
 }

@@ -74,3 +74,33 @@ const char *cb_err_name(int code)
 	}
 	return "error";
 }
+
+void cb_err_quote(const char *s, char *out, size_t cap)
+{
+	size_t n = 0, len;
+	char piece[8];
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f) {
+			len = (size_t)snprintf(piece, sizeof(piece), "\\x%02x",
+					       c);
+		} else if (c == '"' || c == '\\') {
+			piece[0] = '\\';
+			piece[1] = (char)c;
+			len = 2;
+		} else {
+			piece[0] = (char)c;
+			len = 1;
+		}
+		/* Keep room for a closing "..." and the NUL. */
+		if (n + len + 4 > cap) {
+			memcpy(out + n, "...", 4);
+			return;
+		}
+		memcpy(out + n, piece, len);
+		n += len;
+	}
+	out[n] = '\0';
+}

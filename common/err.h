@@ -58,4 +58,11 @@ int cb_err_prefix(struct cb_err *err, const char *fmt, ...)
 /* A short stable name for a code ("invalid", "io", ...). */
 const char *cb_err_name(int code);
 
+/*
+ * Quote untrusted text `s` into `out` (cap bytes) for a message: '"' and
+ * '\\' escaped, control bytes as \xNN, cut with "..." when it does not fit.
+ * cap must be at least 4.
+ */
+void cb_err_quote(const char *s, char *out, size_t cap);
+
 #endif

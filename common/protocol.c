@@ -336,35 +336,6 @@ int cb_protocol_form_has_unblinded(const struct cb_protocol_form *form)
 
 /* ---- Text helpers ----------------------------------------------------- */
 
-/* Quote untrusted text for a message: bounded, control bytes as \xNN. */
-static void quote(const char *s, char *out, size_t cap)
-{
-	size_t n = 0, len;
-	char piece[8];
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c == 0x7f) {
-			len = (size_t)snprintf(piece, sizeof(piece), "\\x%02x",
-					       c);
-		} else if (c == '"' || c == '\\') {
-			piece[0] = '\\';
-			piece[1] = (char)c;
-			len = 2;
-		} else {
-			piece[0] = (char)c;
-			len = 1;
-		}
-		if (n + len + 4 > cap) {
-			memcpy(out + n, "...", 4);
-			return;
-		}
-		memcpy(out + n, piece, len);
-		n += len;
-	}
-	out[n] = '\0';
-}
 
 /*
  * Count the code points of UTF-8 text into *n. Returns 0 for text that is
@@ -526,7 +497,7 @@ static int check_format(const struct cb_protocol_item *item, const char *v,
 	int point, rc;
 
 	item_name(item, name, sizeof(name));
-	quote(v, q, sizeof(q));
+	cb_err_quote(v, q, sizeof(q));
 	if (!v[0])
 		return cb_err_set(
 		    err, CB_EINVAL,
@@ -693,7 +664,7 @@ int cb_protocol_parse_target(const struct cb_protocol *p, const char *text,
 	*instance = 0;
 	if (!text)
 		return cb_err_set(err, CB_EINVAL, "no form given");
-	quote(text, q, sizeof(q));
+	cb_err_quote(text, q, sizeof(q));
 	hash = strchr(text, '#');
 	n = hash ? (size_t)(hash - text) : strlen(text);
 	if (n == 0 || n > CB_PROTOCOL_CODE_MAX)
@@ -940,7 +911,7 @@ static const char *get_code(struct ld *ld, const cJSON *obj, const char *key,
 		return "";
 	if (!valid_code(it->valuestring)) {
 		path_key(sub, path, key);
-		quote(it->valuestring, q, sizeof(q));
+		cb_err_quote(it->valuestring, q, sizeof(q));
 		prob(ld, sub,
 		     "\"%s\" is not a valid code (a letter, then letters, "
 		     "digits or _, at most %d)",
@@ -1129,7 +1100,7 @@ static void load_choices(struct ld *ld, const cJSON *arr, const char *path,
 		ch[i].label = "";
 		if (code) {
 			if (!valid_choice_code(code)) {
-				quote(code, q, sizeof(q));
+				cb_err_quote(code, q, sizeof(q));
 				prob(ld, sub,
 				     "\"%s\" is not a valid choice code (no "
 				     "spaces or quotes, at most %d bytes)",
@@ -1268,7 +1239,7 @@ static void load_item(struct ld *ld, const cJSON *j, const char *path,
 		type = NULL;
 	} else if (!parse_type(type, &it->type)) {
 		path_key(sub, path, "type");
-		quote(type, q, sizeof(q));
+		cb_err_quote(type, q, sizeof(q));
 		prob(ld, sub,
 		     "unknown type \"%s\" (integer, decimal, text, date, "
 		     "partial_date, datetime, choice or boolean)",
@@ -1282,7 +1253,7 @@ static void load_item(struct ld *ld, const cJSON *j, const char *path,
 			it->unblinded = 1;
 		else if (strcmp(blinding, "blinded")) {
 			path_key(sub, path, "blinding");
-			quote(blinding, q, sizeof(q));
+			cb_err_quote(blinding, q, sizeof(q));
 			prob(ld, sub,
 			     "\"%s\" is not \"blinded\" or \"unblinded\"", q);
 		}
@@ -1354,7 +1325,7 @@ static void load_item(struct ld *ld, const cJSON *j, const char *path,
 						ld->codelists, ch->valuestring)
 					  : NULL;
 
-			quote(ch->valuestring, q, sizeof(q));
+			cb_err_quote(ch->valuestring, q, sizeof(q));
 			if (!cJSON_IsArray(list))
 				prob(ld, sub, "unknown code list \"%s\"", q);
 			else
@@ -1402,7 +1373,7 @@ static void load_writers(struct ld *ld, const cJSON *fj, const char *path,
 			continue;
 		}
 		bit = cb_protocol_writer_bit(w->valuestring);
-		quote(w->valuestring, q, sizeof(q));
+		cb_err_quote(w->valuestring, q, sizeof(q));
 		if (!bit)
 			prob(ld, el, "unknown role \"%s\" (%s)", q, role_list);
 		else if (f->writers & bit)
@@ -1626,7 +1597,7 @@ static void load_visits(struct ld *ld, const cJSON *root)
 				     cb_json_type_name(fc));
 				continue;
 			}
-			quote(fc->valuestring, q, sizeof(q));
+			cb_err_quote(fc->valuestring, q, sizeof(q));
 			f = cb_protocol_find_form(ld->p, fc->valuestring);
 			if (!f) {
 				prob(ld, el, "unknown form \"%s\"", q);
@@ -1722,7 +1693,7 @@ static int resolve_ref(struct ld *ld, const char *text, const char *path,
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
-	quote(text, q, sizeof(q));
+	cb_err_quote(text, q, sizeof(q));
 	if (n == 0) {
 		prob(ld, path,
 		     "\"%s\" is not ITEM, FORM.ITEM or "
@@ -1858,7 +1829,7 @@ static int load_compare(struct ld *ld, const cJSON *j, const char *path,
 	if (!opj)
 		return -1;
 	if (!parse_op(opj->valuestring, &cond->op)) {
-		quote(opj->valuestring, q, sizeof(q));
+		cb_err_quote(opj->valuestring, q, sizeof(q));
 		prob(ld, sub,
 		     "unknown operator \"%s\" (=, !=, <, <=, >, >=, in, "
 		     "not_in, present or absent)",
@@ -2185,7 +2156,7 @@ static void load_scores(struct ld *ld, size_t fi)
 				used += (size_t)n;
 			}
 			path_key(el, spath, "method");
-			quote(mname, q, sizeof(q));
+			cb_err_quote(mname, q, sizeof(q));
 			prob(ld, el, "unknown scoring method \"%s\" (%s)", q,
 			     list);
 			continue;
@@ -2212,7 +2183,7 @@ static void load_scores(struct ld *ld, size_t fi)
 
 			path_key(mpath, el, mj->string);
 			if (idx < 0) {
-				quote(mj->string, q, sizeof(q));
+				cb_err_quote(mj->string, q, sizeof(q));
 				prob(ld, mpath, "method %s has no item \"%s\"",
 				     s->method->name, q);
 			} else if (!cJSON_IsString(mj)) {
@@ -2236,7 +2207,7 @@ static void load_scores(struct ld *ld, size_t fi)
 			path_key(mpath, el, mi);
 			it = cb_protocol_find_item(f, code);
 			if (!it) {
-				quote(code, q, sizeof(q));
+				cb_err_quote(code, q, sizeof(q));
 				prob(ld, map ? mpath : spath,
 				     "unknown item \"%s\" in form %s for %s "
 				     "item %s",
@@ -2337,7 +2308,7 @@ form_item_member(struct ld *ld, const cJSON *obj, const char *key, int required,
 	it = cb_protocol_find_item(form, j->valuestring);
 	if (!it) {
 		path_key(sub, path, key);
-		quote(j->valuestring, q, sizeof(q));
+		cb_err_quote(j->valuestring, q, sizeof(q));
 		prob(ld, sub, "unknown item \"%s\" in form %s", q, form->code);
 	}
 	return it;
@@ -2359,14 +2330,14 @@ static void visit_form_members(struct ld *ld, const cJSON *obj,
 		*visit = cb_protocol_find_visit(ld->p, vj->valuestring);
 		if (!*visit) {
 			path_key(sub, path, "visit");
-			quote(vj->valuestring, q, sizeof(q));
+			cb_err_quote(vj->valuestring, q, sizeof(q));
 			prob(ld, sub, "unknown visit \"%s\"", q);
 		}
 	}
 	if (fj) {
 		*form = cb_protocol_find_form(ld->p, fj->valuestring);
 		path_key(sub, path, "form");
-		quote(fj->valuestring, q, sizeof(q));
+		cb_err_quote(fj->valuestring, q, sizeof(q));
 		if (!*form)
 			prob(ld, sub, "unknown form \"%s\"", q);
 		else if (*visit && !cb_protocol_visit_has_form(*visit, *form))
@@ -2734,7 +2705,7 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 		chk->severity = CB_SEVERITY_SOFT;
 	} else if (sv && strcmp(sv->valuestring, "hard")) {
 		path_key(sub, path, "severity");
-		quote(sv->valuestring, q, sizeof(q));
+		cb_err_quote(sv->valuestring, q, sizeof(q));
 		prob(ld, sub, "\"%s\" is not \"hard\" or \"soft\"", q);
 	}
 
@@ -2743,7 +2714,7 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 		return;
 	if (!parse_check_type(tj->valuestring, &chk->type)) {
 		path_key(sub, path, "type");
-		quote(tj->valuestring, q, sizeof(q));
+		cb_err_quote(tj->valuestring, q, sizeof(q));
 		prob(ld, sub,
 		     "unknown check type \"%s\" (required, forbidden, "
 		     "compare, at_least_one, visit_window or "
@@ -2769,7 +2740,7 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 	} else {
 		chk->form = cb_protocol_find_form(ld->p, fj->valuestring);
 		if (!chk->form) {
-			quote(fj->valuestring, q, sizeof(q));
+			cb_err_quote(fj->valuestring, q, sizeof(q));
 			prob(ld, sub, "unknown form \"%s\"", q);
 			return;
 		}
@@ -2802,7 +2773,7 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 			chk->item =
 			    cb_protocol_find_item(chk->form, ij->valuestring);
 			if (!chk->item) {
-				quote(ij->valuestring, q, sizeof(q));
+				cb_err_quote(ij->valuestring, q, sizeof(q));
 				prob(ld, sub, "unknown item \"%s\" in form %s",
 				     q, chk->form->code);
 				return;
@@ -2859,7 +2830,7 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 			}
 			it = cb_protocol_find_item(chk->form, x->valuestring);
 			if (!it) {
-				quote(x->valuestring, q, sizeof(q));
+				cb_err_quote(x->valuestring, q, sizeof(q));
 				prob(ld, el, "unknown item \"%s\" in form %s",
 				     q, chk->form->code);
 				continue;
@@ -2971,7 +2942,7 @@ static void load_safety(struct ld *ld, const cJSON *root)
 	p->safety_form = cb_protocol_find_form(p, fj->valuestring);
 	if (!p->safety_form) {
 		path_key(sub, path, "form");
-		quote(fj->valuestring, q, sizeof(q));
+		cb_err_quote(fj->valuestring, q, sizeof(q));
 		prob(ld, sub, "unknown form \"%s\"", q);
 		return;
 	}
@@ -3022,7 +2993,7 @@ static void load_safety(struct ld *ld, const cJSON *root)
 			}
 			it = cb_protocol_find_item(p->safety_form,
 						   x->valuestring);
-			quote(x->valuestring, q, sizeof(q));
+			cb_err_quote(x->valuestring, q, sizeof(q));
 			if (!it)
 				prob(ld, el, "unknown item \"%s\" in form %s",
 				     q, p->safety_form->code);
@@ -3084,7 +3055,7 @@ static void load_root(struct ld *ld, const cJSON *root)
 	only_keys(ld, root, "$", keys);
 	fmt = member(ld, root, "format", W_STRING, 1, "$");
 	if (fmt && strcmp(fmt->valuestring, FORMAT_NAME)) {
-		quote(fmt->valuestring, q, sizeof(q));
+		cb_err_quote(fmt->valuestring, q, sizeof(q));
 		prob(ld, "$.format", "\"%s\" is not \"%s\"", q, FORMAT_NAME);
 	}
 	p->format = FORMAT_NAME;
@@ -3099,7 +3070,7 @@ static void load_root(struct ld *ld, const cJSON *root)
 				break;
 		if (!s[0] || s[i] || i > CB_PROTOCOL_CODE_MAX ||
 		    !isalnum((unsigned char)s[0])) {
-			quote(s, q, sizeof(q));
+			cb_err_quote(s, q, sizeof(q));
 			prob(ld, "$.id",
 			     "\"%s\" is not a study id (letters, "
 			     "digits, '-', '_' or '.', at most %d)",
