@@ -27,7 +27,8 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nTry 'casebook %s--help'.\n", cmd ? cmd : "");
+	fprintf(stderr, "\nTry 'casebook %s%s--help'.\n", cmd ? cmd : "",
+		cmd ? " " : "");
 	return EXIT_USAGE;
 }
 

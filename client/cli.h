@@ -79,4 +79,14 @@ int cmd_form(int argc, char **argv, struct cli_global *g);
 extern const char cmd_subject_help[];
 extern const char cmd_form_help[];
 
+/* Adverse events: cmd_ae.c. */
+int cmd_ae(int argc, char **argv, struct cli_global *g);
+extern const char cmd_ae_help[];
+
+/* Signatures and the laptop's overview: cmd_sign.c, cmd_status.c. */
+int cmd_sign(int argc, char **argv, struct cli_global *g);
+int cmd_status(int argc, char **argv, struct cli_global *g);
+extern const char cmd_sign_help[];
+extern const char cmd_status_help[];
+
 #endif

@@ -1,25 +1,78 @@
 /*
- * cmd_subject.c - subjects on this laptop: `casebook subject add`.
+ * cmd_subject.c - subjects on this laptop: `casebook subject add`, `list`
+ * and `show`.
  *
  * A subject id is SITE-DDNNN: the site code, this device's two-digit
  * index and a three-digit sequence kept by the store, so two laptops of
  * one site never make the same id, with no network.
+ *
+ * `list` and `show` read everything from the merge state (merge.h) of the
+ * events stored here: they build one JSON tree, which --json prints as it
+ * is and the plain output renders as text, so both always say the same.
  */
 #include "cli.h"
+#include "date.h"
 #include "entry.h"
+#include "record.h"
 
+#include <cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char cmd_subject_help[] =
     "usage: casebook subject add\n"
+    "       casebook subject list [--json]\n"
+    "       casebook subject show SUBJECT [--json]\n"
     "\n"
     "add   create a new subject at screening and print its id, SITE-DDNNN\n"
     "      (site code, this laptop's device index, a sequence number), for\n"
     "      example KR01-01007. Works offline; ids never collide between\n"
     "      devices.\n"
     "\n"
-    "Exit codes: 0 done; 1 failure; 2 usage; 4 wrong passphrase.\n";
+    "list  every subject on this laptop: status (the latest subject status,\n"
+    "      e.g. screening, with the eligibility verdict once it can be\n"
+    "      decided), visits done (scheduled visits with any data), open\n"
+    "      queries (open or answered, not yet closed) and conflicted items.\n"
+    "\n"
+    "show  one subject's schedule: every visit in protocol order (LOG last)\n"
+    "      with its target day and window, counted from the protocol's day-0\n"
+    "      date, the visit date and whether it lies in the window; every form\n"
+    "      the visit holds (each instance of a repeating form) with its\n"
+    "      status, values, missing required items, derived scores and\n"
+    "      signature; then the subject's open queries with their ids.\n"
+    "\n"
+    "Form status: empty (no value), partial (a required item is missing),\n"
+    "complete, conflicted (an item has several values after a merge),\n"
+    "signed (the current signature covers every current value), or\n"
+    "\"signed (broken)\" (the form was changed after signing; sign again).\n"
+    "Items marked unblinded in the protocol are withheld.\n"
+    "\n"
+    "--json output (stable; members are always present, null when unknown):\n"
+    "  list: {\"subjects\":[{\"id\",\"status\",\"eligibility\",\n"
+    "         \"visits_done\",\"open_queries\",\"conflicts\"}]}\n"
+    "        eligibility: \"eligible\", \"not eligible\", \"incomplete\" or\n"
+    "        null when the protocol has no eligibility rules\n"
+    "  show: {\"id\",\"status\",\"eligibility\",\"day0\":DATE|null,\n"
+    "         \"visits\":[VISIT...],\"queries\":[QUERY...]}\n"
+    "    VISIT: {\"visit\",\"label\",\"scheduled\",\"day\",\n"
+    "         \"window\":[LOW,HIGH],\"target_date\",\"window_start\",\n"
+    "         \"window_end\",\"date\",\"in_window\":true|false|null,\n"
+    "         \"forms\":[FORM...]}\n"
+    "         (LOG: \"scheduled\":false, null day, window and dates)\n"
+    "    FORM: {\"form\",\"instance\":N|null,\"label\",\"status\",\n"
+    "         \"completeness\",\"items\":[ITEM...],\"missing\":[CODE...],\n"
+    "         \"scores\":[{\"name\",\"value\":NUMBER|null}],\n"
+    "         \"signature\":null|{\"id\",\"user\",\"time\",\"meaning\",\n"
+    "         \"broken\",\"count\"},\"open_queries\":N}\n"
+    "    ITEM: {\"item\",\"value\",\"conflict\",\"withheld\"}, plus\n"
+    "         \"values\":[...] (every value) when conflicted\n"
+    "    QUERY: {\"id\",\"status\",\"system\",\"visit\",\"form\",\n"
+    "         \"instance\",\"item\",\"text\"} (not yet closed)\n"
+    "  Dates are YYYY-MM-DD; times UTC.\n"
+    "\n"
+    "Exit codes: 0 done; 1 failure (unknown subject); 2 usage; 4 wrong\n"
+    "passphrase.\n";
 
 static int subject_add(int argc, char **argv, struct cli_global *g)
 {
@@ -63,11 +116,930 @@ static int subject_add(int argc, char **argv, struct cli_global *g)
 	return EXIT_OK;
 }
 
+/* ---- Building the JSON model ---------------------------------------- */
+
+/*
+ * The model under construction. Every add goes through the helpers
+ * below, which record an allocation failure in `oom` instead of making
+ * each caller check; the command reports it once at the end.
+ */
+struct model {
+	struct entry *e;
+	const char *subject;
+	struct cb_record_source rs;
+	struct cb_check_source src;
+	int oom;
+};
+
+static cJSON *put(struct model *m, cJSON *parent, const char *key, cJSON *v)
+{
+	int ok;
+
+	if (!v || !parent) {
+		cJSON_Delete(v);
+		m->oom = 1;
+		return NULL;
+	}
+	ok = key ? cJSON_AddItemToObject(parent, key, v)
+		 : cJSON_AddItemToArray(parent, v);
+	if (!ok) {
+		cJSON_Delete(v);
+		m->oom = 1;
+		return NULL;
+	}
+	return v;
+}
+
+static void put_str(struct model *m, cJSON *o, const char *key, const char *s)
+{
+	put(m, o, key, s ? cJSON_CreateString(s) : cJSON_CreateNull());
+}
+
+static void put_num(struct model *m, cJSON *o, const char *key, double n)
+{
+	put(m, o, key, cJSON_CreateNumber(n));
+}
+
+static void put_bool(struct model *m, cJSON *o, const char *key, int b)
+{
+	put(m, o, key, cJSON_CreateBool(b));
+}
+
+static void put_null(struct model *m, cJSON *o, const char *key)
+{
+	put(m, o, key, cJSON_CreateNull());
+}
+
+/* A tri-state member: 1 true, 0 false, -1 null. */
+static void put_tri(struct model *m, cJSON *o, const char *key, int t)
+{
+	if (t < 0)
+		put_null(m, o, key);
+	else
+		put_bool(m, o, key, t);
+}
+
+/* Members read back by the text renderer. */
+static const char *jstr(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int jnum(const cJSON *o, const char *key, int fallback)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valueint : fallback;
+}
+
+/* 1 true, 0 false, -1 null or absent. */
+static int jtri(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	if (cJSON_IsTrue(v))
+		return 1;
+	if (cJSON_IsFalse(v))
+		return 0;
+	return -1;
+}
+
+/* ---- Subject summary ------------------------------------------------- */
+
+struct summary_ctx {
+	const struct cb_protocol *p;
+	const char *status;
+	unsigned char *done; /* per visit index: has data */
+	size_t conflicts, open_queries;
+};
+
+static int summary_event(const struct cb_event *ev, void *ctx)
+{
+	struct summary_ctx *s = ctx;
+	const char *st;
+
+	if (strcmp(ev->kind, CB_KIND_SUBJECT_STATUS))
+		return 0;
+	st = cb_event_data(ev, CB_DATA_STATUS);
+	if (st)
+		s->status = st; /* clock order: the last one wins */
+	return 0;
+}
+
+static int summary_item(const struct cb_merge_item *it, void *ctx)
+{
+	struct summary_ctx *s = ctx;
+	const struct cb_protocol_visit *v;
+
+	if (it->conflict)
+		s->conflicts++;
+	if (!it->conflict && !it->value)
+		return 0;
+	v = cb_protocol_find_visit(s->p, it->visit);
+	if (v && v->scheduled)
+		s->done[v->index] = 1;
+	return 0;
+}
+
+static int summary_query(const struct cb_merge_query *q, void *ctx)
+{
+	struct summary_ctx *s = ctx;
+
+	if (q->status != CB_QUERY_CLOSED)
+		s->open_queries++;
+	return 0;
+}
+
+/*
+ * The members shared by `list` and `show`: id, status, eligibility, and
+ * (when `counts`) visits_done, open_queries and conflicts.
+ */
+static int put_summary(struct model *m, cJSON *o, int counts,
+		       struct cb_err *err)
+{
+	struct summary_ctx s;
+	struct cb_check_elig el;
+	size_t i, ndone = 0;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	s.p = m->e->proto;
+	s.status = NULL;
+	s.done = calloc(s.p->nvisits + 1, 1);
+	if (!s.done)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	rc = cb_merge_each_event(m->e->merge, m->subject, summary_event, &s);
+	if (!rc)
+		rc = cb_merge_each_item(m->e->merge, m->subject, NULL, NULL,
+					NULL, summary_item, &s);
+	if (!rc)
+		rc = cb_merge_each_query(m->e->merge, m->subject, summary_query,
+					 &s, err);
+	if (rc) {
+		free(s.done);
+		if (!err->msg[0])
+			cb_err_set(err, rc, "out of memory");
+		return rc;
+	}
+	for (i = 0; i < s.p->nvisits; i++)
+		ndone += s.done[i];
+	free(s.done);
+
+	put_str(m, o, "id", m->subject);
+	put_str(m, o, "status", s.status);
+	cb_check_elig_init(&el);
+	rc = cb_check_eligibility(m->e->proto, &m->src, &el, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		put_null(m, o, "eligibility");
+		rc = 0;
+	} else if (!rc) {
+		put_str(m, o, "eligibility", cb_elig_status_name(el.status));
+	}
+	cb_check_elig_release(&el);
+	if (rc)
+		return rc;
+	if (counts) {
+		put_num(m, o, "visits_done", (double)ndone);
+		put_num(m, o, "open_queries", (double)s.open_queries);
+		put_num(m, o, "conflicts", (double)s.conflicts);
+	}
+	return 0;
+}
+
+static void model_init(struct model *m, struct entry *e, const char *subject)
+{
+	memset(m, 0, sizeof(*m));
+	m->e = e;
+	m->subject = subject;
+	m->src = cb_record_source(&m->rs, e->merge, subject);
+}
+
+/* ---- subject list ---------------------------------------------------- */
+
+struct list_ctx {
+	struct entry *e;
+	cJSON *arr;
+	struct cb_err *err;
+	int oom, rc;
+};
+
+static int list_one(const char *subject, void *ctx)
+{
+	struct list_ctx *lc = ctx;
+	struct model m;
+	cJSON *o;
+
+	model_init(&m, lc->e, subject);
+	o = put(&m, lc->arr, NULL, cJSON_CreateObject());
+	if (o)
+		lc->rc = put_summary(&m, o, 1, lc->err);
+	if (m.oom)
+		lc->oom = 1;
+	return lc->rc || lc->oom;
+}
+
+static void list_text(const cJSON *root)
+{
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "subjects");
+	const cJSON *s;
+
+	if (!cJSON_GetArraySize(arr)) {
+		printf("no subjects on this laptop ('casebook subject add')\n");
+		return;
+	}
+	printf("%-14s %-28s %6s %8s %9s\n", "SUBJECT", "STATUS", "VISITS",
+	       "QUERIES", "CONFLICTS");
+	cJSON_ArrayForEach(s, arr)
+	{
+		const char *el = jstr(s, "eligibility");
+		char status[128];
+
+		if (el && strcmp(el, cb_elig_status_name(CB_ELIG_INCOMPLETE)))
+			snprintf(status, sizeof(status), "%s (%s)",
+				 jstr(s, "status") ? jstr(s, "status") : "-",
+				 el);
+		else
+			snprintf(status, sizeof(status), "%s",
+				 jstr(s, "status") ? jstr(s, "status") : "-");
+		printf("%-14s %-28s %6d %8d %9d\n", jstr(s, "id"), status,
+		       jnum(s, "visits_done", 0), jnum(s, "open_queries", 0),
+		       jnum(s, "conflicts", 0));
+	}
+}
+
+/* Print the tree as JSON (formatted, stable member order). */
+static int print_json(const cJSON *root)
+{
+	char *text = cJSON_Print(root);
+
+	if (!text)
+		return cli_error("out of memory");
+	printf("%s\n", text);
+	cJSON_free(text);
+	return EXIT_OK;
+}
+
+/* Parse [--json] after `first` fixed arguments. */
+static int parse_json_flag(int argc, char **argv, int first, int *json)
+{
+	int i;
+
+	*json = 0;
+	for (i = first; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			*json = 1;
+		else
+			return cli_usage("subject", "unexpected argument '%s'",
+					 argv[i]);
+	}
+	return 0;
+}
+
+static int subject_list(int argc, char **argv, struct cli_global *g)
+{
+	struct list_ctx lc;
+	struct entry e;
+	struct cb_err err;
+	cJSON *root;
+	int json, ex, rc;
+
+	ex = parse_json_flag(argc, argv, 2, &json);
+	if (ex)
+		return ex;
+	rc = entry_open(g, &e, &err);
+	if (rc)
+		return cli_fail(&err);
+	cb_err_clear(&err);
+	memset(&lc, 0, sizeof(lc));
+	lc.e = &e;
+	lc.err = &err;
+	root = cJSON_CreateObject();
+	lc.arr = root ? cJSON_AddArrayToObject(root, "subjects") : NULL;
+	if (!lc.arr)
+		lc.oom = 1;
+	else
+		cb_merge_each_subject(e.merge, list_one, &lc);
+	if (lc.rc)
+		ex = cli_fail(&err);
+	else if (lc.oom)
+		ex = cli_error("out of memory");
+	else if (json)
+		ex = print_json(root);
+	else
+		list_text(root);
+	cJSON_Delete(root);
+	entry_close(&e);
+	return ex;
+}
+
+/* ---- subject show ---------------------------------------------------- */
+
+/* Parse a date or date-time value to its (possibly partial) date. */
+static int parse_datelike(const char *s, struct cb_date *d)
+{
+	struct cb_datetime dt;
+	struct cb_err ignored;
+
+	if (!s)
+		return -1;
+	if (!cb_date_parse(s, d, &ignored))
+		return 0;
+	if (!cb_datetime_parse(s, &dt, &ignored)) {
+		*d = dt.date;
+		return 0;
+	}
+	return -1;
+}
+
+/* The current value of one item, NULL when missing or conflicted. */
+static const char *item_value(struct entry *e, const char *subject,
+			      const char *visit, const char *form,
+			      const char *instance, const char *item)
+{
+	struct cb_merge_item it;
+	struct cb_err err;
+
+	if (cb_merge_item_get(e->merge, subject, visit, form, instance, item,
+			      &it, &err))
+		return NULL;
+	return it.conflict ? NULL : it.value;
+}
+
+/*
+ * The item holding a scheduled visit's date: the item of a visit_window
+ * check on a form the visit holds, else the day-0 item's form and item
+ * when the visit holds that form. NULL when the visit has none.
+ */
+static const struct cb_protocol_item *
+visit_date_item(const struct cb_protocol *p, const struct cb_protocol_visit *v)
+{
+	size_t i;
+
+	if (!v->scheduled)
+		return NULL;
+	for (i = 0; i < p->nchecks; i++) {
+		const struct cb_protocol_check *c = &p->checks[i];
+
+		if (c->type == CB_CHECK_VISIT_WINDOW && c->form && c->item &&
+		    !c->form->repeating &&
+		    cb_protocol_visit_has_form(v, c->form))
+			return c->item;
+	}
+	if (p->day0.form && p->day0.item && !p->day0.form->repeating &&
+	    cb_protocol_visit_has_form(v, p->day0.form))
+		return p->day0.item;
+	return NULL;
+}
+
+/* Day 0 of the subject's schedule as a full date; -1 when unknown. */
+static int day0_date(struct model *m, struct cb_date *out)
+{
+	const struct cb_protocol *p = m->e->proto;
+	const char *v;
+
+	if (!p->day0.visit || !p->day0.form || !p->day0.item)
+		return -1;
+	v = item_value(m->e, m->subject, p->day0.visit->code,
+		       p->day0.form->code, "", p->day0.item->code);
+	if (parse_datelike(v, out) || !cb_date_is_full(out))
+		return -1;
+	return 0;
+}
+
+static void put_date(struct model *m, cJSON *o, const char *key,
+		     const struct cb_date *d)
+{
+	char text[CB_DATE_TEXT_MAX + 1];
+
+	if (!d || cb_date_format(d, text))
+		put_null(m, o, key);
+	else
+		put_str(m, o, key, text);
+}
+
+static void put_visit_schedule(struct model *m, cJSON *vo,
+			       const struct cb_protocol_visit *v,
+			       const struct cb_date *zero)
+{
+	const struct cb_protocol_item *di = visit_date_item(m->e->proto, v);
+	struct cb_date target, lo, hi, d;
+	const char *date = NULL;
+	cJSON *w;
+	int have = zero != NULL, in = -1;
+
+	if (!v->scheduled) {
+		put_null(m, vo, "day");
+		put_null(m, vo, "window");
+		put_null(m, vo, "target_date");
+		put_null(m, vo, "window_start");
+		put_null(m, vo, "window_end");
+		put_null(m, vo, "date");
+		put_null(m, vo, "in_window");
+		return;
+	}
+	put_num(m, vo, "day", v->day);
+	w = put(m, vo, "window", cJSON_CreateArray());
+	if (w) {
+		put_num(m, w, NULL, v->low);
+		put_num(m, w, NULL, v->high);
+	}
+	if (have && (cb_date_add_days(zero, v->day, &target) ||
+		     cb_date_add_days(zero, v->low, &lo) ||
+		     cb_date_add_days(zero, v->high, &hi)))
+		have = 0;
+	put_date(m, vo, "target_date", have ? &target : NULL);
+	put_date(m, vo, "window_start", have ? &lo : NULL);
+	put_date(m, vo, "window_end", have ? &hi : NULL);
+	if (di)
+		date = item_value(m->e, m->subject, v->code, di->form->code, "",
+				  di->code);
+	put_str(m, vo, "date", date);
+	if (have && !parse_datelike(date, &d)) {
+		enum cb_date_truth a = cb_date_holds(&d, CB_DATE_GE, &lo);
+		enum cb_date_truth b = cb_date_holds(&d, CB_DATE_LE, &hi);
+
+		if (a == CB_DATE_FALSE || b == CB_DATE_FALSE)
+			in = 0;
+		else if (a == CB_DATE_TRUE && b == CB_DATE_TRUE)
+			in = 1;
+	}
+	put_tri(m, vo, "in_window", in);
+}
+
+/* Items of a form instance with their values (withheld when unblinded). */
+static void put_items(struct model *m, cJSON *fo,
+		      const struct cb_protocol_visit *v,
+		      const struct cb_protocol_form *f, const char *inst)
+{
+	int may_see =
+	    cb_protocol_writer_bit(store_role(m->e->st)) == CB_WRITER_LAB;
+	cJSON *arr = put(m, fo, "items", cJSON_CreateArray());
+	size_t i, j;
+
+	for (i = 0; arr && i < f->nitems; i++) {
+		const struct cb_protocol_item *item = &f->items[i];
+		struct cb_merge_item it;
+		struct cb_err err;
+		cJSON *io, *vals;
+
+		if (cb_merge_item_get(m->e->merge, m->subject, v->code, f->code,
+				      inst, item->code, &it, &err))
+			continue;
+		if (!it.conflict && !it.value)
+			continue; /* cleared */
+		io = put(m, arr, NULL, cJSON_CreateObject());
+		if (!io)
+			return;
+		put_str(m, io, "item", item->code);
+		if (item->unblinded && !may_see) {
+			put_null(m, io, "value");
+			put_bool(m, io, "conflict", it.conflict);
+			put_bool(m, io, "withheld", 1);
+			continue;
+		}
+		put_str(m, io, "value", it.conflict ? NULL : it.value);
+		put_bool(m, io, "conflict", it.conflict);
+		if (it.conflict) {
+			vals = put(m, io, "values", cJSON_CreateArray());
+			for (j = 0; vals && j < it.nheads; j++)
+				put_str(m, vals, NULL, it.head_values[j]);
+		}
+		put_bool(m, io, "withheld", 0);
+	}
+}
+
+struct count_q {
+	const char *visit, *form, *instance;
+	size_t n;
+};
+
+static int count_form_query(const struct cb_merge_query *q, void *ctx)
+{
+	struct count_q *c = ctx;
+
+	if (q->status != CB_QUERY_CLOSED && !strcmp(q->visit, c->visit) &&
+	    !strcmp(q->form, c->form) && !strcmp(q->instance, c->instance))
+		c->n++;
+	return 0;
+}
+
+static int put_form(struct model *m, cJSON *forms,
+		    const struct cb_protocol_visit *v,
+		    const struct cb_protocol_form *f, unsigned instance,
+		    struct cb_err *err)
+{
+	struct cb_merge_form mf;
+	struct cb_check_items missing;
+	struct cb_check_scores sc;
+	enum cb_form_status comp;
+	struct count_q cq;
+	char inst[16];
+	const char *status;
+	cJSON *fo, *arr, *so;
+	size_t i;
+	int rc, have_form;
+
+	cb_record_instance_text(instance, inst);
+	rc = cb_merge_form_get(m->e->merge, m->subject, v->code, f->code, inst,
+			       &mf, err);
+	have_form = !rc;
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		rc = 0;
+	}
+	if (rc)
+		return rc;
+	cb_check_items_init(&missing);
+	rc = cb_check_form_status(m->e->proto, &m->src, v, f, instance, &comp,
+				  &missing, err);
+	if (rc) {
+		cb_check_items_release(&missing);
+		return rc;
+	}
+	if (have_form && mf.nconflicts)
+		status = "conflicted";
+	else if (have_form && mf.sign && !mf.broken)
+		status = "signed";
+	else if (have_form && mf.sign)
+		status = "signed (broken)";
+	else
+		status = cb_form_status_name(comp);
+
+	fo = put(m, forms, NULL, cJSON_CreateObject());
+	if (!fo) {
+		cb_check_items_release(&missing);
+		return 0;
+	}
+	put_str(m, fo, "form", f->code);
+	if (instance)
+		put_num(m, fo, "instance", instance);
+	else
+		put_null(m, fo, "instance");
+	put_str(m, fo, "label", f->label);
+	put_str(m, fo, "status", status);
+	put_str(m, fo, "completeness", cb_form_status_name(comp));
+	put_items(m, fo, v, f, inst);
+	arr = put(m, fo, "missing", cJSON_CreateArray());
+	for (i = 0; arr && i < missing.count; i++)
+		if (comp != CB_FORM_EMPTY)
+			put_str(m, arr, NULL, missing.list[i].item->code);
+	cb_check_items_release(&missing);
+
+	arr = put(m, fo, "scores", cJSON_CreateArray());
+	cb_check_scores_init(&sc);
+	if (arr && comp != CB_FORM_EMPTY && f->nscores) {
+		rc = cb_check_scores(m->e->proto, &m->src, v, f, instance, &sc,
+				     err);
+		for (i = 0; !rc && i < sc.count; i++) {
+			so = put(m, arr, NULL, cJSON_CreateObject());
+			if (!so)
+				break;
+			put_str(m, so, "name", sc.list[i].name);
+			if (sc.list[i].valid)
+				put_num(m, so, "value", sc.list[i].value);
+			else
+				put_null(m, so, "value");
+		}
+	}
+	cb_check_scores_release(&sc);
+	if (rc)
+		return rc;
+
+	if (have_form && mf.sign) {
+		const char *meaning = cb_event_data(mf.sign, CB_DATA_MEANING);
+
+		so = put(m, fo, "signature", cJSON_CreateObject());
+		if (so) {
+			put_str(m, so, "id", mf.sign->id);
+			put_str(m, so, "user", mf.sign->user);
+			put_str(m, so, "time", mf.sign->wall);
+			put_str(m, so, "meaning", meaning);
+			put_bool(m, so, "broken", mf.broken);
+			put_num(m, so, "count", (double)mf.nsigns);
+		}
+	} else {
+		put_null(m, fo, "signature");
+	}
+	cq.visit = v->code;
+	cq.form = f->code;
+	cq.instance = inst;
+	cq.n = 0;
+	rc = cb_merge_each_query(m->e->merge, m->subject, count_form_query, &cq,
+				 err);
+	put_num(m, fo, "open_queries", (double)cq.n);
+	return rc;
+}
+
+struct inst_ctx {
+	const char *visit, *form;
+	unsigned *list;
+	size_t n, cap;
+};
+
+static int inst_one(const struct cb_merge_form *f, void *ctx)
+{
+	struct inst_ctx *ic = ctx;
+	unsigned long n;
+
+	if (strcmp(f->visit, ic->visit) || strcmp(f->form, ic->form))
+		return 0;
+	n = strtoul(f->instance, NULL, 10);
+	if (!n || n > CB_PROTOCOL_REPEAT_MAX || ic->n == ic->cap)
+		return 0;
+	ic->list[ic->n++] = (unsigned)n;
+	return 0;
+}
+
+static int cmp_unsigned(const void *a, const void *b)
+{
+	unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int put_visit(struct model *m, cJSON *visits,
+		     const struct cb_protocol_visit *v,
+		     const struct cb_date *zero, struct cb_err *err)
+{
+	cJSON *vo, *forms;
+	size_t i, k;
+	int rc = 0;
+
+	vo = put(m, visits, NULL, cJSON_CreateObject());
+	if (!vo)
+		return 0;
+	put_str(m, vo, "visit", v->code);
+	put_str(m, vo, "label", v->label);
+	put_bool(m, vo, "scheduled", v->scheduled);
+	put_visit_schedule(m, vo, v, zero);
+	forms = put(m, vo, "forms", cJSON_CreateArray());
+	for (i = 0; forms && !rc && i < v->nforms; i++) {
+		const struct cb_protocol_form *f = v->forms[i];
+		struct inst_ctx ic;
+
+		if (!f->repeating) {
+			rc = put_form(m, forms, v, f, 0, err);
+			continue;
+		}
+		memset(&ic, 0, sizeof(ic));
+		ic.visit = v->code;
+		ic.form = f->code;
+		ic.cap = CB_PROTOCOL_REPEAT_MAX;
+		ic.list = calloc(ic.cap, sizeof(*ic.list));
+		if (!ic.list)
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+		cb_merge_each_form(m->e->merge, m->subject, inst_one, &ic);
+		qsort(ic.list, ic.n, sizeof(*ic.list), cmp_unsigned);
+		for (k = 0; !rc && k < ic.n; k++)
+			if (!k || ic.list[k] != ic.list[k - 1])
+				rc = put_form(m, forms, v, f, ic.list[k], err);
+		free(ic.list);
+	}
+	return rc;
+}
+
+struct query_ctx {
+	struct model *m;
+	cJSON *arr;
+};
+
+static int query_one(const struct cb_merge_query *q, void *ctx)
+{
+	struct query_ctx *qc = ctx;
+	struct model *m = qc->m;
+	cJSON *o;
+
+	if (q->status == CB_QUERY_CLOSED)
+		return 0;
+	o = put(m, qc->arr, NULL, cJSON_CreateObject());
+	if (!o)
+		return 0;
+	put_str(m, o, "id", q->id);
+	put_str(m, o, "status", cb_query_status_name(q->status));
+	put_bool(m, o, "system", q->system);
+	put_str(m, o, "visit", q->visit);
+	put_str(m, o, "form", q->form);
+	put_str(m, o, "instance", q->instance);
+	put_str(m, o, "item", q->item);
+	put_str(m, o, "text", q->text);
+	return 0;
+}
+
+static int build_show(struct model *m, cJSON *root, struct cb_err *err)
+{
+	const struct cb_protocol *p = m->e->proto;
+	struct query_ctx qc;
+	struct cb_date zero;
+	int have0, pass, rc;
+	cJSON *visits;
+	size_t i;
+
+	rc = put_summary(m, root, 0, err);
+	if (rc)
+		return rc;
+	have0 = !day0_date(m, &zero);
+	put_date(m, root, "day0", have0 ? &zero : NULL);
+	visits = put(m, root, "visits", cJSON_CreateArray());
+	/* Scheduled visits in protocol order, then LOG. */
+	for (pass = 0; visits && pass < 2; pass++)
+		for (i = 0; i < p->nvisits; i++) {
+			const struct cb_protocol_visit *v = &p->visits[i];
+
+			if (v->scheduled != !pass)
+				continue;
+			rc = put_visit(m, visits, v, have0 ? &zero : NULL, err);
+			if (rc)
+				return rc;
+		}
+	qc.m = m;
+	qc.arr = put(m, root, "queries", cJSON_CreateArray());
+	if (!qc.arr)
+		return 0;
+	return cb_merge_each_query(m->e->merge, m->subject, query_one, &qc,
+				   err);
+}
+
+static void show_form_text(const cJSON *fo, const cJSON *queries,
+			   const char *visit)
+{
+	const cJSON *it, *x, *sig;
+	char name[64];
+	const char *status = jstr(fo, "status");
+	int inst = jnum(fo, "instance", 0), first;
+
+	if (inst)
+		snprintf(name, sizeof(name), "%s#%d", jstr(fo, "form"), inst);
+	else
+		snprintf(name, sizeof(name), "%s", jstr(fo, "form"));
+	printf("  %-9s %s", name, status);
+	sig = cJSON_GetObjectItemCaseSensitive(fo, "signature");
+	if (cJSON_IsObject(sig)) {
+		if (jtri(sig, "broken") == 1)
+			printf(": changed after signing by %s at %s",
+			       jstr(sig, "user"), jstr(sig, "time"));
+		else
+			printf(" by %s at %s", jstr(sig, "user"),
+			       jstr(sig, "time"));
+	}
+	first = 1;
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(fo, "missing"))
+	{
+		printf("%s%s", first ? " (missing: " : ", ", x->valuestring);
+		first = 0;
+	}
+	printf("%s\n", first ? "" : ")");
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(fo, "items"))
+	{
+		if (jtri(it, "withheld") == 1) {
+			printf("      %-10s (withheld: unblinded)\n",
+			       jstr(it, "item"));
+		} else if (jtri(it, "conflict") == 1) {
+			printf("      %-10s CONFLICT:", jstr(it, "item"));
+			cJSON_ArrayForEach(
+			    x, cJSON_GetObjectItemCaseSensitive(it, "values"))
+			    printf(" [%s]", cJSON_IsString(x) ? x->valuestring
+							      : "(cleared)");
+			printf("\n");
+		} else {
+			printf("      %-10s %s\n", jstr(it, "item"),
+			       jstr(it, "value"));
+		}
+	}
+	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(fo, "scores"))
+	{
+		const cJSON *val = cJSON_GetObjectItemCaseSensitive(x, "value");
+
+		if (cJSON_IsNumber(val))
+			printf("      score %-14s %.2f\n", jstr(x, "name"),
+			       val->valuedouble);
+		else
+			printf("      score %-14s (not scored: too many items "
+			       "missing)\n",
+			       jstr(x, "name"));
+	}
+	cJSON_ArrayForEach(x, queries)
+	{
+		char qi[16];
+
+		snprintf(qi, sizeof(qi), "%d", inst);
+		if (strcmp(jstr(x, "visit"), visit) ||
+		    strcmp(jstr(x, "form"), jstr(fo, "form")) ||
+		    strcmp(jstr(x, "instance"), inst ? qi : ""))
+			continue;
+		printf("      query %s (%s)%s%s: %s\n", jstr(x, "id"),
+		       jstr(x, "status"), jstr(x, "item")[0] ? " on " : "",
+		       jstr(x, "item"), jstr(x, "text") ? jstr(x, "text") : "");
+	}
+}
+
+static void show_text(const cJSON *root)
+{
+	const cJSON *queries =
+	    cJSON_GetObjectItemCaseSensitive(root, "queries");
+	const cJSON *v, *fo, *q;
+	const char *el = jstr(root, "eligibility");
+	int other = 0;
+
+	printf("Subject %s   status: %s", jstr(root, "id"),
+	       jstr(root, "status") ? jstr(root, "status") : "-");
+	if (el)
+		printf("   eligibility: %s", el);
+	printf("\nDay 0: %s\n",
+	       jstr(root, "day0") ? jstr(root, "day0") : "not yet known");
+	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(root, "visits"))
+	{
+		printf("\n%s  %s", jstr(v, "visit"), jstr(v, "label"));
+		if (jtri(v, "scheduled") == 1) {
+			const cJSON *w =
+			    cJSON_GetObjectItemCaseSensitive(v, "window");
+			int in = jtri(v, "in_window");
+
+			printf("  (day %d, window %d..%d", jnum(v, "day", 0),
+			       cJSON_GetArrayItem(w, 0)->valueint,
+			       cJSON_GetArrayItem(w, 1)->valueint);
+			if (jstr(v, "window_start"))
+				printf(": %s..%s", jstr(v, "window_start"),
+				       jstr(v, "window_end"));
+			printf(")");
+			if (jstr(v, "date"))
+				printf("  date %s%s", jstr(v, "date"),
+				       in == 1	 ? ", in window"
+				       : in == 0 ? ", OUTSIDE the window"
+						 : "");
+		}
+		printf("\n");
+		cJSON_ArrayForEach(fo,
+				   cJSON_GetObjectItemCaseSensitive(v, "forms"))
+		    show_form_text(fo, queries, jstr(v, "visit"));
+	}
+	cJSON_ArrayForEach(q, queries)
+	{
+		if (jstr(q, "form")[0])
+			continue;
+		if (!other++)
+			printf("\nQueries about the subject:\n");
+		printf("  query %s (%s): %s\n", jstr(q, "id"),
+		       jstr(q, "status"),
+		       jstr(q, "text") ? jstr(q, "text") : "");
+	}
+	printf("\nOpen queries: %d\n", cJSON_GetArraySize(queries));
+}
+
+static int subject_show(int argc, char **argv, struct cli_global *g)
+{
+	struct model m;
+	struct entry e;
+	struct cb_err err;
+	cJSON *root;
+	int json, ex, rc;
+
+	if (argc < 3 || !strcmp(argv[2], "--json"))
+		return cli_usage("subject", "usage: casebook subject show "
+					    "SUBJECT [--json]");
+	ex = parse_json_flag(argc, argv, 3, &json);
+	if (ex)
+		return ex;
+	rc = entry_open(g, &e, &err);
+	if (rc)
+		return cli_fail(&err);
+	rc = entry_subject_known(&e, argv[2], &err);
+	if (rc) {
+		entry_close(&e);
+		return cli_fail(&err);
+	}
+	cb_err_clear(&err);
+	model_init(&m, &e, argv[2]);
+	root = cJSON_CreateObject();
+	if (!root)
+		m.oom = 1;
+	else
+		rc = build_show(&m, root, &err);
+	if (rc)
+		ex = cli_fail(&err);
+	else if (m.oom)
+		ex = cli_error("out of memory");
+	else if (json)
+		ex = print_json(root);
+	else
+		show_text(root);
+	cJSON_Delete(root);
+	entry_close(&e);
+	return ex;
+}
+
 int cmd_subject(int argc, char **argv, struct cli_global *g)
 {
 	if (argc < 2)
-		return cli_usage("subject", "which subject command? (add)");
+		return cli_usage("subject",
+				 "which subject command? (add, list, show)");
 	if (!strcmp(argv[1], "add"))
 		return subject_add(argc, argv, g);
+	if (!strcmp(argv[1], "list"))
+		return subject_list(argc, argv, g);
+	if (!strcmp(argv[1], "show"))
+		return subject_show(argc, argv, g);
 	return cli_usage("subject", "unknown subject command '%s'", argv[1]);
 }

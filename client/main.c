@@ -25,6 +25,11 @@ static const struct cli_command commands[] = {
 	{"subject", cmd_subject, "add, list and show subjects",
 	 cmd_subject_help},
 	{"form", cmd_form, "save, enter and review form data", cmd_form_help},
+	{"ae", cmd_ae, "record adverse events", cmd_ae_help},
+	{"sign", cmd_sign, "e-sign a form (investigators)", cmd_sign_help},
+	{"status", cmd_status,
+	 "unsynced events, queries, overdue and upcoming visits",
+	 cmd_status_help},
 	{"store", cmd_store, "check the local store's integrity",
 	 cmd_store_help},
 };
