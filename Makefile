@@ -86,6 +86,14 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS_ALL)
 
+# bench_store saves through the client's encrypted store (client/store.h),
+# so it links the client's objects too (all but its main).
+$(BUILD)/bench/bench_store: tests/bench/bench_store.c \
+		$(filter-out %/main.o,$(CLIENT_OBJ)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
+	  $(LIB) $(LDLIBS_ALL)
+
 # `make test` installs what is missing first, as the README promises.
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)

@@ -85,12 +85,10 @@ static int ae_add(int argc, char **argv, struct cli_global *g)
 	const char **items = NULL, **values = NULL;
 	const struct cb_protocol_visit *visit = NULL;
 	const struct cb_protocol_form *form = NULL;
-	char target[CB_PROTOCOL_CODE_MAX + 16];
 	struct entry_save s = {0};
 	struct entry_save_result r;
 	struct entry e;
 	struct cb_err err;
-	unsigned n;
 	int i, rc, ex = EXIT_OK;
 
 	if (argc < 4)
@@ -144,16 +142,9 @@ static int ae_add(int argc, char **argv, struct cli_global *g)
 		ex = entry_save_exit(&r, &err);
 		goto close;
 	}
-	n = entry_next_instance(&e, s.subject, visit->code, form->code);
-	if (n > CB_PROTOCOL_REPEAT_MAX) {
-		ex = cli_error("%s already has %u %s forms, the most one "
-			       "subject can have",
-			       s.subject, CB_PROTOCOL_REPEAT_MAX, form->code);
-		goto close;
-	}
-	snprintf(target, sizeof(target), "%s#%u", form->code, n);
 	s.visit = visit->code;
-	s.form = target;
+	s.form = form->code;
+	s.new_instance = 1;
 	rc = entry_save_form(&e, &s, &r, &err);
 	if (rc) {
 		ex = entry_save_exit(&r, &err);
@@ -162,8 +153,9 @@ static int ae_add(int argc, char **argv, struct cli_global *g)
 		ex = cli_usage("ae", "no value given: nothing was saved");
 	} else {
 		entry_print_checks(&r, 0);
-		printf("%s %s %s: saved %zu item%s\n", s.subject, s.visit,
-		       target, r.nchanged, r.nchanged == 1 ? "" : "s");
+		printf("%s %s %s#%u: saved %zu item%s\n", s.subject, s.visit,
+		       form->code, r.instance, r.nchanged,
+		       r.nchanged == 1 ? "" : "s");
 		entry_print_scores(&e, s.subject, &r);
 	}
 close:

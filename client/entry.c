@@ -18,6 +18,7 @@
 struct load_ctx {
 	struct entry *e;
 	uint64_t max_hlc;
+	int64_t max_seq;
 	struct cb_err *err;
 };
 
@@ -35,6 +36,8 @@ static int load_one(void *ctx, const struct store_event *se)
 	if (!rc && !cb_hlc_parse(ev.hlc, &t, lc->err) && t > lc->max_hlc)
 		lc->max_hlc = t;
 	cb_event_release(&ev);
+	if (se->seq > lc->max_seq)
+		lc->max_seq = se->seq;
 	if (rc)
 		cb_err_prefix(lc->err, "stored event %lld: ", (long long)se->seq);
 	return rc;
@@ -43,7 +46,7 @@ static int load_one(void *ctx, const struct store_event *se)
 int entry_open(const struct cli_global *g, struct entry *e,
 	       struct cb_err *err)
 {
-	struct load_ctx lc = {e, 0, err};
+	struct load_ctx lc = {e, 0, 0, err};
 	char *text = NULL;
 	size_t len = 0;
 	uint64_t last = 0;
@@ -58,6 +61,8 @@ int entry_open(const struct cli_global *g, struct entry *e,
 	if (!rc)
 		rc = store_each_event(e->st, NULL, STORE_ITER_ALL, load_one,
 				      &lc, err);
+	if (!rc)
+		e->last_seq = lc.max_seq;
 	if (rc) {
 		entry_close(e);
 		return rc;
@@ -71,6 +76,26 @@ int entry_open(const struct cli_global *g, struct entry *e,
 	}
 	cb_err_clear(err);
 	cb_hlc_init(&e->hlc, last > lc.max_hlc ? last : lc.max_hlc);
+	return 0;
+}
+
+int entry_refresh(struct entry *e, struct cb_err *err)
+{
+	struct load_ctx lc = {e, 0, 0, err};
+	int64_t last;
+	int rc;
+
+	rc = store_last_seq(e->st, &last, err);
+	if (rc || last == e->last_seq)
+		return rc;
+	/* Adding an event the state holds already is a no-op. */
+	rc = store_each_event(e->st, NULL, STORE_ITER_ALL, load_one, &lc,
+			      err);
+	if (rc)
+		return rc;
+	if (lc.max_hlc > e->hlc.last)
+		cb_hlc_init(&e->hlc, lc.max_hlc);
+	e->last_seq = lc.max_seq;
 	return 0;
 }
 
@@ -152,6 +177,7 @@ int entry_commit_event(struct entry *e, struct cb_event *ev,
 {
 	char *json = NULL;
 	char hlc[CB_HLC_HEX + 1];
+	int64_t seq = 0;
 	int rc;
 
 	rc = cb_event_validate(ev, err);
@@ -161,8 +187,11 @@ int entry_commit_event(struct entry *e, struct cb_event *ev,
 		rc = cb_event_print(ev, &json, err);
 	if (!rc)
 		rc = store_add_event(e->st, ev->id, ev->subject, json,
-				     strlen(json), 0, NULL, err);
+				     strlen(json), 0, &seq, err);
 	free(json);
+	/* Skip ahead only when nothing else was stored in between. */
+	if (!rc && seq == e->last_seq + 1)
+		e->last_seq = seq;
 	if (!rc) {
 		cb_hlc_format(e->hlc.last, hlc);
 		rc = store_meta_set(e->st, ENTRY_META_HLC, hlc, strlen(hlc),
@@ -269,23 +298,52 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	size_t i, j;
 	int rc, need_reason = 0, in_tx = 0;
 
-	rc = entry_subject_known(e, s->subject, err);
+	cb_event_init(&ev);
+	rc = store_begin(e->st, err);
 	if (rc)
 		return rc;
-	rc = cb_record_resolve(e->proto, s->visit, s->form, &r->visit,
-			       &r->form, &r->instance, err);
+	in_tx = 1;
+	rc = entry_refresh(e, err);
+	if (!rc)
+		rc = entry_subject_known(e, s->subject, err);
 	if (rc)
-		return rc;
-	if (!cb_protocol_form_writable(r->form, store_role(e->st)))
-		return cb_err_set(err, CB_EFORBIDDEN,
-				  "form %s may not be written by the %s role",
-				  r->form->code, store_role(e->st));
+		goto out;
+	if (s->new_instance) {
+		char first[CB_PROTOCOL_CODE_MAX + 4];
+
+		/* Resolve as instance 1, then take the next free number. */
+		snprintf(first, sizeof(first), "%.32s#1", s->form);
+		rc = cb_record_resolve(e->proto, s->visit, first, &r->visit,
+				       &r->form, &r->instance, err);
+		if (!rc) {
+			r->instance = entry_next_instance(
+			    e, s->subject, r->visit->code, r->form->code);
+			if (r->instance > CB_PROTOCOL_REPEAT_MAX)
+				rc = cb_err_set(err, CB_ETOOBIG,
+						"%s already has %d %s forms, "
+						"the most one subject can have",
+						s->subject,
+						CB_PROTOCOL_REPEAT_MAX,
+						r->form->code);
+		}
+	} else {
+		rc = cb_record_resolve(e->proto, s->visit, s->form, &r->visit,
+				       &r->form, &r->instance, err);
+	}
+	if (rc)
+		goto out;
+	if (!cb_protocol_form_writable(r->form, store_role(e->st))) {
+		rc = cb_err_set(err, CB_EFORBIDDEN,
+				"form %s may not be written by the %s role",
+				r->form->code, store_role(e->st));
+		goto out;
+	}
 	cb_record_instance_text(r->instance, inst);
 
 	rc = entry_new_event(e, &ev, CB_KIND_FORM_SAVE, s->subject,
 			     r->visit->code, r->form->code, inst, err);
 	if (rc)
-		return rc;
+		goto out;
 	for (i = 0; i < s->n; i++) {
 		const char *value = s->values[i][0] ? s->values[i] : NULL;
 		size_t len = strlen(s->values[i]);
@@ -355,10 +413,6 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	}
 	if (s->reason && (rc = cb_event_set_reason(&ev, s->reason, err)))
 		goto out;
-	rc = store_begin(e->st, err);
-	if (rc)
-		goto out;
-	in_tx = 1;
 	rc = entry_commit_event(e, &ev, err);
 	for (i = 0; !rc && i < r->checks.count; i++)
 		if (r->checks.list[i].severity == CB_SEVERITY_SOFT)

@@ -34,6 +34,7 @@ struct entry {
 	struct cb_protocol *proto;
 	struct cb_merge *merge;
 	struct cb_hlc hlc;
+	int64_t last_seq; /* highest store sequence in the merge state */
 };
 
 /*
@@ -78,6 +79,10 @@ struct entry_save {
 	const char *const *items;  /* item codes as typed (any case) */
 	const char *const *values; /* "" clears the item */
 	const char *reason;	   /* NULL when none was given */
+	/* Set: `form` is the code of a repeating form, and the save makes
+	 * its next instance, numbered inside the save's transaction so two
+	 * processes never take the same number (r->instance tells which). */
+	int new_instance;
 };
 
 /* What a save did, or why it was refused. */
@@ -103,10 +108,18 @@ void entry_save_result_release(struct entry_save_result *r);
  * changes (CB_EINVAL with r->need_reason set), run every edit check on the
  * record the save would leave (CB_ECHECK with the hard failures in
  * r->checks: nothing is saved), then store the form.save event and one
- * system query per soft failure not already open, in one transaction.
+ * system query per soft failure not already open. All of it runs in one
+ * transaction, after taking in whatever another process stored since
+ * the session opened (entry_refresh).
  */
 int entry_save_form(struct entry *e, const struct entry_save *s,
 		    struct entry_save_result *r, struct cb_err *err);
+
+/*
+ * Take into the merge state any event another process stored since this
+ * session loaded them. Call inside a transaction to see a settled store.
+ */
+int entry_refresh(struct entry *e, struct cb_err *err);
 
 /*
  * The next free instance number of repeating `form` for `subject`: one

@@ -1621,6 +1621,30 @@ int store_count_events(struct store *st, int64_t *total, int64_t *unsynced,
 	return rc;
 }
 
+int store_last_seq(struct store *st, int64_t *seq, struct cb_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*seq = 0;
+	if (need_key(st, err))
+		return err->code;
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT coalesce(max(seq), 0) FROM events", -1,
+				&s, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "reading events", err);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*seq = sqlite3_column_int64(s, 0);
+		rc = 0;
+	} else {
+		rc = db_fail(st, rc, "reading events", err);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* ---- Users ------------------------------------------------------------ */
 
 int store_each_user(struct store *st, store_user_fn fn, void *ctx,

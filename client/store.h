@@ -291,6 +291,13 @@ int store_mark_synced(struct store *st, const char *id, struct cb_err *err);
 int store_count_events(struct store *st, int64_t *total, int64_t *unsynced,
 		       struct cb_err *err);
 
+/*
+ * The highest local sequence number stored (0 when there is no event): a
+ * cheap way to learn that another process has stored events. Not
+ * authenticated; read the events themselves before trusting anything.
+ */
+int store_last_seq(struct store *st, int64_t *seq, struct cb_err *err);
+
 /* ---- Users ------------------------------------------------------------ */
 
 /* Called once per keyslot, in creation order. */

@@ -158,6 +158,24 @@ expect_rc "AE#2 unchanged by AE#1 update" 0 "$CB" form show "$S" LOG "AE#2"
 expect_out "AE#2 grade kept" "2"
 expect_out "AE#2 severity kept" "MOD (Moderate)"
 
+# Two processes adding AEs to one subject at once take different numbers.
+S2=$("$CB" subject add)
+for i in 1 2 3 4; do
+	"$CB" ae add "$S2" "AETERM=Parallel $i" AESTDTC=2026-02 AEONGO=Y \
+		AETOXGR=1 AESEV=MILD AESER=N AEREL=NOT AERELPR=NOT AEACN=NONE \
+		AEOUT=RECOVERING >"$T/par$i.out" 2>&1 &
+done
+wait
+cat "$T"/par*.out | grep -o "AE#[0-9]*" | sort >"$T/par.nums"
+if [ "$(tr '\n' ' ' <"$T/par.nums")" = "AE#1 AE#2 AE#3 AE#4 " ]; then
+	pass "concurrent ae add numbers AE#1..AE#4 once each"
+else
+	fail "concurrent ae add numbers AE#1..AE#4 once each" \
+		"$(cat "$T"/par*.out | head -c 600)"
+fi
+expect_rc "concurrent AEs are not conflicted" 0 "$CB" subject show "$S2"
+expect_no_out "no conflict after concurrent ae add" "conflicted"
+
 # Hard failure in ae add: nothing saved, no number used up.
 expect_rc "serious AE without criterion exits 3" 3 "$CB" ae add "$S" \
 	AETERM=Fall AESTDTC=2026-04 AEONGO=Y AETOXGR=3 AESEV=SEV AESER=Y \
