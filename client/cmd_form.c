@@ -25,11 +25,13 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "record.h"
 
 const char cmd_form_help[] =
     "usage: casebook form set SUBJECT VISIT FORM ITEM=VALUE... [--reason "
     "TEXT]\n"
+    "                         [--value-file ITEM=FILE]...\n"
     "       casebook form show SUBJECT VISIT FORM [--history] [--json]\n"
     "       casebook form enter SUBJECT VISIT FORM\n"
     "\n"
@@ -40,6 +42,8 @@ const char cmd_form_help[] =
     "      already saved needs --reason. Every edit check runs: a hard\n"
     "      failure saves nothing and lists every failing check (exit 3); a\n"
     "      soft failure saves, opens a query on the item and warns.\n"
+    "      --value-file ITEM=FILE takes the value of ITEM from FILE (one\n"
+    "      final newline dropped), for long free text.\n"
     "\n"
     "show  print every item of the form with its value and unit (\"-\" when\n"
     "      missing, \"CONFLICT: a | b\" with the query id when two devices\n"
@@ -69,9 +73,42 @@ const char cmd_form_help[] =
 /* Widest label column in `form show`. */
 #define SHOW_LABEL_MAX 56
 
+/* Largest file --value-file reads; values themselves are capped lower
+ * (CB_EVENT_VALUE_MAX), so a bigger value is refused with its size. */
+#define VALUE_FILE_MAX (16u * 1024u * 1024u)
+
+/*
+ * Read the value of --value-file ITEM=FILE: the file's bytes, without one
+ * final newline. Returns EXIT_OK with *out malloc'd, or an exit code
+ * after printing why.
+ */
+static int read_value_file(const char *path, char **out)
+{
+	struct cb_err err;
+	size_t len;
+
+	if (cb_file_read(path, VALUE_FILE_MAX, out, &len, &err)) {
+		fprintf(stderr, "casebook: error: %s\n", err.msg);
+		return err.code == CB_ETOOBIG ? EXIT_CHECK : EXIT_FAIL;
+	}
+	if (memchr(*out, '\0', len)) {
+		fprintf(stderr,
+			"casebook: error: %s holds a NUL byte: not text\n",
+			path);
+		free(*out);
+		*out = NULL;
+		return EXIT_CHECK;
+	}
+	if (len && (*out)[len - 1] == '\n')
+		(*out)[--len] = '\0';
+	return EXIT_OK;
+}
+
 static int form_set(int argc, char **argv, struct cli_global *g)
 {
 	const char **items = NULL, **values = NULL;
+	char **owned = NULL;
+	int nowned = 0;
 	struct entry_save s = {0};
 	struct entry_save_result r;
 	struct entry e;
@@ -83,9 +120,11 @@ static int form_set(int argc, char **argv, struct cli_global *g)
 					 "VISIT FORM ITEM=VALUE...");
 	items = calloc((size_t)argc, sizeof(*items));
 	values = calloc((size_t)argc, sizeof(*values));
-	if (!items || !values) {
+	owned = calloc((size_t)argc, sizeof(*owned));
+	if (!items || !values || !owned) {
 		free(items);
 		free(values);
+		free(owned);
 		return cli_error("out of memory");
 	}
 	s.subject = argv[2];
@@ -100,6 +139,23 @@ static int form_set(int argc, char **argv, struct cli_global *g)
 				goto out;
 			}
 			s.reason = argv[++i];
+			continue;
+		}
+		if (!strcmp(argv[i], "--value-file")) {
+			if (i + 1 >= argc ||
+			    !(eq = strchr(argv[i + 1], '=')) ||
+			    eq == argv[i + 1]) {
+				ex = cli_usage("form", "--value-file needs "
+						       "ITEM=FILE");
+				goto out;
+			}
+			*eq = '\0';
+			ex = read_value_file(eq + 1, &owned[nowned]);
+			if (ex != EXIT_OK)
+				goto out;
+			items[s.n] = argv[++i];
+			values[s.n] = owned[nowned++];
+			s.n++;
 			continue;
 		}
 		eq = strchr(argv[i], '=');

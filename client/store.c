@@ -258,6 +258,15 @@ static int db_fail(struct store *st, int src, const char *what,
 		return cb_err_set(err, CB_EIO,
 				  "the disk is full (%s); nothing was changed",
 				  what);
+	case SQLITE_ERROR:
+		/* Every statement here is fixed text that the schema this
+		 * module created answers; SQLite refusing one means the
+		 * schema in the file is not that schema. */
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "integrity error: the store %s is damaged "
+				  "or was changed outside casebook (%s, while "
+				  "%s); restore it from a backup",
+				  st->path, msg, what);
 	default:
 		return cb_err_set(err, CB_EIO, "store: %s: %s", what, msg);
 	}
@@ -667,10 +676,13 @@ static int open_db(struct store *st, int fresh, struct cb_err *err)
 				  "(or its header is damaged)",
 				  st->path);
 	if (version != STORE_SCHEMA_VERSION)
-		return cb_err_set(err, CB_EINVAL,
-				  "%s has store version %lld; this casebook "
-				  "reads version %d",
-				  st->path, version, STORE_SCHEMA_VERSION);
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "integrity error: %s says it is store "
+				  "version %lld, but this casebook reads "
+				  "version %d: the file is damaged or was "
+				  "made by another casebook version",
+				  st->path, (long long)version,
+				  STORE_SCHEMA_VERSION);
 	return 0;
 }
 

@@ -158,6 +158,15 @@ expect_rc "AE#2 unchanged by AE#1 update" 0 "$CB" form show "$S" LOG "AE#2"
 expect_out "AE#2 grade kept" "2"
 expect_out "AE#2 severity kept" "MOD (Moderate)"
 
+# A long value from a file (one final newline dropped).
+printf '무릎 관절 삼출, 파일에서\n' >"$T/term.txt"
+expect_rc "--value-file saves" 0 "$CB" form set "$S" LOG "AE#2" \
+	--value-file "AETERM=$T/term.txt" --reason "term from the source note"
+expect_rc "show value from file" 0 "$CB" form show "$S" LOG "AE#2" --json
+expect_same "value from file round-trips without its newline" \
+	"$(json_get '[i["value"] for i in j["items"] if i["item"]=="AETERM"][0]')" \
+	"무릎 관절 삼출, 파일에서"
+
 # Two processes adding AEs to one subject at once take different numbers.
 S2=$("$CB" subject add)
 for i in 1 2 3 4; do
