@@ -131,6 +131,8 @@ struct store {
 	char role[ROLE_MAX];
 	/* unlocked state */
 	struct cb_key *key;
+	struct cb_key *subject_key; /* keyed-hash subkeys of `key`, derived */
+	struct cb_key *row_key;	    /* once at unlock */
 	struct cb_sign_keypair dev;
 	char device_id[CB_ID_HEX_LEN + 1];
 	char site[STORE_SITE_MAX + 1];
@@ -436,8 +438,8 @@ static int subject_hash(const struct store *st, const char *subject,
 			unsigned char out[CB_KEYED_HASH_BYTES],
 			struct cb_err *err)
 {
-	return cb_keyed_hash(st->key, DOMAIN_SUBJECT, subject, strlen(subject),
-			     out, err);
+	return cb_keyed_hash_with(st->subject_key, subject, strlen(subject),
+				  out, err);
 }
 
 static int row_tag(const struct store *st, int64_t seq, const char *id,
@@ -452,7 +454,7 @@ static int row_tag(const struct store *st, int64_t seq, const char *id,
 	memcpy(buf + 8, id, CB_ID_HEX_LEN);
 	memcpy(buf + 8 + CB_ID_HEX_LEN, subject, CB_KEYED_HASH_BYTES);
 	buf[sizeof(buf) - 1] = synced ? 1 : 0;
-	return cb_keyed_hash(st->key, DOMAIN_ROW, buf, sizeof(buf), out, err);
+	return cb_keyed_hash_with(st->row_key, buf, sizeof(buf), out, err);
 }
 
 static void event_ad(char out[AD_MAX], const char *id, int64_t seq,
@@ -910,11 +912,17 @@ int store_unlock(struct store *st, const char *pass, size_t pass_len,
 	if (rc)
 		return rc;
 	st->key = key;
-	rc = load_device(st, err);
+	rc = cb_keyed_hash_key(key, DOMAIN_SUBJECT, &st->subject_key, err);
+	if (!rc)
+		rc = cb_keyed_hash_key(key, DOMAIN_ROW, &st->row_key, err);
+	if (!rc)
+		rc = load_device(st, err);
 	if (rc) {
 		cb_sign_keypair_release(&st->dev);
+		cb_key_free(st->subject_key);
+		cb_key_free(st->row_key);
 		cb_key_free(st->key);
-		st->key = NULL;
+		st->subject_key = st->row_key = st->key = NULL;
 	}
 	return rc;
 }
@@ -981,6 +989,8 @@ void store_close(struct store *st)
 		sqlite3_close(st->db);
 	}
 	cb_key_free(st->key);
+	cb_key_free(st->subject_key);
+	cb_key_free(st->row_key);
 	cb_sign_keypair_release(&st->dev);
 	if (st->protocol)
 		cb_wipe_free(st->protocol, st->protocol_len + 1);

@@ -677,13 +677,12 @@ void cb_wipe_free(void *p, size_t len)
 
 /* ---- Keyed hash -------------------------------------------------------- */
 
-int cb_keyed_hash(const struct cb_key *key, const char *domain,
-		  const void *data, size_t len,
-		  unsigned char out[CB_KEYED_HASH_BYTES], struct cb_err *err)
+/* Derive the subkey of `domain` into `subkey` (crypto_generichash_KEYBYTES). */
+static int derive_hash_subkey(const struct cb_key *key, const char *domain,
+			      unsigned char *subkey, struct cb_err *err)
 {
 	unsigned char id_input[sizeof(LOOKUP_ID_LABEL) + CB_HASH_DOMAIN_MAX];
 	unsigned char id_bytes[8];
-	unsigned char subkey[crypto_generichash_KEYBYTES];
 	uint64_t subkey_id = 0;
 	size_t domain_len, i;
 	int rc;
@@ -717,11 +716,52 @@ int cb_keyed_hash(const struct cb_key *key, const char *domain,
 			   sizeof(LOOKUP_ID_LABEL) + domain_len, NULL, 0);
 	for (i = 0; i < sizeof(id_bytes); i++)
 		subkey_id |= (uint64_t)id_bytes[i] << (8 * i);
-	crypto_kdf_derive_from_key(subkey, sizeof(subkey), subkey_id,
-				   LOOKUP_KDF_CTX, key->bytes);
+	crypto_kdf_derive_from_key(subkey, crypto_generichash_KEYBYTES,
+				   subkey_id, LOOKUP_KDF_CTX, key->bytes);
+	return 0;
+}
+
+int cb_keyed_hash(const struct cb_key *key, const char *domain,
+		  const void *data, size_t len,
+		  unsigned char out[CB_KEYED_HASH_BYTES], struct cb_err *err)
+{
+	unsigned char subkey[crypto_generichash_KEYBYTES];
+	int rc;
+
+	rc = derive_hash_subkey(key, domain, subkey, err);
+	if (rc)
+		return rc;
 	crypto_generichash(out, CB_KEYED_HASH_BYTES, data, len, subkey,
 			   sizeof(subkey));
 	sodium_memzero(subkey, sizeof(subkey));
+	return 0;
+}
+
+int cb_keyed_hash_key(const struct cb_key *key, const char *domain,
+		      struct cb_key **out, struct cb_err *err)
+{
+	unsigned char subkey[crypto_generichash_KEYBYTES];
+	int rc;
+
+	*out = NULL;
+	rc = derive_hash_subkey(key, domain, subkey, err);
+	if (!rc)
+		rc = cb_key_from_bytes(subkey, sizeof(subkey), out, err);
+	sodium_memzero(subkey, sizeof(subkey));
+	return rc;
+}
+
+int cb_keyed_hash_with(const struct cb_key *subkey, const void *data,
+		       size_t len, unsigned char out[CB_KEYED_HASH_BYTES],
+		       struct cb_err *err)
+{
+	int rc = check_key(subkey, CB_KEYED_HASH_KEY_BYTES, "keyed hash",
+			   err);
+
+	if (rc)
+		return rc;
+	crypto_generichash(out, CB_KEYED_HASH_BYTES, data, len, subkey->bytes,
+			   CB_KEYED_HASH_KEY_BYTES);
 	return 0;
 }
 

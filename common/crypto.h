@@ -238,6 +238,20 @@ int cb_keyed_hash(const struct cb_key *key, const char *domain,
 		  const void *data, size_t len,
 		  unsigned char out[CB_KEYED_HASH_BYTES], struct cb_err *err);
 
+/*
+ * The same keyed hash in two steps, for callers that hash many values in
+ * one domain: cb_keyed_hash_key derives the domain's subkey once (a
+ * CB_KEYED_HASH_KEY_BYTES key in *out, freed with cb_key_free), and
+ * cb_keyed_hash_with hashes with it. cb_keyed_hash_with(subkey, ...)
+ * gives exactly cb_keyed_hash(key, domain, ...).
+ */
+#define CB_KEYED_HASH_KEY_BYTES 32u
+int cb_keyed_hash_key(const struct cb_key *key, const char *domain,
+		      struct cb_key **out, struct cb_err *err);
+int cb_keyed_hash_with(const struct cb_key *subkey, const void *data,
+		       size_t len, unsigned char out[CB_KEYED_HASH_BYTES],
+		       struct cb_err *err);
+
 /* ---- Ed25519 signatures ------------------------------------------------ */
 
 #define CB_SIGN_PUBLIC_BYTES 32u

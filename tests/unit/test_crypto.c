@@ -535,6 +535,30 @@ static void test_seal_ad_and_tamper(void)
 
 /* ---- keyed hash -------------------------------------------------------- */
 
+/* The two-step keyed hash gives exactly the one-step one. */
+static void test_keyed_hash_subkey(void)
+{
+	struct cb_key *k, *sub, *other;
+	struct cb_err err;
+	unsigned char a[CB_KEYED_HASH_BYTES], b[CB_KEYED_HASH_BYTES];
+
+	T_EQ_INT(cb_key_random(CB_KEY_BYTES, &k, &err), 0);
+	T_EQ_INT(cb_keyed_hash_key(k, "store.subject", &sub, &err), 0);
+	T_EQ_INT(cb_keyed_hash_key(k, "store.row", &other, &err), 0);
+	T_EQ_INT(cb_keyed_hash(k, "store.subject", "KR01-01001", 10, a, &err),
+		 0);
+	T_EQ_INT(cb_keyed_hash_with(sub, "KR01-01001", 10, b, &err), 0);
+	T_ASSERT(memcmp(a, b, sizeof(a)) == 0);
+	T_EQ_INT(cb_keyed_hash_with(other, "KR01-01001", 10, b, &err), 0);
+	T_ASSERT(memcmp(a, b, sizeof(a)) != 0);
+	cb_key_free(other);
+	T_EQ_INT(cb_keyed_hash_key(k, "", &other, &err), CB_EINVAL);
+	T_ASSERT(other == NULL);
+	T_EQ_INT(cb_keyed_hash_with(NULL, "x", 1, b, &err), CB_EINVAL);
+	cb_key_free(sub);
+	cb_key_free(k);
+}
+
 static void test_keyed_hash(void)
 {
 	struct cb_key *k1, *k2;
@@ -922,6 +946,7 @@ int main(void)
 	T_RUN(test_sign_from_secret);
 	T_RUN(test_box_seal_open);
 	T_RUN(test_hash_vectors);
+	T_RUN(test_keyed_hash_subkey);
 	T_RUN(test_hex);
 	T_RUN(test_b64_vectors);
 	T_RUN(test_b64_rejects);
