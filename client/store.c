@@ -179,6 +179,25 @@ int store_role_valid(const char *role)
 			!strcmp(role, STORE_ROLE_INVESTIGATOR));
 }
 
+int store_role_known(const char *role)
+{
+	static const char *const central[] = {"datamanager", "monitor",
+					      "statistician", "dsmb", "lab"};
+	size_t i;
+
+	if (store_role_valid(role))
+		return 1;
+	for (i = 0; role && i < sizeof(central) / sizeof(central[0]); i++)
+		if (!strcmp(role, central[i]))
+			return 1;
+	return 0;
+}
+
+int store_is_central(const struct store *st)
+{
+	return st->site[0] == '\0';
+}
+
 int store_home(const struct cli_global *g, char *out, size_t cap,
 	       struct cb_err *err)
 {
@@ -757,7 +776,7 @@ static int read_slot(struct store *st, const char *name, char **wrapped,
 	}
 	slot_sum(n, r, w, sum);
 	if (!cb_ct_equal(sum, stored, CB_HASH_BYTES) || strcmp(n, name) ||
-	    !store_role_valid(r)) {
+	    !store_role_known(r)) {
 		sqlite3_reset(s);
 		return integrity(st, "the keyslot", err);
 	}
@@ -867,7 +886,7 @@ static int load_device(struct store *st, struct cb_err *err)
 	rc = store_meta_get(st, M_SITE, &val, &len, err);
 	if (rc)
 		goto fail;
-	if (!store_site_valid(val)) {
+	if (val[0] && !store_site_valid(val)) {
 		free(val);
 		rc = integrity(st, "the site code", err);
 		goto fail;
@@ -1079,7 +1098,15 @@ int store_create(const struct store_create_params *p, struct store **out,
 	int rc, fd;
 
 	*out = NULL;
-	if (!store_site_valid(p->site))
+	if (p->device_id ? !store_role_known(p->role)
+			 : !store_role_valid(p->role))
+		return cb_err_set(err, CB_EINVAL,
+				  "bad role '%s': use coordinator or "
+				  "investigator",
+				  p->role ? p->role : "");
+	if (!(p->device_id && !store_role_valid(p->role) && p->site &&
+	      !p->site[0]) &&
+	    !store_site_valid(p->site))
 		return cb_err_set(err, CB_EINVAL,
 				  "bad site code '%s': use 2 to %d uppercase "
 				  "letters and digits, starting with a letter",
@@ -1093,9 +1120,6 @@ int store_create(const struct store_create_params *p, struct store **out,
 				  "bad user name: use 1 to %d letters, digits "
 				  "and . _ - @",
 				  STORE_USER_MAX);
-	if (!store_role_valid(p->role))
-		return cb_err_set(err, CB_EINVAL,
-				  "bad role: use coordinator or investigator");
 	if (!p->protocol || p->protocol_len > STORE_META_MAX)
 		return cb_err_set(err, CB_EINVAL, "bad protocol");
 	rc = make_dirs(p->home, err);
@@ -1122,10 +1146,20 @@ int store_create(const struct store_create_params *p, struct store **out,
 		rc = open_db(st, 1, err);
 	if (!rc)
 		rc = cb_key_random(CB_KEY_BYTES, &st->key, err);
-	if (!rc)
+	if (!rc && p->sign_secret)
+		rc = cb_sign_keypair_from_secret(
+		    p->sign_secret, CB_SIGN_SECRET_BYTES, &st->dev, err);
+	else if (!rc)
 		rc = cb_sign_keypair_new(&st->dev, err);
-	if (!rc && cb_id_random(st->device_id))
+	if (!rc && p->device_id) {
+		if (cb_id_valid(p->device_id))
+			snprintf(st->device_id, sizeof(st->device_id), "%s",
+				 p->device_id);
+		else
+			rc = cb_err_set(err, CB_EINVAL, "bad device id");
+	} else if (!rc && cb_id_random(st->device_id)) {
 		rc = cb_err_set(err, CB_EIO, "no randomness available");
+	}
 	if (!rc)
 		rc = store_begin(st, err);
 	if (!rc) {

@@ -98,6 +98,15 @@ int store_user_valid(const char *name);
 /* 1 when `role` is STORE_ROLE_COORDINATOR or STORE_ROLE_INVESTIGATOR. */
 int store_role_valid(const char *role);
 
+/*
+ * 1 for a site role (store_role_valid) or a central role a server can
+ * grant: datamanager, monitor, statistician, dsmb, lab.
+ */
+int store_role_known(const char *role);
+
+/* 1 when the store belongs to a central role's device (no site). */
+int store_is_central(const struct store *st);
+
 /* What store_create needs. Every pointer is the caller's. */
 struct store_create_params {
 	const char *home;     /* directory, created (0700) when missing */
@@ -109,6 +118,15 @@ struct store_create_params {
 	const char *role; /* store_role_valid */
 	const char *pass; /* the first user's passphrase */
 	size_t pass_len;
+	/*
+	 * A device registered with a server (casebook init --server): the
+	 * id the server assigned and the Ed25519 secret key whose public key
+	 * it registered (CB_SIGN_SECRET_BYTES). NULL for both: a local device
+	 * with a fresh id and key. A registered device may hold any role of
+	 * store_role_known, and a central role has site "".
+	 */
+	const char *device_id;
+	const unsigned char *sign_secret;
 };
 
 /*

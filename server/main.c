@@ -9,12 +9,11 @@
  * Exit codes follow DESIGN.md section 9: 0 ok, 1 failure, 2 usage.
  */
 #include "clock.h"
+#include "srv.h"
 #include "version.h"
 
 #include <stdio.h>
 #include <string.h>
-
-#define EXIT_USAGE 2
 
 struct srv_command {
 	const char *name;
@@ -25,6 +24,19 @@ struct srv_command {
 
 /* Ends with a NULL row, so the table may be otherwise empty. */
 static const struct srv_command commands[] = {
+    {"init", cmd_init, "create the central store of a study", cmd_init_help},
+    {"site", cmd_site, "add and list sites", cmd_site_help},
+    {"token", cmd_token, "create, list and revoke registration tokens",
+     cmd_token_help},
+    {"device", cmd_device, "list and revoke registered devices",
+     cmd_device_help},
+    {"serve", cmd_serve, "serve the HTTP API", cmd_serve_help},
+    {"status", cmd_status, "show what the central store holds",
+     cmd_status_help},
+    {"rebuild", cmd_rebuild, "rebuild the derived tables from the events",
+     cmd_rebuild_help},
+    {"dump", cmd_dump, "print the derived tables deterministically",
+     cmd_dump_help},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -60,7 +72,7 @@ static int usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, "casebookd: ");
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\nTry 'casebookd --help'.\n");
-	return EXIT_USAGE;
+	return SRV_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -71,7 +83,7 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		fprintf(stderr, "casebookd: no command given\n\n");
 		print_help(stderr);
-		return EXIT_USAGE;
+		return SRV_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "help")) {
@@ -97,7 +109,7 @@ int main(int argc, char **argv)
 		cb_err_clear(&err);
 		if (cb_clock_init(&err)) {
 			fprintf(stderr, "casebookd: %s\n", err.msg);
-			return EXIT_USAGE;
+			return SRV_EXIT_USAGE;
 		}
 		return c->run(argc - 1, argv + 1);
 	}

@@ -1,0 +1,401 @@
+/*
+ * api.c - the endpoints of the HTTP API under /v1 (docs/api.md documents
+ * each one: method, headers, bodies, errors).
+ *
+ * Every endpoint but health and register needs a signed request
+ * (reqsig.h), checked before anything else is read. Bodies are parsed
+ * with the bounded, strict JSON reader; a body of the wrong shape gets
+ * 400 naming the member at fault.
+ */
+#include "clock.h"
+#include "crypto.h"
+#include "http.h"
+#include "id.h"
+#include "json.h"
+#include "srv.h"
+#include "version.h"
+
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longest token text accepted (ours are 47 characters). */
+#define TOKEN_TEXT_MAX 256
+
+static int name_valid(const char *s, size_t max)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || strchr("._-:@", c)))
+			return 0;
+	}
+	return 1;
+}
+
+/* Parse the body as a JSON object; answers 400 and returns NULL if not. */
+static cJSON *body_object(struct srv_req *r, size_t max)
+{
+	struct cb_err err;
+	cJSON *json;
+
+	cb_err_clear(&err);
+	if (r->body_len == 0) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_json",
+			      "request body: empty, expected a JSON object");
+		return NULL;
+	}
+	json = cb_json_parse(r->body, r->body_len, max, "request body", &err);
+	if (!json) {
+		if (err.code == CB_ETOOBIG)
+			srv_req_error(r, 413, "too_large", "%s", err.msg);
+		else
+			srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_json",
+				      "%s", err.msg);
+		return NULL;
+	}
+	if (!cJSON_IsObject(json)) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "request body: expected a JSON object, got %s",
+			      cb_json_type_name(json));
+		cJSON_Delete(json);
+		return NULL;
+	}
+	return json;
+}
+
+/* Refuse members other than the `allowed` ones. */
+static int only_members(struct srv_req *r, const cJSON *o,
+			const char *const *allowed)
+{
+	const cJSON *m;
+	size_t i;
+
+	cJSON_ArrayForEach(m, o)
+	{
+		for (i = 0; allowed[i]; i++)
+			if (m->string && !strcmp(m->string, allowed[i]))
+				break;
+		if (!allowed[i]) {
+			srv_req_error(r, MHD_HTTP_BAD_REQUEST,
+				      "invalid_request", "$.%s: unknown member",
+				      m->string ? m->string : "?");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* A string member, or answer 400 naming it. */
+static const char *need_string(struct srv_req *r, const cJSON *o,
+			       const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	if (!cJSON_IsString(v)) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "$.%s: expected a string, got %s", name,
+			      cb_json_type_name(v));
+		return NULL;
+	}
+	return v->valuestring;
+}
+
+static void handle_health(struct srv_req *r)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o) {
+		cJSON_AddStringToObject(o, "status", "ok");
+		cJSON_AddStringToObject(o, "study", r->core->study);
+		cJSON_AddStringToObject(o, "protocol_sha256",
+					r->core->proto_sha256);
+		cJSON_AddStringToObject(o, "version", CB_VERSION);
+	}
+	srv_req_json(r, MHD_HTTP_OK, o);
+}
+
+static void handle_register(struct srv_req *r)
+{
+	static const char *const members[] = {"token", "public_key", "user",
+					      NULL};
+	const char *token, *pk, *user;
+	char hash[CB_HASH_HEX_SIZE];
+	struct srv_device dev;
+	struct cb_err err;
+	cJSON *body, *o;
+	int rc;
+
+	body = body_object(r, SRV_REGISTER_BODY_MAX);
+	if (!body)
+		return;
+	if (only_members(r, body, members) ||
+	    !(token = need_string(r, body, "token")) ||
+	    !(pk = need_string(r, body, "public_key")) ||
+	    !(user = need_string(r, body, "user")))
+		goto out;
+	memset(&dev, 0, sizeof(dev));
+	cb_err_clear(&err);
+	if (!token[0] || strlen(token) > TOKEN_TEXT_MAX) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "$.token: 1 to %d characters", TOKEN_TEXT_MAX);
+		goto out;
+	}
+	if (cb_hex_decode(pk, strlen(pk), dev.pk, sizeof(dev.pk), NULL, &err)) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "$.public_key: expected %u bytes of lowercase "
+			      "hex (an Ed25519 public key)",
+			      CB_SIGN_PUBLIC_BYTES);
+		goto out;
+	}
+	if (!name_valid(user, SRV_USER_MAX)) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "$.user: 1 to %d of A-Z a-z 0-9 . _ - : @",
+			      SRV_USER_MAX);
+		goto out;
+	}
+	snprintf(dev.user, sizeof(dev.user), "%s", user);
+	if (cb_id_random(dev.id)) {
+		srv_req_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
+			      "no randomness available");
+		goto out;
+	}
+	cb_sha256_hex(token, strlen(token), hash);
+	pthread_mutex_lock(&r->core->lock);
+	rc = srv_store_register(r->core->store, hash, cb_clock_now_ms(), &dev,
+				&err);
+	pthread_mutex_unlock(&r->core->lock);
+	if (rc == CB_ENOTFOUND) {
+		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "token_invalid",
+			      "unknown registration token");
+		goto out;
+	}
+	if (rc == CB_EFORBIDDEN) {
+		srv_req_error(r, MHD_HTTP_FORBIDDEN, "token_refused", "%s",
+			      err.msg);
+		goto out;
+	}
+	if (rc == CB_EEXIST) {
+		srv_req_error(r, MHD_HTTP_CONFLICT, "key_registered", "%s",
+			      err.msg);
+		goto out;
+	}
+	if (rc == CB_ECONFLICT) {
+		srv_req_error(r, MHD_HTTP_CONFLICT, "site_full", "%s", err.msg);
+		goto out;
+	}
+	if (rc) {
+		srv_req_error(r, rc == CB_EBUSY ? 503 : 500, "internal",
+			      "registration failed in the store");
+		goto out;
+	}
+	{
+		const char *kv[] = {"device", dev.id,	"role", dev.role,
+				    "site",   dev.site, NULL};
+
+		srv_log("info", "device registered", kv);
+	}
+	o = cJSON_CreateObject();
+	if (o) {
+		cJSON_AddStringToObject(o, "device", dev.id);
+		if (dev.site[0])
+			cJSON_AddStringToObject(o, "site", dev.site);
+		else
+			cJSON_AddNullToObject(o, "site");
+		cJSON_AddStringToObject(o, "role", dev.role);
+		cJSON_AddNumberToObject(o, "device_index",
+					(double)dev.device_index);
+		cJSON_AddStringToObject(o, "user", dev.user);
+		cJSON_AddStringToObject(o, "study", r->core->study);
+		cJSON_AddStringToObject(o, "protocol_sha256",
+					r->core->proto_sha256);
+		cJSON_AddStringToObject(o, "protocol", r->core->proto_text);
+	}
+	srv_req_json(r, MHD_HTTP_CREATED, o);
+out:
+	cJSON_Delete(body);
+}
+
+static void handle_protocol(struct srv_req *r)
+{
+	char *text = malloc(r->core->proto_len + 1);
+
+	if (!text) {
+		srv_req_error(r, 500, "internal", "out of memory");
+		return;
+	}
+	memcpy(text, r->core->proto_text, r->core->proto_len + 1);
+	free(r->resp);
+	r->status = MHD_HTTP_OK;
+	r->resp = text;
+	r->resp_len = r->core->proto_len;
+	r->ctype = "application/json";
+	r->extra_name = "X-Casebook-Protocol-Sha256";
+	r->extra_value = r->core->proto_sha256;
+}
+
+static void handle_push(struct srv_req *r)
+{
+	static const char *const members[] = {"events", NULL};
+	const cJSON *events;
+	struct cb_err err;
+	cJSON *body, *reply = NULL;
+	int rc;
+
+	body = body_object(r, SRV_BODY_MAX);
+	if (!body)
+		return;
+	if (only_members(r, body, members))
+		goto out;
+	events = cJSON_GetObjectItemCaseSensitive(body, "events");
+	if (!cJSON_IsArray(events)) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "$.events: expected an array, got %s",
+			      cb_json_type_name(events));
+		goto out;
+	}
+	if (cJSON_GetArraySize(events) > SRV_PUSH_MAX_EVENTS) {
+		srv_req_error(r, 413, "too_many_events",
+			      "$.events: %d events, at most %d per push",
+			      cJSON_GetArraySize(events), SRV_PUSH_MAX_EVENTS);
+		goto out;
+	}
+	cb_err_clear(&err);
+	rc = srv_core_push(r->core, &r->dev, events, &reply, &err);
+	if (rc) {
+		srv_req_error(r, rc == CB_EBUSY ? 503 : 500, "internal",
+			      "the batch could not be stored; nothing of it "
+			      "was kept, send it again");
+		goto out;
+	}
+	{
+		char n[3][24];
+		const char *kv[] = {"device",	r->dev.id,   "accepted",
+				    n[0],	"duplicate", n[1],
+				    "rejected", n[2],	     NULL};
+
+		snprintf(n[0], sizeof(n[0]), "%d",
+			 cJSON_GetObjectItem(reply, "accepted")->valueint);
+		snprintf(n[1], sizeof(n[1]), "%d",
+			 cJSON_GetObjectItem(reply, "duplicate")->valueint);
+		snprintf(n[2], sizeof(n[2]), "%d",
+			 cJSON_GetObjectItem(reply, "rejected")->valueint);
+		srv_log("info", "push", kv);
+	}
+	srv_req_json(r, MHD_HTTP_OK, reply);
+out:
+	cJSON_Delete(body);
+}
+
+/* A decimal integer in [lo, hi], or -1. */
+static long long parse_num(const char *s, long long lo, long long hi)
+{
+	long long v = 0;
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 18 || (s[0] == '0' && n > 1))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= lo && v <= hi ? v : -1;
+}
+
+static void handle_pull(struct srv_req *r)
+{
+	const char *since = srv_req_arg(r, "since");
+	const char *limit = srv_req_arg(r, "limit");
+	long long s = 0, l = SRV_PULL_DEFAULT;
+	struct cb_err err;
+	cJSON *reply = NULL;
+
+	if (since && (s = parse_num(since, 0, INT64_MAX)) < 0) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "since: expected a cursor (a decimal number) "
+			      "from an earlier pull, or 0");
+		return;
+	}
+	if (limit && (l = parse_num(limit, 1, SRV_PULL_MAX)) < 0) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "limit: expected 1 to %d", SRV_PULL_MAX);
+		return;
+	}
+	cb_err_clear(&err);
+	if (srv_core_pull(r->core, &r->dev, s, (long)l, &reply, &err)) {
+		srv_req_error(r, 500, "internal", "could not read events");
+		return;
+	}
+	srv_req_json(r, MHD_HTTP_OK, reply);
+}
+
+static void handle_queries(struct srv_req *r)
+{
+	const char *status = srv_req_arg(r, "status");
+	struct cb_err err;
+	cJSON *reply = NULL;
+
+	if (status && strcmp(status, "open") && strcmp(status, "answered") &&
+	    strcmp(status, "closed")) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "status: expected open, answered or closed");
+		return;
+	}
+	cb_err_clear(&err);
+	if (srv_core_queries(r->core, &r->dev, status, &reply, &err)) {
+		srv_req_error(r, 500, "internal", "could not read queries");
+		return;
+	}
+	srv_req_json(r, MHD_HTTP_OK, reply);
+}
+
+struct route {
+	const char *path;
+	const char *method;
+	int signed_req;
+	void (*fn)(struct srv_req *r);
+};
+
+static const struct route routes[] = {
+    {"/v1/health", "GET", 0, handle_health},
+    {"/v1/register", "POST", 0, handle_register},
+    {"/v1/protocol", "GET", 1, handle_protocol},
+    {"/v1/sync/push", "POST", 1, handle_push},
+    {"/v1/sync/pull", "GET", 1, handle_pull},
+    {"/v1/queries", "GET", 1, handle_queries},
+    {NULL, NULL, 0, NULL},
+};
+
+void srv_api_handle(struct srv_req *r)
+{
+	const struct route *rt;
+
+	for (rt = routes; rt->path; rt++)
+		if (!strcmp(r->path, rt->path))
+			break;
+	if (!rt->path) {
+		srv_req_error(r, MHD_HTTP_NOT_FOUND, "not_found",
+			      "no endpoint %s (see docs/api.md)", r->path);
+		return;
+	}
+	if (strcmp(r->method, rt->method)) {
+		srv_req_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
+			      "method_not_allowed", "%s takes %s, not %s",
+			      rt->path, rt->method, r->method);
+		r->extra_name = "Allow";
+		r->extra_value = rt->method;
+		return;
+	}
+	if (rt->signed_req && srv_req_authenticate(r))
+		return;
+	rt->fn(r);
+}

@@ -1,0 +1,710 @@
+/*
+ * core.c - the server's state and sync rules (core.h has the rules).
+ */
+#include "core.h"
+
+#include "check.h"
+#include "clock.h"
+#include "event.h"
+#include "json.h"
+#include "record.h"
+#include "srv.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- loading ----------------------------------------------------------- */
+
+static int load_event(const struct srv_event_row *row, void *ctx)
+{
+	struct cb_merge *m = ctx;
+	struct cb_event ev;
+	struct cb_err err;
+	int rc;
+
+	cb_event_init(&ev);
+	rc = cb_event_parse(row->json, row->json_len, &ev, &err);
+	if (!rc)
+		rc = cb_merge_add(m, &ev, NULL, &err);
+	cb_event_release(&ev);
+	/* A stored event that no longer parses is corruption: stop. */
+	return rc ? CB_EINTEGRITY : 0;
+}
+
+/* Replace the merge state with one read from every stored event. */
+static int load_merge(struct srv_core *c, struct cb_err *err)
+{
+	struct cb_merge *m = NULL;
+	int rc;
+
+	rc = cb_merge_new(&m, err);
+	if (rc)
+		return rc;
+	rc = srv_store_event_each(c->store, 0, 0, NULL, 1, load_event, m, NULL,
+				  err);
+	if (rc) {
+		cb_merge_free(m);
+		if (rc == CB_EINTEGRITY)
+			return cb_err_set(err, CB_EINTEGRITY,
+					  "central store: a stored event does "
+					  "not parse");
+		return rc;
+	}
+	cb_merge_free(c->merge);
+	c->merge = m;
+	return 0;
+}
+
+int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
+{
+	struct cb_protocol_problems problems;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	pthread_mutex_init(&c->lock, NULL);
+	rc = srv_store_open(dir, &c->store, err);
+	if (!rc)
+		rc = srv_store_study(c->store, &c->study, &c->proto_text,
+				     &c->proto_len, &c->proto_sha256, err);
+	if (rc)
+		return rc;
+	cb_protocol_problems_init(&problems);
+	rc = cb_protocol_load_json(c->proto_text, c->proto_len, "protocol",
+				   &c->proto, &problems, err);
+	cb_protocol_problems_release(&problems);
+	if (rc)
+		return cb_err_prefix(err, "stored protocol: ");
+	return load_merge(c, err);
+}
+
+void srv_core_close(struct srv_core *c)
+{
+	srv_store_close(c->store);
+	cb_protocol_free(c->proto);
+	cb_merge_free(c->merge);
+	free(c->study);
+	free(c->proto_text);
+	free(c->proto_sha256);
+	pthread_mutex_destroy(&c->lock);
+	memset(c, 0, sizeof(*c));
+}
+
+/* ---- derived tables ---------------------------------------------------- */
+
+struct first_site {
+	char site[SRV_SITE_MAX + 1];
+};
+
+static int take_site(const struct cb_event *ev, void *ctx)
+{
+	struct first_site *f = ctx;
+
+	snprintf(f->site, sizeof(f->site), "%s", ev->site);
+	return 1;
+}
+
+/* The site of a subject's events in the merge state; "" when none. */
+static void merge_subject_site(struct cb_merge *m, const char *subject,
+			       char site[SRV_SITE_MAX + 1])
+{
+	struct first_site f;
+
+	f.site[0] = '\0';
+	cb_merge_each_event(m, subject, take_site, &f);
+	memcpy(site, f.site, SRV_SITE_MAX + 1);
+}
+
+struct derive_all {
+	struct srv_core *c;
+	struct cb_err *err;
+};
+
+static int derive_one(const char *subject, void *ctx)
+{
+	struct derive_all *d = ctx;
+	char site[SRV_SITE_MAX + 1];
+
+	merge_subject_site(d->c->merge, subject, site);
+	return srv_store_derive_subject(d->c->store, d->c->merge, subject, site,
+					d->err);
+}
+
+int srv_core_rebuild(struct srv_core *c, struct cb_err *err)
+{
+	struct derive_all d = {c, err};
+	int rc;
+
+	pthread_mutex_lock(&c->lock);
+	rc = srv_store_begin(c->store, err);
+	if (!rc)
+		rc = srv_store_derived_clear(c->store, err);
+	if (!rc)
+		rc = cb_merge_each_subject(c->merge, derive_one, &d);
+	if (rc && !err->code)
+		cb_err_set(err, rc, "rebuild: %s", cb_err_name(rc));
+	if (!rc)
+		rc = srv_store_commit(c->store, err);
+	else
+		srv_store_rollback(c->store);
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+/* ---- push -------------------------------------------------------------- */
+
+/* Which roles may send each kind other than form.save (which the
+ * protocol's writers decide, through cb_record_check_save). */
+static int kind_allowed(const struct cb_event *ev, const char *role)
+{
+	const char *kind = ev->kind;
+	int site = srv_role_is_site(role);
+	int dm = !strcmp(role, "datamanager") || !strcmp(role, "monitor");
+
+	if (!strcmp(kind, CB_KIND_FORM_SAVE))
+		return 1;
+	if (!strcmp(kind, CB_KIND_RANDOMIZE))
+		return site;
+	if (!strcmp(kind, CB_KIND_SIGN) || !strcmp(kind, CB_KIND_UNBLIND))
+		return !strcmp(role, "investigator");
+	/* A site device opens a system query when a soft edit check fails
+	 * on a save (data.check names the check); people at a site answer
+	 * queries, they do not raise them. */
+	if (!strcmp(kind, CB_KIND_QUERY_OPEN))
+		return dm || (site && cb_event_data(ev, "check"));
+	if (!strcmp(kind, CB_KIND_QUERY_CLOSE))
+		return dm;
+	if (!strcmp(kind, CB_KIND_QUERY_ANSWER))
+		return site || dm;
+	if (!strcmp(kind, CB_KIND_SUBJECT_STATUS))
+		return site || !strcmp(role, "datamanager");
+	return 0;
+}
+
+/* 1 when the event changes an item the protocol marks "unblinded". */
+static int event_unblinded(const struct cb_protocol *p,
+			   const struct cb_event *ev)
+{
+	const struct cb_protocol_form *f;
+	const struct cb_protocol_item *it;
+	size_t i;
+
+	if (!ev->form || !ev->form[0])
+		return 0;
+	f = cb_protocol_find_form(p, ev->form);
+	for (i = 0; f && i < ev->nchanges; i++) {
+		it = cb_protocol_find_item(f, ev->changes[i].item);
+		if (it && it->unblinded)
+			return 1;
+	}
+	return 0;
+}
+
+/* The protocol knows the target of a non-save event. */
+static int check_target(const struct cb_protocol *p, const struct cb_event *ev,
+			struct cb_err *err)
+{
+	const struct cb_protocol_visit *v;
+	const struct cb_protocol_form *f;
+	size_t i;
+
+	if (!ev->form || !ev->form[0])
+		return 0;
+	v = cb_protocol_find_visit(p, ev->visit);
+	f = cb_protocol_find_form(p, ev->form);
+	if (!v)
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "$.target.visit: unknown "
+				  "visit %s",
+				  ev->visit);
+	if (!f)
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "$.target.form: unknown form %s", ev->form);
+	if (!cb_protocol_visit_has_form(v, f))
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "$.target: visit %s does not hold form %s",
+				  ev->visit, ev->form);
+	for (i = 0; i < ev->nchanges; i++)
+		if (!cb_protocol_find_item(f, ev->changes[i].item))
+			return cb_err_set(err, CB_ENOTFOUND,
+					  "$.changes[%zu].item: form %s has no "
+					  "item %s",
+					  i, ev->form, ev->changes[i].item);
+	return 0;
+}
+
+/* One event's outcome, and what is needed to store it. */
+struct push_item {
+	struct cb_event ev;
+	int parsed;
+	const char *status; /* "accepted", "duplicate", "rejected" */
+	const char *code;   /* rejection code */
+	char msg[CB_ERR_MSG_MAX];
+	cJSON *checks; /* hard edit-check failures, or NULL */
+};
+
+static void reject(struct push_item *pi, const char *code,
+		   const struct cb_err *err)
+{
+	pi->status = "rejected";
+	pi->code = code;
+	snprintf(pi->msg, sizeof(pi->msg), "%s", err->msg);
+}
+
+/* Everything that needs neither the store nor the merge state. */
+static void push_precheck(struct srv_core *c, const struct srv_device *dev,
+			  const cJSON *item, struct push_item *pi)
+{
+	struct cb_err err;
+
+	cb_err_clear(&err);
+	if (cb_event_from_json(item, &pi->ev, &err)) {
+		reject(pi, "invalid", &err);
+		return;
+	}
+	pi->parsed = 1;
+	if (strcmp(pi->ev.device, dev->id)) {
+		cb_err_set(&err, CB_EFORBIDDEN,
+			   "$.device: the event names device %s, not the "
+			   "caller",
+			   pi->ev.device);
+		reject(pi, "forbidden", &err);
+		return;
+	}
+	if (cb_event_verify(&pi->ev, dev->pk, &err)) {
+		reject(pi, "signature", &err);
+		return;
+	}
+	if (dev->site[0] && strcmp(pi->ev.site, dev->site)) {
+		cb_err_set(&err, CB_EFORBIDDEN,
+			   "$.site: a device of site %s cannot write site %s",
+			   dev->site, pi->ev.site);
+		reject(pi, "site", &err);
+		return;
+	}
+	if (!kind_allowed(&pi->ev, dev->role)) {
+		cb_err_set(&err, CB_EFORBIDDEN,
+			   "$.kind: the %s role may not record %s events",
+			   dev->role, pi->ev.kind);
+		reject(pi, "forbidden", &err);
+		return;
+	}
+	if (strcmp(pi->ev.kind, CB_KIND_FORM_SAVE) &&
+	    check_target(c->proto, &pi->ev, &err)) {
+		reject(pi, "invalid", &err);
+		return;
+	}
+	pi->status = NULL; /* still undecided */
+}
+
+/* Hard failures of a save as [{"id","item","message"}]. */
+static cJSON *hard_failures(const struct cb_check_results *res)
+{
+	cJSON *a = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; a && i < res->count; i++) {
+		const struct cb_check_result *r = &res->list[i];
+		cJSON *o;
+
+		if (r->severity != CB_SEVERITY_HARD)
+			continue;
+		o = cJSON_CreateObject();
+		if (!o)
+			break;
+		cJSON_AddStringToObject(o, "id", r->id);
+		cJSON_AddStringToObject(o, "item", r->path);
+		cJSON_AddStringToObject(o, "message",
+					r->message ? r->message : "");
+		cJSON_AddItemToArray(a, o);
+	}
+	return a;
+}
+
+/* Same id: same signed content (duplicate) or not (rejected). */
+static int same_event(const struct cb_event *a, const struct cb_event *b)
+{
+	char *x = NULL, *y = NULL;
+	size_t xl = 0, yl = 0;
+	struct cb_err err;
+	int same;
+
+	if (cb_event_signing_bytes(a, &x, &xl, &err) ||
+	    cb_event_signing_bytes(b, &y, &yl, &err)) {
+		free(x);
+		return 0;
+	}
+	same = xl == yl && !memcmp(x, y, xl) && !strcmp(a->sig, b->sig);
+	free(x);
+	free(y);
+	return same;
+}
+
+/*
+ * The decisions that read the store and the merge state, under the
+ * lock and inside the batch's transaction. Returns non-zero only for a
+ * store failure (which fails the whole batch).
+ */
+static int push_decide(struct srv_core *c, const struct srv_device *dev,
+		       struct push_item *pi, const char *now_text,
+		       struct cb_err *ferr)
+{
+	struct cb_event *ev = &pi->ev;
+	const struct cb_event *old;
+	char site[SRV_SITE_MAX + 1];
+	struct cb_err err;
+	int rc;
+
+	cb_err_clear(&err);
+	old = cb_merge_event(c->merge, ev->id);
+	if (old) {
+		if (same_event(old, ev)) {
+			pi->status = "duplicate";
+			return 0;
+		}
+		cb_err_set(&err, CB_ECONFLICT,
+			   "$.id: another event with id %s is already stored",
+			   ev->id);
+		reject(pi, "conflict", &err);
+		return 0;
+	}
+	rc = srv_store_subject_site(c->store, ev->subject, site, &err);
+	if (rc == CB_ENOTFOUND) {
+		/* New to the tables: maybe earlier in this batch. */
+		merge_subject_site(c->merge, ev->subject, site);
+		rc = 0;
+	}
+	if (rc) {
+		*ferr = err;
+		return rc;
+	}
+	if (!site[0] && !dev->site[0]) {
+		cb_err_set(&err, CB_ENOTFOUND,
+			   "$.subject: unknown subject %s (central roles write "
+			   "only about subjects a site has recorded)",
+			   ev->subject);
+		reject(pi, "site", &err);
+		return 0;
+	}
+	if (site[0] && strcmp(site, ev->site)) {
+		cb_err_set(&err, CB_EFORBIDDEN,
+			   "$.site: subject %s belongs to another site",
+			   ev->subject);
+		reject(pi, "site", &err);
+		return 0;
+	}
+	if (!strcmp(ev->kind, CB_KIND_FORM_SAVE)) {
+		struct cb_check_results res;
+
+		cb_check_results_init(&res);
+		rc = cb_record_check_save(c->proto, c->merge, dev->role, ev,
+					  &res, &err);
+		if (rc == CB_ECHECK) {
+			pi->checks = hard_failures(&res);
+			reject(pi, "check", &err);
+		} else if (rc == CB_EFORBIDDEN) {
+			reject(pi, "forbidden", &err);
+		} else if (rc == CB_ENOMEM) {
+			cb_check_results_release(&res);
+			*ferr = err;
+			return rc;
+		} else if (rc) {
+			reject(pi, "invalid", &err);
+		}
+		cb_check_results_release(&res);
+		if (rc)
+			return 0;
+	}
+	memcpy(ev->received_at, now_text, CB_EVENT_TIME_LEN);
+	ev->received_at[CB_EVENT_TIME_LEN] = '\0';
+	rc = cb_merge_add(c->merge, ev, NULL, &err);
+	if (rc == CB_ENOMEM) {
+		*ferr = err;
+		return rc;
+	}
+	if (rc) {
+		reject(pi, "invalid", &err);
+		return 0;
+	}
+	pi->status = "accepted";
+	return 0;
+}
+
+static int store_event(struct srv_core *c, struct push_item *pi,
+		       struct cb_err *err)
+{
+	struct srv_event_row row;
+	char *json = NULL;
+	int rc;
+
+	rc = cb_event_print(&pi->ev, &json, err);
+	if (rc)
+		return rc;
+	memset(&row, 0, sizeof(row));
+	row.id = pi->ev.id;
+	row.device = pi->ev.device;
+	row.site = pi->ev.site;
+	row.subject = pi->ev.subject;
+	row.kind = pi->ev.kind;
+	row.unblinded = event_unblinded(c->proto, &pi->ev);
+	row.json = json;
+	row.json_len = strlen(json);
+	row.received_at = pi->ev.received_at;
+	rc = srv_store_event_add(c->store, &row, NULL, err);
+	free(json);
+	return rc;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Store the accepted events and re-derive their subjects. */
+static int push_store(struct srv_core *c, struct push_item *items, size_t n,
+		      struct cb_err *err)
+{
+	const char **subjects;
+	size_t i, ns = 0;
+	int rc = 0;
+
+	subjects = calloc(n ? n : 1, sizeof(*subjects));
+	if (!subjects)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	for (i = 0; i < n && !rc; i++) {
+		if (!items[i].status || strcmp(items[i].status, "accepted"))
+			continue;
+		rc = store_event(c, &items[i], err);
+		subjects[ns++] = items[i].ev.subject;
+	}
+	if (!rc)
+		qsort(subjects, ns, sizeof(*subjects), cmp_str);
+	for (i = 0; i < ns && !rc; i++) {
+		char site[SRV_SITE_MAX + 1];
+
+		if (i && !strcmp(subjects[i], subjects[i - 1]))
+			continue;
+		merge_subject_site(c->merge, subjects[i], site);
+		rc = srv_store_derive_subject(c->store, c->merge, subjects[i],
+					      site, err);
+	}
+	free(subjects);
+	return rc;
+}
+
+/* The result entry of one event; takes over pi->checks. */
+static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *id = pi->parsed ? pi->ev.id : cb_json_str(item, "id");
+
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "index", (double)index);
+	if (id)
+		cJSON_AddStringToObject(o, "id", id);
+	else
+		cJSON_AddNullToObject(o, "id");
+	cJSON_AddStringToObject(o, "status", pi->status);
+	if (!strcmp(pi->status, "rejected")) {
+		cJSON_AddStringToObject(o, "code", pi->code);
+		cJSON_AddStringToObject(o, "reason", pi->msg);
+		if (pi->checks) {
+			cJSON_AddItemToObject(o, "checks", pi->checks);
+			pi->checks = NULL;
+		}
+	}
+	return o;
+}
+
+int srv_core_push(struct srv_core *c, const struct srv_device *dev,
+		  const cJSON *events, cJSON **reply, struct cb_err *err)
+{
+	char now_text[CB_CLOCK_UTC_BUF];
+	struct push_item *items;
+	const cJSON *item;
+	size_t i, n = (size_t)cJSON_GetArraySize(events);
+	long counts[3] = {0, 0, 0};
+	cJSON *out = NULL, *results;
+	int rc = 0;
+
+	*reply = NULL;
+	items = calloc(n ? n : 1, sizeof(*items));
+	if (!items)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	i = 0;
+	cJSON_ArrayForEach(item, events)
+	{
+		cb_event_init(&items[i].ev);
+		push_precheck(c, dev, item, &items[i]);
+		i++;
+	}
+
+	pthread_mutex_lock(&c->lock);
+	cb_clock_format_utc(cb_clock_now_ms(), now_text);
+	rc = srv_store_begin(c->store, err);
+	for (i = 0; i < n && !rc; i++)
+		if (!items[i].status)
+			rc = push_decide(c, dev, &items[i], now_text, err);
+	if (!rc)
+		rc = push_store(c, items, n, err);
+	if (!rc)
+		rc = srv_store_commit(c->store, err);
+	if (rc) {
+		struct cb_err ignored;
+
+		srv_store_rollback(c->store);
+		/* The merge state may hold events the store does not. */
+		if (load_merge(c, &ignored))
+			srv_log("error", "merge state reload failed", NULL);
+	}
+	pthread_mutex_unlock(&c->lock);
+
+	if (!rc) {
+		out = cJSON_CreateObject();
+		results = out ? cJSON_AddArrayToObject(out, "results") : NULL;
+		if (!results)
+			rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+		i = 0;
+		cJSON_ArrayForEach(item, events)
+		{
+			cJSON *r;
+
+			if (rc)
+				break;
+			r = push_result(item, i, &items[i]);
+			if (!r) {
+				rc =
+				    cb_err_set(err, CB_ENOMEM, "out of memory");
+				break;
+			}
+			cJSON_AddItemToArray(results, r);
+			if (!strcmp(items[i].status, "accepted"))
+				counts[0]++;
+			else if (!strcmp(items[i].status, "duplicate"))
+				counts[1]++;
+			else
+				counts[2]++;
+			i++;
+		}
+		if (!rc) {
+			cJSON_AddNumberToObject(out, "accepted",
+						(double)counts[0]);
+			cJSON_AddNumberToObject(out, "duplicate",
+						(double)counts[1]);
+			cJSON_AddNumberToObject(out, "rejected",
+						(double)counts[2]);
+			*reply = out;
+			out = NULL;
+		}
+	}
+	cJSON_Delete(out);
+	for (i = 0; i < n; i++) {
+		cb_event_release(&items[i].ev);
+		cJSON_Delete(items[i].checks);
+	}
+	free(items);
+	return rc;
+}
+
+/* ---- pull and queries -------------------------------------------------- */
+
+struct pull_ctx {
+	cJSON *events;
+	long n;
+};
+
+static int pull_one(const struct srv_event_row *row, void *ctx)
+{
+	struct pull_ctx *p = ctx;
+	cJSON *ev = cJSON_ParseWithLength(row->json, row->json_len);
+
+	if (!ev)
+		return CB_ENOMEM;
+	cJSON_AddItemToArray(p->events, ev);
+	p->n++;
+	return 0;
+}
+
+int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
+		  int64_t since, long limit, cJSON **reply, struct cb_err *err)
+{
+	struct pull_ctx p = {NULL, 0};
+	char next[32];
+	int64_t last = since;
+	cJSON *out = cJSON_CreateObject();
+	int rc;
+
+	*reply = NULL;
+	p.events = out ? cJSON_AddArrayToObject(out, "events") : NULL;
+	if (!p.events) {
+		cJSON_Delete(out);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&c->lock);
+	rc = srv_store_event_each(
+	    c->store, since, limit, dev->site[0] ? dev->site : NULL,
+	    srv_role_unblinded(dev->role), pull_one, &p, &last, err);
+	pthread_mutex_unlock(&c->lock);
+	if (rc) {
+		cJSON_Delete(out);
+		if (!err->code)
+			cb_err_set(err, rc, "reading events: %s",
+				   cb_err_name(rc));
+		return rc;
+	}
+	snprintf(next, sizeof(next), "%" PRId64, last);
+	cJSON_AddStringToObject(out, "next", next);
+	cJSON_AddBoolToObject(out, "more", p.n == limit);
+	*reply = out;
+	return 0;
+}
+
+static int query_one(const struct srv_query_row *q, void *ctx)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return CB_ENOMEM;
+	cJSON_AddStringToObject(o, "id", q->id);
+	cJSON_AddStringToObject(o, "site", q->site);
+	cJSON_AddStringToObject(o, "subject", q->subject);
+	cJSON_AddStringToObject(o, "visit", q->visit);
+	cJSON_AddStringToObject(o, "form", q->form);
+	cJSON_AddStringToObject(o, "instance", q->instance);
+	cJSON_AddStringToObject(o, "item", q->item);
+	cJSON_AddStringToObject(o, "status", q->status);
+	cJSON_AddBoolToObject(o, "system", q->system);
+	cJSON_AddStringToObject(o, "text", q->text);
+	cJSON_AddNumberToObject(o, "answers", (double)q->nanswers);
+	cJSON_AddItemToArray(ctx, o);
+	return 0;
+}
+
+int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
+		     const char *status, cJSON **reply, struct cb_err *err)
+{
+	cJSON *out = cJSON_CreateObject();
+	cJSON *list = out ? cJSON_AddArrayToObject(out, "queries") : NULL;
+	int rc;
+
+	*reply = NULL;
+	if (!list) {
+		cJSON_Delete(out);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	pthread_mutex_lock(&c->lock);
+	rc = srv_store_query_each(c->store, dev->site[0] ? dev->site : NULL,
+				  status, 0, query_one, list, err);
+	pthread_mutex_unlock(&c->lock);
+	if (rc) {
+		cJSON_Delete(out);
+		if (!err->code)
+			cb_err_set(err, rc, "reading queries: %s",
+				   cb_err_name(rc));
+		return rc;
+	}
+	*reply = out;
+	return 0;
+}

@@ -1,0 +1,97 @@
+/*
+ * core.h - the server's state and the sync rules, independent of HTTP.
+ *
+ * A struct srv_core holds the open store, the study protocol and the
+ * merge state of every event received (merge.h), which the push rules
+ * read (edit checks see the subject's current record) and from which
+ * the derived tables are written. One mutex serialises every use of the
+ * store and the merge state; the work that needs neither (parsing,
+ * signature verification) runs outside it, in the caller's thread.
+ *
+ * The push rules, for each event of a batch (DESIGN.md sections 3-5):
+ *   - it parses strictly (event.h) and its signature verifies with the
+ *     public key of the device it names, which must be the caller;
+ *   - a site device writes only its own site; a central device writes
+ *     only about existing subjects, with the subject's site;
+ *   - a subject's events all carry the subject's site;
+ *   - the kind is allowed to the caller's role (see kind_allowed in
+ *     core.c), a form.save passes cb_record_check_save for that role,
+ *     and any other kind's visit and form exist in the protocol;
+ *   - an id already stored with the same signed content is a duplicate,
+ *     with other content it is rejected.
+ * Accepted events are stored, and their subjects' derived rows updated,
+ * in one transaction, committed before the answer is built: an event
+ * reported accepted is on disk.
+ */
+#ifndef SRV_CORE_H
+#define SRV_CORE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "err.h"
+#include "merge.h"
+#include "protocol.h"
+#include "store.h"
+
+/* Most events in one push, and most bytes of a request body. */
+#define SRV_PUSH_MAX_EVENTS 1000
+#define SRV_BODY_MAX (4u * 1024u * 1024u)
+/* Events one pull returns by default and at most. */
+#define SRV_PULL_DEFAULT 500
+#define SRV_PULL_MAX 1000
+
+struct srv_core {
+	pthread_mutex_t lock;
+	struct srv_store *store;
+	struct cb_protocol *proto;
+	struct cb_merge *merge;
+	char *study;
+	char *proto_text; /* the protocol's exact bytes */
+	size_t proto_len;
+	char *proto_sha256;
+};
+
+/*
+ * Open the store in `dir`, load its protocol and every event into the
+ * merge state. Release with srv_core_close.
+ */
+int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err);
+
+/* Close everything; a zeroed or failed core is fine. */
+void srv_core_close(struct srv_core *c);
+
+/*
+ * Empty every derived table and fill it again from the merge state, in
+ * one transaction (`casebookd rebuild`).
+ */
+int srv_core_rebuild(struct srv_core *c, struct cb_err *err);
+
+/*
+ * Apply a push of `events` (a JSON array, at most SRV_PUSH_MAX_EVENTS)
+ * from device `dev`. *reply gets {"results":[...],"accepted":N,
+ * "duplicate":N,"rejected":N}, one result per event in order (see
+ * docs/api.md). Returns 0; CB_EIO (and no reply) when the store failed,
+ * in which case nothing of the batch was stored.
+ */
+int srv_core_push(struct srv_core *c, const struct srv_device *dev,
+		  const cJSON *events, cJSON **reply, struct cb_err *err);
+
+/*
+ * The events after cursor `since` that `dev` may see, at most `limit`:
+ * *reply gets {"events":[...],"next":"CURSOR","more":bool}.
+ */
+int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
+		  int64_t since, long limit, cJSON **reply, struct cb_err *err);
+
+/*
+ * The queries `dev` may see, of status `status` (NULL: any): *reply gets
+ * {"queries":[...]}.
+ */
+int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
+		     const char *status, cJSON **reply, struct cb_err *err);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * srv.c - helpers every casebookd command uses (srv.h): messages, option
+ * scanning, the role model and the JSON log on stderr.
+ */
+#include "srv.h"
+
+#include "clock.h"
+
+#include <cJSON.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int srv_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("casebookd: error: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return SRV_EXIT_FAIL;
+}
+
+int srv_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "casebookd %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'casebookd %s --help'.\n", cmd);
+	return SRV_EXIT_USAGE;
+}
+
+int srv_fail(const struct cb_err *err)
+{
+	return srv_error("%s", err->msg);
+}
+
+int srv_parse_opts(const char *cmd, int argc, char **argv,
+		   const char *const *names, const char **values,
+		   const char **pos, int maxpos, int *npos)
+{
+	int i, k;
+
+	*npos = 0;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] != '-' || !a[1]) {
+			if (*npos >= maxpos)
+				return srv_usage(cmd,
+						 "unexpected argument "
+						 "'%s'",
+						 a);
+			pos[(*npos)++] = a;
+			continue;
+		}
+		for (k = 0; names[k]; k++)
+			if (!strcmp(a, names[k]))
+				break;
+		if (!names[k])
+			return srv_usage(cmd, "unknown option '%s'", a);
+		if (i + 1 >= argc)
+			return srv_usage(cmd, "option %s needs a value", a);
+		values[k] = argv[++i];
+	}
+	return 0;
+}
+
+static int in_list(const char *role, const char *const *list)
+{
+	size_t i;
+
+	if (!role)
+		return 0;
+	for (i = 0; list[i]; i++)
+		if (!strcmp(role, list[i]))
+			return 1;
+	return 0;
+}
+
+int srv_role_is_site(const char *role)
+{
+	static const char *const roles[] = {"coordinator", "investigator",
+					    NULL};
+
+	return in_list(role, roles);
+}
+
+int srv_role_is_central(const char *role)
+{
+	static const char *const roles[] = {
+	    "datamanager", "monitor", "statistician", "dsmb", "lab", NULL};
+
+	return in_list(role, roles);
+}
+
+int srv_role_unblinded(const char *role)
+{
+	static const char *const roles[] = {"lab", "dsmb", NULL};
+
+	return in_list(role, roles);
+}
+
+int srv_site_valid(const char *code)
+{
+	size_t i, n = code ? strlen(code) : 0;
+
+	if (n < 2 || n > 8 || code[0] < 'A' || code[0] > 'Z')
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((code[i] >= 'A' && code[i] <= 'Z') ||
+		      (code[i] >= '0' && code[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+
+void srv_log(const char *level, const char *msg, const char *const *kv)
+{
+	char ts[CB_CLOCK_UTC_BUF];
+	cJSON *o = cJSON_CreateObject();
+	char *line;
+	size_t i;
+
+	if (!o)
+		return;
+	cb_clock_format_utc(cb_clock_now_ms(), ts);
+	cJSON_AddStringToObject(o, "ts", ts);
+	cJSON_AddStringToObject(o, "level", level);
+	cJSON_AddStringToObject(o, "msg", msg);
+	for (i = 0; kv && kv[i]; i += 2)
+		if (kv[i + 1])
+			cJSON_AddStringToObject(o, kv[i], kv[i + 1]);
+	line = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!line)
+		return;
+	pthread_mutex_lock(&log_lock);
+	fprintf(stderr, "%s\n", line);
+	fflush(stderr);
+	pthread_mutex_unlock(&log_lock);
+	free(line);
+}

@@ -1,0 +1,82 @@
+/*
+ * srv.h - what the casebookd command files share: their entry points and
+ * help texts, option parsing, error reporting, the role model and the
+ * structured log.
+ *
+ * Exit codes (DESIGN.md section 9): 0 ok, 1 failure, 2 usage.
+ */
+#ifndef SRV_H
+#define SRV_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+enum {
+	SRV_EXIT_OK = 0,
+	SRV_EXIT_FAIL = 1,
+	SRV_EXIT_USAGE = 2,
+};
+
+/* Command entry points: argv[0] is the command name. One file each. */
+int cmd_init(int argc, char **argv);	/* cmd_init.c */
+int cmd_site(int argc, char **argv);	/* cmd_site.c */
+int cmd_token(int argc, char **argv);	/* cmd_token.c */
+int cmd_device(int argc, char **argv);	/* cmd_device.c */
+int cmd_status(int argc, char **argv);	/* cmd_status.c */
+int cmd_rebuild(int argc, char **argv); /* cmd_rebuild.c */
+int cmd_dump(int argc, char **argv);	/* cmd_rebuild.c */
+int cmd_serve(int argc, char **argv);	/* cmd_serve.c */
+extern const char cmd_init_help[];
+extern const char cmd_site_help[];
+extern const char cmd_token_help[];
+extern const char cmd_device_help[];
+extern const char cmd_status_help[];
+extern const char cmd_rebuild_help[];
+extern const char cmd_dump_help[];
+extern const char cmd_serve_help[];
+
+/* Print "casebookd: error: ..." on stderr; returns SRV_EXIT_FAIL. */
+int srv_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* "casebookd CMD: ..." and a --help hint on stderr; SRV_EXIT_USAGE. */
+int srv_usage(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Print a library error; returns SRV_EXIT_FAIL. */
+int srv_fail(const struct cb_err *err);
+
+/*
+ * A minimal option scanner: for each "--name VALUE" in argv[1..] whose
+ * name is in `names` (NULL-terminated), store VALUE in the matching slot
+ * of `values`; other arguments (positional) are collected into `pos`
+ * (at most `maxpos`, count in *npos). Returns 0, or prints a usage error
+ * for an unknown option, a missing value or too many positionals and
+ * returns SRV_EXIT_USAGE.
+ */
+int srv_parse_opts(const char *cmd, int argc, char **argv,
+		   const char *const *names, const char **values,
+		   const char **pos, int maxpos, int *npos);
+
+/* ---- roles ------------------------------------------------------------- */
+
+/* Site roles work at one site; central roles see every site. */
+int srv_role_is_site(const char *role);	   /* coordinator, investigator */
+int srv_role_is_central(const char *role); /* datamanager ... lab */
+/* Roles allowed to see items marked "unblinded" (lab, dsmb). */
+int srv_role_unblinded(const char *role);
+
+/* 1 when `code` is a valid site code: 2-8 of A-Z 0-9, a letter first. */
+int srv_site_valid(const char *code);
+
+/* ---- structured log ---------------------------------------------------- */
+
+/*
+ * Write one JSON object per line on stderr: {"ts":..., "level":...,
+ * "msg":..., then the given key/value pairs}. `kv` holds alternating
+ * keys and string values ending with NULL; a value NULL is skipped. Safe
+ * from any thread. Never pass tokens, keys or clinical values.
+ */
+void srv_log(const char *level, const char *msg, const char *const *kv);
+
+#endif

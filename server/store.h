@@ -1,0 +1,280 @@
+/*
+ * store.h - the central store of casebookd, behind one narrow interface.
+ *
+ * Everything the server keeps lives in one data directory, in the SQLite
+ * database DIR/casebookd.db (WAL, synchronous=FULL, prepared statements
+ * only). Nothing outside store.c knows it is SQLite: a PostgreSQL backend
+ * would implement these same functions (DESIGN.md section 7).
+ *
+ * What is stored:
+ *   settings   the study id, the protocol's exact bytes and their SHA-256
+ *   sites      code and name
+ *   tokens     one-time registration tokens: only their SHA-256, the site
+ *              and role they grant, expiry, and whether used or revoked
+ *   devices    id, Ed25519 public key, site, role, device index, user,
+ *              revocation
+ *   nonces     request nonces seen per device, pruned when too old to
+ *              replay (reqsig.h)
+ *   events     the record: server sequence, event id (unique), device,
+ *              site, subject, the event's JSON with its signature and
+ *              received_at, and whether it carries unblinded items
+ * and the derived tables, which srv_store_derive_subject fills from the
+ * merge state (merge.h) and which can always be rebuilt from the events:
+ *   subjects   subject, site, number of events
+ *   items      current value or conflict of every item, with its heads
+ *   queries    every query (opened, or the system query of a conflict)
+ *
+ * A site's subjects belong to the site of their events; a central role's
+ * event about a subject carries that subject's site (see docs/api.md), so
+ * the `site` of an event always says whose data it is.
+ *
+ * Threads: a struct srv_store is one database connection; it is not
+ * locked. The server serialises every call with its own mutex.
+ *
+ * Errors follow err.h: CB_EIO for database failures (with SQLite's
+ * message), CB_EBUSY when another process holds the database locked,
+ * CB_ENOTFOUND, CB_EEXIST, CB_ECONFLICT, CB_EFORBIDDEN as documented per
+ * function.
+ */
+#ifndef SRV_STORE_H
+#define SRV_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "err.h"
+#include "merge.h"
+
+/* The database file inside the data directory. */
+#define SRV_STORE_FILE "casebookd.db"
+
+/* Sizes of stored names, without the NUL. */
+#define SRV_SITE_MAX 8 /* site code: 2-8 of A-Z 0-9, a letter first */
+#define SRV_SITE_NAME_MAX 200
+#define SRV_ROLE_MAX 16
+#define SRV_USER_MAX 64
+#define SRV_ID_HEX 32
+/* Devices per site: the index goes into subject ids (KR01-01007). */
+#define SRV_DEVICE_INDEX_MAX 99
+
+/* How long nonces are kept: twice the accepted clock skew. */
+#define SRV_NONCE_KEEP_MS (10 * 60 * 1000)
+
+struct srv_store;
+
+/* A registered device. site is "" for a central role's device. */
+struct srv_device {
+	char id[SRV_ID_HEX + 1];
+	char site[SRV_SITE_MAX + 1];
+	char role[SRV_ROLE_MAX + 1];
+	char user[SRV_USER_MAX + 1];
+	unsigned char pk[CB_SIGN_PUBLIC_BYTES];
+	long device_index; /* 1, 2, ... within its site (or among central) */
+	int64_t created_ms;
+	int64_t revoked_ms; /* 0 while active */
+};
+
+/* A registration token, as stored (never the token itself). */
+struct srv_token {
+	char id[SRV_ID_HEX + 1];     /* public handle for listing/revoking */
+	char hash[CB_HASH_HEX_SIZE]; /* SHA-256 of the token text, hex */
+	char site[SRV_SITE_MAX + 1]; /* "" for a central role */
+	char role[SRV_ROLE_MAX + 1];
+	int64_t created_ms, expires_ms;
+	int64_t used_ms;	     /* 0 while unused */
+	char device[SRV_ID_HEX + 1]; /* the device it registered, or "" */
+	int revoked;
+};
+
+/* Counts for `casebookd status`. */
+struct srv_store_stats {
+	long sites, devices, devices_revoked, tokens_open, events, subjects,
+	    items, conflicts, queries_open;
+	int64_t last_seq;
+};
+
+/*
+ * Create a new store in `dir` (created if missing; an existing store is
+ * CB_EEXIST) holding the protocol's exact bytes, its study id and
+ * SHA-256. The new store is open in *out.
+ */
+int srv_store_create(const char *dir, const char *study, const char *proto,
+		     size_t proto_len, const char *proto_sha256,
+		     struct srv_store **out, struct cb_err *err);
+
+/* Open the store in `dir`. CB_ENOTFOUND when there is none. */
+int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err);
+
+/* Finalise every statement and close. NULL is allowed. */
+void srv_store_close(struct srv_store *s);
+
+/*
+ * The study id and the protocol's bytes and SHA-256, in malloc'd strings
+ * the caller frees (any out pointer may be NULL). The protocol text is
+ * NUL-terminated and *proto_len long.
+ */
+int srv_store_study(struct srv_store *s, char **study, char **proto,
+		    size_t *proto_len, char **sha256, struct cb_err *err);
+
+/* ---- transactions ------------------------------------------------------ */
+
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Rollback never fails visibly. */
+int srv_store_begin(struct srv_store *s, struct cb_err *err);
+int srv_store_commit(struct srv_store *s, struct cb_err *err);
+void srv_store_rollback(struct srv_store *s);
+
+/* ---- sites ------------------------------------------------------------- */
+
+/* Add a site. CB_EEXIST when the code is taken. */
+int srv_store_site_add(struct srv_store *s, const char *code, const char *name,
+		       struct cb_err *err);
+
+/* 1 when the site exists, 0 when not, negative on error. */
+int srv_store_site_exists(struct srv_store *s, const char *code,
+			  struct cb_err *err);
+
+/* Visit every site in code order; fn returning non-zero stops the walk. */
+int srv_store_site_each(struct srv_store *s,
+			int (*fn)(const char *code, const char *name,
+				  void *ctx),
+			void *ctx, struct cb_err *err);
+
+/* ---- tokens and registration ------------------------------------------- */
+
+/* Store a new token (its hash; t->id must be set and unique). */
+int srv_store_token_add(struct srv_store *s, const struct srv_token *t,
+			struct cb_err *err);
+
+/* Visit every token, newest first. */
+int srv_store_token_each(struct srv_store *s,
+			 int (*fn)(const struct srv_token *t, void *ctx),
+			 void *ctx, struct cb_err *err);
+
+/* Revoke an unused token by id. CB_ENOTFOUND. */
+int srv_store_token_revoke(struct srv_store *s, const char *id,
+			   struct cb_err *err);
+
+/*
+ * Register a device with the token whose hash is `token_hash`, in one
+ * transaction: the token must exist (CB_ENOTFOUND), be unused, unrevoked
+ * and unexpired at `now_ms` (CB_EFORBIDDEN saying which), the public
+ * key must be new (CB_EEXIST), and the site must have fewer than
+ * SRV_DEVICE_INDEX_MAX devices (CB_ECONFLICT). On success the token is marked
+ * used and *dev (whose id, pk and user the caller has set) gets the token's
+ * site and role, the next device index of that site, and created_ms.
+ */
+int srv_store_register(struct srv_store *s, const char *token_hash,
+		       int64_t now_ms, struct srv_device *dev,
+		       struct cb_err *err);
+
+/* ---- devices ----------------------------------------------------------- */
+
+/* The device with this id. CB_ENOTFOUND. */
+int srv_store_device_get(struct srv_store *s, const char *id,
+			 struct srv_device *out, struct cb_err *err);
+
+/* Visit every device, by site then index. */
+int srv_store_device_each(struct srv_store *s,
+			  int (*fn)(const struct srv_device *d, void *ctx),
+			  void *ctx, struct cb_err *err);
+
+/* Revoke a device (CB_ENOTFOUND; an already revoked one stays as is). */
+int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
+			    struct cb_err *err);
+
+/* ---- nonces ------------------------------------------------------------ */
+
+/*
+ * Record that `device` used `nonce` on a request made at `time_ms`, and
+ * forget nonces of requests older than now_ms - SRV_NONCE_KEEP_MS.
+ * CB_ECONFLICT when the nonce was already used by that device.
+ */
+int srv_store_nonce_use(struct srv_store *s, const char *device,
+			const char *nonce, int64_t time_ms, int64_t now_ms,
+			struct cb_err *err);
+
+/* ---- events ------------------------------------------------------------ */
+
+/* One stored event. */
+struct srv_event_row {
+	int64_t seq;
+	const char *id, *device, *site, *subject, *kind;
+	int unblinded;	  /* changes an item marked "unblinded" */
+	const char *json; /* the event's JSON, with sig and received_at */
+	size_t json_len;
+	const char *received_at;
+};
+
+/*
+ * Append an event; *seq (may be NULL) gets its server sequence number.
+ * CB_EEXIST when its id is already stored. Call inside a transaction.
+ */
+int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
+			int64_t *seq, struct cb_err *err);
+
+/*
+ * Visit the events after `since` in server order, at most `limit` (0: no
+ * limit), only those of `site` (NULL: every site), and only those without
+ * unblinded items unless `unblinded`. *last (may be NULL) gets the
+ * cursor to continue from: the last visited sequence number, or, when
+ * fewer than `limit` matched, the highest sequence number stored (so a
+ * caller that sees nothing new still moves past events it may not see).
+ * fn returning non-zero stops the walk and that value is returned.
+ */
+int srv_store_event_each(struct srv_store *s, int64_t since, long limit,
+			 const char *site, int unblinded,
+			 int (*fn)(const struct srv_event_row *row, void *ctx),
+			 void *ctx, int64_t *last, struct cb_err *err);
+
+/* ---- derived tables ---------------------------------------------------- */
+
+/* Empty every derived table (rebuild starts here). */
+int srv_store_derived_clear(struct srv_store *s, struct cb_err *err);
+
+/*
+ * Replace the derived rows of `subject` (of site `site`) with its state
+ * in `m`: its items, its queries and its subjects row. Call inside a
+ * transaction.
+ */
+int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
+			     const char *subject, const char *site,
+			     struct cb_err *err);
+
+/*
+ * The site of `subject` in *site (SRV_SITE_MAX + 1 bytes): 0 when known,
+ * CB_ENOTFOUND for a subject with no events yet.
+ */
+int srv_store_subject_site(struct srv_store *s, const char *subject,
+			   char site[SRV_SITE_MAX + 1], struct cb_err *err);
+
+/* One row of the queries table. */
+struct srv_query_row {
+	const char *id, *subject, *site, *visit, *form, *instance, *item;
+	const char *status, *text;
+	int system;
+	long nanswers;
+};
+
+/*
+ * Visit the queries of `site` (NULL: all) with status `status` (NULL:
+ * any), ordered by site, subject and id, at most `limit` (0: all).
+ */
+int srv_store_query_each(struct srv_store *s, const char *site,
+			 const char *status, long limit,
+			 int (*fn)(const struct srv_query_row *q, void *ctx),
+			 void *ctx, struct cb_err *err);
+
+/*
+ * A deterministic text of every derived table (one line per row, rows in
+ * key order), in a malloc'd string the caller frees. Equal derived state
+ * gives an equal text; `casebookd rebuild` is checked with it.
+ */
+int srv_store_derived_dump(struct srv_store *s, char **out, size_t *len,
+			   struct cb_err *err);
+
+/* Counts for status output. */
+int srv_store_stats(struct srv_store *s, struct srv_store_stats *st,
+		    struct cb_err *err);
+
+#endif
