@@ -73,6 +73,10 @@ extern const char cmd_store_help[];
 extern const char cmd_user_help[];
 extern const char cmd_passwd_help[];
 
+/* Sync with the central server: cmd_sync.c. */
+int cmd_sync(int argc, char **argv, struct cli_global *g);
+extern const char cmd_sync_help[];
+
 /* Data entry: cmd_subject.c, cmd_form.c. */
 int cmd_subject(int argc, char **argv, struct cli_global *g);
 int cmd_form(int argc, char **argv, struct cli_global *g);

@@ -9,6 +9,8 @@
  * not at all.
  */
 #include "canon.h"
+#include "net.h"
+#include "sync.h"
 #include "cli.h"
 #include "clock.h"
 #include "event.h"
@@ -22,10 +24,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <errno.h>
+#include <limits.h>
 
 const char cmd_init_help[] =
-    "usage: casebook init --site SITE --device-index N --protocol FILE\n"
+    "usage: casebook init --server URL --token TOKEN --user NAME\n"
+    "                     [--cacert FILE]\n"
+    "       casebook init --site SITE --device-index N --protocol FILE\n"
     "                     --user NAME --role coordinator|investigator\n"
+    "\n"
+    "With --server, register this device with the central server using a\n"
+    "one-time token from its administrator ('casebookd token create'):\n"
+    "the site, role and device index come from the token, and the study\n"
+    "protocol from the server. 'casebook sync' then talks to that server.\n"
+    "--cacert FILE trusts a development certificate for an https server.\n"
+    "\n"
+    "Without a server, the laptop works alone (it cannot sync later):\n"
     "\n"
     "Create the encrypted local store of this laptop in the store\n"
     "directory (--home DIR, else $CASEBOOK_HOME, else ~/.casebook). It\n"
@@ -48,7 +62,9 @@ const char cmd_init_help[] =
     "An existing store is never overwritten.\n"
     "\n"
     "Exit codes: 0 created; 1 bad protocol file or a store already\n"
-    "exists; 2 usage (bad site code, device index, user or role).\n";
+    "exists; 2 usage (bad site code, device index, user or role); 4 the\n"
+    "server refused the token; 5 the server cannot be reached (nothing\n"
+    "was created and the token is still unused).\n";
 
 const char cmd_store_help[] =
     "usage: casebook store check\n"
@@ -77,8 +93,8 @@ static int parse_device_index(const char *s)
 	return v >= 1 && v <= STORE_DEVICE_INDEX_MAX ? v : -1;
 }
 
-/* Load and check the protocol file; prints every problem found. */
-static int read_protocol(const char *path, char **bytes, size_t *len)
+/* Check protocol text; prints every problem found. */
+static int check_protocol(const char *bytes, size_t len, const char *what)
 {
 	struct cb_protocol_problems problems;
 	struct cb_protocol *proto = NULL;
@@ -87,34 +103,240 @@ static int read_protocol(const char *path, char **bytes, size_t *len)
 	int rc;
 
 	cb_err_clear(&err);
-	*bytes = NULL;
-	rc = cb_file_read(path, CB_PROTOCOL_FILE_MAX, bytes, len, &err);
-	if (rc)
-		return cli_error("cannot use protocol file: %s", err.msg);
 	cb_protocol_problems_init(&problems);
-	rc = cb_protocol_load_json(*bytes, *len, path, &proto, &problems, &err);
+	rc = cb_protocol_load_json(bytes, len, what, &proto, &problems, &err);
 	cb_protocol_free(proto);
 	if (!rc) {
 		cb_protocol_problems_release(&problems);
 		return EXIT_OK;
 	}
 	if (problems.count == 0)
-		cli_error("protocol %s is not usable: %s", path, err.msg);
+		cli_error("protocol %s is not usable: %s", what, err.msg);
 	for (i = 0; i < problems.count; i++)
-		cli_error("protocol %s: %s", path, problems.msgs[i]);
+		cli_error("protocol %s: %s", what, problems.msgs[i]);
 	if (problems.total > problems.count)
-		cli_error("protocol %s: ... and %zu more problems", path,
+		cli_error("protocol %s: ... and %zu more problems", what,
 			  problems.total - problems.count);
 	cb_protocol_problems_release(&problems);
-	free(*bytes);
-	*bytes = NULL;
 	return EXIT_FAIL;
+}
+
+/* Load and check the protocol file; prints every problem found. */
+static int read_protocol(const char *path, char **bytes, size_t *len)
+{
+	struct cb_err err;
+	int rc;
+
+	cb_err_clear(&err);
+	*bytes = NULL;
+	rc = cb_file_read(path, CB_PROTOCOL_FILE_MAX, bytes, len, &err);
+	if (rc)
+		return cli_error("cannot use protocol file: %s", err.msg);
+	rc = check_protocol(*bytes, *len, path);
+	if (rc) {
+		free(*bytes);
+		*bytes = NULL;
+	}
+	return rc;
+}
+
+/* What the server answered to a registration. */
+struct joined {
+	cJSON *root;
+	const char *device, *site, *role, *protocol;
+	int device_index;
+	size_t protocol_len;
+};
+
+/*
+ * Register this device with the server: POST /v1/register with the token,
+ * the new public key and the user. Prints why on failure and returns the
+ * exit code.
+ */
+static int register_device(struct net *n, const char *token, const char *user,
+			   const struct cb_sign_keypair *kp, struct joined *j)
+{
+	struct sync_opts o = {2, 0};
+	struct net_reply r;
+	struct cb_err err;
+	char pk[CB_SIGN_PUBLIC_BYTES * 2 + 1], sum[CB_HASH_HEX_SIZE];
+	const cJSON *v;
+	cJSON *req;
+	char *body;
+	int rc;
+
+	memset(j, 0, sizeof(*j));
+	if (cb_hex_encode(kp->pk, CB_SIGN_PUBLIC_BYTES, pk, sizeof(pk), &err))
+		return cli_fail(&err);
+	req = cJSON_CreateObject();
+	if (!req || !cJSON_AddStringToObject(req, "token", token) ||
+	    !cJSON_AddStringToObject(req, "public_key", pk) ||
+	    !cJSON_AddStringToObject(req, "user", user) ||
+	    !(body = cJSON_PrintUnformatted(req))) {
+		cJSON_Delete(req);
+		return cli_error("out of memory");
+	}
+	cJSON_Delete(req);
+	rc = sync_request(n, &o, "POST", "/v1/register", "", body,
+			  strlen(body), NULL, &r, &err);
+	free(body);
+	if (rc == CB_EUNREACHABLE) {
+		fprintf(stderr, "casebook: %s\ncasebook: nothing was created; "
+				"the token is still unused\n",
+			err.msg);
+		return EXIT_UNREACHABLE;
+	}
+	if (rc)
+		return cli_fail(&err);
+	if (r.status != 201) {
+		char msg[600];
+		int ex = r.status == 401 || r.status == 403 ? EXIT_AUTH
+							   : EXIT_FAIL;
+
+		net_error_message(&r, msg, sizeof(msg));
+		net_reply_free(&r);
+		cli_error("the server refused to register this device: %s",
+			  msg);
+		return ex;
+	}
+	j->root = cb_json_parse(r.body, r.len, NET_REPLY_MAX, "registration",
+				&err);
+	net_reply_free(&r);
+	if (!j->root)
+		return cli_fail(&err);
+	v = cJSON_GetObjectItemCaseSensitive(j->root, "device");
+	j->device = cJSON_IsString(v) ? v->valuestring : NULL;
+	v = cJSON_GetObjectItemCaseSensitive(j->root, "site");
+	j->site = cJSON_IsString(v) ? v->valuestring : cJSON_IsNull(v) ? "" : NULL;
+	v = cJSON_GetObjectItemCaseSensitive(j->root, "role");
+	j->role = cJSON_IsString(v) ? v->valuestring : NULL;
+	v = cJSON_GetObjectItemCaseSensitive(j->root, "device_index");
+	j->device_index = cJSON_IsNumber(v) ? v->valueint : -1;
+	v = cJSON_GetObjectItemCaseSensitive(j->root, "protocol");
+	j->protocol = cJSON_IsString(v) ? v->valuestring : NULL;
+	j->protocol_len = j->protocol ? strlen(j->protocol) : 0;
+	v = cJSON_GetObjectItemCaseSensitive(j->root, "protocol_sha256");
+	if (!j->device || !j->site || !j->role || j->device_index < 1 ||
+	    !j->protocol || !cJSON_IsString(v)) {
+		cJSON_Delete(j->root);
+		j->root = NULL;
+		return cli_error("the server's registration answer lacks "
+				 "device, site, role, device_index or "
+				 "protocol");
+	}
+	cb_sha256_hex(j->protocol, j->protocol_len, sum);
+	if (strcmp(sum, v->valuestring)) {
+		cJSON_Delete(j->root);
+		j->root = NULL;
+		return cli_error("the protocol the server sent does not match "
+				 "its SHA-256");
+	}
+	return check_protocol(j->protocol, j->protocol_len, "from the server");
+}
+
+/* `casebook init --server URL --token TOKEN --user NAME [--cacert F]` */
+static int init_server(struct cli_global *g, const char *server,
+		       const char *token, const char *user,
+		       const char *cacert)
+{
+	char home[STORE_PATH_MAX + 1], path[STORE_PATH_MAX + 32];
+	char prompt[STORE_USER_MAX + 40], *abs_cacert = NULL;
+	struct store_create_params p;
+	struct cb_sign_keypair kp;
+	struct store *st = NULL;
+	struct joined j;
+	struct net n;
+	struct cb_err err;
+	struct stat sb;
+	char *pass = NULL;
+	size_t pass_len = 0;
+	int rc, ex;
+
+	memset(&kp, 0, sizeof(kp));
+	if (!store_user_valid(user))
+		return cli_usage("init",
+				 "bad user name '%s': use 1 to %d letters, "
+				 "digits and . _ - @",
+				 user, STORE_USER_MAX);
+	if (cacert && !(abs_cacert = realpath(cacert, NULL)))
+		return cli_error("cannot use --cacert %s: %s", cacert,
+				 strerror(errno));
+	if (net_init(&n, server, abs_cacert, &err)) {
+		free(abs_cacert);
+		return cli_usage("init", "%s", err.msg);
+	}
+	ex = EXIT_FAIL;
+	if (store_home(g, home, sizeof(home), &err)) {
+		ex = cli_fail(&err);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s", home, STORE_DB_NAME);
+	if (stat(path, &sb) == 0) {
+		ex = cli_error("a casebook store already exists at %s; "
+			       "nothing was changed",
+			       path);
+		goto out;
+	}
+	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", user);
+	if (pass_get_new(g->passphrase_file, PASS_ENV, prompt, &pass,
+			 &pass_len, &err) ||
+	    cb_sign_keypair_new(&kp, &err)) {
+		ex = cli_fail(&err);
+		goto out;
+	}
+	ex = register_device(&n, token, user, &kp, &j);
+	if (ex)
+		goto out;
+	memset(&p, 0, sizeof(p));
+	p.home = home;
+	p.site = j.site;
+	p.device_index = j.device_index;
+	p.protocol = j.protocol;
+	p.protocol_len = j.protocol_len;
+	p.user = user;
+	p.role = j.role;
+	p.pass = pass;
+	p.pass_len = pass_len;
+	p.device_id = j.device;
+	p.sign_secret = kp.sk->bytes;
+	rc = store_create(&p, &st, &err);
+	if (!rc)
+		rc = store_meta_set(st, SYNC_META_SERVER, n.base,
+				    strlen(n.base), &err);
+	if (!rc && abs_cacert)
+		rc = store_meta_set(st, SYNC_META_CACERT, abs_cacert,
+				    strlen(abs_cacert), &err);
+	if (rc) {
+		ex = cli_fail(&err);
+		fprintf(stderr, "casebook: the device %s was registered but "
+				"no store was made; ask the administrator to "
+				"revoke it and issue a new token\n",
+			j.device);
+	} else {
+		printf("Registered with %s and created the casebook store in "
+		       "%s\n"
+		       "  %s%s%s, device %02d, device id %s\n"
+		       "  user %s (%s)\n",
+		       n.base, home, j.site[0] ? "site " : "central role",
+		       j.site, "", store_device_index(st), store_device_id(st),
+		       store_user(st), store_role(st));
+		ex = EXIT_OK;
+	}
+	store_close(st);
+	cJSON_Delete(j.root);
+out:
+	cb_sign_keypair_release(&kp);
+	pass_free(pass);
+	net_free(&n);
+	free(abs_cacert);
+	return ex;
 }
 
 int cmd_init(int argc, char **argv, struct cli_global *g)
 {
 	const char *site = NULL, *index_text = NULL, *protocol = NULL;
 	const char *user = g->user, *role = NULL;
+	const char *server = NULL, *token = NULL, *cacert = NULL;
 	char home[STORE_PATH_MAX + 1], path[STORE_PATH_MAX + 32];
 	char prompt[STORE_USER_MAX + 40];
 	struct store_create_params p;
@@ -140,17 +362,31 @@ int cmd_init(int argc, char **argv, struct cli_global *g)
 			slot = &user;
 		else if (!strcmp(a, "--role"))
 			slot = &role;
-		else if (!strcmp(a, "--server") || !strcmp(a, "--token"))
-			return cli_usage("init ",
-					 "joining a server (%s) is not "
-					 "supported by this build",
-					 a);
+		else if (!strcmp(a, "--server"))
+			slot = &server;
+		else if (!strcmp(a, "--token"))
+			slot = &token;
+		else if (!strcmp(a, "--cacert"))
+			slot = &cacert;
 		else
 			return cli_usage("init ", "unknown argument '%s'", a);
 		if (i + 1 >= argc)
 			return cli_usage("init ", "option %s needs a value", a);
 		*slot = argv[++i];
 	}
+	if (server || token) {
+		if (!server || !token || !user)
+			return cli_usage("init", "joining a server needs "
+						 "--server, --token and --user");
+		if (site || index_text || protocol || role)
+			return cli_usage("init", "with --server, the site, "
+						 "device index, role and "
+						 "protocol come from the "
+						 "server's token");
+		return init_server(g, server, token, user, cacert);
+	}
+	if (cacert)
+		return cli_usage("init", "--cacert goes with --server");
 	if (!site || !index_text || !protocol || !user || !role)
 		return cli_usage("init ", "init needs --site, --device-index, "
 					  "--protocol, --user and --role");

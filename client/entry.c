@@ -150,18 +150,29 @@ int entry_subject_known(struct entry *e, const char *subject,
 			  subject, k.list);
 }
 
+static int first_site(const struct cb_event *ev, void *ctx)
+{
+	const char **site = ctx;
+
+	*site = ev->site;
+	return 1; /* the first event is enough: a subject has one site */
+}
+
 int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
 		    const char *subject, const char *visit, const char *form,
 		    const char *instance, struct cb_err *err)
 {
+	const char *site = store_site(e->st);
 	int rc;
 
+	/* A central role writes about a subject in that subject's site. */
+	if (store_is_central(e->st) && subject && subject[0])
+		cb_merge_each_event(e->merge, subject, first_site, &site);
 	cb_event_init(ev);
 	rc = cb_event_stamp(ev, &e->hlc, err);
 	if (!rc)
-		rc = cb_event_set_origin(ev, store_device_id(e->st),
-					 store_site(e->st), store_user(e->st),
-					 err);
+		rc = cb_event_set_origin(ev, store_device_id(e->st), site,
+					 store_user(e->st), err);
 	if (!rc)
 		rc = cb_event_set_target(ev, subject, kind, visit, form,
 					 instance, err);

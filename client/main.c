@@ -30,6 +30,8 @@ static const struct cli_command commands[] = {
 	{"status", cmd_status,
 	 "unsynced events, queries, overdue and upcoming visits",
 	 cmd_status_help},
+	{"sync", cmd_sync, "send and receive events with the central server",
+	 cmd_sync_help},
 	{"store", cmd_store, "check the local store's integrity",
 	 cmd_store_help},
 };

@@ -1,0 +1,132 @@
+/*
+ * cmd_sync.c - `casebook sync`: push this device's events to the central
+ * server, then pull what it may see (client/sync.h).
+ */
+#include "cli.h"
+#include "net.h"
+#include "store.h"
+#include "sync.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char cmd_sync_help[] =
+    "usage: casebook sync [--retries N] [--cacert FILE]\n"
+    "\n"
+    "Send this device's new events to the central server the store was\n"
+    "registered with ('casebook init --server'), then receive what the\n"
+    "server holds for this device: the other devices' events of this\n"
+    "site (all sites for a central role), queries and their answers.\n"
+    "\n"
+    "Events go in batches of at most 500; each batch and each page\n"
+    "received is stored in one transaction, so a sync cut off at any point\n"
+    "resumes where it stopped when run again, and every event arrives\n"
+    "exactly once. Events the server rejects are kept in a quarantine,\n"
+    "listed with their reasons by 'casebook status'; they are never sent\n"
+    "again and never dropped.\n"
+    "\n"
+    "  --retries N     attempts after a failed request, with a growing\n"
+    "                  pause (0.25 s doubling to 4 s); default 4\n"
+    "  --cacert FILE   trust this certificate for an https server (a\n"
+    "                  development certificate from scripts/dev-cert.sh);\n"
+    "                  default: the one given at init, else the system's\n"
+    "\n"
+    "A progress line is shown on a terminal.\n"
+    "\n"
+    "Exit codes: 0 synced (rejected events, if any, are in quarantine);\n"
+    "1 failure; 2 usage; 4 wrong passphrase, or the server refuses this\n"
+    "device (revoked); 5 server unreachable: nothing was lost, the events\n"
+    "stay queued.\n";
+
+/* A setting as a malloc'd string, or NULL when unset. */
+static char *meta_or_null(struct store *st, const char *key)
+{
+	struct cb_err err;
+	char *v = NULL;
+	size_t len;
+
+	if (store_meta_get(st, key, &v, &len, &err))
+		return NULL;
+	return v;
+}
+
+int cmd_sync(int argc, char **argv, struct cli_global *g)
+{
+	const char *cacert = NULL;
+	char *server = NULL, *saved_cacert = NULL;
+	struct sync_opts o = {4, 0};
+	struct sync_stats s;
+	struct store *st = NULL;
+	struct net n;
+	struct cb_err err;
+	int i, rc;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--retries") && i + 1 < argc) {
+			char *end;
+			long v = strtol(argv[++i], &end, 10);
+
+			if (*end || end == argv[i] || v < 0 || v > 100)
+				return cli_usage("sync", "--retries takes a "
+							 "number from 0 to "
+							 "100");
+			o.retries = (int)v;
+		} else if (!strcmp(argv[i], "--cacert") && i + 1 < argc) {
+			cacert = argv[++i];
+		} else {
+			return cli_usage("sync", "unknown argument '%s'",
+					 argv[i]);
+		}
+	}
+	o.progress = isatty(STDERR_FILENO);
+	rc = store_open_cli(g, &st, &err);
+	if (rc)
+		return cli_fail(&err);
+	server = meta_or_null(st, SYNC_META_SERVER);
+	if (!server) {
+		store_close(st);
+		return cli_error("this store was not registered with a server "
+				 "('casebook init --server URL --token TOKEN' "
+				 "makes one that is)");
+	}
+	if (!cacert)
+		cacert = saved_cacert = meta_or_null(st, SYNC_META_CACERT);
+	rc = net_init(&n, server, cacert, &err);
+	if (!rc)
+		rc = sync_run(st, &n, &o, &s, &err);
+	net_free(&n);
+	if (rc == CB_EUNREACHABLE) {
+		int64_t total = 0, unsynced = 0;
+		struct cb_err ignored;
+
+		store_count_events(st, &total, &unsynced, &ignored);
+		fprintf(stderr,
+			"casebook: %s\n"
+			"casebook: nothing was lost: %lld event%s queued "
+			"for the next sync\n",
+			err.msg, (long long)unsynced,
+			unsynced == 1 ? " stays" : "s stay");
+		rc = EXIT_UNREACHABLE;
+	} else if (rc) {
+		rc = cli_fail(&err);
+	} else {
+		printf("pushed %zu event%s: %zu accepted, %zu already there, "
+		       "%zu rejected\n"
+		       "pulled %zu event%s, %zu new\n",
+		       s.accepted + s.duplicate + s.rejected,
+		       s.accepted + s.duplicate + s.rejected == 1 ? "" : "s",
+		       s.accepted, s.duplicate, s.rejected, s.pulled,
+		       s.pulled == 1 ? "" : "s", s.stored);
+		if (s.quarantined)
+			printf("%zu event%s in quarantine: see 'casebook "
+			       "status'\n",
+			       s.quarantined, s.quarantined == 1 ? "" : "s");
+		rc = EXIT_OK;
+	}
+	free(server);
+	free(saved_cacert);
+	store_close(st);
+	return rc;
+}

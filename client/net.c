@@ -1,0 +1,277 @@
+/*
+ * net.c - requests to the central server over libcurl (see net.h).
+ */
+#include "net.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <curl/curl.h>
+
+#include "clock.h"
+#include "crypto.h"
+#include "json.h"
+#include "reqsig.h"
+
+#define CONNECT_TIMEOUT_S 10L
+#define REQUEST_TIMEOUT_S 120L
+
+int net_init(struct net *n, const char *url, const char *cacert,
+	     struct cb_err *err)
+{
+	size_t len;
+	const char *rest;
+
+	memset(n, 0, sizeof(*n));
+	if (!url || (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)))
+		return cb_err_set(err, CB_EINVAL,
+				  "server URL '%.100s' must start with http:// "
+				  "or https://",
+				  url ? url : "");
+	len = strlen(url);
+	if (len > NET_URL_MAX)
+		return cb_err_set(err, CB_EINVAL, "server URL is too long");
+	memcpy(n->base, url, len + 1);
+	while (len && n->base[len - 1] == '/')
+		n->base[--len] = '\0';
+	rest = strstr(n->base, "://") + 3;
+	if (!*rest || strchr(rest, '/') || strchr(rest, '?') ||
+	    strchr(rest, ' '))
+		return cb_err_set(err, CB_EINVAL,
+				  "server URL '%.100s' must be scheme://host"
+				  "[:port] with no path",
+				  url);
+	if (cacert) {
+		if (strlen(cacert) >= sizeof(n->cacert))
+			return cb_err_set(err, CB_EINVAL,
+					  "--cacert path is too long");
+		strcpy(n->cacert, cacert);
+	}
+	n->timeout_s = REQUEST_TIMEOUT_S;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	n->curl = curl_easy_init();
+	if (!n->curl)
+		return cb_err_set(err, CB_ENOMEM, "cannot start libcurl");
+	return 0;
+}
+
+void net_free(struct net *n)
+{
+	if (n->curl)
+		curl_easy_cleanup(n->curl);
+	n->curl = NULL;
+}
+
+void net_reply_free(struct net_reply *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+struct sink {
+	char *buf;
+	size_t len, cap;
+	int too_big;
+};
+
+static size_t on_data(char *p, size_t size, size_t nmemb, void *ctx)
+{
+	struct sink *s = ctx;
+	size_t n = size * nmemb;
+
+	if (s->len + n + 1 > NET_REPLY_MAX) {
+		s->too_big = 1;
+		return 0;
+	}
+	if (s->len + n + 1 > s->cap) {
+		size_t cap = s->cap ? s->cap : 16384;
+		char *nb;
+
+		while (cap < s->len + n + 1)
+			cap *= 2;
+		nb = realloc(s->buf, cap);
+		if (!nb)
+			return 0;
+		s->buf = nb;
+		s->cap = cap;
+	}
+	memcpy(s->buf + s->len, p, n);
+	s->len += n;
+	s->buf[s->len] = '\0';
+	return n;
+}
+
+/* Append one "Name: value" header. */
+static int add_header(struct curl_slist **list, const char *name,
+		      const char *value)
+{
+	char line[256];
+	struct curl_slist *l;
+
+	snprintf(line, sizeof(line), "%s: %s", name, value);
+	l = curl_slist_append(*list, line);
+	if (!l)
+		return -1;
+	*list = l;
+	return 0;
+}
+
+/* The four signature headers of a request by the store's device. */
+static int sign_headers(struct store *st, const char *method, const char *path,
+			const char *query, const char *body, size_t len,
+			struct curl_slist **list, struct cb_err *err)
+{
+	unsigned char sig[CB_SIGNATURE_BYTES];
+	char nonce[CB_REQSIG_NONCE_HEX + 1], sig_hex[CB_REQSIG_SIG_HEX + 1];
+	char time_text[32];
+	char *text = NULL;
+	size_t text_len;
+	int64_t now = cb_clock_now_ms();
+	int rc;
+
+	cb_random_bytes(sig, CB_REQSIG_NONCE_HEX / 2);
+	rc = cb_hex_encode(sig, CB_REQSIG_NONCE_HEX / 2, nonce, sizeof(nonce),
+			   err);
+	if (!rc)
+		rc = cb_reqsig_string(method, path, query, body, len,
+				      store_device_id(st), now, nonce, &text,
+				      &text_len, err);
+	if (!rc)
+		rc = store_sign(st, text, text_len, sig, err);
+	free(text);
+	if (!rc)
+		rc = cb_hex_encode(sig, sizeof(sig), sig_hex, sizeof(sig_hex),
+				   err);
+	if (rc)
+		return rc;
+	snprintf(time_text, sizeof(time_text), "%lld", (long long)now);
+	if (add_header(list, CB_REQSIG_HDR_DEVICE, store_device_id(st)) ||
+	    add_header(list, CB_REQSIG_HDR_TIME, time_text) ||
+	    add_header(list, CB_REQSIG_HDR_NONCE, nonce) ||
+	    add_header(list, CB_REQSIG_HDR_SIGNATURE, sig_hex))
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	return 0;
+}
+
+int net_request(struct net *n, const char *method, const char *path,
+		const char *query, const char *body, size_t len,
+		struct store *st, struct net_reply *r, struct cb_err *err)
+{
+	struct curl_slist *headers = NULL;
+	struct sink sink = {0};
+	char url[NET_URL_MAX + CB_REQSIG_PATH_MAX * 2 + 4];
+	char errbuf[CURL_ERROR_SIZE] = "";
+	CURL *c = n->curl;
+	CURLcode cc;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(url, sizeof(url), "%s%s%s%s", n->base, path,
+		 query && query[0] ? "?" : "", query ? query : "");
+	if (st)
+		rc = sign_headers(st, method, path, query, body, len, &headers,
+				  err);
+	if (!rc && body &&
+	    add_header(&headers, "Content-Type", "application/json"))
+		rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+	/* No "Expect: 100-continue" round trip for large pushes. */
+	if (!rc && add_header(&headers, "Expect", ""))
+		rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+	if (rc) {
+		curl_slist_free_all(headers);
+		return rc;
+	}
+	curl_easy_reset(c);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, n->timeout_s);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "casebook");
+	if (n->cacert[0])
+		curl_easy_setopt(c, CURLOPT_CAINFO, n->cacert);
+	if (!strcmp(method, "POST")) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)(body ? len : 0));
+	} else {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	}
+	cc = curl_easy_perform(c);
+	curl_slist_free_all(headers);
+	if (sink.too_big) {
+		free(sink.buf);
+		return cb_err_set(err, CB_ETOOBIG,
+				  "the server's answer is over %u bytes",
+				  NET_REPLY_MAX);
+	}
+	if (cc != CURLE_OK) {
+		free(sink.buf);
+		if (cc == CURLE_OUT_OF_MEMORY)
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+		return cb_err_set(err, CB_EUNREACHABLE,
+				  "cannot reach the server at %s: %s",
+				  n->base, errbuf[0] ? errbuf
+						     : curl_easy_strerror(cc));
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	if (!sink.buf) {
+		sink.buf = calloc(1, 1);
+		if (!sink.buf)
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	r->body = sink.buf;
+	r->len = sink.len;
+	return 0;
+}
+
+static const cJSON *error_object(const struct net_reply *r, cJSON **root)
+{
+	struct cb_err ignored;
+	const cJSON *e;
+
+	*root = NULL;
+	if (!r->body)
+		return NULL;
+	*root = cb_json_parse(r->body, r->len, 1024 * 1024, "reply", &ignored);
+	if (!*root)
+		return NULL;
+	e = cJSON_GetObjectItemCaseSensitive(*root, "error");
+	return cJSON_IsObject(e) ? e : NULL;
+}
+
+void net_error_message(const struct net_reply *r, char *out, size_t cap)
+{
+	cJSON *root;
+	const cJSON *e = error_object(r, &root);
+	const cJSON *code = e ? cJSON_GetObjectItemCaseSensitive(e, "code")
+			      : NULL;
+	const cJSON *msg = e ? cJSON_GetObjectItemCaseSensitive(e, "message")
+			     : NULL;
+
+	if (cJSON_IsString(msg) && cJSON_IsString(code))
+		snprintf(out, cap, "%s (%s, HTTP %ld)", msg->valuestring,
+			 code->valuestring, r->status);
+	else
+		snprintf(out, cap, "the server answered HTTP %ld", r->status);
+	cJSON_Delete(root);
+}
+
+void net_error_code(const struct net_reply *r, char *out, size_t cap)
+{
+	cJSON *root;
+	const cJSON *e = error_object(r, &root);
+	const cJSON *code = e ? cJSON_GetObjectItemCaseSensitive(e, "code")
+			      : NULL;
+
+	snprintf(out, cap, "%s",
+		 cJSON_IsString(code) ? code->valuestring : "");
+	cJSON_Delete(root);
+}

@@ -1,0 +1,74 @@
+/*
+ * sync.h - push this device's events to the central server and pull what
+ * it may see (DESIGN.md section 4, docs/api.md).
+ *
+ * Push sends the unsynced events in local order, in batches; the server
+ * answers each event accepted, duplicate or rejected. Accepted and
+ * duplicate events are marked synced; rejected ones go to the quarantine
+ * (setting SYNC_META_QUARANTINE, a JSON array of {"id","code","reason"})
+ * and stay in the store, shown by `casebook status`, never pushed again
+ * and never dropped. Pull stores each page of events and the next cursor
+ * in one local transaction, so an interrupted sync resumes where it
+ * stopped. Everything is idempotent: a sync cut off at any point and run
+ * again gives every event exactly once.
+ *
+ * Network failures, 429 and 5xx answers are retried with exponential
+ * backoff; when the server stays unreachable the sync stops with
+ * CB_EUNREACHABLE and nothing is lost.
+ */
+#ifndef CB_SYNC_H
+#define CB_SYNC_H
+
+#include <stddef.h>
+
+#include "err.h"
+#include "net.h"
+#include "store.h"
+
+/* Settings (store_meta_*) the sync keeps. */
+#define SYNC_META_SERVER "sync.server"	       /* server URL */
+#define SYNC_META_CACERT "sync.cacert"	       /* --cacert given at init */
+#define SYNC_META_CURSOR "sync.cursor"	       /* pull cursor */
+#define SYNC_META_LAST "sync.last"	       /* UTC time of the last sync */
+#define SYNC_META_QUARANTINE "sync.quarantine" /* rejected events */
+
+/* Largest push batch, in events and in bytes of body. */
+#define SYNC_BATCH_EVENTS 500
+#define SYNC_BATCH_BYTES (3u * 1024u * 1024u)
+/* Pull page size. */
+#define SYNC_PULL_LIMIT 500
+
+struct sync_opts {
+	int retries;  /* further attempts after a failed request */
+	int progress; /* print a progress line on stderr */
+};
+
+struct sync_stats {
+	size_t to_push;	  /* unsynced events found, quarantine excluded */
+	size_t accepted;  /* pushed and accepted */
+	size_t duplicate; /* pushed, already on the server */
+	size_t rejected;  /* pushed and rejected: now in quarantine */
+	size_t pulled;	  /* events received */
+	size_t stored;	  /* of which new to this device */
+	size_t quarantined; /* events in quarantine after the sync */
+};
+
+/*
+ * Push, then pull, with the store unlocked. CB_EUNREACHABLE when the
+ * server cannot be reached after the retries; CB_EAUTH or CB_EFORBIDDEN
+ * when it refuses this device (revoked, unknown); CB_EINVAL for an answer
+ * that is not the documented one.
+ */
+int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
+	     struct sync_stats *stats, struct cb_err *err);
+
+/*
+ * A request with the retries of sync_run: network failures, 429 and 5xx
+ * are tried again after a growing pause. Used by init as well.
+ */
+int sync_request(struct net *n, const struct sync_opts *o,
+		 const char *method, const char *path, const char *query,
+		 const char *body, size_t len, struct store *st,
+		 struct net_reply *r, struct cb_err *err);
+
+#endif
