@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "date.h"
 #include "entry.h"
+#include "jout.h"
 #include "json.h"
 #include "record.h"
 
@@ -70,79 +71,11 @@ struct status {
 	cJSON *root, *qlist, *overdue, *upcoming;
 	int64_t today; /* days since 1970-01-01, UTC */
 	size_t nqueries;
-	int oom;
+	struct jout j;
 	struct cb_err *err;
 };
 
-static cJSON *put(struct status *s, cJSON *parent, const char *key, cJSON *v)
-{
-	int ok;
-
-	if (!v || !parent) {
-		cJSON_Delete(v);
-		s->oom = 1;
-		return NULL;
-	}
-	ok = key ? cJSON_AddItemToObject(parent, key, v)
-		 : cJSON_AddItemToArray(parent, v);
-	if (!ok) {
-		cJSON_Delete(v);
-		s->oom = 1;
-		return NULL;
-	}
-	return v;
-}
-
-static void put_str(struct status *s, cJSON *o, const char *key, const char *v)
-{
-	put(s, o, key, v ? cJSON_CreateString(v) : cJSON_CreateNull());
-}
-
-static void put_num(struct status *s, cJSON *o, const char *key, double n)
-{
-	put(s, o, key, cJSON_CreateNumber(n));
-}
-
-static void put_date(struct status *s, cJSON *o, const char *key,
-		     const struct cb_date *d)
-{
-	char text[CB_DATE_TEXT_MAX + 1];
-
-	put_str(s, o, key, cb_date_format(d, text) ? NULL : text);
-}
-
-static const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int jnum(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? v->valueint : 0;
-}
-
 /* ---- Schedule -------------------------------------------------------- */
-
-/* Parse a date or date-time value to its (possibly partial) date. */
-static int parse_datelike(const char *text, struct cb_date *d)
-{
-	struct cb_datetime dt;
-	struct cb_err ignored;
-
-	if (!text)
-		return -1;
-	if (!cb_date_parse(text, d, &ignored))
-		return 0;
-	if (!cb_datetime_parse(text, &dt, &ignored)) {
-		*d = dt.date;
-		return 0;
-	}
-	return -1;
-}
 
 /* The merged item, or 0 when no event has changed it. */
 static int item_get(struct entry *e, const char *subject, const char *visit,
@@ -155,45 +88,21 @@ static int item_get(struct entry *e, const char *subject, const char *visit,
 				  &err);
 }
 
-/*
- * The item holding a scheduled visit's date, as `subject show` finds it:
- * the item of a visit_window check on a form the visit holds, else the
- * day-0 item when the visit holds its form.
- */
-static const struct cb_protocol_item *
-visit_date_item(const struct cb_protocol *p, const struct cb_protocol_visit *v)
-{
-	size_t i;
-
-	for (i = 0; i < p->nchecks; i++) {
-		const struct cb_protocol_check *c = &p->checks[i];
-
-		if (c->type == CB_CHECK_VISIT_WINDOW && c->form && c->item &&
-		    !c->form->repeating &&
-		    cb_protocol_visit_has_form(v, c->form))
-			return c->item;
-	}
-	if (p->day0.form && p->day0.item && !p->day0.form->repeating &&
-	    cb_protocol_visit_has_form(v, p->day0.form))
-		return p->day0.item;
-	return NULL;
-}
-
 static void add_visit(struct status *s, cJSON *arr, const char *subject,
 		      const struct cb_protocol_visit *v,
 		      const struct cb_date *lo, const struct cb_date *hi,
 		      const char *days_key, int64_t days)
 {
-	cJSON *o = put(s, arr, NULL, cJSON_CreateObject());
+	cJSON *o = jout_put(&s->j, arr, NULL, cJSON_CreateObject());
 
 	if (!o)
 		return;
-	put_str(s, o, "subject", subject);
-	put_str(s, o, "visit", v->code);
-	put_str(s, o, "label", v->label);
-	put_date(s, o, "window_start", lo);
-	put_date(s, o, "window_end", hi);
-	put_num(s, o, days_key, (double)days);
+	jout_str(&s->j, o, "subject", subject);
+	jout_str(&s->j, o, "visit", v->code);
+	jout_str(&s->j, o, "label", v->label);
+	jout_date(&s->j, o, "window_start", lo);
+	jout_date(&s->j, o, "window_end", hi);
+	jout_num(&s->j, o, days_key, (double)days);
 }
 
 static int schedule_subject(const char *subject, void *ctx)
@@ -208,7 +117,7 @@ static int schedule_subject(const char *subject, void *ctx)
 	if (!p->day0.visit || !p->day0.form || !p->day0.item ||
 	    !item_get(s->e, subject, p->day0.visit->code, p->day0.form->code,
 		      p->day0.item->code, &it) ||
-	    it.conflict || parse_datelike(it.value, &zero) ||
+	    it.conflict || cb_date_parse_any(it.value, &zero) ||
 	    cb_date_days(&zero, &zday))
 		return 0; /* no day 0 yet: no schedule */
 	rel = s->today - zday;
@@ -218,7 +127,7 @@ static int schedule_subject(const char *subject, void *ctx)
 
 		if (!v->scheduled)
 			continue;
-		di = visit_date_item(p, v);
+		di = cb_protocol_visit_date_item(p, v);
 		if (!di || (item_get(s->e, subject, v->code, di->form->code,
 				     di->code, &it) &&
 			    (it.conflict || it.value)))
@@ -233,7 +142,7 @@ static int schedule_subject(const char *subject, void *ctx)
 			add_visit(s, s->upcoming, subject, v, &lo, &hi,
 				  "days_until_open", v->low - rel);
 	}
-	return s->oom;
+	return s->j.oom;
 }
 
 /* ---- Queries --------------------------------------------------------- */
@@ -246,19 +155,19 @@ static int query_one(const struct cb_merge_query *q, void *ctx)
 	if (q->status == CB_QUERY_CLOSED)
 		return 0;
 	s->nqueries++;
-	o = put(s, s->qlist, NULL, cJSON_CreateObject());
+	o = jout_put(&s->j, s->qlist, NULL, cJSON_CreateObject());
 	if (!o)
 		return 1;
-	put_str(s, o, "id", q->id);
-	put_str(s, o, "subject", q->subject);
-	put_str(s, o, "status", cb_query_status_name(q->status));
-	put(s, o, "system", cJSON_CreateBool(q->system));
-	put_str(s, o, "visit", q->visit);
-	put_str(s, o, "form", q->form);
-	put_str(s, o, "instance", q->instance);
-	put_str(s, o, "item", q->item);
-	put_str(s, o, "text", q->text);
-	return s->oom;
+	jout_str(&s->j, o, "id", q->id);
+	jout_str(&s->j, o, "subject", q->subject);
+	jout_str(&s->j, o, "status", cb_query_status_name(q->status));
+	jout_put(&s->j, o, "system", cJSON_CreateBool(q->system));
+	jout_str(&s->j, o, "visit", q->visit);
+	jout_str(&s->j, o, "form", q->form);
+	jout_str(&s->j, o, "instance", q->instance);
+	jout_str(&s->j, o, "item", q->item);
+	jout_str(&s->j, o, "text", q->text);
+	return s->j.oom;
 }
 
 /* ---- Sync bookkeeping ------------------------------------------------ */
@@ -275,10 +184,10 @@ static int put_sync(struct status *s)
 	rc = store_count_events(st, &total, &unsynced, s->err);
 	if (rc)
 		return rc;
-	put_num(s, s->root, "events", (double)total);
-	put_num(s, s->root, "unsynced", (double)unsynced);
+	jout_num(&s->j, s->root, "events", (double)total);
+	jout_num(&s->j, s->root, "unsynced", (double)unsynced);
 
-	q = put(s, s->root, "quarantined", cJSON_CreateObject());
+	q = jout_put(&s->j, s->root, "quarantined", cJSON_CreateObject());
 	rc = store_meta_get(st, STATUS_META_QUARANTINE, &text, &len, s->err);
 	if (rc == CB_ENOTFOUND) {
 		cb_err_clear(s->err);
@@ -298,18 +207,18 @@ static int put_sync(struct status *s)
 					  STATUS_META_QUARANTINE);
 		}
 	}
-	put_num(s, q, "count", (double)cJSON_GetArraySize(events));
-	put(s, q, "events", events);
+	jout_num(&s->j, q, "count", (double)cJSON_GetArraySize(events));
+	jout_put(&s->j, q, "events", events);
 
 	rc = store_meta_get(st, STATUS_META_LAST_SYNC, &text, &len, s->err);
 	if (rc == CB_ENOTFOUND) {
 		cb_err_clear(s->err);
-		put_str(s, s->root, "last_sync", NULL);
+		jout_str(&s->j, s->root, "last_sync", NULL);
 		return 0;
 	}
 	if (rc)
 		return rc;
-	put_str(s, s->root, "last_sync", text);
+	jout_str(&s->j, s->root, "last_sync", text);
 	free(text);
 	return 0;
 }
@@ -318,15 +227,15 @@ static int put_sync(struct status *s)
 
 static void print_target(const cJSON *q)
 {
-	const char *inst = jstr(q, "instance");
+	const char *inst = jin_str(q, "instance");
 
-	printf("%s", jstr(q, "subject"));
-	if (jstr(q, "visit")[0])
-		printf(" %s", jstr(q, "visit"));
-	if (jstr(q, "form")[0])
-		printf(" %s%s%s", jstr(q, "form"), inst[0] ? "#" : "", inst);
-	if (jstr(q, "item")[0])
-		printf(" %s", jstr(q, "item"));
+	printf("%s", jin_str(q, "subject"));
+	if (jin_str(q, "visit")[0])
+		printf(" %s", jin_str(q, "visit"));
+	if (jin_str(q, "form")[0])
+		printf(" %s%s%s", jin_str(q, "form"), inst[0] ? "#" : "", inst);
+	if (jin_str(q, "item")[0])
+		printf(" %s", jin_str(q, "item"));
 }
 
 static void status_text(const cJSON *root)
@@ -336,10 +245,10 @@ static void status_text(const cJSON *root)
 	const cJSON *x;
 	int n;
 
-	printf("Today:              %s (UTC)\n", jstr(root, "today"));
-	printf("Unsynced events:    %d of %d\n", jnum(root, "unsynced"),
-	       jnum(root, "events"));
-	printf("Quarantined events: %d\n", jnum(q, "count"));
+	printf("Today:              %s (UTC)\n", jin_str(root, "today"));
+	printf("Unsynced events:    %d of %d\n", jin_int(root, "unsynced", 0),
+	       jin_int(root, "events", 0));
+	printf("Quarantined events: %d\n", jin_int(q, "count", 0));
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(q, "events"))
 	{
 		if (cJSON_IsString(x)) {
@@ -347,45 +256,45 @@ static void status_text(const cJSON *root)
 		} else {
 			char *raw = NULL;
 
-			if (jstr(x, "reason"))
+			if (jin_str(x, "reason"))
 				printf("  %s: %s\n",
-				       jstr(x, "id") ? jstr(x, "id") : "?",
-				       jstr(x, "reason"));
+				       jin_str(x, "id") ? jin_str(x, "id") : "?",
+				       jin_str(x, "reason"));
 			else if ((raw = cJSON_PrintUnformatted(x)))
 				printf("  %s\n", raw);
 			cJSON_free(raw);
 		}
 	}
 	printf("Last sync:          %s\n",
-	       jstr(root, "last_sync") ? jstr(root, "last_sync") : "never");
+	       jin_str(root, "last_sync") ? jin_str(root, "last_sync") : "never");
 
-	printf("Open queries:       %d\n", jnum(qs, "open"));
+	printf("Open queries:       %d\n", jin_int(qs, "open", 0));
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(qs, "list"))
 	{
 		printf("  ");
 		print_target(x);
-		printf("  [%s, %s] %s\n", jstr(x, "id"), jstr(x, "status"),
-		       jstr(x, "text") ? jstr(x, "text") : "");
+		printf("  [%s, %s] %s\n", jin_str(x, "id"), jin_str(x, "status"),
+		       jin_str(x, "text") ? jin_str(x, "text") : "");
 	}
 
 	x = cJSON_GetObjectItemCaseSensitive(root, "overdue");
 	printf("Overdue visits:     %d\n", cJSON_GetArraySize(x));
 	cJSON_ArrayForEach(q, x)
 	{
-		n = jnum(q, "days_overdue");
+		n = jin_int(q, "days_overdue", 0);
 		printf("  %s %s (%s): window %s..%s ended %d day%s ago\n",
-		       jstr(q, "subject"), jstr(q, "visit"), jstr(q, "label"),
-		       jstr(q, "window_start"), jstr(q, "window_end"), n,
+		       jin_str(q, "subject"), jin_str(q, "visit"), jin_str(q, "label"),
+		       jin_str(q, "window_start"), jin_str(q, "window_end"), n,
 		       n == 1 ? "" : "s");
 	}
 	x = cJSON_GetObjectItemCaseSensitive(root, "upcoming");
 	printf("Upcoming visits:    %d\n", cJSON_GetArraySize(x));
 	cJSON_ArrayForEach(q, x)
 	{
-		n = jnum(q, "days_until_open");
-		printf("  %s %s (%s): window %s..%s", jstr(q, "subject"),
-		       jstr(q, "visit"), jstr(q, "label"),
-		       jstr(q, "window_start"), jstr(q, "window_end"));
+		n = jin_int(q, "days_until_open", 0);
+		printf("  %s %s (%s): window %s..%s", jin_str(q, "subject"),
+		       jin_str(q, "visit"), jin_str(q, "label"),
+		       jin_str(q, "window_start"), jin_str(q, "window_end"));
 		if (n > 0)
 			printf(" opens in %d day%s\n", n, n == 1 ? "" : "s");
 		else
@@ -453,25 +362,25 @@ int cmd_status(int argc, char **argv, struct cli_global *g)
 		return cli_error("out of memory");
 	}
 	if (cb_date_from_days(s.today, &today))
-		put_str(&s, s.root, "today", NULL);
+		jout_str(&s.j, s.root, "today", NULL);
 	else
-		put_date(&s, s.root, "today", &today);
+		jout_date(&s.j, s.root, "today", &today);
 	rc = put_sync(&s);
-	qo = put(&s, s.root, "queries", cJSON_CreateObject());
+	qo = jout_put(&s.j, s.root, "queries", cJSON_CreateObject());
 	if (!rc && qo) {
 		s.qlist = cJSON_CreateArray();
 		rc = cb_merge_each_query(e.merge, NULL, query_one, &s, &err);
-		put_num(&s, qo, "open", (double)s.nqueries);
-		put(&s, qo, "list", s.qlist);
+		jout_num(&s.j, qo, "open", (double)s.nqueries);
+		jout_put(&s.j, qo, "list", s.qlist);
 	}
-	s.overdue = put(&s, s.root, "overdue", cJSON_CreateArray());
-	s.upcoming = put(&s, s.root, "upcoming", cJSON_CreateArray());
-	if (!rc && !s.oom)
+	s.overdue = jout_put(&s.j, s.root, "overdue", cJSON_CreateArray());
+	s.upcoming = jout_put(&s.j, s.root, "upcoming", cJSON_CreateArray());
+	if (!rc && !s.j.oom)
 		cb_merge_each_subject(e.merge, schedule_subject, &s);
 
-	if (rc && !s.oom) {
+	if (rc && !s.j.oom) {
 		ex = cli_fail(&err);
-	} else if (s.oom) {
+	} else if (s.j.oom) {
 		ex = cli_error("out of memory");
 	} else if (json) {
 		char *text = cJSON_Print(s.root);

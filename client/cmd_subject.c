@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "date.h"
 #include "entry.h"
+#include "jout.h"
 #include "record.h"
 
 #include <cJSON.h>
@@ -128,83 +129,8 @@ struct model {
 	const char *subject;
 	struct cb_record_source rs;
 	struct cb_check_source src;
-	int oom;
+	struct jout j;
 };
-
-static cJSON *put(struct model *m, cJSON *parent, const char *key, cJSON *v)
-{
-	int ok;
-
-	if (!v || !parent) {
-		cJSON_Delete(v);
-		m->oom = 1;
-		return NULL;
-	}
-	ok = key ? cJSON_AddItemToObject(parent, key, v)
-		 : cJSON_AddItemToArray(parent, v);
-	if (!ok) {
-		cJSON_Delete(v);
-		m->oom = 1;
-		return NULL;
-	}
-	return v;
-}
-
-static void put_str(struct model *m, cJSON *o, const char *key, const char *s)
-{
-	put(m, o, key, s ? cJSON_CreateString(s) : cJSON_CreateNull());
-}
-
-static void put_num(struct model *m, cJSON *o, const char *key, double n)
-{
-	put(m, o, key, cJSON_CreateNumber(n));
-}
-
-static void put_bool(struct model *m, cJSON *o, const char *key, int b)
-{
-	put(m, o, key, cJSON_CreateBool(b));
-}
-
-static void put_null(struct model *m, cJSON *o, const char *key)
-{
-	put(m, o, key, cJSON_CreateNull());
-}
-
-/* A tri-state member: 1 true, 0 false, -1 null. */
-static void put_tri(struct model *m, cJSON *o, const char *key, int t)
-{
-	if (t < 0)
-		put_null(m, o, key);
-	else
-		put_bool(m, o, key, t);
-}
-
-/* Members read back by the text renderer. */
-static const char *jstr(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int jnum(const cJSON *o, const char *key, int fallback)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? v->valueint : fallback;
-}
-
-/* 1 true, 0 false, -1 null or absent. */
-static int jtri(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	if (cJSON_IsTrue(v))
-		return 1;
-	if (cJSON_IsFalse(v))
-		return 0;
-	return -1;
-}
 
 /* ---- Subject summary ------------------------------------------------- */
 
@@ -287,24 +213,24 @@ static int put_summary(struct model *m, cJSON *o, int counts,
 		ndone += s.done[i];
 	free(s.done);
 
-	put_str(m, o, "id", m->subject);
-	put_str(m, o, "status", s.status);
+	jout_str(&m->j, o, "id", m->subject);
+	jout_str(&m->j, o, "status", s.status);
 	cb_check_elig_init(&el);
 	rc = cb_check_eligibility(m->e->proto, &m->src, &el, err);
 	if (rc == CB_ENOTFOUND) {
 		cb_err_clear(err);
-		put_null(m, o, "eligibility");
+		jout_null(&m->j, o, "eligibility");
 		rc = 0;
 	} else if (!rc) {
-		put_str(m, o, "eligibility", cb_elig_status_name(el.status));
+		jout_str(&m->j, o, "eligibility", cb_elig_status_name(el.status));
 	}
 	cb_check_elig_release(&el);
 	if (rc)
 		return rc;
 	if (counts) {
-		put_num(m, o, "visits_done", (double)ndone);
-		put_num(m, o, "open_queries", (double)s.open_queries);
-		put_num(m, o, "conflicts", (double)s.conflicts);
+		jout_num(&m->j, o, "visits_done", (double)ndone);
+		jout_num(&m->j, o, "open_queries", (double)s.open_queries);
+		jout_num(&m->j, o, "conflicts", (double)s.conflicts);
 	}
 	return 0;
 }
@@ -333,10 +259,10 @@ static int list_one(const char *subject, void *ctx)
 	cJSON *o;
 
 	model_init(&m, lc->e, subject);
-	o = put(&m, lc->arr, NULL, cJSON_CreateObject());
+	o = jout_put(&m.j, lc->arr, NULL, cJSON_CreateObject());
 	if (o)
 		lc->rc = put_summary(&m, o, 1, lc->err);
-	if (m.oom)
+	if (m.j.oom)
 		lc->oom = 1;
 	return lc->rc || lc->oom;
 }
@@ -354,19 +280,19 @@ static void list_text(const cJSON *root)
 	       "QUERIES", "CONFLICTS");
 	cJSON_ArrayForEach(s, arr)
 	{
-		const char *el = jstr(s, "eligibility");
+		const char *el = jin_str(s, "eligibility");
 		char status[128];
 
 		if (el && strcmp(el, cb_elig_status_name(CB_ELIG_INCOMPLETE)))
 			snprintf(status, sizeof(status), "%s (%s)",
-				 jstr(s, "status") ? jstr(s, "status") : "-",
+				 jin_str(s, "status") ? jin_str(s, "status") : "-",
 				 el);
 		else
 			snprintf(status, sizeof(status), "%s",
-				 jstr(s, "status") ? jstr(s, "status") : "-");
-		printf("%-14s %-28s %6d %8d %9d\n", jstr(s, "id"), status,
-		       jnum(s, "visits_done", 0), jnum(s, "open_queries", 0),
-		       jnum(s, "conflicts", 0));
+				 jin_str(s, "status") ? jin_str(s, "status") : "-");
+		printf("%-14s %-28s %6d %8d %9d\n", jin_str(s, "id"), status,
+		       jin_int(s, "visits_done", 0), jin_int(s, "open_queries", 0),
+		       jin_int(s, "conflicts", 0));
 	}
 }
 
@@ -437,23 +363,6 @@ static int subject_list(int argc, char **argv, struct cli_global *g)
 
 /* ---- subject show ---------------------------------------------------- */
 
-/* Parse a date or date-time value to its (possibly partial) date. */
-static int parse_datelike(const char *s, struct cb_date *d)
-{
-	struct cb_datetime dt;
-	struct cb_err ignored;
-
-	if (!s)
-		return -1;
-	if (!cb_date_parse(s, d, &ignored))
-		return 0;
-	if (!cb_datetime_parse(s, &dt, &ignored)) {
-		*d = dt.date;
-		return 0;
-	}
-	return -1;
-}
-
 /* The current value of one item, NULL when missing or conflicted. */
 static const char *item_value(struct entry *e, const char *subject,
 			      const char *visit, const char *form,
@@ -468,32 +377,6 @@ static const char *item_value(struct entry *e, const char *subject,
 	return it.conflict ? NULL : it.value;
 }
 
-/*
- * The item holding a scheduled visit's date: the item of a visit_window
- * check on a form the visit holds, else the day-0 item's form and item
- * when the visit holds that form. NULL when the visit has none.
- */
-static const struct cb_protocol_item *
-visit_date_item(const struct cb_protocol *p, const struct cb_protocol_visit *v)
-{
-	size_t i;
-
-	if (!v->scheduled)
-		return NULL;
-	for (i = 0; i < p->nchecks; i++) {
-		const struct cb_protocol_check *c = &p->checks[i];
-
-		if (c->type == CB_CHECK_VISIT_WINDOW && c->form && c->item &&
-		    !c->form->repeating &&
-		    cb_protocol_visit_has_form(v, c->form))
-			return c->item;
-	}
-	if (p->day0.form && p->day0.item && !p->day0.form->repeating &&
-	    cb_protocol_visit_has_form(v, p->day0.form))
-		return p->day0.item;
-	return NULL;
-}
-
 /* Day 0 of the subject's schedule as a full date; -1 when unknown. */
 static int day0_date(struct model *m, struct cb_date *out)
 {
@@ -504,60 +387,49 @@ static int day0_date(struct model *m, struct cb_date *out)
 		return -1;
 	v = item_value(m->e, m->subject, p->day0.visit->code,
 		       p->day0.form->code, "", p->day0.item->code);
-	if (parse_datelike(v, out) || !cb_date_is_full(out))
+	if (cb_date_parse_any(v, out) || !cb_date_is_full(out))
 		return -1;
 	return 0;
-}
-
-static void put_date(struct model *m, cJSON *o, const char *key,
-		     const struct cb_date *d)
-{
-	char text[CB_DATE_TEXT_MAX + 1];
-
-	if (!d || cb_date_format(d, text))
-		put_null(m, o, key);
-	else
-		put_str(m, o, key, text);
 }
 
 static void put_visit_schedule(struct model *m, cJSON *vo,
 			       const struct cb_protocol_visit *v,
 			       const struct cb_date *zero)
 {
-	const struct cb_protocol_item *di = visit_date_item(m->e->proto, v);
+	const struct cb_protocol_item *di = cb_protocol_visit_date_item(m->e->proto, v);
 	struct cb_date target, lo, hi, d;
 	const char *date = NULL;
 	cJSON *w;
 	int have = zero != NULL, in = -1;
 
 	if (!v->scheduled) {
-		put_null(m, vo, "day");
-		put_null(m, vo, "window");
-		put_null(m, vo, "target_date");
-		put_null(m, vo, "window_start");
-		put_null(m, vo, "window_end");
-		put_null(m, vo, "date");
-		put_null(m, vo, "in_window");
+		jout_null(&m->j, vo, "day");
+		jout_null(&m->j, vo, "window");
+		jout_null(&m->j, vo, "target_date");
+		jout_null(&m->j, vo, "window_start");
+		jout_null(&m->j, vo, "window_end");
+		jout_null(&m->j, vo, "date");
+		jout_null(&m->j, vo, "in_window");
 		return;
 	}
-	put_num(m, vo, "day", v->day);
-	w = put(m, vo, "window", cJSON_CreateArray());
+	jout_num(&m->j, vo, "day", v->day);
+	w = jout_put(&m->j, vo, "window", cJSON_CreateArray());
 	if (w) {
-		put_num(m, w, NULL, v->low);
-		put_num(m, w, NULL, v->high);
+		jout_num(&m->j, w, NULL, v->low);
+		jout_num(&m->j, w, NULL, v->high);
 	}
 	if (have && (cb_date_add_days(zero, v->day, &target) ||
 		     cb_date_add_days(zero, v->low, &lo) ||
 		     cb_date_add_days(zero, v->high, &hi)))
 		have = 0;
-	put_date(m, vo, "target_date", have ? &target : NULL);
-	put_date(m, vo, "window_start", have ? &lo : NULL);
-	put_date(m, vo, "window_end", have ? &hi : NULL);
+	jout_date(&m->j, vo, "target_date", have ? &target : NULL);
+	jout_date(&m->j, vo, "window_start", have ? &lo : NULL);
+	jout_date(&m->j, vo, "window_end", have ? &hi : NULL);
 	if (di)
 		date = item_value(m->e, m->subject, v->code, di->form->code, "",
 				  di->code);
-	put_str(m, vo, "date", date);
-	if (have && !parse_datelike(date, &d)) {
+	jout_str(&m->j, vo, "date", date);
+	if (have && !cb_date_parse_any(date, &d)) {
 		enum cb_date_truth a = cb_date_holds(&d, CB_DATE_GE, &lo);
 		enum cb_date_truth b = cb_date_holds(&d, CB_DATE_LE, &hi);
 
@@ -566,7 +438,7 @@ static void put_visit_schedule(struct model *m, cJSON *vo,
 		else if (a == CB_DATE_TRUE && b == CB_DATE_TRUE)
 			in = 1;
 	}
-	put_tri(m, vo, "in_window", in);
+	jout_tri(&m->j, vo, "in_window", in);
 }
 
 /* Items of a form instance with their values (withheld when unblinded). */
@@ -576,7 +448,7 @@ static void put_items(struct model *m, cJSON *fo,
 {
 	int may_see =
 	    cb_protocol_writer_bit(store_role(m->e->st)) == CB_WRITER_LAB;
-	cJSON *arr = put(m, fo, "items", cJSON_CreateArray());
+	cJSON *arr = jout_put(&m->j, fo, "items", cJSON_CreateArray());
 	size_t i, j;
 
 	for (i = 0; arr && i < f->nitems; i++) {
@@ -590,24 +462,24 @@ static void put_items(struct model *m, cJSON *fo,
 			continue;
 		if (!it.conflict && !it.value)
 			continue; /* cleared */
-		io = put(m, arr, NULL, cJSON_CreateObject());
+		io = jout_put(&m->j, arr, NULL, cJSON_CreateObject());
 		if (!io)
 			return;
-		put_str(m, io, "item", item->code);
+		jout_str(&m->j, io, "item", item->code);
 		if (item->unblinded && !may_see) {
-			put_null(m, io, "value");
-			put_bool(m, io, "conflict", it.conflict);
-			put_bool(m, io, "withheld", 1);
+			jout_null(&m->j, io, "value");
+			jout_bool(&m->j, io, "conflict", it.conflict);
+			jout_bool(&m->j, io, "withheld", 1);
 			continue;
 		}
-		put_str(m, io, "value", it.conflict ? NULL : it.value);
-		put_bool(m, io, "conflict", it.conflict);
+		jout_str(&m->j, io, "value", it.conflict ? NULL : it.value);
+		jout_bool(&m->j, io, "conflict", it.conflict);
 		if (it.conflict) {
-			vals = put(m, io, "values", cJSON_CreateArray());
+			vals = jout_put(&m->j, io, "values", cJSON_CreateArray());
 			for (j = 0; vals && j < it.nheads; j++)
-				put_str(m, vals, NULL, it.head_values[j]);
+				jout_str(&m->j, vals, NULL, it.head_values[j]);
 		}
-		put_bool(m, io, "withheld", 0);
+		jout_bool(&m->j, io, "withheld", 0);
 	}
 }
 
@@ -668,40 +540,40 @@ static int put_form(struct model *m, cJSON *forms,
 	else
 		status = cb_form_status_name(comp);
 
-	fo = put(m, forms, NULL, cJSON_CreateObject());
+	fo = jout_put(&m->j, forms, NULL, cJSON_CreateObject());
 	if (!fo) {
 		cb_check_items_release(&missing);
 		return 0;
 	}
-	put_str(m, fo, "form", f->code);
+	jout_str(&m->j, fo, "form", f->code);
 	if (instance)
-		put_num(m, fo, "instance", instance);
+		jout_num(&m->j, fo, "instance", instance);
 	else
-		put_null(m, fo, "instance");
-	put_str(m, fo, "label", f->label);
-	put_str(m, fo, "status", status);
-	put_str(m, fo, "completeness", cb_form_status_name(comp));
+		jout_null(&m->j, fo, "instance");
+	jout_str(&m->j, fo, "label", f->label);
+	jout_str(&m->j, fo, "status", status);
+	jout_str(&m->j, fo, "completeness", cb_form_status_name(comp));
 	put_items(m, fo, v, f, inst);
-	arr = put(m, fo, "missing", cJSON_CreateArray());
+	arr = jout_put(&m->j, fo, "missing", cJSON_CreateArray());
 	for (i = 0; arr && i < missing.count; i++)
 		if (comp != CB_FORM_EMPTY)
-			put_str(m, arr, NULL, missing.list[i].item->code);
+			jout_str(&m->j, arr, NULL, missing.list[i].item->code);
 	cb_check_items_release(&missing);
 
-	arr = put(m, fo, "scores", cJSON_CreateArray());
+	arr = jout_put(&m->j, fo, "scores", cJSON_CreateArray());
 	cb_check_scores_init(&sc);
 	if (arr && comp != CB_FORM_EMPTY && f->nscores) {
 		rc = cb_check_scores(m->e->proto, &m->src, v, f, instance, &sc,
 				     err);
 		for (i = 0; !rc && i < sc.count; i++) {
-			so = put(m, arr, NULL, cJSON_CreateObject());
+			so = jout_put(&m->j, arr, NULL, cJSON_CreateObject());
 			if (!so)
 				break;
-			put_str(m, so, "name", sc.list[i].name);
+			jout_str(&m->j, so, "name", sc.list[i].name);
 			if (sc.list[i].valid)
-				put_num(m, so, "value", sc.list[i].value);
+				jout_num(&m->j, so, "value", sc.list[i].value);
 			else
-				put_null(m, so, "value");
+				jout_null(&m->j, so, "value");
 		}
 	}
 	cb_check_scores_release(&sc);
@@ -711,17 +583,17 @@ static int put_form(struct model *m, cJSON *forms,
 	if (have_form && mf.sign) {
 		const char *meaning = cb_event_data(mf.sign, CB_DATA_MEANING);
 
-		so = put(m, fo, "signature", cJSON_CreateObject());
+		so = jout_put(&m->j, fo, "signature", cJSON_CreateObject());
 		if (so) {
-			put_str(m, so, "id", mf.sign->id);
-			put_str(m, so, "user", mf.sign->user);
-			put_str(m, so, "time", mf.sign->wall);
-			put_str(m, so, "meaning", meaning);
-			put_bool(m, so, "broken", mf.broken);
-			put_num(m, so, "count", (double)mf.nsigns);
+			jout_str(&m->j, so, "id", mf.sign->id);
+			jout_str(&m->j, so, "user", mf.sign->user);
+			jout_str(&m->j, so, "time", mf.sign->wall);
+			jout_str(&m->j, so, "meaning", meaning);
+			jout_bool(&m->j, so, "broken", mf.broken);
+			jout_num(&m->j, so, "count", (double)mf.nsigns);
 		}
 	} else {
-		put_null(m, fo, "signature");
+		jout_null(&m->j, fo, "signature");
 	}
 	cq.visit = v->code;
 	cq.form = f->code;
@@ -729,7 +601,7 @@ static int put_form(struct model *m, cJSON *forms,
 	cq.n = 0;
 	rc = cb_merge_each_query(m->e->merge, m->subject, count_form_query, &cq,
 				 err);
-	put_num(m, fo, "open_queries", (double)cq.n);
+	jout_num(&m->j, fo, "open_queries", (double)cq.n);
 	return rc;
 }
 
@@ -768,14 +640,14 @@ static int put_visit(struct model *m, cJSON *visits,
 	size_t i, k;
 	int rc = 0;
 
-	vo = put(m, visits, NULL, cJSON_CreateObject());
+	vo = jout_put(&m->j, visits, NULL, cJSON_CreateObject());
 	if (!vo)
 		return 0;
-	put_str(m, vo, "visit", v->code);
-	put_str(m, vo, "label", v->label);
-	put_bool(m, vo, "scheduled", v->scheduled);
+	jout_str(&m->j, vo, "visit", v->code);
+	jout_str(&m->j, vo, "label", v->label);
+	jout_bool(&m->j, vo, "scheduled", v->scheduled);
 	put_visit_schedule(m, vo, v, zero);
-	forms = put(m, vo, "forms", cJSON_CreateArray());
+	forms = jout_put(&m->j, vo, "forms", cJSON_CreateArray());
 	for (i = 0; forms && !rc && i < v->nforms; i++) {
 		const struct cb_protocol_form *f = v->forms[i];
 		struct inst_ctx ic;
@@ -814,17 +686,17 @@ static int query_one(const struct cb_merge_query *q, void *ctx)
 
 	if (q->status == CB_QUERY_CLOSED)
 		return 0;
-	o = put(m, qc->arr, NULL, cJSON_CreateObject());
+	o = jout_put(&m->j, qc->arr, NULL, cJSON_CreateObject());
 	if (!o)
 		return 0;
-	put_str(m, o, "id", q->id);
-	put_str(m, o, "status", cb_query_status_name(q->status));
-	put_bool(m, o, "system", q->system);
-	put_str(m, o, "visit", q->visit);
-	put_str(m, o, "form", q->form);
-	put_str(m, o, "instance", q->instance);
-	put_str(m, o, "item", q->item);
-	put_str(m, o, "text", q->text);
+	jout_str(&m->j, o, "id", q->id);
+	jout_str(&m->j, o, "status", cb_query_status_name(q->status));
+	jout_bool(&m->j, o, "system", q->system);
+	jout_str(&m->j, o, "visit", q->visit);
+	jout_str(&m->j, o, "form", q->form);
+	jout_str(&m->j, o, "instance", q->instance);
+	jout_str(&m->j, o, "item", q->item);
+	jout_str(&m->j, o, "text", q->text);
 	return 0;
 }
 
@@ -841,8 +713,8 @@ static int build_show(struct model *m, cJSON *root, struct cb_err *err)
 	if (rc)
 		return rc;
 	have0 = !day0_date(m, &zero);
-	put_date(m, root, "day0", have0 ? &zero : NULL);
-	visits = put(m, root, "visits", cJSON_CreateArray());
+	jout_date(&m->j, root, "day0", have0 ? &zero : NULL);
+	visits = jout_put(&m->j, root, "visits", cJSON_CreateArray());
 	/* Scheduled visits in protocol order, then LOG. */
 	for (pass = 0; visits && pass < 2; pass++)
 		for (i = 0; i < p->nvisits; i++) {
@@ -855,7 +727,7 @@ static int build_show(struct model *m, cJSON *root, struct cb_err *err)
 				return rc;
 		}
 	qc.m = m;
-	qc.arr = put(m, root, "queries", cJSON_CreateArray());
+	qc.arr = jout_put(&m->j, root, "queries", cJSON_CreateArray());
 	if (!qc.arr)
 		return 0;
 	return cb_merge_each_query(m->e->merge, m->subject, query_one, &qc,
@@ -867,22 +739,22 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 {
 	const cJSON *it, *x, *sig;
 	char name[64];
-	const char *status = jstr(fo, "status");
-	int inst = jnum(fo, "instance", 0), first;
+	const char *status = jin_str(fo, "status");
+	int inst = jin_int(fo, "instance", 0), first;
 
 	if (inst)
-		snprintf(name, sizeof(name), "%s#%d", jstr(fo, "form"), inst);
+		snprintf(name, sizeof(name), "%s#%d", jin_str(fo, "form"), inst);
 	else
-		snprintf(name, sizeof(name), "%s", jstr(fo, "form"));
+		snprintf(name, sizeof(name), "%s", jin_str(fo, "form"));
 	printf("  %-9s %s", name, status);
 	sig = cJSON_GetObjectItemCaseSensitive(fo, "signature");
 	if (cJSON_IsObject(sig)) {
-		if (jtri(sig, "broken") == 1)
+		if (jin_tri(sig, "broken") == 1)
 			printf(": changed after signing by %s at %s",
-			       jstr(sig, "user"), jstr(sig, "time"));
+			       jin_str(sig, "user"), jin_str(sig, "time"));
 		else
-			printf(" by %s at %s", jstr(sig, "user"),
-			       jstr(sig, "time"));
+			printf(" by %s at %s", jin_str(sig, "user"),
+			       jin_str(sig, "time"));
 	}
 	first = 1;
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(fo, "missing"))
@@ -893,19 +765,19 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 	printf("%s\n", first ? "" : ")");
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(fo, "items"))
 	{
-		if (jtri(it, "withheld") == 1) {
+		if (jin_tri(it, "withheld") == 1) {
 			printf("      %-10s (withheld: unblinded)\n",
-			       jstr(it, "item"));
-		} else if (jtri(it, "conflict") == 1) {
-			printf("      %-10s CONFLICT:", jstr(it, "item"));
+			       jin_str(it, "item"));
+		} else if (jin_tri(it, "conflict") == 1) {
+			printf("      %-10s CONFLICT:", jin_str(it, "item"));
 			cJSON_ArrayForEach(
 			    x, cJSON_GetObjectItemCaseSensitive(it, "values"))
 			    printf(" [%s]", cJSON_IsString(x) ? x->valuestring
 							      : "(cleared)");
 			printf("\n");
 		} else {
-			printf("      %-10s %s\n", jstr(it, "item"),
-			       jstr(it, "value"));
+			printf("      %-10s %s\n", jin_str(it, "item"),
+			       jin_str(it, "value"));
 		}
 	}
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(fo, "scores"))
@@ -913,25 +785,25 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 		const cJSON *val = cJSON_GetObjectItemCaseSensitive(x, "value");
 
 		if (cJSON_IsNumber(val))
-			printf("      score %-14s %.2f\n", jstr(x, "name"),
+			printf("      score %-14s %.2f\n", jin_str(x, "name"),
 			       val->valuedouble);
 		else
 			printf("      score %-14s (not scored: too many items "
 			       "missing)\n",
-			       jstr(x, "name"));
+			       jin_str(x, "name"));
 	}
 	cJSON_ArrayForEach(x, queries)
 	{
 		char qi[16];
 
 		snprintf(qi, sizeof(qi), "%d", inst);
-		if (strcmp(jstr(x, "visit"), visit) ||
-		    strcmp(jstr(x, "form"), jstr(fo, "form")) ||
-		    strcmp(jstr(x, "instance"), inst ? qi : ""))
+		if (strcmp(jin_str(x, "visit"), visit) ||
+		    strcmp(jin_str(x, "form"), jin_str(fo, "form")) ||
+		    strcmp(jin_str(x, "instance"), inst ? qi : ""))
 			continue;
-		printf("      query %s (%s)%s%s: %s\n", jstr(x, "id"),
-		       jstr(x, "status"), jstr(x, "item")[0] ? " on " : "",
-		       jstr(x, "item"), jstr(x, "text") ? jstr(x, "text") : "");
+		printf("      query %s (%s)%s%s: %s\n", jin_str(x, "id"),
+		       jin_str(x, "status"), jin_str(x, "item")[0] ? " on " : "",
+		       jin_str(x, "item"), jin_str(x, "text") ? jin_str(x, "text") : "");
 	}
 }
 
@@ -940,32 +812,32 @@ static void show_text(const cJSON *root)
 	const cJSON *queries =
 	    cJSON_GetObjectItemCaseSensitive(root, "queries");
 	const cJSON *v, *fo, *q;
-	const char *el = jstr(root, "eligibility");
+	const char *el = jin_str(root, "eligibility");
 	int other = 0;
 
-	printf("Subject %s   status: %s", jstr(root, "id"),
-	       jstr(root, "status") ? jstr(root, "status") : "-");
+	printf("Subject %s   status: %s", jin_str(root, "id"),
+	       jin_str(root, "status") ? jin_str(root, "status") : "-");
 	if (el)
 		printf("   eligibility: %s", el);
 	printf("\nDay 0: %s\n",
-	       jstr(root, "day0") ? jstr(root, "day0") : "not yet known");
+	       jin_str(root, "day0") ? jin_str(root, "day0") : "not yet known");
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(root, "visits"))
 	{
-		printf("\n%s  %s", jstr(v, "visit"), jstr(v, "label"));
-		if (jtri(v, "scheduled") == 1) {
+		printf("\n%s  %s", jin_str(v, "visit"), jin_str(v, "label"));
+		if (jin_tri(v, "scheduled") == 1) {
 			const cJSON *w =
 			    cJSON_GetObjectItemCaseSensitive(v, "window");
-			int in = jtri(v, "in_window");
+			int in = jin_tri(v, "in_window");
 
-			printf("  (day %d, window %d..%d", jnum(v, "day", 0),
+			printf("  (day %d, window %d..%d", jin_int(v, "day", 0),
 			       cJSON_GetArrayItem(w, 0)->valueint,
 			       cJSON_GetArrayItem(w, 1)->valueint);
-			if (jstr(v, "window_start"))
-				printf(": %s..%s", jstr(v, "window_start"),
-				       jstr(v, "window_end"));
+			if (jin_str(v, "window_start"))
+				printf(": %s..%s", jin_str(v, "window_start"),
+				       jin_str(v, "window_end"));
 			printf(")");
-			if (jstr(v, "date"))
-				printf("  date %s%s", jstr(v, "date"),
+			if (jin_str(v, "date"))
+				printf("  date %s%s", jin_str(v, "date"),
 				       in == 1	 ? ", in window"
 				       : in == 0 ? ", OUTSIDE the window"
 						 : "");
@@ -973,17 +845,17 @@ static void show_text(const cJSON *root)
 		printf("\n");
 		cJSON_ArrayForEach(fo,
 				   cJSON_GetObjectItemCaseSensitive(v, "forms"))
-		    show_form_text(fo, queries, jstr(v, "visit"));
+		    show_form_text(fo, queries, jin_str(v, "visit"));
 	}
 	cJSON_ArrayForEach(q, queries)
 	{
-		if (jstr(q, "form")[0])
+		if (jin_str(q, "form")[0])
 			continue;
 		if (!other++)
 			printf("\nQueries about the subject:\n");
-		printf("  query %s (%s): %s\n", jstr(q, "id"),
-		       jstr(q, "status"),
-		       jstr(q, "text") ? jstr(q, "text") : "");
+		printf("  query %s (%s): %s\n", jin_str(q, "id"),
+		       jin_str(q, "status"),
+		       jin_str(q, "text") ? jin_str(q, "text") : "");
 	}
 	printf("\nOpen queries: %d\n", cJSON_GetArraySize(queries));
 }
@@ -1014,12 +886,12 @@ static int subject_show(int argc, char **argv, struct cli_global *g)
 	model_init(&m, &e, argv[2]);
 	root = cJSON_CreateObject();
 	if (!root)
-		m.oom = 1;
+		m.j.oom = 1;
 	else
 		rc = build_show(&m, root, &err);
 	if (rc)
 		ex = cli_fail(&err);
-	else if (m.oom)
+	else if (m.j.oom)
 		ex = cli_error("out of memory");
 	else if (json)
 		ex = print_json(root);

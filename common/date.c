@@ -447,3 +447,19 @@ enum cb_date_truth cb_date_holds(const struct cb_date *a, enum cb_date_op op,
 	}
 	return CB_DATE_MAYBE;
 }
+
+int cb_date_parse_any(const char *s, struct cb_date *out)
+{
+	struct cb_datetime dt;
+	struct cb_err ignored;
+
+	if (!s)
+		return -1;
+	if (!cb_date_parse(s, out, &ignored))
+		return 0;
+	if (!cb_datetime_parse(s, &dt, &ignored)) {
+		*out = dt.date;
+		return 0;
+	}
+	return -1;
+}

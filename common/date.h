@@ -94,6 +94,12 @@ int cb_datetime_parse(const char *s, struct cb_datetime *out,
 		      struct cb_err *err);
 
 /* True for a leap year of the Gregorian calendar (2000 yes, 1900 no). */
+/*
+ * The (possibly partial) date of a date, partial date or date-time value:
+ * 0 with *out set, or -1 when `s` is NULL or none of those.
+ */
+int cb_date_parse_any(const char *s, struct cb_date *out);
+
 int cb_date_is_leap_year(int year);
 
 /* Days in `month` (1..12) of `year`, or 0 when month is out of range. */

@@ -314,6 +314,28 @@ int cb_protocol_visit_has_form(const struct cb_protocol_visit *visit,
 	return 0;
 }
 
+const struct cb_protocol_item *
+cb_protocol_visit_date_item(const struct cb_protocol *p,
+			    const struct cb_protocol_visit *v)
+{
+	size_t i;
+
+	if (!v->scheduled)
+		return NULL;
+	for (i = 0; i < p->nchecks; i++) {
+		const struct cb_protocol_check *c = &p->checks[i];
+
+		if (c->type == CB_CHECK_VISIT_WINDOW && c->form && c->item &&
+		    !c->form->repeating &&
+		    cb_protocol_visit_has_form(v, c->form))
+			return c->item;
+	}
+	if (p->day0.form && p->day0.item && !p->day0.form->repeating &&
+	    cb_protocol_visit_has_form(v, p->day0.form))
+		return p->day0.item;
+	return NULL;
+}
+
 int cb_protocol_form_writable(const struct cb_protocol_form *form,
 			      const char *role)
 {

@@ -434,6 +434,15 @@ cb_protocol_find_item(const struct cb_protocol_form *form, const char *code);
 const struct cb_protocol_item *
 cb_protocol_find_item_path(const struct cb_protocol *p, const char *form_item);
 
+/*
+ * The item holding a scheduled visit's date: the item of a visit_window
+ * check on a (non-repeating) form the visit holds, else the day-0 item
+ * when the visit holds its form. NULL for LOG or a visit with neither.
+ */
+const struct cb_protocol_item *
+cb_protocol_visit_date_item(const struct cb_protocol *p,
+			    const struct cb_protocol_visit *v);
+
 /* True when `visit` holds `form`. */
 int cb_protocol_visit_has_form(const struct cb_protocol_visit *visit,
 			       const struct cb_protocol_form *form);
