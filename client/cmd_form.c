@@ -196,6 +196,9 @@ static int form_set(int argc, char **argv, struct cli_global *g)
 	entry_save_result_release(&r);
 	entry_close(&e);
 out:
+	while (nowned--)
+		free(owned[nowned]);
+	free(owned);
 	free(items);
 	free(values);
 	return ex;
