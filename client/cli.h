@@ -77,6 +77,10 @@ extern const char cmd_passwd_help[];
 int cmd_sync(int argc, char **argv, struct cli_global *g);
 extern const char cmd_sync_help[];
 
+/* Sync by carrying files: cmd_bundle.c. */
+int cmd_bundle(int argc, char **argv, struct cli_global *g);
+extern const char cmd_bundle_help[];
+
 /* Data entry: cmd_subject.c, cmd_form.c. */
 int cmd_subject(int argc, char **argv, struct cli_global *g);
 int cmd_form(int argc, char **argv, struct cli_global *g);
@@ -92,5 +96,22 @@ int cmd_sign(int argc, char **argv, struct cli_global *g);
 int cmd_status(int argc, char **argv, struct cli_global *g);
 extern const char cmd_sign_help[];
 extern const char cmd_status_help[];
+
+/* The statistician's offline randomization tools: cmd_keygen.c and
+ * cmd_randlist.c. randlist_write_new creates `path` (never replacing a
+ * file: CB_EEXIST) with `mode` and writes `len` bytes, removing it again
+ * when a write fails. */
+int cmd_keygen(int argc, char **argv, struct cli_global *g);
+int cmd_randlist(int argc, char **argv, struct cli_global *g);
+extern const char cmd_keygen_help[];
+extern const char cmd_randlist_help[];
+int randlist_write_new(const char *path, const void *data, size_t len,
+		       int mode, struct cb_err *err);
+
+/* Data queries and the canonical dump: cmd_query.c, cmd_dump.c. */
+int cmd_query(int argc, char **argv, struct cli_global *g);
+int cmd_dump(int argc, char **argv, struct cli_global *g);
+extern const char cmd_query_help[];
+extern const char cmd_dump_help[];
 
 #endif

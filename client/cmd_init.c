@@ -306,6 +306,12 @@ static int init_server(struct cli_global *g, const char *server,
 	if (!rc && abs_cacert)
 		rc = store_meta_set(st, SYNC_META_CACERT, abs_cacert,
 				    strlen(abs_cacert), &err);
+	/* The server's key, which signs bundle replies (docs/bundles.md). */
+	if (!rc && cb_json_str(j.root, "server_key"))
+		rc = store_meta_set(st, SYNC_META_SERVER_KEY,
+				    cb_json_str(j.root, "server_key"),
+				    strlen(cb_json_str(j.root, "server_key")),
+				    &err);
 	if (rc) {
 		ex = cli_fail(&err);
 		fprintf(stderr, "casebook: the device %s was registered but "

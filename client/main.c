@@ -32,8 +32,19 @@ static const struct cli_command commands[] = {
 	 cmd_status_help},
 	{"sync", cmd_sync, "send and receive events with the central server",
 	 cmd_sync_help},
+	{"bundle", cmd_bundle, "sync by carrying files (no network)",
+	 cmd_bundle_help},
+	{"query", cmd_query, "open, list, answer and close data queries",
+	 cmd_query_help},
+	{"dump", cmd_dump, "print the canonical text of the merged record",
+	 cmd_dump_help},
 	{"store", cmd_store, "check the local store's integrity",
 	 cmd_store_help},
+	{"keygen", cmd_keygen,
+	 "make the trial unblinding key pair (statistician)", cmd_keygen_help},
+	{"randlist", cmd_randlist,
+	 "generate, verify or reveal a sealed randomization list",
+	 cmd_randlist_help},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

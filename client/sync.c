@@ -107,6 +107,11 @@ static int quarantine_load(struct store *st, cJSON **out, struct cb_err *err)
 	return 0;
 }
 
+int sync_quarantine_load(struct store *st, cJSON **out, struct cb_err *err)
+{
+	return quarantine_load(st, out, err);
+}
+
 static int quarantine_has(const cJSON *q, const char *id)
 {
 	const cJSON *e;
@@ -132,6 +137,11 @@ static int quarantine_save(struct store *st, const cJSON *q,
 	rc = store_meta_set(st, SYNC_META_QUARANTINE, text, strlen(text), err);
 	free(text);
 	return rc;
+}
+
+int sync_quarantine_has(const cJSON *quarantine, const char *id)
+{
+	return quarantine_has(quarantine, id);
 }
 
 /* ---- Push ----------------------------------------------------------- */
@@ -194,34 +204,37 @@ static void progress(const struct sync_opts *o, const struct sync_stats *s,
 	fflush(stderr);
 }
 
-/* Apply the server's verdicts on events [first, first + n). */
-static int apply_results(struct store *st, const struct pending *batch,
-			 size_t n, const cJSON *reply, cJSON *quarantine,
-			 struct sync_stats *s, struct cb_err *err)
+int sync_apply_push_results(struct store *st, const char *const *ids,
+			    size_t n, const cJSON *reply, cJSON *quarantine,
+			    struct sync_stats *s, struct cb_err *err)
 {
 	const cJSON *results = cJSON_GetObjectItemCaseSensitive(reply,
 								"results");
 	const cJSON *r;
 	size_t i = 0;
-	int rc;
+	int rc = 0;
 
 	if (!cJSON_IsArray(results) ||
-	    (size_t)cJSON_GetArraySize(results) != n)
+	    (ids && (size_t)cJSON_GetArraySize(results) != n))
 		return cb_err_set(err, CB_EINVAL,
 				  "the server's push answer has no result "
 				  "for each event");
-	rc = store_begin(st, err);
-	if (rc)
-		return rc;
 	cJSON_ArrayForEach(r, results)
 	{
 		const cJSON *status =
 		    cJSON_GetObjectItemCaseSensitive(r, "status");
 		const char *v = cJSON_IsString(status) ? status->valuestring
 						       : "";
+		const char *id = ids ? ids[i] : cb_json_str(r, "id");
 
-		if (!strcmp(v, "accepted") || !strcmp(v, "duplicate")) {
-			rc = store_mark_synced(st, batch[i].id, err);
+		if (!id || strlen(id) != CB_ID_HEX_LEN) {
+			rc = cb_err_set(err, CB_EINVAL,
+					"the server's push answer names no "
+					"event id in result %zu",
+					i);
+		} else if (!strcmp(v, "accepted") ||
+			   !strcmp(v, "duplicate")) {
+			rc = store_mark_synced(st, id, err);
 			if (!strcmp(v, "accepted"))
 				s->accepted++;
 			else
@@ -231,10 +244,17 @@ static int apply_results(struct store *st, const struct pending *batch,
 			    cJSON_GetObjectItemCaseSensitive(r, "code");
 			const cJSON *reason =
 			    cJSON_GetObjectItemCaseSensitive(r, "reason");
-			cJSON *q = cJSON_CreateObject();
+			cJSON *q;
 
-			if (!q ||
-			    !cJSON_AddStringToObject(q, "id", batch[i].id) ||
+			s->rejected++;
+			/* A verdict applied again (a bundle reply imported
+			 * twice) is quarantined once. */
+			if (quarantine_has(quarantine, id)) {
+				i++;
+				continue;
+			}
+			q = cJSON_CreateObject();
+			if (!q || !cJSON_AddStringToObject(q, "id", id) ||
 			    !cJSON_AddStringToObject(
 				q, "code",
 				cJSON_IsString(code) ? code->valuestring
@@ -248,13 +268,12 @@ static int apply_results(struct store *st, const struct pending *batch,
 						"out of memory");
 			} else {
 				cJSON_AddItemToArray(quarantine, q);
-				s->rejected++;
 			}
 		} else {
 			rc = cb_err_set(err, CB_EINVAL,
 					"the server answered '%.40s' for "
 					"event %s",
-					v, batch[i].id);
+					v, id);
 		}
 		if (rc)
 			break;
@@ -262,10 +281,31 @@ static int apply_results(struct store *st, const struct pending *batch,
 	}
 	if (!rc)
 		rc = quarantine_save(st, quarantine, err);
+	return rc;
+}
+
+/* Apply the server's verdicts on one pushed batch, in one transaction. */
+static int apply_results(struct store *st, const struct pending *batch,
+			 size_t n, const cJSON *reply, cJSON *quarantine,
+			 struct sync_stats *s, struct cb_err *err)
+{
+	const char **ids = calloc(n ? n : 1, sizeof(*ids));
+	size_t i;
+	int rc;
+
+	if (!ids)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	for (i = 0; i < n; i++)
+		ids[i] = batch[i].id;
+	rc = store_begin(st, err);
+	if (!rc)
+		rc = sync_apply_push_results(st, ids, n, reply, quarantine, s,
+					     err);
 	if (!rc)
 		rc = store_commit(st, err);
 	else
 		store_rollback(st);
+	free(ids);
 	return rc;
 }
 
@@ -367,6 +407,35 @@ static int store_pulled(struct store *st, const cJSON *j,
 	return rc;
 }
 
+int sync_store_pull_page(struct store *st, const cJSON *page,
+			 const char **next, int *more, struct sync_stats *s,
+			 struct cb_err *err)
+{
+	const cJSON *events = cJSON_GetObjectItemCaseSensitive(page, "events");
+	const cJSON *nx = cJSON_GetObjectItemCaseSensitive(page, "next");
+	const cJSON *m = cJSON_GetObjectItemCaseSensitive(page, "more");
+	const cJSON *e;
+	int rc = 0;
+
+	if (!cJSON_IsArray(events) || !cJSON_IsString(nx) || !cJSON_IsBool(m) ||
+	    strlen(nx->valuestring) > 40)
+		return cb_err_set(err, CB_EINVAL,
+				  "the server's pull answer is not "
+				  "{events, next, more}");
+	cJSON_ArrayForEach(e, events)
+	{
+		rc = store_pulled(st, e, s, err);
+		s->pulled++;
+		if (rc)
+			break;
+	}
+	if (rc)
+		return rc;
+	*next = nx->valuestring;
+	*more = cJSON_IsTrue(m);
+	return 0;
+}
+
 static int pull(struct store *st, struct net *n, const struct sync_opts *o,
 		struct sync_stats *s, struct cb_err *err)
 {
@@ -383,7 +452,8 @@ static int pull(struct store *st, struct net *n, const struct sync_opts *o,
 	while (!rc && more) {
 		struct net_reply r;
 		char query[96];
-		const cJSON *events, *next, *m, *e;
+		const char *next = NULL;
+		int page_more = 0;
 		cJSON *reply;
 
 		snprintf(query, sizeof(query), "since=%.40s&limit=%d", cursor,
@@ -404,35 +474,19 @@ static int pull(struct store *st, struct net *n, const struct sync_opts *o,
 			rc = err->code ? err->code : CB_EINVAL;
 			break;
 		}
-		events = cJSON_GetObjectItemCaseSensitive(reply, "events");
-		next = cJSON_GetObjectItemCaseSensitive(reply, "next");
-		m = cJSON_GetObjectItemCaseSensitive(reply, "more");
-		if (!cJSON_IsArray(events) || !cJSON_IsString(next) ||
-		    !cJSON_IsBool(m) || strlen(next->valuestring) > 40) {
-			cJSON_Delete(reply);
-			rc = cb_err_set(err, CB_EINVAL,
-					"the server's pull answer is not "
-					"{events, next, more}");
-			break;
-		}
 		rc = store_begin(st, err);
-		cJSON_ArrayForEach(e, events)
-		{
-			if (rc)
-				break;
-			rc = store_pulled(st, e, s, err);
-			s->pulled++;
-		}
 		if (!rc)
-			rc = store_meta_set(st, SYNC_META_CURSOR,
-					    next->valuestring,
-					    strlen(next->valuestring), err);
+			rc = sync_store_pull_page(st, reply, &next, &page_more,
+						  s, err);
+		if (!rc)
+			rc = store_meta_set(st, SYNC_META_CURSOR, next,
+					    strlen(next), err);
 		if (!rc)
 			rc = store_commit(st, err);
 		else
 			store_rollback(st);
 		if (!rc) {
-			char *nc = strdup(next->valuestring);
+			char *nc = strdup(next);
 
 			if (!nc) {
 				rc = cb_err_set(err, CB_ENOMEM,
@@ -442,7 +496,7 @@ static int pull(struct store *st, struct net *n, const struct sync_opts *o,
 				cursor = nc;
 			}
 		}
-		more = cJSON_IsTrue(m);
+		more = page_more;
 		cJSON_Delete(reply);
 		progress(o, s, "pull");
 	}

@@ -21,6 +21,8 @@
 
 #include <stddef.h>
 
+#include <cJSON.h>
+
 #include "err.h"
 #include "net.h"
 #include "store.h"
@@ -31,6 +33,9 @@
 #define SYNC_META_CURSOR "sync.cursor"	       /* pull cursor */
 #define SYNC_META_LAST "sync.last"	       /* UTC time of the last sync */
 #define SYNC_META_QUARANTINE "sync.quarantine" /* rejected events */
+/* The server's Ed25519 public key (64 hex), from the registration answer;
+ * it verifies bundle replies (docs/bundles.md). */
+#define SYNC_META_SERVER_KEY "sync.server_key"
 
 /* Largest push batch, in events and in bytes of body. */
 #define SYNC_BATCH_EVENTS 500
@@ -70,5 +75,37 @@ int sync_request(struct net *n, const struct sync_opts *o,
 		 const char *method, const char *path, const char *query,
 		 const char *body, size_t len, struct store *st,
 		 struct net_reply *r, struct cb_err *err);
+
+/*
+ * The pieces of sync_run that a bundle reply (client/cmd_bundle.c) applies
+ * the same way. None of them begins or commits a transaction: the caller
+ * runs them inside its own store_begin/store_commit.
+ */
+
+/* The quarantine setting as a JSON array (empty when unset). */
+int sync_quarantine_load(struct store *st, cJSON **out, struct cb_err *err);
+
+/* 1 when the event `id` is in the quarantine (never pushed again). */
+int sync_quarantine_has(const cJSON *quarantine, const char *id);
+
+/*
+ * Apply a push answer ({"results":[...]}, docs/api.md): accepted and
+ * duplicate events are marked synced, rejected ones added to `quarantine`
+ * (unless already there), which is then saved. `ids` holds the ids of
+ * the `n` pushed events in order, and the answer must have n results; with
+ * `ids` NULL each result's "id" names its event. Counts go to *s.
+ */
+int sync_apply_push_results(struct store *st, const char *const *ids,
+			    size_t n, const cJSON *reply, cJSON *quarantine,
+			    struct sync_stats *s, struct cb_err *err);
+
+/*
+ * Store the events of one pull page ({"events","next","more"}); *next
+ * (pointing into `page`) and *more get the page's cursor and flag. The
+ * caller stores the cursor. CB_EINVAL for a page of another shape.
+ */
+int sync_store_pull_page(struct store *st, const cJSON *page,
+			 const char **next, int *more, struct sync_stats *s,
+			 struct cb_err *err);
 
 #endif

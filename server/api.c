@@ -218,6 +218,9 @@ static void handle_register(struct srv_req *r)
 		cJSON_AddStringToObject(o, "protocol_sha256",
 					r->core->proto_sha256);
 		cJSON_AddStringToObject(o, "protocol", r->core->proto_text);
+		if (r->core->server_key[0])
+			cJSON_AddStringToObject(o, "server_key",
+						r->core->server_key);
 	}
 	srv_req_json(r, MHD_HTTP_CREATED, o);
 out:

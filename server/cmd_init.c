@@ -5,6 +5,7 @@
  * and its exact bytes are kept with their SHA-256, which is the version
  * identity devices receive at registration.
  */
+#include "core.h"
 #include "protocol.h"
 #include "srv.h"
 #include "store.h"
@@ -17,7 +18,9 @@ const char cmd_init_help[] =
     "\n"
     "Create the central store of a study in DIR (created if missing):\n"
     "the SQLite database DIR/casebookd.db holding the study protocol,\n"
-    "sites, registration tokens, devices and every event. The protocol\n"
+    "sites, registration tokens, devices and every event, and the\n"
+    "server's Ed25519 key DIR/server.key (mode 0600) that signs bundle\n"
+    "replies (docs/bundles.md). The protocol\n"
     "is checked first; every problem found is printed.\n"
     "\n"
     "  --data DIR        the server's data directory\n"
@@ -60,7 +63,11 @@ int cmd_init(int argc, char **argv)
 	cb_protocol_problems_release(&problems);
 	rc = srv_store_create(vals[0], p->id, p->source, p->source_len,
 			      p->sha256, &s, &err);
+	/* The key that signs bundle replies (docs/bundles.md). */
+	if (!rc && (rc = srv_core_key_create(vals[0], &err)) == CB_EEXIST)
+		rc = 0; /* a key left in DIR is kept */
 	if (rc) {
+		srv_store_close(s);
 		cb_protocol_free(p);
 		return srv_fail(&err);
 	}

@@ -7,6 +7,12 @@
  * derived tables away and derives them again from every stored event in
  * one transaction, which must give exactly what the server had built
  * incrementally: dump shows both in a deterministic text to compare.
+ *
+ * dump --canonical prints instead the merge engine's own canonical text
+ * (cb_merge_dump) of the stored events, of every site or of the events
+ * one site's devices receive, so a test can compare the server with the
+ * devices byte for byte: `casebook dump` prints the same text of a
+ * device's events.
  */
 #include "core.h"
 #include "srv.h"
@@ -14,6 +20,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 const char cmd_rebuild_help[] =
     "usage: casebookd rebuild --data DIR\n"
@@ -27,12 +34,22 @@ const char cmd_rebuild_help[] =
 
 const char cmd_dump_help[] =
     "usage: casebookd dump --data DIR\n"
+    "       casebookd dump --data DIR --canonical [--site CODE] [--blinded]\n"
     "\n"
     "Print every derived table in a deterministic text: a [table] line,\n"
     "then one line per row in key order, columns separated by tabs\n"
     "(tab, newline and backslash escaped, \\N for no value). Equal\n"
     "derived state gives equal output. It shows clinical values: keep\n"
     "the output as safe as the data directory.\n"
+    "\n"
+    "--canonical prints instead the merge engine's canonical text of the\n"
+    "stored events (every event id, item value or conflict with its heads\n"
+    "and audit trail, form signature state, query status): the text\n"
+    "'casebook dump' prints on a device, so the two compare byte for\n"
+    "byte. --site CODE takes only the events a device of site CODE\n"
+    "receives (that site's subjects, without unblinded items);\n"
+    "--blinded leaves out events with unblinded items, as a blinded\n"
+    "central role (data manager, monitor) receives them.\n"
     "\n"
     "Exit codes: 0 ok; 1 failure; 2 usage.\n";
 
@@ -72,21 +89,89 @@ int cmd_rebuild(int argc, char **argv)
 	return rc ? srv_fail(&err) : SRV_EXIT_OK;
 }
 
-int cmd_dump(int argc, char **argv)
+/* Collects the events of a canonical dump into a merge state. */
+struct dump_ctx {
+	struct cb_merge *merge;
+	struct cb_err *err;
+};
+
+static int dump_add(const struct srv_event_row *row, void *ctx)
 {
-	struct srv_store *s = NULL;
-	struct cb_err err;
-	const char *dir;
-	char *text = NULL;
-	size_t len = 0;
+	struct dump_ctx *d = ctx;
+	struct cb_event ev;
 	int rc;
 
-	rc = data_dir("dump", argc, argv, &dir);
+	cb_event_init(&ev);
+	rc = cb_event_parse(row->json, row->json_len, &ev, d->err);
+	if (!rc)
+		rc = cb_merge_add(d->merge, &ev, NULL, d->err);
+	cb_event_release(&ev);
+	return rc;
+}
+
+/*
+ * The canonical text of the stored events of `site` (NULL: all), with
+ * the unblinded ones only when `unblinded`; *out malloc'd.
+ */
+static int canonical_dump(struct srv_store *s, const char *site, int unblinded,
+			  char **out, size_t *len, struct cb_err *err)
+{
+	struct dump_ctx d = {NULL, err};
+	int rc;
+
+	rc = cb_merge_new(&d.merge, err);
+	if (!rc)
+		rc = srv_store_event_each(s, 0, 0, site, unblinded, dump_add,
+					  &d, NULL, err);
+	if (rc && !err->code)
+		cb_err_set(err, rc, "reading events: %s", cb_err_name(rc));
+	if (!rc)
+		rc = cb_merge_dump(d.merge, out, len, err);
+	cb_merge_free(d.merge);
+	return rc;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	static const char *const names[] = {"--data", "--site", NULL};
+	const char *values[2] = {NULL, NULL};
+	struct srv_store *s = NULL;
+	struct cb_err err;
+	const char *pos[1];
+	char **args;
+	char *text = NULL;
+	size_t len = 0;
+	int canonical = 0, blinded = 0, nargs = 0, npos, i, rc;
+
+	/* The flags take no value; srv_parse_opts sees the rest. */
+	args = calloc((size_t)argc + 1, sizeof(*args));
+	if (!args)
+		return srv_error("out of memory");
+	for (i = 0; i < argc; i++) {
+		if (i > 0 && !strcmp(argv[i], "--canonical"))
+			canonical = 1;
+		else if (i > 0 && !strcmp(argv[i], "--blinded"))
+			blinded = 1;
+		else
+			args[nargs++] = argv[i];
+	}
+	rc = srv_parse_opts("dump", nargs, args, names, values, pos, 0, &npos);
+	free(args);
 	if (rc)
 		return rc;
+	if (!values[0])
+		return srv_usage("dump", "--data DIR is required");
+	if (!canonical && (values[1] || blinded))
+		return srv_usage("dump",
+				 "--site and --blinded need --canonical");
+	if (values[1] && !srv_site_valid(values[1]))
+		return srv_usage("dump", "'%s' is not a site code", values[1]);
 	cb_err_clear(&err);
-	rc = srv_store_open(dir, &s, &err);
-	if (!rc)
+	rc = srv_store_open(values[0], &s, &err);
+	if (!rc && canonical)
+		rc = canonical_dump(s, values[1], !values[1] && !blinded, &text,
+				    &len, &err);
+	else if (!rc)
 		rc = srv_store_derived_dump(s, &text, &len, &err);
 	if (!rc)
 		fwrite(text, 1, len, stdout);

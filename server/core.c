@@ -10,10 +10,13 @@
 #include "record.h"
 #include "srv.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- loading ----------------------------------------------------------- */
 
@@ -57,6 +60,114 @@ static int load_merge(struct srv_core *c, struct cb_err *err)
 	return 0;
 }
 
+/* ---- the server key ---------------------------------------------------- */
+
+/* Clear a secret on the stack (volatile, so the stores are kept). */
+static void wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n--)
+		*v++ = 0;
+}
+
+static int key_path(const char *dir, char *out, size_t cap, struct cb_err *err)
+{
+	if ((size_t)snprintf(out, cap, "%s/%s", dir, SRV_KEY_FILE) >= cap)
+		return cb_err_set(err, CB_EINVAL, "data directory path is too "
+						  "long");
+	return 0;
+}
+
+int srv_core_key_create(const char *dir, struct cb_err *err)
+{
+	char path[4096], hex[CB_SIGN_SECRET_BYTES * 2 + 2];
+	struct cb_sign_keypair kp;
+	size_t len;
+	int fd, rc;
+
+	rc = key_path(dir, path, sizeof(path), err);
+	if (rc)
+		return rc;
+	rc = cb_sign_keypair_new(&kp, err);
+	if (rc)
+		return rc;
+	rc = cb_hex_encode(kp.sk->bytes, CB_SIGN_SECRET_BYTES, hex,
+			   sizeof(hex), err);
+	cb_sign_keypair_release(&kp);
+	if (rc)
+		return rc;
+	len = strlen(hex);
+	hex[len++] = '\n';
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		wipe(hex, sizeof(hex));
+		if (errno == EEXIST)
+			return cb_err_set(err, CB_EEXIST,
+					  "%s already holds a server key",
+					  dir);
+		return cb_err_set(err, CB_EIO, "cannot create %s: %s", path,
+				  strerror(errno));
+	}
+	rc = write(fd, hex, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : -1;
+	wipe(hex, sizeof(hex));
+	if (close(fd) || rc) {
+		unlink(path);
+		return cb_err_set(err, CB_EIO, "cannot write %s: %s", path,
+				  strerror(errno));
+	}
+	return 0;
+}
+
+int srv_core_key_load(const char *dir, struct cb_sign_keypair *kp,
+		      struct cb_err *err)
+{
+	unsigned char secret[CB_SIGN_SECRET_BYTES];
+	char path[4096], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(kp, 0, sizeof(*kp));
+	rc = key_path(dir, path, sizeof(path), err);
+	if (rc)
+		return rc;
+	if (access(path, F_OK) && errno == ENOENT)
+		return cb_err_set(err, CB_ENOTFOUND, "%s holds no server key",
+				  dir);
+	rc = cb_file_read(path, 256, &text, &len, err);
+	if (rc)
+		return rc;
+	if (len && text[len - 1] == '\n')
+		len--;
+	rc = cb_hex_decode(text, len, secret, sizeof(secret), NULL, err);
+	cb_wipe_free(text, len + 1);
+	if (!rc)
+		rc = cb_sign_keypair_from_secret(secret, sizeof(secret), kp,
+						 err);
+	wipe(secret, sizeof(secret));
+	if (rc)
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "the server key %s is damaged", path);
+	return 0;
+}
+
+/* The public key of `dir` into c->server_key, making one when missing. */
+static void load_server_key(struct srv_core *c, const char *dir)
+{
+	struct cb_sign_keypair kp;
+	struct cb_err err;
+	int rc;
+
+	cb_err_clear(&err);
+	rc = srv_core_key_load(dir, &kp, &err);
+	if (rc == CB_ENOTFOUND && !srv_core_key_create(dir, &err))
+		rc = srv_core_key_load(dir, &kp, &err);
+	if (!rc)
+		cb_hex_encode(kp.pk, CB_SIGN_PUBLIC_BYTES, c->server_key,
+			      sizeof(c->server_key), &err);
+	cb_sign_keypair_release(&kp);
+}
+
 int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
 {
 	struct cb_protocol_problems problems;
@@ -76,6 +187,7 @@ int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
 	cb_protocol_problems_release(&problems);
 	if (rc)
 		return cb_err_prefix(err, "stored protocol: ");
+	load_server_key(c, dir);
 	return load_merge(c, err);
 }
 
@@ -236,6 +348,7 @@ static int check_target(const struct cb_protocol *p, const struct cb_event *ev,
 
 /* One event's outcome, and what is needed to store it. */
 struct push_item {
+	const cJSON *json; /* the event as sent */
 	struct cb_event ev;
 	int parsed;
 	const char *status; /* "accepted", "duplicate", "rejected" */
@@ -298,6 +411,68 @@ static void push_precheck(struct srv_core *c, const struct srv_device *dev,
 	pi->status = NULL; /* still undecided */
 }
 
+/* Fewest events worth a precheck thread, and most threads. */
+#define PRECHECK_MIN_EVENTS 32
+#define PRECHECK_THREADS_MAX 8
+
+struct precheck_job {
+	struct srv_core *c;
+	const struct srv_device *dev;
+	struct push_item *items;
+	size_t first, end;
+};
+
+static void *precheck_run(void *arg)
+{
+	struct precheck_job *j = arg;
+	size_t i;
+
+	for (i = j->first; i < j->end; i++)
+		push_precheck(j->c, j->dev, j->items[i].json, &j->items[i]);
+	return NULL;
+}
+
+/*
+ * Parse and verify every event of a batch. Signature verification is
+ * most of the work of a push and needs neither the lock nor the store
+ * (only the protocol, read-only), so a large batch is split among
+ * threads, one per processor; each event's outcome lands in its own
+ * push_item. Where a thread cannot be started, its share runs here.
+ */
+static void precheck_all(struct srv_core *c, const struct srv_device *dev,
+			 struct push_item *items, size_t n)
+{
+	struct precheck_job job[PRECHECK_THREADS_MAX];
+	pthread_t tid[PRECHECK_THREADS_MAX];
+	int started[PRECHECK_THREADS_MAX];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t k, nt = cpus > 0 ? (size_t)cpus : 1, per;
+
+	if (nt > PRECHECK_THREADS_MAX)
+		nt = PRECHECK_THREADS_MAX;
+	if (nt > n / PRECHECK_MIN_EVENTS)
+		nt = n / PRECHECK_MIN_EVENTS;
+	if (nt < 1)
+		nt = 1;
+	per = (n + nt - 1) / nt;
+	for (k = 0; k < nt; k++) {
+		job[k].c = c;
+		job[k].dev = dev;
+		job[k].items = items;
+		job[k].first = k * per < n ? k * per : n;
+		job[k].end = (k + 1) * per < n ? (k + 1) * per : n;
+		started[k] = k > 0 && !pthread_create(&tid[k], NULL,
+						      precheck_run, &job[k]);
+	}
+	precheck_run(&job[0]);
+	for (k = 1; k < nt; k++) {
+		if (started[k])
+			pthread_join(tid[k], NULL);
+		else
+			precheck_run(&job[k]);
+	}
+}
+
 /* Hard failures of a save as [{"id","item","message"}]. */
 static cJSON *hard_failures(const struct cb_check_results *res)
 {
@@ -342,14 +517,36 @@ static int same_event(const struct cb_event *a, const struct cb_event *b)
 }
 
 /*
+ * The site of `subject` when an event of it was accepted among the first
+ * `n` of this batch (whose subjects the tables do not hold yet), else "".
+ * The latest such event is usually near, so look backwards.
+ */
+static void batch_subject_site(const struct push_item *items, size_t n,
+			       const char *subject,
+			       char site[SRV_SITE_MAX + 1])
+{
+	size_t i;
+
+	site[0] = '\0';
+	for (i = n; i-- > 0;) {
+		if (!items[i].status || strcmp(items[i].status, "accepted") ||
+		    strcmp(items[i].ev.subject, subject))
+			continue;
+		snprintf(site, SRV_SITE_MAX + 1, "%s", items[i].ev.site);
+		return;
+	}
+}
+
+/*
  * The decisions that read the store and the merge state, under the
  * lock and inside the batch's transaction. Returns non-zero only for a
  * store failure (which fails the whole batch).
  */
 static int push_decide(struct srv_core *c, const struct srv_device *dev,
-		       struct push_item *pi, const char *now_text,
-		       struct cb_err *ferr)
+		       struct push_item *items, size_t index,
+		       const char *now_text, struct cb_err *ferr)
 {
+	struct push_item *pi = &items[index];
 	struct cb_event *ev = &pi->ev;
 	const struct cb_event *old;
 	char site[SRV_SITE_MAX + 1];
@@ -372,7 +569,7 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 	rc = srv_store_subject_site(c->store, ev->subject, site, &err);
 	if (rc == CB_ENOTFOUND) {
 		/* New to the tables: maybe earlier in this batch. */
-		merge_subject_site(c->merge, ev->subject, site);
+		batch_subject_site(items, index, ev->subject, site);
 		rc = 0;
 	}
 	if (rc) {
@@ -456,40 +653,24 @@ static int store_event(struct srv_core *c, struct push_item *pi,
 	return rc;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/* Store the accepted events and re-derive their subjects. */
+/*
+ * Store the accepted events, then bring the derived rows they change up
+ * to date: only what each event touched (srv_store_derive_event), so a
+ * batch costs the same however many events the server holds.
+ */
 static int push_store(struct srv_core *c, struct push_item *items, size_t n,
 		      struct cb_err *err)
 {
-	const char **subjects;
-	size_t i, ns = 0;
+	size_t i;
 	int rc = 0;
 
-	subjects = calloc(n ? n : 1, sizeof(*subjects));
-	if (!subjects)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	for (i = 0; i < n && !rc; i++) {
-		if (!items[i].status || strcmp(items[i].status, "accepted"))
-			continue;
-		rc = store_event(c, &items[i], err);
-		subjects[ns++] = items[i].ev.subject;
-	}
-	if (!rc)
-		qsort(subjects, ns, sizeof(*subjects), cmp_str);
-	for (i = 0; i < ns && !rc; i++) {
-		char site[SRV_SITE_MAX + 1];
-
-		if (i && !strcmp(subjects[i], subjects[i - 1]))
-			continue;
-		merge_subject_site(c->merge, subjects[i], site);
-		rc = srv_store_derive_subject(c->store, c->merge, subjects[i],
-					      site, err);
-	}
-	free(subjects);
+	for (i = 0; i < n && !rc; i++)
+		if (items[i].status && !strcmp(items[i].status, "accepted"))
+			rc = store_event(c, &items[i], err);
+	for (i = 0; i < n && !rc; i++)
+		if (items[i].status && !strcmp(items[i].status, "accepted"))
+			rc = srv_store_derive_event(c->store, c->merge,
+						    &items[i].ev, err);
 	return rc;
 }
 
@@ -537,16 +718,17 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 	cJSON_ArrayForEach(item, events)
 	{
 		cb_event_init(&items[i].ev);
-		push_precheck(c, dev, item, &items[i]);
+		items[i].json = item;
 		i++;
 	}
+	precheck_all(c, dev, items, n);
 
 	pthread_mutex_lock(&c->lock);
 	cb_clock_format_utc(cb_clock_now_ms(), now_text);
 	rc = srv_store_begin(c->store, err);
 	for (i = 0; i < n && !rc; i++)
 		if (!items[i].status)
-			rc = push_decide(c, dev, &items[i], now_text, err);
+			rc = push_decide(c, dev, items, i, now_text, err);
 	if (!rc)
 		rc = push_store(c, items, n, err);
 	if (!rc)

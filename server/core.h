@@ -32,6 +32,7 @@
 
 #include <cJSON.h>
 
+#include "crypto.h"
 #include "err.h"
 #include "merge.h"
 #include "protocol.h"
@@ -53,11 +54,33 @@ struct srv_core {
 	char *proto_text; /* the protocol's exact bytes */
 	size_t proto_len;
 	char *proto_sha256;
+	/* The server's Ed25519 public key in hex, "" when it has none. */
+	char server_key[CB_SIGN_PUBLIC_BYTES * 2 + 1];
 };
 
 /*
+ * The server's own Ed25519 key, which signs bundle replies
+ * (docs/bundles.md); devices learn its public key at registration. It
+ * lives in DIR/SRV_KEY_FILE as the 64-byte secret in hex, mode 0600,
+ * made by `casebookd init` (or by the first srv_core_open of an older
+ * data directory). It is never logged.
+ */
+#define SRV_KEY_FILE "server.key"
+
+/* Make a new key file in `dir`. CB_EEXIST when there is one already. */
+int srv_core_key_create(const char *dir, struct cb_err *err);
+
+/*
+ * Load the key of `dir` into *kp (release with cb_sign_keypair_release).
+ * CB_ENOTFOUND when there is none, CB_EINTEGRITY when it is damaged.
+ */
+int srv_core_key_load(const char *dir, struct cb_sign_keypair *kp,
+		      struct cb_err *err);
+
+/*
  * Open the store in `dir`, load its protocol and every event into the
- * merge state. Release with srv_core_close.
+ * merge state, and the server's public key (made when missing; left ""
+ * when it cannot be). Release with srv_core_close.
  */
 int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err);
 

@@ -37,6 +37,8 @@ static const struct srv_command commands[] = {
      cmd_rebuild_help},
     {"dump", cmd_dump, "print the derived tables deterministically",
      cmd_dump_help},
+    {"bundle", cmd_bundle, "import a bundle from a device with no network",
+     cmd_bundle_help},
     {NULL, NULL, NULL, NULL},
 };
 

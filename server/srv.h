@@ -27,6 +27,7 @@ int cmd_status(int argc, char **argv);	/* cmd_status.c */
 int cmd_rebuild(int argc, char **argv); /* cmd_rebuild.c */
 int cmd_dump(int argc, char **argv);	/* cmd_rebuild.c */
 int cmd_serve(int argc, char **argv);	/* cmd_serve.c */
+int cmd_bundle(int argc, char **argv);	/* cmd_bundle.c */
 extern const char cmd_init_help[];
 extern const char cmd_site_help[];
 extern const char cmd_token_help[];
@@ -35,6 +36,7 @@ extern const char cmd_status_help[];
 extern const char cmd_rebuild_help[];
 extern const char cmd_dump_help[];
 extern const char cmd_serve_help[];
+extern const char cmd_bundle_help[];
 
 /* Print "casebookd: error: ..." on stderr; returns SRV_EXIT_FAIL. */
 int srv_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

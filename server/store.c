@@ -99,6 +99,10 @@ enum stmt_id {
 	ST_QUERIES_DEL,
 	ST_QUERY_PUT,
 	ST_QUERY_EACH,
+	ST_ITEM_QUERY,
+	ST_ITEM_REPLACE,
+	ST_QUERY_DEL_ID,
+	ST_SUBJECT_COUNT,
 	ST_CLEAR_SUBJECTS,
 	ST_CLEAR_ITEMS,
 	ST_CLEAR_QUERIES,
@@ -174,6 +178,17 @@ static const char *const sql[ST_COUNT] = {
 		      " WHERE (?1 IS NULL OR site = ?1)"
 		      " AND (?2 IS NULL OR status = ?2)"
 		      " ORDER BY site, subject, id LIMIT ?3",
+    [ST_ITEM_QUERY] = "SELECT query FROM items WHERE subject = ?1"
+		      " AND visit = ?2 AND form = ?3 AND instance = ?4"
+		      " AND item = ?5",
+    [ST_ITEM_REPLACE] = "INSERT OR REPLACE INTO items(subject, visit, form,"
+			" instance, item, value, conflict, heads,"
+			" head_values, query, nchanges) VALUES(?1, ?2, ?3,"
+			" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_QUERY_DEL_ID] = "DELETE FROM queries WHERE id = ?1",
+    [ST_SUBJECT_COUNT] = "INSERT INTO subjects(subject, site, nevents)"
+			 " VALUES(?1, ?2, 1) ON CONFLICT(subject)"
+			 " DO UPDATE SET nevents = nevents + 1",
     [ST_CLEAR_SUBJECTS] = "DELETE FROM subjects",
     [ST_CLEAR_ITEMS] = "DELETE FROM items",
     [ST_CLEAR_QUERIES] = "DELETE FROM queries",
@@ -1018,21 +1033,22 @@ static char *json_strings(const char *const *v, size_t n)
 	return out;
 }
 
-static int derive_item(const struct cb_merge_item *it, void *vctx)
+/* Write the row of item `it` with statement `id` (insert or replace). */
+static int item_write(struct srv_store *s, const struct cb_merge_item *it,
+		      enum stmt_id id, struct cb_err *err)
 {
-	struct derive_ctx *c = vctx;
-	sqlite3_stmt *st = stmt(c->s, ST_ITEM_PUT, c->err);
+	sqlite3_stmt *st = stmt(s, id, err);
 	char *heads, *values;
 	int rc;
 
 	if (!st)
-		return c->err->code;
+		return err->code;
 	heads = json_strings(it->heads, it->nheads);
 	values = json_strings(it->head_values, it->nheads);
 	if (!heads || !values) {
 		free(heads);
 		free(values);
-		return cb_err_set(c->err, CB_ENOMEM, "out of memory");
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
 	bind_text(st, 1, it->subject);
 	bind_text(st, 2, it->visit);
@@ -1045,22 +1061,30 @@ static int derive_item(const struct cb_merge_item *it, void *vctx)
 	bind_text(st, 9, values);
 	bind_text(st, 10, it->query);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)it->nchanges);
-	rc = run_done(c->s, st, "write item", c->err);
+	rc = run_done(s, st, "write item", err);
 	free(heads);
 	free(values);
 	return rc;
 }
 
-static int derive_query(const struct cb_merge_query *q, void *vctx)
+static int derive_item(const struct cb_merge_item *it, void *vctx)
 {
 	struct derive_ctx *c = vctx;
-	sqlite3_stmt *st = stmt(c->s, ST_QUERY_PUT, c->err);
+
+	return item_write(c->s, it, ST_ITEM_PUT, c->err);
+}
+
+/* Write (insert or replace) the row of query `q` of a subject of `site`. */
+static int query_write(struct srv_store *s, const struct cb_merge_query *q,
+		       const char *site, struct cb_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_QUERY_PUT, err);
 
 	if (!st)
-		return c->err->code;
+		return err->code;
 	bind_text(st, 1, q->id);
 	bind_text(st, 2, q->subject ? q->subject : "");
-	bind_text(st, 3, c->site);
+	bind_text(st, 3, site);
 	bind_text(st, 4, q->visit ? q->visit : "");
 	bind_text(st, 5, q->form ? q->form : "");
 	bind_text(st, 6, q->instance ? q->instance : "");
@@ -1069,7 +1093,14 @@ static int derive_query(const struct cb_merge_query *q, void *vctx)
 	sqlite3_bind_int(st, 9, q->system ? 1 : 0);
 	bind_text(st, 10, q->text ? q->text : "");
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)q->nanswers);
-	return run_done(c->s, st, "write query", c->err);
+	return run_done(s, st, "write query", err);
+}
+
+static int derive_query(const struct cb_merge_query *q, void *vctx)
+{
+	struct derive_ctx *c = vctx;
+
+	return query_write(c->s, q, c->site, c->err);
 }
 
 static int count_event(const struct cb_event *ev, void *vctx)
@@ -1122,6 +1153,124 @@ int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
 	bind_text(st, 2, site);
 	sqlite3_bind_int64(st, 3, c.n);
 	return run_done(s, st, "write subject", err);
+}
+
+/* The query column of the stored row of item `it` into out ("" if none). */
+static int item_old_query(struct srv_store *s, const struct cb_merge_item *it,
+			  char out[SRV_ID_HEX + 1], struct cb_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_ITEM_QUERY, err);
+	int rc;
+
+	out[0] = '\0';
+	if (!st)
+		return err->code;
+	bind_text(st, 1, it->subject);
+	bind_text(st, 2, it->visit);
+	bind_text(st, 3, it->form);
+	bind_text(st, 4, it->instance);
+	bind_text(st, 5, it->item);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		copy_col(out, SRV_ID_HEX + 1, st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return 0;
+	return db_error(s, err, rc, "read item");
+}
+
+/*
+ * Write the current row of query `id` when the merge state lists it
+ * (a query whose open event has arrived, or the system query of a
+ * conflicted item), with the site of the subject it is about.
+ */
+static int query_refresh(struct srv_store *s, struct cb_merge *m,
+			 const char *id, const struct cb_event *ev,
+			 struct cb_err *err)
+{
+	char site[SRV_SITE_MAX + 1];
+	struct cb_merge_query q;
+	int rc;
+
+	rc = cb_merge_query_get(m, id, &q, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (q.subject && strcmp(q.subject, ev->subject)) {
+		/* About another subject: that subject's site. Not yet in
+		 * the table means its open event comes later in the batch,
+		 * which writes the row then. */
+		rc = srv_store_subject_site(s, q.subject, site, err);
+		if (rc == CB_ENOTFOUND) {
+			cb_err_clear(err);
+			return 0;
+		}
+		if (rc)
+			return rc;
+		return query_write(s, &q, site, err);
+	}
+	return query_write(s, &q, ev->site, err);
+}
+
+static int query_delete(struct srv_store *s, const char *id,
+			struct cb_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_QUERY_DEL_ID, err);
+
+	if (!st)
+		return err->code;
+	bind_text(st, 1, id);
+	return run_done(s, st, "delete query", err);
+}
+
+int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
+			   const struct cb_event *ev, struct cb_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SUBJECT_COUNT, err);
+	const char *qid = NULL;
+	size_t i;
+	int rc;
+
+	if (!st)
+		return err->code;
+	bind_text(st, 1, ev->subject);
+	bind_text(st, 2, ev->site);
+	rc = run_done(s, st, "count subject event", err);
+	for (i = 0; !rc && i < ev->nchanges; i++) {
+		char old[SRV_ID_HEX + 1] = "";
+		struct cb_merge_item it;
+
+		rc = cb_merge_item_get(m, ev->subject, ev->visit, ev->form,
+				       ev->instance, ev->changes[i].item, &it,
+				       err);
+		if (rc == CB_ENOTFOUND) {
+			cb_err_clear(err);
+			rc = 0;
+			continue;
+		}
+		/* Only an item changed before can have a row whose system
+		 * query (of a conflict) is no longer current. */
+		if (!rc && it.nchanges > 1)
+			rc = item_old_query(s, &it, old, err);
+		if (!rc)
+			rc = item_write(s, &it, ST_ITEM_REPLACE, err);
+		if (!rc && old[0] &&
+		    !(it.conflict && it.query && !strcmp(old, it.query)))
+			rc = query_delete(s, old, err);
+		if (!rc && it.conflict && it.query)
+			rc = query_refresh(s, m, it.query, ev, err);
+	}
+	if (rc)
+		return rc;
+	if (!strcmp(ev->kind, CB_KIND_QUERY_OPEN))
+		qid = ev->id;
+	else if (!strcmp(ev->kind, CB_KIND_QUERY_ANSWER) ||
+		 !strcmp(ev->kind, CB_KIND_QUERY_CLOSE))
+		qid = cb_event_data(ev, CB_DATA_QUERY);
+	return qid ? query_refresh(s, m, qid, ev, err) : 0;
 }
 
 int srv_store_query_each(struct srv_store *s, const char *site,

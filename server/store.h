@@ -242,6 +242,18 @@ int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
 			     struct cb_err *err);
 
 /*
+ * Bring the derived rows up to date after the accepted event `ev` was
+ * added to `m` (call once per event, after the whole batch is in `m`,
+ * inside the batch's transaction): its subject's row and event count,
+ * the rows of the items it changes and of their conflicts' system
+ * queries (a system query no longer current is removed), and the query
+ * it opens, answers or closes. Gives the same rows as
+ * srv_store_derive_subject, touching only what the event changed.
+ */
+int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
+			   const struct cb_event *ev, struct cb_err *err);
+
+/*
  * The site of `subject` in *site (SRV_SITE_MAX + 1 bytes): 0 when known,
  * CB_ENOTFOUND for a subject with no events yet.
  */

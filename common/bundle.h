@@ -1,0 +1,55 @@
+/*
+ * bundle.h - the framing of sync bundles and their replies, the files a
+ * site with no network carries to the server and back (docs/bundles.md).
+ *
+ * A file is four parts:
+ *
+ *   MAGIC "\n" DEVICE "\n" SIGNATURE "\n" PAYLOAD
+ *
+ * MAGIC names the kind (CB_BUNDLE_MAGIC from a device, CB_REPLY_MAGIC
+ * from the server), DEVICE is the 32-hex device id, SIGNATURE the
+ * Ed25519 signature (128 lowercase hex) over MAGIC "\n" DEVICE "\n"
+ * PAYLOAD, by the device for a bundle and by the server for a reply, and
+ * PAYLOAD the JSON document. The device signs with its store's key and
+ * the server with its own, so this module takes and gives signatures,
+ * not keys.
+ */
+#ifndef CB_BUNDLE_H
+#define CB_BUNDLE_H
+
+#include <stddef.h>
+
+#include "crypto.h"
+#include "err.h"
+
+#define CB_BUNDLE_MAGIC "casebook-bundle/1"
+#define CB_REPLY_MAGIC "casebook-reply/1"
+#define CB_BUNDLE_DEVICE_HEX 32
+
+/*
+ * The bytes a signature covers, MAGIC "\n" DEVICE "\n" PAYLOAD, in a
+ * malloc'd NUL-terminated string (*len bytes). NULL when out of memory.
+ */
+char *cb_bundle_signed_text(const char *magic, const char *device,
+			    const char *payload, size_t plen, size_t *len);
+
+/*
+ * Split a file of kind `magic` into its device (copied out), signature
+ * (decoded) and payload (pointing into buf). 0, or -1 for a file of
+ * another kind or shape.
+ */
+int cb_bundle_split(const char *magic, const char *buf, size_t len,
+		    char device[CB_BUNDLE_DEVICE_HEX + 1],
+		    unsigned char sig[CB_SIGNATURE_BYTES],
+		    const char **payload, size_t *plen);
+
+/*
+ * Write a file of kind `magic` to `path` (mode 0600) through a temporary
+ * file, fsync and rename, so a reader never sees half a file. CB_EIO
+ * naming the path, CB_EINVAL for a path too long.
+ */
+int cb_bundle_write(const char *path, const char *magic, const char *device,
+		    const unsigned char sig[CB_SIGNATURE_BYTES],
+		    const char *payload, size_t plen, struct cb_err *err);
+
+#endif
