@@ -33,6 +33,8 @@
 _Static_assert(CB_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
 	       "data key is an XChaCha20-Poly1305 key");
 _Static_assert(CB_KEY_BYTES == crypto_kdf_KEYBYTES, "data key is a kdf key");
+_Static_assert(CB_RANDOM_SEED_BYTES == randombytes_SEEDBYTES,
+	       "deterministic seed size");
 _Static_assert(CB_SEAL_NONCE_BYTES ==
 		   crypto_aead_xchacha20poly1305_ietf_NPUBBYTES,
 	       "nonce size");
@@ -1105,4 +1107,15 @@ void cb_random_bytes(void *buf, size_t len)
 int cb_ct_equal(const void *a, const void *b, size_t len)
 {
 	return sodium_memcmp(a, b, len) == 0;
+}
+
+void cb_wipe(void *p, size_t len)
+{
+	sodium_memzero(p, len);
+}
+
+void cb_random_deterministic(void *buf, size_t len,
+			     const unsigned char seed[CB_RANDOM_SEED_BYTES])
+{
+	randombytes_buf_deterministic(buf, len, seed);
 }

@@ -220,6 +220,9 @@ int cb_open_value(const struct cb_key *key, const void *ad, size_t ad_len,
 /* Wipe `len` bytes at `p`, then free(p). NULL is allowed. */
 void cb_wipe_free(void *p, size_t len);
 
+/* Overwrite `len` bytes at `p` with zeros in a way the compiler keeps. */
+void cb_wipe(void *p, size_t len);
+
 /* ---- Keyed hash for lookup indexes ------------------------------------- */
 
 #define CB_KEYED_HASH_BYTES 32u
@@ -420,6 +423,15 @@ int cb_b64_decode(const char *b64, size_t b64_len, enum cb_b64_variant variant,
 
 /* Fill `len` bytes with cryptographically secure random bytes. */
 void cb_random_bytes(void *buf, size_t len);
+
+/*
+ * Fill `buf` with `len` bytes determined by the 32-byte `seed` alone
+ * (ChaCha20): the same seed always gives the same bytes. For reproducible
+ * draws (randomization lists), never for keys or nonces.
+ */
+#define CB_RANDOM_SEED_BYTES 32u
+void cb_random_deterministic(void *buf, size_t len,
+			     const unsigned char seed[CB_RANDOM_SEED_BYTES]);
 
 /*
  * 1 when the `len` bytes at a and b are equal, else 0, in time that does

@@ -16,7 +16,6 @@
 #include "json.h"
 #include "version.h"
 
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -69,20 +68,20 @@ static void drbg_init(struct drbg *d, const unsigned char master[CB_HASH_BYTES],
 	memcpy(in + n, label, llen);
 	n += llen;
 	cb_hash(in, n, d->key);
-	sodium_memzero(in, sizeof(in));
+	cb_wipe(in, sizeof(in));
 	d->chunk = 0;
 	d->pos = DRBG_CHUNK;
 }
 
 static void drbg_wipe(struct drbg *d)
 {
-	sodium_memzero(d, sizeof(*d));
+	cb_wipe(d, sizeof(*d));
 }
 
 static void drbg_refill(struct drbg *d)
 {
 	unsigned char in[CB_HASH_BYTES + 8];
-	unsigned char seed[randombytes_SEEDBYTES];
+	unsigned char seed[CB_RANDOM_SEED_BYTES];
 	int i;
 
 	memcpy(in, d->key, CB_HASH_BYTES);
@@ -90,9 +89,9 @@ static void drbg_refill(struct drbg *d)
 		in[CB_HASH_BYTES + i] =
 		    (unsigned char)(d->chunk >> (56 - 8 * i));
 	cb_hash(in, sizeof(in), seed);
-	randombytes_buf_deterministic(d->buf, DRBG_CHUNK, seed);
-	sodium_memzero(in, sizeof(in));
-	sodium_memzero(seed, sizeof(seed));
+	cb_random_deterministic(d->buf, DRBG_CHUNK, seed);
+	cb_wipe(in, sizeof(in));
+	cb_wipe(seed, sizeof(seed));
 	d->chunk++;
 	d->pos = 0;
 }
@@ -143,7 +142,7 @@ static void seed_master(const char *seed, size_t len,
 		memcpy(tmp, SEED_DOMAIN, sizeof(SEED_DOMAIN));
 		memcpy(tmp + sizeof(SEED_DOMAIN), seed, len);
 		cb_hash(tmp, sizeof(SEED_DOMAIN) + len, out);
-		sodium_memzero(tmp, sizeof(tmp));
+		cb_wipe(tmp, sizeof(tmp));
 		return;
 	}
 	memcpy(in, SEED_DOMAIN, sizeof(SEED_DOMAIN));
@@ -169,7 +168,7 @@ void cb_randlist_seed_commitment(const char *seed, size_t seed_len,
 
 	seed_master(seed, seed_len, master);
 	commitment_of(master, out);
-	sodium_memzero(master, sizeof(master));
+	cb_wipe(master, sizeof(master));
 }
 
 /* ---- Small helpers ----------------------------------------------------- */
@@ -851,12 +850,12 @@ int cb_randlist_plan(const struct cb_randlist_params *pa,
 				       out->cells[c], sizes, nsizes, err);
 	if (!rc)
 		rc = plan_kits(out, master, err);
-	sodium_memzero(master, sizeof(master));
+	cb_wipe(master, sizeof(master));
 	if (rc)
 		goto fail;
 	return 0;
 fail:
-	sodium_memzero(master, sizeof(master));
+	cb_wipe(master, sizeof(master));
 	cb_randlist_release(out);
 	return rc;
 }
@@ -897,7 +896,7 @@ static void codebreak_pass(char out[CODEBREAK_TEXT])
 		out[o++] = b32[r[i] & 31];
 	}
 	out[o] = '\0';
-	sodium_memzero(r, sizeof(r));
+	cb_wipe(r, sizeof(r));
 }
 
 /*
@@ -1193,7 +1192,7 @@ int cb_randlist_generate(const struct cb_randlist_params *params,
 		codebreak_slot(l.sites[i].code, l.list_id, slot, sizeof(slot));
 		rc = cb_key_wrap(site_kp[i].sk, norm, nlen, slot, NULL,
 				 &l.sites[i].codebreak_key, err);
-		sodium_memzero(norm, sizeof(norm));
+		cb_wipe(norm, sizeof(norm));
 		if (rc)
 			goto out;
 	}
@@ -1990,7 +1989,7 @@ int cb_randlist_codebreak_unlock(const struct cb_randlist *list,
 	codebreak_slot(site, list->list_id, slot, sizeof(slot));
 	rc = cb_key_unwrap(list->sites[i].codebreak_key, norm, nlen, slot, &sk,
 			   err);
-	sodium_memzero(norm, sizeof(norm));
+	cb_wipe(norm, sizeof(norm));
 	if (rc == CB_EAUTH)
 		return cb_err_set(err, CB_EAUTH,
 				  "wrong code-break passphrase for site %s",
