@@ -3,26 +3,8 @@
  */
 #include "id.h"
 
-#include <sodium.h>
-#include <stdatomic.h>
-
+#include "crypto.h"
 #include "err.h"
-
-static atomic_int sodium_ready;
-
-/*
- * sodium_init() is itself thread-safe and idempotent; the flag only saves
- * taking libsodium's lock on every id.
- */
-static int ensure_sodium(void)
-{
-	if (atomic_load_explicit(&sodium_ready, memory_order_acquire))
-		return 0;
-	if (sodium_init() < 0)
-		return CB_EIO;
-	atomic_store_explicit(&sodium_ready, 1, memory_order_release);
-	return 0;
-}
 
 void cb_id_from_bytes(const unsigned char bytes[CB_ID_BYTES],
 		      char out[CB_ID_HEX_LEN + 1])
@@ -41,10 +23,9 @@ int cb_id_random(char out[CB_ID_HEX_LEN + 1])
 {
 	unsigned char bytes[CB_ID_BYTES];
 
-	out[0] = '\0';
-	if (ensure_sodium())
-		return CB_EIO;
-	randombytes_buf(bytes, sizeof(bytes));
+	/* libsodium's randombytes initialises itself and aborts rather
+	 * than return weak bytes, so this cannot fail. */
+	cb_random_bytes(bytes, sizeof(bytes));
 	cb_id_from_bytes(bytes, out);
 	return 0;
 }
