@@ -11,12 +11,14 @@
 #include "canon.h"
 #include "cli.h"
 #include "record.h"
+#include "sync.h"
 
 /* Subjects named in an "unknown subject" message. */
 #define KNOWN_LIST_MAX 10
 
 struct load_ctx {
 	struct entry *e;
+	const cJSON *quarantine; /* rejected events, kept out of the state */
 	uint64_t max_hlc;
 	int64_t max_seq;
 	struct cb_err *err;
@@ -29,6 +31,12 @@ static int load_one(void *ctx, const struct store_event *se)
 	uint64_t t;
 	int rc;
 
+	if (se->seq > lc->max_seq)
+		lc->max_seq = se->seq;
+	/* The server refused it: it stays in the store, shown by `casebook
+	 * status`, but is not part of the record. */
+	if (lc->quarantine && sync_quarantine_has(lc->quarantine, se->id))
+		return 0;
 	cb_event_init(&ev);
 	rc = cb_event_parse(se->json, se->len, &ev, lc->err);
 	if (!rc)
@@ -36,17 +44,31 @@ static int load_one(void *ctx, const struct store_event *se)
 	if (!rc && !cb_hlc_parse(ev.hlc, &t, lc->err) && t > lc->max_hlc)
 		lc->max_hlc = t;
 	cb_event_release(&ev);
-	if (se->seq > lc->max_seq)
-		lc->max_seq = se->seq;
 	if (rc)
 		cb_err_prefix(lc->err, "stored event %lld: ", (long long)se->seq);
+	return rc;
+}
+
+/* Load every stored event but the quarantined ones into the merge. */
+static int load_all(struct entry *e, struct load_ctx *lc, struct cb_err *err)
+{
+	cJSON *quarantine = NULL;
+	int rc;
+
+	rc = sync_quarantine_load(e->st, &quarantine, err);
+	if (rc)
+		return rc;
+	lc->quarantine = quarantine;
+	rc = store_each_event(e->st, NULL, STORE_ITER_ALL, load_one, lc, err);
+	lc->quarantine = NULL;
+	cJSON_Delete(quarantine);
 	return rc;
 }
 
 int entry_open(const struct cli_global *g, struct entry *e,
 	       struct cb_err *err)
 {
-	struct load_ctx lc = {e, 0, 0, err};
+	struct load_ctx lc = {e, NULL, 0, 0, err};
 	char *text = NULL;
 	size_t len = 0;
 	uint64_t last = 0;
@@ -59,8 +81,7 @@ int entry_open(const struct cli_global *g, struct entry *e,
 	if (!rc)
 		rc = cb_merge_new(&e->merge, err);
 	if (!rc)
-		rc = store_each_event(e->st, NULL, STORE_ITER_ALL, load_one,
-				      &lc, err);
+		rc = load_all(e, &lc, err);
 	if (!rc)
 		e->last_seq = lc.max_seq;
 	if (rc) {
@@ -81,7 +102,7 @@ int entry_open(const struct cli_global *g, struct entry *e,
 
 int entry_refresh(struct entry *e, struct cb_err *err)
 {
-	struct load_ctx lc = {e, 0, 0, err};
+	struct load_ctx lc = {e, NULL, 0, 0, err};
 	int64_t last;
 	int rc;
 
@@ -89,8 +110,7 @@ int entry_refresh(struct entry *e, struct cb_err *err)
 	if (rc || last == e->last_seq)
 		return rc;
 	/* Adding an event the state holds already is a no-op. */
-	rc = store_each_event(e->st, NULL, STORE_ITER_ALL, load_one, &lc,
-			      err);
+	rc = load_all(e, &lc, err);
 	if (rc)
 		return rc;
 	if (lc.max_hlc > e->hlc.last)

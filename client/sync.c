@@ -144,6 +144,43 @@ int sync_quarantine_has(const cJSON *quarantine, const char *id)
 	return quarantine_has(quarantine, id);
 }
 
+/*
+ * The reason kept in quarantine: the server's reason, followed by the
+ * message of each failed edit check it lists, so `casebook status` says
+ * what was wrong ("AE end date is before the onset date"), not only that
+ * a check failed. malloc'd; NULL when out of memory.
+ */
+static char *rejection_text(const cJSON *reason, const cJSON *checks)
+{
+	const char *base = cJSON_IsString(reason) ? reason->valuestring
+						  : "no reason given";
+	size_t len = strlen(base) + 1, n = 0;
+	const cJSON *c;
+	char *out;
+
+	cJSON_ArrayForEach(c, checks)
+	{
+		const char *m = cb_json_str(c, "message");
+
+		if (m)
+			len += strlen(m) + 2;
+	}
+	out = malloc(len + 2);
+	if (!out)
+		return NULL;
+	strcpy(out, base);
+	cJSON_ArrayForEach(c, checks)
+	{
+		const char *m = cb_json_str(c, "message");
+
+		if (!m)
+			continue;
+		strcat(out, n++ ? "; " : ": ");
+		strcat(out, m);
+	}
+	return out;
+}
+
 /* ---- Push ----------------------------------------------------------- */
 
 struct pending {
@@ -244,6 +281,7 @@ int sync_apply_push_results(struct store *st, const char *const *ids,
 			    cJSON_GetObjectItemCaseSensitive(r, "code");
 			const cJSON *reason =
 			    cJSON_GetObjectItemCaseSensitive(r, "reason");
+			char *text;
 			cJSON *q;
 
 			s->rejected++;
@@ -254,21 +292,21 @@ int sync_apply_push_results(struct store *st, const char *const *ids,
 				continue;
 			}
 			q = cJSON_CreateObject();
-			if (!q || !cJSON_AddStringToObject(q, "id", id) ||
+			text = rejection_text(reason, cJSON_GetObjectItemCaseSensitive(
+							  r, "checks"));
+			if (!q || !text || !cJSON_AddStringToObject(q, "id", id) ||
 			    !cJSON_AddStringToObject(
 				q, "code",
 				cJSON_IsString(code) ? code->valuestring
 						     : "rejected") ||
-			    !cJSON_AddStringToObject(
-				q, "reason",
-				cJSON_IsString(reason) ? reason->valuestring
-						       : "no reason given")) {
+			    !cJSON_AddStringToObject(q, "reason", text)) {
 				cJSON_Delete(q);
 				rc = cb_err_set(err, CB_ENOMEM,
 						"out of memory");
 			} else {
 				cJSON_AddItemToArray(quarantine, q);
 			}
+			free(text);
 		} else {
 			rc = cb_err_set(err, CB_EINVAL,
 					"the server answered '%.40s' for "

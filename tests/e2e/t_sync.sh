@@ -143,6 +143,7 @@ enter() {
 		fail "$_d enters $_s offline" "$(head -c 300 "$T/err")"
 }
 for d in $DEVICES; do
+	eval "SUBJ_${d}_1=none SUBJ_${d}_2=none"
 	enter "$d" 1
 	case $d in *a) enter "$d" 2 ;; esac
 done
@@ -287,7 +288,18 @@ print(json.load(sys.stdin)["quarantined"]["events"][0]["id"])' 2>/dev/null)
 check "the quarantine names the event" 32 "${#REJ}"
 expect_rc "status on the investigator's laptop" 0 cb US03b status
 expect_out "status counts the quarantined event" "Quarantined events: 1"
-expect_out "status gives the event and its reason" "$REJ: LOG.AE#1: 1 edit check(s) failed"
+expect_out "status gives the event and its reason" \
+	"$REJ: LOG.AE#1: 1 edit check(s) failed: AE end date is before the onset date"
+# The refused change is not part of the laptop's record: its state is the
+# server's again (the onset it moved is back where the server has it).
+cb US03b dump >"$T/us03b.dump" 2>&1
+"$CBD" dump --data "$D" --canonical --site US03 >"$T/us03.srv" 2>&1
+if cmp -s "$T/us03b.dump" "$T/us03.srv"; then
+	pass "the laptop with a quarantined event matches the server"
+else
+	fail "the laptop with a quarantined event matches the server" \
+		"$(diff "$T/us03b.dump" "$T/us03.srv" | head -5)"
+fi
 expect_rc "sync again" 0 cb US03b sync
 expect_out "the quarantined event is not pushed again" "pushed 0 events"
 after2=$("$CBD" dump --data "$D" --canonical --site US03 | grep -c "^event ")
