@@ -349,6 +349,8 @@ static int check_target(const struct cb_protocol *p, const struct cb_event *ev,
 /* One event's outcome, and what is needed to store it. */
 struct push_item {
 	const cJSON *json; /* the event as sent */
+	char *text;	   /* as it will be stored, or NULL (see pretext) */
+	size_t at;	   /* where received_at's value is in text */
 	struct cb_event ev;
 	int parsed;
 	const char *status; /* "accepted", "duplicate", "rejected" */
@@ -363,6 +365,34 @@ static void reject(struct push_item *pi, const char *code,
 	pi->status = "rejected";
 	pi->code = code;
 	snprintf(pi->msg, sizeof(pi->msg), "%s", err->msg);
+}
+
+/*
+ * Print the event as it will be stored, with a stand-in received_at that
+ * store_event overwrites in place (the same length) once the time is
+ * known, so the printing runs in the parallel precheck instead of under
+ * the lock. Left NULL when the stand-in is not found exactly once;
+ * store_event prints the event itself then.
+ */
+#define RECEIVED_STANDIN "2000-01-01T00:00:00.000Z"
+#define RECEIVED_KEY "\"received_at\":\""
+
+static void pretext(struct push_item *pi)
+{
+	static const char key[] = RECEIVED_KEY RECEIVED_STANDIN "\"";
+	char *text = NULL, *hit = NULL;
+	struct cb_err err;
+
+	memcpy(pi->ev.received_at, RECEIVED_STANDIN, CB_EVENT_TIME_LEN + 1);
+	if (!cb_event_print(&pi->ev, &text, &err))
+		hit = strstr(text, key);
+	if (hit && !strstr(hit + 1, key)) {
+		pi->text = text;
+		pi->at = (size_t)(hit - text) + strlen(RECEIVED_KEY);
+	} else {
+		free(text);
+	}
+	pi->ev.received_at[0] = '\0';
 }
 
 /* Everything that needs neither the store nor the merge state. */
@@ -408,69 +438,133 @@ static void push_precheck(struct srv_core *c, const struct srv_device *dev,
 		reject(pi, "invalid", &err);
 		return;
 	}
+	pretext(pi);
 	pi->status = NULL; /* still undecided */
 }
 
-/* Fewest events worth a precheck thread, and most threads. */
-#define PRECHECK_MIN_EVENTS 32
-#define PRECHECK_THREADS_MAX 8
+/*
+ * The prechecks of one batch, shared by the pushing thread and helper
+ * threads. Signature verification is most of the work of a push and
+ * needs neither the lock nor the store (only the protocol, read-only),
+ * so helpers verify events, in batch order, while the pushing thread
+ * decides and stores the ones already verified under the lock: on a
+ * machine with several processors the two overlap. Each event is
+ * claimed by exactly one thread and its outcome lands in its own
+ * push_item; the pushing thread claims an event itself rather than wait
+ * for it (or verifies a later one while it waits), so nothing depends
+ * on a helper having started and no processor sits idle.
+ */
+#define PRECHECK_MIN_EVENTS 32 /* fewer: no helpers */
+#define PRECHECK_HELPERS_MAX 7
 
-struct precheck_job {
+struct precheck {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
 	struct srv_core *c;
 	const struct srv_device *dev;
 	struct push_item *items;
-	size_t first, end;
+	unsigned char *done; /* per event: prechecked */
+	size_t n, next;	     /* next: first event nobody has claimed */
+	int stop;	     /* the batch failed: claim no more */
+	pthread_t tid[PRECHECK_HELPERS_MAX];
+	size_t nhelpers;
 };
 
-static void *precheck_run(void *arg)
+/* Claim the next event (index in *i); 0 when none is left. */
+static int precheck_claim(struct precheck *p, size_t *i)
 {
-	struct precheck_job *j = arg;
+	int ok;
+
+	pthread_mutex_lock(&p->lock);
+	ok = !p->stop && p->next < p->n;
+	if (ok)
+		*i = p->next++;
+	pthread_mutex_unlock(&p->lock);
+	return ok;
+}
+
+static void precheck_one(struct precheck *p, size_t i)
+{
+	push_precheck(p->c, p->dev, p->items[i].json, &p->items[i]);
+	pthread_mutex_lock(&p->lock);
+	p->done[i] = 1;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *precheck_helper(void *arg)
+{
+	struct precheck *p = arg;
 	size_t i;
 
-	for (i = j->first; i < j->end; i++)
-		push_precheck(j->c, j->dev, j->items[i].json, &j->items[i]);
+	while (precheck_claim(p, &i))
+		precheck_one(p, i);
 	return NULL;
 }
 
-/*
- * Parse and verify every event of a batch. Signature verification is
- * most of the work of a push and needs neither the lock nor the store
- * (only the protocol, read-only), so a large batch is split among
- * threads, one per processor; each event's outcome lands in its own
- * push_item. Where a thread cannot be started, its share runs here.
- */
-static void precheck_all(struct srv_core *c, const struct srv_device *dev,
-			 struct push_item *items, size_t n)
+/* Start the helpers, one per further processor. CB_ENOMEM. */
+static int precheck_start(struct precheck *p, struct srv_core *c,
+			  const struct srv_device *dev, struct push_item *items,
+			  size_t n)
 {
-	struct precheck_job job[PRECHECK_THREADS_MAX];
-	pthread_t tid[PRECHECK_THREADS_MAX];
-	int started[PRECHECK_THREADS_MAX];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	size_t k, nt = cpus > 0 ? (size_t)cpus : 1, per;
+	size_t want = cpus > 1 ? (size_t)cpus - 1 : 0;
 
-	if (nt > PRECHECK_THREADS_MAX)
-		nt = PRECHECK_THREADS_MAX;
-	if (nt > n / PRECHECK_MIN_EVENTS)
-		nt = n / PRECHECK_MIN_EVENTS;
-	if (nt < 1)
-		nt = 1;
-	per = (n + nt - 1) / nt;
-	for (k = 0; k < nt; k++) {
-		job[k].c = c;
-		job[k].dev = dev;
-		job[k].items = items;
-		job[k].first = k * per < n ? k * per : n;
-		job[k].end = (k + 1) * per < n ? (k + 1) * per : n;
-		started[k] = k > 0 && !pthread_create(&tid[k], NULL,
-						      precheck_run, &job[k]);
+	memset(p, 0, sizeof(*p));
+	p->done = calloc(n ? n : 1, 1);
+	if (!p->done)
+		return CB_ENOMEM;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->c = c;
+	p->dev = dev;
+	p->items = items;
+	p->n = n;
+	if (want > PRECHECK_HELPERS_MAX)
+		want = PRECHECK_HELPERS_MAX;
+	if (n < PRECHECK_MIN_EVENTS)
+		want = 0;
+	while (p->nhelpers < want &&
+	       !pthread_create(&p->tid[p->nhelpers], NULL, precheck_helper, p))
+		p->nhelpers++;
+	return 0;
+}
+
+/*
+ * Wait until event i is prechecked. Rather than sit idle, precheck the
+ * next unclaimed event meanwhile (claims go in order, so when i itself
+ * is unclaimed this reaches it).
+ */
+static void precheck_wait(struct precheck *p, size_t i)
+{
+	pthread_mutex_lock(&p->lock);
+	while (!p->done[i]) {
+		if (p->next < p->n) {
+			size_t j = p->next++;
+
+			pthread_mutex_unlock(&p->lock);
+			precheck_one(p, j);
+			pthread_mutex_lock(&p->lock);
+		} else {
+			pthread_cond_wait(&p->cond, &p->lock);
+		}
 	}
-	precheck_run(&job[0]);
-	for (k = 1; k < nt; k++) {
-		if (started[k])
-			pthread_join(tid[k], NULL);
-		else
-			precheck_run(&job[k]);
-	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Stop claiming, join the helpers, free. */
+static void precheck_finish(struct precheck *p)
+{
+	size_t k;
+
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_mutex_unlock(&p->lock);
+	for (k = 0; k < p->nhelpers; k++)
+		pthread_join(p->tid[k], NULL);
+	pthread_cond_destroy(&p->cond);
+	pthread_mutex_destroy(&p->lock);
+	free(p->done);
 }
 
 /* Hard failures of a save as [{"id","item","message"}]. */
@@ -522,8 +616,7 @@ static int same_event(const struct cb_event *a, const struct cb_event *b)
  * The latest such event is usually near, so look backwards.
  */
 static void batch_subject_site(const struct push_item *items, size_t n,
-			       const char *subject,
-			       char site[SRV_SITE_MAX + 1])
+			       const char *subject, char site[SRV_SITE_MAX + 1])
 {
 	size_t i;
 
@@ -633,9 +726,15 @@ static int store_event(struct srv_core *c, struct push_item *pi,
 {
 	struct srv_event_row row;
 	char *json = NULL;
-	int rc;
+	int rc = 0;
 
-	rc = cb_event_print(&pi->ev, &json, err);
+	if (pi->text) {
+		json = pi->text;
+		pi->text = NULL;
+		memcpy(json + pi->at, pi->ev.received_at, CB_EVENT_TIME_LEN);
+	} else {
+		rc = cb_event_print(&pi->ev, &json, err);
+	}
 	if (rc)
 		return rc;
 	memset(&row, 0, sizeof(row));
@@ -654,24 +753,19 @@ static int store_event(struct srv_core *c, struct push_item *pi,
 }
 
 /*
- * Store the accepted events, then bring the derived rows they change up
- * to date: only what each event touched (srv_store_derive_event), so a
- * batch costs the same however many events the server holds.
+ * Store an accepted event and bring the derived rows it changes up to
+ * date: only what it touched (srv_store_derive_event), so a batch costs
+ * the same however many events the server holds. Rows touched again by
+ * a later event of the batch are written again, so each ends as the
+ * whole batch leaves it.
  */
-static int push_store(struct srv_core *c, struct push_item *items, size_t n,
+static int push_store(struct srv_core *c, struct push_item *pi,
 		      struct cb_err *err)
 {
-	size_t i;
-	int rc = 0;
+	int rc = store_event(c, pi, err);
 
-	for (i = 0; i < n && !rc; i++)
-		if (items[i].status && !strcmp(items[i].status, "accepted"))
-			rc = store_event(c, &items[i], err);
-	for (i = 0; i < n && !rc; i++)
-		if (items[i].status && !strcmp(items[i].status, "accepted"))
-			rc = srv_store_derive_event(c->store, c->merge,
-						    &items[i].ev, err);
-	return rc;
+	return rc ? rc
+		  : srv_store_derive_event(c->store, c->merge, &pi->ev, err);
 }
 
 /* The result entry of one event; takes over pi->checks. */
@@ -703,6 +797,7 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err)
 {
 	char now_text[CB_CLOCK_UTC_BUF];
+	struct precheck pre;
 	struct push_item *items;
 	const cJSON *item;
 	size_t i, n = (size_t)cJSON_GetArraySize(events);
@@ -721,16 +816,21 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		items[i].json = item;
 		i++;
 	}
-	precheck_all(c, dev, items, n);
+	if (precheck_start(&pre, c, dev, items, n)) {
+		free(items);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
 
 	pthread_mutex_lock(&c->lock);
 	cb_clock_format_utc(cb_clock_now_ms(), now_text);
 	rc = srv_store_begin(c->store, err);
-	for (i = 0; i < n && !rc; i++)
+	for (i = 0; i < n && !rc; i++) {
+		precheck_wait(&pre, i);
 		if (!items[i].status)
 			rc = push_decide(c, dev, items, i, now_text, err);
-	if (!rc)
-		rc = push_store(c, items, n, err);
+		if (!rc && !strcmp(items[i].status, "accepted"))
+			rc = push_store(c, &items[i], err);
+	}
 	if (!rc)
 		rc = srv_store_commit(c->store, err);
 	if (rc) {
@@ -742,6 +842,7 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 			srv_log("error", "merge state reload failed", NULL);
 	}
 	pthread_mutex_unlock(&c->lock);
+	precheck_finish(&pre);
 
 	if (!rc) {
 		out = cJSON_CreateObject();
@@ -785,6 +886,7 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 	for (i = 0; i < n; i++) {
 		cb_event_release(&items[i].ev);
 		cJSON_Delete(items[i].checks);
+		free(items[i].text);
 	}
 	free(items);
 	return rc;

@@ -6,7 +6,8 @@
  * read (edit checks see the subject's current record) and from which
  * the derived tables are written. One mutex serialises every use of the
  * store and the merge state; the work that needs neither (parsing,
- * signature verification) runs outside it, in the caller's thread.
+ * signature verification) runs outside it, spread over one thread per
+ * processor and overlapping with the decisions made under it.
  *
  * The push rules, for each event of a batch (DESIGN.md sections 3-5):
  *   - it parses strictly (event.h) and its signature verifies with the

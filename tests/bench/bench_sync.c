@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
@@ -70,8 +71,8 @@
 #define BATCH 500
 #define PASSPHRASE "bench-sync-passphrase"
 
-static char tmp[4096];		      /* the bench's private directory */
-static char cbd[4096], cb[4096];      /* the programs */
+static char tmp[4096];		 /* the bench's private directory */
+static char cbd[4096], cb[4096]; /* the programs */
 static char proto_path[4096];
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -258,6 +259,7 @@ static void rm_dir(const char *dir)
 struct server {
 	pid_t pid;
 	char url[96];
+	double cpu_ms; /* user + system time, once stopped */
 };
 
 static unsigned free_port(void)
@@ -307,8 +309,8 @@ static void server_start(struct server *s, const char *data)
 		struct net_reply r;
 		struct timespec ts = {0, 25000000L};
 
-		if (!net_request(&n, "GET", "/v1/health", "", NULL, 0, NULL,
-				 &r, &err)) {
+		if (!net_request(&n, "GET", "/v1/health", "", NULL, 0, NULL, &r,
+				 &err)) {
 			int ok = r.status == 200;
 
 			net_reply_free(&r);
@@ -326,9 +328,18 @@ static void server_start(struct server *s, const char *data)
 
 static void server_stop(struct server *s)
 {
+	struct rusage ru;
+
+	s->cpu_ms = 0;
 	if (s->pid > 0) {
 		kill(s->pid, SIGTERM);
-		waitpid(s->pid, NULL, 0);
+		if (wait4(s->pid, NULL, 0, &ru) == s->pid)
+			s->cpu_ms =
+			    (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) *
+				1e3 +
+			    (double)(ru.ru_utime.tv_usec +
+				     ru.ru_stime.tv_usec) /
+				1e3;
 	}
 	s->pid = 0;
 }
@@ -395,8 +406,8 @@ static void save_one(struct entry *e, const char *subject,
 
 	cb_event_init(&ev);
 	cb_check_results_init(&res);
-	rc = cb_record_resolve(e->proto, sv->visit, sv->form, &v, &f,
-			       &instance, &err);
+	rc = cb_record_resolve(e->proto, sv->visit, sv->form, &v, &f, &instance,
+			       &err);
 	if (!rc) {
 		cb_record_instance_text(instance, inst);
 		rc = entry_new_event(e, &ev, CB_KIND_FORM_SAVE, subject,
@@ -419,8 +430,8 @@ static void save_one(struct entry *e, const char *subject,
 		rc = cb_record_check_save(e->proto, e->merge, store_role(e->st),
 					  &ev, &res, &err);
 	if (!rc && res.count)
-		die("%s %s %s: edit check %s: %s", subject, sv->visit,
-		    sv->form, res.list[0].id,
+		die("%s %s %s: edit check %s: %s", subject, sv->visit, sv->form,
+		    res.list[0].id,
 		    res.list[0].message ? res.list[0].message : "");
 	if (!rc)
 		rc = entry_commit_event(e, &ev, &err);
@@ -497,8 +508,8 @@ static int take_event(void *ctx, const struct store_event *se)
 	b->len = se->len;
 	if (cb_event_parse(se->json, se->len, &b->ev, &err) ||
 	    cb_event_signing_bytes(&b->ev, &b->msg, &b->msg_len, &err) ||
-	    cb_hex_decode(b->ev.sig, strlen(b->ev.sig), b->sig,
-			  sizeof(b->sig), NULL, &err))
+	    cb_hex_decode(b->ev.sig, strlen(b->ev.sig), b->sig, sizeof(b->sig),
+			  NULL, &err))
 		die("stored event %s: %s", se->id, err.msg);
 	if (!strcmp(b->ev.kind, CB_KIND_FORM_SAVE))
 		l->saves++;
@@ -581,7 +592,7 @@ static double bench_insert(const struct events *l, int run_no)
  * of the server's data directory.
  */
 static double bench_push(const struct events *l, struct store *st,
-			 const char *srv0, int run_no)
+			 const char *srv0, int run_no, double *cpu_us)
 {
 	char dir[4200], name[32], *body;
 	struct server srv;
@@ -601,7 +612,8 @@ static double bench_push(const struct events *l, struct store *st,
 		die("out of memory");
 	t0 = now_ms();
 	for (first = 0; first < l->n; first += BATCH) {
-		size_t i, pos, end = first + BATCH < l->n ? first + BATCH : l->n;
+		size_t i, pos,
+		    end = first + BATCH < l->n ? first + BATCH : l->n;
 		struct net_reply r;
 		cJSON *reply, *acc;
 
@@ -631,6 +643,7 @@ static double bench_push(const struct events *l, struct store *st,
 	free(body);
 	net_free(&n);
 	server_stop(&srv);
+	*cpu_us = srv.cpu_ms * 1e3 / (double)l->n;
 	rm_dir(dir);
 	if (accepted != l->n)
 		die("push: %zu of %zu accepted", accepted, l->n);
@@ -725,7 +738,7 @@ int main(void)
 	long nsubj = env_long("CASEBOOK_BENCH_SUBJECTS", 500, 1, SUBJECTS_MAX);
 	int runs = (int)env_long("CASEBOOK_BENCH_RUNS", 5, 1, RUNS_MAX);
 	double verify[RUNS_MAX], insert[RUNS_MAX], push[RUNS_MAX];
-	double backlog[RUNS_MAX], unlock[RUNS_MAX], t0;
+	double backlog[RUNS_MAX], unlock[RUNS_MAX], cpu[RUNS_MAX], t0;
 	char srv0[4200], dev0[4200], tokfile[4200], token[256];
 	struct cli_global g;
 	struct events l = {NULL, 0, 0, 0, 0};
@@ -761,16 +774,14 @@ int main(void)
 	path_join(dev0, sizeof(dev0), tmp, "dev0");
 	path_join(tokfile, sizeof(tokfile), tmp, "token");
 	{
-		const char *init[] = {cbd,	"init",	     "--data",
-				srv0,	"--protocol", proto_path,
-				NULL};
-		const char *site[] = {cbd,  "site",	 "add",	  "--data",
-				srv0, "KR01",	 "--name", "Bench site",
-				NULL};
-		const char *tok[] = {cbd,    "token",	 "create",
-			       "--data", srv0,	 "--site",
-			       "KR01", "--role", "coordinator",
-			       NULL};
+		const char *init[] = {cbd,	    "init",	"--data", srv0,
+				      "--protocol", proto_path, NULL};
+		const char *site[] = {cbd,	"site",	      "add",
+				      "--data", srv0,	      "KR01",
+				      "--name", "Bench site", NULL};
+		const char *tok[] = {
+		    cbd,      "token", "create", "--data",	srv0,
+		    "--site", "KR01",  "--role", "coordinator", NULL};
 
 		must_run(init, NULL);
 		must_run(site, NULL);
@@ -779,9 +790,9 @@ int main(void)
 	}
 	server_start(&srv, srv0);
 	{
-		const char *reg[] = {cb,	  "--home", dev0,    "init",
-			       "--server", srv.url, "--token", token,
-			       "--user",   "bench", NULL};
+		const char *reg[] = {cb,	 "--home", dev0,      "init",
+				     "--server", srv.url,  "--token", token,
+				     "--user",	 "bench",  NULL};
 
 		must_run(reg, NULL);
 	}
@@ -806,17 +817,18 @@ int main(void)
 	for (i = 0; i < runs; i++) {
 		verify[i] = bench_verify(&l, store_device_pk(st));
 		insert[i] = bench_insert(&l, i);
-		push[i] = bench_push(&l, st, srv0, i);
+		push[i] = bench_push(&l, st, srv0, i, &cpu[i]);
 		backlog[i] = bench_backlog(srv0, dev0, i, l.n, &unlock[i]);
 	}
 	store_close(st);
 
 	{
-		double lo[5], hi[5];
-		const double *all[5] = {verify, insert, push, backlog, unlock};
+		double lo[6], hi[6];
+		const double *all[6] = {verify,	 insert, push,
+					backlog, unlock, cpu};
 		int k, j;
 
-		for (k = 0; k < 5; k++) {
+		for (k = 0; k < 6; k++) {
 			lo[k] = hi[k] = all[k][0];
 			for (j = 1; j < runs; j++) {
 				if (all[k][j] < lo[k])
@@ -835,6 +847,9 @@ int main(void)
 		       "15000\n",
 		       "server push, batches of 500, loopback",
 		       median(push, runs), lo[2], hi[2]);
+		printf("  %-44s %8.1f us       (%.1f..%.1f)\n",
+		       "  server CPU time per event pushed", median(cpu, runs),
+		       lo[5], hi[5]);
 		printf("  %-44s %8.3f s        (%.3f..%.3f)  target < 1.5 s\n",
 		       "casebook sync of the whole backlog",
 		       median(backlog, runs) / 1e3, lo[3] / 1e3, hi[3] / 1e3);
