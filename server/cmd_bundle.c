@@ -385,6 +385,10 @@ int cmd_bundle(int argc, char **argv)
 	cb_err_clear(&err);
 	if (cb_file_read(pos[0], BUNDLE_MAX, &buf, &len, &err))
 		return srv_fail(&err);
+	if (srv_lock_data(vals[0], "bundle import", &err)) {
+		free(buf);
+		return srv_fail(&err);
+	}
 	rc = srv_core_open(&core, vals[0], &err);
 	if (rc) {
 		free(buf);

@@ -79,6 +79,8 @@ int cmd_rebuild(int argc, char **argv)
 	if (rc)
 		return rc;
 	cb_err_clear(&err);
+	if (srv_lock_data(dir, "rebuild", &err))
+		return srv_fail(&err);
 	rc = srv_core_open(&core, dir, &err);
 	if (!rc)
 		rc = srv_core_rebuild(&core, &err);

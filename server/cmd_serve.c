@@ -81,6 +81,8 @@ int cmd_serve(int argc, char **argv)
 	o.tls_cert = vals[3];
 	o.tls_key = vals[4];
 	cb_err_clear(&err);
+	if (srv_lock_data(vals[0], "serve", &err))
+		return srv_fail(&err);
 	rc = srv_core_open(&core, vals[0], &err);
 	if (!rc)
 		rc = srv_http_run(&core, &o, &err);

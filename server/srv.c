@@ -7,6 +7,10 @@
 #include "clock.h"
 
 #include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -148,4 +152,37 @@ void srv_log(const char *level, const char *msg, const char *const *kv)
 	fflush(stderr);
 	pthread_mutex_unlock(&log_lock);
 	free(line);
+}
+
+int srv_lock_data(const char *dir, const char *what, struct cb_err *err)
+{
+	char path[4200];
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/casebookd.lock", dir) >=
+	    sizeof(path))
+		return cb_err_set(err, CB_EINVAL, "data directory path is too "
+						  "long");
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return 0; /* no data directory: opening the store says so */
+	if (fd < 0)
+		return cb_err_set(err, CB_EIO, "cannot open %s: %s", path,
+				  strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		close(fd);
+		if (e == EWOULDBLOCK)
+			return cb_err_set(err, CB_EBUSY,
+					  "another casebookd (a running "
+					  "'casebookd serve', rebuild or bundle "
+					  "import) is using %s; %s needs it to "
+					  "stop first",
+					  dir, what);
+		return cb_err_set(err, CB_EIO, "cannot lock %s: %s", path,
+				  strerror(e));
+	}
+	/* Kept open (and locked) until the process exits. */
+	return 0;
 }

@@ -28,6 +28,7 @@ int cmd_rebuild(int argc, char **argv); /* cmd_rebuild.c */
 int cmd_dump(int argc, char **argv);	/* cmd_rebuild.c */
 int cmd_serve(int argc, char **argv);	/* cmd_serve.c */
 int cmd_bundle(int argc, char **argv);	/* cmd_bundle.c */
+int cmd_randlist(int argc, char **argv); /* cmd_randlist.c */
 extern const char cmd_init_help[];
 extern const char cmd_site_help[];
 extern const char cmd_token_help[];
@@ -37,6 +38,7 @@ extern const char cmd_rebuild_help[];
 extern const char cmd_dump_help[];
 extern const char cmd_serve_help[];
 extern const char cmd_bundle_help[];
+extern const char cmd_randlist_help[];
 
 /* Print "casebookd: error: ..." on stderr; returns SRV_EXIT_FAIL. */
 int srv_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -80,5 +82,16 @@ int srv_site_valid(const char *code);
  * from any thread. Never pass tokens, keys or clinical values.
  */
 void srv_log(const char *level, const char *msg, const char *const *kv);
+
+/* ---- one writer process per data directory ------------------------------ */
+
+/*
+ * Take the data directory's process lock (DIR/casebookd.lock, flock), held
+ * until the process exits. `serve` takes it for its whole life; rebuild
+ * and bundle import take it too, so they cannot change the store under a
+ * running server whose in-memory merge state would not see the change.
+ * CB_EBUSY naming `what` when another casebookd holds it.
+ */
+int srv_lock_data(const char *dir, const char *what, struct cb_err *err);
 
 #endif

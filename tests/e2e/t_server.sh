@@ -434,6 +434,13 @@ check "the site's other device still works" 200 "$code"
 
 # ---- shutdown, persistence, rebuild --------------------------------------
 
+# While serve runs, nothing else may change its store under it.
+expect_rc "rebuild refused while serve runs" 1 "$CBD" rebuild --data "$D"
+expect_out "rebuild names the running server" "is using"
+expect_rc "a second serve on one data directory is refused" 1 \
+	"$CBD" serve --data "$D" --listen "127.0.0.1:$(free_port)"
+expect_out "second serve says why" "is using"
+
 stop_server
 check "SIGTERM stops the server with exit 0" 0 "${SRC:-x}"
 if grep -q '"msg":"stopped"' "$LOG"; then pass "the log records the stop"; else fail "the log records the stop" "no stopped line"; fi
