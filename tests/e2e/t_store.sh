@@ -297,9 +297,15 @@ python3 -c '
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1])
 c.execute("SELECT count(*) FROM sqlite_master").fetchall()
-time.sleep(20)' "$DB" &
+open(sys.argv[2], "w").close()
+time.sleep(20)' "$DB" "$T/holder.ready" &
 holder=$!
-sleep 1
+# Wait until the holder has the database open (polling, no fixed sleep).
+i=0
+while [ ! -e "$T/holder.ready" ] && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 "$CB" --home "$H" store test-events KR01-03004 3 "Walrus-wal-marker" >/dev/null 2>&1
 CASEBOOK_NEW_PASSPHRASE=alice-pass-2 "$CB" --home "$H" passwd >/dev/null 2>&1
 if [ -s "$DB-wal" ]; then pass "WAL file present for the scan"; else fail "WAL file present for the scan" "no $DB-wal"; fi
