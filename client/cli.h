@@ -23,8 +23,9 @@ enum {
 
 /* Options given before the command name. */
 struct cli_global {
-	const char *home;	     /* --home DIR, else $CASEBOOK_HOME, else ~/.casebook */
-	const char *user;	     /* --user NAME, else $CASEBOOK_USER, else NULL */
+	const char
+	    *home; /* --home DIR, else $CASEBOOK_HOME, else ~/.casebook */
+	const char *user; /* --user NAME, else $CASEBOOK_USER, else NULL */
 	const char *passphrase_file; /* --passphrase-file FILE */
 };
 
@@ -43,9 +44,10 @@ struct cli_command {
 /* Print "casebook: error: ..." on stderr; returns EXIT_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Print "casebook: ..." usage complaint and a --help hint; returns EXIT_USAGE. */
+/* Print "casebook: ..." usage complaint and a --help hint; returns EXIT_USAGE.
+ */
 int cli_usage(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Print a library error and return the exit code its code maps to. */
 int cli_fail(const struct cb_err *err);
@@ -105,8 +107,40 @@ int cmd_keygen(int argc, char **argv, struct cli_global *g);
 int cmd_randlist(int argc, char **argv, struct cli_global *g);
 extern const char cmd_keygen_help[];
 extern const char cmd_randlist_help[];
-int randlist_write_new(const char *path, const void *data, size_t len,
-		       int mode, struct cb_err *err);
+int randlist_write_new(const char *path, const void *data, size_t len, int mode,
+		       struct cb_err *err);
+
+/*
+ * Randomization and the emergency code-break: cmd_randomize.c and
+ * cmd_unblind.c (docs/randomization.md). The device's lease of slots is
+ * the JSON setting RAND_META_LEASE (the server's GET /v1/slots answer,
+ * plus "slots": every slot seen, by randomization number, with its list,
+ * kit and site-sealed arm); RAND_META_USED is the array of randomization
+ * numbers this device has used. randomize_fetch_slots (called by
+ * sync_run after the pull) refreshes the lease; a central role's device
+ * and a server without slots leave it as it is.
+ */
+#define RAND_META_LEASE "rand.lease"
+#define RAND_META_USED "rand.used"
+#define RAND_DATA_SLOT "slot" /* data key of a randomize event */
+struct store;
+struct net;
+struct sync_opts;
+struct entry;
+struct cb_protocol_item;
+struct cJSON;
+int cmd_randomize(int argc, char **argv, struct cli_global *g);
+int cmd_unblind(int argc, char **argv, struct cli_global *g);
+extern const char cmd_randomize_help[];
+extern const char cmd_unblind_help[];
+int randomize_fetch_slots(struct store *st, struct net *n,
+			  const struct sync_opts *o, struct cb_err *err);
+/* A JSON setting (an empty object or array when unset); cJSON_Delete. */
+int randomize_meta_load(struct store *st, const char *key, int array,
+			struct cJSON **out, struct cb_err *err);
+/* The subject's value of an item of the randomization form, or NULL. */
+const char *randomize_rand_value(struct entry *e, const char *subject,
+				 const struct cb_protocol_item *item);
 
 /* Data queries and the canonical dump: cmd_query.c, cmd_dump.c. */
 int cmd_query(int argc, char **argv, struct cli_global *g);

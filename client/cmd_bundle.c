@@ -220,8 +220,8 @@ static int bundle_export(struct store *st, const char *path)
 		rc = build_payload(st, &g, cursor ? cursor : "0", &payload,
 				   &plen, &err);
 	if (!rc) {
-		text = cb_bundle_signed_text(CB_BUNDLE_MAGIC, store_device_id(st), payload,
-				   plen, &tlen);
+		text = cb_bundle_signed_text(
+		    CB_BUNDLE_MAGIC, store_device_id(st), payload, plen, &tlen);
 		if (!text)
 			rc = cb_err_set(&err, CB_ENOMEM, "out of memory");
 	}
@@ -317,7 +317,8 @@ static int bundle_import(struct store *st, const char *buf, size_t len)
 	int rc;
 
 	cb_err_clear(&err);
-	if (cb_bundle_split(CB_REPLY_MAGIC, buf, len, device, sig, &payload, &plen))
+	if (cb_bundle_split(CB_REPLY_MAGIC, buf, len, device, sig, &payload,
+			    &plen))
 		return refuse("this is not a bundle reply (%s: a header line, "
 			      "the device id, the signature, then the "
 			      "payload); it is damaged or not made by "
@@ -336,7 +337,8 @@ static int bundle_import(struct store *st, const char *buf, size_t len)
 	if (rc)
 		return cli_error("setting %s is not a public key: %s",
 				 SYNC_META_SERVER_KEY, err.msg);
-	text = cb_bundle_signed_text(CB_REPLY_MAGIC, device, payload, plen, &tlen);
+	text =
+	    cb_bundle_signed_text(CB_REPLY_MAGIC, device, payload, plen, &tlen);
 	if (!text)
 		return cli_error("out of memory");
 	rc = cb_verify(pk, text, tlen, sig, &err);
@@ -356,8 +358,8 @@ static int bundle_import(struct store *st, const char *buf, size_t len)
 		return cli_fail(&err);
 	}
 	if (!cb_json_str(j, "format") ||
-	    strcmp(cb_json_str(j, "format"), CB_REPLY_MAGIC) || !push || !pull ||
-	    !cb_json_str(j, "device") ||
+	    strcmp(cb_json_str(j, "format"), CB_REPLY_MAGIC) || !push ||
+	    !pull || !cb_json_str(j, "device") ||
 	    strcmp(cb_json_str(j, "device"), device) ||
 	    !cb_json_str(j, "study") || strcmp(cb_json_str(j, "study"), p->id))
 		rc = refuse("the reply is not a %s answer for this device and "

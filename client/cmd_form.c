@@ -142,8 +142,7 @@ static int form_set(int argc, char **argv, struct cli_global *g)
 			continue;
 		}
 		if (!strcmp(argv[i], "--value-file")) {
-			if (i + 1 >= argc ||
-			    !(eq = strchr(argv[i + 1], '=')) ||
+			if (i + 1 >= argc || !(eq = strchr(argv[i + 1], '=')) ||
 			    eq == argv[i + 1]) {
 				ex = cli_usage("form", "--value-file needs "
 						       "ITEM=FILE");

@@ -177,12 +177,13 @@ static int register_device(struct net *n, const char *token, const char *user,
 		return cli_error("out of memory");
 	}
 	cJSON_Delete(req);
-	rc = sync_request(n, &o, "POST", "/v1/register", "", body,
-			  strlen(body), NULL, &r, &err);
+	rc = sync_request(n, &o, "POST", "/v1/register", "", body, strlen(body),
+			  NULL, &r, &err);
 	free(body);
 	if (rc == CB_EUNREACHABLE) {
-		fprintf(stderr, "casebook: %s\ncasebook: nothing was created; "
-				"the token is still unused\n",
+		fprintf(stderr,
+			"casebook: %s\ncasebook: nothing was created; "
+			"the token is still unused\n",
 			err.msg);
 		return EXIT_UNREACHABLE;
 	}
@@ -190,8 +191,8 @@ static int register_device(struct net *n, const char *token, const char *user,
 		return cli_fail(&err);
 	if (r.status != 201) {
 		char msg[600];
-		int ex = r.status == 401 || r.status == 403 ? EXIT_AUTH
-							   : EXIT_FAIL;
+		int ex =
+		    r.status == 401 || r.status == 403 ? EXIT_AUTH : EXIT_FAIL;
 
 		net_error_message(&r, msg, sizeof(msg));
 		net_reply_free(&r);
@@ -199,15 +200,17 @@ static int register_device(struct net *n, const char *token, const char *user,
 			  msg);
 		return ex;
 	}
-	j->root = cb_json_parse(r.body, r.len, NET_REPLY_MAX, "registration",
-				&err);
+	j->root =
+	    cb_json_parse(r.body, r.len, NET_REPLY_MAX, "registration", &err);
 	net_reply_free(&r);
 	if (!j->root)
 		return cli_fail(&err);
 	v = cJSON_GetObjectItemCaseSensitive(j->root, "device");
 	j->device = cJSON_IsString(v) ? v->valuestring : NULL;
 	v = cJSON_GetObjectItemCaseSensitive(j->root, "site");
-	j->site = cJSON_IsString(v) ? v->valuestring : cJSON_IsNull(v) ? "" : NULL;
+	j->site = cJSON_IsString(v) ? v->valuestring
+		  : cJSON_IsNull(v) ? ""
+				    : NULL;
 	v = cJSON_GetObjectItemCaseSensitive(j->root, "role");
 	j->role = cJSON_IsString(v) ? v->valuestring : NULL;
 	v = cJSON_GetObjectItemCaseSensitive(j->root, "device_index");
@@ -236,8 +239,7 @@ static int register_device(struct net *n, const char *token, const char *user,
 
 /* `casebook init --server URL --token TOKEN --user NAME [--cacert F]` */
 static int init_server(struct cli_global *g, const char *server,
-		       const char *token, const char *user,
-		       const char *cacert)
+		       const char *token, const char *user, const char *cacert)
 {
 	char home[STORE_PATH_MAX + 1], path[STORE_PATH_MAX + 32];
 	char prompt[STORE_USER_MAX + 40], *abs_cacert = NULL;
@@ -278,8 +280,8 @@ static int init_server(struct cli_global *g, const char *server,
 		goto out;
 	}
 	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", user);
-	if (pass_get_new(g->passphrase_file, PASS_ENV, prompt, &pass,
-			 &pass_len, &err) ||
+	if (pass_get_new(g->passphrase_file, PASS_ENV, prompt, &pass, &pass_len,
+			 &err) ||
 	    cb_sign_keypair_new(&kp, &err)) {
 		ex = cli_fail(&err);
 		goto out;
@@ -308,15 +310,15 @@ static int init_server(struct cli_global *g, const char *server,
 				    strlen(abs_cacert), &err);
 	/* The server's key, which signs bundle replies (docs/bundles.md). */
 	if (!rc && cb_json_str(j.root, "server_key"))
-		rc = store_meta_set(st, SYNC_META_SERVER_KEY,
-				    cb_json_str(j.root, "server_key"),
-				    strlen(cb_json_str(j.root, "server_key")),
-				    &err);
+		rc = store_meta_set(
+		    st, SYNC_META_SERVER_KEY, cb_json_str(j.root, "server_key"),
+		    strlen(cb_json_str(j.root, "server_key")), &err);
 	if (rc) {
 		ex = cli_fail(&err);
-		fprintf(stderr, "casebook: the device %s was registered but "
-				"no store was made; ask the administrator to "
-				"revoke it and issue a new token\n",
+		fprintf(stderr,
+			"casebook: the device %s was registered but "
+			"no store was made; ask the administrator to "
+			"revoke it and issue a new token\n",
 			j.device);
 	} else {
 		printf("Registered with %s and created the casebook store in "
@@ -382,8 +384,9 @@ int cmd_init(int argc, char **argv, struct cli_global *g)
 	}
 	if (server || token) {
 		if (!server || !token || !user)
-			return cli_usage("init", "joining a server needs "
-						 "--server, --token and --user");
+			return cli_usage("init",
+					 "joining a server needs "
+					 "--server, --token and --user");
 		if (site || index_text || protocol || role)
 			return cli_usage("init", "with --server, the site, "
 						 "device index, role and "

@@ -258,22 +258,25 @@ static void status_text(const cJSON *root)
 
 			if (jin_str(x, "reason"))
 				printf("  %s: %s\n",
-				       jin_str(x, "id") ? jin_str(x, "id") : "?",
+				       jin_str(x, "id") ? jin_str(x, "id")
+							: "?",
 				       jin_str(x, "reason"));
 			else if ((raw = cJSON_PrintUnformatted(x)))
 				printf("  %s\n", raw);
 			cJSON_free(raw);
 		}
 	}
-	printf("Last sync:          %s\n",
-	       jin_str(root, "last_sync") ? jin_str(root, "last_sync") : "never");
+	printf("Last sync:          %s\n", jin_str(root, "last_sync")
+					       ? jin_str(root, "last_sync")
+					       : "never");
 
 	printf("Open queries:       %d\n", jin_int(qs, "open", 0));
 	cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(qs, "list"))
 	{
 		printf("  ");
 		print_target(x);
-		printf("  [%s, %s] %s\n", jin_str(x, "id"), jin_str(x, "status"),
+		printf("  [%s, %s] %s\n", jin_str(x, "id"),
+		       jin_str(x, "status"),
 		       jin_str(x, "text") ? jin_str(x, "text") : "");
 	}
 
@@ -283,9 +286,9 @@ static void status_text(const cJSON *root)
 	{
 		n = jin_int(q, "days_overdue", 0);
 		printf("  %s %s (%s): window %s..%s ended %d day%s ago\n",
-		       jin_str(q, "subject"), jin_str(q, "visit"), jin_str(q, "label"),
-		       jin_str(q, "window_start"), jin_str(q, "window_end"), n,
-		       n == 1 ? "" : "s");
+		       jin_str(q, "subject"), jin_str(q, "visit"),
+		       jin_str(q, "label"), jin_str(q, "window_start"),
+		       jin_str(q, "window_end"), n, n == 1 ? "" : "s");
 	}
 	x = cJSON_GetObjectItemCaseSensitive(root, "upcoming");
 	printf("Upcoming visits:    %d\n", cJSON_GetArraySize(x));

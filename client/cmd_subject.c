@@ -222,7 +222,8 @@ static int put_summary(struct model *m, cJSON *o, int counts,
 		jout_null(&m->j, o, "eligibility");
 		rc = 0;
 	} else if (!rc) {
-		jout_str(&m->j, o, "eligibility", cb_elig_status_name(el.status));
+		jout_str(&m->j, o, "eligibility",
+			 cb_elig_status_name(el.status));
 	}
 	cb_check_elig_release(&el);
 	if (rc)
@@ -285,13 +286,16 @@ static void list_text(const cJSON *root)
 
 		if (el && strcmp(el, cb_elig_status_name(CB_ELIG_INCOMPLETE)))
 			snprintf(status, sizeof(status), "%s (%s)",
-				 jin_str(s, "status") ? jin_str(s, "status") : "-",
+				 jin_str(s, "status") ? jin_str(s, "status")
+						      : "-",
 				 el);
 		else
 			snprintf(status, sizeof(status), "%s",
-				 jin_str(s, "status") ? jin_str(s, "status") : "-");
+				 jin_str(s, "status") ? jin_str(s, "status")
+						      : "-");
 		printf("%-14s %-28s %6d %8d %9d\n", jin_str(s, "id"), status,
-		       jin_int(s, "visits_done", 0), jin_int(s, "open_queries", 0),
+		       jin_int(s, "visits_done", 0),
+		       jin_int(s, "open_queries", 0),
 		       jin_int(s, "conflicts", 0));
 	}
 }
@@ -396,7 +400,8 @@ static void put_visit_schedule(struct model *m, cJSON *vo,
 			       const struct cb_protocol_visit *v,
 			       const struct cb_date *zero)
 {
-	const struct cb_protocol_item *di = cb_protocol_visit_date_item(m->e->proto, v);
+	const struct cb_protocol_item *di =
+	    cb_protocol_visit_date_item(m->e->proto, v);
 	struct cb_date target, lo, hi, d;
 	const char *date = NULL;
 	cJSON *w;
@@ -475,7 +480,8 @@ static void put_items(struct model *m, cJSON *fo,
 		jout_str(&m->j, io, "value", it.conflict ? NULL : it.value);
 		jout_bool(&m->j, io, "conflict", it.conflict);
 		if (it.conflict) {
-			vals = jout_put(&m->j, io, "values", cJSON_CreateArray());
+			vals =
+			    jout_put(&m->j, io, "values", cJSON_CreateArray());
 			for (j = 0; vals && j < it.nheads; j++)
 				jout_str(&m->j, vals, NULL, it.head_values[j]);
 		}
@@ -743,7 +749,8 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 	int inst = jin_int(fo, "instance", 0), first;
 
 	if (inst)
-		snprintf(name, sizeof(name), "%s#%d", jin_str(fo, "form"), inst);
+		snprintf(name, sizeof(name), "%s#%d", jin_str(fo, "form"),
+			 inst);
 	else
 		snprintf(name, sizeof(name), "%s", jin_str(fo, "form"));
 	printf("  %-9s %s", name, status);
@@ -802,8 +809,9 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 		    strcmp(jin_str(x, "instance"), inst ? qi : ""))
 			continue;
 		printf("      query %s (%s)%s%s: %s\n", jin_str(x, "id"),
-		       jin_str(x, "status"), jin_str(x, "item")[0] ? " on " : "",
-		       jin_str(x, "item"), jin_str(x, "text") ? jin_str(x, "text") : "");
+		       jin_str(x, "status"),
+		       jin_str(x, "item")[0] ? " on " : "", jin_str(x, "item"),
+		       jin_str(x, "text") ? jin_str(x, "text") : "");
 	}
 }
 

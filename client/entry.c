@@ -45,7 +45,8 @@ static int load_one(void *ctx, const struct store_event *se)
 		lc->max_hlc = t;
 	cb_event_release(&ev);
 	if (rc)
-		cb_err_prefix(lc->err, "stored event %lld: ", (long long)se->seq);
+		cb_err_prefix(lc->err,
+			      "stored event %lld: ", (long long)se->seq);
 	return rc;
 }
 
@@ -65,8 +66,7 @@ static int load_all(struct entry *e, struct load_ctx *lc, struct cb_err *err)
 	return rc;
 }
 
-int entry_open(const struct cli_global *g, struct entry *e,
-	       struct cb_err *err)
+int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err)
 {
 	struct load_ctx lc = {e, NULL, 0, 0, err};
 	char *text = NULL;
@@ -165,9 +165,10 @@ int entry_subject_known(struct entry *e, const char *subject,
 				  "unknown subject '%.64s'; this laptop has "
 				  "no subjects yet ('casebook subject add')",
 				  subject);
-	return cb_err_set(err, CB_ENOTFOUND,
-			  "unknown subject '%.64s'; subjects on this laptop: %s",
-			  subject, k.list);
+	return cb_err_set(
+	    err, CB_ENOTFOUND,
+	    "unknown subject '%.64s'; subjects on this laptop: %s", subject,
+	    k.list);
 }
 
 static int first_site(const struct cb_event *ev, void *ctx)
@@ -203,8 +204,7 @@ int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
 	return rc;
 }
 
-int entry_commit_event(struct entry *e, struct cb_event *ev,
-		       struct cb_err *err)
+int entry_commit_event(struct entry *e, struct cb_event *ev, struct cb_err *err)
 {
 	char *json = NULL;
 	char hlc[CB_HLC_HEX + 1];
@@ -513,14 +513,15 @@ void entry_print_checks(const struct entry_save_result *r, int hard_only)
 
 		if (c->severity != CB_SEVERITY_SOFT)
 			continue;
-		fprintf(stderr, "casebook: warning: %s [%s]: %s (query opened)\n",
+		fprintf(stderr,
+			"casebook: warning: %s [%s]: %s (query opened)\n",
 			c->path, c->id, c->message);
 	}
 }
 
 /* Print the derived scores of a form instance, if it declares any. */
 void entry_print_scores(struct entry *e, const char *subject,
-		       const struct entry_save_result *r)
+			const struct entry_save_result *r)
 {
 	struct cb_record_source rs;
 	struct cb_check_source src = cb_record_source(&rs, e->merge, subject);
@@ -545,8 +546,7 @@ void entry_print_scores(struct entry *e, const char *subject,
 }
 
 /* The exit code of a failed save. */
-int entry_save_exit(const struct entry_save_result *r,
-		     const struct cb_err *err)
+int entry_save_exit(const struct entry_save_result *r, const struct cb_err *err)
 {
 	if (err->code == CB_ECHECK) {
 		entry_print_checks(r, 1);
@@ -564,4 +564,3 @@ int entry_save_exit(const struct entry_save_result *r,
 	}
 	return cli_fail(err);
 }
-

@@ -41,8 +41,7 @@ struct entry {
  * Open and unlock the store (asking for the passphrase as pass.h says),
  * load its protocol and every stored event into the merge state.
  */
-int entry_open(const struct cli_global *g, struct entry *e,
-	       struct cb_err *err);
+int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err);
 
 /* Close everything; `e` may be partly opened. */
 void entry_close(struct entry *e);
@@ -87,9 +86,9 @@ struct entry_save {
 
 /* What a save did, or why it was refused. */
 struct entry_save_result {
-	int need_reason;	      /* refused: saved values change, no reason */
-	size_t nchanged;	      /* items written (0: nothing changed) */
-	size_t nqueries;	      /* system queries opened for soft checks */
+	int need_reason; /* refused: saved values change, no reason */
+	size_t nchanged; /* items written (0: nothing changed) */
+	size_t nqueries; /* system queries opened for soft checks */
 	char event_id[CB_EVENT_ID_HEX + 1]; /* "" when nothing was written */
 	struct cb_check_results checks;	    /* every failure, hard and soft */
 	const struct cb_protocol_visit *visit;

@@ -217,9 +217,8 @@ int net_request(struct net *n, const char *method, const char *path,
 		if (cc == CURLE_OUT_OF_MEMORY)
 			return cb_err_set(err, CB_ENOMEM, "out of memory");
 		return cb_err_set(err, CB_EUNREACHABLE,
-				  "cannot reach the server at %s: %s",
-				  n->base, errbuf[0] ? errbuf
-						     : curl_easy_strerror(cc));
+				  "cannot reach the server at %s: %s", n->base,
+				  errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (!sink.buf) {
@@ -251,10 +250,10 @@ void net_error_message(const struct net_reply *r, char *out, size_t cap)
 {
 	cJSON *root;
 	const cJSON *e = error_object(r, &root);
-	const cJSON *code = e ? cJSON_GetObjectItemCaseSensitive(e, "code")
-			      : NULL;
-	const cJSON *msg = e ? cJSON_GetObjectItemCaseSensitive(e, "message")
-			     : NULL;
+	const cJSON *code =
+	    e ? cJSON_GetObjectItemCaseSensitive(e, "code") : NULL;
+	const cJSON *msg =
+	    e ? cJSON_GetObjectItemCaseSensitive(e, "message") : NULL;
 
 	if (cJSON_IsString(msg) && cJSON_IsString(code))
 		snprintf(out, cap, "%s (%s, HTTP %ld)", msg->valuestring,
@@ -268,10 +267,9 @@ void net_error_code(const struct net_reply *r, char *out, size_t cap)
 {
 	cJSON *root;
 	const cJSON *e = error_object(r, &root);
-	const cJSON *code = e ? cJSON_GetObjectItemCaseSensitive(e, "code")
-			      : NULL;
+	const cJSON *code =
+	    e ? cJSON_GetObjectItemCaseSensitive(e, "code") : NULL;
 
-	snprintf(out, cap, "%s",
-		 cJSON_IsString(code) ? code->valuestring : "");
+	snprintf(out, cap, "%s", cJSON_IsString(code) ? code->valuestring : "");
 	cJSON_Delete(root);
 }

@@ -25,7 +25,7 @@
 #define NET_REPLY_MAX (64u * 1024u * 1024u)
 
 struct net {
-	void *curl; /* CURL * */
+	void *curl;		    /* CURL * */
 	char base[NET_URL_MAX + 1]; /* "https://host:port", no final "/" */
 	char cacert[4096];	    /* "" for the system's trust store */
 	long timeout_s;		    /* whole request */

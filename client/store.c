@@ -1685,9 +1685,8 @@ int store_last_seq(struct store *st, int64_t *seq, struct cb_err *err)
 	*seq = 0;
 	if (need_key(st, err))
 		return err->code;
-	rc = sqlite3_prepare_v2(st->db,
-				"SELECT coalesce(max(seq), 0) FROM events", -1,
-				&s, NULL);
+	rc = sqlite3_prepare_v2(
+	    st->db, "SELECT coalesce(max(seq), 0) FROM events", -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return db_fail(st, rc, "reading events", err);
 	rc = sqlite3_step(s);

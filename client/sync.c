@@ -10,6 +10,7 @@
 
 #include <cJSON.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "event.h"
 #include "id.h"
@@ -26,10 +27,10 @@ static void pause_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-int sync_request(struct net *n, const struct sync_opts *o,
-		 const char *method, const char *path, const char *query,
-		 const char *body, size_t len, struct store *st,
-		 struct net_reply *r, struct cb_err *err)
+int sync_request(struct net *n, const struct sync_opts *o, const char *method,
+		 const char *path, const char *query, const char *body,
+		 size_t len, struct store *st, struct net_reply *r,
+		 struct cb_err *err)
 {
 	long wait = BACKOFF_FIRST_MS;
 	int attempt, rc = 0;
@@ -92,8 +93,8 @@ static int quarantine_load(struct store *st, cJSON **out, struct cb_err *err)
 	}
 	if (rc)
 		return rc;
-	*out = cb_json_parse(text, len, STORE_META_MAX, SYNC_META_QUARANTINE,
-			     err);
+	*out =
+	    cb_json_parse(text, len, STORE_META_MAX, SYNC_META_QUARANTINE, err);
 	free(text);
 	if (!*out)
 		return err->code ? err->code : CB_EINVAL;
@@ -126,8 +127,7 @@ static int quarantine_has(const cJSON *q, const char *id)
 	return 0;
 }
 
-static int quarantine_save(struct store *st, const cJSON *q,
-			   struct cb_err *err)
+static int quarantine_save(struct store *st, const cJSON *q, struct cb_err *err)
 {
 	char *text = cJSON_PrintUnformatted(q);
 	int rc;
@@ -152,8 +152,8 @@ int sync_quarantine_has(const cJSON *quarantine, const char *id)
  */
 static char *rejection_text(const cJSON *reason, const cJSON *checks)
 {
-	const char *base = cJSON_IsString(reason) ? reason->valuestring
-						  : "no reason given";
+	const char *base =
+	    cJSON_IsString(reason) ? reason->valuestring : "no reason given";
 	size_t len = strlen(base) + 1, n = 0;
 	const cJSON *c;
 	char *out;
@@ -241,12 +241,12 @@ static void progress(const struct sync_opts *o, const struct sync_stats *s,
 	fflush(stderr);
 }
 
-int sync_apply_push_results(struct store *st, const char *const *ids,
-			    size_t n, const cJSON *reply, cJSON *quarantine,
+int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
+			    const cJSON *reply, cJSON *quarantine,
 			    struct sync_stats *s, struct cb_err *err)
 {
-	const cJSON *results = cJSON_GetObjectItemCaseSensitive(reply,
-								"results");
+	const cJSON *results =
+	    cJSON_GetObjectItemCaseSensitive(reply, "results");
 	const cJSON *r;
 	size_t i = 0;
 	int rc = 0;
@@ -260,8 +260,8 @@ int sync_apply_push_results(struct store *st, const char *const *ids,
 	{
 		const cJSON *status =
 		    cJSON_GetObjectItemCaseSensitive(r, "status");
-		const char *v = cJSON_IsString(status) ? status->valuestring
-						       : "";
+		const char *v =
+		    cJSON_IsString(status) ? status->valuestring : "";
 		const char *id = ids ? ids[i] : cb_json_str(r, "id");
 
 		if (!id || strlen(id) != CB_ID_HEX_LEN) {
@@ -269,8 +269,7 @@ int sync_apply_push_results(struct store *st, const char *const *ids,
 					"the server's push answer names no "
 					"event id in result %zu",
 					i);
-		} else if (!strcmp(v, "accepted") ||
-			   !strcmp(v, "duplicate")) {
+		} else if (!strcmp(v, "accepted") || !strcmp(v, "duplicate")) {
 			rc = store_mark_synced(st, id, err);
 			if (!strcmp(v, "accepted"))
 				s->accepted++;
@@ -292,17 +291,19 @@ int sync_apply_push_results(struct store *st, const char *const *ids,
 				continue;
 			}
 			q = cJSON_CreateObject();
-			text = rejection_text(reason, cJSON_GetObjectItemCaseSensitive(
-							  r, "checks"));
-			if (!q || !text || !cJSON_AddStringToObject(q, "id", id) ||
-			    !cJSON_AddStringToObject(
-				q, "code",
-				cJSON_IsString(code) ? code->valuestring
-						     : "rejected") ||
+			text = rejection_text(
+			    reason,
+			    cJSON_GetObjectItemCaseSensitive(r, "checks"));
+			if (!q || !text ||
+			    !cJSON_AddStringToObject(q, "id", id) ||
+			    !cJSON_AddStringToObject(q, "code",
+						     cJSON_IsString(code)
+							 ? code->valuestring
+							 : "rejected") ||
 			    !cJSON_AddStringToObject(q, "reason", text)) {
 				cJSON_Delete(q);
-				rc = cb_err_set(err, CB_ENOMEM,
-						"out of memory");
+				rc =
+				    cb_err_set(err, CB_ENOMEM, "out of memory");
 			} else {
 				cJSON_AddItemToArray(quarantine, q);
 			}
@@ -366,9 +367,8 @@ static int push(struct store *st, struct net *n, const struct sync_opts *o,
 		cJSON *reply;
 
 		while (first + n_ev < c.count && n_ev < SYNC_BATCH_EVENTS &&
-		       (n_ev == 0 ||
-			bytes + c.list[first + n_ev].len + 1 <=
-			    SYNC_BATCH_BYTES))
+		       (n_ev == 0 || bytes + c.list[first + n_ev].len + 1 <=
+					 SYNC_BATCH_BYTES))
 			bytes += c.list[first + n_ev++].len + 1;
 		body = malloc(bytes + 1);
 		if (!body) {
@@ -416,8 +416,8 @@ static int push(struct store *st, struct net *n, const struct sync_opts *o,
 /* ---- Pull ----------------------------------------------------------- */
 
 /* Store one pulled event; our own events come back too. */
-static int store_pulled(struct store *st, const cJSON *j,
-			struct sync_stats *s, struct cb_err *err)
+static int store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
+			struct cb_err *err)
 {
 	struct cb_event ev;
 	char *text = NULL;
@@ -445,9 +445,8 @@ static int store_pulled(struct store *st, const cJSON *j,
 	return rc;
 }
 
-int sync_store_pull_page(struct store *st, const cJSON *page,
-			 const char **next, int *more, struct sync_stats *s,
-			 struct cb_err *err)
+int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
+			 int *more, struct sync_stats *s, struct cb_err *err)
 {
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(page, "events");
 	const cJSON *nx = cJSON_GetObjectItemCaseSensitive(page, "next");
@@ -527,8 +526,8 @@ static int pull(struct store *st, struct net *n, const struct sync_opts *o,
 			char *nc = strdup(next);
 
 			if (!nc) {
-				rc = cb_err_set(err, CB_ENOMEM,
-						"out of memory");
+				rc =
+				    cb_err_set(err, CB_ENOMEM, "out of memory");
 			} else {
 				free(cursor);
 				cursor = nc;
@@ -555,6 +554,8 @@ int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 		rc = push(st, n, o, stats, quarantine, err);
 	if (!rc)
 		rc = pull(st, n, o, stats, err);
+	if (!rc)
+		rc = randomize_fetch_slots(st, n, o, err);
 	if (quarantine)
 		stats->quarantined = (size_t)cJSON_GetArraySize(quarantine);
 	cJSON_Delete(quarantine);

@@ -49,12 +49,12 @@ struct sync_opts {
 };
 
 struct sync_stats {
-	size_t to_push;	  /* unsynced events found, quarantine excluded */
-	size_t accepted;  /* pushed and accepted */
-	size_t duplicate; /* pushed, already on the server */
-	size_t rejected;  /* pushed and rejected: now in quarantine */
-	size_t pulled;	  /* events received */
-	size_t stored;	  /* of which new to this device */
+	size_t to_push;	    /* unsynced events found, quarantine excluded */
+	size_t accepted;    /* pushed and accepted */
+	size_t duplicate;   /* pushed, already on the server */
+	size_t rejected;    /* pushed and rejected: now in quarantine */
+	size_t pulled;	    /* events received */
+	size_t stored;	    /* of which new to this device */
 	size_t quarantined; /* events in quarantine after the sync */
 };
 
@@ -71,10 +71,10 @@ int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
  * A request with the retries of sync_run: network failures, 429 and 5xx
  * are tried again after a growing pause. Used by init as well.
  */
-int sync_request(struct net *n, const struct sync_opts *o,
-		 const char *method, const char *path, const char *query,
-		 const char *body, size_t len, struct store *st,
-		 struct net_reply *r, struct cb_err *err);
+int sync_request(struct net *n, const struct sync_opts *o, const char *method,
+		 const char *path, const char *query, const char *body,
+		 size_t len, struct store *st, struct net_reply *r,
+		 struct cb_err *err);
 
 /*
  * The pieces of sync_run that a bundle reply (client/cmd_bundle.c) applies
@@ -95,8 +95,8 @@ int sync_quarantine_has(const cJSON *quarantine, const char *id);
  * the `n` pushed events in order, and the answer must have n results; with
  * `ids` NULL each result's "id" names its event. Counts go to *s.
  */
-int sync_apply_push_results(struct store *st, const char *const *ids,
-			    size_t n, const cJSON *reply, cJSON *quarantine,
+int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
+			    const cJSON *reply, cJSON *quarantine,
 			    struct sync_stats *s, struct cb_err *err);
 
 /*
@@ -104,8 +104,7 @@ int sync_apply_push_results(struct store *st, const char *const *ids,
  * (pointing into `page`) and *more get the page's cursor and flag. The
  * caller stores the cursor. CB_EINVAL for a page of another shape.
  */
-int sync_store_pull_page(struct store *st, const cJSON *page,
-			 const char **next, int *more, struct sync_stats *s,
-			 struct cb_err *err);
+int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
+			 int *more, struct sync_stats *s, struct cb_err *err);
 
 #endif

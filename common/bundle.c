@@ -44,8 +44,8 @@ static int is_lower_hex(const char *s, size_t n)
 
 int cb_bundle_split(const char *magic, const char *buf, size_t len,
 		    char device[CB_BUNDLE_DEVICE_HEX + 1],
-		    unsigned char sig[CB_SIGNATURE_BYTES],
-		    const char **payload, size_t *plen)
+		    unsigned char sig[CB_SIGNATURE_BYTES], const char **payload,
+		    size_t *plen)
 {
 	size_t m = strlen(magic);
 	const char *p = buf;

@@ -40,8 +40,8 @@ char *cb_bundle_signed_text(const char *magic, const char *device,
  */
 int cb_bundle_split(const char *magic, const char *buf, size_t len,
 		    char device[CB_BUNDLE_DEVICE_HEX + 1],
-		    unsigned char sig[CB_SIGNATURE_BYTES],
-		    const char **payload, size_t *plen);
+		    unsigned char sig[CB_SIGNATURE_BYTES], const char **payload,
+		    size_t *plen);
 
 /*
  * Write a file of kind `magic` to `path` (mode 0600) through a temporary

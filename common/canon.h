@@ -34,7 +34,8 @@
  * naming the JSON path of the first value that has no canonical form,
  * CB_ETOOBIG over CB_CANON_MAX, CB_ENOMEM.
  */
-int cb_canon_encode(const cJSON *v, char **out, size_t *len, struct cb_err *err);
+int cb_canon_encode(const cJSON *v, char **out, size_t *len,
+		    struct cb_err *err);
 
 /* True when `s` (len bytes) is valid UTF-8 with no NUL byte. */
 int cb_utf8_valid(const char *s, size_t len);

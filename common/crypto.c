@@ -757,8 +757,7 @@ int cb_keyed_hash_with(const struct cb_key *subkey, const void *data,
 		       size_t len, unsigned char out[CB_KEYED_HASH_BYTES],
 		       struct cb_err *err)
 {
-	int rc = check_key(subkey, CB_KEYED_HASH_KEY_BYTES, "keyed hash",
-			   err);
+	int rc = check_key(subkey, CB_KEYED_HASH_KEY_BYTES, "keyed hash", err);
 
 	if (rc)
 		return rc;

@@ -24,7 +24,6 @@
 /* Days in a 400-year Gregorian cycle. */
 #define CYCLE_DAYS 146097
 
-
 static int bad_text(struct cb_err *err, const char *s, const char *what,
 		    const char *why)
 {

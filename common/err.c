@@ -57,20 +57,34 @@ int cb_err_prefix(struct cb_err *err, const char *fmt, ...)
 const char *cb_err_name(int code)
 {
 	switch (code) {
-	case CB_OK: return "ok";
-	case CB_ENOMEM: return "out_of_memory";
-	case CB_EINVAL: return "invalid";
-	case CB_EIO: return "io";
-	case CB_ECHECK: return "edit_check";
-	case CB_EAUTH: return "unauthorized";
-	case CB_ENOTFOUND: return "not_found";
-	case CB_EBUSY: return "busy";
-	case CB_EINTEGRITY: return "integrity";
-	case CB_EEXIST: return "exists";
-	case CB_ETOOBIG: return "too_big";
-	case CB_EUNREACHABLE: return "unreachable";
-	case CB_ECONFLICT: return "conflict";
-	case CB_EFORBIDDEN: return "forbidden";
+	case CB_OK:
+		return "ok";
+	case CB_ENOMEM:
+		return "out_of_memory";
+	case CB_EINVAL:
+		return "invalid";
+	case CB_EIO:
+		return "io";
+	case CB_ECHECK:
+		return "edit_check";
+	case CB_EAUTH:
+		return "unauthorized";
+	case CB_ENOTFOUND:
+		return "not_found";
+	case CB_EBUSY:
+		return "busy";
+	case CB_EINTEGRITY:
+		return "integrity";
+	case CB_EEXIST:
+		return "exists";
+	case CB_ETOOBIG:
+		return "too_big";
+	case CB_EUNREACHABLE:
+		return "unreachable";
+	case CB_ECONFLICT:
+		return "conflict";
+	case CB_EFORBIDDEN:
+		return "forbidden";
 	}
 	return "error";
 }

@@ -14,19 +14,19 @@
 
 enum cb_result {
 	CB_OK = 0,
-	CB_ENOMEM = -1,	     /* allocation failed */
-	CB_EINVAL = -2,	     /* bad argument or malformed input */
-	CB_EIO = -3,	     /* file, database or network I/O failed */
-	CB_ECHECK = -4,	     /* data rejected by an edit check */
-	CB_EAUTH = -5,	     /* wrong passphrase, bad signature, not allowed */
-	CB_ENOTFOUND = -6,   /* named thing does not exist */
-	CB_EBUSY = -7,	     /* store locked by another process */
-	CB_EINTEGRITY = -8,  /* stored data failed authentication */
-	CB_EEXIST = -9,	     /* thing already exists */
-	CB_ETOOBIG = -10,    /* input over a documented cap */
+	CB_ENOMEM = -1,	    /* allocation failed */
+	CB_EINVAL = -2,	    /* bad argument or malformed input */
+	CB_EIO = -3,	    /* file, database or network I/O failed */
+	CB_ECHECK = -4,	    /* data rejected by an edit check */
+	CB_EAUTH = -5,	    /* wrong passphrase, bad signature, not allowed */
+	CB_ENOTFOUND = -6,  /* named thing does not exist */
+	CB_EBUSY = -7,	    /* store locked by another process */
+	CB_EINTEGRITY = -8, /* stored data failed authentication */
+	CB_EEXIST = -9,	    /* thing already exists */
+	CB_ETOOBIG = -10,   /* input over a documented cap */
 	CB_EUNREACHABLE = -11, /* server could not be reached */
-	CB_ECONFLICT = -12,  /* conflicting state (e.g. assigned slot) */
-	CB_EFORBIDDEN = -13, /* authenticated but not permitted */
+	CB_ECONFLICT = -12,    /* conflicting state (e.g. assigned slot) */
+	CB_EFORBIDDEN = -13,   /* authenticated but not permitted */
 };
 
 /* Longest message kept; longer messages are truncated with "...". */
@@ -46,14 +46,14 @@ void cb_err_clear(struct cb_err *err);
  * A NULL err is allowed and only the code is returned.
  */
 int cb_err_set(struct cb_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Prefix the existing message with context ("loading x: " + old message),
  * keeping the code. Returns the code.
  */
 int cb_err_prefix(struct cb_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* A short stable name for a code ("invalid", "io", ...). */
 const char *cb_err_name(int code);

@@ -358,7 +358,6 @@ int cb_protocol_form_has_unblinded(const struct cb_protocol_form *form)
 
 /* ---- Text helpers ----------------------------------------------------- */
 
-
 /*
  * Count the code points of UTF-8 text into *n. Returns 0 for text that is
  * not well-formed UTF-8 (overlong forms, surrogates, beyond U+10FFFF).

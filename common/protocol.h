@@ -32,20 +32,20 @@
 
 /* Caps. Every one is checked by the loader, which reports what exceeds it. */
 #define CB_PROTOCOL_FILE_MAX (4u * 1024u * 1024u) /* bytes of JSON */
-#define CB_PROTOCOL_CODE_MAX 32	     /* visit, form, item, arm, check code */
-#define CB_PROTOCOL_LABEL_MAX 400    /* labels, messages, titles (bytes) */
-#define CB_PROTOCOL_VISITS_MAX 100   /* visits, LOG included */
-#define CB_PROTOCOL_FORMS_MAX 200    /* forms */
+#define CB_PROTOCOL_CODE_MAX 32	       /* visit, form, item, arm, check code */
+#define CB_PROTOCOL_LABEL_MAX 400      /* labels, messages, titles (bytes) */
+#define CB_PROTOCOL_VISITS_MAX 100     /* visits, LOG included */
+#define CB_PROTOCOL_FORMS_MAX 200      /* forms */
 #define CB_PROTOCOL_FORM_ITEMS_MAX 500 /* items of one form */
-#define CB_PROTOCOL_CHOICES_MAX 200  /* codes in one choice list */
-#define CB_PROTOCOL_CHECKS_MAX 2000  /* edit checks */
-#define CB_PROTOCOL_RULES_MAX 200    /* eligibility rules */
-#define CB_PROTOCOL_LIST_MAX 200     /* any other list (arms, strata, ...) */
-#define CB_PROTOCOL_COND_DEPTH 8     /* nesting of all/any/not */
-#define CB_PROTOCOL_TEXT_MAX 4000    /* largest max_length of a text item */
-#define CB_PROTOCOL_TEXT_DEFAULT 200 /* max_length when the file gives none */
-#define CB_PROTOCOL_PRECISION_MAX 6  /* decimal places of a decimal item */
-#define CB_PROTOCOL_REPEAT_MAX 9999  /* highest instance of a repeating form */
+#define CB_PROTOCOL_CHOICES_MAX 200    /* codes in one choice list */
+#define CB_PROTOCOL_CHECKS_MAX 2000    /* edit checks */
+#define CB_PROTOCOL_RULES_MAX 200      /* eligibility rules */
+#define CB_PROTOCOL_LIST_MAX 200       /* any other list (arms, strata, ...) */
+#define CB_PROTOCOL_COND_DEPTH 8       /* nesting of all/any/not */
+#define CB_PROTOCOL_TEXT_MAX 4000      /* largest max_length of a text item */
+#define CB_PROTOCOL_TEXT_DEFAULT 200   /* max_length when the file gives none */
+#define CB_PROTOCOL_PRECISION_MAX 6    /* decimal places of a decimal item */
+#define CB_PROTOCOL_REPEAT_MAX 9999 /* highest instance of a repeating form */
 
 /* Problems kept by one load, and the longest message of each (bytes). */
 #define CB_PROTOCOL_PROBLEMS_MAX 100
@@ -133,9 +133,9 @@ struct cb_protocol_range {
 };
 
 struct cb_protocol_item {
-	const char *code;  /* unique within its form, e.g. "HEIGHT" */
+	const char *code; /* unique within its form, e.g. "HEIGHT" */
 	const char *label;
-	const char *unit;  /* "" when none */
+	const char *unit; /* "" when none */
 	enum cb_item_type type;
 	int required;	   /* the form is incomplete without it */
 	int unblinded;	   /* withheld from every blinded role */
@@ -178,10 +178,10 @@ struct cb_protocol_form {
 struct cb_protocol_visit {
 	const char *code; /* e.g. "SCR", or CB_PROTOCOL_LOG_VISIT */
 	const char *label;
-	int scheduled;	   /* 0 only for the LOG pseudo-visit */
-	int day;	   /* target day relative to day 0 (scheduled only) */
-	int low, high;	   /* window, inclusive, in days from day 0 */
-	size_t nforms;	   /* forms in the order the visit lists them */
+	int scheduled; /* 0 only for the LOG pseudo-visit */
+	int day;       /* target day relative to day 0 (scheduled only) */
+	int low, high; /* window, inclusive, in days from day 0 */
+	size_t nforms; /* forms in the order the visit lists them */
 	const struct cb_protocol_form *const *forms;
 	size_t index; /* position in protocol->visits */
 };
@@ -198,7 +198,7 @@ struct cb_protocol_visit {
  * another form never needs to pick a repeat instance.
  */
 struct cb_protocol_ref {
-	const char *text; /* as written, for messages */
+	const char *text;		       /* as written, for messages */
 	const struct cb_protocol_visit *visit; /* NULL: the checked visit */
 	const struct cb_protocol_form *form;
 	const struct cb_protocol_item *item;
@@ -345,7 +345,7 @@ struct cb_protocol {
 
 	/* Randomization; rand_form NULL when the study has none. */
 	const struct cb_protocol_visit *rand_visit;
-	const struct cb_protocol_form *rand_form; /* writers = SYSTEM */
+	const struct cb_protocol_form *rand_form;     /* writers = SYSTEM */
 	const struct cb_protocol_item *rand_number;   /* randomization no. */
 	const struct cb_protocol_item *rand_kit;      /* kit number */
 	const struct cb_protocol_item *rand_datetime; /* when randomized */
@@ -354,8 +354,10 @@ struct cb_protocol {
 
 	/* Safety reporting; safety_form NULL when the file has no section. */
 	const struct cb_protocol_form *safety_form;
-	const struct cb_protocol_item *safety_items[CB_SAFETY_NITEMS]; /* or NULL */
-	const struct cb_protocol_cond *safety_flags[CB_SAFETY_NFLAGS]; /* or NULL */
+	const struct cb_protocol_item
+	    *safety_items[CB_SAFETY_NITEMS]; /* or NULL */
+	const struct cb_protocol_cond
+	    *safety_flags[CB_SAFETY_NFLAGS]; /* or NULL */
 	size_t ncriteria; /* seriousness criteria items (Y/N) */
 	const struct cb_protocol_item *const *criteria;
 	struct cb_protocol_ref first_dose; /* item NULL when not given */
@@ -418,8 +420,8 @@ void cb_protocol_free(struct cb_protocol *p);
 /* The visit, form or arm with that exact code, or NULL. */
 const struct cb_protocol_visit *
 cb_protocol_find_visit(const struct cb_protocol *p, const char *code);
-const struct cb_protocol_form *cb_protocol_find_form(const struct cb_protocol *p,
-						     const char *code);
+const struct cb_protocol_form *
+cb_protocol_find_form(const struct cb_protocol *p, const char *code);
 const struct cb_protocol_arm *cb_protocol_find_arm(const struct cb_protocol *p,
 						   const char *code);
 

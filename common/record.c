@@ -66,10 +66,9 @@ static void list_add(char *list, size_t cap, const char *code)
 }
 
 int cb_record_resolve(const struct cb_protocol *p, const char *visit,
-		      const char *form,
-		      const struct cb_protocol_visit **v_out,
-		      const struct cb_protocol_form **f_out,
-		      unsigned *instance, struct cb_err *err)
+		      const char *form, const struct cb_protocol_visit **v_out,
+		      const struct cb_protocol_form **f_out, unsigned *instance,
+		      struct cb_err *err)
 {
 	char list[CB_RECORD_LIST_MAX] = "";
 	const struct cb_protocol_visit *v;
@@ -139,9 +138,10 @@ int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 	char target[CB_PROTOCOL_CODE_MAX + 16];
 	unsigned instance;
 	size_t i;
-	int rc;
+	int rc, randomize;
 
-	if (!ev->kind || strcmp(ev->kind, CB_KIND_FORM_SAVE))
+	randomize = ev->kind && !strcmp(ev->kind, CB_KIND_RANDOMIZE);
+	if (!ev->kind || (strcmp(ev->kind, CB_KIND_FORM_SAVE) && !randomize))
 		return cb_err_set(err, CB_EINVAL, "event %s is not a %s",
 				  ev->id, CB_KIND_FORM_SAVE);
 	if (ev->instance && ev->instance[0])
@@ -154,7 +154,15 @@ int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 			       &instance, err);
 	if (rc)
 		return rc;
-	if (!cb_protocol_form_writable(f, role))
+	/* The randomization form's writer is the randomize command: a
+	 * randomize event writes that form and no other. */
+	if (randomize && (f != p->rand_form || v != p->rand_visit))
+		return cb_err_set(
+		    err, CB_EFORBIDDEN, "a %s event writes only %s %s",
+		    CB_KIND_RANDOMIZE,
+		    p->rand_visit ? p->rand_visit->code : "(none)",
+		    p->rand_form ? p->rand_form->code : "(none)");
+	if (!randomize && !cb_protocol_form_writable(f, role))
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "the %s role may not write form %s",
 				  role ? role : "(none)", f->code);
@@ -191,4 +199,55 @@ int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 out:
 	free(changes);
 	return rc;
+}
+
+int cb_record_stratum(const struct cb_protocol *p, struct cb_merge *m,
+		      const char *subject, char *out, size_t cap,
+		      struct cb_err *err)
+{
+	struct cb_record_source rs;
+	struct cb_check_source src = cb_record_source(&rs, m, subject);
+	size_t i, j, len = 0;
+	const char *value;
+	int rc, n;
+
+	if (cap < 2)
+		return cb_err_set(err, CB_EINVAL, "stratum buffer too small");
+	if (!p->nstrata) {
+		snprintf(out, cap, "-");
+		return 0;
+	}
+	out[0] = '\0';
+	for (i = 0; i < p->nstrata; i++) {
+		const struct cb_protocol_stratum *st = &p->strata[i];
+
+		value = NULL;
+		rc = src.get(src.ctx, st->visit->code, st->form->code, 0,
+			     st->item->code, &value, err);
+		if (rc)
+			return rc;
+		if (!value)
+			return cb_err_set(err, CB_ENOTFOUND,
+					  "stratification factor %s: %s %s.%s "
+					  "has no value",
+					  st->name, st->visit->code,
+					  st->form->code, st->item->code);
+		for (j = 0; j < st->nlevels; j++)
+			if (!strcmp(st->levels[j], value))
+				break;
+		if (j == st->nlevels)
+			return cb_err_set(err, CB_EINVAL,
+					  "stratification factor %s: %s %s.%s "
+					  "is %.40s, not one of its levels",
+					  st->name, st->visit->code,
+					  st->form->code, st->item->code,
+					  value);
+		n = snprintf(out + len, cap - len, "%s%s", i ? "/" : "",
+			     st->levels[j]);
+		if (n < 0 || (size_t)n >= cap - len)
+			return cb_err_set(err, CB_ETOOBIG,
+					  "stratum cell too long");
+		len += (size_t)n;
+	}
+	return 0;
 }

@@ -51,10 +51,9 @@ struct cb_check_source cb_record_source(struct cb_record_source *rs,
  * instance.
  */
 int cb_record_resolve(const struct cb_protocol *p, const char *visit,
-		      const char *form,
-		      const struct cb_protocol_visit **v_out,
-		      const struct cb_protocol_form **f_out,
-		      unsigned *instance, struct cb_err *err);
+		      const char *form, const struct cb_protocol_visit **v_out,
+		      const struct cb_protocol_form **f_out, unsigned *instance,
+		      struct cb_err *err);
 
 /*
  * The item `code` of `form`, or CB_ENOTFOUND listing the form's items.
@@ -64,7 +63,10 @@ int cb_record_item(const struct cb_protocol_form *form, const char *code,
 
 /*
  * Check the form.save event `ev` (not yet in `m`) written by a user
- * holding `role`: see the top of this file. Appends every edit-check
+ * holding `role`: see the top of this file. A randomize event is checked
+ * the same way, except that it must write the protocol's randomization
+ * form (whose writer is the randomize command, not a role) and the role
+ * is not asked. Appends every edit-check
  * failure, hard and soft, to `res` (initialised by the caller). Returns 0
  * when the save is acceptable, CB_ECHECK when res holds a hard failure,
  * CB_ENOTFOUND or CB_EINVAL for a target or item the protocol lacks,
@@ -73,6 +75,18 @@ int cb_record_item(const struct cb_protocol_form *form, const char *code,
 int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 			 const char *role, const struct cb_event *ev,
 			 struct cb_check_results *res, struct cb_err *err);
+
+/*
+ * The stratum cell of `subject` as randomization lists name it
+ * (docs/randlist.md): the levels of the protocol's stratification
+ * factors, read from the merge state, joined by "/"; "-" when the
+ * protocol has no strata. CB_ENOTFOUND naming the factor and item when
+ * a value is missing, CB_EINVAL when it is not one of the levels,
+ * CB_ETOOBIG when `cap` is too small.
+ */
+int cb_record_stratum(const struct cb_protocol *p, struct cb_merge *m,
+		      const char *subject, char *out, size_t cap,
+		      struct cb_err *err);
 
 /* The instance text events carry: "" for 0, else the decimal number. */
 void cb_record_instance_text(unsigned instance, char out[16]);

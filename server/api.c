@@ -12,6 +12,7 @@
 #include "http.h"
 #include "id.h"
 #include "json.h"
+#include "slots.h"
 #include "srv.h"
 #include "version.h"
 
@@ -375,6 +376,7 @@ static const struct route routes[] = {
     {"/v1/sync/push", "POST", 1, handle_push},
     {"/v1/sync/pull", "GET", 1, handle_pull},
     {"/v1/queries", "GET", 1, handle_queries},
+    {"/v1/slots", "GET", 1, srv_api_slots},
     {NULL, NULL, 0, NULL},
 };
 

@@ -128,7 +128,8 @@ static int check_payload(const cJSON *j, const struct srv_core *c,
 	}
 	if (!cb_json_str(j, "format") ||
 	    strcmp(cb_json_str(j, "format"), CB_BUNDLE_MAGIC))
-		return refuse("the bundle is not in format %s", CB_BUNDLE_MAGIC);
+		return refuse("the bundle is not in format %s",
+			      CB_BUNDLE_MAGIC);
 	b->device = cb_json_str(j, "device");
 	b->study = cb_json_str(j, "study");
 	b->sha256 = cb_json_str(j, "protocol_sha256");
@@ -213,7 +214,8 @@ static int write_reply(const char *dir, const char *out, const char *device,
 	rc = srv_core_key_load(dir, &kp, err);
 	if (rc)
 		return rc;
-	text = cb_bundle_signed_text(CB_REPLY_MAGIC, device, payload, plen, &len);
+	text =
+	    cb_bundle_signed_text(CB_REPLY_MAGIC, device, payload, plen, &len);
 	if (!text) {
 		cb_sign_keypair_release(&kp);
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -313,7 +315,8 @@ static int import(struct srv_core *c, const char *dir, const char *out,
 	int rc;
 
 	cb_err_clear(&err);
-	if (cb_bundle_split(CB_BUNDLE_MAGIC, buf, len, device, sig, &payload, &plen))
+	if (cb_bundle_split(CB_BUNDLE_MAGIC, buf, len, device, sig, &payload,
+			    &plen))
 		return refuse("this is not a bundle (%s: a header line, the "
 			      "device id, the signature, then the payload); "
 			      "it is damaged or not made by 'casebook bundle "
@@ -330,7 +333,8 @@ static int import(struct srv_core *c, const char *dir, const char *out,
 		return refuse("device %s has been revoked (as HTTP 403 "
 			      "device_revoked)",
 			      device);
-	text = cb_bundle_signed_text(CB_BUNDLE_MAGIC, device, payload, plen, &tlen);
+	text = cb_bundle_signed_text(CB_BUNDLE_MAGIC, device, payload, plen,
+				     &tlen);
 	if (!text)
 		return srv_error("out of memory");
 	rc = cb_verify(dev.pk, text, tlen, sig, &err);

@@ -1,6 +1,7 @@
 /*
  * cmd_status.c - `casebookd status`: what the central store holds.
  */
+#include "slots.h"
 #include "srv.h"
 #include "store.h"
 
@@ -13,7 +14,9 @@ const char cmd_status_help[] =
     "\n"
     "Print the study, the protocol's SHA-256 and counts of sites,\n"
     "devices, open tokens, events, subjects, items, conflicts and\n"
-    "unclosed queries.\n"
+    "unclosed queries; the randomization slots per site (imported,\n"
+    "leased, used) and every emergency code-break (subject, site, who,\n"
+    "when, why).\n"
     "\n"
     "Exit codes: 0 ok; 1 failure (no store); 2 usage.\n";
 
@@ -51,6 +54,8 @@ int cmd_status(int argc, char **argv)
 		       study, sha, st.sites, st.devices, st.devices_revoked,
 		       st.tokens_open, st.events, st.last_seq, st.subjects,
 		       st.items, st.conflicts, st.queries_open);
+	if (!rc)
+		rc = srv_slots_report(s, stdout, &err);
 	free(study);
 	free(sha);
 	srv_store_close(s);

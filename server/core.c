@@ -8,6 +8,7 @@
 #include "event.h"
 #include "json.h"
 #include "record.h"
+#include "slots.h"
 #include "srv.h"
 
 #include <errno.h>
@@ -74,8 +75,9 @@ static void wipe(void *p, size_t n)
 static int key_path(const char *dir, char *out, size_t cap, struct cb_err *err)
 {
 	if ((size_t)snprintf(out, cap, "%s/%s", dir, SRV_KEY_FILE) >= cap)
-		return cb_err_set(err, CB_EINVAL, "data directory path is too "
-						  "long");
+		return cb_err_set(err, CB_EINVAL,
+				  "data directory path is too "
+				  "long");
 	return 0;
 }
 
@@ -92,8 +94,8 @@ int srv_core_key_create(const char *dir, struct cb_err *err)
 	rc = cb_sign_keypair_new(&kp, err);
 	if (rc)
 		return rc;
-	rc = cb_hex_encode(kp.sk->bytes, CB_SIGN_SECRET_BYTES, hex,
-			   sizeof(hex), err);
+	rc = cb_hex_encode(kp.sk->bytes, CB_SIGN_SECRET_BYTES, hex, sizeof(hex),
+			   err);
 	cb_sign_keypair_release(&kp);
 	if (rc)
 		return rc;
@@ -104,8 +106,7 @@ int srv_core_key_create(const char *dir, struct cb_err *err)
 		wipe(hex, sizeof(hex));
 		if (errno == EEXIST)
 			return cb_err_set(err, CB_EEXIST,
-					  "%s already holds a server key",
-					  dir);
+					  "%s already holds a server key", dir);
 		return cb_err_set(err, CB_EIO, "cannot create %s: %s", path,
 				  strerror(errno));
 	}
@@ -684,7 +685,22 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		reject(pi, "site", &err);
 		return 0;
 	}
-	if (!strcmp(ev->kind, CB_KIND_FORM_SAVE)) {
+	if (!strcmp(ev->kind, CB_KIND_RANDOMIZE)) {
+		const char *code = "slot";
+
+		rc = srv_slots_check(c->store, c->proto, c->merge, dev, ev,
+				     &code, &err);
+		if (rc == CB_EIO || rc == CB_EBUSY || rc == CB_ENOMEM) {
+			*ferr = err;
+			return rc;
+		}
+		if (rc) {
+			reject(pi, code, &err);
+			return 0;
+		}
+	}
+	if (!strcmp(ev->kind, CB_KIND_FORM_SAVE) ||
+	    !strcmp(ev->kind, CB_KIND_RANDOMIZE)) {
 		struct cb_check_results res;
 
 		cb_check_results_init(&res);
@@ -716,6 +732,13 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 	if (rc) {
 		reject(pi, "invalid", &err);
 		return 0;
+	}
+	if (!strcmp(ev->kind, CB_KIND_RANDOMIZE)) {
+		rc = srv_slots_mark(c->store, ev, &err);
+		if (rc) {
+			*ferr = err;
+			return rc;
+		}
 	}
 	pi->status = "accepted";
 	return 0;

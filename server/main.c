@@ -39,6 +39,8 @@ static const struct srv_command commands[] = {
      cmd_dump_help},
     {"bundle", cmd_bundle, "import a bundle from a device with no network",
      cmd_bundle_help},
+    {"randlist", cmd_randlist, "import the sealed randomization list",
+     cmd_randlist_help},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -161,8 +161,9 @@ int srv_lock_data(const char *dir, const char *what, struct cb_err *err)
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/casebookd.lock", dir) >=
 	    sizeof(path))
-		return cb_err_set(err, CB_EINVAL, "data directory path is too "
-						  "long");
+		return cb_err_set(err, CB_EINVAL,
+				  "data directory path is too "
+				  "long");
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
 		return 0; /* no data directory: opening the store says so */
@@ -174,12 +175,13 @@ int srv_lock_data(const char *dir, const char *what, struct cb_err *err)
 
 		close(fd);
 		if (e == EWOULDBLOCK)
-			return cb_err_set(err, CB_EBUSY,
-					  "another casebookd (a running "
-					  "'casebookd serve', rebuild or bundle "
-					  "import) is using %s; %s needs it to "
-					  "stop first",
-					  dir, what);
+			return cb_err_set(
+			    err, CB_EBUSY,
+			    "another casebookd (a running "
+			    "'casebookd serve', rebuild or bundle "
+			    "import) is using %s; %s needs it to "
+			    "stop first",
+			    dir, what);
 		return cb_err_set(err, CB_EIO, "cannot lock %s: %s", path,
 				  strerror(e));
 	}

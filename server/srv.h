@@ -19,15 +19,15 @@ enum {
 };
 
 /* Command entry points: argv[0] is the command name. One file each. */
-int cmd_init(int argc, char **argv);	/* cmd_init.c */
-int cmd_site(int argc, char **argv);	/* cmd_site.c */
-int cmd_token(int argc, char **argv);	/* cmd_token.c */
-int cmd_device(int argc, char **argv);	/* cmd_device.c */
-int cmd_status(int argc, char **argv);	/* cmd_status.c */
-int cmd_rebuild(int argc, char **argv); /* cmd_rebuild.c */
-int cmd_dump(int argc, char **argv);	/* cmd_rebuild.c */
-int cmd_serve(int argc, char **argv);	/* cmd_serve.c */
-int cmd_bundle(int argc, char **argv);	/* cmd_bundle.c */
+int cmd_init(int argc, char **argv);	 /* cmd_init.c */
+int cmd_site(int argc, char **argv);	 /* cmd_site.c */
+int cmd_token(int argc, char **argv);	 /* cmd_token.c */
+int cmd_device(int argc, char **argv);	 /* cmd_device.c */
+int cmd_status(int argc, char **argv);	 /* cmd_status.c */
+int cmd_rebuild(int argc, char **argv);	 /* cmd_rebuild.c */
+int cmd_dump(int argc, char **argv);	 /* cmd_rebuild.c */
+int cmd_serve(int argc, char **argv);	 /* cmd_serve.c */
+int cmd_bundle(int argc, char **argv);	 /* cmd_bundle.c */
 int cmd_randlist(int argc, char **argv); /* cmd_randlist.c */
 extern const char cmd_init_help[];
 extern const char cmd_site_help[];

@@ -1521,3 +1521,8 @@ int srv_store_stats(struct srv_store *s, struct srv_store_stats *st,
 	st->last_seq = last;
 	return rc;
 }
+
+sqlite3 *srv_store_sqlite(struct srv_store *s)
+{
+	return s->db;
+}

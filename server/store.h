@@ -285,6 +285,14 @@ int srv_store_query_each(struct srv_store *s, const char *site,
 int srv_store_derived_dump(struct srv_store *s, char **out, size_t *len,
 			   struct cb_err *err);
 
+/*
+ * The store's SQLite connection, for server/slots.c, which keeps the
+ * randomization slots in tables of the same database (and so in the same
+ * transactions). Nothing else may use it.
+ */
+struct sqlite3;
+struct sqlite3 *srv_store_sqlite(struct srv_store *s);
+
 /* Counts for status output. */
 int srv_store_stats(struct srv_store *s, struct srv_store_stats *st,
 		    struct cb_err *err);

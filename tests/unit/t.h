@@ -59,7 +59,7 @@ static inline uint64_t t_seed(void)
 
 #define T_EQ_INT(a, b)                                                         \
 	do {                                                                   \
-		long long t_a_ = (long long)(a), t_b_ = (long long)(b);       \
+		long long t_a_ = (long long)(a), t_b_ = (long long)(b);        \
 		if (t_a_ != t_b_) {                                            \
 			T_FAIL_AT("%s == %s: %lld != %lld", #a, #b, t_a_,      \
 				  t_b_);                                       \

@@ -1,0 +1,121 @@
+/*
+ * slots.h - the randomization slots of the central store: the imported
+ * sealed list, the leases of unassigned slots held by site devices, and
+ * the slot each randomized subject took (DESIGN.md section 5,
+ * docs/randomization.md).
+ *
+ * The server never holds an arm in plaintext and never opens one: it
+ * keeps each slot's two sealed arms as opaque hex text, the way the list
+ * carries them. What it knows per slot is public to the site: site,
+ * stratum cell, sequence, randomization number, kit number.
+ *
+ * Tables (in the store's SQLite database, next to store.c's tables;
+ * created on first use, so an older data directory gains them):
+ *   rand_lists  every list imported: id, fingerprint, study, time
+ *   rand_sites  per list and site, the wrapped code-break secret
+ *               (cb_key_wrap text, hex) that only the site's code-break
+ *               passphrase opens
+ *   rand_slots  one row per slot, keyed by randomization number: list,
+ *               site, stratum, seq, kit, the sealed arms, and the device
+ *               leasing it and the subject (and event) that used it
+ *
+ * Leasing: every signed GET /v1/slots by a site device tops up that
+ * device's unused slots to SRV_SLOTS_LEASE per stratum cell of its site,
+ * taking the site's unleased slots in seq order. A leased slot belongs
+ * to that device for good, so two offline laptops of one site never hold
+ * the same slot. A randomize event is accepted only with a slot leased to
+ * the sending device and not used yet (push rejection code "slot").
+ *
+ * Errors follow err.h; every function runs on the connection of `s` and
+ * needs the caller to serialise (the core's mutex).
+ */
+#ifndef SRV_SLOTS_H
+#define SRV_SLOTS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cJSON.h>
+
+#include "err.h"
+#include "event.h"
+#include "merge.h"
+#include "protocol.h"
+#include "randlist.h"
+#include "store.h"
+
+/* Unused slots a device holds per stratum cell after each sync. */
+#define SRV_SLOTS_LEASE 4
+
+/* The data key of a randomize event naming its slot (the randno). */
+#define SRV_SLOTS_DATA_SLOT "slot"
+
+/* What an import did. */
+struct srv_slots_import {
+	int same;	 /* the identical list was already imported */
+	size_t added;	 /* slots new to the store */
+	size_t replaced; /* unassigned slots of an earlier list replaced */
+	size_t kept;	 /* slots already stored, identical */
+};
+
+/*
+ * Import the verified list `list` (cb_randlist_load) for the store's
+ * study `study` with protocol SHA-256 `sha256`, in one transaction.
+ * CB_EINVAL when the list is for another study or protocol or names a
+ * site the store does not have; CB_ECONFLICT when it would change a slot
+ * already leased or used (naming it) or reuse a kit number of another
+ * slot. Importing the same list again changes nothing (r->same).
+ */
+int srv_slots_import(struct srv_store *s, const struct cb_randlist *list,
+		     const char *study, const char *sha256,
+		     struct srv_slots_import *r, struct cb_err *err);
+
+/*
+ * Top up the lease of site device `dev` (coordinator or investigator)
+ * and describe it in *reply (docs/api.md, GET /v1/slots):
+ *   {"site":..., "per_stratum":N,
+ *    "lease":[{"slot","list","stratum","seq","randno","kit","arm_site"}],
+ *    "assigned":[{"slot","list","subject","randno","kit","arm_site"}],
+ *    "codebreak":[{"list","key"}]}
+ * lease: the device's leased, unused slots; assigned: the site's slots
+ * used by a subject; codebreak: the site's wrapped code-break secrets.
+ * Runs in its own transaction. CB_EFORBIDDEN for a device of no site.
+ */
+int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
+		    cJSON **reply, struct cb_err *err);
+
+/*
+ * Check a randomize event `ev` from `dev` before it is accepted: it
+ * names a slot (data.slot) of its site leased to `dev` and not used,
+ * its changes write that slot's randomization and kit numbers, its
+ * subject is not randomized yet and is eligible (cb_check_eligibility
+ * on the merge state `m`). Returns 0 when acceptable; otherwise sets
+ * *code to the push rejection code ("slot" or "check") and returns
+ * CB_EFORBIDDEN, CB_ECONFLICT or CB_ECHECK; CB_EIO and CB_ENOMEM fail
+ * the whole batch.
+ */
+int srv_slots_check(struct srv_store *s, const struct cb_protocol *p,
+		    struct cb_merge *m, const struct srv_device *dev,
+		    const struct cb_event *ev, const char **code,
+		    struct cb_err *err);
+
+/* Record that the accepted randomize event `ev` used its slot. */
+int srv_slots_mark(struct srv_store *s, const struct cb_event *ev,
+		   struct cb_err *err);
+
+/*
+ * Print the randomization state for `casebookd status` and `dump`:
+ * slots imported, leased and used per site, and every code-break
+ * (unblind event: subject, site, user, time, reason), which the
+ * subject is flagged with. Never an arm.
+ */
+int srv_slots_report(struct srv_store *s, FILE *out, struct cb_err *err);
+
+/*
+ * GET /v1/slots (docs/api.md): srv_slots_lease for the calling device,
+ * under the core's lock. 403 for a device of no site.
+ */
+struct srv_req;
+void srv_api_slots(struct srv_req *r);
+
+#endif
