@@ -63,5 +63,45 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# check NAME WANT GOT: the case passes when GOT equals WANT.
+check() {
+	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "wanted '$2', got '$3'"; fi
+}
+
+# cb HOME ARGS...: casebook on the laptop whose store is $T/h/HOME.
+cb() {
+	_h=$1
+	shift
+	"$CB" --home "$T/h/$_h" "$@"
+}
+
+# start_server / stop_server: casebookd serve on the data directory $D at
+# 127.0.0.1:$PORT (the script sets D, PORT and URL=http://127.0.0.1:$PORT),
+# its log appended to $T/server.log. start_server polls /v1/health until
+# the server answers (never a fixed sleep); stop_server sends SIGTERM and
+# waits. Scripts that start one call `at_exit stop_server`.
+SRV_PID=""
+start_server() {
+	"$CBD" serve --data "$D" --listen "127.0.0.1:$PORT" 2>>"$T/server.log" &
+	SRV_PID=$!
+	_i=0
+	until curl -sf "$URL/v1/health" >/dev/null 2>&1; do
+		_i=$((_i + 1))
+		if [ $_i -gt 400 ]; then
+			fail "server starts" "no answer on $URL"
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+stop_server() {
+	if [ -n "$SRV_PID" ]; then
+		kill "$SRV_PID" 2>/dev/null
+		wait "$SRV_PID" 2>/dev/null
+	fi
+	SRV_PID=""
+	return 0
+}
+
 # Call at the end of each script so the exit status reflects failures.
 finish() { [ "$_failures" -eq 0 ]; exit $?; }

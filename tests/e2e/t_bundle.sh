@@ -47,9 +47,6 @@ stop_server() {
 at_exit stop_server
 
 # check NAME WANT GOT
-check() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "wanted '$2', got '$3'"; fi
-}
 # same_files NAME A B
 same_files() {
 	if cmp -s "$2" "$3"; then

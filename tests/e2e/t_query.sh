@@ -26,9 +26,6 @@ stop_server() {
 at_exit stop_server
 
 # check NAME WANT GOT
-check() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "wanted '$2', got '$3'"; fi
-}
 
 # jq_py FILE EXPR: a Python expression on the JSON in FILE (as j).
 jq_py() {

@@ -33,9 +33,6 @@ print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1"
 }
 
 # check NAME WANT GOT
-check() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "wanted '$2', got '$3'"; fi
-}
 
 # ---- admin commands ------------------------------------------------------
 

@@ -33,39 +33,9 @@ URL="http://127.0.0.1:$PORT"
 SRV_PID=""
 SITES="KR01 DE02 US03"
 
-start_server() {
-	"$CBD" serve --data "$D" --listen "127.0.0.1:$PORT" 2>>"$T/server.log" &
-	SRV_PID=$!
-	_i=0
-	until curl -sf "$URL/v1/health" >/dev/null 2>&1; do
-		_i=$((_i + 1))
-		if [ $_i -gt 400 ]; then
-			fail "server starts" "no answer on $URL"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-stop_server() {
-	if [ -n "$SRV_PID" ]; then
-		kill "$SRV_PID" 2>/dev/null
-		wait "$SRV_PID" 2>/dev/null
-	fi
-	SRV_PID=""
-	return 0
-}
 at_exit stop_server
 
-check() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "wanted '$2', got '$3'"; fi
-}
 
-# cb HOME ARGS...: casebook on one laptop.
-cb() {
-	_h=$1
-	shift
-	"$CB" --home "$T/h/$_h" "$@"
-}
 
 # shuffle R WORDS...: the words in a random order drawn from the seed
 # and R (a different R for each shuffle).

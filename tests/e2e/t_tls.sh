@@ -65,14 +65,6 @@ expect_rc "site add" 0 "$CBD" site add --data "$D" KR01 --name Seoul
 TOK1=$("$CBD" token create --data "$D" --site KR01 --role coordinator 2>>"$T/tok.err")
 TOK2=$("$CBD" token create --data "$D" --site KR01 --role coordinator 2>>"$T/tok.err")
 
-stop_server() {
-	if [ -n "$SRV_PID" ]; then
-		kill "$SRV_PID" 2>/dev/null
-		wait "$SRV_PID" 2>/dev/null
-	fi
-	SRV_PID=""
-	return 0
-}
 at_exit stop_server
 "$CBD" serve --data "$D" --listen "127.0.0.1:$PORT" --tls-cert "$C/cert.pem" \
 	--tls-key "$C/key.pem" 2>>"$T/server.log" &
