@@ -18,6 +18,7 @@
 
 const char cmd_ae_help[] =
     "usage: casebook ae add SUBJECT ITEM=VALUE... [--reason TEXT]\n"
+    "                         [--value-file ITEM=FILE]...\n"
     "\n"
     "add   record a new adverse event: a new instance of the protocol's\n"
     "      repeating adverse-event form at the LOG visit. Prints the\n"
@@ -82,53 +83,22 @@ static int ae_form(const struct cb_protocol *p,
 
 static int ae_add(int argc, char **argv, struct cli_global *g)
 {
-	const char **items = NULL, **values = NULL;
 	const struct cb_protocol_visit *visit = NULL;
 	const struct cb_protocol_form *form = NULL;
 	struct entry_save s = {0};
+	struct entry_args a;
 	struct entry_save_result r;
 	struct entry e;
 	struct cb_err err;
-	int i, rc, ex = EXIT_OK;
+	int rc, ex;
 
 	if (argc < 4)
 		return cli_usage("ae", "usage: casebook ae add SUBJECT "
 				       "ITEM=VALUE... [--reason TEXT]");
-	items = calloc((size_t)argc, sizeof(*items));
-	values = calloc((size_t)argc, sizeof(*values));
-	if (!items || !values) {
-		free(items);
-		free(values);
-		return cli_error("out of memory");
-	}
 	s.subject = argv[2];
-	for (i = 3; i < argc; i++) {
-		char *eq;
-
-		if (!strcmp(argv[i], "--reason")) {
-			if (i + 1 >= argc) {
-				ex = cli_usage("ae", "--reason needs a text");
-				goto out;
-			}
-			s.reason = argv[++i];
-			continue;
-		}
-		eq = strchr(argv[i], '=');
-		if (!eq || eq == argv[i]) {
-			ex = cli_usage("ae", "'%s' is not ITEM=VALUE", argv[i]);
-			goto out;
-		}
-		*eq = '\0';
-		items[s.n] = argv[i];
-		values[s.n] = eq + 1;
-		s.n++;
-	}
-	if (!s.n) {
-		ex = cli_usage("ae", "no ITEM=VALUE given");
+	ex = entry_parse_values("ae", argc, argv, 3, &s, &a);
+	if (ex != EXIT_OK)
 		goto out;
-	}
-	s.items = items;
-	s.values = values;
 	rc = entry_open(g, &e, &err);
 	if (rc) {
 		ex = cli_fail(&err);
@@ -162,8 +132,7 @@ close:
 	entry_save_result_release(&r);
 	entry_close(&e);
 out:
-	free(items);
-	free(values);
+	entry_args_release(&a);
 	return ex;
 }
 

@@ -73,107 +73,24 @@ const char cmd_form_help[] =
 /* Widest label column in `form show`. */
 #define SHOW_LABEL_MAX 56
 
-/* Largest file --value-file reads; values themselves are capped lower
- * (CB_EVENT_VALUE_MAX), so a bigger value is refused with its size. */
-#define VALUE_FILE_MAX (16u * 1024u * 1024u)
-
-/*
- * Read the value of --value-file ITEM=FILE: the file's bytes, without one
- * final newline. Returns EXIT_OK with *out malloc'd, or an exit code
- * after printing why.
- */
-static int read_value_file(const char *path, char **out)
-{
-	struct cb_err err;
-	size_t len;
-
-	if (cb_file_read(path, VALUE_FILE_MAX, out, &len, &err)) {
-		fprintf(stderr, "casebook: error: %s\n", err.msg);
-		return err.code == CB_ETOOBIG ? EXIT_CHECK : EXIT_FAIL;
-	}
-	if (memchr(*out, '\0', len)) {
-		fprintf(stderr,
-			"casebook: error: %s holds a NUL byte: not text\n",
-			path);
-		free(*out);
-		*out = NULL;
-		return EXIT_CHECK;
-	}
-	if (len && (*out)[len - 1] == '\n')
-		(*out)[--len] = '\0';
-	return EXIT_OK;
-}
-
 static int form_set(int argc, char **argv, struct cli_global *g)
 {
-	const char **items = NULL, **values = NULL;
-	char **owned = NULL;
-	int nowned = 0;
 	struct entry_save s = {0};
+	struct entry_args a;
 	struct entry_save_result r;
 	struct entry e;
 	struct cb_err err;
-	int i, rc, ex = EXIT_OK;
+	int rc, ex;
 
 	if (argc < 5)
 		return cli_usage("form", "usage: casebook form set SUBJECT "
 					 "VISIT FORM ITEM=VALUE...");
-	items = calloc((size_t)argc, sizeof(*items));
-	values = calloc((size_t)argc, sizeof(*values));
-	owned = calloc((size_t)argc, sizeof(*owned));
-	if (!items || !values || !owned) {
-		free(items);
-		free(values);
-		free(owned);
-		return cli_error("out of memory");
-	}
 	s.subject = argv[2];
 	s.visit = argv[3];
 	s.form = argv[4];
-	for (i = 5; i < argc; i++) {
-		char *eq;
-
-		if (!strcmp(argv[i], "--reason")) {
-			if (i + 1 >= argc) {
-				ex = cli_usage("form", "--reason needs a text");
-				goto out;
-			}
-			s.reason = argv[++i];
-			continue;
-		}
-		if (!strcmp(argv[i], "--value-file")) {
-			if (i + 1 >= argc || !(eq = strchr(argv[i + 1], '=')) ||
-			    eq == argv[i + 1]) {
-				ex = cli_usage("form", "--value-file needs "
-						       "ITEM=FILE");
-				goto out;
-			}
-			*eq = '\0';
-			ex = read_value_file(eq + 1, &owned[nowned]);
-			if (ex != EXIT_OK)
-				goto out;
-			items[s.n] = argv[++i];
-			values[s.n] = owned[nowned++];
-			s.n++;
-			continue;
-		}
-		eq = strchr(argv[i], '=');
-		if (!eq || eq == argv[i]) {
-			ex = cli_usage("form", "'%s' is not ITEM=VALUE",
-				       argv[i]);
-			goto out;
-		}
-		*eq = '\0';
-		items[s.n] = argv[i];
-		values[s.n] = eq + 1;
-		s.n++;
-	}
-	if (!s.n) {
-		ex = cli_usage("form", "no ITEM=VALUE given");
+	ex = entry_parse_values("form", argc, argv, 5, &s, &a);
+	if (ex != EXIT_OK)
 		goto out;
-	}
-	s.items = items;
-	s.values = values;
 	rc = entry_open(g, &e, &err);
 	if (rc) {
 		ex = cli_fail(&err);
@@ -195,11 +112,7 @@ static int form_set(int argc, char **argv, struct cli_global *g)
 	entry_save_result_release(&r);
 	entry_close(&e);
 out:
-	while (nowned--)
-		free(owned[nowned]);
-	free(owned);
-	free(items);
-	free(values);
+	entry_args_release(&a);
 	return ex;
 }
 
@@ -311,6 +224,31 @@ static int query_on_form(const struct form_view *v,
 {
 	return !strcmp(q->visit, v->visit->code) &&
 	       !strcmp(q->form, v->form->code) && !strcmp(q->instance, v->inst);
+}
+
+/* What a blinded role sees in place of an unblinded item's value. */
+#define WITHHELD "(withheld: unblinded item)"
+
+/*
+ * 1 when the acting role may not see `it`: an item the protocol marks
+ * unblinded, and a role other than the unblinded ones (entry.h).
+ */
+static int view_withholds(const struct form_view *v,
+			  const struct cb_protocol_item *it)
+{
+	return it && it->unblinded &&
+	       !entry_role_unblinded(store_role(v->e->st));
+}
+
+/*
+ * 1 when the text of query `q` is withheld: a system query (its text made
+ * by the software from the data) on an item the role may not see.
+ */
+static int query_withheld(const struct form_view *v,
+			  const struct cb_merge_query *q)
+{
+	return q->system && q->item[0] &&
+	       view_withholds(v, cb_protocol_find_item(v->form, q->item));
 }
 
 struct query_list {
@@ -434,6 +372,24 @@ nomem:
 	return NULL;
 }
 
+/* A change of an item the role may not see: who and when, nothing else. */
+static int hist_withheld(struct hist *h, const struct cb_event *ev,
+			 const char *item)
+{
+	struct hist_row *r = hist_add(h, ev, item, WITHHELD, WITHHELD);
+
+	if (!r)
+		return h->nomem;
+	free(r->reason);
+	r->reason = strdup("");
+	cJSON_DeleteItemFromObjectCaseSensitive(r->json, "reason");
+	if (!r->reason || !cJSON_AddNullToObject(r->json, "reason") ||
+	    !cJSON_AddNullToObject(r->json, "value") ||
+	    !cJSON_AddBoolToObject(r->json, "withheld", 1))
+		h->nomem = 1;
+	return h->nomem;
+}
+
 static int hist_change(const struct cb_merge_change *c, void *ctx)
 {
 	struct hist *h = ctx;
@@ -443,6 +399,9 @@ static int hist_change(const struct cb_merge_change *c, void *ctx)
 	cJSON *arr = NULL;
 	size_t i;
 
+	if (view_withholds(h->v, &h->v->form->items[h->order]))
+		return hist_withheld(h, c->ev,
+				     h->v->form->items[h->order].code);
 	if (c->nold) {
 		olds = calloc(c->nold, sizeof(*olds));
 		if (!olds)
@@ -518,12 +477,15 @@ static int hist_event(const struct cb_event *ev, void *ctx)
 			return 0;
 		if (q.item[0])
 			item = q.item;
+		if (query_withheld(v, &q))
+			body = WITHHELD;
+		else
+			body = cb_event_data(ev, CB_DATA_TEXT);
 		snprintf(text, sizeof(text), "QUERY %s %.8s",
 			 !strcmp(ev->kind, CB_KIND_QUERY_OPEN)	   ? "OPENED"
 			 : !strcmp(ev->kind, CB_KIND_QUERY_ANSWER) ? "ANSWERED"
 								   : "CLOSED",
 			 qid);
-		body = cb_event_data(ev, CB_DATA_TEXT);
 	} else {
 		return 0;
 	}
@@ -668,7 +630,9 @@ static int show_load(const struct form_view *v, struct show *s,
 	cb_check_scores_init(&s->scores);
 	rc = cb_check_form_status(v->e->proto, &src, v->visit, v->form,
 				  v->instance, &s->status, &s->missing, err);
-	if (!rc)
+	/* Scores of a form with unblinded items would tell their values. */
+	if (!rc && (!cb_protocol_form_has_unblinded(v->form) ||
+		    entry_role_unblinded(store_role(v->e->st))))
 		rc = cb_check_scores(v->e->proto, &src, v->visit, v->form,
 				     v->instance, &s->scores, err);
 	if (rc)
@@ -774,6 +738,8 @@ static int show_text(const struct form_view *v, const struct show *s,
 		} else if (rc) {
 			printf("\n");
 			return rc;
+		} else if (view_withholds(v, it) && (mi.conflict || mi.value)) {
+			printf("%s\n", WITHHELD);
 		} else if (mi.conflict) {
 			char *j =
 			    join_values(mi.head_values, mi.nheads, "(cleared)");
@@ -824,7 +790,10 @@ static int show_text(const struct form_view *v, const struct show *s,
 
 		printf("  %s  %-8s  %-8s  %s\n", q->id,
 		       q->item[0] ? q->item : "(form)",
-		       cb_query_status_name(q->status), q->text ? q->text : "");
+		       cb_query_status_name(q->status),
+		       query_withheld(v, q) ? WITHHELD
+		       : q->text	    ? q->text
+					    : "");
 	}
 	if (h)
 		hist_print(h);
@@ -903,6 +872,13 @@ static int show_json(const struct form_view *v, const struct show *s,
 		}
 		if (rc)
 			goto out;
+		if (view_withholds(v, it) && (mi.conflict || mi.value)) {
+			bad = json_str_or_null(o, "value", NULL) ||
+			      !cJSON_AddBoolToObject(o, "conflict",
+						     mi.conflict) ||
+			      !cJSON_AddBoolToObject(o, "withheld", 1);
+			continue;
+		}
 		bad = json_str_or_null(o, "value",
 				       mi.conflict ? NULL : mi.value) ||
 		      !cJSON_AddBoolToObject(o, "conflict", mi.conflict);
@@ -959,13 +935,15 @@ static int show_json(const struct form_view *v, const struct show *s,
 			bad = 1;
 			break;
 		}
-		bad =
-		    !cJSON_AddStringToObject(o, "id", q->id) ||
-		    !cJSON_AddStringToObject(o, "item", q->item) ||
-		    !cJSON_AddStringToObject(o, "status",
-					     cb_query_status_name(q->status)) ||
-		    !cJSON_AddBoolToObject(o, "system", q->system) ||
-		    !cJSON_AddStringToObject(o, "text", q->text ? q->text : "");
+		bad = !cJSON_AddStringToObject(o, "id", q->id) ||
+		      !cJSON_AddStringToObject(o, "item", q->item) ||
+		      !cJSON_AddStringToObject(
+			  o, "status", cb_query_status_name(q->status)) ||
+		      !cJSON_AddBoolToObject(o, "system", q->system) ||
+		      !cJSON_AddStringToObject(o, "text",
+					       query_withheld(v, q) ? WITHHELD
+					       : q->text	    ? q->text
+								    : "");
 	}
 	if (!bad && h) {
 		arr = cJSON_AddArrayToObject(root, "history");
@@ -1307,6 +1285,9 @@ static int answers_load(const struct form_view *v, struct answer **out,
 			cb_err_clear(err);
 			rc = 0;
 			a[i].shown = strdup("");
+		} else if (!rc && view_withholds(v, &f->items[i])) {
+			a[i].found = 1;
+			a[i].shown = strdup(WITHHELD);
 		} else if (!rc) {
 			a[i].found = 1;
 			a[i].conflict = mi.conflict;

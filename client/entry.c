@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "canon.h"
+#include "json.h"
 #include "cli.h"
 #include "record.h"
 #include "sync.h"
@@ -563,4 +564,102 @@ int entry_save_exit(const struct entry_save_result *r, const struct cb_err *err)
 		return EXIT_CHECK;
 	}
 	return cli_fail(err);
+}
+
+int entry_role_unblinded(const char *role)
+{
+	unsigned bit = cb_protocol_writer_bit(role);
+
+	return bit == CB_WRITER_LAB || bit == CB_WRITER_DSMB;
+}
+
+/* ---- Arguments of a save ---- */
+
+/* Largest file --value-file reads; values themselves are capped lower
+ * (CB_EVENT_VALUE_MAX), so a bigger value is refused with its size. */
+#define VALUE_FILE_MAX (16u * 1024u * 1024u)
+
+/*
+ * Read the value of --value-file ITEM=FILE: the file's bytes, without one
+ * final newline. Returns EXIT_OK with *out malloc'd, or an exit code
+ * after printing why.
+ */
+static int read_value_file(const char *path, char **out)
+{
+	struct cb_err err;
+	size_t len;
+
+	if (cb_file_read(path, VALUE_FILE_MAX, out, &len, &err)) {
+		fprintf(stderr, "casebook: error: %s\n", err.msg);
+		return err.code == CB_ETOOBIG ? EXIT_CHECK : EXIT_FAIL;
+	}
+	if (memchr(*out, '\0', len)) {
+		fprintf(stderr,
+			"casebook: error: %s holds a NUL byte: not text\n",
+			path);
+		free(*out);
+		*out = NULL;
+		return EXIT_CHECK;
+	}
+	if (len && (*out)[len - 1] == '\n')
+		(*out)[--len] = '\0';
+	return EXIT_OK;
+}
+
+int entry_parse_values(const char *cmd, int argc, char **argv, int first,
+		       struct entry_save *s, struct entry_args *a)
+{
+	char *eq;
+	int i, ex;
+
+	memset(a, 0, sizeof(*a));
+	a->items = calloc((size_t)argc, sizeof(*a->items));
+	a->values = calloc((size_t)argc, sizeof(*a->values));
+	a->owned = calloc((size_t)argc, sizeof(*a->owned));
+	if (!a->items || !a->values || !a->owned)
+		return cli_error("out of memory");
+	s->items = a->items;
+	s->values = a->values;
+	s->n = 0;
+	for (i = first; i < argc; i++) {
+		if (!strcmp(argv[i], "--reason")) {
+			if (i + 1 >= argc)
+				return cli_usage(cmd, "--reason needs a text");
+			s->reason = argv[++i];
+			continue;
+		}
+		if (!strcmp(argv[i], "--value-file")) {
+			if (i + 1 >= argc || !(eq = strchr(argv[i + 1], '=')) ||
+			    eq == argv[i + 1])
+				return cli_usage(cmd, "--value-file needs "
+						      "ITEM=FILE");
+			*eq = '\0';
+			ex = read_value_file(eq + 1, &a->owned[a->nowned]);
+			if (ex != EXIT_OK)
+				return ex;
+			a->items[s->n] = argv[++i];
+			a->values[s->n++] = a->owned[a->nowned++];
+			continue;
+		}
+		eq = strchr(argv[i], '=');
+		if (!eq || eq == argv[i])
+			return cli_usage(cmd, "'%s' is not ITEM=VALUE",
+					 argv[i]);
+		*eq = '\0';
+		a->items[s->n] = argv[i];
+		a->values[s->n++] = eq + 1;
+	}
+	if (!s->n)
+		return cli_usage(cmd, "no ITEM=VALUE given");
+	return EXIT_OK;
+}
+
+void entry_args_release(struct entry_args *a)
+{
+	while (a->nowned)
+		free(a->owned[--a->nowned]);
+	free(a->owned);
+	free(a->items);
+	free(a->values);
+	memset(a, 0, sizeof(*a));
 }

@@ -128,6 +128,24 @@ unsigned entry_next_instance(struct entry *e, const char *subject,
 			     const char *visit, const char *form);
 
 /*
+ * The ITEM=VALUE arguments of a save (form set, ae add): argv[first..]
+ * holds ITEM=VALUE, --value-file ITEM=FILE (the value read from FILE,
+ * one final newline dropped; NUL bytes refused) and --reason TEXT. Fills
+ * s->items, s->values, s->n and s->reason, keeping what it allocates in
+ * *a (release with entry_args_release). Returns EXIT_OK, or the exit
+ * code after printing why (usage 2, a value file that cannot be used 1
+ * or 3).
+ */
+struct entry_args {
+	const char **items, **values;
+	char **owned; /* values read from files */
+	size_t nowned;
+};
+int entry_parse_values(const char *cmd, int argc, char **argv, int first,
+		       struct entry_save *s, struct entry_args *a);
+void entry_args_release(struct entry_args *a);
+
+/*
  * Output shared by the data-entry commands. entry_print_checks prints the
  * hard failures of a save (and, unless hard_only, the soft ones as
  * warnings) on stderr; entry_print_scores prints the derived scores of
@@ -140,5 +158,13 @@ void entry_print_scores(struct entry *e, const char *subject,
 			const struct entry_save_result *r);
 int entry_save_exit(const struct entry_save_result *r,
 		    const struct cb_err *err);
+
+/*
+ * 1 when `role` may see items the protocol marks "unblinded": the
+ * unblinded laboratory (lab) and the DSMB, the same roles the server
+ * sends those items to (srv_role_unblinded). Every command that prints
+ * an item value withholds unblinded items from every other role.
+ */
+int entry_role_unblinded(const char *role);
 
 #endif
