@@ -11,7 +11,13 @@
 # they sync; two Seoul laptops change the same value concurrently, both
 # see the conflict and its system query, and the investigator resolves
 # it; the data manager pulls every site and raises a query that the
-# Berlin site answers. Every passphrase goes through the real Argon2id.
+# Berlin site answers. Randomization and blinding: the independent
+# statistician makes the unblinding key and a sealed list for the three
+# sites, the administrator imports it, the Seoul laptop randomizes its
+# eligible subject with a slot leased at sync (numbers only, never the
+# arm), dosing takes only the subject's kit, and the investigator breaks
+# the blind once in an emergency, which the server flags. Every
+# passphrase goes through the real Argon2id.
 # At the end the server is stopped and the directory removed.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,6 +82,15 @@ admin() {
 	"$bin/casebookd" "$@"
 }
 
+# statistician ARGS...: casebook on the statistician's offline machine
+# (no store, no server; files in its own directory).
+stat="$work/statistician"
+statistician() {
+	printf 'statistician$ casebook'
+	args "$@"
+	(cd "$stat" && "$bin/casebook" "$@")
+}
+
 data="$work/server"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
 url="http://127.0.0.1:$port"
@@ -84,11 +99,25 @@ step "The study protocol"
 "$bin/casebook" protocol check "$proto"
 "$bin/casebook" protocol show "$proto" | sed -n '4,15p'
 
-step "The central server: a data directory, three sites, a server on loopback"
+step "The independent statistician, offline: the unblinding key and a sealed list"
+mkdir -p "$stat"
+head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$stat/seed.txt"
+CASEBOOK_NEW_PASSPHRASE="demo passphrase of the statistician" \
+	statistician keygen --out unblind.key
+statistician randlist generate --protocol "$proto" --sites KR01,DE02,US03 \
+	--per-stratum 8 --block-sizes 2,4 --seed-file seed.txt \
+	--unblinding-pub unblind.key.pub --out list.json
+statistician randlist verify list.json
+note "list.json holds only sealed arms; each site's code-break sheet goes, sealed, to its investigator"
+sed -n '1,6p' "$stat/list.json.KR01.codebreak.txt"
+
+step "The central server: a data directory, three sites, the list, a server on loopback"
 admin init --data "$data" --protocol "$proto"
 admin site add --data "$data" KR01 --name "Seoul National University Hospital"
 admin site add --data "$data" DE02 --name "Charite Berlin"
 admin site add --data "$data" US03 --name "Massachusetts General Hospital"
+admin randlist import --data "$data" "$stat/list.json"
+note "the server stores the sealed arms and has no key to open them"
 echo "server$ casebookd serve --data $data --listen 127.0.0.1:$port &"
 "$bin/casebookd" serve --data "$data" --listen "127.0.0.1:$port" \
 	2>"$work/server.log" &
@@ -189,6 +218,21 @@ for d in kr01-kim de02-weber us03-smith kr01-park; do
 done
 note "the second Seoul laptop received its site's events, no other site's"
 on kr01-park subject list
+note "each site laptop also holds a lease of randomization slots now"
+
+step "Seoul randomizes its eligible subject (works offline: the slot is leased)"
+on kr01-kim randomize "$s1" | tee "$work/rand.out"
+kit=$(sed -n 's/.*kit number: *//p' "$work/rand.out")
+[ -n "$kit" ] || { echo "randomization failed"; exit 1; }
+note "a randomization and a kit number, never the arm: the site stays blind"
+
+step "Dosing: only the subject's kit $kit is accepted"
+wrong=100001
+[ "$kit" != "$wrong" ] || wrong=100002
+refused kr01-kim form set "$s1" INJ DOSE EXDTC=2024-03-15T10:30 \
+	KITNO="$wrong" EXVOL=3.0 EXKNEE=R EXLOT=LOT-24A IMMREACT=N
+on kr01-kim form set "$s1" INJ DOSE EXDTC=2024-03-15T10:30 KITNO="$kit" \
+	EXVOL=3.0 EXKNEE=R EXLOT=LOT-24A IMMREACT=N
 
 step "A conflict: both Seoul laptops change the weight offline"
 on kr01-kim form set "$s1" SCR DM WEIGHT=67.5 --reason "re-weighed at visit"
@@ -217,6 +261,19 @@ else
 	echo "the server and the Seoul laptops differ"
 	exit 1
 fi
+
+step "An emergency: the investigator breaks the blind of one subject"
+refused kr01-kim unblind "$s1" --reason "curious"
+note "only an investigator may; park opens KR01's sealed code-break sheet and types its passphrase"
+CASEBOOK_CODEBREAK_PASSPHRASE=$(sed -n \
+	's/^    \([A-Z0-9]\{4\}-.*\)$/\1/p' "$stat/list.json.KR01.codebreak.txt")
+export CASEBOOK_CODEBREAK_PASSPHRASE
+on kr01-park unblind "$s1" \
+	--reason "suspected anaphylaxis after the injection, treating physician needs the arm"
+unset CASEBOOK_CODEBREAK_PASSPHRASE
+on kr01-park sync
+note "the code-break is an event: who, when, why; the server flags the subject"
+admin status --data "$data" | sed -n '/^randomization/,$p'
 
 step "The data manager's device pulls every site (blinded)"
 register dm-lee lee --role datamanager

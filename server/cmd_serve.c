@@ -4,6 +4,7 @@
  */
 #include "core.h"
 #include "http.h"
+#include "slots.h"
 #include "srv.h"
 
 #include <stdio.h>
@@ -12,7 +13,8 @@
 
 const char cmd_serve_help[] =
     "usage: casebookd serve --data DIR --listen ADDR:PORT [--threads N]\n"
-    "                       [--rate N] [--tls-cert FILE --tls-key FILE]\n"
+    "                       [--rate N] [--lease N]\n"
+    "                       [--tls-cert FILE --tls-key FILE]\n"
     "\n"
     "Serve the HTTP API (docs/api.md) on the central store in DIR until\n"
     "SIGTERM or SIGINT. On a stop signal it stops accepting, lets requests\n"
@@ -25,6 +27,9 @@ const char cmd_serve_help[] =
     "  --rate N             signed requests per second one device may\n"
     "                       make, 1 to 100000 (default 200; bursts of\n"
     "                       twice that); more are answered 429\n"
+    "  --lease N            randomization slots each site device holds\n"
+    "                       per stratum after a sync, 1 to 200\n"
+    "                       (default 4; docs/randomization.md)\n"
     "  --tls-cert FILE      PEM certificate (with --tls-key: HTTPS;\n"
     "                       scripts/dev-cert.sh makes a development one)\n"
     "  --tls-key FILE       PEM private key\n"
@@ -39,8 +44,8 @@ int cmd_serve(int argc, char **argv)
 {
 	static const char *const names[] = {
 	    "--data",	 "--listen", "--threads", "--tls-cert",
-	    "--tls-key", "--rate",   NULL};
-	const char *vals[6] = {NULL, NULL, NULL, NULL, NULL, NULL}, *pos[1];
+	    "--tls-key", "--rate",   "--lease",	  NULL};
+	const char *vals[7] = {NULL}, *pos[1];
 	struct srv_http_opts o;
 	struct srv_core core;
 	struct cb_err err;
@@ -74,6 +79,16 @@ int cmd_serve(int argc, char **argv)
 			return srv_usage("serve", "--rate: expected 1 to %d",
 					 SRV_HTTP_RATE_MAX);
 		o.rate = (unsigned)n;
+	}
+	srv_slots_set_lease(SRV_SLOTS_LEASE);
+	if (vals[6]) {
+		char *end;
+		long n = strtol(vals[6], &end, 10);
+
+		if (*end || end == vals[6] || n < 1 || n > SRV_SLOTS_LEASE_MAX)
+			return srv_usage("serve", "--lease: expected 1 to %d",
+					 SRV_SLOTS_LEASE_MAX);
+		srv_slots_set_lease((unsigned)n);
 	}
 	if (!vals[3] != !vals[4])
 		return srv_usage("serve",

@@ -368,9 +368,25 @@ out:
 
 /* ---- leases ------------------------------------------------------------ */
 
-/* Top up `dev`'s unused slots of one cell to SRV_SLOTS_LEASE. */
+/* Written once by `casebookd serve` before any request thread runs. */
+static unsigned lease_size = SRV_SLOTS_LEASE;
+
+void srv_slots_set_lease(unsigned per_stratum)
+{
+	lease_size = per_stratum >= 1 && per_stratum <= SRV_SLOTS_LEASE_MAX
+			 ? per_stratum
+			 : SRV_SLOTS_LEASE;
+}
+
+unsigned srv_slots_lease_size(void)
+{
+	return lease_size;
+}
+
+/* Top up `dev`'s unused slots of one cell to `want`. */
 static int lease_cell(sqlite3 *db, const struct srv_device *dev,
-		      const char *stratum, const char *now, struct cb_err *err)
+		      const char *stratum, sqlite3_int64 want, const char *now,
+		      struct cb_err *err)
 {
 	sqlite3_stmt *st;
 	sqlite3_int64 have = 0;
@@ -390,7 +406,7 @@ static int lease_cell(sqlite3 *db, const struct srv_device *dev,
 	else
 		rc = db_fail(db, err, "counting leased slots");
 	sqlite3_finalize(st);
-	if (rc || have >= SRV_SLOTS_LEASE)
+	if (rc || have >= want)
 		return rc;
 	st = prep(db,
 		  "UPDATE rand_slots SET device = ?, leased_at = ?"
@@ -404,7 +420,7 @@ static int lease_cell(sqlite3 *db, const struct srv_device *dev,
 	bind_text(st, 2, now);
 	bind_text(st, 3, dev->site);
 	bind_text(st, 4, stratum);
-	sqlite3_bind_int64(st, 5, SRV_SLOTS_LEASE - have);
+	sqlite3_bind_int64(st, 5, want - have);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(db, err, "leasing slots");
 	sqlite3_finalize(st);
@@ -440,7 +456,7 @@ static int rows_to(sqlite3 *db, const char *sql, const char *param,
 }
 
 int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
-		    cJSON **reply, struct cb_err *err)
+		    unsigned per_stratum, cJSON **reply, struct cb_err *err)
 {
 	static const char *const lease_cols[] = {
 	    "slot",   "list", "stratum",  "seq",
@@ -458,6 +474,8 @@ int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
 	int rc;
 
 	*reply = NULL;
+	if (!per_stratum || per_stratum > SRV_SLOTS_LEASE_MAX)
+		per_stratum = SRV_SLOTS_LEASE;
 	if (!dev->site[0] || !srv_role_is_site(dev->role))
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "only site devices (coordinator, "
@@ -495,7 +513,8 @@ int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
 		sqlite3_finalize(st);
 	}
 	for (i = 0; i < ncells && !rc; i++)
-		rc = lease_cell(db, dev, cells[i], now, err);
+		rc = lease_cell(db, dev, cells[i], (sqlite3_int64)per_stratum,
+				now, err);
 	for (i = 0; i < ncells; i++)
 		free(cells[i]);
 	free(cells);
@@ -505,7 +524,7 @@ int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
 		rc = cb_err_set(err, CB_ENOMEM, "out of memory");
 	if (!rc) {
 		cJSON_AddStringToObject(out, "site", dev->site);
-		cJSON_AddNumberToObject(out, "per_stratum", SRV_SLOTS_LEASE);
+		cJSON_AddNumberToObject(out, "per_stratum", per_stratum);
 		lease = cJSON_AddArrayToObject(out, "lease");
 		assigned = cJSON_AddArrayToObject(out, "assigned");
 		keys = cJSON_AddArrayToObject(out, "codebreak");
@@ -772,7 +791,8 @@ void srv_api_slots(struct srv_req *r)
 		return;
 	}
 	pthread_mutex_lock(&r->core->lock);
-	rc = srv_slots_lease(r->core->store, &r->dev, &reply, &err);
+	rc = srv_slots_lease(r->core->store, &r->dev, srv_slots_lease_size(),
+			     &reply, &err);
 	pthread_mutex_unlock(&r->core->lock);
 	if (rc) {
 		srv_req_error(r, rc == CB_EBUSY ? 503 : 500, "internal",

@@ -20,7 +20,8 @@
  *               leasing it and the subject (and event) that used it
  *
  * Leasing: every signed GET /v1/slots by a site device tops up that
- * device's unused slots to SRV_SLOTS_LEASE per stratum cell of its site,
+ * device's unused slots to the lease size (`casebookd serve --lease N`,
+ * default SRV_SLOTS_LEASE) per stratum cell of its site,
  * taking the site's unleased slots in seq order. A leased slot belongs
  * to that device for good, so two offline laptops of one site never hold
  * the same slot. A randomize event is accepted only with a slot leased to
@@ -44,8 +45,10 @@
 #include "randlist.h"
 #include "store.h"
 
-/* Unused slots a device holds per stratum cell after each sync. */
+/* Unused slots a device holds per stratum cell after each sync: the
+ * default and the largest `casebookd serve --lease N`. */
 #define SRV_SLOTS_LEASE 4
+#define SRV_SLOTS_LEASE_MAX 200
 
 /* The data key of a randomize event naming its slot (the randno). */
 #define SRV_SLOTS_DATA_SLOT "slot"
@@ -72,7 +75,9 @@ int srv_slots_import(struct srv_store *s, const struct cb_randlist *list,
 
 /*
  * Top up the lease of site device `dev` (coordinator or investigator)
- * and describe it in *reply (docs/api.md, GET /v1/slots):
+ * to `per_stratum` unused slots per stratum cell (1 to
+ * SRV_SLOTS_LEASE_MAX; 0 means SRV_SLOTS_LEASE) and describe it in
+ * *reply (docs/api.md, GET /v1/slots):
  *   {"site":..., "per_stratum":N,
  *    "lease":[{"slot","list","stratum","seq","randno","kit","arm_site"}],
  *    "assigned":[{"slot","list","subject","randno","kit","arm_site"}],
@@ -82,7 +87,15 @@ int srv_slots_import(struct srv_store *s, const struct cb_randlist *list,
  * Runs in its own transaction. CB_EFORBIDDEN for a device of no site.
  */
 int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
-		    cJSON **reply, struct cb_err *err);
+		    unsigned per_stratum, cJSON **reply, struct cb_err *err);
+
+/*
+ * The lease size GET /v1/slots uses (srv_api_slots), for the whole
+ * process: `casebookd serve --lease N` sets it before serving. Values
+ * outside 1..SRV_SLOTS_LEASE_MAX set the default SRV_SLOTS_LEASE.
+ */
+void srv_slots_set_lease(unsigned per_stratum);
+unsigned srv_slots_lease_size(void);
 
 /*
  * Check a randomize event `ev` from `dev` before it is accepted: it
@@ -112,8 +125,9 @@ int srv_slots_mark(struct srv_store *s, const struct cb_event *ev,
 int srv_slots_report(struct srv_store *s, FILE *out, struct cb_err *err);
 
 /*
- * GET /v1/slots (docs/api.md): srv_slots_lease for the calling device,
- * under the core's lock. 403 for a device of no site.
+ * GET /v1/slots (docs/api.md): srv_slots_lease for the calling device
+ * with srv_slots_lease_size(), under the core's lock. 403 for a device
+ * of no site.
  */
 struct srv_req;
 void srv_api_slots(struct srv_req *r);
