@@ -48,7 +48,9 @@ const char cmd_query_help[] =
     "        soft edit checks) are listed with the others. --json prints\n"
     "        {\"queries\":[{\"id\",\"subject\",\"visit\",\"form\",\n"
     "        \"instance\",\"item\",\"status\",\"system\",\"text\",\"answer\",\n"
-    "        \"answered_by\",\"closed_by\"}]}.\n"
+    "        \"answered_by\",\"closed_by\"}]}. The text of a system\n"
+    "        query on an item the protocol marks unblinded is withheld\n"
+    "        from every role but lab and dsmb.\n"
     "answer  answer a query (site staff, data manager, monitor).\n"
     "close   close a query, optionally with a closing remark (data\n"
     "        manager and monitor).\n"
@@ -357,7 +359,25 @@ struct query_list {
 	struct jout j;
 	cJSON *list;
 	int all;
+	struct entry *e;
 };
+
+/*
+ * 1 when the text of query `q` is withheld from the acting role: a system
+ * query (its text made by the software from the data, a soft edit check's
+ * message) on an item the protocol marks unblinded, for a blinded role.
+ */
+static int query_withheld(struct entry *e, const struct cb_merge_query *q)
+{
+	const struct cb_protocol_item *it;
+
+	if (!q->system || !q->item[0] ||
+	    entry_role_unblinded(store_role(e->st)))
+		return 0;
+	it = cb_protocol_find_item(cb_protocol_find_form(e->proto, q->form),
+				   q->item);
+	return it && it->unblinded;
+}
 
 static int list_one(const struct cb_merge_query *q, void *ctx)
 {
@@ -377,7 +397,9 @@ static int list_one(const struct cb_merge_query *q, void *ctx)
 	jout_str(&l->j, o, "item", q->item);
 	jout_str(&l->j, o, "status", cb_query_status_name(q->status));
 	jout_bool(&l->j, o, "system", q->system);
-	jout_str(&l->j, o, "text", q->text);
+	jout_str(&l->j, o, "text",
+		 query_withheld(l->e, q) ? "(withheld: unblinded item)"
+					 : q->text);
 	jout_str(&l->j, o, "opened_by", q->open ? q->open->user : NULL);
 	jout_str(&l->j, o, "answer",
 		 q->answer ? cb_event_data(q->answer, CB_DATA_TEXT) : NULL);
@@ -441,6 +463,7 @@ static int query_list(int argc, char **argv, struct cli_global *g)
 	rc = entry_open(g, &e, &err);
 	if (rc)
 		return cli_fail(&err);
+	l.e = &e;
 	root = cJSON_CreateObject();
 	l.list = jout_put(&l.j, root, "queries", cJSON_CreateArray());
 	rc = root ? 0 : CB_ENOMEM;

@@ -47,7 +47,8 @@ const char cmd_subject_help[] =
     "complete, conflicted (an item has several values after a merge),\n"
     "signed (the current signature covers every current value), or\n"
     "\"signed (broken)\" (the form was changed after signing; sign again).\n"
-    "Items marked unblinded in the protocol are withheld.\n"
+    "Items marked unblinded in the protocol are withheld from every role\n"
+    "but lab and dsmb.\n"
     "\n"
     "--json output (stable; members are always present, null when unknown):\n"
     "  list: {\"subjects\":[{\"id\",\"status\",\"eligibility\",\n"
@@ -90,6 +91,15 @@ static int subject_add(int argc, char **argv, struct cli_global *g)
 	rc = entry_open(g, &e, &err);
 	if (rc)
 		return cli_fail(&err);
+	if (store_is_central(e.st)) {
+		fprintf(stderr,
+			"casebook: error: subjects are enrolled at a "
+			"site; the %s role of this central device may "
+			"not add one\n",
+			store_role(e.st));
+		entry_close(&e);
+		return EXIT_AUTH;
+	}
 	rc = store_begin(e.st, &err);
 	if (!rc)
 		rc = store_next_subject_seq(e.st, &seq, &err);
@@ -451,8 +461,7 @@ static void put_items(struct model *m, cJSON *fo,
 		      const struct cb_protocol_visit *v,
 		      const struct cb_protocol_form *f, const char *inst)
 {
-	int may_see =
-	    cb_protocol_writer_bit(store_role(m->e->st)) == CB_WRITER_LAB;
+	int may_see = entry_role_unblinded(store_role(m->e->st));
 	cJSON *arr = jout_put(&m->j, fo, "items", cJSON_CreateArray());
 	size_t i, j;
 
