@@ -51,10 +51,12 @@ const char cmd_subject_help[] =
     "but lab and dsmb.\n"
     "\n"
     "--json output (stable; members are always present, null when unknown):\n"
-    "  list: {\"subjects\":[{\"id\",\"status\",\"eligibility\",\n"
+    "  list: {\"subjects\":[{\"id\",\"status\",\"unblinded\",\"eligibility\",\n"
     "         \"visits_done\",\"open_queries\",\"conflicts\"}]}\n"
     "        eligibility: \"eligible\", \"not eligible\", \"incomplete\" or\n"
     "        null when the protocol has no eligibility rules\n"
+    "        unblinded: null, or {\"user\",\"site\",\"when\",\"reason\"} of\n"
+    "        the first emergency code-break (never the arm)\n"
     "  show: {\"id\",\"status\",\"eligibility\",\"day0\":DATE|null,\n"
     "         \"visits\":[VISIT...],\"queries\":[QUERY...]}\n"
     "    VISIT: {\"visit\",\"label\",\"scheduled\",\"day\",\n"
@@ -147,7 +149,8 @@ struct model {
 struct summary_ctx {
 	const struct cb_protocol *p;
 	const char *status;
-	unsigned char *done; /* per visit index: has data */
+	const struct cb_event *unblind; /* the first emergency code-break */
+	unsigned char *done;		/* per visit index: has data */
 	size_t conflicts, open_queries;
 };
 
@@ -156,6 +159,8 @@ static int summary_event(const struct cb_event *ev, void *ctx)
 	struct summary_ctx *s = ctx;
 	const char *st;
 
+	if (!strcmp(ev->kind, CB_KIND_UNBLIND) && !s->unblind)
+		s->unblind = ev; /* clock order: the first code-break */
 	if (strcmp(ev->kind, CB_KIND_SUBJECT_STATUS))
 		return 0;
 	st = cb_event_data(ev, CB_DATA_STATUS);
@@ -225,6 +230,19 @@ static int put_summary(struct model *m, cJSON *o, int counts,
 
 	jout_str(&m->j, o, "id", m->subject);
 	jout_str(&m->j, o, "status", s.status);
+	/* An emergency code-break is flagged wherever the subject is shown:
+	 * who broke the blind, when (UTC) and why. Never the arm. */
+	if (s.unblind) {
+		cJSON *u =
+		    jout_put(&m->j, o, "unblinded", cJSON_CreateObject());
+
+		jout_str(&m->j, u, "user", s.unblind->user);
+		jout_str(&m->j, u, "site", s.unblind->site);
+		jout_str(&m->j, u, "when", s.unblind->wall);
+		jout_str(&m->j, u, "reason", s.unblind->reason);
+	} else {
+		jout_null(&m->j, o, "unblinded");
+	}
 	cb_check_elig_init(&el);
 	rc = cb_check_eligibility(m->e->proto, &m->src, &el, err);
 	if (rc == CB_ENOTFOUND) {
@@ -303,6 +321,10 @@ static void list_text(const cJSON *root)
 			snprintf(status, sizeof(status), "%s",
 				 jin_str(s, "status") ? jin_str(s, "status")
 						      : "-");
+		if (cJSON_IsObject(
+			cJSON_GetObjectItemCaseSensitive(s, "unblinded")))
+			snprintf(status + strlen(status),
+				 sizeof(status) - strlen(status), " UNBLINDED");
 		printf("%-14s %-28s %6d %8d %9d\n", jin_str(s, "id"), status,
 		       jin_int(s, "visits_done", 0),
 		       jin_int(s, "open_queries", 0),
@@ -832,10 +854,16 @@ static void show_text(const cJSON *root)
 	const char *el = jin_str(root, "eligibility");
 	int other = 0;
 
+	const cJSON *ub = cJSON_GetObjectItemCaseSensitive(root, "unblinded");
+
 	printf("Subject %s   status: %s", jin_str(root, "id"),
 	       jin_str(root, "status") ? jin_str(root, "status") : "-");
 	if (el)
 		printf("   eligibility: %s", el);
+	if (cJSON_IsObject(ub))
+		printf("\nUNBLINDED (emergency code-break) by %s at %s: %s",
+		       jin_str(ub, "user"), jin_str(ub, "when"),
+		       jin_str(ub, "reason"));
 	printf("\nDay 0: %s\n",
 	       jin_str(root, "day0") ? jin_str(root, "day0") : "not yet known");
 	cJSON_ArrayForEach(v, cJSON_GetObjectItemCaseSensitive(root, "visits"))

@@ -292,6 +292,20 @@ else
 fi
 "$CBD" dump --data "$D" --canonical >dump.txt 2>&1
 if grep -q " unblind" dump.txt; then pass "dump shows the unblind event"; else fail "dump shows the unblind event" "missing"; fi
+# The site's other laptop sees the flag after its sync: who, when, why,
+# never the arm.
+expect_rc "coordinator syncs the code-break" 0 cb a sync
+expect_rc "subject list on the coordinator's laptop" 0 cb a subject list
+expect_out "subject list flags the code-break" "UNBLINDED"
+expect_rc "subject show on the coordinator's laptop" 0 cb a subject show "$S0"
+expect_out "subject show says who and why" \
+	"UNBLINDED (emergency code-break) by invlee"
+expect_out "subject show gives the reason" "suspected anaphylaxis"
+if grep -qwE "MSC|PBO" "$T/out"; then
+	fail "the flag shows no arm" "$(grep -wE 'MSC|PBO' "$T/out" | head -2)"
+else
+	pass "the flag shows no arm"
+fi
 
 # ---- 6. the blind holds ------------------------------------------------------
 

@@ -69,8 +69,9 @@ jcase "eligibility undecided" "subj('$S1')['eligibility']" incomplete
 jcase "no visits done" "subj('$S1')['visits_done']" 0
 jcase "no queries" "subj('$S1')['open_queries']" 0
 jcase "no conflicts" "subj('$S1')['conflicts']" 0
+jcase "a subject with no code-break is not flagged" "subj('$S1')['unblinded']" null
 jcase "list members are stable" "sorted(subj('$S1'))" \
-	'["conflicts", "eligibility", "id", "open_queries", "status", "visits_done"]'
+	'["conflicts", "eligibility", "id", "open_queries", "status", "unblinded", "visits_done"]'
 
 # ---- data -------------------------------------------------------------------
 set_ok() { "$CB" form set "$@" >/dev/null 2>&1 || fail "form set $*" "exit $?"; }
