@@ -133,6 +133,9 @@ int cmd_randomize(int argc, char **argv, struct cli_global *g);
 int cmd_unblind(int argc, char **argv, struct cli_global *g);
 extern const char cmd_randomize_help[];
 extern const char cmd_unblind_help[];
+/* The DSMB's arms of the randomized subjects (GET /v1/arms): cmd_arms.c. */
+int cmd_arms(int argc, char **argv, struct cli_global *g);
+extern const char cmd_arms_help[];
 int randomize_fetch_slots(struct store *st, struct net *n,
 			  const struct sync_opts *o, struct cb_err *err);
 /* A JSON setting (an empty object or array when unset); cJSON_Delete. */

@@ -249,9 +249,9 @@ int cmd_unblind(int argc, char **argv, struct cli_global *g)
 	if (rc)
 		goto out;
 	have_slot = 1;
-	rc = pass_get_new(file, UNBLIND_PASS_ENV,
-			  "Code-break passphrase (from the sealed sheet): ",
-			  &pass, &plen, &err);
+	rc = pass_get_from(file, UNBLIND_PASS_ENV,
+			   "Code-break passphrase (from the sealed sheet): ",
+			   &pass, &plen, &err);
 	if (!rc)
 		rc = open_arm(store_site(e.st), randno, &u, pass, plen, &arm,
 			      &err);

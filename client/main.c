@@ -45,6 +45,8 @@ static const struct cli_command commands[] = {
      "randomize an eligible subject with a leased slot", cmd_randomize_help},
     {"unblind", cmd_unblind,
      "emergency code-break of one subject (investigators)", cmd_unblind_help},
+    {"arms", cmd_arms, "open the randomized subjects' arms (DSMB)",
+     cmd_arms_help},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

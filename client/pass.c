@@ -188,16 +188,17 @@ static int copy_env(const char *value, char **out, size_t *len,
 	return 0;
 }
 
-int pass_get(const struct cli_global *g, const char *prompt, char **out,
-	     size_t *len, struct cb_err *err)
+int pass_get_from(const char *file, const char *env, const char *prompt,
+		  char **out, size_t *len, struct cb_err *err)
 {
-	const char *env = getenv(PASS_ENV);
+	const char *value = env ? getenv(env) : NULL;
 	int rc;
 
-	if (g && g->passphrase_file)
-		rc = read_file_line(g->passphrase_file, out, len, err);
-	else if (env)
-		rc = copy_env(env, out, len, err);
+	*out = NULL;
+	if (file)
+		rc = read_file_line(file, out, len, err);
+	else if (value)
+		rc = copy_env(value, out, len, err);
 	else
 		rc = prompt_tty(prompt, out, len, err);
 	if (rc)
@@ -208,6 +209,13 @@ int pass_get(const struct cli_global *g, const char *prompt, char **out,
 		return cb_err_set(err, CB_EAUTH, "the passphrase is empty");
 	}
 	return 0;
+}
+
+int pass_get(const struct cli_global *g, const char *prompt, char **out,
+	     size_t *len, struct cb_err *err)
+{
+	return pass_get_from(g ? g->passphrase_file : NULL, PASS_ENV, prompt,
+			     out, len, err);
 }
 
 /* Characters (UTF-8 code points) in `len` bytes: non-continuation bytes. */

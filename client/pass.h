@@ -40,6 +40,15 @@ int pass_get(const struct cli_global *g, const char *prompt, char **out,
 	     size_t *len, struct cb_err *err);
 
 /*
+ * An existing passphrase other than the store's (an unblinding key, a
+ * code-break sheet): from `file` when not NULL, else the environment
+ * variable `env` when set, else asked once on the terminal with `prompt`.
+ * Errors as pass_get.
+ */
+int pass_get_from(const char *file, const char *env, const char *prompt,
+		  char **out, size_t *len, struct cb_err *err);
+
+/*
  * A new passphrase: from `file` when not NULL, else from the environment
  * variable `env` when set, else asked twice on the terminal with `prompt`
  * (the two must match). Refuses an empty passphrase and one shorter than

@@ -377,6 +377,7 @@ static const struct route routes[] = {
     {"/v1/sync/pull", "GET", 1, handle_pull},
     {"/v1/queries", "GET", 1, handle_queries},
     {"/v1/slots", "GET", 1, srv_api_slots},
+    {"/v1/arms", "GET", 1, srv_api_arms},
     {NULL, NULL, 0, NULL},
 };
 

@@ -801,3 +801,68 @@ void srv_api_slots(struct srv_req *r)
 	}
 	srv_req_json(r, 200, reply);
 }
+
+/* ---- GET /v1/arms ------------------------------------------------------ */
+
+int srv_slots_arms(struct srv_store *s, cJSON **reply, struct cb_err *err)
+{
+	static const char *const arm_cols[] = {"subject",     "list", "site",
+					       "randno",      "kit",  "stratum",
+					       "arm_unblind", NULL};
+	sqlite3 *db = srv_store_sqlite(s);
+	cJSON *out, *arms;
+	int rc;
+
+	*reply = NULL;
+	rc = ensure(db, err);
+	if (rc)
+		return rc;
+	out = cJSON_CreateObject();
+	arms = out ? cJSON_AddArrayToObject(out, "arms") : NULL;
+	if (!arms) {
+		cJSON_Delete(out);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	rc = srv_store_begin(s, err);
+	/* rows_to's one parameter, NULL here, is tested and ignored. */
+	if (!rc)
+		rc = rows_to(db,
+			     "SELECT subject, list_id, site, randno, kit,"
+			     " stratum, arm_unblinding FROM rand_slots"
+			     " WHERE subject IS NOT NULL AND ?1 IS NULL"
+			     " ORDER BY site, randno",
+			     NULL, arm_cols, arms, err);
+	if (!rc)
+		rc = srv_store_commit(s, err);
+	else
+		srv_store_rollback(s);
+	if (rc) {
+		cJSON_Delete(out);
+		return rc;
+	}
+	*reply = out;
+	return 0;
+}
+
+void srv_api_arms(struct srv_req *r)
+{
+	struct cb_err err;
+	cJSON *reply = NULL;
+	int rc;
+
+	cb_err_clear(&err);
+	if (strcmp(r->dev.role, SRV_SLOTS_ARMS_ROLE)) {
+		srv_req_error(r, 403, "forbidden",
+			      "only the DSMB role receives the sealed arms");
+		return;
+	}
+	pthread_mutex_lock(&r->core->lock);
+	rc = srv_slots_arms(r->core->store, &reply, &err);
+	pthread_mutex_unlock(&r->core->lock);
+	if (rc) {
+		srv_req_error(r, rc == CB_EBUSY ? 503 : 500, "internal",
+			      "could not read the arms");
+		return;
+	}
+	srv_req_json(r, 200, reply);
+}

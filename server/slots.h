@@ -132,4 +132,25 @@ int srv_slots_report(struct srv_store *s, FILE *out, struct cb_err *err);
 struct srv_req;
 void srv_api_slots(struct srv_req *r);
 
+/* The only role GET /v1/arms answers. */
+#define SRV_SLOTS_ARMS_ROLE "dsmb"
+
+/*
+ * Every randomized subject's slot with its arm sealed to the trial
+ * unblinding key, for the DSMB's closed report (docs/api.md, GET
+ * /v1/arms): *reply gets
+ *   {"arms":[{"subject","list","site","randno","kit","stratum",
+ *             "arm_unblind"}]}
+ * ordered by site and randomization number. Never the site-sealed arm,
+ * never a plain arm: the server cannot open either. An empty array when
+ * no list was imported. Runs in its own transaction.
+ */
+int srv_slots_arms(struct srv_store *s, cJSON **reply, struct cb_err *err);
+
+/*
+ * GET /v1/arms: srv_slots_arms under the core's lock, for a device of
+ * role SRV_SLOTS_ARMS_ROLE only (403 "forbidden" for every other role).
+ */
+void srv_api_arms(struct srv_req *r);
+
 #endif

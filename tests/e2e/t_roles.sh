@@ -295,6 +295,11 @@ row_http() {
 		[ "$code" = 200 ] && { has "\"$S\"" "$T/resp" && got=allow || got=deny; }
 		;;
 	slots) hreq "$_d" GET /v1/slots "" ;;
+	arms) hreq "$_d" GET /v1/arms "" ;;
+	arms-sees-sealed-unblind)
+		hreq "$_d" GET /v1/arms ""
+		grep -qFf unblind.blobs "$T/resp" && got=allow || got=deny
+		;;
 	slots-sees-kr01)
 		hreq "$_d" GET /v1/slots ""
 		has '"R-KR01-' "$T/resp" && got=allow || got=deny
