@@ -301,6 +301,17 @@ expect_rc "subject show on the coordinator's laptop" 0 cb a subject show "$S0"
 expect_out "subject show says who and why" \
 	"UNBLINDED (emergency code-break) by invlee"
 expect_out "subject show gives the reason" "suspected anaphylaxis"
+# A data manager's device (central, blinded) sees the flag too.
+t=$("$CBD" token create --data "$D" --role datamanager 2>/dev/null)
+expect_rc "register a data manager" 0 cb dm init --server "$URL" --token "$t" --user dmkim
+expect_rc "data manager syncs" 0 cb dm sync
+expect_rc "data manager's subject list" 0 cb dm subject list
+expect_out "the data manager sees the code-break" "UNBLINDED"
+if grep -qwE "MSC|PBO" "$T/out"; then
+	fail "the data manager sees no arm" "$(grep -wE 'MSC|PBO' "$T/out" | head -2)"
+else
+	pass "the data manager sees no arm"
+fi
 if grep -qwE "MSC|PBO" "$T/out"; then
 	fail "the flag shows no arm" "$(grep -wE 'MSC|PBO' "$T/out" | head -2)"
 else
