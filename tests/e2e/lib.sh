@@ -75,14 +75,15 @@ cb() {
 	"$CB" --home "$T/h/$_h" "$@"
 }
 
-# start_server / stop_server: casebookd serve on the data directory $D at
+# start_server [SERVE-OPTIONS...] / stop_server: casebookd serve on the data directory $D at
 # 127.0.0.1:$PORT (the script sets D, PORT and URL=http://127.0.0.1:$PORT),
 # its log appended to $T/server.log. start_server polls /v1/health until
 # the server answers (never a fixed sleep); stop_server sends SIGTERM and
 # waits. Scripts that start one call `at_exit stop_server`.
 SRV_PID=""
 start_server() {
-	"$CBD" serve --data "$D" --listen "127.0.0.1:$PORT" 2>>"$T/server.log" &
+	"$CBD" serve --data "$D" --listen "127.0.0.1:$PORT" "$@" \
+		2>>"$T/server.log" &
 	SRV_PID=$!
 	_i=0
 	until curl -sf "$URL/v1/health" >/dev/null 2>&1; do

@@ -43,33 +43,8 @@ SEED=${CASEBOOK_SEED:-$(od -An -tu4 -N4 /dev/urandom | tr -d ' ')}
 echo "seed: CASEBOOK_SEED=$SEED"
 cd "$T" || exit 1
 
-start_server() {
-	"$CBD" serve --data "$D" --listen "127.0.0.1:$PORT" --lease "$LEASE" \
-		2>>"$T/server.log" &
-	SRV_PID=$!
-	_i=0
-	until curl -sf "$URL/v1/health" >/dev/null 2>&1; do
-		_i=$((_i + 1))
-		if [ $_i -gt 400 ]; then
-			fail "server starts" "no answer on $URL"
-			return 1
-		fi
-		sleep 0.05
-	done
-}
-stop_server() {
-	if [ -n "$SRV_PID" ]; then
-		kill "$SRV_PID" 2>/dev/null
-		wait "$SRV_PID" 2>/dev/null
-	fi
-	SRV_PID=""
-	return 0
-}
 at_exit stop_server
 
-check() {
-	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1" "wanted '$2', got '$3'"; fi
-}
 cb() {
 	_h=$1
 	shift
@@ -99,7 +74,7 @@ expect_rc "serve --lease 0 refused" 2 "$CBD" serve --data "$D" --listen 127.0.0.
 expect_rc "serve --lease 201 refused" 2 "$CBD" serve --data "$D" --listen 127.0.0.1:1 --lease 201
 expect_out "serve --lease: says the range" "1 to 200"
 
-start_server || finish
+start_server --lease "$LEASE" || finish
 
 # ---- 2. leases, then offline -----------------------------------------------
 
@@ -175,7 +150,7 @@ expect_out "x exhausted: names the stratum" "stratum 2"
 
 # ---- 3. sync ---------------------------------------------------------------
 
-start_server || finish
+start_server --lease "$LEASE" || finish
 for d in a b; do
 	expect_rc "sync $d" 0 cb "$d" sync
 	expect_out "sync $d: nothing rejected" "0 rejected"
