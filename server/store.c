@@ -856,26 +856,41 @@ int srv_store_nonce_use(struct srv_store *s, const char *device,
 			const char *nonce, int64_t time_ms, int64_t now_ms,
 			struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_NONCE_PRUNE, err);
+	sqlite3_stmt *st;
 	int rc;
 
-	if (!st)
-		return err->code;
+	/* Prune and record in one transaction: one commit (one fsync) per
+	 * request, not two once old nonces start expiring. */
+	rc = srv_store_begin(s, err);
+	if (rc)
+		return rc;
+	st = stmt(s, ST_NONCE_PRUNE, err);
+	if (!st) {
+		rc = err->code;
+		goto fail;
+	}
 	sqlite3_bind_int64(st, 1, now_ms - SRV_NONCE_KEEP_MS);
 	rc = run_done(s, st, "prune nonces", err);
 	if (rc)
-		return rc;
+		goto fail;
 	st = stmt(s, ST_NONCE_ADD, err);
-	if (!st)
-		return err->code;
+	if (!st) {
+		rc = err->code;
+		goto fail;
+	}
 	bind_text(st, 1, device);
 	bind_text(st, 2, nonce);
 	sqlite3_bind_int64(st, 3, time_ms);
 	rc = run_done(s, st, "record nonce", err);
 	if (rc == CB_EEXIST)
-		return cb_err_set(err, CB_ECONFLICT,
-				  "request nonce already used (replayed "
-				  "request)");
+		rc = cb_err_set(err, CB_ECONFLICT,
+				"request nonce already used (replayed "
+				"request)");
+	if (rc)
+		goto fail;
+	return srv_store_commit(s, err);
+fail:
+	srv_store_rollback(s);
 	return rc;
 }
 
