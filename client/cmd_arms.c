@@ -65,45 +65,17 @@ static char *meta_or_null(struct store *st, const char *key)
 }
 
 /* Open the store, refusing any role but ARMS_ROLE before asking for the
- * store's passphrase (store_open_cli with the role check in between). */
+ * store's passphrase. */
 static int open_dsmb_store(const struct cli_global *g, struct store **out)
 {
-	char home[STORE_PATH_MAX + 1], prompt[STORE_USER_MAX + 32];
-	struct store *st = NULL;
 	struct cb_err err;
-	char *pass = NULL;
-	size_t pass_len = 0;
-	int rc;
 
-	*out = NULL;
 	cb_err_clear(&err);
-	rc = store_home(g, home, sizeof(home), &err);
-	if (!rc)
-		rc = store_open(home, &st, &err);
-	if (!rc)
-		rc = store_select_user(st, g->user, &err);
-	if (rc) {
-		store_close(st);
+	if (store_open_cli_as(g, ARMS_ROLE,
+			      "the arms (they go only to the "
+			      "DSMB)",
+			      out, &err))
 		return cli_fail(&err);
-	}
-	if (strcmp(store_role(st), ARMS_ROLE)) {
-		fprintf(stderr,
-			"casebook: not authorized: the arms go only to the "
-			"DSMB (user %s has role %s)\n",
-			store_user(st), store_role(st));
-		store_close(st);
-		return EXIT_AUTH;
-	}
-	snprintf(prompt, sizeof(prompt), "Passphrase for %s: ", store_user(st));
-	rc = pass_get(g, prompt, &pass, &pass_len, &err);
-	if (!rc)
-		rc = store_unlock(st, pass, pass_len, &err);
-	pass_free(pass);
-	if (rc) {
-		store_close(st);
-		return cli_fail(&err);
-	}
-	*out = st;
 	return 0;
 }
 

@@ -70,42 +70,11 @@ static int print_user(void *ctx, const char *name, const char *role)
 static int open_as(struct cli_global *g, const char *need_role,
 		   struct store **out)
 {
-	char home[STORE_PATH_MAX + 1], prompt[STORE_USER_MAX + 32];
-	struct store *st = NULL;
 	struct cb_err err;
-	char *pass = NULL;
-	size_t pass_len = 0;
-	int rc;
 
-	*out = NULL;
 	cb_err_clear(&err);
-	rc = store_home(g, home, sizeof(home), &err);
-	if (!rc)
-		rc = store_open(home, &st, &err);
-	if (!rc)
-		rc = store_select_user(st, g->user, &err);
-	if (!rc && need_role && strcmp(store_role(st), need_role)) {
-		fprintf(stderr,
-			"casebook: error: only an investigator can add users; "
-			"'%s' is a %s (act as an investigator with --user "
-			"NAME)\n",
-			store_user(st), store_role(st));
-		store_close(st);
-		return EXIT_AUTH;
-	}
-	if (!rc) {
-		snprintf(prompt, sizeof(prompt),
-			 "Passphrase for %s: ", store_user(st));
-		rc = pass_get(g, prompt, &pass, &pass_len, &err);
-	}
-	if (!rc)
-		rc = store_unlock(st, pass, pass_len, &err);
-	pass_free(pass);
-	if (rc) {
-		store_close(st);
+	if (store_open_cli_as(g, need_role, "adding a user", out, &err))
 		return cli_fail(&err);
-	}
-	*out = st;
 	return EXIT_OK;
 }
 

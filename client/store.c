@@ -964,8 +964,8 @@ int store_check_passphrase(struct store *st, const char *pass, size_t pass_len,
 	return 0;
 }
 
-int store_open_cli(const struct cli_global *g, struct store **out,
-		   struct cb_err *err)
+int store_open_cli_as(const struct cli_global *g, const char *need_role,
+		      const char *what, struct store **out, struct cb_err *err)
 {
 	char home[STORE_PATH_MAX + 1], prompt[STORE_USER_MAX + 32];
 	struct store *st = NULL;
@@ -979,6 +979,14 @@ int store_open_cli(const struct cli_global *g, struct store **out,
 		rc = store_open(home, &st, err);
 	if (!rc)
 		rc = store_select_user(st, g->user, err);
+	/* A role that may not act is told so before typing a passphrase. */
+	if (!rc && need_role && strcmp(store_role(st), need_role))
+		rc = cb_err_set(err, CB_EFORBIDDEN,
+				"not authorized: %s needs the %s role; user "
+				"'%s' is a %s (act as another user with "
+				"--user NAME)",
+				what ? what : "this command", need_role,
+				store_user(st), store_role(st));
 	if (!rc) {
 		snprintf(prompt, sizeof(prompt),
 			 "Passphrase for %s: ", store_user(st));
@@ -993,6 +1001,12 @@ int store_open_cli(const struct cli_global *g, struct store **out,
 	}
 	*out = st;
 	return 0;
+}
+
+int store_open_cli(const struct cli_global *g, struct store **out,
+		   struct cb_err *err)
+{
+	return store_open_cli_as(g, NULL, NULL, out, err);
 }
 
 void store_close(struct store *st)

@@ -174,6 +174,15 @@ int store_unlock(struct store *st, const char *pass, size_t pass_len,
 int store_open_cli(const struct cli_global *g, struct store **out,
 		   struct cb_err *err);
 
+/*
+ * store_open_cli for a command only `need_role` may run: after choosing
+ * the user and before asking the passphrase, any other role gets
+ * CB_EFORBIDDEN with a message naming `what` (the command), the role
+ * needed and the user's role.
+ */
+int store_open_cli_as(const struct cli_global *g, const char *need_role,
+		      const char *what, struct store **out, struct cb_err *err);
+
 /* Wipe the keys and close the file. Rolls back an open transaction. NULL
  * is allowed. */
 void store_close(struct store *st);

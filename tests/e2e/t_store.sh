@@ -183,7 +183,7 @@ before=$(sum "$DB")
 CASEBOOK_PASSPHRASE=$PW CASEBOOK_NEW_PASSPHRASE=bob-pass-1 expect_rc \
 	"user add by a coordinator exits 4" 4 \
 	"$CB" --home "$H" user add bob --role coordinator
-expect_out "coordinator refusal says why" "only an investigator"
+expect_out "coordinator refusal says why" "needs the investigator role"
 expect_same "refused user add changed nothing" "$(sum "$DB")" "$before"
 
 I="$T/inv"
