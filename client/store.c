@@ -293,6 +293,18 @@ static int db_fail(struct store *st, int src, const char *what,
 	}
 }
 
+/* Step a scan: 1 for a row, 0 at the end, or the error of db_fail. */
+static int next_row(struct store *st, sqlite3_stmt *s, struct cb_err *err)
+{
+	int src = sqlite3_step(s);
+
+	if (src == SQLITE_ROW)
+		return 1;
+	if (src == SQLITE_DONE)
+		return 0;
+	return db_fail(st, src, "reading the store", err);
+}
+
 static int integrity(struct store *st, const char *what, struct cb_err *err)
 {
 	return cb_err_set(err, CB_EINTEGRITY,
@@ -1479,17 +1491,7 @@ int store_each_event(struct store *st, const char *subject, unsigned which,
 				-1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return db_fail(st, rc, "reading events", err);
-	for (;;) {
-		int src = sqlite3_step(s);
-
-		if (src == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (src != SQLITE_ROW) {
-			rc = db_fail(st, src, "reading the store", err);
-			break;
-		}
+	while ((rc = next_row(st, s, err)) == 1) {
 		struct store_event ev;
 		unsigned char *plain;
 		size_t plain_len;
@@ -1541,17 +1543,7 @@ int store_each_subject(struct store *st, store_subject_fn fn, void *ctx,
 	    NULL);
 	if (rc != SQLITE_OK)
 		return db_fail(st, rc, "reading subjects", err);
-	for (;;) {
-		int src = sqlite3_step(s);
-
-		if (src == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (src != SQLITE_ROW) {
-			rc = db_fail(st, src, "reading the store", err);
-			break;
-		}
+	while ((rc = next_row(st, s, err)) == 1) {
 		const unsigned char *hash = sqlite3_column_blob(s, 0);
 		unsigned char *plain;
 		size_t plain_len;
@@ -1669,17 +1661,7 @@ int store_count_events(struct store *st, int64_t *total, int64_t *unsynced,
 				-1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return db_fail(st, rc, "reading events", err);
-	for (;;) {
-		int src = sqlite3_step(s);
-
-		if (src == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (src != SQLITE_ROW) {
-			rc = db_fail(st, src, "reading the store", err);
-			break;
-		}
+	while ((rc = next_row(st, s, err)) == 1) {
 		rc = scan_verify(st, s, &r, err);
 		if (rc)
 			break;
@@ -1727,17 +1709,7 @@ int store_each_user(struct store *st, store_user_fn fn, void *ctx,
 				-1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return db_fail(st, rc, "reading the keyslots", err);
-	for (;;) {
-		int src = sqlite3_step(s);
-
-		if (src == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (src != SQLITE_ROW) {
-			rc = db_fail(st, src, "reading the store", err);
-			break;
-		}
+	while ((rc = next_row(st, s, err)) == 1) {
 		const char *n = (const char *)sqlite3_column_text(s, 0);
 		const char *r = (const char *)sqlite3_column_text(s, 1);
 
@@ -1940,17 +1912,7 @@ int store_check(struct store *st, struct store_check_report *report,
 				&s, NULL);
 	if (rc != SQLITE_OK)
 		return db_fail(st, rc, "reading settings", err);
-	for (;;) {
-		int src = sqlite3_step(s);
-
-		if (src == SQLITE_DONE) {
-			rc = 0;
-			break;
-		}
-		if (src != SQLITE_ROW) {
-			rc = db_fail(st, src, "reading the store", err);
-			break;
-		}
+	while ((rc = next_row(st, s, err)) == 1) {
 		char key[META_KEY_MAX + 1], *val;
 		size_t len;
 		const char *k = (const char *)sqlite3_column_text(s, 0);
