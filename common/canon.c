@@ -21,12 +21,6 @@ struct seg {
 	size_t index;	      /* array index when key is NULL */
 };
 
-struct enc {
-	char *buf;
-	size_t len, cap; /* len excludes the NUL; len <= CB_CANON_MAX */
-	struct cb_err *err;
-};
-
 /* Longest rendered path in a message; longer paths end in "...". */
 #define PATH_TEXT_MAX 320
 
@@ -132,7 +126,8 @@ static void render_path(const struct seg *at, char *out, size_t cap)
 		memcpy(out + cap - 4, "...", 4);
 }
 
-static int fail_at(struct enc *e, const struct seg *at, const char *why)
+static int fail_at(struct cb_canon_buf *e, const struct seg *at,
+		   const char *why)
 {
 	char path[PATH_TEXT_MAX];
 
@@ -143,7 +138,7 @@ static int fail_at(struct enc *e, const struct seg *at, const char *why)
 			  path, why);
 }
 
-static int reserve(struct enc *e, size_t more)
+static int reserve(struct cb_canon_buf *e, size_t more)
 {
 	size_t ncap;
 	char *nbuf;
@@ -169,7 +164,7 @@ static int reserve(struct enc *e, size_t more)
 	return 0;
 }
 
-static int put(struct enc *e, const char *s, size_t n)
+int cb_canon_put(struct cb_canon_buf *e, const char *s, size_t n)
 {
 	int rc = reserve(e, n);
 
@@ -181,7 +176,7 @@ static int put(struct enc *e, const char *s, size_t n)
 	return 0;
 }
 
-static int put_string(struct enc *e, const char *s)
+int cb_canon_put_string(struct cb_canon_buf *e, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	const char *run = s;
@@ -189,14 +184,14 @@ static int put_string(struct enc *e, const char *s)
 	size_t esc_len;
 	int rc;
 
-	if ((rc = put(e, "\"", 1)))
+	if ((rc = cb_canon_put(e, "\"", 1)))
 		return rc;
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		if ((rc = put(e, run, (size_t)(s - run))))
+		if ((rc = cb_canon_put(e, run, (size_t)(s - run))))
 			return rc;
 		run = s + 1;
 		esc[0] = '\\';
@@ -229,12 +224,12 @@ static int put_string(struct enc *e, const char *s)
 			esc[5] = hex[c & 0xf];
 			esc_len = 6;
 		}
-		if ((rc = put(e, esc, esc_len)))
+		if ((rc = cb_canon_put(e, esc, esc_len)))
 			return rc;
 	}
-	if ((rc = put(e, run, (size_t)(s - run))))
+	if ((rc = cb_canon_put(e, run, (size_t)(s - run))))
 		return rc;
-	return put(e, "\"", 1);
+	return cb_canon_put(e, "\"", 1);
 }
 
 static int key_order(const void *a, const void *b)
@@ -246,29 +241,29 @@ static int key_order(const void *a, const void *b)
 	return strcmp(x->string, y->string);
 }
 
-static int enc_value(struct enc *e, const cJSON *v, const struct seg *at,
-		     int depth);
+static int enc_value(struct cb_canon_buf *e, const cJSON *v,
+		     const struct seg *at, int depth);
 
-static int enc_array(struct enc *e, const cJSON *v, const struct seg *at,
-		     int depth)
+static int enc_array(struct cb_canon_buf *e, const cJSON *v,
+		     const struct seg *at, int depth)
 {
 	const cJSON *it;
 	struct seg s = {at, NULL, 0};
 	int rc;
 
-	if ((rc = put(e, "[", 1)))
+	if ((rc = cb_canon_put(e, "[", 1)))
 		return rc;
 	for (it = v->child; it; it = it->next, s.index++) {
-		if (it != v->child && (rc = put(e, ",", 1)))
+		if (it != v->child && (rc = cb_canon_put(e, ",", 1)))
 			return rc;
 		if ((rc = enc_value(e, it, &s, depth + 1)))
 			return rc;
 	}
-	return put(e, "]", 1);
+	return cb_canon_put(e, "]", 1);
 }
 
-static int enc_object(struct enc *e, const cJSON *v, const struct seg *at,
-		      int depth)
+static int enc_object(struct cb_canon_buf *e, const cJSON *v,
+		      const struct seg *at, int depth)
 {
 	const cJSON **members = NULL;
 	const cJSON *it;
@@ -308,39 +303,39 @@ static int enc_object(struct enc *e, const cJSON *v, const struct seg *at,
 			goto out;
 		}
 	}
-	if ((rc = put(e, "{", 1)))
+	if ((rc = cb_canon_put(e, "{", 1)))
 		goto out;
 	for (i = 0; i < n; i++) {
 		struct seg s = {at, members[i]->string, 0};
 
-		if (i && (rc = put(e, ",", 1)))
+		if (i && (rc = cb_canon_put(e, ",", 1)))
 			goto out;
-		if ((rc = put_string(e, members[i]->string)) ||
-		    (rc = put(e, ":", 1)) ||
+		if ((rc = cb_canon_put_string(e, members[i]->string)) ||
+		    (rc = cb_canon_put(e, ":", 1)) ||
 		    (rc = enc_value(e, members[i], &s, depth + 1)))
 			goto out;
 	}
-	rc = put(e, "}", 1);
+	rc = cb_canon_put(e, "}", 1);
 out:
 	free(members);
 	return rc;
 }
 
-static int enc_value(struct enc *e, const cJSON *v, const struct seg *at,
-		     int depth)
+static int enc_value(struct cb_canon_buf *e, const cJSON *v,
+		     const struct seg *at, int depth)
 {
 	char why[96];
 
 	if (!v)
 		return fail_at(e, at, "missing value");
 	if (cJSON_IsNull(v))
-		return put(e, "null", 4);
+		return cb_canon_put(e, "null", 4);
 	if (cJSON_IsString(v)) {
 		if (!v->valuestring)
 			return fail_at(e, at, "string has no text");
 		if (!cb_utf8_valid(v->valuestring, strlen(v->valuestring)))
 			return fail_at(e, at, "string is not valid UTF-8");
-		return put_string(e, v->valuestring);
+		return cb_canon_put_string(e, v->valuestring);
 	}
 	if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
 		if (depth >= CB_CANON_DEPTH_MAX) {
@@ -361,7 +356,7 @@ static int enc_value(struct enc *e, const cJSON *v, const struct seg *at,
 
 int cb_canon_encode(const cJSON *v, char **out, size_t *len, struct cb_err *err)
 {
-	struct enc e = {NULL, 0, 0, err};
+	struct cb_canon_buf e = {NULL, 0, 0, err};
 	int rc;
 
 	*out = NULL;

@@ -37,6 +37,28 @@
 int cb_canon_encode(const cJSON *v, char **out, size_t *len,
 		    struct cb_err *err);
 
+/*
+ * A growing output buffer for writing canonical JSON directly, without a
+ * cJSON tree, by a writer that knows its keys' order (event.c). Start it
+ * as {NULL, 0, 0, err}; buf is NUL-terminated after every put and freed
+ * by the caller. Both calls return 0, CB_ETOOBIG past CB_CANON_MAX or
+ * CB_ENOMEM, setting err.
+ */
+struct cb_canon_buf {
+	char *buf;
+	size_t len, cap; /* len excludes the NUL; len <= CB_CANON_MAX */
+	struct cb_err *err;
+};
+
+/* Append `n` bytes as they are. */
+int cb_canon_put(struct cb_canon_buf *b, const char *s, size_t n);
+
+/*
+ * Append `s` as a canonical JSON string, quotes included. `s` must be
+ * valid UTF-8 (cb_utf8_valid); the caller checks, as this does not.
+ */
+int cb_canon_put_string(struct cb_canon_buf *b, const char *s);
+
 /* True when `s` (len bytes) is valid UTF-8 with no NUL byte. */
 int cb_utf8_valid(const char *s, size_t len);
 

@@ -1045,8 +1045,8 @@ static int add_str(cJSON *obj, const char *key, const char *value)
 	return cJSON_AddStringToObject(obj, key, value ? value : "") ? 0 : -1;
 }
 
-/* The JSON form; the signed part only when `with_unsigned` is 0. */
-static cJSON *build_json(const struct cb_event *ev, int with_unsigned)
+/* The JSON form as a tree, sig and received_at included when set. */
+static cJSON *build_json(const struct cb_event *ev)
 {
 	cJSON *root, *target, *changes, *data, *ch, *prev;
 	size_t i, j;
@@ -1103,9 +1103,9 @@ static cJSON *build_json(const struct cb_event *ev, int with_unsigned)
 		goto fail;
 	for (i = 0; i < ev->ndata; i++)
 		bad |= add_str(data, ev->data[i].key, ev->data[i].value);
-	if (with_unsigned && ev->sig[0])
+	if (ev->sig[0])
 		bad |= add_str(root, "sig", ev->sig);
-	if (with_unsigned && ev->received_at[0])
+	if (ev->received_at[0])
 		bad |= add_str(root, "received_at", ev->received_at);
 	if (bad)
 		goto fail;
@@ -1117,27 +1117,120 @@ fail:
 
 int cb_event_to_json(const struct cb_event *ev, cJSON **out, struct cb_err *err)
 {
-	*out = build_json(ev, 1);
+	*out = build_json(ev);
 	return *out ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
+}
+
+/*
+ * Write the event as canonical JSON (canon.h) straight from the struct:
+ * members in key byte order, no tree in between. The unsigned members
+ * (received_at, sig) only when `with_unsigned`. The event must have
+ * passed cb_event_validate for the result to be canonical (every string
+ * valid UTF-8, data keys in order): then it is byte for byte what
+ * cb_canon_encode gives for the event's JSON form (test_event checks that
+ * both agree).
+ */
+static int write_event(const struct cb_event *ev, int with_unsigned,
+		       struct cb_canon_buf *b)
+{
+	size_t i, j;
+	int rc = 0;
+
+#define RAW(s) (rc = rc ? rc : cb_canon_put(b, s, sizeof(s) - 1))
+#define STR(s) (rc = rc ? rc : cb_canon_put_string(b, (s) ? (s) : ""))
+	RAW("{\"changes\":[");
+	for (i = 0; i < ev->nchanges; i++) {
+		const struct cb_change *c = &ev->changes[i];
+
+		if (i)
+			RAW(",");
+		RAW("{\"item\":");
+		STR(c->item);
+		RAW(",\"prev\":[");
+		for (j = 0; j < c->nprev; j++) {
+			if (j)
+				RAW(",");
+			STR(c->prev[j]);
+		}
+		RAW("],\"value\":");
+		if (c->value)
+			STR(c->value);
+		else
+			RAW("null");
+		RAW("}");
+	}
+	RAW("],\"data\":{");
+	for (i = 0; i < ev->ndata; i++) {
+		if (i)
+			RAW(",");
+		STR(ev->data[i].key);
+		RAW(":");
+		STR(ev->data[i].value);
+	}
+	RAW("},\"device\":");
+	STR(ev->device);
+	RAW(",\"hlc\":");
+	STR(ev->hlc);
+	RAW(",\"id\":");
+	STR(ev->id);
+	RAW(",\"kind\":");
+	STR(ev->kind);
+	RAW(",\"reason\":");
+	STR(ev->reason);
+	if (with_unsigned && ev->received_at[0]) {
+		RAW(",\"received_at\":");
+		STR(ev->received_at);
+	}
+	if (with_unsigned && ev->sig[0]) {
+		RAW(",\"sig\":");
+		STR(ev->sig);
+	}
+	RAW(",\"site\":");
+	STR(ev->site);
+	RAW(",\"subject\":");
+	STR(ev->subject);
+	RAW(",\"target\":{\"form\":");
+	STR(ev->form);
+	RAW(",\"instance\":");
+	STR(ev->instance);
+	RAW(",\"visit\":");
+	STR(ev->visit);
+	RAW("},\"user\":");
+	STR(ev->user);
+	RAW(",\"wall\":");
+	STR(ev->wall);
+	RAW("}");
+#undef RAW
+#undef STR
+	return rc;
+}
+
+static int write_text(const struct cb_event *ev, int with_unsigned,
+		      int validate, char **out, size_t *len, struct cb_err *err)
+{
+	struct cb_canon_buf b = {NULL, 0, 0, err};
+	int rc;
+
+	*out = NULL;
+	if (len)
+		*len = 0;
+	rc = validate ? cb_event_validate(ev, err) : 0;
+	if (!rc)
+		rc = write_event(ev, with_unsigned, &b);
+	if (rc) {
+		free(b.buf);
+		return rc;
+	}
+	*out = b.buf;
+	if (len)
+		*len = b.len;
+	return 0;
 }
 
 int cb_event_signing_bytes(const struct cb_event *ev, char **out, size_t *len,
 			   struct cb_err *err)
 {
-	cJSON *json;
-	int rc;
-
-	*out = NULL;
-	*len = 0;
-	rc = cb_event_validate(ev, err);
-	if (rc)
-		return rc;
-	json = build_json(ev, 0);
-	if (!json)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	rc = cb_canon_encode(json, out, len, err);
-	cJSON_Delete(json);
-	return rc;
+	return write_text(ev, 0, 1, out, len, err);
 }
 
 int cb_event_sign(struct cb_event *ev, const struct cb_key *sk,
@@ -1269,20 +1362,5 @@ int cb_event_parse(const char *text, size_t len, struct cb_event *ev,
 
 int cb_event_print(const struct cb_event *ev, char **out, struct cb_err *err)
 {
-	cJSON *json = build_json(ev, 1);
-	char *text;
-
-	*out = NULL;
-	if (!json)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	text = cb_json_print(json);
-	cJSON_Delete(json);
-	if (!text)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	/* cJSON_free and free are the same allocator unless hooks are set */
-	*out = strdup(text);
-	cJSON_free(text);
-	if (!*out)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	return 0;
+	return write_text(ev, 1, 0, out, NULL, err);
 }

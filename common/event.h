@@ -283,7 +283,9 @@ int cb_event_parse(const char *text, size_t len, struct cb_event *ev,
 
 /*
  * The JSON form of `ev` as compact text, in a malloc'd NUL-terminated
- * string the caller frees with free(). CB_ENOMEM.
+ * string the caller frees with free(): for a valid event, its canonical
+ * encoding (canon.h) with sig and received_at when they are set. The
+ * event is not validated here. CB_ENOMEM, CB_ETOOBIG.
  */
 int cb_event_print(const struct cb_event *ev, char **out, struct cb_err *err);
 

@@ -275,7 +275,7 @@ expect_same "refused text stored nothing" "$(digest)" "$d1"
 "$CB" store test-list >"$T/pristine.list" 2>&1
 d2=$(digest)
 cp "$DB" "$T/pristine.db"
-ae_seq=$(grep -F "\"AETERM\",\"value\":\"$AETERM\"" "$T/pristine.list" |
+ae_seq=$(grep -F "\"value\":\"$AETERM\"" "$T/pristine.list" |
 	head -1 | cut -d' ' -f1)
 at=$(python3 - "$T/pristine.db" "$ae_seq" <<'EOF'
 import sqlite3, sys

@@ -5,6 +5,7 @@
  */
 #include "t.h"
 
+#include "canon.h"
 #include "clock.h"
 #include "crypto.h"
 #include "event.h"
@@ -514,6 +515,174 @@ static void test_stamp(void)
 	cb_event_release(&b);
 }
 
+/* ---- the direct writer against the general canonical encoder ---------- */
+
+static unsigned long rnd_state = 88172645463325252ul;
+
+static unsigned rnd(unsigned n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return (unsigned)(rnd_state % n);
+}
+
+/* Random valid UTF-8 text: escapes, control bytes, 2-4 byte sequences. */
+static void rnd_text(char *out, size_t cap)
+{
+	static const char *const pieces[] = {"a",
+					     "Z",
+					     "0",
+					     " ",
+					     "\"",
+					     "\\",
+					     "/",
+					     "\n",
+					     "\r",
+					     "\t",
+					     "\b",
+					     "\f",
+					     "\x01",
+					     "\x1f",
+					     "\x7f",
+					     "\xc3\xa9",
+					     "\xea\xb9\x80",
+					     "\xf0\x9f\x98\x80",
+					     "{",
+					     "]",
+					     ":",
+					     ","};
+	size_t n = rnd(12), len = 0, i;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		const char *p = pieces[rnd(sizeof(pieces) / sizeof(pieces[0]))];
+		size_t pl = strlen(p);
+
+		if (len + pl + 1 > cap)
+			break;
+		memcpy(out + len, p, pl + 1);
+		len += pl;
+	}
+}
+
+static void rnd_id(char out[CB_EVENT_ID_HEX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for (i = 0; i < CB_EVENT_ID_HEX; i++)
+		out[i] = hex[rnd(16)];
+	out[CB_EVENT_ID_HEX] = '\0';
+}
+
+/* A random valid form.save event; 0 or -1. */
+static int rnd_event(struct cb_event *ev)
+{
+	static const char *const keys[] = {"entry", "source", "zeta", "a.b",
+					   "note"};
+	char text[128], item[16], key[16];
+	char prev[3][CB_EVENT_ID_HEX + 1];
+	const char *prevs[3];
+	size_t i, nch = 1 + rnd(4), nd = rnd(4);
+	int rc = 0;
+
+	cb_event_init(ev);
+	rnd_id(ev->id);
+	memcpy(ev->hlc, "019ab697e800002a", sizeof(ev->hlc));
+	memcpy(ev->wall, "2026-11-25T12:34:56.789Z", sizeof(ev->wall));
+	rc |= cb_event_set_origin(ev, "dev-01", "KR01", "kim", NULL);
+	rc |= cb_event_set_target(ev, "KR01-01007", CB_KIND_FORM_SAVE, "BL",
+				  "VAS", rnd(2) ? "" : "3", NULL);
+	for (i = 0; i < nch; i++) {
+		size_t np = rnd(4), j;
+
+		for (j = 0; j < np; j++) {
+			rnd_id(prev[j % 3]);
+			prevs[j % 3] = prev[j % 3];
+		}
+		snprintf(item, sizeof(item), "IT%zu", i);
+		rnd_text(text, sizeof(text));
+		rc |= cb_event_add_change(ev, item, rnd(4) ? text : NULL, prevs,
+					  np > 3 ? 3 : np, NULL);
+	}
+	rnd_text(text, sizeof(text));
+	rc |= cb_event_set_reason(ev, text[0] ? text : "why", NULL);
+	for (i = 0; i < nd; i++) {
+		snprintf(key, sizeof(key), "%s",
+			 keys[rnd(sizeof(keys) / sizeof(keys[0]))]);
+		rnd_text(text, sizeof(text));
+		rc |= cb_event_set_data(ev, key, text, NULL);
+	}
+	if (rnd(2))
+		memcpy(ev->received_at, "2026-11-25T12:35:00.000Z",
+		       sizeof(ev->received_at));
+	return rc ? -1 : 0;
+}
+
+static char *canon_of_tree(const struct cb_event *ev, int with_unsigned)
+{
+	cJSON *tree = NULL;
+	char *out = NULL;
+	size_t len;
+
+	if (cb_event_to_json(ev, &tree, NULL))
+		return NULL;
+	if (!with_unsigned) {
+		cJSON_DeleteItemFromObject(tree, "sig");
+		cJSON_DeleteItemFromObject(tree, "received_at");
+	}
+	if (cb_canon_encode(tree, &out, &len, NULL))
+		out = NULL;
+	cJSON_Delete(tree);
+	return out;
+}
+
+/*
+ * Signing bytes and the printed text are written straight from the
+ * struct; over many random events both must be byte for byte the
+ * general encoder's canonical encoding of the event's JSON tree, or a
+ * signature made by one version would not verify on another.
+ */
+static void test_writer_matches_canon(void)
+{
+	struct cb_err err;
+	int i;
+
+	for (i = 0; i < 2000; i++) {
+		struct cb_event ev;
+		char *direct = NULL, *tree = NULL, *printed = NULL,
+		     *tree_all = NULL;
+		size_t len;
+
+		if (rnd_event(&ev)) {
+			T_FAIL_AT("event %d: cannot build", i);
+			cb_event_release(&ev);
+			return;
+		}
+		if (i % 3 == 0 && cb_event_sign(&ev, kp.sk, &err))
+			T_FAIL_AT("event %d: sign: %s", i, err.msg);
+		if (cb_event_signing_bytes(&ev, &direct, &len, &err))
+			T_FAIL_AT("event %d: %s", i, err.msg);
+		tree = canon_of_tree(&ev, 0);
+		T_ASSERT(tree != NULL);
+		if (direct && tree && strcmp(direct, tree))
+			T_FAIL_AT("event %d:\n direct %s\n canon  %s", i,
+				  direct, tree);
+		T_EQ_INT(direct ? strlen(direct) : 0, len);
+		T_EQ_INT(cb_event_print(&ev, &printed, &err), 0);
+		tree_all = canon_of_tree(&ev, 1);
+		if (printed && tree_all && strcmp(printed, tree_all))
+			T_FAIL_AT("event %d:\n printed %s\n canon   %s", i,
+				  printed, tree_all);
+		free(direct);
+		free(tree);
+		free(printed);
+		free(tree_all);
+		cb_event_release(&ev);
+	}
+}
+
 int main(void)
 {
 	if (cb_sign_keypair_new(&kp, NULL)) {
@@ -528,6 +697,7 @@ int main(void)
 	T_RUN(test_kind_rules);
 	T_RUN(test_setters_refuse);
 	T_RUN(test_stamp);
+	T_RUN(test_writer_matches_canon);
 	cb_sign_keypair_release(&kp);
 	return t_done();
 }
