@@ -100,6 +100,8 @@ int cmd_serve(int argc, char **argv)
 		return srv_fail(&err);
 	rc = srv_core_open(&core, vals[0], &err);
 	if (!rc)
+		rc = srv_store_checkpointer(core.store, &err);
+	if (!rc)
 		rc = srv_http_run(&core, &o, &err);
 	srv_core_close(&core);
 	return rc ? srv_fail(&err) : SRV_EXIT_OK;

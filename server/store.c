@@ -14,6 +14,7 @@
 #include <cJSON.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -197,9 +198,12 @@ static const char *const sql[ST_COUNT] = {
     [ST_ROLLBACK] = "ROLLBACK",
 };
 
+struct checkpointer;
+
 struct srv_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_COUNT];
+	struct checkpointer *ckpt; /* NULL unless srv_store_checkpointer */
 };
 
 static int db_error(struct srv_store *s, struct cb_err *err, int rc,
@@ -421,12 +425,135 @@ int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err)
 	return rc;
 }
 
+/* ---- checkpoints off the writer's path --------------------------------- */
+
+/*
+ * In WAL mode a commit appends pages to the log, and SQLite by default
+ * copies the log back into the database file (a checkpoint) inside the
+ * commit that takes the log past 1000 pages: every few batches one push
+ * waits for a checkpoint of the whole log. For serve, a thread with its
+ * own connection does that instead, woken by the writer's commit hook;
+ * SQLite lets a passive checkpoint run beside the writer, and a commit
+ * is durable in the log whether or not it has been checkpointed. Should
+ * the thread fall far behind, the writer checkpoints inline as before.
+ */
+#define CKPT_WAKE_PAGES 1000	/* SQLite's own autocheckpoint size */
+#define CKPT_INLINE_PAGES 16000 /* about 64 MiB of log at 4 KiB pages */
+
+struct checkpointer {
+	pthread_t tid;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	sqlite3 *db; /* the thread's own connection */
+	int want, stop;
+};
+
+static void *checkpointer_main(void *arg)
+{
+	struct checkpointer *k = arg;
+
+	pthread_mutex_lock(&k->lock);
+	for (;;) {
+		while (!k->want && !k->stop)
+			pthread_cond_wait(&k->cond, &k->lock);
+		if (k->stop)
+			break;
+		k->want = 0;
+		pthread_mutex_unlock(&k->lock);
+		/* Busy or failed: the next commit's hook asks again. */
+		sqlite3_wal_checkpoint_v2(
+		    k->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&k->lock);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+/* Called by SQLite on the writer's thread after each commit. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct checkpointer *k = arg;
+
+	if (pages >= CKPT_INLINE_PAGES) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+	} else if (pages >= CKPT_WAKE_PAGES) {
+		pthread_mutex_lock(&k->lock);
+		k->want = 1;
+		pthread_cond_signal(&k->cond);
+		pthread_mutex_unlock(&k->lock);
+	}
+	return SQLITE_OK;
+}
+
+static void checkpointer_stop(struct srv_store *s)
+{
+	struct checkpointer *k = s->ckpt;
+
+	if (!k)
+		return;
+	sqlite3_wal_autocheckpoint(s->db, CKPT_WAKE_PAGES); /* own hook back */
+	pthread_mutex_lock(&k->lock);
+	k->stop = 1;
+	pthread_cond_signal(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+	pthread_join(k->tid, NULL);
+	sqlite3_close(k->db);
+	pthread_cond_destroy(&k->cond);
+	pthread_mutex_destroy(&k->lock);
+	free(k);
+	s->ckpt = NULL;
+}
+
+int srv_store_checkpointer(struct srv_store *s, struct cb_err *err)
+{
+	const char *path = sqlite3_db_filename(s->db, "main");
+	struct checkpointer *k;
+	int rc;
+
+	if (s->ckpt)
+		return 0;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	rc = sqlite3_open_v2(path ? path : "", &k->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (!rc)
+		rc = sqlite3_exec(k->db,
+				  "PRAGMA synchronous=FULL;"
+				  "PRAGMA secure_delete=ON;",
+				  NULL, NULL, NULL);
+	if (rc) {
+		cb_err_set(err, CB_EIO,
+			   "central store: checkpoint connection: %s",
+			   k->db ? sqlite3_errmsg(k->db) : sqlite3_errstr(rc));
+		sqlite3_close(k->db);
+		free(k);
+		return CB_EIO;
+	}
+	sqlite3_busy_timeout(k->db, 5000);
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_cond_init(&k->cond, NULL);
+	if (pthread_create(&k->tid, NULL, checkpointer_main, k)) {
+		pthread_cond_destroy(&k->cond);
+		pthread_mutex_destroy(&k->lock);
+		sqlite3_close(k->db);
+		free(k);
+		return cb_err_set(err, CB_ENOMEM,
+				  "cannot start the checkpoint thread");
+	}
+	s->ckpt = k;
+	sqlite3_wal_hook(s->db, wal_hook, k); /* replaces autocheckpoint */
+	return 0;
+}
+
 void srv_store_close(struct srv_store *s)
 {
 	int i;
 
 	if (!s)
 		return;
+	checkpointer_stop(s);
 	for (i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);

@@ -110,6 +110,13 @@ int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err);
 void srv_store_close(struct srv_store *s);
 
 /*
+ * Run WAL checkpoints on a thread with its own connection from now until
+ * srv_store_close, so that commits (a push's acknowledgement) never wait
+ * for one; the server's serve loop turns it on. CB_EIO, CB_ENOMEM.
+ */
+int srv_store_checkpointer(struct srv_store *s, struct cb_err *err);
+
+/*
  * The study id and the protocol's bytes and SHA-256, in malloc'd strings
  * the caller frees (any out pointer may be NULL). The protocol text is
  * NUL-terminated and *proto_len long.

@@ -76,6 +76,7 @@ next_delay() {
 "$CBD" init --data "$D" --protocol "$P" >/dev/null 2>&1 || fail "casebookd init" "failed"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
 start_server || finish
+db_size0=$(stat -c %s "$D/casebookd.db")
 
 # ---- curl as an independent client ------------------------------------------
 
@@ -127,6 +128,24 @@ done
 	fail "kill -9 mid-push" "no kill landed mid-push in $k tries (seed $SEED)"
 expect_rc "sync after the kills" 0 cb A sync
 check "every pushed event is on the server exactly once" $PUSHED "$(srv_events)"
+# The server checkpoints its log on a thread of its own, not in a push's
+# commit: once the log passes 1,000 pages (about 3,500 of these events),
+# pages reach the database file itself while the server runs.
+cb A store test-events KR01-01099 1500 "more" >/dev/null 2>&1
+expect_rc "sync 1,500 more events" 0 cb A sync
+i=0
+while [ $i -lt 50 ] && [ "$(stat -c %s "$D/casebookd.db")" -le $((db_size0 + 1048576)) ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+db_size1=$(stat -c %s "$D/casebookd.db")
+echo "database file while serving: $db_size0 -> $db_size1 bytes"
+if [ "$db_size1" -gt $((db_size0 + 1048576)) ]; then
+	pass "the write-ahead log is checkpointed while the server runs"
+else
+	fail "checkpoint while serving" "casebookd.db stayed at $db_size1 bytes (was $db_size0)"
+fi
+PUSHED=$((PUSHED + 1500))
 expect_rc "A status" 0 cb A status
 expect_out "nothing left unsynced on A" "Unsynced events:    0 of $PUSHED"
 expect_out "nothing quarantined on A" "Quarantined events: 0"
