@@ -295,6 +295,8 @@ static void handle_push(struct srv_req *r)
 		srv_log("info", "push", kv);
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
+	r->after = body; /* 500 events' trees: freed after answering */
+	return;
 out:
 	cJSON_Delete(body);
 }

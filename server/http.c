@@ -37,6 +37,7 @@ struct conn_req {
 	char *body;
 	size_t len, cap, max;
 	int64_t start_ms;
+	cJSON *after; /* srv_req.after, freed when the request ends */
 };
 
 struct daemon_ctx {
@@ -262,6 +263,7 @@ static void completed_cb(void *cls, struct MHD_Connection *con, void **con_cls,
 		return;
 	free(cr->uri);
 	free(cr->body);
+	cJSON_Delete(cr->after);
 	free(cr);
 	*con_cls = NULL;
 }
@@ -313,6 +315,9 @@ static enum MHD_Result send_answer(struct MHD_Connection *con,
 	    "ip",     r->ip,	     "device", r->authed ? r->dev.id : NULL,
 	    "error",  r->error_code, NULL};
 
+	cJSON_Delete(cr->after);
+	cr->after = r->after;
+	r->after = NULL;
 	if (!r->resp)
 		srv_req_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
 			      "no answer was made");
@@ -519,6 +524,7 @@ int srv_http_run(struct srv_core *core, const struct srv_http_opts *o,
 	 */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 16 << 20);
 
 	/* Block the stop signals in every thread; this one waits for them. */
 	sigemptyset(&set);

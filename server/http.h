@@ -69,6 +69,9 @@ struct srv_req {
 	const char *ctype;
 	const char *extra_name, *extra_value; /* one more header, or NULL */
 	const char *error_code;		      /* for the log */
+	/* A tree the handler is done with, freed only once the answer has
+	 * gone out, so the client need not wait for the freeing. */
+	cJSON *after;
 };
 
 /* Answer with `json` (consumed) and `status`. */

@@ -245,6 +245,19 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/*
+ * Bind without a copy, for the statements a push runs per event: only
+ * where the statement is stepped and reset before `v` goes away, in the
+ * same function (the next stmt() clears the binding).
+ */
+static void bind_static(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
 /* Step a statement that returns no rows. */
 static int run_done(struct srv_store *s, sqlite3_stmt *st, const char *what,
 		    struct cb_err *err)
@@ -1031,15 +1044,14 @@ int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
 
 	if (!st)
 		return err->code;
-	bind_text(st, 1, row->id);
-	bind_text(st, 2, row->device);
-	bind_text(st, 3, row->site);
-	bind_text(st, 4, row->subject);
-	bind_text(st, 5, row->kind);
+	bind_static(st, 1, row->id);
+	bind_static(st, 2, row->device);
+	bind_static(st, 3, row->site);
+	bind_static(st, 4, row->subject);
+	bind_static(st, 5, row->kind);
 	sqlite3_bind_int(st, 6, row->unblinded ? 1 : 0);
-	sqlite3_bind_text(st, 7, row->json, (int)row->json_len,
-			  SQLITE_TRANSIENT);
-	bind_text(st, 8, row->received_at);
+	sqlite3_bind_text(st, 7, row->json, (int)row->json_len, SQLITE_STATIC);
+	bind_static(st, 8, row->received_at);
 	rc = run_done(s, st, "add event", err);
 	if (rc == CB_EEXIST)
 		return cb_err_set(err, CB_EEXIST, "event %s already stored",
@@ -1135,7 +1147,7 @@ int srv_store_subject_site(struct srv_store *s, const char *subject,
 
 	if (!st)
 		return err->code;
-	bind_text(st, 1, subject);
+	bind_static(st, 1, subject);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		copy_col(site, SRV_SITE_MAX + 1, st, 0);
@@ -1248,16 +1260,16 @@ static int item_write(struct srv_store *s, const struct cb_merge_item *it,
 		free(values);
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
-	bind_text(st, 1, it->subject);
-	bind_text(st, 2, it->visit);
-	bind_text(st, 3, it->form);
-	bind_text(st, 4, it->instance);
-	bind_text(st, 5, it->item);
-	bind_text(st, 6, it->conflict ? NULL : it->value);
+	bind_static(st, 1, it->subject);
+	bind_static(st, 2, it->visit);
+	bind_static(st, 3, it->form);
+	bind_static(st, 4, it->instance);
+	bind_static(st, 5, it->item);
+	bind_static(st, 6, it->conflict ? NULL : it->value);
 	sqlite3_bind_int(st, 7, it->conflict ? 1 : 0);
-	bind_text(st, 8, heads);
-	bind_text(st, 9, values);
-	bind_text(st, 10, it->query);
+	bind_static(st, 8, heads);
+	bind_static(st, 9, values);
+	bind_static(st, 10, it->query);
 	sqlite3_bind_int64(st, 11, (sqlite3_int64)it->nchanges);
 	rc = run_done(s, st, "write item", err);
 	free(heads);
@@ -1363,11 +1375,11 @@ static int item_old_query(struct srv_store *s, const struct cb_merge_item *it,
 	out[0] = '\0';
 	if (!st)
 		return err->code;
-	bind_text(st, 1, it->subject);
-	bind_text(st, 2, it->visit);
-	bind_text(st, 3, it->form);
-	bind_text(st, 4, it->instance);
-	bind_text(st, 5, it->item);
+	bind_static(st, 1, it->subject);
+	bind_static(st, 2, it->visit);
+	bind_static(st, 3, it->form);
+	bind_static(st, 4, it->instance);
+	bind_static(st, 5, it->item);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		copy_col(out, SRV_ID_HEX + 1, st, 0);
@@ -1433,8 +1445,8 @@ int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
 
 	if (!st)
 		return err->code;
-	bind_text(st, 1, ev->subject);
-	bind_text(st, 2, ev->site);
+	bind_static(st, 1, ev->subject);
+	bind_static(st, 2, ev->site);
 	rc = run_done(s, st, "count subject event", err);
 	for (i = 0; !rc && i < ev->nchanges; i++) {
 		char old[SRV_ID_HEX + 1] = "";
