@@ -28,6 +28,7 @@ struct load_ctx {
 static int load_one(void *ctx, const struct store_event *se)
 {
 	struct load_ctx *lc = ctx;
+	const struct cb_event *filed = NULL;
 	struct cb_event ev;
 	uint64_t t;
 	int rc;
@@ -41,8 +42,9 @@ static int load_one(void *ctx, const struct store_event *se)
 	cb_event_init(&ev);
 	rc = cb_event_parse(se->json, se->len, &ev, lc->err);
 	if (!rc)
-		rc = cb_merge_add(lc->e->merge, &ev, NULL, lc->err);
-	if (!rc && !cb_hlc_parse(ev.hlc, &t, lc->err) && t > lc->max_hlc)
+		rc = cb_merge_take(lc->e->merge, &ev, &filed, NULL, lc->err);
+	if (!rc && filed && !cb_hlc_parse(filed->hlc, &t, lc->err) &&
+	    t > lc->max_hlc)
 		lc->max_hlc = t;
 	cb_event_release(&ev);
 	if (rc)

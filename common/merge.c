@@ -479,8 +479,14 @@ static void mark_form(struct cb_merge *m, struct mform *f)
 	}
 }
 
-int cb_merge_add(struct cb_merge *m, const struct cb_event *ev, int *added,
-		 struct cb_err *err)
+/*
+ * Add `ev`: a deep copy of it, or when `take` is `ev` itself, its own
+ * content (handed to the set only once nothing can fail any more).
+ * *filed (may be NULL) is the set's event with that id.
+ */
+static int add_event(struct cb_merge *m, const struct cb_event *ev,
+		     struct cb_event *take, const struct cb_event **filed,
+		     int *added, struct cb_err *err)
 {
 	const struct cb_event *have;
 	struct cb_event *copy = NULL;
@@ -493,10 +499,14 @@ int cb_merge_add(struct cb_merge *m, const struct cb_event *ev, int *added,
 
 	if (added)
 		*added = 0;
+	if (filed)
+		*filed = NULL;
 	rc = cb_event_validate(ev, err);
 	if (rc)
 		return cb_err_prefix(err, "event %.32s: ", ev->id);
 	have = hmap_get(&m->events, ev->id);
+	if (filed)
+		*filed = have;
 	if (have) {
 		rc = same_content(have, ev, &same, err);
 		if (rc)
@@ -519,7 +529,9 @@ int cb_merge_add(struct cb_merge *m, const struct cb_event *ev, int *added,
 	if (!copy)
 		goto nomem;
 	cb_event_init(copy);
-	if (cb_event_copy(copy, ev, err))
+	if (take)
+		*copy = *take; /* shared until filed: see below */
+	else if (cb_event_copy(copy, ev, err))
 		goto nomem;
 	if (ev->nchanges) {
 		items = calloc(ev->nchanges, sizeof(*items));
@@ -600,6 +612,10 @@ int cb_merge_add(struct cb_merge *m, const struct cb_event *ev, int *added,
 			ptrs_push(&query->follow, copy);
 	}
 	free(items);
+	if (take)
+		cb_event_init(take); /* its content is the set's now */
+	if (filed)
+		*filed = copy;
 	if (added)
 		*added = 1;
 	return 0;
@@ -612,11 +628,22 @@ fail:
 				ev->id);
 	free(subj);
 	free(items);
-	if (copy) {
+	if (copy && !take)
 		cb_event_release(copy);
-		free(copy);
-	}
+	free(copy); /* taken: the content is still the caller's */
 	return rc;
+}
+
+int cb_merge_add(struct cb_merge *m, const struct cb_event *ev, int *added,
+		 struct cb_err *err)
+{
+	return add_event(m, ev, NULL, NULL, added, err);
+}
+
+int cb_merge_take(struct cb_merge *m, struct cb_event *ev,
+		  const struct cb_event **filed, int *added, struct cb_err *err)
+{
+	return add_event(m, ev, ev, filed, added, err);
 }
 
 /* ---- settling: deriving heads, conflicts and signatures ---------------- */

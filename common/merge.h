@@ -91,6 +91,17 @@ void cb_merge_free(struct cb_merge *m);
 int cb_merge_add(struct cb_merge *m, const struct cb_event *ev, int *added,
 		 struct cb_err *err);
 
+/*
+ * cb_merge_add without the copy: a new event's content moves into the set
+ * and `ev` is left empty (as after cb_event_init); *filed (may be NULL)
+ * is then the set's event, valid until cb_merge_free. A duplicate (or any
+ * failure) leaves `ev` as it was; *filed is then the event already held
+ * with that id, or NULL.
+ */
+int cb_merge_take(struct cb_merge *m, struct cb_event *ev,
+		  const struct cb_event **filed, int *added,
+		  struct cb_err *err);
+
 /* Number of distinct events in the set. */
 size_t cb_merge_count(const struct cb_merge *m);
 

@@ -106,7 +106,7 @@ static int dump_add(const struct srv_event_row *row, void *ctx)
 	cb_event_init(&ev);
 	rc = cb_event_parse(row->json, row->json_len, &ev, d->err);
 	if (!rc)
-		rc = cb_merge_add(d->merge, &ev, NULL, d->err);
+		rc = cb_merge_take(d->merge, &ev, NULL, NULL, d->err);
 	cb_event_release(&ev);
 	return rc;
 }

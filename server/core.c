@@ -31,7 +31,7 @@ static int load_event(const struct srv_event_row *row, void *ctx)
 	cb_event_init(&ev);
 	rc = cb_event_parse(row->json, row->json_len, &ev, &err);
 	if (!rc)
-		rc = cb_merge_add(m, &ev, NULL, &err);
+		rc = cb_merge_take(m, &ev, NULL, NULL, &err);
 	cb_event_release(&ev);
 	/* A stored event that no longer parses is corruption: stop. */
 	return rc ? CB_EINTEGRITY : 0;
@@ -349,10 +349,11 @@ static int check_target(const struct cb_protocol *p, const struct cb_event *ev,
 
 /* One event's outcome, and what is needed to store it. */
 struct push_item {
-	const cJSON *json; /* the event as sent */
-	char *text;	   /* as it will be stored, or NULL (see pretext) */
-	size_t at;	   /* where received_at's value is in text */
-	struct cb_event ev;
+	const cJSON *json;  /* the event as sent */
+	char *text;	    /* as it will be stored, or NULL (see pretext) */
+	size_t at;	    /* where received_at's value is in text */
+	struct cb_event ev; /* as parsed; emptied when the merge takes it */
+	const struct cb_event *filed; /* the merge state's, once accepted */
 	int parsed;
 	const char *status; /* "accepted", "duplicate", "rejected" */
 	const char *code;   /* rejection code */
@@ -394,6 +395,12 @@ static void pretext(struct push_item *pi)
 		free(text);
 	}
 	pi->ev.received_at[0] = '\0';
+}
+
+/* The event of `pi`: the merge state's once accepted, else as parsed. */
+static const struct cb_event *item_event(const struct push_item *pi)
+{
+	return pi->filed ? pi->filed : &pi->ev;
 }
 
 /* Everything that needs neither the store nor the merge state. */
@@ -624,9 +631,10 @@ static void batch_subject_site(const struct push_item *items, size_t n,
 	site[0] = '\0';
 	for (i = n; i-- > 0;) {
 		if (!items[i].status || strcmp(items[i].status, "accepted") ||
-		    strcmp(items[i].ev.subject, subject))
+		    strcmp(item_event(&items[i])->subject, subject))
 			continue;
-		snprintf(site, SRV_SITE_MAX + 1, "%s", items[i].ev.site);
+		snprintf(site, SRV_SITE_MAX + 1, "%s",
+			 item_event(&items[i])->site);
 		return;
 	}
 }
@@ -724,17 +732,19 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 	}
 	memcpy(ev->received_at, now_text, CB_EVENT_TIME_LEN);
 	ev->received_at[CB_EVENT_TIME_LEN] = '\0';
-	rc = cb_merge_add(c->merge, ev, NULL, &err);
+	/* The merge state takes the parsed event over: no copy. */
+	rc = cb_merge_take(c->merge, ev, &pi->filed, NULL, &err);
 	if (rc == CB_ENOMEM) {
 		*ferr = err;
 		return rc;
 	}
 	if (rc) {
+		pi->filed = NULL;
 		reject(pi, "invalid", &err);
 		return 0;
 	}
-	if (!strcmp(ev->kind, CB_KIND_RANDOMIZE)) {
-		rc = srv_slots_mark(c->store, ev, &err);
+	if (!strcmp(pi->filed->kind, CB_KIND_RANDOMIZE)) {
+		rc = srv_slots_mark(c->store, pi->filed, &err);
 		if (rc) {
 			*ferr = err;
 			return rc;
@@ -747,6 +757,7 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 static int store_event(struct srv_core *c, struct push_item *pi,
 		       struct cb_err *err)
 {
+	const struct cb_event *ev = item_event(pi);
 	struct srv_event_row row;
 	char *json = NULL;
 	int rc = 0;
@@ -754,22 +765,22 @@ static int store_event(struct srv_core *c, struct push_item *pi,
 	if (pi->text) {
 		json = pi->text;
 		pi->text = NULL;
-		memcpy(json + pi->at, pi->ev.received_at, CB_EVENT_TIME_LEN);
+		memcpy(json + pi->at, ev->received_at, CB_EVENT_TIME_LEN);
 	} else {
-		rc = cb_event_print(&pi->ev, &json, err);
+		rc = cb_event_print(ev, &json, err);
 	}
 	if (rc)
 		return rc;
 	memset(&row, 0, sizeof(row));
-	row.id = pi->ev.id;
-	row.device = pi->ev.device;
-	row.site = pi->ev.site;
-	row.subject = pi->ev.subject;
-	row.kind = pi->ev.kind;
-	row.unblinded = event_unblinded(c->proto, &pi->ev);
+	row.id = ev->id;
+	row.device = ev->device;
+	row.site = ev->site;
+	row.subject = ev->subject;
+	row.kind = ev->kind;
+	row.unblinded = event_unblinded(c->proto, ev);
 	row.json = json;
 	row.json_len = strlen(json);
-	row.received_at = pi->ev.received_at;
+	row.received_at = ev->received_at;
 	rc = srv_store_event_add(c->store, &row, NULL, err);
 	free(json);
 	return rc;
@@ -788,14 +799,16 @@ static int push_store(struct srv_core *c, struct push_item *pi,
 	int rc = store_event(c, pi, err);
 
 	return rc ? rc
-		  : srv_store_derive_event(c->store, c->merge, &pi->ev, err);
+		  : srv_store_derive_event(c->store, c->merge, item_event(pi),
+					   err);
 }
 
 /* The result entry of one event; takes over pi->checks. */
 static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
 {
 	cJSON *o = cJSON_CreateObject();
-	const char *id = pi->parsed ? pi->ev.id : cb_json_str(item, "id");
+	const char *id =
+	    pi->parsed ? item_event(pi)->id : cb_json_str(item, "id");
 
 	if (!o)
 		return NULL;

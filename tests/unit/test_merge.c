@@ -451,6 +451,69 @@ static void test_duplicates(void)
 	free_set();
 }
 
+/*
+ * cb_merge_take files the caller's event without copying it: the same
+ * state as cb_merge_add, the caller's struct left empty; a duplicate or
+ * a refused event stays the caller's, untouched.
+ */
+static void test_take(void)
+{
+	struct cb_merge *a, *b;
+	const struct cb_event *filed;
+	struct cb_event ev;
+	struct cb_err err;
+	char *da, *db, id[CB_EVENT_ID_HEX + 1];
+	size_t i;
+	int added;
+
+	build_set();
+	T_EQ_INT(cb_merge_new(&a, NULL), 0);
+	T_EQ_INT(cb_merge_new(&b, NULL), 0);
+	for (i = 0; i < nset; i++) {
+		T_EQ_INT(cb_merge_add(a, set[i], NULL, NULL), 0);
+		cb_event_init(&ev);
+		T_EQ_INT(cb_event_copy(&ev, set[i], NULL), 0);
+		memcpy(id, ev.id, sizeof(id));
+		filed = NULL;
+		added = -1;
+		T_EQ_INT(cb_merge_take(b, &ev, &filed, &added, NULL), 0);
+		T_EQ_INT(added, 1);
+		T_ASSERT(filed != NULL && filed == cb_merge_event(b, id));
+		T_ASSERT(ev.id[0] == '\0' && ev.changes == NULL &&
+			 ev.subject == NULL);
+		cb_event_release(&ev);
+	}
+	da = dump_of(a);
+	db = dump_of(b);
+	T_ASSERT(da && db);
+	if (da && db)
+		T_EQ_STR(db, da);
+	free(da);
+	free(db);
+
+	/* a duplicate stays the caller's */
+	cb_event_init(&ev);
+	T_EQ_INT(cb_event_copy(&ev, set[0], NULL), 0);
+	T_EQ_INT(cb_merge_take(b, &ev, &filed, &added, NULL), 0);
+	T_EQ_INT(added, 0);
+	T_ASSERT(filed == cb_merge_event(b, set[0]->id));
+	T_EQ_STR(ev.id, set[0]->id);
+	T_ASSERT(ev.subject && !strcmp(ev.subject, set[0]->subject));
+	/* so does a refused one */
+	free(ev.kind);
+	ev.kind = strdup("bogus.kind");
+	ev.id[0] = ev.id[0] == 'f' ? 'e' : 'f';
+	T_EQ_INT(cb_merge_take(b, &ev, &filed, &added, &err), CB_EINVAL);
+	T_ASSERT(filed == NULL);
+	T_ASSERT(ev.kind && !strcmp(ev.kind, "bogus.kind"));
+	T_ASSERT(ev.subject && !strcmp(ev.subject, set[0]->subject));
+	cb_event_release(&ev);
+	T_EQ_INT(cb_merge_count(b), nset);
+	cb_merge_free(a);
+	cb_merge_free(b);
+	free_set();
+}
+
 static void test_signatures(void)
 {
 	struct cb_merge *m;
@@ -815,6 +878,7 @@ int main(void)
 	T_RUN(test_equal_values_converge);
 	T_RUN(test_resolution);
 	T_RUN(test_duplicates);
+	T_RUN(test_take);
 	T_RUN(test_signatures);
 	T_RUN(test_queries);
 	T_RUN(test_history);
