@@ -25,6 +25,34 @@
 /* Longest JSON path written into a message ("$.changes[511].prev[63]"). */
 #define PATH_MAX_LEN 64
 
+/*
+ * Where a value sits in the event, as base[i]leaf[j] (an index left out
+ * when negative, leaf when NULL): "$.changes" 3 ".prev" 1 is
+ * "$.changes[3].prev[1]". Rendered only for an error message, so the
+ * checks of a valid event never format text.
+ */
+struct jpath {
+	const char *base;
+	long i;
+	const char *leaf;
+	long j;
+};
+
+#define JP(s) (&(const struct jpath){(s), -1, NULL, -1})
+
+static const char *jpath_text(const struct jpath *at, char *buf, size_t cap)
+{
+	char i[24] = "", j[24] = "";
+
+	if (at->i >= 0)
+		snprintf(i, sizeof(i), "[%ld]", at->i);
+	if (at->j >= 0)
+		snprintf(j, sizeof(j), "[%ld]", at->j);
+	snprintf(buf, cap, "%s%s%s%s", at->base, i, at->leaf ? at->leaf : "",
+		 j);
+	return buf;
+}
+
 void cb_event_init(struct cb_event *ev)
 {
 	memset(ev, 0, sizeof(*ev));
@@ -445,36 +473,43 @@ static int time_ok(const char *s)
 }
 
 /* Check a text field: present, at most max bytes, valid UTF-8. */
-static int text_check(const char *s, const char *path, size_t max,
+static int text_check(const char *s, const struct jpath *at, size_t max,
 		      size_t *total, struct cb_err *err)
 {
+	char path[PATH_MAX_LEN];
 	size_t len;
 
 	if (!s)
-		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+		return cb_err_set(err, CB_EINVAL, "%s: missing",
+				  jpath_text(at, path, sizeof(path)));
 	len = strlen(s);
 	if (len > max)
 		return cb_err_set(err, CB_EINVAL,
-				  "%s: %zu bytes, over the limit of %zu", path,
-				  len, max);
+				  "%s: %zu bytes, over the limit of %zu",
+				  jpath_text(at, path, sizeof(path)), len, max);
 	if (!cb_utf8_valid(s, len))
-		return cb_err_set(err, CB_EINVAL, "%s: not valid UTF-8", path);
+		return cb_err_set(err, CB_EINVAL, "%s: not valid UTF-8",
+				  jpath_text(at, path, sizeof(path)));
 	*total += len;
 	return 0;
 }
 
-static int name_check(const char *s, const char *path, int may_be_empty,
+static int name_check(const char *s, const struct jpath *at, int may_be_empty,
 		      size_t *total, struct cb_err *err)
 {
+	char path[PATH_MAX_LEN];
+
 	if (!s)
-		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+		return cb_err_set(err, CB_EINVAL, "%s: missing",
+				  jpath_text(at, path, sizeof(path)));
 	if (may_be_empty && s[0] == '\0')
 		return 0;
 	if (!name_ok(s))
 		return cb_err_set(err, CB_EINVAL,
 				  "%s: expected a name of 1 to %d letters, "
 				  "digits or \"._-:@\"",
-				  path, CB_EVENT_NAME_MAX);
+				  jpath_text(at, path, sizeof(path)),
+				  CB_EVENT_NAME_MAX);
 	*total += strlen(s);
 	return 0;
 }
@@ -483,12 +518,12 @@ static int change_check(const struct cb_event *ev, size_t ci, size_t *total,
 			struct cb_err *err)
 {
 	const struct cb_change *ch = &ev->changes[ci];
+	struct jpath at = {"$.changes", (long)ci, ".item", -1};
 	char path[PATH_MAX_LEN];
 	size_t i, j;
 	int rc;
 
-	snprintf(path, sizeof(path), "$.changes[%zu].item", ci);
-	rc = name_check(ch->item, path, 0, total, err);
+	rc = name_check(ch->item, &at, 0, total, err);
 	if (rc)
 		return rc;
 	for (j = 0; j < ci; j++)
@@ -496,11 +531,11 @@ static int change_check(const struct cb_event *ev, size_t ci, size_t *total,
 			return cb_err_set(err, CB_EINVAL,
 					  "%s: item %s is already changed by "
 					  "$.changes[%zu]",
-					  path, ch->item, j);
+					  jpath_text(&at, path, sizeof(path)),
+					  ch->item, j);
 	if (ch->value) {
-		snprintf(path, sizeof(path), "$.changes[%zu].value", ci);
-		rc =
-		    text_check(ch->value, path, CB_EVENT_VALUE_MAX, total, err);
+		at.leaf = ".value";
+		rc = text_check(ch->value, &at, CB_EVENT_VALUE_MAX, total, err);
 		if (rc)
 			return rc;
 	}
@@ -509,23 +544,25 @@ static int change_check(const struct cb_event *ev, size_t ci, size_t *total,
 				  "$.changes[%zu].prev: %zu ids, over the "
 				  "limit of %d",
 				  ci, ch->nprev, CB_EVENT_MAX_PREV);
+	at.leaf = ".prev";
 	for (i = 0; i < ch->nprev; i++) {
-		snprintf(path, sizeof(path), "$.changes[%zu].prev[%zu]", ci, i);
+		at.j = (long)i;
 		if (!is_lower_hex(ch->prev[i], CB_EVENT_ID_HEX))
 			return cb_err_set(err, CB_EINVAL,
 					  "%s: expected an event id of %d "
 					  "lowercase hex digits",
-					  path, CB_EVENT_ID_HEX);
+					  jpath_text(&at, path, sizeof(path)),
+					  CB_EVENT_ID_HEX);
 		if (strcmp(ch->prev[i], ev->id) == 0)
 			return cb_err_set(err, CB_EINVAL,
 					  "%s: a change cannot supersede its "
 					  "own event",
-					  path);
+					  jpath_text(&at, path, sizeof(path)));
 		for (j = 0; j < i; j++)
 			if (strcmp(ch->prev[j], ch->prev[i]) == 0)
-				return cb_err_set(err, CB_EINVAL,
-						  "%s: repeats prev[%zu]", path,
-						  j);
+				return cb_err_set(
+				    err, CB_EINVAL, "%s: repeats prev[%zu]",
+				    jpath_text(&at, path, sizeof(path)), j);
 		*total += CB_EVENT_ID_HEX;
 	}
 	return 0;
@@ -625,7 +662,6 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 				     ev->subject};
 	const char *const name_paths[] = {"$.device", "$.site", "$.user",
 					  "$.subject"};
-	char path[PATH_MAX_LEN];
 	size_t total = 0, i;
 	int rc;
 
@@ -634,7 +670,7 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 				  "$.id: expected %d lowercase hex digits",
 				  CB_EVENT_ID_HEX);
 	for (i = 0; i < 4; i++) {
-		rc = name_check(names[i], name_paths[i], 0, &total, err);
+		rc = name_check(names[i], JP(name_paths[i]), 0, &total, err);
 		if (rc)
 			return rc;
 	}
@@ -653,9 +689,9 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 				  "$.kind: expected 1 to %d lowercase letters, "
 				  "digits, '.' or '_', starting with a letter",
 				  CB_EVENT_KIND_MAX);
-	rc = name_check(ev->visit, "$.target.visit", 1, &total, err);
+	rc = name_check(ev->visit, JP("$.target.visit"), 1, &total, err);
 	if (!rc)
-		rc = name_check(ev->form, "$.target.form", 1, &total, err);
+		rc = name_check(ev->form, JP("$.target.form"), 1, &total, err);
 	if (rc)
 		return rc;
 	if (!ev->instance)
@@ -678,7 +714,7 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 		if (rc)
 			return rc;
 	}
-	rc = text_check(ev->reason, "$.reason", CB_EVENT_REASON_MAX, &total,
+	rc = text_check(ev->reason, JP("$.reason"), CB_EVENT_REASON_MAX, &total,
 			err);
 	if (rc)
 		return rc;
@@ -687,8 +723,9 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 				  "$.data: %zu entries, over the limit of %d",
 				  ev->ndata, CB_EVENT_MAX_DATA);
 	for (i = 0; i < ev->ndata; i++) {
-		snprintf(path, sizeof(path), "$.data[%zu]", i);
-		rc = name_check(ev->data[i].key, path, 0, &total, err);
+		struct jpath at = {"$.data", (long)i, NULL, -1};
+
+		rc = name_check(ev->data[i].key, &at, 0, &total, err);
 		if (rc)
 			return rc;
 		if (i > 0 && strcmp(ev->data[i - 1].key, ev->data[i].key) >= 0)
@@ -696,8 +733,8 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 					  "$.data.%s: keys out of order or "
 					  "repeated",
 					  ev->data[i].key);
-		snprintf(path, sizeof(path), "$.data.%s", ev->data[i].key);
-		rc = text_check(ev->data[i].value, path, CB_EVENT_VALUE_MAX,
+		at = (struct jpath){"$.data.", -1, ev->data[i].key, -1};
+		rc = text_check(ev->data[i].value, &at, CB_EVENT_VALUE_MAX,
 				&total, err);
 		if (rc)
 			return rc;
@@ -735,19 +772,20 @@ static const char *printable(const char *s, char *buf, size_t cap)
 
 /*
  * Check that `obj` is an object whose members all appear in keys[0..n-1],
- * each at most once, and store them in found[]. `path` names obj.
+ * each at most once, and store them in found[]. `at` names obj.
  */
-static int members(const cJSON *obj, const char *path, const char *const *keys,
-		   size_t n, const cJSON **found, struct cb_err *err)
+static int members(const cJSON *obj, const struct jpath *at,
+		   const char *const *keys, size_t n, const cJSON **found,
+		   struct cb_err *err)
 {
+	char shown[48], path[PATH_MAX_LEN];
 	const cJSON *it;
-	char shown[48];
 	size_t i;
 
 	if (!cJSON_IsObject(obj))
-		return cb_err_set(err, CB_EINVAL,
-				  "%s: expected an object, found %s", path,
-				  cb_json_type_name(obj));
+		return cb_err_set(
+		    err, CB_EINVAL, "%s: expected an object, found %s",
+		    jpath_text(at, path, sizeof(path)), cb_json_type_name(obj));
 	for (i = 0; i < n; i++)
 		found[i] = NULL;
 	cJSON_ArrayForEach(it, obj)
@@ -757,34 +795,37 @@ static int members(const cJSON *obj, const char *path, const char *const *keys,
 				break;
 		if (i == n)
 			return cb_err_set(
-			    err, CB_EINVAL, "%s.%s: unknown member", path,
+			    err, CB_EINVAL, "%s.%s: unknown member",
+			    jpath_text(at, path, sizeof(path)),
 			    printable(it->string, shown, sizeof(shown)));
 		if (found[i])
-			return cb_err_set(err, CB_EINVAL,
-					  "%s.%s: member appears twice", path,
-					  keys[i]);
+			return cb_err_set(
+			    err, CB_EINVAL, "%s.%s: member appears twice",
+			    jpath_text(at, path, sizeof(path)), keys[i]);
 		found[i] = it;
 	}
 	return 0;
 }
 
 /* A required string member of at most max bytes, copied into *out. */
-static int take_str(const cJSON *it, const char *path, size_t max, char **out,
-		    struct cb_err *err)
+static int take_str(const cJSON *it, const struct jpath *at, size_t max,
+		    char **out, struct cb_err *err)
 {
+	char path[PATH_MAX_LEN];
 	size_t len;
 
 	if (!it)
-		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+		return cb_err_set(err, CB_EINVAL, "%s: missing",
+				  jpath_text(at, path, sizeof(path)));
 	if (!cJSON_IsString(it) || !it->valuestring)
-		return cb_err_set(err, CB_EINVAL,
-				  "%s: expected a string, found %s", path,
-				  cb_json_type_name(it));
+		return cb_err_set(
+		    err, CB_EINVAL, "%s: expected a string, found %s",
+		    jpath_text(at, path, sizeof(path)), cb_json_type_name(it));
 	len = strlen(it->valuestring);
 	if (len > max)
 		return cb_err_set(err, CB_EINVAL,
-				  "%s: %zu bytes, over the limit of %zu", path,
-				  len, max);
+				  "%s: %zu bytes, over the limit of %zu",
+				  jpath_text(at, path, sizeof(path)), len, max);
 	*out = strdup(it->valuestring);
 	if (!*out)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -792,42 +833,46 @@ static int take_str(const cJSON *it, const char *path, size_t max, char **out,
 }
 
 /* A fixed-width text member copied into buf (width + 1 bytes). */
-static int take_fixed(const cJSON *it, const char *path, char *buf,
+static int take_fixed(const cJSON *it, const struct jpath *at, char *buf,
 		      size_t width, int required, struct cb_err *err)
 {
+	char path[PATH_MAX_LEN];
+
 	if (!it) {
 		buf[0] = '\0';
-		return required
-			   ? cb_err_set(err, CB_EINVAL, "%s: missing", path)
-			   : 0;
+		return required ? cb_err_set(err, CB_EINVAL, "%s: missing",
+					     jpath_text(at, path, sizeof(path)))
+				: 0;
 	}
 	if (!cJSON_IsString(it) || !it->valuestring)
-		return cb_err_set(err, CB_EINVAL,
-				  "%s: expected a string, found %s", path,
-				  cb_json_type_name(it));
+		return cb_err_set(
+		    err, CB_EINVAL, "%s: expected a string, found %s",
+		    jpath_text(at, path, sizeof(path)), cb_json_type_name(it));
 	if (strlen(it->valuestring) != width)
 		return cb_err_set(err, CB_EINVAL, "%s: expected %zu characters",
-				  path, width);
+				  jpath_text(at, path, sizeof(path)), width);
 	memcpy(buf, it->valuestring, width + 1);
 	return 0;
 }
 
-static int array_of(const cJSON *it, const char *path, size_t max,
+static int array_of(const cJSON *it, const struct jpath *at, size_t max,
 		    size_t *count, struct cb_err *err)
 {
+	char path[PATH_MAX_LEN];
 	int n;
 
 	if (!it)
-		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+		return cb_err_set(err, CB_EINVAL, "%s: missing",
+				  jpath_text(at, path, sizeof(path)));
 	if (!cJSON_IsArray(it))
-		return cb_err_set(err, CB_EINVAL,
-				  "%s: expected an array, found %s", path,
-				  cb_json_type_name(it));
+		return cb_err_set(
+		    err, CB_EINVAL, "%s: expected an array, found %s",
+		    jpath_text(at, path, sizeof(path)), cb_json_type_name(it));
 	n = cJSON_GetArraySize(it);
 	if (n < 0 || (size_t)n > max)
 		return cb_err_set(err, CB_EINVAL,
-				  "%s: %d entries, over the limit of %zu", path,
-				  n, max);
+				  "%s: %d entries, over the limit of %zu",
+				  jpath_text(at, path, sizeof(path)), n, max);
 	*count = (size_t)n;
 	return 0;
 }
@@ -836,34 +881,36 @@ static int change_from_json(const cJSON *obj, size_t ci, struct cb_change *ch,
 			    struct cb_err *err)
 {
 	static const char *const keys[] = {"item", "value", "prev"};
+	struct jpath at = {"$.changes", (long)ci, NULL, -1};
 	const cJSON *m[3], *p;
 	char path[PATH_MAX_LEN];
 	size_t n, i = 0;
 	int rc;
 
-	snprintf(path, sizeof(path), "$.changes[%zu]", ci);
-	rc = members(obj, path, keys, 3, m, err);
+	rc = members(obj, &at, keys, 3, m, err);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof(path), "$.changes[%zu].item", ci);
-	rc = take_str(m[0], path, CB_EVENT_NAME_MAX, &ch->item, err);
+	at.leaf = ".item";
+	rc = take_str(m[0], &at, CB_EVENT_NAME_MAX, &ch->item, err);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof(path), "$.changes[%zu].value", ci);
+	at.leaf = ".value";
 	if (!m[1])
-		return cb_err_set(err, CB_EINVAL, "%s: missing", path);
+		return cb_err_set(err, CB_EINVAL, "%s: missing",
+				  jpath_text(&at, path, sizeof(path)));
 	if (!cJSON_IsNull(m[1])) {
 		if (!cJSON_IsString(m[1]))
 			return cb_err_set(err, CB_EINVAL,
 					  "%s: expected a string or null, "
 					  "found %s",
-					  path, cb_json_type_name(m[1]));
-		rc = take_str(m[1], path, CB_EVENT_VALUE_MAX, &ch->value, err);
+					  jpath_text(&at, path, sizeof(path)),
+					  cb_json_type_name(m[1]));
+		rc = take_str(m[1], &at, CB_EVENT_VALUE_MAX, &ch->value, err);
 		if (rc)
 			return rc;
 	}
-	snprintf(path, sizeof(path), "$.changes[%zu].prev", ci);
-	rc = array_of(m[2], path, CB_EVENT_MAX_PREV, &n, err);
+	at.leaf = ".prev";
+	rc = array_of(m[2], &at, CB_EVENT_MAX_PREV, &n, err);
 	if (rc)
 		return rc;
 	if (n) {
@@ -873,8 +920,8 @@ static int change_from_json(const cJSON *obj, size_t ci, struct cb_change *ch,
 	}
 	cJSON_ArrayForEach(p, m[2])
 	{
-		snprintf(path, sizeof(path), "$.changes[%zu].prev[%zu]", ci, i);
-		rc = take_fixed(p, path, ch->prev[i], CB_EVENT_ID_HEX, 1, err);
+		at.j = (long)i;
+		rc = take_fixed(p, &at, ch->prev[i], CB_EVENT_ID_HEX, 1, err);
 		if (rc)
 			return rc;
 		ch->nprev = ++i;
@@ -914,19 +961,22 @@ static int data_from_json(const cJSON *obj, struct cb_event *ev,
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	cJSON_ArrayForEach(it, obj)
 	{
-		snprintf(path, sizeof(path), "$.data.%s",
-			 printable(it->string, shown, sizeof(shown)));
+		const struct jpath at = {
+		    "$.data.", -1, printable(it->string, shown, sizeof(shown)),
+		    -1};
+
 		if (strlen(it->string) > CB_EVENT_NAME_MAX ||
 		    !name_ok(it->string))
 			return cb_err_set(err, CB_EINVAL,
 					  "%s: expected a key of 1 to %d "
 					  "letters, digits or \"._-:@\"",
-					  path, CB_EVENT_NAME_MAX);
+					  jpath_text(&at, path, sizeof(path)),
+					  CB_EVENT_NAME_MAX);
 		ev->data[ev->ndata].key = strdup(it->string);
 		if (!ev->data[ev->ndata].key)
 			return cb_err_set(err, CB_ENOMEM, "out of memory");
 		ev->ndata++;
-		rc = take_str(it, path, CB_EVENT_VALUE_MAX,
+		rc = take_str(it, &at, CB_EVENT_VALUE_MAX,
 			      &ev->data[ev->ndata - 1].value, err);
 		if (rc)
 			return rc;
@@ -970,37 +1020,38 @@ static int parse_event(const cJSON *json, struct cb_event *ev,
 	size_t n, i = 0;
 	int rc;
 
-	rc = members(json, "$", keys, M_COUNT, m, err);
+	rc = members(json, JP("$"), keys, M_COUNT, m, err);
 	if (rc)
 		return rc;
-	if ((rc = take_fixed(m[M_ID], "$.id", ev->id, CB_EVENT_ID_HEX, 1,
+	if ((rc = take_fixed(m[M_ID], JP("$.id"), ev->id, CB_EVENT_ID_HEX, 1,
 			     err)) ||
-	    (rc = take_str(m[M_DEVICE], "$.device", CB_EVENT_NAME_MAX,
+	    (rc = take_str(m[M_DEVICE], JP("$.device"), CB_EVENT_NAME_MAX,
 			   &ev->device, err)) ||
-	    (rc = take_str(m[M_SITE], "$.site", CB_EVENT_NAME_MAX, &ev->site,
-			   err)) ||
-	    (rc = take_str(m[M_USER], "$.user", CB_EVENT_NAME_MAX, &ev->user,
-			   err)) ||
-	    (rc = take_fixed(m[M_HLC], "$.hlc", ev->hlc, CB_EVENT_HLC_HEX, 1,
-			     err)) ||
-	    (rc = take_fixed(m[M_WALL], "$.wall", ev->wall, CB_EVENT_TIME_LEN,
+	    (rc = take_str(m[M_SITE], JP("$.site"), CB_EVENT_NAME_MAX,
+			   &ev->site, err)) ||
+	    (rc = take_str(m[M_USER], JP("$.user"), CB_EVENT_NAME_MAX,
+			   &ev->user, err)) ||
+	    (rc = take_fixed(m[M_HLC], JP("$.hlc"), ev->hlc, CB_EVENT_HLC_HEX,
 			     1, err)) ||
-	    (rc = take_str(m[M_SUBJECT], "$.subject", CB_EVENT_NAME_MAX,
+	    (rc = take_fixed(m[M_WALL], JP("$.wall"), ev->wall,
+			     CB_EVENT_TIME_LEN, 1, err)) ||
+	    (rc = take_str(m[M_SUBJECT], JP("$.subject"), CB_EVENT_NAME_MAX,
 			   &ev->subject, err)) ||
-	    (rc = take_str(m[M_KIND], "$.kind", CB_EVENT_KIND_MAX, &ev->kind,
-			   err)))
+	    (rc = take_str(m[M_KIND], JP("$.kind"), CB_EVENT_KIND_MAX,
+			   &ev->kind, err)))
 		return rc;
 	if (!m[M_TARGET])
 		return cb_err_set(err, CB_EINVAL, "$.target: missing");
-	if ((rc = members(m[M_TARGET], "$.target", tkeys, 3, t, err)) ||
-	    (rc = take_str(t[0], "$.target.visit", CB_EVENT_NAME_MAX,
+	if ((rc = members(m[M_TARGET], JP("$.target"), tkeys, 3, t, err)) ||
+	    (rc = take_str(t[0], JP("$.target.visit"), CB_EVENT_NAME_MAX,
 			   &ev->visit, err)) ||
-	    (rc = take_str(t[1], "$.target.form", CB_EVENT_NAME_MAX, &ev->form,
-			   err)) ||
-	    (rc = take_str(t[2], "$.target.instance", CB_EVENT_INSTANCE_MAX,
+	    (rc = take_str(t[1], JP("$.target.form"), CB_EVENT_NAME_MAX,
+			   &ev->form, err)) ||
+	    (rc = take_str(t[2], JP("$.target.instance"), CB_EVENT_INSTANCE_MAX,
 			   &ev->instance, err)))
 		return rc;
-	rc = array_of(m[M_CHANGES], "$.changes", CB_EVENT_MAX_CHANGES, &n, err);
+	rc = array_of(m[M_CHANGES], JP("$.changes"), CB_EVENT_MAX_CHANGES, &n,
+		      err);
 	if (rc)
 		return rc;
 	if (n) {
@@ -1015,13 +1066,13 @@ static int parse_event(const cJSON *json, struct cb_event *ev,
 		if (rc)
 			return rc;
 	}
-	if ((rc = take_str(m[M_REASON], "$.reason", CB_EVENT_REASON_MAX,
+	if ((rc = take_str(m[M_REASON], JP("$.reason"), CB_EVENT_REASON_MAX,
 			   &ev->reason, err)) ||
 	    (rc = data_from_json(m[M_DATA], ev, err)) ||
-	    (rc = take_fixed(m[M_SIG], "$.sig", ev->sig, CB_EVENT_SIG_HEX, 0,
-			     err)) ||
-	    (rc = take_fixed(m[M_RECEIVED], "$.received_at", ev->received_at,
-			     CB_EVENT_TIME_LEN, 0, err)))
+	    (rc = take_fixed(m[M_SIG], JP("$.sig"), ev->sig, CB_EVENT_SIG_HEX,
+			     0, err)) ||
+	    (rc = take_fixed(m[M_RECEIVED], JP("$.received_at"),
+			     ev->received_at, CB_EVENT_TIME_LEN, 0, err)))
 		return rc;
 	return cb_event_validate(ev, err);
 }
