@@ -1189,14 +1189,14 @@ static int write_event(const struct cb_event *ev, int with_unsigned,
 
 #define RAW(s) (rc = rc ? rc : cb_canon_put(b, s, sizeof(s) - 1))
 #define STR(s) (rc = rc ? rc : cb_canon_put_string(b, (s) ? (s) : ""))
+#define MEMBER(k, v) (RAW(k), STR(v)) /* k: the text before the value */
 	RAW("{\"changes\":[");
 	for (i = 0; i < ev->nchanges; i++) {
 		const struct cb_change *c = &ev->changes[i];
 
 		if (i)
 			RAW(",");
-		RAW("{\"item\":");
-		STR(c->item);
+		MEMBER("{\"item\":", c->item);
 		RAW(",\"prev\":[");
 		for (j = 0; j < c->nprev; j++) {
 			if (j)
@@ -1215,44 +1215,28 @@ static int write_event(const struct cb_event *ev, int with_unsigned,
 		if (i)
 			RAW(",");
 		STR(ev->data[i].key);
-		RAW(":");
-		STR(ev->data[i].value);
+		MEMBER(":", ev->data[i].value);
 	}
-	RAW("},\"device\":");
-	STR(ev->device);
-	RAW(",\"hlc\":");
-	STR(ev->hlc);
-	RAW(",\"id\":");
-	STR(ev->id);
-	RAW(",\"kind\":");
-	STR(ev->kind);
-	RAW(",\"reason\":");
-	STR(ev->reason);
-	if (with_unsigned && ev->received_at[0]) {
-		RAW(",\"received_at\":");
-		STR(ev->received_at);
-	}
-	if (with_unsigned && ev->sig[0]) {
-		RAW(",\"sig\":");
-		STR(ev->sig);
-	}
-	RAW(",\"site\":");
-	STR(ev->site);
-	RAW(",\"subject\":");
-	STR(ev->subject);
-	RAW(",\"target\":{\"form\":");
-	STR(ev->form);
-	RAW(",\"instance\":");
-	STR(ev->instance);
-	RAW(",\"visit\":");
-	STR(ev->visit);
-	RAW("},\"user\":");
-	STR(ev->user);
-	RAW(",\"wall\":");
-	STR(ev->wall);
+	MEMBER("},\"device\":", ev->device);
+	MEMBER(",\"hlc\":", ev->hlc);
+	MEMBER(",\"id\":", ev->id);
+	MEMBER(",\"kind\":", ev->kind);
+	MEMBER(",\"reason\":", ev->reason);
+	if (with_unsigned && ev->received_at[0])
+		MEMBER(",\"received_at\":", ev->received_at);
+	if (with_unsigned && ev->sig[0])
+		MEMBER(",\"sig\":", ev->sig);
+	MEMBER(",\"site\":", ev->site);
+	MEMBER(",\"subject\":", ev->subject);
+	MEMBER(",\"target\":{\"form\":", ev->form);
+	MEMBER(",\"instance\":", ev->instance);
+	MEMBER(",\"visit\":", ev->visit);
+	MEMBER("},\"user\":", ev->user);
+	MEMBER(",\"wall\":", ev->wall);
 	RAW("}");
 #undef RAW
 #undef STR
+#undef MEMBER
 	return rc;
 }
 

@@ -29,7 +29,9 @@
  * the `site` of an event always says whose data it is.
  *
  * Threads: a struct srv_store is one database connection; it is not
- * locked. The server serialises every call with its own mutex.
+ * locked. The server serialises every call with its own mutex. Under
+ * srv_store_checkpointer a second connection, on a thread of its own,
+ * only checkpoints the write-ahead log.
  *
  * Errors follow err.h: CB_EIO for database failures (with SQLite's
  * message), CB_EBUSY when another process holds the database locked,
