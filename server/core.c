@@ -354,6 +354,10 @@ struct push_item {
 	size_t at;	    /* where received_at's value is in text */
 	struct cb_event ev; /* as parsed; emptied when the merge takes it */
 	const struct cb_event *filed; /* the merge state's, once accepted */
+	/* The event's id, for the reply: built after the lock is released,
+	 * when `filed` may be gone (another push's rollback reloads the
+	 * merge state). */
+	char id[CB_EVENT_ID_HEX + 1];
 	int parsed;
 	const char *status; /* "accepted", "duplicate", "rejected" */
 	const char *code;   /* rejection code */
@@ -415,6 +419,7 @@ static void push_precheck(struct srv_core *c, const struct srv_device *dev,
 		return;
 	}
 	pi->parsed = 1;
+	memcpy(pi->id, pi->ev.id, sizeof(pi->id));
 	if (strcmp(pi->ev.device, dev->id)) {
 		cb_err_set(&err, CB_EFORBIDDEN,
 			   "$.device: the event names device %s, not the "
@@ -807,8 +812,7 @@ static int push_store(struct srv_core *c, struct push_item *pi,
 static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
 {
 	cJSON *o = cJSON_CreateObject();
-	const char *id =
-	    pi->parsed ? item_event(pi)->id : cb_json_str(item, "id");
+	const char *id = pi->parsed ? pi->id : cb_json_str(item, "id");
 
 	if (!o)
 		return NULL;
