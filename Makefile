@@ -49,6 +49,14 @@ UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 LIB        := $(BUILD)/libcasebook.a
 
+# The test build of casebook: the same program plus the test hooks (store
+# test-events|test-list|test-secrets, status test-set) that some end-to-end
+# tests use. Only the files holding hooks are compiled again, with
+# CASEBOOK_TEST_HOOKS; bin/casebook never contains them.
+HOOK_SRC   := client/cmd_init.c client/cmd_status.c client/store.c
+HOOK_OBJ   := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
+HOOK_BIN   := $(BUILD)/hooks/casebook
+
 .PHONY: all deps test unit demo bench fmt clean
 all: deps-check $(BIN)/casebook $(BIN)/casebookd
 
@@ -73,6 +81,17 @@ $(LIB): $(COMMON_OBJ)
 $(BIN)/casebook: $(CLIENT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(CLIENT_OBJ) $(LIB) $(LDLIBS_ALL)
+
+$(BUILD)/hooks/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DCASEBOOK_TEST_HOOKS -c -o $@ $<
+
+$(HOOK_BIN): $(filter-out $(HOOK_SRC:%.c=$(BUILD)/%.o),$(CLIENT_OBJ)) \
+		$(HOOK_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ \
+	  $(filter-out $(HOOK_SRC:%.c=$(BUILD)/%.o),$(CLIENT_OBJ)) \
+	  $(HOOK_OBJ) $(LIB) $(LDLIBS_ALL)
 
 $(BIN)/casebookd: $(SERVER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
@@ -105,9 +124,9 @@ $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
 
 # `make test` installs what is missing first, as the README promises.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN)
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_UNIT=$(abspath $(BUILD)/tests) \
-	  tests/run.sh
+	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -124,4 +143,5 @@ fmt:
 clean:
 	rm -rf build build-san bin
 
--include $(COMMON_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(SERVER_OBJ:.o=.d)
+-include $(COMMON_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) \
+	$(HOOK_OBJ:.o=.d)

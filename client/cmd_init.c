@@ -465,12 +465,16 @@ int cmd_init(int argc, char **argv, struct cli_global *g)
 
 /* ---- casebook store --------------------------------------------------- */
 
+#ifdef CASEBOOK_TEST_HOOKS
+/*
+ * The store's test hooks exist only in the test build of casebook (make's
+ * build/hooks/casebook, compiled with CASEBOOK_TEST_HOOKS), never in
+ * bin/casebook, and even there only with CASEBOOK_TEST_HOOKS=1 set.
+ */
 /*
  * `casebook store test-events SUBJECT N TEXT`, for the store's own
  * end-to-end tests only: appends N signed form.save events setting
- * BL/VS item NOTE to TEXT (not checked against the protocol). It exists only
- * when CASEBOOK_TEST_HOOKS=1, so the store can be filled and scanned before the
- * data entry commands exist.
+ * BL/VS item NOTE to TEXT (not checked against the protocol).
  */
 static int test_events(struct store *st, const char *subject, int n,
 		       const char *text, struct cb_err *err)
@@ -536,35 +540,30 @@ static int print_event(void *ctx, const struct store_event *ev)
 	return 0;
 }
 
-int cmd_store(int argc, char **argv, struct cli_global *g)
+/* `casebook store test-events|test-secrets|test-list`; -1: not a hook. */
+static int store_test_hook(int argc, char **argv, struct cli_global *g)
 {
 	const char *hooks = getenv("CASEBOOK_TEST_HOOKS");
-	int testing = hooks && !strcmp(hooks, "1");
-	struct store_check_report rep;
 	struct store *st = NULL;
 	struct cb_err err;
 	int rc;
 
-	cb_err_clear(&err);
-	if (argc < 2)
-		return cli_usage("store ", "store needs a subcommand: check");
-	if (!strcmp(argv[1], "check")) {
-		if (argc != 2)
-			return cli_usage("store ", "store check takes no "
-						   "arguments");
-	} else if (testing && !strcmp(argv[1], "test-events")) {
+	if (!hooks || strcmp(hooks, "1"))
+		return -1;
+	if (!strcmp(argv[1], "test-events")) {
 		if (argc != 5)
 			return cli_usage("store ",
 					 "test-events SUBJECT N TEXT");
-	} else if (testing && !strcmp(argv[1], "test-secrets")) {
+	} else if (!strcmp(argv[1], "test-secrets")) {
 		if (argc != 2)
 			return cli_usage("store ", "test-secrets");
-	} else if (testing && !strcmp(argv[1], "test-list")) {
+	} else if (!strcmp(argv[1], "test-list")) {
 		if (argc != 2 && argc != 3)
 			return cli_usage("store ", "test-list [SUBJECT]");
 	} else {
-		return cli_usage("store ", "unknown subcommand '%s'", argv[1]);
+		return -1;
 	}
+	cb_err_clear(&err);
 	rc = store_open_cli(g, &st, &err);
 	if (rc)
 		return cli_fail(&err);
@@ -584,25 +583,50 @@ int cmd_store(int argc, char **argv, struct cli_global *g)
 		if (!rc)
 			printf("%s\n", hex);
 		memset(hex, 0, sizeof(hex));
-	} else if (!strcmp(argv[1], "test-list")) {
+	} else {
 		rc = store_each_event(st, argc == 3 ? argv[2] : NULL,
 				      STORE_ITER_ALL, print_event, NULL, &err);
-	} else {
-		rc = store_check(st, &rep, &err);
-		if (!rc)
-			printf("store: intact\n"
-			       "site %s, device %02d, device id %s\n"
-			       "user %s (%s)\n"
-			       "events %lld (%lld unsynced), subjects %lld, "
-			       "users %lld, settings %lld\n"
-			       "content digest %s\n",
-			       store_site(st), store_device_index(st),
-			       store_device_id(st), store_user(st),
-			       store_role(st), (long long)rep.events,
-			       (long long)rep.unsynced, (long long)rep.subjects,
-			       (long long)rep.users, (long long)rep.settings,
-			       rep.digest);
 	}
+	store_close(st);
+	return rc ? cli_fail(&err) : EXIT_OK;
+}
+#endif
+
+int cmd_store(int argc, char **argv, struct cli_global *g)
+{
+	struct store_check_report rep;
+	struct store *st = NULL;
+	struct cb_err err;
+	int rc;
+
+	cb_err_clear(&err);
+	if (argc < 2)
+		return cli_usage("store ", "store needs a subcommand: check");
+#ifdef CASEBOOK_TEST_HOOKS
+	rc = store_test_hook(argc, argv, g);
+	if (rc >= 0)
+		return rc;
+#endif
+	if (strcmp(argv[1], "check"))
+		return cli_usage("store ", "unknown subcommand '%s'", argv[1]);
+	if (argc != 2)
+		return cli_usage("store ", "store check takes no arguments");
+	rc = store_open_cli(g, &st, &err);
+	if (rc)
+		return cli_fail(&err);
+	rc = store_check(st, &rep, &err);
+	if (!rc)
+		printf("store: intact\n"
+		       "site %s, device %02d, device id %s\n"
+		       "user %s (%s)\n"
+		       "events %lld (%lld unsynced), subjects %lld, "
+		       "users %lld, settings %lld\n"
+		       "content digest %s\n",
+		       store_site(st), store_device_index(st),
+		       store_device_id(st), store_user(st), store_role(st),
+		       (long long)rep.events, (long long)rep.unsynced,
+		       (long long)rep.subjects, (long long)rep.users,
+		       (long long)rep.settings, rep.digest);
 	store_close(st);
 	return rc ? cli_fail(&err) : EXIT_OK;
 }

@@ -305,10 +305,12 @@ static void status_text(const cJSON *root)
 	}
 }
 
+#ifdef CASEBOOK_TEST_HOOKS
 /*
  * For tests of this command before sync exists: `casebook status test-set
- * KEY VALUE` writes one of the two sync settings read above. It exists
- * only with CASEBOOK_TEST_HOOKS=1, like the store's test hooks.
+ * KEY VALUE` writes one of the two sync settings read above. Like the
+ * store's test hooks, only in the test build of casebook and only with
+ * CASEBOOK_TEST_HOOKS=1.
  */
 static int status_test_set(int argc, char **argv, struct cli_global *g)
 {
@@ -327,6 +329,7 @@ static int status_test_set(int argc, char **argv, struct cli_global *g)
 	entry_close(&e);
 	return rc ? cli_fail(&err) : EXIT_OK;
 }
+#endif
 
 int cmd_status(int argc, char **argv, struct cli_global *g)
 {
@@ -335,14 +338,18 @@ int cmd_status(int argc, char **argv, struct cli_global *g)
 	struct entry e;
 	struct cb_err err;
 	cJSON *qo;
-	const char *hooks;
 	int64_t ms;
 	int i, json = 0, rc, ex;
 
-	hooks = getenv("CASEBOOK_TEST_HOOKS");
-	if (argc > 1 && !strcmp(argv[1], "test-set") && hooks &&
-	    !strcmp(hooks, "1"))
-		return status_test_set(argc, argv, g);
+#ifdef CASEBOOK_TEST_HOOKS
+	{
+		const char *hooks = getenv("CASEBOOK_TEST_HOOKS");
+
+		if (argc > 1 && !strcmp(argv[1], "test-set") && hooks &&
+		    !strcmp(hooks, "1"))
+			return status_test_set(argc, argv, g);
+	}
+#endif
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = 1;

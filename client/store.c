@@ -1937,6 +1937,7 @@ int store_check(struct store *st, struct store_check_report *report,
 	return 0;
 }
 
+#ifdef CASEBOOK_TEST_HOOKS
 int store_test_secrets(const struct store *st, char *out, size_t cap,
 		       struct cb_err *err)
 {
@@ -1954,3 +1955,4 @@ int store_test_secrets(const struct store *st, char *out, size_t cap,
 			     out + CB_KEY_BYTES * 2 + 1,
 			     cap - CB_KEY_BYTES * 2 - 1, err);
 }
+#endif

@@ -361,14 +361,16 @@ struct store_check_report {
 int store_check(struct store *st, struct store_check_report *report,
 		struct cb_err *err);
 
+#ifdef CASEBOOK_TEST_HOOKS
 /*
- * For the store's own tests (casebook store test-secrets, which exists only
- * with CASEBOOK_TEST_HOOKS=1): the data key and the device secret key in
- * hex, space-separated, so a test can prove neither appears in the file.
- * `out` needs STORE_SECRETS_HEX bytes.
+ * For the store's own tests only, and compiled only into the test build
+ * of casebook (make's build/hooks/casebook, never bin/casebook): the data
+ * key and the device secret key in hex, space-separated, so a test can
+ * prove neither appears in the file. `out` needs STORE_SECRETS_HEX bytes.
  */
 #define STORE_SECRETS_HEX (CB_KEY_BYTES * 2 + 1 + CB_SIGN_SECRET_BYTES * 2 + 1)
 int store_test_secrets(const struct store *st, char *out, size_t cap,
 		       struct cb_err *err);
+#endif
 
 #endif

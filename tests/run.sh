@@ -6,6 +6,7 @@
 # printing a FAIL line (a crash, say) counts as one failure.
 #
 #   CASEBOOK_BIN    directory holding casebook and casebookd
+#   CASEBOOK_HOOKS  the test build of casebook, with the test hooks
 #   CASEBOOK_UNIT   directory holding the unit test binaries
 #   TESTS           optional filter: only tests whose name contains it
 #   JOBS            end-to-end scripts run in parallel (default 2)
@@ -13,8 +14,9 @@ set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CASEBOOK_BIN:=$top/bin}"
 : "${CASEBOOK_UNIT:=$top/build/tests}"
+: "${CASEBOOK_HOOKS:=$top/build/hooks/casebook}"
 : "${JOBS:=2}"
-export CASEBOOK_BIN CASEBOOK_TOP="$top"
+export CASEBOOK_BIN CASEBOOK_HOOKS CASEBOOK_TOP="$top"
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/cbtest.XXXXXX")
 trap 'rm -rf "$out"' EXIT INT TERM

@@ -1,7 +1,9 @@
 # lib.sh - helpers for end-to-end scenarios. Source it first:
 #   . "$(dirname "$0")/lib.sh"
-# Gives $CB (the casebook binary), $CBD (casebookd), $T (a private temporary
-# directory removed on exit), and:
+# Gives $CB (the casebook binary), $CBD (casebookd), $CBH (the test build
+# of casebook: the same program plus the test hooks, for `store test-*` and
+# `status test-set` only), $T (a private temporary directory removed on
+# exit), and:
 #   pass NAME / fail NAME WHY          record one case
 #   expect_rc NAME RC CMD...           run CMD, case passes if it exits RC;
 #                                      output is left in $T/out and $T/err
@@ -11,7 +13,9 @@
 set -u
 : "${CASEBOOK_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${CASEBOOK_BIN:=$CASEBOOK_TOP/bin}"
+: "${CASEBOOK_HOOKS:=$CASEBOOK_TOP/build/hooks/casebook}"
 CB="$CASEBOOK_BIN/casebook"
+CBH="$CASEBOOK_HOOKS"
 CBD="$CASEBOOK_BIN/casebookd"
 PROTO="$CASEBOOK_TOP/schemas/knee-oa-msc.json"
 T=$(mktemp -d "${TMPDIR:-/tmp}/cbe2e.XXXXXX")
@@ -73,6 +77,12 @@ cb() {
 	_h=$1
 	shift
 	"$CB" --home "$T/h/$_h" "$@"
+}
+# cbh HOME ARGS...: the same with the test build (test hooks).
+cbh() {
+	_h=$1
+	shift
+	"$CBH" --home "$T/h/$_h" "$@"
 }
 
 # start_server [SERVE-OPTIONS...] / stop_server: casebookd serve on the data directory $D at

@@ -57,7 +57,7 @@ same_files() {
 }
 # digest HOME: the store digest, with the time of the last sync fixed
 digest() {
-	CASEBOOK_TEST_HOOKS=1 "$CB" --home "$1" status test-set sync.last \
+	CASEBOOK_TEST_HOOKS=1 "$CBH" --home "$1" status test-set sync.last \
 		2026-01-01T00:00:00.000Z >/dev/null 2>&1
 	"$CB" --home "$1" store check 2>/dev/null | sed -n 's/.*digest //p'
 }
@@ -123,7 +123,7 @@ stop_server
 SA=$("$CB" --home "$A" subject add 2>/dev/null)
 expect_rc "device A enters data offline" 0 "$CB" --home "$A" form set "$SA" SCR DM \
 	CONSDT=2026-01-06 BRTHYR=1960 SEX=F HEIGHT=162 WEIGHT=70 KNEE=R
-CASEBOOK_TEST_HOOKS=1 "$CB" --home "$A" store test-events "$SA" 2 bogus >/dev/null 2>&1
+CASEBOOK_TEST_HOOKS=1 "$CBH" --home "$A" store test-events "$SA" 2 bogus >/dev/null 2>&1
 
 # The twin: the same laptop and the same server, copied.
 cp -a "$A" "$T/a2"

@@ -9,7 +9,7 @@
 # consistent store in which every save is either whole or absent; two
 # processes saving at once both succeed or one says the store is busy.
 #
-# Values are read back with `casebook store test-list` (CASEBOOK_TEST_HOOKS=1),
+# Values are read back with `casebook store test-list` (the test build, $CBH),
 # which prints the decrypted events, and through `casebook form show` when
 # that command exists. The random kill points take their seed from
 # CASEBOOK_SEED (printed, so a failing run can be repeated).
@@ -96,7 +96,7 @@ EOF
 # readback NAME VISIT FORM INSTANCE ITEM EXPECTED: the stored value is
 # exactly EXPECTED (bytes).
 readback() {
-	"$CB" store test-list "$S" >"$T/list" 2>"$T/list.err"
+	"$CBH" store test-list "$S" >"$T/list" 2>"$T/list.err"
 	printf '%s' "$6" >"$T/want"
 	if python3 "$T/value.py" "$T/list" "$2" "$3" "$4" "$5" >"$T/got" &&
 		cmp -s "$T/got" "$T/want"; then
@@ -236,7 +236,7 @@ readback "quotes, backslash, tab and emoji round-trip" LOG AE 5 AETERM "$odd"
 expect_rc "Korean reason accepted" 0 "$CB" form set "$S" LOG AE#1 \
 	AESEV=MOD --reason "재평가 후 중등도로 변경"
 if grep -qF '"reason":"재평가 후 중등도로 변경"' "$T/list" ||
-	{ "$CB" store test-list "$S" >"$T/list" 2>&1 &&
+	{ "$CBH" store test-list "$S" >"$T/list" 2>&1 &&
 		grep -qF '"reason":"재평가 후 중등도로 변경"' "$T/list"; }; then
 	pass "Korean reason round-trips"
 else
@@ -272,7 +272,7 @@ expect_same "refused text stored nothing" "$(digest)" "$d1"
 # ---- a flipped byte -------------------------------------------------------
 # The store at a known state, its decrypted events, and where the bytes of
 # the Korean AE's event body lie in the file.
-"$CB" store test-list >"$T/pristine.list" 2>&1
+"$CBH" store test-list >"$T/pristine.list" 2>&1
 d2=$(digest)
 cp "$DB" "$T/pristine.db"
 ae_seq=$(grep -F "\"value\":\"$AETERM\"" "$T/pristine.list" |
@@ -308,7 +308,7 @@ if [ -n "$at" ]; then
 	expect_out "flipped AE event: form set says integrity error" "integrity error"
 	expect_no_out "flipped AE event: not called a wrong passphrase" "wrong passphrase"
 	CASEBOOK_HOME="$D" expect_rc "flipped AE event: reading the events fails" 1 \
-		"$CB" store test-list "$S"
+		"$CBH" store test-list "$S"
 	expect_no_out "flipped AE event: no term printed" "$AETERM"
 	expect_same "flipped AE event: the damaged copy was not rewritten" \
 		"$(cmp -s "$D/casebook.db" "$T/pristine.db" && echo same || echo changed)" changed
@@ -327,7 +327,7 @@ for spot in "header-version:63" "schema-text:$schema_at"; do
 	what=${spot%%:*}
 	flip "${spot#*:}" 1
 	CASEBOOK_HOME="$D" expect_rc "flipped $what byte: store refused" 1 \
-		"$CB" store test-list
+		"$CBH" store test-list
 	if [ -s "$T/out" ]; then
 		fail "flipped $what byte: no data printed" "$(head -c 200 "$T/out")"
 	else
@@ -345,7 +345,7 @@ step=$((size / 120 + 1))
 wrong=0 detected=0 unclear=0 same=0 at=$((SEED % 97))
 while [ $at -lt "$size" ]; do
 	flip $at 128
-	CASEBOOK_HOME="$D" "$CB" store test-list >"$T/o" 2>"$T/e"
+	CASEBOOK_HOME="$D" "$CBH" store test-list >"$T/o" 2>"$T/e"
 	rc=$?
 	if [ $rc -eq 0 ] && cmp -s "$T/o" "$T/pristine.list"; then
 		same=$((same + 1))
@@ -419,7 +419,7 @@ else
 fi
 expect_rc "store check after kill -9" 0 "$CB" store check
 expect_out "store intact after kill -9" "store: intact"
-"$CB" store test-list >"$T/killed.list" 2>&1
+"$CBH" store test-list >"$T/killed.list" 2>&1
 python3 "$T/value.py" "$T/killed.list" --check-kills 40 >"$T/kc" 2>&1
 rc=$?
 cat "$T/kc" | tail -1
@@ -467,7 +467,7 @@ writer "$B" b &
 wb=$!
 wait $wa
 wait $wb
-"$CB" store test-list >"$T/par.list" 2>&1
+"$CBH" store test-list >"$T/par.list" 2>&1
 for tag in a b; do
 	subj=$A
 	[ $tag = b ] && subj=$B

@@ -22,9 +22,11 @@ export CASEBOOK_HOME="$T/home" CASEBOOK_PASSPHRASE=coord-pass-1
 # Offline: no network namespace interface but loopback-less isolation.
 if unshare -n true 2>/dev/null; then
 	cb() { unshare -n "$CB" "$@"; }
+	cbh() { unshare -n "$CBH" "$@"; }
 	echo "offline: every command runs under unshare -n (no network)"
 else
 	cb() { "$CB" "$@"; }
+	cbh() { "$CBH" "$@"; }
 	echo "note: unshare -n not permitted here; commands run without it"
 fi
 expect_same() {
@@ -235,7 +237,7 @@ save "AE resolved" "$S" LOG "AE#$AE_UP" AEONGO=N AEENDTC=2024-04-05 \
 # ---- what is stored ------------------------------------------------------------
 expect_rc "store check" 0 cb store check
 expect_out "store intact" "store: intact"
-expect_rc "the decrypted events" 0 cb store test-list "$S"
+expect_rc "the decrypted events" 0 cbh store test-list "$S"
 cp "$T/out" "$T/events"
 python3 - "$T/events" "$S" "$AE_SAE" "$AE_KO" "$AE_UP" >"$T/state" <<'EOF'
 import json, sys

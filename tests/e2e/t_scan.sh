@@ -10,7 +10,7 @@
 # recent frame), and again after it closes.
 #
 # The scan must be able to fail: every needle is first found in the
-# decrypted events (`casebook store test-list`, CASEBOOK_TEST_HOOKS=1), and
+# decrypted events (`store test-list` of the test build, $CBH), and
 # the scanner finds each encoding in a file that holds it.
 . "$(dirname "$0")/lib.sh"
 
@@ -80,7 +80,7 @@ needle WITHDREW 2024-02-29 Moved-to-Ulsan-Walrus
 needle '"item":"AETERM"' '"kind":"form.save"' '"subject":"'
 
 # ---- every needle is in the decrypted events -----------------------------
-"$CB" store test-list >"$T/plain" 2>&1
+"$CBH" store test-list >"$T/plain" 2>&1
 missing=""
 while IFS= read -r v; do
 	grep -qF -- "$v" "$T/plain" || missing="$missing [$v]"
@@ -184,7 +184,7 @@ save "AE 2 end date while held, with a reason" "$S" LOG AE#2 \
 	AEENDTC=2024-01-30 --reason "Capybara-reason-in-wal"
 needle 2024-01-09 124 SMALL "두통-Wombat-while-held" 2024-01-10 \
 	2024-01-30 Capybara-reason-in-wal
-"$CB" store test-list >"$T/plain" 2>&1
+"$CBH" store test-list >"$T/plain" 2>&1
 for v in "두통-Wombat-while-held" Capybara-reason-in-wal; do
 	if grep -qF "$v" "$T/plain"; then pass "WAL value stored: $v"; else
 		fail "WAL value stored: $v" "not in the decrypted events"; fi

@@ -45,7 +45,7 @@ show() {
 	"$CB" subject show "$S" --json 2>"$T/err" | python3 "$T/form.py" "$@"
 }
 # The decrypted event list (seq id synced json), one event per line.
-events() { "$CB" store test-list 2>/dev/null; }
+events() { "$CBH" store test-list 2>/dev/null; }
 
 "$CB" init --site KR01 --device-index 1 --protocol "$PROTO" --user alice \
 	--role investigator >/dev/null 2>&1 || fail "init" "init failed"

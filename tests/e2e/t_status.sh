@@ -2,7 +2,7 @@
 # t_status.sh - `casebook status` through the real CLI and store: counts of
 # unsynced events and open queries (with their ids), quarantined events and
 # the last sync from the sync settings (written here with the test hook
-# `status test-set`, CASEBOOK_TEST_HOOKS=1, since sync is built elsewhere),
+# `status test-set` of the test build, $CBH, since sync is built elsewhere),
 # and overdue and upcoming visits from the schedule, with today moved by
 # CASEBOOK_CLOCK_OFFSET_MS; plain text and --json (parsed and checked).
 . "$(dirname "$0")/lib.sh"
@@ -128,13 +128,13 @@ jcase "day 59: M1 overdue by one day" "[x for x in visits('overdue') if x.starts
 	"[\"$S1 M1 1\"]"
 
 # ---- quarantine and last sync (the settings sync writes) ----------------------
-expect_rc "test-set needs the test hooks" 2 "$CB" status test-set sync.last x
+expect_rc "test-set needs the test hooks" 2 "$CBH" status test-set sync.last x
 export CASEBOOK_TEST_HOOKS=1
-expect_rc "test hook: quarantine" 0 "$CB" status test-set sync.quarantine \
+expect_rc "test hook: quarantine" 0 "$CBH" status test-set sync.quarantine \
 	'[{"id":"0123456789abcdef0123456789abcdef","reason":"form CELL may not be written by coordinator"},{"id":"fedcba9876543210fedcba9876543210","reason":"duplicate kit"}]'
-expect_rc "test hook: last sync" 0 "$CB" status test-set sync.last \
+expect_rc "test hook: last sync" 0 "$CBH" status test-set sync.last \
 	2024-04-01T08:00:00.000Z
-expect_rc "test hook: other keys refused" 2 "$CB" status test-set entry.hlc 0
+expect_rc "test hook: other keys refused" 2 "$CBH" status test-set entry.hlc 0
 unset CASEBOOK_TEST_HOOKS
 expect_rc "status --json with quarantine" 0 "$CB" status --json
 jcase "two quarantined" 'd["quarantined"]["count"]' 2
@@ -146,7 +146,7 @@ expect_out "plain: quarantine count" "Quarantined events: 2"
 expect_out "plain: quarantine reason" \
 	"0123456789abcdef0123456789abcdef: form CELL may not be written by coordinator"
 expect_out "plain: last sync" "Last sync:          2024-04-01T08:00:00.000Z"
-CASEBOOK_TEST_HOOKS=1 "$CB" status test-set sync.quarantine '{"not":"an array"}' \
+CASEBOOK_TEST_HOOKS=1 "$CBH" status test-set sync.quarantine '{"not":"an array"}' \
 	>/dev/null 2>&1
 expect_rc "malformed quarantine setting is an error" 1 "$CB" status
 expect_out "malformed quarantine named" "sync.quarantine"

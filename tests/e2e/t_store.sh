@@ -4,8 +4,8 @@
 # `passwd`, input validation, no secret or clinical value in the bytes of
 # the database, its WAL or its journal, and damage detection (a flipped
 # byte or a ciphertext moved to another row is an integrity error, never
-# wrong data). Fills the store with `casebook store test-events`, which
-# exists only with CASEBOOK_TEST_HOOKS=1.
+# wrong data). Fills the store with `store test-events`, which exists only
+# in the test build ($CBH) and only with CASEBOOK_TEST_HOOKS=1.
 . "$(dirname "$0")/lib.sh"
 
 export CASEBOOK_KDF_FAST=1 CASEBOOK_TEST_HOOKS=1
@@ -256,11 +256,11 @@ PW=alice-pass-2
 # ---- events, and what the bytes on disk hold -----------------------------
 export CASEBOOK_PASSPHRASE=$PW
 expect_rc "store test events" 0 \
-	"$CB" --home "$H" store test-events KR01-03001 20 "Quixotic-marker-value"
+	"$CBH" --home "$H" store test-events KR01-03001 20 "Quixotic-marker-value"
 expect_rc "store Korean test events" 0 \
-	"$CB" --home "$H" store test-events KR01-03002 5 "두통 심한 무릎 통증"
+	"$CBH" --home "$H" store test-events KR01-03002 5 "두통 심한 무릎 통증"
 expect_rc "store test-list one subject" 0 \
-	"$CB" --home "$H" store test-list KR01-03002
+	"$CBH" --home "$H" store test-list KR01-03002
 n=$(grep -c '"subject":"KR01-03002"' "$T/out")
 expect_same "subject lookup finds its 5 events" "$n" 5
 expect_out "Korean text round-trips" "두통 심한 무릎 통증"
@@ -268,13 +268,29 @@ expect_rc "store check counts events" 0 "$CB" --home "$H" store check
 expect_out "25 events, 2 subjects" "events 25 (25 unsynced), subjects 2"
 digest=$(grep 'content digest' "$T/out")
 
-expect_rc "test-secrets" 0 "$CB" --home "$H" store test-secrets
+expect_rc "test-secrets" 0 "$CBH" --home "$H" store test-secrets
 secrets=$(cat "$T/out")
 
+# The shipped program has no test hooks, whatever the environment says:
+# only the test build (make's build/hooks/casebook) can print the keys.
+expect_rc "bin/casebook has no store test-secrets" 2 \
+	"$CB" --home "$H" store test-secrets
+expect_out "bin/casebook: test-secrets is an unknown subcommand" \
+	"unknown subcommand"
+expect_rc "bin/casebook has no store test-events" 2 \
+	"$CB" --home "$H" store test-events KR01-03009 1 x
+expect_rc "bin/casebook has no status test-set" 2 \
+	"$CB" --home "$H" status test-set sync.last 2024-04-01T08:00:00.000Z
+if grep -a -q -e test-secrets -e test-events -e test-set "$CB"; then
+	fail "bin/casebook holds no test hook" "a hook's name is in the binary"
+else
+	pass "bin/casebook holds no test hook"
+fi
+
 # Two concurrent writers: both succeed (busy timeout) or one says busy.
-"$CB" --home "$H" store test-events KR01-03003 50 "par-a" >"$T/pa" 2>&1 &
+"$CBH" --home "$H" store test-events KR01-03003 50 "par-a" >"$T/pa" 2>&1 &
 pa=$!
-"$CB" --home "$H" store test-events KR01-03003 50 "par-b" >"$T/pb" 2>&1 &
+"$CBH" --home "$H" store test-events KR01-03003 50 "par-b" >"$T/pb" 2>&1 &
 pb=$!
 wait $pa; ra=$?
 wait $pb; rb=$?
@@ -306,7 +322,7 @@ while [ ! -e "$T/holder.ready" ] && [ $i -lt 200 ]; do
 	sleep 0.05
 	i=$((i + 1))
 done
-"$CB" --home "$H" store test-events KR01-03004 3 "Walrus-wal-marker" >/dev/null 2>&1
+"$CBH" --home "$H" store test-events KR01-03004 3 "Walrus-wal-marker" >/dev/null 2>&1
 CASEBOOK_NEW_PASSPHRASE=alice-pass-2 "$CB" --home "$H" passwd >/dev/null 2>&1
 if [ -s "$DB-wal" ]; then pass "WAL file present for the scan"; else fail "WAL file present for the scan" "no $DB-wal"; fi
 python3 - "$H" "$secrets" "$PW" <<'EOF' >"$T/scan" 2>&1
@@ -348,7 +364,7 @@ fi
 grep -q 'casebook.db-wal' "$T/scan" && pass "scan covered the WAL" ||
 	fail "scan covered the WAL" "$(cat "$T/scan")"
 # The scan must be able to fail: the same needles are found in plaintext.
-CASEBOOK_PASSPHRASE=$PW "$CB" --home "$H" store test-list >"$T/plain.txt"
+CASEBOOK_PASSPHRASE=$PW "$CBH" --home "$H" store test-list >"$T/plain.txt"
 if grep -q Quixotic-marker-value "$T/plain.txt" && grep -q Walrus-wal-marker "$T/plain.txt"; then
 	pass "markers exist in the decrypted store"
 else

@@ -12,7 +12,7 @@
 # answers 200 and an unsigned push is refused with a JSON 401.
 #
 # Kill times come from the seed (CASEBOOK_SEED, else $$; printed). The
-# backlog comes from `casebook store test-events` (CASEBOOK_TEST_HOOKS=1),
+# backlog comes from `casebook store test-events` (the test build, $CBH),
 # whose events write item NOTE of form VS at visit BL: the small protocol
 # below has that form, so the server accepts them.
 . "$(dirname "$0")/lib.sh"
@@ -51,6 +51,11 @@ cb() {
 	_home=$1
 	shift
 	"$CB" --home "$T/$_home" "$@"
+}
+cbh() {
+	_home=$1
+	shift
+	"$CBH" --home "$T/$_home" "$@"
 }
 # The server's event count, read while it runs (WAL readers do not block).
 srv_events() {
@@ -103,7 +108,7 @@ expect_rc "register laptop B" 0 cb B init --server "$URL" --token "$tb" --user b
 # Each try kills a sync of A after a pause; when a try came too late (the
 # whole backlog went through), A gets a new backlog for the next one.
 PUSHED=$N
-expect_rc "a backlog of $N events on A" 0 cb A store test-events KR01-01001 $N "backlog"
+expect_rc "a backlog of $N events on A" 0 cbh A store test-events KR01-01001 $N "backlog"
 check "A holds the backlog" $N "$(dev_events A)"
 partial=0 k=0 dl=$(first_delay 1)
 while [ $k -lt 12 ] && [ $partial -lt 2 ]; do
@@ -119,7 +124,7 @@ while [ $k -lt 12 ] && [ $partial -lt 2 ]; do
 	[ "$now" -gt "$before" ] && [ "$now" -lt $PUSHED ] && partial=$((partial + 1))
 	dl=$(next_delay "$dl" "$before" "$now" $PUSHED)
 	if [ "$now" -ge $PUSHED ]; then
-		cb A store test-events "KR01-0$((1100 + k))" $N "backlog" >/dev/null 2>&1 ||
+		cbh A store test-events "KR01-0$((1100 + k))" $N "backlog" >/dev/null 2>&1 ||
 			fail "another backlog" "test-events failed"
 		PUSHED=$((PUSHED + N))
 	fi
@@ -131,7 +136,7 @@ check "every pushed event is on the server exactly once" $PUSHED "$(srv_events)"
 # The server checkpoints its log on a thread of its own, not in a push's
 # commit: once the log passes 1,000 pages (about 3,500 of these events),
 # pages reach the database file itself while the server runs.
-cb A store test-events KR01-01099 1500 "more" >/dev/null 2>&1
+cbh A store test-events KR01-01099 1500 "more" >/dev/null 2>&1
 expect_rc "sync 1,500 more events" 0 cb A sync
 i=0
 while [ $i -lt 50 ] && [ "$(stat -c %s "$D/casebookd.db")" -le $((db_size0 + 1048576)) ]; do
@@ -189,8 +194,8 @@ expect_rc "a killed puller's store is sound" 0 cb P1 store check
 
 # ---- the server killed mid-request --------------------------------------------
 
-expect_rc "a second backlog on A" 0 cb A store test-events KR01-01002 $N "backlog"
-expect_rc "B changes something too" 0 cb B store test-events KR01-01001 5 "backlog"
+expect_rc "a second backlog on A" 0 cbh A store test-events KR01-01002 $N "backlog"
+expect_rc "B changes something too" 0 cbh B store test-events KR01-01001 5 "backlog"
 TOTAL=$((PUSHED + N + 5))
 k=0 srv_killed=0 dl=$(first_delay 3)
 while [ $k -lt 8 ]; do
