@@ -3,7 +3,8 @@
  * tables, rebuilt from the events and shown.
  *
  * The events are the record; item values, conflicts, queries and
- * subjects are derived from them by the merge engine. rebuild throws the
+ * subjects are derived from them by the merge engine, and which
+ * randomization slots are used from the randomize events. rebuild throws the
  * derived tables away and derives them again from every stored event in
  * one transaction, which must give exactly what the server had built
  * incrementally: dump shows both in a deterministic text to compare.
@@ -26,9 +27,10 @@ const char cmd_rebuild_help[] =
     "usage: casebookd rebuild --data DIR\n"
     "\n"
     "Rebuild every derived table (subjects, item values and conflicts,\n"
-    "queries) from the stored events, in one transaction. Run it with\n"
-    "the server stopped. The result is identical to what the server\n"
-    "derived as the events arrived ('casebookd dump' to compare).\n"
+    "queries, which randomization slots are used) from the stored\n"
+    "events, in one transaction. Run it with the server stopped. The\n"
+    "result is identical to what the server derived as the events\n"
+    "arrived ('casebookd dump' to compare).\n"
     "\n"
     "Exit codes: 0 rebuilt; 1 failure (nothing changed); 2 usage.\n";
 

@@ -234,14 +234,27 @@ struct derive_all {
 	struct cb_err *err;
 };
 
+static int mark_slot(const struct cb_event *ev, void *ctx)
+{
+	struct derive_all *d = ctx;
+
+	if (strcmp(ev->kind, CB_KIND_RANDOMIZE))
+		return 0;
+	return srv_slots_mark(d->c->store, ev, d->err);
+}
+
 static int derive_one(const char *subject, void *ctx)
 {
 	struct derive_all *d = ctx;
 	char site[SRV_SITE_MAX + 1];
+	int rc;
 
 	merge_subject_site(d->c->merge, subject, site);
-	return srv_store_derive_subject(d->c->store, d->c->merge, subject, site,
-					d->err);
+	rc = srv_store_derive_subject(d->c->store, d->c->merge, subject, site,
+				      d->err);
+	/* Which slots are used follows from the randomize events. */
+	return rc ? rc
+		  : cb_merge_each_event(d->c->merge, subject, mark_slot, d);
 }
 
 int srv_core_rebuild(struct srv_core *c, struct cb_err *err)
@@ -253,6 +266,8 @@ int srv_core_rebuild(struct srv_core *c, struct cb_err *err)
 	rc = srv_store_begin(c->store, err);
 	if (!rc)
 		rc = srv_store_derived_clear(c->store, err);
+	if (!rc)
+		rc = srv_slots_clear_used(c->store, err);
 	if (!rc)
 		rc = cb_merge_each_subject(c->merge, derive_one, &d);
 	if (rc && !err->code)

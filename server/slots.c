@@ -714,6 +714,19 @@ int srv_slots_mark(struct srv_store *s, const struct cb_event *ev,
 	return rc;
 }
 
+int srv_slots_clear_used(struct srv_store *s, struct cb_err *err)
+{
+	sqlite3 *db = srv_store_sqlite(s);
+	int rc = ensure(db, err);
+
+	if (!rc && sqlite3_exec(db,
+				"UPDATE rand_slots SET subject = NULL,"
+				" event = NULL, used_at = NULL",
+				NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(db, err, "clearing used slots");
+	return rc;
+}
+
 /* ---- report ------------------------------------------------------------ */
 
 struct report_ctx {

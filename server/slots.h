@@ -117,6 +117,14 @@ int srv_slots_mark(struct srv_store *s, const struct cb_event *ev,
 		   struct cb_err *err);
 
 /*
+ * For `casebookd rebuild`: forget which slots are used (subject, event,
+ * time), so that marking each stored randomize event again with
+ * srv_slots_mark derives them from the events alone. Leases are the
+ * server's own decisions, not events, and are kept.
+ */
+int srv_slots_clear_used(struct srv_store *s, struct cb_err *err);
+
+/*
  * Print the randomization state for `casebookd status` and `dump`:
  * slots imported, leased and used per site, and every code-break
  * (unblind event: subject, site, user, time, reason), which the

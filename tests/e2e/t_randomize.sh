@@ -355,6 +355,26 @@ if [ -z "$leak" ]; then pass "no arm anywhere blinded"; else fail "no arm anywhe
 # The scan can fail: the one place the arm may appear has it.
 if grep -qwE "MSC|PBO" unblind.out; then pass "scanner finds the arm"; else fail "scanner finds the arm" "not in unblind output"; fi
 
+# ---- 6b. rebuild derives the used slots from the events ---------------------
+# Lose every used mark and forge one on a slot nobody used: rebuild puts
+# back exactly what the randomize events say, leases untouched.
+used() {
+	sqlite3 "$D/casebookd.db" "SELECT randno, subject, event, used_at, device,
+		leased_at FROM rand_slots ORDER BY randno" | md5sum
+}
+nused=$(sqlite3 "$D/casebookd.db" "SELECT COUNT(*) FROM rand_slots WHERE subject IS NOT NULL")
+before=$(used)
+sqlite3 "$D/casebookd.db" "UPDATE rand_slots SET subject = NULL, event = NULL, used_at = NULL;
+	UPDATE rand_slots SET subject = 'KR01-99999', event = 'f00d', used_at = 'x'
+	WHERE randno = (SELECT MIN(randno) FROM rand_slots WHERE device IS NULL)"
+if [ "$nused" -ge 18 ] && [ "$(used)" != "$before" ]; then
+	pass "used slots damaged ($nused were used)"
+else
+	fail "used slots damaged" "$nused used; damage not visible"
+fi
+expect_rc "rebuild" 0 "$CBD" rebuild --data "$D"
+check "rebuild restores the used slots from the randomize events" "$before" "$(used)"
+
 # ---- 7. a slot the server never leased to the device ------------------------
 # The laptop leases slots, then the server is put back to a copy from
 # before the lease: the laptop's slot is not leased to it there.
