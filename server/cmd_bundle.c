@@ -11,6 +11,11 @@
  * the server key: the push results and every pull page since the
  * bundle's cursor, as GET /v1/sync/pull would give them to that device.
  * `casebook bundle import` applies the reply on the device.
+ *
+ * With --handover the administrator takes over the unsynced data of a
+ * revoked device (DESIGN.md section 4): only a revoked device's bundle,
+ * only the events it made before it was revoked, and a reply with the
+ * verdicts but nothing to pull.
  */
 #include "bundle.h"
 #include "clock.h"
@@ -43,7 +48,7 @@
 
 const char cmd_bundle_help[] =
     "usage: casebookd bundle import --data DIR FILE --reply OUT\n"
-    "                               [--max-age DAYS]\n"
+    "                               [--max-age DAYS] [--handover]\n"
     "\n"
     "Sync a device that has no network: FILE is a bundle written on the\n"
     "device by 'casebook bundle export'. The bundle must be signed with\n"
@@ -56,14 +61,21 @@ const char cmd_bundle_help[] =
     "every event the device may see since its last sync. Carry OUT back\n"
     "and run 'casebook bundle import OUT' on the device.\n"
     "\n"
+    "--handover: take over the unsynced data of a revoked device (its\n"
+    "laptop cannot sync any more). Only for a revoked device's bundle;\n"
+    "the events it made before it was revoked are checked and stored as\n"
+    "above, those made after are rejected, and OUT carries the verdicts\n"
+    "but no events: a revoked device receives nothing.\n"
+    "\n"
     "Importing a bundle twice is harmless: its events are duplicates the\n"
     "second time. Run it with 'casebookd serve' stopped on DIR, like\n"
     "rebuild: a running server would not see the imported events.\n"
     "OUT holds clinical data: keep it as safe as the data directory.\n"
     "\n"
     "Exit codes: 0 imported and OUT written; 1 failure; 2 usage;\n"
-    "4 bundle refused (damaged or altered, unknown or revoked device,\n"
-    "another study, too old): nothing of it was applied.\n";
+    "4 bundle refused (damaged or altered, unknown device, revoked\n"
+    "device without --handover or active one with it, another study,\n"
+    "too old): nothing of it was applied.\n";
 
 /* A refusal: the message and exit 4. */
 static int refuse(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -201,6 +213,24 @@ static int pull_all(struct srv_core *c, const struct srv_device *dev,
 	return rc;
 }
 
+/*
+ * The one page a hand-over's reply carries: no events, the cursor where
+ * the device left it (a revoked device receives nothing).
+ */
+static int empty_page(const char *cursor, cJSON *pages, struct cb_err *err)
+{
+	cJSON *page = cJSON_CreateObject();
+
+	if (!page || !cJSON_AddArrayToObject(page, "events") ||
+	    !cJSON_AddStringToObject(page, "next", cursor) ||
+	    !cJSON_AddFalseToObject(page, "more")) {
+		cJSON_Delete(page);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	cJSON_AddItemToArray(pages, page);
+	return 0;
+}
+
 /* Sign the reply payload with the server key and write OUT. */
 static int write_reply(const char *dir, const char *out, const char *device,
 		       const char *payload, struct cb_err *err)
@@ -229,7 +259,10 @@ static int write_reply(const char *dir, const char *out, const char *device,
 			       err);
 }
 
-/* The push, the pull and the reply, once the bundle is accepted. */
+/*
+ * The push, the pull and the reply, once the bundle is accepted. A
+ * hand-over (a revoked `dev`) pulls nothing.
+ */
 static int apply(struct srv_core *c, const char *dir, const char *out,
 		 const struct srv_device *dev, const struct bundle *b,
 		 const char *bundle_sha256)
@@ -250,6 +283,14 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 			"import it again\n",
 			err.msg);
 		return SRV_EXIT_FAIL;
+	}
+	if (dev->revoked_ms) {
+		char when[CB_CLOCK_UTC_BUF];
+
+		cb_clock_format_utc(dev->revoked_ms, when);
+		printf("hand-over of revoked device %s (revoked %s): only "
+		       "events it made before then are taken\n",
+		       dev->id, when);
 	}
 	printf("bundle from device %s (%s%s, %s %s): %d event%s: %d "
 	       "accepted, %d duplicate, %d rejected\n",
@@ -275,7 +316,10 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 	}
 	cJSON_AddItemToObject(reply, "push", push);
 	cJSON_AddItemToObject(reply, "pull", pages);
-	rc = pull_all(c, dev, b->since, pages, &pulled, &err);
+	if (dev->revoked_ms)
+		rc = empty_page(b->cursor, pages, &err);
+	else
+		rc = pull_all(c, dev, b->since, pages, &pulled, &err);
 	if (!rc) {
 		payload = cJSON_PrintUnformatted(reply);
 		if (!payload)
@@ -301,7 +345,7 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 
 /* Check the bundle in buf, then apply it. */
 static int import(struct srv_core *c, const char *dir, const char *out,
-		  const char *buf, size_t len, int max_age_days)
+		  const char *buf, size_t len, int max_age_days, int handover)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES];
 	char device[SRV_ID_HEX + 1], sum[CB_HASH_HEX_SIZE];
@@ -329,9 +373,15 @@ static int import(struct srv_core *c, const char *dir, const char *out,
 			      device);
 	if (rc)
 		return srv_fail(&err);
-	if (dev.revoked_ms)
+	if (dev.revoked_ms && !handover)
 		return refuse("device %s has been revoked (as HTTP 403 "
-			      "device_revoked)",
+			      "device_revoked); an administrator can take "
+			      "over its unsynced data with --handover",
+			      device);
+	if (!dev.revoked_ms && handover)
+		return refuse("device %s is not revoked: --handover is only "
+			      "for a revoked device's data (import this "
+			      "bundle without it)",
 			      device);
 	text = cb_bundle_signed_text(CB_BUNDLE_MAGIC, device, payload, plen,
 				     &tlen);
@@ -361,6 +411,7 @@ int cmd_bundle(int argc, char **argv)
 	static const char *const names[] = {"--data", "--reply", "--max-age",
 					    NULL};
 	const char *vals[3] = {NULL, NULL, NULL}, *pos[1];
+	int handover;
 	struct srv_core core;
 	struct cb_err err;
 	char *buf = NULL;
@@ -369,6 +420,7 @@ int cmd_bundle(int argc, char **argv)
 
 	if (argc < 2 || strcmp(argv[1], "import"))
 		return srv_usage("bundle", "expected 'bundle import'");
+	handover = srv_take_flag(&argc, argv, "--handover");
 	rc = srv_parse_opts("bundle import", argc - 1, argv + 1, names, vals,
 			    pos, 1, &npos);
 	if (rc)
@@ -399,7 +451,7 @@ int cmd_bundle(int argc, char **argv)
 		srv_core_close(&core);
 		return srv_fail(&err);
 	}
-	rc = import(&core, vals[0], vals[1], buf, len, age);
+	rc = import(&core, vals[0], vals[1], buf, len, age, handover);
 	srv_core_close(&core);
 	free(buf);
 	return rc;

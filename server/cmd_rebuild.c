@@ -142,25 +142,13 @@ int cmd_dump(int argc, char **argv)
 	struct srv_store *s = NULL;
 	struct cb_err err;
 	const char *pos[1];
-	char **args;
 	char *text = NULL;
 	size_t len = 0;
-	int canonical = 0, blinded = 0, nargs = 0, npos, i, rc;
+	int canonical, blinded, npos, rc;
 
-	/* The flags take no value; srv_parse_opts sees the rest. */
-	args = calloc((size_t)argc + 1, sizeof(*args));
-	if (!args)
-		return srv_error("out of memory");
-	for (i = 0; i < argc; i++) {
-		if (i > 0 && !strcmp(argv[i], "--canonical"))
-			canonical = 1;
-		else if (i > 0 && !strcmp(argv[i], "--blinded"))
-			blinded = 1;
-		else
-			args[nargs++] = argv[i];
-	}
-	rc = srv_parse_opts("dump", nargs, args, names, values, pos, 0, &npos);
-	free(args);
+	canonical = srv_take_flag(&argc, argv, "--canonical");
+	blinded = srv_take_flag(&argc, argv, "--blinded");
+	rc = srv_parse_opts("dump", argc, argv, names, values, pos, 0, &npos);
 	if (rc)
 		return rc;
 	if (!values[0])

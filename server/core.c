@@ -422,6 +422,18 @@ static const struct cb_event *item_event(const struct push_item *pi)
 	return pi->filed ? pi->filed : &pi->ev;
 }
 
+/*
+ * Whether `ev` was made after `ms` by its device's clock (a time that
+ * does not parse counts as after: validation has already refused it).
+ */
+static int made_after(const struct cb_event *ev, int64_t ms)
+{
+	int64_t wall;
+	struct cb_err err;
+
+	return cb_clock_parse_utc(ev->wall, &wall, &err) || wall > ms;
+}
+
 /* Everything that needs neither the store nor the merge state. */
 static void push_precheck(struct srv_core *c, const struct srv_device *dev,
 			  const cJSON *item, struct push_item *pi)
@@ -445,6 +457,19 @@ static void push_precheck(struct srv_core *c, const struct srv_device *dev,
 	}
 	if (cb_event_verify(&pi->ev, dev->pk, &err)) {
 		reject(pi, "signature", &err);
+		return;
+	}
+	if (dev->revoked_ms && made_after(&pi->ev, dev->revoked_ms)) {
+		/* Only a hand-over brings a revoked device's events here:
+		 * what it made once revoked is not taken. */
+		char when[CB_CLOCK_UTC_BUF];
+
+		cb_clock_format_utc(dev->revoked_ms, when);
+		cb_err_set(&err, CB_EFORBIDDEN,
+			   "$.wall: made at %s, after device %s was revoked "
+			   "(%s)",
+			   pi->ev.wall, dev->id, when);
+		reject(pi, "revoked", &err);
 		return;
 	}
 	if (dev->site[0] && strcmp(pi->ev.site, dev->site)) {

@@ -98,8 +98,10 @@ int srv_core_rebuild(struct srv_core *c, struct cb_err *err);
  * Apply a push of `events` (a JSON array, at most SRV_PUSH_MAX_EVENTS)
  * from device `dev`. *reply gets {"results":[...],"accepted":N,
  * "duplicate":N,"rejected":N}, one result per event in order (see
- * docs/api.md). Returns 0; CB_EIO (and no reply) when the store failed,
- * in which case nothing of the batch was stored.
+ * docs/api.md). A revoked `dev` (only a bundle hand-over pushes for one)
+ * gets the events it made after its revocation rejected ("revoked"). Returns 0;
+ * CB_EIO (and no reply) when the store failed, in which case nothing of the
+ * batch was stored.
  */
 int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err);

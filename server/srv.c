@@ -77,6 +77,22 @@ int srv_parse_opts(const char *cmd, int argc, char **argv,
 	return 0;
 }
 
+int srv_take_flag(int *argc, char **argv, const char *flag)
+{
+	int i, n = 1, found = 0;
+
+	for (i = 1; i < *argc; i++) {
+		if (!strcmp(argv[i], flag))
+			found = 1;
+		else
+			argv[n++] = argv[i];
+	}
+	for (i = n; i < *argc; i++)
+		argv[i] = NULL;
+	*argc = n;
+	return found;
+}
+
 static int in_list(const char *role, const char *const *list)
 {
 	size_t i;

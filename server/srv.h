@@ -62,6 +62,13 @@ int srv_parse_opts(const char *cmd, int argc, char **argv,
 		   const char *const *names, const char **values,
 		   const char **pos, int maxpos, int *npos);
 
+/*
+ * Take every `flag` (an option without a value, "--canonical") out of
+ * argv[1..*argc-1], in place, before srv_parse_opts sees the rest;
+ * returns 1 when it was there.
+ */
+int srv_take_flag(int *argc, char **argv, const char *flag);
+
 /* ---- roles ------------------------------------------------------------- */
 
 /* Site roles work at one site; central roles see every site. */

@@ -274,6 +274,44 @@ expect_rc "a revoked device's bundle is refused (exit 4)" 4 \
 expect_out "the refusal says revoked, as HTTP 403" "device_revoked"
 check "a revoked device's bundle adds no event" "$NC" "$(events "$D2")"
 
+# ---- hand-over of a revoked device's unsynced data (DESIGN.md section 4) --
+# The administrator takes over what C made before it was revoked; what C
+# made afterwards (its laptop does not know) is rejected, and C is sent
+# nothing back.
+unsynced() {
+	"$CB" --home "$1" status 2>/dev/null | sed -n 's/^Unsynced events: *\([0-9]*\) of.*/\1/p'
+}
+BEFORE=$(unsynced "$C")
+expect_out "the refusal points to --handover" "--handover"
+expect_rc "--handover of an active device's bundle is refused" 4 \
+	"$CBD" bundle import --data "$D2" "$T/b3" --reply "$T/rh0" --handover
+expect_out "the refusal says the device is not revoked" "is not revoked"
+sleep 0.01
+SC2=$("$CB" --home "$C" subject add 2>/dev/null)
+AFTER=$(($(unsynced "$C") - BEFORE))
+"$CB" --home "$C" bundle export "$T/bch" >/dev/null 2>&1
+expect_rc "the administrator takes the revoked device's data over" 0 \
+	"$CBD" bundle import --data "$D2" "$T/bch" --reply "$T/rch" --handover
+expect_out "hand-over: named as such" "hand-over of revoked device $CID"
+expect_out "hand-over: what C made before the revocation is taken" \
+	"$BEFORE accepted, 0 duplicate, $AFTER rejected"
+expect_out "hand-over: nothing is sent back to the device" "0 events to pull"
+check "hand-over adds only the events made before the revocation" \
+	"$((NC + BEFORE))" "$(events "$D2")"
+"$CBD" dump --data "$D2" >"$T/dump.h" 2>&1
+if grep -q "$SC" "$T/dump.h" && ! grep -q "$SC2" "$T/dump.h"; then
+	pass "the server has C's subject from before the revocation, not the later one"
+else
+	fail "hand-over subjects" "$SC before / $SC2 after: $(grep -c KR "$T/dump.h") lines"
+fi
+expect_rc "the laptop applies the hand-over reply" 0 "$CB" --home "$C" bundle import "$T/rch"
+check "the events made after the revocation are in C's quarantine" "$AFTER" "$(quarantined "$C")"
+"$CB" --home "$C" status >"$T/out" 2>&1
+expect_out "the quarantine says why" "after device $CID was revoked"
+expect_rc "a hand-over imported twice is harmless" 0 \
+	"$CBD" bundle import --data "$D2" "$T/bch" --reply "$T/rch2" --handover
+expect_out "the second time they are duplicates" "0 accepted, $BEFORE duplicate, $AFTER rejected"
+
 CASEBOOK_CLOCK_OFFSET_MS=-3456000000 "$CB" --home "$A2" bundle export "$T/bold" >/dev/null 2>&1
 expect_rc "a bundle made 40 days ago is refused" 4 \
 	"$CBD" bundle import --data "$D2" "$T/bold" --reply "$T/rold"
