@@ -6,6 +6,7 @@
 #include "check.h"
 #include "clock.h"
 #include "event.h"
+#include "hlc.h"
 #include "json.h"
 #include "record.h"
 #include "slots.h"
@@ -423,15 +424,23 @@ static const struct cb_event *item_event(const struct push_item *pi)
 }
 
 /*
- * Whether `ev` was made after `ms` by its device's clock (a time that
- * does not parse counts as after: validation has already refused it).
+ * When `ev` was made by the later of its device's clocks: its wall time,
+ * or the milliseconds of its hybrid logical clock, which never goes back
+ * on a device (so a laptop whose clock was set back after it made later
+ * events still shows them) and which runs ahead to any later event the
+ * device has received. A time that does not parse gives INT64_MAX
+ * (validation has already refused it).
  */
-static int made_after(const struct cb_event *ev, int64_t ms)
+static int64_t made_at(const struct cb_event *ev)
 {
 	int64_t wall;
+	uint64_t hlc;
 	struct cb_err err;
 
-	return cb_clock_parse_utc(ev->wall, &wall, &err) || wall > ms;
+	if (cb_clock_parse_utc(ev->wall, &wall, &err) ||
+	    cb_hlc_parse(ev->hlc, &hlc, &err))
+		return INT64_MAX;
+	return (int64_t)(hlc >> 16) > wall ? (int64_t)(hlc >> 16) : wall;
 }
 
 /* Everything that needs neither the store nor the merge state. */
@@ -457,19 +466,6 @@ static void push_precheck(struct srv_core *c, const struct srv_device *dev,
 	}
 	if (cb_event_verify(&pi->ev, dev->pk, &err)) {
 		reject(pi, "signature", &err);
-		return;
-	}
-	if (dev->revoked_ms && made_after(&pi->ev, dev->revoked_ms)) {
-		/* Only a hand-over brings a revoked device's events here:
-		 * what it made once revoked is not taken. */
-		char when[CB_CLOCK_UTC_BUF];
-
-		cb_clock_format_utc(dev->revoked_ms, when);
-		cb_err_set(&err, CB_EFORBIDDEN,
-			   "$.wall: made at %s, after device %s was revoked "
-			   "(%s)",
-			   pi->ev.wall, dev->id, when);
-		reject(pi, "revoked", &err);
 		return;
 	}
 	if (dev->site[0] && strcmp(pi->ev.site, dev->site)) {
@@ -711,6 +707,25 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 			   "$.id: another event with id %s is already stored",
 			   ev->id);
 		reject(pi, "conflict", &err);
+		return 0;
+	}
+	if (dev->revoked_ms && made_at(ev) > dev->revoked_ms) {
+		/* Only a hand-over brings a revoked device's events here:
+		 * what it made once revoked is not taken (what the server
+		 * already holds stays a duplicate, above). */
+		char when[CB_CLOCK_UTC_BUF], made[CB_CLOCK_UTC_BUF];
+		int64_t at = made_at(ev);
+
+		cb_clock_format_utc(dev->revoked_ms, when);
+		if (at == INT64_MAX)
+			snprintf(made, sizeof(made), "%s", ev->wall);
+		else
+			cb_clock_format_utc(at, made);
+		cb_err_set(&err, CB_EFORBIDDEN,
+			   "$.hlc: made at %s by the later of its wall and "
+			   "logical clocks, after device %s was revoked (%s)",
+			   made, dev->id, when);
+		reject(pi, "revoked", &err);
 		return 0;
 	}
 	rc = srv_store_subject_site(c->store, ev->subject, site, &err);

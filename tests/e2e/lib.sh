@@ -16,6 +16,10 @@ set -u
 : "${CASEBOOK_HOOKS:=$CASEBOOK_TOP/build/hooks/casebook}"
 CB="$CASEBOOK_BIN/casebook"
 CBH="$CASEBOOK_HOOKS"
+if grep -q -e "store test-" -e "status test-set" "$0" 2>/dev/null && [ ! -x "$CBH" ]; then
+	echo "FAIL test build: $CBH is missing; 'make test' builds it (or make $CBH)"
+	exit 1
+fi
 CBD="$CASEBOOK_BIN/casebookd"
 PROTO="$CASEBOOK_TOP/schemas/knee-oa-msc.json"
 T=$(mktemp -d "${TMPDIR:-/tmp}/cbe2e.XXXXXX")

@@ -265,52 +265,65 @@ check "replies applied in any order leave the same store" "$D_R3" "$(digest "$A2
 
 # ---- revoked device, stale bundle, wrong inputs --------------------------
 
+# unsynced HOME: the events the laptop has not seen acknowledged
+unsynced() {
+	"$CB" --home "$1" status 2>/dev/null | sed -n 's/^Unsynced events: *\([0-9]*\) of.*/\1/p'
+}
 SC=$("$CB" --home "$C" subject add 2>/dev/null)
 "$CB" --home "$C" bundle export "$T/bc" >/dev/null 2>&1
+# C, its clock two seconds fast, sends a bundle whose reply never comes
+# back: the server has those events, C still counts them unsynced. C is
+# revoked within those two seconds, before that bundle's time.
+SCF=$(CASEBOOK_CLOCK_OFFSET_MS=2000 "$CB" --home "$C" subject add 2>/dev/null)
+CASEBOOK_CLOCK_OFFSET_MS=2000 "$CB" --home "$C" bundle export "$T/bcf" >/dev/null 2>&1
+N_DUP=$(unsynced "$C")
+expect_rc "C's last bundle before its revocation" 0 \
+	"$CBD" bundle import --data "$D2" "$T/bcf" --reply "$T/rcf"
+expect_out "is accepted" "$N_DUP accepted"
 expect_rc "revoke device C" 0 "$CBD" device revoke --data "$D2" "$CID"
 NC=$(events "$D2")
 expect_rc "a revoked device's bundle is refused (exit 4)" 4 \
 	"$CBD" bundle import --data "$D2" "$T/bc" --reply "$T/rc"
 expect_out "the refusal says revoked, as HTTP 403" "device_revoked"
+expect_out "the refusal points to --handover" "--handover"
 check "a revoked device's bundle adds no event" "$NC" "$(events "$D2")"
 
 # ---- hand-over of a revoked device's unsynced data (DESIGN.md section 4) --
-# The administrator takes over what C made before it was revoked; what C
-# made afterwards (its laptop does not know) is rejected, and C is sent
-# nothing back.
-unsynced() {
-	"$CB" --home "$1" status 2>/dev/null | sed -n 's/^Unsynced events: *\([0-9]*\) of.*/\1/p'
-}
-BEFORE=$(unsynced "$C")
-expect_out "the refusal points to --handover" "--handover"
+# What C made after its revocation (its laptop does not know) is
+# rejected, also when C's clock is then set back an hour (its logical
+# clock still runs ahead); what the server already holds is a duplicate,
+# even though C's fast clock stamped it after the revocation. C is sent
+# nothing back. (A's twin, below, hands over data made before.)
 expect_rc "--handover of an active device's bundle is refused" 4 \
 	"$CBD" bundle import --data "$D2" "$T/b3" --reply "$T/rh0" --handover
 expect_out "the refusal says the device is not revoked" "is not revoked"
 sleep 0.01
 SC2=$("$CB" --home "$C" subject add 2>/dev/null)
-AFTER=$(($(unsynced "$C") - BEFORE))
+SC3=$(CASEBOOK_CLOCK_OFFSET_MS=-3600000 "$CB" --home "$C" subject add 2>/dev/null)
+N_REJ=$(($(unsynced "$C") - N_DUP))
 "$CB" --home "$C" bundle export "$T/bch" >/dev/null 2>&1
 expect_rc "the administrator takes the revoked device's data over" 0 \
 	"$CBD" bundle import --data "$D2" "$T/bch" --reply "$T/rch" --handover
 expect_out "hand-over: named as such" "hand-over of revoked device $CID"
-expect_out "hand-over: what C made before the revocation is taken" \
-	"$BEFORE accepted, 0 duplicate, $AFTER rejected"
+expect_out "hand-over: what the server holds is a duplicate, the rest rejected" \
+	"0 accepted, $N_DUP duplicate, $N_REJ rejected"
 expect_out "hand-over: nothing is sent back to the device" "0 events to pull"
-check "hand-over adds only the events made before the revocation" \
-	"$((NC + BEFORE))" "$(events "$D2")"
+check "hand-over adds no event made after the revocation" "$NC" "$(events "$D2")"
 "$CBD" dump --data "$D2" >"$T/dump.h" 2>&1
-if grep -q "$SC" "$T/dump.h" && ! grep -q "$SC2" "$T/dump.h"; then
-	pass "the server has C's subject from before the revocation, not the later one"
+if grep -q "$SC" "$T/dump.h" && grep -q "$SCF" "$T/dump.h" &&
+	! grep -q "$SC2" "$T/dump.h" && ! grep -q "$SC3" "$T/dump.h"; then
+	pass "the server has C's subjects from before the revocation, not the later ones"
 else
-	fail "hand-over subjects" "$SC before / $SC2 after: $(grep -c KR "$T/dump.h") lines"
+	fail "hand-over subjects" "before $SC $SCF, after $SC2 $SC3"
 fi
 expect_rc "the laptop applies the hand-over reply" 0 "$CB" --home "$C" bundle import "$T/rch"
-check "the events made after the revocation are in C's quarantine" "$AFTER" "$(quarantined "$C")"
+check "the events made after the revocation are in C's quarantine" "$N_REJ" "$(quarantined "$C")"
 "$CB" --home "$C" status >"$T/out" 2>&1
 expect_out "the quarantine says why" "after device $CID was revoked"
 expect_rc "a hand-over imported twice is harmless" 0 \
 	"$CBD" bundle import --data "$D2" "$T/bch" --reply "$T/rch2" --handover
-expect_out "the second time they are duplicates" "0 accepted, $BEFORE duplicate, $AFTER rejected"
+expect_out "the second time the same verdicts" \
+	"0 accepted, $N_DUP duplicate, $N_REJ rejected"
 
 CASEBOOK_CLOCK_OFFSET_MS=-3456000000 "$CB" --home "$A2" bundle export "$T/bold" >/dev/null 2>&1
 expect_rc "a bundle made 40 days ago is refused" 4 \
@@ -341,6 +354,32 @@ start_server
 expect_rc "the bundle-synced device syncs by network afterwards" 0 "$CB" --home "$A2" sync
 expect_out "nothing is left to push" "pushed 0 events"
 stop_server
+
+# A's twin is revoked with work it never synced: the hand-over takes it.
+# (The twin's logical clock ran ahead to C's fast events when it pulled
+# them; its new work must be later than they are to count as made
+# before its own revocation.)
+sleep 2
+SA_H=$("$CB" --home "$A2" subject add 2>/dev/null)
+Q_H=$(quarantined "$A2")
+N_H=$(($(unsynced "$A2") - Q_H)) # the quarantine stays out of bundles
+A2ID=$("$CB" --home "$A2" store check 2>/dev/null | sed -n 's/.*device id \([0-9a-f]*\).*/\1/p')
+expect_rc "revoke A's twin" 0 "$CBD" device revoke --data "$D2" "$A2ID"
+"$CB" --home "$A2" bundle export "$T/bah" >/dev/null 2>&1
+NA=$(events "$D2")
+expect_rc "hand-over of the twin's unsynced work" 0 \
+	"$CBD" bundle import --data "$D2" "$T/bah" --reply "$T/rah" --handover
+expect_out "what it made before its revocation is taken" "$N_H accepted, 0 duplicate, 0 rejected"
+check "the server holds the handed-over events" "$((NA + N_H))" "$(events "$D2")"
+"$CBD" dump --data "$D2" >"$T/dump.h" 2>&1
+if grep -q "$SA_H" "$T/dump.h"; then
+	pass "the handed-over subject is on the server"
+else
+	fail "the handed-over subject is on the server" "$SA_H missing"
+fi
+expect_rc "the twin applies the hand-over reply" 0 "$CB" --home "$A2" bundle import "$T/rah"
+check "only the twin's quarantine is left unsynced" "$Q_H" "$(unsynced "$A2")"
+
 if [ -n "$KEYHEX" ] && grep -rqF "$KEYHEX" "$T/server.log" "$T/out" "$T/err" "$T/r1" "$T/b1"; then
 	fail "the server key is never logged" "found in a log or file"
 else
