@@ -133,6 +133,7 @@ struct store {
 	struct cb_key *key;
 	struct cb_key *subject_key; /* keyed-hash subkeys of `key`, derived */
 	struct cb_key *row_key;	    /* once at unlock */
+	int weak_slot; /* the user's keyslot is below the default KDF cost */
 	struct cb_sign_keypair dev;
 	char device_id[CB_ID_HEX_LEN + 1];
 	char site[STORE_SITE_MAX + 1];
@@ -864,6 +865,8 @@ static int unwrap(struct store *st, const char *pass, size_t pass_len,
 		return rc;
 	slot_label(st->user, st->role, label, sizeof(label));
 	rc = cb_key_unwrap(wrapped, pass, pass_len, label, key, err);
+	if (!rc)
+		st->weak_slot = cb_key_wrap_below_default(wrapped);
 	free(wrapped);
 	if (rc == CB_EAUTH)
 		return cb_err_set(err, CB_EAUTH,
@@ -1011,6 +1014,13 @@ int store_open_cli_as(const struct cli_global *g, const char *need_role,
 		store_close(st);
 		return rc;
 	}
+	if (st->weak_slot)
+		fprintf(stderr,
+			"casebook: warning: user %s's passphrase guards this "
+			"store at a test-only cost (made with "
+			"CASEBOOK_KDF_FAST=1); run 'casebook passwd' to "
+			"protect it properly\n",
+			st->user);
 	*out = st;
 	return 0;
 }

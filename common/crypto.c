@@ -506,6 +506,25 @@ out:
 	return rc;
 }
 
+int cb_key_wrap_below_default(const char *wrapped)
+{
+	struct cb_kdf_params params;
+	size_t kdf_len;
+
+	if (!wrapped || kdf_fast_mode())
+		return 0;
+	kdf_len = strnlen(wrapped, WRAPPED_TEXT_MAX + 1);
+	if (kdf_len > WRAPPED_TEXT_MAX)
+		return 0;
+	while (kdf_len > 0 && wrapped[kdf_len - 1] != '$')
+		kdf_len--;
+	if (kdf_len == 0 ||
+	    cb_kdf_params_decode(wrapped, kdf_len - 1, &params, NULL))
+		return 0;
+	return params.opslimit < CB_KDF_OPSLIMIT ||
+	       params.memlimit < CB_KDF_MEMLIMIT;
+}
+
 int cb_key_unwrap(const char *wrapped, const char *pass, size_t pass_len,
 		  const char *slot, struct cb_key **out, struct cb_err *err)
 {

@@ -186,6 +186,15 @@ int cb_key_wrap(const struct cb_key *key, const char *pass, size_t pass_len,
 int cb_key_unwrap(const char *wrapped, const char *pass, size_t pass_len,
 		  const char *slot, struct cb_key **out, struct cb_err *err);
 
+/*
+ * 1 when `wrapped` (cb_key_wrap's text) was made at less than the default
+ * Argon2id cost, as CASEBOOK_KDF_FAST=1 does for tests, and that switch is
+ * not set now: a passphrase guarded that cheaply is quick to guess, so a
+ * program warns and points to re-wrapping. 0 otherwise, also for text
+ * that does not parse (cb_key_unwrap reports that).
+ */
+int cb_key_wrap_below_default(const char *wrapped);
+
 /* ---- Value encryption (XChaCha20-Poly1305) ----------------------------- */
 
 /* Largest plaintext value, and largest associated data. */

@@ -490,4 +490,25 @@ echo "unlock + check at the default Argon2id cost: $(((end - start) / 1000000)) 
 CASEBOOK_PASSPHRASE=wrong-pass-1 expect_rc "wrong passphrase at the default cost" 4 \
 	"$CB" --home "$R" store check
 
+# A store made with the tests' switch (CASEBOOK_KDF_FAST=1) guards its
+# passphrase at a test-only cost: without the switch, every command says
+# so, until passwd re-wraps it at the default cost.
+W="$T/weak"
+CASEBOOK_KDF_FAST=1 CASEBOOK_PASSPHRASE=weak-pass-1 expect_rc "init with the test switch" 0 \
+	"$CB" --home "$W" init --site KR08 --device-index 8 --protocol "$P" \
+	--user walt --role coordinator
+CASEBOOK_PASSPHRASE=weak-pass-1 expect_rc "a test-cost store opens without the switch" 0 \
+	"$CB" --home "$W" store check
+expect_out "and warns that its passphrase is cheaply guarded" "test-only cost"
+expect_out "the warning says what to do" "casebook passwd"
+CASEBOOK_KDF_FAST=1 CASEBOOK_PASSPHRASE=weak-pass-1 expect_rc "with the switch on" 0 \
+	"$CB" --home "$W" store check
+expect_no_out "the tests' own switch: no warning" "test-only cost"
+CASEBOOK_PASSPHRASE=weak-pass-1 CASEBOOK_NEW_PASSPHRASE=weak-pass-2 expect_rc \
+	"passwd without the switch" 0 "$CB" --home "$W" passwd
+CASEBOOK_PASSPHRASE=weak-pass-2 expect_rc "after passwd" 0 "$CB" --home "$W" store check
+expect_no_out "no warning once re-wrapped at the default cost" "test-only cost"
+CASEBOOK_PASSPHRASE=real-pass-1 expect_rc "a default-cost store" 0 "$CB" --home "$R" store check
+expect_no_out "a default-cost store gives no warning" "test-only cost"
+
 finish

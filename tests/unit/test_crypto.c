@@ -318,6 +318,29 @@ static void test_wrap_default_params(void)
 	T_EQ_INT(cb_key_unwrap(w, "pw", 2, "bob", &back, &err), 0);
 	T_ASSERT(key_eq(key, back));
 	cb_key_free(back);
+	T_EQ_INT(cb_key_wrap_below_default(w), 0);
+	free(w);
+	cb_key_free(key);
+}
+
+/* A keyslot below the default cost is flagged unless the switch is set. */
+static void test_wrap_below_default(void)
+{
+	struct cb_kdf_params p;
+	struct cb_key *key;
+	struct cb_err err;
+	char *w;
+
+	unsetenv("CASEBOOK_KDF_FAST");
+	fast_params(&p, 0x44);
+	T_EQ_INT(cb_key_random(CB_KEY_BYTES, &key, &err), 0);
+	T_EQ_INT(cb_key_wrap(key, "pw", 2, "carol", &p, &w, &err), 0);
+	T_EQ_INT(cb_key_wrap_below_default(w), 1);
+	setenv("CASEBOOK_KDF_FAST", "1", 1);
+	T_EQ_INT(cb_key_wrap_below_default(w), 0);
+	unsetenv("CASEBOOK_KDF_FAST");
+	T_EQ_INT(cb_key_wrap_below_default("not a wrapped key"), 0);
+	T_EQ_INT(cb_key_wrap_below_default(NULL), 0);
 	free(w);
 	cb_key_free(key);
 }
@@ -936,6 +959,7 @@ int main(void)
 	T_RUN(test_kdf_derive);
 	T_RUN(test_wrap_roundtrip);
 	T_RUN(test_wrap_default_params);
+	T_RUN(test_wrap_below_default);
 	T_RUN(test_wrap_wrong_pass_or_slot);
 	T_RUN(test_wrap_tampered);
 	T_RUN(test_wrap_params_bound);
