@@ -117,8 +117,10 @@ int randlist_write_new(const char *path, const void *data, size_t len, int mode,
  * plus "slots": every slot seen, by randomization number, with its list,
  * kit and site-sealed arm); RAND_META_USED is the array of randomization
  * numbers this device has used. randomize_fetch_slots (called by
- * sync_run after the pull) refreshes the lease; a central role's device
- * and a server without slots leave it as it is.
+ * sync_run after the pull) refreshes the lease, and so does
+ * randomize_lease_save with the "slots" of a bundle reply, inside the
+ * caller's transaction; a central role's device and a server without
+ * slots leave it as it is.
  */
 #define RAND_META_LEASE "rand.lease"
 #define RAND_META_USED "rand.used"
@@ -138,6 +140,8 @@ int cmd_arms(int argc, char **argv, struct cli_global *g);
 extern const char cmd_arms_help[];
 int randomize_fetch_slots(struct store *st, struct net *n,
 			  const struct sync_opts *o, struct cb_err *err);
+int randomize_lease_save(struct store *st, const struct cJSON *slots,
+			 struct cb_err *err);
 /* A JSON setting (an empty object or array when unset); cJSON_Delete. */
 int randomize_meta_load(struct store *st, const char *key, int array,
 			struct cJSON **out, struct cb_err *err);

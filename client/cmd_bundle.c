@@ -258,7 +258,8 @@ static int bundle_export(struct store *st, const char *path)
 
 /* The verdicts, the pulled pages and the cursor, in one transaction. */
 static int apply_reply(struct store *st, const cJSON *push, const cJSON *pull,
-		       struct sync_stats *s, struct cb_err *err)
+		       const cJSON *slots, struct sync_stats *s,
+		       struct cb_err *err)
 {
 	char now[CB_CLOCK_UTC_BUF];
 	cJSON *quarantine = NULL;
@@ -283,6 +284,9 @@ static int apply_reply(struct store *st, const cJSON *push, const cJSON *pull,
 	}
 	if (!rc && !next)
 		rc = cb_err_set(err, CB_EINVAL, "the reply has no pull page");
+	/* A site device's randomization lease, as a network sync keeps it. */
+	if (!rc && slots && store_role_valid(store_role(st)))
+		rc = randomize_lease_save(st, slots, err);
 	/* An older reply imported late never moves the cursor back. */
 	if (!rc && cursor_value(next) >= cursor_value(cur))
 		rc = store_meta_set(st, SYNC_META_CURSOR, next, strlen(next),
@@ -370,7 +374,7 @@ static int bundle_import(struct store *st, const char *buf, size_t len)
 		cJSON_Delete(j);
 		return rc;
 	}
-	rc = apply_reply(st, push, pull, &s, &err);
+	rc = apply_reply(st, push, pull, cb_json_obj(j, "slots"), &s, &err);
 	cJSON_Delete(j);
 	if (rc)
 		return cli_fail(&err);

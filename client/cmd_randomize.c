@@ -119,7 +119,8 @@ static int remember_slot(cJSON *slots, const cJSON *o)
 }
 
 /* Keep the server's slots answer: see the top of this file. */
-static int lease_save(struct store *st, const cJSON *reply, struct cb_err *err)
+int randomize_lease_save(struct store *st, const cJSON *reply,
+			 struct cb_err *err)
 {
 	const cJSON *lease = cb_json_arr(reply, "lease");
 	const cJSON *assigned = cb_json_arr(reply, "assigned");
@@ -135,8 +136,7 @@ static int lease_save(struct store *st, const cJSON *reply, struct cb_err *err)
 	rc = meta_json(st, RAND_META_LEASE, 0, &old, err);
 	if (rc)
 		return rc;
-	/* No list on the server and none here: keep the store as it is
-	 * (a bundle sync, which carries no slots, leaves the same store). */
+	/* No list on the server and none here: keep the store as it is. */
 	if (!cJSON_GetArraySize(lease) && !cJSON_GetArraySize(assigned) &&
 	    !cJSON_GetArraySize(keys) && !cJSON_GetArraySize(old)) {
 		cJSON_Delete(old);
@@ -207,7 +207,7 @@ int randomize_fetch_slots(struct store *st, struct net *n,
 		return err->code ? err->code : CB_EINVAL;
 	rc = store_begin(st, err);
 	if (!rc)
-		rc = lease_save(st, reply, err);
+		rc = randomize_lease_save(st, reply, err);
 	if (!rc)
 		rc = store_commit(st, err);
 	else

@@ -9,7 +9,9 @@
  * the push with srv_core_push exactly as POST /v1/sync/push does (same
  * per-event verdicts, one transaction), then writes a reply signed with
  * the server key: the push results and every pull page since the
- * bundle's cursor, as GET /v1/sync/pull would give them to that device.
+ * bundle's cursor, as GET /v1/sync/pull would give them to that device,
+ * and for a site device its randomization lease, as GET /v1/slots, so
+ * a site that only ever syncs by bundle can randomize offline too.
  * `casebook bundle import` applies the reply on the device.
  *
  * With --handover the administrator takes over the unsynced data of a
@@ -23,6 +25,7 @@
 #include "crypto.h"
 #include "json.h"
 #include "reqsig.h"
+#include "slots.h"
 #include "srv.h"
 #include "store.h"
 
@@ -48,7 +51,8 @@
 
 const char cmd_bundle_help[] =
     "usage: casebookd bundle import --data DIR FILE --reply OUT\n"
-    "                               [--max-age DAYS] [--handover]\n"
+    "                               [--max-age DAYS] [--lease N]\n"
+    "                               [--handover]\n"
     "\n"
     "Sync a device that has no network: FILE is a bundle written on the\n"
     "device by 'casebook bundle export'. The bundle must be signed with\n"
@@ -58,8 +62,10 @@ const char cmd_bundle_help[] =
     "checked and stored exactly as a network push (each accepted,\n"
     "duplicate or rejected with a reason, all in one transaction), and\n"
     "OUT gets the reply, signed with the server key: those verdicts and\n"
-    "every event the device may see since its last sync. Carry OUT back\n"
-    "and run 'casebook bundle import OUT' on the device.\n"
+    "every event the device may see since its last sync, and for a site\n"
+    "device its randomization slots, topped up to N unused slots per\n"
+    "stratum (default 4, at most 200; as 'casebookd serve --lease'). Carry\n"
+    "OUT back and run 'casebook bundle import OUT' on the device.\n"
     "\n"
     "--handover: take over the unsynced data of a revoked device (its\n"
     "laptop cannot sync any more). Only for a revoked device's bundle;\n"
@@ -320,6 +326,16 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 		rc = empty_page(b->cursor, pages, &err);
 	else
 		rc = pull_all(c, dev, b->since, pages, &pulled, &err);
+	/* A site device's lease, as GET /v1/slots gives it. */
+	if (!rc && !dev->revoked_ms && dev->site[0] &&
+	    srv_role_is_site(dev->role)) {
+		cJSON *slots = NULL;
+
+		rc = srv_slots_lease(c->store, dev, srv_slots_lease_size(),
+				     &slots, &err);
+		if (!rc)
+			cJSON_AddItemToObject(reply, "slots", slots);
+	}
 	if (!rc) {
 		payload = cJSON_PrintUnformatted(reply);
 		if (!payload)
@@ -409,8 +425,8 @@ static int import(struct srv_core *c, const char *dir, const char *out,
 int cmd_bundle(int argc, char **argv)
 {
 	static const char *const names[] = {"--data", "--reply", "--max-age",
-					    NULL};
-	const char *vals[3] = {NULL, NULL, NULL}, *pos[1];
+					    "--lease", NULL};
+	const char *vals[4] = {NULL, NULL, NULL, NULL}, *pos[1];
 	int handover;
 	struct srv_core core;
 	struct cb_err err;
@@ -437,6 +453,17 @@ int cmd_bundle(int argc, char **argv)
 					 "--max-age takes 1 to %d days",
 					 BUNDLE_AGE_MAX);
 		age = (int)v;
+	}
+	srv_slots_set_lease(SRV_SLOTS_LEASE);
+	if (vals[3]) {
+		char *end;
+		long v = strtol(vals[3], &end, 10);
+
+		if (*end || end == vals[3] || v < 1 || v > SRV_SLOTS_LEASE_MAX)
+			return srv_usage("bundle import",
+					 "--lease takes 1 to %d slots",
+					 SRV_SLOTS_LEASE_MAX);
+		srv_slots_set_lease((unsigned)v);
 	}
 	cb_err_clear(&err);
 	if (cb_file_read(pos[0], BUNDLE_MAX, &buf, &len, &err))

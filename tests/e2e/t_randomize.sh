@@ -400,4 +400,40 @@ cb y status >"$T/out" 2>&1
 expect_out "quarantine says not leased" "not leased to this device"
 stop_server
 
+# ---- 8. a site that syncs only by bundle randomizes too -------------------
+# z meets the server once, to register; after that only files travel. The
+# bundle reply carries z's lease (two slots per stratum here, --lease 2),
+# z randomizes offline, and the randomization goes back by bundle.
+start_server || finish
+t=$("$CBD" token create --data "$D" --site KR01 --role coordinator 2>/dev/null)
+expect_rc "register z (its only network contact)" 0 cb z init --server "$URL" --token "$t" --user coordz
+stop_server
+SZ=$(enroll z 2)
+expect_rc "z holds no slot before any bundle: exit 1" 1 cb z randomize "$SZ"
+cb z bundle export bz >/dev/null 2>&1
+expect_rc "bundle import --lease 2" 0 "$CBD" bundle import --data "$D" bz --reply rz --lease 2
+expect_rc "z imports the reply" 0 cb z bundle import rz
+"$CBD" status --data "$D" >status.z 2>&1
+if grep -q "site KR01: [0-9]* slots, [0-9]* leased" status.z; then
+	pass "the server counts z's lease"
+else
+	fail "the server counts z's lease" "$(grep randomization status.z)"
+fi
+randomize z "$SZ" && pass "z randomizes offline from the bundle's lease" ||
+	fail "z randomizes offline from the bundle's lease" "$(cat "$T/err")"
+RNZ=$(grep "^$SZ " assigned.txt | tail -1 | cut -d' ' -f2) # ids recur across data dirs
+if [ -n "$RNZ" ] && grep -q ",$RNZ," revealed.csv; then
+	pass "z's randomization number is a slot of the list"
+else
+	fail "z's randomization number is a slot of the list" "'$RNZ'"
+fi
+cb z bundle export bz2 >/dev/null 2>&1
+expect_rc "the randomization goes back by bundle" 0 \
+	"$CBD" bundle import --data "$D" bz2 --reply rz2
+expect_out "and is accepted" "1 event: 1 accepted, 0 duplicate, 0 rejected"
+check "the server records z's slot as used by the subject" 1 \
+	"$(sqlite3 "$D/casebookd.db" "SELECT COUNT(*) FROM rand_slots WHERE subject = '$SZ' AND randno = '$RNZ'")"
+expect_rc "bundle import --lease 0: usage" 2 \
+	"$CBD" bundle import --data "$D" bz2 --reply rz3 --lease 0
+
 finish

@@ -515,7 +515,18 @@ for r in coordinator monitor; do
 		fail "bundle reply brought $r the subject" "$(head -c 200 "$T/out")"
 	fi
 	on "b$r" form show "$S" INJ CELL --history
-	keep "$r" "bundle.$r" "reply.$r"
+	# A site device's reply carries its lease, with the site's sealed
+	# arms (arm_site), as /v1/slots does; a central role's carries none.
+	if [ "$r" = coordinator ]; then
+		cp "reply.$r" "reply.$r.slots"
+		keep "$r" "bundle.$r" "reply.$r.slots"
+		grep -q '"slots":{' "reply.$r" && pass "a site device's reply has its lease" ||
+			fail "a site device's reply has its lease" "no slots member"
+	else
+		keep "$r" "bundle.$r" "reply.$r"
+		grep -q '"slots"' "reply.$r" && fail "a $r reply has no lease" "slots member found" ||
+			pass "a $r reply has no lease"
+	fi
 done
 cp "$LOG" seen/server.log
 
