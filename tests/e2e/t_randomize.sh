@@ -14,10 +14,12 @@
 #   3. Ineligible or incomplete subjects exit 3 naming the criteria and
 #      items; a subject is randomized once; a coordinator cannot write
 #      the randomization form.
-#   4. Dosing with another kit exits 3 on the laptop; a dose saved
-#      offline before the randomization arrived is rejected by the server
-#      (code "check", DOSE_KIT). A cloned laptop reusing a slot already
-#      used is rejected by the server (code "slot").
+#   4. Dosing with another kit exits 3 on the laptop (DOSE_KIT), and so
+#      does dosing a subject whose randomization the laptop has not yet
+#      learnt (DOSE_RANDOMIZED); after a sync the assigned kit is taken.
+#      A cloned laptop reusing a slot already used is rejected by the
+#      server (code "slot"). In 7, a dose of a subject whose randomization
+#      the server refused is refused too (code "check").
 #   5. Unblind: a coordinator gets exit 4, a wrong code-break passphrase
 #      exit 4 and nothing recorded; the investigator sees the arm the
 #      revealed list gives, the unblind event syncs and the server flags
@@ -239,18 +241,21 @@ expect_rc "dose with another subject's kit: exit 3" 3 dose a "$S0" "$WRONG"
 expect_out "wrong kit: DOSE_KIT" "DOSE_KIT"
 expect_rc "dose with the subject's kit" 0 dose a "$S0" "$KIT0"
 
-# A dose saved on b before b learnt of the randomization: the server's
-# DOSE_KIT check rejects it.
+# b knows the subject but not yet its randomization (made on a): no kit
+# is assigned on b's record, so b records no dose until it syncs.
 S_LATE=$(enroll a 2)
 expect_rc "sync a (new subject)" 0 cb a sync
 expect_rc "sync b (learns the subject)" 0 cb b sync
-expect_rc "b doses offline, not yet randomized" 0 dose b "$S_LATE" 999999
 randomize a "$S_LATE" || fail "randomize late subject" "$(cat "$T/err")"
+expect_rc "b doses a subject it does not know randomized: exit 3" 3 \
+	dose b "$S_LATE" 999999
+expect_out "b: says there is no randomization on record" "DOSE_RANDOMIZED"
 expect_rc "sync a (randomization)" 0 cb a sync
-expect_rc "sync b (dose)" 0 cb b sync
-expect_out "server rejects the wrong kit" "1 rejected"
-cb b status >"$T/out" 2>&1
-expect_out "quarantine says the kit is wrong" "not the kit assigned"
+expect_rc "sync b (learns the randomization)" 0 cb b sync
+expect_rc "b: the wrong kit is refused now" 3 dose b "$S_LATE" 999999
+expect_out "b: DOSE_KIT" "DOSE_KIT"
+KIT_LATE=$(grep "^$S_LATE " assigned.txt | tail -1 | cut -d' ' -f3)
+expect_rc "b doses with the assigned kit" 0 dose b "$S_LATE" "$KIT_LATE"
 
 # A cloned laptop reuses a slot already used: the server says "slot".
 expect_rc "sync x" 0 cb x sync
@@ -394,10 +399,15 @@ stop_server
 rm -rf "$D" && mv "$T/data3.before" "$D"
 start_server || finish
 randomize y "$SY" || fail "randomize on y" "$(cat "$T/err")"
+# y doses its subject with the kit of that slot: the server, which holds
+# no randomization of the subject, refuses the dose as well.
+KITY=$(grep "^$SY " assigned.txt | tail -1 | cut -d' ' -f3)
+expect_rc "y doses (its own record has the kit)" 0 dose y "$SY" "$KITY"
 expect_rc "sync y" 0 cb y sync
-expect_out "server rejects a slot it did not lease to y" "1 rejected"
+expect_out "server rejects the slot it did not lease to y, and the dose" "2 rejected"
 cb y status >"$T/out" 2>&1
 expect_out "quarantine says not leased" "not leased to this device"
+expect_out "quarantine says the dose has no randomization" "no randomization on record"
 stop_server
 
 # ---- 8. a site that syncs only by bundle randomizes too -------------------
