@@ -118,7 +118,46 @@ static int remember_slot(cJSON *slots, const cJSON *o)
 	return 0;
 }
 
-/* Keep the server's slots answer: see the top of this file. */
+/*
+ * Add to the array `into` every entry of `from` whose `key` member no
+ * entry of `into` has. 0 or CB_ENOMEM.
+ */
+static int union_by(cJSON *into, const cJSON *from, const char *key)
+{
+	const cJSON *o, *have;
+
+	cJSON_ArrayForEach(o, from)
+	{
+		const char *k = cb_json_str(o, key);
+		cJSON *copy;
+
+		if (!k)
+			continue;
+		cJSON_ArrayForEach(have, into)
+		{
+			const char *h = cb_json_str(have, key);
+
+			if (h && !strcmp(h, k))
+				break;
+		}
+		if (have)
+			continue;
+		copy = cJSON_Duplicate(o, 1);
+		if (!copy || !cJSON_AddItemToArray(into, copy)) {
+			cJSON_Delete(copy);
+			return CB_ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Keep the server's slots answer: see the top of this file. A leased slot
+ * is the device's for good and a list's code-break key never changes, so
+ * what an answer lists is added to what the store holds, never replacing
+ * it: an older bundle reply imported after a newer one (or after a sync)
+ * takes away no slot and no key.
+ */
 int randomize_lease_save(struct store *st, const cJSON *reply,
 			 struct cb_err *err)
 {
@@ -146,7 +185,13 @@ int randomize_lease_save(struct store *st, const cJSON *reply,
 	slots = cJSON_DetachItemFromObjectCaseSensitive(old, "slots");
 	if (!slots)
 		slots = cJSON_CreateObject();
-	if (!out || !slots) {
+	if (!out || !slots ||
+	    union_by(cJSON_GetObjectItemCaseSensitive(out, "lease"),
+		     cb_json_arr(old, "lease"), "randno") ||
+	    union_by(cJSON_GetObjectItemCaseSensitive(out, "assigned"),
+		     cb_json_arr(old, "assigned"), "randno") ||
+	    union_by(cJSON_GetObjectItemCaseSensitive(out, "codebreak"),
+		     cb_json_arr(old, "codebreak"), "list")) {
 		rc = cb_err_set(err, CB_ENOMEM, "out of memory");
 		goto out;
 	}

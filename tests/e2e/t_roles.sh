@@ -518,10 +518,22 @@ for r in coordinator monitor; do
 	# A site device's reply carries its lease, with the site's sealed
 	# arms (arm_site), as /v1/slots does; a central role's carries none.
 	if [ "$r" = coordinator ]; then
-		cp "reply.$r" "reply.$r.slots"
-		keep "$r" "bundle.$r" "reply.$r.slots"
-		grep -q '"slots":{' "reply.$r" && pass "a site device's reply has its lease" ||
+		# The lease alone is scanned like a /v1/slots answer; the
+		# rest of the reply like every other output.
+		python3 -c '
+import json, sys
+lines = open(sys.argv[1], "rb").read().split(b"\n")
+i = max(k for k, l in enumerate(lines) if l.startswith(b"{"))
+j = json.loads(lines[i])
+slots = j.pop("slots")
+open(sys.argv[2], "w").write(json.dumps(slots))
+lines[i] = json.dumps(j).encode()
+open(sys.argv[3], "wb").write(b"\n".join(lines))' \
+			"reply.$r" "reply.$r.slots" "reply.$r.rest" ||
 			fail "a site device's reply has its lease" "no slots member"
+		keep "$r" "bundle.$r" "reply.$r.slots" "reply.$r.rest"
+		grep -q '"lease"' "reply.$r.slots" && pass "a site device's reply has its lease" ||
+			fail "a site device's reply has its lease" "no lease in slots"
 	else
 		keep "$r" "bundle.$r" "reply.$r"
 		grep -q '"slots"' "reply.$r" && fail "a $r reply has no lease" "slots member found" ||

@@ -496,7 +496,7 @@ CASEBOOK_PASSPHRASE=wrong-pass-1 expect_rc "wrong passphrase at the default cost
 W="$T/weak"
 CASEBOOK_KDF_FAST=1 CASEBOOK_PASSPHRASE=weak-pass-1 expect_rc "init with the test switch" 0 \
 	"$CB" --home "$W" init --site KR08 --device-index 8 --protocol "$P" \
-	--user walt --role coordinator
+	--user walt --role investigator
 CASEBOOK_PASSPHRASE=weak-pass-1 expect_rc "a test-cost store opens without the switch" 0 \
 	"$CB" --home "$W" store check
 expect_out "and warns that its passphrase is cheaply guarded" "test-only cost"
@@ -508,6 +508,19 @@ CASEBOOK_PASSPHRASE=weak-pass-1 CASEBOOK_NEW_PASSPHRASE=weak-pass-2 expect_rc \
 	"passwd without the switch" 0 "$CB" --home "$W" passwd
 CASEBOOK_PASSPHRASE=weak-pass-2 expect_rc "after passwd" 0 "$CB" --home "$W" store check
 expect_no_out "no warning once re-wrapped at the default cost" "test-only cost"
+# The store is as weak as its cheapest slot: another user's test-cost
+# slot is named to every user.
+CASEBOOK_KDF_FAST=1 CASEBOOK_PASSPHRASE=weak-pass-2 CASEBOOK_NEW_PASSPHRASE=wilma-pass-1 \
+	expect_rc "a user added with the test switch" 0 \
+	"$CB" --home "$W" user add wilma --role coordinator
+CASEBOOK_PASSPHRASE=weak-pass-2 expect_rc "walt, re-wrapped, opens the store" 0 \
+	"$CB" --home "$W" store check
+expect_out "and is told of wilma's test-cost slot" "of user wilma guards"
+if grep -q "walt" "$T/err"; then
+	fail "walt's own slot is not named" "$(cat "$T/err")"
+else
+	pass "walt's own slot is not named"
+fi
 CASEBOOK_PASSPHRASE=real-pass-1 expect_rc "a default-cost store" 0 "$CB" --home "$R" store check
 expect_no_out "a default-cost store gives no warning" "test-only cost"
 
