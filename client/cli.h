@@ -109,6 +109,8 @@ extern const char cmd_keygen_help[];
 extern const char cmd_randlist_help[];
 int randlist_write_new(const char *path, const void *data, size_t len, int mode,
 		       struct cb_err *err);
+/* Warn on stderr that CASEBOOK_KDF_FAST=1 wraps `what` at a test cost. */
+void randlist_warn_test_cost(const char *what);
 
 /*
  * Randomization and the emergency code-break: cmd_randomize.c and

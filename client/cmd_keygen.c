@@ -75,9 +75,11 @@ int cmd_keygen(int argc, char **argv, struct cli_global *g)
 	rc = pass_get_new(pfile, PASS_NEW_ENV,
 			  "New passphrase for the unblinding key: ", &pass,
 			  &pass_len, &err);
-	if (!rc)
+	if (!rc) {
+		randlist_warn_test_cost("the unblinding key");
 		rc = cb_unblind_key_create(pass, pass_len, &pub_text, &key_text,
 					   pub_hex, &err);
+	}
 	if (!rc)
 		rc = randlist_write_new(out, key_text, strlen(key_text), 0600,
 					&err);

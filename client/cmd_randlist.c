@@ -10,6 +10,7 @@
  * and prints.
  */
 #include "cli.h"
+#include "crypto.h"
 #include "json.h"
 #include "pass.h"
 #include "protocol.h"
@@ -185,6 +186,16 @@ static void free_seed(char *seed, size_t len)
 
 /* ---- generate ---------------------------------------------------------- */
 
+void randlist_warn_test_cost(const char *what)
+{
+	if (cb_kdf_test_cost())
+		fprintf(stderr,
+			"casebook: warning: CASEBOOK_KDF_FAST=1 wraps %s at "
+			"a test-only Argon2id cost: for tests, never for a "
+			"trial\n",
+			what);
+}
+
 struct gen_opts {
 	const char *protocol, *sites, *per_stratum, *block_sizes;
 	const char *seed, *seed_file, *unblind_pub, *out;
@@ -327,6 +338,7 @@ static int generate(int argc, char **argv)
 	params.block_sizes = sizes;
 	params.seed = seed;
 	params.seed_len = seed_len;
+	randlist_warn_test_cost("the code-break keys");
 	if (cb_randlist_generate(&params, pk, &res, &err)) {
 		fprintf(stderr, "casebook: error: %s\n", err.msg);
 		rc = err.code == CB_EINVAL ? EXIT_USAGE

@@ -195,6 +195,9 @@ int cb_key_unwrap(const char *wrapped, const char *pass, size_t pass_len,
  */
 int cb_key_wrap_below_default(const char *wrapped);
 
+/* 1 while CASEBOOK_KDF_FAST=1 makes new wraps use the test-only cost. */
+int cb_kdf_test_cost(void);
+
 /* ---- Value encryption (XChaCha20-Poly1305) ----------------------------- */
 
 /* Largest plaintext value, and largest associated data. */

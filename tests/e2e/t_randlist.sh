@@ -17,6 +17,7 @@ cd "$T" || exit 1
 CASEBOOK_NEW_PASSPHRASE=stat-pass-123 expect_rc keygen_ok 0 \
 	"$CB" keygen --out unblind.key
 expect_out keygen_prints_pub "unblinding public key: "
+expect_out keygen_warns_test_cost "test-only Argon2id cost"
 if [ -f unblind.key ] && [ -f unblind.key.pub ]; then
 	pass keygen_files
 else
@@ -47,6 +48,10 @@ CASEBOOK_NEW_PASSPHRASE=short expect_rc keygen_short_pass 1 \
 expect_rc keygen_needs_out 2 "$CB" keygen
 CASEBOOK_NEW_PASSPHRASE=other-pass-123 expect_rc keygen_other 0 \
 	"$CB" keygen --out other.key
+
+CASEBOOK_KDF_FAST= CASEBOOK_NEW_PASSPHRASE=stat-pass-123 expect_rc keygen_default_cost 0 \
+	"$CB" keygen --out unblind-real.key
+expect_no_out keygen_default_cost_no_warning "test-only"
 
 # ---- generate ----------------------------------------------------------
 gen() { # OUT SEED [more args]
