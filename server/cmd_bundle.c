@@ -432,7 +432,8 @@ int cmd_bundle(int argc, char **argv)
 	struct cb_err err;
 	char *buf = NULL;
 	size_t len = 0;
-	int npos, rc, age = BUNDLE_AGE_DEFAULT;
+	long age = BUNDLE_AGE_DEFAULT, lease = SRV_SLOTS_LEASE;
+	int npos, rc;
 
 	if (argc < 2 || strcmp(argv[1], "import"))
 		return srv_usage("bundle", "expected 'bundle import'");
@@ -444,27 +445,12 @@ int cmd_bundle(int argc, char **argv)
 	if (!vals[0] || !vals[1] || npos != 1)
 		return srv_usage("bundle import", "--data DIR, FILE and "
 						  "--reply OUT are required");
-	if (vals[2]) {
-		char *end;
-		long v = strtol(vals[2], &end, 10);
-
-		if (*end || end == vals[2] || v < 1 || v > BUNDLE_AGE_MAX)
-			return srv_usage("bundle import",
-					 "--max-age takes 1 to %d days",
-					 BUNDLE_AGE_MAX);
-		age = (int)v;
-	}
-	srv_slots_set_lease(SRV_SLOTS_LEASE);
-	if (vals[3]) {
-		char *end;
-		long v = strtol(vals[3], &end, 10);
-
-		if (*end || end == vals[3] || v < 1 || v > SRV_SLOTS_LEASE_MAX)
-			return srv_usage("bundle import",
-					 "--lease takes 1 to %d slots",
-					 SRV_SLOTS_LEASE_MAX);
-		srv_slots_set_lease((unsigned)v);
-	}
+	if ((rc = srv_opt_range("bundle import", "--max-age (days)", vals[2], 1,
+				BUNDLE_AGE_MAX, &age)) ||
+	    (rc = srv_opt_range("bundle import", "--lease (slots)", vals[3], 1,
+				SRV_SLOTS_LEASE_MAX, &lease)))
+		return rc;
+	srv_slots_set_lease((unsigned)lease);
 	cb_err_clear(&err);
 	if (cb_file_read(pos[0], BUNDLE_MAX, &buf, &len, &err))
 		return srv_fail(&err);
@@ -478,7 +464,7 @@ int cmd_bundle(int argc, char **argv)
 		srv_core_close(&core);
 		return srv_fail(&err);
 	}
-	rc = import(&core, vals[0], vals[1], buf, len, age, handover);
+	rc = import(&core, vals[0], vals[1], buf, len, (int)age, handover);
 	srv_core_close(&core);
 	free(buf);
 	return rc;

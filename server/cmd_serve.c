@@ -49,6 +49,8 @@ int cmd_serve(int argc, char **argv)
 	struct srv_http_opts o;
 	struct srv_core core;
 	struct cb_err err;
+	long threads = SRV_HTTP_THREADS_DEFAULT, rate = SRV_HTTP_RATE_DEFAULT;
+	long lease = SRV_SLOTS_LEASE;
 	int npos, rc;
 
 	rc = srv_parse_opts("serve", argc, argv, names, vals, pos, 0, &npos);
@@ -60,36 +62,16 @@ int cmd_serve(int argc, char **argv)
 				 "required");
 	memset(&o, 0, sizeof(o));
 	o.listen = vals[1];
-	o.threads = SRV_HTTP_THREADS_DEFAULT;
-	if (vals[2]) {
-		char *end;
-		long n = strtol(vals[2], &end, 10);
-
-		if (*end || end == vals[2] || n < 1 || n > SRV_HTTP_THREADS_MAX)
-			return srv_usage("serve", "--threads: expected 1 to %d",
-					 SRV_HTTP_THREADS_MAX);
-		o.threads = (unsigned)n;
-	}
-	o.rate = SRV_HTTP_RATE_DEFAULT;
-	if (vals[5]) {
-		char *end;
-		long n = strtol(vals[5], &end, 10);
-
-		if (*end || end == vals[5] || n < 1 || n > SRV_HTTP_RATE_MAX)
-			return srv_usage("serve", "--rate: expected 1 to %d",
-					 SRV_HTTP_RATE_MAX);
-		o.rate = (unsigned)n;
-	}
-	srv_slots_set_lease(SRV_SLOTS_LEASE);
-	if (vals[6]) {
-		char *end;
-		long n = strtol(vals[6], &end, 10);
-
-		if (*end || end == vals[6] || n < 1 || n > SRV_SLOTS_LEASE_MAX)
-			return srv_usage("serve", "--lease: expected 1 to %d",
-					 SRV_SLOTS_LEASE_MAX);
-		srv_slots_set_lease((unsigned)n);
-	}
+	if ((rc = srv_opt_range("serve", "--threads", vals[2], 1,
+				SRV_HTTP_THREADS_MAX, &threads)) ||
+	    (rc = srv_opt_range("serve", "--rate", vals[5], 1,
+				SRV_HTTP_RATE_MAX, &rate)) ||
+	    (rc = srv_opt_range("serve", "--lease", vals[6], 1,
+				SRV_SLOTS_LEASE_MAX, &lease)))
+		return rc;
+	o.threads = (unsigned)threads;
+	o.rate = (unsigned)rate;
+	srv_slots_set_lease((unsigned)lease);
 	if (!vals[3] != !vals[4])
 		return srv_usage("serve",
 				 "--tls-cert and --tls-key go together");

@@ -77,6 +77,22 @@ int srv_parse_opts(const char *cmd, int argc, char **argv,
 	return 0;
 }
 
+int srv_opt_range(const char *cmd, const char *opt, const char *text, long lo,
+		  long hi, long *out)
+{
+	char *end;
+	long v;
+
+	if (!text)
+		return 0;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || *end || end == text || v < lo || v > hi)
+		return srv_usage(cmd, "%s: expected %ld to %ld", opt, lo, hi);
+	*out = v;
+	return 0;
+}
+
 int srv_take_flag(int *argc, char **argv, const char *flag)
 {
 	int i, n = 1, found = 0;

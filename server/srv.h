@@ -69,6 +69,14 @@ int srv_parse_opts(const char *cmd, int argc, char **argv,
  */
 int srv_take_flag(int *argc, char **argv, const char *flag);
 
+/*
+ * Option `opt` of command `cmd` given as `text` (NULL when absent: *out
+ * keeps its default): a decimal number in lo..hi into *out. Returns 0, or
+ * the usage exit code after saying "OPT: expected LO to HI".
+ */
+int srv_opt_range(const char *cmd, const char *opt, const char *text, long lo,
+		  long hi, long *out);
+
 /* ---- roles ------------------------------------------------------------- */
 
 /* Site roles work at one site; central roles see every site. */
