@@ -10,12 +10,17 @@
 #   expect_out NAME TEXT               last output ($T/out + $T/err) has TEXT
 #   expect_no_out NAME TEXT            last output does not have TEXT
 #   free_port                          prints a free loopback TCP port
+#   jget FILE EXPR                     a value of the JSON in FILE (j), as
+#                                      a Python expression over it
+#   "$PTY" ANSWERS CMD...              CMD on a pseudo-terminal, its prompts
+#                                      answered (tests/e2e/pty_answer.py)
 set -u
 : "${CASEBOOK_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${CASEBOOK_BIN:=$CASEBOOK_TOP/bin}"
 : "${CASEBOOK_HOOKS:=$CASEBOOK_TOP/build/hooks/casebook}"
 CB="$CASEBOOK_BIN/casebook"
 CBH="$CASEBOOK_HOOKS"
+PTY="$CASEBOOK_TOP/tests/e2e/pty_answer.py"
 if grep -q -e "store test-" -e "status test-set" "$0" 2>/dev/null && [ ! -x "$CBH" ]; then
 	echo "FAIL test build: $CBH is missing; 'make test' builds it (or make $CBH)"
 	exit 1
@@ -120,3 +125,10 @@ stop_server() {
 
 # Call at the end of each script so the exit status reflects failures.
 finish() { [ "$_failures" -eq 0 ]; exit $?; }
+
+jget() {
+	python3 -c 'import json,sys
+j=json.load(open(sys.argv[1]))
+v=eval(sys.argv[2])
+print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1" "$2" 2>/dev/null
+}

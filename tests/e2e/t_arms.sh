@@ -39,13 +39,6 @@ mkdir -p blinded
 
 at_exit stop_server
 
-jget() {
-	python3 -c 'import json,sys
-j=json.load(open(sys.argv[1]))
-v=eval(sys.argv[2])
-print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1" "$2" 2>/dev/null
-}
-
 # ---- 1. setup ----------------------------------------------------------------
 
 CASEBOOK_NEW_PASSPHRASE=stat-pass-123 "$CB" keygen --out unblind.key \

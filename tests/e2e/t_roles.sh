@@ -67,13 +67,6 @@ mkdir -p seen
 
 at_exit stop_server
 
-jget() {
-	python3 -c 'import json,sys
-j=json.load(open(sys.argv[1]))
-v=eval(sys.argv[2])
-print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1" "$2" 2>/dev/null
-}
-
 # Everything a role is given is kept under seen/ROLE for the scan.
 _nseen=0
 keep() { # ROLE FILE...

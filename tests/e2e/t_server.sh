@@ -25,13 +25,6 @@ D="$T/data"
 LOG="$T/server.log"
 
 # jget FILE PYEXPR: evaluate a Python expression on the JSON in FILE (j).
-jget() {
-	python3 -c 'import json,sys
-j=json.load(open(sys.argv[1]))
-v=eval(sys.argv[2])
-print(json.dumps(v) if isinstance(v,(dict,list,bool)) or v is None else v)' "$1" "$2" 2>/dev/null
-}
-
 # check NAME WANT GOT
 
 # ---- admin commands ------------------------------------------------------

@@ -82,41 +82,9 @@ expect_rc "stray argument: usage" 2 "$CB" sign "$S" INJ DOSE extra
 expect_same "refusals recorded nothing" "$(nevents)" "$n0"
 
 # ---- the passphrase is asked again: a pseudo-terminal ------------------------
-cat >"$T/drive_pty.py" <<'EOF'
-import os, pty, sys, time
-answers = sys.argv[1].split(",")
-args = sys.argv[2:]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(args[0], args)
-out = b""
-for a in answers:
-    buf, t = b"", time.time()
-    while not buf.endswith(b": ") and time.time() - t < 10:
-        try:
-            chunk = os.read(fd, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        buf += chunk
-    out += buf
-    os.write(fd, a.encode() + b"\n")
-while True:
-    try:
-        d = os.read(fd, 1024)
-    except OSError:
-        break
-    if not d:
-        break
-    out += d
-_, st = os.waitpid(pid, 0)
-sys.stdout.write(out.decode("utf-8", "replace"))
-sys.exit(os.waitstatus_to_exitcode(st))
-EOF
 n0=$(nevents)
 (unset CASEBOOK_PASSPHRASE
- expect_rc "terminal: wrong passphrase at signing exits 4" 4 python3 "$T/drive_pty.py" \
+ expect_rc "terminal: wrong passphrase at signing exits 4" 4 "$PTY" \
 	alice-pass-1,not-alices-pass "$CB" sign "$S" INJ DOSE
  expect_out "terminal: unlock prompt" "Passphrase for alice:"
  expect_out "terminal: asked again to sign" "Passphrase of alice to sign:"
@@ -129,7 +97,7 @@ expect_same "wrong passphrase at signing: not signed" \
 	"$(show INJ DOSE '' status signature)" "partial null"
 
 (unset CASEBOOK_PASSPHRASE
- expect_rc "terminal: right passphrase twice signs" 0 python3 "$T/drive_pty.py" \
+ expect_rc "terminal: right passphrase twice signs" 0 "$PTY" \
 	alice-pass-1,alice-pass-1 "$CB" sign "$S" INJ DOSE
  expect_out "terminal: signed" "signed by alice"
 ) | tee "$T/sub.log"

@@ -80,48 +80,17 @@ expect_rc "no passphrase and no terminal exits 4" 4 \
 expect_out "no passphrase says how to give one" "CASEBOOK_PASSPHRASE"
 
 # ---- passphrase on a terminal (pseudo-terminal), no echo -----------------
-cat >"$T/drive_tty.py" <<'EOF'
-import os, pty, sys, time
-def run(args, answers):
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execv(args[0], args)
-    out = b""
-    for a in answers:
-        buf, t = b"", time.time()
-        while not buf.endswith(b": ") and time.time() - t < 10:
-            try:
-                buf += os.read(fd, 1024)
-            except OSError:
-                break
-        out += buf
-        os.write(fd, a.encode() + b"\n")
-    while True:
-        try:
-            d = os.read(fd, 1024)
-        except OSError:
-            break
-        if not d:
-            break
-        out += d
-    _, st = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(st), out.decode("utf-8", "replace")
-answers = sys.argv[1].split(",")
-rc, out = run(sys.argv[2:], answers)
-sys.stdout.write(out)
-sys.exit(rc)
-EOF
 TT="$T/tty"
-expect_rc "terminal: two different passphrases refused" 1 python3 "$T/drive_tty.py" \
+expect_rc "terminal: two different passphrases refused" 1 "$PTY" \
 	tty-pass-1,tty-pass-2 "$CB" --home "$TT" init --site KR01 \
 	--device-index 1 --protocol "$P" --user tia --role coordinator
 expect_out "terminal: mismatch message" "the two passphrases differ"
-expect_rc "terminal: init asks twice" 0 python3 "$T/drive_tty.py" \
+expect_rc "terminal: init asks twice" 0 "$PTY" \
 	tty-pass-1,tty-pass-1 "$CB" --home "$TT" init --site KR01 \
 	--device-index 1 --protocol "$P" --user tia --role coordinator
 expect_out "terminal: asks to repeat" "Repeat the passphrase"
 expect_no_out "terminal: passphrase not echoed" "tty-pass-1"
-expect_rc "terminal: unlock prompt" 0 python3 "$T/drive_tty.py" tty-pass-1 \
+expect_rc "terminal: unlock prompt" 0 "$PTY" tty-pass-1 \
 	"$CB" --home "$TT" store check
 expect_out "terminal: prompt names the user" "Passphrase for tia:"
 expect_no_out "terminal: unlock passphrase not echoed" "tty-pass-1"
