@@ -135,8 +135,12 @@ static int fetch_arms(struct store *st, const char *cacert, cJSON **out,
 		    "the server refused the arms: %s", msg);
 	}
 	if (!rc) {
-		*out = cJSON_ParseWithLength(r.body, r.len);
-		if (!*out || !cJSON_IsArray(cJSON_GetObjectItem(*out, "arms")))
+		*out = cb_json_parse(r.body, r.len, NET_REPLY_MAX,
+				     "the arms answer", err);
+		if (!*out)
+			rc = err->code;
+		else if (!cJSON_IsArray(
+			     cJSON_GetObjectItemCaseSensitive(*out, "arms")))
 			rc = cb_err_set(err, CB_EINVAL,
 					"the server's arms answer is not the "
 					"documented one");

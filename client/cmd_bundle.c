@@ -285,7 +285,7 @@ static int apply_reply(struct store *st, const cJSON *push, const cJSON *pull,
 	if (!rc && !next)
 		rc = cb_err_set(err, CB_EINVAL, "the reply has no pull page");
 	/* A site device's randomization lease, as a network sync keeps it. */
-	if (!rc && slots && store_role_valid(store_role(st)))
+	if (!rc && slots && cb_role_is_site(store_role(st)))
 		rc = randomize_lease_save(st, slots, err);
 	/* An older reply imported late never moves the cursor back. */
 	if (!rc && cursor_value(next) >= cursor_value(cur))

@@ -241,7 +241,7 @@ static int view_withholds(const struct form_view *v,
 			  const struct cb_protocol_item *it)
 {
 	return it && it->unblinded &&
-	       !entry_role_unblinded(store_role(v->e->st));
+	       !cb_role_unblinded(store_role(v->e->st));
 }
 
 /*
@@ -636,7 +636,7 @@ static int show_load(const struct form_view *v, struct show *s,
 				  v->instance, &s->status, &s->missing, err);
 	/* Scores of a form with unblinded items would tell their values. */
 	if (!rc && (!cb_protocol_form_has_unblinded(v->form) ||
-		    entry_role_unblinded(store_role(v->e->st))))
+		    cb_role_unblinded(store_role(v->e->st))))
 		rc = cb_check_scores(v->e->proto, &src, v->visit, v->form,
 				     v->instance, &s->scores, err);
 	if (rc)

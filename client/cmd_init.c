@@ -18,6 +18,7 @@
 #include "json.h"
 #include "pass.h"
 #include "protocol.h"
+#include "record.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -255,7 +256,7 @@ static int init_server(struct cli_global *g, const char *server,
 	int rc, ex;
 
 	memset(&kp, 0, sizeof(kp));
-	if (!store_user_valid(user))
+	if (!cb_user_valid(user))
 		return cli_usage("init",
 				 "bad user name '%s': use 1 to %d letters, "
 				 "digits and . _ - @",
@@ -399,7 +400,7 @@ int cmd_init(int argc, char **argv, struct cli_global *g)
 	if (!site || !index_text || !protocol || !user || !role)
 		return cli_usage("init ", "init needs --site, --device-index, "
 					  "--protocol, --user and --role");
-	if (!store_site_valid(site))
+	if (!cb_site_valid(site))
 		return cli_usage("init ",
 				 "bad site code '%s': use 2 to %d uppercase "
 				 "letters and digits, starting with a letter "
@@ -411,12 +412,12 @@ int cmd_init(int argc, char **argv, struct cli_global *g)
 				 "bad device index '%s': use a number from 1 "
 				 "to %d",
 				 index_text, STORE_DEVICE_INDEX_MAX);
-	if (!store_user_valid(user))
+	if (!cb_user_valid(user))
 		return cli_usage("init ",
 				 "bad user name '%s': use 1 to %d letters, "
 				 "digits and . _ - @",
 				 user, STORE_USER_MAX);
-	if (!store_role_valid(role))
+	if (!cb_role_is_site(role))
 		return cli_usage("init ",
 				 "bad role '%s': use coordinator or "
 				 "investigator",
@@ -473,14 +474,26 @@ int cmd_init(int argc, char **argv, struct cli_global *g)
  */
 /*
  * `casebook store test-events SUBJECT N TEXT`, for the store's own
- * end-to-end tests only: appends N signed form.save events setting
- * BL/VS item NOTE to TEXT (not checked against the protocol).
+ * end-to-end tests only: appends N signed events, form.saves setting
+ * BL/VS item NOTE to TEXT (not checked against the protocol), the first
+ * of them the subject's creation when the store has none of its events
+ * yet (the server takes nothing about a subject before its creation).
  */
+static int any_event(void *ctx, const struct store_event *ev)
+{
+	(void)ctx;
+	(void)ev;
+	return 1;
+}
+
 static int test_events(struct store *st, const char *subject, int n,
 		       const char *text, struct cb_err *err)
 {
-	int i, rc = 0;
+	int i, rc = 0, create;
 
+	create = store_each_event(st, subject, STORE_ITER_ALL, any_event, NULL,
+				  err) == 0;
+	cb_err_clear(err);
 	rc = store_begin(st, err);
 	for (i = 0; !rc && i < n; i++) {
 		struct cb_event ev;
@@ -503,15 +516,23 @@ static int test_events(struct store *st, const char *subject, int n,
 						 store_site(st), store_user(st),
 						 err);
 		}
-		if (!rc)
+		if (!rc && create && i == 0) {
+			rc = cb_event_set_target(&ev, subject,
+						 CB_KIND_SUBJECT_STATUS, "", "",
+						 "", err);
+			if (!rc)
+				rc = cb_event_set_data(&ev, CB_DATA_STATUS,
+						       CB_SUBJECT_CREATED, err);
+		} else if (!rc) {
 			rc =
 			    cb_event_set_target(&ev, subject, CB_KIND_FORM_SAVE,
 						"BL", "VS", "", err);
+			if (!rc)
+				rc = cb_event_add_change(&ev, "NOTE", text,
+							 NULL, 0, err);
+		}
 		if (!rc)
 			rc = cb_event_set_reason(&ev, "", err);
-		if (!rc)
-			rc = cb_event_add_change(&ev, "NOTE", text, NULL, 0,
-						 err);
 		if (!rc)
 			rc = store_sign_event(st, &ev, err);
 		if (!rc)

@@ -74,7 +74,7 @@ static int role_central_review(const char *role)
 /* Roles that answer them: site staff and the reviewers. */
 static int role_may_answer(const char *role)
 {
-	return store_role_valid(role) || role_central_review(role);
+	return cb_role_is_site(role) || role_central_review(role);
 }
 
 static int need_role(struct entry *e, int ok, const char *what, const char *who,
@@ -372,7 +372,7 @@ static int query_withheld(struct entry *e, const struct cb_merge_query *q)
 	const struct cb_protocol_item *it;
 
 	if (!q->system || !q->item[0] ||
-	    entry_role_unblinded(store_role(e->st)))
+	    cb_role_unblinded(store_role(e->st)))
 		return 0;
 	it = cb_protocol_find_item(cb_protocol_find_form(e->proto, q->form),
 				   q->item);

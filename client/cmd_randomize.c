@@ -228,7 +228,7 @@ int randomize_fetch_slots(struct store *st, struct net *n,
 	cJSON *reply;
 	int rc;
 
-	if (!store_role_valid(store_role(st)))
+	if (!cb_role_is_site(store_role(st)))
 		return 0; /* a central role's device holds no slots */
 	rc = sync_request(n, o, "GET", "/v1/slots", "", NULL, 0, st, &r, err);
 	if (rc)
@@ -438,7 +438,7 @@ int cmd_randomize(int argc, char **argv, struct cli_global *g)
 	rc = entry_open(g, &e, &err);
 	if (rc)
 		return cli_fail(&err);
-	if (!store_role_valid(store_role(e.st))) {
+	if (!cb_role_is_site(store_role(e.st))) {
 		rc = cb_err_set(&err, CB_EFORBIDDEN,
 				"only site staff randomize; %s is a %s",
 				store_user(e.st), store_role(e.st));

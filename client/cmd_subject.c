@@ -483,7 +483,7 @@ static void put_items(struct model *m, cJSON *fo,
 		      const struct cb_protocol_visit *v,
 		      const struct cb_protocol_form *f, const char *inst)
 {
-	int may_see = entry_role_unblinded(store_role(m->e->st));
+	int may_see = cb_role_unblinded(store_role(m->e->st));
 	cJSON *arr = jout_put(&m->j, fo, "items", cJSON_CreateArray());
 	size_t i, j;
 

@@ -226,7 +226,7 @@ int cmd_unblind(int argc, char **argv, struct cli_global *g)
 	rc = entry_open(g, &e, &err);
 	if (rc)
 		return cli_fail(&err);
-	if (strcmp(store_role(e.st), STORE_ROLE_INVESTIGATOR)) {
+	if (strcmp(store_role(e.st), CB_ROLE_INVESTIGATOR)) {
 		rc = cb_err_set(&err, CB_EFORBIDDEN,
 				"only an investigator may break the blind; "
 				"%s is a %s",

@@ -110,17 +110,17 @@ static int user_add(int argc, char **argv, struct cli_global *g)
 	}
 	if (!name || !role)
 		return cli_usage("user ", "user add needs NAME and --role");
-	if (!store_user_valid(name))
+	if (!cb_user_valid(name))
 		return cli_usage("user ",
 				 "bad user name '%s': use 1 to %d letters, "
 				 "digits and . _ - @",
 				 name, STORE_USER_MAX);
-	if (!store_role_valid(role))
+	if (!cb_role_is_site(role))
 		return cli_usage("user ",
 				 "bad role '%s': use coordinator or "
 				 "investigator",
 				 role);
-	rc = open_as(g, STORE_ROLE_INVESTIGATOR, &st);
+	rc = open_as(g, CB_ROLE_INVESTIGATOR, &st);
 	if (rc)
 		return rc;
 	f.name = name;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "canon.h"
+#include "clock.h"
 #include "json.h"
 #include "cli.h"
 #include "record.h"
@@ -22,6 +23,7 @@ struct load_ctx {
 	const cJSON *quarantine; /* rejected events, kept out of the state */
 	uint64_t max_hlc;
 	int64_t max_seq;
+	int64_t now_ms; /* the wall clock when loading started */
 	struct cb_err *err;
 };
 
@@ -43,8 +45,12 @@ static int load_one(void *ctx, const struct store_event *se)
 	rc = cb_event_parse(se->json, se->len, &ev, lc->err);
 	if (!rc)
 		rc = cb_merge_take(lc->e->merge, &ev, &filed, NULL, lc->err);
+	/* The device's clock runs ahead to every event it holds, but no
+	 * further than CB_HLC_AHEAD_MAX_MS past its own wall clock: an event
+	 * stamped far in the future (a wrong or hostile clock elsewhere)
+	 * must not drag this clock there (hlc.h). */
 	if (!rc && filed && !cb_hlc_parse(filed->hlc, &t, lc->err) &&
-	    t > lc->max_hlc)
+	    (t = cb_hlc_bound(t, lc->now_ms)) > lc->max_hlc)
 		lc->max_hlc = t;
 	cb_event_release(&ev);
 	if (rc)
@@ -71,7 +77,7 @@ static int load_all(struct entry *e, struct load_ctx *lc, struct cb_err *err)
 
 int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err)
 {
-	struct load_ctx lc = {e, NULL, 0, 0, err};
+	struct load_ctx lc = {e, NULL, 0, 0, cb_clock_now_ms(), err};
 	char *text = NULL;
 	size_t len = 0;
 	uint64_t last = 0;
@@ -105,7 +111,7 @@ int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err)
 
 int entry_refresh(struct entry *e, struct cb_err *err)
 {
-	struct load_ctx lc = {e, NULL, 0, 0, err};
+	struct load_ctx lc = {e, NULL, 0, 0, cb_clock_now_ms(), err};
 	int64_t last;
 	int rc;
 
@@ -215,6 +221,20 @@ int entry_commit_event(struct entry *e, struct cb_event *ev, struct cb_err *err)
 	int rc;
 
 	rc = cb_event_validate(ev, err);
+	if (!rc) {
+		/* The server applies the same rules again; an event it would
+		 * refuse is never made here. */
+		struct cb_record_writer w = {store_role(e->st),
+					     store_site(e->st),
+					     store_device_index(e->st)};
+		struct cb_check_results res;
+		const char *code;
+
+		cb_check_results_init(&res);
+		rc = cb_record_check_event(e->proto, e->merge, &w, ev, &res,
+					   &code, err);
+		cb_check_results_release(&res);
+	}
 	if (!rc)
 		rc = store_sign_event(e->st, ev, err);
 	if (!rc)
@@ -566,13 +586,6 @@ int entry_save_exit(const struct entry_save_result *r, const struct cb_err *err)
 		return EXIT_CHECK;
 	}
 	return cli_fail(err);
-}
-
-int entry_role_unblinded(const char *role)
-{
-	unsigned bit = cb_protocol_writer_bit(role);
-
-	return bit == CB_WRITER_LAB || bit == CB_WRITER_DSMB;
 }
 
 /* ---- Arguments of a save ---- */

@@ -159,12 +159,4 @@ void entry_print_scores(struct entry *e, const char *subject,
 int entry_save_exit(const struct entry_save_result *r,
 		    const struct cb_err *err);
 
-/*
- * 1 when `role` may see items the protocol marks "unblinded": the
- * unblinded laboratory (lab) and the DSMB, the same roles the server
- * sends those items to (srv_role_unblinded). Every command that prints
- * an item value withholds unblinded items from every other role.
- */
-int entry_role_unblinded(const char *role);
-
 #endif

@@ -143,56 +143,6 @@ struct store {
 
 /* ---- Names and paths -------------------------------------------------- */
 
-int store_site_valid(const char *site)
-{
-	size_t i, n = site ? strlen(site) : 0;
-
-	if (n < 2 || n > STORE_SITE_MAX || site[0] < 'A' || site[0] > 'Z')
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((site[i] >= 'A' && site[i] <= 'Z') ||
-		      (site[i] >= '0' && site[i] <= '9')))
-			return 0;
-	return 1;
-}
-
-int store_user_valid(const char *name)
-{
-	size_t i, n = name ? strlen(name) : 0;
-
-	if (n < 1 || n > STORE_USER_MAX)
-		return 0;
-	for (i = 0; i < n; i++) {
-		char c = name[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-		      c == '-' || c == '@'))
-			return 0;
-	}
-	return 1;
-}
-
-int store_role_valid(const char *role)
-{
-	return role && (!strcmp(role, STORE_ROLE_COORDINATOR) ||
-			!strcmp(role, STORE_ROLE_INVESTIGATOR));
-}
-
-int store_role_known(const char *role)
-{
-	static const char *const central[] = {"datamanager", "monitor",
-					      "statistician", "dsmb", "lab"};
-	size_t i;
-
-	if (store_role_valid(role))
-		return 1;
-	for (i = 0; role && i < sizeof(central) / sizeof(central[0]); i++)
-		if (!strcmp(role, central[i]))
-			return 1;
-	return 0;
-}
-
 int store_is_central(const struct store *st)
 {
 	return st->site[0] == '\0';
@@ -788,7 +738,7 @@ static int read_slot(struct store *st, const char *name, char **wrapped,
 	}
 	slot_sum(n, r, w, sum);
 	if (!cb_ct_equal(sum, stored, CB_HASH_BYTES) || strcmp(n, name) ||
-	    !store_role_known(r)) {
+	    !cb_role_known(r)) {
 		sqlite3_reset(s);
 		return integrity(st, "the keyslot", err);
 	}
@@ -814,7 +764,7 @@ int store_select_user(struct store *st, const char *user, struct cb_err *err)
 	if (st->key)
 		return cb_err_set(err, CB_EINVAL, "store: already unlocked");
 	if (user) {
-		if (!store_user_valid(user))
+		if (!cb_user_valid(user))
 			return cb_err_set(err, CB_EAUTH,
 					  "no user '%s' in this casebook store",
 					  user);
@@ -898,7 +848,7 @@ static int load_device(struct store *st, struct cb_err *err)
 	rc = store_meta_get(st, M_SITE, &val, &len, err);
 	if (rc)
 		goto fail;
-	if (val[0] && !store_site_valid(val)) {
+	if (val[0] && !cb_site_valid(val)) {
 		free(val);
 		rc = integrity(st, "the site code", err);
 		goto fail;
@@ -1166,15 +1116,15 @@ int store_create(const struct store_create_params *p, struct store **out,
 	int rc, fd;
 
 	*out = NULL;
-	if (p->device_id ? !store_role_known(p->role)
-			 : !store_role_valid(p->role))
+	if (p->device_id ? !cb_role_known(p->role)
+			 : !cb_role_is_site(p->role))
 		return cb_err_set(err, CB_EINVAL,
 				  "bad role '%s': use coordinator or "
 				  "investigator",
 				  p->role ? p->role : "");
-	if (!(p->device_id && !store_role_valid(p->role) && p->site &&
+	if (!(p->device_id && !cb_role_is_site(p->role) && p->site &&
 	      !p->site[0]) &&
-	    !store_site_valid(p->site))
+	    !cb_site_valid(p->site))
 		return cb_err_set(err, CB_EINVAL,
 				  "bad site code '%s': use 2 to %d uppercase "
 				  "letters and digits, starting with a letter",
@@ -1183,7 +1133,7 @@ int store_create(const struct store_create_params *p, struct store **out,
 		return cb_err_set(err, CB_EINVAL,
 				  "bad device index %d: use 1 to %d",
 				  p->device_index, STORE_DEVICE_INDEX_MAX);
-	if (!store_user_valid(p->user))
+	if (!cb_user_valid(p->user))
 		return cb_err_set(err, CB_EINVAL,
 				  "bad user name: use 1 to %d letters, digits "
 				  "and . _ - @",
@@ -1775,17 +1725,17 @@ int store_add_user(struct store *st, const char *name, const char *role,
 
 	if (need_key(st, err))
 		return err->code;
-	if (strcmp(st->role, STORE_ROLE_INVESTIGATOR))
+	if (strcmp(st->role, CB_ROLE_INVESTIGATOR))
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "only an investigator can add users; '%s' "
 				  "is a %s",
 				  st->user, st->role);
-	if (!store_user_valid(name))
+	if (!cb_user_valid(name))
 		return cb_err_set(err, CB_EINVAL,
 				  "bad user name '%s': use 1 to %d letters, "
 				  "digits and . _ - @",
 				  name ? name : "", STORE_USER_MAX);
-	if (!store_role_valid(role))
+	if (!cb_role_is_site(role))
 		return cb_err_set(err, CB_EINVAL,
 				  "bad role '%s': use coordinator or "
 				  "investigator",

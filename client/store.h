@@ -49,6 +49,7 @@
 #include "cli.h"
 #include "crypto.h"
 #include "err.h"
+#include "role.h"
 
 struct cb_event;
 struct cb_protocol;
@@ -61,20 +62,13 @@ struct cb_protocol;
 #define STORE_BUSY_MS 5000
 /* Longest home directory path accepted. */
 #define STORE_PATH_MAX 4096
-/* Site codes: 2 to 8 uppercase ASCII letters and digits, a letter first. */
-#define STORE_SITE_MAX 8
-/* Device indexes: 1 to 99 (two digits of a subject id). */
-#define STORE_DEVICE_INDEX_MAX 99
-/* Subject sequence numbers per device: 1 to 999 (three digits). */
-#define STORE_SUBJECT_SEQ_MAX 999
-/* Longest user name, in bytes (same alphabet as event names). */
-#define STORE_USER_MAX 64
+/* Site codes, device indexes, subject numbers, user names: role.h. */
+#define STORE_SITE_MAX CB_SITE_MAX
+#define STORE_DEVICE_INDEX_MAX CB_DEVICE_INDEX_MAX
+#define STORE_SUBJECT_SEQ_MAX CB_SUBJECT_SEQ_MAX
+#define STORE_USER_MAX CB_USER_MAX
 /* Largest setting value and largest protocol file, in bytes. */
 #define STORE_META_MAX (4u * 1024u * 1024u)
-
-/* Roles a keyslot can hold on a site laptop. */
-#define STORE_ROLE_COORDINATOR "coordinator"
-#define STORE_ROLE_INVESTIGATOR "investigator"
 
 struct store;
 
@@ -86,36 +80,18 @@ struct store;
 int store_home(const struct cli_global *g, char *out, size_t cap,
 	       struct cb_err *err);
 
-/* 1 when `site` is a valid site code (see STORE_SITE_MAX), else 0. */
-int store_site_valid(const char *site);
-
-/*
- * 1 when `name` is a valid user name: 1 to STORE_USER_MAX bytes of ASCII
- * letters, digits and "._-@" (it goes into every event as "user").
- */
-int store_user_valid(const char *name);
-
-/* 1 when `role` is STORE_ROLE_COORDINATOR or STORE_ROLE_INVESTIGATOR. */
-int store_role_valid(const char *role);
-
-/*
- * 1 for a site role (store_role_valid) or a central role a server can
- * grant: datamanager, monitor, statistician, dsmb, lab.
- */
-int store_role_known(const char *role);
-
 /* 1 when the store belongs to a central role's device (no site). */
 int store_is_central(const struct store *st);
 
 /* What store_create needs. Every pointer is the caller's. */
 struct store_create_params {
 	const char *home;     /* directory, created (0700) when missing */
-	const char *site;     /* store_site_valid */
+	const char *site;     /* cb_site_valid */
 	int device_index;     /* 1..STORE_DEVICE_INDEX_MAX */
 	const char *protocol; /* the protocol file's bytes, already validated */
 	size_t protocol_len;
-	const char *user; /* first user (the default user); store_user_valid */
-	const char *role; /* store_role_valid */
+	const char *user; /* first user (the default user); cb_user_valid */
+	const char *role; /* cb_role_is_site */
 	const char *pass; /* the first user's passphrase */
 	size_t pass_len;
 	/*
@@ -123,7 +99,7 @@ struct store_create_params {
 	 * id the server assigned and the Ed25519 secret key whose public key
 	 * it registered (CB_SIGN_SECRET_BYTES). NULL for both: a local device
 	 * with a fresh id and key. A registered device may hold any role of
-	 * store_role_known, and a central role has site "".
+	 * cb_role_known, and a central role has site "".
 	 */
 	const char *device_id;
 	const unsigned char *sign_secret;

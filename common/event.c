@@ -21,6 +21,7 @@
 #include "hlc.h"
 #include "id.h"
 #include "json.h"
+#include "text.h"
 
 /* Longest JSON path written into a message ("$.changes[511].prev[63]"). */
 #define PATH_MAX_LEN 64
@@ -653,6 +654,40 @@ static int kind_check(const struct cb_event *ev, struct cb_err *err)
 			    "$.reason: $.changes[%zu] replaces a "
 			    "saved value of %s and needs a reason",
 			    i, ev->changes[i].item);
+	return 0;
+}
+
+int cb_event_check_text(const struct cb_event *ev, struct cb_err *err)
+{
+	char what[96];
+	size_t i;
+	int rc;
+
+	if (ev->reason && ev->reason[0]) {
+		if (cb_text_blank(ev->reason))
+			return cb_err_set(err, CB_EINVAL,
+					  "$.reason: a reason of only spaces "
+					  "says nothing; give the reason");
+		rc = cb_text_check(ev->reason, strlen(ev->reason), "$.reason",
+				   err);
+		if (rc)
+			return rc;
+	}
+	for (i = 0; i < ev->nchanges; i++) {
+		const char *v = ev->changes[i].value;
+
+		snprintf(what, sizeof(what), "$.changes[%zu].value (%s)", i,
+			 ev->changes[i].item ? ev->changes[i].item : "?");
+		if (v && (rc = cb_text_check(v, strlen(v), what, err)))
+			return rc;
+	}
+	for (i = 0; i < ev->ndata; i++) {
+		const char *v = ev->data[i].value;
+
+		snprintf(what, sizeof(what), "$.data.%s", ev->data[i].key);
+		if (v && (rc = cb_text_check(v, strlen(v), what, err)))
+			return rc;
+	}
 	return 0;
 }
 

@@ -228,6 +228,16 @@ const char *cb_event_data(const struct cb_event *ev, const char *key);
 int cb_event_validate(const struct cb_event *ev, struct cb_err *err);
 
 /*
+ * The rules for the text of a new event (text.h), which the laptop
+ * applies before it saves and the server again when it receives: the
+ * reason, every changed value and every payload value hold no control
+ * character, line break or bidirectional text control, and a reason that
+ * is given is not blank. cb_event_validate does not apply them, so events
+ * stored before the rule still load. 0, or CB_EINVAL naming the field.
+ */
+int cb_event_check_text(const struct cb_event *ev, struct cb_err *err);
+
+/*
  * Read an event from its JSON form (see the top of this file) into `ev`,
  * which must be initialised and is overwritten. Strict: every member must
  * be present (except data, sig and received_at) with its exact type, no

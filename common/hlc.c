@@ -17,7 +17,6 @@
 void cb_hlc_init(struct cb_hlc *h, uint64_t last)
 {
 	h->last = last;
-	h->max_ahead_ms = 0;
 }
 
 uint64_t cb_hlc_make(int64_t ms, unsigned counter)
@@ -70,6 +69,22 @@ int cb_hlc_now(struct cb_hlc *h, uint64_t *out, struct cb_err *err)
 	return 0;
 }
 
+uint64_t cb_hlc_bound(uint64_t t, int64_t now_ms)
+{
+	uint64_t bound;
+
+	if (now_ms > CB_HLC_MS_MAX - CB_HLC_AHEAD_MAX_MS)
+		return t;
+	bound = cb_hlc_make(now_ms + CB_HLC_AHEAD_MAX_MS, CB_HLC_COUNTER_MAX);
+	return t > bound ? bound : t;
+}
+
+int cb_hlc_too_far(uint64_t t, int64_t now_ms)
+{
+	return cb_hlc_ms(t) > now_ms &&
+	       cb_hlc_ms(t) - now_ms > CB_HLC_AHEAD_MAX_MS;
+}
+
 int cb_hlc_observe(struct cb_hlc *h, uint64_t remote, uint64_t *out,
 		   struct cb_err *err)
 {
@@ -77,14 +92,7 @@ int cb_hlc_observe(struct cb_hlc *h, uint64_t remote, uint64_t *out,
 	uint64_t wall = cb_hlc_make(wall_ms, 0), next = 0;
 	int rc;
 
-	if (h->max_ahead_ms > 0 &&
-	    cb_hlc_ms(remote) - wall_ms > h->max_ahead_ms)
-		return cb_err_set(err, CB_EINVAL,
-				  "clock value %016llx is %lld ms ahead of "
-				  "this clock, over the limit of %lld ms",
-				  (unsigned long long)remote,
-				  (long long)(cb_hlc_ms(remote) - wall_ms),
-				  (long long)h->max_ahead_ms);
+	remote = cb_hlc_bound(remote, wall_ms);
 	rc = next_after(remote > h->last ? remote : h->last, wall, &next, err);
 	if (rc)
 		return rc;

@@ -37,15 +37,20 @@
 #define CB_HLC_COUNTER_MAX 0xffffu
 #define CB_HLC_MS_MAX ((INT64_C(1) << 48) - 1)
 
+/*
+ * How far a clock value may run ahead of the wall clock that reads it:
+ * 24 hours. A device never takes in a remote value further ahead than
+ * this (cb_hlc_observe stops at the bound), and the server refuses an
+ * event stamped further ahead of its own clock (docs/api.md), so one
+ * device with a wildly wrong clock, or a hostile one, cannot drag every
+ * replica's clock into the future or exhaust it. Honest clocks stay well
+ * inside it: devices sync only with a clock within five minutes of the
+ * server's (reqsig.h).
+ */
+#define CB_HLC_AHEAD_MAX_MS (24LL * 60 * 60 * 1000)
+
 struct cb_hlc {
 	uint64_t last; /* greatest timestamp issued or observed; 0 at start */
-	/*
-	 * When > 0, cb_hlc_observe refuses a remote timestamp more than this
-	 * many ms ahead of the local wall clock, so one device with a wildly
-	 * wrong clock cannot drag every replica's clock into the future.
-	 * 0 (the default) accepts any remote timestamp.
-	 */
-	int64_t max_ahead_ms;
 };
 
 /* Start a clock that has issued nothing after `last` (0 for a new one). */
@@ -68,13 +73,23 @@ int cb_hlc_now(struct cb_hlc *h, uint64_t *out, struct cb_err *err);
 /*
  * Take in `remote`, a timestamp read from an event made elsewhere, and
  * return in *out (may be NULL) a fresh timestamp greater than both it and
- * everything before: max(last + 1, remote + 1, wall clock with counter 0).
- * CB_EINVAL when h->max_ahead_ms is set and `remote` is further ahead of
- * the wall clock than that; CB_ETOOBIG when the clock is exhausted. On
- * failure the state is unchanged.
+ * everything before: max(last + 1, remote + 1, wall clock with counter 0),
+ * where a remote further than CB_HLC_AHEAD_MAX_MS ahead of the wall clock
+ * counts only as far as that bound (cb_hlc_bound). CB_ETOOBIG when the
+ * clock is exhausted; the state is then unchanged.
  */
 int cb_hlc_observe(struct cb_hlc *h, uint64_t remote, uint64_t *out,
 		   struct cb_err *err);
+
+/*
+ * `t`, or the greatest timestamp no more than CB_HLC_AHEAD_MAX_MS ahead
+ * of `now_ms` when t is further ahead: what a device takes in of a
+ * remote clock value.
+ */
+uint64_t cb_hlc_bound(uint64_t t, int64_t now_ms);
+
+/* 1 when t's millisecond part is over CB_HLC_AHEAD_MAX_MS past now_ms. */
+int cb_hlc_too_far(uint64_t t, int64_t now_ms);
 
 /* Write `t` as 16 lowercase hex digits and a NUL. */
 void cb_hlc_format(uint64_t t, char out[CB_HLC_HEX + 1]);

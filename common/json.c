@@ -180,6 +180,67 @@ static int error_at_end(const char *text, size_t len)
 	return past;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a,
+		    *y = *(const cJSON *const *)b;
+
+	return strcmp(x->string, y->string);
+}
+
+/*
+ * The first member of an object under `node` whose key another member of
+ * the same object repeats, or NULL. JSON leaves repeated keys undefined
+ * and readers differ on which one wins (cJSON takes the first), so a
+ * document that repeats one could mean one thing to the signer and
+ * another to the reader: refuse it. *oom is set when out of memory. The
+ * path of the object is written into path (cap bytes) on the way back.
+ */
+static const cJSON *find_repeat(const cJSON *node, char *path, size_t cap,
+				int *oom)
+{
+	const cJSON *c, *hit = NULL;
+	size_t n = 0, i;
+
+	for (c = node->child; c; c = c->next)
+		n++;
+	if (cJSON_IsObject(node) && n > 1) {
+		const cJSON **keys = malloc(n * sizeof(*keys));
+
+		if (!keys) {
+			*oom = 1;
+			return node;
+		}
+		for (i = 0, c = node->child; c; c = c->next)
+			keys[i++] = c;
+		qsort(keys, n, sizeof(*keys), key_cmp);
+		for (i = 1; i < n && !hit; i++)
+			if (!strcmp(keys[i - 1]->string, keys[i]->string))
+				hit = keys[i];
+		free(keys);
+		if (hit) {
+			snprintf(path, cap, "$");
+			return hit;
+		}
+	}
+	for (i = 0, c = node->child; c && !hit; c = c->next, i++) {
+		hit = find_repeat(c, path, cap, oom);
+		if (hit && !*oom) {
+			char rest[160], q[64];
+
+			/* Deep paths are cut short, keeping the top. */
+			snprintf(rest, sizeof(rest), "%s", path + 1);
+			if (cJSON_IsObject(node)) {
+				cb_err_quote(c->string, q, sizeof(q));
+				snprintf(path, cap, "$.%s%s", q, rest);
+			} else {
+				snprintf(path, cap, "$[%zu]%s", i, rest);
+			}
+		}
+	}
+	return hit;
+}
+
 cJSON *cb_json_parse(const char *text, size_t len, size_t max, const char *what,
 		     struct cb_err *err)
 {
@@ -228,8 +289,26 @@ cJSON *cb_json_parse(const char *text, size_t len, size_t max, const char *what,
 			bad_syntax = 1;
 		}
 	}
-	if (!bad_syntax && lex_at >= len)
-		return root;
+	if (!bad_syntax && lex_at >= len) {
+		char path[256], q[80];
+		int oom = 0;
+		const cJSON *dup = find_repeat(root, path, sizeof(path), &oom);
+
+		if (!dup)
+			return root;
+		if (!oom)
+			cb_err_quote(dup->string, q, sizeof(q));
+		cJSON_Delete(root);
+		if (oom) {
+			cb_err_set(err, CB_ENOMEM, "%s: out of memory", what);
+			return NULL;
+		}
+		cb_err_set(err, CB_EINVAL,
+			   "%s: invalid JSON: the object at %s has member "
+			   "\"%s\" more than once",
+			   what, path, q);
+		return NULL;
+	}
 fail:
 	cJSON_Delete(root);
 	/* Report whichever of cJSON's complaint and ours comes first. */

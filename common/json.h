@@ -23,9 +23,10 @@
  * Stricter than cJSON alone: a NUL byte or \u0000 (at which cJSON
  * would silently cut a string short), invalid UTF-8, a control character
  * (raw, in a string, or as "white space" other than space, tab, CR and
- * LF) and numbers JSON does not allow (01, 1., .5) are refused too. Duplicate
- * keys are not checked here (cb_canon_encode refuses them). `what` names the
- * document in messages. Returns a tree the caller frees with cJSON_Delete, or
+ * LF), numbers JSON does not allow (01, 1., .5) and an object that repeats
+ * a member (CB_EINVAL naming the object's JSON path and the key: readers
+ * differ on which copy wins) are refused too. `what` names the document in
+ * messages. Returns a tree the caller frees with cJSON_Delete, or
  * NULL.
  */
 cJSON *cb_json_parse(const char *text, size_t len, size_t max, const char *what,

@@ -3,6 +3,8 @@
  */
 #include "record.h"
 
+#include "role.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,4 +252,354 @@ int cb_record_stratum(const struct cb_protocol *p, struct cb_merge *m,
 		len += (size_t)n;
 	}
 	return 0;
+}
+
+/* ---- the rules of a new event -------------------------------------- */
+
+static int stop_first(const struct cb_event *ev, void *ctx)
+{
+	*(const struct cb_event **)ctx = ev;
+	return 1;
+}
+
+/* The subject's first event in clock order, or NULL when it has none. */
+static const struct cb_event *first_event(struct cb_merge *m,
+					  const char *subject)
+{
+	const struct cb_event *first = NULL;
+
+	cb_merge_each_event(m, subject, stop_first, &first);
+	return first;
+}
+
+static int stop_randomize(const struct cb_event *ev, void *ctx)
+{
+	(void)ctx;
+	return !strcmp(ev->kind, CB_KIND_RANDOMIZE);
+}
+
+/* Refuse with `c` as the rejection code. */
+static int refuse(const char **code, const char *c, struct cb_err *err, int rc,
+		  const char *fmt, const char *a, const char *b)
+{
+	*code = c;
+	return cb_err_set(err, rc, fmt, a, b);
+}
+
+/* The creation of a subject: its id is the writer's to make. */
+static int check_creation(const struct cb_record_writer *w,
+			  const struct cb_event *ev, const char **code,
+			  struct cb_err *err)
+{
+	char site[CB_SITE_MAX + 1], mine[CB_SUBJECT_ID_MAX + 1];
+	long index = 0, seq = 0;
+
+	if (!w->site || !w->site[0])
+		return refuse(code, "site", err, CB_ENOTFOUND,
+			      "$.subject: unknown subject %s (central roles "
+			      "write only about subjects a site has "
+			      "recorded)%s",
+			      ev->subject, "");
+	if (cb_subject_id_parse(ev->subject, site, &index, &seq, err)) {
+		*code = "subject";
+		return cb_err_prefix(err, "$.subject: ");
+	}
+	if (strcmp(site, ev->site))
+		return refuse(code, "subject", err, CB_EINVAL,
+			      "$.subject: subject %s is not an id of site %s",
+			      ev->subject, ev->site);
+	if (index != w->device_index) {
+		cb_subject_id_make(site, w->device_index, 1, mine, err);
+		mine[strlen(mine) - 3] = '\0';
+		return refuse(code, "forbidden", err, CB_EFORBIDDEN,
+			      "$.subject: a device creates subjects only in "
+			      "its own range (%sNNN), not %s",
+			      mine, ev->subject);
+	}
+	return 0;
+}
+
+/* The visit, form and items an event other than a save names exist. */
+static int check_target(const struct cb_protocol *p, const struct cb_event *ev,
+			const struct cb_protocol_form **f_out,
+			struct cb_err *err)
+{
+	const struct cb_protocol_visit *v;
+	const struct cb_protocol_form *f;
+	const char *item = cb_event_data(ev, CB_DATA_ITEM);
+	size_t i;
+
+	*f_out = NULL;
+	if (!ev->form || !ev->form[0]) {
+		if (item)
+			return cb_err_set(err, CB_EINVAL,
+					  "$.data.item: an item needs a visit "
+					  "and a form");
+		return 0;
+	}
+	v = cb_protocol_find_visit(p, ev->visit);
+	f = cb_protocol_find_form(p, ev->form);
+	if (!v)
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "$.target.visit: unknown visit %s",
+				  ev->visit);
+	if (!f)
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "$.target.form: unknown form %s", ev->form);
+	if (!cb_protocol_visit_has_form(v, f))
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "$.target: visit %s does not hold form %s",
+				  ev->visit, ev->form);
+	for (i = 0; i < ev->nchanges; i++)
+		if (!cb_protocol_find_item(f, ev->changes[i].item))
+			return cb_err_set(err, CB_ENOTFOUND,
+					  "$.changes[%zu].item: form %s has no "
+					  "item %s",
+					  i, ev->form, ev->changes[i].item);
+	if (item && !cb_protocol_find_item(f, item))
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "$.data.item: form %s has no item %s",
+				  ev->form, item);
+	*f_out = f;
+	return 0;
+}
+
+/* Does the engine say `text` of value `value` of item `it`? */
+struct soft_try {
+	const struct cb_protocol *p;
+	const struct cb_protocol_visit *v;
+	const struct cb_protocol_form *f;
+	const struct cb_protocol_item *it;
+	unsigned instance;
+	const char *text;
+	int found, rc;
+	struct cb_err *err;
+};
+
+static int soft_try_value(const struct cb_merge_change *c, void *ctx)
+{
+	struct soft_try *t = ctx;
+	struct cb_check_values vals;
+	struct cb_check_results res;
+	struct cb_check_source src;
+	size_t i;
+
+	if (!c->value)
+		return 0;
+	cb_check_values_init(&vals);
+	cb_check_results_init(&res);
+	t->rc = cb_check_values_set(&vals, t->v->code, t->f->code, t->instance,
+				    t->it->code, c->value, t->err);
+	src = cb_check_values_source(&vals);
+	if (!t->rc)
+		t->rc = cb_check_form(t->p, &src, t->v, t->f, t->instance, &res,
+				      t->err);
+	for (i = 0; !t->rc && i < res.count; i++)
+		if (!strcmp(res.list[i].id, CB_CHECK_ID_SOFT_RANGE) &&
+		    res.list[i].item == t->it &&
+		    !strcmp(res.list[i].message, t->text))
+			t->found = 1;
+	cb_check_results_release(&res);
+	cb_check_values_release(&vals);
+	return t->rc || t->found;
+}
+
+/*
+ * A site writer's query.open: the system query of a soft check that the
+ * protocol declares for the target form (data.text its message), or of
+ * the soft range of an item (data.text the message for a value the item
+ * has had). Returns 0, or CB_EFORBIDDEN / CB_ENOMEM.
+ */
+static int check_soft_query(const struct cb_protocol *p, struct cb_merge *m,
+			    const struct cb_event *ev, struct cb_err *err)
+{
+	const char *check = cb_event_data(ev, "check");
+	const char *text = cb_event_data(ev, CB_DATA_TEXT);
+	const char *item = cb_event_data(ev, CB_DATA_ITEM);
+	char target[CB_PROTOCOL_CODE_MAX + 16];
+	const struct cb_protocol_visit *v;
+	const struct cb_protocol_form *f;
+	struct soft_try t;
+	unsigned instance;
+	size_t i;
+	int rc;
+
+	if (!ev->form || !ev->form[0])
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "$.target: the query of an edit check names "
+				  "the form it checked");
+	snprintf(target, sizeof(target), "%.32s%s%.9s", ev->form,
+		 ev->instance[0] ? "#" : "", ev->instance);
+	rc = cb_record_resolve(p, ev->visit, target, &v, &f, &instance, err);
+	if (rc)
+		return rc;
+	if (strcmp(check, CB_CHECK_ID_SOFT_RANGE)) {
+		for (i = 0; i < p->nchecks; i++) {
+			const struct cb_protocol_check *ck = &p->checks[i];
+
+			if (!strcmp(ck->id, check) &&
+			    ck->severity == CB_SEVERITY_SOFT &&
+			    (!ck->form || ck->form == f))
+				break;
+		}
+		if (i == p->nchecks)
+			return cb_err_set(err, CB_EFORBIDDEN,
+					  "$.data.check: %s is not a soft edit "
+					  "check of form %s",
+					  check, f->code);
+		if (strcmp(text, p->checks[i].message))
+			return cb_err_set(err, CB_EFORBIDDEN,
+					  "$.data.text: the query of edit "
+					  "check %s says what the check says",
+					  check);
+		return 0;
+	}
+	memset(&t, 0, sizeof(t));
+	t.it = item ? cb_protocol_find_item(f, item) : NULL;
+	if (!t.it || !(t.it->soft.has_min || t.it->soft.has_max))
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "$.data.item: the soft range query names an "
+				  "item of form %s that has a soft range",
+				  f->code);
+	t.p = p;
+	t.v = v;
+	t.f = f;
+	t.instance = instance;
+	t.text = text;
+	t.err = err;
+	rc = cb_merge_history(m, ev->subject, v->code, f->code, ev->instance,
+			      t.it->code, soft_try_value, &t, err);
+	if (t.rc)
+		return t.rc;
+	if (rc && rc != CB_ENOTFOUND && rc != 1)
+		return rc;
+	if (!t.found)
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "$.data.text: no value of %s.%s gives this "
+				  "soft range query",
+				  f->code, t.it->code);
+	return 0;
+}
+
+/* query.answer and query.close: the query exists, is the subject's and
+ * may be seen by the writer. */
+static int check_query_ref(const struct cb_protocol *p, struct cb_merge *m,
+			   const struct cb_record_writer *w,
+			   const struct cb_event *ev, struct cb_err *err)
+{
+	const char *id = cb_event_data(ev, CB_DATA_QUERY);
+	const struct cb_protocol_form *f;
+	const struct cb_protocol_item *it = NULL;
+	struct cb_merge_query q;
+	struct cb_err ignored;
+	int rc;
+
+	rc = cb_merge_query_get(m, id, &q, &ignored);
+	if (rc == CB_ENOMEM)
+		return cb_err_set(err, rc, "out of memory");
+	if (rc || strcmp(q.subject, ev->subject))
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "$.data.query: subject %s has no query %s",
+				  ev->subject, id);
+	f = q.form[0] ? cb_protocol_find_form(p, q.form) : NULL;
+	if (f && q.item[0])
+		it = cb_protocol_find_item(f, q.item);
+	if (it && it->unblinded && !cb_role_unblinded(w->role))
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "$.data.query: subject %s has no query %s",
+				  ev->subject, id);
+	if (q.status == CB_QUERY_CLOSED)
+		return cb_err_set(err, CB_ECONFLICT,
+				  "$.data.query: query %s is closed", id);
+	return 0;
+}
+
+int cb_record_check_event(const struct cb_protocol *p, struct cb_merge *m,
+			  const struct cb_record_writer *w,
+			  const struct cb_event *ev,
+			  struct cb_check_results *res, const char **code,
+			  struct cb_err *err)
+{
+	const struct cb_protocol_form *f;
+	const struct cb_event *first;
+	const char *status, *kind = ev->kind;
+	int rc, creation;
+
+	*code = "invalid";
+	rc = cb_event_check_text(ev, err);
+	if (rc)
+		return rc;
+	if (!cb_role_may_record(w->role, kind,
+				cb_event_data(ev, "check") != NULL)) {
+		*code = "forbidden";
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "$.kind: the %s role may not record %s "
+				  "events",
+				  w->role ? w->role : "(none)", kind);
+	}
+	if (w->site && w->site[0] && strcmp(ev->site, w->site))
+		return refuse(code, "site", err, CB_EFORBIDDEN,
+			      "$.site: a device of site %s cannot write site "
+			      "%s",
+			      w->site, ev->site);
+	status = cb_event_data(ev, CB_DATA_STATUS);
+	creation = !strcmp(kind, CB_KIND_SUBJECT_STATUS);
+	if (creation && strcmp(status, CB_SUBJECT_CREATED)) {
+		char q[80];
+
+		cb_err_quote(status, q, sizeof(q));
+		return cb_err_set(err, CB_EINVAL,
+				  "$.data.status: unknown subject status "
+				  "\"%s\" (a device records only \"%s\", the "
+				  "subject's creation)",
+				  q, CB_SUBJECT_CREATED);
+	}
+	first = first_event(m, ev->subject);
+	if (!first && !creation) {
+		if (!w->site || !w->site[0])
+			return check_creation(w, ev, code, err);
+		return refuse(code, "subject", err, CB_ENOTFOUND,
+			      "$.subject: unknown subject %s (a subject's "
+			      "first event is its creation, "
+			      "'casebook subject add')%s",
+			      ev->subject, "");
+	}
+	if (first && creation)
+		return refuse(code, "exists", err, CB_EEXIST,
+			      "$.subject: subject %s exists already; it is "
+			      "created once%s",
+			      ev->subject, "");
+	if (creation)
+		return check_creation(w, ev, code, err);
+	if (strcmp(first->site, ev->site))
+		return refuse(code, "site", err, CB_EFORBIDDEN,
+			      "$.site: subject %s belongs to another site%s",
+			      ev->subject, "");
+	if (!strcmp(kind, CB_KIND_FORM_SAVE) ||
+	    !strcmp(kind, CB_KIND_RANDOMIZE)) {
+		rc = cb_record_check_save(p, m, w->role, ev, res, err);
+		*code = rc == CB_ECHECK	      ? "check"
+			: rc == CB_EFORBIDDEN ? "forbidden"
+			: rc == CB_ENOMEM     ? NULL
+					      : "invalid";
+		return rc;
+	}
+	rc = check_target(p, ev, &f, err);
+	if (rc)
+		return rc;
+	if (!strcmp(kind, CB_KIND_UNBLIND) &&
+	    !cb_merge_each_event(m, ev->subject, stop_randomize, NULL))
+		return refuse(code, "subject", err, CB_ECONFLICT,
+			      "$.subject: subject %s was never randomized; "
+			      "there is no blind to break%s",
+			      ev->subject, "");
+	*code = "query";
+	if (!strcmp(kind, CB_KIND_QUERY_OPEN) && !cb_role_reviews(w->role))
+		rc = check_soft_query(p, m, ev, err);
+	else if (!strcmp(kind, CB_KIND_QUERY_ANSWER) ||
+		 !strcmp(kind, CB_KIND_QUERY_CLOSE))
+		rc = check_query_ref(p, m, w, ev, err);
+	if (rc == CB_ENOMEM)
+		*code = NULL;
+	return rc;
 }

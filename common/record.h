@@ -88,6 +88,66 @@ int cb_record_stratum(const struct cb_protocol *p, struct cb_merge *m,
 		      const char *subject, char *out, size_t cap,
 		      struct cb_err *err);
 
+/*
+ * The one subject.status a device records: the subject's creation
+ * (`casebook subject add`). Where a subject stands later (randomized,
+ * dosed, off study) is derived from its other events.
+ */
+#define CB_SUBJECT_CREATED "screening"
+
+/* Who writes an event: the device (and acting user) that records it. */
+struct cb_record_writer {
+	const char *role; /* role.h */
+	const char *site; /* the device's site; "" for a central role */
+	long device_index;
+};
+
+/*
+ * The rules every new event must pass, whoever applies them: the laptop
+ * before it stores an event of its own, and the server again for every
+ * event pushed to it, so a rule enforced only by the laptop does not
+ * exist (docs/api.md lists them with their codes). `m` holds the
+ * subject's events so far, without `ev`; the event must be valid
+ * (cb_event_validate) and its signature and origin are the caller's to
+ * check. In order:
+ *
+ *   text       cb_event_check_text                               invalid
+ *   role       the writer's role may record the kind
+ *              (cb_role_may_record)                            forbidden
+ *   site       a site writer writes only its site, and a subject's
+ *              events all carry the subject's site                  site
+ *   subject    the first event of a subject is its creation: a
+ *              subject.status CB_SUBJECT_CREATED whose id is SITE-DDNNN
+ *              of the writer's site and device index (role.h); only a
+ *              site writer creates one (a central writer gets "site");
+ *              a second creation is refused                subject, exists
+ *   status     subject.status carries CB_SUBJECT_CREATED         invalid
+ *   saves      form.save and randomize: cb_record_check_save
+ *                                              check, forbidden, invalid
+ *   target     sign, unblind and queries: their visit, form and
+ *              data.item exist in the protocol                   invalid
+ *   unblind    only of a subject that was randomized             subject
+ *   queries    query.answer and query.close name an existing query of
+ *              the same subject that the writer may see (one about an
+ *              unblinded item only for an unblinded role), not closed
+ *              yet; a site writer's query.open is the system query of
+ *              a soft edit check of the target form: data.check names
+ *              it, data.item its item, and data.text is the check's own
+ *              message (for the soft range of an item, the message for
+ *              a value that item has had)                          query
+ *
+ * Returns 0 when every rule holds. Otherwise *code (a static string) is
+ * the rejection code above and the result CB_EINVAL, CB_EFORBIDDEN,
+ * CB_ENOTFOUND, CB_EEXIST or CB_ECHECK (with the hard failures appended
+ * to `res`, initialised by the caller), with the message in err; or
+ * CB_ENOMEM (*code NULL).
+ */
+int cb_record_check_event(const struct cb_protocol *p, struct cb_merge *m,
+			  const struct cb_record_writer *w,
+			  const struct cb_event *ev,
+			  struct cb_check_results *res, const char **code,
+			  struct cb_err *err);
+
 /* The instance text events carry: "" for 0, else the decimal number. */
 void cb_record_instance_text(unsigned instance, char out[16]);
 

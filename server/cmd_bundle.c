@@ -328,7 +328,7 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 		rc = pull_all(c, dev, b->since, pages, &pulled, &err);
 	/* A site device's lease, as GET /v1/slots gives it. */
 	if (!rc && !dev->revoked_ms && dev->site[0] &&
-	    srv_role_is_site(dev->role)) {
+	    cb_role_is_site(dev->role)) {
 		cJSON *slots = NULL;
 
 		rc = srv_slots_lease(c->store, dev, srv_slots_lease_size(),

@@ -156,7 +156,7 @@ int cmd_dump(int argc, char **argv)
 	if (!canonical && (values[1] || blinded))
 		return srv_usage("dump",
 				 "--site and --blinded need --canonical");
-	if (values[1] && !srv_site_valid(values[1]))
+	if (values[1] && !cb_site_valid(values[1]))
 		return srv_usage("dump", "'%s' is not a site code", values[1]);
 	cb_err_clear(&err);
 	rc = srv_store_open(values[0], &s, &err);

@@ -45,7 +45,7 @@ int cmd_site(int argc, char **argv)
 	if (!strcmp(pos[0], "add")) {
 		if (npos != 2)
 			return srv_usage("site", "add needs a site CODE");
-		if (!srv_site_valid(pos[1]))
+		if (!cb_site_valid(pos[1]))
 			return srv_usage("site",
 					 "'%s' is not a site code (2 to 8 "
 					 "uppercase letters and digits, a "

@@ -175,17 +175,17 @@ int cmd_token(int argc, char **argv)
 					 pos[1]);
 		if (!vals[2])
 			return srv_usage("token", "--role is required");
-		if (srv_role_is_site(vals[2])) {
+		if (cb_role_is_site(vals[2])) {
 			if (!vals[1])
 				return srv_usage("token",
 						 "the %s role needs --site "
 						 "CODE",
 						 vals[2]);
-			if (!srv_site_valid(vals[1]))
+			if (!cb_site_valid(vals[1]))
 				return srv_usage("token",
 						 "'%s' is not a site code",
 						 vals[1]);
-		} else if (srv_role_is_central(vals[2])) {
+		} else if (cb_role_is_central(vals[2])) {
 			if (vals[1])
 				return srv_usage("token",
 						 "the %s role is central and "

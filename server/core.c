@@ -283,34 +283,6 @@ int srv_core_rebuild(struct srv_core *c, struct cb_err *err)
 
 /* ---- push -------------------------------------------------------------- */
 
-/* Which roles may send each kind other than form.save (which the
- * protocol's writers decide, through cb_record_check_save). */
-static int kind_allowed(const struct cb_event *ev, const char *role)
-{
-	const char *kind = ev->kind;
-	int site = srv_role_is_site(role);
-	int dm = !strcmp(role, "datamanager") || !strcmp(role, "monitor");
-
-	if (!strcmp(kind, CB_KIND_FORM_SAVE))
-		return 1;
-	if (!strcmp(kind, CB_KIND_RANDOMIZE))
-		return site;
-	if (!strcmp(kind, CB_KIND_SIGN) || !strcmp(kind, CB_KIND_UNBLIND))
-		return !strcmp(role, "investigator");
-	/* A site device opens a system query when a soft edit check fails
-	 * on a save (data.check names the check); people at a site answer
-	 * queries, they do not raise them. */
-	if (!strcmp(kind, CB_KIND_QUERY_OPEN))
-		return dm || (site && cb_event_data(ev, "check"));
-	if (!strcmp(kind, CB_KIND_QUERY_CLOSE))
-		return dm;
-	if (!strcmp(kind, CB_KIND_QUERY_ANSWER))
-		return site || dm;
-	if (!strcmp(kind, CB_KIND_SUBJECT_STATUS))
-		return site || !strcmp(role, "datamanager");
-	return 0;
-}
-
 /* 1 when the event changes an item the protocol marks "unblinded". */
 static int event_unblinded(const struct cb_protocol *p,
 			   const struct cb_event *ev)
@@ -327,39 +299,6 @@ static int event_unblinded(const struct cb_protocol *p,
 		if (it && it->unblinded)
 			return 1;
 	}
-	return 0;
-}
-
-/* The protocol knows the target of a non-save event. */
-static int check_target(const struct cb_protocol *p, const struct cb_event *ev,
-			struct cb_err *err)
-{
-	const struct cb_protocol_visit *v;
-	const struct cb_protocol_form *f;
-	size_t i;
-
-	if (!ev->form || !ev->form[0])
-		return 0;
-	v = cb_protocol_find_visit(p, ev->visit);
-	f = cb_protocol_find_form(p, ev->form);
-	if (!v)
-		return cb_err_set(err, CB_ENOTFOUND,
-				  "$.target.visit: unknown "
-				  "visit %s",
-				  ev->visit);
-	if (!f)
-		return cb_err_set(err, CB_ENOTFOUND,
-				  "$.target.form: unknown form %s", ev->form);
-	if (!cb_protocol_visit_has_form(v, f))
-		return cb_err_set(err, CB_ENOTFOUND,
-				  "$.target: visit %s does not hold form %s",
-				  ev->visit, ev->form);
-	for (i = 0; i < ev->nchanges; i++)
-		if (!cb_protocol_find_item(f, ev->changes[i].item))
-			return cb_err_set(err, CB_ENOTFOUND,
-					  "$.changes[%zu].item: form %s has no "
-					  "item %s",
-					  i, ev->form, ev->changes[i].item);
 	return 0;
 }
 
@@ -443,9 +382,40 @@ static int64_t made_at(const struct cb_event *ev)
 	return (int64_t)(hlc >> 16) > wall ? (int64_t)(hlc >> 16) : wall;
 }
 
+/*
+ * An event stamped further ahead of this server's clock than the bound
+ * of hlc.h, by its logical or its wall clock, is refused: taken in, it
+ * would drag the clock of every device that pulls it into the future
+ * (or exhaust it). Its device keeps it queued and sends it again; once
+ * the server's time has caught up it is accepted (docs/api.md).
+ */
+static int clock_ahead(const struct cb_event *ev, struct cb_err *err)
+{
+	int64_t now = cb_clock_now_ms(), wall = 0;
+	uint64_t hlc = 0;
+	int64_t ahead;
+
+	if (cb_hlc_parse(ev->hlc, &hlc, err) ||
+	    cb_clock_parse_utc(ev->wall, &wall, err))
+		return CB_EINVAL;
+	if (!cb_hlc_too_far(hlc, now) &&
+	    !cb_hlc_too_far(cb_hlc_make(wall, 0), now))
+		return 0;
+	ahead = cb_hlc_ms(hlc) > wall ? cb_hlc_ms(hlc) : wall;
+	ahead -= now;
+	return cb_err_set(err, CB_EINVAL,
+			  "$.hlc: the event was stamped %lld h ahead of the "
+			  "server's clock, over the %lld h a device's clock "
+			  "may run ahead; it stays queued on its device and "
+			  "is taken once the server's time reaches it (check "
+			  "that device's date and time)",
+			  (long long)(ahead / 3600000),
+			  (long long)(CB_HLC_AHEAD_MAX_MS / 3600000));
+}
+
 /* Everything that needs neither the store nor the merge state. */
-static void push_precheck(struct srv_core *c, const struct srv_device *dev,
-			  const cJSON *item, struct push_item *pi)
+static void push_precheck(const struct srv_device *dev, const cJSON *item,
+			  struct push_item *pi)
 {
 	struct cb_err err;
 
@@ -475,16 +445,8 @@ static void push_precheck(struct srv_core *c, const struct srv_device *dev,
 		reject(pi, "site", &err);
 		return;
 	}
-	if (!kind_allowed(&pi->ev, dev->role)) {
-		cb_err_set(&err, CB_EFORBIDDEN,
-			   "$.kind: the %s role may not record %s events",
-			   dev->role, pi->ev.kind);
-		reject(pi, "forbidden", &err);
-		return;
-	}
-	if (strcmp(pi->ev.kind, CB_KIND_FORM_SAVE) &&
-	    check_target(c->proto, &pi->ev, &err)) {
-		reject(pi, "invalid", &err);
+	if (clock_ahead(&pi->ev, &err)) {
+		reject(pi, "clock", &err);
 		return;
 	}
 	pretext(pi);
@@ -509,7 +471,6 @@ static void push_precheck(struct srv_core *c, const struct srv_device *dev,
 struct precheck {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	struct srv_core *c;
 	const struct srv_device *dev;
 	struct push_item *items;
 	unsigned char *done; /* per event: prechecked */
@@ -534,7 +495,7 @@ static int precheck_claim(struct precheck *p, size_t *i)
 
 static void precheck_one(struct precheck *p, size_t i)
 {
-	push_precheck(p->c, p->dev, p->items[i].json, &p->items[i]);
+	push_precheck(p->dev, p->items[i].json, &p->items[i]);
 	pthread_mutex_lock(&p->lock);
 	p->done[i] = 1;
 	pthread_cond_broadcast(&p->cond);
@@ -552,9 +513,8 @@ static void *precheck_helper(void *arg)
 }
 
 /* Start the helpers, one per further processor. CB_ENOMEM. */
-static int precheck_start(struct precheck *p, struct srv_core *c,
-			  const struct srv_device *dev, struct push_item *items,
-			  size_t n)
+static int precheck_start(struct precheck *p, const struct srv_device *dev,
+			  struct push_item *items, size_t n)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	size_t want = cpus > 1 ? (size_t)cpus - 1 : 0;
@@ -565,7 +525,6 @@ static int precheck_start(struct precheck *p, struct srv_core *c,
 		return CB_ENOMEM;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->cond, NULL);
-	p->c = c;
 	p->dev = dev;
 	p->items = items;
 	p->n = n;
@@ -660,27 +619,6 @@ static int same_event(const struct cb_event *a, const struct cb_event *b)
 }
 
 /*
- * The site of `subject` when an event of it was accepted among the first
- * `n` of this batch (whose subjects the tables do not hold yet), else "".
- * The latest such event is usually near, so look backwards.
- */
-static void batch_subject_site(const struct push_item *items, size_t n,
-			       const char *subject, char site[SRV_SITE_MAX + 1])
-{
-	size_t i;
-
-	site[0] = '\0';
-	for (i = n; i-- > 0;) {
-		if (!items[i].status || strcmp(items[i].status, "accepted") ||
-		    strcmp(item_event(&items[i])->subject, subject))
-			continue;
-		snprintf(site, SRV_SITE_MAX + 1, "%s",
-			 item_event(&items[i])->site);
-		return;
-	}
-}
-
-/*
  * The decisions that read the store and the merge state, under the
  * lock and inside the batch's transaction. Returns non-zero only for a
  * store failure (which fails the whole batch).
@@ -692,7 +630,6 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 	struct push_item *pi = &items[index];
 	struct cb_event *ev = &pi->ev;
 	const struct cb_event *old;
-	char site[SRV_SITE_MAX + 1];
 	struct cb_err err;
 	int rc;
 
@@ -728,30 +665,26 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		reject(pi, "revoked", &err);
 		return 0;
 	}
-	rc = srv_store_subject_site(c->store, ev->subject, site, &err);
-	if (rc == CB_ENOTFOUND) {
-		/* New to the tables: maybe earlier in this batch. */
-		batch_subject_site(items, index, ev->subject, site);
-		rc = 0;
-	}
-	if (rc) {
-		*ferr = err;
-		return rc;
-	}
-	if (!site[0] && !dev->site[0]) {
-		cb_err_set(&err, CB_ENOTFOUND,
-			   "$.subject: unknown subject %s (central roles write "
-			   "only about subjects a site has recorded)",
-			   ev->subject);
-		reject(pi, "site", &err);
-		return 0;
-	}
-	if (site[0] && strcmp(site, ev->site)) {
-		cb_err_set(&err, CB_EFORBIDDEN,
-			   "$.site: subject %s belongs to another site",
-			   ev->subject);
-		reject(pi, "site", &err);
-		return 0;
+	{
+		struct cb_record_writer w = {dev->role, dev->site,
+					     dev->device_index};
+		struct cb_check_results res;
+		const char *code = NULL;
+
+		cb_check_results_init(&res);
+		rc = cb_record_check_event(c->proto, c->merge, &w, ev, &res,
+					   &code, &err);
+		if (rc == CB_ECHECK)
+			pi->checks = hard_failures(&res);
+		cb_check_results_release(&res);
+		if (rc && !code) {
+			*ferr = err;
+			return rc;
+		}
+		if (rc) {
+			reject(pi, code, &err);
+			return 0;
+		}
 	}
 	if (!strcmp(ev->kind, CB_KIND_RANDOMIZE)) {
 		const char *code = "slot";
@@ -766,29 +699,6 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 			reject(pi, code, &err);
 			return 0;
 		}
-	}
-	if (!strcmp(ev->kind, CB_KIND_FORM_SAVE) ||
-	    !strcmp(ev->kind, CB_KIND_RANDOMIZE)) {
-		struct cb_check_results res;
-
-		cb_check_results_init(&res);
-		rc = cb_record_check_save(c->proto, c->merge, dev->role, ev,
-					  &res, &err);
-		if (rc == CB_ECHECK) {
-			pi->checks = hard_failures(&res);
-			reject(pi, "check", &err);
-		} else if (rc == CB_EFORBIDDEN) {
-			reject(pi, "forbidden", &err);
-		} else if (rc == CB_ENOMEM) {
-			cb_check_results_release(&res);
-			*ferr = err;
-			return rc;
-		} else if (rc) {
-			reject(pi, "invalid", &err);
-		}
-		cb_check_results_release(&res);
-		if (rc)
-			return 0;
 	}
 	memcpy(ev->received_at, now_text, CB_EVENT_TIME_LEN);
 	ev->received_at[CB_EVENT_TIME_LEN] = '\0';
@@ -911,7 +821,7 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		items[i].json = item;
 		i++;
 	}
-	if (precheck_start(&pre, c, dev, items, n)) {
+	if (precheck_start(&pre, dev, items, n)) {
 		free(items);
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
@@ -1024,7 +934,7 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 	pthread_mutex_lock(&c->lock);
 	rc = srv_store_event_each(
 	    c->store, since, limit, dev->site[0] ? dev->site : NULL,
-	    srv_role_unblinded(dev->role), pull_one, &p, &last, err);
+	    cb_role_unblinded(dev->role), pull_one, &p, &last, err);
 	pthread_mutex_unlock(&c->lock);
 	if (rc) {
 		cJSON_Delete(out);

@@ -476,7 +476,7 @@ int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
 	*reply = NULL;
 	if (!per_stratum || per_stratum > SRV_SLOTS_LEASE_MAX)
 		per_stratum = SRV_SLOTS_LEASE;
-	if (!dev->site[0] || !srv_role_is_site(dev->role))
+	if (!dev->site[0] || !cb_role_is_site(dev->role))
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "only site devices (coordinator, "
 				  "investigator) hold randomization slots");
@@ -797,7 +797,7 @@ void srv_api_slots(struct srv_req *r)
 	int rc;
 
 	cb_err_clear(&err);
-	if (!r->dev.site[0] || !srv_role_is_site(r->dev.role)) {
+	if (!r->dev.site[0] || !cb_role_is_site(r->dev.role)) {
 		srv_req_error(r, 403, "forbidden",
 			      "only site devices (coordinator, investigator) "
 			      "hold randomization slots");

@@ -109,54 +109,6 @@ int srv_take_flag(int *argc, char **argv, const char *flag)
 	return found;
 }
 
-static int in_list(const char *role, const char *const *list)
-{
-	size_t i;
-
-	if (!role)
-		return 0;
-	for (i = 0; list[i]; i++)
-		if (!strcmp(role, list[i]))
-			return 1;
-	return 0;
-}
-
-int srv_role_is_site(const char *role)
-{
-	static const char *const roles[] = {"coordinator", "investigator",
-					    NULL};
-
-	return in_list(role, roles);
-}
-
-int srv_role_is_central(const char *role)
-{
-	static const char *const roles[] = {
-	    "datamanager", "monitor", "statistician", "dsmb", "lab", NULL};
-
-	return in_list(role, roles);
-}
-
-int srv_role_unblinded(const char *role)
-{
-	static const char *const roles[] = {"lab", "dsmb", NULL};
-
-	return in_list(role, roles);
-}
-
-int srv_site_valid(const char *code)
-{
-	size_t i, n = code ? strlen(code) : 0;
-
-	if (n < 2 || n > 8 || code[0] < 'A' || code[0] > 'Z')
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((code[i] >= 'A' && code[i] <= 'Z') ||
-		      (code[i] >= '0' && code[i] <= '9')))
-			return 0;
-	return 1;
-}
-
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 void srv_log(const char *level, const char *msg, const char *const *kv)

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "role.h"
 
 enum {
 	SRV_EXIT_OK = 0,
@@ -76,17 +77,6 @@ int srv_take_flag(int *argc, char **argv, const char *flag);
  */
 int srv_opt_range(const char *cmd, const char *opt, const char *text, long lo,
 		  long hi, long *out);
-
-/* ---- roles ------------------------------------------------------------- */
-
-/* Site roles work at one site; central roles see every site. */
-int srv_role_is_site(const char *role);	   /* coordinator, investigator */
-int srv_role_is_central(const char *role); /* datamanager ... lab */
-/* Roles allowed to see items marked "unblinded" (lab, dsmb). */
-int srv_role_unblinded(const char *role);
-
-/* 1 when `code` is a valid site code: 2-8 of A-Z 0-9, a letter first. */
-int srv_site_valid(const char *code);
 
 /* ---- structured log ---------------------------------------------------- */
 

@@ -47,18 +47,19 @@
 #include "crypto.h"
 #include "err.h"
 #include "merge.h"
+#include "role.h"
 
 /* The database file inside the data directory. */
 #define SRV_STORE_FILE "casebookd.db"
 
 /* Sizes of stored names, without the NUL. */
-#define SRV_SITE_MAX 8 /* site code: 2-8 of A-Z 0-9, a letter first */
+#define SRV_SITE_MAX CB_SITE_MAX /* role.h */
 #define SRV_SITE_NAME_MAX 200
-#define SRV_ROLE_MAX 16
-#define SRV_USER_MAX 64
+#define SRV_ROLE_MAX CB_ROLE_MAX
+#define SRV_USER_MAX CB_USER_MAX
 #define SRV_ID_HEX 32
 /* Devices per site: the index goes into subject ids (KR01-01007). */
-#define SRV_DEVICE_INDEX_MAX 99
+#define SRV_DEVICE_INDEX_MAX CB_DEVICE_INDEX_MAX
 
 /* How long nonces are kept: twice the accepted clock skew. */
 #define SRV_NONCE_KEEP_MS (10 * 60 * 1000)

@@ -108,7 +108,7 @@ static struct store *new_store(const char *dir)
 	p.protocol = proto_json;
 	p.protocol_len = strlen(proto_json);
 	p.user = "bench";
-	p.role = STORE_ROLE_COORDINATOR;
+	p.role = CB_ROLE_COORDINATOR;
 	p.pass = "bench-passphrase";
 	p.pass_len = strlen(p.pass);
 	if (store_create(&p, &st, &err))

@@ -229,10 +229,15 @@ expect_rc "decomposed é saved" 0 "$CB" form set "$S" LOG AE#4 AETERM="$nfd" \
 	AESTDTC=2024
 readback "composed é unchanged (NFC)" LOG AE 3 AETERM "$nfc"
 readback "decomposed é unchanged (NFD)" LOG AE 4 AETERM "$nfd"
-odd=$(printf '통증 "sharp" \\ back\tpain \360\237\246\265 ok')
-expect_rc "quotes, backslash, tab and emoji saved" 0 \
+odd=$(printf '통증 "sharp" \\ back pain \360\237\246\265 ok')
+expect_rc "quotes, backslash and emoji saved" 0 \
 	"$CB" form set "$S" LOG AE#5 AETERM="$odd" AESTDTC=2024
-readback "quotes, backslash, tab and emoji round-trip" LOG AE 5 AETERM "$odd"
+readback "quotes, backslash and emoji round-trip" LOG AE 5 AETERM "$odd"
+# A tab is a control character: refused (text.h), nothing saved.
+tabbed=$(printf 'back\tpain')
+expect_rc "a tab in a value is refused: exit 3" 3 \
+	"$CB" form set "$S" LOG AE#6 AETERM="$tabbed" AESTDTC=2024
+expect_out "the refusal names the tab" "contains a tab"
 expect_rc "Korean reason accepted" 0 "$CB" form set "$S" LOG AE#1 \
 	AESEV=MOD --reason "재평가 후 중등도로 변경"
 if grep -qF '"reason":"재평가 후 중등도로 변경"' "$T/list" ||

@@ -190,6 +190,7 @@ register() {
 		--data-binary @reg.json "$BASE/v1/register")
 	keep "${1%2}" "$T/resph" "$T/resp"
 	jget "$T/resp" 'j["device"]' >"dev.$1"
+	jget "$T/resp" 'j["device_index"]' >"idx.$1"
 }
 REG_CODE=""
 for r in $ROLES; do
@@ -336,8 +337,10 @@ row_http() {
 				--data query="$_q" --data text=Closed
 			;;
 		push-subject-status)
-			pushev "$_d" KR01 "$S2" subject.status "" "" "" \
-				--data status=screening
+			# A new subject in the pushing device's own range.
+			_new=$((${_new:-900} + 1))
+			pushev "$_d" KR01 "KR01-$(printf '%02d' "$(cat "idx.$_d")")$_new" \
+				subject.status "" "" "" --data status=screening
 			;;
 		esac
 		if [ "$code" = 200 ]; then

@@ -271,6 +271,12 @@ check "signed GET /v1/protocol: 200" 200 "$code"
 check "protocol endpoint serves the exact bytes" "$SHA" \
 	"$(python3 -c 'import hashlib,sys;print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$T/resp")"
 
+# Every subject is created first, by the device whose range its id is in.
+C1=$(ev "$T/k1" "$DEV1" KR01 KR01-01001 subject.status "" "" "" --data status=screening)
+C2=$(ev "$T/k1" "$DEV1" KR01 KR01-01002 subject.status "" "" "" --data status=screening)
+batch "$C1" "$C2" >"$T/push0.json"
+sreq "$T/k1" "$DEV1" POST /v1/sync/push "" "$T/push0.json"
+check "push: two subjects created" "2 0 0" "$(jget "$T/resp" '"%d %d %d" % (j["accepted"], j["duplicate"], j["rejected"])')"
 E1=$(ev "$T/k1" "$DEV1" KR01 KR01-01001 form.save BL VAS "" VAS=42)
 E2=$(ev "$T/k1" "$DEV1" KR01 KR01-01001 form.save BL VAS "" VAS=150)
 E3=$(ev "$T/k1" "$DEV1" DE02 DE02-01001 form.save BL VAS "" VAS=10)
@@ -345,7 +351,7 @@ is_error "events not an array: 400" 400 invalid_request
 
 sreq "$T/k2" "$DEV2" GET /v1/sync/pull "since=0"
 check "pull: 200" 200 "$code"
-check "pull: the other device of the site sees the site's events" 3 \
+check "pull: the other device of the site sees the site's events" 5 \
 	"$(jget "$T/resp" 'len(j["events"])')"
 check "pull: events carry received_at" 1 \
 	"$(jget "$T/resp" 'int(all(e.get("received_at") for e in j["events"]))')"
@@ -436,7 +442,7 @@ check "SIGTERM stops the server with exit 0" 0 "${SRC:-x}"
 if grep -q '"msg":"stopped"' "$LOG"; then pass "the log records the stop"; else fail "the log records the stop" "no stopped line"; fi
 
 expect_rc "status" 0 "$CBD" status --data "$D"
-expect_out "status counts events" "events           6"
+expect_out "status counts events" "events           8"
 "$CBD" dump --data "$D" >"$T/dump1" 2>"$T/err"
 if grep -q "KR01-01001	BL	VAS		VAS	42" "$T/dump1"; then
 	pass "dump shows the derived item value"
@@ -444,7 +450,7 @@ else
 	fail "dump shows the derived item value" "$(head -c 400 "$T/dump1")"
 fi
 expect_rc "rebuild" 0 "$CBD" rebuild --data "$D"
-expect_out "rebuild counts the events" "from 6 events"
+expect_out "rebuild counts the events" "from 8 events"
 "$CBD" dump --data "$D" >"$T/dump2"
 if cmp -s "$T/dump1" "$T/dump2"; then
 	pass "rebuild gives identical derived tables"
@@ -470,23 +476,25 @@ fi
 
 start_server
 sreq "$T/k1" "$DEV1" GET /v1/sync/pull "since=0"
-check "after a restart the events are still there" 5 "$(jget "$T/resp" 'len(j["events"])')"
+check "after a restart the events are still there" 7 "$(jget "$T/resp" 'len(j["events"])')"
 
 # ---- concurrent pushes ---------------------------------------------------
 
 # Two sites push at once, and one batch goes twice at once (as a client
 # retrying over a second connection would): every event is stored once.
-mkbatch() { # KEY DEV SITE PREFIX N
+mkbatch() { # KEY DEV SITE PREFIX N: N new subjects PREFIX101.., each saved once
 	_i=1
 	while [ $_i -le "$5" ]; do
-		ev "$1" "$2" "$3" "$4-$(printf '%05d' $_i)" form.save BL VAS "" "VAS=$((_i % 100))"
+		_subject="$4$((100 + _i))"
+		ev "$1" "$2" "$3" "$_subject" subject.status "" "" "" --data status=screening
+		ev "$1" "$2" "$3" "$_subject" form.save BL VAS "" "VAS=$((_i % 100))"
 		_i=$((_i + 1))
 	done >"$T/evs.$4"
 	python3 -c 'import json,sys
 print(json.dumps({"events": [json.loads(l) for l in open(sys.argv[1])]}))' "$T/evs.$4"
 }
-mkbatch "$T/k1" "$DEV1" KR01 KR01-02 40 >"$T/cA.json"
-mkbatch "$T/k3" "$DEV3" DE02 DE02-03 40 >"$T/cB.json"
+mkbatch "$T/k1" "$DEV1" KR01 KR01-01 40 >"$T/cA.json"
+mkbatch "$T/k3" "$DEV3" DE02 DE02-01 40 >"$T/cB.json"
 cpush() { # KEY DEV BODY OUT
 	"$U" client headers "$1" "$2" POST /v1/sync/push "" "$3" >"$4.hdr" &&
 		curl -s -o "$4" -w '%{http_code}' -X POST \
@@ -503,20 +511,20 @@ p3=$!
 wait $p1 $p2 $p3
 check "concurrent pushes all answered 200" "200 200 200" \
 	"$(cat "$T/c1.code") $(cat "$T/c2.code") $(cat "$T/c3.code")"
-check "a batch pushed twice at once is accepted exactly once" "40 40" \
+check "a batch pushed twice at once is accepted exactly once" "80 80" \
 	"$(python3 -c 'import json,sys
 a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
 print(a["accepted"]+b["accepted"], a["duplicate"]+b["duplicate"])' "$T/c1" "$T/c2")"
-check "the other site's concurrent batch is all accepted" 40 "$(jget "$T/c3" 'j["accepted"]')"
+check "the other site's concurrent batch is all accepted" 80 "$(jget "$T/c3" 'j["accepted"]')"
 sreq "$T/k4" "$DEV4" GET /v1/sync/pull "since=0&limit=1000"
-check "every event stored once" 85 "$(jget "$T/resp" 'len(j["events"])')"
-check "server order has no gaps or repeats" 85 \
+check "every event stored once" 167 "$(jget "$T/resp" 'len(j["events"])')"
+check "server order has no gaps or repeats" 167 \
 	"$(jget "$T/resp" 'len(set(e["id"] for e in j["events"]))')"
 stop_server
 "$CBD" dump --data "$D" >"$T/dump5"
 "$CBD" rebuild --data "$D" >/dev/null 2>&1
 "$CBD" dump --data "$D" >"$T/dump6"
-if cmp -s "$T/dump5" "$T/dump6" && grep -q "DE02-03-00040" "$T/dump6"; then
+if cmp -s "$T/dump5" "$T/dump6" && grep -q "DE02-01140" "$T/dump6"; then
 	pass "after concurrent pushes rebuild gives identical derived tables"
 else
 	fail "after concurrent pushes rebuild gives identical derived tables" \

@@ -308,7 +308,8 @@ static const struct bad_case bad_cases[] = {
     {"2026-11-25T12:34:56.789Z", "2026-11-25 12:34:56.789Z", "$.wall"},
     {"\"device\":\"d1\"", "\"device\":\"d 1\"", "$.device"},
     {"\"device\":\"d1\",", "", "$.device: missing"},
-    {"\"device\":\"d1\"", "\"device\":\"d1\",\"device\":\"d1\"", "twice"},
+    {"\"device\":\"d1\"", "\"device\":\"d1\",\"device\":\"d1\"",
+     "member \"device\" more than once"},
     {"\"reason\":\"\"", "\"reason\":\"\",\"extra\":\"1\"", "unknown"},
     {"\"value\":\"42\"", "\"value\":42", "$.changes[0].value"},
     {"\"value\":\"42\"", "\"value\":\"\xff\"", "UTF-8"},
@@ -329,7 +330,8 @@ static const struct bad_case bad_cases[] = {
     {"\"target\":{", "\"target\":{\"x\":\"1\",", "$.target.x"},
     {"\"entry\":\"x\"", "\"entry\":1", "$.data.entry"},
     {"\"entry\":\"x\"", "\"en try\":\"x\"", "$.data"},
-    {"\"source\":\"paper\"", "\"entry\":\"y\"", "twice"},
+    {"\"source\":\"paper\"", "\"entry\":\"y\"",
+     "$.data has member \"entry\" more"},
     {"\"changes\":[", "\"changes\":{", "invalid"},
 };
 

@@ -170,6 +170,50 @@ static void test_parse_strict(void)
 	}
 }
 
+static void test_parse_repeated_member(void)
+{
+	const char *text;
+	struct cb_err err;
+	cJSON *j;
+	char *big;
+	size_t i, n = 20000, pos = 0;
+
+	j = cb_json_parse("{\"events\":[],\"events\":[1]}", 26, 1000, "push",
+			  &err);
+	T_ASSERT(j == NULL);
+	T_EQ_INT(err.code, CB_EINVAL);
+	T_ASSERT(strstr(err.msg, "member \"events\" more than once") != NULL);
+	T_ASSERT(strstr(err.msg, "object at $ ") != NULL);
+	/* Deep inside, named by its path. */
+	text = "{\"a\":[{},{\"b\":{\"x\":1,\"y\":2,\"x\":3}}]}";
+	j = cb_json_parse(text, strlen(text), 1000, "doc", &err);
+	T_ASSERT(j == NULL);
+	T_ASSERT(strstr(err.msg, "object at $.a[1].b has member \"x\"") !=
+		 NULL);
+	/* The same key in different objects is fine, as are many keys. */
+	text = "[{\"a\":1},{\"a\":2,\"b\":{\"a\":3}}]";
+	j = cb_json_parse(text, strlen(text), 1000, "doc", &err);
+	T_ASSERT(j != NULL);
+	cJSON_Delete(j);
+	big = malloc(n * 16 + 16);
+	T_ASSERT(big != NULL);
+	big[pos++] = '{';
+	for (i = 0; i < n; i++)
+		pos += (size_t)snprintf(big + pos, 32, "%s\"k%zu\":%zu",
+					i ? "," : "", i, i);
+	big[pos++] = '}';
+	j = cb_json_parse(big, pos, pos, "big", &err);
+	T_ASSERT(j != NULL);
+	cJSON_Delete(j);
+	/* ...and one repeat among them, the last. */
+	pos--;
+	pos += (size_t)snprintf(big + pos, 32, ",\"k7\":0}");
+	j = cb_json_parse(big, pos, pos, "big", &err);
+	free(big);
+	T_ASSERT(j == NULL);
+	T_ASSERT(strstr(err.msg, "member \"k7\"") != NULL);
+}
+
 static void test_parse_not_terminated(void)
 {
 	static const char *const docs[] = {
@@ -386,6 +430,7 @@ int main(void)
 	T_RUN(test_parse_nul_byte);
 	T_RUN(test_parse_strict);
 	T_RUN(test_parse_not_terminated);
+	T_RUN(test_parse_repeated_member);
 	T_RUN(test_file_read);
 	T_RUN(test_load_file);
 	T_RUN(test_accessors);
