@@ -5,7 +5,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "text.h"
 
 int cli_error(const char *fmt, ...)
 {
@@ -52,8 +55,26 @@ int cli_exit_code(int cb_code)
 int cli_fail(const struct cb_err *err)
 {
 	fprintf(stderr, "casebook: error: %s\n",
-		err->msg[0] ? err->msg : cb_err_name(err->code));
+		err->msg[0] ? cli_safe(err->msg) : cb_err_name(err->code));
 	return cli_exit_code(err->code);
+}
+
+/* Escaped copies handed out by cli_safe, reused in turn. */
+#define CLI_SAFE_SLOTS 16
+static char *safe_slot[CLI_SAFE_SLOTS];
+static unsigned safe_next;
+
+const char *cli_safe(const char *s)
+{
+	int oom = 0;
+	char *copy = cb_text_escape(s, &oom);
+
+	if (!copy)
+		return oom ? "(out of memory)" : s;
+	free(safe_slot[safe_next]);
+	safe_slot[safe_next] = copy;
+	safe_next = (safe_next + 1) % CLI_SAFE_SLOTS;
+	return copy;
 }
 
 int cli_wants_help(int argc, char **argv)

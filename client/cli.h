@@ -52,6 +52,16 @@ int cli_usage(const char *cmd, const char *fmt, ...)
 /* Print a library error and return the exit code its code maps to. */
 int cli_fail(const struct cb_err *err);
 
+/*
+ * `s` as it may be printed for people: `s` itself when it holds no
+ * control, line-break or bidirectional character (text.h), else a copy
+ * with each of them escaped (cb_text_escape), valid until 16 more calls.
+ * Every text that came from a person or another device (values, reasons,
+ * query texts, server messages) is printed through it, so what an
+ * older event holds cannot rewrite someone's terminal. NULL gives NULL.
+ */
+const char *cli_safe(const char *s);
+
 /* The exit code a CB_E* code maps to. */
 int cli_exit_code(int cb_code);
 

@@ -378,16 +378,7 @@ static int bundle_import(struct store *st, const char *buf, size_t len)
 	cJSON_Delete(j);
 	if (rc)
 		return cli_fail(&err);
-	printf("pushed %zu event%s: %zu accepted, %zu already there, "
-	       "%zu rejected\n"
-	       "pulled %zu event%s, %zu new\n",
-	       s.accepted + s.duplicate + s.rejected,
-	       s.accepted + s.duplicate + s.rejected == 1 ? "" : "s",
-	       s.accepted, s.duplicate, s.rejected, s.pulled,
-	       s.pulled == 1 ? "" : "s", s.stored);
-	if (s.quarantined)
-		printf("%zu event%s in quarantine: see 'casebook status'\n",
-		       s.quarantined, s.quarantined == 1 ? "" : "s");
+	sync_print_stats(&s);
 	return EXIT_OK;
 }
 

@@ -138,7 +138,7 @@ static void put_padded(FILE *f, const char *s, size_t width)
 {
 	size_t w = text_width(s);
 
-	fputs(s, f);
+	fputs(cli_safe(s), f);
 	for (; w < width; w++)
 		fputc(' ', f);
 }
@@ -240,8 +240,7 @@ static int query_on_form(const struct form_view *v,
 static int view_withholds(const struct form_view *v,
 			  const struct cb_protocol_item *it)
 {
-	return it && it->unblinded &&
-	       !cb_role_unblinded(store_role(v->e->st));
+	return it && it->unblinded && !cb_role_unblinded(store_role(v->e->st));
 }
 
 /*
@@ -607,7 +606,7 @@ static void hist_print(const struct hist *h)
 		fputs("  ", stdout);
 		put_padded(stdout, r->value, w[5]);
 		fputs("  ", stdout);
-		printf("%s\n", r->reason[0] ? r->reason : "-");
+		printf("%s\n", r->reason[0] ? cli_safe(r->reason) : "-");
 	}
 }
 
@@ -751,7 +750,7 @@ static int show_text(const struct form_view *v, const struct show *s,
 			if (!j)
 				return cb_err_set(err, CB_ENOMEM,
 						  "out of memory");
-			printf("CONFLICT: %s (query %s)\n", j,
+			printf("CONFLICT: %s (query %s)\n", cli_safe(j),
 			       mi.query ? mi.query : "-");
 			free(j);
 		} else if (!mi.value) {
@@ -765,7 +764,7 @@ static int show_text(const struct form_view *v, const struct show *s,
 				return cb_err_set(err, CB_ENOMEM,
 						  "out of memory");
 			value_text(it, mi.value, t, cap);
-			printf("%s\n", t);
+			printf("%s\n", cli_safe(t));
 			free(t);
 		}
 	}
@@ -796,7 +795,7 @@ static int show_text(const struct form_view *v, const struct show *s,
 		       q->item[0] ? q->item : "(form)",
 		       cb_query_status_name(q->status),
 		       query_withheld(v, q) ? WITHHELD
-		       : q->text	    ? q->text
+		       : q->text	    ? cli_safe(q->text)
 					    : "");
 	}
 	if (h)
@@ -1350,7 +1349,7 @@ static int ask_items(struct tty_io *io, const struct form_view *v,
 	for (i = 0; i < f->nitems; i++) {
 		const struct cb_protocol_item *it = &f->items[i];
 		struct answer *a = &ans[i];
-		const char *now = answer_text(a);
+		const char *now = cli_safe(answer_text(a));
 		size_t plen = strlen(now) + CB_PROTOCOL_CODE_MAX + 16;
 		char *prompt = malloc(plen);
 
@@ -1364,7 +1363,7 @@ static int ask_items(struct tty_io *io, const struct form_view *v,
 		item_hint(io->out, it, 0);
 		if (a->found)
 			fprintf(io->out, "      saved: %s\n",
-				a->shown[0] ? a->shown : "-");
+				a->shown[0] ? cli_safe(a->shown) : "-");
 		for (;;) {
 			const char *value;
 			struct cb_err err;

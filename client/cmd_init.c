@@ -26,7 +26,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <unistd.h>
 
 const char cmd_init_help[] =
     "usage: casebook init --server URL --token TOKEN --user NAME\n"
@@ -61,6 +63,11 @@ const char cmd_init_help[] =
     "the terminal. It must have at least 8 characters.\n"
     "\n"
     "An existing store is never overwritten.\n"
+    "\n"
+    "If an init with --server is interrupted (the token may then be\n"
+    "spent on the server), run the same command again with the same\n"
+    "token and passphrase: it finishes with the same device. What an\n"
+    "interrupted init left half made is removed by the next one.\n"
     "\n"
     "Exit codes: 0 created; 1 bad protocol file or a store already\n"
     "exists; 2 usage (bad site code, device index, user or role); 4 the\n"
@@ -238,24 +245,168 @@ static int register_device(struct net *n, const char *token, const char *user,
 	return check_protocol(j->protocol, j->protocol_len, "from the server");
 }
 
+/*
+ * An init that registers with a server spends its one-time token before
+ * the store exists. So that a kill in between loses nothing, the device
+ * key is kept first in HOME/INIT_PENDING, wrapped under the new
+ * passphrase (as a keyslot wraps the data key), with the server and a
+ * hash of the token: run again with the same token and passphrase, init
+ * registers the same key again, which the server answers with the device
+ * it made (server/store.h), and finishes. The file goes once the store
+ * is made.
+ */
+#define INIT_PENDING "casebook.init-pending"
+#define INIT_PENDING_SLOT "casebook.init-pending"
+
+static void pending_path(const char *home, char *out, size_t cap)
+{
+	snprintf(out, cap, "%s/%s", home, INIT_PENDING);
+}
+
+/* Keep the device key of a registration about to be made. */
+static int pending_write(const char *home, const char *server,
+			 const char *token_sum,
+			 const struct cb_sign_keypair *kp, const char *pass,
+			 size_t pass_len, struct cb_err *err)
+{
+	char path[STORE_PATH_MAX + 32], now[CB_CLOCK_UTC_BUF];
+	char pk[CB_SIGN_PUBLIC_BYTES * 2 + 1];
+	char *wrapped = NULL, *text = NULL;
+	struct cb_key *key = NULL;
+	cJSON *o = NULL;
+	int rc, fd = -1;
+	size_t len;
+
+	pending_path(home, path, sizeof(path));
+	rc = cb_key_new(CB_SIGN_SECRET_BYTES, &key, err);
+	if (rc)
+		return rc;
+	memcpy(key->bytes, kp->sk->bytes, CB_SIGN_SECRET_BYTES);
+	rc = cb_key_wrap(key, pass, pass_len, INIT_PENDING_SLOT, NULL, &wrapped,
+			 err);
+	cb_key_free(key);
+	if (rc)
+		return rc;
+	cb_hex_encode(kp->pk, CB_SIGN_PUBLIC_BYTES, pk, sizeof(pk), err);
+	cb_clock_format_utc(cb_clock_now_ms(), now);
+	o = cJSON_CreateObject();
+	if (!o || !cJSON_AddStringToObject(o, "server", server) ||
+	    !cJSON_AddStringToObject(o, "token_sha256", token_sum) ||
+	    !cJSON_AddStringToObject(o, "public_key", pk) ||
+	    !cJSON_AddStringToObject(o, "key", wrapped) ||
+	    !cJSON_AddStringToObject(o, "started", now) ||
+	    !(text = cJSON_PrintUnformatted(o)))
+		rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+	cJSON_Delete(o);
+	free(wrapped);
+	if (rc)
+		return rc;
+	len = strlen(text);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fsync(fd) != 0)
+		rc = cb_err_set(err, CB_EIO, "cannot write %s: %s", path,
+				strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return rc;
+}
+
+/*
+ * An earlier interrupted registration in HOME: *kp gets its key when it
+ * was for this server and token (the passphrase must be the same), 1 is
+ * returned when there was none or it was for another one (said on
+ * stderr, and removed). Returns 0 with *kp set, 1, or the exit code of
+ * a failure (after saying why).
+ */
+static int pending_resume(const char *home, const char *server,
+			  const char *token_sum, const char *pass,
+			  size_t pass_len, struct cb_sign_keypair *kp)
+{
+	char path[STORE_PATH_MAX + 32];
+	struct cb_key *key = NULL;
+	struct cb_err err;
+	cJSON *o;
+	int rc;
+
+	pending_path(home, path, sizeof(path));
+	if (access(path, F_OK) != 0)
+		return 1;
+	o = cb_json_load_file(path, 65536, &err);
+	if (!o || !cb_json_str(o, "key") || !cb_json_str(o, "server") ||
+	    !cb_json_str(o, "token_sha256")) {
+		cJSON_Delete(o);
+		fprintf(stderr,
+			"casebook: warning: %s from an interrupted init is "
+			"unreadable; removed it\n",
+			path);
+		unlink(path);
+		return 1;
+	}
+	if (strcmp(cb_json_str(o, "server"), server) ||
+	    strcmp(cb_json_str(o, "token_sha256"), token_sum)) {
+		fprintf(
+		    stderr,
+		    "casebook: warning: an earlier 'casebook init' with "
+		    "another token or server (%s, started %s) was "
+		    "interrupted; if it reached the server, its token "
+		    "is spent and a device with public key %.16s... is "
+		    "registered there: ask the administrator to revoke "
+		    "it ('casebookd device list')\n",
+		    cb_json_str(o, "server"),
+		    cb_json_str(o, "started") ? cb_json_str(o, "started") : "?",
+		    cb_json_str(o, "public_key") ? cb_json_str(o, "public_key")
+						 : "?");
+		cJSON_Delete(o);
+		unlink(path);
+		return 1;
+	}
+	rc = cb_key_unwrap(cb_json_str(o, "key"), pass, pass_len,
+			   INIT_PENDING_SLOT, &key, &err);
+	cJSON_Delete(o);
+	if (rc == CB_EAUTH) {
+		fprintf(stderr,
+			"casebook: error: an earlier 'casebook init' with this "
+			"token was interrupted; give the same new passphrase "
+			"as then to finish it (or remove %s and ask the "
+			"administrator for a new token)\n",
+			path);
+		return EXIT_AUTH;
+	}
+	if (!rc && key->len == CB_SIGN_SECRET_BYTES)
+		rc =
+		    cb_sign_keypair_from_secret(key->bytes, key->len, kp, &err);
+	else if (!rc)
+		rc = cb_err_set(&err, CB_EINTEGRITY, "%s is damaged", path);
+	cb_key_free(key);
+	if (rc)
+		return cli_fail(&err);
+	fprintf(stderr, "casebook: finishing the 'casebook init' that was "
+			"interrupted\n");
+	return 0;
+}
+
 /* `casebook init --server URL --token TOKEN --user NAME [--cacert F]` */
 static int init_server(struct cli_global *g, const char *server,
 		       const char *token, const char *user, const char *cacert)
 {
 	char home[STORE_PATH_MAX + 1], path[STORE_PATH_MAX + 32];
 	char prompt[STORE_USER_MAX + 40], *abs_cacert = NULL;
+	char token_sum[CB_HASH_HEX_SIZE];
 	struct store_create_params p;
 	struct cb_sign_keypair kp;
 	struct store *st = NULL;
+	const char *settings[7];
 	struct joined j;
 	struct net n;
 	struct cb_err err;
 	struct stat sb;
 	char *pass = NULL;
 	size_t pass_len = 0;
-	int rc, ex;
+	int rc, ex, lock = -1, k = 0;
 
 	memset(&kp, 0, sizeof(kp));
+	memset(&j, 0, sizeof(j));
 	if (!cb_user_valid(user))
 		return cli_usage("init",
 				 "bad user name '%s': use 1 to %d letters, "
@@ -280,16 +431,38 @@ static int init_server(struct cli_global *g, const char *server,
 			       path);
 		goto out;
 	}
+	if (store_init_lock(home, &lock, &err)) {
+		ex = cli_fail(&err);
+		goto out;
+	}
 	snprintf(prompt, sizeof(prompt), "New passphrase for %s: ", user);
 	if (pass_get_new(g->passphrase_file, PASS_ENV, prompt, &pass, &pass_len,
-			 &err) ||
-	    cb_sign_keypair_new(&kp, &err)) {
+			 &err)) {
 		ex = cli_fail(&err);
+		goto out;
+	}
+	cb_sha256_hex(token, strlen(token), token_sum);
+	ex = pending_resume(home, n.base, token_sum, pass, pass_len, &kp);
+	if (ex == 1) {
+		if (cb_sign_keypair_new(&kp, &err) ||
+		    pending_write(home, n.base, token_sum, &kp, pass, pass_len,
+				  &err)) {
+			ex = cli_fail(&err);
+			goto out;
+		}
+	} else if (ex) {
 		goto out;
 	}
 	ex = register_device(&n, token, user, &kp, &j);
 	if (ex)
 		goto out;
+#ifdef CASEBOOK_TEST_HOOKS
+	/* The store's tests stop here, as a kill would. */
+	if (getenv("CASEBOOK_TEST_HOOKS") &&
+	    getenv("CASEBOOK_TEST_INIT_STOP") &&
+	    !strcmp(getenv("CASEBOOK_TEST_INIT_STOP"), "register"))
+		_exit(9);
+#endif
 	memset(&p, 0, sizeof(p));
 	p.home = home;
 	p.site = j.site;
@@ -302,26 +475,31 @@ static int init_server(struct cli_global *g, const char *server,
 	p.pass_len = pass_len;
 	p.device_id = j.device;
 	p.sign_secret = kp.sk->bytes;
+	/* Where the server is, and its key, which signs bundle replies
+	 * (docs/bundles.md): written with the store, never apart. */
+	settings[k++] = SYNC_META_SERVER;
+	settings[k++] = n.base;
+	if (abs_cacert) {
+		settings[k++] = SYNC_META_CACERT;
+		settings[k++] = abs_cacert;
+	}
+	if (cb_json_str(j.root, "server_key")) {
+		settings[k++] = SYNC_META_SERVER_KEY;
+		settings[k++] = cb_json_str(j.root, "server_key");
+	}
+	settings[k] = NULL;
+	p.settings = settings;
 	rc = store_create(&p, &st, &err);
-	if (!rc)
-		rc = store_meta_set(st, SYNC_META_SERVER, n.base,
-				    strlen(n.base), &err);
-	if (!rc && abs_cacert)
-		rc = store_meta_set(st, SYNC_META_CACERT, abs_cacert,
-				    strlen(abs_cacert), &err);
-	/* The server's key, which signs bundle replies (docs/bundles.md). */
-	if (!rc && cb_json_str(j.root, "server_key"))
-		rc = store_meta_set(
-		    st, SYNC_META_SERVER_KEY, cb_json_str(j.root, "server_key"),
-		    strlen(cb_json_str(j.root, "server_key")), &err);
 	if (rc) {
 		ex = cli_fail(&err);
 		fprintf(stderr,
-			"casebook: the device %s was registered but "
-			"no store was made; ask the administrator to "
-			"revoke it and issue a new token\n",
+			"casebook: the device %s was registered but no store "
+			"was made; run the same 'casebook init' again with the "
+			"same token and passphrase to finish\n",
 			j.device);
 	} else {
+		pending_path(home, path, sizeof(path));
+		unlink(path);
 		printf("Registered with %s and created the casebook store in "
 		       "%s\n"
 		       "  %s%s%s, device %02d, device id %s\n"
@@ -332,8 +510,9 @@ static int init_server(struct cli_global *g, const char *server,
 		ex = EXIT_OK;
 	}
 	store_close(st);
-	cJSON_Delete(j.root);
 out:
+	store_init_unlock(home, lock);
+	cJSON_Delete(j.root);
 	cb_sign_keypair_release(&kp);
 	pass_free(pass);
 	net_free(&n);
@@ -354,7 +533,7 @@ int cmd_init(int argc, char **argv, struct cli_global *g)
 	struct stat sb;
 	char *bytes = NULL, *pass = NULL;
 	size_t len = 0, pass_len = 0;
-	int i, index, rc;
+	int i, index, rc, lock = -1;
 
 	cb_err_clear(&err);
 	for (i = 1; i < argc; i++) {
@@ -450,7 +629,10 @@ int cmd_init(int argc, char **argv, struct cli_global *g)
 	p.role = role;
 	p.pass = pass;
 	p.pass_len = pass_len;
-	rc = store_create(&p, &st, &err);
+	rc = store_init_lock(home, &lock, &err);
+	if (!rc)
+		rc = store_create(&p, &st, &err);
+	store_init_unlock(home, lock);
 	pass_free(pass);
 	free(bytes);
 	if (rc)

@@ -371,8 +371,7 @@ static int query_withheld(struct entry *e, const struct cb_merge_query *q)
 {
 	const struct cb_protocol_item *it;
 
-	if (!q->system || !q->item[0] ||
-	    cb_role_unblinded(store_role(e->st)))
+	if (!q->system || !q->item[0] || cb_role_unblinded(store_role(e->st)))
 		return 0;
 	it = cb_protocol_find_item(cb_protocol_find_form(e->proto, q->form),
 				   q->item);

@@ -112,17 +112,7 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
 	} else if (rc) {
 		rc = cli_fail(&err);
 	} else {
-		printf("pushed %zu event%s: %zu accepted, %zu already there, "
-		       "%zu rejected\n"
-		       "pulled %zu event%s, %zu new\n",
-		       s.accepted + s.duplicate + s.rejected,
-		       s.accepted + s.duplicate + s.rejected == 1 ? "" : "s",
-		       s.accepted, s.duplicate, s.rejected, s.pulled,
-		       s.pulled == 1 ? "" : "s", s.stored);
-		if (s.quarantined)
-			printf("%zu event%s in quarantine: see 'casebook "
-			       "status'\n",
-			       s.quarantined, s.quarantined == 1 ? "" : "s");
+		sync_print_stats(&s);
 		rc = EXIT_OK;
 	}
 	free(server);

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "record.h"
 #include "sync.h"
+#include "text.h"
 
 /* Subjects named in an "unknown subject" message. */
 #define KNOWN_LIST_MAX 10
@@ -78,8 +79,6 @@ static int load_all(struct entry *e, struct load_ctx *lc, struct cb_err *err)
 int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err)
 {
 	struct load_ctx lc = {e, NULL, 0, 0, cb_clock_now_ms(), err};
-	char *text = NULL;
-	size_t len = 0;
 	uint64_t last = 0;
 	int rc;
 
@@ -97,14 +96,7 @@ int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err)
 		entry_close(e);
 		return rc;
 	}
-	if (!store_meta_get(e->st, ENTRY_META_HLC, &text, &len, err)) {
-		struct cb_err ignored;
-
-		if (cb_hlc_parse(text, &last, &ignored))
-			last = 0;
-		free(text);
-	}
-	cb_err_clear(err);
+	last = store_clock(e->st);
 	cb_hlc_init(&e->hlc, last > lc.max_hlc ? last : lc.max_hlc);
 	return 0;
 }
@@ -216,7 +208,6 @@ int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
 int entry_commit_event(struct entry *e, struct cb_event *ev, struct cb_err *err)
 {
 	char *json = NULL;
-	char hlc[CB_HLC_HEX + 1];
 	int64_t seq = 0;
 	int rc;
 
@@ -239,6 +230,9 @@ int entry_commit_event(struct entry *e, struct cb_event *ev, struct cb_err *err)
 		rc = store_sign_event(e->st, ev, err);
 	if (!rc)
 		rc = cb_event_print(ev, &json, err);
+	/* The clock is kept with the event, in the same commit. */
+	if (!rc)
+		store_set_clock(e->st, e->hlc.last);
 	if (!rc)
 		rc = store_add_event(e->st, ev->id, ev->subject, json,
 				     strlen(json), 0, &seq, err);
@@ -246,11 +240,6 @@ int entry_commit_event(struct entry *e, struct cb_event *ev, struct cb_err *err)
 	/* Skip ahead only when nothing else was stored in between. */
 	if (!rc && seq == e->last_seq + 1)
 		e->last_seq = seq;
-	if (!rc) {
-		cb_hlc_format(e->hlc.last, hlc);
-		rc = store_meta_set(e->st, ENTRY_META_HLC, hlc, strlen(hlc),
-				    err);
-	}
 	if (!rc)
 		rc = cb_merge_add(e->merge, ev, NULL, err);
 	return rc;
@@ -432,6 +421,15 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 					r->form->code, item->code);
 			goto out;
 		}
+		{
+			char what[2 * CB_PROTOCOL_CODE_MAX + 2];
+
+			snprintf(what, sizeof(what), "%s.%s", r->form->code,
+				 item->code);
+			rc = cb_text_check(s->values[i], len, what, err);
+			if (rc)
+				goto out;
+		}
 		rc = cb_merge_item_get(e->merge, s->subject, r->visit->code,
 				       r->form->code, inst, item->code, &cur,
 				       err);
@@ -458,7 +456,7 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 				  &r->checks, err);
 	if (rc)
 		goto out;
-	if (need_reason && (!s->reason || !s->reason[0])) {
+	if (need_reason && (!s->reason || cb_text_blank(s->reason))) {
 		r->need_reason = 1;
 		rc = cb_err_set(err, CB_EINVAL,
 				"changing a saved value needs a reason "

@@ -23,9 +23,6 @@
 #include "protocol.h"
 #include "store.h"
 
-/* Setting that keeps the clock's last value across runs. */
-#define ENTRY_META_HLC "entry.hlc"
-
 /* Subject status written when a subject is added. */
 #define ENTRY_STATUS_SCREENING "screening"
 

@@ -3,6 +3,8 @@
  */
 #include "jout.h"
 
+#include "cli.h"
+
 cJSON *jout_put(struct jout *j, cJSON *parent, const char *key, cJSON *v)
 {
 	int ok;
@@ -65,7 +67,7 @@ const char *jin_str(const cJSON *o, const char *key)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
 
-	return cJSON_IsString(v) ? v->valuestring : NULL;
+	return cJSON_IsString(v) ? cli_safe(v->valuestring) : NULL;
 }
 
 int jin_int(const cJSON *o, const char *key, int fallback)

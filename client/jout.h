@@ -32,7 +32,8 @@ void jout_tri(struct jout *j, cJSON *o, const char *key, int t);
 void jout_date(struct jout *j, cJSON *o, const char *key,
 	       const struct cb_date *d);
 
-/* Members read back by text renderers: the string or NULL; the number or
+/* Members read back by text renderers: the string (through cli_safe: fit
+ * for a terminal) or NULL; the number or
  * `fallback`; 1 true, 0 false, -1 null or absent. */
 const char *jin_str(const cJSON *o, const char *key);
 int jin_int(const cJSON *o, const char *key, int fallback);

@@ -37,6 +37,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,7 +59,10 @@
 #define M_SITE "store.site"
 #define M_DEVICE_INDEX "store.device_index"
 #define M_PROTOCOL "store.protocol"
-#define M_SUBJECT_SEQ "store.subject_seq"
+#define M_SUBJECT_SEQ "store.subject_seq" /* before the tally */
+#define M_TALLY "store.tally"
+/* The clock setting entry.c kept before the tally. */
+#define M_OLD_CLOCK "entry.hlc"
 #define M_CREATED_AT "store.created_at"
 
 static const char schema_sql[] = "CREATE TABLE keyslots("
@@ -139,6 +144,17 @@ struct store {
 	int device_index;
 	char *protocol;
 	size_t protocol_len;
+	int readonly; /* opened read-only: every write is refused */
+	/* The tally (M_TALLY): what the tables hold, sealed, so that rows
+	 * removed or a setting put back are told at unlock. `tally` follows
+	 * every write; `saved` is what the last commit left. */
+	struct tally {
+		int64_t events, max_seq, subjects;
+		uint64_t clock;	  /* the device's hybrid logical clock */
+		long subject_seq; /* the highest subject number it issued */
+	} tally, saved;
+	int tally_dirty;
+	int tally_live; /* the tally was read at unlock: keep it current */
 };
 
 /* ---- Names and paths -------------------------------------------------- */
@@ -204,6 +220,17 @@ static int make_dirs(const char *dir, struct cb_err *err)
 
 /* ---- SQLite plumbing -------------------------------------------------- */
 
+/* A write on a store opened read-only: say so, change nothing. */
+static int refuse_readonly(struct store *st, struct cb_err *err)
+{
+	return cb_err_set(err, CB_EIO,
+			  "the casebook store %s is read-only (a read-only "
+			  "medium, or no permission to write it): it can be "
+			  "read, but nothing can be saved; copy the store "
+			  "directory to a writable place to work on it",
+			  st->path);
+}
+
 /* Turn an SQLite result into a CB_E* code and a message. */
 static int db_fail(struct store *st, int src, const char *what,
 		   struct cb_err *err)
@@ -229,6 +256,8 @@ static int db_fail(struct store *st, int src, const char *what,
 		return cb_err_set(err, CB_EIO,
 				  "the disk is full (%s); nothing was changed",
 				  what);
+	case SQLITE_READONLY:
+		return refuse_readonly(st, err);
 	case SQLITE_ERROR:
 		/* Every statement here is fixed text that the schema this
 		 * module created answers; SQLite refusing one means the
@@ -326,6 +355,12 @@ static int pragma_int(struct store *st, const char *sql, long long *out,
 static int set_pragmas(struct store *st, struct cb_err *err)
 {
 	sqlite3_busy_timeout(st->db, STORE_BUSY_MS);
+	if (st->readonly)
+		return exec(st,
+			    "PRAGMA trusted_schema = OFF;"
+			    "PRAGMA cell_size_check = ON;"
+			    "PRAGMA temp_store = MEMORY;",
+			    "setting up the connection", err);
 	return exec(st,
 		    "PRAGMA trusted_schema = OFF;"
 		    "PRAGMA cell_size_check = ON;"
@@ -335,6 +370,9 @@ static int set_pragmas(struct store *st, struct cb_err *err)
 		    "PRAGMA synchronous = FULL;",
 		    "setting up the connection", err);
 }
+
+static int tally_save(struct store *st, struct cb_err *err);
+static int tally_read(struct store *st, struct cb_err *err);
 
 /*
  * Begin a transaction of our own when the caller has none open; *own says
@@ -369,11 +407,24 @@ int store_begin(struct store *st, struct cb_err *err)
 	if (st->in_tx)
 		return cb_err_set(err, CB_EINVAL,
 				  "store: a transaction is already open");
+	if (st->readonly)
+		return refuse_readonly(st, err);
 	rc = exec(st, "BEGIN IMMEDIATE", "starting a write", err);
 	if (rc)
 		return rc;
 	st->in_tx = 1;
-	return 0;
+	/* Another process may have written since this one read the tally:
+	 * count on from what is committed now. */
+	if (st->tally_live) {
+		rc = tally_read(st, err);
+		if (rc == CB_ENOTFOUND) { /* being made (tally_build) */
+			cb_err_clear(err);
+			rc = 0;
+		}
+		if (rc)
+			store_rollback(st);
+	}
+	return rc;
 }
 
 int store_commit(struct store *st, struct cb_err *err)
@@ -383,12 +434,16 @@ int store_commit(struct store *st, struct cb_err *err)
 	if (!st->in_tx)
 		return cb_err_set(err, CB_EINVAL,
 				  "store: no transaction to commit");
-	rc = exec(st, "COMMIT", "saving", err);
+	rc = st->tally_dirty ? tally_save(st, err) : 0;
+	if (!rc)
+		rc = exec(st, "COMMIT", "saving", err);
 	if (rc) {
 		store_rollback(st);
 		return rc;
 	}
 	st->in_tx = 0;
+	st->saved = st->tally;
+	st->tally_dirty = 0;
 	return 0;
 }
 
@@ -399,6 +454,8 @@ void store_rollback(struct store *st)
 	if (!sqlite3_get_autocommit(st->db))
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	st->in_tx = 0;
+	st->tally = st->saved;
+	st->tally_dirty = 0;
 }
 
 /* ---- Crypto helpers --------------------------------------------------- */
@@ -580,42 +637,311 @@ int store_meta_set(struct store *st, const char *key, const void *val,
 	return rc;
 }
 
+/* ---- The tally ---------------------------------------------------------- */
+
+/*
+ * Every row of the events and subjects tables is sealed, so a row cannot
+ * be altered or moved unnoticed; but a row can be deleted, and a sealed
+ * setting can be put back to an older copy of itself. The tally closes
+ * both: the counts of events and subjects and the highest sequence
+ * number, with the device's clock and subject counter, in one sealed
+ * setting written in the same transaction as every change to them, and
+ * checked against the tables at unlock and by store_check. Deleting a
+ * row changes a count; putting the tally back to an older copy leaves
+ * counts that no longer match the tables (the clock and the counter only
+ * move when an event is stored). What it cannot tell is a whole store put
+ * back to an older copy, which is a restore from a backup: that is what
+ * store_next_subject_seq's check of every held subject id is for.
+ */
+
+static void tally_text(const struct tally *t, char *out, size_t cap)
+{
+	snprintf(out, cap,
+		 "events=%lld max_seq=%lld subjects=%lld clock=%016llx "
+		 "subject_seq=%ld",
+		 (long long)t->events, (long long)t->max_seq,
+		 (long long)t->subjects, (unsigned long long)t->clock,
+		 t->subject_seq);
+}
+
+static int tally_parse(const char *text, struct tally *t)
+{
+	long long e, m, n;
+	unsigned long long c;
+	long q;
+	int used = 0;
+
+	if (sscanf(text,
+		   "events=%lld max_seq=%lld subjects=%lld clock=%16llx "
+		   "subject_seq=%ld%n",
+		   &e, &m, &n, &c, &q, &used) != 5 ||
+	    (size_t)used != strlen(text) || e < 0 || m < 0 || n < 0 || q < 0 ||
+	    q > STORE_SUBJECT_SEQ_MAX)
+		return -1;
+	t->events = e;
+	t->max_seq = m;
+	t->subjects = n;
+	t->clock = c;
+	t->subject_seq = q;
+	return 0;
+}
+
+static int tally_save(struct store *st, struct cb_err *err)
+{
+	char text[200];
+
+	tally_text(&st->tally, text, sizeof(text));
+	return store_meta_set(st, M_TALLY, text, strlen(text), err);
+}
+
+/* What the tables hold: the counts and the highest sequence number. */
+static int table_counts(struct store *st, struct tally *t, struct cb_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = sqlite3_prepare_v2(st->db,
+				"SELECT (SELECT count(*) FROM events),"
+				" (SELECT coalesce(max(seq), 0) FROM events),"
+				" (SELECT count(*) FROM subjects)",
+				-1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "counting the store's rows", err);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		t->events = sqlite3_column_int64(s, 0);
+		t->max_seq = sqlite3_column_int64(s, 1);
+		t->subjects = sqlite3_column_int64(s, 2);
+		rc = 0;
+	} else {
+		rc = db_fail(st, rc, "counting the store's rows", err);
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* The tables hold what the tally says, or CB_EINTEGRITY saying what not. */
+static int tally_verify(struct store *st, struct cb_err *err)
+{
+	struct tally t;
+	int rc;
+
+	rc = table_counts(st, &t, err);
+	if (rc)
+		return rc;
+	if (t.events == st->tally.events && t.max_seq == st->tally.max_seq &&
+	    t.subjects == st->tally.subjects)
+		return 0;
+	return cb_err_set(
+	    err, CB_EINTEGRITY,
+	    "integrity error: the store %s holds %lld events (up to number "
+	    "%lld) and %lld subjects, but its sealed tally says %lld events "
+	    "(up to %lld) and %lld subjects: rows were removed or a setting "
+	    "was put back outside casebook; restore it from a backup and "
+	    "sync",
+	    st->path, (long long)t.events, (long long)t.max_seq,
+	    (long long)t.subjects, (long long)st->tally.events,
+	    (long long)st->tally.max_seq, (long long)st->tally.subjects);
+}
+
+static int own_subject_seq(const struct store *st, const char *subject,
+			   long *seq)
+{
+	char site[CB_SITE_MAX + 1];
+	long index = 0;
+
+	if (!st->site[0] ||
+	    cb_subject_id_parse(subject, site, &index, seq, NULL))
+		return 0;
+	return !strcmp(site, st->site) && index == st->device_index;
+}
+
+struct seq_scan {
+	struct store *st;
+	long max;
+};
+
+static int seq_one(void *ctx, const char *subject)
+{
+	struct seq_scan *q = ctx;
+	long n = 0;
+
+	if (own_subject_seq(q->st, subject, &n) && n > q->max)
+		q->max = n;
+	return 0;
+}
+
+/* A number setting written before the tally, or 0. */
+static int old_setting(struct store *st, const char *key, int hex,
+		       unsigned long long *out, struct cb_err *err)
+{
+	char *val = NULL;
+	size_t len;
+	int rc;
+
+	*out = 0;
+	rc = store_meta_get(st, key, &val, &len, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	*out = strtoull(val, NULL, hex ? 16 : 10);
+	free(val);
+	return 0;
+}
+
+/*
+ * A store made before the tally: count the tables once, take the clock
+ * and counter from their old settings (the counter past every subject
+ * of this device the store holds), and seal it (unless read-only).
+ */
+static int tally_build(struct store *st, struct cb_err *err)
+{
+	struct seq_scan q = {st, 0};
+	unsigned long long clock = 0, seq = 0;
+	int rc, own = 0;
+
+	if (!st->readonly) {
+		rc = begin_own(st, &own, err);
+		if (rc)
+			return rc;
+	}
+	memset(&st->tally, 0, sizeof(st->tally));
+	rc = table_counts(st, &st->tally, err);
+	if (!rc)
+		rc = old_setting(st, M_OLD_CLOCK, 1, &clock, err);
+	if (!rc)
+		rc = old_setting(st, M_SUBJECT_SEQ, 0, &seq, err);
+	if (!rc)
+		rc = store_each_subject(st, seq_one, &q, err);
+	if (!rc) {
+		st->tally.clock = clock;
+		st->tally.subject_seq = (long)seq > q.max ? (long)seq : q.max;
+		if (st->tally.subject_seq > STORE_SUBJECT_SEQ_MAX)
+			st->tally.subject_seq = STORE_SUBJECT_SEQ_MAX;
+		st->tally_dirty = !st->readonly;
+	}
+	if (!st->readonly)
+		rc = finish_own(st, own, rc, err);
+	if (!rc) {
+		st->saved = st->tally;
+		st->tally_live = 1;
+	}
+	return rc;
+}
+
+/*
+ * Read the sealed tally into st->tally (and st->saved): 0, CB_ENOTFOUND
+ * for a store made before it, CB_EINTEGRITY.
+ */
+static int tally_read(struct store *st, struct cb_err *err)
+{
+	char *val = NULL;
+	size_t len;
+	int rc;
+
+	rc = store_meta_get(st, M_TALLY, &val, &len, err);
+	if (rc)
+		return rc;
+	rc = tally_parse(val, &st->tally);
+	free(val);
+	if (rc)
+		return integrity(st, "the tally", err);
+	st->saved = st->tally;
+	st->tally_dirty = 0;
+	return 0;
+}
+
+/*
+ * Load the tally at unlock and check the tables against it, both read
+ * in one snapshot (another process may be committing meanwhile).
+ */
+static int tally_load(struct store *st, struct cb_err *err)
+{
+	int rc;
+
+	rc = exec(st, "BEGIN", "reading the store", err);
+	if (rc)
+		return rc;
+	rc = tally_read(st, err);
+	if (!rc)
+		rc = tally_verify(st, err);
+	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	if (!rc)
+		st->tally_live = 1;
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return tally_build(st, err);
+	}
+	return rc;
+}
+
+uint64_t store_clock(const struct store *st)
+{
+	return st->tally.clock;
+}
+
+void store_set_clock(struct store *st, uint64_t last)
+{
+	if (last > st->tally.clock) {
+		st->tally.clock = last;
+		st->tally_dirty = 1;
+	}
+}
+
+static int subject_known(struct store *st,
+			 const unsigned char hash[CB_KEYED_HASH_BYTES],
+			 struct cb_err *err);
+static int subject_hash(const struct store *st, const char *subject,
+			unsigned char out[CB_KEYED_HASH_BYTES],
+			struct cb_err *err);
+
 int store_next_subject_seq(struct store *st, unsigned *seq, struct cb_err *err)
 {
-	char *val = NULL, buf[16];
-	size_t len;
-	unsigned long n = 0;
+	unsigned char hash[CB_KEYED_HASH_BYTES];
+	char id[CB_SUBJECT_ID_MAX + 1];
+	long n;
 	int rc, own;
 
 	*seq = 0;
+	if (need_key(st, err))
+		return err->code;
+	if (!st->site[0])
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "subjects are created at a site");
 	rc = begin_own(st, &own, err);
 	if (rc)
 		return rc;
-	rc = store_meta_get(st, M_SUBJECT_SEQ, &val, &len, err);
-	if (rc == CB_ENOTFOUND) {
-		cb_err_clear(err);
-		rc = 0;
-	} else if (!rc) {
-		char *end;
-
-		n = strtoul(val, &end, 10);
-		if (len == 0 || *end || n > STORE_SUBJECT_SEQ_MAX)
-			rc = integrity(st, "the subject counter", err);
-		free(val);
+	/* Past the highest number issued, and past any id the store holds
+	 * already (pulled back after a restore from an older backup): an id
+	 * this device or the server has seen is never issued again. */
+	for (n = st->tally.subject_seq + 1; !rc; n++) {
+		if (n > STORE_SUBJECT_SEQ_MAX) {
+			rc = cb_err_set(err, CB_ECONFLICT,
+					"this device has used all %d subject "
+					"numbers",
+					STORE_SUBJECT_SEQ_MAX);
+			break;
+		}
+		rc = cb_subject_id_make(st->site, st->device_index, n, id, err);
+		if (!rc)
+			rc = subject_hash(st, id, hash, err);
+		if (!rc)
+			rc = subject_known(st, hash, err);
+		if (rc == 1) {
+			rc = 0;
+			continue;
+		}
+		if (!rc) {
+			st->tally.subject_seq = n;
+			st->tally_dirty = 1;
+			*seq = (unsigned)n;
+			break;
+		}
 	}
-	if (!rc && n >= STORE_SUBJECT_SEQ_MAX)
-		rc = cb_err_set(err, CB_ECONFLICT,
-				"this device has used all %d subject numbers",
-				STORE_SUBJECT_SEQ_MAX);
-	if (!rc) {
-		n++;
-		snprintf(buf, sizeof(buf), "%lu", n);
-		rc = store_meta_set(st, M_SUBJECT_SEQ, buf, strlen(buf), err);
-	}
-	rc = finish_own(st, own, rc, err);
-	if (!rc)
-		*seq = (unsigned)n;
-	return rc;
+	return finish_own(st, own, rc, err);
 }
 
 /* ---- Opening, unlocking, closing -------------------------------------- */
@@ -633,11 +959,15 @@ static int store_alloc(const char *path, struct store **out, struct cb_err *err)
 }
 
 /* Open `path` (which must exist) and check it is a Casebook store. */
+static int open_readonly(struct store *st, struct cb_err *err);
+static int check_header(struct store *st, struct cb_err *err);
+
 static int open_db(struct store *st, int fresh, struct cb_err *err)
 {
-	long long app = 0, version = 0;
 	int rc;
 
+	if (st->readonly)
+		return open_readonly(st, err);
 	rc = sqlite3_open_v2(st->path, &st->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK)
@@ -648,6 +978,71 @@ static int open_db(struct store *st, int fresh, struct cb_err *err)
 		return rc;
 	if (fresh)
 		return 0;
+	return check_header(st, err);
+}
+
+/*
+ * A store on a read-only medium, or one this user may not write: open it
+ * read-only. SQLite reads a database in WAL mode read-only as long as it
+ * can use the shared-memory file beside it; where it cannot (nothing
+ * beside the file may be created), and no log holds pages the file lacks,
+ * the file is read as immutable, which is exact because nothing can
+ * change it. A log with pages in it on such a medium cannot be read
+ * safely: say so.
+ */
+static int open_readonly(struct store *st, struct cb_err *err)
+{
+	char uri[STORE_PATH_MAX + 128], wal[STORE_PATH_MAX + 72];
+	struct stat sb;
+	long long app;
+	int rc;
+
+	rc = sqlite3_open_v2(st->path, &st->db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_extended_result_codes(st->db, 1);
+		rc = set_pragmas(st, err);
+		if (!rc)
+			rc = pragma_int(st, "PRAGMA application_id", &app, err);
+		if (!rc)
+			return check_header(st, err);
+	}
+	sqlite3_close(st->db);
+	st->db = NULL;
+	snprintf(wal, sizeof(wal), "%s-wal", st->path);
+	if (stat(wal, &sb) == 0 && sb.st_size > 0)
+		return cb_err_set(err, CB_EIO,
+				  "the casebook store %s is on a read-only "
+				  "medium and was not closed cleanly (its "
+				  "log %s holds changes): copy the store "
+				  "directory to a writable place and open it "
+				  "there",
+				  st->path, wal);
+	cb_err_clear(err);
+	if ((size_t)snprintf(uri, sizeof(uri), "file:%s?immutable=1",
+			     st->path) >= sizeof(uri) ||
+	    strpbrk(st->path, "?#%"))
+		return cb_err_set(err, CB_EIO,
+				  "cannot open the read-only store %s",
+				  st->path);
+	rc = sqlite3_open_v2(
+	    uri, &st->db,
+	    SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(st, rc, "opening", err);
+	sqlite3_extended_result_codes(st->db, 1);
+	rc = set_pragmas(st, err);
+	if (rc)
+		return rc;
+	return check_header(st, err);
+}
+
+/* The file is a Casebook store of this schema version. */
+static int check_header(struct store *st, struct cb_err *err)
+{
+	long long app = 0, version = 0;
+	int rc;
+
 	rc = pragma_int(st, "PRAGMA application_id", &app, err);
 	if (!rc)
 		rc = pragma_int(st, "PRAGMA user_version", &version, err);
@@ -692,6 +1087,8 @@ int store_open(const char *home, struct store **out, struct cb_err *err)
 	rc = store_alloc(path, &st, err);
 	if (rc)
 		return rc;
+	/* Writing needs the file and its directory (for the log). */
+	st->readonly = access(path, W_OK) != 0 || access(home, W_OK) != 0;
 	rc = open_db(st, 0, err);
 	if (rc) {
 		store_close(st);
@@ -898,6 +1295,8 @@ int store_unlock(struct store *st, const char *pass, size_t pass_len,
 		rc = cb_keyed_hash_key(key, DOMAIN_ROW, &st->row_key, err);
 	if (!rc)
 		rc = load_device(st, err);
+	if (!rc)
+		rc = tally_load(st, err);
 	if (rc) {
 		cb_sign_keypair_release(&st->dev);
 		cb_key_free(st->subject_key);
@@ -1070,6 +1469,7 @@ static int fill_new(struct store *st, const struct store_create_params *p,
 		    struct cb_err *err)
 {
 	char buf[CB_CLOCK_UTC_BUF];
+	size_t i;
 	int rc;
 
 	rc = exec(st, schema_sql, "creating the tables", err);
@@ -1092,9 +1492,13 @@ static int fill_new(struct store *st, const struct store_create_params *p,
 		cb_clock_format_utc(cb_clock_now_ms(), buf);
 		rc = store_meta_set(st, M_CREATED_AT, buf, strlen(buf), err);
 	}
+	for (i = 0; !rc && p->settings && p->settings[i]; i += 2)
+		rc = store_meta_set(st, p->settings[i], p->settings[i + 1],
+				    strlen(p->settings[i + 1]), err);
 	if (!rc)
 		rc = insert_slot(st, p->user, p->role, p->pass, p->pass_len,
 				 err);
+	st->tally_dirty = 1; /* an empty tally, sealed with the rest */
 	if (!rc)
 		rc = exec(st,
 			  "PRAGMA application_id = 1128418097;"
@@ -1106,6 +1510,59 @@ static int fill_new(struct store *st, const struct store_create_params *p,
 _Static_assert(STORE_APP_ID == 1128418097, "application_id in fill_new");
 _Static_assert(STORE_SCHEMA_VERSION == 1, "user_version in fill_new");
 
+int store_init_lock(const char *home, int *fd, struct cb_err *err)
+{
+	char path[STORE_PATH_MAX + 64], stale[STORE_PATH_MAX + 320];
+	struct dirent *d;
+	DIR *dir;
+	int rc;
+
+	*fd = -1;
+	rc = make_dirs(home, err);
+	if (rc)
+		return rc;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", home,
+			     STORE_INIT_LOCK) >= sizeof(path))
+		return cb_err_set(err, CB_EINVAL,
+				  "store directory path is too long");
+	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return cb_err_set(err, CB_EIO, "cannot create %s: %s", path,
+				  strerror(errno));
+	if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
+		close(*fd);
+		*fd = -1;
+		return cb_err_set(err, CB_EBUSY,
+				  "another 'casebook init' is running in %s; "
+				  "nothing was changed",
+				  home);
+	}
+	/* With the lock held no init is making a store: what an earlier,
+	 * interrupted one left half made goes. */
+	dir = opendir(home);
+	while (dir && (d = readdir(dir)) != NULL) {
+		if (strncmp(d->d_name, STORE_DB_NAME ".new-",
+			    strlen(STORE_DB_NAME ".new-")))
+			continue;
+		snprintf(stale, sizeof(stale), "%s/%s", home, d->d_name);
+		unlink(stale);
+	}
+	if (dir)
+		closedir(dir);
+	return 0;
+}
+
+void store_init_unlock(const char *home, int fd)
+{
+	char path[STORE_PATH_MAX + 64];
+
+	if (fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", home, STORE_INIT_LOCK);
+	unlink(path);
+	close(fd);
+}
+
 int store_create(const struct store_create_params *p, struct store **out,
 		 struct cb_err *err)
 {
@@ -1116,8 +1573,7 @@ int store_create(const struct store_create_params *p, struct store **out,
 	int rc, fd;
 
 	*out = NULL;
-	if (p->device_id ? !cb_role_known(p->role)
-			 : !cb_role_is_site(p->role))
+	if (p->device_id ? !cb_role_known(p->role) : !cb_role_is_site(p->role))
 		return cb_err_set(err, CB_EINVAL,
 				  "bad role '%s': use coordinator or "
 				  "investigator",
@@ -1184,6 +1640,14 @@ int store_create(const struct store_create_params *p, struct store **out,
 		rc = fill_new(st, p, err);
 		rc = finish_own(st, 1, rc, err);
 	}
+#ifdef CASEBOOK_TEST_HOOKS
+	/* The store's tests stop here, as a kill would, to see the next
+	 * init clean up. */
+	if (!rc && getenv("CASEBOOK_TEST_HOOKS") &&
+	    getenv("CASEBOOK_TEST_INIT_STOP") &&
+	    !strcmp(getenv("CASEBOOK_TEST_INIT_STOP"), "create"))
+		_exit(9);
+#endif
 	store_close(st);
 	st = NULL;
 	if (!rc && link(tmp, path) != 0) {
@@ -1296,14 +1760,11 @@ int store_protocol_load(struct store *st, struct cb_protocol **out,
 
 /* ---- Events ----------------------------------------------------------- */
 
-/* Make sure the subject id is in the subjects table. */
-static int remember_subject(struct store *st, const char *subject,
-			    const unsigned char hash[CB_KEYED_HASH_BYTES],
-			    struct cb_err *err)
+/* 1 when the subjects table holds the subject of `hash`, 0 when not. */
+static int subject_known(struct store *st,
+			 const unsigned char hash[CB_KEYED_HASH_BYTES],
+			 struct cb_err *err)
 {
-	char ad[AD_MAX], hex[65];
-	unsigned char *sealed = NULL;
-	size_t sealed_len;
 	sqlite3_stmt *s;
 	int rc;
 
@@ -1314,9 +1775,31 @@ static int remember_subject(struct store *st, const char *subject,
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
-		return 0;
+		return 1;
 	if (rc != SQLITE_DONE)
 		return db_fail(st, rc, "reading subjects", err);
+	return 0;
+}
+
+/*
+ * Make sure the subject id is in the subjects table. A subject of this
+ * device's own range (pulled back after a restore, say) moves its
+ * subject counter past it.
+ */
+static int remember_subject(struct store *st, const char *subject,
+			    const unsigned char hash[CB_KEYED_HASH_BYTES],
+			    struct cb_err *err)
+{
+	char ad[AD_MAX], hex[65];
+	unsigned char *sealed = NULL;
+	size_t sealed_len;
+	sqlite3_stmt *s;
+	long n = 0;
+	int rc;
+
+	rc = subject_known(st, hash, err);
+	if (rc)
+		return rc < 0 ? rc : 0;
 	hex32(hash, hex);
 	snprintf(ad, sizeof(ad), "subjects:%s", hex);
 	rc = cb_seal_value(st->key, ad, strlen(ad), subject, strlen(subject),
@@ -1332,7 +1815,13 @@ static int remember_subject(struct store *st, const char *subject,
 	sqlite3_bind_blob(s, 2, sealed, (int)sealed_len, SQLITE_STATIC);
 	rc = step_done(st, s, "saving a subject", err);
 	free(sealed);
-	return rc;
+	if (rc)
+		return rc;
+	st->tally.subjects++;
+	if (own_subject_seq(st, subject, &n) && n > st->tally.subject_seq)
+		st->tally.subject_seq = n;
+	st->tally_dirty = 1;
+	return 0;
 }
 
 static int insert_event(struct store *st, const char *id, const char *subject,
@@ -1394,9 +1883,14 @@ static int insert_event(struct store *st, const char *id, const char *subject,
 	sqlite3_bind_blob(s, 6, sealed, (int)sealed_len, SQLITE_STATIC);
 	rc = step_done(st, s, "saving an event", err);
 	free(sealed);
-	if (!rc && seq_out)
+	if (rc)
+		return rc;
+	st->tally.events++;
+	st->tally.max_seq = seq;
+	st->tally_dirty = 1;
+	if (seq_out)
 		*seq_out = seq;
-	return rc;
+	return 0;
 }
 
 int store_add_event(struct store *st, const char *id, const char *subject,
@@ -1891,7 +2385,9 @@ int store_check(struct store *st, struct store_check_report *report,
 	sqlite3_finalize(s);
 	if (rc)
 		return rc;
-	rc = store_each_user(st, check_user, &c, err);
+	rc = tally_verify(st, err);
+	if (!rc)
+		rc = store_each_user(st, check_user, &c, err);
 	if (!rc)
 		rc = store_each_subject(st, check_subject, &c, err);
 	if (!rc)

@@ -103,6 +103,9 @@ struct store_create_params {
 	 */
 	const char *device_id;
 	const unsigned char *sign_secret;
+	/* More settings written with the rest (store_meta_set's keys):
+	 * alternating keys and values, NULL-terminated; NULL for none. */
+	const char *const *settings;
 };
 
 /*
@@ -115,6 +118,18 @@ struct store_create_params {
  */
 int store_create(const struct store_create_params *p, struct store **out,
 		 struct cb_err *err);
+
+/*
+ * `casebook init` holds this lock (STORE_INIT_LOCK in `home`, flock) from
+ * before it asks the server for anything until the store is made, so two
+ * inits never make one store; taking it also removes what an earlier,
+ * interrupted init left half made (casebook.db.new-* files). *fd gets the
+ * lock, which store_init_unlock releases (and removes). CB_EBUSY when
+ * another init holds it; CB_EIO.
+ */
+#define STORE_INIT_LOCK "casebook.init.lock"
+int store_init_lock(const char *home, int *fd, struct cb_err *err);
+void store_init_unlock(const char *home, int fd);
 
 /*
  * Open the store in `home` without unlocking it. CB_ENOTFOUND (message
@@ -138,7 +153,12 @@ const char *store_role(const struct store *st);
 /*
  * Unwrap the data key with the selected user's passphrase and load the
  * device's settings and signing key. CB_EAUTH for a wrong passphrase
- * (nothing is written); CB_EINTEGRITY for a damaged store.
+ * (nothing is written); CB_EINTEGRITY for a damaged store. The store's
+ * sealed tally (the counts of events and subjects, the highest event
+ * number, the device's clock and subject counter, written with every
+ * change) is checked against the tables: rows deleted, or the tally put
+ * back to an older copy, give CB_EINTEGRITY too. A store made before the
+ * tally gets one here (written unless the store is read-only).
  */
 int store_unlock(struct store *st, const char *pass, size_t pass_len,
 		 struct cb_err *err);
@@ -229,12 +249,24 @@ int store_meta_set(struct store *st, const char *key, const void *val,
 
 /*
  * The next subject sequence number of this device (1, 2, ...), for
- * subject ids SITE-DDNNN; the counter is advanced and kept encrypted.
- * Call inside the transaction that records the new subject, so a rolled
- * back enrollment gives its number back. CB_ECONFLICT past
- * STORE_SUBJECT_SEQ_MAX.
+ * subject ids SITE-DDNNN (role.h): past every number it issued and past
+ * every id of its range the store holds (pulled back after the laptop
+ * was restored from an older backup), so no id is issued twice. The
+ * counter is kept in the sealed tally. Call inside the transaction that
+ * records the new subject, so a rolled back enrollment gives its number
+ * back. CB_ECONFLICT past STORE_SUBJECT_SEQ_MAX; CB_EFORBIDDEN on a
+ * central role's device.
  */
 int store_next_subject_seq(struct store *st, unsigned *seq, struct cb_err *err);
+
+/*
+ * The device's hybrid logical clock as last kept (hlc.h), 0 for a new
+ * store; store_set_clock keeps a greater value with the next commit (call
+ * it inside the transaction that stores the events it stamped). Both
+ * live in the sealed tally: see store_unlock.
+ */
+uint64_t store_clock(const struct store *st);
+void store_set_clock(struct store *st, uint64_t last);
 
 /* ---- Events ----------------------------------------------------------- */
 

@@ -283,6 +283,12 @@ int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
 			char *text;
 			cJSON *q;
 
+			if (cJSON_IsString(code) &&
+			    !strcmp(code->valuestring, SYNC_CODE_CLOCK)) {
+				s->deferred++;
+				i++;
+				continue;
+			}
 			s->rejected++;
 			/* A verdict applied again (a bundle reply imported
 			 * twice) is quarantined once. */
@@ -565,4 +571,25 @@ int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 		return rc;
 	cb_clock_format_utc(cb_clock_now_ms(), now);
 	return store_meta_set(st, SYNC_META_LAST, now, strlen(now), err);
+}
+
+void sync_print_stats(const struct sync_stats *s)
+{
+	size_t pushed = s->accepted + s->duplicate + s->rejected + s->deferred;
+
+	printf("pushed %zu event%s: %zu accepted, %zu already there, "
+	       "%zu rejected\n"
+	       "pulled %zu event%s, %zu new\n",
+	       pushed, pushed == 1 ? "" : "s", s->accepted, s->duplicate,
+	       s->rejected, s->pulled, s->pulled == 1 ? "" : "s", s->stored);
+	if (s->deferred)
+		printf("%zu event%s stamped by this laptop's clock more than "
+		       "a day ahead of the server's: kept queued and sent "
+		       "again at each sync until the server's time reaches "
+		       "%s (check this laptop's date and time)\n",
+		       s->deferred, s->deferred == 1 ? " was" : "s were",
+		       s->deferred == 1 ? "it" : "them");
+	if (s->quarantined)
+		printf("%zu event%s in quarantine: see 'casebook status'\n",
+		       s->quarantined, s->quarantined == 1 ? "" : "s");
 }

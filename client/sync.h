@@ -4,7 +4,12 @@
  *
  * Push sends the unsynced events in local order, in batches; the server
  * answers each event accepted, duplicate or rejected. Accepted and
- * duplicate events are marked synced; rejected ones go to the quarantine
+ * duplicate events are marked synced. An event rejected because it was
+ * stamped further ahead of the server's clock than hlc.h allows (code
+ * SYNC_CODE_CLOCK: this device's clock was wrong when it was made) stays
+ * queued and is sent again at every sync until the server's time reaches
+ * it: events are immutable, so waiting loses nothing. Other rejected ones
+ * go to the quarantine
  * (setting SYNC_META_QUARANTINE, a JSON array of {"id","code","reason"})
  * and stay in the store, shown by `casebook status`, never pushed again
  * and never dropped. Pull stores each page of events and the next cursor
@@ -37,6 +42,9 @@
  * it verifies bundle replies (docs/bundles.md). */
 #define SYNC_META_SERVER_KEY "sync.server_key"
 
+/* The server's rejection code for an event stamped too far ahead. */
+#define SYNC_CODE_CLOCK "clock"
+
 /* Largest push batch, in events and in bytes of body. */
 #define SYNC_BATCH_EVENTS 500
 #define SYNC_BATCH_BYTES (3u * 1024u * 1024u)
@@ -53,6 +61,8 @@ struct sync_stats {
 	size_t accepted;    /* pushed and accepted */
 	size_t duplicate;   /* pushed, already on the server */
 	size_t rejected;    /* pushed and rejected: now in quarantine */
+	size_t deferred;    /* pushed, stamped ahead of the server's clock:
+			       still queued (SYNC_CODE_CLOCK) */
 	size_t pulled;	    /* events received */
 	size_t stored;	    /* of which new to this device */
 	size_t quarantined; /* events in quarantine after the sync */
@@ -66,6 +76,9 @@ struct sync_stats {
  */
 int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	     struct sync_stats *stats, struct cb_err *err);
+
+/* The summary `casebook sync` and `bundle import` print on stdout. */
+void sync_print_stats(const struct sync_stats *s);
 
 /*
  * A request with the retries of sync_run: network failures, 429 and 5xx
@@ -91,7 +104,8 @@ int sync_quarantine_has(const cJSON *quarantine, const char *id);
 /*
  * Apply a push answer ({"results":[...]}, docs/api.md): accepted and
  * duplicate events are marked synced, rejected ones added to `quarantine`
- * (unless already there), which is then saved. `ids` holds the ids of
+ * (unless already there), which is then saved; those rejected with
+ * SYNC_CODE_CLOCK stay queued (s->deferred). `ids` holds the ids of
  * the `n` pushed events in order, and the answer must have n results; with
  * `ids` NULL each result's "id" names its event. Counts go to *s.
  */

@@ -619,6 +619,33 @@ static int same_event(const struct cb_event *a, const struct cb_event *b)
 }
 
 /*
+ * A device that created a subject the server already held (a laptop
+ * restored from an older backup issues an id again) believes the id is
+ * a new patient: everything it writes about that id from then on is
+ * refused, so the new patient's data never lands on the other's record.
+ * 1 with the reason in err when `ev` is such an event; 0; or a store
+ * error.
+ */
+static int check_reuse(struct srv_core *c, const struct srv_device *dev,
+		       const struct cb_event *ev, struct cb_err *err)
+{
+	char since[CB_EVENT_HLC_HEX + 1];
+	int rc;
+
+	rc = srv_store_reuse_get(c->store, ev->subject, dev->id, since, err);
+	if (rc || !since[0] || strcmp(ev->hlc, since) < 0)
+		return rc;
+	cb_err_set(err, CB_ECONFLICT,
+		   "$.subject: this device created subject %s again after the "
+		   "server already held it (was the laptop restored from an "
+		   "older backup?); what it records about that id since is "
+		   "another patient and is kept off the record: the data "
+		   "manager re-enters it under a new subject id",
+		   ev->subject);
+	return 1;
+}
+
+/*
  * The decisions that read the store and the merge state, under the
  * lock and inside the batch's transaction. Returns non-zero only for a
  * store failure (which fails the whole batch).
@@ -665,6 +692,15 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		reject(pi, "revoked", &err);
 		return 0;
 	}
+	rc = check_reuse(c, dev, ev, &err);
+	if (rc == 1) {
+		reject(pi, "reused", &err);
+		return 0;
+	}
+	if (rc) {
+		*ferr = err;
+		return rc;
+	}
 	{
 		struct cb_record_writer w = {dev->role, dev->site,
 					     dev->device_index};
@@ -680,6 +716,19 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		if (rc && !code) {
 			*ferr = err;
 			return rc;
+		}
+		if (rc == CB_EEXIST && !strcmp(code, "exists")) {
+			/* The device issued the id again: keep what it
+			 * writes next about "its" subject off the record. */
+			struct cb_err serr;
+
+			rc = srv_store_reuse_add(c->store, ev->subject, dev->id,
+						 ev->hlc, &serr);
+			if (rc) {
+				*ferr = serr;
+				return rc;
+			}
+			rc = CB_EEXIST;
 		}
 		if (rc) {
 			reject(pi, code, &err);

@@ -9,17 +9,21 @@
  * signature verification) runs outside it, spread over one thread per
  * processor and overlapping with the decisions made under it.
  *
- * The push rules, for each event of a batch (DESIGN.md sections 3-5):
+ * The push rules, for each event of a batch (DESIGN.md sections 3-5;
+ * docs/api.md "The rule set" lists them with their rejection codes):
  *   - it parses strictly (event.h) and its signature verifies with the
- *     public key of the device it names, which must be the caller;
- *   - a site device writes only its own site; a central device writes
- *     only about existing subjects, with the subject's site;
- *   - a subject's events all carry the subject's site;
- *   - the kind is allowed to the caller's role (see kind_allowed in
- *     core.c), a form.save passes cb_record_check_save for that role,
- *     and any other kind's visit and form exist in the protocol;
+ *     public key of the device it names, which must be the caller; a
+ *     site device writes only its own site;
+ *   - it is not stamped more than CB_HLC_AHEAD_MAX_MS ahead of the
+ *     server's clock (hlc.h);
  *   - an id already stored with the same signed content is a duplicate,
- *     with other content it is rejected.
+ *     with other content it is rejected;
+ *   - a device that created a subject again (srv_store_reuse_add) has
+ *     everything it writes about that subject refused;
+ *   - cb_record_check_event (record.h): every rule a laptop applies to
+ *     an event, from roles and subject creation to edit checks and
+ *     query references, applied again here;
+ *   - a randomize event uses a slot leased to the device (slots.h).
  * Accepted events are stored, and their subjects' derived rows updated,
  * in one transaction, committed before the answer is built: an event
  * reported accepted is on disk.

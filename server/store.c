@@ -24,6 +24,15 @@
 
 #define SCHEMA_VERSION "1"
 
+/*
+ * Subject ids a device created again after the server held them (docs:
+ * srv_store_reuse_add). Added to older stores when they are opened.
+ */
+#define REUSE_TABLE                                                            \
+	"CREATE TABLE IF NOT EXISTS subject_reuse(subject TEXT NOT NULL,"      \
+	" device TEXT NOT NULL, hlc TEXT NOT NULL,"                            \
+	" PRIMARY KEY(subject, device)) WITHOUT ROWID;"
+
 static const char schema[] =
     "CREATE TABLE settings(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
     "CREATE TABLE sites(code TEXT PRIMARY KEY, name TEXT NOT NULL,"
@@ -43,7 +52,7 @@ static const char schema[] =
     " id TEXT NOT NULL UNIQUE, device TEXT NOT NULL, site TEXT NOT NULL,"
     " subject TEXT NOT NULL, kind TEXT NOT NULL, unblinded INTEGER NOT"
     " NULL, json TEXT NOT NULL, received_at TEXT NOT NULL);"
-    "CREATE INDEX events_site ON events(site, seq);"
+    "CREATE INDEX events_site ON events(site, seq);" REUSE_TABLE
     /* Derived tables: rebuildable from events at any time. */
     "CREATE TABLE subjects(subject TEXT PRIMARY KEY, site TEXT NOT NULL,"
     " nevents INTEGER NOT NULL);"
@@ -107,6 +116,8 @@ enum stmt_id {
 	ST_CLEAR_SUBJECTS,
 	ST_CLEAR_ITEMS,
 	ST_CLEAR_QUERIES,
+	ST_REUSE_ADD,
+	ST_REUSE_GET,
 	ST_BEGIN,
 	ST_COMMIT,
 	ST_ROLLBACK,
@@ -193,6 +204,11 @@ static const char *const sql[ST_COUNT] = {
     [ST_CLEAR_SUBJECTS] = "DELETE FROM subjects",
     [ST_CLEAR_ITEMS] = "DELETE FROM items",
     [ST_CLEAR_QUERIES] = "DELETE FROM queries",
+    [ST_REUSE_ADD] = "INSERT INTO subject_reuse(subject, device, hlc)"
+		     " VALUES(?1, ?2, ?3) ON CONFLICT(subject, device)"
+		     " DO UPDATE SET hlc = min(hlc, excluded.hlc)",
+    [ST_REUSE_GET] = "SELECT hlc FROM subject_reuse WHERE subject = ?1"
+		     " AND device = ?2",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -429,7 +445,11 @@ int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err)
 	rc = open_db(path, SQLITE_OPEN_READWRITE, out, err);
 	if (rc)
 		return rc;
-	rc = srv_store_study(*out, &ver, NULL, NULL, NULL, err);
+	rc = sqlite3_exec((*out)->db, REUSE_TABLE, NULL, NULL, NULL);
+	if (rc)
+		rc = db_error(*out, err, rc, "upgrade schema");
+	if (!rc)
+		rc = srv_store_study(*out, &ver, NULL, NULL, NULL, err);
 	free(ver);
 	if (rc) {
 		srv_store_close(*out);
@@ -827,9 +847,23 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 	if (t.revoked)
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "registration token was revoked");
-	if (t.used_ms)
+	if (t.used_ms) {
+		struct srv_device old;
+		struct cb_err ignored;
+
+		/* The same key again: a registration whose answer never
+		 * reached the device (its init was interrupted) is
+		 * answered again, with the device it made. */
+		if (t.device[0] &&
+		    !srv_store_device_get(s, t.device, &old, &ignored) &&
+		    !old.revoked_ms &&
+		    !memcmp(old.pk, dev->pk, sizeof(old.pk))) {
+			*dev = old;
+			return 0;
+		}
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "registration token was already used");
+	}
 	if (now_ms >= t.expires_ms)
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "registration token has expired");
@@ -1674,6 +1708,40 @@ int srv_store_stats(struct srv_store *s, struct srv_store_stats *st,
 			   err);
 	st->last_seq = last;
 	return rc;
+}
+
+int srv_store_reuse_add(struct srv_store *s, const char *subject,
+			const char *device, const char *hlc, struct cb_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_REUSE_ADD, err);
+
+	if (!st)
+		return err->code;
+	bind_text(st, 1, subject);
+	bind_text(st, 2, device);
+	bind_text(st, 3, hlc);
+	return run_done(s, st, "record a re-used subject id", err);
+}
+
+int srv_store_reuse_get(struct srv_store *s, const char *subject,
+			const char *device, char hlc[CB_EVENT_HLC_HEX + 1],
+			struct cb_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_REUSE_GET, err);
+	int rc;
+
+	hlc[0] = '\0';
+	if (!st)
+		return err->code;
+	bind_text(st, 1, subject);
+	bind_text(st, 2, device);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		copy_col(hlc, CB_EVENT_HLC_HEX + 1, st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, err, rc, "read re-used subject ids");
+	return 0;
 }
 
 sqlite3 *srv_store_sqlite(struct srv_store *s)

@@ -172,7 +172,10 @@ int srv_store_token_revoke(struct srv_store *s, const char *id,
  * key must be new (CB_EEXIST), and the site must have fewer than
  * SRV_DEVICE_INDEX_MAX devices (CB_ECONFLICT). On success the token is marked
  * used and *dev (whose id, pk and user the caller has set) gets the token's
- * site and role, the next device index of that site, and created_ms.
+ * site and role, the next device index of that site, and created_ms. A
+ * token already used to register this same public key (a device whose
+ * `casebook init` was interrupted before it had the answer) gives that
+ * device again in *dev (its id, user and all), unless it was revoked.
  */
 int srv_store_register(struct srv_store *s, const char *token_hash,
 		       int64_t now_ms, struct srv_device *dev,
@@ -236,6 +239,24 @@ int srv_store_event_each(struct srv_store *s, int64_t since, long limit,
 			 const char *site, int unblinded,
 			 int (*fn)(const struct srv_event_row *row, void *ctx),
 			 void *ctx, int64_t *last, struct cb_err *err);
+
+/* ---- re-used subject ids ----------------------------------------------- */
+
+/*
+ * A device sent the creation of a subject the server already held (a
+ * laptop restored from an older backup issues an id again): the server
+ * refuses that creation and records here, per subject and device, the
+ * clock (hlc text) of the earliest such creation, so that the device's
+ * later events about "its" new subject are refused too instead of
+ * landing on the other patient's record (core.h). srv_store_reuse_get
+ * gives "" when the device never re-used the id.
+ */
+int srv_store_reuse_add(struct srv_store *s, const char *subject,
+			const char *device, const char *hlc,
+			struct cb_err *err);
+int srv_store_reuse_get(struct srv_store *s, const char *subject,
+			const char *device, char hlc[CB_EVENT_HLC_HEX + 1],
+			struct cb_err *err);
 
 /* ---- derived tables ---------------------------------------------------- */
 

@@ -277,7 +277,7 @@ static int client_usage(void)
 		"       test_reqsig client event KEYFILE DEVICE SITE USER "
 		"SUBJECT KIND VISIT FORM INSTANCE\n"
 		"                   [--reason R] [--data K=V] [--prev ID] "
-		"[ITEM=VALUE | ITEM=] ...\n"
+		"[--hlc HEX] [--wall TIME] [ITEM=VALUE | ITEM=] ...\n"
 		"         prints one signed event (ITEM= clears the item; "
 		"--prev applies to later changes)\n"
 		"The clock honours CASEBOOK_CLOCK_OFFSET_MS.\n");
@@ -391,6 +391,14 @@ static int client_event(int argc, char **argv)
 		if (!strcmp(argv[i], "--reason") && i + 1 < argc) {
 			if (cb_event_set_reason(&ev, argv[++i], &err))
 				goto fail;
+			continue;
+		}
+		if (!strcmp(argv[i], "--hlc") && i + 1 < argc) {
+			snprintf(ev.hlc, sizeof(ev.hlc), "%s", argv[++i]);
+			continue;
+		}
+		if (!strcmp(argv[i], "--wall") && i + 1 < argc) {
+			snprintf(ev.wall, sizeof(ev.wall), "%s", argv[++i]);
 			continue;
 		}
 		if (!strcmp(argv[i], "--prev") && i + 1 < argc) {
