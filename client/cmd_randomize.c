@@ -380,6 +380,7 @@ static int randomize_commit(struct entry *e, const char *subject,
 	const char *kit = cb_json_str(slot, "kit");
 	char when[32];
 	struct cb_event ev;
+	size_t nqueries = 0;
 	int rc;
 
 	local_datetime(when);
@@ -410,6 +411,10 @@ static int randomize_commit(struct entry *e, const char *subject,
 	}
 	if (!rc)
 		rc = entry_commit_event(e, &ev, err);
+	/* A soft check (randomized outside the baseline window, say) opens
+	 * its query as a save does. */
+	if (!rc)
+		rc = entry_open_soft_queries(e, subject, res, &nqueries, err);
 	cb_event_release(&ev);
 	return rc;
 }
@@ -499,11 +504,21 @@ int cmd_randomize(int argc, char **argv, struct cli_global *g)
 		rc = store_commit(e.st, &err);
 		in_tx = 0;
 	}
-	if (!rc)
+	if (!rc) {
+		size_t k;
+
 		printf("%s randomized (stratum %s)\n"
 		       "  randomization number: %s\n"
 		       "  kit number:           %s\n",
 		       subject, cell, randno, kit);
+		for (k = 0; k < res.count; k++)
+			if (res.list[k].severity == CB_SEVERITY_SOFT)
+				fprintf(stderr,
+					"casebook: warning: %s [%s]: %s "
+					"(query opened)\n",
+					res.list[k].path, res.list[k].id,
+					res.list[k].message);
+	}
 out:
 	if (in_tx && rc)
 		store_rollback(e.st);

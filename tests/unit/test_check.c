@@ -794,7 +794,7 @@ static int failing_get(void *ctx, const char *visit, const char *form,
 
 static void test_source_error(void)
 {
-	struct cb_check_source bad = {failing_get, NULL};
+	struct cb_check_source bad = {failing_get, NULL, NULL};
 	struct cb_check_elig e;
 	enum cb_form_status st;
 	struct cb_err err;
@@ -1523,26 +1523,60 @@ static void test_knee_ae(void)
 	T_ASSERT(found_type(CB_CHECK_COMPARE, "AE.AESER"));
 
 	/* Fatal requires grade 5 and the death criterion. */
-	T_ASSERT(set("LOG.AE#1.AESER=Y LOG.AE#1.AEONGO=N "
-		     "LOG.AE#1.AEENDTC=2024-04-02 LOG.AE#1.AEOUT=FATAL "
-		     "LOG.AE#1.AETOXGR=4 LOG.AE#1.AESDTH=N"));
+	T_ASSERT(
+	    set("LOG.AE#1.AESER=Y LOG.AE#1.AEONGO=N "
+		"LOG.AE#1.AEENDTC=2024-04-02 LOG.AE#1.AEOUT=FATAL "
+		"LOG.AE#1.AETOXGR=4 LOG.AE#1.AESEV=SEV LOG.AE#1.AESDTH=N"));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
 	T_ASSERT(found("AE_FATAL_GRADE5", NULL));
 	T_ASSERT(found("AE_FATAL_DEATH", NULL));
 	T_EQ_INT(res.nhard, 2);
-	/* The death criterion left blank does not slip through. */
+	/* The death criterion left blank does not slip through, whether
+	 * the outcome or the grade asks for it. */
 	T_ASSERT(set("LOG.AE#1.AETOXGR=5 LOG.AE#1.AESDTH="));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
 	T_ASSERT(found("AE_FATAL_DEATH", NULL));
-	T_EQ_INT(res.nhard, 1);
+	T_ASSERT(found("AE_GRADE5_DEATH", NULL));
+	T_EQ_INT(res.nhard, 2);
 	T_ASSERT(set("LOG.AE#1.AETOXGR=5 LOG.AE#1.AESDTH=Y"));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
 	T_EQ_INT(res.nhard + res.nsoft, 0);
-	/* Grade 5 without a fatal outcome: soft. */
+	/* Grade 5 is death: another outcome is refused (TRIAL.md: hard). */
 	T_ASSERT(set("LOG.AE#1.AEOUT=RECOVERED_SEQ"));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	r = found("AE_GRADE5_FATAL", "AE.AEOUT");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD);
+	T_EQ_INT(res.nhard, 1);
+	/* ... and so is a grade 5 AE that is not serious. */
+	T_ASSERT(set("LOG.AE#1.AEOUT=FATAL LOG.AE#1.AESER=N "
+		     "LOG.AE#1.AESDTH= LOG.AE#1.AESHOSP="));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	r = found("AE_GRADE5_SERIOUS", "AE.AESER");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD);
+	T_ASSERT(found("AE_GRADE5_DEATH", NULL));
+	/* Grade 4 reported as mild: a query (soft), on the grade. */
+	T_ASSERT(set("LOG.AE#1.AESER=N LOG.AE#1.AEOUT=RECOVERED "
+		     "LOG.AE#1.AETOXGR=4 LOG.AE#1.AESEV=MILD"));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
 	T_EQ_INT(res.nhard, 0);
-	T_ASSERT(found_type(CB_CHECK_COMPARE, "AE.AEOUT"));
+	r = found("AE_GRADE_SEVERITY", "AE.AETOXGR");
+	T_ASSERT(r && r->severity == CB_SEVERITY_SOFT);
+	T_EQ_INT(res.nsoft, 1);
+	T_ASSERT(set("LOG.AE#1.AETOXGR=1"));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	T_ASSERT(set("LOG.AE#1.AETOXGR=3 LOG.AE#1.AESEV=SEV"));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	T_ASSERT(set("LOG.AE#1.AESEV=MOD"));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	T_ASSERT(found("AE_GRADE_SEVERITY", "AE.AETOXGR"));
+	/* No consent date on record: an AE is refused. */
+	T_ASSERT(set("LOG.AE#1.AESEV=SEV SCR.DM.CONSDT="));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	r = found("AE_CONSENT", "AE");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD);
+	T_EQ_INT(res.nhard + res.nsoft, 1);
 }
 
 static void test_knee_visits(void)
