@@ -1342,40 +1342,44 @@ static int run_related(struct eval *base, const struct cb_check_context *ctx,
 		       struct cb_check_results *res)
 {
 	const struct cb_protocol *p = base->p;
-	size_t i, j, k;
-	int rc;
+	const struct cb_protocol_item **items;
+	size_t i, j, k, n = 0;
+	int rc = 0;
 
-	for (i = 0; i < p->nchecks; i++) {
+	/* The changed items, resolved once for every check. */
+	items = malloc(ctx->nchanges * sizeof(*items));
+	if (!items)
+		return cb_err_set(base->err, CB_ENOMEM, "out of memory");
+	for (j = 0; j < ctx->nchanges; j++) {
+		items[n] =
+		    cb_protocol_find_item(base->form, ctx->changes[j].item);
+		if (items[n])
+			n++;
+	}
+	for (i = 0; i < p->nchecks && !rc; i++) {
 		const struct cb_protocol_check *ck = &p->checks[i];
 		enum reach r = REACH_NONE;
 
-		for (j = 0; j < ctx->nchanges && r != REACH_ALL; j++) {
-			const struct cb_protocol_item *it =
-			    cb_protocol_find_item(base->form,
-						  ctx->changes[j].item);
-
-			if (it)
-				r = max_reach(
-				    r, check_reach(p, ck, base->visit, it));
-		}
+		for (j = 0; j < n && r != REACH_ALL; j++)
+			r = max_reach(
+			    r, check_reach(p, ck, base->visit, items[j]));
 		if (r == REACH_NONE)
 			continue;
-		for (j = 0; j < p->nvisits; j++) {
+		for (j = 0; j < p->nvisits && !rc; j++) {
 			const struct cb_protocol_visit *v = &p->visits[j];
 
 			if (r == REACH_VISIT && v != base->visit)
 				continue;
-			for (k = 0; k < v->nforms; k++) {
+			for (k = 0; k < v->nforms && !rc; k++) {
 				if (ck->form && v->forms[k] != ck->form)
 					continue;
 				rc = run_related_at(base, ck, v, v->forms[k],
 						    res);
-				if (rc)
-					return rc;
 			}
 		}
 	}
-	return 0;
+	free(items);
+	return rc;
 }
 
 int cb_check_save(const struct cb_protocol *p,

@@ -40,33 +40,13 @@ static int source_get(void *ctx, const char *visit, const char *form,
 	return 0;
 }
 
-struct last_ctx {
-	const char *visit, *form;
-	unsigned last;
-};
-
-static int last_one(const struct cb_merge_form *f, void *ctx)
-{
-	struct last_ctx *lc = ctx;
-	unsigned long n;
-
-	if (strcmp(f->visit, lc->visit) || strcmp(f->form, lc->form))
-		return 0;
-	n = strtoul(f->instance, NULL, 10);
-	if (n > lc->last && n <= CB_PROTOCOL_REPEAT_MAX)
-		lc->last = (unsigned)n;
-	return 0;
-}
-
 static int source_last_instance(void *ctx, const char *visit, const char *form,
 				unsigned *last, struct cb_err *err)
 {
 	struct cb_record_source *rs = ctx;
-	struct last_ctx lc = {visit, form, 0};
 
 	(void)err;
-	cb_merge_each_form(rs->merge, rs->subject, last_one, &lc);
-	*last = lc.last;
+	*last = cb_merge_last_instance(rs->merge, rs->subject, visit, form);
 	return 0;
 }
 
