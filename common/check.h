@@ -10,6 +10,11 @@
  * is a small in-memory source for tests and for callers that already hold
  * a subject's values.
  *
+ * A save is checked with cb_check_save: the saved form instance in full,
+ * and every check of another form instance that reads an item the save
+ * changes, so a check relating two forms gives the same verdict whichever
+ * is saved last. "Today" (not_future checks) is the caller's to give.
+ *
  * Truth is three-valued. Comparisons of partial dates (date.h) may be
  * neither certainly true nor certainly false; a value that cannot be
  * parsed as its type cannot be ordered either. The conservative rule
