@@ -1961,6 +1961,17 @@ static void test_knee_age(void)
 	T_ASSERT(set("SCR.DM.CONSDT="));
 	T_EQ_INT(run_save(p, "SCR", "ELIG", 0, "AGE=20", NULL), 0);
 	T_EQ_INT(res.nhard, 0);
+
+	/* A `when` reading another form relates it too: pregnancy answered
+	 * N, then the sex recorded as M, opens the query on PREG. */
+	reset();
+	T_ASSERT(set("SCR.ELIG.PREG=N"));
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "SEX=F", NULL), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "SEX=M", NULL), 0);
+	r = found("ELIG_PREG_MALE", "SCR.ELIG.PREG");
+	T_ASSERT(r && r->severity == CB_SEVERITY_SOFT && r->elsewhere);
+	T_EQ_INT(res.nsoft, 1);
 }
 
 /* No date after today plus one day, on every date of every form. */
