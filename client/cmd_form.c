@@ -37,11 +37,15 @@ const char cmd_form_help[] =
     "\n"
     "set   save item values of one form at one visit. FORM is a form code,\n"
     "      or CODE#N for instance N of a repeating form (adverse events:\n"
-    "      VISIT LOG, FORM AE#2). Item codes are those of the protocol, in\n"
-    "      any case. ITEM= (empty) clears a value. Changing a value that is\n"
-    "      already saved needs --reason. Every edit check runs: a hard\n"
-    "      failure saves nothing and lists every failing check (exit 3); a\n"
-    "      soft failure saves, opens a query on the item and warns.\n"
+    "      VISIT LOG, FORM AE#2). Item codes, and the codes of choice and\n"
+    "      Y/N items, are those of the protocol, in any case (stored as the\n"
+    "      protocol spells them). ITEM= (empty) clears a value. Changing a\n"
+    "      value that is already saved needs --reason. Every edit check\n"
+    "      runs, and so does every check of another form that reads an\n"
+    "      item you change (a consent date against every visit date): a\n"
+    "      hard failure saves nothing and lists every failing check, with\n"
+    "      VISIT.FORM.ITEM when it is on another form (exit 3); a soft\n"
+    "      failure saves, opens a query on the item it concerns and warns.\n"
     "      --value-file ITEM=FILE takes the value of ITEM from FILE (one\n"
     "      final newline dropped), for long free text.\n"
     "\n"
@@ -1213,6 +1217,7 @@ static void item_hint(FILE *f, const struct cb_protocol_item *it, int full)
 static const char *normalize(const struct cb_protocol_item *it,
 			     const char *typed)
 {
+	const char *code;
 	size_t i;
 
 	if (it->type == CB_ITEM_BOOLEAN) {
@@ -1223,12 +1228,13 @@ static const char *normalize(const struct cb_protocol_item *it,
 	}
 	if (it->type != CB_ITEM_CHOICE)
 		return typed;
+	/* A code in any case, as `form set` takes it; else a label. */
+	code = cb_protocol_canonical_value(it, typed);
 	for (i = 0; i < it->nchoices; i++)
-		if (!strcmp(it->choices[i].code, typed))
-			return typed;
+		if (!strcmp(it->choices[i].code, code))
+			return code;
 	for (i = 0; i < it->nchoices; i++)
-		if (!strcasecmp(it->choices[i].code, typed) ||
-		    !strcasecmp(it->choices[i].label, typed))
+		if (!strcasecmp(it->choices[i].label, typed))
 			return it->choices[i].code;
 	return typed;
 }

@@ -39,7 +39,10 @@ const char cmd_randomize_help[] =
     "The subject's eligibility form must be complete and every\n"
     "eligibility criterion met; the stratum is read from the subject's\n"
     "data. Prints the randomization number and the kit number to give;\n"
-    "the treatment arm is never shown (see `casebook unblind`).\n"
+    "the treatment arm is never shown (see `casebook unblind`). The\n"
+    "randomization passes the protocol's edit checks like any save: a\n"
+    "soft one (randomized on another day than the baseline visit date,\n"
+    "in the shipped study) warns and opens a query.\n"
     "\n"
     "Exit codes: 0 randomized; 1 failure (unknown subject, already\n"
     "randomized, no slot left: sync to get more); 2 usage; 3 not\n"
@@ -380,6 +383,7 @@ static int randomize_commit(struct entry *e, const char *subject,
 	const char *kit = cb_json_str(slot, "kit");
 	char when[32];
 	struct cb_event ev;
+	size_t nqueries = 0;
 	int rc;
 
 	local_datetime(when);
@@ -410,6 +414,10 @@ static int randomize_commit(struct entry *e, const char *subject,
 	}
 	if (!rc)
 		rc = entry_commit_event(e, &ev, err);
+	/* A soft check (randomized outside the baseline window, say) opens
+	 * its query as a save does. */
+	if (!rc)
+		rc = entry_open_soft_queries(e, subject, res, &nqueries, err);
 	cb_event_release(&ev);
 	return rc;
 }
@@ -499,11 +507,21 @@ int cmd_randomize(int argc, char **argv, struct cli_global *g)
 		rc = store_commit(e.st, &err);
 		in_tx = 0;
 	}
-	if (!rc)
+	if (!rc) {
+		size_t k;
+
 		printf("%s randomized (stratum %s)\n"
 		       "  randomization number: %s\n"
 		       "  kit number:           %s\n",
 		       subject, cell, randno, kit);
+		for (k = 0; k < res.count; k++)
+			if (res.list[k].severity == CB_SEVERITY_SOFT)
+				fprintf(stderr,
+					"casebook: warning: %s [%s]: %s "
+					"(query opened)\n",
+					res.list[k].path, res.list[k].id,
+					res.list[k].message);
+	}
 out:
 	if (in_tx && rc)
 		store_rollback(e.st);

@@ -287,20 +287,25 @@ static int query_match(const struct cb_merge_query *q, void *ctx)
 	return 0;
 }
 
-/* Open a system query for one soft failure, unless one is open already. */
+/*
+ * Open a system query for one soft failure, unless one is open already,
+ * on the form instance the failure belongs to: the saved one, or another
+ * one a related check ran on (a visit whose window moved with the
+ * baseline date, say).
+ */
 static int open_soft_query(struct entry *e, const char *subject,
-			   const struct entry_save_result *r,
-			   const char *instance,
 			   const struct cb_check_result *res, size_t *opened,
 			   struct cb_err *err)
 {
 	struct query_find f;
 	struct cb_event q;
 	const char *item = res->item ? res->item->code : "";
+	char instance[16];
 	int rc;
 
-	f.visit = r->visit->code;
-	f.form = r->form->code;
+	cb_record_instance_text(res->instance, instance);
+	f.visit = res->visit->code;
+	f.form = res->form->code;
 	f.instance = instance;
 	f.item = item;
 	f.check = res->id;
@@ -322,6 +327,20 @@ static int open_soft_query(struct entry *e, const char *subject,
 	cb_event_release(&q);
 	if (!rc)
 		(*opened)++;
+	return rc;
+}
+
+int entry_open_soft_queries(struct entry *e, const char *subject,
+			    const struct cb_check_results *checks,
+			    size_t *opened, struct cb_err *err)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && i < checks->count; i++)
+		if (checks->list[i].severity == CB_SEVERITY_SOFT)
+			rc = open_soft_query(e, subject, &checks->list[i],
+					     opened, err);
 	return rc;
 }
 
@@ -395,6 +414,8 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 		rc = cb_record_item(r->form, code, &item, err);
 		if (rc)
 			goto out;
+		/* Codes in any case are stored as the protocol spells them. */
+		value = cb_protocol_canonical_value(item, value);
 		for (j = 0; j < i; j++) {
 			char other[CB_PROTOCOL_CODE_MAX + 1];
 
@@ -466,11 +487,9 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	if (s->reason && (rc = cb_event_set_reason(&ev, s->reason, err)))
 		goto out;
 	rc = entry_commit_event(e, &ev, err);
-	for (i = 0; !rc && i < r->checks.count; i++)
-		if (r->checks.list[i].severity == CB_SEVERITY_SOFT)
-			rc = open_soft_query(e, s->subject, r, inst,
-					     &r->checks.list[i], &r->nqueries,
-					     err);
+	if (!rc)
+		rc = entry_open_soft_queries(e, s->subject, &r->checks,
+					     &r->nqueries, err);
 	if (!rc)
 		rc = store_commit(e->st, err);
 	in_tx = 0;

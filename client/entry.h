@@ -102,14 +102,27 @@ void entry_save_result_release(struct entry_save_result *r);
  * CB_ETOOBIG), check the role may write the form (CB_EFORBIDDEN), drop
  * items whose value is unchanged, require a reason when a saved value
  * changes (CB_EINVAL with r->need_reason set), run every edit check on the
- * record the save would leave (CB_ECHECK with the hard failures in
- * r->checks: nothing is saved), then store the form.save event and one
- * system query per soft failure not already open. All of it runs in one
+ * record the save would leave, related checks of other form instances
+ * included (CB_ECHECK with the hard failures in r->checks: nothing is
+ * saved), then store the form.save event and one system query per soft
+ * failure not already open, on the form instance it belongs to. Choice
+ * and boolean codes are accepted in any case and stored as the protocol
+ * spells them. All of it runs in one
  * transaction, after taking in whatever another process stored since
  * the session opened (entry_refresh).
  */
 int entry_save_form(struct entry *e, const struct entry_save *s,
 		    struct entry_save_result *r, struct cb_err *err);
+
+/*
+ * Open one system query per soft failure in `checks` (as a save does),
+ * each on the form instance and item the failure belongs to, unless the
+ * same check's query is open there already; adds the number opened to
+ * *opened. Call inside the transaction that stores the checked event.
+ */
+int entry_open_soft_queries(struct entry *e, const char *subject,
+			    const struct cb_check_results *checks,
+			    size_t *opened, struct cb_err *err);
 
 /*
  * Take into the merge state any event another process stored since this

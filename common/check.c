@@ -222,12 +222,29 @@ static int values_source_get(void *ctx, const char *visit, const char *form,
 	return 0;
 }
 
+static int values_last_instance(void *ctx, const char *visit, const char *form,
+				unsigned *last, struct cb_err *err)
+{
+	const struct cb_check_values *v = ctx;
+	size_t i;
+
+	(void)err;
+	*last = 0;
+	for (i = 0; i < v->count; i++)
+		if (v->list[i].instance > *last &&
+		    !strcmp(v->list[i].visit, visit) &&
+		    !strcmp(v->list[i].form, form))
+			*last = v->list[i].instance;
+	return 0;
+}
+
 struct cb_check_source cb_check_values_source(struct cb_check_values *v)
 {
 	struct cb_check_source s;
 
 	s.get = values_source_get;
 	s.ctx = v;
+	s.last_instance = values_last_instance;
 	return s;
 }
 
@@ -253,12 +270,30 @@ static int overlay_get(void *ctx, const char *visit, const char *form,
 			    err);
 }
 
+static int overlay_last_instance(void *ctx, const char *visit, const char *form,
+				 unsigned *last, struct cb_err *err)
+{
+	const struct cb_check_overlay *o = ctx;
+	int rc = 0;
+
+	*last = 0;
+	if (o->base && o->base->last_instance)
+		rc = o->base->last_instance(o->base->ctx, visit, form, last,
+					    err);
+	/* The saved instance may be new: count it too. */
+	if (!rc && o->instance > *last && o->nchanges &&
+	    !strcmp(visit, o->visit) && !strcmp(form, o->form))
+		*last = o->instance;
+	return rc;
+}
+
 struct cb_check_source cb_check_overlay_source(struct cb_check_overlay *o)
 {
 	struct cb_check_source s;
 
 	s.get = overlay_get;
 	s.ctx = o;
+	s.last_instance = overlay_last_instance;
 	return s;
 }
 
@@ -369,6 +404,10 @@ struct eval {
 	 * items turn out to be?".
 	 */
 	int missing_unknown;
+	int has_today; /* today is set: not_future checks run */
+	struct cb_date today;
+	/* The instance is not the saved one: a related check runs here. */
+	int elsewhere;
 };
 
 static void eval_init(struct eval *ev, const struct cb_protocol *p,
@@ -703,15 +742,26 @@ static int check_applies(struct eval *ev, const struct cb_protocol_check *ck)
 /* ------------------------------------------------------------------ */
 /* Edit checks.                                                        */
 
-static void item_path(const struct cb_protocol_form *form,
+static void item_path(const struct eval *ev,
 		      const struct cb_protocol_item *item,
 		      char out[CB_CHECK_PATH_SIZE])
 {
+	const struct cb_protocol_form *form = item ? item->form : ev->form;
+	char where[CB_PROTOCOL_CODE_MAX + 2] = "", inst[16] = "";
+
+	/* Elsewhere: name the visit and instance, since the person saved
+	 * another form. */
+	if (ev->elsewhere) {
+		snprintf(where, sizeof(where), "%s.", ev->visit->code);
+		if (form == ev->form && ev->instance)
+			snprintf(inst, sizeof(inst), "#%u", ev->instance);
+	}
 	if (item)
-		snprintf(out, CB_CHECK_PATH_SIZE, "%s.%s", item->form->code,
-			 item->code);
+		snprintf(out, CB_CHECK_PATH_SIZE, "%s%s%s.%s", where,
+			 form->code, inst, item->code);
 	else
-		snprintf(out, CB_CHECK_PATH_SIZE, "%s", form->code);
+		snprintf(out, CB_CHECK_PATH_SIZE, "%s%s%s", where, form->code,
+			 inst);
 }
 
 static int add_result(struct eval *ev, struct cb_check_results *res,
@@ -748,7 +798,11 @@ static int add_result(struct eval *ev, struct cb_check_results *res,
 	r->severity = sev;
 	r->check = ck;
 	r->item = item;
-	item_path(ev->form, item, r->path);
+	r->visit = ev->visit;
+	r->form = ev->form;
+	r->instance = ev->instance;
+	r->elsewhere = ev->elsewhere;
+	item_path(ev, item, r->path);
 	res->count++;
 	return 0;
 }
@@ -911,6 +965,65 @@ static enum truth eval_window(struct eval *ev,
 	return a == T_TRUE && b == T_TRUE ? T_TRUE : T_MAYBE;
 }
 
+/* T_FALSE when the date of `item` is certainly after `limit`. */
+static enum truth eval_not_future(struct eval *ev,
+				  const struct cb_protocol_item *item,
+				  const struct cb_date *limit)
+{
+	const char *value = get_item(ev, NULL, item);
+	struct cb_date d;
+
+	/* A malformed value is the format check's to report. */
+	if (!value || value_date(value, &d))
+		return T_TRUE;
+	return from_date_truth(cb_date_holds(&d, CB_DATE_LE, limit));
+}
+
+/* A whole number in a value, or -1. */
+static int whole_number(const char *s, long *out)
+{
+	double x;
+
+	if (parse_number(s, &x) || floor(x) != x || fabs(x) > 1e9)
+		return -1;
+	*out = (long)x;
+	return 0;
+}
+
+/*
+ * Does the age in `item` agree with the birth (a year or a date) and the
+ * date it is taken on? Exactly, from two full dates; else the year of
+ * `on` minus the birth year, or one less (the birthday may or may not
+ * have come yet). Missing or malformed operands pass.
+ */
+static enum truth eval_age(struct eval *ev, const struct cb_protocol_check *ck)
+{
+	const char *age = get_item(ev, NULL, ck->item);
+	const char *birth = get_ref(ev, &ck->birth);
+	const char *on = get_ref(ev, &ck->on);
+	struct cb_date b, o;
+	long years, year, hi;
+
+	if (!age || !birth || !on || whole_number(age, &years) ||
+	    value_date(on, &o))
+		return T_TRUE;
+	if (ck->birth.item->type == CB_ITEM_INTEGER) {
+		if (whole_number(birth, &year) || year < 1 || year > 9999)
+			return T_TRUE;
+		memset(&b, 0, sizeof(b));
+		b.year = (int)year;
+	} else if (value_date(birth, &b)) {
+		return T_TRUE;
+	}
+	hi = (long)o.year - b.year;
+	if (cb_date_is_full(&b) && cb_date_is_full(&o)) {
+		if (o.month < b.month || (o.month == b.month && o.day < b.day))
+			hi--;
+		return years == hi ? T_TRUE : T_FALSE;
+	}
+	return years == hi || years == hi - 1 ? T_TRUE : T_FALSE;
+}
+
 static int run_check(struct eval *ev, const struct cb_protocol_check *ck,
 		     struct cb_check_results *res)
 {
@@ -968,6 +1081,34 @@ static int run_check(struct eval *ev, const struct cb_protocol_check *ck,
 	case CB_CHECK_CONDITION:
 		if (eval_cond(ev, ck->test) == T_FALSE)
 			return fail(ev, res, ck, check_item(ev, ck));
+		return 0;
+	case CB_CHECK_NOT_FUTURE: {
+		struct cb_date limit;
+
+		if (!ev->has_today ||
+		    cb_date_add_days(&ev->today, ck->days, &limit))
+			return 0;
+		if (ck->item) {
+			if (eval_not_future(ev, ck->item, &limit) == T_FALSE)
+				return fail(ev, res, ck, ck->item);
+			return 0;
+		}
+		for (i = 0; i < ev->form->nitems; i++) {
+			int rc;
+
+			it = &ev->form->items[i];
+			if (!is_datelike(it->type) ||
+			    eval_not_future(ev, it, &limit) != T_FALSE)
+				continue;
+			rc = fail(ev, res, ck, it);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	case CB_CHECK_AGE:
+		if (ck->item && eval_age(ev, ck) == T_FALSE)
+			return fail(ev, res, ck, ck->item);
 		return 0;
 	}
 	return 0;
@@ -1073,6 +1214,181 @@ int cb_check_form(const struct cb_protocol *p,
 		  const struct cb_protocol_form *form, unsigned instance,
 		  struct cb_check_results *res, struct cb_err *err)
 {
+	return cb_check_save(p, src, visit, form, instance, NULL, res, err);
+}
+
+/* How far a change to `item` at `visit` reaches through one reference. */
+enum reach {
+	REACH_NONE,  /* the reference does not read it */
+	REACH_VISIT, /* FORM.ITEM: the check's form at the saved visit */
+	REACH_ALL,   /* VISIT.FORM.ITEM: the check's form at every visit */
+};
+
+static enum reach ref_reach(const struct cb_protocol_check *ck,
+			    const struct cb_protocol_ref *r,
+			    const struct cb_protocol_visit *visit,
+			    const struct cb_protocol_item *item)
+{
+	if (!r->item || r->item != item)
+		return REACH_NONE;
+	if (r->visit)
+		return r->visit == visit ? REACH_ALL : REACH_NONE;
+	/* A bare ITEM reads the checked instance itself: the saved one. */
+	if (!ck->form || r->form == ck->form)
+		return REACH_NONE;
+	return REACH_VISIT;
+}
+
+static enum reach max_reach(enum reach a, enum reach b)
+{
+	return a > b ? a : b;
+}
+
+static enum reach cond_reach(const struct cb_protocol_check *ck,
+			     const struct cb_protocol_cond *c,
+			     const struct cb_protocol_visit *visit,
+			     const struct cb_protocol_item *item, int depth)
+{
+	enum reach r = REACH_NONE;
+	size_t i;
+
+	if (!c || depth > CB_PROTOCOL_COND_DEPTH + 1)
+		return r;
+	if (c->kind == CB_COND_COMPARE) {
+		r = ref_reach(ck, &c->left, visit, item);
+		if (c->has_other)
+			r = max_reach(r, ref_reach(ck, &c->other, visit, item));
+		return r;
+	}
+	for (i = 0; i < c->nsub; i++)
+		r = max_reach(
+		    r, cond_reach(ck, &c->sub[i], visit, item, depth + 1));
+	return r;
+}
+
+/* How far a change to `item` at `visit` reaches through check `ck`. */
+static enum reach check_reach(const struct cb_protocol *p,
+			      const struct cb_protocol_check *ck,
+			      const struct cb_protocol_visit *visit,
+			      const struct cb_protocol_item *item)
+{
+	enum reach r;
+
+	r = max_reach(cond_reach(ck, ck->when, visit, item, 0),
+		      cond_reach(ck, ck->test, visit, item, 0));
+	if (ck->type == CB_CHECK_AGE)
+		r = max_reach(r,
+			      max_reach(ref_reach(ck, &ck->birth, visit, item),
+					ref_reach(ck, &ck->on, visit, item)));
+	if (ck->type == CB_CHECK_VISIT_WINDOW && p->day0.item == item) {
+		/* Windows count from the day-0 item, read at its visit. */
+		const struct cb_protocol_visit *v0 = p->day0.visit;
+		size_t i;
+
+		for (i = 0; !v0 && i < item->form->nvisits; i++)
+			if (item->form->visits[i]->scheduled &&
+			    item->form->visits[i]->day == 0)
+				v0 = item->form->visits[i];
+		if (v0 == visit)
+			r = REACH_ALL;
+	}
+	return r;
+}
+
+/* Run `ck` on every instance of `form` at `visit` but the saved one. */
+static int run_related_at(struct eval *base, const struct cb_protocol_check *ck,
+			  const struct cb_protocol_visit *visit,
+			  const struct cb_protocol_form *form,
+			  struct cb_check_results *res)
+{
+	unsigned inst, last = 0;
+	struct eval ev;
+	int rc;
+
+	if (form->repeating) {
+		if (!base->src->last_instance)
+			return 0;
+		rc = base->src->last_instance(base->src->ctx, visit->code,
+					      form->code, &last, base->err);
+		if (rc)
+			return rc;
+		if (last > CB_PROTOCOL_REPEAT_MAX)
+			last = CB_PROTOCOL_REPEAT_MAX;
+	}
+	for (inst = form->repeating ? 1 : 0; inst <= last; inst++) {
+		if (visit == base->visit && form == base->form &&
+		    inst == base->instance)
+			continue;
+		eval_init(&ev, base->p, base->src, visit, form, inst,
+			  base->err);
+		ev.has_today = base->has_today;
+		ev.today = base->today;
+		ev.elsewhere = 1;
+		if (!check_is_for(&ev, ck))
+			return 0;
+		if (form_has_data(&ev)) {
+			rc = run_check(&ev, ck, res);
+			if (rc)
+				return rc;
+		}
+		if (ev.rc)
+			return ev.rc;
+	}
+	return 0;
+}
+
+/* The related checks of a save (see cb_check_save). */
+static int run_related(struct eval *base, const struct cb_check_context *ctx,
+		       struct cb_check_results *res)
+{
+	const struct cb_protocol *p = base->p;
+	const struct cb_protocol_item **items;
+	size_t i, j, k, n = 0;
+	int rc = 0;
+
+	/* The changed items, resolved once for every check. */
+	items = malloc(ctx->nchanges * sizeof(*items));
+	if (!items)
+		return cb_err_set(base->err, CB_ENOMEM, "out of memory");
+	for (j = 0; j < ctx->nchanges; j++) {
+		items[n] =
+		    cb_protocol_find_item(base->form, ctx->changes[j].item);
+		if (items[n])
+			n++;
+	}
+	for (i = 0; i < p->nchecks && !rc; i++) {
+		const struct cb_protocol_check *ck = &p->checks[i];
+		enum reach r = REACH_NONE;
+
+		for (j = 0; j < n && r != REACH_ALL; j++)
+			r = max_reach(
+			    r, check_reach(p, ck, base->visit, items[j]));
+		if (r == REACH_NONE)
+			continue;
+		for (j = 0; j < p->nvisits && !rc; j++) {
+			const struct cb_protocol_visit *v = &p->visits[j];
+
+			if (r == REACH_VISIT && v != base->visit)
+				continue;
+			for (k = 0; k < v->nforms && !rc; k++) {
+				if (ck->form && v->forms[k] != ck->form)
+					continue;
+				rc = run_related_at(base, ck, v, v->forms[k],
+						    res);
+			}
+		}
+	}
+	free(items);
+	return rc;
+}
+
+int cb_check_save(const struct cb_protocol *p,
+		  const struct cb_check_source *src,
+		  const struct cb_protocol_visit *visit,
+		  const struct cb_protocol_form *form, unsigned instance,
+		  const struct cb_check_context *ctx,
+		  struct cb_check_results *res, struct cb_err *err)
+{
 	struct eval ev;
 	size_t i;
 	int rc;
@@ -1081,23 +1397,37 @@ int cb_check_form(const struct cb_protocol *p,
 	if (rc)
 		return rc;
 	eval_init(&ev, p, src, visit, form, instance, err);
-	if (!form_has_data(&ev))
-		return ev.rc;
-	rc = check_values(&ev, res);
-	if (rc)
-		return rc;
-	for (i = 0; i < p->nchecks; i++) {
-		const struct cb_protocol_check *ck = &p->checks[i];
-
-		if (!check_is_for(&ev, ck))
-			continue;
-		rc = run_check(&ev, ck, res);
+	if (ctx && ctx->today) {
+		if (cb_date_parse_full(ctx->today, &ev.today, NULL))
+			return cb_err_set(err, CB_EINVAL,
+					  "today '%.40s' is not a date "
+					  "YYYY-MM-DD",
+					  ctx->today);
+		ev.has_today = 1;
+	}
+	if (form_has_data(&ev)) {
+		rc = check_values(&ev, res);
 		if (rc)
 			return rc;
-		if (ev.rc)
-			return ev.rc;
+		for (i = 0; i < p->nchecks; i++) {
+			const struct cb_protocol_check *ck = &p->checks[i];
+
+			if (!check_is_for(&ev, ck))
+				continue;
+			rc = run_check(&ev, ck, res);
+			if (rc)
+				return rc;
+			if (ev.rc)
+				return ev.rc;
+		}
 	}
-	return ev.rc;
+	if (ev.rc)
+		return ev.rc;
+	/* Even a save that empties its form can break a related check (a
+	 * consent date cleared while adverse events need it). */
+	if (ctx && ctx->nchanges)
+		return run_related(&ev, ctx, res);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -10,6 +10,11 @@
  * is a small in-memory source for tests and for callers that already hold
  * a subject's values.
  *
+ * A save is checked with cb_check_save: the saved form instance in full,
+ * and every check of another form instance that reads an item the save
+ * changes, so a check relating two forms gives the same verdict whichever
+ * is saved last. "Today" (not_future checks) is the caller's to give.
+ *
  * Truth is three-valued. Comparisons of partial dates (date.h) may be
  * neither certainly true nor certainly false; a value that cannot be
  * parsed as its type cannot be ordered either. The conservative rule
@@ -41,12 +46,20 @@
  *
  * A conflicted item (several heads) is the caller's choice: returning
  * NULL treats it as unknown, which never fails a check.
+ *
+ * last_instance() (optional) sets *last to the highest instance of
+ * repeating `form` at `visit` that may hold a value for the subject (0:
+ * none). cb_check_save needs it to run a related check on every instance
+ * of a repeating form; when it is NULL those instances are not visited.
+ * Returns 0 or a CB_E* code, as get().
  */
 struct cb_check_source {
 	int (*get)(void *ctx, const char *visit, const char *form,
 		   unsigned instance, const char *item, const char **value,
 		   struct cb_err *err);
 	void *ctx;
+	int (*last_instance)(void *ctx, const char *visit, const char *form,
+			     unsigned *last, struct cb_err *err);
 };
 
 /* ------------------------------------------------------------------ */
@@ -148,8 +161,8 @@ struct cb_check_source cb_check_overlay_source(struct cb_check_overlay *o);
 #define CB_CHECK_ID_RANGE "item.range"		 /* outside the hard range */
 #define CB_CHECK_ID_SOFT_RANGE "item.soft_range" /* outside the soft range */
 
-/* Longest "FORM.ITEM" plus its NUL. */
-#define CB_CHECK_PATH_SIZE (2 * CB_PROTOCOL_CODE_MAX + 2)
+/* Longest "VISIT.FORM#NNNN.ITEM" plus its NUL. */
+#define CB_CHECK_PATH_SIZE (3 * CB_PROTOCOL_CODE_MAX + 8)
 
 /* Most failures one struct cb_check_results keeps; see `dropped`. */
 #define CB_CHECK_RESULTS_MAX 10000u
@@ -162,8 +175,17 @@ struct cb_check_result {
 	/* The item the failure concerns, where a query belongs; NULL when
 	 * the check names no item of the checked form (form-level). */
 	const struct cb_protocol_item *item;
-	char path[CB_CHECK_PATH_SIZE]; /* "FORM.ITEM", or "FORM" */
-	char *message;		       /* for people; owned by the struct */
+	/* The form instance the failure belongs to: the checked one, or
+	 * (elsewhere set) another one a related check ran on (cb_check_save).
+	 * A soft failure's query belongs there. */
+	const struct cb_protocol_visit *visit;
+	const struct cb_protocol_form *form;
+	unsigned instance;
+	int elsewhere;
+	/* "FORM.ITEM" (or "FORM") for the checked instance; elsewhere
+	 * "VISIT.FORM.ITEM", with "#N" after FORM for instance N. */
+	char path[CB_CHECK_PATH_SIZE];
+	char *message; /* for people; owned by the struct */
 };
 
 /*
@@ -197,19 +219,66 @@ void cb_check_results_release(struct cb_check_results *r);
  *     is "*" (then against each suitable item of this form) or an item of
  *     this form.
  *
- * Checks attached to another form are not re-evaluated when this form
- * changes, even when they refer to it. A form with no value at all
- * (status empty) has no failures: nothing is evaluated.
+ * Checks attached to another form are not evaluated here, even when they
+ * refer to this one (cb_check_save runs them). A form with no value at
+ * all (status empty) has no failures: nothing is evaluated.
  *
  * Hard failures mean the caller must refuse the save; soft failures mean
  * it saves and opens a query on result->item (or the form). Returns 0
  * whatever failed; CB_EINVAL when `visit` does not hold `form` or the
  * instance does not suit the form; CB_ENOMEM; or the source's error.
+ *
+ * cb_check_form knows no "today": not_future checks pass. It is
+ * cb_check_save with a NULL context.
  */
 int cb_check_form(const struct cb_protocol *p,
 		  const struct cb_check_source *src,
 		  const struct cb_protocol_visit *visit,
 		  const struct cb_protocol_form *form, unsigned instance,
+		  struct cb_check_results *res, struct cb_err *err);
+
+/* What checking a save needs besides the values. */
+struct cb_check_context {
+	/*
+	 * Today's date, "YYYY-MM-DD", for not_future checks (a date after
+	 * today plus the check's `days` fails); NULL: they pass. The site
+	 * and the server both pass the UTC date of the saving event's own
+	 * wall time (record.h), so they reach the same verdict whenever the
+	 * event is synced.
+	 */
+	const char *today;
+	/* The items the save writes (their values are in the source). */
+	size_t nchanges;
+	const struct cb_check_change *changes;
+};
+
+/*
+ * Check a save of instance `instance` of `form` at `visit`, the source
+ * already showing the values it would leave (cb_check_overlay_source):
+ * everything cb_check_form evaluates, and then every related check:
+ *
+ *   A check attached to another form instance that reads an item this
+ *   save changes (through FORM.ITEM, VISIT.FORM.ITEM, or the day-0 item
+ *   of a visit_window check) runs on each instance it applies to: every
+ *   visit holding its form for a VISIT.FORM.ITEM reference (or the day-0
+ *   item), the saved visit for a FORM.ITEM one; every instance of a
+ *   repeating form (src->last_instance); instances with no value are
+ *   skipped, as cb_check_form skips an empty form.
+ *
+ * So a check that relates two items gives the same verdict whichever of
+ * them is saved last: saving a consent date after a visit dated before it
+ * fails the visit's hard check, and saving a baseline date after a later
+ * visit fails (soft) that visit's window. Failures on another instance are
+ * marked `elsewhere` with that instance's visit, form and instance. Only
+ * checks reading a changed item run there, so a failure left by earlier
+ * data elsewhere does not block an unrelated save. `ctx` may be NULL (no
+ * today, no changes). Returns as cb_check_form.
+ */
+int cb_check_save(const struct cb_protocol *p,
+		  const struct cb_check_source *src,
+		  const struct cb_protocol_visit *visit,
+		  const struct cb_protocol_form *form, unsigned instance,
+		  const struct cb_check_context *ctx,
 		  struct cb_check_results *res, struct cb_err *err);
 
 /* ------------------------------------------------------------------ */

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -207,6 +208,13 @@ struct mform {
 	int broken;
 };
 
+/* The highest instance of one (subject, visit, form): see
+ * cb_merge_last_instance. */
+struct mseries {
+	char *key; /* subject, visit and form joined by SEP */
+	unsigned last;
+};
+
 struct mquery {
 	char id[CB_EVENT_ID_HEX + 1];
 	const struct cb_event *open;
@@ -214,8 +222,9 @@ struct mquery {
 };
 
 struct cb_merge {
-	struct hmap events, items, forms, queries, subjects;
+	struct hmap events, items, forms, queries, subjects, series;
 	struct ptrs evs;      /* struct cb_event *, owned */
+	struct ptrs seriesv;  /* struct mseries *, owned */
 	struct ptrs itemv;    /* struct mitem *, owned */
 	struct ptrs formv;    /* struct mform *, owned */
 	struct ptrs queryv;   /* struct mquery *, owned */
@@ -239,6 +248,7 @@ int cb_merge_new(struct cb_merge **out, struct cb_err *err)
 	m->forms.seed = seed ^ 0x2222222222222222ULL;
 	m->queries.seed = seed ^ 0x3333333333333333ULL;
 	m->subjects.seed = seed ^ 0x4444444444444444ULL;
+	m->series.seed = seed ^ 0x5555555555555555ULL;
 	*out = m;
 	return 0;
 }
@@ -284,6 +294,14 @@ void cb_merge_free(struct cb_merge *m)
 	}
 	for (i = 0; i < m->subjectv.n; i++)
 		free(m->subjectv.v[i]);
+	for (i = 0; i < m->seriesv.n; i++) {
+		struct mseries *se = m->seriesv.v[i];
+
+		free(se->key);
+		free(se);
+	}
+	free(m->seriesv.v);
+	free(m->series.slots);
 	free(m->evs.v);
 	free(m->itemv.v);
 	free(m->formv.v);
@@ -350,6 +368,53 @@ static int names_make(struct names *nm, const char *const *part, size_t n,
 	return 0;
 }
 
+/* Count instance part[3] of (part[0], part[1], part[2]) in the index. */
+static int series_note(struct cb_merge *m, const char *const *part)
+{
+	char key[KEY_MAX], *end;
+	struct mseries *se;
+	unsigned long n;
+
+	if (!part[3][0])
+		return 0; /* not a repeating form's instance */
+	n = strtoul(part[3], &end, 10);
+	if (*end || n == 0 || join_key(part, 3, key, sizeof(key)))
+		return 0;
+	if (n > UINT_MAX)
+		n = UINT_MAX;
+	se = hmap_get(&m->series, key);
+	if (!se) {
+		se = calloc(1, sizeof(*se));
+		if (se)
+			se->key = strdup(key);
+		if (!se || !se->key || hmap_reserve(&m->series, 1) ||
+		    ptrs_reserve(&m->seriesv, 1)) {
+			if (se)
+				free(se->key);
+			free(se);
+			return CB_ENOMEM;
+		}
+		hmap_put(&m->series, se->key, se);
+		ptrs_push(&m->seriesv, se);
+	}
+	if (n > se->last)
+		se->last = (unsigned)n;
+	return 0;
+}
+
+unsigned cb_merge_last_instance(const struct cb_merge *m, const char *subject,
+				const char *visit, const char *form)
+{
+	const char *part[3] = {subject, visit, form};
+	const struct mseries *se;
+	char key[KEY_MAX];
+
+	if (!subject || !visit || !form || join_key(part, 3, key, sizeof(key)))
+		return 0;
+	se = hmap_get(&m->series, key);
+	return se ? se->last : 0;
+}
+
 /* The form of `ev`'s target, created (empty) if missing. */
 static struct mform *form_for(struct cb_merge *m, const struct cb_event *ev,
 			      int *rc)
@@ -364,6 +429,9 @@ static struct mform *form_for(struct cb_merge *m, const struct cb_event *ev,
 	f = hmap_get(&m->forms, key);
 	if (f)
 		return f;
+	*rc = series_note(m, part);
+	if (*rc)
+		return NULL;
 	f = calloc(1, sizeof(*f));
 	if (!f || names_make(&f->nm, part, 4, key) ||
 	    hmap_reserve(&m->forms, 1) || ptrs_reserve(&m->formv, 1) ||

@@ -232,6 +232,16 @@ int cb_merge_each_form(struct cb_merge *m, const char *subject,
 		       void *ctx);
 
 /*
+ * The highest instance number N of repeating form `form` at `visit` that
+ * an event has changed or signed for `subject` ("FORM#N"; 0 when none). A
+ * hash lookup kept up as events are added, so an edit check on one save
+ * never walks the whole state (cb_merge_each_form sorts and walks every
+ * form of every subject).
+ */
+unsigned cb_merge_last_instance(const struct cb_merge *m, const char *subject,
+				const char *visit, const char *form);
+
+/*
  * The data.seen text for a new signature of this form instance: the ids
  * of all current heads of its items, sorted, each once, comma-separated
  * ("" when it has none), in a malloc'd string the caller frees. CB_ENOMEM.

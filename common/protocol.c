@@ -172,6 +172,8 @@ static const char *const check_type_names[] = {
     [CB_CHECK_AT_LEAST_ONE] = "at_least_one",
     [CB_CHECK_VISIT_WINDOW] = "visit_window",
     [CB_CHECK_CONDITION] = "condition",
+    [CB_CHECK_NOT_FUTURE] = "not_future",
+    [CB_CHECK_AGE] = "age",
 };
 #define NCHECKTYPES (sizeof(check_type_names) / sizeof(check_type_names[0]))
 
@@ -319,17 +321,24 @@ cb_protocol_visit_date_item(const struct cb_protocol *p,
 			    const struct cb_protocol_visit *v)
 {
 	size_t i;
+	int pass;
 
 	if (!v->scheduled)
 		return NULL;
-	for (i = 0; i < p->nchecks; i++) {
-		const struct cb_protocol_check *c = &p->checks[i];
+	/* First a window check on the day-0 item's form (the visit form),
+	 * then any: another form's window (the randomization's, say) does
+	 * not make its date the visit's. */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < p->nchecks; i++) {
+			const struct cb_protocol_check *c = &p->checks[i];
 
-		if (c->type == CB_CHECK_VISIT_WINDOW && c->form && c->item &&
-		    !c->form->repeating &&
-		    cb_protocol_visit_has_form(v, c->form))
-			return c->item;
-	}
+			if (c->type != CB_CHECK_VISIT_WINDOW || !c->form ||
+			    !c->item || c->form->repeating ||
+			    !cb_protocol_visit_has_form(v, c->form))
+				continue;
+			if (pass == 1 || c->form == p->day0.form)
+				return c->item;
+		}
 	if (p->day0.form && p->day0.item && !p->day0.form->repeating &&
 	    cb_protocol_visit_has_form(v, p->day0.form))
 		return p->day0.item;
@@ -669,6 +678,25 @@ int cb_protocol_check_value(const struct cb_protocol_item *item,
 	if (soft && outside(&item->soft, v))
 		*soft = 1;
 	return 0;
+}
+
+const char *cb_protocol_canonical_value(const struct cb_protocol_item *item,
+					const char *value)
+{
+	size_t i;
+
+	if (!item || !value ||
+	    (item->type != CB_ITEM_CHOICE && item->type != CB_ITEM_BOOLEAN))
+		return value;
+	for (i = 0; i < item->nchoices; i++)
+		if (!strcmp(item->choices[i].code, value))
+			return value;
+	/* The loader keeps a list's codes apart ignoring case, so at most
+	 * one matches. */
+	for (i = 0; i < item->nchoices; i++)
+		if (!strcasecmp(item->choices[i].code, value))
+			return item->choices[i].code;
+	return value;
 }
 
 int cb_protocol_parse_target(const struct cb_protocol *p, const char *text,
@@ -1127,13 +1155,21 @@ static void load_choices(struct ld *ld, const cJSON *arr, const char *path,
 				     "spaces or quotes, at most %d bytes)",
 				     q, CB_PROTOCOL_CODE_MAX);
 			} else {
+				/* Values are typed in any case and stored
+				 * as the list spells them, so two codes may
+				 * not differ only in case. */
 				for (k = 0; k < i; k++)
-					if (!strcmp(ch[k].code, code))
+					if (!strcasecmp(ch[k].code, code))
 						break;
-				if (k < i)
+				if (k < i && !strcmp(ch[k].code, code))
 					prob(ld, sub,
 					     "duplicate choice code \"%s\"",
 					     code);
+				else if (k < i)
+					prob(ld, sub,
+					     "choice codes \"%s\" and \"%s\" "
+					     "differ only in case",
+					     ch[k].code, code);
 				ch[i].code = ld_dup(ld, code);
 				ch[i].label = ld_dup(ld, label);
 			}
@@ -2661,6 +2697,8 @@ static const char *const *check_keys(enum cb_check_type t)
 	static const char *const alo[] = {COMMON, "items", "value", NULL};
 	static const char *const win[] = {COMMON, "item", NULL};
 	static const char *const cnd[] = {COMMON, "condition", NULL};
+	static const char *const nfu[] = {COMMON, "item", "days", NULL};
+	static const char *const age[] = {COMMON, "item", "birth", "on", NULL};
 #undef COMMON
 	switch (t) {
 	case CB_CHECK_REQUIRED:
@@ -2674,8 +2712,25 @@ static const char *const *check_keys(enum cb_check_type t)
 		return win;
 	case CB_CHECK_CONDITION:
 		return cnd;
+	case CB_CHECK_NOT_FUTURE:
+		return nfu;
+	case CB_CHECK_AGE:
+		return age;
 	}
 	return req;
+}
+
+/* True when `form` (or any form, when NULL) has a date-like item. */
+static int has_datelike(const struct cb_protocol *p,
+			const struct cb_protocol_form *form)
+{
+	size_t i;
+
+	for (i = 0; i < p->nitems; i++)
+		if ((!form || p->items[i].form == form) &&
+		    is_datelike(p->items[i].type))
+			return 1;
+	return 0;
 }
 
 /* True when `form` (or any form, when NULL) has an item `star` expands to. */
@@ -2738,8 +2793,8 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 		cb_err_quote(tj->valuestring, q, sizeof(q));
 		prob(ld, sub,
 		     "unknown check type \"%s\" (required, forbidden, "
-		     "compare, at_least_one, visit_window or "
-		     "condition)",
+		     "compare, at_least_one, visit_window, condition, "
+		     "not_future or age)",
 		     q);
 		return;
 	}
@@ -2752,10 +2807,11 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 	if (!strcmp(fj->valuestring, "*")) {
 		star_form = 1;
 		c.fixed = 1;
-		if (chk->type != CB_CHECK_COMPARE) {
+		if (chk->type != CB_CHECK_COMPARE &&
+		    chk->type != CB_CHECK_NOT_FUTURE) {
 			prob(ld, sub,
 			     "form \"*\" (every form) is only for "
-			     "compare checks");
+			     "compare and not_future checks");
 			return;
 		}
 	} else {
@@ -2772,17 +2828,19 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 	/* "item": one item of the form ("*" for compare: every fitting one) */
 	if (chk->type == CB_CHECK_REQUIRED || chk->type == CB_CHECK_FORBIDDEN ||
 	    chk->type == CB_CHECK_COMPARE ||
-	    chk->type == CB_CHECK_VISIT_WINDOW) {
+	    chk->type == CB_CHECK_VISIT_WINDOW ||
+	    chk->type == CB_CHECK_NOT_FUTURE || chk->type == CB_CHECK_AGE) {
 		ij = member(ld, j, "item", W_STRING, 1, path);
 		if (!ij)
 			return;
 		path_key(sub, path, "item");
 		if (!strcmp(ij->valuestring, "*")) {
 			star_item = 1;
-			if (chk->type != CB_CHECK_COMPARE) {
+			if (chk->type != CB_CHECK_COMPARE &&
+			    chk->type != CB_CHECK_NOT_FUTURE) {
 				prob(ld, sub,
-				     "item \"*\" is only for compare "
-				     "checks");
+				     "item \"*\" is only for compare and "
+				     "not_future checks");
 				return;
 			}
 		} else if (star_form) {
@@ -2901,6 +2959,50 @@ static void load_check(struct ld *ld, const cJSON *j, const char *path,
 		break;
 	case CB_CHECK_CONDITION:
 		chk->test = cond_member(ld, j, "condition", 1, path, &c, &bad);
+		break;
+	case CB_CHECK_NOT_FUTURE: {
+		long long days = 0;
+
+		if (cJSON_GetObjectItemCaseSensitive(j, "days") &&
+		    get_int(ld, j, "days", 0, CB_PROTOCOL_FUTURE_DAYS_MAX, 0,
+			    &days, path))
+			chk->days = (int)days;
+		path_key(sub, path, "item");
+		if (chk->item && !is_datelike(chk->item->type))
+			prob(ld, sub,
+			     "%s is %s; a not_future check needs a date, "
+			     "partial date or datetime item",
+			     chk->item->code, type_names[chk->item->type]);
+		if (star_item && !has_datelike(ld->p, chk->form))
+			prob(ld, sub, "%s%s has no date-like item",
+			     star_form ? "no form" : "form ",
+			     star_form ? "" : chk->form->code);
+		break;
+	}
+	case CB_CHECK_AGE:
+		path_key(sub, path, "item");
+		if (chk->item->type != CB_ITEM_INTEGER)
+			prob(ld, sub,
+			     "%s is %s; an age check needs an integer item "
+			     "(age in completed years)",
+			     chk->item->code, type_names[chk->item->type]);
+		if (!ref_member(ld, j, "birth", path, &c, &chk->birth) &&
+		    chk->birth.item->type != CB_ITEM_INTEGER &&
+		    !is_datelike(chk->birth.item->type)) {
+			path_key(sub, path, "birth");
+			prob(ld, sub,
+			     "%s is %s; the birth is an integer year or a "
+			     "date-like item",
+			     chk->birth.text,
+			     type_names[chk->birth.item->type]);
+		}
+		if (!ref_member(ld, j, "on", path, &c, &chk->on) &&
+		    !is_datelike(chk->on.item->type)) {
+			path_key(sub, path, "on");
+			prob(ld, sub,
+			     "%s is %s; an age is taken on a date-like item",
+			     chk->on.text, type_names[chk->on.item->type]);
+		}
 		break;
 	}
 }

@@ -46,6 +46,7 @@
 #define CB_PROTOCOL_TEXT_DEFAULT 200   /* max_length when the file gives none */
 #define CB_PROTOCOL_PRECISION_MAX 6    /* decimal places of a decimal item */
 #define CB_PROTOCOL_REPEAT_MAX 9999 /* highest instance of a repeating form */
+#define CB_PROTOCOL_FUTURE_DAYS_MAX 366 /* `days` of a not_future check */
 
 /* Problems kept by one load, and the longest message of each (bytes). */
 #define CB_PROTOCOL_PROBLEMS_MAX 100
@@ -110,6 +111,8 @@ enum cb_check_type {
 	CB_CHECK_AT_LEAST_ONE, /* one of `items` present (or equal to value) */
 	CB_CHECK_VISIT_WINDOW, /* date item within its visit's window */
 	CB_CHECK_CONDITION,    /* a free condition must hold */
+	CB_CHECK_NOT_FUTURE,   /* date item not after today + `days` */
+	CB_CHECK_AGE,	       /* age item agrees with birth and a date */
 };
 
 enum cb_check_severity {
@@ -240,8 +243,11 @@ struct cb_protocol_cond {
 
 /*
  * A declarative edit check, attached to `form` (or to every form when
- * form is NULL, possible only for compare checks whose references are all
- * VISIT.FORM.ITEM). It applies when `when` is NULL or holds.
+ * form is NULL, possible only for compare and not_future checks whose
+ * references are all VISIT.FORM.ITEM). It applies when `when` is NULL or
+ * holds. A check that reads an item of another form (FORM.ITEM,
+ * VISIT.FORM.ITEM, or the day-0 item of a visit window) relates the two:
+ * check.h runs it when either side is saved.
  *
  *   REQUIRED, FORBIDDEN   `item` must (not) have a value.
  *   COMPARE               `test` is a CB_COND_COMPARE whose left operand is
@@ -257,6 +263,19 @@ struct cb_protocol_cond {
  *                         visit lies within that visit's low..high days
  *                         from the protocol's day-0 item.
  *   CONDITION             `test` must hold.
+ *   NOT_FUTURE            `item` (a date-like item; NULL, written "*",
+ *                         means every date-like item of the form, and
+ *                         form NULL every form) is not after today plus
+ *                         `days` days. "Today" is the caller's (check.h:
+ *                         struct cb_check_context); without one the check
+ *                         passes.
+ *   AGE                   `item` (an integer: age in completed years)
+ *                         agrees with `birth` (an integer birth year, or a
+ *                         date-like birth date) and `on` (the date-like
+ *                         item the age is taken at): with two full dates
+ *                         it is exactly the completed years between them,
+ *                         otherwise the year of `on` minus the birth year,
+ *                         or one less. A missing operand passes.
  */
 struct cb_protocol_check {
 	const char *id;	     /* unique, e.g. "AE_END_AFTER_ONSET" */
@@ -270,6 +289,8 @@ struct cb_protocol_check {
 	size_t nitems;			     /* AT_LEAST_ONE */
 	const struct cb_protocol_item *const *items;
 	const char *value; /* AT_LEAST_ONE: required value, or NULL */
+	int days;	   /* NOT_FUTURE: days allowed after today, 0..366 */
+	struct cb_protocol_ref birth, on; /* AGE; item NULL otherwise */
 };
 
 /* An eligibility rule: `cond` must hold for the subject to be eligible. */
@@ -438,8 +459,9 @@ cb_protocol_find_item_path(const struct cb_protocol *p, const char *form_item);
 
 /*
  * The item holding a scheduled visit's date: the item of a visit_window
- * check on a (non-repeating) form the visit holds, else the day-0 item
- * when the visit holds its form. NULL for LOG or a visit with neither.
+ * check on a (non-repeating) form the visit holds, one on the day-0
+ * item's form first, else the day-0 item when the visit holds its form.
+ * NULL for LOG or a visit with neither.
  */
 const struct cb_protocol_item *
 cb_protocol_visit_date_item(const struct cb_protocol *p,
@@ -472,6 +494,16 @@ int cb_protocol_parse_target(const struct cb_protocol *p, const char *text,
  */
 int cb_protocol_check_value(const struct cb_protocol_item *item,
 			    const char *value, int *soft, struct cb_err *err);
+
+/*
+ * The stored spelling of a typed value of `item`: for a choice or boolean
+ * item, the code equal to `value` ignoring ASCII case ("mod" gives "MOD",
+ * "y" gives "Y"); otherwise, or when no code matches, `value` itself (so
+ * cb_protocol_check_value reports it). The result points into the
+ * protocol or is `value`. NULL gives NULL.
+ */
+const char *cb_protocol_canonical_value(const struct cb_protocol_item *item,
+					const char *value);
 
 /* True when a user holding `role` (a role name) may write `form`. */
 int cb_protocol_form_writable(const struct cb_protocol_form *form,

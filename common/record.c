@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
 void cb_record_instance_text(unsigned instance, char out[16])
 {
 	if (instance)
@@ -40,6 +42,16 @@ static int source_get(void *ctx, const char *visit, const char *form,
 	return 0;
 }
 
+static int source_last_instance(void *ctx, const char *visit, const char *form,
+				unsigned *last, struct cb_err *err)
+{
+	struct cb_record_source *rs = ctx;
+
+	(void)err;
+	*last = cb_merge_last_instance(rs->merge, rs->subject, visit, form);
+	return 0;
+}
+
 struct cb_check_source cb_record_source(struct cb_record_source *rs,
 					struct cb_merge *m, const char *subject)
 {
@@ -50,6 +62,7 @@ struct cb_check_source cb_record_source(struct cb_record_source *rs,
 	rs->instance[0] = '\0';
 	src.get = source_get;
 	src.ctx = rs;
+	src.last_instance = source_last_instance;
 	return src;
 }
 
@@ -126,6 +139,26 @@ int cb_record_item(const struct cb_protocol_form *form, const char *code,
 			  form->code, code, list);
 }
 
+/*
+ * "Today" for a save: the UTC date of the event's own wall time, so the
+ * laptop that makes the event and the server that receives it later reach
+ * the same verdict (see record.h).
+ */
+static int record_today(const struct cb_event *ev, char out[16],
+			struct cb_err *err)
+{
+	int64_t ms;
+
+	if (cb_clock_parse_utc(ev->wall, &ms, err))
+		return cb_err_set(err, CB_EINVAL,
+				  "event %s: wall time '%.40s' is not UTC "
+				  "YYYY-MM-DDTHH:MM:SS.mmmZ",
+				  ev->id, ev->wall);
+	memcpy(out, ev->wall, 10); /* its date part */
+	out[10] = '\0';
+	return 0;
+}
+
 int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 			 const char *role, const struct cb_event *ev,
 			 struct cb_check_results *res, struct cb_err *err)
@@ -137,7 +170,8 @@ int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 	struct cb_record_source rs;
 	struct cb_check_source base, over;
 	struct cb_check_overlay ov;
-	char target[CB_PROTOCOL_CODE_MAX + 16];
+	struct cb_check_context ctx;
+	char target[CB_PROTOCOL_CODE_MAX + 16], today[16];
 	unsigned instance;
 	size_t i;
 	int rc, randomize;
@@ -188,7 +222,13 @@ int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 	ov.nchanges = ev->nchanges;
 	ov.changes = changes;
 	over = cb_check_overlay_source(&ov);
-	rc = cb_check_form(p, &over, v, f, instance, res, err);
+	rc = record_today(ev, today, err);
+	if (rc)
+		goto out;
+	ctx.today = today;
+	ctx.nchanges = ev->nchanges;
+	ctx.changes = changes;
+	rc = cb_check_save(p, &over, v, f, instance, &ctx, res, err);
 	if (rc)
 		goto out;
 	for (i = 0; i < res->count; i++)

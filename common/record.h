@@ -10,8 +10,16 @@
  * holds the form, its repeat instance suits the form, the writer's role
  * may write the form, every item belongs to the form, and the record it
  * would leave passes every hard edit check of that form instance (values
- * are read from the merge state, with the save's changes laid over them).
- * Soft failures do not make it unacceptable: the caller opens a query.
+ * are read from the merge state, with the save's changes laid over them),
+ * and every hard check of another form instance that reads an item the
+ * save changes (cb_check_save), so a check relating two forms holds
+ * whichever of them is saved last. Soft failures do not make it
+ * unacceptable: the caller opens a query where each belongs.
+ *
+ * "Today" for not_future checks is the UTC date of the event's own wall
+ * time (the device clock when it was made), on the laptop and on the
+ * server alike: a save the laptop accepted is never refused by the server
+ * only because it synced days later.
  */
 #ifndef CB_RECORD_H
 #define CB_RECORD_H
@@ -67,10 +75,12 @@ int cb_record_item(const struct cb_protocol_form *form, const char *code,
  * the same way, except that it must write the protocol's randomization
  * form (whose writer is the randomize command, not a role) and the role
  * is not asked. Appends every edit-check
- * failure, hard and soft, to `res` (initialised by the caller). Returns 0
+ * failure, hard and soft, to `res` (initialised by the caller); failures
+ * of related checks carry their own form instance (`elsewhere`). Returns 0
  * when the save is acceptable, CB_ECHECK when res holds a hard failure,
- * CB_ENOTFOUND or CB_EINVAL for a target or item the protocol lacks,
- * CB_EFORBIDDEN when the role may not write the form, CB_ENOMEM.
+ * CB_ENOTFOUND or CB_EINVAL for a target or item the protocol lacks (or
+ * a wall time that does not parse), CB_EFORBIDDEN when the role may not write
+ * the form, CB_ENOMEM.
  */
 int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 			 const char *role, const struct cb_event *ev,

@@ -104,7 +104,7 @@ areq() {
 
 enroll() { # prints the new subject of the coordinator's laptop
 	_s=$(cb coordinator subject add 2>/dev/null) || return 1
-	cb coordinator form set "$_s" SCR DM CONSDT=2026-01-05 BRTHYR=1960 \
+	cb coordinator form set "$_s" SCR DM CONSDT=2026-01-05 BRTHYR=1966 \
 		SEX=F HEIGHT=160 WEIGHT=70 KNEE=L >/dev/null 2>&1 || return 1
 	cb coordinator form set "$_s" SCR ELIG AGE=60 KLGRADE="$1" PAIN3M=Y \
 		BMI=28 IAINJ3M=N INFLARTH=N PREG=N >/dev/null 2>&1 || return 1

@@ -169,6 +169,7 @@ expect_same "value from file round-trips without its newline" \
 
 # Two processes adding AEs to one subject at once take different numbers.
 S2=$("$CB" subject add)
+"$CB" form set "$S2" SCR DM CONSDT=2026-01-10 >/dev/null 2>&1 # AE_CONSENT
 for i in 1 2 3 4; do
 	"$CB" ae add "$S2" "AETERM=Parallel $i" AESTDTC=2026-02 AEONGO=Y \
 		AETOXGR=1 AESEV=MILD AESER=N AEREL=NOT AERELPR=NOT AEACN=NONE \

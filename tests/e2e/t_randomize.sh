@@ -106,7 +106,7 @@ expect_rc "register investigator" 0 cb inv init --server "$URL" --token "$t" --u
 # prints its id.
 enroll() {
 	_s=$(cb "$1" subject add 2>/dev/null) || return 1
-	cb "$1" form set "$_s" SCR DM CONSDT=2026-01-05 BRTHYR=1960 SEX=F \
+	cb "$1" form set "$_s" SCR DM CONSDT=2026-01-05 BRTHYR=$((2026 - ${3:-60})) SEX=F \
 		HEIGHT=160 WEIGHT=70 KNEE=L >/dev/null 2>&1 || return 1
 	cb "$1" form set "$_s" SCR ELIG AGE="${3:-60}" KLGRADE="$2" PAIN3M=Y \
 		BMI=28 IAINJ3M=N INFLARTH=N PREG=N >/dev/null 2>&1 || return 1

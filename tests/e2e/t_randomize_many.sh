@@ -94,7 +94,7 @@ stop_server
 # enroll DEV KL: a new eligible subject; prints its id.
 enroll() {
 	_s=$(cb "$1" subject add 2>/dev/null) || return 1
-	cb "$1" form set "$_s" SCR DM CONSDT=2026-01-05 BRTHYR=1960 SEX=F \
+	cb "$1" form set "$_s" SCR DM CONSDT=2026-01-05 BRTHYR=1966 SEX=F \
 		HEIGHT=160 WEIGHT=70 KNEE=L >/dev/null 2>&1 || return 1
 	cb "$1" form set "$_s" SCR ELIG AGE=60 KLGRADE="$2" PAIN3M=Y \
 		BMI=28 IAINJ3M=N INFLARTH=N PREG=N >/dev/null 2>&1 || return 1

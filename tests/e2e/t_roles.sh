@@ -220,7 +220,7 @@ result() { jget "$T/resp" 'j["results"][0]["status"] + ":" + str(j["results"][0]
 enroll() { # DEV: prints the new subject
 	on "$1" subject add || return 1
 	_s=$(cat "$T/out")
-	on "$1" form set "$_s" SCR DM CONSDT=2026-01-05 BRTHYR=1960 SEX=F \
+	on "$1" form set "$_s" SCR DM CONSDT=2026-01-05 BRTHYR=1966 SEX=F \
 		HEIGHT=160 WEIGHT=70 KNEE=L || return 1
 	on "$1" form set "$_s" SCR ELIG AGE=60 KLGRADE=2 PAIN3M=Y \
 		BMI=28 IAINJ3M=N INFLARTH=N PREG=N || return 1

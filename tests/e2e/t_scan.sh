@@ -73,9 +73,10 @@ save "AE 2 opens a query" "$S" LOG AE#2 AETERM=Quokka-rash-term \
 needle "무릎 부종 심함" 2023-12-14 2023-12-19 POSSIBLE PROBABLE TREATED \
 	RECOVERED "재검토-사유 Reason-Zebra-7731" Reason-Zebra-7731 \
 	Quokka-rash-term "AE is not ongoing: give its end date"
+save "S2 consent" "$S2" SCR DM CONSDT=2024-01-08 # EOS_CONSENT
 save "EOS" "$S2" LOG EOS EOSSTAT=WITHDREW EOSDT=2024-02-29 \
 	EOSREAS="Moved-to-Ulsan-Walrus"
-needle WITHDREW 2024-02-29 Moved-to-Ulsan-Walrus
+needle 2024-01-08 WITHDREW 2024-02-29 Moved-to-Ulsan-Walrus
 # Item codes inside event JSON are clinical structure too.
 needle '"item":"AETERM"' '"kind":"form.save"' '"subject":"'
 

@@ -160,7 +160,8 @@ else
 	fail "new signature has a new id" "'$SIG1' then '$SIG2'"
 fi
 
-# A repeating form instance (adverse event).
+# A repeating form instance (adverse event; it needs a consent date).
+"$CB" form set "$S" SCR DM CONSDT=2024-01-05 >/dev/null 2>&1
 "$CB" form set "$S" LOG AE#1 AETERM=Headache >/dev/null 2>&1
 expect_rc "sign an AE instance" 0 "$CB" sign "$S" LOG 'AE#1'
 expect_out "AE instance named" "$S LOG AE#1: signed"

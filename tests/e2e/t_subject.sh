@@ -78,7 +78,7 @@ set_ok() { "$CB" form set "$@" >/dev/null 2>&1 || fail "form set $*" "exit $?"; 
 set_ok "$S1" SCR SV VISDT=2024-02-10
 set_ok "$S1" SCR ELIG AGE=50 KLGRADE=2 PAIN3M=Y BMI=30 IAINJ3M=N \
 	INFLARTH=N PREG=NA
-set_ok "$S1" SCR DM SEX=F
+set_ok "$S1" SCR DM SEX=F CONSDT=2024-02-01 # an AE needs a consent date
 set_ok "$S1" BL SV VISDT=2024-03-05
 set_ok "$S1" BL VAS VAS=42
 set_ok "$S1" BL WOMAC P1=1 P2=2 P3=3 P4=0 P5=4 S1=1 S2=1 F1=2 F2=2 F3=2 \

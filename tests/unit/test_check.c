@@ -794,7 +794,7 @@ static int failing_get(void *ctx, const char *visit, const char *form,
 
 static void test_source_error(void)
 {
-	struct cb_check_source bad = {failing_get, NULL};
+	struct cb_check_source bad = {failing_get, NULL, NULL};
 	struct cb_check_elig e;
 	enum cb_form_status st;
 	struct cb_err err;
@@ -1523,26 +1523,60 @@ static void test_knee_ae(void)
 	T_ASSERT(found_type(CB_CHECK_COMPARE, "AE.AESER"));
 
 	/* Fatal requires grade 5 and the death criterion. */
-	T_ASSERT(set("LOG.AE#1.AESER=Y LOG.AE#1.AEONGO=N "
-		     "LOG.AE#1.AEENDTC=2024-04-02 LOG.AE#1.AEOUT=FATAL "
-		     "LOG.AE#1.AETOXGR=4 LOG.AE#1.AESDTH=N"));
+	T_ASSERT(
+	    set("LOG.AE#1.AESER=Y LOG.AE#1.AEONGO=N "
+		"LOG.AE#1.AEENDTC=2024-04-02 LOG.AE#1.AEOUT=FATAL "
+		"LOG.AE#1.AETOXGR=4 LOG.AE#1.AESEV=SEV LOG.AE#1.AESDTH=N"));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
 	T_ASSERT(found("AE_FATAL_GRADE5", NULL));
 	T_ASSERT(found("AE_FATAL_DEATH", NULL));
 	T_EQ_INT(res.nhard, 2);
-	/* The death criterion left blank does not slip through. */
+	/* The death criterion left blank does not slip through, whether
+	 * the outcome or the grade asks for it. */
 	T_ASSERT(set("LOG.AE#1.AETOXGR=5 LOG.AE#1.AESDTH="));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
 	T_ASSERT(found("AE_FATAL_DEATH", NULL));
-	T_EQ_INT(res.nhard, 1);
+	T_ASSERT(found("AE_GRADE5_DEATH", NULL));
+	T_EQ_INT(res.nhard, 2);
 	T_ASSERT(set("LOG.AE#1.AETOXGR=5 LOG.AE#1.AESDTH=Y"));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
 	T_EQ_INT(res.nhard + res.nsoft, 0);
-	/* Grade 5 without a fatal outcome: soft. */
+	/* Grade 5 is death: another outcome is refused (TRIAL.md: hard). */
 	T_ASSERT(set("LOG.AE#1.AEOUT=RECOVERED_SEQ"));
 	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	r = found("AE_GRADE5_FATAL", "AE.AEOUT");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD);
+	T_EQ_INT(res.nhard, 1);
+	/* ... and so is a grade 5 AE that is not serious. */
+	T_ASSERT(set("LOG.AE#1.AEOUT=FATAL LOG.AE#1.AESER=N "
+		     "LOG.AE#1.AESDTH= LOG.AE#1.AESHOSP="));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	r = found("AE_GRADE5_SERIOUS", "AE.AESER");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD);
+	T_ASSERT(found("AE_GRADE5_DEATH", NULL));
+	/* Grade 4 reported as mild: a query (soft), on the grade. */
+	T_ASSERT(set("LOG.AE#1.AESER=N LOG.AE#1.AEOUT=RECOVERED "
+		     "LOG.AE#1.AETOXGR=4 LOG.AE#1.AESEV=MILD"));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
 	T_EQ_INT(res.nhard, 0);
-	T_ASSERT(found_type(CB_CHECK_COMPARE, "AE.AEOUT"));
+	r = found("AE_GRADE_SEVERITY", "AE.AETOXGR");
+	T_ASSERT(r && r->severity == CB_SEVERITY_SOFT);
+	T_EQ_INT(res.nsoft, 1);
+	T_ASSERT(set("LOG.AE#1.AETOXGR=1"));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	T_ASSERT(set("LOG.AE#1.AETOXGR=3 LOG.AE#1.AESEV=SEV"));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	T_ASSERT(set("LOG.AE#1.AESEV=MOD"));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	T_ASSERT(found("AE_GRADE_SEVERITY", "AE.AETOXGR"));
+	/* No consent date on record: an AE is refused. */
+	T_ASSERT(set("LOG.AE#1.AESEV=SEV SCR.DM.CONSDT="));
+	T_EQ_INT(run_form(p, "LOG", "AE", 1), 0);
+	r = found("AE_CONSENT", "AE");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD);
+	T_EQ_INT(res.nhard + res.nsoft, 1);
 }
 
 static void test_knee_visits(void)
@@ -1697,6 +1731,477 @@ static void test_knee_status_scores(void)
 	cb_check_items_release(&miss);
 }
 
+/* ------------------------------------------------------------------ */
+/* Saves: related checks, today, age.                                  */
+
+/*
+ * Check a save of "ITEM=VALUE ..." (VALUE empty: cleared) into instance
+ * `instance` of FORM at VISIT over the values in `vals`, as record.c
+ * does: an overlay over the source, cb_check_save with today (or NULL).
+ * `base` NULL reads `src`.
+ */
+static int run_save_from(const struct cb_protocol *p,
+			 const struct cb_check_source *base,
+			 const char *visit_code, const char *form_code,
+			 unsigned instance, const char *changes,
+			 const char *today)
+{
+	static char buf[1024];
+	struct cb_check_change ch[16];
+	struct cb_check_context ctx;
+	struct cb_check_overlay o;
+	struct cb_check_source over;
+	const struct cb_protocol_visit *v;
+	const struct cb_protocol_form *f;
+	struct cb_err err;
+	size_t n = 0, len;
+	char *tok, *eq;
+
+	v = cb_protocol_find_visit(p, visit_code);
+	f = cb_protocol_find_form(p, form_code);
+	if (!v || !f || strlen(changes) >= sizeof(buf))
+		return -100;
+	snprintf(buf, sizeof(buf), "%s", changes);
+	for (tok = buf; *tok && n < 16; tok += len) {
+		len = strcspn(tok, " ");
+		if (tok[len])
+			tok[len++] = '\0';
+		if (!*tok)
+			continue;
+		eq = strchr(tok, '=');
+		if (!eq)
+			return -101;
+		*eq = '\0';
+		ch[n].item = tok;
+		ch[n].value = eq[1] ? eq + 1 : NULL;
+		n++;
+	}
+	o.base = base ? base : &src;
+	o.visit = visit_code;
+	o.form = form_code;
+	o.instance = instance;
+	o.nchanges = n;
+	o.changes = ch;
+	over = cb_check_overlay_source(&o);
+	ctx.today = today;
+	ctx.nchanges = n;
+	ctx.changes = ch;
+	cb_check_results_release(&res);
+	cb_check_results_init(&res);
+	cb_err_clear(&err);
+	return cb_check_save(p, &over, v, f, instance, &ctx, &res, &err);
+}
+
+static int run_save(const struct cb_protocol *p, const char *visit_code,
+		    const char *form_code, unsigned instance,
+		    const char *changes, const char *today)
+{
+	return run_save_from(p, NULL, visit_code, form_code, instance, changes,
+			     today);
+}
+
+/*
+ * Consent on or before every other date, whichever is saved last: the
+ * same hard verdict, located on the other form instance when the consent
+ * date comes second; only the instances that break it fail.
+ */
+static void test_knee_consent_both_orders(void)
+{
+	struct cb_protocol *p = load_knee();
+	const struct cb_check_result *r;
+
+	T_ASSERT(p);
+	/* Consent first, then a visit before it: refused. */
+	reset();
+	T_ASSERT(set("SCR.DM.CONSDT=2024-01-10"));
+	T_EQ_INT(run_save(p, "SCR", "SV", 0, "VISDT=2024-01-05", NULL), 0);
+	r = found("CONSENT_FIRST_SV", "SV.VISDT");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD && !r->elsewhere);
+	T_EQ_INT(res.nhard, 1);
+
+	/* The visit (and an AE) first, then the consent date after them. */
+	reset();
+	T_ASSERT(set("SCR.SV.VISDT=2024-01-05 BL.SV.VISDT=2024-02-01 "
+		     "LOG.AE#1.AESTDTC=2024-01-07 LOG.AE#2.AESTDTC=2024-03"));
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "CONSDT=2024-01-10", NULL), 0);
+	r = found("CONSENT_FIRST_SV", "SCR.SV.VISDT");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD && r->elsewhere);
+	T_EQ_STR(r->visit->code, "SCR");
+	T_EQ_STR(r->form->code, "SV");
+	T_EQ_INT(r->instance, 0);
+	T_EQ_STR(r->item->code, "VISDT");
+	r = found("CONSENT_FIRST_AE", "LOG.AE#1.AESTDTC");
+	T_ASSERT(r && r->elsewhere && r->instance == 1);
+	T_EQ_STR(r->form->code, "AE");
+	/* BL (after consent) and AE#2 (2024-03) pass. */
+	T_EQ_INT(res.nhard, 2);
+	T_EQ_INT(res.nsoft, 0);
+	/* A consent date before them all passes. */
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "CONSDT=2024-01-05", NULL), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+
+	/* With a visit already before consent (two laptops merged), a save
+	 * that leaves the consent date alone is not blocked by it. */
+	T_ASSERT(set("SCR.DM.CONSDT=2024-01-10"));
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "HEIGHT=170", NULL), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	/* cb_check_form knows no changes: no related check runs. */
+	T_EQ_INT(run_form(p, "SCR", "DM", 0), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+
+	/* Clearing the consent date while adverse events need it. */
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "CONSDT=", NULL), 0);
+	r = found("AE_CONSENT", "LOG.AE#1");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD && r->elsewhere);
+	T_ASSERT(found("AE_CONSENT", "LOG.AE#2"));
+	T_EQ_INT(res.nhard, 2);
+}
+
+/* Visit windows and the randomization window move with the baseline. */
+static void test_knee_windows_both_orders(void)
+{
+	struct cb_protocol *p = load_knee();
+	const struct cb_check_result *r;
+
+	T_ASSERT(p);
+	reset();
+	/* Baseline 2024-02-01: INJ on day 28 and randomization on day 0. */
+	T_ASSERT(set("SCR.DM.CONSDT=2024-01-05 BL.SV.VISDT=2024-02-01 "
+		     "BL.RAND.RANDDTC=2024-02-01T09:30 "
+		     "INJ.SV.VISDT=2024-02-29"));
+	T_EQ_INT(run_save(p, "BL", "SV", 0, "VISDT=2024-02-01", NULL), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	/* The baseline moves a week later: INJ is on day 21 (inside), the
+	 * randomization on day -7 (outside: soft, on RAND). */
+	T_EQ_INT(run_save(p, "BL", "SV", 0, "VISDT=2024-02-08", NULL), 0);
+	r = found("RAND_WINDOW", "BL.RAND.RANDDTC");
+	T_ASSERT(r && r->severity == CB_SEVERITY_SOFT && r->elsewhere);
+	T_EQ_STR(r->visit->code, "BL");
+	T_EQ_STR(r->form->code, "RAND");
+	T_EQ_INT(res.nsoft, 1);
+	T_EQ_INT(res.nhard, 0);
+	/* A week earlier: INJ on day 35 is outside its window. */
+	T_EQ_INT(run_save(p, "BL", "SV", 0, "VISDT=2024-01-25", NULL), 0);
+	r = found("SV_WINDOW", "INJ.SV.VISDT");
+	T_ASSERT(r && r->severity == CB_SEVERITY_SOFT && r->elsewhere);
+	T_EQ_STR(r->visit->code, "INJ");
+	T_ASSERT(found("RAND_WINDOW", "BL.RAND.RANDDTC"));
+	T_EQ_INT(res.nsoft, 2);
+	/* The other order gives the same queries, on the same items. */
+	T_ASSERT(set("BL.SV.VISDT=2024-01-25"));
+	T_EQ_INT(run_save(p, "INJ", "SV", 0, "VISDT=2024-02-29", NULL), 0);
+	r = found("SV_WINDOW", "SV.VISDT");
+	T_ASSERT(r && r->severity == CB_SEVERITY_SOFT && !r->elsewhere);
+	T_EQ_INT(res.nsoft, 1);
+	T_EQ_INT(run_form(p, "BL", "RAND", 0), 0);
+	T_ASSERT(found("RAND_WINDOW", "RAND.RANDDTC"));
+}
+
+/* No visit after the end of study, whichever is saved last. */
+static void test_knee_eos_both_orders(void)
+{
+	struct cb_protocol *p = load_knee();
+	const struct cb_check_result *r;
+
+	T_ASSERT(p);
+	reset();
+	T_ASSERT(set("SCR.DM.CONSDT=2024-01-05 BL.SV.VISDT=2024-02-01 "
+		     "M1.SV.VISDT=2024-03-20"));
+	T_EQ_INT(run_save(p, "LOG", "EOS", 0,
+			  "EOSSTAT=WITHDREW EOSDT=2024-03-01 EOSREAS=moved",
+			  NULL),
+		 0);
+	r = found("SV_BEFORE_EOS", "M1.SV.VISDT");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD && r->elsewhere);
+	T_EQ_INT(res.nhard, 1); /* BL is before the end of study */
+	T_EQ_INT(run_save(p, "LOG", "EOS", 0,
+			  "EOSSTAT=WITHDREW EOSDT=2024-03-20 EOSREAS=moved",
+			  NULL),
+		 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	/* End of study first, then a visit after it. */
+	T_ASSERT(set("M1.SV.VISDT= LOG.EOS.EOSSTAT=WITHDREW "
+		     "LOG.EOS.EOSDT=2024-03-01 LOG.EOS.EOSREAS=moved"));
+	T_EQ_INT(run_save(p, "M1", "SV", 0, "VISDT=2024-03-20", NULL), 0);
+	r = found("SV_BEFORE_EOS", "SV.VISDT");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD && !r->elsewhere);
+	/* An end of study needs a consent date on record. */
+	T_ASSERT(set("SCR.DM.CONSDT="));
+	T_EQ_INT(run_form(p, "LOG", "EOS", 0), 0);
+	r = found("EOS_CONSENT", "EOS");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD);
+}
+
+/* AGE against the birth year and the consent date, from either side. */
+static void test_knee_age(void)
+{
+	struct cb_protocol *p = load_knee();
+	const struct cb_check_result *r;
+
+	T_ASSERT(p);
+	reset();
+	T_ASSERT(set("SCR.DM.BRTHYR=1960 SCR.DM.CONSDT=2024-01-10"));
+	T_EQ_INT(run_save(p, "SCR", "ELIG", 0, "AGE=63", NULL), 0);
+	T_EQ_INT(res.nhard, 0);
+	T_EQ_INT(run_save(p, "SCR", "ELIG", 0, "AGE=64", NULL), 0);
+	T_EQ_INT(res.nhard, 0);
+	T_EQ_INT(run_save(p, "SCR", "ELIG", 0, "AGE=62", NULL), 0);
+	r = found("AGE_BIRTH_YEAR", "ELIG.AGE");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD && !r->elsewhere);
+	T_EQ_INT(run_save(p, "SCR", "ELIG", 0, "AGE=65", NULL), 0);
+	T_ASSERT(found("AGE_BIRTH_YEAR", "ELIG.AGE"));
+	/* Age first; a birth year or consent date that disagrees later. */
+	T_ASSERT(set("SCR.ELIG.AGE=63"));
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "BRTHYR=1950", NULL), 0);
+	r = found("AGE_BIRTH_YEAR", "SCR.ELIG.AGE");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD && r->elsewhere);
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "CONSDT=2026-01-10", NULL), 0);
+	T_ASSERT(found("AGE_BIRTH_YEAR", "SCR.ELIG.AGE"));
+	/* Nothing to compare with yet: passes. */
+	T_ASSERT(set("SCR.DM.CONSDT="));
+	T_EQ_INT(run_save(p, "SCR", "ELIG", 0, "AGE=20", NULL), 0);
+	T_EQ_INT(res.nhard, 0);
+
+	/* A `when` reading another form relates it too: pregnancy answered
+	 * N, then the sex recorded as M, opens the query on PREG. */
+	reset();
+	T_ASSERT(set("SCR.ELIG.PREG=N"));
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "SEX=F", NULL), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "SEX=M", NULL), 0);
+	r = found("ELIG_PREG_MALE", "SCR.ELIG.PREG");
+	T_ASSERT(r && r->severity == CB_SEVERITY_SOFT && r->elsewhere);
+	T_EQ_INT(res.nsoft, 1);
+}
+
+/* No date after today plus one day, on every date of every form. */
+static void test_knee_not_future(void)
+{
+	struct cb_protocol *p = load_knee();
+	const struct cb_check_result *r;
+	struct cb_err err;
+
+	T_ASSERT(p);
+	reset();
+	T_ASSERT(set("SCR.DM.CONSDT=2024-01-05"));
+	/* Today 2024-03-10: the 11th is allowed (the device's date plus
+	 * one day), the 12th is not. */
+	T_EQ_INT(run_save(p, "BL", "SV", 0, "VISDT=2024-03-11", "2024-03-10"),
+		 0);
+	T_EQ_INT(res.nhard, 0);
+	T_EQ_INT(run_save(p, "BL", "SV", 0, "VISDT=2024-03-12", "2024-03-10"),
+		 0);
+	r = found("NO_FUTURE_DATE", "SV.VISDT");
+	T_ASSERT(r && r->severity == CB_SEVERITY_HARD);
+	/* Without a today (cb_check_form) the check does not run. */
+	T_ASSERT(set("BL.SV.VISDT=2024-03-12"));
+	T_EQ_INT(run_form(p, "BL", "SV", 0), 0);
+	T_ASSERT(!found("NO_FUTURE_DATE", NULL));
+	/* Partial dates fail only when certainly after. */
+	T_EQ_INT(run_save(p, "LOG", "AE", 1, "AETERM=x AESTDTC=2024-03",
+			  "2024-03-10"),
+		 0);
+	T_ASSERT(!found("NO_FUTURE_DATE", NULL));
+	T_EQ_INT(run_save(p, "LOG", "AE", 1, "AETERM=x AESTDTC=2024-04",
+			  "2024-03-10"),
+		 0);
+	T_ASSERT(found("NO_FUTURE_DATE", "AE.AESTDTC"));
+	T_EQ_INT(
+	    run_save(p, "LOG", "AE", 1, "AETERM=x AESTDTC=2025", "2024-03-10"),
+	    0);
+	T_ASSERT(found("NO_FUTURE_DATE", "AE.AESTDTC"));
+	/* A date-time by its date; the consent date too. */
+	T_EQ_INT(run_save(p, "INJ", "DOSE", 0, "EXDTC=2024-03-11T23:59",
+			  "2024-03-10"),
+		 0);
+	T_ASSERT(!found("NO_FUTURE_DATE", NULL));
+	T_EQ_INT(run_save(p, "INJ", "DOSE", 0, "EXDTC=2024-03-12T00:00",
+			  "2024-03-10"),
+		 0);
+	T_ASSERT(found("NO_FUTURE_DATE", "DOSE.EXDTC"));
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "CONSDT=2024-12-01", "2024-03-10"),
+		 0);
+	T_ASSERT(found("NO_FUTURE_DATE", "DM.CONSDT"));
+	/* A today that is not a date is the caller's error. */
+	cb_err_clear(&err);
+	T_EQ_INT(run_save(p, "SCR", "DM", 0, "HEIGHT=170", "2024-03"),
+		 CB_EINVAL);
+}
+
+/*
+ * A generic study for the engine: FORM.ITEM and VISIT.FORM.ITEM
+ * references from a repeating form, an age from a birth date, a check on
+ * every form.
+ */
+/* clang-format off */
+static const char rel_json[] =
+	"{'format':'casebook-protocol/1','id':'rel','version':'1',"
+	"'forms':["
+	"{'code':'SV','label':'Visit','items':["
+	" {'code':'VISDT','type':'date'}]},"
+	"{'code':'HDR','label':'Header','items':["
+	" {'code':'LIMIT','type':'integer'},{'code':'NOTE','type':'text'}]},"
+	"{'code':'OBS','label':'Observation','repeating':true,'items':["
+	" {'code':'VAL','type':'integer'},{'code':'OBSDT','type':'date'}]},"
+	"{'code':'BD','label':'Birth','items':["
+	" {'code':'BIRTH','type':'partial_date'},{'code':'AGE','type':'integer'},"
+	" {'code':'ON','type':'partial_date'}]}],"
+	"'visits':["
+	" {'code':'V1','label':'One','day':0,'window':[0,0],"
+	"'forms':['SV','HDR','OBS','BD']},"
+	" {'code':'V2','label':'Two','day':10,'window':[8,12],"
+	"'forms':['SV','HDR','OBS']}],"
+	"'day0':'V1.SV.VISDT',"
+	"'checks':["
+	" {'id':'OBS_LIMIT','form':'OBS','type':'compare','item':'VAL',"
+	"'op':'<=','other':'HDR.LIMIT','severity':'hard','message':'over'},"
+	" {'id':'OBS_V1','form':'OBS','type':'compare','item':'VAL',"
+	"'op':'>=','other':'V1.HDR.LIMIT','severity':'soft','message':'under'},"
+	" {'id':'AFTER_V1','form':'*','type':'compare','item':'*',"
+	"'op':'>=','other':'V1.SV.VISDT','severity':'soft','message':'early'},"
+	" {'id':'AGE','form':'BD','type':'age','item':'AGE','birth':'BIRTH',"
+	"'on':'ON','severity':'hard','message':'age'}"
+	"]}";
+/* clang-format on */
+
+static struct cb_protocol *rel;
+
+static struct cb_protocol *load_rel(void)
+{
+	struct cb_protocol_problems pr;
+	char text[sizeof(rel_json)];
+	struct cb_err err;
+	size_t i;
+
+	if (rel)
+		return rel;
+	memcpy(text, rel_json, sizeof(text));
+	for (i = 0; text[i]; i++)
+		if (text[i] == '\'')
+			text[i] = '"';
+	cb_protocol_problems_init(&pr);
+	if (cb_protocol_load_json(text, strlen(text), "rel", &rel, &pr, &err)) {
+		for (i = 0; i < pr.count; i++)
+			printf("# rel: %s\n", pr.msgs[i]);
+		rel = NULL;
+	}
+	cb_protocol_problems_release(&pr);
+	return rel;
+}
+
+static void test_related_reach(void)
+{
+	struct cb_protocol *p = load_rel();
+	struct cb_check_source no_instances;
+	const struct cb_check_result *r;
+
+	T_ASSERT(p);
+	reset();
+	T_ASSERT(set("V1.HDR.LIMIT=10 V1.OBS#1.VAL=5 V1.OBS#3.VAL=12 "
+		     "V2.HDR.LIMIT=1 V2.OBS#1.VAL=8"));
+	/* FORM.ITEM reaches the saved visit only, every instance there. */
+	T_EQ_INT(run_save(p, "V1", "HDR", 0, "LIMIT=6", NULL), 0);
+	r = found("OBS_LIMIT", "V1.OBS#3.VAL");
+	T_ASSERT(r && r->elsewhere && r->instance == 3);
+	T_EQ_STR(r->visit->code, "V1");
+	T_ASSERT(!found("OBS_LIMIT", "V1.OBS#1.VAL"));
+	T_ASSERT(!found("OBS_LIMIT", "V2.OBS#1.VAL")); /* 8 > 1, not run */
+	T_EQ_INT(res.nhard, 1);
+	/* VISIT.FORM.ITEM reaches every visit holding the form. */
+	r = found("OBS_V1", "V1.OBS#1.VAL");
+	T_ASSERT(r && r->severity == CB_SEVERITY_SOFT);
+	T_EQ_INT(res.nsoft, 1);
+	T_EQ_INT(run_save(p, "V1", "HDR", 0, "LIMIT=9", NULL), 0);
+	T_ASSERT(found("OBS_V1", "V2.OBS#1.VAL"));
+	T_ASSERT(found("OBS_V1", "V1.OBS#1.VAL"));
+	T_ASSERT(found("OBS_LIMIT", "V1.OBS#3.VAL"));
+	/* A change no check reads runs nothing elsewhere. */
+	T_EQ_INT(run_save(p, "V1", "HDR", 0, "NOTE=hello", NULL), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	/* A source that cannot list instances skips repeating forms. */
+	no_instances = src;
+	no_instances.last_instance = NULL;
+	T_EQ_INT(
+	    run_save_from(p, &no_instances, "V1", "HDR", 0, "LIMIT=6", NULL),
+	    0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	/* The saved instance is checked once, as itself. */
+	T_EQ_INT(run_save(p, "V1", "OBS", 3, "VAL=12", NULL), 0);
+	r = found("OBS_LIMIT", "OBS.VAL");
+	T_ASSERT(r && !r->elsewhere && r->instance == 3);
+	T_EQ_INT(res.nhard, 1);
+	/* A new instance is seen by the overlay's last_instance. */
+	T_ASSERT(set("V1.OBS#1.VAL= V1.OBS#3.VAL="));
+	T_EQ_INT(run_save(p, "V1", "OBS", 5, "VAL=50", NULL), 0);
+	T_ASSERT(found("OBS_LIMIT", "OBS.VAL"));
+}
+
+static void test_related_every_form(void)
+{
+	struct cb_protocol *p = load_rel();
+
+	T_ASSERT(p);
+	reset();
+	T_ASSERT(set("V2.SV.VISDT=2024-01-12 V2.OBS#2.OBSDT=2024-01-05 "
+		     "V1.BD.ON=2024-01-01"));
+	/* Day 0 moves after every other date: a "*" check on every form
+	 * runs on every instance holding a date, and windows follow. */
+	T_EQ_INT(run_save(p, "V1", "SV", 0, "VISDT=2024-01-06", NULL), 0);
+	T_ASSERT(found("AFTER_V1", "V2.OBS#2.OBSDT"));
+	T_ASSERT(found("AFTER_V1", "V1.BD.ON"));
+	T_ASSERT(!found("AFTER_V1", "V2.SV.VISDT"));
+	/* V2 on day 6 is outside 8..12: no window check in this study. */
+	T_EQ_INT(res.nsoft, 2);
+	T_EQ_INT(res.nhard, 0);
+}
+
+static void test_age_from_dates(void)
+{
+	struct cb_protocol *p = load_rel();
+
+	T_ASSERT(p);
+	reset();
+	/* Two full dates: exactly the completed years. */
+	T_ASSERT(set("V1.BD.BIRTH=1960-06-15 V1.BD.ON=2024-06-14"));
+	T_EQ_INT(run_save(p, "V1", "BD", 0, "AGE=63", NULL), 0);
+	T_EQ_INT(res.nhard, 0);
+	T_EQ_INT(run_save(p, "V1", "BD", 0, "AGE=64", NULL), 0);
+	T_ASSERT(found("AGE", "BD.AGE"));
+	T_ASSERT(set("V1.BD.ON=2024-06-15"));
+	T_EQ_INT(run_save(p, "V1", "BD", 0, "AGE=64", NULL), 0);
+	T_EQ_INT(res.nhard, 0);
+	T_EQ_INT(run_save(p, "V1", "BD", 0, "AGE=63", NULL), 0);
+	T_ASSERT(found("AGE", "BD.AGE"));
+	/* A partial date: the year rule, one of two ages. */
+	T_ASSERT(set("V1.BD.BIRTH=1960-06"));
+	T_EQ_INT(run_save(p, "V1", "BD", 0, "AGE=63", NULL), 0);
+	T_EQ_INT(res.nhard, 0);
+	T_EQ_INT(run_save(p, "V1", "BD", 0, "AGE=64", NULL), 0);
+	T_EQ_INT(res.nhard, 0);
+	T_EQ_INT(run_save(p, "V1", "BD", 0, "AGE=62", NULL), 0);
+	T_ASSERT(found("AGE", "BD.AGE"));
+	T_ASSERT(set("V1.BD.BIRTH=1960-06-15 V1.BD.ON=2024"));
+	T_EQ_INT(run_save(p, "V1", "BD", 0, "AGE=63", NULL), 0);
+	T_EQ_INT(res.nhard, 0);
+	T_EQ_INT(run_save(p, "V1", "BD", 0, "AGE=65", NULL), 0);
+	T_ASSERT(found("AGE", "BD.AGE"));
+}
+
+/* The values source knows the highest instance of each form. */
+static void test_values_last_instance(void)
+{
+	unsigned last = 99;
+	struct cb_err err;
+
+	reset();
+	T_ASSERT(set("LOG.AE#2.AETERM=x LOG.AE#7.AETERM=y BL.VAS#9.VAS=1"));
+	T_ASSERT(src.last_instance != NULL);
+	T_EQ_INT(src.last_instance(src.ctx, "LOG", "AE", &last, &err), 0);
+	T_EQ_INT(last, 7);
+	T_EQ_INT(src.last_instance(src.ctx, "LOG", "EOS", &last, &err), 0);
+	T_EQ_INT(last, 0);
+}
+
 int main(void)
 {
 	build();
@@ -1728,7 +2233,17 @@ int main(void)
 	T_RUN(test_knee_visits);
 	T_RUN(test_knee_eligibility);
 	T_RUN(test_knee_status_scores);
+	T_RUN(test_knee_consent_both_orders);
+	T_RUN(test_knee_windows_both_orders);
+	T_RUN(test_knee_eos_both_orders);
+	T_RUN(test_knee_age);
+	T_RUN(test_knee_not_future);
+	T_RUN(test_related_reach);
+	T_RUN(test_related_every_form);
+	T_RUN(test_age_from_dates);
+	T_RUN(test_values_last_instance);
 	cb_protocol_free(mini);
+	cb_protocol_free(rel);
 	cb_protocol_free(knee);
 	reset();
 	cb_check_values_release(&vals);

@@ -1,6 +1,7 @@
 /*
  * test_merge.c - the merge engine: heads, conflicts and their query ids,
- * convergence, resolution, signatures, queries, the audit trail, and the
+ * convergence, resolution, signatures, queries, the audit trail, the
+ * index of the last instance of a repeating form, and the
  * property that the derived state depends only on the set of events:
  * the same set in 1,000 random orders with duplicates gives byte-identical
  * dumps.
@@ -514,6 +515,45 @@ static void test_take(void)
 	free_set();
 }
 
+/* The highest instance of a repeating form, found without a walk. */
+static void test_last_instance(void)
+{
+	size_t order[MAXSET], i;
+	struct cb_merge *m;
+	struct cb_event *e;
+
+	build_set();
+	m = merge_of(NULL, nset);
+	T_ASSERT(m);
+	/* AE instances 1, 2 and 10: gaps do not hide the last one. */
+	T_EQ_INT(cb_merge_last_instance(m, "S1", "LOG", "AE"), 10);
+	T_EQ_INT(cb_merge_last_instance(m, "S1", "BL", "VAS"), 0);
+	T_EQ_INT(cb_merge_last_instance(m, "S2", "LOG", "AE"), 0);
+	T_EQ_INT(cb_merge_last_instance(m, "S9", "LOG", "AE"), 0);
+	T_EQ_INT(cb_merge_last_instance(m, NULL, "LOG", "AE"), 0);
+	/* A later instance, by a save or a signature, moves it. */
+	e = mk(90, "devB", "lee", "S1", "form.save", "LOG", "AE", "12", "");
+	chg(e, "AETERM", "Rash", 0, 0, 0);
+	T_EQ_INT(cb_merge_add(m, e, NULL, NULL), 0);
+	T_EQ_INT(cb_merge_last_instance(m, "S1", "LOG", "AE"), 12);
+	free_event(e);
+	e = mk(91, "devB", "lee", "S1", "sign", "LOG", "AE", "15", "");
+	data(e, "meaning", "reviewed");
+	data(e, "seen", "");
+	T_EQ_INT(cb_merge_add(m, e, NULL, NULL), 0);
+	T_EQ_INT(cb_merge_last_instance(m, "S1", "LOG", "AE"), 15);
+	free_event(e);
+	cb_merge_free(m);
+	/* The same in any order of adding. */
+	for (i = 0; i < nset; i++)
+		order[i] = nset - 1 - i;
+	m = merge_of(order, nset);
+	T_ASSERT(m);
+	T_EQ_INT(cb_merge_last_instance(m, "S1", "LOG", "AE"), 10);
+	cb_merge_free(m);
+	free_set();
+}
+
 static void test_signatures(void)
 {
 	struct cb_merge *m;
@@ -879,6 +919,7 @@ int main(void)
 	T_RUN(test_resolution);
 	T_RUN(test_duplicates);
 	T_RUN(test_take);
+	T_RUN(test_last_instance);
 	T_RUN(test_signatures);
 	T_RUN(test_queries);
 	T_RUN(test_history);

@@ -83,7 +83,7 @@ static void test_knee_loads(void)
 	T_ASSERT(knee != NULL);
 	T_EQ_STR(knee->format, "casebook-protocol/1");
 	T_EQ_STR(knee->id, "knee-oa-msc");
-	T_EQ_STR(knee->version, "1.1");
+	T_EQ_STR(knee->version, "1.2");
 	T_EQ_INT(knee->nvisits, 9);
 	T_EQ_INT(knee->nscheduled, 8);
 	T_EQ_INT(knee->nforms, 14);
@@ -361,6 +361,71 @@ static void test_knee_checks(void)
 	T_EQ_STR(cb_check_type_name(c->type), "compare");
 }
 
+/* The plausibility checks of TRIAL.md, as the shipped study writes them. */
+static void test_knee_plausibility_checks(void)
+{
+	static const char *const grade5[] = {
+	    "AE_GRADE5_FATAL", "AE_GRADE5_SERIOUS", "AE_GRADE5_DEATH"};
+	const struct cb_protocol_check *c;
+	size_t i;
+
+	T_ASSERT(knee);
+	c = find_check("NO_FUTURE_DATE");
+	T_ASSERT(c);
+	T_EQ_INT(c->type, CB_CHECK_NOT_FUTURE);
+	T_EQ_INT(c->severity, CB_SEVERITY_HARD);
+	T_ASSERT(c->form == NULL && c->item == NULL); /* every date */
+	T_EQ_INT(c->days, 1);
+
+	c = find_check("AGE_BIRTH_YEAR");
+	T_ASSERT(c);
+	T_EQ_INT(c->type, CB_CHECK_AGE);
+	T_EQ_INT(c->severity, CB_SEVERITY_HARD);
+	T_EQ_STR(c->form->code, "ELIG");
+	T_EQ_STR(c->item->code, "AGE");
+	T_EQ_STR(c->birth.item->code, "BRTHYR");
+	T_EQ_STR(c->birth.visit->code, "SCR");
+	T_EQ_STR(c->on.item->code, "CONSDT");
+
+	for (i = 0; i < 3; i++) {
+		c = find_check(grade5[i]);
+		T_ASSERT(c);
+		T_EQ_INT(c->severity, CB_SEVERITY_HARD);
+		T_EQ_STR(c->when->left.item->code, "AETOXGR");
+		T_EQ_STR(c->when->values[0].text, "5");
+	}
+	c = find_check("AE_GRADE_SEVERITY");
+	T_ASSERT(c && c->type == CB_CHECK_CONDITION);
+	T_EQ_INT(c->severity, CB_SEVERITY_SOFT);
+	T_EQ_INT(c->test->kind, CB_COND_ANY);
+	T_EQ_INT(c->test->nsub, 3);
+
+	c = find_check("AE_CONSENT");
+	T_ASSERT(c && c->severity == CB_SEVERITY_HARD);
+	T_EQ_INT(c->test->op, CB_CMP_PRESENT);
+	T_EQ_STR(c->test->left.text, "SCR.DM.CONSDT");
+	c = find_check("EOS_CONSENT");
+	T_ASSERT(c && c->severity == CB_SEVERITY_HARD);
+	T_EQ_STR(c->form->code, "EOS");
+
+	c = find_check("RAND_WINDOW");
+	T_ASSERT(c && c->type == CB_CHECK_VISIT_WINDOW);
+	T_EQ_INT(c->severity, CB_SEVERITY_SOFT);
+	T_EQ_STR(c->item->code, "RANDDTC");
+	/* The baseline visit's date stays its visit form's, not RANDDTC. */
+	T_EQ_STR(cb_protocol_visit_date_item(knee,
+					     cb_protocol_find_visit(knee, "BL"))
+		     ->code,
+		 "VISDT");
+
+	c = find_check("SV_BEFORE_EOS");
+	T_ASSERT(c && c->type == CB_CHECK_COMPARE);
+	T_EQ_INT(c->severity, CB_SEVERITY_HARD);
+	T_EQ_INT(c->test->op, CB_CMP_LE);
+	T_EQ_STR(c->test->other.visit->code, "LOG");
+	T_EQ_STR(c->test->other.item->code, "EOSDT");
+}
+
 static void test_knee_scores_and_safety(void)
 {
 	const struct cb_protocol_form *w = cb_protocol_find_form(knee, "WOMAC");
@@ -531,6 +596,31 @@ static void test_value_choice_boolean(void)
 	T_EQ_INT(val("AE.AESER", "Yes"), CB_EINVAL);
 	T_EQ_INT(val("AE.AESER", "1"), CB_EINVAL);
 	cb_err_clear(&err);
+	/* Typed in any case, stored as the protocol spells the code; the
+	 * value itself is refused until then (the server sees only codes). */
+	T_EQ_STR(cb_protocol_canonical_value(item("DM.SEX"), "f"), "F");
+	T_EQ_STR(cb_protocol_canonical_value(item("PE.EFFUS"), "mod"), "MOD");
+	T_EQ_STR(cb_protocol_canonical_value(item("AE.AEOUT"), "Recovered_Seq"),
+		 "RECOVERED_SEQ");
+	T_EQ_STR(cb_protocol_canonical_value(item("AE.AESER"), "y"), "Y");
+	T_ASSERT(cb_protocol_canonical_value(item("DM.SEX"), "f") ==
+		 item("DM.SEX")->choices[1].code);
+	{
+		const char *typed = "M", *odd = "male", *lab = "Moderate";
+		const char *num = "abc";
+
+		T_ASSERT(cb_protocol_canonical_value(item("DM.SEX"), typed) ==
+			 typed);
+		T_ASSERT(cb_protocol_canonical_value(item("DM.SEX"), odd) ==
+			 odd);
+		/* Codes only: a label is form enter's business. */
+		T_ASSERT(cb_protocol_canonical_value(item("PE.EFFUS"), lab) ==
+			 lab);
+		T_ASSERT(cb_protocol_canonical_value(item("DM.BRTHYR"), num) ==
+			 num);
+	}
+	T_ASSERT(cb_protocol_canonical_value(item("DM.SEX"), NULL) == NULL);
+	cb_err_clear(&err);
 	cb_protocol_check_value(item("PE.EFFUS"), "MODERATE", NULL, &err);
 	T_CONTAINS(err.msg, "PE.EFFUS");
 	T_CONTAINS(err.msg, "NONE, SMALL, MOD, LARGE");
@@ -586,6 +676,8 @@ static void test_names(void)
 	T_EQ_STR(cb_cmp_op_name(CB_CMP_NOT_IN), "not_in");
 	T_EQ_STR(cb_check_type_name(CB_CHECK_AT_LEAST_ONE), "at_least_one");
 	T_EQ_STR(cb_check_type_name(CB_CHECK_VISIT_WINDOW), "visit_window");
+	T_EQ_STR(cb_check_type_name(CB_CHECK_NOT_FUTURE), "not_future");
+	T_EQ_STR(cb_check_type_name(CB_CHECK_AGE), "age");
 }
 
 /* ---- broken protocols --------------------------------------------------- */
@@ -708,6 +800,149 @@ static void test_bad_items(void)
 	expect_problems(forms, "", n1);
 }
 
+/* not_future and age checks: the good shapes load, the bad are named. */
+static void test_new_check_types(void)
+{
+	static const char forms[] =
+	    "\"forms\":[{\"code\":\"F\",\"label\":\"F\",\"items\":["
+	    "{\"code\":\"D\",\"type\":\"date\"},"
+	    "{\"code\":\"N\",\"type\":\"integer\"},"
+	    "{\"code\":\"C\",\"type\":\"choice\",\"choices\":[\"A\",\"B\"]},"
+	    "{\"code\":\"BY\",\"type\":\"integer\"}]},"
+	    "{\"code\":\"AE\",\"label\":\"AE\",\"repeating\":true,"
+	    "\"items\":[{\"code\":\"S\",\"type\":\"partial_date\"},"
+	    "{\"code\":\"T\",\"type\":\"text\"}]}]";
+	static const char good[] =
+	    ",\"checks\":["
+	    "{\"id\":\"NF\",\"form\":\"*\",\"type\":\"not_future\","
+	    "\"item\":\"*\",\"days\":1,\"severity\":\"hard\",\"message\":\"m\"}"
+	    ","
+	    "{\"id\":\"NF2\",\"form\":\"AE\",\"type\":\"not_future\","
+	    "\"item\":\"S\",\"severity\":\"soft\",\"message\":\"m\"},"
+	    "{\"id\":\"AG\",\"form\":\"F\",\"type\":\"age\",\"item\":\"N\","
+	    "\"birth\":\"BY\",\"on\":\"V1.F.D\",\"severity\":\"hard\","
+	    "\"message\":\"m\"}]";
+	static const char *const n1[] = {
+	    "$.checks[0].item: C is choice; a not_future check needs a date",
+	    "$.checks[1].days: 400 is outside 0..366",
+	    "$.checks[2].item: N is integer; a not_future check needs",
+	    "$.checks[3].item: item \"*\" is only for compare and not_future",
+	    "$.checks[4].form: form \"*\" (every form) is only for compare "
+	    "and not_future checks",
+	    "$.checks[5].item: D is date; an age check needs an integer item",
+	    "$.checks[6].birth: C is choice; the birth is an integer year or "
+	    "a date-like item",
+	    "$.checks[7].on: BY is integer; an age is taken on a date-like "
+	    "item",
+	    "$.checks[8].birth: missing",
+	    "$.checks[9].other: unknown member",
+	    NULL};
+	static const char bad[] =
+	    ",\"checks\":["
+	    "{\"id\":\"K0\",\"form\":\"F\",\"type\":\"not_future\","
+	    "\"item\":\"C\",\"severity\":\"hard\",\"message\":\"m\"},"
+	    "{\"id\":\"K1\",\"form\":\"F\",\"type\":\"not_future\","
+	    "\"item\":\"D\",\"days\":400,\"severity\":\"hard\",\"message\":"
+	    "\"m\"},"
+	    "{\"id\":\"K2\",\"form\":\"F\",\"type\":\"not_future\","
+	    "\"item\":\"N\",\"severity\":\"hard\",\"message\":\"m\"},"
+	    "{\"id\":\"K3\",\"form\":\"F\",\"type\":\"age\","
+	    "\"item\":\"*\",\"birth\":\"BY\",\"on\":\"D\",\"severity\":"
+	    "\"hard\","
+	    "\"message\":\"m\"},"
+	    "{\"id\":\"K4\",\"form\":\"*\",\"type\":\"age\","
+	    "\"item\":\"*\",\"birth\":\"BY\",\"on\":\"D\",\"severity\":"
+	    "\"hard\","
+	    "\"message\":\"m\"},"
+	    "{\"id\":\"K5\",\"form\":\"F\",\"type\":\"age\","
+	    "\"item\":\"D\",\"birth\":\"BY\",\"on\":\"D\",\"severity\":"
+	    "\"hard\","
+	    "\"message\":\"m\"},"
+	    "{\"id\":\"K6\",\"form\":\"F\",\"type\":\"age\","
+	    "\"item\":\"N\",\"birth\":\"C\",\"on\":\"D\",\"severity\":\"hard\","
+	    "\"message\":\"m\"},"
+	    "{\"id\":\"K7\",\"form\":\"F\",\"type\":\"age\","
+	    "\"item\":\"N\",\"birth\":\"D\",\"on\":\"BY\",\"severity\":"
+	    "\"hard\","
+	    "\"message\":\"m\"},"
+	    "{\"id\":\"K8\",\"form\":\"F\",\"type\":\"age\","
+	    "\"item\":\"N\",\"on\":\"D\",\"severity\":\"hard\","
+	    "\"message\":\"m\"},"
+	    "{\"id\":\"K9\",\"form\":\"F\",\"type\":\"not_future\","
+	    "\"item\":\"D\",\"other\":\"D\",\"severity\":\"hard\","
+	    "\"message\":\"m\"}]";
+	char text[8192];
+	struct cb_protocol *p = NULL;
+	struct cb_protocol_problems pr;
+	struct cb_err err;
+
+	snprintf(text, sizeof(text), "%s%s%s}", MINI_HEAD, forms, good);
+	T_EQ_INT(load_text(text, &p, &pr, &err), 0);
+	T_ASSERT(p != NULL);
+	T_EQ_INT(p->nchecks, 3);
+	T_EQ_INT(p->checks[0].type, CB_CHECK_NOT_FUTURE);
+	T_ASSERT(p->checks[0].form == NULL && p->checks[0].item == NULL);
+	T_EQ_INT(p->checks[0].days, 1);
+	T_EQ_INT(p->checks[1].days, 0); /* default: not after today */
+	T_EQ_STR(p->checks[1].item->code, "S");
+	T_EQ_INT(p->checks[2].type, CB_CHECK_AGE);
+	T_EQ_STR(p->checks[2].birth.item->code, "BY");
+	T_ASSERT(p->checks[2].birth.visit == NULL);
+	T_EQ_STR(p->checks[2].on.visit->code, "V1");
+	cb_protocol_free(p);
+	cb_protocol_problems_release(&pr);
+	expect_problems(forms, bad, n1);
+}
+
+/* Values are typed in any case, so a list's codes must differ otherwise. */
+static void test_choice_codes_case(void)
+{
+	static const char *const n1[] = {
+	    "$.forms[0].items[2].choices[1]: choice codes \"A\" and \"a\" "
+	    "differ only in case",
+	    "$.forms[0].items[2].choices[2]: duplicate choice code \"A\"",
+	    NULL};
+	static const char forms[] =
+	    "\"forms\":[{\"code\":\"F\",\"label\":\"F\",\"items\":["
+	    "{\"code\":\"D\",\"type\":\"date\"},"
+	    "{\"code\":\"N\",\"type\":\"integer\"},"
+	    "{\"code\":\"C\",\"type\":\"choice\",\"choices\":[\"A\",\"a\","
+	    "\"A\"]}]},"
+	    "{\"code\":\"AE\",\"label\":\"AE\",\"items\":["
+	    "{\"code\":\"S\",\"type\":\"date\"}]}]";
+
+	expect_problems(forms, "", n1);
+}
+
+/* A visit's date is its visit form's even when another window comes first. */
+static void test_visit_date_item_prefers_day0_form(void)
+{
+	static const char text[] =
+	    "{\"format\":\"casebook-protocol/"
+	    "1\",\"id\":\"t\",\"version\":\"1\","
+	    "\"visits\":[{\"code\":\"V1\",\"label\":\"One\",\"day\":0,"
+	    "\"window\":[0,0],\"forms\":[\"R\",\"SV\"]}],"
+	    "\"day0\":\"V1.SV.VISDT\","
+	    "\"forms\":[{\"code\":\"SV\",\"label\":\"SV\",\"items\":["
+	    "{\"code\":\"VISDT\",\"type\":\"date\"}]},"
+	    "{\"code\":\"R\",\"label\":\"R\",\"items\":["
+	    "{\"code\":\"RDT\",\"type\":\"datetime\"}]}],"
+	    "\"checks\":["
+	    "{\"id\":\"RW\",\"form\":\"R\",\"type\":\"visit_window\","
+	    "\"item\":\"RDT\",\"severity\":\"soft\",\"message\":\"m\"},"
+	    "{\"id\":\"SW\",\"form\":\"SV\",\"type\":\"visit_window\","
+	    "\"item\":\"VISDT\",\"severity\":\"soft\",\"message\":\"m\"}]}";
+	struct cb_protocol *p = NULL;
+	struct cb_protocol_problems pr;
+	struct cb_err err;
+
+	T_EQ_INT(load_text(text, &p, &pr, &err), 0);
+	T_ASSERT(p != NULL);
+	T_EQ_STR(cb_protocol_visit_date_item(p, &p->visits[0])->code, "VISDT");
+	cb_protocol_free(p);
+	cb_protocol_problems_release(&pr);
+}
+
 static void test_bad_json(void)
 {
 	static const char text[] = "{\n  \"format\": \"casebook-protocol/1\"\n"
@@ -828,6 +1063,7 @@ int main(void)
 	T_RUN(test_knee_randomization);
 	T_RUN(test_knee_eligibility_rules);
 	T_RUN(test_knee_checks);
+	T_RUN(test_knee_plausibility_checks);
 	T_RUN(test_knee_scores_and_safety);
 	T_RUN(test_value_integer);
 	T_RUN(test_value_decimal);
@@ -839,6 +1075,9 @@ int main(void)
 	T_RUN(test_mini_good);
 	T_RUN(test_bad_check_refs);
 	T_RUN(test_bad_items);
+	T_RUN(test_new_check_types);
+	T_RUN(test_choice_codes_case);
+	T_RUN(test_visit_date_item_prefers_day0_form);
 	T_RUN(test_bad_json);
 	T_RUN(test_problem_cap);
 	T_RUN(test_missing_file);
