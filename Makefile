@@ -29,8 +29,11 @@ PKGS    := sqlite3 libsodium libcjson libcurl libmicrohttpd
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wwrite-strings
 CFLAGS  ?= -O2 -g
+# common/banned.h goes ahead of every file: a banned call (STYLE.md) is a
+# compile error.
 ALL_CFLAGS = -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) \
-           $(CFLAGS) $(SANFLAGS) -Icommon $(PKG_CFLAGS) -MMD -MP
+           $(CFLAGS) $(SANFLAGS) -Icommon $(PKG_CFLAGS) \
+           -include common/banned.h -MMD -MP
 LDLIBS_ALL = $(PKG_LIBS) -lm -lpthread
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -47,7 +47,7 @@ int net_init(struct net *n, const char *url, const char *cacert,
 		if (strlen(cacert) >= sizeof(n->cacert))
 			return cb_err_set(err, CB_EINVAL,
 					  "--cacert path is too long");
-		strcpy(n->cacert, cacert);
+		memcpy(n->cacert, cacert, strlen(cacert) + 1);
 	}
 	n->timeout_s = REQUEST_TIMEOUT_S;
 	curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -15,6 +15,7 @@
 #include "event.h"
 #include "id.h"
 #include "json.h"
+#include "buf.h"
 
 /* Longest pause between two attempts, in ms. */
 #define BACKOFF_MAX_MS 4000
@@ -154,31 +155,26 @@ static char *rejection_text(const cJSON *reason, const cJSON *checks)
 {
 	const char *base =
 	    cJSON_IsString(reason) ? reason->valuestring : "no reason given";
-	size_t len = strlen(base) + 1, n = 0;
+	struct cb_buf b;
 	const cJSON *c;
-	char *out;
+	size_t n = 0;
+	int rc;
 
+	cb_buf_init(&b, NET_REPLY_MAX);
+	rc = cb_buf_addstr(&b, base, NULL);
 	cJSON_ArrayForEach(c, checks)
 	{
 		const char *m = cb_json_str(c, "message");
 
-		if (m)
-			len += strlen(m) + 2;
+		if (m && !rc)
+			rc = cb_buf_printf(&b, NULL, "%s%s", n++ ? "; " : ": ",
+					   m);
 	}
-	out = malloc(len + 2);
-	if (!out)
+	if (rc) {
+		cb_buf_free(&b);
 		return NULL;
-	strcpy(out, base);
-	cJSON_ArrayForEach(c, checks)
-	{
-		const char *m = cb_json_str(c, "message");
-
-		if (!m)
-			continue;
-		strcat(out, n++ ? "; " : ": ");
-		strcat(out, m);
 	}
-	return out;
+	return cb_buf_take(&b, NULL);
 }
 
 /* ---- Push ----------------------------------------------------------- */
@@ -354,6 +350,8 @@ static int apply_results(struct store *st, const struct pending *batch,
 	return rc;
 }
 
+#define PUSH_HEAD "{\"events\":["
+
 static int push(struct store *st, struct net *n, const struct sync_opts *o,
 		struct sync_stats *s, cJSON *quarantine, struct cb_err *err)
 {
@@ -381,7 +379,8 @@ static int push(struct store *st, struct net *n, const struct sync_opts *o,
 			rc = cb_err_set(err, CB_ENOMEM, "out of memory");
 			break;
 		}
-		pos = (size_t)sprintf(body, "{\"events\":[");
+		pos = sizeof(PUSH_HEAD) - 1;
+		memcpy(body, PUSH_HEAD, pos);
 		for (i = 0; i < n_ev; i++) {
 			if (i)
 				body[pos++] = ',';
