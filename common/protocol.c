@@ -3140,6 +3140,103 @@ static void load_safety(struct ld *ld, const cJSON *root)
 	}
 }
 
+/* ---- Lifecycle ---------------------------------------------------------- */
+
+/*
+ * "lifecycle": {"consent": "VISIT.FORM.ITEM",
+ *               "end": {"status": "VISIT.FORM.ITEM",
+ *                       "date": "VISIT.FORM.ITEM",
+ *                       "states": {"CODE": "completed" | "withdrawn" |
+ *                                  "lost" | "died", ...}}}
+ */
+static void load_lifecycle(struct ld *ld, const cJSON *root)
+{
+	static const char *const keys[] = {"consent", "end", NULL};
+	static const char *const end_keys[] = {"status", "date", "states",
+					       NULL};
+	static const char *const names[] = {"completed", "withdrawn", "lost",
+					    "died"};
+	const struct refctx fixed = {NULL, NULL, 1};
+	const cJSON *j = member(ld, root, "lifecycle", W_OBJECT, 0, "$");
+	const char *path = "$.lifecycle";
+	struct cb_protocol *p = ld->p;
+	struct cb_protocol_end_state *states;
+	const cJSON *e, *st, *x;
+	char sub[PATH_LEN], el[PATH_LEN], q[QUOTE_LEN];
+	size_t i, n;
+
+	if (!j)
+		return;
+	only_keys(ld, j, path, keys);
+	if (cJSON_GetObjectItemCaseSensitive(j, "consent") &&
+	    !ref_member(ld, j, "consent", path, &fixed, &p->consent) &&
+	    !is_datelike(p->consent.item->type)) {
+		path_key(sub, path, "consent");
+		prob(ld, sub, "%s is %s; expected a date item", p->consent.text,
+		     type_names[p->consent.item->type]);
+		memset(&p->consent, 0, sizeof(p->consent));
+	}
+	e = member(ld, j, "end", W_OBJECT, 0, path);
+	if (!e)
+		return;
+	path_key(sub, path, "end");
+	only_keys(ld, e, sub, end_keys);
+	if (ref_member(ld, e, "status", sub, &fixed, &p->end_status) ||
+	    ref_member(ld, e, "date", sub, &fixed, &p->end_date))
+		return;
+	if (p->end_status.item->type != CB_ITEM_CHOICE) {
+		prob(ld, sub, "status %s is %s; expected a choice item",
+		     p->end_status.text, type_names[p->end_status.item->type]);
+		return;
+	}
+	if (!is_datelike(p->end_date.item->type)) {
+		prob(ld, sub, "date %s is %s; expected a date item",
+		     p->end_date.text, type_names[p->end_date.item->type]);
+		return;
+	}
+	st = member(ld, e, "states", W_OBJECT, 1, sub);
+	if (!st)
+		return;
+	path_key(el, sub, "states");
+	n = (size_t)cJSON_GetArraySize(st);
+	states = ld_alloc(ld, n ? n : 1, sizeof(*states));
+	if (!states)
+		return;
+	i = 0;
+	cJSON_ArrayForEach(x, st)
+	{
+		char one[PATH_LEN];
+		size_t k;
+
+		path_key(one, el, x->string);
+		for (k = 0; k < p->end_status.item->nchoices; k++)
+			if (!strcmp(p->end_status.item->choices[k].code,
+				    x->string))
+				break;
+		if (k == p->end_status.item->nchoices) {
+			cb_err_quote(x->string, q, sizeof(q));
+			prob(ld, one, "\"%s\" is not a code of %s", q,
+			     p->end_status.text);
+			continue;
+		}
+		for (k = 0; k < 4; k++)
+			if (cJSON_IsString(x) &&
+			    !strcmp(x->valuestring, names[k]))
+				break;
+		if (k == 4) {
+			prob(ld, one,
+			     "expected \"completed\", \"withdrawn\", \"lost\" "
+			     "or \"died\"");
+			continue;
+		}
+		states[i].code = ld_dup(ld, x->string);
+		states[i].state = (enum cb_end_state)k;
+		i++;
+	}
+	p->end_states = states;
+	p->nend_states = i;
+}
+
 /* ---- The whole file --------------------------------------------------- */
 
 static void load_codelists(struct ld *ld, const cJSON *root)
@@ -3165,9 +3262,10 @@ static void load_codelists(struct ld *ld, const cJSON *root)
 static void load_root(struct ld *ld, const cJSON *root)
 {
 	static const char *const keys[] = {
-	    "format",	     "id",	    "version", "title",	 "codelists",
-	    "forms",	     "visits",	    "day0",    "arms",	 "strata",
-	    "randomization", "eligibility", "checks",  "safety", NULL};
+	    "format",	 "id",	   "version",	    "title",
+	    "codelists", "forms",  "visits",	    "day0",
+	    "arms",	 "strata", "randomization", "eligibility",
+	    "checks",	 "safety", "lifecycle",	    NULL};
 	struct cb_protocol *p = ld->p;
 	const cJSON *fmt, *id;
 	char q[QUOTE_LEN];
@@ -3227,6 +3325,7 @@ static void load_root(struct ld *ld, const cJSON *root)
 		return;
 	load_checks(ld, root);
 	load_safety(ld, root);
+	load_lifecycle(ld, root);
 }
 
 int cb_protocol_load_json(const char *text, size_t len, const char *what,

@@ -335,6 +335,22 @@ enum cb_safety_flag {
 	CB_SAFETY_NFLAGS
 };
 
+/*
+ * Where a subject's lifecycle ends (summary.h), by the code of the end
+ * of study status item: completed, withdrawn, lost to follow-up, died.
+ */
+enum cb_end_state {
+	CB_END_COMPLETED,
+	CB_END_WITHDRAWN,
+	CB_END_LOST,
+	CB_END_DIED,
+};
+
+struct cb_protocol_end_state {
+	const char *code; /* a code of the status item */
+	enum cb_end_state state;
+};
+
 struct cb_protocol {
 	const char *format;  /* "casebook-protocol/1" */
 	const char *id;	     /* study id, e.g. "knee-oa-msc" */
@@ -382,6 +398,14 @@ struct cb_protocol {
 	size_t ncriteria; /* seriousness criteria items (Y/N) */
 	const struct cb_protocol_item *const *criteria;
 	struct cb_protocol_ref first_dose; /* item NULL when not given */
+
+	/* The subject lifecycle ("lifecycle" section; refs with item NULL
+	 * when not given): the consent date, and the end of study status
+	 * and date, with what each status code means. */
+	struct cb_protocol_ref consent;
+	struct cb_protocol_ref end_status, end_date;
+	size_t nend_states;
+	const struct cb_protocol_end_state *end_states;
 
 	/* The exact bytes loaded and their SHA-256 (lowercase hex): the
 	 * version identity the server hands to clients. */

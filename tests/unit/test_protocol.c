@@ -83,7 +83,7 @@ static void test_knee_loads(void)
 	T_ASSERT(knee != NULL);
 	T_EQ_STR(knee->format, "casebook-protocol/1");
 	T_EQ_STR(knee->id, "knee-oa-msc");
-	T_EQ_STR(knee->version, "1.2");
+	T_EQ_STR(knee->version, "1.3");
 	T_EQ_INT(knee->nvisits, 9);
 	T_EQ_INT(knee->nscheduled, 8);
 	T_EQ_INT(knee->nforms, 14);
