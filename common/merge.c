@@ -1684,11 +1684,104 @@ static int dump_query(const struct cb_merge_query *q, void *ctx)
 	return b->rc;
 }
 
-int cb_merge_dump(struct cb_merge *m, char **out, size_t *len,
-		  struct cb_err *err)
+/* One subject's section of the dump (see merge.h). */
+static int dump_section(struct cb_merge *m, const char *subject, struct sbuf *b,
+			struct cb_err *err)
+{
+	size_t i, j, nev = 0;
+	int rc;
+
+	for (i = 0; i < m->evs.n; i++)
+		if (!strcmp(((const struct cb_event *)m->evs.v[i])->subject,
+			    subject))
+			nev++;
+	sb_put(b, "subject", 7);
+	sb_quote(b, subject);
+	sb_printf(b, " events %zu\n", nev);
+	for (i = 0; i < m->evs.n; i++) {
+		const struct cb_event *ev = m->evs.v[i];
+
+		if (strcmp(ev->subject, subject))
+			continue;
+		sb_printf(b, "event %s %s %s\n", ev->hlc, ev->id, ev->kind);
+	}
+	for (i = 0; i < m->itemv.n && !b->rc; i++) {
+		const struct mitem *it = m->itemv.v[i];
+
+		if (!it->nchg || strcmp(it->nm.part[0], subject))
+			continue;
+		sb_put(b, "item", 4);
+		sb_names(b, it->nm.part + 1, 4);
+		if (it->conflict) {
+			sb_printf(b, " conflict %s\n", it->query);
+		} else {
+			sb_put(b, " =", 2);
+			sb_quote(b, it->value);
+			sb_put(b, "\n", 1);
+		}
+		for (j = 0; j < it->nheads; j++) {
+			sb_printf(b, "  head %s", it->head_ids[j]);
+			sb_quote(b, it->head_vals[j]);
+			sb_put(b, "\n", 1);
+		}
+		if (b->rc)
+			break;
+		rc = cb_merge_history(m, it->nm.part[0], it->nm.part[1],
+				      it->nm.part[2], it->nm.part[3],
+				      it->nm.part[4], dump_change, b, err);
+		if (rc && !b->rc)
+			b->rc = rc;
+	}
+	for (i = 0; i < m->formv.n && !b->rc; i++) {
+		const struct mform *mf = m->formv.v[i];
+		struct cb_merge_form f;
+
+		if (strcmp(mf->nm.part[0], subject))
+			continue;
+		form_view(mf, &f);
+		if (!f.nitems && !f.nsigns)
+			continue;
+		sb_put(b, "form", 4);
+		sb_names(b, mf->nm.part + 1, 3);
+		sb_printf(b, " items %zu conflicts %zu signs %zu", f.nitems,
+			  f.nconflicts, f.nsigns);
+		if (f.sign)
+			sb_printf(b, " signed %s %s\n", f.sign->id,
+				  f.broken ? "broken" : "valid");
+		else
+			sb_put(b, " unsigned\n", 10);
+	}
+	if (!b->rc) {
+		rc = cb_merge_each_query(m, subject, dump_query, b, err);
+		if (rc && !b->rc)
+			b->rc = rc;
+	}
+	return b->rc;
+}
+
+static int dump_finish(struct sbuf *b, char **out, size_t *len,
+		       struct cb_err *err)
+{
+	if (b->rc) {
+		free(b->p);
+		if (b->rc == CB_ETOOBIG)
+			return cb_err_set(err, CB_ETOOBIG,
+					  "merge dump over %u bytes",
+					  CB_MERGE_DUMP_MAX);
+		return cb_err_set(err, b->rc, "out of memory");
+	}
+	if (!b->p)
+		sb_put(b, "", 0);
+	*out = b->p;
+	if (len)
+		*len = b->len;
+	return 0;
+}
+
+int cb_merge_dump_subject(struct cb_merge *m, const char *subject, char **out,
+			  size_t *len, struct cb_err *err)
 {
 	struct sbuf b = {NULL, 0, 0, 0};
-	size_t i, j;
 	int rc;
 
 	*out = NULL;
@@ -1697,74 +1790,25 @@ int cb_merge_dump(struct cb_merge *m, char **out, size_t *len,
 	rc = prepare(m);
 	if (rc)
 		return cb_err_set(err, rc, "out of memory");
-	sb_printf(&b, "casebook merge dump 1\nevents %zu\n", m->evs.n);
-	for (i = 0; i < m->evs.n; i++) {
-		const struct cb_event *ev = m->evs.v[i];
+	dump_section(m, subject, &b, err);
+	return dump_finish(&b, out, len, err);
+}
 
-		sb_printf(&b, "event %s %s %s", ev->hlc, ev->id, ev->kind);
-		sb_quote(&b, ev->subject);
-		sb_put(&b, "\n", 1);
-	}
-	for (i = 0; i < m->itemv.n && !b.rc; i++) {
-		const struct mitem *it = m->itemv.v[i];
+int cb_merge_dump(struct cb_merge *m, char **out, size_t *len,
+		  struct cb_err *err)
+{
+	struct sbuf b = {NULL, 0, 0, 0};
+	size_t i;
+	int rc;
 
-		if (!it->nchg)
-			continue;
-		sb_put(&b, "item", 4);
-		sb_names(&b, it->nm.part, 5);
-		if (it->conflict) {
-			sb_printf(&b, " conflict %s\n", it->query);
-		} else {
-			sb_put(&b, " =", 2);
-			sb_quote(&b, it->value);
-			sb_put(&b, "\n", 1);
-		}
-		for (j = 0; j < it->nheads; j++) {
-			sb_printf(&b, "  head %s", it->head_ids[j]);
-			sb_quote(&b, it->head_vals[j]);
-			sb_put(&b, "\n", 1);
-		}
-		if (b.rc)
-			break;
-		rc = cb_merge_history(m, it->nm.part[0], it->nm.part[1],
-				      it->nm.part[2], it->nm.part[3],
-				      it->nm.part[4], dump_change, &b, err);
-		if (rc && !b.rc)
-			b.rc = rc;
-	}
-	for (i = 0; i < m->formv.n && !b.rc; i++) {
-		struct cb_merge_form f;
-
-		form_view(m->formv.v[i], &f);
-		if (!f.nitems && !f.nsigns)
-			continue;
-		sb_put(&b, "form", 4);
-		sb_names(&b, ((const struct mform *)m->formv.v[i])->nm.part, 4);
-		sb_printf(&b, " items %zu conflicts %zu signs %zu", f.nitems,
-			  f.nconflicts, f.nsigns);
-		if (f.sign)
-			sb_printf(&b, " signed %s %s\n", f.sign->id,
-				  f.broken ? "broken" : "valid");
-		else
-			sb_put(&b, " unsigned\n", 10);
-	}
-	if (!b.rc) {
-		rc = cb_merge_each_query(m, NULL, dump_query, &b, err);
-		if (rc && !b.rc)
-			b.rc = rc;
-	}
-	if (b.rc) {
-		free(b.p);
-		if (b.rc == CB_ETOOBIG)
-			return cb_err_set(err, CB_ETOOBIG,
-					  "merge dump over %u bytes",
-					  CB_MERGE_DUMP_MAX);
-		return cb_err_set(err, b.rc, "out of memory");
-	}
-	if (!b.p)
-		sb_put(&b, "", 0);
-	*out = b.p;
+	*out = NULL;
 	if (len)
-		*len = b.len;
-	return 0;
+		*len = 0;
+	rc = prepare(m);
+	if (rc)
+		return cb_err_set(err, rc, "out of memory");
+	sb_put(&b, CB_MERGE_DUMP_HEAD, strlen(CB_MERGE_DUMP_HEAD));
+	for (i = 0; i < m->subjectv.n && !b.rc; i++)
+		dump_section(m, m->subjectv.v[i], &b, err);
+	return dump_finish(&b, out, len, err);
 }

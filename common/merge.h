@@ -294,13 +294,26 @@ int cb_merge_each_query(struct cb_merge *m, const char *subject,
 /* ---- comparing replicas ------------------------------------------------ */
 
 /*
- * A deterministic text of the whole derived state: every event id, every
- * item with its value or conflict, heads and audit trail, every form with
- * its signature state, every query with its status. Two replicas holding
- * the same set of events give byte-identical dumps. *out is malloc'd and
- * NUL-terminated, *len (may be NULL) bytes long. CB_ENOMEM, CB_ETOOBIG.
+ * A deterministic text of the whole derived state, subject by subject
+ * (in byte order of the id), so that a store can write it one subject at
+ * a time without holding the study: the line CB_MERGE_DUMP_HEAD, then
+ * each subject's section as cb_merge_dump_subject writes it. Two
+ * replicas holding the same set of events give byte-identical dumps.
+ * *out is malloc'd and NUL-terminated, *len (may be NULL) bytes long.
+ * CB_ENOMEM, CB_ETOOBIG.
  */
+#define CB_MERGE_DUMP_HEAD "casebook merge dump 2\n"
 int cb_merge_dump(struct cb_merge *m, char **out, size_t *len,
 		  struct cb_err *err);
+
+/*
+ * One subject's section of the dump: a line `subject "ID" events N`,
+ * its events in clock order (hlc, id, kind), every item it changed with
+ * its value or conflict, heads and audit trail, every form with its
+ * signature state, every query with its status. As cb_merge_dump
+ * otherwise (an unknown subject gives its line with 0 events).
+ */
+int cb_merge_dump_subject(struct cb_merge *m, const char *subject, char **out,
+			  size_t *len, struct cb_err *err);
 
 #endif

@@ -213,7 +213,8 @@ expect_rc "ae add with lower-case codes" 0 cb a ae add "$S7" AETERM=Itch \
 check "AE severity stored as MILD" MILD "$(value "$S7" LOG 'AE#1' AESEV)"
 check "AE relationship stored as UNLIKELY" UNLIKELY "$(value "$S7" LOG 'AE#1' AERELPR)"
 # The merged record (every change of every event) holds only the codes.
-cb a dump 2>/dev/null | grep -F "\"$S7\"" >"$T/dump"
+cb a dump 2>/dev/null | awk -v s="subject \"$S7\"" \
+	'/^subject "/ { on = index($0, s) == 1 } on' >"$T/dump"
 if grep -qE '"(f|r|mod|y|n|na|mild|not|unlikely|none|recovering)"' "$T/dump"; then
 	fail "events carry only canonical codes" "$(grep -E '"(f|r|mod|y|n|na|mild)"' "$T/dump" | head -3)"
 elif grep -q '"SEX" = "F"' "$T/dump" && grep -q '"AEACN" = "NONE"' "$T/dump"; then
