@@ -117,13 +117,14 @@ $(BUILD)/bench/bench_store: tests/bench/bench_store.c \
 	  $(LIB) $(LDLIBS_ALL)
 
 # bench_sync fills a registered laptop through the client's data-entry
-# session and stores rows through the server's store, so it links the
-# client's objects (all but its main) and server/store.o.
+# session and stores rows through the server's store layer, so it links
+# the client's objects (all but its main) and the server's store*.o.
+STORE_OBJ := $(filter $(BUILD)/server/store%.o,$(SERVER_OBJ))
 $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
-		$(filter-out %/main.o,$(CLIENT_OBJ)) $(BUILD)/server/store.o $(LIB)
+		$(filter-out %/main.o,$(CLIENT_OBJ)) $(STORE_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
-	  $(BUILD)/server/store.o $(LIB) $(LDLIBS_ALL)
+	  $(STORE_OBJ) $(LIB) $(LDLIBS_ALL)
 
 # `make test` installs what is missing first, as the README promises.
 test: deps
