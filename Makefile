@@ -104,6 +104,14 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS_ALL)
 
+# Unit tests of the server's own modules (test_srv_*.c) link its objects
+# (all but its main) too.
+$(BUILD)/tests/test_srv_%: tests/unit/test_srv_%.c tests/unit/t.h \
+		$(filter-out %/main.o,$(SERVER_OBJ)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Iserver -o $@ $< \
+	  $(filter-out %/main.o,$(SERVER_OBJ)) $(LIB) $(LDLIBS_ALL)
+
 $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS_ALL)

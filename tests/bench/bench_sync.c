@@ -441,7 +441,22 @@ static void save_one(struct entry *e, const char *subject,
 	cb_event_release(&ev);
 }
 
-/* Fill the registered laptop in `home` with `nsubj` x 20 saves. */
+/* The subject's creation, as `casebook subject add` records it. */
+static void create_one(struct entry *e, const char *subject)
+{
+	struct cb_event ev;
+	struct cb_err err;
+
+	if (entry_new_event(e, &ev, CB_KIND_SUBJECT_STATUS, subject, "", "", "",
+			    &err) ||
+	    cb_event_set_data(&ev, CB_DATA_STATUS, CB_SUBJECT_CREATED, &err) ||
+	    entry_commit_event(e, &ev, &err))
+		die("%s: creation: %s", subject, err.msg);
+	cb_event_release(&ev);
+}
+
+/* Fill the registered laptop in `home` with `nsubj` subjects: each one's
+ * creation and 20 saves. */
 static void fill_laptop(const char *home, long nsubj)
 {
 	struct cli_global g = {home, NULL, NULL};
@@ -459,6 +474,7 @@ static void fill_laptop(const char *home, long nsubj)
 			 store_site(e.st), store_device_index(e.st), s);
 		if (store_begin(e.st, &err))
 			die("begin: %s", err.msg);
+		create_one(&e, subject);
 		for (i = 0; i < SAVES_PER_SUBJECT; i++)
 			save_one(&e, subject, &saves[i]);
 		if (store_commit(e.st, &err))
