@@ -250,7 +250,7 @@ static int authenticate(struct call *k)
 	}
 	snprintf(r->who, sizeof(r->who), "%s", k->dev.id);
 	if (!rate_allow(k->dev.id)) {
-		srv_req_error(r, 429, "rate_limited",
+		srv_req_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
 			      "more than %.0f requests per second from this "
 			      "device; retry after a second",
 			      limiter.rate);
@@ -443,22 +443,6 @@ out:
 	cJSON_Delete(body);
 }
 
-/* A decimal integer in [lo, hi], or -1. */
-static long long parse_num(const char *s, long long lo, long long hi)
-{
-	long long v = 0;
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 18 || (s[0] == '0' && n > 1))
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v >= lo && v <= hi ? v : -1;
-}
-
 static void handle_pull(struct call *k)
 {
 	struct srv_req *r = k->r;
@@ -469,13 +453,13 @@ static void handle_pull(struct call *k)
 	cJSON *reply = NULL;
 	int rc;
 
-	if (since && (s = parse_num(since, 0, INT64_MAX)) < 0) {
+	if (since && (s = srv_decimal(since, 0, INT64_MAX)) < 0) {
 		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
 			      "since: expected a cursor (a decimal number) "
 			      "from an earlier pull, or 0");
 		return;
 	}
-	if (limit && (l = parse_num(limit, 1, SRV_PULL_MAX)) < 0) {
+	if (limit && (l = srv_decimal(limit, 1, SRV_PULL_MAX)) < 0) {
 		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
 			      "limit: expected 1 to %d", SRV_PULL_MAX);
 		return;

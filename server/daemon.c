@@ -184,7 +184,8 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
 		if (cl && strlen(cl) < 20 &&
 		    strtoull(cl, NULL, 10) > (unsigned long long)cr->max) {
 			req_init(&r, con, url, method);
-			srv_req_error(&r, 413, "too_large",
+			srv_req_error(&r, MHD_HTTP_CONTENT_TOO_LARGE,
+				      "too_large",
 				      "request body over %zu bytes", cr->max);
 			return send_answer(con, &r, cr);
 		}
@@ -209,7 +210,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
 
 	req_init(&r, con, url, method);
 	if (cr->too_big) {
-		srv_req_error(&r, 413, "too_large",
+		srv_req_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 			      "request body over %zu bytes", cr->max);
 		return send_answer(con, &r, cr);
 	}
