@@ -1351,3 +1351,239 @@ int srv_core_canonical_dump(struct srv_core *c, const char *site, int unblinded,
 	srv_store_commit(d.s, err);
 	return rc;
 }
+
+/* ---- the feed of exports and reports (feed.h) ---------------------------- */
+
+struct feed_run {
+	struct srv_core *c;
+	struct srv_store *s;
+	const struct cb_feed_opts *o;
+	cb_feed_fn fn;
+	void *fctx;
+	struct cb_err *err;
+	/* the subject being read from the derived tables */
+	struct cb_feed_items items;
+	struct cb_buf strings; /* head values of conflicted items */
+	cJSON **heads;	       /* parsed head_values, one per item */
+	size_t nheads, cap_heads;
+};
+
+/* An item of a derived row, unless it is withheld from the feed. */
+static int feed_item(const struct srv_item_row *it, void *ctx)
+{
+	struct feed_run *r = ctx;
+	struct cb_feed_item *fi;
+	cJSON *hv = NULL;
+	int rc;
+
+	if (!r->o->unblinded) {
+		const struct cb_protocol_form *f =
+		    cb_protocol_find_form(r->c->proto, it->form);
+		const struct cb_protocol_item *pi =
+		    f ? cb_protocol_find_item(f, it->item) : NULL;
+
+		if (pi && pi->unblinded)
+			return 0;
+	}
+	rc = cb_array_grow((void **)&r->items.items, &r->items.cap,
+			   r->items.n + 1, sizeof(*r->items.items), 1000000,
+			   "items of a subject", r->err);
+	if (rc)
+		return rc;
+	fi = &r->items.items[r->items.n];
+	memset(fi, 0, sizeof(*fi));
+	/* The row's strings last only during this call: keep copies in
+	 * one buffer, as offsets until the subject is complete. */
+	fi->visit = (const char *)(uintptr_t)cb_buf_len(&r->strings);
+	rc = cb_buf_add(&r->strings, it->visit, strlen(it->visit) + 1, r->err);
+	fi->form = (const char *)(uintptr_t)cb_buf_len(&r->strings);
+	rc = rc ? rc
+		: cb_buf_add(&r->strings, it->form, strlen(it->form) + 1,
+			     r->err);
+	fi->instance = (const char *)(uintptr_t)cb_buf_len(&r->strings);
+	rc = rc ? rc
+		: cb_buf_add(&r->strings, it->instance,
+			     strlen(it->instance) + 1, r->err);
+	fi->item = (const char *)(uintptr_t)cb_buf_len(&r->strings);
+	rc = rc ? rc
+		: cb_buf_add(&r->strings, it->item, strlen(it->item) + 1,
+			     r->err);
+	fi->value = it->value
+			? (const char *)(uintptr_t)(cb_buf_len(&r->strings) + 1)
+			: NULL;
+	if (!rc && it->value)
+		rc = cb_buf_add(&r->strings, it->value, strlen(it->value) + 1,
+				r->err);
+	fi->conflict = it->conflict;
+	if (!rc && it->conflict) {
+		hv = cJSON_Parse(it->head_values);
+		if (!hv)
+			rc = cb_err_set(r->err, CB_EINTEGRITY,
+					"central store: an item's heads do not "
+					"parse");
+	}
+	if (!rc)
+		rc = cb_array_grow((void **)&r->heads, &r->cap_heads,
+				   r->items.n + 1, sizeof(*r->heads), 1000000,
+				   "items of a subject", r->err);
+	if (rc) {
+		cJSON_Delete(hv);
+		return rc;
+	}
+	r->heads[r->items.n] = hv;
+	r->items.n++;
+	return 0;
+}
+
+/* Hand one subject read from the derived tables to the reader. */
+static int feed_derived(const struct cb_summary *sum, void *ctx)
+{
+	struct feed_run *r = ctx;
+	struct cb_feed_subject fs;
+	const char **vals = NULL;
+	size_t i, nvals = 0, k;
+	int rc;
+
+	r->items.n = 0;
+	cb_buf_reset(&r->strings);
+	rc = srv_store_items_each(r->s, sum->subject, feed_item, r, r->err);
+	for (i = 0; !rc && i < r->items.n; i++)
+		nvals += (size_t)cJSON_GetArraySize(r->heads[i]);
+	if (!rc && nvals && !(vals = calloc(nvals, sizeof(*vals))))
+		rc = cb_err_set(r->err, CB_ENOMEM, "out of memory");
+	/* The buffer is complete: offsets become pointers. */
+	for (i = 0, k = 0; !rc && i < r->items.n; i++) {
+		struct cb_feed_item *fi = &r->items.items[i];
+		const char *base = cb_buf_str(&r->strings);
+		const cJSON *h;
+
+		fi->visit = base + (uintptr_t)fi->visit;
+		fi->form = base + (uintptr_t)fi->form;
+		fi->instance = base + (uintptr_t)fi->instance;
+		fi->item = base + (uintptr_t)fi->item;
+		if (fi->value)
+			fi->value = base + (uintptr_t)fi->value - 1;
+		fi->head_values = vals + k;
+		fi->nheads = 0;
+		cJSON_ArrayForEach(h, r->heads[i])
+		{
+			vals[k++] = cJSON_IsString(h) ? h->valuestring : NULL;
+			fi->nheads++;
+		}
+	}
+	if (!rc) {
+		fs.sum = sum;
+		fs.items = r->items.items;
+		fs.nitems = r->items.n;
+		fs.merge = NULL;
+		rc = r->fn(&fs, r->fctx);
+	}
+	for (i = 0; i < r->items.n; i++)
+		cJSON_Delete(r->heads[i]);
+	free(vals);
+	return rc;
+}
+
+struct cutoff_load {
+	struct cb_merge *m;
+	const char *cutoff;
+};
+
+static int load_until(const struct srv_event_row *row, void *ctx)
+{
+	struct cutoff_load *l = ctx;
+
+	if (l->cutoff && strcmp(row->received_at, l->cutoff) > 0)
+		return 0;
+	return load_event(row, l->m);
+}
+
+/* Hand one subject, replayed from its events, to the reader. */
+static int feed_replay(const char *subject, const char *site, void *ctx)
+{
+	struct feed_run *r = ctx;
+	struct cutoff_load l = {NULL, r->o->cutoff};
+	struct cb_feed_subject fs;
+	struct cb_summary sum;
+	int rc;
+
+	(void)site;
+	cb_summary_init(&sum);
+	rc = cb_merge_new(&l.m, r->err);
+	if (!rc)
+		rc = srv_store_subject_events(r->s, subject, r->o->unblinded,
+					      load_until, &l, r->err);
+	if (rc == CB_EINTEGRITY && !r->err->code)
+		cb_err_set(r->err, rc,
+			   "central store: a stored event of subject %s does "
+			   "not parse",
+			   subject);
+	/* A subject with no event by the cut-off did not exist then. */
+	if (!rc && !cb_merge_count(l.m)) {
+		cb_merge_free(l.m);
+		return 0;
+	}
+	if (!rc)
+		rc =
+		    cb_summary_compute(r->c->proto, l.m, subject, &sum, r->err);
+	if (!rc)
+		rc = cb_feed_items_from_merge(r->c->proto, l.m, subject,
+					      r->o->unblinded, &r->items,
+					      r->err);
+	if (!rc) {
+		fs.sum = &sum;
+		fs.items = r->items.items;
+		fs.nitems = r->items.n;
+		fs.merge = r->o->with_merge ? l.m : NULL;
+		rc = r->fn(&fs, r->fctx);
+	}
+	cb_summary_release(&sum);
+	cb_merge_free(l.m);
+	return rc;
+}
+
+int srv_core_feed(struct srv_core *c, const struct cb_feed_opts *o,
+		  cb_feed_fn fn, void *fctx, struct cb_err *err)
+{
+	struct feed_run r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	r.o = o;
+	r.fn = fn;
+	r.fctx = fctx;
+	r.err = err;
+	cb_buf_init(&r.strings, 64u * 1024 * 1024);
+	rc = srv_core_reader(c, &r.s, err);
+	if (!rc)
+		rc = srv_store_begin_read(r.s, err);
+	if (rc)
+		return rc;
+	/* Without a cut-off or the audit trail, the derived tables hold
+	 * all of it; otherwise each subject is replayed from its events. */
+	if (!o->cutoff && !o->with_merge)
+		rc =
+		    srv_store_summary_each(r.s, o->site, feed_derived, &r, err);
+	else
+		rc =
+		    srv_store_subject_names(r.s, o->site, feed_replay, &r, err);
+	srv_store_commit(r.s, err);
+	cb_feed_items_free(&r.items);
+	cb_buf_free(&r.strings);
+	free(r.heads);
+	return rc;
+}
+
+static int feed_each(void *ctx, const struct cb_feed_opts *o, cb_feed_fn fn,
+		     void *fctx, struct cb_err *err)
+{
+	return srv_core_feed(ctx, o, fn, fctx, err);
+}
+
+struct cb_feed srv_core_feed_of(struct srv_core *c)
+{
+	struct cb_feed f = {feed_each, c};
+
+	return f;
+}

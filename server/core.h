@@ -47,6 +47,7 @@
 #include "cache.h"
 #include "crypto.h"
 #include "err.h"
+#include "feed.h"
 #include "merge.h"
 #include "protocol.h"
 #include "store.h"
@@ -181,5 +182,18 @@ int srv_core_register(struct srv_core *c, const char *token_hash,
 int srv_core_canonical_dump(struct srv_core *c, const char *site, int unblinded,
 			    int (*out)(const char *text, size_t len, void *ctx),
 			    void *ctx, struct cb_err *err);
+
+/*
+ * The record subject by subject for exports and reports (feed.h), on
+ * the calling thread's reader, in one snapshot: from the derived tables
+ * (subjects' summaries and items) when there is no cut-off and no merge
+ * state is asked for; otherwise each subject replayed from its events
+ * received by the cut-off, its summary computed from them. Items marked
+ * unblinded only with o->unblinded. srv_core_feed_of wraps it as a
+ * struct cb_feed.
+ */
+int srv_core_feed(struct srv_core *c, const struct cb_feed_opts *o,
+		  cb_feed_fn fn, void *fctx, struct cb_err *err);
+struct cb_feed srv_core_feed_of(struct srv_core *c);
 
 #endif

@@ -187,6 +187,9 @@ const char *const srv_store_sql[ST_COUNT] = {
 		      " WHERE (?1 IS NULL OR site = ?1)"
 		      " AND (?2 IS NULL OR status = ?2)"
 		      " ORDER BY site, subject, id LIMIT ?3",
+    [ST_ITEMS_EACH] = "SELECT subject, visit, form, instance, item, value,"
+		      " conflict, head_values FROM items WHERE subject = ?1"
+		      " ORDER BY visit, form, length(instance), instance, item",
     [ST_FORMS_DEL] = "DELETE FROM forms WHERE subject = ?1",
     [ST_FORM_PUT] = "INSERT OR REPLACE INTO forms(subject, visit, form,"
 		    " instance, nitems, nconflicts, nsigns, sign, broken)"

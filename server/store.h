@@ -380,6 +380,22 @@ int srv_store_summary_each(struct srv_store *s, const char *site,
 			   int (*fn)(const struct cb_summary *sum, void *ctx),
 			   void *ctx, struct cb_err *err);
 
+/* One row of the items table (strings valid during the call). */
+struct srv_item_row {
+	const char *subject, *visit, *form, *instance, *item;
+	const char *value; /* NULL when cleared or conflicted */
+	int conflict;
+	const char *head_values; /* every head's value: a JSON array text */
+};
+
+/*
+ * Visit the items of `subject` in order of visit, form, instance
+ * (numerically) and item.
+ */
+int srv_store_items_each(struct srv_store *s, const char *subject,
+			 int (*fn)(const struct srv_item_row *it, void *ctx),
+			 void *ctx, struct cb_err *err);
+
 /* One row of the queries table. */
 struct srv_query_row {
 	const char *id, *subject, *site, *visit, *form, *instance, *item;
