@@ -24,6 +24,7 @@ int cmd_init(int argc, char **argv);	 /* cmd_init.c */
 int cmd_site(int argc, char **argv);	 /* cmd_site.c */
 int cmd_token(int argc, char **argv);	 /* cmd_token.c */
 int cmd_device(int argc, char **argv);	 /* cmd_device.c */
+int cmd_user(int argc, char **argv);	 /* cmd_user.c */
 int cmd_status(int argc, char **argv);	 /* cmd_status.c */
 int cmd_rebuild(int argc, char **argv);	 /* cmd_rebuild.c */
 int cmd_dump(int argc, char **argv);	 /* cmd_rebuild.c */
@@ -34,6 +35,7 @@ extern const char cmd_init_help[];
 extern const char cmd_site_help[];
 extern const char cmd_token_help[];
 extern const char cmd_device_help[];
+extern const char cmd_user_help[];
 extern const char cmd_status_help[];
 extern const char cmd_rebuild_help[];
 extern const char cmd_dump_help[];

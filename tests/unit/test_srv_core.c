@@ -29,6 +29,7 @@
 #include "id.h"
 #include "json.h"
 #include "record.h"
+#include <sqlite3.h>
 
 static const char proto[] =
     "{\"format\":\"casebook-protocol/1\",\"id\":\"PROP\",\"version\":\"1\","
@@ -84,9 +85,24 @@ static int register_dev(struct srv_core *c, struct dev *v, const char *site,
 			const char *role, const char *user)
 {
 	struct srv_token t;
+	struct srv_user u;
 	struct cb_err err;
 	char hash[CB_HASH_HEX_SIZE], token[64];
 
+	/* The site and the person first: the server takes events only
+	 * from people it knows. */
+	if (site[0] && srv_store_site_exists(c->store, site, &err) == 0 &&
+	    srv_store_site_add(c->store, site, site, &err))
+		return -1;
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", user);
+	snprintf(u.full_name, sizeof(u.full_name), "Test %s", user);
+	snprintf(u.role, sizeof(u.role), "%s", role);
+	snprintf(u.site, sizeof(u.site), "%s", site);
+	if (srv_store_user_add(c->store, &u, &err)) {
+		printf("# user add: %s\n", err.msg);
+		return -1;
+	}
 	memset(&t, 0, sizeof(t));
 	snprintf(token, sizeof(token), "tok-%s-%s", role, user);
 	cb_sha256_hex(token, strlen(token), hash);
@@ -490,6 +506,74 @@ static char *fed(struct srv_core *c, int with_merge, const char *cutoff)
 	return t.p ? t.p : strdup("");
 }
 
+/* Run `q` on the store of data directory `name` under tmp, as SQL. */
+static int sql(const char *name, const char *q)
+{
+	char path[512];
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", tmp, name, SRV_STORE_FILE);
+	rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, q, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		printf("# sql: %s\n", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc;
+}
+
+/*
+ * A store of schema version 2 (no people) upgraded by opening it: everyone
+ * it took events from becomes a person, with the role and site of their
+ * devices; a store newer than this casebookd is refused, never read.
+ */
+static void check_upgrade(void)
+{
+	struct srv_core c;
+	struct srv_user u;
+	struct cb_err err;
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "cp -a %s/a %s/old", tmp, tmp);
+	T_EQ_INT(system(cmd), 0);
+	/* As version 2 had it, with "ann" known only from her events. */
+	T_EQ_INT(sql("old", "DROP TABLE users;"
+			    "ALTER TABLE tokens DROP COLUMN user;"
+			    "UPDATE devices SET user = 'first'"
+			    " WHERE user = 'ann';"
+			    "UPDATE settings SET value = '2'"
+			    " WHERE key = 'schema_version';"),
+		 0);
+	T_EQ_INT(open_store(&c, "old", 0), 0);
+	T_EQ_INT(srv_store_user_get(c.store, "ann", &u, &err), 0);
+	T_EQ_STR(u.role, "coordinator");
+	T_EQ_STR(u.site, "KR01");
+	T_EQ_STR(u.full_name, "ann");
+	T_EQ_INT(srv_store_user_get(c.store, "first", &u, &err), 0);
+	T_EQ_STR(u.role, "coordinator");
+	T_EQ_INT(srv_store_user_get(c.store, "ian", &u, &err), 0);
+	T_EQ_STR(u.role, "investigator");
+	T_EQ_INT(srv_store_user_get(c.store, "dora", &u, &err), 0);
+	T_EQ_STR(u.role, "datamanager");
+	T_EQ_STR(u.site, "");
+	T_EQ_INT(srv_store_user_get(c.store, "nobody", &u, &err), CB_ENOTFOUND);
+	srv_core_close(&c);
+	/* A store from a newer casebookd. */
+	T_EQ_INT(sql("old", "UPDATE settings SET value = '99'"
+			    " WHERE key = 'schema_version';"),
+		 0);
+	snprintf(cmd, sizeof(cmd), "%s/old", tmp);
+	memset(&c, 0, sizeof(c));
+	cb_err_clear(&err);
+	T_ASSERT(srv_core_open(&c, cmd, &err) != 0);
+	T_ASSERT(strstr(err.msg, "schema version 99, made by a newer "
+				 "casebookd") != NULL);
+	srv_core_close(&c);
+}
+
 static void test_incremental_is_rebuild(void)
 {
 	struct srv_core a, b;
@@ -593,6 +677,7 @@ static void test_incremental_is_rebuild(void)
 	free(ob);
 	srv_core_close(&a);
 	srv_core_close(&b);
+	check_upgrade();
 	for (i = 0; i < made.n; i++) {
 		free(made.json[i]);
 		free(made.subject[i]);
