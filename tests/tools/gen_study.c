@@ -27,6 +27,7 @@
 
 #include "clock.h"
 #include "date.h"
+#include "id.h"
 #include "json.h"
 
 #define EXIT_OK 0
@@ -54,12 +55,15 @@ static const char usage_text[] =
     "                     [--sites K] [--seed S] [--today YYYY-MM-DD]\n"
     "                     [--randomize] [--chunk N]\n"
     "                     [--progress | --no-progress] [--verbose]\n"
+    "       gen_study run --dry-run --protocol FILE --subjects N [...]\n"
     "\n"
     "The study generator behind scripts/gen-study (see its --help): plan\n"
     "prints the sites, devices and randomization list a run needs; run\n"
     "registers the devices with one-time tokens (a file of lines\n"
     "\"SITE ROLE TOKEN\" in plan order, SITE '-' for a central role) and\n"
-    "pushes a generated trial through the HTTP API.\n"
+    "pushes a generated trial through the HTTP API. --dry-run makes,\n"
+    "checks, signs and encodes every event the same way with made-up\n"
+    "devices and leases, and sends nothing: the generator's own cost.\n"
     "\n"
     "Exit codes: 0 done; 1 failure (the server refused more than a tiny\n"
     "fraction of the events, or could not be reached); 2 usage.\n";
@@ -70,7 +74,7 @@ struct opts {
 	uint64_t subjects;
 	size_t sites, chunk;
 	double wait;
-	int randomize, progress, verbose;
+	int randomize, progress, verbose, dry;
 };
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -151,6 +155,8 @@ static int parse(int argc, char **argv, struct opts *o)
 			o->progress = 1, takes = 0;
 		} else if (!strcmp(a, "--no-progress")) {
 			o->progress = 0, takes = 0;
+		} else if (!strcmp(a, "--dry-run")) {
+			o->dry = 1, takes = 0;
 		} else if (!strcmp(a, "--verbose")) {
 			o->verbose = 1, takes = 0;
 		} else if (!val) {
@@ -193,9 +199,13 @@ static int parse(int argc, char **argv, struct opts *o)
 		}
 		i += takes;
 	}
-	if (strcmp(o->cmd, "plan") && !o->server)
+	if (o->dry &&
+	    (strcmp(o->cmd, "run") || o->server || o->tokens || !o->protocol))
+		return usage("--dry-run: a run with --protocol FILE, and no "
+			     "--server or --tokens");
+	if (strcmp(o->cmd, "plan") && !o->server && !o->dry)
 		return usage("%s needs --server URL", o->cmd);
-	if (!strcmp(o->cmd, "run") && !o->tokens)
+	if (!strcmp(o->cmd, "run") && !o->tokens && !o->dry)
 		return usage("run needs --tokens FILE");
 	if (strcmp(o->cmd, "health") && !o->subjects)
 		return usage("%s needs --subjects N", o->cmd);
@@ -231,9 +241,9 @@ static size_t site_coords(const struct opts *o, size_t k)
 
 /*
  * The list's slots per site and stratum cell, and the lease per device.
- * About 46% of subjects are randomized (a fifth fail screening, a few
- * are still screening), split over the cells; two standard deviations
- * more, plus what the leases of a site's devices hold unused at the end.
+ * About 80% of subjects are randomized (a fifth fail screening), 55% of
+ * them in the larger cell (gen_trial.c); two standard deviations more,
+ * plus what the leases of a site's coordinators hold unused at the end.
  * The list caps (10,000 slots, 5,000 per cell) win over that: then the
  * last eligible subjects of a full cell stay unrandomized ("no slot").
  */
@@ -241,7 +251,7 @@ static void list_size(const struct opts *o, size_t ncells, long *per_stratum,
 		      long *lease)
 {
 	uint64_t most = site_subjects(o, 0);
-	double share = 0.46 * 0.55 * (double)most;
+	double share = 0.8 * 0.55 * (double)most;
 	double need = ceil(share + 2 * sqrt(share) + 8);
 	long cap = LIST_SLOTS_MAX / (long)(o->sites * ncells);
 	long coords = (long)site_coords(o, 0), l = 50;
@@ -416,16 +426,41 @@ static int enrol(struct gen *g, FILE *f, const char *path, const char *site,
 	return 0;
 }
 
+/* A dry run's device: what registration would have given. */
+static int dry_device(struct gen *g, const char *site, const char *role,
+		      size_t n, long index, struct gen_device **out)
+{
+	struct cb_err err;
+	char id[CB_ID_HEX_LEN + 1];
+
+	(void)g;
+	if (device_new(site, role, n, out, &err) || cb_id_random(id))
+		return fail("%s", err.msg);
+	snprintf((*out)->id, sizeof((*out)->id), "%s", id);
+	snprintf((*out)->site, sizeof((*out)->site), "%s",
+		 strcmp(site, "-") ? site : "");
+	snprintf((*out)->role, sizeof((*out)->role), "%s", role);
+	(*out)->index = index;
+	return 0;
+}
+
 static int register_all(struct gen *g, const struct opts *o)
 {
 	char site[CB_SITE_MAX + 1];
-	FILE *f;
+	FILE *f = NULL;
 	size_t k, c;
 	int rc = 0;
 
-	f = fopen(o->tokens, "r");
-	if (!f)
-		return fail("%s: %s", o->tokens, strerror(errno));
+	if (o->dry) {
+		struct cb_err err;
+
+		if (cb_protocol_load_file(o->protocol, &g->p, NULL, &err))
+			return fail("%s", err.msg);
+	} else {
+		f = fopen(o->tokens, "r");
+		if (!f)
+			return fail("%s: %s", o->tokens, strerror(errno));
+	}
 	for (k = 0; !rc && k < o->sites; k++) {
 		site_code(k, site);
 		snprintf(g->sites[k], sizeof(g->sites[k]), "%s", site);
@@ -436,18 +471,27 @@ static int register_all(struct gen *g, const struct opts *o)
 			break;
 		}
 		for (c = 0; !rc && c < g->ncoord[k]; c++)
-			rc = enrol(g, f, o->tokens, site, CB_ROLE_COORDINATOR,
-				   c + 1, (long)c + 1, &g->coord[k][c]);
+			rc = f ? enrol(g, f, o->tokens, site,
+				       CB_ROLE_COORDINATOR, c + 1, (long)c + 1,
+				       &g->coord[k][c])
+			       : dry_device(g, site, CB_ROLE_COORDINATOR, c + 1,
+					    (long)c + 1, &g->coord[k][c]);
 		if (!rc)
-			rc = enrol(g, f, o->tokens, site, CB_ROLE_INVESTIGATOR,
-				   1, (long)g->ncoord[k] + 1, &g->inv[k]);
+			rc = f ? enrol(g, f, o->tokens, site,
+				       CB_ROLE_INVESTIGATOR, 1,
+				       (long)g->ncoord[k] + 1, &g->inv[k])
+			       : dry_device(g, site, CB_ROLE_INVESTIGATOR, 1,
+					    (long)g->ncoord[k] + 1, &g->inv[k]);
 	}
 	if (!rc)
-		rc = enrol(g, f, o->tokens, "-", CB_ROLE_DATAMANAGER, 1, 0,
-			   &g->dm);
+		rc = f ? enrol(g, f, o->tokens, "-", CB_ROLE_DATAMANAGER, 1, 0,
+			       &g->dm)
+		       : dry_device(g, "-", CB_ROLE_DATAMANAGER, 1, 1, &g->dm);
 	if (!rc)
-		rc = enrol(g, f, o->tokens, "-", CB_ROLE_LAB, 1, 0, &g->lab);
-	fclose(f);
+		rc = f ? enrol(g, f, o->tokens, "-", CB_ROLE_LAB, 1, 0, &g->lab)
+		       : dry_device(g, "-", CB_ROLE_LAB, 1, 2, &g->lab);
+	if (f)
+		fclose(f);
 	return rc;
 }
 
@@ -505,6 +549,8 @@ static int summary(struct gen *g, uint64_t subjects, double secs)
 	size_t k;
 
 	gen_pusher_progress(&g->pusher, &pushed, &c);
+	bad = sum(c.rejected) + sum(g->counts.refused);
+	made = pushed + sum(g->counts.refused);
 	printf("subjects: %" PRIu64 " (screen failures %" PRIu64
 	       ", randomized %" PRIu64 ", dosed %" PRIu64 ", completed %" PRIu64
 	       ", withdrew %" PRIu64 ", lost %" PRIu64 ", died %" PRIu64
@@ -529,10 +575,10 @@ static int summary(struct gen *g, uint64_t subjects, double secs)
 	       "\n",
 	       "total", sum(c.accepted), sum(c.duplicate), sum(c.rejected),
 	       sum(g->counts.refused));
+	printf("events per subject: %.1f\n",
+	       subjects ? (double)made / (double)subjects : 0.0);
 	printf("time: %.1f s, %.0f events/s\n", secs,
 	       secs > 0 ? (double)pushed / secs : 0.0);
-	bad = sum(c.rejected) + sum(g->counts.refused);
-	made = pushed + sum(g->counts.refused);
 	if ((double)bad > TOLERATED * (double)made) {
 		fprintf(stderr,
 			"gen_study: error: %" PRIu64 " of %" PRIu64
@@ -610,8 +656,10 @@ static int cmd_run(const struct opts *o)
 		gen_release(&g);
 		return fail("out of memory");
 	}
-	if (gen_net_global(&err) || gen_http_open(&g.http, o->server, &err) ||
-	    gen_health_wait(&g.http, o->wait, &err)) {
+	g.dry = o->dry;
+	if (!o->dry &&
+	    (gen_net_global(&err) || gen_http_open(&g.http, o->server, &err) ||
+	     gen_health_wait(&g.http, o->wait, &err))) {
 		gen_release(&g);
 		return fail("%s", err.msg);
 	}
@@ -623,7 +671,8 @@ static int cmd_run(const struct opts *o)
 		return EXIT_FAIL;
 	}
 	cb_hlc_init(&g.hlc, 0);
-	if (gen_pusher_start(&g.pusher, o->server, o->verbose, &err)) {
+	if (gen_pusher_start(&g.pusher, o->dry ? NULL : o->server, o->verbose,
+			     &err)) {
 		gen_release(&g);
 		return fail("%s", err.msg);
 	}

@@ -194,8 +194,10 @@ struct gen_pusher {
 	uint64_t requests; /* pushes answered */
 	unsigned shown;	   /* rejections printed */
 	int verbose;
+	int dry; /* count every batch as accepted, send nothing */
 };
 
+/* Start the push thread; base NULL: a dry run (nothing is sent). */
 int gen_pusher_start(struct gen_pusher *p, const char *base, int verbose,
 		     struct cb_err *err);
 /* Hand a batch over (blocks while GEN_QUEUE_MAX wait); CB_EIO if the
@@ -221,6 +223,7 @@ struct gen {
 	int64_t today; /* days since 1970-01-01: no date after it */
 	int randomize;
 	int verbose;
+	int dry; /* no server: leases are made up, batches not sent */
 
 	size_t nsites;
 	char (*sites)[CB_SITE_MAX + 1];

@@ -143,6 +143,8 @@ struct gen_subject {
 	int64_t eos;	/* end of study date, or -1 */
 	const char *exit_reason;
 
+	int last_of_device; /* its creator's last, another one follows */
+
 	/* how far it got */
 	int created, randomized, inj_done, reached_bl;
 	char kit[32];
@@ -1146,6 +1148,31 @@ static struct gen_slot *next_slot(struct gen_device *d, const char *cell)
 	return best;
 }
 
+/* A dry run's lease: made-up slots of the cell, numbered on. */
+static int dry_lease(struct gen_device *d, const char *cell, struct cb_err *err)
+{
+	struct gen_slot *more;
+	long i, n = d->lease_size ? d->lease_size : 50;
+
+	more = realloc(d->lease, (d->nlease + (size_t)n) * sizeof(*more));
+	if (!more)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	d->lease = more;
+	for (i = 0; i < n; i++) {
+		struct gen_slot *sl = &more[d->nlease];
+
+		memset(sl, 0, sizeof(*sl));
+		sl->seq = (long)d->nlease + 1;
+		snprintf(sl->randno, sizeof(sl->randno), "R-%s%02ld-%.8s-%05ld",
+			 d->site, d->index, cell, sl->seq);
+		snprintf(sl->kit, sizeof(sl->kit), "%06ld",
+			 100000 + (long)d->index * 1000 + sl->seq % 1000);
+		snprintf(sl->stratum, sizeof(sl->stratum), "%.63s", cell);
+		d->nlease++;
+	}
+	return 0;
+}
+
 static size_t unused_slots(const struct gen_device *d, const char *cell)
 {
 	size_t i, n = 0;
@@ -1191,6 +1218,12 @@ static int randomize(struct gen *g, struct gen_subject *s, struct cb_err *err)
 		return 1;
 	}
 	slot = next_slot(d, cell);
+	if (!slot && g->dry) {
+		rc = dry_lease(d, cell, err);
+		if (rc)
+			return rc;
+		slot = next_slot(d, cell);
+	}
 	if (!slot) {
 		/* Top the lease up as a sync does. The server counts a slot
 		 * used once it holds the randomize event: the device's batch
@@ -1556,6 +1589,25 @@ static int phase1(struct gen *g, struct gen_subject *s, struct cb_err *err)
 		g->ongoing++;
 	}
 
+	/* A site's coordinator that has made its last subject hands over
+	 * to the next one: its lease is topped up once more, after every
+	 * randomization it made is on the server, so the slots it keeps
+	 * unused, and so the next device's first slot, never depend on
+	 * how far the pushes had got. */
+	if (g->randomize && !g->dry && s->last_of_device) {
+		rc = flush_device(g, s->creator, err);
+		if (!rc)
+			rc = gen_pusher_drain(&g->pusher, err);
+		if (!rc)
+			rc = gen_fetch_slots(&g->http, s->creator, err);
+		if (rc == CB_ENOTFOUND) {
+			cb_err_clear(err);
+			rc = 0;
+		}
+		if (rc)
+			return rc;
+	}
+
 	/* One side of a conflict: the coordinator corrects a baseline value
 	 * that the investigator (phase 2) will change too, both naming the
 	 * value they saw. */
@@ -1602,8 +1654,8 @@ static int sign_collect(const struct cb_merge_form *f, void *ctx)
 	struct gen_form *out;
 	size_t i;
 
-	if (!pf || !f->nitems || f->nconflicts || !strcmp(f->form, "SV") ||
-	    pf == p->rand_form || s->nsigns >= SIGN_MAX)
+	if (!pf || !f->nitems || f->nconflicts || pf == p->rand_form ||
+	    s->nsigns >= SIGN_MAX)
 		return 0;
 	for (i = 0; i < pf->nitems; i++)
 		if (pf->items[i].unblinded)
@@ -1715,15 +1767,17 @@ static int phase2(struct gen *g, struct gen_subject *s, struct cb_err *err)
 			s->signs[s->nsigns++] = all[i];
 	}
 
-	/* A data manager's query on a value now and then. */
-	if (s->reached_bl && chance(s, 0.3)) {
+	/* The data manager's review: a few queries on values. */
+	if (s->reached_bl) {
+		static const int nq_w[] = {40, 30, 20, 10};
 		struct cand *c = malloc(sizeof(*c));
 		struct cb_event ev;
+		size_t nq = pick(s, nq_w, 4);
 
 		if (!c)
 			return cb_err_set(err, CB_ENOMEM, "out of memory");
 		rc = candidates(g, s, NULL, NULL, c, err);
-		if (!rc && c->n) {
+		while (!rc && c->n && nq--) {
 			size_t k = (size_t)rnd(s, 0, (int64_t)c->n - 1);
 			const struct gen_query *at = &c->at[k];
 			char text[200];
@@ -1745,6 +1799,8 @@ static int phase2(struct gen *g, struct gen_subject *s, struct cb_err *err)
 			if (!rc)
 				remember_query(s, &ev, at->item, 1);
 			cb_event_release(&ev);
+			if (rc == 1)
+				rc = 0;
 		}
 		free(c);
 	}
@@ -1915,6 +1971,8 @@ int gen_chunk(struct gen *g, uint64_t first, size_t n, struct cb_err *err)
 		s->index = first + i;
 		gen_place(g->nsites, s->index, &s->site, &coord, &seq);
 		s->creator = g->coord[s->site][coord];
+		s->last_of_device =
+		    seq == GEN_PER_DEVICE && coord + 1 < g->ncoord[s->site];
 		rc = cb_subject_id_make(s->creator->site, s->creator->index,
 					seq, s->id, err);
 		if (!rc)
