@@ -14,8 +14,11 @@
 #      another seed other data.
 #   4. --randomize --laptop: a sealed list made and imported the real way,
 #      eligible subjects randomized with leased slots and dosed with their
-#      kit; the data manager's laptop holds every event the server gives
-#      a blinded central role, byte for byte in the canonical dump.
+#      kit, by three coordinators a site (--per-device 6), each taking
+#      over from the one before; the data manager's laptop holds every
+#      event the server gives a blinded central role, byte for byte in the
+#      canonical dump. The same run again randomizes the same subjects
+#      with the same slots and kits.
 #   5. Bad input: usage errors exit 2 and make nothing; an existing store
 #      is never touched (exit 1).
 . "$(dirname "$0")/lib.sh"
@@ -129,8 +132,8 @@ fi
 
 CASEBOOK_PASSPHRASE=gen-study-laptop-pass \
 	expect_rc "gen-study --randomize --laptop" 0 "$GEN" --subjects 30 \
-	--sites 2 --seed 7 --today "$TODAY" --randomize --data "$T/d4" \
-	--laptop "$T/lap" --user dm.test
+	--sites 2 --per-device 6 --seed 7 --today "$TODAY" --randomize \
+	--data "$T/d4" --laptop "$T/lap" --user dm.test
 cp "$T/out" run4.txt
 check "randomize: nothing rejected" 0 "$(total 4 run4.txt)"
 check "randomize: nothing refused" 0 "$(total 5 run4.txt)"
@@ -166,6 +169,29 @@ bad = [s for s in dose if dose[s] != kit.get(s)]
 print("ok" if dose and not bad else "bad %s" % bad)
 EOF
 check "every dose is the subject's kit" ok "$(cat kits.txt)"
+for id in S01-01006 S01-02001 S02-03003; do
+	if grep -q "^subject \"$id\"" canon4.txt; then
+		pass "coordinator device $id's creator made its subjects"
+	else
+		fail "subject $id" "not on the server"
+	fi
+done
+if grep -q '^subject "S01-01007"' canon4.txt; then
+	fail "--per-device 6" "a device created a 7th subject"
+else
+	pass "--per-device 6: the next coordinator takes over"
+fi
+expect_rc "gen-study --randomize again" 0 "$GEN" --subjects 30 --sites 2 \
+	--per-device 6 --seed 7 --today "$TODAY" --randomize --data "$T/d5"
+"$CBD" dump --data "$T/d4" >dump4.txt 2>&1
+"$CBD" dump --data "$T/d5" >dump5.txt 2>&1
+same_data dump4.txt >data4.txt
+same_data dump5.txt >data5.txt
+if grep -q 'RANDNO' data4.txt && cmp -s data4.txt data5.txt; then
+	pass "same seed: same randomizations, kits and doses"
+else
+	fail "same seed: same randomizations" "$(diff data4.txt data5.txt | head -n 5)"
+fi
 [ -f "$T/d4/randlist/list.json" ] && [ -f "$T/d4/randlist/unblind.key" ] &&
 	pass "the list and the unblinding key are kept in DIR/randlist" ||
 	fail "randlist files" "$(ls "$T/d4/randlist" 2>&1)"
@@ -203,6 +229,11 @@ expect_rc "no --subjects: usage" 2 "$GEN" --data "$T/u1"
 expect_out "no --subjects: says so" "--subjects"
 expect_rc "--subjects not a number: usage" 2 "$GEN" --subjects ten --data "$T/u1"
 expect_rc "--sites 0: usage" 2 "$GEN" --subjects 5 --sites 0 --data "$T/u1"
+expect_rc "--per-device 1000: usage" 2 "$GEN" --subjects 5 --per-device 1000 \
+	--data "$T/u1"
+expect_rc "more subjects than the sites' devices can make: usage" 2 "$GEN" \
+	--subjects 1000 --sites 1 --per-device 10 --data "$T/u1"
+expect_out "too many subjects: says to give more sites" "--sites"
 expect_rc "unknown option: usage" 2 "$GEN" --subjects 5 --data "$T/u1" --fast
 expect_rc "--today in the future: usage" 2 "$GEN" --subjects 5 --data "$T/u1" \
 	--today 2999-01-01

@@ -48,11 +48,12 @@
 #define TOKEN_LINE_MAX 512
 
 static const char usage_text[] =
-    "usage: gen_study plan --subjects N [--sites K] [--protocol FILE]\n"
-    "                      [--randomize]\n"
+    "usage: gen_study plan --subjects N [--sites K] [--per-device N]\n"
+    "                      [--protocol FILE] [--randomize]\n"
     "       gen_study health --server URL [--wait SECONDS]\n"
     "       gen_study run --server URL --tokens FILE --subjects N\n"
-    "                     [--sites K] [--seed S] [--today YYYY-MM-DD]\n"
+    "                     [--sites K] [--per-device N] [--seed S]\n"
+    "                     [--today YYYY-MM-DD]\n"
     "                     [--randomize] [--chunk N]\n"
     "                     [--progress | --no-progress] [--verbose]\n"
     "       gen_study run --dry-run --protocol FILE --subjects N [...]\n"
@@ -73,6 +74,7 @@ struct opts {
 	const char *server, *tokens, *protocol, *seed, *today;
 	uint64_t subjects;
 	size_t sites, chunk;
+	long per_device;
 	double wait;
 	int randomize, progress, verbose, dry;
 };
@@ -128,6 +130,7 @@ static int parse(int argc, char **argv, struct opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->sites = 3;
+	o->per_device = GEN_PER_DEVICE;
 	o->seed = "1";
 	o->wait = 10;
 	o->progress = isatty(2);
@@ -184,6 +187,12 @@ static int parse(int argc, char **argv, struct opts *o)
 					     "not '%s'",
 					     SITES_MAX, val);
 			o->sites = (size_t)v;
+		} else if (!strcmp(a, "--per-device")) {
+			if (number(val, 1, GEN_PER_DEVICE, &v))
+				return usage("--per-device: a number from 1 to "
+					     "%d, not '%s'",
+					     GEN_PER_DEVICE, val);
+			o->per_device = (long)v;
 		} else if (!strcmp(a, "--chunk")) {
 			if (number(val, 1, 100000, &v))
 				return usage("--chunk: a number from 1 to "
@@ -212,10 +221,12 @@ static int parse(int argc, char **argv, struct opts *o)
 	/* Each coordinator creates at most 999 subjects, and a site holds
 	 * at most 99 devices. */
 	if (o->subjects && (o->subjects + o->sites - 1) / o->sites >
-			       (uint64_t)COORD_MAX * GEN_PER_DEVICE)
-		return usage("%llu subjects need more than %d sites' worth "
-			     "of devices; give more --sites",
-			     (unsigned long long)o->subjects, (int)o->sites);
+			       (uint64_t)COORD_MAX * (uint64_t)o->per_device)
+		return usage("%llu subjects need more devices than %d sites "
+			     "may register (%d each, %ld subjects a device); "
+			     "give more --sites",
+			     (unsigned long long)o->subjects, (int)o->sites,
+			     CB_DEVICE_INDEX_MAX, o->per_device);
 	return 0;
 }
 
@@ -235,8 +246,9 @@ static uint64_t site_subjects(const struct opts *o, size_t k)
 static size_t site_coords(const struct opts *o, size_t k)
 {
 	uint64_t n = site_subjects(o, k);
+	uint64_t per = (uint64_t)o->per_device;
 
-	return n ? (size_t)((n + GEN_PER_DEVICE - 1) / GEN_PER_DEVICE) : 1;
+	return n ? (size_t)((n + per - 1) / per) : 1;
 }
 
 /*
@@ -643,6 +655,7 @@ static int cmd_run(const struct opts *o)
 
 	memset(&g, 0, sizeof(g));
 	snprintf(g.seed, sizeof(g.seed), "%s", o->seed);
+	g.per_device = o->per_device;
 	g.randomize = o->randomize;
 	g.verbose = o->verbose;
 	if (today_of(o->today, &g.today))

@@ -220,7 +220,8 @@ struct gen_subject;
 struct gen {
 	struct cb_protocol *p;
 	char seed[128];
-	int64_t today; /* days since 1970-01-01: no date after it */
+	int64_t today;	 /* days since 1970-01-01: no date after it */
+	long per_device; /* subjects a coordinator creates (gen_place) */
 	int randomize;
 	int verbose;
 	int dry; /* no server: leases are made up, batches not sent */
@@ -246,12 +247,16 @@ struct gen {
 	unsigned refused_shown;
 };
 
-/* Where subject number `i` (0-based) goes: the site, the coordinator
- * (index into g->coord[site]) and its number on that device. */
-void gen_place(size_t nsites, uint64_t i, size_t *site, size_t *coord,
-	       long *seq);
+/*
+ * Where subject number `i` (0-based) goes: site i mod nsites, and there
+ * the coordinator (index into g->coord[site]) that creates it and its
+ * number on that device. Each coordinator creates `per_device` subjects
+ * of its site, then the next one takes over.
+ */
+void gen_place(size_t nsites, long per_device, uint64_t i, size_t *site,
+	       size_t *coord, long *seq);
 
-/* Subjects one coordinator device creates at most. */
+/* Subjects one coordinator device creates by default, and at most. */
 #define GEN_PER_DEVICE CB_SUBJECT_SEQ_MAX
 
 /*

@@ -78,14 +78,14 @@ enum gen_kind gen_kind_of(const char *kind)
 	return GEN_K_N;
 }
 
-void gen_place(size_t nsites, uint64_t i, size_t *site, size_t *coord,
-	       long *seq)
+void gen_place(size_t nsites, long per_device, uint64_t i, size_t *site,
+	       size_t *coord, long *seq)
 {
 	uint64_t j = i / nsites;
 
 	*site = (size_t)(i % nsites);
-	*coord = (size_t)(j / GEN_PER_DEVICE);
-	*seq = (long)(j % GEN_PER_DEVICE) + 1;
+	*coord = (size_t)(j / (uint64_t)per_device);
+	*seq = (long)(j % (uint64_t)per_device) + 1;
 }
 
 /* ---- the subject ------------------------------------------------------- */
@@ -1969,10 +1969,11 @@ int gen_chunk(struct gen *g, uint64_t first, size_t n, struct cb_err *err)
 		long seq;
 
 		s->index = first + i;
-		gen_place(g->nsites, s->index, &s->site, &coord, &seq);
+		gen_place(g->nsites, g->per_device, s->index, &s->site, &coord,
+			  &seq);
 		s->creator = g->coord[s->site][coord];
 		s->last_of_device =
-		    seq == GEN_PER_DEVICE && coord + 1 < g->ncoord[s->site];
+		    seq == g->per_device && coord + 1 < g->ncoord[s->site];
 		rc = cb_subject_id_make(s->creator->site, s->creator->index,
 					seq, s->id, err);
 		if (!rc)
