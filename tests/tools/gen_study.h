@@ -3,7 +3,7 @@
  * a whole generated trial pushed into a real casebookd through its HTTP
  * API, for benchmarks and tests.
  *
- * Three files, one program (build/tools/gen_study):
+ * Four files, one program (build/tools/gen_study):
  *
  *   gen_study.c    command line, the plan of sites and devices, the run:
  *                  subjects in chunks, phase by phase, progress, counts
@@ -11,9 +11,10 @@
  *                  requests (common/reqsig.h), the push thread, slots
  *   gen_trial.c    one subject's trial: dates, values, adverse events,
  *                  corrections, conflicts, queries, signatures,
- *                  randomization and dosing, as events checked with
- *                  cb_record_check_event against the subject's own merge
- *                  state before they are queued
+ *                  randomization and dosing
+ *   gen_entry.c    the events of it, made as a laptop makes them and
+ *                  checked with cb_record_check_event against the
+ *                  subject's own merge state before they are queued
  *
  * Only common/ (libcasebook.a) is linked: the generator talks to the
  * server exactly as a laptop does, never through server/ or client/.
@@ -46,11 +47,14 @@
 #include <stdint.h>
 
 #include "buf.h"
+#include "check.h"
 #include "crypto.h"
 #include "err.h"
 #include "event.h"
 #include "hlc.h"
+#include "merge.h"
 #include "protocol.h"
+#include "date.h"
 #include "reqsig.h"
 #include "role.h"
 
@@ -212,10 +216,6 @@ int gen_pusher_stop(struct gen_pusher *p, struct cb_err *err);
 void gen_pusher_progress(struct gen_pusher *p, uint64_t *events,
 			 struct gen_counts *counts);
 
-/* ---- gen_trial.c ----------------------------------------------------- */
-
-struct gen_subject;
-
 /* Everything one run shares. */
 struct gen {
 	struct cb_protocol *p;
@@ -246,6 +246,176 @@ struct gen {
 	    lost, died, ongoing, conflicts, aes, serious;
 	unsigned refused_shown;
 };
+
+/* ---- gen_entry.c: events as a laptop makes them ------------------------ */
+
+/* Most items one save writes (KOOS has 42), and the longest value. */
+#define GEN_SAVE_MAX 64
+#define GEN_VALUE_MAX 128
+/* Per subject: queries acted on later, adverse events, signed forms. */
+#define GEN_QUERY_MAX 64
+#define GEN_AE_MAX 12
+#define GEN_SIGN_MAX 96
+/* Scheduled visits after day 0 this generator follows. */
+#define GEN_VISIT_MAX 32
+
+/* A subject's own random stream (xoshiro256**, gen_trial.c). */
+struct gen_rng {
+	uint64_t s[4];
+};
+
+/* A query a later phase answers or closes. */
+struct gen_query {
+	char id[CB_EVENT_ID_HEX + 1];
+	char visit[CB_PROTOCOL_CODE_MAX + 1], form[CB_PROTOCOL_CODE_MAX + 1];
+	char instance[16], item[CB_PROTOCOL_CODE_MAX + 1];
+	int dm; /* raised by the data manager, else a soft check's */
+	int answered;
+};
+
+/* A form instance: what the investigator signed. */
+struct gen_form {
+	char visit[CB_PROTOCOL_CODE_MAX + 1], form[CB_PROTOCOL_CODE_MAX + 1];
+	char instance[16];
+};
+
+/* One planned adverse event. */
+struct gen_ae {
+	int64_t onset, end; /* days; end the day it resolves (or death) */
+	int grade, serious, criterion, rel, relpr, treated, partial;
+	int fatal, sev_off, no_end;
+	const char *term;
+	unsigned instance; /* 0 until reported */
+	int closed;	   /* its resolution is recorded */
+};
+
+/* Why a subject left the study early. */
+enum gen_leave { GEN_STAYS, GEN_WITHDREW, GEN_LOST, GEN_DIED };
+
+/*
+ * One subject while its chunk is made: its plan (drawn at the start of
+ * phase 1), how far it got, and what the later phases act on. Its merge
+ * state holds its events made so far, which are the events the server
+ * holds of it when the next one arrives.
+ */
+struct gen_subject {
+	uint64_t index;
+	char id[CB_SUBJECT_ID_MAX + 1];
+	size_t site;
+	struct gen_device *creator;
+	struct gen_rng rng;
+	uint64_t evseq;
+	struct cb_merge *m;
+
+	/* the plan */
+	int64_t consent, scr, bl;
+	int64_t vdate[GEN_VISIT_MAX]; /* post-baseline visits, in order */
+	int male, right_knee, fail, klgrade, age, brthyr;
+	double height, weight;
+	int vas0, rom0;
+	double improve, mfc0;
+	enum gen_leave leave;
+	size_t leave_at; /* post-baseline visit index it does not reach */
+	int64_t eos;	 /* end of study date, or -1 */
+	const char *leave_reason;
+
+	int last_of_device; /* its creator's last, another one follows */
+
+	/* how far it got */
+	int created, randomized, inj_done, reached_bl;
+	char kit[32];
+
+	struct gen_ae ae[GEN_AE_MAX];
+	size_t nae;
+	unsigned ae_next;
+
+	struct gen_query q[GEN_QUERY_MAX];
+	size_t nq;
+	struct gen_form signs[GEN_SIGN_MAX];
+	size_t nsigns;
+	int has_conflict;
+	struct gen_query conflict; /* visit, form, instance, item; id = h0 */
+};
+
+/* One save: items of one form instance and their values. */
+struct gen_save {
+	const char *visit, *form;
+	char instance[16];
+	size_t n;
+	const char *items[GEN_SAVE_MAX];
+	char values[GEN_SAVE_MAX][GEN_VALUE_MAX];
+	const char *reason;
+};
+
+/*
+ * A new event of device d about subject s, with its target; its id,
+ * clock and signature come in gen_emit. CB_ENOMEM.
+ */
+int gen_new_event(struct gen_subject *s, struct gen_device *d,
+		  struct cb_event *ev, const char *kind, const char *visit,
+		  const char *form, const char *instance, struct cb_err *err);
+
+/*
+ * Give `ev` its id, clock and signature, check it as the server will
+ * (cb_record_check_event on s->m) and queue it on d's push. 0 when
+ * queued and added to s->m; 1 when our own check refuses it (counted in
+ * g->counts.refused, the first few printed, nothing sent); or a negative
+ * CB_E* code that stops the run. `res` (may be NULL) gets the edit-check
+ * results.
+ */
+int gen_emit(struct gen *g, struct gen_subject *s, struct gen_device *d,
+	     struct cb_event *ev, struct cb_check_results *res,
+	     struct cb_err *err);
+
+/* Remember the query opened by `ev` for the later phases. */
+void gen_remember_query(struct gen_subject *s, const struct cb_event *ev,
+			const char *item, int dm);
+
+/* A query.answer or query.close of query q by d; as gen_emit. */
+int gen_query_event(struct gen *g, struct gen_subject *s, struct gen_device *d,
+		    const char *kind, const struct gen_query *q,
+		    const char *text, struct cb_err *err);
+
+/* Start a save of instance `instance` (0: none) of form at visit. */
+void gen_save_init(struct gen_save *sv, const char *visit, const char *form,
+		   unsigned instance);
+/* Add ITEM=value (printf) or ITEM=date (days since 1970) to a save. */
+void gen_put(struct gen_save *sv, const char *item, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void gen_put_day(struct gen_save *sv, const char *item, int64_t day);
+
+/*
+ * Save sv as device d's form.save, each change naming the item's current
+ * heads (so a change of a saved value, or of a conflict, needs
+ * sv->reason), unchanged items left out, then open the queries of its
+ * soft failures. As gen_emit; nothing changed saves nothing (0).
+ */
+int gen_save_form(struct gen *g, struct gen_subject *s, struct gen_device *d,
+		  const struct gen_save *sv, struct cb_err *err);
+
+/* A change of one item naming exactly `prev` (a concurrent edit). */
+int gen_save_over(struct gen *g, struct gen_subject *s, struct gen_device *d,
+		  const struct gen_query *at, const char *value,
+		  const char *const *prev, size_t nprev, const char *reason,
+		  struct cb_err *err);
+
+/*
+ * Randomize eligible subject s as `casebook randomize` does, at `when`
+ * (its RAND date and time), with the next slot of its stratum leased to
+ * its creator; the lease is topped up (GET /v1/slots) when used up. 0
+ * randomized; 1 not (no slot left: counted in g->no_slot); or as
+ * gen_emit.
+ */
+int gen_randomize(struct gen *g, struct gen_subject *s, const char *when,
+		  struct cb_err *err);
+
+/* Close d's push being built and hand it to the push thread. */
+int gen_flush_device(struct gen *g, struct gen_device *d, struct cb_err *err);
+
+/* `day` (days since 1970-01-01) as YYYY-MM-DD. */
+void gen_day_text(int64_t day, char out[CB_DATE_TEXT_MAX + 1]);
+
+/* ---- gen_trial.c: the trial ------------------------------------------- */
 
 /*
  * Where subject number `i` (0-based) goes: site i mod nsites, and there

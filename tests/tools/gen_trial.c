@@ -5,9 +5,9 @@
  * Everything about a subject is drawn from its own random stream (the
  * run's seed and the subject's number), so a subject is the same whatever
  * chunk it falls in, and event ids are a hash of the seed, the subject
- * and the event's number within it: the same seed gives the same data and
- * the same ids. Only the clocks (hlc, wall), the device ids and the
- * signatures differ between two runs.
+ * and the event's number within it: the same seed (and "today") gives the
+ * same data and the same ids. Only the clocks (hlc, wall), the device ids
+ * and the signatures differ between two runs.
  *
  * Dates: a subject consents on a day drawn from the ~1000 days before
  * "today" (g->today), screens, has its baseline 7 to 27 days later and
@@ -17,11 +17,7 @@
  * not met); some withdraw or are lost to follow-up, a few die (a fatal
  * adverse event), the rest complete at month 12.
  *
- * Every event is checked with cb_record_check_event against the
- * subject's merge state (which holds exactly the events the server holds
- * of the subject when the event arrives: see the phases in gen_study.h)
- * before it is signed and queued; soft edit check failures are followed
- * by the site device's query.open, made as client/entry.c makes it.
+ * The events themselves are made, checked and queued by gen_entry.c.
  * Values that fail a soft check are drawn on purpose now and then
  * (a visit out of its window, a grade that disagrees with the severity,
  * a male subject's pregnancy answered N, ...), so the queries are real.
@@ -41,42 +37,8 @@
 #include "merge.h"
 #include "record.h"
 
-/* Most items one save writes (KOOS has 42). */
-#define SAVE_MAX 64
-/* Longest value this generator writes, with its NUL. */
-#define VALUE_MAX 128
-/* Per subject: queries acted on later, adverse events, signed forms. */
-#define QUERY_MAX 64
-#define AE_MAX 12
-#define SIGN_MAX 96
 /* Candidate items for a correction, a query or a conflict. */
 #define CAND_MAX 256
-/* Scheduled visits this generator follows. */
-#define VISIT_MAX 32
-/* Refusals by our own checks printed as they happen. */
-#define SHOW_REFUSED 10
-
-/* ---- kinds --------------------------------------------------------------- */
-
-static const char *const kind_names[GEN_K_N] = {
-    CB_KIND_SUBJECT_STATUS, CB_KIND_FORM_SAVE,	CB_KIND_RANDOMIZE,
-    CB_KIND_SIGN,	    CB_KIND_QUERY_OPEN, CB_KIND_QUERY_ANSWER,
-    CB_KIND_QUERY_CLOSE};
-
-const char *gen_kind_name(enum gen_kind k)
-{
-	return k < GEN_K_N ? kind_names[k] : "?";
-}
-
-enum gen_kind gen_kind_of(const char *kind)
-{
-	unsigned k;
-
-	for (k = 0; k < GEN_K_N; k++)
-		if (!strcmp(kind, kind_names[k]))
-			return (enum gen_kind)k;
-	return GEN_K_N;
-}
 
 void gen_place(size_t nsites, long per_device, uint64_t i, size_t *site,
 	       size_t *coord, long *seq)
@@ -87,89 +49,6 @@ void gen_place(size_t nsites, long per_device, uint64_t i, size_t *site,
 	*coord = (size_t)(j / (uint64_t)per_device);
 	*seq = (long)(j % (uint64_t)per_device) + 1;
 }
-
-/* ---- the subject ------------------------------------------------------- */
-
-struct gen_rng {
-	uint64_t s[4];
-};
-
-/* A query a later phase answers or closes. */
-struct gen_query {
-	char id[CB_EVENT_ID_HEX + 1];
-	char visit[CB_PROTOCOL_CODE_MAX + 1], form[CB_PROTOCOL_CODE_MAX + 1];
-	char instance[16], item[CB_PROTOCOL_CODE_MAX + 1];
-	int dm; /* raised by the data manager, else a soft check's */
-	int answered;
-};
-
-/* A form instance: what the investigator signed. */
-struct gen_form {
-	char visit[CB_PROTOCOL_CODE_MAX + 1], form[CB_PROTOCOL_CODE_MAX + 1];
-	char instance[16];
-};
-
-/* One planned adverse event. */
-struct gen_ae {
-	int64_t onset, end; /* days; end the day it resolves (or death) */
-	int grade, serious, criterion, rel, relpr, treated, partial;
-	int fatal, sev_off, no_end;
-	const char *term;
-	unsigned instance; /* 0 until reported */
-	int closed;	   /* its resolution is recorded */
-};
-
-/* Why a subject left the study early. */
-enum gen_exit { EXIT_NONE, EXIT_WITHDREW, EXIT_LOST, EXIT_DEATH };
-
-struct gen_subject {
-	uint64_t index;
-	char id[CB_SUBJECT_ID_MAX + 1];
-	size_t site;
-	struct gen_device *creator;
-	struct gen_rng rng;
-	uint64_t evseq;
-	struct cb_merge *m;
-
-	/* the plan */
-	int64_t consent, scr, bl;
-	int64_t vdate[VISIT_MAX]; /* post-baseline visits, g order */
-	int male, right_knee, fail, klgrade, age, brthyr;
-	double height, weight;
-	int vas0, rom0;
-	double improve, mfc0;
-	enum gen_exit exit;
-	size_t exit_at; /* post-baseline visit index it does not reach */
-	int64_t eos;	/* end of study date, or -1 */
-	const char *exit_reason;
-
-	int last_of_device; /* its creator's last, another one follows */
-
-	/* how far it got */
-	int created, randomized, inj_done, reached_bl;
-	char kit[32];
-
-	struct gen_ae ae[AE_MAX];
-	size_t nae;
-	unsigned ae_next;
-
-	struct gen_query q[QUERY_MAX];
-	size_t nq;
-	struct gen_form signs[SIGN_MAX];
-	size_t nsigns;
-	int has_conflict;
-	struct gen_query conflict; /* visit, form, instance, item; id = h0 */
-};
-
-/* One save: items of one form instance and their values. */
-struct save {
-	const char *visit, *form;
-	char instance[16];
-	size_t n;
-	const char *items[SAVE_MAX];
-	char values[SAVE_MAX][VALUE_MAX];
-	const char *reason;
-};
 
 /* ---- random draws (xoshiro256**, seeded by BLAKE2b) ---------------------- */
 
@@ -252,14 +131,6 @@ static int64_t max64(int64_t a, int64_t b)
 
 /* ---- dates --------------------------------------------------------------- */
 
-static void day_text(int64_t day, char out[CB_DATE_TEXT_MAX + 1])
-{
-	struct cb_date d;
-
-	if (cb_date_from_days(day, &d) || cb_date_format(&d, out))
-		snprintf(out, CB_DATE_TEXT_MAX + 1, "0001-01-01");
-}
-
 static int day_year(int64_t day)
 {
 	struct cb_date d;
@@ -281,402 +152,10 @@ static size_t post_visits(const struct gen *g,
 {
 	size_t i, n = 0;
 
-	for (i = 0; i < g->p->nvisits && n < VISIT_MAX; i++)
+	for (i = 0; i < g->p->nvisits && n < GEN_VISIT_MAX; i++)
 		if (g->p->visits[i].scheduled && g->p->visits[i].day > 0)
 			out[n++] = &g->p->visits[i];
 	return n;
-}
-
-/* ---- events -------------------------------------------------------------- */
-
-static int show_refusal(struct gen *g, const struct gen_subject *s,
-			const struct cb_event *ev, const char *code,
-			const struct cb_check_results *res,
-			const struct cb_err *err)
-{
-	size_t i;
-
-	if (g->refused_shown++ >= SHOW_REFUSED && !g->verbose)
-		return 0;
-	fprintf(stderr,
-		"\ngen-study: not sent, our own check refuses it: %s %s %s "
-		"%s%s%s (%s): %s\n",
-		ev->kind, s->id, ev->visit, ev->form,
-		ev->instance[0] ? "#" : "", ev->instance,
-		code ? code : "invalid", err->msg);
-	for (i = 0; res && i < res->count; i++)
-		if (res->list[i].severity == CB_SEVERITY_HARD)
-			fprintf(stderr, "  %s [%s]: %s\n", res->list[i].path,
-				res->list[i].id, res->list[i].message);
-	return 0;
-}
-
-/* Close the batch a device is making and hand it to the push thread. */
-static int flush_device(struct gen *g, struct gen_device *d, struct cb_err *err)
-{
-	struct gen_batch *b;
-
-	if (!d->nbatch)
-		return 0;
-	if (cb_buf_addstr(&d->body, "]}", err))
-		return err->code;
-	b = calloc(1, sizeof(*b));
-	if (!b)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	b->dev = d;
-	b->n = d->nbatch;
-	memcpy(b->kinds, d->kinds, d->nbatch);
-	b->body = cb_buf_take(&d->body, &b->len);
-	d->nbatch = 0;
-	if (!b->body) {
-		free(b);
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	}
-	return gen_pusher_submit(&g->pusher, b, err);
-}
-
-int gen_flush_all(struct gen *g, struct cb_err *err)
-{
-	size_t i, j;
-	int rc = 0;
-
-	for (i = 0; !rc && i < g->nsites; i++) {
-		for (j = 0; !rc && j < g->ncoord[i]; j++)
-			rc = flush_device(g, g->coord[i][j], err);
-		if (!rc)
-			rc = flush_device(g, g->inv[i], err);
-	}
-	if (!rc)
-		rc = flush_device(g, g->lab, err);
-	if (!rc)
-		rc = flush_device(g, g->dm, err);
-	return rc;
-}
-
-/* Append one signed event's JSON to the device's batch. */
-static int queue_event(struct gen *g, struct gen_device *d, const char *json,
-		       enum gen_kind k, struct cb_err *err)
-{
-	size_t len = strlen(json);
-	int rc;
-
-	if (d->nbatch && (d->nbatch == GEN_BATCH_EVENTS ||
-			  cb_buf_len(&d->body) + len + 3 > GEN_BATCH_BYTES)) {
-		rc = flush_device(g, d, err);
-		if (rc)
-			return rc;
-	}
-	rc = cb_buf_addstr(&d->body, d->nbatch ? "," : "{\"events\":[", err);
-	if (!rc)
-		rc = cb_buf_add(&d->body, json, len, err);
-	if (rc)
-		return rc;
-	d->kinds[d->nbatch++] = (unsigned char)k;
-	g->events++;
-	return 0;
-}
-
-/* A new event of `d` about subject s (id, clock and signature later). */
-static int new_event(struct gen_subject *s, struct gen_device *d,
-		     struct cb_event *ev, const char *kind, const char *visit,
-		     const char *form, const char *instance, struct cb_err *err)
-{
-	int rc;
-
-	cb_event_init(ev);
-	rc = cb_event_set_origin(ev, d->id, s->creator->site, d->user, err);
-	if (!rc)
-		rc = cb_event_set_target(ev, s->id, kind, visit, form, instance,
-					 err);
-	if (!rc)
-		rc = cb_event_set_reason(ev, "", err);
-	return rc;
-}
-
-/*
- * Give `ev` its id, clock and signature, check it as the server will and
- * queue it. 0 when queued (and added to s->m), 1 when our own check
- * refuses it (counted, not sent), or a negative code that stops the run.
- * `res` (may be NULL) gets the edit-check results.
- */
-static int emit(struct gen *g, struct gen_subject *s, struct gen_device *d,
-		struct cb_event *ev, struct cb_check_results *res,
-		struct cb_err *err)
-{
-	struct cb_record_writer w = {d->role, d->site, d->index};
-	struct cb_check_results own;
-	unsigned char h[CB_HASH_BYTES];
-	char text[256], wall[CB_CLOCK_UTC_BUF];
-	enum gen_kind k = gen_kind_of(ev->kind);
-	const char *code = NULL;
-	char *json = NULL;
-	uint64_t t;
-	int n, rc;
-
-	n = snprintf(text, sizeof(text), "gen-study/event\n%s\n%s\n%" PRIu64,
-		     g->seed, s->id, s->evseq++);
-	cb_hash(text, (size_t)n, h);
-	cb_id_from_bytes(h, ev->id);
-	rc = cb_hlc_now(&g->hlc, &t, err);
-	if (rc)
-		return rc;
-	cb_hlc_format(t, ev->hlc);
-	if (cb_clock_format_utc(cb_clock_now_ms(), wall))
-		return cb_err_set(err, CB_EINVAL, "the clock is out of range");
-	memcpy(ev->wall, wall, CB_EVENT_TIME_LEN);
-	ev->wall[CB_EVENT_TIME_LEN] = '\0';
-
-	if (!res) {
-		cb_check_results_init(&own);
-		res = &own;
-	}
-	rc = cb_event_validate(ev, err);
-	if (!rc)
-		rc = cb_record_check_event(g->p, s->m, &w, ev, res, &code, err);
-	if (rc == CB_ENOMEM && !code)
-		goto out;
-	if (rc) {
-		g->counts.refused[k < GEN_K_N ? k : GEN_K_SAVE]++;
-		show_refusal(g, s, ev, code, res, err);
-		cb_err_clear(err);
-		rc = 1;
-		goto out;
-	}
-	rc = cb_event_sign(ev, d->kp.sk, err);
-	if (!rc)
-		rc = cb_event_print(ev, &json, err);
-	if (!rc)
-		rc = queue_event(g, d, json, k, err);
-	if (!rc)
-		rc = cb_merge_add(s->m, ev, NULL, err);
-out:
-	free(json);
-	if (res == &own)
-		cb_check_results_release(&own);
-	return rc;
-}
-
-/* ---- queries ------------------------------------------------------------- */
-
-struct open_find {
-	const char *visit, *form, *instance, *item, *check;
-	int found;
-};
-
-static int open_match(const struct cb_merge_query *q, void *ctx)
-{
-	struct open_find *f = ctx;
-	const char *check;
-
-	if (q->system || q->status == CB_QUERY_CLOSED || !q->open)
-		return 0;
-	check = cb_event_data(q->open, "check");
-	if (check && !strcmp(check, f->check) && !strcmp(q->visit, f->visit) &&
-	    !strcmp(q->form, f->form) && !strcmp(q->instance, f->instance) &&
-	    !strcmp(q->item, f->item))
-		f->found = 1;
-	return 0;
-}
-
-static void remember_query(struct gen_subject *s, const struct cb_event *ev,
-			   const char *item, int dm)
-{
-	struct gen_query *q;
-
-	if (s->nq >= QUERY_MAX)
-		return;
-	q = &s->q[s->nq++];
-	memset(q, 0, sizeof(*q));
-	snprintf(q->id, sizeof(q->id), "%s", ev->id);
-	snprintf(q->visit, sizeof(q->visit), "%s", ev->visit);
-	snprintf(q->form, sizeof(q->form), "%s", ev->form);
-	snprintf(q->instance, sizeof(q->instance), "%s", ev->instance);
-	snprintf(q->item, sizeof(q->item), "%s", item);
-	q->dm = dm;
-}
-
-/*
- * The system query of each soft failure of a site device's save, on the
- * form instance it belongs to, unless the same check's query is open
- * there already: what client/entry.c's open_soft_query does.
- */
-static int open_soft_queries(struct gen *g, struct gen_subject *s,
-			     struct gen_device *d,
-			     const struct cb_check_results *res,
-			     struct cb_err *err)
-{
-	size_t i;
-	int rc = 0;
-
-	if (!cb_role_is_site(d->role))
-		return 0;
-	for (i = 0; rc >= 0 && i < res->count; i++) {
-		const struct cb_check_result *r = &res->list[i];
-		const char *item = r->item ? r->item->code : "";
-		struct open_find f;
-		struct cb_event ev;
-		char inst[16];
-
-		if (r->severity != CB_SEVERITY_SOFT)
-			continue;
-		cb_record_instance_text(r->instance, inst);
-		f.visit = r->visit->code;
-		f.form = r->form->code;
-		f.instance = inst;
-		f.item = item;
-		f.check = r->id;
-		f.found = 0;
-		rc = cb_merge_each_query(s->m, s->id, open_match, &f, err);
-		if (rc || f.found)
-			continue;
-		rc = new_event(s, d, &ev, CB_KIND_QUERY_OPEN, f.visit, f.form,
-			       inst, err);
-		if (!rc)
-			rc = cb_event_set_data(&ev, CB_DATA_TEXT, r->message,
-					       err);
-		if (!rc && item[0])
-			rc = cb_event_set_data(&ev, CB_DATA_ITEM, item, err);
-		if (!rc)
-			rc = cb_event_set_data(&ev, "check", r->id, err);
-		if (!rc)
-			rc = emit(g, s, d, &ev, NULL, err);
-		if (!rc)
-			remember_query(s, &ev, item, 0);
-		cb_event_release(&ev);
-	}
-	return rc < 0 ? rc : 0;
-}
-
-/* A query.answer or query.close of query q by device d. */
-static int query_event(struct gen *g, struct gen_subject *s,
-		       struct gen_device *d, const char *kind,
-		       const struct gen_query *q, const char *text,
-		       struct cb_err *err)
-{
-	struct cb_event ev;
-	int rc;
-
-	rc = new_event(s, d, &ev, kind, q->visit, q->form, q->instance, err);
-	if (!rc)
-		rc = cb_event_set_data(&ev, CB_DATA_QUERY, q->id, err);
-	if (!rc && text)
-		rc = cb_event_set_data(&ev, CB_DATA_TEXT, text, err);
-	if (!rc)
-		rc = emit(g, s, d, &ev, NULL, err);
-	cb_event_release(&ev);
-	return rc;
-}
-
-/* ---- saves --------------------------------------------------------------- */
-
-static void save_init(struct save *sv, const char *visit, const char *form,
-		      unsigned instance)
-{
-	sv->visit = visit;
-	sv->form = form;
-	cb_record_instance_text(instance, sv->instance);
-	sv->n = 0;
-	sv->reason = NULL;
-}
-
-static void put(struct save *sv, const char *item, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void put(struct save *sv, const char *item, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (sv->n >= SAVE_MAX)
-		return;
-	sv->items[sv->n] = item;
-	va_start(ap, fmt);
-	vsnprintf(sv->values[sv->n], VALUE_MAX, fmt, ap);
-	va_end(ap);
-	sv->n++;
-}
-
-static void put_day(struct save *sv, const char *item, int64_t day)
-{
-	char d[CB_DATE_TEXT_MAX + 1];
-
-	day_text(day, d);
-	put(sv, item, "%s", d);
-}
-
-/*
- * Save sv as a form.save of device d, each change naming the item's
- * current heads (a changed saved value carries sv->reason), then open the
- * queries of its soft failures. Unchanged items are left out; nothing
- * changed saves nothing. 0, 1 (refused by our check) or a negative code.
- */
-static int save_form(struct gen *g, struct gen_subject *s, struct gen_device *d,
-		     const struct save *sv, struct cb_err *err)
-{
-	struct cb_check_results res;
-	struct cb_merge_item cur;
-	struct cb_event ev;
-	size_t i;
-	int rc;
-
-	rc = new_event(s, d, &ev, CB_KIND_FORM_SAVE, sv->visit, sv->form,
-		       sv->instance, err);
-	for (i = 0; !rc && i < sv->n; i++) {
-		rc = cb_merge_item_get(s->m, s->id, sv->visit, sv->form,
-				       sv->instance, sv->items[i], &cur, err);
-		if (rc == CB_ENOTFOUND) {
-			cb_err_clear(err);
-			rc = cb_event_add_change(&ev, sv->items[i],
-						 sv->values[i], NULL, 0, err);
-		} else if (!rc && (cur.conflict || !cur.value ||
-				   strcmp(cur.value, sv->values[i]))) {
-			rc = cb_event_add_change(&ev, sv->items[i],
-						 sv->values[i], cur.heads,
-						 cur.nheads, err);
-		}
-	}
-	if (!rc && sv->reason)
-		rc = cb_event_set_reason(&ev, sv->reason, err);
-	if (rc || !ev.nchanges) {
-		cb_event_release(&ev);
-		return rc;
-	}
-	cb_check_results_init(&res);
-	rc = emit(g, s, d, &ev, &res, err);
-	if (!rc)
-		rc = open_soft_queries(g, s, d, &res, err);
-	cb_check_results_release(&res);
-	cb_event_release(&ev);
-	return rc;
-}
-
-/* A change of one item naming exactly `prev` (a conflict's other side). */
-static int save_over(struct gen *g, struct gen_subject *s, struct gen_device *d,
-		     const struct gen_query *at, const char *value,
-		     const char *const *prev, size_t nprev, const char *reason,
-		     struct cb_err *err)
-{
-	struct cb_check_results res;
-	struct cb_event ev;
-	int rc;
-
-	rc = new_event(s, d, &ev, CB_KIND_FORM_SAVE, at->visit, at->form,
-		       at->instance, err);
-	if (!rc)
-		rc =
-		    cb_event_add_change(&ev, at->item, value, prev, nprev, err);
-	if (!rc)
-		rc = cb_event_set_reason(&ev, reason, err);
-	if (rc) {
-		cb_event_release(&ev);
-		return rc;
-	}
-	cb_check_results_init(&res);
-	rc = emit(g, s, d, &ev, &res, err);
-	if (!rc)
-		rc = open_soft_queries(g, s, d, &res, err);
-	cb_check_results_release(&res);
-	cb_event_release(&ev);
-	return rc;
 }
 
 /* ---- values -------------------------------------------------------------- */
@@ -762,43 +241,44 @@ static void plan_ae(struct gen_subject *s, struct gen_ae *a, int64_t from,
 
 /* The values of AE a, as known on `day` (it may still be ongoing). */
 static void fill_ae(struct gen_subject *s, struct gen_ae *a, int64_t day,
-		    struct save *sv)
+		    struct gen_save *sv)
 {
 	static const char *const sev[] = {"MILD", "MOD", "SEV", "SEV", "SEV"};
 	int ended = a->end <= day;
 	size_t i;
 
 	(void)s;
-	put(sv, "AETERM", "%s", a->term);
+	gen_put(sv, "AETERM", "%s", a->term);
 	if (a->partial) {
 		char d[CB_DATE_TEXT_MAX + 1];
 
-		day_text(a->onset, d);
-		put(sv, "AESTDTC", "%.7s", d);
+		gen_day_text(a->onset, d);
+		gen_put(sv, "AESTDTC", "%.7s", d);
 	} else {
-		put_day(sv, "AESTDTC", a->onset);
+		gen_put_day(sv, "AESTDTC", a->onset);
 	}
-	put(sv, "AEONGO", "%s", ended ? "N" : "Y");
+	gen_put(sv, "AEONGO", "%s", ended ? "N" : "Y");
 	if (ended && !a->no_end)
-		put_day(sv, "AEENDTC", a->end);
-	put(sv, "AETOXGR", "%d", a->grade);
+		gen_put_day(sv, "AEENDTC", a->end);
+	gen_put(sv, "AETOXGR", "%d", a->grade);
 	/* Now and then the severity disagrees with the grade (soft). */
-	put(sv, "AESEV", "%s",
-	    a->sev_off && a->grade < 5 ? sev[a->grade % 3] : sev[a->grade - 1]);
-	put(sv, "AESER", "%s", a->serious || a->fatal ? "Y" : "N");
+	gen_put(sv, "AESEV", "%s",
+		a->sev_off && a->grade < 5 ? sev[a->grade % 3]
+					   : sev[a->grade - 1]);
+	gen_put(sv, "AESER", "%s", a->serious || a->fatal ? "Y" : "N");
 	if (a->serious || a->fatal)
 		for (i = 0; i < sizeof(criteria) / sizeof(*criteria); i++)
-			put(sv, criteria[i], "%s",
-			    (int)i == a->criterion ? "Y" : "N");
-	put(sv, "AEREL", "%s", rel_codes[a->rel]);
-	put(sv, "AERELPR", "%s", rel_codes[a->relpr]);
-	put(sv, "AEACN", "%s", a->treated ? "TREATED" : "NONE");
-	put(sv, "AEOUT", "%s",
-	    a->fatal ? "FATAL"
-	    : ended
-		? (a->grade >= 3 && a->treated ? "RECOVERED_SEQ" : "RECOVERED")
-	    : a->grade >= 3 ? "NOT_RECOVERED"
-			    : "RECOVERING");
+			gen_put(sv, criteria[i], "%s",
+				(int)i == a->criterion ? "Y" : "N");
+	gen_put(sv, "AEREL", "%s", rel_codes[a->rel]);
+	gen_put(sv, "AERELPR", "%s", rel_codes[a->relpr]);
+	gen_put(sv, "AEACN", "%s", a->treated ? "TREATED" : "NONE");
+	gen_put(sv, "AEOUT", "%s",
+		a->fatal	? "FATAL"
+		: ended		? (a->grade >= 3 && a->treated ? "RECOVERED_SEQ"
+							       : "RECOVERED")
+		: a->grade >= 3 ? "NOT_RECOVERED"
+				: "RECOVERING");
 }
 
 /*
@@ -810,7 +290,7 @@ static int report_aes(struct gen *g, struct gen_subject *s, int64_t day,
 		      struct cb_err *err)
 {
 	const struct cb_protocol_form *ae = g->p->safety_form;
-	struct save sv;
+	struct gen_save sv;
 	size_t i;
 	int rc = 0, first;
 
@@ -824,14 +304,15 @@ static int report_aes(struct gen *g, struct gen_subject *s, int64_t day,
 		first = !a->instance;
 		if (first)
 			a->instance = ++s->ae_next;
-		save_init(&sv, CB_PROTOCOL_LOG_VISIT, ae->code, a->instance);
+		gen_save_init(&sv, CB_PROTOCOL_LOG_VISIT, ae->code,
+			      a->instance);
 		fill_ae(s, a, day, &sv);
 		if (a->end <= day)
 			a->closed = 1;
 		/* A follow-up changes saved values: it says why. */
 		if (!first)
 			sv.reason = "Follow-up: the adverse event resolved";
-		rc = save_form(g, s, s->creator, &sv, err);
+		rc = gen_save_form(g, s, s->creator, &sv, err);
 		if (rc == 0 && first) {
 			g->aes++;
 			if (a->serious || a->fatal)
@@ -870,14 +351,14 @@ static int correctable_item(const struct cb_protocol_item *it)
 /* Another plausible value of item `it` near `old`. */
 static void other_value(struct gen_subject *s,
 			const struct cb_protocol_item *it, const char *old,
-			char out[VALUE_MAX])
+			char out[GEN_VALUE_MAX])
 {
 	if (it->type == CB_ITEM_CHOICE && it->nchoices > 1) {
 		size_t i = (size_t)rnd(s, 0, (int64_t)it->nchoices - 1);
 
 		if (old && !strcmp(it->choices[i].code, old))
 			i = (i + 1) % it->nchoices;
-		snprintf(out, VALUE_MAX, "%s", it->choices[i].code);
+		snprintf(out, GEN_VALUE_MAX, "%s", it->choices[i].code);
 	} else if (it->type == CB_ITEM_INTEGER) {
 		long lo = it->range.has_min ? (long)it->range.min : 0;
 		long hi = it->range.has_max ? (long)it->range.max : lo + 100;
@@ -889,7 +370,7 @@ static void other_value(struct gen_subject *s,
 			nv = v - (nv - v);
 		if (nv < lo || nv > hi || nv == v)
 			nv = v == lo ? lo + 1 : v - 1;
-		snprintf(out, VALUE_MAX, "%ld", nv);
+		snprintf(out, GEN_VALUE_MAX, "%ld", nv);
 	} else {
 		double lo = it->range.has_min ? it->range.min : 0;
 		double hi = it->range.has_max ? it->range.max : lo + 100;
@@ -899,7 +380,7 @@ static void other_value(struct gen_subject *s,
 
 		if (nv < lo || nv > hi)
 			nv = v - (nv - v);
-		snprintf(out, VALUE_MAX, "%.*f", it->precision, nv);
+		snprintf(out, GEN_VALUE_MAX, "%.*f", it->precision, nv);
 	}
 }
 
@@ -908,7 +389,8 @@ static void other_value(struct gen_subject *s,
  * when it spots a typo: a new value with a reason, naming the old one.
  */
 static int maybe_correct(struct gen *g, struct gen_subject *s,
-			 const struct save *done, double p, struct cb_err *err)
+			 const struct gen_save *done, double p,
+			 struct cb_err *err)
 {
 	const struct cb_protocol_form *f = form_of(g, done->form);
 	const struct cb_protocol_item *it;
@@ -917,7 +399,7 @@ static int maybe_correct(struct gen *g, struct gen_subject *s,
 	    "Typing error",
 	    "Value re-measured and corrected",
 	};
-	struct save sv;
+	struct gen_save sv;
 	size_t i;
 
 	if (!f || !done->n || !chance(s, p))
@@ -926,29 +408,29 @@ static int maybe_correct(struct gen *g, struct gen_subject *s,
 	it = cb_protocol_find_item(f, done->items[i]);
 	if (!it || !correctable_item(it))
 		return 0;
-	save_init(&sv, done->visit, done->form, 0);
+	gen_save_init(&sv, done->visit, done->form, 0);
 	memcpy(sv.instance, done->instance, sizeof(sv.instance));
 	sv.items[0] = it->code;
 	other_value(s, it, done->values[i], sv.values[0]);
 	sv.n = 1;
 	sv.reason = reasons[rnd(s, 0, 2)];
-	return save_form(g, s, s->creator, &sv, err);
+	return gen_save_form(g, s, s->creator, &sv, err);
 }
 
 /* Save one questionnaire part by part (WOMAC: pain, stiffness, function;
  * KOOS: its five subscales), as a site enters it page by page: items are
  * grouped by the letters their codes start with. */
 static int save_parts(struct gen *g, struct gen_subject *s,
-		      const struct save *all, struct cb_err *err)
+		      const struct gen_save *all, struct cb_err *err)
 {
-	struct save part;
+	struct gen_save part;
 	size_t i = 0, j, k;
 	int rc = 0;
 
 	while (rc >= 0 && i < all->n) {
 		size_t plen = strcspn(all->items[i], "0123456789");
 
-		save_init(&part, all->visit, all->form, 0);
+		gen_save_init(&part, all->visit, all->form, 0);
 		memcpy(part.instance, all->instance, sizeof(part.instance));
 		for (j = i; j < all->n; j++) {
 			if (strcspn(all->items[j], "0123456789") != plen ||
@@ -956,10 +438,10 @@ static int save_parts(struct gen *g, struct gen_subject *s,
 				break;
 			k = part.n++;
 			part.items[k] = all->items[j];
-			memcpy(part.values[k], all->values[j], VALUE_MAX);
+			memcpy(part.values[k], all->values[j], GEN_VALUE_MAX);
 		}
 		i = j;
-		rc = save_form(g, s, s->creator, &part, err);
+		rc = gen_save_form(g, s, s->creator, &part, err);
 		if (rc == 0)
 			rc = maybe_correct(g, s, &part, 0.02, err);
 	}
@@ -973,71 +455,71 @@ static int save_parts(struct gen *g, struct gen_subject *s,
  */
 static void fill_form(struct gen_subject *s, const struct cb_protocol_visit *v,
 		      const struct cb_protocol_form *f, int64_t date,
-		      int64_t rel, struct save *sv)
+		      int64_t rel, struct gen_save *sv)
 {
 	const char *fc = f->code;
 	int pain = pain_at(s, rel);
 	size_t i;
 
-	save_init(sv, v->code, fc, 0);
+	gen_save_init(sv, v->code, fc, 0);
 	if (!strcmp(fc, "SV")) {
-		put_day(sv, "VISDT", date);
+		gen_put_day(sv, "VISDT", date);
 	} else if (!strcmp(fc, "DM")) {
-		put(sv, "BRTHYR", "%d", s->brthyr);
-		put(sv, "SEX", "%s", s->male ? "M" : "F");
-		put(sv, "HEIGHT", "%.1f", s->height);
-		put(sv, "WEIGHT", "%.1f", s->weight);
-		put(sv, "KNEE", "%s", s->right_knee ? "R" : "L");
-		put_day(sv, "CONSDT", s->consent);
+		gen_put(sv, "BRTHYR", "%d", s->brthyr);
+		gen_put(sv, "SEX", "%s", s->male ? "M" : "F");
+		gen_put(sv, "HEIGHT", "%.1f", s->height);
+		gen_put(sv, "WEIGHT", "%.1f", s->weight);
+		gen_put(sv, "KNEE", "%s", s->right_knee ? "R" : "L");
+		gen_put_day(sv, "CONSDT", s->consent);
 	} else if (!strcmp(fc, "ELIG")) {
 		double m = s->height / 100;
 		double bmi =
 		    (double)(long)(s->weight / (m * m) * 10 + 0.5) / 10;
 
-		put(sv, "AGE", "%d", s->age);
-		put(sv, "KLGRADE", "%d", s->klgrade);
-		put(sv, "PAIN3M", "%s", s->fail == 2 ? "N" : "Y");
-		put(sv, "BMI", "%.1f", bmi);
-		put(sv, "IAINJ3M", "%s", s->fail == 4 ? "Y" : "N");
-		put(sv, "INFLARTH", "%s", s->fail == 5 ? "Y" : "N");
+		gen_put(sv, "AGE", "%d", s->age);
+		gen_put(sv, "KLGRADE", "%d", s->klgrade);
+		gen_put(sv, "PAIN3M", "%s", s->fail == 2 ? "N" : "Y");
+		gen_put(sv, "BMI", "%.1f", bmi);
+		gen_put(sv, "IAINJ3M", "%s", s->fail == 4 ? "Y" : "N");
+		gen_put(sv, "INFLARTH", "%s", s->fail == 5 ? "Y" : "N");
 		/* a male subject's answer is NA; now and then N (soft) */
-		put(sv, "PREG", "%s",
-		    s->fail == 6   ? "Y"
-		    : s->male	   ? (chance(s, 0.03) ? "N" : "NA")
-		    : s->age >= 55 ? "NA"
-				   : "N");
+		gen_put(sv, "PREG", "%s",
+			s->fail == 6   ? "Y"
+			: s->male      ? (chance(s, 0.03) ? "N" : "NA")
+			: s->age >= 55 ? "NA"
+				       : "N");
 	} else if (!strcmp(fc, "HARV")) {
-		put_day(sv, "HARVDT", chance(s, 0.02) ? date - 1 : date);
-		put(sv, "LIPOVOL", "%d", (int)rnd(s, 80, 300));
+		gen_put_day(sv, "HARVDT", chance(s, 0.02) ? date - 1 : date);
+		gen_put(sv, "LIPOVOL", "%d", (int)rnd(s, 80, 300));
 	} else if (!strcmp(fc, "CELL")) {
-		put(sv, "CELLCNT", "%.1f", (double)rnd(s, 600, 1400) / 10);
-		put(sv, "VIABIL", "%.1f", (double)rnd(s, 850, 995) / 10);
-		put(sv, "STERIL", "%s", "PASS");
+		gen_put(sv, "CELLCNT", "%.1f", (double)rnd(s, 600, 1400) / 10);
+		gen_put(sv, "VIABIL", "%.1f", (double)rnd(s, 850, 995) / 10);
+		gen_put(sv, "STERIL", "%s", "PASS");
 	} else if (!strcmp(fc, "DOSE")) {
 		char d[CB_DATE_TEXT_MAX + 1];
 
-		day_text(date, d);
-		put(sv, "EXDTC", "%sT%02d:%02d", d, (int)rnd(s, 9, 16),
-		    (int)rnd(s, 0, 11) * 5);
-		put(sv, "KITNO", "%s", s->kit);
-		put(sv, "EXVOL", "%s", chance(s, 0.02) ? "2.0" : "3.0");
-		put(sv, "EXKNEE", "%s",
-		    s->right_knee != chance(s, 0.01) ? "R" : "L");
-		put(sv, "EXLOT", "LOT-%.4s%.2s-%02d", d, d + 5,
-		    (int)rnd(s, 1, 4));
-		put(sv, "IMMREACT", "%s", chance(s, 0.03) ? "Y" : "N");
+		gen_day_text(date, d);
+		gen_put(sv, "EXDTC", "%sT%02d:%02d", d, (int)rnd(s, 9, 16),
+			(int)rnd(s, 0, 11) * 5);
+		gen_put(sv, "KITNO", "%s", s->kit);
+		gen_put(sv, "EXVOL", "%s", chance(s, 0.02) ? "2.0" : "3.0");
+		gen_put(sv, "EXKNEE", "%s",
+			s->right_knee != chance(s, 0.01) ? "R" : "L");
+		gen_put(sv, "EXLOT", "LOT-%.4s%.2s-%02d", d, d + 5,
+			(int)rnd(s, 1, 4));
+		gen_put(sv, "IMMREACT", "%s", chance(s, 0.03) ? "Y" : "N");
 	} else if (!strcmp(fc, "VAS")) {
-		put(sv, "VAS", "%d", pain);
+		gen_put(sv, "VAS", "%d", pain);
 	} else if (!strcmp(fc, "WOMAC") || !strcmp(fc, "KOOS")) {
 		for (i = 0; i < f->nitems; i++)
-			put(sv, f->items[i].code, "%d", likert(s, pain));
+			gen_put(sv, f->items[i].code, "%d", likert(s, pain));
 	} else if (!strcmp(fc, "MRI")) {
 		double t =
 		    s->mfc0 - 0.0015 * (double)rel + (double)rnd(s, -1, 1) / 10;
 
-		put(sv, "MFCTHK", "%.1f", t < 0.1 ? 0.1 : t);
-		put(sv, "READER", "RDR%02d", (int)rnd(s, 1, 4));
-		put_day(sv, "SCANDT", date);
+		gen_put(sv, "MFCTHK", "%.1f", t < 0.1 ? 0.1 : t);
+		gen_put(sv, "READER", "RDR%02d", (int)rnd(s, 1, 4));
+		gen_put_day(sv, "SCANDT", date);
 	} else if (!strcmp(fc, "PE")) {
 		static const char *const eff[] = {"NONE", "SMALL", "MOD",
 						  "LARGE"};
@@ -1049,41 +531,43 @@ static void fill_form(struct gen_subject *s, const struct cb_protocol_visit *v,
 
 		if (chance(s, 0.01))
 			e = 3;
-		put(sv, "ROM", "%d", rom < 0 ? 0 : rom > 160 ? 160 : rom);
-		put(sv, "EFFUS", "%s", eff[e]);
+		gen_put(sv, "ROM", "%d", rom < 0 ? 0 : rom > 160 ? 160 : rom);
+		gen_put(sv, "EFFUS", "%s", eff[e]);
 	} else {
 		for (i = 0; i < f->nitems; i++) {
 			const struct cb_protocol_item *it = &f->items[i];
 
 			switch (it->type) {
 			case CB_ITEM_INTEGER:
-				put(sv, it->code, "%ld",
-				    it->range.has_min ? (long)it->range.min
-						      : 1);
+				gen_put(sv, it->code, "%ld",
+					it->range.has_min ? (long)it->range.min
+							  : 1);
 				break;
 			case CB_ITEM_DECIMAL:
-				put(sv, it->code, "%.*f", it->precision,
-				    it->range.has_min ? it->range.min : 1.0);
+				gen_put(sv, it->code, "%.*f", it->precision,
+					it->range.has_min ? it->range.min
+							  : 1.0);
 				break;
 			case CB_ITEM_CHOICE:
-				put(sv, it->code, "%s", it->choices[0].code);
+				gen_put(sv, it->code, "%s",
+					it->choices[0].code);
 				break;
 			case CB_ITEM_BOOLEAN:
-				put(sv, it->code, "N");
+				gen_put(sv, it->code, "N");
 				break;
 			case CB_ITEM_DATE:
 			case CB_ITEM_PARTIAL_DATE:
-				put_day(sv, it->code, date);
+				gen_put_day(sv, it->code, date);
 				break;
 			case CB_ITEM_DATETIME: {
 				char d[CB_DATE_TEXT_MAX + 1];
 
-				day_text(date, d);
-				put(sv, it->code, "%sT10:00", d);
+				gen_day_text(date, d);
+				gen_put(sv, it->code, "%sT10:00", d);
 				break;
 			}
 			case CB_ITEM_TEXT:
-				put(sv, it->code, "generated");
+				gen_put(sv, it->code, "generated");
 				break;
 			}
 		}
@@ -1096,7 +580,7 @@ static int do_visit(struct gen *g, struct gen_subject *s,
 		    struct cb_err *err)
 {
 	const struct cb_protocol *p = g->p;
-	struct save sv;
+	struct gen_save sv;
 	size_t i;
 	int rc = 0, pass;
 
@@ -1109,7 +593,7 @@ static int do_visit(struct gen *g, struct gen_subject *s,
 			if (is_sv != !pass)
 				continue;
 			if (f == p->rand_form) {
-				continue; /* randomize() writes it */
+				continue; /* gen_randomize() writes it */
 			}
 			if (!(f->writers & CB_WRITER_COORDINATOR))
 				continue; /* the lab's, in phase 2 */
@@ -1120,7 +604,7 @@ static int do_visit(struct gen *g, struct gen_subject *s,
 				rc = save_parts(g, s, &sv, err);
 				continue;
 			}
-			rc = save_form(g, s, s->creator, &sv, err);
+			rc = gen_save_form(g, s, s->creator, &sv, err);
 			if (rc == 0 && !strcmp(f->code, "DOSE"))
 				g->dosed++;
 			if (rc == 0 && !is_sv)
@@ -1128,162 +612,6 @@ static int do_visit(struct gen *g, struct gen_subject *s,
 		}
 	}
 	return rc < 0 ? rc : 0;
-}
-
-/* ---- randomization --------------------------------------------------------
- */
-
-static struct gen_slot *next_slot(struct gen_device *d, const char *cell)
-{
-	struct gen_slot *best = NULL;
-	size_t i;
-
-	for (i = 0; i < d->nlease; i++) {
-		struct gen_slot *sl = &d->lease[i];
-
-		if (!sl->used && !strcmp(sl->stratum, cell) &&
-		    (!best || sl->seq < best->seq))
-			best = sl;
-	}
-	return best;
-}
-
-/* A dry run's lease: made-up slots of the cell, numbered on. */
-static int dry_lease(struct gen_device *d, const char *cell, struct cb_err *err)
-{
-	struct gen_slot *more;
-	long i, n = d->lease_size ? d->lease_size : 50;
-
-	more = realloc(d->lease, (d->nlease + (size_t)n) * sizeof(*more));
-	if (!more)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	d->lease = more;
-	for (i = 0; i < n; i++) {
-		struct gen_slot *sl = &more[d->nlease];
-
-		memset(sl, 0, sizeof(*sl));
-		sl->seq = (long)d->nlease + 1;
-		snprintf(sl->randno, sizeof(sl->randno), "R-%s%02ld-%.8s-%05ld",
-			 d->site, d->index, cell, sl->seq);
-		snprintf(sl->kit, sizeof(sl->kit), "%06ld",
-			 100000 + (long)d->index * 1000 + sl->seq % 1000);
-		snprintf(sl->stratum, sizeof(sl->stratum), "%.63s", cell);
-		d->nlease++;
-	}
-	return 0;
-}
-
-static size_t unused_slots(const struct gen_device *d, const char *cell)
-{
-	size_t i, n = 0;
-
-	for (i = 0; i < d->nlease; i++)
-		if (!d->lease[i].used && !strcmp(d->lease[i].stratum, cell))
-			n++;
-	return n;
-}
-
-/*
- * Randomize an eligible subject as `casebook randomize` does, with the
- * next slot of its stratum leased to its coordinator; when the lease is
- * used up, the device's randomizations so far are pushed and the lease
- * topped up (GET /v1/slots), as a sync does. On the baseline date.
- */
-static int randomize(struct gen *g, struct gen_subject *s, struct cb_err *err)
-{
-	const struct cb_protocol *p = g->p;
-	struct gen_device *d = s->creator;
-	struct cb_record_source rs;
-	struct cb_check_source src = cb_record_source(&rs, s->m, s->id);
-	struct cb_check_elig el;
-	struct gen_slot *slot;
-	struct cb_event ev;
-	char cell[256], when[CB_DATE_TEXT_MAX + 16], day[CB_DATE_TEXT_MAX + 1];
-	int rc;
-
-	cb_check_elig_init(&el);
-	rc = cb_check_eligibility(p, &src, &el, err);
-	if (!rc && el.status != CB_ELIG_YES)
-		rc = cb_err_set(err, CB_ECHECK, "not eligible");
-	cb_check_elig_release(&el);
-	if (!rc)
-		rc = cb_record_stratum(p, s->m, s->id, cell, sizeof(cell), err);
-	if (rc == CB_ENOMEM)
-		return rc;
-	if (rc) {
-		g->counts.refused[GEN_K_RANDOMIZE]++;
-		fprintf(stderr, "\ngen-study: %s not randomized: %s\n", s->id,
-			err->msg);
-		cb_err_clear(err);
-		return 1;
-	}
-	slot = next_slot(d, cell);
-	if (!slot && g->dry) {
-		rc = dry_lease(d, cell, err);
-		if (rc)
-			return rc;
-		slot = next_slot(d, cell);
-	}
-	if (!slot) {
-		/* Top the lease up as a sync does. The server counts a slot
-		 * used once it holds the randomize event: the device's batch
-		 * went out when half its lease was left (below), so that has
-		 * usually happened; else wait until it has. */
-		rc = gen_fetch_slots(&g->http, d, err);
-		if (rc && rc != CB_ENOTFOUND)
-			return rc;
-		slot = next_slot(d, cell);
-		if (!slot && !rc) {
-			rc = flush_device(g, d, err);
-			if (!rc)
-				rc = gen_pusher_drain(&g->pusher, err);
-			if (!rc)
-				rc = gen_fetch_slots(&g->http, d, err);
-			if (rc && rc != CB_ENOTFOUND)
-				return rc;
-			slot = next_slot(d, cell);
-		}
-		cb_err_clear(err);
-	}
-	if (!slot) {
-		g->no_slot++;
-		return 1;
-	}
-	day_text(s->bl, day);
-	snprintf(when, sizeof(when), "%sT%02d:%02d", day, (int)rnd(s, 9, 15),
-		 (int)rnd(s, 0, 59));
-	rc = new_event(s, d, &ev, CB_KIND_RANDOMIZE, p->rand_visit->code,
-		       p->rand_form->code, "", err);
-	if (!rc)
-		rc = cb_event_add_change(&ev, p->rand_number->code,
-					 slot->randno, NULL, 0, err);
-	if (!rc)
-		rc = cb_event_add_change(&ev, p->rand_kit->code, slot->kit,
-					 NULL, 0, err);
-	if (!rc && p->rand_datetime)
-		rc = cb_event_add_change(&ev, p->rand_datetime->code, when,
-					 NULL, 0, err);
-	if (!rc)
-		rc = cb_event_set_data(&ev, "slot", slot->randno, err);
-	if (!rc) {
-		struct cb_check_results res;
-
-		cb_check_results_init(&res);
-		rc = emit(g, s, d, &ev, &res, err);
-		if (!rc)
-			rc = open_soft_queries(g, s, d, &res, err);
-		cb_check_results_release(&res);
-	}
-	if (!rc) {
-		slot->used = 1;
-		s->randomized = 1;
-		snprintf(s->kit, sizeof(s->kit), "%s", slot->kit);
-		g->randomized++;
-		if ((long)unused_slots(d, cell) == d->lease_size / 2)
-			rc = flush_device(g, d, err);
-	}
-	cb_event_release(&ev);
-	return rc;
 }
 
 /* ---- the plan -------------------------------------------------------------
@@ -1345,30 +673,31 @@ static void plan_subject(struct gen *g, struct gen_subject *s,
 	}
 
 	/* Leaving early, at a visit it then does not reach. */
-	s->exit = EXIT_NONE;
+	s->leave = GEN_STAYS;
 	s->eos = -1;
-	s->exit_at = npost;
+	s->leave_at = npost;
 	if (chance(s, 0.07))
-		s->exit = EXIT_WITHDREW;
+		s->leave = GEN_WITHDREW;
 	else if (chance(s, 0.04))
-		s->exit = EXIT_LOST;
+		s->leave = GEN_LOST;
 	else if (chance(s, 0.004))
-		s->exit = EXIT_DEATH;
-	if (s->exit != EXIT_NONE && npost) {
+		s->leave = GEN_DIED;
+	if (s->leave != GEN_STAYS && npost) {
 		int64_t before;
 
-		s->exit_at = (size_t)rnd(s, 0, (int64_t)npost - 1);
-		before = s->exit_at ? s->vdate[s->exit_at - 1] : s->bl;
-		s->eos = before +
-			 rnd(s, 1, max64(1, s->vdate[s->exit_at] - before - 1));
+		s->leave_at = (size_t)rnd(s, 0, (int64_t)npost - 1);
+		before = s->leave_at ? s->vdate[s->leave_at - 1] : s->bl;
+		s->eos =
+		    before +
+		    rnd(s, 1, max64(1, s->vdate[s->leave_at] - before - 1));
 	} else if (npost) {
 		s->eos = s->vdate[npost - 1]; /* completes */
 	}
-	s->exit_reason =
-	    s->exit == EXIT_WITHDREW
+	s->leave_reason =
+	    s->leave == GEN_WITHDREW
 		? (chance(s, 0.5) ? "Withdrew consent"
 				  : "Moved away from the study site")
-	    : s->exit == EXIT_LOST ? "No answer to three contact attempts"
+	    : s->leave == GEN_LOST ? "No answer to three contact attempts"
 				   : NULL;
 
 	/* Adverse events from screening to the end of study or today. */
@@ -1381,9 +710,9 @@ static void plan_subject(struct gen *g, struct gen_subject *s,
 
 		n = pick(s, count_w, 7);
 	}
-	for (i = 0; i < n && s->nae < AE_MAX - 1; i++)
+	for (i = 0; i < n && s->nae < GEN_AE_MAX - 1; i++)
 		plan_ae(s, &s->ae[s->nae++], s->scr, horizon);
-	if (s->exit == EXIT_DEATH && s->eos <= g->today) {
+	if (s->leave == GEN_DIED && s->eos <= g->today) {
 		struct gen_ae *a = &s->ae[s->nae++];
 
 		plan_ae(s, a, max64(s->scr, s->eos - 10), s->eos);
@@ -1407,23 +736,23 @@ static int end_of_study(struct gen *g, struct gen_subject *s, const char *stat,
 			const char *reason, struct cb_err *err)
 {
 	const struct cb_protocol_form *eos = form_of(g, "EOS");
-	struct save sv;
+	struct gen_save sv;
 
 	if (!eos)
 		return 0;
-	save_init(&sv, CB_PROTOCOL_LOG_VISIT, eos->code, 0);
-	put(&sv, "EOSSTAT", "%s", stat);
-	put_day(&sv, "EOSDT", s->eos);
+	gen_save_init(&sv, CB_PROTOCOL_LOG_VISIT, eos->code, 0);
+	gen_put(&sv, "EOSSTAT", "%s", stat);
+	gen_put_day(&sv, "EOSDT", s->eos);
 	if (reason)
-		put(&sv, "EOSREAS", "%s", reason);
-	return save_form(g, s, s->creator, &sv, err);
+		gen_put(&sv, "EOSREAS", "%s", reason);
+	return gen_save_form(g, s, s->creator, &sv, err);
 }
 
 /* Candidate items for a query, a conflict or a late correction: values
  * of correctable items, optionally of one form instance only. */
 struct cand {
 	struct gen_query at[CAND_MAX];
-	char value[CAND_MAX][VALUE_MAX];
+	char value[CAND_MAX][GEN_VALUE_MAX];
 	char head[CAND_MAX][CB_EVENT_ID_HEX + 1];
 	size_t n;
 	const struct gen *g;
@@ -1452,7 +781,7 @@ static int cand_one(const struct cb_merge_item *it, void *ctx)
 	snprintf(q->form, sizeof(q->form), "%s", it->form);
 	snprintf(q->instance, sizeof(q->instance), "%s", it->instance);
 	snprintf(q->item, sizeof(q->item), "%s", it->item);
-	snprintf(c->value[c->n], VALUE_MAX, "%s", it->value);
+	snprintf(c->value[c->n], GEN_VALUE_MAX, "%s", it->value);
 	snprintf(c->head[c->n], CB_EVENT_ID_HEX + 1, "%s", it->heads[0]);
 	c->n++;
 	return 0;
@@ -1488,19 +817,19 @@ static const struct cb_protocol_item *item_of(struct gen *g,
 static int phase1(struct gen *g, struct gen_subject *s, struct cb_err *err)
 {
 	const struct cb_protocol *p = g->p;
-	const struct cb_protocol_visit *post[VISIT_MAX];
+	const struct cb_protocol_visit *post[GEN_VISIT_MAX];
 	size_t npost = post_visits(g, post), i;
 	struct cb_event ev;
 	int rc;
 
 	plan_subject(g, s, post, npost);
-	rc = new_event(s, s->creator, &ev, CB_KIND_SUBJECT_STATUS, "", "", "",
-		       err);
+	rc = gen_new_event(s, s->creator, &ev, CB_KIND_SUBJECT_STATUS, "", "",
+			   "", err);
 	if (!rc)
 		rc = cb_event_set_data(&ev, CB_DATA_STATUS, CB_SUBJECT_CREATED,
 				       err);
 	if (!rc)
-		rc = emit(g, s, s->creator, &ev, NULL, err);
+		rc = gen_emit(g, s, s->creator, &ev, NULL, err);
 	cb_event_release(&ev);
 	if (rc)
 		return rc < 0 ? rc : 0; /* no subject, nothing more */
@@ -1525,13 +854,19 @@ static int phase1(struct gen *g, struct gen_subject *s, struct cb_err *err)
 	s->reached_bl = 1;
 	if (p->day0.visit) {
 		const struct cb_protocol_visit *v = p->day0.visit;
-		struct save sv;
+		struct gen_save sv;
 
-		save_init(&sv, v->code, p->day0.form->code, 0);
-		put_day(&sv, p->day0.item->code, s->bl);
-		rc = save_form(g, s, s->creator, &sv, err);
-		if (rc >= 0 && g->randomize && p->rand_form)
-			rc = randomize(g, s, err);
+		gen_save_init(&sv, v->code, p->day0.form->code, 0);
+		gen_put_day(&sv, p->day0.item->code, s->bl);
+		rc = gen_save_form(g, s, s->creator, &sv, err);
+		if (rc >= 0 && g->randomize && p->rand_form) {
+			char day[CB_DATE_TEXT_MAX + 1], when[32];
+
+			gen_day_text(s->bl, day);
+			snprintf(when, sizeof(when), "%sT%02d:%02d", day,
+				 (int)rnd(s, 9, 15), (int)rnd(s, 0, 59));
+			rc = gen_randomize(g, s, when, err);
+		}
 		if (rc >= 0)
 			rc = report_aes(g, s, s->bl, err);
 		if (rc >= 0)
@@ -1544,7 +879,7 @@ static int phase1(struct gen *g, struct gen_subject *s, struct cb_err *err)
 	for (i = 0; i < npost; i++) {
 		int64_t d = s->vdate[i];
 
-		if (s->exit != EXIT_NONE && i == s->exit_at)
+		if (s->leave != GEN_STAYS && i == s->leave_at)
 			break;
 		if (d > g->today)
 			break;
@@ -1559,26 +894,26 @@ static int phase1(struct gen *g, struct gen_subject *s, struct cb_err *err)
 
 	/* The end of study, once it has come. */
 	if (s->eos >= 0 && s->eos <= g->today &&
-	    (s->exit != EXIT_NONE || i == npost)) {
+	    (s->leave != GEN_STAYS || i == npost)) {
 		rc = report_aes(g, s, s->eos, err);
 		if (rc >= 0)
 			rc =
 			    end_of_study(g, s,
-					 s->exit == EXIT_WITHDREW ? "WITHDREW"
-					 : s->exit == EXIT_LOST	  ? "LOST"
-					 : s->exit == EXIT_DEATH  ? "DEATH"
+					 s->leave == GEN_WITHDREW ? "WITHDREW"
+					 : s->leave == GEN_LOST	  ? "LOST"
+					 : s->leave == GEN_DIED	  ? "DEATH"
 								  : "COMPLETED",
-					 s->exit == EXIT_DEATH
+					 s->leave == GEN_DIED
 					     ? "Died of a serious adverse event"
-					     : s->exit_reason,
+					     : s->leave_reason,
 					 err);
 		if (rc < 0)
 			return rc;
-		if (s->exit == EXIT_WITHDREW)
+		if (s->leave == GEN_WITHDREW)
 			g->withdrew++;
-		else if (s->exit == EXIT_LOST)
+		else if (s->leave == GEN_LOST)
 			g->lost++;
-		else if (s->exit == EXIT_DEATH)
+		else if (s->leave == GEN_DIED)
 			g->died++;
 		else
 			g->completed++;
@@ -1595,7 +930,7 @@ static int phase1(struct gen *g, struct gen_subject *s, struct cb_err *err)
 	 * unused, and so the next device's first slot, never depend on
 	 * how far the pushes had got. */
 	if (g->randomize && !g->dry && s->last_of_device) {
-		rc = flush_device(g, s->creator, err);
+		rc = gen_flush_device(g, s->creator, err);
 		if (!rc)
 			rc = gen_pusher_drain(&g->pusher, err);
 		if (!rc)
@@ -1621,17 +956,18 @@ static int phase1(struct gen *g, struct gen_subject *s, struct cb_err *err)
 			size_t k = (size_t)rnd(s, 0, (int64_t)c->n - 1);
 			const struct cb_protocol_item *it =
 			    item_of(g, &c->at[k]);
-			char v[VALUE_MAX];
+			char v[GEN_VALUE_MAX];
 			const char *h0 = c->head[k];
 
 			s->conflict = c->at[k];
 			snprintf(s->conflict.id, sizeof(s->conflict.id), "%s",
 				 h0);
 			other_value(s, it, c->value[k], v);
-			rc = save_over(g, s, s->creator, &c->at[k], v, &h0, 1,
-				       "Corrected after source data "
-				       "verification",
-				       err);
+			rc = gen_save_over(g, s, s->creator, &c->at[k], v, &h0,
+					   1,
+					   "Corrected after source data "
+					   "verification",
+					   err);
 			if (!rc)
 				s->has_conflict = 1;
 		}
@@ -1655,7 +991,7 @@ static int sign_collect(const struct cb_merge_form *f, void *ctx)
 	size_t i;
 
 	if (!pf || !f->nitems || f->nconflicts || pf == p->rand_form ||
-	    s->nsigns >= SIGN_MAX)
+	    s->nsigns >= GEN_SIGN_MAX)
 		return 0;
 	for (i = 0; i < pf->nitems; i++)
 		if (pf->items[i].unblinded)
@@ -1679,8 +1015,8 @@ static int sign_form(struct gen *g, struct gen_subject *s,
 	rc = cb_merge_form_seen(s->m, s->id, f->visit, f->form, f->instance,
 				&seen, err);
 	if (!rc)
-		rc = new_event(s, inv, &ev, CB_KIND_SIGN, f->visit, f->form,
-			       f->instance, err);
+		rc = gen_new_event(s, inv, &ev, CB_KIND_SIGN, f->visit, f->form,
+				   f->instance, err);
 	if (!rc)
 		rc = cb_event_set_data(
 		    &ev, CB_DATA_MEANING,
@@ -1689,7 +1025,7 @@ static int sign_form(struct gen *g, struct gen_subject *s,
 	if (!rc)
 		rc = cb_event_set_data(&ev, CB_DATA_SEEN, seen, err);
 	if (!rc)
-		rc = emit(g, s, inv, &ev, NULL, err);
+		rc = gen_emit(g, s, inv, &ev, NULL, err);
 	cb_event_release(&ev);
 	free(seen);
 	return rc;
@@ -1700,7 +1036,7 @@ static int phase2(struct gen *g, struct gen_subject *s, struct cb_err *err)
 {
 	struct gen_device *inv = g->inv[s->site];
 	struct sign_ctx sc = {s, g};
-	struct gen_form all[SIGN_MAX];
+	struct gen_form all[GEN_SIGN_MAX];
 	size_t i, n;
 	int rc = 0;
 
@@ -1712,7 +1048,7 @@ static int phase2(struct gen *g, struct gen_subject *s, struct cb_err *err)
 	if (s->has_conflict) {
 		const struct cb_protocol_item *it = item_of(g, &s->conflict);
 		struct cb_merge_item cur;
-		char v[VALUE_MAX];
+		char v[GEN_VALUE_MAX];
 		const char *h0 = s->conflict.id;
 
 		rc = cb_merge_item_get(s->m, s->id, s->conflict.visit,
@@ -1720,9 +1056,9 @@ static int phase2(struct gen *g, struct gen_subject *s, struct cb_err *err)
 				       s->conflict.item, &cur, err);
 		if (!rc) {
 			other_value(s, it, cur.value, v);
-			rc =
-			    save_over(g, s, inv, &s->conflict, v, &h0, 1,
-				      "Corrected at the monitoring visit", err);
+			rc = gen_save_over(g, s, inv, &s->conflict, v, &h0, 1,
+					   "Corrected at the monitoring visit",
+					   err);
 		}
 		if (rc == 0)
 			g->conflicts++;
@@ -1739,11 +1075,11 @@ static int phase2(struct gen *g, struct gen_subject *s, struct cb_err *err)
 		const struct cb_protocol_visit *v =
 		    cb_protocol_find_visit(g->p, "INJ");
 		const struct cb_protocol_form *f = form_of(g, "CELL");
-		struct save sv;
+		struct gen_save sv;
 
 		if (v && f) {
 			fill_form(s, v, f, s->vdate[0], 21, &sv);
-			rc = save_form(g, s, g->lab, &sv, err);
+			rc = gen_save_form(g, s, g->lab, &sv, err);
 			if (rc < 0)
 				return rc;
 		}
@@ -1786,8 +1122,9 @@ static int phase2(struct gen *g, struct gen_subject *s, struct cb_err *err)
 				 "Please check %s %s.%s (%s): it does not fit "
 				 "the other visits",
 				 at->visit, at->form, at->item, c->value[k]);
-			rc = new_event(s, g->dm, &ev, CB_KIND_QUERY_OPEN,
-				       at->visit, at->form, at->instance, err);
+			rc = gen_new_event(s, g->dm, &ev, CB_KIND_QUERY_OPEN,
+					   at->visit, at->form, at->instance,
+					   err);
 			if (!rc)
 				rc = cb_event_set_data(&ev, CB_DATA_TEXT, text,
 						       err);
@@ -1795,9 +1132,9 @@ static int phase2(struct gen *g, struct gen_subject *s, struct cb_err *err)
 				rc = cb_event_set_data(&ev, CB_DATA_ITEM,
 						       at->item, err);
 			if (!rc)
-				rc = emit(g, s, g->dm, &ev, NULL, err);
+				rc = gen_emit(g, s, g->dm, &ev, NULL, err);
 			if (!rc)
-				remember_query(s, &ev, at->item, 1);
+				gen_remember_query(s, &ev, at->item, 1);
 			cb_event_release(&ev);
 			if (rc == 1)
 				rc = 0;
@@ -1826,7 +1163,7 @@ static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 		if (q->dm && q->item[0] && chance(s, 0.35)) {
 			const struct cb_protocol_item *it = item_of(g, q);
 			struct cb_merge_item cur;
-			struct save sv;
+			struct gen_save sv;
 
 			rc = cb_merge_item_get(s->m, s->id, q->visit, q->form,
 					       q->instance, q->item, &cur, err);
@@ -1837,7 +1174,7 @@ static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 			}
 			if (rc)
 				return rc;
-			save_init(&sv, q->visit, q->form, 0);
+			gen_save_init(&sv, q->visit, q->form, 0);
 			memcpy(sv.instance, q->instance, sizeof(sv.instance));
 			sv.items[0] = it->code;
 			other_value(s, it, cur.conflict ? NULL : cur.value,
@@ -1845,12 +1182,13 @@ static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 			sv.n = 1;
 			sv.reason = "Corrected in answer to a data manager "
 				    "query";
-			rc = save_form(g, s, s->creator, &sv, err);
+			rc = gen_save_form(g, s, s->creator, &sv, err);
 			text = "Corrected against the source document";
 		}
 		if (rc >= 0)
-			rc = query_event(g, s, s->creator, CB_KIND_QUERY_ANSWER,
-					 q, text, err);
+			rc =
+			    gen_query_event(g, s, s->creator,
+					    CB_KIND_QUERY_ANSWER, q, text, err);
 		if (rc == 0)
 			q->answered = 1;
 	}
@@ -1860,7 +1198,7 @@ static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 	/* Most conflicts are resolved: a change naming every head. */
 	if (s->has_conflict && chance(s, 0.7)) {
 		struct cb_merge_item cur;
-		struct save sv;
+		struct gen_save sv;
 
 		rc = cb_merge_item_get(s->m, s->id, s->conflict.visit,
 				       s->conflict.form, s->conflict.instance,
@@ -1869,17 +1207,18 @@ static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 			cb_err_clear(err);
 			rc = 0;
 		} else if (!rc && cur.conflict) {
-			save_init(&sv, s->conflict.visit, s->conflict.form, 0);
+			gen_save_init(&sv, s->conflict.visit, s->conflict.form,
+				      0);
 			memcpy(sv.instance, s->conflict.instance,
 			       sizeof(sv.instance));
 			sv.items[0] = s->conflict.item;
-			snprintf(sv.values[0], VALUE_MAX, "%s",
+			snprintf(sv.values[0], GEN_VALUE_MAX, "%s",
 				 cur.head_values[rnd(s, 0,
 						     (int64_t)cur.nheads - 1)]);
 			sv.n = 1;
 			sv.reason = "Conflict resolved against the source "
 				    "document";
-			rc = save_form(g, s, s->creator, &sv, err);
+			rc = gen_save_form(g, s, s->creator, &sv, err);
 		}
 		if (rc < 0)
 			return rc;
@@ -1900,9 +1239,9 @@ static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 			size_t k = (size_t)rnd(s, 0, (int64_t)c->n - 1);
 			const struct cb_protocol_item *it =
 			    item_of(g, &c->at[k]);
-			struct save sv;
+			struct gen_save sv;
 
-			save_init(&sv, c->at[k].visit, c->at[k].form, 0);
+			gen_save_init(&sv, c->at[k].visit, c->at[k].form, 0);
 			memcpy(sv.instance, c->at[k].instance,
 			       sizeof(sv.instance));
 			sv.items[0] = it->code;
@@ -1910,7 +1249,7 @@ static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 			sv.n = 1;
 			sv.reason = "Late correction after source data "
 				    "verification";
-			rc = save_form(g, s, s->creator, &sv, err);
+			rc = gen_save_form(g, s, s->creator, &sv, err);
 		}
 		free(c);
 		if (rc < 0)
@@ -1929,8 +1268,8 @@ static int phase4(struct gen *g, struct gen_subject *s, struct cb_err *err)
 		return 0;
 	for (i = 0; rc >= 0 && i < s->nq; i++)
 		if (s->q[i].answered && chance(s, 0.85))
-			rc = query_event(g, s, g->dm, CB_KIND_QUERY_CLOSE,
-					 &s->q[i], "Answer accepted", err);
+			rc = gen_query_event(g, s, g->dm, CB_KIND_QUERY_CLOSE,
+					     &s->q[i], "Answer accepted", err);
 	for (i = 0; rc >= 0 && i < s->nsigns; i++) {
 		struct cb_merge_form f;
 
