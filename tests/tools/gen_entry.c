@@ -184,6 +184,9 @@ int gen_emit(struct gen *g, struct gen_subject *s, struct gen_device *d,
 	uint64_t t;
 	int n, rc;
 
+	if (k == GEN_K_N)
+		return cb_err_set(err, CB_EINVAL, "no count kept for kind %s",
+				  ev->kind);
 	n = snprintf(text, sizeof(text), "gen-study/event\n%s\n%s\n%" PRIu64,
 		     g->seed, s->id, s->evseq++);
 	cb_hash(text, (size_t)n, h);
@@ -207,7 +210,7 @@ int gen_emit(struct gen *g, struct gen_subject *s, struct gen_device *d,
 	if (rc == CB_ENOMEM && !code)
 		goto out;
 	if (rc) {
-		g->counts.refused[k < GEN_K_N ? k : GEN_K_SAVE]++;
+		g->counts.refused[k]++;
 		show_refusal(g, s, ev, code, res, err);
 		cb_err_clear(err);
 		rc = 1;
