@@ -714,8 +714,11 @@ static void plan_subject(struct gen *g, struct gen_subject *s,
 		plan_ae(s, &s->ae[s->nae++], s->scr, horizon);
 	if (s->leave == GEN_DIED && s->eos <= g->today) {
 		struct gen_ae *a = &s->ae[s->nae++];
+		int64_t last = s->leave_at ? s->vdate[s->leave_at - 1] : s->bl;
 
-		plan_ae(s, a, max64(s->scr, s->eos - 10), s->eos);
+		/* After the last visit it attended: a grade 5 event is
+		 * recorded once, at the death, with its fatal outcome. */
+		plan_ae(s, a, max64(last + 1, s->eos - 10), s->eos);
 		a->fatal = 1;
 		a->grade = 5;
 		a->serious = 1;
@@ -924,25 +927,6 @@ static int phase1(struct gen *g, struct gen_subject *s, struct cb_err *err)
 		g->ongoing++;
 	}
 
-	/* A site's coordinator that has made its last subject hands over
-	 * to the next one: its lease is topped up once more, after every
-	 * randomization it made is on the server, so the slots it keeps
-	 * unused, and so the next device's first slot, never depend on
-	 * how far the pushes had got. */
-	if (g->randomize && !g->dry && s->last_of_device) {
-		rc = gen_flush_device(g, s->creator, err);
-		if (!rc)
-			rc = gen_pusher_drain(&g->pusher, err);
-		if (!rc)
-			rc = gen_fetch_slots(&g->http, s->creator, err);
-		if (rc == CB_ENOTFOUND) {
-			cb_err_clear(err);
-			rc = 0;
-		}
-		if (rc)
-			return rc;
-	}
-
 	/* One side of a conflict: the coordinator corrects a baseline value
 	 * that the investigator (phase 2) will change too, both naming the
 	 * value they saw. */
@@ -974,6 +958,32 @@ static int phase1(struct gen *g, struct gen_subject *s, struct cb_err *err)
 		free(c);
 	}
 	return rc < 0 ? rc : 0;
+}
+
+/*
+ * Phase 1, then: a site's coordinator that has made its last subject
+ * hands over to the next one. Its lease is topped up once more, after
+ * every randomization it made is on the server, so the slots it keeps
+ * unused, and so the next device's first slot, never depend on how far
+ * the pushes had got.
+ */
+static int phase1_handover(struct gen *g, struct gen_subject *s,
+			   struct cb_err *err)
+{
+	int rc = phase1(g, s, err);
+
+	if (rc || !g->randomize || g->dry || !s->last_of_device)
+		return rc;
+	rc = gen_flush_device(g, s->creator, err);
+	if (!rc)
+		rc = gen_pusher_drain(&g->pusher, err);
+	if (!rc)
+		rc = gen_fetch_slots(&g->http, s->creator, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		rc = 0;
+	}
+	return rc;
 }
 
 struct sign_ctx {
@@ -1293,8 +1303,8 @@ static int phase4(struct gen *g, struct gen_subject *s, struct cb_err *err)
 int gen_chunk(struct gen *g, uint64_t first, size_t n, struct cb_err *err)
 {
 	int (*const phases[])(struct gen *, struct gen_subject *,
-			      struct cb_err *) = {phase1, phase2, phase3,
-						  phase4};
+			      struct cb_err *) = {phase1_handover, phase2,
+						  phase3, phase4};
 	struct gen_subject *subj;
 	size_t i, ph;
 	int rc = 0;
