@@ -1154,6 +1154,37 @@ static int phase2(struct gen *g, struct gen_subject *s, struct cb_err *err)
 	return rc < 0 ? rc : 0;
 }
 
+/*
+ * Resolve the subject's conflict, if it still is one, as device d: one
+ * of the values kept, in a change naming every head, with a reason.
+ */
+static int resolve_conflict(struct gen *g, struct gen_subject *s,
+			    struct gen_device *d, const char *reason,
+			    struct cb_err *err)
+{
+	struct cb_merge_item cur;
+	struct gen_save sv;
+	int rc;
+
+	rc = cb_merge_item_get(s->m, s->id, s->conflict.visit, s->conflict.form,
+			       s->conflict.instance, s->conflict.item, &cur,
+			       err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc || !cur.conflict)
+		return rc;
+	gen_save_init(&sv, s->conflict.visit, s->conflict.form, 0);
+	memcpy(sv.instance, s->conflict.instance, sizeof(sv.instance));
+	sv.items[0] = s->conflict.item;
+	snprintf(sv.values[0], GEN_VALUE_MAX, "%s",
+		 cur.head_values[rnd(s, 0, (int64_t)cur.nheads - 1)]);
+	sv.n = 1;
+	sv.reason = reason;
+	return gen_save_form(g, s, d, &sv, err);
+}
+
 /* Phase 3: the coordinator answers, resolves and corrects late. */
 static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 {
@@ -1205,31 +1236,13 @@ static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 	if (rc < 0)
 		return rc;
 
-	/* Most conflicts are resolved: a change naming every head. */
-	if (s->has_conflict && chance(s, 0.7)) {
-		struct cb_merge_item cur;
-		struct gen_save sv;
-
-		rc = cb_merge_item_get(s->m, s->id, s->conflict.visit,
-				       s->conflict.form, s->conflict.instance,
-				       s->conflict.item, &cur, err);
-		if (rc == CB_ENOTFOUND) {
-			cb_err_clear(err);
-			rc = 0;
-		} else if (!rc && cur.conflict) {
-			gen_save_init(&sv, s->conflict.visit, s->conflict.form,
-				      0);
-			memcpy(sv.instance, s->conflict.instance,
-			       sizeof(sv.instance));
-			sv.items[0] = s->conflict.item;
-			snprintf(sv.values[0], GEN_VALUE_MAX, "%s",
-				 cur.head_values[rnd(s, 0,
-						     (int64_t)cur.nheads - 1)]);
-			sv.n = 1;
-			sv.reason = "Conflict resolved against the source "
-				    "document";
-			rc = gen_save_form(g, s, s->creator, &sv, err);
-		}
+	/* Half the conflicts are resolved at the site (the data manager
+	 * takes most others, phase 4). */
+	if (s->has_conflict && chance(s, 0.5)) {
+		rc = resolve_conflict(g, s, s->creator,
+				      "Conflict resolved against the source "
+				      "document",
+				      err);
 		if (rc < 0)
 			return rc;
 	}
@@ -1268,7 +1281,11 @@ static int phase3(struct gen *g, struct gen_subject *s, struct cb_err *err)
 	return 0;
 }
 
-/* Phase 4: the data manager closes; the investigator signs again. */
+/*
+ * Phase 4: the data manager closes answered queries and resolves most
+ * conflicts still open (a role that resolves, role.h); the investigator
+ * signs again what a late change broke.
+ */
 static int phase4(struct gen *g, struct gen_subject *s, struct cb_err *err)
 {
 	size_t i;
@@ -1280,6 +1297,11 @@ static int phase4(struct gen *g, struct gen_subject *s, struct cb_err *err)
 		if (s->q[i].answered && chance(s, 0.85))
 			rc = gen_query_event(g, s, g->dm, CB_KIND_QUERY_CLOSE,
 					     &s->q[i], "Answer accepted", err);
+	if (rc >= 0 && s->has_conflict && chance(s, 0.6))
+		rc = resolve_conflict(g, s, g->dm,
+				      "Conflict resolved by the data manager "
+				      "with the monitoring report",
+				      err);
 	for (i = 0; rc >= 0 && i < s->nsigns; i++) {
 		struct cb_merge_form f;
 
