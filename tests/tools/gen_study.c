@@ -39,9 +39,12 @@
 #define SITES_MAX 99
 /* Devices a site may register (role.h), one of them the investigator. */
 #define COORD_MAX (CB_DEVICE_INDEX_MAX - 1)
-/* The randomization list's caps (docs/randlist.md). */
+/* The randomization list's caps (docs/randlist.md), and the block sizes
+ * the plan asks for (a cell gets up to the largest one less extra). */
 #define LIST_SLOTS_MAX 10000
 #define LIST_PER_STRATUM_MAX 5000
+#define LIST_BLOCK_SIZES "2,4"
+#define LIST_BLOCK_MAX 4
 /* Rejected or refused events a run tolerates, as a fraction. */
 #define TOLERATED 0.001
 /* Longest token line. */
@@ -256,8 +259,9 @@ static size_t site_coords(const struct opts *o, size_t k)
  * About 80% of subjects are randomized (a fifth fail screening), 55% of
  * them in the larger cell (gen_trial.c); two standard deviations more,
  * plus what the leases of a site's coordinators hold unused at the end.
- * The list caps (10,000 slots, 5,000 per cell) win over that: then the
- * last eligible subjects of a full cell stay unrandomized ("no slot").
+ * The list caps (10,000 slots, 5,000 per cell, less what the last block
+ * may add) win over that: then the last eligible subjects of a full cell
+ * stay unrandomized ("no slot").
  */
 static void list_size(const struct opts *o, size_t ncells, long *per_stratum,
 		      long *lease)
@@ -265,7 +269,8 @@ static void list_size(const struct opts *o, size_t ncells, long *per_stratum,
 	uint64_t most = site_subjects(o, 0);
 	double share = 0.8 * 0.55 * (double)most;
 	double need = ceil(share + 2 * sqrt(share) + 8);
-	long cap = LIST_SLOTS_MAX / (long)(o->sites * ncells);
+	long cap = LIST_SLOTS_MAX / (long)(o->sites * ncells) -
+		   (LIST_BLOCK_MAX - 1);
 	long coords = (long)site_coords(o, 0), l = 50;
 
 	if (cap > LIST_PER_STRATUM_MAX)
@@ -316,7 +321,8 @@ static int cmd_plan(const struct opts *o)
 			return fail("%s", err.msg);
 		list_size(o, protocol_cells(p), &per, &lease);
 		cb_protocol_free(p);
-		printf("per_stratum %ld\nlease %ld\n", per, lease);
+		printf("per_stratum %ld\nblock_sizes %s\nlease %ld\n", per,
+		       LIST_BLOCK_SIZES, lease);
 	}
 	return EXIT_OK;
 }
