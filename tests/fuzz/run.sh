@@ -5,7 +5,8 @@
 #
 # For each target: first replay its seeds and regression inputs
 # (tests/fuzz/corpus/T, tests/fuzz/regress/T) once, then fuzz it for
-# FUZZ_SECONDS (default 60) with the seeds and a working corpus in
+# FUZZ_SECONDS (default 60) with the seeds, its dictionary
+# (tests/fuzz/dict) and a working corpus in
 # build-fuzz/corpus/T (new inputs land there, never in the tree). A crash,
 # leak, sanitizer report or timeout leaves its input in
 # build-fuzz/artifacts/T/; fix it, then copy the input to
@@ -36,6 +37,15 @@ for t in "$@"; do
 		fail=$((fail + 1))
 		continue
 	fi
+	# A dictionary of the tokens its inputs are made of (tests/fuzz/dict).
+	case $t in
+	push | push_signed | bundle) dict=event ;;
+	canon) dict=json ;;
+	*) dict=$t ;;
+	esac
+	dictarg=""
+	[ -f "$top/tests/fuzz/dict/$dict.dict" ] &&
+		dictarg="-dict=$top/tests/fuzz/dict/$dict.dict"
 	dirs="$top/tests/fuzz/corpus/$t"
 	[ -d "$top/tests/fuzz/regress/$t" ] && dirs="$dirs $top/tests/fuzz/regress/$t"
 	# shellcheck disable=SC2086
@@ -49,7 +59,7 @@ for t in "$@"; do
 		# shellcheck disable=SC2086
 		"$bin" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
 			-rss_limit_mb=2048 -print_final_stats=1 \
-			-artifact_prefix="$B/artifacts/$t/" $FUZZ_ARGS \
+			-artifact_prefix="$B/artifacts/$t/" $dictarg $FUZZ_ARGS \
 			"$B/corpus/$t" $dirs >>"$log" 2>&1
 		rc=$?
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
