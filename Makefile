@@ -160,7 +160,7 @@ clean:
 # (tests/fuzz/regress/NAME).
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := protocol json event canon reqsig bundle randlist push \
+FUZZ_TARGETS := protocol json event canon merge reqsig bundle randlist push \
                 push_signed pull
 # Targets that drive the server's core on a temporary store.
 FUZZ_SERVER  := push push_signed pull

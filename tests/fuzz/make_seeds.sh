@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 export CASEBOOK_PASSPHRASE=seed-pass-123 CASEBOOK_KDF_FAST=1
 unset CASEBOOK_HOME CASEBOOK_USER
-for d in protocol json event canon reqsig bundle randlist push push_signed pull; do
+for d in protocol json event canon merge reqsig bundle randlist push push_signed pull; do
 	mkdir -p "$C/$d"
 done
 
@@ -83,6 +83,10 @@ while IFS= read -r line; do
 	printf '%s' "$line" >"$C/event/seed-more-$n.json"
 done <"$T/more"
 printf '[%s]' "$(paste -sd, "$T/more")" >"$C/push_signed/seed-more-all.json"
+# The merge engine: every event as one set, and each laptop's part.
+printf '[%s]' "$(cat "$T/events" "$T/more" | paste -sd,)" >"$C/merge/seed-all.json"
+cp "$C/push_signed/seed-all.json" "$C/merge/seed-first.json"
+cp "$C/push_signed/seed-more-all.json" "$C/merge/seed-more.json"
 
 # Every stored event, one file each (event, canon, json), and as one push.
 sqlite3 "$D/casebookd.db" "SELECT json FROM events WHERE seq <= $NFIRST ORDER BY seq" >"$T/events"

@@ -39,7 +39,7 @@ for t in "$@"; do
 	fi
 	# A dictionary of the tokens its inputs are made of (tests/fuzz/dict).
 	case $t in
-	push | push_signed | bundle) dict=event ;;
+	push | push_signed | bundle | merge) dict=event ;;
 	canon) dict=json ;;
 	*) dict=$t ;;
 	esac

@@ -64,7 +64,9 @@ void fz_sign_events(cJSON *events, const struct fz_dev *caller);
 /*
  * Push `events` as `caller` with srv_core_push and check the reply and
  * the store (see fz_check_store); an event accepted is stored, shows in
- * a pull, and is a duplicate when pushed again. Restores the fixture
+ * a pull, and is a duplicate when pushed again; the derived tables the
+ * push wrote equal a rebuild from the events (srv_core_rebuild), also
+ * with the core opened afresh. Restores the fixture
  * afterwards when anything was stored. With FUZZ_VERBOSE set in the
  * environment, each reply is printed on stderr.
  */
