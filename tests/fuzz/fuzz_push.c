@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    cJSON_GetArraySize(events) > SRV_PUSH_MAX_EVENTS)
 		goto out;
 	caller = fz_dev_by_id(cb_json_str(events->child, "device"));
-	fz_push_and_check(events, caller ? caller : &s->devs[0]);
+	if (fz_push_and_check(events, caller ? caller : &s->devs[0]))
+		fz_reset();
 out:
 	cJSON_Delete(body);
 	return 0;

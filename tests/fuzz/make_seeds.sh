@@ -136,6 +136,9 @@ cat >"$C/push_signed/seed-lab.json" <<'LAB'
 {"id":"c0ffee00000000000000000000000002","device":"f0000000000000000000000000000005","site":"KR01","user":"lab","hlc":"0000019b8a000001","wall":"2026-01-08T09:00:00.000Z","subject":"KR01-01001","kind":"form.save","target":{"visit":"INJ","form":"CELL","instance":""},"changes":[{"item":"CELLCNT","value":"13.5","prev":[]}],"reason":"","data":{}}
 LAB
 
+# Every kind of event, by the fixture's devices (seed_kinds.py says which).
+python3 "$top/tests/fuzz/seed_kinds.py" "$C"
+
 # Push bodies signed by the fixture's devices, so fuzz_push starts past
 # the signature check: fuzz_push_signed writes what it pushed.
 if [ -x "$top/build/tests/test_fuzz_push_signed" ]; then

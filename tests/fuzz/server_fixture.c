@@ -408,7 +408,7 @@ static void check_rebuild(void)
 	free(pushed);
 }
 
-void fz_push_and_check(const cJSON *events, const struct fz_dev *caller)
+int fz_push_and_check(const cJSON *events, const struct fz_dev *caller)
 {
 	const cJSON *results, *r;
 	struct cb_err err;
@@ -455,7 +455,7 @@ void fz_push_and_check(const cJSON *events, const struct fz_dev *caller)
 		    counts[2]);
 	if (counts[0] == 0) {
 		cJSON_Delete(reply);
-		return;
+		return 0;
 	}
 	/* what was accepted is stored, and handed out as the rules say */
 	check_rebuild();
@@ -480,5 +480,5 @@ void fz_push_and_check(const cJSON *events, const struct fz_dev *caller)
 	}
 	cJSON_Delete(again);
 	cJSON_Delete(reply);
-	fz_reset();
+	return (int)counts[0];
 }

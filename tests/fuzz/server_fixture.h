@@ -66,11 +66,12 @@ void fz_sign_events(cJSON *events, const struct fz_dev *caller);
  * the store (see fz_check_store); an event accepted is stored, shows in
  * a pull, and is a duplicate when pushed again; the derived tables the
  * push wrote equal a rebuild from the events (srv_core_rebuild), also
- * with the core opened afresh. Restores the fixture
- * afterwards when anything was stored. With FUZZ_VERBOSE set in the
- * environment, each reply is printed on stderr.
+ * with the core opened afresh. Returns the number of events accepted
+ * (the caller restores the fixture with fz_reset once it is done when
+ * that was not 0). With FUZZ_VERBOSE set in the environment, each reply
+ * is printed on stderr.
  */
-void fz_push_and_check(const cJSON *events, const struct fz_dev *caller);
+int fz_push_and_check(const cJSON *events, const struct fz_dev *caller);
 
 /*
  * Pull everything as every device and check what the server hands out:
