@@ -243,11 +243,11 @@ static int one_event(const char *subject)
 		cb_event_release(&ev);
 		return rc;
 	}
-	if (r < 92) { /* an answer or a close of an open query */
+	if (r < 92) { /* an answer, a close or a reopen of a query */
 		struct {
 			char id[CB_EVENT_ID_HEX + 1];
 		} q = {""};
-		int answer = (int)pick(2);
+		int mode = (int)pick(3), answer = mode == 0, reopen = mode == 2;
 		const struct dev *who = answer ? site : &devs[2];
 
 		{
@@ -268,7 +268,7 @@ static int one_event(const char *subject)
 				    !strcmp(tmp_ev.kind, CB_KIND_QUERY_OPEN) &&
 				    !cb_merge_query_get(truth, tmp_ev.id, &mq,
 							&err) &&
-				    mq.status != CB_QUERY_CLOSED)
+				    (mq.status == CB_QUERY_CLOSED) == reopen)
 					snprintf(q.id, sizeof(q.id), "%s",
 						 tmp_ev.id);
 				cb_event_release(&tmp_ev);
@@ -279,11 +279,12 @@ static int one_event(const char *subject)
 		if (!q.id[0])
 			return 0;
 		if (new_event(&ev, who, subject,
-			      answer ? CB_KIND_QUERY_ANSWER
-				     : CB_KIND_QUERY_CLOSE,
+			      answer   ? CB_KIND_QUERY_ANSWER
+			      : reopen ? CB_KIND_QUERY_REOPEN
+				       : CB_KIND_QUERY_CLOSE,
 			      "", "") ||
 		    cb_event_set_data(&ev, CB_DATA_QUERY, q.id, &err) ||
-		    (answer &&
+		    ((answer || reopen) &&
 		     cb_event_set_data(&ev, CB_DATA_TEXT, "Checked", &err)))
 			return -1;
 		rc = keep(&ev, who);
@@ -666,6 +667,7 @@ static void test_incremental_is_rebuild(void)
 	/* Something happened: conflicts, queries, signatures. */
 	T_ASSERT(strstr(da, "\t1\t[\"") != NULL); /* a conflicted item */
 	T_ASSERT(strstr(da, "\tanswered\t") || strstr(da, "\tclosed\t"));
+	T_ASSERT(strstr(ca, " reopen ") != NULL);
 	T_ASSERT(strstr(ca, " signed ") != NULL);
 	free(da);
 	free(db);
