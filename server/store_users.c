@@ -26,14 +26,21 @@ int srv_store_user_add(struct srv_store *s, const struct srv_user *u,
 	int rc;
 
 	if (u->site[0]) {
-		rc = srv_store_site_exists(s, u->site, err);
-		if (rc < 0)
-			return rc;
-		if (!rc)
+		/* the statement, not srv_store_site_exists: store.c calls
+		 * this file, so this file does not call store.c */
+		st = st_get(s, ST_SITE_GET, err);
+		if (!st)
+			return err->code;
+		cb_db_bind_text(st, 1, u->site);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		if (rc == SQLITE_DONE)
 			return cb_err_set(err, CB_ENOTFOUND,
 					  "unknown site %s (add it with "
 					  "'casebookd site add')",
 					  u->site);
+		if (rc != SQLITE_ROW)
+			return st_fail(s, rc, "read site", err);
 	}
 	rc = srv_store_user_get(s, u->name, &old, err);
 	if (!rc)
