@@ -159,6 +159,8 @@ int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
 		rc = srv_store_study(c->store, &c->study, &c->proto_text,
 				     &c->proto_len, &c->proto_sha256, err);
 	if (!rc)
+		rc = srv_store_id(c->store, c->store_id, err);
+	if (!rc)
 		rc = srv_cache_new(SRV_CACHE_EVENTS, &c->cache, err);
 	if (rc)
 		return rc;
@@ -1107,8 +1109,9 @@ static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
 }
 
 /* The answer of a push, from its decided items. */
-static int push_reply(const cJSON *events, struct push_item *items,
-		      cJSON **reply, struct cb_err *err)
+static int push_reply(const struct srv_core *c, const cJSON *events,
+		      struct push_item *items, cJSON **reply,
+		      struct cb_err *err)
 {
 	long counts[4] = {0, 0, 0, 0};
 	const cJSON *item;
@@ -1136,6 +1139,7 @@ static int push_reply(const cJSON *events, struct push_item *items,
 	cJSON_AddNumberToObject(out, "duplicate",
 				(double)counts[PUSH_DUPLICATE]);
 	cJSON_AddNumberToObject(out, "rejected", (double)counts[PUSH_REJECTED]);
+	cJSON_AddStringToObject(out, "store", c->store_id);
 	*reply = out;
 	return 0;
 }
@@ -1199,7 +1203,7 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 	free(b.list);
 
 	if (!rc)
-		rc = push_reply(events, items, reply, err);
+		rc = push_reply(c, events, items, reply, err);
 	for (i = 0; i < n; i++) {
 		cb_event_release(&items[i].ev);
 		cJSON_Delete(items[i].checks);
@@ -1267,6 +1271,7 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 	snprintf(next, sizeof(next), "%" PRId64, last);
 	cJSON_AddStringToObject(out, "next", next);
 	cJSON_AddBoolToObject(out, "more", p.n == limit);
+	cJSON_AddStringToObject(out, "store", c->store_id);
 	*reply = out;
 	return 0;
 }

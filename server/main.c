@@ -43,6 +43,10 @@ static const struct srv_command commands[] = {
      cmd_bundle_help},
     {"randlist", cmd_randlist, "import the sealed randomization list",
      cmd_randlist_help},
+    {"backup", cmd_backup, "copy the store while the server runs",
+     cmd_backup_help},
+    {"restore", cmd_restore, "make the store again from a backup",
+     cmd_restore_help},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -58,8 +58,14 @@
 	" sign TEXT, broken INTEGER NOT NULL,"                                 \
 	" PRIMARY KEY(subject, visit, form, instance)) WITHOUT ROWID;"
 
+/* The store's identity: new at init and at every restore (store.h). */
+#define SETTING_STORE_ID                                                       \
+	"INSERT OR IGNORE INTO settings(key, value) VALUES('store_id',"        \
+	" lower(hex(randomblob(16))));"
+
 const char srv_store_schema[] =
-    "CREATE TABLE settings(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE settings(key TEXT PRIMARY KEY, value BLOB NOT "
+    "NULL);" SETTING_STORE_ID
     "CREATE TABLE sites(code TEXT PRIMARY KEY, name TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL);"
     "CREATE TABLE tokens(id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
@@ -116,7 +122,7 @@ static const char upgrade_1[] =
  * from becomes a person of it, with the role and site it judged their
  * events by (their devices'), so the upgrade refuses nothing that was
  * accepted before; their full names are their user names until the
- * administrator corrects them.
+ * administrator corrects them. The store gets its identity (store_id).
  */
 static const char upgrade_2[] =
     TABLES_USERS "ALTER TABLE tokens ADD COLUMN user TEXT NOT NULL"
@@ -128,7 +134,7 @@ static const char upgrade_2[] =
 		 " created_ms) SELECT u, u, max(d.role), min(d.site), 0 FROM"
 		 " (SELECT json_extract(json, '$.user') AS u, device FROM"
 		 " events) e JOIN devices d ON d.id = e.device"
-		 " WHERE u IS NOT NULL GROUP BY u;"
+		 " WHERE u IS NOT NULL GROUP BY u;" SETTING_STORE_ID
 		 "INSERT OR REPLACE INTO settings(key, value)"
 		 " VALUES('schema_version', '3');";
 
@@ -431,6 +437,25 @@ int srv_store_create(const char *dir, const char *study, const char *proto,
 		return rc;
 	}
 	*out = s;
+	return 0;
+}
+
+int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
+		 struct cb_err *err)
+{
+	char *v = NULL;
+	size_t n = 0;
+	int rc = setting_get(s, "store_id", &v, &n, err);
+
+	if (rc)
+		return rc;
+	if (n != SRV_ID_HEX) {
+		free(v);
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "central store: bad store id");
+	}
+	memcpy(out, v, SRV_ID_HEX + 1);
+	free(v);
 	return 0;
 }
 

@@ -257,6 +257,39 @@ int srv_store_device_each(struct srv_store *s,
 int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 			    struct cb_err *err);
 
+/*
+ * The store's identity (SRV_ID_HEX hex digits), made new by `casebookd
+ * init` and by every `casebookd restore`: a device that sees it change
+ * knows the server went back in time and sends its events again (pull
+ * and push answers carry it, docs/api.md).
+ */
+int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
+		 struct cb_err *err);
+
+/* ---- backups (store_backup.c) ------------------------------------------ */
+
+/*
+ * Copy the store as it stands at one moment into a new file `path`
+ * (CB_EEXIST when it exists) through SQLite's online backup API, so a
+ * running server goes on serving meanwhile; the copy is written to a
+ * temporary file beside `path`, checked (integrity_check), synced and
+ * only then renamed to `path`.
+ */
+int srv_store_backup(struct srv_store *s, const char *path, struct cb_err *err);
+
+/*
+ * Make the store of data directory `dir` a copy of the backup `from`,
+ * with a new store id (srv_store_id): `from` must be a central store
+ * that passes integrity_check. A store already in `dir` is CB_EEXIST,
+ * unless `replace`: then its files are kept beside it, renamed
+ * casebookd.db.replaced-STAMP (and -wal, -shm), never deleted. The
+ * caller holds the data directory's lock (no server runs on it).
+ * *replaced (may be NULL) gets the name the old store was kept under,
+ * "" when there was none.
+ */
+int srv_store_restore(const char *dir, const char *from, int replace,
+		      char *replaced, size_t cap, struct cb_err *err);
+
 /* ---- people (store_users.c) -------------------------------------------- */
 
 /*

@@ -339,6 +339,8 @@ C2=$(ev "$T/k1" "$DEV1" KR01 KR01-01002 subject.status "" "" "" --data status=sc
 batch "$C1" "$C2" >"$T/push0.json"
 sreq "$T/k1" "$DEV1" POST /v1/sync/push "" "$T/push0.json"
 check "push: two subjects created" "2 0 0" "$(jget "$T/resp" '"%d %d %d" % (j["accepted"], j["duplicate"], j["rejected"])')"
+STORE_ID=$(sqlite3 "$D/casebookd.db" "SELECT value FROM settings WHERE key = 'store_id'")
+check "push answers name the store" "$STORE_ID" "$(jget "$T/resp" 'j["store"]')"
 E1=$(ev "$T/k1" "$DEV1" KR01 KR01-01001 form.save BL VAS "" VAS=42)
 E2=$(ev "$T/k1" "$DEV1" KR01 KR01-01001 form.save BL VAS "" VAS=150)
 E3=$(ev "$T/k1" "$DEV1" DE02 DE02-01001 form.save BL VAS "" VAS=10)
@@ -446,6 +448,7 @@ check "a central device gets the people of its role" "dora" "$(jget "$T/resp" '"
 
 sreq "$T/k2" "$DEV2" GET /v1/sync/pull "since=0"
 check "pull: 200" 200 "$code"
+check "pull answers name the store" "$STORE_ID" "$(jget "$T/resp" 'j["store"]')"
 check "pull: the other device of the site sees the site's events" 7 \
 	"$(jget "$T/resp" 'len(j["events"])')"
 check "pull: events carry received_at" 1 \

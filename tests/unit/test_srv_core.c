@@ -545,6 +545,7 @@ static void check_upgrade(void)
 			    "ALTER TABLE tokens DROP COLUMN user;"
 			    "UPDATE devices SET user = 'first'"
 			    " WHERE user = 'ann';"
+			    "DELETE FROM settings WHERE key = 'store_id';"
 			    "UPDATE settings SET value = '2'"
 			    " WHERE key = 'schema_version';"),
 		 0);
