@@ -562,6 +562,8 @@ static void check_upgrade(void)
 	T_EQ_STR(u.role, "datamanager");
 	T_EQ_STR(u.site, "");
 	T_EQ_INT(srv_store_user_get(c.store, "nobody", &u, &err), CB_ENOTFOUND);
+	/* and an identity */
+	T_EQ_INT((int)strlen(c.store_id), SRV_ID_HEX);
 	srv_core_close(&c);
 	/* A store from a newer casebookd. */
 	T_EQ_INT(sql("old", "UPDATE settings SET value = '99'"
