@@ -67,7 +67,8 @@ HOOK_SRC   := client/cmd_init.c client/cmd_status.c client/store.c
 HOOK_OBJ   := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
 HOOK_BIN   := $(BUILD)/hooks/casebook
 
-.PHONY: all deps test unit demo bench fmt clean fuzz fuzz-ci fuzz-build
+.PHONY: all deps test unit demo bench fmt clean fuzz fuzz-ci fuzz-build \
+	man install
 all: deps-check $(BIN)/casebook $(BIN)/casebookd $(GEN_STUDY)
 
 # Stop early with a useful message when a library is missing.
@@ -166,6 +167,29 @@ bench: deps
 fmt:
 	clang-format -i common/*.[ch] client/*.[ch] server/*.[ch] tests/unit/*.[ch] \
 	  tests/tools/*.[ch] tests/fuzz/*.[ch]
+
+# ---- manual pages and installation ----------------------------------------
+#
+# The manual pages are made from the programs' own --help texts
+# (scripts/mkman), so they cannot disagree. `make install` puts the
+# programs, the pages, bash completion, the systemd unit and its sysusers
+# file under $(DESTDIR)$(PREFIX).
+PREFIX  ?= /usr/local
+MANDIR  := $(BUILD)/man
+MAN_OUT := $(MANDIR)/casebook.1 $(MANDIR)/casebookd.8
+
+man: $(MAN_OUT)
+$(MANDIR)/casebook.1: $(BIN)/casebook scripts/mkman
+	@mkdir -p $(dir $@)
+	scripts/mkman $(BIN)/casebook 1 \
+	  "clinical-trial data capture that works offline" >$@.tmp && mv $@.tmp $@
+$(MANDIR)/casebookd.8: $(BIN)/casebookd scripts/mkman
+	@mkdir -p $(dir $@)
+	scripts/mkman $(BIN)/casebookd 8 "the central Casebook server" \
+	  >$@.tmp && mv $@.tmp $@
+
+install: all man
+	scripts/install.sh $(BIN) $(MANDIR) "$(DESTDIR)" $(PREFIX)
 
 clean:
 	rm -rf build build-san build-fuzz bin
