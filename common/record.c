@@ -608,17 +608,29 @@ static int check_query_ref(const struct cb_protocol *p, struct cb_merge *m,
 		return cb_err_set(err, CB_ENOTFOUND,
 				  "$.data.query: subject %s has no query %s",
 				  ev->subject, id);
+	/* A conflict's system query is closed by resolving the conflict,
+	 * nothing else, so it cannot be closed while the conflict stands
+	 * nor reopened after. */
+	if (q.system && (!strcmp(ev->kind, CB_KIND_QUERY_CLOSE) ||
+			 !strcmp(ev->kind, CB_KIND_QUERY_REOPEN)))
+		return cb_err_set(err, CB_ECONFLICT,
+				  "$.data.query: query %s is the system query "
+				  "of a conflict: it closes when the conflict "
+				  "is resolved (save the item with a reason)",
+				  id);
 	if (!strcmp(ev->kind, CB_KIND_QUERY_REOPEN)) {
 		if (q.status != CB_QUERY_CLOSED)
 			return cb_err_set(err, CB_ECONFLICT,
 					  "$.data.query: query %s is not "
 					  "closed",
 					  id);
-		if (q.system)
+		/* Later than the close it undoes, or it would change
+		 * nothing (only a device with a clock set back makes
+		 * one). */
+		if (q.close && strcmp(ev->hlc, q.close->hlc) <= 0)
 			return cb_err_set(err, CB_ECONFLICT,
-					  "$.data.query: query %s is the "
-					  "system query of a conflict; it "
-					  "closes and opens with the conflict",
+					  "$.hlc: the reopen is stamped before "
+					  "the close of query %s it reopens",
 					  id);
 		return 0;
 	}
