@@ -846,12 +846,16 @@ static int stored_twin(struct srv_core *c, const struct cb_event *ev,
  * may hold: a person of the device's site with a site role on a site
  * device, a person of the device's role on a central device. The
  * person's role, not the device's, is then the role the event is judged
- * by (*role, SRV_ROLE_MAX + 1 bytes). 1 with the reason in err when the
- * event is refused; 0; or a store error.
+ * by (*role, SRV_ROLE_MAX + 1 bytes). A disabled person's event made
+ * before the disabling is theirs to have made, but only while it arrives
+ * in the device's order: once the device has sent an event stamped later
+ * (`seen`, the highest hlc stored from it), an older one of a disabled
+ * person is a back-dated one. 1 with the reason in err when the event is
+ * refused; 0; or a store error.
  */
 static int check_person(struct srv_core *c, const struct srv_device *dev,
-			const struct cb_event *ev, char *role,
-			struct cb_err *err)
+			const struct cb_event *ev, const char *seen,
+			char *role, struct cb_err *err)
 {
 	struct srv_user u;
 	int rc;
@@ -877,6 +881,16 @@ static int check_person(struct srv_core *c, const struct srv_device *dev,
 			   ev->user, when);
 		return 1;
 	}
+	if (u.disabled_ms && strcmp(ev->hlc, seen) < 0) {
+		char when[CB_CLOCK_UTC_BUF];
+
+		cb_clock_format_utc(u.disabled_ms, when);
+		cb_err_set(err, CB_EFORBIDDEN,
+			   "$.user: %s was disabled at %s; this event is "
+			   "stamped before events device %s has already sent",
+			   ev->user, when, dev->id);
+		return 1;
+	}
 	if (dev->site[0] ? strcmp(u.site, dev->site) || !cb_role_is_site(u.role)
 			 : strcmp(u.role, dev->role) != 0) {
 		cb_err_set(err, CB_EFORBIDDEN,
@@ -898,7 +912,8 @@ static int check_person(struct srv_core *c, const struct srv_device *dev,
  */
 static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		       struct batch *b, struct push_item *pi,
-		       const char *now_text, struct cb_err *ferr)
+		       const char *now_text, const char *seen,
+		       struct cb_err *ferr)
 {
 	struct cb_event *ev = &pi->ev;
 	struct cb_merge *m = NULL;
@@ -940,7 +955,7 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		reject(pi, "revoked", &err);
 		return 0;
 	}
-	rc = check_person(c, dev, ev, role, &err);
+	rc = check_person(c, dev, ev, seen, role, &err);
 	if (rc == 1) {
 		reject(pi, "user", &err);
 		return 0;
@@ -1147,7 +1162,8 @@ static int push_reply(const struct srv_core *c, const cJSON *events,
 int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err)
 {
-	char now_text[CB_CLOCK_UTC_BUF];
+	char now_text[CB_CLOCK_UTC_BUF], seen[CB_EVENT_HLC_HEX + 1] = "";
+	struct srv_device fresh;
 	struct precheck pre;
 	struct push_item *items;
 	struct batch b = {NULL, 0, 0};
@@ -1174,15 +1190,28 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 	pthread_mutex_lock(&c->write_lock);
 	cb_clock_format_utc(cb_clock_now_ms(), now_text);
 	rc = srv_store_begin(c->store, err);
+	/* The highest clock stored from the device, as the store has it
+	 * now (check_person). */
+	if (!rc)
+		rc = srv_store_device_get(c->store, dev->id, &fresh, err);
+	if (!rc)
+		memcpy(seen, fresh.max_hlc, sizeof(seen));
 	for (i = 0; i < n && !rc; i++) {
 		precheck_wait(&pre, i);
 		if (items[i].status == PUSH_UNDECIDED)
-			rc = push_decide(c, dev, &b, &items[i], now_text, err);
+			rc = push_decide(c, dev, &b, &items[i], now_text, seen,
+					 err);
 		if (!rc && items[i].status == PUSH_ACCEPTED) {
+			const struct cb_event *ev = item_event(&items[i]);
+
 			rc = push_store(c, &items[i], err);
 			batch_changed(&b, items[i].m);
+			if (strcmp(ev->hlc, seen) > 0)
+				memcpy(seen, ev->hlc, sizeof(seen));
 		}
 	}
+	if (!rc && strcmp(seen, fresh.max_hlc) > 0)
+		rc = srv_store_device_seen(c->store, dev->id, seen, err);
 	/* Each subject the batch changed: its summary, once. */
 	for (i = 0; i < b.n && !rc; i++)
 		if (b.list[i].changed)
