@@ -134,11 +134,28 @@ $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
 	  $(STORE_OBJ) $(LIB) $(LDLIBS_ALL)
 
+# Test tools (tests/tools/, docs/RELIABILITY.md): the failure-injection
+# library the loop tests load with LD_PRELOAD, and the fault-injecting
+# TCP proxy of the crash trial. Never built with sanitizers: the library
+# goes in front of the sanitizer's own allocator.
+TOOLS := $(BUILD)/tools/faultinj.so $(BUILD)/tools/faultproxy
+
+$(BUILD)/tools/faultinj.so: tests/tools/faultinj.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -fPIC -shared \
+	  $(shell pkg-config --cflags sqlite3 2>/dev/null) -o $@ $< -ldl
+
+$(BUILD)/tools/faultproxy: tests/tools/faultproxy.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) \
+	  $(CFLAGS) -o $@ $< -lpthread
+
 # `make test` installs what is missing first, as the README promises.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN) $(TOOLS)
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_UNIT=$(abspath $(BUILD)/tests) \
-	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) tests/run.sh
+	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
+	  CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
