@@ -868,7 +868,10 @@ static int tally_load(struct store *st, struct cb_err *err)
 	rc = tally_read(st, err);
 	if (!rc)
 		rc = tally_verify(st, err);
-	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	/* Only read: when ending it fails, dropping it loses nothing, and a
+	 * transaction left open would refuse every later write. */
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	if (!rc)
 		st->tally_live = 1;
 	if (rc == CB_ENOTFOUND) {
