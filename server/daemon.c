@@ -57,6 +57,10 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
 	if (!cr)
 		return NULL;
 	cr->uri = strdup(uri ? uri : "");
+	if (!cr->uri) { /* access_cb then refuses the request */
+		free(cr);
+		return NULL;
+	}
 	cr->start_ms = cb_clock_now_ms();
 	return cr;
 }
