@@ -4,6 +4,8 @@
 #   make test            every unit and end-to-end test; ends "N passed, N failed"
 #   make demo            the main multi-site scenario on loopback
 #   make bench           benchmarks (timings are reported, never asserted)
+#   make trial|torture   seeded crash trials: 100 (CI), 2,000
+#   make inject          every N of the failure-injection loops
 #   make SANITIZE=address,undefined test
 #                        the same code and tests under sanitizers, built in
 #                        build-san/ so it never mixes with the normal objects
@@ -156,6 +158,29 @@ test: deps
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_UNIT=$(abspath $(BUILD)/tests) \
 	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
 	  CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) tests/run.sh
+
+# The long runs of the reliability suites (docs/RELIABILITY.md):
+#   make trial     TRIALS (default 100) seeded crash trials, JOBS at a time
+#                  (default 3); SEED=N picks the first seed; CI runs it
+#   make torture   the same with 2,000 trials
+#   make inject    the failure-injection loops over every N, not a sample
+TRIALS ?= 100
+TRIAL_JOBS ?= 3
+.PHONY: trial torture inject
+trial: deps
+	@$(MAKE) --no-print-directory all $(TOOLS)
+	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) \
+	  python3 tests/tools/trial.py --trials $(TRIALS) --jobs $(TRIAL_JOBS) \
+	  $(if $(SEED),--first-seed $(SEED)) $(if $(KEEP),--keep $(KEEP))
+
+torture:
+	@$(MAKE) --no-print-directory trial TRIALS=2000
+
+inject: deps
+	@$(MAKE) --no-print-directory all $(HOOK_BIN) $(TOOLS)
+	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
+	  CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) INJECT_FULL=1 \
+	  TESTS=t_inject tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
