@@ -27,6 +27,7 @@
  */
 #include "store.h"
 #include "clock.h"
+#include "db.h"
 #include "event.h"
 #include "id.h"
 #include "pass.h"
@@ -237,6 +238,7 @@ static int db_fail(struct store *st, int src, const char *what,
 {
 	const char *msg = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(src);
 
+	src = cb_db_os_cause(st->db, src);
 	switch (src & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:

@@ -3,9 +3,34 @@
  */
 #include "db.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+
+int cb_db_os_cause(sqlite3 *db, int rc)
+{
+	int sys = db ? sqlite3_system_errno(db) : 0;
+	const char *file = db ? sqlite3_db_filename(db, "main") : NULL;
+	struct statvfs fs;
+
+	if ((rc & 0xff) != SQLITE_IOERR && (rc & 0xff) != SQLITE_CANTOPEN)
+		return rc;
+	if (sys == ENOSPC || sys == EDQUOT)
+		return SQLITE_FULL;
+	if (sys == EROFS)
+		return SQLITE_READONLY;
+	/* SQLite reads errno when it reports, which later calls may have
+	 * changed: ask the file system of the database itself. */
+	if (file && file[0] && statvfs(file, &fs) == 0) {
+		if (fs.f_flag & ST_RDONLY)
+			return SQLITE_READONLY;
+		if (fs.f_bavail == 0)
+			return SQLITE_FULL;
+	}
+	return rc;
+}
 
 int cb_db_fail(const struct cb_db *d, int rc, const char *what,
 	       struct cb_err *err)
@@ -14,6 +39,7 @@ int cb_db_fail(const struct cb_db *d, int rc, const char *what,
 	const char *msg =
 	    d && d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc);
 
+	rc = cb_db_os_cause(d ? d->db : NULL, rc);
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:

@@ -59,10 +59,22 @@ void cb_db_close(struct cb_db *d);
  * or its schema is not the one the store made), CB_EIO for a full disk
  * ("the disk is full") or a read-only one ("is read-only"), CB_EEXIST
  * for a constraint (a row that must be unique already exists), CB_EIO
- * for the rest, with SQLite's own message.
+ * for the rest, with SQLite's own message. A full disk or read-only
+ * medium that SQLite calls an I/O error is told as such
+ * (cb_db_os_cause).
  */
 int cb_db_fail(const struct cb_db *d, int rc, const char *what,
 	       struct cb_err *err);
+
+/*
+ * SQLite reports a full disk or a read-only medium met while writing or
+ * opening its write-ahead log or shared memory as an I/O error or
+ * "unable to open". For such an `rc` this returns SQLITE_FULL when the
+ * failed call's errno was ENOSPC or EDQUOT, or the database's file
+ * system has no free block; SQLITE_READONLY for EROFS or a file system
+ * mounted read-only; else `rc` itself. cb_db_fail applies it.
+ */
+int cb_db_os_cause(sqlite3 *db, int rc);
 
 /* Statement `which`, prepared once, reset and unbound; NULL (err set). */
 sqlite3_stmt *cb_db_stmt(struct cb_db *d, size_t which, struct cb_err *err);
