@@ -220,7 +220,8 @@ static int authenticate(struct call *k)
 		return -1;
 	}
 	if (rc) {
-		srv_req_fail(r, rc, "internal", "could not read the device");
+		srv_req_fail_cause(r, rc, "internal",
+				   "could not read the device", &err);
 		return -1;
 	}
 	if (k->dev.revoked_ms) {
@@ -244,8 +245,8 @@ static int authenticate(struct call *k)
 		return -1;
 	}
 	if (rc) {
-		srv_req_fail(r, rc, "internal",
-			     "could not record the request nonce");
+		srv_req_fail_cause(r, rc, "internal",
+				   "could not record the request nonce", &err);
 		return -1;
 	}
 	snprintf(r->who, sizeof(r->who), "%s", k->dev.id);
@@ -345,8 +346,8 @@ static void handle_register(struct call *k)
 		goto out;
 	}
 	if (rc) {
-		srv_req_fail(r, rc, "internal",
-			     "registration failed in the store");
+		srv_req_fail_cause(r, rc, "internal",
+				   "registration failed in the store", &err);
 		goto out;
 	}
 	{
@@ -417,9 +418,11 @@ static void handle_push(struct call *k)
 	cb_err_clear(&err);
 	rc = srv_core_push(k->core, &k->dev, events, &reply, &err);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "the batch could not be stored; nothing of it "
-			     "was kept, send it again");
+		srv_req_fail_cause(
+		    r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+		    "the batch could not be stored; nothing of it "
+		    "was kept, send it again",
+		    &err);
 		goto out;
 	}
 	{
@@ -467,8 +470,8 @@ static void handle_pull(struct call *k)
 	cb_err_clear(&err);
 	rc = srv_core_pull(k->core, &k->dev, s, (long)l, &reply, &err);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "could not read events");
+		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+				   "could not read events", &err);
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
@@ -491,8 +494,8 @@ static void handle_queries(struct call *k)
 	cb_err_clear(&err);
 	rc = srv_core_queries(k->core, &k->dev, status, &reply, &err);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "could not read queries");
+		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+				   "could not read queries", &err);
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
@@ -518,8 +521,8 @@ static void handle_slots(struct call *k)
 			     &reply, &err);
 	pthread_mutex_unlock(&k->core->write_lock);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "could not lease slots");
+		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+				   "could not lease slots", &err);
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
@@ -544,8 +547,8 @@ static void handle_arms(struct call *k)
 	if (!rc)
 		rc = srv_slots_arms(s, &reply, &err);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "could not read the arms");
+		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+				   "could not read the arms", &err);
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
