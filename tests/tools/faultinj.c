@@ -22,6 +22,14 @@
  *                             to terminals, pipes and sockets are left
  *                             alone so error messages still get out
  *                     fsync   fsync and fdatasync (-1, CBFAULT_ERRNO)
+ *                     rofs    a read-only file system: opening a file
+ *                             for writing or creating it, asking
+ *                             access(W_OK), writing, truncating and
+ *                             unlinking (-1, EROFS), and statvfs()
+ *                             says ST_RDONLY, for a test that may not
+ *                             mount one (a sticky ENOSPC write fault
+ *                             also makes statvfs() say no block is
+ *                             free)
  *                   unset or "none": nothing fails, calls are counted
  *                   under every class so a test can see how many there
  *                   are.
@@ -66,6 +74,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -73,9 +82,17 @@
 
 #include <sqlite3.h>
 
-enum fault_class { F_NONE, F_MALLOC, F_SQL, F_COMMIT, F_WRITE, F_FSYNC };
-static const char *const class_names[] = {"none",   "malloc", "sql",
-					  "commit", "write",  "fsync"};
+enum fault_class {
+	F_NONE,
+	F_MALLOC,
+	F_SQL,
+	F_COMMIT,
+	F_WRITE,
+	F_FSYNC,
+	F_ROFS
+};
+static const char *const class_names[] = {"none",  "malloc", "sql", "commit",
+					  "write", "fsync",  "rofs"};
 enum arm_at { ARM_START, ARM_OPEN, ARM_ACCEPT, ARM_CONNECT };
 
 static struct {
@@ -92,7 +109,7 @@ static struct {
 
 static volatile int armed;
 static unsigned long arm_calls;
-static unsigned long counts[6];
+static unsigned long counts[7];
 static int fired_logged;
 static __thread int in_sqlite;
 
@@ -285,6 +302,8 @@ static int hit(enum fault_class c)
 	return 0;
 }
 
+static int rofs_hit(void);
+
 /* ---- allocation -----------------------------------------------------------
  */
 
@@ -403,8 +422,9 @@ ssize_t write(int fd, const void *buf, size_t len)
 
 	if (!real)
 		real = (ssize_t(*)(int, const void *, size_t))next("write");
-	if (armed && regular(fd) && hit(F_WRITE)) {
-		errno = cfg.err_no;
+	if (armed && regular(fd) && (hit(F_WRITE) || rofs_hit())) {
+		if (cfg.cls == F_WRITE)
+			errno = cfg.err_no;
 		return -1;
 	}
 	return real(fd, buf, len);
@@ -417,8 +437,9 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	if (!real)
 		real = (ssize_t(*)(int, const void *, size_t, off_t))next(
 		    "pwrite");
-	if (armed && regular(fd) && hit(F_WRITE)) {
-		errno = cfg.err_no;
+	if (armed && regular(fd) && (hit(F_WRITE) || rofs_hit())) {
+		if (cfg.cls == F_WRITE)
+			errno = cfg.err_no;
 		return -1;
 	}
 	return real(fd, buf, len, off);
@@ -431,8 +452,9 @@ ssize_t pwrite64(int fd, const void *buf, size_t len, off64_t off)
 	if (!real)
 		real = (ssize_t(*)(int, const void *, size_t, off64_t))next(
 		    "pwrite64");
-	if (armed && regular(fd) && hit(F_WRITE)) {
-		errno = cfg.err_no;
+	if (armed && regular(fd) && (hit(F_WRITE) || rofs_hit())) {
+		if (cfg.cls == F_WRITE)
+			errno = cfg.err_no;
 		return -1;
 	}
 	return real(fd, buf, len, off);
@@ -445,8 +467,9 @@ ssize_t writev(int fd, const struct iovec *iov, int n)
 	if (!real)
 		real =
 		    (ssize_t(*)(int, const struct iovec *, int))next("writev");
-	if (armed && regular(fd) && hit(F_WRITE)) {
-		errno = cfg.err_no;
+	if (armed && regular(fd) && (hit(F_WRITE) || rofs_hit())) {
+		if (cfg.cls == F_WRITE)
+			errno = cfg.err_no;
 		return -1;
 	}
 	return real(fd, iov, n);
@@ -476,6 +499,97 @@ int fdatasync(int fd)
 		return -1;
 	}
 	return real(fd);
+}
+
+/* ---- a read-only file system ------------------------------------------ */
+
+#define WRITE_FLAGS (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
+
+static int rofs_hit(void)
+{
+	if (cfg.cls != F_ROFS || !hit(F_ROFS))
+		return 0;
+	errno = EROFS;
+	return 1;
+}
+
+int open64(const char *path, int flags, ...)
+{
+	static int (*real)(const char *, int, ...);
+	mode_t mode = 0;
+	va_list ap;
+
+	if (!real)
+		real = (int (*)(const char *, int, ...))next("open64");
+	if (flags & O_CREAT) {
+		va_start(ap, flags);
+		mode = (mode_t)va_arg(ap, int);
+		va_end(ap);
+	}
+	if ((flags & WRITE_FLAGS) && rofs_hit())
+		return -1;
+	return real(path, flags, mode);
+}
+
+int access(const char *path, int how)
+{
+	static int (*real)(const char *, int);
+
+	if (!real)
+		real = (int (*)(const char *, int))next("access");
+	if ((how & W_OK) && rofs_hit())
+		return -1;
+	return real(path, how);
+}
+
+/*
+ * What a full or read-only file system tells statvfs(): no free block
+ * once a sticky ENOSPC write fault is armed, ST_RDONLY under rofs.
+ */
+static void fake_statvfs(struct statvfs *fs)
+{
+	if (!armed)
+		return;
+	if (cfg.cls == F_ROFS)
+		fs->f_flag |= ST_RDONLY;
+	else if (cfg.cls == F_WRITE && cfg.sticky &&
+		 (cfg.err_no == ENOSPC || cfg.err_no == EDQUOT))
+		fs->f_bfree = fs->f_bavail = 0;
+}
+
+int statvfs(const char *path, struct statvfs *fs)
+{
+	static int (*real)(const char *, struct statvfs *);
+	int rc;
+
+	if (!real)
+		real = (int (*)(const char *, struct statvfs *))next("statvfs");
+	rc = real(path, fs);
+	if (rc == 0)
+		fake_statvfs(fs);
+	return rc;
+}
+
+int ftruncate64(int fd, off64_t len)
+{
+	static int (*real)(int, off64_t);
+
+	if (!real)
+		real = (int (*)(int, off64_t))next("ftruncate64");
+	if (rofs_hit())
+		return -1;
+	return real(fd, len);
+}
+
+int unlink(const char *path)
+{
+	static int (*real)(const char *);
+
+	if (!real)
+		real = (int (*)(const char *))next("unlink");
+	if (rofs_hit())
+		return -1;
+	return real(path);
 }
 
 /* ---- arming points ----------------------------------------------------------
