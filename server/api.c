@@ -420,8 +420,8 @@ static void handle_push(struct call *k)
 	if (rc) {
 		srv_req_fail_cause(
 		    r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-		    "the batch could not be stored; nothing of it "
-		    "was kept, send it again",
+		    "the batch could not be stored, or its answer not made; "
+		    "send it again (events stored come back as duplicates)",
 		    &err);
 		goto out;
 	}
