@@ -43,7 +43,9 @@
  *                   sqlite3_open_v2), accept (accept, accept4) or
  *                   connect. So a server is armed by the request that
  *                   follows its health check, and start-up is not what
- *                   fails. Unset: counted from the start.
+ *                   fails. Or sql:TEXT: from the first step of a SQLite
+ *                   statement whose text holds TEXT, to aim at what
+ *                   follows one read. Unset: counted from the start.
  *   CBFAULT_ERRNO   ENOSPC, EIO (default), EROFS or EDQUOT: the errno of
  *                   a failed write or fsync.
  *   CBFAULT_SQLRC   the result code a failed SQLite call returns:
@@ -52,6 +54,16 @@
  *                   fires, "calls CLASS COUNT PID" at a normal exit.
  *                   A test reads it to know whether N went past the last
  *                   call.
+ *
+ * A test program that loads this library itself can also drive it in
+ * process, around one call of the code under test (tests/unit/test_oom.c):
+ *
+ *   void cbfault_arm(const char *cls, unsigned long n, int sticky);
+ *   int cbfault_disarm(void);
+ *
+ * cbfault_arm sets the class, N and mode, zeroes the counts and arms;
+ * cbfault_disarm stops counting and says whether the fault fired. The
+ * program finds them with dlsym(RTLD_DEFAULT, ...).
  *
  * Threads: the counters are atomic, so a multi-threaded server counts
  * every call once; which thread's call is the Nth depends on timing.
@@ -93,7 +105,7 @@ enum fault_class {
 };
 static const char *const class_names[] = {"none",  "malloc", "sql", "commit",
 					  "write", "fsync",  "rofs"};
-enum arm_at { ARM_START, ARM_OPEN, ARM_ACCEPT, ARM_CONNECT };
+enum arm_at { ARM_START, ARM_OPEN, ARM_ACCEPT, ARM_CONNECT, ARM_SQL };
 
 static struct {
 	int loaded;
@@ -105,6 +117,7 @@ static struct {
 	int err_no;
 	int sql_rc;
 	char log[1024];
+	char arm_sql[256];
 } cfg;
 
 static volatile int armed;
@@ -236,6 +249,14 @@ __attribute__((constructor)) static void load(void)
 			cfg.arm = ARM_ACCEPT;
 		else if (len == 7 && !strncmp(s, "connect", len))
 			cfg.arm = ARM_CONNECT;
+		else if (len == 3 && !strncmp(s, "sql", len)) {
+			/* sql:TEXT: the first step of a statement holding
+			 * TEXT (no count). */
+			cfg.arm = ARM_SQL;
+			snprintf(cfg.arm_sql, sizeof(cfg.arm_sql), "%s",
+				 colon ? colon + 1 : "");
+			colon = NULL;
+		}
 		if (colon)
 			cfg.arm_k = strtoul(colon + 1, NULL, 10);
 		if (cfg.arm_k == 0)
@@ -303,6 +324,34 @@ static int hit(enum fault_class c)
 }
 
 static int rofs_hit(void);
+
+/* ---- driven in process ------------------------------------------------ */
+
+void cbfault_arm(const char *cls, unsigned long n, int sticky);
+int cbfault_disarm(void);
+
+void cbfault_arm(const char *cls, unsigned long n, int sticky)
+{
+	size_t i;
+
+	armed = 0;
+	cfg.cls = F_NONE;
+	for (i = 1; cls && i < sizeof(class_names) / sizeof(*class_names); i++)
+		if (!strcmp(cls, class_names[i]))
+			cfg.cls = (enum fault_class)i;
+	cfg.n = n;
+	cfg.sticky = sticky;
+	for (i = 0; i < sizeof(counts) / sizeof(*counts); i++)
+		__atomic_store_n(&counts[i], 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&fired_logged, 0, __ATOMIC_SEQ_CST);
+	armed = 1;
+}
+
+int cbfault_disarm(void)
+{
+	armed = 0;
+	return __atomic_load_n(&fired_logged, __ATOMIC_SEQ_CST);
+}
 
 /* ---- allocation -----------------------------------------------------------
  */
@@ -701,6 +750,12 @@ int sqlite3_step(sqlite3_stmt *s)
 		sql_of = (const char *(*)(sqlite3_stmt *))next("sqlite3_sql");
 		db_of =
 		    (sqlite3 * (*)(sqlite3_stmt *)) next("sqlite3_db_handle");
+	}
+	if (!armed && cfg.arm == ARM_SQL && cfg.arm_sql[0]) {
+		const char *text = sql_of(s);
+
+		if (text && strstr(text, cfg.arm_sql))
+			arm_call(ARM_SQL);
 	}
 	if (in_sqlite || !armed)
 		return real(s);
