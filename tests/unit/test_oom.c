@@ -4,6 +4,9 @@
  * no allocation fails, and checks that the call either succeeds or says
  * "out of memory" (CB_ENOMEM), never a wrong verdict on the data.
  *
+ * Each case runs twice: with only the Nth allocation failing, and with
+ * every allocation from the Nth on failing (the _sticky cases).
+ *
  * The failures come from tests/tools/faultinj.so, driven in process
  * (cbfault_arm, cbfault_disarm): when it is not loaded, this program
  * runs itself again with LD_PRELOAD set to it ($CASEBOOK_TOOLS, else
@@ -20,10 +23,13 @@
 #include "merge.h"
 #include "protocol.h"
 #include "record.h"
+#include "summary.h"
 
 static void (*fault_arm)(const char *cls, unsigned long n, int sticky);
 static int (*fault_disarm)(void);
 static struct cb_protocol *knee;
+/* 0: only the Nth allocation fails; 1: it and every later one. */
+static int sticky;
 
 /* Run this program again under faultinj.so; returns only on failure. */
 static void reexec_under_shim(char **argv)
@@ -158,7 +164,7 @@ static void test_record_check_event(void)
 		T_ASSERT(m != NULL);
 		cb_check_results_init(&res);
 		cb_err_clear(&err);
-		fault_arm("malloc", n, 0);
+		fault_arm("malloc", n, sticky);
 		rc = cb_record_check_event(knee, m, &w, &ev, &res, &code, &err);
 		fired = fault_disarm();
 		cb_check_results_release(&res);
@@ -202,7 +208,7 @@ static void test_record_unblind(void)
 
 		T_ASSERT(m != NULL);
 		cb_check_results_init(&res);
-		fault_arm("malloc", n, 0);
+		fault_arm("malloc", n, sticky);
 		rc = cb_record_check_event(knee, m, &w, &ev, &res, &code, &err);
 		fired = fault_disarm();
 		cb_check_results_release(&res);
@@ -237,7 +243,7 @@ static void test_json_parse(void)
 		cJSON *root;
 
 		cb_err_clear(&err);
-		fault_arm("malloc", n, 0);
+		fault_arm("malloc", n, sticky);
 		root = cb_json_parse(text, sizeof(text) - 1, 1 << 20, "stored",
 				     &err);
 		fired = fault_disarm();
@@ -276,7 +282,7 @@ static void test_merge_add(void)
 		int rc, added = 0;
 
 		T_ASSERT(m != NULL);
-		fault_arm("malloc", n, 0);
+		fault_arm("malloc", n, sticky);
 		rc = cb_merge_add(m, &ev, &added, &err);
 		fired = fault_disarm();
 		if (rc && (rc != CB_ENOMEM || cb_merge_count(m) != 2)) {
@@ -304,6 +310,174 @@ static void test_merge_add(void)
 	T_ASSERT(!fired);
 }
 
+/* The next N of a long loop: every N up to 300, then a step of 2% (a
+ * protocol load makes thousands of allocations). */
+static unsigned long next_n(unsigned long n)
+{
+	return n < 300 ? n + 1 : n + 1 + n / 50;
+}
+
+/*
+ * The shipped protocol loaded with an allocation failing: loaded, or
+ * CB_ENOMEM; nothing else, and nothing freed twice (the sanitizer build
+ * runs this too).
+ */
+static void test_protocol_load(void)
+{
+	const char *top = getenv("CASEBOOK_TOP");
+	char path[1024];
+	unsigned long n, runs = 0;
+	int fired = 1;
+
+	snprintf(path, sizeof(path), "%s/schemas/knee-oa-msc.json",
+		 top ? top : ".");
+	for (n = 1; fired && n < 1000000; n = next_n(n)) {
+		struct cb_protocol *p = NULL;
+		struct cb_err err;
+		int rc;
+
+		cb_err_clear(&err);
+		fault_arm("malloc", n, sticky);
+		rc = cb_protocol_load_file(path, &p, NULL, &err);
+		fired = fault_disarm();
+		runs++;
+		cb_protocol_free(p);
+		/* Opening the file may be what fails (fopen allocates):
+		 * then the message says so. */
+		if (rc && rc != CB_ENOMEM &&
+		    !strstr(err.msg, "Cannot allocate memory")) {
+			T_FAIL_AT("allocation %lu failing: rc %d: %s", n, rc,
+				  err.msg);
+			return;
+		}
+	}
+	printf("# protocol load: %lu runs, up to allocation %lu\n", runs, n);
+	T_ASSERT(!fired);
+}
+
+/*
+ * The canonical dump and the summary of a subject, made with an
+ * allocation failing: the very text (summary JSON) made without
+ * failures, or CB_ENOMEM with no output.
+ */
+static void test_dump_and_summary(void)
+{
+	struct cb_merge *m = subject_state();
+	char *want = NULL, *got, *want_sum = NULL;
+	struct cb_summary sum;
+	struct cb_err err;
+	unsigned long n;
+	int fired;
+	cJSON *js = NULL;
+
+	T_ASSERT(m != NULL);
+	T_ASSERT(cb_merge_dump(m, &want, NULL, &err) == 0);
+	cb_summary_init(&sum);
+	T_ASSERT(cb_summary_compute(knee, m, "KR01-01001", &sum, &err) == 0);
+	T_ASSERT(cb_summary_to_json(&sum, &js, &err) == 0);
+	want_sum = cJSON_PrintUnformatted(js);
+	cJSON_Delete(js);
+	cb_summary_release(&sum);
+	T_ASSERT(want_sum != NULL);
+	for (fired = 1, n = 1; fired && n < 100000; n++) {
+		struct cb_merge *fresh = subject_state();
+		int rc;
+
+		got = NULL;
+		T_ASSERT(fresh != NULL);
+		fault_arm("malloc", n, sticky);
+		rc = cb_merge_dump(fresh, &got, NULL, &err);
+		fired = fault_disarm();
+		cb_merge_free(fresh);
+		if (rc ? rc != CB_ENOMEM || got : !got || strcmp(got, want)) {
+			free(got);
+			T_FAIL_AT("dump, allocation %lu failing: rc %d", n, rc);
+			goto out;
+		}
+		free(got);
+	}
+	for (fired = 1, n = 1; fired && n < 100000; n++) {
+		struct cb_merge *fresh = subject_state();
+		int rc;
+
+		T_ASSERT(fresh != NULL);
+		cb_summary_init(&sum);
+		fault_arm("malloc", n, sticky);
+		rc = cb_summary_compute(knee, fresh, "KR01-01001", &sum, &err);
+		fired = fault_disarm();
+		got = NULL;
+		js = NULL;
+		if (!rc && !cb_summary_to_json(&sum, &js, &err))
+			got = cJSON_PrintUnformatted(js);
+		cJSON_Delete(js);
+		cb_summary_release(&sum);
+		cb_merge_free(fresh);
+		if (rc ? rc != CB_ENOMEM : !got || strcmp(got, want_sum)) {
+			free(got);
+			T_FAIL_AT("summary, allocation %lu failing: rc %d", n,
+				  rc);
+			goto out;
+		}
+		free(got);
+	}
+out:
+	free(want);
+	free(want_sum);
+	cb_merge_free(m);
+}
+
+/* An event printed and parsed back with an allocation failing: the same
+ * event, or CB_ENOMEM (never "invalid"). */
+static void test_event_round_trip(void)
+{
+	static const char *const vas[] = {"VAS", "40", NULL};
+	struct cb_event ev, back;
+	struct cb_err err;
+	char *text = NULL, *again = NULL;
+	unsigned long n;
+	int fired = 1;
+
+	T_ASSERT(
+	    make_event(&ev, 3, CB_KIND_FORM_SAVE, "BL", "VAS", vas, NULL) == 0);
+	T_ASSERT(cb_event_print(&ev, &text, &err) == 0);
+	for (n = 1; fired && n < 100000; n++) {
+		int rc;
+
+		cb_event_init(&back);
+		fault_arm("malloc", n, sticky);
+		rc = cb_event_parse(text, strlen(text), &back, &err);
+		fired = fault_disarm();
+		again = NULL;
+		if (!rc && cb_event_print(&back, &again, &err))
+			again = NULL;
+		cb_event_release(&back);
+		if (rc ? rc != CB_ENOMEM : !again || strcmp(again, text)) {
+			T_FAIL_AT("allocation %lu failing: rc %d: %s", n, rc,
+				  rc ? err.msg : "another event");
+			free(again);
+			break;
+		}
+		free(again);
+	}
+	free(text);
+	cb_event_release(&ev);
+}
+
+/* Each case again with every allocation from the Nth on failing. */
+#define STICKY(name)                                                           \
+	static void name##_sticky(void)                                        \
+	{                                                                      \
+		sticky = 1;                                                    \
+		name();                                                        \
+		sticky = 0;                                                    \
+	}
+STICKY(test_json_parse)
+STICKY(test_record_check_event)
+STICKY(test_merge_add)
+STICKY(test_event_round_trip)
+STICKY(test_dump_and_summary)
+STICKY(test_protocol_load)
+
 int main(int argc, char **argv)
 {
 	/* The program's global scope, which holds a preloaded library. */
@@ -323,6 +497,15 @@ int main(int argc, char **argv)
 	T_RUN(test_record_check_event);
 	T_RUN(test_record_unblind);
 	T_RUN(test_merge_add);
+	T_RUN(test_event_round_trip);
+	T_RUN(test_dump_and_summary);
+	T_RUN(test_protocol_load);
+	T_RUN(test_json_parse_sticky);
+	T_RUN(test_record_check_event_sticky);
+	T_RUN(test_merge_add_sticky);
+	T_RUN(test_event_round_trip_sticky);
+	T_RUN(test_dump_and_summary_sticky);
+	T_RUN(test_protocol_load_sticky);
 	cb_protocol_free(knee);
 	return t_done();
 }
