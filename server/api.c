@@ -200,6 +200,12 @@ static int authenticate(struct call *k)
 			     srv_req_header(r, CB_REQSIG_HDR_TIME),
 			     srv_req_header(r, CB_REQSIG_HDR_NONCE),
 			     srv_req_header(r, CB_REQSIG_HDR_SIGNATURE), &err);
+	if (rc == CB_ENOMEM) {
+		srv_req_fail_cause(r, rc, "internal",
+				   "could not read the request's signature",
+				   &err);
+		return -1;
+	}
 	if (rc) {
 		srv_req_error(
 		    r, MHD_HTTP_UNAUTHORIZED,
@@ -229,8 +235,17 @@ static int authenticate(struct call *k)
 			      "device %s has been revoked", rs.device);
 		return -1;
 	}
-	if (cb_reqsig_verify(&rs, k->dev.pk, r->method, r->raw_path,
-			     r->raw_query, r->body, r->body_len, &err)) {
+	rc = cb_reqsig_verify(&rs, k->dev.pk, r->method, r->raw_path,
+			      r->raw_query, r->body, r->body_len, &err);
+	if (rc == CB_ENOMEM) {
+		/* Out of memory is no verdict on the signature: the
+		 * device may send again (500), not be refused (401). */
+		srv_req_fail_cause(r, rc, "internal",
+				   "could not check the request's signature",
+				   &err);
+		return -1;
+	}
+	if (rc) {
 		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s",
 			      err.msg);
 		return -1;

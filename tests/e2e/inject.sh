@@ -164,7 +164,7 @@ op_bundle() {
 # A server under faults, for op_serve: armed at the request after the
 # health check (accept number 2).
 start_faulty_server() {
-	env $FAULTENV CBFAULT_ARM=accept:2 LD_PRELOAD="$FI" \
+	env $FAULTENV CBFAULT_ARM="${SERVE_ARM:-accept:2}" LD_PRELOAD="$FI" \
 		"$CBD" serve --data "$D" --listen "127.0.0.1:$PORT" 2>srv.err &
 	SRV_PID=$!
 	_i=0
@@ -431,20 +431,33 @@ next_n() {
 	fi
 }
 
-# loop OP CLASS STICKY: N = 1, 2, ... until the fault does not fire.
+# loop OP CLASS STICKY: N = 1, 2, ... until the fault does not fire
+# (with LOOP_CAP set and not INJECT_FULL: every N up to LOOP_CAP).
 loop() {
 	OP=$1 CLS=$2 STICKY=$3
-	_n=0 _runs=0 _failed=0 _bad=0 _last=0
+	_name=${LOOP_NAME:-$OP}
+	_n=0 _runs=0 _failed=0 _bad=0 _last=0 _max=2000
+	[ "$INJECT_FULL" = 1 ] && _max=50000
 	_mode=once
 	[ "$STICKY" = 1 ] && _mode=sticky
 	while :; do
-		_n=$(next_n $_n)
+		if [ -n "${LOOP_CAP:-}" ] && [ "$INJECT_FULL" != 1 ]; then
+			# Every LOOP_STEP-th N from a seeded start.
+			if [ $_n -eq 0 ]; then
+				_n=$((1 + SEED % ${LOOP_STEP:-1}))
+			else
+				_n=$((_n + ${LOOP_STEP:-1}))
+			fi
+			[ $_n -gt "$LOOP_CAP" ] && break
+		else
+			_n=$(next_n $_n)
+		fi
 		FAULTENV="CBFAULT=$CLS CBFAULT_N=$_n CBFAULT_STICKY=$STICKY CBFAULT_LOG=$T/fi.log"
 		[ "$OP" = form ] || [ "$OP" = ae ] || [ "$OP" = sync ] &&
 			FAULTENV="$FAULTENV CBFAULT_ARM=sqlite3_open"
 		_runs=$((_runs + 1))
 		if ! run_one "$OP" >why.txt 2>&1; then
-			fail "$OP: $CLS $_n ($_mode)" "$(cat why.txt) (seed $SEED)"
+			fail "$_name: $CLS $_n ($_mode)" "$(cat why.txt) (seed $SEED)"
 			_bad=$((_bad + 1))
 			[ $_bad -ge 3 ] && break
 		fi
@@ -453,13 +466,24 @@ loop() {
 			_last=$_n
 			break
 		fi
-		if [ $_runs -ge 2000 ]; then
-			fail "$OP: $CLS" "still firing after 2000 runs"
+		if [ $_runs -ge $_max ]; then
+			fail "$_name: $CLS" "still firing after $_max runs"
 			break
 		fi
 	done
-	echo "loop $OP $CLS $_mode: $_runs runs, $_failed failed cleanly, no fault at N=$_last"
-	[ $_bad -eq 0 ] && pass "$OP: every failing $CLS ($_mode) leaves the store whole"
+	echo "loop $_name $CLS $_mode: $_runs runs, $_failed failed cleanly, no fault at N=$_last"
+	[ $_bad -eq 0 ] && pass "$_name: every failing $CLS ($_mode) leaves the store whole"
+}
+
+# aimed NAME TEXT MAX STEP: casebookd serve with its allocations counted
+# from the first step of a statement holding TEXT, every STEP-th N up to
+# MAX from a seeded start (every N until none fails with INJECT_FULL=1):
+# windows where a failed allocation once became a wrong verdict on the
+# device (refused, or an event rejected for good).
+aimed() {
+	SERVE_ARM="sql:$2" LOOP_CAP=$3 LOOP_STEP=$4 LOOP_NAME=$1
+	loop serve malloc 0
+	SERVE_ARM="" LOOP_CAP="" LOOP_STEP="" LOOP_NAME=""
 }
 
 # INJECT_ONLY="OP CLASS N STICKY": that one run alone, to replay a
@@ -480,8 +504,7 @@ run_only() {
 
 # run_loops: every loop of $INJECT_OPS and $INJECT_CLASSES: each class
 # once (a transient failure); allocation and writes also sticky (memory
-# gone, a full disk), except allocation in the long-running server,
-# where a failure is transient.
+# gone, a full disk: the server must answer errors and not die).
 run_loops() {
 	if [ -n "${INJECT_ONLY:-}" ]; then
 		run_only
@@ -490,9 +513,8 @@ run_loops() {
 	for op in $INJECT_OPS; do
 		for cls in $INJECT_CLASSES; do
 			loop "$op" "$cls" 0
-			case $op/$cls in
-			serve/malloc) ;;
-			*/malloc | */write) loop "$op" "$cls" 1 ;;
+			case $cls in
+			malloc | write) loop "$op" "$cls" 1 ;;
 			esac
 		done
 	done

@@ -10,4 +10,12 @@
 : "${INJECT_OPS:=serve bundle}"
 . "$(dirname "$0")/inject.sh"
 run_loops
+# The device's lookup and the request's signature check (refused with a
+# 401 when out of memory, before), and a subject's events read for a
+# push (an event rejected for good as "unknown subject", before).
+if [ -z "${INJECT_ONLY:-}" ]; then
+	aimed "serve, from the device's lookup" "FROM devices WHERE id" 30 1
+	aimed "serve, from a subject's events" \
+		"WHERE subject = ?1 AND (?2 OR unblinded = 0)" 600 8
+fi
 finish
