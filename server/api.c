@@ -217,6 +217,11 @@ static int authenticate(struct call *k)
 				 &err)) {
 		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "clock_skew", "%s",
 			      err.msg);
+		/* For the operator: which laptop's clock is wrong (the
+		 * device id is as claimed; nothing is verified yet). */
+		snprintf(r->cause, sizeof(r->cause),
+			 "device %.64s (unverified): %.900s", rs.device,
+			 err.msg);
 		return -1;
 	}
 	rc = srv_core_device(c, rs.device, &k->dev, &err);
@@ -403,6 +408,42 @@ static void handle_protocol(struct call *k)
 	k->r->extra_value = k->core->proto_sha256;
 }
 
+/*
+ * The log line of a push: its counts, and how many events were refused
+ * for a clock over a day ahead ("ahead"), so an operator sees which
+ * laptop's clock runs fast while the laptop keeps them queued.
+ */
+static void push_log(const char *device, const cJSON *reply)
+{
+	static const char *const names[] = {"accepted", "duplicate",
+					    "rejected"};
+	char n[4][24];
+	const char *kv[] = {"device",	 device, "accepted", n[0],
+			    "duplicate", n[1],	 "rejected", n[2],
+			    "ahead",	 n[3],	 NULL};
+	const cJSON *res, *c;
+	int ahead = 0;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		c = cJSON_GetObjectItemCaseSensitive(reply, names[i]);
+		snprintf(n[i], sizeof(n[i]), "%d",
+			 cJSON_IsNumber(c) ? c->valueint : 0);
+	}
+	res = cJSON_GetObjectItemCaseSensitive(reply, "results");
+	cJSON_ArrayForEach(c, res)
+	{
+		const char *code = cb_json_str(c, "code");
+
+		if (code && !strcmp(code, "clock"))
+			ahead++;
+	}
+	snprintf(n[3], sizeof(n[3]), "%d", ahead);
+	if (!ahead)
+		kv[8] = NULL;
+	srv_log(ahead ? "warn" : "info", "push", kv);
+}
+
 static void handle_push(struct call *k)
 {
 	static const char *const members[] = {"events", NULL};
@@ -440,20 +481,7 @@ static void handle_push(struct call *k)
 		    &err);
 		goto out;
 	}
-	{
-		char n[3][24];
-		const char *kv[] = {"device",	k->dev.id,   "accepted",
-				    n[0],	"duplicate", n[1],
-				    "rejected", n[2],	     NULL};
-
-		snprintf(n[0], sizeof(n[0]), "%d",
-			 cJSON_GetObjectItem(reply, "accepted")->valueint);
-		snprintf(n[1], sizeof(n[1]), "%d",
-			 cJSON_GetObjectItem(reply, "duplicate")->valueint);
-		snprintf(n[2], sizeof(n[2]), "%d",
-			 cJSON_GetObjectItem(reply, "rejected")->valueint);
-		srv_log("info", "push", kv);
-	}
+	push_log(k->dev.id, reply);
 	srv_req_json(r, MHD_HTTP_OK, reply);
 	r->after = body; /* 500 events' trees: freed after answering */
 	return;
