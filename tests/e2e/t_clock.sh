@@ -42,7 +42,7 @@ DAY=86400000
 start_server || finish
 for spec in A:investigator B:coordinator; do
 	h=${spec%%:*} r=${spec#*:}
-	t=$("$CBD" token create --data "$D" --site KR01 --role "$r" 2>/dev/null)
+	t=$(token_for "u$h" "$r" KR01)
 	cb "$h" init --server "$URL" --token "$t" --user "u$h" >/dev/null 2>"$T/err" ||
 		fail "register $h" "$(cat "$T/err")"
 done

@@ -162,10 +162,9 @@ rebuild_equal() {
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "init" "casebookd init"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
 start_srv || fail "server starts" "$(tail -3 server.log)"
-tok() { "$CBD" token create --data "$D" --site KR01 --role "$1" 2>/dev/null; }
-cb_a_init() { "$CB" --home "$T/L/a" init --server "$URL" --token "$(tok investigator)" --user ua; }
+cb_a_init() { "$CB" --home "$T/L/a" init --server "$URL" --token "$(token_for ua investigator KR01)" --user ua; }
 expect_rc "register A (store on the small disk)" 0 cb_a_init
-expect_rc "register B" 0 cb B init --server "$URL" --token "$(tok coordinator)" --user ub
+expect_rc "register B" 0 cb B init --server "$URL" --token "$(token_for ub coordinator KR01)" --user ub
 S1=$(lcb subject add 2>"$T/err") || fail "subject add" "$(cat "$T/err")"
 expect_rc "A enters demographics" 0 lcb form set "$S1" SCR DM CONSDT=2026-01-05 \
 	BRTHYR=1960 SEX=F HEIGHT=160 WEIGHT=70 KNEE=L

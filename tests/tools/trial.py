@@ -308,11 +308,14 @@ class Trial:
         url = "http://127.0.0.1:%d" % self.proxy_port
         self.laptops = []
         for name, site, role in LAPTOPS:
-            args = [CBD, "token", "create", "--data", self.data, "--role",
-                    role]
+            # The server takes events only from people it knows.
+            args = [CBD, "user", "add", "--data", self.data, "user-" + name,
+                    "--full-name", "Trial user " + name, "--role", role]
             if site:
                 args += ["--site", site]
-            token = sh(args).stdout.strip()
+            sh(args)
+            token = sh([CBD, "token", "create", "--data", self.data,
+                        "--user", "user-" + name]).stdout.strip()
             lap = {"name": name, "site": site, "role": role,
                    "user": "user-" + name,
                    "home": os.path.join(self.dir, "h", name),
