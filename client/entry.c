@@ -188,8 +188,9 @@ int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
 	int rc;
 
 	/* A central role writes about a subject in that subject's site. */
-	if (store_is_central(e->st) && subject && subject[0])
-		cb_merge_each_event(e->merge, subject, first_site, &site);
+	if (store_is_central(e->st) && subject && subject[0] &&
+	    cb_merge_each_event(e->merge, subject, first_site, &site) < 0)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	cb_event_init(ev);
 	rc = cb_event_stamp(ev, &e->hlc, err);
 	if (!rc)

@@ -27,6 +27,7 @@
  */
 #include "store.h"
 #include "clock.h"
+#include "db.h"
 #include "event.h"
 #include "id.h"
 #include "pass.h"
@@ -237,6 +238,7 @@ static int db_fail(struct store *st, int src, const char *what,
 {
 	const char *msg = st->db ? sqlite3_errmsg(st->db) : sqlite3_errstr(src);
 
+	src = cb_db_os_cause(st->db, src);
 	switch (src & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -868,7 +870,10 @@ static int tally_load(struct store *st, struct cb_err *err)
 	rc = tally_read(st, err);
 	if (!rc)
 		rc = tally_verify(st, err);
-	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	/* Only read: when ending it fails, dropping it loses nothing, and a
+	 * transaction left open would refuse every later write. */
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	if (!rc)
 		st->tally_live = 1;
 	if (rc == CB_ENOTFOUND) {

@@ -187,10 +187,14 @@ int cb_merge_new(struct cb_merge **out, struct cb_err *err)
 	return 0;
 }
 
+/* Free and forget: the error paths of names_make and its callers may
+ * both come here for one struct. */
 static void names_free(struct names *nm)
 {
 	free(nm->key);
 	free(nm->buf);
+	nm->key = NULL;
+	nm->buf = NULL;
 }
 
 void cb_merge_free(struct cb_merge *m)

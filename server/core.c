@@ -1104,21 +1104,28 @@ static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
 	cJSON *o = cJSON_CreateObject();
 	const char *id = pi->parsed ? pi->id : cb_json_str(item, "id");
 
+	int ok;
+
 	if (!o)
 		return NULL;
-	cJSON_AddNumberToObject(o, "index", (double)index);
-	if (id)
-		cJSON_AddStringToObject(o, "id", id);
-	else
-		cJSON_AddNullToObject(o, "id");
-	cJSON_AddStringToObject(o, "status", push_status_name[pi->status]);
-	if (pi->status == PUSH_REJECTED) {
-		cJSON_AddStringToObject(o, "code", pi->code);
-		cJSON_AddStringToObject(o, "reason", pi->msg);
-		if (pi->checks) {
-			cJSON_AddItemToObject(o, "checks", pi->checks);
-			pi->checks = NULL;
+	/* A result missing a member would tell the device something else
+	 * than what happened: all of it, or NULL (out of memory). */
+	ok = cJSON_AddNumberToObject(o, "index", (double)index) &&
+	     (id ? cJSON_AddStringToObject(o, "id", id)
+		 : cJSON_AddNullToObject(o, "id")) &&
+	     cJSON_AddStringToObject(o, "status", push_status_name[pi->status]);
+	if (ok && pi->status == PUSH_REJECTED) {
+		ok = cJSON_AddStringToObject(o, "code", pi->code) &&
+		     cJSON_AddStringToObject(o, "reason", pi->msg);
+		if (ok && pi->checks) {
+			ok = cJSON_AddItemToObject(o, "checks", pi->checks);
+			if (ok)
+				pi->checks = NULL;
 		}
+	}
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
 	}
 	return o;
 }
@@ -1150,11 +1157,16 @@ static int push_reply(const struct srv_core *c, const cJSON *events,
 		counts[items[i].status]++;
 		i++;
 	}
-	cJSON_AddNumberToObject(out, "accepted", (double)counts[PUSH_ACCEPTED]);
-	cJSON_AddNumberToObject(out, "duplicate",
-				(double)counts[PUSH_DUPLICATE]);
-	cJSON_AddNumberToObject(out, "rejected", (double)counts[PUSH_REJECTED]);
-	cJSON_AddStringToObject(out, "store", c->store_id);
+	if (!cJSON_AddNumberToObject(out, "accepted",
+				     (double)counts[PUSH_ACCEPTED]) ||
+	    !cJSON_AddNumberToObject(out, "duplicate",
+				     (double)counts[PUSH_DUPLICATE]) ||
+	    !cJSON_AddNumberToObject(out, "rejected",
+				     (double)counts[PUSH_REJECTED]) ||
+	    !cJSON_AddStringToObject(out, "store", c->store_id)) {
+		cJSON_Delete(out);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
 	*reply = out;
 	return 0;
 }

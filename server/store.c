@@ -377,7 +377,7 @@ static int setting_put(struct srv_store *s, const char *key, const void *v,
 	if (!st)
 		return err->code;
 	cb_db_bind_text(st, 1, key);
-	sqlite3_bind_blob(st, 2, v, (int)n, SQLITE_TRANSIENT);
+	cb_db_bind_blob(st, 2, v, n);
 	return st_done(s, st, "write setting", err);
 }
 
@@ -1013,7 +1013,7 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 	st = st_get(s, ST_DEVICE_BY_KEY, err);
 	if (!st)
 		return err->code;
-	sqlite3_bind_blob(st, 1, dev->pk, sizeof(dev->pk), SQLITE_TRANSIENT);
+	cb_db_bind_blob(st, 1, dev->pk, sizeof(dev->pk));
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -1046,7 +1046,7 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 	if (!st)
 		return err->code;
 	cb_db_bind_text(st, 1, dev->id);
-	sqlite3_bind_blob(st, 2, dev->pk, sizeof(dev->pk), SQLITE_TRANSIENT);
+	cb_db_bind_blob(st, 2, dev->pk, sizeof(dev->pk));
 	cb_db_bind_text(st, 3, dev->site);
 	cb_db_bind_text(st, 4, dev->role);
 	sqlite3_bind_int64(st, 5, dev->device_index);

@@ -222,7 +222,12 @@ int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
 	struct derive_ctx c = {s, "", err};
 	int rc;
 
-	cb_merge_each_event(m, subject, site_of, &c.site);
+	/* A walk that fails (out of memory) would leave the site empty in
+	 * every row written below. */
+	if (cb_merge_each_event(m, subject, site_of, &c.site) < 0)
+		return cb_err_set(err, CB_ENOMEM,
+				  "deriving subject %s: out of memory",
+				  subject);
 	rc = clear_subject(s, ST_ITEMS_DEL, subject, err);
 	if (!rc)
 		rc = clear_subject(s, ST_QUERIES_DEL, subject, err);
