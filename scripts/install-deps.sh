@@ -4,9 +4,11 @@
 # Runs as root, or through sudo when not root.
 set -eu
 
+# chromium: tests/e2e/t_report.sh opens the HTML safety report in it,
+# headless (a large package: the first install takes a while).
 PACKAGES="build-essential pkg-config libsqlite3-dev libsodium-dev libcjson-dev
 libcurl4-openssl-dev libmicrohttpd-dev sqlite3 curl libxml2-utils
-python3 expect openssl"
+python3 expect openssl chromium"
 
 missing=""
 for p in $PACKAGES; do
