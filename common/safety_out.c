@@ -2,11 +2,12 @@
  * safety_out.c - the safety report as aligned text, CSV and JSON
  * (safety.h, safety_int.h).
  *
- * Text reads in an 80-column terminal: a table wider than that first
- * wraps its long text columns (terms, reasons) onto more lines, then
- * is split into panels, each repeating the table's key columns (site,
- * subject, AE number). Widths count characters, not bytes; what a
- * terminal would take as a control sequence is shown escaped (text.h).
+ * Text reads in an 80-column terminal: a table wider than that is split
+ * into panels, each repeating the table's key columns (site, subject,
+ * AE number), and its long text columns (terms, reasons) wrap onto more
+ * lines. Widths count terminal columns, not bytes (a Hangul or CJK
+ * character takes two); what a terminal would take as a control
+ * sequence is shown escaped (text.h).
  *
  * CSV stacks the tables in one file: each table opens with a header
  * line whose first field is "#" and the table's id and whose other
@@ -19,6 +20,7 @@
  * with their safety population, and every table with its columns and
  * rows; a count cell is {"n":..,"N":..,"pct":..}.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,26 +32,71 @@
 #define GAP 2
 #define WRAP_MIN 16
 
-/* Characters (code points) of UTF-8 text. */
-static size_t chars(const char *s)
+/*
+ * One UTF-8 character at s: its bytes in *len and the columns a
+ * terminal gives it: 2 for the East Asian wide and full-width ranges
+ * (Hangul, CJK, full-width forms), 0 for combining marks, else 1.
+ * Bytes that are not UTF-8 never reach here (text.h escapes them).
+ */
+static size_t char_cols(const char *s, size_t *len)
 {
-	size_t n = 0;
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t cp;
+	size_t n = 1;
 
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xc0) != 0x80;
+	if (p[0] < 0x80) {
+		*len = 1;
+		return 1;
+	}
+	if (p[0] >= 0xf0)
+		n = 4;
+	else if (p[0] >= 0xe0)
+		n = 3;
+	else
+		n = 2;
+	cp = p[0] & (0xff >> (n + 1));
+	for (*len = 1; *len < n && (p[*len] & 0xc0) == 0x80; (*len)++)
+		cp = (cp << 6) | (p[*len] & 0x3f);
+	if ((cp >= 0x300 && cp <= 0x36f) || (cp >= 0x200b && cp <= 0x200d))
+		return 0;
+	if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0xa4cf) ||
+	    (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0xf900 && cp <= 0xfaff) ||
+	    (cp >= 0xfe30 && cp <= 0xfe4f) || (cp >= 0xff00 && cp <= 0xff60) ||
+	    (cp >= 0xffe0 && cp <= 0xffe6) ||
+	    (cp >= 0x1f300 && cp <= 0x1faff) ||
+	    (cp >= 0x20000 && cp <= 0x3fffd))
+		return 2;
+	return 1;
+}
+
+/* Terminal columns of the first `len` bytes of s. */
+static size_t cols_n(const char *s, size_t len)
+{
+	size_t n = 0, k = 0, b;
+
+	while (k < len && s[k]) {
+		n += char_cols(s + k, &b);
+		k += b;
+	}
 	return n;
 }
 
-/* Bytes of the first `n` characters of s. */
-static size_t prefix_bytes(const char *s, size_t n)
+static size_t chars(const char *s)
 {
-	size_t b = 0;
+	return cols_n(s, strlen(s));
+}
 
-	while (s[b] && n) {
-		b++;
-		while (((unsigned char)s[b] & 0xc0) == 0x80)
-			b++;
-		n--;
+/* Bytes of the longest prefix of s at most `w` columns wide. */
+static size_t prefix_bytes(const char *s, size_t w)
+{
+	size_t b = 0, used = 0, len, c;
+
+	while (s[b]) {
+		c = char_cols(s + b, &len);
+		if (used + c > w)
+			break;
+		used += c;
+		b += len;
 	}
 	return b;
 }
@@ -117,6 +164,9 @@ static const char *wrap_line(const char *s, size_t w, size_t *len)
 {
 	size_t b = prefix_bytes(s, w), k;
 
+	/* A column narrower than one wide character still moves on. */
+	if (!b && *s)
+		char_cols(s, &b);
 	if (!s[b]) {
 		*len = b;
 		return s + b;
@@ -151,10 +201,8 @@ static void text_para(struct cb_out *o, const char *s)
 static void field(struct line *l, const char *s, size_t len, size_t w, int num,
 		  int first)
 {
-	size_t n = 0, k;
+	size_t n = cols_n(s, len);
 
-	for (k = 0; k < len; k++)
-		n += ((unsigned char)s[k] & 0xc0) != 0x80;
 	if (!first)
 		pad(l, GAP);
 	if (num)

@@ -386,8 +386,12 @@ static void test_text_fits_80(void)
 		s = mf_add(&f, ids[i], sites[i], CB_LC_DOSED);
 		dosed(s, "2026-02-10");
 		ae(s, "1",
-		   "A very long verbatim adverse event term that goes on and "
-		   "on",
+		   i % 2 ? "A very long verbatim adverse event term that goes "
+			   "on and on"
+			 : "\xeb\xac\xb4\xeb\xa6\x8e \xeb\xb6\x80\xec\xa2"
+			   "\x85 \xeb\xac\xb4\xeb\xa6\x8e \xeb\xb6\x80\xec"
+			   "\xa2\x85 \xeb\xac\xb4\xeb\xa6\x8e \xeb\xb6\x80"
+			   "\xec\xa2\x85 \xeb\xac\xb4\xeb\xa6\x8e",
 		   "2026-02-12", "2", "MOD", "N", "NOT");
 	}
 	feed = mf_feed(&f);
@@ -398,8 +402,14 @@ static void test_text_fits_80(void)
 	     line = strtok_r(NULL, "\n", &save)) {
 		const char *p;
 
+		/* columns: two for each Hangul syllable (3 bytes, 0xEA..) */
 		for (p = line, w = 0; *p; p++)
-			w += ((unsigned char)*p & 0xc0) != 0x80;
+			w += ((unsigned char)*p & 0xc0) != 0x80
+				 ? ((unsigned char)*p >= 0xea &&
+				    (unsigned char)*p <= 0xed)
+				       ? 2
+				       : 1
+				 : 0;
 		if (w > 80) {
 			T_FAIL_AT("line of %zu columns: %s", w, line);
 			break;
