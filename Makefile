@@ -44,6 +44,7 @@ CLIENT_SRC := $(sort $(wildcard client/*.c))
 SERVER_SRC := $(sort $(wildcard server/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC  := $(sort $(wildcard tests/bench/bench_*.c))
+TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
@@ -51,6 +52,8 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 LIB        := $(BUILD)/libcasebook.a
+# The study generator behind scripts/gen-study (tests/tools/gen_study.h).
+GEN_STUDY  := $(BUILD)/tools/gen_study
 
 # The test build of casebook: the same program plus the test hooks (store
 # test-events|test-list|test-secrets, status test-set) that some end-to-end
@@ -61,7 +64,7 @@ HOOK_OBJ   := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
 HOOK_BIN   := $(BUILD)/hooks/casebook
 
 .PHONY: all deps test unit demo bench fmt clean
-all: deps-check $(BIN)/casebook $(BIN)/casebookd
+all: deps-check $(BIN)/casebook $(BIN)/casebookd $(GEN_STUDY)
 
 # Stop early with a useful message when a library is missing.
 .PHONY: deps-check
@@ -116,6 +119,12 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS_ALL)
 
+# It links libcasebook.a only: it talks to casebookd over HTTP like a
+# laptop, never through server/ or client/.
+$(GEN_STUDY): $(TOOL_SRC) tests/tools/gen_study.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_SRC) $(LIB) $(LDLIBS_ALL)
+
 # bench_store saves through the client's encrypted store (client/store.h),
 # so it links the client's objects too (all but its main).
 $(BUILD)/bench/bench_store: tests/bench/bench_store.c \
@@ -138,7 +147,8 @@ $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN)
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_UNIT=$(abspath $(BUILD)/tests) \
-	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) tests/run.sh
+	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
+	  CASEBOOK_GEN_STUDY=$(abspath $(GEN_STUDY)) tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -150,7 +160,8 @@ bench: deps
 	  tests/bench/run.sh
 
 fmt:
-	clang-format -i common/*.[ch] client/*.[ch] server/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] client/*.[ch] server/*.[ch] tests/unit/*.[ch] \
+	  tests/tools/*.[ch]
 
 clean:
 	rm -rf build build-san bin
