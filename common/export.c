@@ -100,8 +100,7 @@ int cb_exp_form_written(const struct cb_protocol_form *f)
 	return 0;
 }
 
-const char *cb_exp_ref_value(const struct cb_exp *x,
-			     const struct cb_protocol_ref *r)
+const char *cb_exp_ref_value(struct cb_exp *x, const struct cb_protocol_ref *r)
 {
 	if (!r->item || !r->visit)
 		return NULL;
@@ -109,7 +108,7 @@ const char *cb_exp_ref_value(const struct cb_exp *x,
 			      r->item->code);
 }
 
-const char *cb_exp_first_dose(const struct cb_exp *x)
+const char *cb_exp_first_dose(struct cb_exp *x)
 {
 	const char *v = cb_exp_ref_value(x, &x->p->first_dose);
 
@@ -228,8 +227,10 @@ static int write_manifest(struct cb_exp *x)
 			cb_out_xml(o, it->code);
 			cb_out_putc(o, '"');
 		}
-	cb_out_printf(o, "],\n  \"subjects\": %zu,\n  \"files\": [",
-		      x->st.subjects);
+	cb_out_printf(o,
+		      "],\n  \"subjects\": %zu,\n  \"item_values\": %zu,"
+		      "\n  \"events\": %zu,\n  \"files\": [",
+		      x->st.subjects, x->st.values, x->st.events);
 	for (i = 0; i < x->nwritten; i++) {
 		cb_out_puts(o, i ? ",\n    {\"name\": " : "\n    {\"name\": ");
 		cb_out_json(o, x->written[i].name);

@@ -62,6 +62,10 @@ struct cb_export_opts {
 	 */
 	const char *asof;
 	const char *source; /* the program, "casebookd 0.1.0" */
+	/* When the export was made (ODM's CreationDateTime); NULL: asof.
+	 * Nothing else depends on it, so the same data as of the same
+	 * cut-off gives the same files. */
+	const char *created;
 };
 
 /* What an export wrote. */

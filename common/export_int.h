@@ -65,12 +65,11 @@ int cb_exp_form_written(const struct cb_protocol_form *f);
 
 /* The value of a protocol reference (VISIT.FORM.ITEM) for the current
  * subject, or NULL. */
-const char *cb_exp_ref_value(const struct cb_exp *x,
-			     const struct cb_protocol_ref *r);
+const char *cb_exp_ref_value(struct cb_exp *x, const struct cb_protocol_ref *r);
 
 /* The current subject's first dose (date or date-time as recorded, ""
  * when not dosed): the day-1 reference of every study day. */
-const char *cb_exp_first_dose(const struct cb_exp *x);
+const char *cb_exp_first_dose(struct cb_exp *x);
 
 /*
  * The first item named `code` on a non-repeating form of a scheduled

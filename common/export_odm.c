@@ -832,7 +832,7 @@ static int assemble(struct cb_exp *x, struct odm *d, const char *name,
 	cb_out_putc(o, '.');
 	cb_out_xml(o, x->o->asof);
 	cb_out_printf(o, ".%s\"", type);
-	attr(o, "CreationDateTime", x->o->asof);
+	attr(o, "CreationDateTime", x->o->created ? x->o->created : x->o->asof);
 	attr(o, "AsOfDateTime", x->o->asof);
 	cb_out_printf(o, " Granularity=\"%s\"",
 		      x->o->site ? "SingleSite" : "All");

@@ -81,6 +81,7 @@ int cb_fview_set(struct cb_fview *v, const struct cb_feed_subject *s,
 	for (i = 0; i < s->nitems; i++)
 		v->inst[i] = inst_num(v->idx[i]->instance);
 	v->n = s->nitems;
+	v->c_set = 0;
 	return 0;
 }
 
@@ -103,20 +104,48 @@ static size_t lower(const struct cb_fview *v, const char *visit,
 	return lo;
 }
 
-const struct cb_feed_item *cb_fview_item(const struct cb_fview *v,
-					 const char *visit, const char *form,
-					 unsigned instance, const char *item)
+const struct cb_feed_item *cb_fview_item(struct cb_fview *v, const char *visit,
+					 const char *form, unsigned instance,
+					 const char *item)
 {
-	size_t i = lower(v, visit, form, instance, item);
+	size_t lo, hi;
 
-	if (i < v->n && v->inst[i] == instance &&
-	    !strcmp(v->idx[i]->item, item) && !strcmp(v->idx[i]->form, form) &&
-	    !strcmp(v->idx[i]->visit, visit))
-		return v->idx[i];
+	if (!v->c_set || v->c_inst != instance || strcmp(v->c_form, form) ||
+	    strcmp(v->c_visit, visit)) {
+		v->c_lo = lower(v, visit, form, instance, "");
+		for (v->c_hi = v->c_lo;
+		     v->c_hi < v->n && v->inst[v->c_hi] == instance &&
+		     !strcmp(v->idx[v->c_hi]->form, form) &&
+		     !strcmp(v->idx[v->c_hi]->visit, visit);
+		     v->c_hi++)
+			;
+		/* Names longer than any a feed holds are never cached. */
+		v->c_set = strlen(visit) < sizeof(v->c_visit) &&
+			   strlen(form) < sizeof(v->c_form);
+		if (v->c_set) {
+			memcpy(v->c_visit, visit, strlen(visit) + 1);
+			memcpy(v->c_form, form, strlen(form) + 1);
+		}
+		v->c_inst = instance;
+	}
+	/* Within the instance, items are in byte order of their codes. */
+	lo = v->c_lo;
+	hi = v->c_hi;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(v->idx[mid]->item, item);
+
+		if (!c)
+			return v->idx[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return NULL;
 }
 
-const char *cb_fview_value(const struct cb_fview *v, const char *visit,
+const char *cb_fview_value(struct cb_fview *v, const char *visit,
 			   const char *form, unsigned instance,
 			   const char *item)
 {

@@ -11,7 +11,9 @@
  *
  * The view points into the feed subject it was built from and is valid
  * while that is (during the feed's callback); it is reused from one
- * subject to the next without allocating again.
+ * subject to the next without allocating again. Lookups remember the
+ * form instance they last found, so reading an instance item by item
+ * searches only its items: one thread at a time.
  */
 #ifndef CB_FVIEW_H
 #define CB_FVIEW_H
@@ -20,6 +22,7 @@
 
 #include "check.h"
 #include "err.h"
+#include "event.h"
 #include "feed.h"
 
 struct cb_fview {
@@ -27,6 +30,12 @@ struct cb_fview {
 	const struct cb_feed_item **idx; /* sorted: visit, form, inst, item */
 	unsigned *inst;			 /* instance numbers, parallel */
 	size_t n, cap, cap_inst;
+	/* the form instance of the last lookup: idx[lo..hi) (a report or
+	 * an export reads one instance's items one after the other) */
+	char c_visit[CB_EVENT_NAME_MAX + 1], c_form[CB_EVENT_NAME_MAX + 1];
+	int c_set;
+	unsigned c_inst;
+	size_t c_lo, c_hi;
 };
 
 void cb_fview_init(struct cb_fview *v);
@@ -37,12 +46,12 @@ int cb_fview_set(struct cb_fview *v, const struct cb_feed_subject *s,
 		 struct cb_err *err);
 
 /* The item (instance 0 for a non-repeating form), or NULL. */
-const struct cb_feed_item *cb_fview_item(const struct cb_fview *v,
-					 const char *visit, const char *form,
-					 unsigned instance, const char *item);
+const struct cb_feed_item *cb_fview_item(struct cb_fview *v, const char *visit,
+					 const char *form, unsigned instance,
+					 const char *item);
 
 /* Its value: NULL when absent, cleared or conflicted. */
-const char *cb_fview_value(const struct cb_fview *v, const char *visit,
+const char *cb_fview_value(struct cb_fview *v, const char *visit,
 			   const char *form, unsigned instance,
 			   const char *item);
 

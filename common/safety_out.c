@@ -130,6 +130,15 @@ static void lflush(struct cb_out *o, struct line *l)
 	l->len = 0;
 }
 
+/* True for printable ASCII only: nothing to escape, one column each. */
+static int plain(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
 /* A cell's text, safe for a terminal, as a malloc'd copy (NULL when
  * out of memory). */
 static char *shown_copy(const struct sr_cell *c)
@@ -138,11 +147,13 @@ static char *shown_copy(const struct sr_cell *c)
 	const char *t = cb_sr_cell_text(c, buf, sizeof(buf));
 	int oom = 0;
 
+	if (plain(t))
+		return strdup(t);
 	e = cb_text_escape(t, &oom);
 	return e ? e : oom ? NULL : strdup(t);
 }
 
-/* Its width in characters, without a copy when none is needed. */
+/* Its width in columns, without a copy when none is needed. */
 static size_t shown_width(const struct sr_cell *c)
 {
 	char buf[64], *e;
@@ -150,6 +161,8 @@ static size_t shown_width(const struct sr_cell *c)
 	int oom = 0;
 	size_t n;
 
+	if (plain(t))
+		return strlen(t);
 	e = cb_text_escape(t, &oom);
 	n = chars(e ? e : t);
 	free(e);

@@ -60,6 +60,7 @@ int cmd_export(int argc, char **argv)
 					    "--site", "--cutoff", NULL};
 	const char *v[5] = {NULL, NULL, NULL, NULL, NULL}, *pos[1];
 	char cutoff[CB_CLOCK_UTC_BUF], asof[CB_CLOCK_UTC_BUF];
+	char created[CB_CLOCK_UTC_BUF];
 	struct cb_export_opts o;
 	struct cb_export_stats st;
 	struct cb_outdir *dir = NULL;
@@ -106,11 +107,13 @@ int cmd_export(int argc, char **argv)
 	}
 	/* Without a cut-off, the export holds every event received by the
 	 * time it reads the store, which begins now. */
+	cb_clock_format_utc(cb_clock_now_ms(), created);
 	if (o.cutoff)
 		memcpy(asof, cutoff, sizeof(asof));
 	else
-		cb_clock_format_utc(cb_clock_now_ms(), asof);
+		memcpy(asof, created, sizeof(asof));
 	o.asof = asof;
+	o.created = created;
 	feed = srv_core_feed_of(&core);
 	files = cb_outdir_files(dir);
 	rc = cb_export(core.proto, &feed, &o, &files, &st, &err);

@@ -71,9 +71,9 @@ static const char *file(struct cb_memfiles *m, const char *name)
 static int run(struct memfeed *f, enum cb_export_format fmt, const char *cutoff,
 	       struct cb_memfiles **out, struct cb_err *err)
 {
-	struct cb_export_opts o = {fmt, NULL, cutoff,
-				   cutoff ? cutoff : "2026-04-01T00:00:00.000Z",
-				   "test"};
+	struct cb_export_opts o = {
+	    fmt,    NULL, cutoff, cutoff ? cutoff : "2026-04-01T00:00:00.000Z",
+	    "test", NULL};
 	struct cb_feed feed = mf_feed(f);
 	struct cb_files files;
 	int rc;
