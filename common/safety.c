@@ -1633,10 +1633,44 @@ static int groups(struct calc *c)
 	return 0;
 }
 
+/*
+ * The forms the report reads, for the feed's hint (feed.h): the safety
+ * form and the form of the first dose, as visit, form pairs in byte
+ * order, ending with NULL, in `f` (room for 5).
+ */
+static const char *const *needed_forms(const struct cb_protocol *p,
+				       const char **f)
+{
+	const char *a[2] = {p->safety_form->visits[0]->code,
+			    p->safety_form->code};
+	const char *b[2] = {NULL, NULL};
+	int swap;
+
+	if (p->first_dose.item) {
+		b[0] = p->first_dose.visit->code;
+		b[1] = p->first_dose.form->code;
+	}
+	if (!b[0] || (!strcmp(a[0], b[0]) && !strcmp(a[1], b[1]))) {
+		f[0] = a[0];
+		f[1] = a[1];
+		f[2] = NULL;
+		return f;
+	}
+	swap = strcmp(b[0], a[0]) < 0 ||
+	       (!strcmp(b[0], a[0]) && strcmp(b[1], a[1]) < 0);
+	f[0] = swap ? b[0] : a[0];
+	f[1] = swap ? b[1] : a[1];
+	f[2] = swap ? a[0] : b[0];
+	f[3] = swap ? a[1] : b[1];
+	f[4] = NULL;
+	return f;
+}
+
 int cb_safety_compute(const struct cb_protocol *p, const struct cb_feed *feed,
 		      const struct cb_safety_opts *o, struct cb_safety **out,
 		      struct cb_err *err)
 {
+	const char *forms[5];
 	struct cb_feed_opts fo;
 	struct cb_safety *r;
 	struct calc c;
@@ -1687,6 +1721,7 @@ int cb_safety_compute(const struct cb_protocol *p, const struct cb_feed *feed,
 	memset(&fo, 0, sizeof(fo));
 	fo.site = o->site;
 	fo.cutoff = o->cutoff;
+	fo.forms = needed_forms(p, forms);
 	rc = feed->each(feed->ctx, &fo, on_subject, &c, err);
 	if (rc && !err->code)
 		cb_err_set(err, rc, "the report stopped");

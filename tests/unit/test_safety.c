@@ -160,6 +160,13 @@ static void test_closed_by_arm(void)
 	o.arms = arms;
 	T_EQ_INT(cb_safety_compute(knee, &feed, &o, &r, &err), 0);
 	T_EQ_INT(f.asked.unblinded, 0);
+	/* The feed is told the two forms the report reads, in order. */
+	T_ASSERT(f.asked.forms);
+	T_EQ_STR(f.asked.forms[0], "INJ");
+	T_EQ_STR(f.asked.forms[1], "DOSE");
+	T_EQ_STR(f.asked.forms[2], "LOG");
+	T_EQ_STR(f.asked.forms[3], "AE");
+	T_ASSERT(!f.asked.forms[4]);
 	T_EQ_INT(r->ngroups, 3);
 	T_EQ_STR(r->groups[0].id, "MSC");
 	T_EQ_STR(r->groups[1].id, "PBO");
