@@ -15,7 +15,9 @@
  * MODE: feed (the feed alone, read and dropped), report (the safety
  * report computed once, then written in each format), csv (the csv
  * export into a new directory under $TMPDIR). It prints the medians of
- * CASEBOOK_BENCH_RUNS runs (default 5) and the process's peak memory.
+ * CASEBOOK_BENCH_RUNS runs (default 5), wall and CPU time (on a shared
+ * machine the CPU time is the steadier figure), and the process's peak
+ * memory.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -208,6 +210,14 @@ static double now_ms(void)
 	return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
 }
 
+static double cpu_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+	return (double)t.tv_sec * 1000.0 + (double)t.tv_nsec / 1e6;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -257,7 +267,7 @@ int main(int argc, char **argv)
 	struct cb_protocol *p = NULL;
 	struct cb_err err;
 	char path[4096];
-	double t[64];
+	double t[64], c[64];
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: bench_export feed|report|csv "
@@ -282,39 +292,44 @@ int main(int argc, char **argv)
 
 	if (!strcmp(argv[1], "feed")) {
 		for (r = 0; r < runs; r++) {
-			double t0 = now_ms();
+			double t0 = now_ms(), c0 = cpu_ms();
 
 			feed.each(feed.ctx, &(struct cb_feed_opts){0}, count,
 				  NULL, &err);
 			t[r] = now_ms() - t0;
+			c[r] = cpu_ms() - c0;
 		}
-		printf("the feed alone (made and dropped): %.0f ms\n",
-		       median(t, runs));
+		printf("the feed alone (made and dropped): %.0f ms (cpu %.0f "
+		       "ms)\n",
+		       median(t, runs), median(c, runs));
 	} else if (!strcmp(argv[1], "report")) {
 		static const char *const names[] = {"text", "csv", "json",
 						    "html"};
 		struct cb_safety_opts o = {
 		    NULL, NULL, "2026-01-01T00:00:00.000Z", NULL, "bench"};
 		struct cb_safety *rep = NULL;
-		double compute;
+		double compute, compute_cpu;
 
 		for (r = 0; r < runs; r++) {
-			double t0 = now_ms();
+			double t0 = now_ms(), c0 = cpu_ms();
 
 			cb_safety_free(rep);
 			if (cb_safety_compute(p, &feed, &o, &rep, &err))
 				die("report", &err);
 			t[r] = now_ms() - t0;
+			c[r] = cpu_ms() - c0;
 		}
 		compute = median(t, runs);
-		printf("safety report computed (feed included): %.0f ms\n",
-		       compute);
+		compute_cpu = median(c, runs);
+		printf("safety report computed (feed included): %.0f ms (cpu "
+		       "%.0f ms)\n",
+		       compute, compute_cpu);
 		for (f = 0; f < 4; f++) {
 			size_t bytes = 0;
 
 			for (r = 0; r < runs; r++) {
 				struct cb_out out;
-				double t0 = now_ms();
+				double t0 = now_ms(), c0 = cpu_ms();
 
 				bytes = 0;
 				cb_out_init(&out, null_sink, &bytes);
@@ -324,12 +339,14 @@ int main(int argc, char **argv)
 					die("write", &err);
 				cb_out_release(&out);
 				t[r] = now_ms() - t0;
+				c[r] = cpu_ms() - c0;
 			}
 			printf(
 			    "  %-4s written: %.0f ms (%.1f MB); computed and "
-			    "written: %.0f ms\n",
+			    "written: %.0f ms (cpu %.0f ms)\n",
 			    names[f], median(t, runs), (double)bytes / 1e6,
-			    compute + median(t, runs));
+			    compute + median(t, runs),
+			    compute_cpu + median(c, runs));
 		}
 		cb_safety_free(rep);
 	} else if (!strcmp(argv[1], "csv")) {
@@ -342,11 +359,12 @@ int main(int argc, char **argv)
 			struct cb_outdir *d;
 			struct cb_files files;
 			char cmd[4200];
-			double t0;
+			double t0, c0;
 
 			snprintf(path, sizeof(path), "%s/bench-export.%ld.%d",
 				 tmp, (long)getpid(), r);
 			t0 = now_ms();
+			c0 = cpu_ms();
 			if (cb_outdir_open(path, &d, &err))
 				die("outdir", &err);
 			files = cb_outdir_files(d);
@@ -355,12 +373,14 @@ int main(int argc, char **argv)
 				die("export", &err);
 			cb_outdir_free(d);
 			t[r] = now_ms() - t0;
+			c[r] = cpu_ms() - c0;
 			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
 			if (system(cmd) != 0)
 				fprintf(stderr, "could not remove %s\n", path);
 		}
-		printf("csv export: %zu item values in %zu rows: %.0f ms\n",
-		       st.values, st.rows, median(t, runs));
+		printf("csv export: %zu item values in %zu rows: %.0f ms (cpu "
+		       "%.0f ms)\n",
+		       st.values, st.rows, median(t, runs), median(c, runs));
 	} else {
 		fprintf(stderr, "bench_export: unknown mode %s\n", argv[1]);
 		return 2;
