@@ -35,11 +35,13 @@ d = datetime.datetime.fromisoformat(sys.argv[1] + "T10:00:00+00:00")
 print(int((d.timestamp() - time.time()) * 1000))' "$1"
 }
 
-_register() { # DEV ROLE SITE|- USER
+# _register DEV ROLE SITE|- USER: the person is made known to the server
+# (lib.sh's token_for), then their laptop registers.
+_register() {
 	if [ "$3" = - ]; then
-		_t=$("$CBD" token create --data "$D" --role "$2" 2>/dev/null)
+		_t=$(token_for "$4" "$2")
 	else
-		_t=$("$CBD" token create --data "$D" --site "$3" --role "$2" 2>/dev/null)
+		_t=$(token_for "$4" "$2" "$3")
 	fi
 	cb "$1" init --server "$URL" --token "$_t" --user "$4" >/dev/null 2>&1 ||
 		fail "register $1" "casebook init failed"

@@ -269,8 +269,8 @@ static void list_size(const struct opts *o, size_t ncells, long *per_stratum,
 	uint64_t most = site_subjects(o, 0);
 	double share = 0.8 * 0.55 * (double)most;
 	double need = ceil(share + 2 * sqrt(share) + 8);
-	long cap = LIST_SLOTS_MAX / (long)(o->sites * ncells) -
-		   (LIST_BLOCK_MAX - 1);
+	long cap =
+	    LIST_SLOTS_MAX / (long)(o->sites * ncells) - (LIST_BLOCK_MAX - 1);
 	long coords = (long)site_coords(o, 0), l = 50;
 
 	if (cap > LIST_PER_STRATUM_MAX)
@@ -294,8 +294,21 @@ static size_t protocol_cells(const struct cb_protocol *p)
 	return n;
 }
 
+/* The user name of device `n` (from 1) of `role` at `site` ("-"). */
+static void device_user(const char *site, const char *role, size_t n, char *out,
+			size_t cap)
+{
+	if (!strcmp(role, CB_ROLE_COORDINATOR))
+		snprintf(out, cap, "coord%zu.%s", n, site);
+	else if (!strcmp(role, CB_ROLE_INVESTIGATOR))
+		snprintf(out, cap, "inv.%s", site);
+	else
+		snprintf(out, cap, "%s.gen", role);
+}
+
 static int cmd_plan(const struct opts *o)
 {
+	char user[CB_USER_MAX + 1];
 	char site[CB_SITE_MAX + 1];
 	size_t k, c;
 
@@ -305,11 +318,16 @@ static int cmd_plan(const struct opts *o)
 	}
 	for (k = 0; k < o->sites; k++) {
 		site_code(k, site);
-		for (c = 0; c < site_coords(o, k); c++)
-			printf("device %s coordinator\n", site);
-		printf("device %s investigator\n", site);
+		for (c = 0; c < site_coords(o, k); c++) {
+			device_user(site, CB_ROLE_COORDINATOR, c + 1, user,
+				    sizeof(user));
+			printf("device %s coordinator %s\n", site, user);
+		}
+		device_user(site, CB_ROLE_INVESTIGATOR, 1, user, sizeof(user));
+		printf("device %s investigator %s\n", site, user);
 	}
-	printf("device - datamanager\ndevice - lab\n");
+	printf("device - datamanager datamanager.gen\n"
+	       "device - lab lab.gen\n");
 	if (o->randomize) {
 		struct cb_protocol *p = NULL;
 		struct cb_err err;
@@ -378,12 +396,7 @@ static int device_new(const char *site, const char *role, size_t n,
 		return rc;
 	}
 	cb_buf_init(&d->body, GEN_BATCH_BYTES + 64 * 1024);
-	if (!strcmp(role, CB_ROLE_COORDINATOR))
-		snprintf(d->user, sizeof(d->user), "coord%zu.%s", n, site);
-	else if (!strcmp(role, CB_ROLE_INVESTIGATOR))
-		snprintf(d->user, sizeof(d->user), "inv.%s", site);
-	else
-		snprintf(d->user, sizeof(d->user), "%s.gen", role);
+	device_user(site, role, n, d->user, sizeof(d->user));
 	*out = d;
 	return 0;
 }
