@@ -1602,7 +1602,16 @@ static int feed_derived(const struct cb_summary *sum, void *ctx)
 
 	r->items.n = 0;
 	cb_buf_reset(&r->strings);
-	rc = srv_store_items_each(r->s, sum->subject, feed_item, r, r->err);
+	if (r->o->forms) {
+		const char *const *f;
+
+		rc = 0;
+		for (f = r->o->forms; !rc && f[0]; f += 2)
+			rc = srv_store_items_of(r->s, sum->subject, f[0], f[1],
+						feed_item, r, r->err);
+	} else
+		rc = srv_store_items_each(r->s, sum->subject, feed_item, r,
+					  r->err);
 	for (i = 0; !rc && i < r->items.n; i++)
 		nvals += (size_t)cJSON_GetArraySize(r->heads[i]);
 	if (!rc && nvals && !(vals = calloc(nvals, sizeof(*vals))))

@@ -259,6 +259,10 @@ const char *const srv_store_sql[ST_COUNT] = {
 		      " WHERE (?1 IS NULL OR site = ?1)"
 		      " AND (?2 IS NULL OR status = ?2)"
 		      " ORDER BY site, subject, id LIMIT ?3",
+    [ST_ITEMS_FORM] = "SELECT subject, visit, form, instance, item, value,"
+		      " conflict, head_values FROM items WHERE subject = ?1"
+		      " AND visit = ?2 AND form = ?3"
+		      " ORDER BY length(instance), instance, item",
     [ST_ITEMS_EACH] = "SELECT subject, visit, form, instance, item, value,"
 		      " conflict, head_values FROM items WHERE subject = ?1"
 		      " ORDER BY visit, form, length(instance), instance, item",

@@ -488,8 +488,13 @@ struct srv_item_row {
 
 /*
  * Visit the items of `subject` in order of visit, form, instance
- * (numerically) and item.
+ * (numerically) and item; srv_store_items_of only those of `form` at
+ * `visit` (a seek on the primary key).
  */
+int srv_store_items_of(struct srv_store *s, const char *subject,
+		       const char *visit, const char *form,
+		       int (*fn)(const struct srv_item_row *it, void *ctx),
+		       void *ctx, struct cb_err *err);
 int srv_store_items_each(struct srv_store *s, const char *subject,
 			 int (*fn)(const struct srv_item_row *it, void *ctx),
 			 void *ctx, struct cb_err *err);

@@ -498,7 +498,7 @@ static int feed_text(const struct cb_feed_subject *fs, void *ctx)
 
 static char *fed(struct srv_core *c, int with_merge, const char *cutoff)
 {
-	struct cb_feed_opts o = {NULL, cutoff, 1, with_merge};
+	struct cb_feed_opts o = {NULL, cutoff, 1, with_merge, NULL};
 	struct text t = {NULL, 0};
 	struct cb_err err;
 
