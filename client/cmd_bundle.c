@@ -14,12 +14,16 @@
  * (synced or quarantined) and the pulled events and cursor, all in one
  * transaction.
  */
+#include "buf.h"
 #include "bundle.h"
 #include "cli.h"
 #include "clock.h"
 #include "crypto.h"
+#include "derive.h"
 #include "json.h"
+#include "lease.h"
 #include "protocol.h"
+#include "role.h"
 #include "store.h"
 #include "sync.h"
 
@@ -78,18 +82,6 @@ static int refuse(const char *fmt, ...)
 	return EXIT_AUTH;
 }
 
-/* A setting as a malloc'd string, or NULL when unset. */
-static char *meta_or_null(struct store *st, const char *key)
-{
-	struct cb_err err;
-	char *v = NULL;
-	size_t len;
-
-	if (store_meta_get(st, key, &v, &len, &err))
-		return NULL;
-	return v;
-}
-
 /* A cursor's value; -1 for text that is not one. */
 static long long cursor_value(const char *s)
 {
@@ -107,36 +99,21 @@ static long long cursor_value(const char *s)
 
 /* The events to push, joined by commas. */
 struct gather {
-	const cJSON *quarantine;
-	char *buf;
-	size_t len, cap, count, skipped;
+	struct cb_buf buf;
+	size_t count;
+	struct cb_err *err;
 };
 
 static int gather_one(void *ctx, const struct store_event *ev)
 {
 	struct gather *g = ctx;
+	int rc = 0;
 
-	if (sync_quarantine_has(g->quarantine, ev->id)) {
-		g->skipped++;
-		return 0;
-	}
-	if (g->len + ev->len + 2 > g->cap) {
-		size_t cap = g->cap ? g->cap : 65536;
-		char *nb;
-
-		while (cap < g->len + ev->len + 2)
-			cap *= 2;
-		nb = realloc(g->buf, cap);
-		if (!nb)
-			return CB_ENOMEM;
-		g->buf = nb;
-		g->cap = cap;
-	}
 	if (g->count++)
-		g->buf[g->len++] = ',';
-	memcpy(g->buf + g->len, ev->json, ev->len);
-	g->len += ev->len;
-	return 0;
+		rc = cb_buf_addc(&g->buf, ',', g->err);
+	if (!rc)
+		rc = cb_buf_add(&g->buf, ev->json, ev->len, g->err);
+	return rc;
 }
 
 /*
@@ -177,7 +154,7 @@ static int build_payload(struct store *st, const struct gather *ev,
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	/* head ends with '}': the events go in its place. */
 	hl = strlen(head) - 1;
-	res = malloc(hl + ev->len + 16);
+	res = malloc(hl + cb_buf_len(&ev->buf) + 16);
 	if (!res) {
 		free(head);
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -186,9 +163,9 @@ static int build_payload(struct store *st, const struct gather *ev,
 	free(head);
 	memcpy(res + hl, ",\"events\":[", 11);
 	hl += 11;
-	if (ev->len)
-		memcpy(res + hl, ev->buf, ev->len);
-	hl += ev->len;
+	if (cb_buf_len(&ev->buf))
+		memcpy(res + hl, cb_buf_str(&ev->buf), cb_buf_len(&ev->buf));
+	hl += cb_buf_len(&ev->buf);
 	memcpy(res + hl, "]}", 3);
 	*out = res;
 	*out_len = hl + 2;
@@ -198,23 +175,23 @@ static int build_payload(struct store *st, const struct gather *ev,
 static int bundle_export(struct store *st, const char *path)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES];
+	struct store_counts c;
 	struct gather g;
 	struct cb_err err;
-	cJSON *quarantine = NULL;
 	char *cursor, *payload = NULL, *text = NULL;
-	size_t plen = 0, tlen = 0;
+	size_t plen = 0, tlen = 0, skipped = 0;
 	int rc;
 
 	memset(&g, 0, sizeof(g));
 	cb_err_clear(&err);
-	cursor = meta_or_null(st, SYNC_META_CURSOR);
-	rc = sync_quarantine_load(st, &quarantine, &err);
+	g.err = &err;
+	cb_buf_init(&g.buf, REPLY_MAX);
+	cursor = store_meta_or_null(st, SYNC_META_CURSOR);
+	rc = store_counts(st, &c, &err);
 	if (!rc) {
-		g.quarantine = quarantine;
+		skipped = (size_t)(c.unsynced - c.queued);
 		rc = store_each_event(st, NULL, STORE_ITER_UNSYNCED, gather_one,
 				      &g, &err);
-		if (rc == CB_ENOMEM)
-			cb_err_set(&err, rc, "out of memory");
 	}
 	if (!rc)
 		rc = build_payload(st, &g, cursor ? cursor : "0", &payload,
@@ -235,47 +212,48 @@ static int bundle_export(struct store *st, const char *path)
 		       "cursor %s\n",
 		       path, g.count, g.count == 1 ? "" : "s",
 		       cursor ? cursor : "0");
-		if (g.skipped)
+		if (skipped)
 			printf("%zu event%s in quarantine not included: see "
 			       "'casebook status'\n",
-			       g.skipped, g.skipped == 1 ? "" : "s");
+			       skipped, skipped == 1 ? "" : "s");
 		printf("the administrator runs: casebookd bundle import "
 		       "--data DIR %s --reply OUT\n",
 		       path);
 	}
-	if (g.buf)
-		cb_wipe_free(g.buf, g.cap);
+	if (g.buf.data)
+		cb_wipe(g.buf.data, g.buf.cap);
+	cb_buf_free(&g.buf);
 	if (payload)
 		cb_wipe_free(payload, plen + 1);
 	if (text)
 		cb_wipe_free(text, tlen + 1);
-	cJSON_Delete(quarantine);
 	free(cursor);
 	return rc ? cli_fail(&err) : EXIT_OK;
 }
 
 /* ---- import ------------------------------------------------------------ */
 
-/* The verdicts, the pulled pages and the cursor, in one transaction. */
+/*
+ * The verdicts, the pulled pages and the cursor, in one transaction; then
+ * every subject they touched derived once, as a sync does.
+ */
 static int apply_reply(struct store *st, const cJSON *push, const cJSON *pull,
 		       const cJSON *slots, struct sync_stats *s,
 		       struct cb_err *err)
 {
 	char now[CB_CLOCK_UTC_BUF];
-	cJSON *quarantine = NULL;
+	struct cb_protocol *p = NULL;
+	struct store_counts c;
 	const cJSON *page;
 	const char *next = NULL;
 	char *cur;
 	int more = 0, rc;
 
 	memset(s, 0, sizeof(*s));
-	cur = meta_or_null(st, SYNC_META_CURSOR);
+	cur = store_meta_or_null(st, SYNC_META_CURSOR);
 	rc = store_begin(st, err);
 	if (!rc)
-		rc = sync_quarantine_load(st, &quarantine, err);
-	if (!rc)
-		rc = sync_apply_push_results(st, NULL, 0, push, quarantine, s,
-					     err);
+		rc = sync_apply_push_results(st, NULL, 0, push, s, err);
 	cJSON_ArrayForEach(page, pull)
 	{
 		if (rc)
@@ -286,7 +264,7 @@ static int apply_reply(struct store *st, const cJSON *push, const cJSON *pull,
 		rc = cb_err_set(err, CB_EINVAL, "the reply has no pull page");
 	/* A site device's randomization lease, as a network sync keeps it. */
 	if (!rc && slots && cb_role_is_site(store_role(st)))
-		rc = randomize_lease_save(st, slots, err);
+		rc = lease_save(st, slots, err);
 	/* An older reply imported late never moves the cursor back. */
 	if (!rc && cursor_value(next) >= cursor_value(cur))
 		rc = store_meta_set(st, SYNC_META_CURSOR, next, strlen(next),
@@ -299,9 +277,15 @@ static int apply_reply(struct store *st, const cJSON *push, const cJSON *pull,
 		rc = store_commit(st, err);
 	else
 		store_rollback(st);
-	if (quarantine)
-		s->quarantined = (size_t)cJSON_GetArraySize(quarantine);
-	cJSON_Delete(quarantine);
+	if (!rc)
+		rc = store_protocol_load(st, &p, err);
+	if (!rc)
+		rc = derive_pending(st, p, isatty(STDERR_FILENO), NULL, err);
+	cb_protocol_free(p);
+	if (!rc)
+		rc = store_counts(st, &c, err);
+	if (!rc)
+		s->quarantined = (size_t)c.quarantined;
 	free(cur);
 	return rc;
 }
@@ -331,7 +315,7 @@ static int bundle_import(struct store *st, const char *buf, size_t len)
 	if (strcmp(device, store_device_id(st)))
 		return refuse("it answers device %s, not this device (%s)",
 			      device, store_device_id(st));
-	key = meta_or_null(st, SYNC_META_SERVER_KEY);
+	key = store_meta_or_null(st, SYNC_META_SERVER_KEY);
 	if (!key)
 		return cli_error("this store does not know its server's key "
 				 "(it was not registered with a server that "
@@ -403,7 +387,7 @@ int cmd_bundle(int argc, char **argv, struct cli_global *g)
 		free(buf);
 		return cli_fail(&err);
 	}
-	server = meta_or_null(st, SYNC_META_SERVER);
+	server = store_meta_or_null(st, SYNC_META_SERVER);
 	if (!server) {
 		rc = cli_error("this store was not registered with a server "
 			       "('casebook init --server URL --token TOKEN' "

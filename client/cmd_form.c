@@ -219,6 +219,9 @@ static char *join_values(const char *const *vals, size_t n, const char *none)
 /* One form instance being looked at. */
 struct form_view {
 	struct entry *e;
+	/* the subject's events (entry_merge); valid until the session's
+	 * next transaction */
+	struct cb_merge *merge;
 	const char *subject;
 	const struct cb_protocol_visit *visit;
 	const struct cb_protocol_form *form;
@@ -479,7 +482,7 @@ static int hist_event(const struct cb_event *ev, void *ctx)
 				      ? ev->id
 				      : cb_event_data(ev, CB_DATA_QUERY);
 
-		if (!qid || cb_merge_query_get(v->e->merge, qid, &q, &err) ||
+		if (!qid || cb_merge_query_get(v->merge, qid, &q, &err) ||
 		    !query_on_form(v, &q))
 			return 0;
 		if (q.item[0])
@@ -542,7 +545,7 @@ static int hist_load(const struct form_view *v, struct hist *h,
 	for (i = 0; i < v->form->nitems; i++) {
 		h->order = i;
 		rc = cb_merge_history(
-		    v->e->merge, v->subject, v->visit->code, v->form->code,
+		    v->merge, v->subject, v->visit->code, v->form->code,
 		    v->inst, v->form->items[i].code, hist_change, h, err);
 		if (rc == CB_ENOTFOUND) {
 			cb_err_clear(err);
@@ -553,7 +556,7 @@ static int hist_load(const struct form_view *v, struct hist *h,
 		if (rc)
 			return rc;
 	}
-	rc = cb_merge_each_event(v->e->merge, v->subject, hist_event, h);
+	rc = cb_merge_each_event(v->merge, v->subject, hist_event, h);
 	if (h->nomem || rc)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	if (h->n)
@@ -629,7 +632,7 @@ static int show_load(const struct form_view *v, struct show *s,
 {
 	struct cb_record_source rs;
 	struct cb_check_source src =
-	    cb_record_source(&rs, v->e->merge, v->subject);
+	    cb_record_source(&rs, v->merge, v->subject);
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -644,7 +647,7 @@ static int show_load(const struct form_view *v, struct show *s,
 				     v->instance, &s->scores, err);
 	if (rc)
 		return rc;
-	rc = cb_merge_form_get(v->e->merge, v->subject, v->visit->code,
+	rc = cb_merge_form_get(v->merge, v->subject, v->visit->code,
 			       v->form->code, v->inst, &s->mf, err);
 	if (rc == CB_ENOTFOUND) {
 		cb_err_clear(err);
@@ -654,7 +657,7 @@ static int show_load(const struct form_view *v, struct show *s,
 		s->has_form = 1;
 	}
 	s->queries.v = v;
-	rc = cb_merge_each_query(v->e->merge, v->subject, query_collect,
+	rc = cb_merge_each_query(v->merge, v->subject, query_collect,
 				 &s->queries, err);
 	if (s->queries.nomem)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -736,7 +739,7 @@ static int show_text(const struct form_view *v, const struct show *s,
 		printf("  ");
 		put_padded(stdout, it->label, wlabel);
 		printf("  ");
-		rc = cb_merge_item_get(v->e->merge, v->subject, v->visit->code,
+		rc = cb_merge_item_get(v->merge, v->subject, v->visit->code,
 				       v->form->code, v->inst, it->code, &mi,
 				       err);
 		if (rc == CB_ENOTFOUND) {
@@ -867,7 +870,7 @@ static int show_json(const struct form_view *v, const struct show *s,
 					       cb_item_type_name(it->type));
 		if (bad)
 			break;
-		rc = cb_merge_item_get(v->e->merge, v->subject, v->visit->code,
+		rc = cb_merge_item_get(v->merge, v->subject, v->visit->code,
 				       v->form->code, v->inst, it->code, &mi,
 				       err);
 		if (rc == CB_ENOTFOUND) {
@@ -992,6 +995,8 @@ static int view_open(struct cli_global *g, const char *subject,
 	v->e = e;
 	v->subject = subject;
 	rc = entry_subject_known(e, subject, &err);
+	if (!rc)
+		rc = entry_merge(e, subject, &v->merge, &err);
 	if (!rc)
 		rc = cb_record_resolve(e->proto, visit, form, &v->visit,
 				       &v->form, &v->instance, &err);
@@ -1287,7 +1292,7 @@ static int answers_load(const struct form_view *v, struct answer **out,
 	for (i = 0; i < f->nitems && !rc; i++) {
 		struct cb_merge_item mi;
 
-		rc = cb_merge_item_get(v->e->merge, v->subject, v->visit->code,
+		rc = cb_merge_item_get(v->merge, v->subject, v->visit->code,
 				       f->code, v->inst, f->items[i].code, &mi,
 				       err);
 		if (rc == CB_ENOTFOUND) {

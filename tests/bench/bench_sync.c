@@ -426,9 +426,14 @@ static void save_one(struct entry *e, const char *subject,
 		*eq = '\0';
 		rc = cb_event_add_change(&ev, tok, eq + 1, NULL, 0, &err);
 	}
-	if (!rc)
-		rc = cb_record_check_save(e->proto, e->merge, store_role(e->st),
-					  &ev, &res, &err);
+	if (!rc) {
+		struct cb_merge *m;
+
+		rc = entry_merge(e, subject, &m, &err);
+		if (!rc)
+			rc = cb_record_check_save(
+			    e->proto, m, store_role(e->st), &ev, &res, &err);
+	}
 	if (!rc && res.count)
 		die("%s %s %s: edit check %s: %s", subject, sv->visit, sv->form,
 		    res.list[0].id,
@@ -441,7 +446,21 @@ static void save_one(struct entry *e, const char *subject,
 	cb_event_release(&ev);
 }
 
-/* Fill the registered laptop in `home` with `nsubj` x 20 saves. */
+/* The subject's creation, as `casebook subject add` records it. */
+static void create_subject(struct entry *e, const char *subject)
+{
+	struct cb_event ev;
+	struct cb_err err;
+
+	if (entry_new_event(e, &ev, CB_KIND_SUBJECT_STATUS, subject, "", "", "",
+			    &err) ||
+	    cb_event_set_data(&ev, CB_DATA_STATUS, CB_SUBJECT_CREATED, &err) ||
+	    entry_commit_event(e, &ev, &err))
+		die("%s: creating it: %s", subject, err.msg);
+	cb_event_release(&ev);
+}
+
+/* Fill the registered laptop in `home` with `nsubj` x (1 + 20) events. */
 static void fill_laptop(const char *home, long nsubj)
 {
 	struct cli_global g = {home, NULL, NULL};
@@ -457,11 +476,12 @@ static void fill_laptop(const char *home, long nsubj)
 
 		snprintf(subject, sizeof(subject), "%s-%02d%03ld",
 			 store_site(e.st), store_device_index(e.st), s);
-		if (store_begin(e.st, &err))
+		if (entry_begin(&e, &err))
 			die("begin: %s", err.msg);
+		create_subject(&e, subject);
 		for (i = 0; i < SAVES_PER_SUBJECT; i++)
 			save_one(&e, subject, &saves[i]);
-		if (store_commit(e.st, &err))
+		if (entry_commit(&e, &err))
 			die("commit: %s", err.msg);
 	}
 	entry_close(&e);

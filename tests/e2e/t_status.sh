@@ -47,7 +47,7 @@ set_ok() { "$CB" form set "$@" >/dev/null 2>&1 || fail "form set $*" "exit $?"; 
 	--role investigator >/dev/null 2>&1 || fail "init" "init failed"
 
 expect_rc "status --help" 0 "$CB" status --help
-expect_out "help explains quarantine" "sync.quarantine"
+expect_out "help explains quarantine" "quarantine, one row per event"
 expect_out "help documents the json" '"days_overdue"'
 
 # ---- an empty store ------------------------------------------------------------
@@ -146,10 +146,17 @@ expect_out "plain: quarantine count" "Quarantined events: 2"
 expect_out "plain: quarantine reason" \
 	"0123456789abcdef0123456789abcdef: form CELL may not be written by coordinator"
 expect_out "plain: last sync" "Last sync:          2024-04-01T08:00:00.000Z"
-CASEBOOK_TEST_HOOKS=1 "$CBH" status test-set sync.quarantine '{"not":"an array"}' \
-	>/dev/null 2>&1
-expect_rc "malformed quarantine setting is an error" 1 "$CB" status
-expect_out "malformed quarantine named" "sync.quarantine"
+CASEBOOK_TEST_HOOKS=1 expect_rc "test hook: a quarantine is a JSON array" 2 \
+	"$CBH" status test-set sync.quarantine '{"not":"an array"}'
+# The quarantine is one sealed row per event: a row whose ciphertext was
+# moved to another row is an error, never a wrong reason.
+python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE quarantine SET sealed = (SELECT sealed FROM quarantine WHERE ord = 2) WHERE ord = 1")
+c.commit()' "$CASEBOOK_HOME/casebook.db"
+expect_rc "a damaged quarantine row is an error" 1 "$CB" status
+expect_out "the damaged quarantine row is named" "a quarantine row"
 
 # ---- bad input -------------------------------------------------------------------
 expect_rc "stray argument is usage" 2 "$CB" status --xml
