@@ -105,6 +105,14 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB) $(LDLIBS_ALL)
 
+# Unit tests of the server's own modules (test_srv_*.c) link its objects
+# (all but its main) too.
+$(BUILD)/tests/test_srv_%: tests/unit/test_srv_%.c tests/unit/t.h \
+		$(filter-out %/main.o,$(SERVER_OBJ)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -Iserver -o $@ $< \
+	  $(filter-out %/main.o,$(SERVER_OBJ)) $(LIB) $(LDLIBS_ALL)
+
 $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS_ALL)
@@ -125,13 +133,14 @@ $(BUILD)/bench/bench_laptop: tests/bench/bench_laptop.c \
 	  $(LIB) $(LDLIBS_ALL)
 
 # bench_sync fills a registered laptop through the client's data-entry
-# session and stores rows through the server's store, so it links the
-# client's objects (all but its main) and server/store.o.
+# session and stores rows through the server's store layer, so it links
+# the client's objects (all but its main) and the server's store*.o.
+STORE_OBJ := $(filter $(BUILD)/server/store%.o,$(SERVER_OBJ))
 $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
-		$(filter-out %/main.o,$(CLIENT_OBJ)) $(BUILD)/server/store.o $(LIB)
+		$(filter-out %/main.o,$(CLIENT_OBJ)) $(STORE_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
-	  $(BUILD)/server/store.o $(LIB) $(LDLIBS_ALL)
+	  $(STORE_OBJ) $(LIB) $(LDLIBS_ALL)
 
 # `make test` installs what is missing first, as the README promises.
 test: deps

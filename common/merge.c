@@ -22,101 +22,10 @@
 #include <string.h>
 
 #include "crypto.h"
+#include "hmap.h"
 #include "id.h"
 
 #define SEP '\x1f'
-
-/* ---- a string-keyed hash table ---------------------------------------- */
-
-/*
- * Open addressing with linear probing, at most half full. Keys are not
- * copied: each points into the value it indexes. The seed is random per
- * table so a hostile set of names cannot be chosen to collide.
- */
-struct hslot {
-	const char *key; /* NULL when empty */
-	void *val;
-	uint64_t hash;
-};
-
-struct hmap {
-	struct hslot *slots;
-	size_t cap, n; /* cap is 0 or a power of two */
-	uint64_t seed;
-};
-
-static uint64_t hash_str(uint64_t seed, const char *s)
-{
-	uint64_t h = 1469598103934665603ULL ^ seed;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	/* finalise (splitmix64) so the low bits depend on every byte */
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
-static void *hmap_get(const struct hmap *t, const char *key)
-{
-	uint64_t h;
-	size_t i;
-
-	if (!t->cap)
-		return NULL;
-	h = hash_str(t->seed, key);
-	for (i = h & (t->cap - 1); t->slots[i].key; i = (i + 1) & (t->cap - 1))
-		if (t->slots[i].hash == h && strcmp(t->slots[i].key, key) == 0)
-			return t->slots[i].val;
-	return NULL;
-}
-
-static void hmap_place(struct hslot *slots, size_t cap, const char *key,
-		       void *val, uint64_t h)
-{
-	size_t i;
-
-	for (i = h & (cap - 1); slots[i].key; i = (i + 1) & (cap - 1))
-		;
-	slots[i].key = key;
-	slots[i].val = val;
-	slots[i].hash = h;
-}
-
-/* Make room for `more` new keys without failing later. */
-static int hmap_reserve(struct hmap *t, size_t more)
-{
-	struct hslot *slots;
-	size_t cap = t->cap ? t->cap : 16, i;
-
-	while ((t->n + more) * 2 > cap)
-		cap *= 2;
-	if (cap == t->cap)
-		return 0;
-	slots = calloc(cap, sizeof(*slots));
-	if (!slots)
-		return CB_ENOMEM;
-	for (i = 0; i < t->cap; i++)
-		if (t->slots[i].key)
-			hmap_place(slots, cap, t->slots[i].key, t->slots[i].val,
-				   t->slots[i].hash);
-	free(t->slots);
-	t->slots = slots;
-	t->cap = cap;
-	return 0;
-}
-
-/* Insert a key known to be absent; room must have been reserved. */
-static void hmap_put(struct hmap *t, const char *key, void *val)
-{
-	hmap_place(t->slots, t->cap, key, val, hash_str(t->seed, key));
-	t->n++;
-}
 
 /* qsort, which must not be handed a NULL base even for no elements. */
 static void sort_n(void *base, size_t n, size_t size,
@@ -222,7 +131,7 @@ struct mquery {
 };
 
 struct cb_merge {
-	struct hmap events, items, forms, queries, subjects, series;
+	struct cb_hmap events, items, forms, queries, subjects, series;
 	struct ptrs evs;      /* struct cb_event *, owned */
 	struct ptrs seriesv;  /* struct mseries *, owned */
 	struct ptrs itemv;    /* struct mitem *, owned */
@@ -324,7 +233,7 @@ size_t cb_merge_count(const struct cb_merge *m)
 
 const struct cb_event *cb_merge_event(const struct cb_merge *m, const char *id)
 {
-	return id ? hmap_get(&m->events, id) : NULL;
+	return id ? cb_hmap_get(&m->events, id) : NULL;
 }
 
 /* The hash key of n names: joined by SEP into buf of `cap` bytes. */
@@ -382,19 +291,19 @@ static int series_note(struct cb_merge *m, const char *const *part)
 		return 0;
 	if (n > UINT_MAX)
 		n = UINT_MAX;
-	se = hmap_get(&m->series, key);
+	se = cb_hmap_get(&m->series, key);
 	if (!se) {
 		se = calloc(1, sizeof(*se));
 		if (se)
 			se->key = strdup(key);
-		if (!se || !se->key || hmap_reserve(&m->series, 1) ||
+		if (!se || !se->key || cb_hmap_reserve(&m->series, 1) ||
 		    ptrs_reserve(&m->seriesv, 1)) {
 			if (se)
 				free(se->key);
 			free(se);
 			return CB_ENOMEM;
 		}
-		hmap_put(&m->series, se->key, se);
+		cb_hmap_put(&m->series, se->key, se);
 		ptrs_push(&m->seriesv, se);
 	}
 	if (n > se->last)
@@ -411,7 +320,7 @@ unsigned cb_merge_last_instance(const struct cb_merge *m, const char *subject,
 
 	if (!subject || !visit || !form || join_key(part, 3, key, sizeof(key)))
 		return 0;
-	se = hmap_get(&m->series, key);
+	se = cb_hmap_get(&m->series, key);
 	return se ? se->last : 0;
 }
 
@@ -426,7 +335,7 @@ static struct mform *form_for(struct cb_merge *m, const struct cb_event *ev,
 	*rc = join_key(part, 4, key, sizeof(key));
 	if (*rc)
 		return NULL;
-	f = hmap_get(&m->forms, key);
+	f = cb_hmap_get(&m->forms, key);
 	if (f)
 		return f;
 	*rc = series_note(m, part);
@@ -434,7 +343,7 @@ static struct mform *form_for(struct cb_merge *m, const struct cb_event *ev,
 		return NULL;
 	f = calloc(1, sizeof(*f));
 	if (!f || names_make(&f->nm, part, 4, key) ||
-	    hmap_reserve(&m->forms, 1) || ptrs_reserve(&m->formv, 1) ||
+	    cb_hmap_reserve(&m->forms, 1) || ptrs_reserve(&m->formv, 1) ||
 	    ptrs_reserve_total(&m->dirty_forms, m->formv.n + 1)) {
 		if (f && f->nm.key)
 			names_free(&f->nm);
@@ -442,7 +351,7 @@ static struct mform *form_for(struct cb_merge *m, const struct cb_event *ev,
 		*rc = CB_ENOMEM;
 		return NULL;
 	}
-	hmap_put(&m->forms, f->nm.key, f);
+	cb_hmap_put(&m->forms, f->nm.key, f);
 	ptrs_push(&m->formv, f);
 	m->forms_sorted = 0;
 	return f;
@@ -461,7 +370,7 @@ static struct mitem *item_for(struct cb_merge *m, const struct cb_event *ev,
 	*rc = join_key(part, 5, key, sizeof(key));
 	if (*rc)
 		return NULL;
-	it = hmap_get(&m->items, key);
+	it = cb_hmap_get(&m->items, key);
 	if (it)
 		return it;
 	f = form_for(m, ev, rc);
@@ -469,7 +378,7 @@ static struct mitem *item_for(struct cb_merge *m, const struct cb_event *ev,
 		return NULL;
 	it = calloc(1, sizeof(*it));
 	if (!it || names_make(&it->nm, part, 5, key) ||
-	    hmap_reserve(&m->items, 1) || ptrs_reserve(&m->itemv, 1) ||
+	    cb_hmap_reserve(&m->items, 1) || ptrs_reserve(&m->itemv, 1) ||
 	    ptrs_reserve(&f->items, 1) ||
 	    ptrs_reserve_total(&m->dirty_items, m->itemv.n + 1)) {
 		if (it && it->nm.key)
@@ -479,7 +388,7 @@ static struct mitem *item_for(struct cb_merge *m, const struct cb_event *ev,
 		return NULL;
 	}
 	it->form = f;
-	hmap_put(&m->items, it->nm.key, it);
+	cb_hmap_put(&m->items, it->nm.key, it);
 	ptrs_push(&m->itemv, it);
 	ptrs_push(&f->items, it);
 	m->items_sorted = 0;
@@ -489,19 +398,20 @@ static struct mitem *item_for(struct cb_merge *m, const struct cb_event *ev,
 /* The query with this id, created (empty) if missing. */
 static struct mquery *query_for(struct cb_merge *m, const char *id, int *rc)
 {
-	struct mquery *q = hmap_get(&m->queries, id);
+	struct mquery *q = cb_hmap_get(&m->queries, id);
 
 	*rc = 0;
 	if (q)
 		return q;
 	q = calloc(1, sizeof(*q));
-	if (!q || hmap_reserve(&m->queries, 1) || ptrs_reserve(&m->queryv, 1)) {
+	if (!q || cb_hmap_reserve(&m->queries, 1) ||
+	    ptrs_reserve(&m->queryv, 1)) {
 		free(q);
 		*rc = CB_ENOMEM;
 		return NULL;
 	}
 	memcpy(q->id, id, sizeof(q->id));
-	hmap_put(&m->queries, q->id, q);
+	cb_hmap_put(&m->queries, q->id, q);
 	ptrs_push(&m->queryv, q);
 	return q;
 }
@@ -572,7 +482,7 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 	rc = cb_event_validate(ev, err);
 	if (rc)
 		return cb_err_prefix(err, "event %.32s: ", ev->id);
-	have = hmap_get(&m->events, ev->id);
+	have = cb_hmap_get(&m->events, ev->id);
 	if (filed)
 		*filed = have;
 	if (have) {
@@ -643,21 +553,21 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 		if (ptrs_reserve(&query->follow, 1))
 			goto nomem;
 	}
-	if (!hmap_get(&m->subjects, ev->subject)) {
+	if (!cb_hmap_get(&m->subjects, ev->subject)) {
 		subj = strdup(ev->subject);
-		if (!subj || hmap_reserve(&m->subjects, 1) ||
+		if (!subj || cb_hmap_reserve(&m->subjects, 1) ||
 		    ptrs_reserve(&m->subjectv, 1))
 			goto nomem;
 	}
-	if (hmap_reserve(&m->events, 1) || ptrs_reserve(&m->evs, 1))
+	if (cb_hmap_reserve(&m->events, 1) || ptrs_reserve(&m->evs, 1))
 		goto nomem;
 
 	/* file it: nothing below can fail */
-	hmap_put(&m->events, copy->id, copy);
+	cb_hmap_put(&m->events, copy->id, copy);
 	ptrs_push(&m->evs, copy);
 	m->evs_sorted = 0;
 	if (subj) {
-		hmap_put(&m->subjects, subj, subj);
+		cb_hmap_put(&m->subjects, subj, subj);
 		ptrs_push(&m->subjectv, subj);
 		m->subjects_sorted = 0;
 	}
@@ -1061,7 +971,7 @@ static struct mitem *find_item(struct cb_merge *m, const char *subject,
 			return NULL;
 	if (join_key(part, 5, key, sizeof(key)))
 		return NULL;
-	it = hmap_get(&m->items, key);
+	it = cb_hmap_get(&m->items, key);
 	return it && it->nchg ? it : NULL;
 }
 
@@ -1079,7 +989,7 @@ static struct mform *find_form(struct cb_merge *m, const char *subject,
 			return NULL;
 	if (join_key(part, 4, key, sizeof(key)))
 		return NULL;
-	f = hmap_get(&m->forms, key);
+	f = cb_hmap_get(&m->forms, key);
 	if (!f)
 		return NULL;
 	for (i = 0; i < f->items.n; i++)
@@ -1452,7 +1362,7 @@ static void query_view_conflict(struct cb_merge *m, const struct mitem *it,
 	out->item = it->nm.part[4];
 	out->text = conflict_text;
 	out->open = NULL;
-	query_follow(hmap_get(&m->queries, it->query), out);
+	query_follow(cb_hmap_get(&m->queries, it->query), out);
 }
 
 int cb_merge_query_get(struct cb_merge *m, const char *id,
@@ -1464,7 +1374,7 @@ int cb_merge_query_get(struct cb_merge *m, const char *id,
 
 	if (rc)
 		return cb_err_set(err, rc, "out of memory");
-	q = id ? hmap_get(&m->queries, id) : NULL;
+	q = id ? cb_hmap_get(&m->queries, id) : NULL;
 	if (q && q->open) {
 		query_view_event(q, out);
 		return 0;

@@ -55,6 +55,11 @@ int cb_role_reviews(const char *role)
 	return in_list(role, roles);
 }
 
+int cb_role_resolves(const char *role)
+{
+	return role && !strcmp(role, CB_ROLE_DATAMANAGER);
+}
+
 int cb_role_may_record(const char *role, const char *kind, int for_check)
 {
 	int site = cb_role_is_site(role), reviews = cb_role_reviews(role);

@@ -9,7 +9,8 @@
  *   investigator   everything the coordinator does, plus e-signatures and
  *                  the emergency code-break
  * Central roles see every site:
- *   datamanager, monitor   raise, answer and close queries
+ *   datamanager, monitor   raise, answer and close queries; the data
+ *                          manager also resolves conflicts
  *   statistician           reads the blinded data
  *   dsmb                   reads arms and unblinded items
  *   lab                    the unblinded cell-processing laboratory: writes
@@ -70,6 +71,14 @@ int cb_role_unblinded(const char *role);
 
 /* 1 for the roles that raise and close data queries. */
 int cb_role_reviews(const char *role);
+
+/*
+ * 1 for the role that resolves conflicts on any form it may see
+ * (DESIGN.md section 1: the data manager), though the protocol does not
+ * list it among the form's writers: such a save may only change items in
+ * conflict, naming every head (cb_record_check_save).
+ */
+int cb_role_resolves(const char *role);
 
 /*
  * 1 when `role` may record an event of `kind` other than form.save (whose

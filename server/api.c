@@ -1,17 +1,22 @@
 /*
  * api.c - the endpoints of the HTTP API under /v1 (docs/api.md documents
- * each one: method, headers, bodies, errors).
+ * each one: method, headers, bodies, errors), as the handler daemon.c
+ * calls for every request (api.h).
  *
  * Every endpoint but health and register needs a signed request
- * (reqsig.h), checked before anything else is read. Bodies are parsed
+ * (reqsig.h), checked before anything else is read: the device is
+ * known and active, the time within the skew, the signature good, the
+ * nonce new and the device within its request rate. Bodies are parsed
  * with the bounded, strict JSON reader; a body of the wrong shape gets
  * 400 naming the member at fault.
  */
+#include "api.h"
+
 #include "clock.h"
 #include "crypto.h"
-#include "http.h"
 #include "id.h"
 #include "json.h"
+#include "reqsig.h"
 #include "slots.h"
 #include "srv.h"
 #include "version.h"
@@ -25,6 +30,67 @@
 
 /* Longest token text accepted (ours are 47 characters). */
 #define TOKEN_TEXT_MAX 256
+
+/* One request in the API: the request, the core, and who asked. */
+struct call {
+	struct srv_req *r;
+	struct srv_core *core;
+	struct srv_device dev; /* once authenticated */
+};
+
+/*
+ * Per-device token buckets for the request rate. A fixed table indexed
+ * by a hash of the device id: two devices that share a slot reset each
+ * other's bucket, which errs towards allowing, never towards refusing a
+ * device that keeps to its rate.
+ */
+#define RATE_SLOTS 1024
+
+struct rate_slot {
+	char device[SRV_ID_HEX + 1];
+	double tokens;
+	int64_t last_ms;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	double rate, burst;
+	struct rate_slot slot[RATE_SLOTS];
+} limiter = {PTHREAD_MUTEX_INITIALIZER,
+	     SRV_HTTP_RATE_DEFAULT,
+	     2 * SRV_HTTP_RATE_DEFAULT,
+	     {{"", 0, 0}}};
+
+/* 1 when `device` may make one more request now. */
+static int rate_allow(const char *device)
+{
+	unsigned long h = 5381;
+	struct rate_slot *s;
+	int64_t now = cb_clock_now_ms();
+	const char *p;
+	int ok;
+
+	for (p = device; *p; p++)
+		h = h * 33 + (unsigned char)*p;
+	pthread_mutex_lock(&limiter.lock);
+	s = &limiter.slot[h % RATE_SLOTS];
+	if (strcmp(s->device, device)) {
+		snprintf(s->device, sizeof(s->device), "%s", device);
+		s->tokens = limiter.burst;
+		s->last_ms = now;
+	}
+	if (now > s->last_ms) {
+		s->tokens += (double)(now - s->last_ms) * limiter.rate / 1000.0;
+		if (s->tokens > limiter.burst)
+			s->tokens = limiter.burst;
+		s->last_ms = now;
+	}
+	ok = s->tokens >= 1.0;
+	if (ok)
+		s->tokens -= 1.0;
+	pthread_mutex_unlock(&limiter.lock);
+	return ok;
+}
 
 static int name_valid(const char *s, size_t max)
 {
@@ -57,7 +123,8 @@ static cJSON *body_object(struct srv_req *r, size_t max)
 	json = cb_json_parse(r->body, r->body_len, max, "request body", &err);
 	if (!json) {
 		if (err.code == CB_ETOOBIG)
-			srv_req_error(r, 413, "too_large", "%s", err.msg);
+			srv_req_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
+				      "too_large", "%s", err.msg);
 		else
 			srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_json",
 				      "%s", err.msg);
@@ -110,22 +177,109 @@ static const char *need_string(struct srv_req *r, const cJSON *o,
 	return v->valuestring;
 }
 
-static void handle_health(struct srv_req *r)
+/* ---- authentication ---------------------------------------------------- */
+
+void srv_api_set_rate(unsigned per_second)
+{
+	pthread_mutex_lock(&limiter.lock);
+	limiter.rate = per_second ? per_second : SRV_HTTP_RATE_DEFAULT;
+	limiter.burst = 2 * limiter.rate;
+	pthread_mutex_unlock(&limiter.lock);
+}
+
+static int authenticate(struct call *k)
+{
+	struct srv_req *r = k->r;
+	struct srv_core *c = k->core;
+	struct cb_reqsig rs;
+	struct cb_err err;
+	int rc;
+
+	cb_err_clear(&err);
+	rc = cb_reqsig_parse(&rs, srv_req_header(r, CB_REQSIG_HDR_DEVICE),
+			     srv_req_header(r, CB_REQSIG_HDR_TIME),
+			     srv_req_header(r, CB_REQSIG_HDR_NONCE),
+			     srv_req_header(r, CB_REQSIG_HDR_SIGNATURE), &err);
+	if (rc) {
+		srv_req_error(
+		    r, MHD_HTTP_UNAUTHORIZED,
+		    rc == CB_EAUTH ? "unauthenticated" : "bad_signature_header",
+		    "%s; this endpoint needs a signed request", err.msg);
+		return -1;
+	}
+	if (cb_reqsig_check_time(&rs, cb_clock_now_ms(), CB_REQSIG_SKEW_MS,
+				 &err)) {
+		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "clock_skew", "%s",
+			      err.msg);
+		return -1;
+	}
+	rc = srv_core_device(c, rs.device, &k->dev, &err);
+	if (rc == CB_ENOTFOUND) {
+		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "unknown_device",
+			      "device %s is not registered", rs.device);
+		return -1;
+	}
+	if (rc) {
+		srv_req_fail(r, rc, "internal", "could not read the device");
+		return -1;
+	}
+	if (k->dev.revoked_ms) {
+		srv_req_error(r, MHD_HTTP_FORBIDDEN, "device_revoked",
+			      "device %s has been revoked", rs.device);
+		return -1;
+	}
+	if (cb_reqsig_verify(&rs, k->dev.pk, r->method, r->raw_path,
+			     r->raw_query, r->body, r->body_len, &err)) {
+		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s",
+			      err.msg);
+		return -1;
+	}
+	/* Only a verified request spends its nonce, so nobody can burn a
+	 * device's nonces by sending junk in its name. */
+	rc = srv_core_nonce(c, rs.device, rs.nonce, rs.time_ms, &err);
+	if (rc == CB_ECONFLICT) {
+		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "replay",
+			      "request nonce already used: a request is never "
+			      "accepted twice");
+		return -1;
+	}
+	if (rc) {
+		srv_req_fail(r, rc, "internal",
+			     "could not record the request nonce");
+		return -1;
+	}
+	snprintf(r->who, sizeof(r->who), "%s", k->dev.id);
+	if (!rate_allow(k->dev.id)) {
+		srv_req_error(r, MHD_HTTP_TOO_MANY_REQUESTS, "rate_limited",
+			      "more than %.0f requests per second from this "
+			      "device; retry after a second",
+			      limiter.rate);
+		r->extra_name = "Retry-After";
+		r->extra_value = "1";
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- endpoints ----------------------------------------------------------- */
+
+static void handle_health(struct call *k)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if (o) {
 		cJSON_AddStringToObject(o, "status", "ok");
-		cJSON_AddStringToObject(o, "study", r->core->study);
+		cJSON_AddStringToObject(o, "study", k->core->study);
 		cJSON_AddStringToObject(o, "protocol_sha256",
-					r->core->proto_sha256);
+					k->core->proto_sha256);
 		cJSON_AddStringToObject(o, "version", CB_VERSION);
 	}
-	srv_req_json(r, MHD_HTTP_OK, o);
+	srv_req_json(k->r, MHD_HTTP_OK, o);
 }
 
-static void handle_register(struct srv_req *r)
+static void handle_register(struct call *k)
 {
+	struct srv_req *r = k->r;
 	static const char *const members[] = {"token", "public_key", "user",
 					      NULL};
 	const char *token, *pk, *user;
@@ -170,10 +324,7 @@ static void handle_register(struct srv_req *r)
 		goto out;
 	}
 	cb_sha256_hex(token, strlen(token), hash);
-	pthread_mutex_lock(&r->core->lock);
-	rc = srv_store_register(r->core->store, hash, cb_clock_now_ms(), &dev,
-				&err);
-	pthread_mutex_unlock(&r->core->lock);
+	rc = srv_core_register(k->core, hash, &dev, &err);
 	if (rc == CB_ENOTFOUND) {
 		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "token_invalid",
 			      "unknown registration token");
@@ -194,8 +345,8 @@ static void handle_register(struct srv_req *r)
 		goto out;
 	}
 	if (rc) {
-		srv_req_error(r, rc == CB_EBUSY ? 503 : 500, "internal",
-			      "registration failed in the store");
+		srv_req_fail(r, rc, "internal",
+			     "registration failed in the store");
 		goto out;
 	}
 	{
@@ -215,40 +366,31 @@ static void handle_register(struct srv_req *r)
 		cJSON_AddNumberToObject(o, "device_index",
 					(double)dev.device_index);
 		cJSON_AddStringToObject(o, "user", dev.user);
-		cJSON_AddStringToObject(o, "study", r->core->study);
+		cJSON_AddStringToObject(o, "study", k->core->study);
 		cJSON_AddStringToObject(o, "protocol_sha256",
-					r->core->proto_sha256);
-		cJSON_AddStringToObject(o, "protocol", r->core->proto_text);
-		if (r->core->server_key[0])
+					k->core->proto_sha256);
+		cJSON_AddStringToObject(o, "protocol", k->core->proto_text);
+		if (k->core->server_key[0])
 			cJSON_AddStringToObject(o, "server_key",
-						r->core->server_key);
+						k->core->server_key);
 	}
 	srv_req_json(r, MHD_HTTP_CREATED, o);
 out:
 	cJSON_Delete(body);
 }
 
-static void handle_protocol(struct srv_req *r)
+static void handle_protocol(struct call *k)
 {
-	char *text = malloc(r->core->proto_len + 1);
-
-	if (!text) {
-		srv_req_error(r, 500, "internal", "out of memory");
-		return;
-	}
-	memcpy(text, r->core->proto_text, r->core->proto_len + 1);
-	free(r->resp);
-	r->status = MHD_HTTP_OK;
-	r->resp = text;
-	r->resp_len = r->core->proto_len;
-	r->ctype = "application/json";
-	r->extra_name = "X-Casebook-Protocol-Sha256";
-	r->extra_value = r->core->proto_sha256;
+	srv_req_raw(k->r, MHD_HTTP_OK, "application/json", k->core->proto_text,
+		    k->core->proto_len);
+	k->r->extra_name = "X-Casebook-Protocol-Sha256";
+	k->r->extra_value = k->core->proto_sha256;
 }
 
-static void handle_push(struct srv_req *r)
+static void handle_push(struct call *k)
 {
 	static const char *const members[] = {"events", NULL};
+	struct srv_req *r = k->r;
 	const cJSON *events;
 	struct cb_err err;
 	cJSON *body, *reply = NULL;
@@ -267,22 +409,22 @@ static void handle_push(struct srv_req *r)
 		goto out;
 	}
 	if (cJSON_GetArraySize(events) > SRV_PUSH_MAX_EVENTS) {
-		srv_req_error(r, 413, "too_many_events",
+		srv_req_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_many_events",
 			      "$.events: %d events, at most %d per push",
 			      cJSON_GetArraySize(events), SRV_PUSH_MAX_EVENTS);
 		goto out;
 	}
 	cb_err_clear(&err);
-	rc = srv_core_push(r->core, &r->dev, events, &reply, &err);
+	rc = srv_core_push(k->core, &k->dev, events, &reply, &err);
 	if (rc) {
-		srv_req_error(r, rc == CB_EBUSY ? 503 : 500, "internal",
-			      "the batch could not be stored; nothing of it "
-			      "was kept, send it again");
+		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+			     "the batch could not be stored; nothing of it "
+			     "was kept, send it again");
 		goto out;
 	}
 	{
 		char n[3][24];
-		const char *kv[] = {"device",	r->dev.id,   "accepted",
+		const char *kv[] = {"device",	k->dev.id,   "accepted",
 				    n[0],	"duplicate", n[1],
 				    "rejected", n[2],	     NULL};
 
@@ -301,54 +443,44 @@ out:
 	cJSON_Delete(body);
 }
 
-/* A decimal integer in [lo, hi], or -1. */
-static long long parse_num(const char *s, long long lo, long long hi)
+static void handle_pull(struct call *k)
 {
-	long long v = 0;
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 18 || (s[0] == '0' && n > 1))
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v >= lo && v <= hi ? v : -1;
-}
-
-static void handle_pull(struct srv_req *r)
-{
+	struct srv_req *r = k->r;
 	const char *since = srv_req_arg(r, "since");
 	const char *limit = srv_req_arg(r, "limit");
 	long long s = 0, l = SRV_PULL_DEFAULT;
 	struct cb_err err;
 	cJSON *reply = NULL;
+	int rc;
 
-	if (since && (s = parse_num(since, 0, INT64_MAX)) < 0) {
+	if (since && (s = srv_decimal(since, 0, INT64_MAX)) < 0) {
 		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
 			      "since: expected a cursor (a decimal number) "
 			      "from an earlier pull, or 0");
 		return;
 	}
-	if (limit && (l = parse_num(limit, 1, SRV_PULL_MAX)) < 0) {
+	if (limit && (l = srv_decimal(limit, 1, SRV_PULL_MAX)) < 0) {
 		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
 			      "limit: expected 1 to %d", SRV_PULL_MAX);
 		return;
 	}
 	cb_err_clear(&err);
-	if (srv_core_pull(r->core, &r->dev, s, (long)l, &reply, &err)) {
-		srv_req_error(r, 500, "internal", "could not read events");
+	rc = srv_core_pull(k->core, &k->dev, s, (long)l, &reply, &err);
+	if (rc) {
+		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+			     "could not read events");
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
 }
 
-static void handle_queries(struct srv_req *r)
+static void handle_queries(struct call *k)
 {
+	struct srv_req *r = k->r;
 	const char *status = srv_req_arg(r, "status");
 	struct cb_err err;
 	cJSON *reply = NULL;
+	int rc;
 
 	if (status && strcmp(status, "open") && strcmp(status, "answered") &&
 	    strcmp(status, "closed")) {
@@ -357,8 +489,63 @@ static void handle_queries(struct srv_req *r)
 		return;
 	}
 	cb_err_clear(&err);
-	if (srv_core_queries(r->core, &r->dev, status, &reply, &err)) {
-		srv_req_error(r, 500, "internal", "could not read queries");
+	rc = srv_core_queries(k->core, &k->dev, status, &reply, &err);
+	if (rc) {
+		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+			     "could not read queries");
+		return;
+	}
+	srv_req_json(r, MHD_HTTP_OK, reply);
+}
+
+/* GET /v1/slots: a site device's lease, topped up (slots.h). */
+static void handle_slots(struct call *k)
+{
+	struct srv_req *r = k->r;
+	struct cb_err err;
+	cJSON *reply = NULL;
+	int rc;
+
+	cb_err_clear(&err);
+	if (!k->dev.site[0] || !cb_role_is_site(k->dev.role)) {
+		srv_req_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
+			      "only site devices (coordinator, investigator) "
+			      "hold randomization slots");
+		return;
+	}
+	pthread_mutex_lock(&k->core->write_lock);
+	rc = srv_slots_lease(k->core->store, &k->dev, srv_slots_lease_size(),
+			     &reply, &err);
+	pthread_mutex_unlock(&k->core->write_lock);
+	if (rc) {
+		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+			     "could not lease slots");
+		return;
+	}
+	srv_req_json(r, MHD_HTTP_OK, reply);
+}
+
+/* GET /v1/arms: the sealed arms, for the DSMB only (slots.h). */
+static void handle_arms(struct call *k)
+{
+	struct srv_req *r = k->r;
+	struct srv_store *s = NULL;
+	struct cb_err err;
+	cJSON *reply = NULL;
+	int rc;
+
+	cb_err_clear(&err);
+	if (strcmp(k->dev.role, SRV_SLOTS_ARMS_ROLE)) {
+		srv_req_error(r, MHD_HTTP_FORBIDDEN, "forbidden",
+			      "only the DSMB role receives the sealed arms");
+		return;
+	}
+	rc = srv_core_reader(k->core, &s, &err);
+	if (!rc)
+		rc = srv_slots_arms(s, &reply, &err);
+	if (rc) {
+		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+			     "could not read the arms");
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
@@ -368,7 +555,7 @@ struct route {
 	const char *path;
 	const char *method;
 	int signed_req;
-	void (*fn)(struct srv_req *r);
+	void (*fn)(struct call *k);
 };
 
 static const struct route routes[] = {
@@ -378,15 +565,26 @@ static const struct route routes[] = {
     {"/v1/sync/push", "POST", 1, handle_push},
     {"/v1/sync/pull", "GET", 1, handle_pull},
     {"/v1/queries", "GET", 1, handle_queries},
-    {"/v1/slots", "GET", 1, srv_api_slots},
-    {"/v1/arms", "GET", 1, srv_api_arms},
+    {"/v1/slots", "GET", 1, handle_slots},
+    {"/v1/arms", "GET", 1, handle_arms},
     {NULL, NULL, 0, NULL},
 };
 
-void srv_api_handle(struct srv_req *r)
+size_t srv_api_body_cap(const char *path, void *ctx)
+{
+	(void)ctx;
+	return strcmp(path, "/v1/register") ? SRV_BODY_MAX
+					    : SRV_REGISTER_BODY_MAX;
+}
+
+void srv_api_handle(struct srv_req *r, void *core)
 {
 	const struct route *rt;
+	struct call k;
 
+	memset(&k, 0, sizeof(k));
+	k.r = r;
+	k.core = core;
 	for (rt = routes; rt->path; rt++)
 		if (!strcmp(r->path, rt->path))
 			break;
@@ -403,7 +601,7 @@ void srv_api_handle(struct srv_req *r)
 		r->extra_value = rt->method;
 		return;
 	}
-	if (rt->signed_req && srv_req_authenticate(r))
+	if (rt->signed_req && authenticate(&k))
 		return;
-	rt->fn(r);
+	rt->fn(&k);
 }

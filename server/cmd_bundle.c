@@ -98,22 +98,6 @@ static int refuse(const char *fmt, ...)
 	return EXIT_REFUSED;
 }
 
-/* A cursor: decimal digits, no sign, no leading zero; -1 if not. */
-static int64_t parse_cursor(const char *s)
-{
-	int64_t v = 0;
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > 18 || (s[0] == '0' && n > 1))
-		return -1;
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
 /* The payload's members, checked (docs/bundles.md). */
 struct bundle {
 	const char *device, *study, *sha256, *created, *cursor;
@@ -182,7 +166,7 @@ static int check_payload(const cJSON *j, const struct srv_core *c,
 		return refuse("the bundle was made at %s, more than %d days "
 			      "ago (--max-age): export a new one",
 			      b->created, max_age_days);
-	b->since = parse_cursor(b->cursor);
+	b->since = srv_decimal(b->cursor, 0, INT64_MAX);
 	if (b->since < 0)
 		return refuse("the bundle's cursor '%.40s' is not a pull "
 			      "cursor",
@@ -208,12 +192,12 @@ static int pull_all(struct srv_core *c, const struct srv_device *dev,
 		next = cb_json_str(page, "next");
 		more = cJSON_IsTrue(cJSON_GetObjectItem(page, "more"));
 		*nevents += cJSON_GetArraySize(cb_json_arr(page, "events"));
-		if (!next || parse_cursor(next) < since) {
+		if (!next || srv_decimal(next, 0, INT64_MAX) < since) {
 			cJSON_Delete(page);
 			return cb_err_set(err, CB_EINVAL,
 					  "pull gave no cursor");
 		}
-		since = parse_cursor(next);
+		since = srv_decimal(next, 0, INT64_MAX);
 		cJSON_AddItemToArray(pages, page);
 	}
 	return rc;

@@ -10,10 +10,10 @@
  * incrementally: dump shows both in a deterministic text to compare.
  *
  * dump --canonical prints instead the merge engine's own canonical text
- * (cb_merge_dump) of the stored events, of every site or of the events
- * one site's devices receive, so a test can compare the server with the
- * devices byte for byte: `casebook dump` prints the same text of a
- * device's events.
+ * (merge.h, subject by subject) of the stored events, of every site or
+ * of the events one site's devices receive, so a test can compare the
+ * server with the devices byte for byte: `casebook dump` prints the same
+ * text of a device's events. Both stream: memory holds one subject.
  */
 #include "core.h"
 #include "srv.h"
@@ -75,6 +75,7 @@ int cmd_rebuild(int argc, char **argv)
 	struct srv_core core;
 	struct cb_err err;
 	const char *dir;
+	long n = 0;
 	int rc;
 
 	rc = data_dir("rebuild", argc, argv, &dir);
@@ -85,65 +86,27 @@ int cmd_rebuild(int argc, char **argv)
 		return srv_fail(&err);
 	rc = srv_core_open(&core, dir, &err);
 	if (!rc)
-		rc = srv_core_rebuild(&core, &err);
+		rc = srv_core_rebuild(&core, &n, &err);
 	if (!rc)
-		printf("rebuilt the derived tables from %zu events\n",
-		       cb_merge_count(core.merge));
+		printf("rebuilt the derived tables from %ld events\n", n);
 	srv_core_close(&core);
 	return rc ? srv_fail(&err) : SRV_EXIT_OK;
 }
 
-/* Collects the events of a canonical dump into a merge state. */
-struct dump_ctx {
-	struct cb_merge *merge;
-	struct cb_err *err;
-};
-
-static int dump_add(const struct srv_event_row *row, void *ctx)
+/* Everything a dump writes goes to standard output. */
+static int to_stdout(const char *text, size_t len, void *ctx)
 {
-	struct dump_ctx *d = ctx;
-	struct cb_event ev;
-	int rc;
-
-	cb_event_init(&ev);
-	rc = cb_event_parse(row->json, row->json_len, &ev, d->err);
-	if (!rc)
-		rc = cb_merge_take(d->merge, &ev, NULL, NULL, d->err);
-	cb_event_release(&ev);
-	return rc;
-}
-
-/*
- * The canonical text of the stored events of `site` (NULL: all), with
- * the unblinded ones only when `unblinded`; *out malloc'd.
- */
-static int canonical_dump(struct srv_store *s, const char *site, int unblinded,
-			  char **out, size_t *len, struct cb_err *err)
-{
-	struct dump_ctx d = {NULL, err};
-	int rc;
-
-	rc = cb_merge_new(&d.merge, err);
-	if (!rc)
-		rc = srv_store_event_each(s, 0, 0, site, unblinded, dump_add,
-					  &d, NULL, err);
-	if (rc && !err->code)
-		cb_err_set(err, rc, "reading events: %s", cb_err_name(rc));
-	if (!rc)
-		rc = cb_merge_dump(d.merge, out, len, err);
-	cb_merge_free(d.merge);
-	return rc;
+	(void)ctx;
+	return fwrite(text, 1, len, stdout) == len ? 0 : CB_EIO;
 }
 
 int cmd_dump(int argc, char **argv)
 {
 	static const char *const names[] = {"--data", "--site", NULL};
 	const char *values[2] = {NULL, NULL};
-	struct srv_store *s = NULL;
+	struct srv_core core;
 	struct cb_err err;
 	const char *pos[1];
-	char *text = NULL;
-	size_t len = 0;
 	int canonical, blinded, npos, rc;
 
 	canonical = srv_take_flag(&argc, argv, "--canonical");
@@ -159,15 +122,17 @@ int cmd_dump(int argc, char **argv)
 	if (values[1] && !cb_site_valid(values[1]))
 		return srv_usage("dump", "'%s' is not a site code", values[1]);
 	cb_err_clear(&err);
-	rc = srv_store_open(values[0], &s, &err);
+	rc = srv_core_open(&core, values[0], &err);
 	if (!rc && canonical)
-		rc = canonical_dump(s, values[1], !values[1] && !blinded, &text,
-				    &len, &err);
+		rc = srv_core_canonical_dump(&core, values[1],
+					     !values[1] && !blinded, to_stdout,
+					     NULL, &err);
 	else if (!rc)
-		rc = srv_store_derived_dump(s, &text, &len, &err);
-	if (!rc)
-		fwrite(text, 1, len, stdout);
-	free(text);
-	srv_store_close(s);
+		rc = srv_store_derived_dump(core.store, to_stdout, NULL, &err);
+	if (rc && !err.code)
+		cb_err_set(&err, rc, "writing the dump failed");
+	srv_core_close(&core);
+	if (fflush(stdout) && !rc)
+		rc = cb_err_set(&err, CB_EIO, "writing the dump failed");
 	return rc ? srv_fail(&err) : SRV_EXIT_OK;
 }

@@ -1,9 +1,10 @@
 /*
- * cmd_serve.c - `casebookd serve`: run the HTTP API (http.c, api.c) on
- * the central store until SIGTERM or SIGINT.
+ * cmd_serve.c - `casebookd serve`: run the HTTP API (api.c) in the
+ * daemon (daemon.c) on the central store until SIGTERM or SIGINT.
  */
+#include "api.h"
 #include "core.h"
-#include "http.h"
+#include "daemon.h"
 #include "slots.h"
 #include "srv.h"
 
@@ -13,7 +14,7 @@
 
 const char cmd_serve_help[] =
     "usage: casebookd serve --data DIR --listen ADDR:PORT [--threads N]\n"
-    "                       [--rate N] [--lease N]\n"
+    "                       [--rate N] [--lease N] [--max-per-ip N]\n"
     "                       [--tls-cert FILE --tls-key FILE]\n"
     "\n"
     "Serve the HTTP API (docs/api.md) on the central store in DIR until\n"
@@ -30,6 +31,9 @@ const char cmd_serve_help[] =
     "  --lease N            randomization slots each site device holds\n"
     "                       per stratum after a sync, 1 to 200\n"
     "                       (default 4; docs/randomization.md)\n"
+    "  --max-per-ip N       connections one client address may hold,\n"
+    "                       1 to 512 (default 64; laptops behind one\n"
+    "                       hospital address share it)\n"
     "  --tls-cert FILE      PEM certificate (with --tls-key: HTTPS;\n"
     "                       scripts/dev-cert.sh makes a development one)\n"
     "  --tls-key FILE       PEM private key\n"
@@ -43,14 +47,14 @@ const char cmd_serve_help[] =
 int cmd_serve(int argc, char **argv)
 {
 	static const char *const names[] = {
-	    "--data",	 "--listen", "--threads", "--tls-cert",
-	    "--tls-key", "--rate",   "--lease",	  NULL};
-	const char *vals[7] = {NULL}, *pos[1];
-	struct srv_http_opts o;
+	    "--data", "--listen", "--threads",	  "--tls-cert", "--tls-key",
+	    "--rate", "--lease",  "--max-per-ip", NULL};
+	const char *vals[8] = {NULL}, *pos[1];
+	struct srv_daemon_opts o;
 	struct srv_core core;
 	struct cb_err err;
 	long threads = SRV_HTTP_THREADS_DEFAULT, rate = SRV_HTTP_RATE_DEFAULT;
-	long lease = SRV_SLOTS_LEASE;
+	long lease = SRV_SLOTS_LEASE, per_ip = SRV_HTTP_PER_IP_LIMIT;
 	int npos, rc;
 
 	rc = srv_parse_opts("serve", argc, argv, names, vals, pos, 0, &npos);
@@ -67,10 +71,13 @@ int cmd_serve(int argc, char **argv)
 	    (rc = srv_opt_range("serve", "--rate", vals[5], 1,
 				SRV_HTTP_RATE_MAX, &rate)) ||
 	    (rc = srv_opt_range("serve", "--lease", vals[6], 1,
-				SRV_SLOTS_LEASE_MAX, &lease)))
+				SRV_SLOTS_LEASE_MAX, &lease)) ||
+	    (rc = srv_opt_range("serve", "--max-per-ip", vals[7], 1,
+				SRV_HTTP_PER_IP_MAX, &per_ip)))
 		return rc;
 	o.threads = (unsigned)threads;
-	o.rate = (unsigned)rate;
+	o.per_ip = (unsigned)per_ip;
+	srv_api_set_rate((unsigned)rate);
 	srv_slots_set_lease((unsigned)lease);
 	if (!vals[3] != !vals[4])
 		return srv_usage("serve",
@@ -83,8 +90,10 @@ int cmd_serve(int argc, char **argv)
 	rc = srv_core_open(&core, vals[0], &err);
 	if (!rc)
 		rc = srv_store_checkpointer(core.store, &err);
+	o.name = core.study;
 	if (!rc)
-		rc = srv_http_run(&core, &o, &err);
+		rc = srv_daemon_run(&o, srv_api_handle, srv_api_body_cap, &core,
+				    &err);
 	srv_core_close(&core);
 	return rc ? srv_fail(&err) : SRV_EXIT_OK;
 }

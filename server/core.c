@@ -11,6 +11,8 @@
 #include "record.h"
 #include "slots.h"
 #include "srv.h"
+#include "summary.h"
+#include "buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,48 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* ---- loading ----------------------------------------------------------- */
-
-static int load_event(const struct srv_event_row *row, void *ctx)
-{
-	struct cb_merge *m = ctx;
-	struct cb_event ev;
-	struct cb_err err;
-	int rc;
-
-	cb_event_init(&ev);
-	rc = cb_event_parse(row->json, row->json_len, &ev, &err);
-	if (!rc)
-		rc = cb_merge_take(m, &ev, NULL, NULL, &err);
-	cb_event_release(&ev);
-	/* A stored event that no longer parses is corruption: stop. */
-	return rc ? CB_EINTEGRITY : 0;
-}
-
-/* Replace the merge state with one read from every stored event. */
-static int load_merge(struct srv_core *c, struct cb_err *err)
-{
-	struct cb_merge *m = NULL;
-	int rc;
-
-	rc = cb_merge_new(&m, err);
-	if (rc)
-		return rc;
-	rc = srv_store_event_each(c->store, 0, 0, NULL, 1, load_event, m, NULL,
-				  err);
-	if (rc) {
-		cb_merge_free(m);
-		if (rc == CB_EINTEGRITY)
-			return cb_err_set(err, CB_EINTEGRITY,
-					  "central store: a stored event does "
-					  "not parse");
-		return rc;
-	}
-	cb_merge_free(c->merge);
-	c->merge = m;
-	return 0;
-}
 
 /* ---- the server key ---------------------------------------------------- */
 
@@ -170,17 +130,36 @@ static void load_server_key(struct srv_core *c, const char *dir)
 	cb_sign_keypair_release(&kp);
 }
 
+/* ---- opening ------------------------------------------------------------- */
+
+struct srv_reader {
+	struct srv_store *s;
+	struct srv_reader *next;
+};
+
 int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
 {
 	struct cb_protocol_problems problems;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	pthread_mutex_init(&c->lock, NULL);
+	snprintf(c->dir, sizeof(c->dir), "%s", dir);
+	pthread_mutex_init(&c->write_lock, NULL);
+	pthread_mutex_init(&c->nonce_lock, NULL);
+	pthread_mutex_init(&c->readers_lock, NULL);
+	if (pthread_key_create(&c->reader_key, NULL)) {
+		pthread_mutex_destroy(&c->write_lock);
+		pthread_mutex_destroy(&c->nonce_lock);
+		pthread_mutex_destroy(&c->readers_lock);
+		return cb_err_set(err, CB_ENOMEM, "out of thread keys");
+	}
+	c->ready = 1;
 	rc = srv_store_open(dir, &c->store, err);
 	if (!rc)
 		rc = srv_store_study(c->store, &c->study, &c->proto_text,
 				     &c->proto_len, &c->proto_sha256, err);
+	if (!rc)
+		rc = srv_cache_new(SRV_CACHE_EVENTS, &c->cache, err);
 	if (rc)
 		return rc;
 	cb_protocol_problems_init(&problems);
@@ -190,98 +169,266 @@ int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
 	if (rc)
 		return cb_err_prefix(err, "stored protocol: ");
 	load_server_key(c, dir);
-	return load_merge(c, err);
+	/* An upgrade (or a rebuild cut short) left the derived tables to
+	 * be made again from the events. */
+	if (srv_store_stale(c->store))
+		rc = srv_core_rebuild(c, NULL, err);
+	return rc;
 }
 
 void srv_core_close(struct srv_core *c)
 {
+	struct srv_reader *r, *next;
+
+	for (r = c->readers; r; r = next) {
+		next = r->next;
+		srv_store_close(r->s);
+		free(r);
+	}
+	srv_nonces_close(c->nonces);
+	srv_cache_free(c->cache);
 	srv_store_close(c->store);
 	cb_protocol_free(c->proto);
-	cb_merge_free(c->merge);
 	free(c->study);
 	free(c->proto_text);
 	free(c->proto_sha256);
-	pthread_mutex_destroy(&c->lock);
+	if (c->ready) {
+		pthread_key_delete(c->reader_key);
+		pthread_mutex_destroy(&c->write_lock);
+		pthread_mutex_destroy(&c->nonce_lock);
+		pthread_mutex_destroy(&c->readers_lock);
+	}
 	memset(c, 0, sizeof(*c));
 }
 
-/* ---- derived tables ---------------------------------------------------- */
-
-struct first_site {
-	char site[SRV_SITE_MAX + 1];
-};
-
-static int take_site(const struct cb_event *ev, void *ctx)
+int srv_core_reader(struct srv_core *c, struct srv_store **out,
+		    struct cb_err *err)
 {
-	struct first_site *f = ctx;
+	struct srv_reader *r = pthread_getspecific(c->reader_key);
+	int rc;
 
-	snprintf(f->site, sizeof(f->site), "%s", ev->site);
-	return 1;
+	if (r) {
+		*out = r->s;
+		return 0;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	rc = srv_store_open_reader(c->dir, &r->s, err);
+	if (rc) {
+		free(r);
+		return rc;
+	}
+	pthread_mutex_lock(&c->readers_lock);
+	r->next = c->readers;
+	c->readers = r;
+	pthread_mutex_unlock(&c->readers_lock);
+	pthread_setspecific(c->reader_key, r);
+	*out = r->s;
+	return 0;
 }
 
-/* The site of a subject's events in the merge state; "" when none. */
-static void merge_subject_site(struct cb_merge *m, const char *subject,
-			       char site[SRV_SITE_MAX + 1])
-{
-	struct first_site f;
+/* ---- a subject's events and derived state ------------------------------ */
 
-	f.site[0] = '\0';
-	cb_merge_each_event(m, subject, take_site, &f);
-	memcpy(site, f.site, SRV_SITE_MAX + 1);
+static int load_event(const struct srv_event_row *row, void *ctx)
+{
+	struct cb_merge *m = ctx;
+	struct cb_event ev;
+	struct cb_err err;
+	int rc;
+
+	cb_event_init(&ev);
+	rc = cb_event_parse(row->json, row->json_len, &ev, &err);
+	if (!rc)
+		rc = cb_merge_take(m, &ev, NULL, NULL, &err);
+	cb_event_release(&ev);
+	/* A stored event that no longer parses is corruption: stop. */
+	return rc ? CB_EINTEGRITY : 0;
 }
 
-struct derive_all {
-	struct srv_core *c;
-	struct cb_err *err;
-};
+/*
+ * A new merge state of `subject` from its stored events (all of them,
+ * or without those carrying unblinded items), on connection `s`.
+ */
+static int subject_load(struct srv_store *s, const char *subject, int unblinded,
+			struct cb_merge **out, struct cb_err *err)
+{
+	struct cb_merge *m = NULL;
+	int rc;
+
+	*out = NULL;
+	rc = cb_merge_new(&m, err);
+	if (!rc)
+		rc = srv_store_subject_events(s, subject, unblinded, load_event,
+					      m, err);
+	if (rc == CB_EINTEGRITY && !err->code)
+		cb_err_set(err, CB_EINTEGRITY,
+			   "central store: a stored event of subject %s does "
+			   "not parse",
+			   subject);
+	if (rc) {
+		cb_merge_free(m);
+		return rc;
+	}
+	*out = m;
+	return 0;
+}
+
+/* Write the summary of `subject` from its merge state. */
+static int summary_write(struct srv_core *c, struct cb_merge *m,
+			 const char *subject, struct cb_err *err)
+{
+	struct cb_summary sum;
+	int rc;
+
+	cb_summary_init(&sum);
+	rc = cb_summary_compute(c->proto, m, subject, &sum, err);
+	if (!rc)
+		rc = srv_store_summary_put(c->store, &sum, err);
+	cb_summary_release(&sum);
+	return rc;
+}
 
 static int mark_slot(const struct cb_event *ev, void *ctx)
 {
-	struct derive_all *d = ctx;
+	void **a = ctx;
 
 	if (strcmp(ev->kind, CB_KIND_RANDOMIZE))
 		return 0;
-	return srv_slots_mark(d->c->store, ev, d->err);
+	return srv_slots_mark(a[0], ev, a[1]);
 }
 
-static int derive_one(const char *subject, void *ctx)
+struct rebuild {
+	struct srv_core *c;
+	long nevents;
+	struct cb_err *err;
+};
+
+static int rebuild_one(const char *subject, const char *site, void *ctx)
 {
-	struct derive_all *d = ctx;
-	char site[SRV_SITE_MAX + 1];
+	struct rebuild *r = ctx;
+	struct cb_merge *m = NULL;
+	void *slot_ctx[2];
 	int rc;
 
-	merge_subject_site(d->c->merge, subject, site);
-	rc = srv_store_derive_subject(d->c->store, d->c->merge, subject, site,
-				      d->err);
+	(void)site;
+	rc = subject_load(r->c->store, subject, 1, &m, r->err);
+	if (!rc)
+		rc = srv_store_derive_subject(r->c->store, m, subject, r->err);
+	if (!rc)
+		rc = summary_write(r->c, m, subject, r->err);
 	/* Which slots are used follows from the randomize events. */
-	return rc ? rc
-		  : cb_merge_each_event(d->c->merge, subject, mark_slot, d);
+	slot_ctx[0] = r->c->store;
+	slot_ctx[1] = r->err;
+	if (!rc)
+		rc = cb_merge_each_event(m, subject, mark_slot, slot_ctx);
+	if (m)
+		r->nevents += (long)cb_merge_count(m);
+	cb_merge_free(m);
+	return rc;
 }
 
-int srv_core_rebuild(struct srv_core *c, struct cb_err *err)
+int srv_core_rebuild(struct srv_core *c, long *nevents, struct cb_err *err)
 {
-	struct derive_all d = {c, err};
+	struct rebuild r = {c, 0, err};
 	int rc;
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->write_lock);
+	srv_cache_clear(c->cache);
 	rc = srv_store_begin(c->store, err);
 	if (!rc)
 		rc = srv_store_derived_clear(c->store, err);
 	if (!rc)
 		rc = srv_slots_clear_used(c->store, err);
 	if (!rc)
-		rc = cb_merge_each_subject(c->merge, derive_one, &d);
+		rc = srv_store_subject_names(c->store, NULL, rebuild_one, &r,
+					     err);
+	if (!rc)
+		rc = srv_store_stale_clear(c->store, err);
 	if (rc && !err->code)
 		cb_err_set(err, rc, "rebuild: %s", cb_err_name(rc));
 	if (!rc)
 		rc = srv_store_commit(c->store, err);
 	else
 		srv_store_rollback(c->store);
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->write_lock);
+	if (nevents)
+		*nevents = r.nevents;
 	return rc;
 }
 
-/* ---- push -------------------------------------------------------------- */
+/*
+ * The subjects a push touches, with their merge states (held by the
+ * cache, which is trimmed only once the batch is over).
+ */
+struct batch {
+	struct touched {
+		char subject[CB_EVENT_NAME_MAX + 1];
+		struct cb_merge *m;
+		int changed; /* an event of it was accepted */
+	} * list;
+	size_t n, cap;
+};
+
+/* Note that the subject of merge state `m` gained an event. */
+static void batch_changed(struct batch *b, const struct cb_merge *m)
+{
+	size_t i;
+
+	for (i = b->n; i-- > 0;)
+		if (b->list[i].m == m)
+			b->list[i].changed = 1;
+}
+
+/*
+ * The merge state of `subject` for this batch: one the batch uses
+ * already, one cached and current (the store counts as many events of
+ * the subject as it holds: no other writer has added any), or one
+ * loaded from the store now.
+ */
+static int subject_state(struct srv_core *c, struct batch *b,
+			 const char *subject, struct cb_merge **out,
+			 struct cb_err *err)
+{
+	struct cb_merge *m;
+	int64_t n = 0;
+	size_t i;
+	int rc;
+
+	for (i = b->n; i-- > 0;)
+		if (!strcmp(b->list[i].subject, subject)) {
+			*out = b->list[i].m;
+			return 0;
+		}
+	rc = cb_array_grow((void **)&b->list, &b->cap, b->n + 1,
+			   sizeof(*b->list), SRV_PUSH_MAX_EVENTS + 1,
+			   "subjects of a push", err);
+	if (rc)
+		return rc;
+	m = srv_cache_get(c->cache, subject);
+	if (m) {
+		rc = srv_store_subject_nevents(c->store, subject, &n, err);
+		if (rc)
+			return rc;
+		if ((size_t)n != cb_merge_count(m)) {
+			srv_cache_drop(c->cache, subject);
+			m = NULL;
+		}
+	}
+	if (!m) {
+		rc = subject_load(c->store, subject, 1, &m, err);
+		if (!rc)
+			rc = srv_cache_put(c->cache, subject, m, err);
+		if (rc)
+			return rc;
+	}
+	snprintf(b->list[b->n].subject, sizeof(b->list[b->n].subject), "%s",
+		 subject);
+	b->list[b->n].changed = 0;
+	b->list[b->n++].m = m;
+	*out = m;
+	return 0;
+}
 
 /* 1 when the event changes an item the protocol marks "unblinded". */
 static int event_unblinded(const struct cb_protocol *p,
@@ -302,6 +449,17 @@ static int event_unblinded(const struct cb_protocol *p,
 	return 0;
 }
 
+/* What became of a pushed event (docs/api.md). */
+enum push_status {
+	PUSH_UNDECIDED,
+	PUSH_ACCEPTED,
+	PUSH_DUPLICATE,
+	PUSH_REJECTED,
+};
+
+static const char *const push_status_name[] = {"undecided", "accepted",
+					       "duplicate", "rejected"};
+
 /* One event's outcome, and what is needed to store it. */
 struct push_item {
 	const cJSON *json;  /* the event as sent */
@@ -309,13 +467,13 @@ struct push_item {
 	size_t at;	    /* where received_at's value is in text */
 	struct cb_event ev; /* as parsed; emptied when the merge takes it */
 	const struct cb_event *filed; /* the merge state's, once accepted */
+	struct cb_merge *m;	      /* its subject's, once accepted */
 	/* The event's id, for the reply: built after the lock is released,
-	 * when `filed` may be gone (another push's rollback reloads the
-	 * merge state). */
+	 * when `filed` may be gone (the cache may free its merge state). */
 	char id[CB_EVENT_ID_HEX + 1];
 	int parsed;
-	const char *status; /* "accepted", "duplicate", "rejected" */
-	const char *code;   /* rejection code */
+	enum push_status status;
+	const char *code; /* rejection code */
 	char msg[CB_ERR_MSG_MAX];
 	cJSON *checks; /* hard edit-check failures, or NULL */
 };
@@ -323,7 +481,7 @@ struct push_item {
 static void reject(struct push_item *pi, const char *code,
 		   const struct cb_err *err)
 {
-	pi->status = "rejected";
+	pi->status = PUSH_REJECTED;
 	pi->code = code;
 	snprintf(pi->msg, sizeof(pi->msg), "%s", err->msg);
 }
@@ -450,7 +608,7 @@ static void push_precheck(const struct srv_device *dev, const cJSON *item,
 		return;
 	}
 	pretext(pi);
-	pi->status = NULL; /* still undecided */
+	pi->status = PUSH_UNDECIDED;
 }
 
 /*
@@ -650,29 +808,70 @@ static int check_reuse(struct srv_core *c, const struct srv_device *dev,
  * lock and inside the batch's transaction. Returns non-zero only for a
  * store failure (which fails the whole batch).
  */
+/*
+ * The event stored with the id of `ev`, when there is one: 1 for the same
+ * signed content (a duplicate), 2 for other content, 0 for none; or a
+ * store error.
+ */
+static int stored_twin(struct srv_core *c, const struct cb_event *ev,
+		       struct cb_err *err)
+{
+	struct cb_event old;
+	char *json = NULL;
+	size_t len = 0;
+	int rc, same;
+
+	rc = srv_store_event_get(c->store, ev->id, &json, &len, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	cb_event_init(&old);
+	rc = cb_event_parse(json, len, &old, err);
+	free(json);
+	if (rc) {
+		cb_event_release(&old);
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "central store: stored event %s does not "
+				  "parse",
+				  ev->id);
+	}
+	same = same_event(&old, ev);
+	cb_event_release(&old);
+	return same ? 1 : 2;
+}
+
+/*
+ * The decisions that read the store, under the writer's lock and inside
+ * the batch's transaction. Returns non-zero only for a store failure
+ * (which fails the whole batch).
+ */
 static int push_decide(struct srv_core *c, const struct srv_device *dev,
-		       struct push_item *items, size_t index,
+		       struct batch *b, struct push_item *pi,
 		       const char *now_text, struct cb_err *ferr)
 {
-	struct push_item *pi = &items[index];
 	struct cb_event *ev = &pi->ev;
-	const struct cb_event *old;
+	struct cb_merge *m = NULL;
 	struct cb_err err;
 	int rc;
 
 	cb_err_clear(&err);
-	old = cb_merge_event(c->merge, ev->id);
-	if (old) {
-		if (same_event(old, ev)) {
-			pi->status = "duplicate";
-			return 0;
-		}
+	rc = stored_twin(c, ev, ferr);
+	if (rc == 1) {
+		pi->status = PUSH_DUPLICATE;
+		return 0;
+	}
+	if (rc == 2) {
 		cb_err_set(&err, CB_ECONFLICT,
 			   "$.id: another event with id %s is already stored",
 			   ev->id);
 		reject(pi, "conflict", &err);
 		return 0;
 	}
+	if (rc)
+		return rc;
 	if (dev->revoked_ms && made_at(ev) > dev->revoked_ms) {
 		/* Only a hand-over brings a revoked device's events here:
 		 * what it made once revoked is not taken (what the server
@@ -701,6 +900,9 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		*ferr = err;
 		return rc;
 	}
+	rc = subject_state(c, b, ev->subject, &m, ferr);
+	if (rc)
+		return rc;
 	{
 		struct cb_record_writer w = {dev->role, dev->site,
 					     dev->device_index};
@@ -708,8 +910,8 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		const char *code = NULL;
 
 		cb_check_results_init(&res);
-		rc = cb_record_check_event(c->proto, c->merge, &w, ev, &res,
-					   &code, &err);
+		rc = cb_record_check_event(c->proto, m, &w, ev, &res, &code,
+					   &err);
 		if (rc == CB_ECHECK)
 			pi->checks = hard_failures(&res);
 		cb_check_results_release(&res);
@@ -738,8 +940,8 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 	if (!strcmp(ev->kind, CB_KIND_RANDOMIZE)) {
 		const char *code = "slot";
 
-		rc = srv_slots_check(c->store, c->proto, c->merge, dev, ev,
-				     &code, &err);
+		rc = srv_slots_check(c->store, c->proto, m, dev, ev, &code,
+				     &err);
 		if (rc == CB_EIO || rc == CB_EBUSY || rc == CB_ENOMEM) {
 			*ferr = err;
 			return rc;
@@ -752,7 +954,7 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 	memcpy(ev->received_at, now_text, CB_EVENT_TIME_LEN);
 	ev->received_at[CB_EVENT_TIME_LEN] = '\0';
 	/* The merge state takes the parsed event over: no copy. */
-	rc = cb_merge_take(c->merge, ev, &pi->filed, NULL, &err);
+	rc = cb_merge_take(m, ev, &pi->filed, NULL, &err);
 	if (rc == CB_ENOMEM) {
 		*ferr = err;
 		return rc;
@@ -769,7 +971,8 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 			return rc;
 		}
 	}
-	pi->status = "accepted";
+	pi->m = m;
+	pi->status = PUSH_ACCEPTED;
 	return 0;
 }
 
@@ -818,7 +1021,7 @@ static int push_store(struct srv_core *c, struct push_item *pi,
 	int rc = store_event(c, pi, err);
 
 	return rc ? rc
-		  : srv_store_derive_event(c->store, c->merge, item_event(pi),
+		  : srv_store_derive_event(c->store, pi->m, item_event(pi),
 					   err);
 }
 
@@ -835,8 +1038,8 @@ static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
 		cJSON_AddStringToObject(o, "id", id);
 	else
 		cJSON_AddNullToObject(o, "id");
-	cJSON_AddStringToObject(o, "status", pi->status);
-	if (!strcmp(pi->status, "rejected")) {
+	cJSON_AddStringToObject(o, "status", push_status_name[pi->status]);
+	if (pi->status == PUSH_REJECTED) {
 		cJSON_AddStringToObject(o, "code", pi->code);
 		cJSON_AddStringToObject(o, "reason", pi->msg);
 		if (pi->checks) {
@@ -847,16 +1050,49 @@ static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
 	return o;
 }
 
+/* The answer of a push, from its decided items. */
+static int push_reply(const cJSON *events, struct push_item *items,
+		      cJSON **reply, struct cb_err *err)
+{
+	long counts[4] = {0, 0, 0, 0};
+	const cJSON *item;
+	cJSON *out = cJSON_CreateObject();
+	cJSON *results = out ? cJSON_AddArrayToObject(out, "results") : NULL;
+	size_t i = 0;
+
+	if (!results) {
+		cJSON_Delete(out);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	cJSON_ArrayForEach(item, events)
+	{
+		cJSON *r = push_result(item, i, &items[i]);
+
+		if (!r) {
+			cJSON_Delete(out);
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+		}
+		cJSON_AddItemToArray(results, r);
+		counts[items[i].status]++;
+		i++;
+	}
+	cJSON_AddNumberToObject(out, "accepted", (double)counts[PUSH_ACCEPTED]);
+	cJSON_AddNumberToObject(out, "duplicate",
+				(double)counts[PUSH_DUPLICATE]);
+	cJSON_AddNumberToObject(out, "rejected", (double)counts[PUSH_REJECTED]);
+	*reply = out;
+	return 0;
+}
+
 int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err)
 {
 	char now_text[CB_CLOCK_UTC_BUF];
 	struct precheck pre;
 	struct push_item *items;
+	struct batch b = {NULL, 0, 0};
 	const cJSON *item;
 	size_t i, n = (size_t)cJSON_GetArraySize(events);
-	long counts[3] = {0, 0, 0};
-	cJSON *out = NULL, *results;
 	int rc = 0;
 
 	*reply = NULL;
@@ -875,68 +1111,39 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
 
-	pthread_mutex_lock(&c->lock);
+	pthread_mutex_lock(&c->write_lock);
 	cb_clock_format_utc(cb_clock_now_ms(), now_text);
 	rc = srv_store_begin(c->store, err);
 	for (i = 0; i < n && !rc; i++) {
 		precheck_wait(&pre, i);
-		if (!items[i].status)
-			rc = push_decide(c, dev, items, i, now_text, err);
-		if (!rc && !strcmp(items[i].status, "accepted"))
+		if (items[i].status == PUSH_UNDECIDED)
+			rc = push_decide(c, dev, &b, &items[i], now_text, err);
+		if (!rc && items[i].status == PUSH_ACCEPTED) {
 			rc = push_store(c, &items[i], err);
+			batch_changed(&b, items[i].m);
+		}
 	}
+	/* Each subject the batch changed: its summary, once. */
+	for (i = 0; i < b.n && !rc; i++)
+		if (b.list[i].changed)
+			rc = summary_write(c, b.list[i].m, b.list[i].subject,
+					   err);
 	if (!rc)
 		rc = srv_store_commit(c->store, err);
 	if (rc) {
-		struct cb_err ignored;
-
 		srv_store_rollback(c->store);
-		/* The merge state may hold events the store does not. */
-		if (load_merge(c, &ignored))
-			srv_log("error", "merge state reload failed", NULL);
+		/* Their merge states hold events the store does not. */
+		for (i = 0; i < b.n; i++)
+			srv_cache_drop(c->cache, b.list[i].subject);
+	} else {
+		srv_cache_trim(c->cache);
 	}
-	pthread_mutex_unlock(&c->lock);
+	pthread_mutex_unlock(&c->write_lock);
 	precheck_finish(&pre);
+	free(b.list);
 
-	if (!rc) {
-		out = cJSON_CreateObject();
-		results = out ? cJSON_AddArrayToObject(out, "results") : NULL;
-		if (!results)
-			rc = cb_err_set(err, CB_ENOMEM, "out of memory");
-		i = 0;
-		cJSON_ArrayForEach(item, events)
-		{
-			cJSON *r;
-
-			if (rc)
-				break;
-			r = push_result(item, i, &items[i]);
-			if (!r) {
-				rc =
-				    cb_err_set(err, CB_ENOMEM, "out of memory");
-				break;
-			}
-			cJSON_AddItemToArray(results, r);
-			if (!strcmp(items[i].status, "accepted"))
-				counts[0]++;
-			else if (!strcmp(items[i].status, "duplicate"))
-				counts[1]++;
-			else
-				counts[2]++;
-			i++;
-		}
-		if (!rc) {
-			cJSON_AddNumberToObject(out, "accepted",
-						(double)counts[0]);
-			cJSON_AddNumberToObject(out, "duplicate",
-						(double)counts[1]);
-			cJSON_AddNumberToObject(out, "rejected",
-						(double)counts[2]);
-			*reply = out;
-			out = NULL;
-		}
-	}
-	cJSON_Delete(out);
+	if (!rc)
+		rc = push_reply(events, items, reply, err);
 	for (i = 0; i < n; i++) {
 		cb_event_release(&items[i].ev);
 		cJSON_Delete(items[i].checks);
@@ -946,7 +1153,7 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 	return rc;
 }
 
-/* ---- pull and queries -------------------------------------------------- */
+/* ---- pull, queries, devices, nonces, registration ----------------------- */
 
 struct pull_ctx {
 	cJSON *events;
@@ -969,22 +1176,31 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 		  int64_t since, long limit, cJSON **reply, struct cb_err *err)
 {
 	struct pull_ctx p = {NULL, 0};
+	struct srv_store *s = NULL;
 	char next[32];
 	int64_t last = since;
-	cJSON *out = cJSON_CreateObject();
+	cJSON *out;
 	int rc;
 
 	*reply = NULL;
+	rc = srv_core_reader(c, &s, err);
+	if (rc)
+		return rc;
+	out = cJSON_CreateObject();
 	p.events = out ? cJSON_AddArrayToObject(out, "events") : NULL;
 	if (!p.events) {
 		cJSON_Delete(out);
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
-	pthread_mutex_lock(&c->lock);
-	rc = srv_store_event_each(
-	    c->store, since, limit, dev->site[0] ? dev->site : NULL,
-	    cb_role_unblinded(dev->role), pull_one, &p, &last, err);
-	pthread_mutex_unlock(&c->lock);
+	/* One snapshot: the cursor past what this device may not see must
+	 * not pass an event committed after the page was read. */
+	rc = srv_store_begin_read(s, err);
+	if (!rc) {
+		rc = srv_store_event_each(
+		    s, since, limit, dev->site[0] ? dev->site : NULL,
+		    cb_role_unblinded(dev->role), pull_one, &p, &last, err);
+		srv_store_commit(s, err);
+	}
 	if (rc) {
 		cJSON_Delete(out);
 		if (!err->code)
@@ -1023,19 +1239,22 @@ static int query_one(const struct srv_query_row *q, void *ctx)
 int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
 		     const char *status, cJSON **reply, struct cb_err *err)
 {
-	cJSON *out = cJSON_CreateObject();
-	cJSON *list = out ? cJSON_AddArrayToObject(out, "queries") : NULL;
+	struct srv_store *s = NULL;
+	cJSON *out, *list;
 	int rc;
 
 	*reply = NULL;
+	rc = srv_core_reader(c, &s, err);
+	if (rc)
+		return rc;
+	out = cJSON_CreateObject();
+	list = out ? cJSON_AddArrayToObject(out, "queries") : NULL;
 	if (!list) {
 		cJSON_Delete(out);
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
-	pthread_mutex_lock(&c->lock);
-	rc = srv_store_query_each(c->store, dev->site[0] ? dev->site : NULL,
-				  status, 0, query_one, list, err);
-	pthread_mutex_unlock(&c->lock);
+	rc = srv_store_query_each(s, dev->site[0] ? dev->site : NULL, status, 0,
+				  query_one, list, err);
 	if (rc) {
 		cJSON_Delete(out);
 		if (!err->code)
@@ -1045,4 +1264,326 @@ int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
 	}
 	*reply = out;
 	return 0;
+}
+
+int srv_core_device(struct srv_core *c, const char *id, struct srv_device *out,
+		    struct cb_err *err)
+{
+	struct srv_store *s = NULL;
+	int rc = srv_core_reader(c, &s, err);
+
+	return rc ? rc : srv_store_device_get(s, id, out, err);
+}
+
+int srv_core_nonce(struct srv_core *c, const char *device, const char *nonce,
+		   int64_t time_ms, struct cb_err *err)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&c->nonce_lock);
+	if (!c->nonces)
+		rc = srv_nonces_open(c->dir, &c->nonces, err);
+	if (!rc)
+		rc = srv_nonces_use(c->nonces, device, nonce, time_ms,
+				    cb_clock_now_ms(), err);
+	pthread_mutex_unlock(&c->nonce_lock);
+	return rc;
+}
+
+int srv_core_register(struct srv_core *c, const char *token_hash,
+		      struct srv_device *dev, struct cb_err *err)
+{
+	int rc;
+
+	pthread_mutex_lock(&c->write_lock);
+	rc = srv_store_register(c->store, token_hash, cb_clock_now_ms(), dev,
+				err);
+	pthread_mutex_unlock(&c->write_lock);
+	return rc;
+}
+
+/* ---- the canonical dump ------------------------------------------------- */
+
+struct dump {
+	struct srv_core *c;
+	struct srv_store *s;
+	int unblinded;
+	int (*out)(const char *text, size_t len, void *ctx);
+	void *ctx;
+	struct cb_err *err;
+};
+
+static int dump_one(const char *subject, const char *site, void *vctx)
+{
+	struct dump *d = vctx;
+	struct cb_merge *m = NULL;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	(void)site;
+	rc = subject_load(d->s, subject, d->unblinded, &m, d->err);
+	/* A subject whose every event is withheld is no subject there. */
+	if (!rc && cb_merge_count(m))
+		rc = cb_merge_dump_subject(m, subject, &text, &len, d->err);
+	if (!rc && text)
+		rc = d->out(text, len, d->ctx);
+	free(text);
+	cb_merge_free(m);
+	return rc;
+}
+
+int srv_core_canonical_dump(struct srv_core *c, const char *site, int unblinded,
+			    int (*out)(const char *text, size_t len, void *ctx),
+			    void *ctx, struct cb_err *err)
+{
+	struct dump d = {c, NULL, unblinded, out, ctx, err};
+	int rc;
+
+	rc = srv_core_reader(c, &d.s, err);
+	if (!rc)
+		rc = srv_store_begin_read(d.s, err);
+	if (rc)
+		return rc;
+	rc = out(CB_MERGE_DUMP_HEAD, strlen(CB_MERGE_DUMP_HEAD), ctx);
+	if (!rc)
+		rc = srv_store_subject_names(d.s, site, dump_one, &d, err);
+	srv_store_commit(d.s, err);
+	return rc;
+}
+
+/* ---- the feed of exports and reports (feed.h) ---------------------------- */
+
+struct feed_run {
+	struct srv_core *c;
+	struct srv_store *s;
+	const struct cb_feed_opts *o;
+	cb_feed_fn fn;
+	void *fctx;
+	struct cb_err *err;
+	/* the subject being read from the derived tables */
+	struct cb_feed_items items;
+	struct cb_buf strings; /* head values of conflicted items */
+	cJSON **heads;	       /* parsed head_values, one per item */
+	size_t nheads, cap_heads;
+};
+
+/* An item of a derived row, unless it is withheld from the feed. */
+static int feed_item(const struct srv_item_row *it, void *ctx)
+{
+	struct feed_run *r = ctx;
+	struct cb_feed_item *fi;
+	cJSON *hv = NULL;
+	int rc;
+
+	if (!r->o->unblinded) {
+		const struct cb_protocol_form *f =
+		    cb_protocol_find_form(r->c->proto, it->form);
+		const struct cb_protocol_item *pi =
+		    f ? cb_protocol_find_item(f, it->item) : NULL;
+
+		if (pi && pi->unblinded)
+			return 0;
+	}
+	rc = cb_array_grow((void **)&r->items.items, &r->items.cap,
+			   r->items.n + 1, sizeof(*r->items.items), 1000000,
+			   "items of a subject", r->err);
+	if (rc)
+		return rc;
+	fi = &r->items.items[r->items.n];
+	memset(fi, 0, sizeof(*fi));
+	/* The row's strings last only during this call: keep copies in
+	 * one buffer, as offsets until the subject is complete. */
+	fi->visit = (const char *)(uintptr_t)cb_buf_len(&r->strings);
+	rc = cb_buf_add(&r->strings, it->visit, strlen(it->visit) + 1, r->err);
+	fi->form = (const char *)(uintptr_t)cb_buf_len(&r->strings);
+	rc = rc ? rc
+		: cb_buf_add(&r->strings, it->form, strlen(it->form) + 1,
+			     r->err);
+	fi->instance = (const char *)(uintptr_t)cb_buf_len(&r->strings);
+	rc = rc ? rc
+		: cb_buf_add(&r->strings, it->instance,
+			     strlen(it->instance) + 1, r->err);
+	fi->item = (const char *)(uintptr_t)cb_buf_len(&r->strings);
+	rc = rc ? rc
+		: cb_buf_add(&r->strings, it->item, strlen(it->item) + 1,
+			     r->err);
+	fi->value = it->value
+			? (const char *)(uintptr_t)(cb_buf_len(&r->strings) + 1)
+			: NULL;
+	if (!rc && it->value)
+		rc = cb_buf_add(&r->strings, it->value, strlen(it->value) + 1,
+				r->err);
+	fi->conflict = it->conflict;
+	if (!rc && it->conflict) {
+		hv = cJSON_Parse(it->head_values);
+		if (!hv)
+			rc = cb_err_set(r->err, CB_EINTEGRITY,
+					"central store: an item's heads do not "
+					"parse");
+	}
+	if (!rc)
+		rc = cb_array_grow((void **)&r->heads, &r->cap_heads,
+				   r->items.n + 1, sizeof(*r->heads), 1000000,
+				   "items of a subject", r->err);
+	if (rc) {
+		cJSON_Delete(hv);
+		return rc;
+	}
+	r->heads[r->items.n] = hv;
+	r->items.n++;
+	return 0;
+}
+
+/* Hand one subject read from the derived tables to the reader. */
+static int feed_derived(const struct cb_summary *sum, void *ctx)
+{
+	struct feed_run *r = ctx;
+	struct cb_feed_subject fs;
+	const char **vals = NULL;
+	size_t i, nvals = 0, k;
+	int rc;
+
+	r->items.n = 0;
+	cb_buf_reset(&r->strings);
+	rc = srv_store_items_each(r->s, sum->subject, feed_item, r, r->err);
+	for (i = 0; !rc && i < r->items.n; i++)
+		nvals += (size_t)cJSON_GetArraySize(r->heads[i]);
+	if (!rc && nvals && !(vals = calloc(nvals, sizeof(*vals))))
+		rc = cb_err_set(r->err, CB_ENOMEM, "out of memory");
+	/* The buffer is complete: offsets become pointers. */
+	for (i = 0, k = 0; !rc && i < r->items.n; i++) {
+		struct cb_feed_item *fi = &r->items.items[i];
+		const char *base = cb_buf_str(&r->strings);
+		const cJSON *h;
+
+		fi->visit = base + (uintptr_t)fi->visit;
+		fi->form = base + (uintptr_t)fi->form;
+		fi->instance = base + (uintptr_t)fi->instance;
+		fi->item = base + (uintptr_t)fi->item;
+		if (fi->value)
+			fi->value = base + (uintptr_t)fi->value - 1;
+		fi->head_values = vals + k;
+		fi->nheads = 0;
+		cJSON_ArrayForEach(h, r->heads[i])
+		{
+			vals[k++] = cJSON_IsString(h) ? h->valuestring : NULL;
+			fi->nheads++;
+		}
+	}
+	if (!rc) {
+		fs.sum = sum;
+		fs.items = r->items.items;
+		fs.nitems = r->items.n;
+		fs.merge = NULL;
+		rc = r->fn(&fs, r->fctx);
+	}
+	for (i = 0; i < r->items.n; i++)
+		cJSON_Delete(r->heads[i]);
+	free(vals);
+	return rc;
+}
+
+struct cutoff_load {
+	struct cb_merge *m;
+	const char *cutoff;
+};
+
+static int load_until(const struct srv_event_row *row, void *ctx)
+{
+	struct cutoff_load *l = ctx;
+
+	if (l->cutoff && strcmp(row->received_at, l->cutoff) > 0)
+		return 0;
+	return load_event(row, l->m);
+}
+
+/* Hand one subject, replayed from its events, to the reader. */
+static int feed_replay(const char *subject, const char *site, void *ctx)
+{
+	struct feed_run *r = ctx;
+	struct cutoff_load l = {NULL, r->o->cutoff};
+	struct cb_feed_subject fs;
+	struct cb_summary sum;
+	int rc;
+
+	(void)site;
+	cb_summary_init(&sum);
+	rc = cb_merge_new(&l.m, r->err);
+	if (!rc)
+		rc = srv_store_subject_events(r->s, subject, r->o->unblinded,
+					      load_until, &l, r->err);
+	if (rc == CB_EINTEGRITY && !r->err->code)
+		cb_err_set(r->err, rc,
+			   "central store: a stored event of subject %s does "
+			   "not parse",
+			   subject);
+	/* A subject with no event by the cut-off did not exist then. */
+	if (!rc && !cb_merge_count(l.m)) {
+		cb_merge_free(l.m);
+		return 0;
+	}
+	if (!rc)
+		rc =
+		    cb_summary_compute(r->c->proto, l.m, subject, &sum, r->err);
+	if (!rc)
+		rc = cb_feed_items_from_merge(r->c->proto, l.m, subject,
+					      r->o->unblinded, &r->items,
+					      r->err);
+	if (!rc) {
+		fs.sum = &sum;
+		fs.items = r->items.items;
+		fs.nitems = r->items.n;
+		fs.merge = r->o->with_merge ? l.m : NULL;
+		rc = r->fn(&fs, r->fctx);
+	}
+	cb_summary_release(&sum);
+	cb_merge_free(l.m);
+	return rc;
+}
+
+int srv_core_feed(struct srv_core *c, const struct cb_feed_opts *o,
+		  cb_feed_fn fn, void *fctx, struct cb_err *err)
+{
+	struct feed_run r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.c = c;
+	r.o = o;
+	r.fn = fn;
+	r.fctx = fctx;
+	r.err = err;
+	cb_buf_init(&r.strings, 64u * 1024 * 1024);
+	rc = srv_core_reader(c, &r.s, err);
+	if (!rc)
+		rc = srv_store_begin_read(r.s, err);
+	if (rc)
+		return rc;
+	/* Without a cut-off or the audit trail, the derived tables hold
+	 * all of it; otherwise each subject is replayed from its events. */
+	if (!o->cutoff && !o->with_merge)
+		rc =
+		    srv_store_summary_each(r.s, o->site, feed_derived, &r, err);
+	else
+		rc =
+		    srv_store_subject_names(r.s, o->site, feed_replay, &r, err);
+	srv_store_commit(r.s, err);
+	cb_feed_items_free(&r.items);
+	cb_buf_free(&r.strings);
+	free(r.heads);
+	return rc;
+}
+
+static int feed_each(void *ctx, const struct cb_feed_opts *o, cb_feed_fn fn,
+		     void *fctx, struct cb_err *err)
+{
+	return srv_core_feed(ctx, o, fn, fctx, err);
+}
+
+struct cb_feed srv_core_feed_of(struct srv_core *c)
+{
+	struct cb_feed f = {feed_each, c};
+
+	return f;
 }

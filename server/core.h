@@ -1,13 +1,20 @@
 /*
  * core.h - the server's state and the sync rules, independent of HTTP.
  *
- * A struct srv_core holds the open store, the study protocol and the
- * merge state of every event received (merge.h), which the push rules
- * read (edit checks see the subject's current record) and from which
- * the derived tables are written. One mutex serialises every use of the
- * store and the merge state; the work that needs neither (parsing,
- * signature verification) runs outside it, spread over one thread per
- * processor and overlapping with the decisions made under it.
+ * A struct srv_core holds the study protocol, the store's writer
+ * connection and a bounded cache of per-subject merge states
+ * (cache.h), one read-only connection per reading thread, and the nonce
+ * database. Nothing in it grows with the study: a subject's derived state
+ * depends only on that subject's events (DESIGN.md section 3), so a push
+ * loads (or finds cached) the merge states of the subjects it touches,
+ * applies the rules against them and writes their derived rows, in the
+ * transaction that stores the events.
+ *
+ * Threads: one writer at a time (write_lock) for pushes, registrations,
+ * leases and admin work; every read (pull, queries, devices, arms) runs
+ * on the calling thread's own read-only connection and never waits for
+ * the writer (WAL). The parsing and signature checks of a push run
+ * outside the lock, spread over one thread per processor.
  *
  * The push rules, for each event of a batch (DESIGN.md sections 3-5;
  * docs/api.md "The rule set" lists them with their rejection codes):
@@ -22,11 +29,11 @@
  *     everything it writes about that subject refused;
  *   - cb_record_check_event (record.h): every rule a laptop applies to
  *     an event, from roles and subject creation to edit checks and
- *     query references, applied again here;
+ *     query references, applied again here on the subject's record;
  *   - a randomize event uses a slot leased to the device (slots.h).
- * Accepted events are stored, and their subjects' derived rows updated,
- * in one transaction, committed before the answer is built: an event
- * reported accepted is on disk.
+ * Accepted events are stored, and their subjects' derived rows and
+ * summaries updated, in one transaction, committed before the answer is
+ * built: an event reported accepted is on disk.
  */
 #ifndef SRV_CORE_H
 #define SRV_CORE_H
@@ -37,8 +44,10 @@
 
 #include <cJSON.h>
 
+#include "cache.h"
 #include "crypto.h"
 #include "err.h"
+#include "feed.h"
 #include "merge.h"
 #include "protocol.h"
 #include "store.h"
@@ -49,18 +58,32 @@
 /* Events one pull returns by default and at most. */
 #define SRV_PULL_DEFAULT 500
 #define SRV_PULL_MAX 1000
+/* Events the cache of merge states holds at most (about 1 KiB each). */
+#define SRV_CACHE_EVENTS 16384
+
+struct srv_reader;
 
 struct srv_core {
-	pthread_mutex_t lock;
-	struct srv_store *store;
+	char dir[4096];
 	struct cb_protocol *proto;
-	struct cb_merge *merge;
 	char *study;
 	char *proto_text; /* the protocol's exact bytes */
 	size_t proto_len;
 	char *proto_sha256;
 	/* The server's Ed25519 public key in hex, "" when it has none. */
 	char server_key[CB_SIGN_PUBLIC_BYTES * 2 + 1];
+	/* The writer: its connection and the merge states, under one lock. */
+	pthread_mutex_t write_lock;
+	struct srv_store *store;
+	struct srv_cache *cache;
+	/* The nonces, under a lock of their own. */
+	pthread_mutex_t nonce_lock;
+	struct srv_nonces *nonces;
+	/* Every thread's read-only connection, made on first use. */
+	pthread_key_t reader_key;
+	pthread_mutex_t readers_lock;
+	struct srv_reader *readers;
+	int ready; /* the locks and the key exist */
 };
 
 /*
@@ -83,9 +106,11 @@ int srv_core_key_load(const char *dir, struct cb_sign_keypair *kp,
 		      struct cb_err *err);
 
 /*
- * Open the store in `dir`, load its protocol and every event into the
- * merge state, and the server's public key (made when missing; left ""
- * when it cannot be). Release with srv_core_close.
+ * Open the store in `dir` (upgrading an older one, and rebuilding its
+ * derived tables when the upgrade left them stale), load its protocol
+ * and the server's public key (made when missing; left "" when it
+ * cannot be). Nothing is read per event: opening takes the same time
+ * whatever the store holds. Release with srv_core_close.
  */
 int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err);
 
@@ -93,10 +118,20 @@ int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err);
 void srv_core_close(struct srv_core *c);
 
 /*
- * Empty every derived table and fill it again from the merge state, in
- * one transaction (`casebookd rebuild`).
+ * This thread's read-only connection to the store (made on first use,
+ * closed by srv_core_close). CB_EIO.
  */
-int srv_core_rebuild(struct srv_core *c, struct cb_err *err);
+int srv_core_reader(struct srv_core *c, struct srv_store **out,
+		    struct cb_err *err);
+
+/*
+ * Empty every derived table and fill it again from the events, subject
+ * by subject, in one transaction (`casebookd rebuild`); which
+ * randomization slots are used is derived again from the randomize
+ * events. *nevents (may be NULL) gets the number of events read.
+ * Memory holds one subject at a time.
+ */
+int srv_core_rebuild(struct srv_core *c, long *nevents, struct cb_err *err);
 
 /*
  * Apply a push of `events` (a JSON array, at most SRV_PUSH_MAX_EVENTS)
@@ -112,16 +147,53 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 
 /*
  * The events after cursor `since` that `dev` may see, at most `limit`:
- * *reply gets {"events":[...],"next":"CURSOR","more":bool}.
+ * *reply gets {"events":[...],"next":"CURSOR","more":bool}. On the
+ * calling thread's reader.
  */
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 		  int64_t since, long limit, cJSON **reply, struct cb_err *err);
 
 /*
  * The queries `dev` may see, of status `status` (NULL: any): *reply gets
- * {"queries":[...]}.
+ * {"queries":[...]}. On the calling thread's reader.
  */
 int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
 		     const char *status, cJSON **reply, struct cb_err *err);
+
+/* The device with this id, on the calling thread's reader. CB_ENOTFOUND. */
+int srv_core_device(struct srv_core *c, const char *id, struct srv_device *out,
+		    struct cb_err *err);
+
+/* srv_nonces_use on the data directory's nonce database. */
+int srv_core_nonce(struct srv_core *c, const char *device, const char *nonce,
+		   int64_t time_ms, struct cb_err *err);
+
+/* srv_store_register under the writer's lock. */
+int srv_core_register(struct srv_core *c, const char *token_hash,
+		      struct srv_device *dev, struct cb_err *err);
+
+/*
+ * The canonical text of the stored events (merge.h's dump, format 2),
+ * of the subjects of `site` (NULL: all), with the events carrying
+ * unblinded items only when `unblinded`: what a device of that site or
+ * role holds gives the same text. Written subject by subject to `out`
+ * (out returning non-zero stops it); memory holds one subject.
+ */
+int srv_core_canonical_dump(struct srv_core *c, const char *site, int unblinded,
+			    int (*out)(const char *text, size_t len, void *ctx),
+			    void *ctx, struct cb_err *err);
+
+/*
+ * The record subject by subject for exports and reports (feed.h), on
+ * the calling thread's reader, in one snapshot: from the derived tables
+ * (subjects' summaries and items) when there is no cut-off and no merge
+ * state is asked for; otherwise each subject replayed from its events
+ * received by the cut-off, its summary computed from them. Items marked
+ * unblinded only with o->unblinded. srv_core_feed_of wraps it as a
+ * struct cb_feed.
+ */
+int srv_core_feed(struct srv_core *c, const struct cb_feed_opts *o,
+		  cb_feed_fn fn, void *fctx, struct cb_err *err);
+struct cb_feed srv_core_feed_of(struct srv_core *c);
 
 #endif

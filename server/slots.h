@@ -9,8 +9,7 @@
  * carries them. What it knows per slot is public to the site: site,
  * stratum cell, sequence, randomization number, kit number.
  *
- * Tables (in the store's SQLite database, next to store.c's tables;
- * created on first use, so an older data directory gains them):
+ * Tables (kept by the store layer, store.h "randomization slots"):
  *   rand_lists  every list imported: id, fingerprint, study, time
  *   rand_sites  per list and site, the wrapped code-break secret
  *               (cb_key_wrap text, hex) that only the site's code-break
@@ -27,8 +26,8 @@
  * the same slot. A randomize event is accepted only with a slot leased to
  * the sending device and not used yet (push rejection code "slot").
  *
- * Errors follow err.h; every function runs on the connection of `s` and
- * needs the caller to serialise (the core's mutex).
+ * Errors follow err.h; every function runs on the connection of `s` (the
+ * writer's, under the core's writer lock, unless said otherwise).
  */
 #ifndef SRV_SLOTS_H
 #define SRV_SLOTS_H
@@ -90,9 +89,9 @@ int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
 		    unsigned per_stratum, cJSON **reply, struct cb_err *err);
 
 /*
- * The lease size GET /v1/slots uses (srv_api_slots), for the whole
- * process: `casebookd serve --lease N` sets it before serving. Values
- * outside 1..SRV_SLOTS_LEASE_MAX set the default SRV_SLOTS_LEASE.
+ * The lease size GET /v1/slots uses, for the whole process: `casebookd
+ * serve --lease N` sets it before serving. Values outside
+ * 1..SRV_SLOTS_LEASE_MAX set the default SRV_SLOTS_LEASE.
  */
 void srv_slots_set_lease(unsigned per_stratum);
 unsigned srv_slots_lease_size(void);
@@ -125,20 +124,12 @@ int srv_slots_mark(struct srv_store *s, const struct cb_event *ev,
 int srv_slots_clear_used(struct srv_store *s, struct cb_err *err);
 
 /*
- * Print the randomization state for `casebookd status` and `dump`:
- * slots imported, leased and used per site, and every code-break
- * (unblind event: subject, site, user, time, reason), which the
- * subject is flagged with. Never an arm.
+ * Print the randomization state for `casebookd status`: slots imported,
+ * leased and used per site, and every code-break (from the subjects'
+ * summaries: subject, site, user, time, reason), which the subject is
+ * flagged with. Never an arm.
  */
 int srv_slots_report(struct srv_store *s, FILE *out, struct cb_err *err);
-
-/*
- * GET /v1/slots (docs/api.md): srv_slots_lease for the calling device
- * with srv_slots_lease_size(), under the core's lock. 403 for a device
- * of no site.
- */
-struct srv_req;
-void srv_api_slots(struct srv_req *r);
 
 /* The only role GET /v1/arms answers. */
 #define SRV_SLOTS_ARMS_ROLE "dsmb"
@@ -151,14 +142,8 @@ void srv_api_slots(struct srv_req *r);
  *             "arm_unblind"}]}
  * ordered by site and randomization number. Never the site-sealed arm,
  * never a plain arm: the server cannot open either. An empty array when
- * no list was imported. Runs in its own transaction.
+ * no list was imported. Reads only (a reader connection will do).
  */
 int srv_slots_arms(struct srv_store *s, cJSON **reply, struct cb_err *err);
-
-/*
- * GET /v1/arms: srv_slots_arms under the core's lock, for a device of
- * role SRV_SLOTS_ARMS_ROLE only (403 "forbidden" for every other role).
- */
-void srv_api_arms(struct srv_req *r);
 
 #endif

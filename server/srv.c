@@ -172,3 +172,18 @@ int srv_lock_data(const char *dir, const char *what, struct cb_err *err)
 	/* Kept open (and locked) until the process exits. */
 	return 0;
 }
+
+long long srv_decimal(const char *s, long long lo, long long hi)
+{
+	long long v = 0;
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 18 || (s[0] == '0' && n > 1))
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v >= lo && v <= hi ? v : -1;
+}

@@ -78,6 +78,13 @@ int srv_take_flag(int *argc, char **argv, const char *flag);
 int srv_opt_range(const char *cmd, const char *opt, const char *text, long lo,
 		  long hi, long *out);
 
+/*
+ * A decimal number as requests and files carry them (cursors, limits):
+ * digits only, no sign, no leading zero, within [lo, hi] (lo >= 0);
+ * -1 when it is not.
+ */
+long long srv_decimal(const char *s, long long lo, long long hi);
+
 /* ---- structured log ---------------------------------------------------- */
 
 /*

@@ -1,39 +1,58 @@
 /*
- * store.c - the SQLite implementation of the central store (store.h).
- *
- * Every statement is prepared once per connection from the table `sql`
- * below and reset after each use, so no SQL text is ever built from
- * data. The database runs in WAL mode with synchronous=FULL: a commit
- * that returned is on disk, which is what lets the server acknowledge an
- * event only after its commit.
+ * store.c - the central store on SQLite (store.h): the schema and its
+ * upgrades, opening, settings, transactions, sites, tokens, devices and
+ * re-used subject ids. Events are store_events.c's, the derived tables
+ * store_derived.c's, the randomization slots store_slots.c's and the
+ * nonces store_nonce.c's; store_int.h holds what they share.
  */
-#include "store.h"
+#include "store_int.h"
 
 #include "clock.h"
 
-#include <cJSON.h>
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION "1"
+/* ---- the schema ---------------------------------------------------------- */
 
-/*
- * Subject ids a device created again after the server held them (docs:
- * srv_store_reuse_add). Added to older stores when they are opened.
- */
-#define REUSE_TABLE                                                            \
+/* What schema version 2 holds; version 1 is upgraded by upgrade_1. */
+#define TABLES_REUSE                                                           \
 	"CREATE TABLE IF NOT EXISTS subject_reuse(subject TEXT NOT NULL,"      \
 	" device TEXT NOT NULL, hlc TEXT NOT NULL,"                            \
 	" PRIMARY KEY(subject, device)) WITHOUT ROWID;"
+#define TABLES_SLOTS                                                           \
+	"CREATE TABLE IF NOT EXISTS rand_lists(list_id TEXT PRIMARY KEY,"      \
+	" fingerprint TEXT NOT NULL, study TEXT NOT NULL,"                     \
+	" imported_at TEXT NOT NULL, nslots INTEGER NOT NULL);"                \
+	"CREATE TABLE IF NOT EXISTS rand_sites(list_id TEXT NOT NULL,"         \
+	" site TEXT NOT NULL, codebreak_pub TEXT NOT NULL,"                    \
+	" codebreak_key TEXT NOT NULL, PRIMARY KEY(list_id, site));"           \
+	"CREATE TABLE IF NOT EXISTS rand_slots(randno TEXT PRIMARY KEY,"       \
+	" list_id TEXT NOT NULL, site TEXT NOT NULL, stratum TEXT NOT NULL,"   \
+	" seq INTEGER NOT NULL, kit TEXT NOT NULL UNIQUE,"                     \
+	" arm_unblinding TEXT NOT NULL, arm_site TEXT NOT NULL,"               \
+	" device TEXT, leased_at TEXT, subject TEXT UNIQUE, event TEXT,"       \
+	" used_at TEXT);"                                                      \
+	"CREATE INDEX IF NOT EXISTS rand_slots_cell"                           \
+	" ON rand_slots(site, stratum, seq);"                                  \
+	"CREATE INDEX IF NOT EXISTS rand_slots_device"                         \
+	" ON rand_slots(device, stratum, seq);"
+#define TABLES_DERIVED                                                         \
+	"CREATE TABLE subjects(subject TEXT PRIMARY KEY, site TEXT NOT NULL,"  \
+	" nevents INTEGER NOT NULL, state TEXT NOT NULL,"                      \
+	" summary TEXT NOT NULL) WITHOUT ROWID;"                               \
+	"CREATE INDEX subjects_site ON subjects(site, subject);"               \
+	"CREATE TABLE forms(subject TEXT NOT NULL, visit TEXT NOT NULL,"       \
+	" form TEXT NOT NULL, instance TEXT NOT NULL, nitems INTEGER NOT"      \
+	" NULL, nconflicts INTEGER NOT NULL, nsigns INTEGER NOT NULL,"         \
+	" sign TEXT, broken INTEGER NOT NULL,"                                 \
+	" PRIMARY KEY(subject, visit, form, instance)) WITHOUT ROWID;"
 
-static const char schema[] =
+const char srv_store_schema[] =
     "CREATE TABLE settings(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
     "CREATE TABLE sites(code TEXT PRIMARY KEY, name TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL);"
@@ -45,17 +64,14 @@ static const char schema[] =
     " UNIQUE, site TEXT NOT NULL, role TEXT NOT NULL, device_index INTEGER"
     " NOT NULL, user TEXT NOT NULL, created_ms INTEGER NOT NULL,"
     " revoked_ms INTEGER NOT NULL DEFAULT 0, UNIQUE(site, device_index));"
-    "CREATE TABLE nonces(device TEXT NOT NULL, nonce TEXT NOT NULL,"
-    " time_ms INTEGER NOT NULL, PRIMARY KEY(device, nonce)) WITHOUT ROWID;"
-    "CREATE INDEX nonces_time ON nonces(time_ms);"
     "CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " id TEXT NOT NULL UNIQUE, device TEXT NOT NULL, site TEXT NOT NULL,"
     " subject TEXT NOT NULL, kind TEXT NOT NULL, unblinded INTEGER NOT"
     " NULL, json TEXT NOT NULL, received_at TEXT NOT NULL);"
-    "CREATE INDEX events_site ON events(site, seq);" REUSE_TABLE
+    "CREATE INDEX events_site ON events(site, seq);"
+    "CREATE INDEX events_subject ON events(subject, seq);" TABLES_REUSE
+	TABLES_SLOTS
     /* Derived tables: rebuildable from events at any time. */
-    "CREATE TABLE subjects(subject TEXT PRIMARY KEY, site TEXT NOT NULL,"
-    " nevents INTEGER NOT NULL);"
     "CREATE TABLE items(subject TEXT NOT NULL, visit TEXT NOT NULL,"
     " form TEXT NOT NULL, instance TEXT NOT NULL, item TEXT NOT NULL,"
     " value TEXT, conflict INTEGER NOT NULL, heads TEXT NOT NULL,"
@@ -66,65 +82,30 @@ static const char schema[] =
     " instance TEXT NOT NULL, item TEXT NOT NULL, status TEXT NOT NULL,"
     " system INTEGER NOT NULL, text TEXT NOT NULL, nanswers INTEGER NOT"
     " NULL);"
-    "CREATE INDEX queries_site ON queries(site, subject, id);";
+    "CREATE INDEX queries_site ON queries(site, subject, id);"
+    "CREATE INDEX queries_subject ON queries(subject);" TABLES_DERIVED;
 
-/* The derived tables, in dump order, with their key columns. */
-static const char *const derived_dump_sql[] = {
-    "SELECT subject, site, nevents FROM subjects ORDER BY subject",
-    "SELECT subject, visit, form, instance, item, value, conflict, heads,"
-    " head_values, query, nchanges FROM items ORDER BY subject, visit,"
-    " form, instance, item",
-    "SELECT id, subject, site, visit, form, instance, item, status, system,"
-    " text, nanswers FROM queries ORDER BY id",
-};
-static const char *const derived_names[] = {"subjects", "items", "queries"};
+/*
+ * Version 1 to 2: events indexed by subject, the derived subjects table
+ * with each subject's state and summary, a forms table, the
+ * randomization tables and the re-use table made with the schema, and
+ * the nonces moved to their own database. The derived tables are then
+ * stale until the next writer rebuilds them (srv_store_stale).
+ */
+static const char upgrade_1[] =
+    "CREATE INDEX IF NOT EXISTS events_subject ON events(subject, seq);"
+    "DROP TABLE IF EXISTS subjects;"
+    "DROP TABLE IF EXISTS nonces;"
+    "CREATE INDEX IF NOT EXISTS queries_subject ON "
+    "queries(subject);" TABLES_REUSE TABLES_SLOTS TABLES_DERIVED
+    "INSERT OR REPLACE INTO settings(key, value)"
+    " VALUES('" SRV_SETTING_STALE "', '1');"
+    "INSERT OR REPLACE INTO settings(key, value)"
+    " VALUES('schema_version', '2');";
 
-enum stmt_id {
-	ST_SETTING_GET,
-	ST_SETTING_PUT,
-	ST_SITE_ADD,
-	ST_SITE_GET,
-	ST_SITE_EACH,
-	ST_TOKEN_ADD,
-	ST_TOKEN_BY_HASH,
-	ST_TOKEN_EACH,
-	ST_TOKEN_REVOKE,
-	ST_TOKEN_USE,
-	ST_DEVICE_NEXT_INDEX,
-	ST_DEVICE_ADD,
-	ST_DEVICE_BY_KEY,
-	ST_DEVICE_GET,
-	ST_DEVICE_EACH,
-	ST_DEVICE_REVOKE,
-	ST_NONCE_ADD,
-	ST_NONCE_PRUNE,
-	ST_EVENT_ADD,
-	ST_EVENT_EACH,
-	ST_EVENT_EACH_SITE,
-	ST_EVENT_MAX,
-	ST_SUBJECT_SITE,
-	ST_SUBJECT_PUT,
-	ST_ITEMS_DEL,
-	ST_ITEM_PUT,
-	ST_QUERIES_DEL,
-	ST_QUERY_PUT,
-	ST_QUERY_EACH,
-	ST_ITEM_QUERY,
-	ST_ITEM_REPLACE,
-	ST_QUERY_DEL_ID,
-	ST_SUBJECT_COUNT,
-	ST_CLEAR_SUBJECTS,
-	ST_CLEAR_ITEMS,
-	ST_CLEAR_QUERIES,
-	ST_REUSE_ADD,
-	ST_REUSE_GET,
-	ST_BEGIN,
-	ST_COMMIT,
-	ST_ROLLBACK,
-	ST_COUNT
-};
+_Static_assert(SRV_SCHEMA_VERSION == 2, "upgrade_1 writes version 2");
 
-static const char *const sql[ST_COUNT] = {
+const char *const srv_store_sql[ST_COUNT] = {
     [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
     [ST_SETTING_PUT] = "INSERT OR REPLACE INTO settings(key, value) "
 		       "VALUES(?1, ?2)",
@@ -157,12 +138,15 @@ static const char *const sql[ST_COUNT] = {
 		       " ORDER BY site, device_index",
     [ST_DEVICE_REVOKE] = "UPDATE devices SET revoked_ms = ?2"
 			 " WHERE id = ?1 AND revoked_ms = 0",
-    [ST_NONCE_ADD] = "INSERT INTO nonces(device, nonce, time_ms)"
-		     " VALUES(?1, ?2, ?3)",
-    [ST_NONCE_PRUNE] = "DELETE FROM nonces WHERE time_ms < ?1",
+    [ST_REUSE_ADD] = "INSERT INTO subject_reuse(subject, device, hlc)"
+		     " VALUES(?1, ?2, ?3) ON CONFLICT(subject, device)"
+		     " DO UPDATE SET hlc = min(hlc, excluded.hlc)",
+    [ST_REUSE_GET] = "SELECT hlc FROM subject_reuse WHERE subject = ?1"
+		     " AND device = ?2",
     [ST_EVENT_ADD] = "INSERT INTO events(id, device, site, subject, kind,"
 		     " unblinded, json, received_at) VALUES(?1, ?2, ?3, ?4,"
 		     " ?5, ?6, ?7, ?8)",
+    [ST_EVENT_GET] = "SELECT json FROM events WHERE id = ?1",
     [ST_EVENT_EACH] = "SELECT seq, id, device, site, subject, kind,"
 		      " unblinded, json, received_at FROM events"
 		      " WHERE seq > ?1 AND (?2 OR unblinded = 0)"
@@ -172,24 +156,19 @@ static const char *const sql[ST_COUNT] = {
 			   " WHERE site = ?4 AND seq > ?1"
 			   " AND (?2 OR unblinded = 0) ORDER BY seq LIMIT ?3",
     [ST_EVENT_MAX] = "SELECT COALESCE(MAX(seq), 0) FROM events",
-    [ST_SUBJECT_SITE] = "SELECT site FROM subjects WHERE subject = ?1",
+    [ST_EVENT_OF_SUBJECT] = "SELECT seq, id, device, site, subject, kind,"
+			    " unblinded, json, received_at FROM events"
+			    " WHERE subject = ?1 AND (?2 OR unblinded = 0)"
+			    " ORDER BY seq",
+    [ST_SUBJECT_NAMES] = "SELECT subject, min(site) FROM events"
+			 " WHERE ?1 IS NULL OR site = ?1"
+			 " GROUP BY subject ORDER BY subject",
+    [ST_SUBJECT_NEVENTS] = "SELECT nevents FROM subjects WHERE subject = ?1",
     [ST_SUBJECT_PUT] = "INSERT OR REPLACE INTO subjects(subject, site,"
-		       " nevents) VALUES(?1, ?2, ?3)",
+		       " nevents, state, summary) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_SUBJECT_EACH] = "SELECT summary FROM subjects"
+			" WHERE ?1 IS NULL OR site = ?1 ORDER BY subject",
     [ST_ITEMS_DEL] = "DELETE FROM items WHERE subject = ?1",
-    [ST_ITEM_PUT] = "INSERT INTO items(subject, visit, form, instance,"
-		    " item, value, conflict, heads, head_values, query,"
-		    " nchanges) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		    " ?10, ?11)",
-    [ST_QUERIES_DEL] = "DELETE FROM queries WHERE subject = ?1",
-    [ST_QUERY_PUT] = "INSERT OR REPLACE INTO queries(id, subject, site,"
-		     " visit, form, instance, item, status, system, text,"
-		     " nanswers) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-		     " ?10, ?11)",
-    [ST_QUERY_EACH] = "SELECT id, subject, site, visit, form, instance,"
-		      " item, status, system, text, nanswers FROM queries"
-		      " WHERE (?1 IS NULL OR site = ?1)"
-		      " AND (?2 IS NULL OR status = ?2)"
-		      " ORDER BY site, subject, id LIMIT ?3",
     [ST_ITEM_QUERY] = "SELECT query FROM items WHERE subject = ?1"
 		      " AND visit = ?2 AND form = ?3 AND instance = ?4"
 		      " AND item = ?5",
@@ -197,167 +176,119 @@ static const char *const sql[ST_COUNT] = {
 			" instance, item, value, conflict, heads,"
 			" head_values, query, nchanges) VALUES(?1, ?2, ?3,"
 			" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [ST_QUERIES_DEL] = "DELETE FROM queries WHERE subject = ?1",
+    [ST_QUERY_PUT] = "INSERT OR REPLACE INTO queries(id, subject, site,"
+		     " visit, form, instance, item, status, system, text,"
+		     " nanswers) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+		     " ?10, ?11)",
     [ST_QUERY_DEL_ID] = "DELETE FROM queries WHERE id = ?1",
-    [ST_SUBJECT_COUNT] = "INSERT INTO subjects(subject, site, nevents)"
-			 " VALUES(?1, ?2, 1) ON CONFLICT(subject)"
-			 " DO UPDATE SET nevents = nevents + 1",
-    [ST_CLEAR_SUBJECTS] = "DELETE FROM subjects",
-    [ST_CLEAR_ITEMS] = "DELETE FROM items",
-    [ST_CLEAR_QUERIES] = "DELETE FROM queries",
-    [ST_REUSE_ADD] = "INSERT INTO subject_reuse(subject, device, hlc)"
-		     " VALUES(?1, ?2, ?3) ON CONFLICT(subject, device)"
-		     " DO UPDATE SET hlc = min(hlc, excluded.hlc)",
-    [ST_REUSE_GET] = "SELECT hlc FROM subject_reuse WHERE subject = ?1"
-		     " AND device = ?2",
+    [ST_QUERY_EACH] = "SELECT id, subject, site, visit, form, instance,"
+		      " item, status, system, text, nanswers FROM queries"
+		      " WHERE (?1 IS NULL OR site = ?1)"
+		      " AND (?2 IS NULL OR status = ?2)"
+		      " ORDER BY site, subject, id LIMIT ?3",
+    [ST_ITEMS_EACH] = "SELECT subject, visit, form, instance, item, value,"
+		      " conflict, head_values FROM items WHERE subject = ?1"
+		      " ORDER BY visit, form, length(instance), instance, item",
+    [ST_FORMS_DEL] = "DELETE FROM forms WHERE subject = ?1",
+    [ST_FORM_PUT] = "INSERT OR REPLACE INTO forms(subject, visit, form,"
+		    " instance, nitems, nconflicts, nsigns, sign, broken)"
+		    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_SLOT_GET] = "SELECT randno, list_id, site, stratum, seq, kit,"
+		    " coalesce(device, ''), coalesce(subject, ''),"
+		    " arm_unblinding, arm_site FROM rand_slots"
+		    " WHERE randno = ?1",
+    [ST_SLOT_OF_SUBJECT] = "SELECT randno FROM rand_slots"
+			   " WHERE subject = ?1",
+    [ST_SLOT_MARK] = "UPDATE rand_slots SET subject = ?2, event = ?3,"
+		     " used_at = ?4 WHERE randno = ?1",
+    [ST_SLOT_KIT] = "SELECT randno FROM rand_slots WHERE kit = ?1",
+    [ST_SLOT_INSERT] = "INSERT INTO rand_slots(randno, list_id, site,"
+		       " stratum, seq, kit, arm_unblinding, arm_site)"
+		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [ST_SLOT_DELETE] = "DELETE FROM rand_slots WHERE randno = ?1",
+    [ST_SLOT_CELLS] = "SELECT DISTINCT stratum FROM rand_slots"
+		      " WHERE site = ?1 ORDER BY stratum",
+    [ST_SLOT_HAVE] = "SELECT count(*) FROM rand_slots WHERE device = ?1"
+		     " AND stratum = ?2 AND site = ?3 AND subject IS NULL",
+    [ST_SLOT_LEASE] = "UPDATE rand_slots SET device = ?1, leased_at = ?2"
+		      " WHERE randno IN (SELECT randno FROM rand_slots"
+		      " WHERE site = ?3 AND stratum = ?4 AND device IS NULL"
+		      " AND subject IS NULL ORDER BY seq LIMIT ?5)",
+    [ST_SLOT_LEASED] = "SELECT randno, list_id, site, stratum, seq, kit,"
+		       " coalesce(device, ''), coalesce(subject, ''),"
+		       " arm_unblinding, arm_site FROM rand_slots"
+		       " WHERE device = ?1 AND subject IS NULL"
+		       " ORDER BY stratum, seq",
+    [ST_SLOT_ASSIGNED] = "SELECT randno, list_id, site, stratum, seq, kit,"
+			 " coalesce(device, ''), coalesce(subject, ''),"
+			 " arm_unblinding, arm_site FROM rand_slots"
+			 " WHERE site = ?1 AND subject IS NOT NULL"
+			 " ORDER BY randno",
+    [ST_SLOT_KEYS] = "SELECT NULL, list_id, site, '', 0, '', '', '',"
+		     " codebreak_pub, codebreak_key FROM rand_sites"
+		     " WHERE site = ?1 ORDER BY list_id",
+    [ST_SLOT_ARMS] = "SELECT randno, list_id, site, stratum, seq, kit,"
+		     " coalesce(device, ''), coalesce(subject, ''),"
+		     " arm_unblinding, arm_site FROM rand_slots"
+		     " WHERE subject IS NOT NULL ORDER BY site, randno",
+    [ST_SLOT_LIST_ADD] = "INSERT OR IGNORE INTO rand_lists(list_id,"
+			 " fingerprint, study, imported_at, nslots)"
+			 " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_SLOT_SITE_ADD] = "INSERT OR IGNORE INTO rand_sites(list_id, site,"
+			 " codebreak_pub, codebreak_key)"
+			 " VALUES(?1, ?2, ?3, ?4)",
+    [ST_SLOT_COUNTS] = "SELECT site, count(*), count(device),"
+		       " count(subject) FROM rand_slots GROUP BY site"
+		       " ORDER BY site",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_BEGIN_READ] = "BEGIN",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
 };
 
-struct checkpointer;
+static void checkpointer_stop(struct srv_store *s);
 
-struct srv_store {
-	sqlite3 *db;
-	sqlite3_stmt *st[ST_COUNT];
-	struct checkpointer *ckpt; /* NULL unless srv_store_checkpointer */
-};
+/* ---- opening ------------------------------------------------------------- */
 
-static int db_error(struct srv_store *s, struct cb_err *err, int rc,
-		    const char *what)
+static int store_path(const char *dir, const char *file, char *path, size_t cap,
+		      struct cb_err *err)
 {
-	int code =
-	    (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? CB_EBUSY : CB_EIO;
-
-	return cb_err_set(err, code, "central store: %s: %s", what,
-			  s && s->db ? sqlite3_errmsg(s->db)
-				     : sqlite3_errstr(rc));
+	if ((size_t)snprintf(path, cap, "%s/%s", dir, file) >= cap)
+		return cb_err_set(err, CB_EINVAL,
+				  "data directory path is too "
+				  "long");
+	return 0;
 }
 
-/* The prepared statement `id`, reset and with its bindings cleared. */
-static sqlite3_stmt *stmt(struct srv_store *s, enum stmt_id id,
-			  struct cb_err *err)
+static int open_db(const char *path, int readonly, struct srv_store **out,
+		   struct cb_err *err)
 {
-	int rc;
-
-	if (!s->st[id]) {
-		rc = sqlite3_prepare_v3(s->db, sql[id], -1,
-					SQLITE_PREPARE_PERSISTENT, &s->st[id],
-					NULL);
-		if (rc) {
-			db_error(s, err, rc, "prepare");
-			return NULL;
-		}
-	}
-	sqlite3_reset(s->st[id]);
-	sqlite3_clear_bindings(s->st[id]);
-	return s->st[id];
-}
-
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/*
- * Bind without a copy, for the statements a push runs per event: only
- * where the statement is stepped and reset before `v` goes away, in the
- * same function (the next stmt() clears the binding).
- */
-static void bind_static(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-/* Step a statement that returns no rows. */
-static int run_done(struct srv_store *s, sqlite3_stmt *st, const char *what,
-		    struct cb_err *err)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		return cb_err_set(err, CB_EEXIST,
-				  "central store: %s: already "
-				  "exists",
-				  what);
-	return db_error(s, err, rc, what);
-}
-
-static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-	size_t n = t ? strlen((const char *)t) : 0;
-
-	if (n >= cap)
-		n = cap - 1;
-	if (n)
-		memcpy(dst, t, n);
-	dst[n] = '\0';
-}
-
-static const char *col_text(sqlite3_stmt *st, int col)
-{
-	const unsigned char *t = sqlite3_column_text(st, col);
-
-	return t ? (const char *)t : "";
-}
-
-static int set_pragmas(struct srv_store *s, struct cb_err *err)
-{
-	/* PRAGMAs are constant text, run once at open. A 64 MiB page
-	 * cache keeps the indexes a push writes (event ids, item keys) in
-	 * memory instead of re-reading them at every batch. */
+	/* A 64 MiB page cache keeps the indexes a push writes (event ids,
+	 * item keys) in memory instead of re-reading them at every batch. */
 	static const char pragmas[] = "PRAGMA journal_mode=WAL;"
 				      "PRAGMA synchronous=FULL;"
 				      "PRAGMA foreign_keys=ON;"
 				      "PRAGMA secure_delete=ON;"
 				      "PRAGMA cache_size=-65536;";
-	int rc;
-
-	sqlite3_busy_timeout(s->db, 5000);
-	rc = sqlite3_exec(s->db, pragmas, NULL, NULL, NULL);
-	if (rc)
-		return db_error(s, err, rc, "configure");
-	return 0;
-}
-
-static int store_path(const char *dir, char *path, size_t cap,
-		      struct cb_err *err)
-{
-	int n = snprintf(path, cap, "%s/%s", dir, SRV_STORE_FILE);
-
-	if (n < 0 || (size_t)n >= cap)
-		return cb_err_set(err, CB_EINVAL,
-				  "data directory path too "
-				  "long");
-	return 0;
-}
-
-static int open_db(const char *path, int flags, struct srv_store **out,
-		   struct cb_err *err)
-{
+	static const char read_pragmas[] = "PRAGMA cache_size=-16384;"
+					   "PRAGMA query_only=ON;";
 	struct srv_store *s = calloc(1, sizeof(*s));
 	int rc;
 
 	*out = NULL;
 	if (!s)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc) {
-		rc = db_error(s, err, rc, path);
-		srv_store_close(s);
-		return rc;
-	}
-	sqlite3_extended_result_codes(s->db, 1);
-	rc = set_pragmas(s, err);
+	s->readonly = readonly;
+	rc =
+	    cb_db_open(&s->db, path,
+		       (readonly ? SQLITE_OPEN_READONLY
+				 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+			   SQLITE_OPEN_NOMUTEX,
+		       5000, "central store", srv_store_sql, ST_COUNT, err);
+	if (!rc)
+		rc = cb_db_exec(&s->db, readonly ? read_pragmas : pragmas,
+				"setting up", err);
 	if (rc) {
 		srv_store_close(s);
 		return rc;
@@ -367,27 +298,62 @@ static int open_db(const char *path, int flags, struct srv_store **out,
 }
 
 static int setting_put(struct srv_store *s, const char *key, const void *v,
-		       size_t len, struct cb_err *err)
+		       size_t n, struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SETTING_PUT, err);
+	sqlite3_stmt *st = st_get(s, ST_SETTING_PUT, err);
 
 	if (!st)
 		return err->code;
-	bind_text(st, 1, key);
-	sqlite3_bind_blob(st, 2, v, (int)len, SQLITE_TRANSIENT);
-	return run_done(s, st, "write setting", err);
+	cb_db_bind_text(st, 1, key);
+	sqlite3_bind_blob(st, 2, v, (int)n, SQLITE_TRANSIENT);
+	return st_done(s, st, "write setting", err);
+}
+
+/* A setting into a malloc'd NUL-terminated string; CB_ENOTFOUND. */
+static int setting_get(struct srv_store *s, const char *key, char **out,
+		       size_t *len, struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_SETTING_GET, err);
+	const void *p;
+	size_t n;
+	int rc;
+
+	*out = NULL;
+	if (!st)
+		return err->code;
+	cb_db_bind_text(st, 1, key);
+	rc = st_row(s, st, "read setting", err);
+	if (rc <= 0) {
+		sqlite3_reset(st);
+		return rc ? rc
+			  : cb_err_set(err, CB_ENOTFOUND, "no setting %s", key);
+	}
+	p = sqlite3_column_blob(st, 0);
+	n = (size_t)sqlite3_column_bytes(st, 0);
+	*out = malloc(n + 1);
+	if (!*out) {
+		sqlite3_reset(st);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	if (n)
+		memcpy(*out, p, n);
+	(*out)[n] = '\0';
+	if (len)
+		*len = n;
+	sqlite3_reset(st);
+	return 0;
 }
 
 int srv_store_create(const char *dir, const char *study, const char *proto,
 		     size_t proto_len, const char *proto_sha256,
 		     struct srv_store **out, struct cb_err *err)
 {
-	char path[4096];
+	char path[4096], ver[8];
 	struct srv_store *s;
 	int rc;
 
 	*out = NULL;
-	rc = store_path(dir, path, sizeof(path), err);
+	rc = store_path(dir, SRV_STORE_FILE, path, sizeof(path), err);
 	if (rc)
 		return rc;
 	if (mkdir(dir, 0700) && errno != EEXIST)
@@ -396,18 +362,15 @@ int srv_store_create(const char *dir, const char *study, const char *proto,
 	if (access(path, F_OK) == 0)
 		return cb_err_set(err, CB_EEXIST,
 				  "%s already holds a central store", dir);
-	rc = open_db(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &s, err);
+	rc = open_db(path, 0, &s, err);
 	if (rc)
 		return rc;
-	rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	snprintf(ver, sizeof(ver), "%d", SRV_SCHEMA_VERSION);
+	rc = cb_db_exec(&s->db, "BEGIN IMMEDIATE", "create schema", err);
 	if (!rc)
-		rc = sqlite3_exec(s->db, schema, NULL, NULL, NULL);
-	if (rc) {
-		rc = db_error(s, err, rc, "create schema");
-		goto fail;
-	}
-	rc = setting_put(s, "schema_version", SCHEMA_VERSION,
-			 strlen(SCHEMA_VERSION), err);
+		rc = cb_db_exec(&s->db, srv_store_schema, "create schema", err);
+	if (!rc)
+		rc = setting_put(s, "schema_version", ver, strlen(ver), err);
 	if (!rc)
 		rc = setting_put(s, "study", study, strlen(study), err);
 	if (!rc)
@@ -417,24 +380,77 @@ int srv_store_create(const char *dir, const char *study, const char *proto,
 				 strlen(proto_sha256), err);
 	if (!rc)
 		rc = srv_store_commit(s, err);
-	if (rc)
-		goto fail;
+	if (rc) {
+		srv_store_close(s);
+		unlink(path);
+		return rc;
+	}
 	*out = s;
 	return 0;
-fail:
-	srv_store_close(s);
-	unlink(path);
+}
+
+/* The store's schema version (1 for a store from before the setting). */
+static int schema_version(struct srv_store *s, long *v, struct cb_err *err)
+{
+	char *text = NULL;
+	int rc = setting_get(s, "schema_version", &text, NULL, err);
+
+	*v = 1;
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	*v = strtol(text, NULL, 10);
+	free(text);
+	return *v >= 1 ? 0
+		       : cb_err_set(err, CB_EINTEGRITY,
+				    "central store: bad schema version");
+}
+
+/* Check the version, and upgrade an older store (a writer only). */
+static int check_schema(struct srv_store *s, struct cb_err *err)
+{
+	long v = 0;
+	int rc = schema_version(s, &v, err);
+
+	if (rc)
+		return rc;
+	if (v > SRV_SCHEMA_VERSION)
+		return cb_err_set(err, CB_EINVAL,
+				  "this central store has schema version %ld, "
+				  "made by a newer casebookd; this one reads "
+				  "version %d: run the newer casebookd",
+				  v, SRV_SCHEMA_VERSION);
+	if (v == SRV_SCHEMA_VERSION)
+		return 0;
+	if (s->readonly)
+		return cb_err_set(err, CB_EINVAL,
+				  "this central store has schema version %ld "
+				  "and must be upgraded first: run 'casebookd "
+				  "rebuild' (or serve) on it",
+				  v);
+	rc = cb_db_exec(&s->db, "BEGIN IMMEDIATE", "upgrade the schema", err);
+	if (rc)
+		return rc;
+	rc = cb_db_exec(&s->db, upgrade_1, "upgrade the schema", err);
+	if (!rc)
+		rc = srv_store_commit(s, err);
+	else
+		srv_store_rollback(s);
 	return rc;
 }
 
-int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err)
+static int open_store(const char *dir, int readonly, struct srv_store **out,
+		      struct cb_err *err)
 {
 	char path[4096];
-	char *ver = NULL;
+	char *study = NULL;
 	int rc;
 
 	*out = NULL;
-	rc = store_path(dir, path, sizeof(path), err);
+	rc = store_path(dir, SRV_STORE_FILE, path, sizeof(path), err);
 	if (rc)
 		return rc;
 	if (access(path, F_OK))
@@ -442,20 +458,122 @@ int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err)
 				  "%s holds no central store (run 'casebookd "
 				  "init --data %s --protocol FILE')",
 				  dir, dir);
-	rc = open_db(path, SQLITE_OPEN_READWRITE, out, err);
+	rc = open_db(path, readonly, out, err);
 	if (rc)
 		return rc;
-	rc = sqlite3_exec((*out)->db, REUSE_TABLE, NULL, NULL, NULL);
-	if (rc)
-		rc = db_error(*out, err, rc, "upgrade schema");
+	rc = check_schema(*out, err);
 	if (!rc)
-		rc = srv_store_study(*out, &ver, NULL, NULL, NULL, err);
-	free(ver);
+		rc = srv_store_study(*out, &study, NULL, NULL, NULL, err);
+	free(study);
 	if (rc) {
 		srv_store_close(*out);
 		*out = NULL;
 	}
 	return rc;
+}
+
+int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err)
+{
+	return open_store(dir, 0, out, err);
+}
+
+int srv_store_open_reader(const char *dir, struct srv_store **out,
+			  struct cb_err *err)
+{
+	return open_store(dir, 1, out, err);
+}
+
+int srv_store_stale(struct srv_store *s)
+{
+	char *v = NULL;
+	struct cb_err err;
+	int stale = !setting_get(s, SRV_SETTING_STALE, &v, NULL, &err) && v &&
+		    !strcmp(v, "1");
+
+	free(v);
+	return stale;
+}
+
+int srv_store_stale_clear(struct srv_store *s, struct cb_err *err)
+{
+	return setting_put(s, SRV_SETTING_STALE, "0", 1, err);
+}
+
+int srv_store_study(struct srv_store *s, char **study, char **proto,
+		    size_t *proto_len, char **sha256, struct cb_err *err)
+{
+	char *a = NULL, *b = NULL, *c = NULL;
+	size_t n = 0;
+	int rc;
+
+	rc = setting_get(s, "study", &a, NULL, err);
+	if (!rc && proto)
+		rc = setting_get(s, "protocol", &b, &n, err);
+	if (!rc && sha256)
+		rc = setting_get(s, "protocol_sha256", &c, NULL, err);
+	if (rc) {
+		free(a);
+		free(b);
+		free(c);
+		if (rc == CB_ENOTFOUND)
+			return cb_err_set(err, CB_EINTEGRITY,
+					  "central store: the study settings "
+					  "are missing");
+		return rc;
+	}
+	if (study)
+		*study = a;
+	else
+		free(a);
+	if (proto) {
+		*proto = b;
+		if (proto_len)
+			*proto_len = n;
+	}
+	if (sha256)
+		*sha256 = c;
+	return 0;
+}
+
+void srv_store_close(struct srv_store *s)
+{
+	if (!s)
+		return;
+	checkpointer_stop(s);
+	cb_db_close(&s->db);
+	free(s);
+}
+
+/* ---- transactions ------------------------------------------------------ */
+
+int srv_store_begin(struct srv_store *s, struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_BEGIN, err);
+
+	return st ? st_done(s, st, "begin", err) : err->code;
+}
+
+int srv_store_begin_read(struct srv_store *s, struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_BEGIN_READ, err);
+
+	return st ? st_done(s, st, "begin", err) : err->code;
+}
+
+int srv_store_commit(struct srv_store *s, struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_COMMIT, err);
+	int rc = st ? st_done(s, st, "commit", err) : err->code;
+
+	if (rc)
+		srv_store_rollback(s);
+	return rc;
+}
+
+void srv_store_rollback(struct srv_store *s)
+{
+	if (s && s->db.db && !sqlite3_get_autocommit(s->db.db))
+		sqlite3_exec(s->db.db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* ---- checkpoints off the writer's path --------------------------------- */
@@ -525,7 +643,8 @@ static void checkpointer_stop(struct srv_store *s)
 
 	if (!k)
 		return;
-	sqlite3_wal_autocheckpoint(s->db, CKPT_WAKE_PAGES); /* own hook back */
+	sqlite3_wal_autocheckpoint(s->db.db,
+				   CKPT_WAKE_PAGES); /* own hook back */
 	pthread_mutex_lock(&k->lock);
 	k->stop = 1;
 	pthread_cond_signal(&k->cond);
@@ -540,7 +659,7 @@ static void checkpointer_stop(struct srv_store *s)
 
 int srv_store_checkpointer(struct srv_store *s, struct cb_err *err)
 {
-	const char *path = sqlite3_db_filename(s->db, "main");
+	const char *path = sqlite3_db_filename(s->db.db, "main");
 	struct checkpointer *k;
 	int rc;
 
@@ -576,120 +695,8 @@ int srv_store_checkpointer(struct srv_store *s, struct cb_err *err)
 				  "cannot start the checkpoint thread");
 	}
 	s->ckpt = k;
-	sqlite3_wal_hook(s->db, wal_hook, k); /* replaces autocheckpoint */
+	sqlite3_wal_hook(s->db.db, wal_hook, k); /* replaces autocheckpoint */
 	return 0;
-}
-
-void srv_store_close(struct srv_store *s)
-{
-	int i;
-
-	if (!s)
-		return;
-	checkpointer_stop(s);
-	for (i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(s->st[i]);
-	sqlite3_close(s->db);
-	free(s);
-}
-
-static int setting_get(struct srv_store *s, const char *key, char **out,
-		       size_t *len, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_SETTING_GET, err);
-	const void *v;
-	int n, rc;
-
-	if (!st)
-		return err->code;
-	bind_text(st, 1, key);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
-		if (rc == SQLITE_DONE)
-			return cb_err_set(err, CB_EINTEGRITY,
-					  "central store: setting %s missing",
-					  key);
-		return db_error(s, err, rc, "read setting");
-	}
-	v = sqlite3_column_blob(st, 0);
-	n = sqlite3_column_bytes(st, 0);
-	*out = malloc((size_t)n + 1);
-	if (!*out) {
-		sqlite3_reset(st);
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	}
-	if (n)
-		memcpy(*out, v, (size_t)n);
-	(*out)[n] = '\0';
-	if (len)
-		*len = (size_t)n;
-	sqlite3_reset(st);
-	return 0;
-}
-
-int srv_store_study(struct srv_store *s, char **study, char **proto,
-		    size_t *proto_len, char **sha256, struct cb_err *err)
-{
-	int rc = 0;
-
-	if (study)
-		*study = NULL;
-	if (proto)
-		*proto = NULL;
-	if (sha256)
-		*sha256 = NULL;
-	if (study)
-		rc = setting_get(s, "study", study, NULL, err);
-	if (!rc && proto)
-		rc = setting_get(s, "protocol", proto, proto_len, err);
-	if (!rc && sha256)
-		rc = setting_get(s, "protocol_sha256", sha256, NULL, err);
-	if (rc) {
-		if (study) {
-			free(*study);
-			*study = NULL;
-		}
-		if (proto) {
-			free(*proto);
-			*proto = NULL;
-		}
-	}
-	return rc;
-}
-
-/* ---- transactions ------------------------------------------------------ */
-
-int srv_store_begin(struct srv_store *s, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_BEGIN, err);
-
-	return st ? run_done(s, st, "begin", err) : err->code;
-}
-
-int srv_store_commit(struct srv_store *s, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_COMMIT, err);
-	int rc;
-
-	if (!st)
-		return err->code;
-	rc = run_done(s, st, "commit", err);
-	if (rc)
-		srv_store_rollback(s);
-	return rc;
-}
-
-void srv_store_rollback(struct srv_store *s)
-{
-	struct cb_err ignored;
-	sqlite3_stmt *st;
-
-	if (sqlite3_get_autocommit(s->db))
-		return;
-	st = stmt(s, ST_ROLLBACK, &ignored);
-	if (st)
-		run_done(s, st, "rollback", &ignored);
 }
 
 /* ---- sites ------------------------------------------------------------- */
@@ -697,15 +704,15 @@ void srv_store_rollback(struct srv_store *s)
 int srv_store_site_add(struct srv_store *s, const char *code, const char *name,
 		       struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SITE_ADD, err);
+	sqlite3_stmt *st = st_get(s, ST_SITE_ADD, err);
 	int rc;
 
 	if (!st)
 		return err->code;
-	bind_text(st, 1, code);
-	bind_text(st, 2, name);
+	cb_db_bind_text(st, 1, code);
+	cb_db_bind_text(st, 2, name);
 	sqlite3_bind_int64(st, 3, cb_clock_now_ms());
-	rc = run_done(s, st, "add site", err);
+	rc = st_done(s, st, "add site", err);
 	if (rc == CB_EEXIST)
 		return cb_err_set(err, CB_EEXIST, "site %s already exists",
 				  code);
@@ -715,19 +722,19 @@ int srv_store_site_add(struct srv_store *s, const char *code, const char *name,
 int srv_store_site_exists(struct srv_store *s, const char *code,
 			  struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SITE_GET, err);
+	sqlite3_stmt *st = st_get(s, ST_SITE_GET, err);
 	int rc;
 
 	if (!st)
 		return err->code;
-	bind_text(st, 1, code);
+	cb_db_bind_text(st, 1, code);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
 		return 0;
-	return db_error(s, err, rc, "read site");
+	return st_fail(s, rc, "read site", err);
 }
 
 int srv_store_site_each(struct srv_store *s,
@@ -735,13 +742,13 @@ int srv_store_site_each(struct srv_store *s,
 				  void *ctx),
 			void *ctx, struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SITE_EACH, err);
+	sqlite3_stmt *st = st_get(s, ST_SITE_EACH, err);
 	int rc;
 
 	if (!st)
 		return err->code;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int r = fn(col_text(st, 0), col_text(st, 1), ctx);
+		int r = fn(cb_db_col_text(st, 0), cb_db_col_text(st, 1), ctx);
 
 		if (r) {
 			sqlite3_reset(st);
@@ -749,7 +756,7 @@ int srv_store_site_each(struct srv_store *s,
 		}
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, err, rc, "list sites");
+	return rc == SQLITE_DONE ? 0 : st_fail(s, rc, "list sites", err);
 }
 
 /* ---- tokens ------------------------------------------------------------ */
@@ -757,30 +764,30 @@ int srv_store_site_each(struct srv_store *s,
 int srv_store_token_add(struct srv_store *s, const struct srv_token *t,
 			struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TOKEN_ADD, err);
+	sqlite3_stmt *st = st_get(s, ST_TOKEN_ADD, err);
 
 	if (!st)
 		return err->code;
-	bind_text(st, 1, t->id);
-	bind_text(st, 2, t->hash);
-	bind_text(st, 3, t->site);
-	bind_text(st, 4, t->role);
+	cb_db_bind_text(st, 1, t->id);
+	cb_db_bind_text(st, 2, t->hash);
+	cb_db_bind_text(st, 3, t->site);
+	cb_db_bind_text(st, 4, t->role);
 	sqlite3_bind_int64(st, 5, t->created_ms);
 	sqlite3_bind_int64(st, 6, t->expires_ms);
-	return run_done(s, st, "add token", err);
+	return st_done(s, st, "add token", err);
 }
 
 static void token_row(sqlite3_stmt *st, struct srv_token *t)
 {
 	memset(t, 0, sizeof(*t));
-	copy_col(t->id, sizeof(t->id), st, 0);
-	copy_col(t->hash, sizeof(t->hash), st, 1);
-	copy_col(t->site, sizeof(t->site), st, 2);
-	copy_col(t->role, sizeof(t->role), st, 3);
+	cb_db_col_copy(t->id, sizeof(t->id), st, 0);
+	cb_db_col_copy(t->hash, sizeof(t->hash), st, 1);
+	cb_db_col_copy(t->site, sizeof(t->site), st, 2);
+	cb_db_col_copy(t->role, sizeof(t->role), st, 3);
 	t->created_ms = sqlite3_column_int64(st, 4);
 	t->expires_ms = sqlite3_column_int64(st, 5);
 	t->used_ms = sqlite3_column_int64(st, 6);
-	copy_col(t->device, sizeof(t->device), st, 7);
+	cb_db_col_copy(t->device, sizeof(t->device), st, 7);
 	t->revoked = sqlite3_column_int(st, 8);
 }
 
@@ -788,7 +795,7 @@ int srv_store_token_each(struct srv_store *s,
 			 int (*fn)(const struct srv_token *t, void *ctx),
 			 void *ctx, struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TOKEN_EACH, err);
+	sqlite3_stmt *st = st_get(s, ST_TOKEN_EACH, err);
 	struct srv_token t;
 	int rc;
 
@@ -805,20 +812,20 @@ int srv_store_token_each(struct srv_store *s,
 		}
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, err, rc, "list tokens");
+	return rc == SQLITE_DONE ? 0 : st_fail(s, rc, "list tokens", err);
 }
 
 int srv_store_token_revoke(struct srv_store *s, const char *id,
 			   struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TOKEN_REVOKE, err);
+	sqlite3_stmt *st = st_get(s, ST_TOKEN_REVOKE, err);
 	int rc;
 
 	if (!st)
 		return err->code;
-	bind_text(st, 1, id);
-	rc = run_done(s, st, "revoke token", err);
-	if (!rc && sqlite3_changes(s->db) == 0)
+	cb_db_bind_text(st, 1, id);
+	rc = st_done(s, st, "revoke token", err);
+	if (!rc && sqlite3_changes(s->db.db) == 0)
 		return cb_err_set(err, CB_ENOTFOUND, "no token with id %s", id);
 	return rc;
 }
@@ -831,10 +838,10 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 	sqlite3_stmt *st;
 	int rc;
 
-	st = stmt(s, ST_TOKEN_BY_HASH, err);
+	st = st_get(s, ST_TOKEN_BY_HASH, err);
 	if (!st)
 		return err->code;
-	bind_text(st, 1, token_hash);
+	cb_db_bind_text(st, 1, token_hash);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		token_row(st, &t);
@@ -843,7 +850,7 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 		return cb_err_set(err, CB_ENOTFOUND,
 				  "unknown registration token");
 	if (rc != SQLITE_ROW)
-		return db_error(s, err, rc, "read token");
+		return st_fail(s, rc, "read token", err);
 	if (t.revoked)
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "registration token was revoked");
@@ -868,7 +875,7 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "registration token has expired");
 
-	st = stmt(s, ST_DEVICE_BY_KEY, err);
+	st = st_get(s, ST_DEVICE_BY_KEY, err);
 	if (!st)
 		return err->code;
 	sqlite3_bind_blob(st, 1, dev->pk, sizeof(dev->pk), SQLITE_TRANSIENT);
@@ -878,16 +885,16 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 		return cb_err_set(err, CB_EEXIST,
 				  "this public key is already registered");
 	if (rc != SQLITE_DONE)
-		return db_error(s, err, rc, "read devices");
+		return st_fail(s, rc, "read devices", err);
 
-	st = stmt(s, ST_DEVICE_NEXT_INDEX, err);
+	st = st_get(s, ST_DEVICE_NEXT_INDEX, err);
 	if (!st)
 		return err->code;
-	bind_text(st, 1, t.site);
+	cb_db_bind_text(st, 1, t.site);
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
 		sqlite3_reset(st);
-		return db_error(s, err, rc, "next device index");
+		return st_fail(s, rc, "next device index", err);
 	}
 	dev->device_index = (long)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
@@ -900,28 +907,28 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 	dev->created_ms = now_ms;
 	dev->revoked_ms = 0;
 
-	st = stmt(s, ST_DEVICE_ADD, err);
+	st = st_get(s, ST_DEVICE_ADD, err);
 	if (!st)
 		return err->code;
-	bind_text(st, 1, dev->id);
+	cb_db_bind_text(st, 1, dev->id);
 	sqlite3_bind_blob(st, 2, dev->pk, sizeof(dev->pk), SQLITE_TRANSIENT);
-	bind_text(st, 3, dev->site);
-	bind_text(st, 4, dev->role);
+	cb_db_bind_text(st, 3, dev->site);
+	cb_db_bind_text(st, 4, dev->role);
 	sqlite3_bind_int64(st, 5, dev->device_index);
-	bind_text(st, 6, dev->user);
+	cb_db_bind_text(st, 6, dev->user);
 	sqlite3_bind_int64(st, 7, now_ms);
-	rc = run_done(s, st, "add device", err);
+	rc = st_done(s, st, "add device", err);
 	if (rc)
 		return rc;
 
-	st = stmt(s, ST_TOKEN_USE, err);
+	st = st_get(s, ST_TOKEN_USE, err);
 	if (!st)
 		return err->code;
-	bind_text(st, 1, t.id);
+	cb_db_bind_text(st, 1, t.id);
 	sqlite3_bind_int64(st, 2, now_ms);
-	bind_text(st, 3, dev->id);
-	rc = run_done(s, st, "use token", err);
-	if (!rc && sqlite3_changes(s->db) != 1)
+	cb_db_bind_text(st, 3, dev->id);
+	rc = st_done(s, st, "use token", err);
+	if (!rc && sqlite3_changes(s->db.db) != 1)
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "registration token was already used");
 	return rc;
@@ -950,14 +957,14 @@ static void device_row(sqlite3_stmt *st, struct srv_device *d)
 	const void *pk;
 
 	memset(d, 0, sizeof(*d));
-	copy_col(d->id, sizeof(d->id), st, 0);
+	cb_db_col_copy(d->id, sizeof(d->id), st, 0);
 	pk = sqlite3_column_blob(st, 1);
 	if (pk && sqlite3_column_bytes(st, 1) == (int)sizeof(d->pk))
 		memcpy(d->pk, pk, sizeof(d->pk));
-	copy_col(d->site, sizeof(d->site), st, 2);
-	copy_col(d->role, sizeof(d->role), st, 3);
+	cb_db_col_copy(d->site, sizeof(d->site), st, 2);
+	cb_db_col_copy(d->role, sizeof(d->role), st, 3);
 	d->device_index = (long)sqlite3_column_int64(st, 4);
-	copy_col(d->user, sizeof(d->user), st, 5);
+	cb_db_col_copy(d->user, sizeof(d->user), st, 5);
 	d->created_ms = sqlite3_column_int64(st, 6);
 	d->revoked_ms = sqlite3_column_int64(st, 7);
 }
@@ -965,12 +972,12 @@ static void device_row(sqlite3_stmt *st, struct srv_device *d)
 int srv_store_device_get(struct srv_store *s, const char *id,
 			 struct srv_device *out, struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_DEVICE_GET, err);
+	sqlite3_stmt *st = st_get(s, ST_DEVICE_GET, err);
 	int rc;
 
 	if (!st)
 		return err->code;
-	bind_text(st, 1, id);
+	cb_db_bind_text(st, 1, id);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		device_row(st, out);
@@ -979,14 +986,14 @@ int srv_store_device_get(struct srv_store *s, const char *id,
 		return 0;
 	if (rc == SQLITE_DONE)
 		return cb_err_set(err, CB_ENOTFOUND, "unknown device %s", id);
-	return db_error(s, err, rc, "read device");
+	return st_fail(s, rc, "read device", err);
 }
 
 int srv_store_device_each(struct srv_store *s,
 			  int (*fn)(const struct srv_device *d, void *ctx),
 			  void *ctx, struct cb_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_DEVICE_EACH, err);
+	sqlite3_stmt *st = st_get(s, ST_DEVICE_EACH, err);
 	struct srv_device d;
 	int rc;
 
@@ -1003,7 +1010,7 @@ int srv_store_device_each(struct srv_store *s,
 		}
 	}
 	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, err, rc, "list devices");
+	return rc == SQLITE_DONE ? 0 : st_fail(s, rc, "list devices", err);
 }
 
 int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
@@ -1016,656 +1023,61 @@ int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 	rc = srv_store_device_get(s, id, &d, err);
 	if (rc)
 		return rc;
-	st = stmt(s, ST_DEVICE_REVOKE, err);
+	st = st_get(s, ST_DEVICE_REVOKE, err);
 	if (!st)
 		return err->code;
-	bind_text(st, 1, id);
+	cb_db_bind_text(st, 1, id);
 	sqlite3_bind_int64(st, 2, now_ms > 0 ? now_ms : 1);
-	return run_done(s, st, "revoke device", err);
+	return st_done(s, st, "revoke device", err);
 }
 
-/* ---- nonces ------------------------------------------------------------ */
+/* ---- re-used subject ids ---------------------------------------------- */
 
-int srv_store_nonce_use(struct srv_store *s, const char *device,
-			const char *nonce, int64_t time_ms, int64_t now_ms,
+int srv_store_reuse_add(struct srv_store *s, const char *subject,
+			const char *device, const char *hlc, struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_REUSE_ADD, err);
+
+	if (!st)
+		return err->code;
+	cb_db_bind_text(st, 1, subject);
+	cb_db_bind_text(st, 2, device);
+	cb_db_bind_text(st, 3, hlc);
+	return st_done(s, st, "record a re-used subject id", err);
+}
+
+int srv_store_reuse_get(struct srv_store *s, const char *subject,
+			const char *device, char hlc[CB_EVENT_HLC_HEX + 1],
 			struct cb_err *err)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = st_get(s, ST_REUSE_GET, err);
 	int rc;
 
-	/* Prune and record in one transaction: one commit (one fsync) per
-	 * request, not two once old nonces start expiring. */
-	rc = srv_store_begin(s, err);
-	if (rc)
-		return rc;
-	st = stmt(s, ST_NONCE_PRUNE, err);
-	if (!st) {
-		rc = err->code;
-		goto fail;
-	}
-	sqlite3_bind_int64(st, 1, now_ms - SRV_NONCE_KEEP_MS);
-	rc = run_done(s, st, "prune nonces", err);
-	if (rc)
-		goto fail;
-	st = stmt(s, ST_NONCE_ADD, err);
-	if (!st) {
-		rc = err->code;
-		goto fail;
-	}
-	bind_text(st, 1, device);
-	bind_text(st, 2, nonce);
-	sqlite3_bind_int64(st, 3, time_ms);
-	rc = run_done(s, st, "record nonce", err);
-	if (rc == CB_EEXIST)
-		rc = cb_err_set(err, CB_ECONFLICT,
-				"request nonce already used (replayed "
-				"request)");
-	if (rc)
-		goto fail;
-	return srv_store_commit(s, err);
-fail:
-	srv_store_rollback(s);
-	return rc;
-}
-
-/* ---- events ------------------------------------------------------------ */
-
-int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
-			int64_t *seq, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_EVENT_ADD, err);
-	int rc;
-
+	hlc[0] = '\0';
 	if (!st)
 		return err->code;
-	bind_static(st, 1, row->id);
-	bind_static(st, 2, row->device);
-	bind_static(st, 3, row->site);
-	bind_static(st, 4, row->subject);
-	bind_static(st, 5, row->kind);
-	sqlite3_bind_int(st, 6, row->unblinded ? 1 : 0);
-	sqlite3_bind_text(st, 7, row->json, (int)row->json_len, SQLITE_STATIC);
-	bind_static(st, 8, row->received_at);
-	rc = run_done(s, st, "add event", err);
-	if (rc == CB_EEXIST)
-		return cb_err_set(err, CB_EEXIST, "event %s already stored",
-				  row->id);
-	if (!rc && seq)
-		*seq = sqlite3_last_insert_rowid(s->db);
-	return rc;
-}
-
-int srv_store_event_each(struct srv_store *s, int64_t since, long limit,
-			 const char *site, int unblinded,
-			 int (*fn)(const struct srv_event_row *row, void *ctx),
-			 void *ctx, int64_t *last, struct cb_err *err)
-{
-	sqlite3_stmt *st =
-	    stmt(s, site ? ST_EVENT_EACH_SITE : ST_EVENT_EACH, err);
-	struct srv_event_row row;
-	long n = 0;
-	int64_t at = since;
-	int rc, r = 0;
-
-	if (!st)
-		return err->code;
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int(st, 2, unblinded ? 1 : 0);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	if (site)
-		bind_text(st, 4, site);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		row.seq = sqlite3_column_int64(st, 0);
-		row.id = col_text(st, 1);
-		row.device = col_text(st, 2);
-		row.site = col_text(st, 3);
-		row.subject = col_text(st, 4);
-		row.kind = col_text(st, 5);
-		row.unblinded = sqlite3_column_int(st, 6);
-		row.json = col_text(st, 7);
-		row.json_len = (size_t)sqlite3_column_bytes(st, 7);
-		row.received_at = col_text(st, 8);
-		at = row.seq;
-		n++;
-		r = fn(&row, ctx);
-		if (r)
-			break;
-	}
-	sqlite3_reset(st);
-	if (r)
-		return r;
-	if (rc != SQLITE_DONE)
-		return db_error(s, err, rc, "read events");
-	if (limit <= 0 || n < limit) {
-		st = stmt(s, ST_EVENT_MAX, err);
-		if (!st)
-			return err->code;
-		rc = sqlite3_step(st);
-		if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) > at)
-			at = sqlite3_column_int64(st, 0);
-		sqlite3_reset(st);
-		if (rc != SQLITE_ROW)
-			return db_error(s, err, rc, "read events");
-	}
-	if (last)
-		*last = at;
-	return 0;
-}
-
-/* ---- derived tables ---------------------------------------------------- */
-
-int srv_store_derived_clear(struct srv_store *s, struct cb_err *err)
-{
-	static const enum stmt_id clear[] = {ST_CLEAR_SUBJECTS, ST_CLEAR_ITEMS,
-					     ST_CLEAR_QUERIES};
-	size_t i;
-	int rc;
-
-	for (i = 0; i < sizeof(clear) / sizeof(*clear); i++) {
-		sqlite3_stmt *st = stmt(s, clear[i], err);
-
-		if (!st)
-			return err->code;
-		rc = run_done(s, st, "clear derived tables", err);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
-int srv_store_subject_site(struct srv_store *s, const char *subject,
-			   char site[SRV_SITE_MAX + 1], struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_SUBJECT_SITE, err);
-	int rc;
-
-	if (!st)
-		return err->code;
-	bind_static(st, 1, subject);
+	cb_db_bind_text(st, 1, subject);
+	cb_db_bind_text(st, 2, device);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
-		copy_col(site, SRV_SITE_MAX + 1, st, 0);
+		cb_db_col_copy(hlc, CB_EVENT_HLC_HEX + 1, st, 0);
 	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return cb_err_set(err, CB_ENOTFOUND, "unknown subject %s",
-				  subject);
-	return db_error(s, err, rc, "read subject");
-}
-
-struct derive_ctx {
-	struct srv_store *s;
-	const char *site;
-	struct cb_err *err;
-	long n;
-};
-
-/*
- * A JSON array text of `n` strings (NULL entries as null), escaped as
- * cJSON_PrintUnformatted escapes them, so the rows read the same as
- * ever; written directly because it runs for every item an event
- * changes. Malloc'd; NULL when out of memory.
- */
-static char *json_strings(const char *const *v, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, cap = 3, pos = 0;
-	char *out;
-
-	for (i = 0; i < n; i++)
-		cap += v[i] ? 6 * strlen(v[i]) + 3 : 5;
-	out = malloc(cap);
-	if (!out)
-		return NULL;
-	out[pos++] = '[';
-	for (i = 0; i < n; i++) {
-		const unsigned char *p = (const unsigned char *)v[i];
-
-		if (i)
-			out[pos++] = ',';
-		if (!p) {
-			memcpy(out + pos, "null", 4);
-			pos += 4;
-			continue;
-		}
-		out[pos++] = '"';
-		for (; *p; p++) {
-			const char *esc = NULL;
-
-			switch (*p) {
-			case '"':
-				esc = "\\\"";
-				break;
-			case '\\':
-				esc = "\\\\";
-				break;
-			case '\b':
-				esc = "\\b";
-				break;
-			case '\f':
-				esc = "\\f";
-				break;
-			case '\n':
-				esc = "\\n";
-				break;
-			case '\r':
-				esc = "\\r";
-				break;
-			case '\t':
-				esc = "\\t";
-				break;
-			default:
-				break;
-			}
-			if (esc) {
-				out[pos++] = esc[0];
-				out[pos++] = esc[1];
-			} else if (*p < 0x20) {
-				memcpy(out + pos, "\\u00", 4);
-				out[pos + 4] = hex[*p >> 4];
-				out[pos + 5] = hex[*p & 15];
-				pos += 6;
-			} else {
-				out[pos++] = (char)*p;
-			}
-		}
-		out[pos++] = '"';
-	}
-	out[pos++] = ']';
-	out[pos] = '\0';
-	return out;
-}
-
-/* Write the row of item `it` with statement `id` (insert or replace). */
-static int item_write(struct srv_store *s, const struct cb_merge_item *it,
-		      enum stmt_id id, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, id, err);
-	char *heads, *values;
-	int rc;
-
-	if (!st)
-		return err->code;
-	heads = json_strings(it->heads, it->nheads);
-	values = json_strings(it->head_values, it->nheads);
-	if (!heads || !values) {
-		free(heads);
-		free(values);
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	}
-	bind_static(st, 1, it->subject);
-	bind_static(st, 2, it->visit);
-	bind_static(st, 3, it->form);
-	bind_static(st, 4, it->instance);
-	bind_static(st, 5, it->item);
-	bind_static(st, 6, it->conflict ? NULL : it->value);
-	sqlite3_bind_int(st, 7, it->conflict ? 1 : 0);
-	bind_static(st, 8, heads);
-	bind_static(st, 9, values);
-	bind_static(st, 10, it->query);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)it->nchanges);
-	rc = run_done(s, st, "write item", err);
-	free(heads);
-	free(values);
-	return rc;
-}
-
-static int derive_item(const struct cb_merge_item *it, void *vctx)
-{
-	struct derive_ctx *c = vctx;
-
-	return item_write(c->s, it, ST_ITEM_PUT, c->err);
-}
-
-/* Write (insert or replace) the row of query `q` of a subject of `site`. */
-static int query_write(struct srv_store *s, const struct cb_merge_query *q,
-		       const char *site, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_QUERY_PUT, err);
-
-	if (!st)
-		return err->code;
-	bind_text(st, 1, q->id);
-	bind_text(st, 2, q->subject ? q->subject : "");
-	bind_text(st, 3, site);
-	bind_text(st, 4, q->visit ? q->visit : "");
-	bind_text(st, 5, q->form ? q->form : "");
-	bind_text(st, 6, q->instance ? q->instance : "");
-	bind_text(st, 7, q->item ? q->item : "");
-	bind_text(st, 8, cb_query_status_name(q->status));
-	sqlite3_bind_int(st, 9, q->system ? 1 : 0);
-	bind_text(st, 10, q->text ? q->text : "");
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)q->nanswers);
-	return run_done(s, st, "write query", err);
-}
-
-static int derive_query(const struct cb_merge_query *q, void *vctx)
-{
-	struct derive_ctx *c = vctx;
-
-	return query_write(c->s, q, c->site, c->err);
-}
-
-static int count_event(const struct cb_event *ev, void *vctx)
-{
-	struct derive_ctx *c = vctx;
-
-	(void)ev;
-	c->n++;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return st_fail(s, rc, "read re-used subject ids", err);
 	return 0;
 }
 
-int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
-			     const char *subject, const char *site,
-			     struct cb_err *err)
-{
-	struct derive_ctx c = {s, site, err, 0};
-	sqlite3_stmt *st;
-	int rc;
-
-	st = stmt(s, ST_ITEMS_DEL, err);
-	if (!st)
-		return err->code;
-	bind_text(st, 1, subject);
-	rc = run_done(s, st, "clear items", err);
-	if (rc)
-		return rc;
-	st = stmt(s, ST_QUERIES_DEL, err);
-	if (!st)
-		return err->code;
-	bind_text(st, 1, subject);
-	rc = run_done(s, st, "clear queries", err);
-	if (rc)
-		return rc;
-	cb_err_clear(err);
-	rc = cb_merge_each_item(m, subject, NULL, NULL, NULL, derive_item, &c);
-	if (!rc)
-		rc = cb_merge_each_query(m, subject, derive_query, &c, err);
-	if (!rc)
-		rc = cb_merge_each_event(m, subject, count_event, &c);
-	if (rc) {
-		if (!err->code)
-			cb_err_set(err, rc, "deriving subject %s: %s", subject,
-				   cb_err_name(rc));
-		return rc;
-	}
-	st = stmt(s, ST_SUBJECT_PUT, err);
-	if (!st)
-		return err->code;
-	bind_text(st, 1, subject);
-	bind_text(st, 2, site);
-	sqlite3_bind_int64(st, 3, c.n);
-	return run_done(s, st, "write subject", err);
-}
-
-/* The query column of the stored row of item `it` into out ("" if none). */
-static int item_old_query(struct srv_store *s, const struct cb_merge_item *it,
-			  char out[SRV_ID_HEX + 1], struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_ITEM_QUERY, err);
-	int rc;
-
-	out[0] = '\0';
-	if (!st)
-		return err->code;
-	bind_static(st, 1, it->subject);
-	bind_static(st, 2, it->visit);
-	bind_static(st, 3, it->form);
-	bind_static(st, 4, it->instance);
-	bind_static(st, 5, it->item);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		copy_col(out, SRV_ID_HEX + 1, st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-		return 0;
-	return db_error(s, err, rc, "read item");
-}
-
-/*
- * Write the current row of query `id` when the merge state lists it
- * (a query whose open event has arrived, or the system query of a
- * conflicted item), with the site of the subject it is about.
+/* ---- counts ----------------------------------------------------------------
  */
-static int query_refresh(struct srv_store *s, struct cb_merge *m,
-			 const char *id, const struct cb_event *ev,
-			 struct cb_err *err)
-{
-	char site[SRV_SITE_MAX + 1];
-	struct cb_merge_query q;
-	int rc;
 
-	rc = cb_merge_query_get(m, id, &q, err);
-	if (rc == CB_ENOTFOUND) {
-		cb_err_clear(err);
-		return 0;
-	}
-	if (rc)
-		return rc;
-	if (q.subject && strcmp(q.subject, ev->subject)) {
-		/* About another subject: that subject's site. Not yet in
-		 * the table means its open event comes later in the batch,
-		 * which writes the row then. */
-		rc = srv_store_subject_site(s, q.subject, site, err);
-		if (rc == CB_ENOTFOUND) {
-			cb_err_clear(err);
-			return 0;
-		}
-		if (rc)
-			return rc;
-		return query_write(s, &q, site, err);
-	}
-	return query_write(s, &q, ev->site, err);
-}
-
-static int query_delete(struct srv_store *s, const char *id, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_QUERY_DEL_ID, err);
-
-	if (!st)
-		return err->code;
-	bind_text(st, 1, id);
-	return run_done(s, st, "delete query", err);
-}
-
-int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
-			   const struct cb_event *ev, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_SUBJECT_COUNT, err);
-	const char *qid = NULL;
-	size_t i;
-	int rc;
-
-	if (!st)
-		return err->code;
-	bind_static(st, 1, ev->subject);
-	bind_static(st, 2, ev->site);
-	rc = run_done(s, st, "count subject event", err);
-	for (i = 0; !rc && i < ev->nchanges; i++) {
-		char old[SRV_ID_HEX + 1] = "";
-		struct cb_merge_item it;
-
-		rc = cb_merge_item_get(m, ev->subject, ev->visit, ev->form,
-				       ev->instance, ev->changes[i].item, &it,
-				       err);
-		if (rc == CB_ENOTFOUND) {
-			cb_err_clear(err);
-			rc = 0;
-			continue;
-		}
-		/* Only an item changed before can have a row whose system
-		 * query (of a conflict) is no longer current. */
-		if (!rc && it.nchanges > 1)
-			rc = item_old_query(s, &it, old, err);
-		if (!rc)
-			rc = item_write(s, &it, ST_ITEM_REPLACE, err);
-		if (!rc && old[0] &&
-		    !(it.conflict && it.query && !strcmp(old, it.query)))
-			rc = query_delete(s, old, err);
-		if (!rc && it.conflict && it.query)
-			rc = query_refresh(s, m, it.query, ev, err);
-	}
-	if (rc)
-		return rc;
-	if (!strcmp(ev->kind, CB_KIND_QUERY_OPEN))
-		qid = ev->id;
-	else if (!strcmp(ev->kind, CB_KIND_QUERY_ANSWER) ||
-		 !strcmp(ev->kind, CB_KIND_QUERY_CLOSE))
-		qid = cb_event_data(ev, CB_DATA_QUERY);
-	return qid ? query_refresh(s, m, qid, ev, err) : 0;
-}
-
-int srv_store_query_each(struct srv_store *s, const char *site,
-			 const char *status, long limit,
-			 int (*fn)(const struct srv_query_row *q, void *ctx),
-			 void *ctx, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_QUERY_EACH, err);
-	struct srv_query_row q;
-	int rc;
-
-	if (!st)
-		return err->code;
-	bind_text(st, 1, site);
-	bind_text(st, 2, status);
-	sqlite3_bind_int64(st, 3, limit > 0 ? limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int r;
-
-		q.id = col_text(st, 0);
-		q.subject = col_text(st, 1);
-		q.site = col_text(st, 2);
-		q.visit = col_text(st, 3);
-		q.form = col_text(st, 4);
-		q.instance = col_text(st, 5);
-		q.item = col_text(st, 6);
-		q.status = col_text(st, 7);
-		q.system = sqlite3_column_int(st, 8);
-		q.text = col_text(st, 9);
-		q.nanswers = (long)sqlite3_column_int64(st, 10);
-		r = fn(&q, ctx);
-		if (r) {
-			sqlite3_reset(st);
-			return r;
-		}
-	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, err, rc, "list queries");
-}
-
-/* A growable text buffer for the dump, capped at CB_MERGE_DUMP_MAX. */
-struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (cap > CB_MERGE_DUMP_MAX || !(p = realloc(b->p, cap))) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-/* A column as text with tab, newline and backslash escaped; NULL as \N. */
-static void buf_col(struct buf *b, sqlite3_stmt *st, int col)
-{
-	const unsigned char *t;
-	int i, n;
-
-	if (sqlite3_column_type(st, col) == SQLITE_NULL) {
-		buf_add(b, "\\N", 2);
-		return;
-	}
-	t = sqlite3_column_text(st, col);
-	n = sqlite3_column_bytes(st, col);
-	for (i = 0; i < n; i++) {
-		if (t[i] == '\t')
-			buf_add(b, "\\t", 2);
-		else if (t[i] == '\n')
-			buf_add(b, "\\n", 2);
-		else if (t[i] == '\\')
-			buf_add(b, "\\\\", 2);
-		else
-			buf_add(b, (const char *)t + i, 1);
-	}
-}
-
-int srv_store_derived_dump(struct srv_store *s, char **out, size_t *len,
-			   struct cb_err *err)
-{
-	struct buf b = {NULL, 0, 0, 0};
-	size_t t;
-	int rc = 0;
-
-	*out = NULL;
-	for (t = 0; t < sizeof(derived_dump_sql) / sizeof(*derived_dump_sql);
-	     t++) {
-		sqlite3_stmt *st;
-		int c, ncol;
-
-		rc = sqlite3_prepare_v2(s->db, derived_dump_sql[t], -1, &st,
-					NULL);
-		if (rc)
-			return db_error(s, err, rc, "dump");
-		buf_add(&b, "[", 1);
-		buf_add(&b, derived_names[t], strlen(derived_names[t]));
-		buf_add(&b, "]\n", 2);
-		ncol = sqlite3_column_count(st);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-			for (c = 0; c < ncol; c++) {
-				if (c)
-					buf_add(&b, "\t", 1);
-				buf_col(&b, st, c);
-			}
-			buf_add(&b, "\n", 1);
-		}
-		sqlite3_finalize(st);
-		if (rc != SQLITE_DONE) {
-			free(b.p);
-			return db_error(s, err, rc, "dump");
-		}
-	}
-	if (b.oom) {
-		free(b.p);
-		return cb_err_set(err, CB_ENOMEM, "dump: out of memory");
-	}
-	*out = b.p;
-	if (len)
-		*len = b.len;
-	return 0;
-}
-
-/* One integer from a constant counting query. */
 static int count(struct srv_store *s, const char *q, long *out,
 		 struct cb_err *err)
 {
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, q, -1, &st, NULL);
+	int64_t n = 0;
+	int rc = cb_db_int64(&s->db, q, &n, err);
 
-	if (rc)
-		return db_error(s, err, rc, "count");
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*out = (long)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : db_error(s, err, rc, "count");
+	*out = (long)n;
+	return rc;
 }
 
 int srv_store_stats(struct srv_store *s, struct srv_store_stats *st,
@@ -1708,43 +1120,4 @@ int srv_store_stats(struct srv_store *s, struct srv_store_stats *st,
 			   err);
 	st->last_seq = last;
 	return rc;
-}
-
-int srv_store_reuse_add(struct srv_store *s, const char *subject,
-			const char *device, const char *hlc, struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_REUSE_ADD, err);
-
-	if (!st)
-		return err->code;
-	bind_text(st, 1, subject);
-	bind_text(st, 2, device);
-	bind_text(st, 3, hlc);
-	return run_done(s, st, "record a re-used subject id", err);
-}
-
-int srv_store_reuse_get(struct srv_store *s, const char *subject,
-			const char *device, char hlc[CB_EVENT_HLC_HEX + 1],
-			struct cb_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_REUSE_GET, err);
-	int rc;
-
-	hlc[0] = '\0';
-	if (!st)
-		return err->code;
-	bind_text(st, 1, subject);
-	bind_text(st, 2, device);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		copy_col(hlc, CB_EVENT_HLC_HEX + 1, st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_error(s, err, rc, "read re-used subject ids");
-	return 0;
-}
-
-sqlite3 *srv_store_sqlite(struct srv_store *s)
-{
-	return s->db;
 }

@@ -1,39 +1,49 @@
 /*
  * store.h - the central store of casebookd, behind one narrow interface.
  *
- * Everything the server keeps lives in one data directory, in the SQLite
+ * Everything the server keeps lives in one data directory: the SQLite
  * database DIR/casebookd.db (WAL, synchronous=FULL, prepared statements
- * only). Nothing outside store.c knows it is SQLite: a PostgreSQL backend
- * would implement these same functions (DESIGN.md section 7).
+ * only) and DIR/nonces.db (request nonces, see srv_nonces_open). Nothing
+ * outside the store layer (server/store*.c) knows it is SQLite: another
+ * backend implements these same functions (DESIGN.md section 7).
  *
  * What is stored:
- *   settings   the study id, the protocol's exact bytes and their SHA-256
+ *   settings   the study id, the protocol's exact bytes and their SHA-256,
+ *              the schema version
  *   sites      code and name
  *   tokens     one-time registration tokens: only their SHA-256, the site
  *              and role they grant, expiry, and whether used or revoked
  *   devices    id, Ed25519 public key, site, role, device index, user,
  *              revocation
- *   nonces     request nonces seen per device, pruned when too old to
- *              replay (reqsig.h)
  *   events     the record: server sequence, event id (unique), device,
  *              site, subject, the event's JSON with its signature and
- *              received_at, and whether it carries unblinded items
- * and the derived tables, which srv_store_derive_subject fills from the
- * merge state (merge.h) and which can always be rebuilt from the events:
- *   subjects   subject, site, number of events
+ *              received_at, and whether it carries unblinded items;
+ *              readable in server order (pull) and subject by subject
+ *   subject_reuse  subject ids a device created again (core.h)
+ *   rand_*     the randomization list's slots, leases and site keys
+ *              (slots.h), never an arm in plaintext
+ * and the derived tables, kept one subject at a time from that
+ * subject's events (DESIGN.md section 3), rebuildable at any time:
+ *   subjects   subject, site, number of events, lifecycle state and the
+ *              summary (summary.h) as JSON
  *   items      current value or conflict of every item, with its heads
+ *   forms      every form instance: items, conflicts, signatures, the
+ *              current signature and whether it is broken
  *   queries    every query (opened, or the system query of a conflict)
  *
  * A site's subjects belong to the site of their events; a central role's
- * event about a subject carries that subject's site (see docs/api.md), so
+ * event about a subject carries that subject's site (docs/api.md), so
  * the `site` of an event always says whose data it is.
  *
- * Threads: a struct srv_store is one database connection; it is not
- * locked. The server serialises every call with its own mutex. Under
- * srv_store_checkpointer a second connection, on a thread of its own,
- * only checkpoints the write-ahead log.
+ * Connections: a struct srv_store is one connection and is not locked.
+ * One process writes (casebookd serve, or an admin command holding the
+ * data directory's lock): it opens the writer with srv_store_open and
+ * serialises its use. Readers open their own read-only connections with
+ * srv_store_open_reader, one per thread; in WAL mode they read the last
+ * commit without waiting for the writer. Under srv_store_checkpointer a
+ * further connection only checkpoints the write-ahead log.
  *
- * Errors follow err.h: CB_EIO for database failures (with SQLite's
+ * Errors follow err.h: CB_EIO for database failures (with the database's
  * message), CB_EBUSY when another process holds the database locked,
  * CB_ENOTFOUND, CB_EEXIST, CB_ECONFLICT, CB_EFORBIDDEN as documented per
  * function.
@@ -46,8 +56,11 @@
 
 #include "crypto.h"
 #include "err.h"
+#include "event.h"
 #include "merge.h"
+#include "randlist.h"
 #include "role.h"
+#include "summary.h"
 
 /* The database file inside the data directory. */
 #define SRV_STORE_FILE "casebookd.db"
@@ -106,11 +119,29 @@ int srv_store_create(const char *dir, const char *study, const char *proto,
 		     size_t proto_len, const char *proto_sha256,
 		     struct srv_store **out, struct cb_err *err);
 
-/* Open the store in `dir`. CB_ENOTFOUND when there is none. */
+/*
+ * Open the store in `dir` for writing. CB_ENOTFOUND when there is none;
+ * CB_EINVAL when a newer casebookd made it (its schema version is
+ * higher than this one's). A store of an older schema is upgraded in
+ * place (its derived tables are then stale: srv_store_stale).
+ */
 int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err);
+
+/* Open a read-only connection to the store in `dir` (as srv_store_open
+ * otherwise, but an older schema is CB_EINVAL: a writer upgrades it). */
+int srv_store_open_reader(const char *dir, struct srv_store **out,
+			  struct cb_err *err);
 
 /* Finalise every statement and close. NULL is allowed. */
 void srv_store_close(struct srv_store *s);
+
+/*
+ * 1 when the derived tables must be rebuilt from the events (an upgrade
+ * changed what they hold; a rebuild interrupted); srv_store_stale_clear
+ * says they are current again (inside the rebuild's transaction).
+ */
+int srv_store_stale(struct srv_store *s);
+int srv_store_stale_clear(struct srv_store *s, struct cb_err *err);
 
 /*
  * Run WAL checkpoints on a thread with its own connection from now until
@@ -129,8 +160,13 @@ int srv_store_study(struct srv_store *s, char **study, char **proto,
 
 /* ---- transactions ------------------------------------------------------ */
 
-/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. Rollback never fails visibly. */
+/*
+ * BEGIN IMMEDIATE / COMMIT / ROLLBACK for a writer. Rollback never
+ * fails visibly. srv_store_begin_read starts a read transaction (one
+ * snapshot for several reads), ended by srv_store_commit.
+ */
 int srv_store_begin(struct srv_store *s, struct cb_err *err);
+int srv_store_begin_read(struct srv_store *s, struct cb_err *err);
 int srv_store_commit(struct srv_store *s, struct cb_err *err);
 void srv_store_rollback(struct srv_store *s);
 
@@ -199,12 +235,44 @@ int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 /* ---- nonces ------------------------------------------------------------ */
 
 /*
+ * The request nonces of DIR/nonces.db, a database of their own so that
+ * recording one never waits for the writer of the events (a pull does
+ * not queue behind a push's commit). They are kept with
+ * synchronous=NORMAL: a crash can forget the last nonces recorded, which
+ * reopens a replay window of at most the accepted clock skew; every
+ * request Casebook answers is harmless to replay (pushes are idempotent,
+ * reads return what the device may read anyway), so no fsync per
+ * request is spent on them. One handle, one thread at a time.
+ */
+struct srv_nonces;
+int srv_nonces_open(const char *dir, struct srv_nonces **out,
+		    struct cb_err *err);
+void srv_nonces_close(struct srv_nonces *n);
+
+/*
  * Record that `device` used `nonce` on a request made at `time_ms`, and
  * forget nonces of requests older than now_ms - SRV_NONCE_KEEP_MS.
  * CB_ECONFLICT when the nonce was already used by that device.
  */
-int srv_store_nonce_use(struct srv_store *s, const char *device,
-			const char *nonce, int64_t time_ms, int64_t now_ms,
+int srv_nonces_use(struct srv_nonces *n, const char *device, const char *nonce,
+		   int64_t time_ms, int64_t now_ms, struct cb_err *err);
+
+/* ---- re-used subject ids ----------------------------------------------- */
+
+/*
+ * A device sent the creation of a subject the server already held (a
+ * laptop restored from an older backup issues an id again): the server
+ * refuses that creation and records here, per subject and device, the
+ * clock (hlc text) of the earliest such creation, so that the device's
+ * later events about "its" new subject are refused too instead of
+ * landing on the other patient's record (core.h). srv_store_reuse_get
+ * gives "" when the device never re-used the id.
+ */
+int srv_store_reuse_add(struct srv_store *s, const char *subject,
+			const char *device, const char *hlc,
+			struct cb_err *err);
+int srv_store_reuse_get(struct srv_store *s, const char *subject,
+			const char *device, char hlc[CB_EVENT_HLC_HEX + 1],
 			struct cb_err *err);
 
 /* ---- events ------------------------------------------------------------ */
@@ -227,6 +295,13 @@ int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
 			int64_t *seq, struct cb_err *err);
 
 /*
+ * The stored JSON of the event `id` into a malloc'd string (*json, its
+ * length in *len; may be NULL). CB_ENOTFOUND.
+ */
+int srv_store_event_get(struct srv_store *s, const char *id, char **json,
+			size_t *len, struct cb_err *err);
+
+/*
  * Visit the events after `since` in server order, at most `limit` (0: no
  * limit), only those of `site` (NULL: every site), and only those without
  * unblinded items unless `unblinded`. *last (may be NULL) gets the
@@ -240,23 +315,33 @@ int srv_store_event_each(struct srv_store *s, int64_t since, long limit,
 			 int (*fn)(const struct srv_event_row *row, void *ctx),
 			 void *ctx, int64_t *last, struct cb_err *err);
 
-/* ---- re-used subject ids ----------------------------------------------- */
+/*
+ * Visit the events of one subject in server order, only those without
+ * unblinded items unless `unblinded`. As srv_store_event_each otherwise.
+ */
+int srv_store_subject_events(struct srv_store *s, const char *subject,
+			     int unblinded,
+			     int (*fn)(const struct srv_event_row *row,
+				       void *ctx),
+			     void *ctx, struct cb_err *err);
 
 /*
- * A device sent the creation of a subject the server already held (a
- * laptop restored from an older backup issues an id again): the server
- * refuses that creation and records here, per subject and device, the
- * clock (hlc text) of the earliest such creation, so that the device's
- * later events about "its" new subject are refused too instead of
- * landing on the other patient's record (core.h). srv_store_reuse_get
- * gives "" when the device never re-used the id.
+ * Visit every subject that has events, in byte order of the id, with
+ * its site (of `site` only, when not NULL). fn returning non-zero stops
+ * the walk and that value is returned.
  */
-int srv_store_reuse_add(struct srv_store *s, const char *subject,
-			const char *device, const char *hlc,
-			struct cb_err *err);
-int srv_store_reuse_get(struct srv_store *s, const char *subject,
-			const char *device, char hlc[CB_EVENT_HLC_HEX + 1],
-			struct cb_err *err);
+int srv_store_subject_names(struct srv_store *s, const char *site,
+			    int (*fn)(const char *subject, const char *site,
+				      void *ctx),
+			    void *ctx, struct cb_err *err);
+
+/*
+ * The number of events the subjects table counts for `subject` (0 for a
+ * subject it does not hold): a cached merge state of the subject holding
+ * that many events is current.
+ */
+int srv_store_subject_nevents(struct srv_store *s, const char *subject,
+			      int64_t *n, struct cb_err *err);
 
 /* ---- derived tables ---------------------------------------------------- */
 
@@ -264,32 +349,52 @@ int srv_store_reuse_get(struct srv_store *s, const char *subject,
 int srv_store_derived_clear(struct srv_store *s, struct cb_err *err);
 
 /*
- * Replace the derived rows of `subject` (of site `site`) with its state
- * in `m`: its items, its queries and its subjects row. Call inside a
- * transaction.
+ * Replace every derived row of `subject` with its state in `m` (which
+ * holds the subject's events): its items, forms and queries. Call
+ * inside a transaction; the subjects row is srv_store_summary_put's.
  */
 int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
-			     const char *subject, const char *site,
-			     struct cb_err *err);
+			     const char *subject, struct cb_err *err);
 
 /*
  * Bring the derived rows up to date after the accepted event `ev` was
  * added to `m` (call once per event, after the whole batch is in `m`,
- * inside the batch's transaction): its subject's row and event count,
- * the rows of the items it changes and of their conflicts' system
- * queries (a system query no longer current is removed), and the query
- * it opens, answers or closes. Gives the same rows as
+ * inside the batch's transaction): the rows of the items it changes and
+ * of their conflicts' system queries (a system query no longer current
+ * is removed), of the form instance it changes or signs, and of the
+ * query it opens, answers or closes. Gives the same rows as
  * srv_store_derive_subject, touching only what the event changed.
  */
 int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
 			   const struct cb_event *ev, struct cb_err *err);
 
+/* Write (insert or replace) the subjects row of `sum`. */
+int srv_store_summary_put(struct srv_store *s, const struct cb_summary *sum,
+			  struct cb_err *err);
+
 /*
- * The site of `subject` in *site (SRV_SITE_MAX + 1 bytes): 0 when known,
- * CB_ENOTFOUND for a subject with no events yet.
+ * Visit the summaries of the subjects of `site` (NULL: all) in byte
+ * order of the id (for reports, listings, exports).
  */
-int srv_store_subject_site(struct srv_store *s, const char *subject,
-			   char site[SRV_SITE_MAX + 1], struct cb_err *err);
+int srv_store_summary_each(struct srv_store *s, const char *site,
+			   int (*fn)(const struct cb_summary *sum, void *ctx),
+			   void *ctx, struct cb_err *err);
+
+/* One row of the items table (strings valid during the call). */
+struct srv_item_row {
+	const char *subject, *visit, *form, *instance, *item;
+	const char *value; /* NULL when cleared or conflicted */
+	int conflict;
+	const char *head_values; /* every head's value: a JSON array text */
+};
+
+/*
+ * Visit the items of `subject` in order of visit, form, instance
+ * (numerically) and item.
+ */
+int srv_store_items_each(struct srv_store *s, const char *subject,
+			 int (*fn)(const struct srv_item_row *it, void *ctx),
+			 void *ctx, struct cb_err *err);
 
 /* One row of the queries table. */
 struct srv_query_row {
@@ -309,23 +414,112 @@ int srv_store_query_each(struct srv_store *s, const char *site,
 			 void *ctx, struct cb_err *err);
 
 /*
- * A deterministic text of every derived table (one line per row, rows in
- * key order), in a malloc'd string the caller frees. Equal derived state
+ * A deterministic text of every derived table (a [table] line, then one
+ * line per row in key order, columns separated by tabs), handed to `out`
+ * piece by piece (out returning non-zero stops it). Equal derived state
  * gives an equal text; `casebookd rebuild` is checked with it.
  */
-int srv_store_derived_dump(struct srv_store *s, char **out, size_t *len,
-			   struct cb_err *err);
-
-/*
- * The store's SQLite connection, for server/slots.c, which keeps the
- * randomization slots in tables of the same database (and so in the same
- * transactions). Nothing else may use it.
- */
-struct sqlite3;
-struct sqlite3 *srv_store_sqlite(struct srv_store *s);
+int srv_store_derived_dump(struct srv_store *s,
+			   int (*out)(const char *text, size_t len, void *ctx),
+			   void *ctx, struct cb_err *err);
 
 /* Counts for status output. */
 int srv_store_stats(struct srv_store *s, struct srv_store_stats *st,
 		    struct cb_err *err);
+
+/* ---- randomization slots (slots.h says what they mean) ---------------- */
+
+/* Longest randomization, kit or list number kept in a struct. */
+#define CB_EVENT_VALUE_KEY_MAX 128
+
+/* One slot as a listing hands it over, valid during the call. */
+struct srv_slot {
+	const char *randno, *list, *site, *stratum, *kit;
+	int64_t seq;
+	const char *device;		    /* "" when not leased */
+	const char *subject;		    /* "" when unused */
+	const char *arm_unblind, *arm_site; /* sealed, hex */
+};
+
+/* What a slot is, copied out (no arms). */
+struct srv_slot_info {
+	char randno[CB_EVENT_VALUE_KEY_MAX], list[CB_EVENT_VALUE_KEY_MAX];
+	char site[SRV_SITE_MAX + 1], stratum[256], kit[CB_EVENT_VALUE_KEY_MAX];
+	int64_t seq;
+	char device[SRV_ID_HEX + 1];	     /* "" when not leased */
+	char subject[CB_EVENT_NAME_MAX + 1]; /* "" when unused */
+};
+
+/* The slot numbered `randno`. CB_ENOTFOUND. */
+int srv_store_slot_get(struct srv_store *s, const char *randno,
+		       struct srv_slot_info *out, struct cb_err *err);
+
+/* The randomization number of the slot `subject` used into out (cap
+ * bytes); CB_ENOTFOUND when it used none. */
+int srv_store_slot_of_subject(struct srv_store *s, const char *subject,
+			      char *out, size_t cap, struct cb_err *err);
+
+/*
+ * Store a list's slots (hex already made of their sealed arms), inside
+ * the caller's transaction: every slot already stored identically is
+ * kept, an unassigned one is replaced, an assigned one (leased or used)
+ * that would change refuses the import (CB_ECONFLICT naming it), as does
+ * a kit number already another slot's. *added, *replaced and *kept count.
+ */
+struct srv_slot_new {
+	const char *randno, *site, *stratum, *kit;
+	int64_t seq;
+	const char *arm_unblind, *arm_site; /* hex */
+};
+int srv_store_slots_put(struct srv_store *s, const char *list_id,
+			const struct srv_slot_new *slots, size_t n,
+			size_t *added, size_t *replaced, size_t *kept,
+			struct cb_err *err);
+
+/* The list's own row and a site's code-break key row (kept when there). */
+int srv_store_slots_list(struct srv_store *s, const char *list_id,
+			 const char *fingerprint, const char *study,
+			 size_t nslots, struct cb_err *err);
+int srv_store_slots_site(struct srv_store *s, const char *list_id,
+			 const char *site, const char *pub_hex,
+			 const char *key_hex, struct cb_err *err);
+
+/*
+ * Top up the device's unused slots of each stratum cell of its site to
+ * `want`, taking the site's unleased slots in seq order, leased at
+ * `now` (UTC text). Inside the caller's transaction.
+ */
+int srv_store_slots_lease(struct srv_store *s, const char *device,
+			  const char *site, long want, const char *now,
+			  struct cb_err *err);
+
+/*
+ * Visit, for site device `device` of `site`: its leased unused slots
+ * (kind 0, by stratum and seq), the site's used slots (kind 1, by
+ * randno), the site's code-break keys (kind 2: randno NULL, list, pub
+ * and key in arm_unblind and arm_site), and (site NULL) every used slot
+ * of every site (kind 3, by site and randno, for the DSMB).
+ */
+int srv_store_slots_each(struct srv_store *s, int kind, const char *device,
+			 const char *site,
+			 int (*fn)(const struct srv_slot *sl, void *ctx),
+			 void *ctx, struct cb_err *err);
+
+/* Record that subject `subject` used slot `randno` by event `event`. */
+int srv_store_slot_mark(struct srv_store *s, const char *randno,
+			const char *subject, const char *event,
+			const char *when, struct cb_err *err);
+
+/* Forget every use of a slot (rebuild derives them again). */
+int srv_store_slots_clear_used(struct srv_store *s, struct cb_err *err);
+
+/*
+ * Per site: slots, leased and used, for status (fn gets each site);
+ * *lists gets the number of lists imported.
+ */
+int srv_store_slots_counts(struct srv_store *s, long *lists,
+			   int (*fn)(const char *site, long slots, long leased,
+				     long used, void *ctx),
+			   void *ctx, struct cb_err *err);
 
 #endif

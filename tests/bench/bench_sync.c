@@ -447,7 +447,7 @@ static void save_one(struct entry *e, const char *subject,
 }
 
 /* The subject's creation, as `casebook subject add` records it. */
-static void create_subject(struct entry *e, const char *subject)
+static void create_one(struct entry *e, const char *subject)
 {
 	struct cb_event ev;
 	struct cb_err err;
@@ -456,11 +456,12 @@ static void create_subject(struct entry *e, const char *subject)
 			    &err) ||
 	    cb_event_set_data(&ev, CB_DATA_STATUS, CB_SUBJECT_CREATED, &err) ||
 	    entry_commit_event(e, &ev, &err))
-		die("%s: creating it: %s", subject, err.msg);
+		die("%s: creation: %s", subject, err.msg);
 	cb_event_release(&ev);
 }
 
-/* Fill the registered laptop in `home` with `nsubj` x (1 + 20) events. */
+/* Fill the registered laptop in `home` with `nsubj` subjects: each one's
+ * creation and 20 saves. */
 static void fill_laptop(const char *home, long nsubj)
 {
 	struct cli_global g = {home, NULL, NULL};
@@ -478,7 +479,7 @@ static void fill_laptop(const char *home, long nsubj)
 			 store_site(e.st), store_device_index(e.st), s);
 		if (entry_begin(&e, &err))
 			die("begin: %s", err.msg);
-		create_subject(&e, subject);
+		create_one(&e, subject);
 		for (i = 0; i < SAVES_PER_SUBJECT; i++)
 			save_one(&e, subject, &saves[i]);
 		if (entry_commit(&e, &err))

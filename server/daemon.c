@@ -1,7 +1,7 @@
 /*
- * http.c - the libmicrohttpd daemon of `casebookd serve`: request
- * plumbing, body limits, authentication of signed requests, logging and
- * clean shutdown (http.h).
+ * daemon.c - the libmicrohttpd daemon of `casebookd serve` (daemon.h):
+ * request plumbing, body limits, logging and clean shutdown. It knows
+ * no endpoint: each complete request goes to the handler it was given.
  *
  * A request's state lives in a struct conn_req made by the URI callback
  * (which is also where the path and query are captured exactly as sent,
@@ -10,11 +10,11 @@
  * answered 413 before any of it is read, and a chunked body that grows
  * past the cap is discarded and answered 413 once it ends.
  */
-#include "http.h"
+#include "daemon.h"
 
+#include "buf.h"
 #include "clock.h"
 #include "json.h"
-#include "reqsig.h"
 #include "srv.h"
 
 #include <arpa/inet.h>
@@ -40,201 +40,11 @@ struct conn_req {
 	cJSON *after; /* srv_req.after, freed when the request ends */
 };
 
-struct daemon_ctx {
-	struct srv_core *core;
+struct daemon {
+	void (*handle)(struct srv_req *r, void *ctx);
+	size_t (*body_cap)(const char *path, void *ctx);
+	void *ctx;
 };
-
-/*
- * Per-device token buckets for the request rate. A fixed table indexed
- * by a hash of the device id: two devices that share a slot reset each
- * other's bucket, which errs towards allowing, never towards refusing a
- * device that keeps to its rate.
- */
-#define RATE_SLOTS 1024
-
-struct rate_slot {
-	char device[SRV_ID_HEX + 1];
-	double tokens;
-	int64_t last_ms;
-};
-
-static struct {
-	pthread_mutex_t lock;
-	double rate, burst;
-	struct rate_slot slot[RATE_SLOTS];
-} limiter = {PTHREAD_MUTEX_INITIALIZER, 0, 0, {{"", 0, 0}}};
-
-/* 1 when `device` may make one more request now. */
-static int rate_allow(const char *device)
-{
-	unsigned long h = 5381;
-	struct rate_slot *s;
-	int64_t now = cb_clock_now_ms();
-	const char *p;
-	int ok;
-
-	for (p = device; *p; p++)
-		h = h * 33 + (unsigned char)*p;
-	pthread_mutex_lock(&limiter.lock);
-	s = &limiter.slot[h % RATE_SLOTS];
-	if (strcmp(s->device, device)) {
-		snprintf(s->device, sizeof(s->device), "%s", device);
-		s->tokens = limiter.burst;
-		s->last_ms = now;
-	}
-	if (now > s->last_ms) {
-		s->tokens += (double)(now - s->last_ms) * limiter.rate / 1000.0;
-		if (s->tokens > limiter.burst)
-			s->tokens = limiter.burst;
-		s->last_ms = now;
-	}
-	ok = s->tokens >= 1.0;
-	if (ok)
-		s->tokens -= 1.0;
-	pthread_mutex_unlock(&limiter.lock);
-	return ok;
-}
-
-/* ---- answers ----------------------------------------------------------- */
-
-static void set_resp(struct srv_req *r, unsigned status, char *text)
-{
-	free(r->resp);
-	r->status = status;
-	r->resp = text;
-	r->resp_len = text ? strlen(text) : 0;
-	r->ctype = "application/json";
-}
-
-void srv_req_json(struct srv_req *r, unsigned status, cJSON *json)
-{
-	char *text = json ? cJSON_PrintUnformatted(json) : NULL;
-
-	cJSON_Delete(json);
-	if (!text) {
-		/* Out of memory: a fixed answer that needs no allocation
-		 * beyond a copy. */
-		text = strdup("{\"error\":{\"code\":\"internal\",\"message\":"
-			      "\"out of memory\"}}");
-		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
-		r->error_code = "internal";
-	}
-	set_resp(r, status, text);
-}
-
-void srv_req_error(struct srv_req *r, unsigned status, const char *code,
-		   const char *fmt, ...)
-{
-	char msg[CB_ERR_MSG_MAX];
-	cJSON *o = cJSON_CreateObject(), *e;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	e = o ? cJSON_AddObjectToObject(o, "error") : NULL;
-	if (e) {
-		cJSON_AddStringToObject(e, "code", code);
-		cJSON_AddStringToObject(e, "message", msg);
-	}
-	r->error_code = code;
-	srv_req_json(r, status, o);
-	r->error_code = code;
-}
-
-const char *srv_req_arg(struct srv_req *r, const char *name)
-{
-	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
-					   name);
-}
-
-/* ---- authentication ---------------------------------------------------- */
-
-int srv_req_authenticate(struct srv_req *r)
-{
-	struct srv_core *c = r->core;
-	struct cb_reqsig rs;
-	struct cb_err err;
-	int rc;
-
-	cb_err_clear(&err);
-	rc = cb_reqsig_parse(
-	    &rs,
-	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-					CB_REQSIG_HDR_DEVICE),
-	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-					CB_REQSIG_HDR_TIME),
-	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-					CB_REQSIG_HDR_NONCE),
-	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-					CB_REQSIG_HDR_SIGNATURE),
-	    &err);
-	if (rc) {
-		srv_req_error(
-		    r, MHD_HTTP_UNAUTHORIZED,
-		    rc == CB_EAUTH ? "unauthenticated" : "bad_signature_header",
-		    "%s; this endpoint needs a signed request", err.msg);
-		return -1;
-	}
-	if (cb_reqsig_check_time(&rs, cb_clock_now_ms(), CB_REQSIG_SKEW_MS,
-				 &err)) {
-		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "clock_skew", "%s",
-			      err.msg);
-		return -1;
-	}
-	pthread_mutex_lock(&c->lock);
-	rc = srv_store_device_get(c->store, rs.device, &r->dev, &err);
-	pthread_mutex_unlock(&c->lock);
-	if (rc == CB_ENOTFOUND) {
-		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "unknown_device",
-			      "device %s is not registered", rs.device);
-		return -1;
-	}
-	if (rc) {
-		srv_req_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal",
-			      "could not read the device");
-		return -1;
-	}
-	if (r->dev.revoked_ms) {
-		srv_req_error(r, MHD_HTTP_FORBIDDEN, "device_revoked",
-			      "device %s has been revoked", rs.device);
-		return -1;
-	}
-	if (cb_reqsig_verify(&rs, r->dev.pk, r->method, r->raw_path,
-			     r->raw_query, r->body, r->body_len, &err)) {
-		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s",
-			      err.msg);
-		return -1;
-	}
-	/* Only a verified request spends its nonce, so nobody can burn a
-	 * device's nonces by sending junk in its name. */
-	pthread_mutex_lock(&c->lock);
-	rc = srv_store_nonce_use(c->store, rs.device, rs.nonce, rs.time_ms,
-				 cb_clock_now_ms(), &err);
-	pthread_mutex_unlock(&c->lock);
-	if (rc == CB_ECONFLICT) {
-		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "replay",
-			      "request nonce already used: a request is never "
-			      "accepted twice");
-		return -1;
-	}
-	if (rc) {
-		srv_req_error(r, rc == CB_EBUSY ? 503 : 500, "internal",
-			      "could not record the request nonce");
-		return -1;
-	}
-	r->authed = 1;
-	if (!rate_allow(r->dev.id)) {
-		srv_req_error(r, 429, "rate_limited",
-			      "more than %.0f requests per second from this "
-			      "device; retry after a second",
-			      limiter.rate);
-		r->extra_name = "Retry-After";
-		r->extra_value = "1";
-		return -1;
-	}
-	return 0;
-}
 
 /* ---- plumbing ---------------------------------------------------------- */
 
@@ -312,7 +122,7 @@ static enum MHD_Result send_answer(struct MHD_Connection *con,
 	const char *kv[] = {
 	    "method", r->method,     "path",   r->path,
 	    "status", status,	     "ms",     ms,
-	    "ip",     r->ip,	     "device", r->authed ? r->dev.id : NULL,
+	    "ip",     r->ip,	     "device", r->who[0] ? r->who : NULL,
 	    "error",  r->error_code, NULL};
 
 	cJSON_Delete(cr->after);
@@ -341,23 +151,14 @@ static enum MHD_Result send_answer(struct MHD_Connection *con,
 	return ret;
 }
 
-static void req_init(struct srv_req *r, struct daemon_ctx *d,
-		     struct MHD_Connection *con, const char *url,
-		     const char *method)
+static void req_init(struct srv_req *r, struct MHD_Connection *con,
+		     const char *url, const char *method)
 {
 	memset(r, 0, sizeof(*r));
-	r->core = d->core;
 	r->conn = con;
 	r->method = method;
 	r->path = url;
 	client_ip(con, r->ip, sizeof(r->ip));
-}
-
-/* Body cap for a path: registration is small. */
-static size_t body_cap(const char *url)
-{
-	return strcmp(url, "/v1/register") ? SRV_BODY_MAX
-					   : SRV_REGISTER_BODY_MAX;
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
@@ -365,7 +166,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
 				 const char *version, const char *upload,
 				 size_t *upload_size, void **con_cls)
 {
-	struct daemon_ctx *d = cls;
+	struct daemon *d = cls;
 	struct conn_req *cr = *con_cls;
 	struct srv_req r;
 	enum MHD_Result ret;
@@ -379,11 +180,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
 		    con, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
 		cr->started = 1;
-		cr->max = body_cap(url);
+		cr->max = d->body_cap(url, d->ctx);
 		if (cl && strlen(cl) < 20 &&
 		    strtoull(cl, NULL, 10) > (unsigned long long)cr->max) {
-			req_init(&r, d, con, url, method);
-			srv_req_error(&r, 413, "too_large",
+			req_init(&r, con, url, method);
+			srv_req_error(&r, MHD_HTTP_CONTENT_TOO_LARGE,
+				      "too_large",
 				      "request body over %zu bytes", cr->max);
 			return send_answer(con, &r, cr);
 		}
@@ -397,27 +199,18 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
 			cr->too_big = 1;
 			return MHD_YES;
 		}
-		if (cr->len + n + 1 > cr->cap) {
-			size_t cap = cr->cap ? cr->cap : 16384;
-			char *p;
-
-			while (cap < cr->len + n + 1)
-				cap *= 2;
-			p = realloc(cr->body, cap);
-			if (!p)
-				return MHD_NO;
-			cr->body = p;
-			cr->cap = cap;
-		}
+		if (cb_array_grow((void **)&cr->body, &cr->cap, cr->len + n + 1,
+				  1, cr->max + 1, "request body", NULL))
+			return MHD_NO;
 		memcpy(cr->body + cr->len, upload, n);
 		cr->len += n;
 		cr->body[cr->len] = '\0';
 		return MHD_YES;
 	}
 
-	req_init(&r, d, con, url, method);
+	req_init(&r, con, url, method);
 	if (cr->too_big) {
-		srv_req_error(&r, 413, "too_large",
+		srv_req_error(&r, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 			      "request body over %zu bytes", cr->max);
 		return send_answer(con, &r, cr);
 	}
@@ -432,7 +225,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *con,
 	r.raw_path = cr->uri;
 	r.body = cr->body ? cr->body : "";
 	r.body_len = cr->len;
-	srv_api_handle(&r);
+	d->handle(&r, d->ctx);
 	ret = send_answer(con, &r, cr);
 	if (q)
 		*q = '?';
@@ -480,15 +273,18 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss,
 	return 0;
 }
 
-int srv_http_run(struct srv_core *core, const struct srv_http_opts *o,
-		 struct cb_err *err)
+int srv_daemon_run(const struct srv_daemon_opts *o,
+		   void (*handle)(struct srv_req *r, void *ctx),
+		   size_t (*body_cap)(const char *path, void *ctx), void *ctx,
+		   struct cb_err *err)
 {
-	struct daemon_ctx d = {core};
+	struct daemon d = {handle, body_cap, ctx};
 	struct sockaddr_storage ss;
 	struct MHD_Daemon *daemon;
 	char *cert = NULL, *key = NULL, portbuf[16];
 	const union MHD_DaemonInfo *info;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+	unsigned per_ip = o->per_ip ? o->per_ip : SRV_HTTP_PER_IP_LIMIT;
 	sigset_t set;
 	size_t len;
 	int v6 = 0, sig = 0, rc;
@@ -496,8 +292,6 @@ int srv_http_run(struct srv_core *core, const struct srv_http_opts *o,
 	rc = parse_listen(o->listen, &ss, &v6, err);
 	if (rc)
 		return rc;
-	limiter.rate = o->rate ? o->rate : SRV_HTTP_RATE_DEFAULT;
-	limiter.burst = 2 * limiter.rate;
 	if (v6)
 		flags |= MHD_USE_IPv6;
 	if (o->tls_cert) {
@@ -540,8 +334,7 @@ int srv_http_run(struct srv_core *core, const struct srv_http_opts *o,
 		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		    MHD_OPTION_THREAD_POOL_SIZE, o->threads,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_HTTP_CONN_LIMIT,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		    (unsigned)SRV_HTTP_PER_IP_LIMIT,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_HTTP_TIMEOUT_S,
 		    MHD_OPTION_URI_LOG_CALLBACK, uri_cb, NULL,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
@@ -554,8 +347,7 @@ int srv_http_run(struct srv_core *core, const struct srv_http_opts *o,
 		    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 		    MHD_OPTION_THREAD_POOL_SIZE, o->threads,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned)SRV_HTTP_CONN_LIMIT,
-		    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		    (unsigned)SRV_HTTP_PER_IP_LIMIT,
+		    MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)SRV_HTTP_TIMEOUT_S,
 		    MHD_OPTION_URI_LOG_CALLBACK, uri_cb, NULL,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
@@ -574,9 +366,9 @@ int srv_http_run(struct srv_core *core, const struct srv_http_opts *o,
 	{
 		char threads[16];
 		const char *kv[] = {
-		    "listen",  o->listen,   "port", portbuf,
-		    "study",   core->study, "tls",  cert ? "yes" : "no",
-		    "threads", threads,	    NULL};
+		    "listen",  o->listen, "port", portbuf,
+		    "study",   o->name,	  "tls",  cert ? "yes" : "no",
+		    "threads", threads,	  NULL};
 
 		snprintf(threads, sizeof(threads), "%u", o->threads);
 		srv_log("info", "listening", kv);
