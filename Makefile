@@ -57,7 +57,7 @@ LIB        := $(BUILD)/libcasebook.a
 # tests use. Only the files holding hooks are compiled again, with
 # CASEBOOK_TEST_HOOKS; bin/casebook never contains them.
 HOOK_SRC   := client/cmd_init.c client/cmd_status.c client/entry.c \
-              client/store.c client/store_rows.c
+              client/store.c client/store_open.c client/store_rows.c
 HOOK_OBJ   := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
 HOOK_BIN   := $(BUILD)/hooks/casebook
 

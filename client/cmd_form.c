@@ -6,10 +6,13 @@
  * ranges and edit checks, then one signed form.save event. Hard check
  * failures save nothing (exit 3); soft ones save, open a query and warn.
  *
- * `form show` reads one form instance back from the merge state: values
- * (or both sides of a conflict), completeness, signature, scores, open
- * queries, and with --history the audit trail, which is the event log
- * read back through cb_merge_history (never a table of its own).
+ * `form show` reads one form instance back from its subject's merge state
+ * (entry_merge: that subject's events only): values (or both sides of a
+ * conflict), completeness, signature, scores, open queries, and with
+ * --history the audit trail, which is the event log read back through
+ * cb_merge_history (never a table of its own). What it shows is gathered
+ * once (struct show) and rendered by show_text or show_json (jout.h says
+ * why not one tree).
  *
  * `form enter` asks item by item on a terminal, checks every answer at
  * once with cb_protocol_check_value, shows the changes, asks to confirm
@@ -25,6 +28,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "json.h"
 #include "record.h"
 
@@ -80,6 +84,10 @@ const char cmd_form_help[] =
 #define HIST_CELL_MAX 40
 /* Widest label column in `form show`. */
 #define SHOW_LABEL_MAX 56
+/* Most open queries on one form instance, and most rows of its history
+ * (far above what one subject's events make). */
+#define FORM_QUERIES_MAX (1u << 20)
+#define HIST_ROWS_MAX (1u << 24)
 
 static int form_set(int argc, char **argv, struct cli_global *g)
 {
@@ -274,16 +282,11 @@ static int query_collect(const struct cb_merge_query *q, void *ctx)
 
 	if (q->status == CB_QUERY_CLOSED || !query_on_form(ql->v, q))
 		return 0;
-	if (ql->n == ql->cap) {
-		size_t cap = ql->cap ? 2 * ql->cap : 8;
-		void *p = realloc(ql->list, cap * sizeof(*ql->list));
-
-		if (!p) {
-			ql->nomem = 1;
-			return 1;
-		}
-		ql->list = p;
-		ql->cap = cap;
+	if (cb_array_grow((void **)&ql->list, &ql->cap, ql->n + 1,
+			  sizeof(*ql->list), FORM_QUERIES_MAX, "queries",
+			  NULL)) {
+		ql->nomem = 1;
+		return 1;
 	}
 	ql->list[ql->n++] = *q;
 	return 0;
@@ -338,15 +341,9 @@ static struct hist_row *hist_add(struct hist *h, const struct cb_event *ev,
 {
 	struct hist_row *r;
 
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 32;
-		void *p = realloc(h->rows, cap * sizeof(*h->rows));
-
-		if (!p)
-			goto nomem;
-		h->rows = p;
-		h->cap = cap;
-	}
+	if (cb_array_grow((void **)&h->rows, &h->cap, h->n + 1,
+			  sizeof(*h->rows), HIST_ROWS_MAX, "history", NULL))
+		goto nomem;
 	r = &h->rows[h->n];
 	memset(r, 0, sizeof(*r));
 	snprintf(r->hlc, sizeof(r->hlc), "%s", ev->hlc);

@@ -572,7 +572,7 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	struct cb_merge *m = NULL;
 	struct cb_event ev;
 	size_t i, j;
-	int rc, need_reason = 0;
+	int rc, need_reason = 0, resolving;
 
 	cb_event_init(&ev);
 	rc = entry_begin(e, err);
@@ -607,7 +607,10 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	}
 	if (rc)
 		goto out;
-	if (!cb_protocol_form_writable(r->form, store_role(e->st))) {
+	/* The data manager writes no form but resolves conflicts on any:
+	 * only items in conflict (cb_record_check_save checks it again). */
+	resolving = !cb_protocol_form_writable(r->form, store_role(e->st));
+	if (resolving && !cb_role_resolves(store_role(e->st))) {
 		rc = cb_err_set(err, CB_EFORBIDDEN,
 				"form %s may not be written by the %s role",
 				r->form->code, store_role(e->st));
@@ -667,6 +670,16 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 		rc = cb_merge_item_get(m, s->subject, r->visit->code,
 				       r->form->code, inst, item->code, &cur,
 				       err);
+		if (resolving &&
+		    (rc == CB_ENOTFOUND || (!rc && !cur.conflict))) {
+			rc = cb_err_set(err, CB_EFORBIDDEN,
+					"form %s may not be written by the %s "
+					"role: it only resolves conflicts, and "
+					"%s has none",
+					r->form->code, store_role(e->st),
+					item->code);
+			goto out;
+		}
 		if (rc == CB_ENOTFOUND) {
 			cb_err_clear(err);
 			if (!value)

@@ -160,7 +160,9 @@ void entry_save_result_release(struct entry_save_result *r);
 /*
  * Check and save: resolve the target and items (CB_ENOTFOUND listing the
  * valid codes), refuse invalid UTF-8 and oversized values (CB_EINVAL,
- * CB_ETOOBIG), check the role may write the form (CB_EFORBIDDEN), drop
+ * CB_ETOOBIG), check the role may write the form (CB_EFORBIDDEN; the
+ * data manager, who writes none, may resolve a conflict on any: every
+ * item saved must be in conflict, cb_record_check_save), drop
  * items whose value is unchanged, require a reason when a saved value
  * changes (CB_EINVAL with r->need_reason set), run every edit check on the
  * record the save would leave, related checks of other form instances

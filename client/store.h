@@ -250,6 +250,13 @@ const unsigned char *store_device_pk(const struct store *st);
 int store_sign(const struct store *st, const void *msg, size_t len,
 	       unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err);
 
+/*
+ * Sign a message too large to hold with the device key, in two passes
+ * (crypto.h's cb_sign_stream: the caller feeds it and frees it).
+ */
+int store_sign_stream(const struct store *st, struct cb_sign_stream **out,
+		      struct cb_err *err);
+
 /* Sign `ev` (which must be valid) with the device key (cb_event_sign). */
 int store_sign_event(const struct store *st, struct cb_event *ev,
 		     struct cb_err *err);

@@ -16,6 +16,17 @@
 #include "id.h"
 #include "store.h"
 
+#define SLOT_LABEL "casebook.keyslot:"
+#define META_KEY_MAX 64
+
+#define M_DEVICE_ID "store.device_id"
+#define M_DEVICE_SK "store.device_sk"
+#define M_SITE "store.site"
+#define M_DEVICE_INDEX "store.device_index"
+#define M_PROTOCOL "store.protocol"
+#define M_SUBJECT_SEQ "store.subject_seq" /* before the tally */
+#define M_TALLY "store.tally"
+
 /* Longest associated data: "queries:" + two hash hexes, with room. */
 #define AD_MAX 192
 #define ROLE_MAX 16
@@ -96,6 +107,46 @@ struct store {
 	long fail_at;
 	long writes; /* writes so far */
 };
+
+/* The statements' texts, by Q_* (store.c). */
+extern const char *const store_sql[NQUERIES];
+
+/* Statement `which`, reset and unbound; NULL with store_fail's error. */
+sqlite3_stmt *store_stmt(struct store *st, int which, struct cb_err *err);
+/* Step a statement that returns no rows, then reset it. */
+int store_done(struct store *st, sqlite3_stmt *s, const char *what,
+	       struct cb_err *err);
+/* Step a query: 1 for a row, 0 at the end, or store_fail's code. */
+int store_row(struct store *st, sqlite3_stmt *s, const char *what,
+	      struct cb_err *err);
+/* Run SQL text with no result rows. */
+int store_exec(struct store *st, const char *sql, const char *what,
+	       struct cb_err *err);
+/* The one integer `sql` answers (a PRAGMA, a count). */
+int store_int_of(struct store *st, const char *sql, int64_t *out,
+		 struct cb_err *err);
+
+/* Read the sealed tally into st->tally (and st->saved): 0, CB_ENOTFOUND
+ * when there is none, CB_EINTEGRITY. */
+int store_tally_read(struct store *st, struct cb_err *err);
+/* The tables hold what st->tally says, or CB_EINTEGRITY saying what not. */
+int store_tally_verify(struct store *st, struct cb_err *err);
+
+/* 1 when `subject` is an id of this device's own range (*seq its
+ * number). */
+int store_own_subject_seq(const struct store *st, const char *subject,
+			  long *seq);
+
+/* Keyslots: the label a slot's key is wrapped for; the unkeyed checksum
+ * of a row (damage, not a wrong passphrase); a new slot for `name`. */
+int store_slot_label(const char *name, const char *role, char *out, size_t cap);
+void store_slot_sum(const char *name, const char *role, const char *wrapped,
+		    unsigned char out[CB_HASH_BYTES]);
+int store_insert_slot(struct store *st, const char *name, const char *role,
+		      const char *pass, size_t pass_len, struct cb_err *err);
+
+/* 1 for a setting name of [a-z0-9._-], 1 to META_KEY_MAX bytes. */
+int store_meta_key_valid(const char *key);
 
 /* SQLite's result `rc` met while doing `what` as a CB_E* code (db.h's
  * mapping, with the store's own words for a read-only store and for a

@@ -127,6 +127,51 @@ static void progress(const struct sync_opts *o, const struct sync_stats *s,
 	fflush(stderr);
 }
 
+int sync_apply_push_result(struct store *st, const char *id, const cJSON *r,
+			   struct sync_stats *s, struct cb_err *err)
+{
+	const char *v = cb_json_str(r, "status");
+	const char *code = cb_json_str(r, "code");
+	char *text;
+	int rc;
+
+	if (!v)
+		v = "";
+	if (!id || strlen(id) != CB_ID_HEX_LEN)
+		return cb_err_set(err, CB_EINVAL,
+				  "the server's push answer names no event "
+				  "id in a result");
+	if (!strcmp(v, "accepted") || !strcmp(v, "duplicate")) {
+		if (!strcmp(v, "accepted"))
+			s->accepted++;
+		else
+			s->duplicate++;
+		return store_mark_synced(st, id, err);
+	}
+	if (strcmp(v, "rejected"))
+		return cb_err_set(err, CB_EINVAL,
+				  "the server answered '%.40s' for event %s", v,
+				  id);
+	if (code && !strcmp(code, SYNC_CODE_CLOCK)) {
+		s->deferred++;
+		return 0;
+	}
+	s->rejected++;
+	text = rejection_text(cJSON_GetObjectItemCaseSensitive(r, "reason"),
+			      cJSON_GetObjectItemCaseSensitive(r, "checks"));
+	if (!text)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	rc = store_quarantine(st, id, code ? code : "rejected", text, err);
+	/* A verdict applied again (a bundle reply imported twice) is
+	 * quarantined once. */
+	if (rc == CB_EEXIST) {
+		cb_err_clear(err);
+		rc = 0;
+	}
+	free(text);
+	return rc;
+}
+
 int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
 			    const cJSON *reply, struct sync_stats *s,
 			    struct cb_err *err)
@@ -144,56 +189,8 @@ int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
 				  "for each event");
 	cJSON_ArrayForEach(r, results)
 	{
-		const cJSON *status =
-		    cJSON_GetObjectItemCaseSensitive(r, "status");
-		const char *v =
-		    cJSON_IsString(status) ? status->valuestring : "";
-		const char *id = ids ? ids[i] : cb_json_str(r, "id");
-
-		if (!id || strlen(id) != CB_ID_HEX_LEN) {
-			rc = cb_err_set(err, CB_EINVAL,
-					"the server's push answer names no "
-					"event id in result %zu",
-					i);
-		} else if (!strcmp(v, "accepted") || !strcmp(v, "duplicate")) {
-			rc = store_mark_synced(st, id, err);
-			if (!strcmp(v, "accepted"))
-				s->accepted++;
-			else
-				s->duplicate++;
-		} else if (!strcmp(v, "rejected")) {
-			const char *code = cb_json_str(r, "code");
-			char *text;
-
-			if (code && !strcmp(code, SYNC_CODE_CLOCK)) {
-				s->deferred++;
-				i++;
-				continue;
-			}
-			s->rejected++;
-			text = rejection_text(
-			    cJSON_GetObjectItemCaseSensitive(r, "reason"),
-			    cJSON_GetObjectItemCaseSensitive(r, "checks"));
-			if (!text)
-				rc =
-				    cb_err_set(err, CB_ENOMEM, "out of memory");
-			else
-				rc = store_quarantine(st, id,
-						      code ? code : "rejected",
-						      text, err);
-			/* A verdict applied again (a bundle reply imported
-			 * twice) is quarantined once. */
-			if (rc == CB_EEXIST) {
-				cb_err_clear(err);
-				rc = 0;
-			}
-			free(text);
-		} else {
-			rc = cb_err_set(err, CB_EINVAL,
-					"the server answered '%.40s' for "
-					"event %s",
-					v, id);
-		}
+		rc = sync_apply_push_result(
+		    st, ids ? ids[i] : cb_json_str(r, "id"), r, s, err);
 		if (rc)
 			break;
 		i++;
@@ -322,8 +319,8 @@ static int push(struct store *st, struct net *n, const struct sync_opts *o,
 /* ---- Pull ----------------------------------------------------------- */
 
 /* Store one pulled event; our own events come back too. */
-static int store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
-			struct cb_err *err)
+int sync_store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
+		      struct cb_err *err)
 {
 	struct cb_event ev;
 	char *text = NULL;
@@ -354,6 +351,7 @@ static int store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
 	}
 	free(text);
 	cb_event_release(&ev);
+	s->pulled++;
 	return rc;
 }
 
@@ -373,8 +371,7 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
 				  "{events, next, more}");
 	cJSON_ArrayForEach(e, events)
 	{
-		rc = store_pulled(st, e, s, err);
-		s->pulled++;
+		rc = sync_store_pulled(st, e, s, err);
 		if (rc)
 			break;
 	}

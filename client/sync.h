@@ -116,6 +116,22 @@ int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
 			    struct cb_err *err);
 
 /*
+ * One result of a push answer for the event `id` (as
+ * sync_apply_push_results applies each): marked synced, deferred, or
+ * quarantined once. CB_EINVAL for a result of another shape.
+ */
+int sync_apply_push_result(struct store *st, const char *id,
+			   const cJSON *result, struct sync_stats *s,
+			   struct cb_err *err);
+
+/*
+ * Store one pulled event (our own, already held, is marked synced) and
+ * move the device's clock up to it (bounded, hlc.h). Counts go to *s.
+ */
+int sync_store_pulled(struct store *st, const cJSON *event,
+		      struct sync_stats *s, struct cb_err *err);
+
+/*
  * Store the events of one pull page ({"events","next","more"}); *next
  * (pointing into `page`) and *more get the page's cursor and flag. The
  * caller stores the cursor. CB_EINVAL for a page of another shape.

@@ -87,6 +87,19 @@ S3=$("$CB" subject add 2>/dev/null)
 set_ok "$S3" BL SV VISDT=2024-03-05 # day 0 but no screening date
 expect_rc "status --json with three subjects" 0 "$CB" status --json
 jcase "unsynced counts every event" 'd["unsynced"]' 8
+# Two subjects off study with the same day 0 as S3 (issue 13 point 2):
+# one withdrawn (end of study), one a screen failure (not eligible). No
+# visit is due for either, so the lists below hold only S1 and S3.
+S4=$("$CB" subject add 2>/dev/null)
+set_ok "$S4" BL SV VISDT=2024-03-05
+set_ok "$S4" SCR DM CONSDT=2024-02-01
+set_ok "$S4" LOG EOS EOSSTAT=WITHDREW EOSDT=2024-03-10 EOSREAS="Moved away"
+S5=$("$CB" subject add 2>/dev/null)
+set_ok "$S5" BL SV VISDT=2024-03-05
+set_ok "$S5" SCR ELIG AGE=50 KLGRADE=4 PAIN3M=Y BMI=30 IAINJ3M=N INFLARTH=N PREG=N
+expect_rc "subject list with subjects off study" 0 "$CB" subject list
+expect_out "the withdrawn subject is listed as withdrawn" "withdrawn"
+expect_out "the ineligible one as a screen failure" "screen failure"
 
 # ---- overdue and upcoming, today moved ---------------------------------------
 # Day 0 is 2024-03-05. Windows: SCR -28..-1, INJ 14..28, W1 25..31,
@@ -97,6 +110,9 @@ jcase "day 10: overdue (SCR without a date)" 'visits("overdue")' \
 	"[\"$S3 SCR 11\"]"
 jcase "day 10: upcoming INJ opens in 4 days" 'visits("upcoming")' \
 	"[\"$S1 INJ 4\", \"$S3 INJ 4\"]"
+jcase "day 10: no visit due for the subjects off study" \
+	"[x for x in visits('overdue') + visits('upcoming') if x.startswith(('$S4', '$S5'))]" '[]'
+
 jcase "overdue entry has the window" \
 	'[d["overdue"][0][k] for k in ("label","window_start","window_end")]' \
 	'["Screening", "2024-02-06", "2024-03-04"]'
