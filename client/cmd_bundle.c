@@ -335,6 +335,7 @@ static const char *const reply_open[] = {
 struct reply {
 	struct store *st;
 	struct sync_stats *s;
+	struct derive_cache *dc;
 	char format[64], device[CB_BUNDLE_DEVICE_HEX + 8], study[256];
 	int have_results, npages;
 	/* the page being read */
@@ -364,7 +365,7 @@ static int reply_value(void *ctx, const char *path, const cJSON *v)
 	else if (!strcmp(path, "push.results") && !v)
 		r->have_results = 1;
 	else if (!strcmp(path, "pull[].events[]"))
-		return sync_store_pulled(r->st, v, r->s, r->err);
+		return sync_store_pulled(r->st, v, r->s, r->dc, r->err);
 	else if (!strcmp(path, "pull[].events") && !v)
 		r->page_events = 1;
 	else if (!strcmp(path, "pull[].next")) {
@@ -418,6 +419,8 @@ static int apply_reply(struct store *st, int fd, struct sync_stats *s,
 	cur = store_meta_or_null(st, SYNC_META_CURSOR);
 	rc = store_protocol_load(st, &p, err);
 	if (!rc)
+		rc = derive_cache_new(st, p, SYNC_DERIVE_CACHE, &r.dc, err);
+	if (!rc)
 		rc = store_begin(st, err);
 	if (!rc)
 		rc = cb_jstream_walk(fd, reply_open, REPLY_VALUE_MAX,
@@ -442,9 +445,12 @@ static int apply_reply(struct store *st, int fd, struct sync_stats *s,
 		rc = store_meta_set(st, SYNC_META_LAST, now, strlen(now), err);
 	}
 	if (!rc)
+		rc = derive_cache_write(r.dc, err);
+	if (!rc)
 		rc = store_commit(st, err);
 	else
 		store_rollback(st);
+	derive_cache_free(r.dc);
 	if (!rc)
 		rc = derive_pending(st, p, isatty(STDERR_FILENO), NULL, err);
 	cb_protocol_free(p);

@@ -352,6 +352,144 @@ int derive_pending(struct store *st, const struct cb_protocol *p, int progress,
 	return rc;
 }
 
+/* ---- Subjects merged as events arrive ---------------------------------------
+ */
+
+struct cached {
+	char *subject;
+	struct derive_subject d;
+	unsigned long used;
+	int touched; /* events added since its rows were written */
+};
+
+struct derive_cache {
+	struct store *st;
+	const struct cb_protocol *p;
+	struct cached *v;
+	size_t n, max, last;
+	unsigned long tick;
+};
+
+int derive_cache_new(struct store *st, const struct cb_protocol *p, size_t max,
+		     struct derive_cache **out, struct cb_err *err)
+{
+	struct derive_cache *c = calloc(1, sizeof(*c));
+
+	*out = NULL;
+	if (c)
+		c->v = calloc(max ? max : 1, sizeof(*c->v));
+	if (!c || !c->v) {
+		free(c);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	c->st = st;
+	c->p = p;
+	c->max = max ? max : 1;
+	*out = c;
+	return 0;
+}
+
+static void cached_release(struct cached *e)
+{
+	free(e->subject);
+	derive_subject_release(&e->d);
+	memset(e, 0, sizeof(*e));
+}
+
+int derive_cache_add(struct derive_cache *c, const struct cb_event *ev,
+		     int64_t seq, struct cb_err *err)
+{
+	struct cached *e = NULL;
+	size_t i, oldest = 0;
+	uint64_t t;
+	int rc;
+
+	c->tick++;
+	/* Events come in runs of one subject: the last one first. */
+	if (c->n && c->last < c->n &&
+	    !strcmp(c->v[c->last].subject, ev->subject))
+		e = &c->v[c->last];
+	for (i = 0; !e && i < c->n; i++) {
+		if (!strcmp(c->v[i].subject, ev->subject)) {
+			e = &c->v[i];
+			break;
+		}
+		if (c->v[i].used < c->v[oldest].used)
+			oldest = i;
+	}
+	if (e) {
+		rc = cb_merge_add(e->d.merge, ev, NULL, err);
+		if (rc)
+			return rc;
+		e->d.nstored++;
+		if (seq > e->d.last_seq)
+			e->d.last_seq = seq;
+		if (!cb_hlc_parse(ev->hlc, &t, NULL) && t > e->d.clock)
+			e->d.clock = t;
+		e->used = c->tick;
+		e->touched = 1;
+		c->last = (size_t)(e - c->v);
+		return 0;
+	}
+	/* New here: its events as stored, `ev` among them. The one let go
+	 * has its rows written first (its events are in the store, in this
+	 * transaction), so it is not read back at the end. */
+	if (c->n == c->max) {
+		if (c->v[oldest].touched &&
+		    (rc = derive_write(c->st, c->p, c->v[oldest].subject,
+				       &c->v[oldest].d, err)))
+			return rc;
+		cached_release(&c->v[oldest]);
+	} else {
+		oldest = c->n++;
+	}
+	e = &c->v[oldest];
+	e->subject = strdup(ev->subject);
+	rc = e->subject ? derive_load(c->st, ev->subject, &e->d, err)
+			: cb_err_set(err, CB_ENOMEM, "out of memory");
+	if (rc) {
+		cached_release(e);
+		c->v[oldest] = c->v[--c->n];
+		memset(&c->v[c->n], 0, sizeof(c->v[0]));
+		return rc;
+	}
+	e->used = c->tick;
+	e->touched = 1;
+	c->last = oldest;
+	return 0;
+}
+
+int derive_cache_write(struct derive_cache *c, struct cb_err *err)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; !rc && c && i < c->n; i++) {
+		if (!c->v[i].touched)
+			continue;
+		rc =
+		    derive_write(c->st, c->p, c->v[i].subject, &c->v[i].d, err);
+		if (!rc)
+			c->v[i].touched = 0;
+	}
+	return rc;
+}
+
+void derive_cache_forget(struct derive_cache *c)
+{
+	while (c && c->n)
+		cached_release(&c->v[--c->n]);
+}
+
+void derive_cache_free(struct derive_cache *c)
+{
+	if (!c)
+		return;
+	derive_cache_forget(c);
+	free(c->v);
+	free(c);
+}
+
 /* ---- Reading summaries -----------------------------------------------------
  */
 

@@ -84,6 +84,27 @@ int derive_write(struct store *st, const struct cb_protocol *p,
 int derive_pending(struct store *st, const struct cb_protocol *p, int progress,
 		   size_t *done, struct cb_err *err);
 
+/*
+ * Subjects merged while events arrive in bulk (a pull, a bundle reply):
+ * each new event is added to its subject's merge state as it is stored,
+ * and derive_cache_write writes the rows of every subject touched since
+ * its last call, from those states, inside the open transaction: no
+ * subject is read back from the store, and rows and events commit
+ * together. At most `max` subjects are held: the least recently touched
+ * goes, its rows written first. After a rollback, derive_cache_forget:
+ * the states may hold events the store no longer has (their subjects are
+ * still marked pending in the store, which the rollback kept).
+ */
+struct derive_cache;
+int derive_cache_new(struct store *st, const struct cb_protocol *p, size_t max,
+		     struct derive_cache **out, struct cb_err *err);
+/* `ev` was just stored as new event number `seq` (store_add_event). */
+int derive_cache_add(struct derive_cache *c, const struct cb_event *ev,
+		     int64_t seq, struct cb_err *err);
+int derive_cache_write(struct derive_cache *c, struct cb_err *err);
+void derive_cache_forget(struct derive_cache *c);
+void derive_cache_free(struct derive_cache *c);
+
 /* One subject as a summary row says it. */
 struct derive_summary {
 	const char *subject;

@@ -313,6 +313,7 @@ int store_begin(struct store *st, struct cb_err *err)
 	if (rc)
 		return rc;
 	st->in_tx = 1;
+	st->last_subject_ok = 0;
 	/* Another process may have written since this one read the tally:
 	 * count on from what is committed now. */
 	if (st->tally_live) {
@@ -338,6 +339,7 @@ int store_commit(struct store *st, struct cb_err *err)
 		return rc;
 	}
 	st->in_tx = 0;
+	st->last_subject_ok = 0;
 	st->saved = st->tally;
 	st->tally_dirty = 0;
 	return 0;
@@ -369,6 +371,7 @@ void store_rollback(struct store *st)
 	if (!sqlite3_get_autocommit(st->db.db))
 		sqlite3_exec(st->db.db, "ROLLBACK", NULL, NULL, NULL);
 	st->in_tx = 0;
+	st->last_subject_ok = 0;
 	st->tally = st->saved;
 	st->tally_dirty = 0;
 }
@@ -1077,23 +1080,23 @@ static int insert_event(struct store *st, const char *id, const char *subject,
 	rc = store_write_point(st, err);
 	if (!rc)
 		rc = store_subject_hash(st, subject, hash, err);
-	if (!rc)
+	/* A pull stores a subject's events in runs: its row and its
+	 * pending mark are made once a run (see struct store). */
+	if (!rc && !(st->last_subject_ok &&
+		     !memcmp(st->last_subject, hash, sizeof(hash)))) {
 		rc = remember_subject(st, subject, hash, err);
-	if (!rc)
-		rc = store_mark_dirty(st, hash, err);
+		if (!rc)
+			rc = store_mark_dirty(st, hash, err);
+		if (!rc) {
+			memcpy(st->last_subject, hash, sizeof(hash));
+			st->last_subject_ok = 1;
+		}
+	}
 	if (rc)
 		return rc;
-	s = store_stmt(st, Q_EVENT_MAX_SEQ, err);
-	if (!s)
-		return err->code;
-	rc = store_row(st, s, "reading events", err);
-	if (rc != 1) {
-		sqlite3_reset(s);
-		return rc ? rc
-			  : store_fail(st, SQLITE_ERROR, "reading events", err);
-	}
-	seq = sqlite3_column_int64(s, 0) + 1;
-	sqlite3_reset(s);
+	/* The tally knows the highest number (it is read at store_begin
+	 * and kept with every insert). */
+	seq = st->tally.max_seq + 1;
 	rc = row_tag(st, seq, id, hash, flags, tag, err);
 	if (rc)
 		return rc;
@@ -1232,12 +1235,13 @@ int store_each_event(struct store *st, const char *subject, unsigned which,
 		rc = store_subject_hash(st, subject, want, err);
 		if (rc)
 			return rc;
-		/* A statement of its own: fn may read other subjects. */
-		rc = sqlite3_prepare_v2(
-		    st->db.db, store_sql[Q_EVENTS_OF_SUBJECT], -1, &s, NULL);
-		if (rc == SQLITE_OK)
-			sqlite3_bind_blob(s, 1, want, sizeof(want),
-					  SQLITE_STATIC);
+		/* The statement prepared once: a subject's events are read
+		 * for every subject derived. */
+		s = store_stmt(st, Q_EVENTS_OF_SUBJECT, err);
+		if (!s)
+			return err->code;
+		sqlite3_bind_blob(s, 1, want, sizeof(want), SQLITE_STATIC);
+		rc = SQLITE_OK;
 	} else {
 		rc = sqlite3_prepare_v2(
 		    st->db.db, "SELECT " EVENT_COLS " FROM events ORDER BY seq",
@@ -1260,7 +1264,10 @@ int store_each_event(struct store *st, const char *subject, unsigned which,
 		if (rc)
 			break;
 	}
-	sqlite3_finalize(s);
+	if (subject)
+		sqlite3_reset(s);
+	else
+		sqlite3_finalize(s);
 	return rc;
 }
 

@@ -354,7 +354,8 @@ typedef int (*store_event_fn)(void *ctx, const struct store_event *ev);
  * Every event (subject NULL: a scan of the whole log) or every event of
  * one subject id (through the subject index: only that subject's rows
  * are read and decrypted), in local order, decrypted and checked. A
- * damaged event stops the iteration with CB_EINTEGRITY.
+ * damaged event stops the iteration with CB_EINTEGRITY. fn may use the
+ * store, but not to iterate one subject's events again.
  */
 int store_each_event(struct store *st, const char *subject, unsigned which,
 		     store_event_fn fn, void *ctx, struct cb_err *err);

@@ -101,6 +101,11 @@ struct store {
 	 * left. */
 	struct tally tally, saved;
 	int tally_dirty;
+	/* The subject whose row and pending mark the open transaction made
+	 * last (insert_event skips both for its next events; any write of
+	 * derived rows forgets it). */
+	unsigned char last_subject[CB_KEYED_HASH_BYTES];
+	int last_subject_ok;
 	int tally_live; /* the tally was read at unlock: keep it current */
 	/* The test build's CASEBOOK_TEST_FAIL_WRITE: fail that write (the
 	 * fields are there in every build, so the layout never differs). */

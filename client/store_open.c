@@ -107,13 +107,15 @@ static int set_pragmas(struct store *st, struct cb_err *err)
 		return store_exec(st,
 				  "PRAGMA trusted_schema = OFF;"
 				  "PRAGMA cell_size_check = ON;"
-				  "PRAGMA temp_store = MEMORY;",
+				  "PRAGMA temp_store = MEMORY;"
+				  "PRAGMA cache_size = -16384;",
 				  "setting up the connection", err);
 	return store_exec(st,
 			  "PRAGMA trusted_schema = OFF;"
 			  "PRAGMA cell_size_check = ON;"
 			  "PRAGMA secure_delete = ON;"
 			  "PRAGMA temp_store = MEMORY;"
+			  "PRAGMA cache_size = -16384;"
 			  "PRAGMA journal_mode = WAL;"
 			  "PRAGMA synchronous = FULL;",
 			  "setting up the connection", err);

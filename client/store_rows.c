@@ -218,6 +218,7 @@ int store_derived_put(struct store *st, const char *subject,
 	rc = store_begin_own(st, &own, err);
 	if (rc)
 		return rc;
+	st->last_subject_ok = 0; /* its pending mark goes below */
 	rc = store_write_point(st, err);
 	if (!rc)
 		rc = store_subject_hash(st, subject, hash, err);

@@ -320,10 +320,11 @@ static int push(struct store *st, struct net *n, const struct sync_opts *o,
 
 /* Store one pulled event; our own events come back too. */
 int sync_store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
-		      struct cb_err *err)
+		      struct derive_cache *dc, struct cb_err *err)
 {
 	struct cb_event ev;
 	char *text = NULL;
+	int64_t seq = 0;
 	int rc;
 
 	cb_event_init(&ev);
@@ -335,7 +336,7 @@ int sync_store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
 	rc = cb_event_print(&ev, &text, err);
 	if (!rc)
 		rc = store_add_event(st, ev.id, ev.subject, text, strlen(text),
-				     STORE_EVENT_SYNCED, NULL, err);
+				     STORE_EVENT_SYNCED, &seq, err);
 	if (rc == CB_EEXIST) {
 		/* Ours, pushed earlier: it is on the server now. */
 		cb_err_clear(err);
@@ -348,6 +349,8 @@ int sync_store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
 		 * never further than hlc.h's bound past its own clock. */
 		if (!cb_hlc_parse(ev.hlc, &t, NULL))
 			store_set_clock(st, cb_hlc_bound(t, cb_clock_now_ms()));
+		if (dc)
+			rc = derive_cache_add(dc, &ev, seq, err);
 	}
 	free(text);
 	cb_event_release(&ev);
@@ -356,7 +359,8 @@ int sync_store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
 }
 
 int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
-			 int *more, struct sync_stats *s, struct cb_err *err)
+			 int *more, struct sync_stats *s,
+			 struct derive_cache *dc, struct cb_err *err)
 {
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(page, "events");
 	const cJSON *nx = cJSON_GetObjectItemCaseSensitive(page, "next");
@@ -371,7 +375,7 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
 				  "{events, next, more}");
 	cJSON_ArrayForEach(e, events)
 	{
-		rc = sync_store_pulled(st, e, s, err);
+		rc = sync_store_pulled(st, e, s, dc, err);
 		if (rc)
 			break;
 	}
@@ -382,14 +386,35 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
 	return 0;
 }
 
-static int pull(struct store *st, struct net *n, const struct sync_opts *o,
-		struct sync_stats *s, struct cb_err *err)
+/*
+ * Pages are stored a few at a time: one transaction takes pages until it
+ * holds SYNC_PULL_COMMIT_EVENTS events (or the last page came), with the
+ * cursor of its last page, so a big pull writes and syncs the store a
+ * few times, not once a page, and an interruption loses nothing: what
+ * was not committed is pulled again from the committed cursor.
+ */
+/*
+ * Pages are stored a few at a time: one transaction takes pages until it
+ * holds SYNC_PULL_COMMIT_EVENTS events (or the last page came), with the
+ * cursor of its last page, so a big pull writes and syncs the store a
+ * few times, not once a page, and an interruption loses nothing: what
+ * was not committed is pulled again from the committed cursor. The
+ * subjects the pages touch are merged as their events arrive (a
+ * derive_cache of SYNC_DERIVE_CACHE subjects) and their rows written in
+ * the same transaction; those it had to let go are derived at the end.
+ */
+static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
+		const struct sync_opts *o, struct sync_stats *s,
+		struct cb_err *err)
 {
+	struct derive_cache *dc = NULL;
 	char *cursor = NULL;
-	size_t clen = 0;
-	int rc, more = 1;
+	size_t clen = 0, held = 0; /* pulled events in the open transaction */
+	int rc, more = 1, in_tx = 0;
 
-	rc = store_meta_get(st, SYNC_META_CURSOR, &cursor, &clen, err);
+	rc = derive_cache_new(st, p, SYNC_DERIVE_CACHE, &dc, err);
+	if (!rc)
+		rc = store_meta_get(st, SYNC_META_CURSOR, &cursor, &clen, err);
 	if (rc == CB_ENOTFOUND) {
 		cb_err_clear(err);
 		cursor = strdup("0");
@@ -399,38 +424,61 @@ static int pull(struct store *st, struct net *n, const struct sync_opts *o,
 		struct net_reply r;
 		char query[96];
 		const char *next = NULL;
+		size_t before = s->pulled;
 		int page_more = 0;
-		cJSON *reply;
+		cJSON *reply = NULL;
 
 		snprintf(query, sizeof(query), "since=%.40s&limit=%d", cursor,
 			 SYNC_PULL_LIMIT);
 		rc = sync_request(n, o, "GET", "/v1/sync/pull", query, NULL, 0,
 				  st, &r, err);
-		if (rc)
-			break;
-		if (r.status != 200) {
+		if (!rc && r.status != 200) {
 			rc = http_fail(&r, "pull", err);
 			net_reply_free(&r);
+		} else if (!rc) {
+			reply = cb_json_parse(r.body, r.len, NET_REPLY_MAX,
+					      "pull answer", err);
+			net_reply_free(&r);
+			if (!reply)
+				rc = err->code ? err->code : CB_EINVAL;
+		}
+		if (rc) {
+			/* The pages stored so far stay: they are whole,
+			 * with their cursor. */
+			struct cb_err keep;
+
+			if (in_tx && (derive_cache_write(dc, &keep) ||
+				      store_commit(st, &keep)))
+				store_rollback(st);
+			in_tx = 0;
 			break;
 		}
-		reply = cb_json_parse(r.body, r.len, NET_REPLY_MAX,
-				      "pull answer", err);
-		net_reply_free(&r);
-		if (!reply) {
-			rc = err->code ? err->code : CB_EINVAL;
-			break;
+		if (!in_tx) {
+			rc = store_begin(st, err);
+			in_tx = !rc;
 		}
-		rc = store_begin(st, err);
 		if (!rc)
 			rc = sync_store_pull_page(st, reply, &next, &page_more,
-						  s, err);
+						  s, dc, err);
 		if (!rc)
 			rc = store_meta_set(st, SYNC_META_CURSOR, next,
 					    strlen(next), err);
-		if (!rc)
-			rc = store_commit(st, err);
-		else
+		held += s->pulled - before;
+		if (!rc && (!page_more || held >= SYNC_PULL_COMMIT_EVENTS)) {
+			rc = derive_cache_write(dc, err);
+			if (!rc)
+				rc = store_commit(st, err);
+			else
+				store_rollback(st);
+			in_tx = 0;
+			held = 0;
+		}
+		if (rc && in_tx) {
 			store_rollback(st);
+			in_tx = 0;
+		}
+		if (rc)
+			derive_cache_forget(dc);
 		if (!rc) {
 			char *nc = strdup(next);
 
@@ -446,6 +494,15 @@ static int pull(struct store *st, struct net *n, const struct sync_opts *o,
 		cJSON_Delete(reply);
 		progress(o, s, "pull");
 	}
+	if (in_tx) {
+		if (!rc)
+			rc = derive_cache_write(dc, err);
+		if (rc)
+			store_rollback(st);
+		else
+			rc = store_commit(st, err);
+	}
+	derive_cache_free(dc);
 	free(cursor);
 	return rc;
 }
@@ -505,12 +562,13 @@ int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	if (!rc)
 		rc = push(st, n, o, stats, err);
 	if (!rc)
-		rc = pull(st, n, o, stats, err);
+		rc = pull(st, p, n, o, stats, err);
 	if (!rc)
 		rc = fetch_slots(st, n, o, err);
 	if (o->progress)
 		fputc('\n', stderr);
-	/* Every subject the pull touched, merged once. */
+	/* Subjects left pending (by this pull's cache, an earlier
+	 * interrupted one, or another process), each merged once. */
 	if (!rc)
 		rc = derive_pending(st, p, o->progress, NULL, err);
 	cb_protocol_free(p);

@@ -15,14 +15,18 @@
  * backlog is read and sent one batch at a time (store_each_queued), so a
  * push holds one batch in memory whatever the backlog.
  *
- * Pull stores each page of events and the next cursor in one local
- * transaction, so an interrupted sync resumes where it stopped; the
- * device's clock moves up to each pulled event (bounded, hlc.h) in the
- * same transaction. Storing a pulled event leaves its subject's derived
- * rows pending; once everything is pulled, the sync derives each pending
- * subject once (derive_pending), so a subject touched by many pages is
- * merged once, not once a page. Everything is idempotent: a sync cut off
- * at any point and run again gives every event exactly once.
+ * Pull stores whole pages of events with the cursor of the last one in
+ * one local transaction (a few pages, up to SYNC_PULL_COMMIT_EVENTS
+ * events, so a big pull syncs the disk a few times, not once a page), so
+ * an interrupted sync resumes where it stopped, pulling again what was
+ * not committed; the device's clock moves up to each pulled event
+ * (bounded, hlc.h) in the same transaction. The subjects a transaction's
+ * pages touch are merged as their events arrive, without reading them
+ * back (derive.h's derive_cache, SYNC_DERIVE_CACHE subjects), and their
+ * rows written in that transaction; a subject the cache let go stays
+ * pending and is derived once at the end of the sync (derive_pending).
+ * Everything is idempotent: a sync cut off at any point and run again
+ * gives every event exactly once.
  *
  * Network failures, 429 and 5xx answers are retried with exponential
  * backoff; when the server stays unreachable the sync stops with
@@ -35,6 +39,7 @@
 
 #include <cJSON.h>
 
+#include "derive.h"
 #include "err.h"
 #include "net.h"
 #include "store.h"
@@ -54,8 +59,12 @@
 /* Largest push batch, in events and in bytes of body. */
 #define SYNC_BATCH_EVENTS 500
 #define SYNC_BATCH_BYTES (3u * 1024u * 1024u)
-/* Pull page size. */
-#define SYNC_PULL_LIMIT 500
+/* Pull page size (the server's largest), how many pulled events one
+ * local transaction holds at most (whole pages), and how many subjects a
+ * pull keeps merged as their events arrive (see sync.c). */
+#define SYNC_PULL_LIMIT 1000
+#define SYNC_PULL_COMMIT_EVENTS 2000
+#define SYNC_DERIVE_CACHE 64
 
 struct sync_opts {
 	int retries;  /* further attempts after a failed request */
@@ -126,10 +135,12 @@ int sync_apply_push_result(struct store *st, const char *id,
 
 /*
  * Store one pulled event (our own, already held, is marked synced) and
- * move the device's clock up to it (bounded, hlc.h). Counts go to *s.
+ * move the device's clock up to it (bounded, hlc.h); a new one goes to
+ * `dc` too when not NULL (derive.h). Counts go to *s.
  */
 int sync_store_pulled(struct store *st, const cJSON *event,
-		      struct sync_stats *s, struct cb_err *err);
+		      struct sync_stats *s, struct derive_cache *dc,
+		      struct cb_err *err);
 
 /*
  * Store the events of one pull page ({"events","next","more"}); *next
@@ -137,6 +148,7 @@ int sync_store_pulled(struct store *st, const cJSON *event,
  * caller stores the cursor. CB_EINVAL for a page of another shape.
  */
 int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
-			 int *more, struct sync_stats *s, struct cb_err *err);
+			 int *more, struct sync_stats *s,
+			 struct derive_cache *dc, struct cb_err *err);
 
 #endif
