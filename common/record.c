@@ -580,8 +580,9 @@ static int check_soft_query(const struct cb_protocol *p, struct cb_merge *m,
 	return 0;
 }
 
-/* query.answer and query.close: the query exists, is the subject's and
- * may be seen by the writer. */
+/* query.answer, query.close and query.reopen: the query exists, is the
+ * subject's and may be seen by the writer; it is closed for a reopen,
+ * not closed for the others. */
 static int check_query_ref(const struct cb_protocol *p, struct cb_merge *m,
 			   const struct cb_record_writer *w,
 			   const struct cb_event *ev, struct cb_err *err)
@@ -607,6 +608,20 @@ static int check_query_ref(const struct cb_protocol *p, struct cb_merge *m,
 		return cb_err_set(err, CB_ENOTFOUND,
 				  "$.data.query: subject %s has no query %s",
 				  ev->subject, id);
+	if (!strcmp(ev->kind, CB_KIND_QUERY_REOPEN)) {
+		if (q.status != CB_QUERY_CLOSED)
+			return cb_err_set(err, CB_ECONFLICT,
+					  "$.data.query: query %s is not "
+					  "closed",
+					  id);
+		if (q.system)
+			return cb_err_set(err, CB_ECONFLICT,
+					  "$.data.query: query %s is the "
+					  "system query of a conflict; it "
+					  "closes and opens with the conflict",
+					  id);
+		return 0;
+	}
 	if (q.status == CB_QUERY_CLOSED)
 		return cb_err_set(err, CB_ECONFLICT,
 				  "$.data.query: query %s is closed", id);
@@ -696,7 +711,8 @@ int cb_record_check_event(const struct cb_protocol *p, struct cb_merge *m,
 	if (!strcmp(kind, CB_KIND_QUERY_OPEN) && !cb_role_reviews(w->role))
 		rc = check_soft_query(p, m, ev, err);
 	else if (!strcmp(kind, CB_KIND_QUERY_ANSWER) ||
-		 !strcmp(kind, CB_KIND_QUERY_CLOSE))
+		 !strcmp(kind, CB_KIND_QUERY_CLOSE) ||
+		 !strcmp(kind, CB_KIND_QUERY_REOPEN))
 		rc = check_query_ref(p, m, w, ev, err);
 	if (rc == CB_ENOMEM)
 		*code = NULL;

@@ -80,7 +80,8 @@ int cb_role_may_record(const char *role, const char *kind, int for_check)
 		return reviews || (site && for_check);
 	if (!strcmp(kind, CB_KIND_QUERY_ANSWER))
 		return site || reviews;
-	if (!strcmp(kind, CB_KIND_QUERY_CLOSE))
+	if (!strcmp(kind, CB_KIND_QUERY_CLOSE) ||
+	    !strcmp(kind, CB_KIND_QUERY_REOPEN))
 		return reviews;
 	return 0;
 }

@@ -85,7 +85,8 @@ int cb_role_resolves(const char *role);
  * writers each form of the protocol lists): randomize (site roles), sign
  * and unblind (investigator), query.open (reviewers; a site role only for
  * the system query of a failed soft edit check, `for_check` set),
- * query.answer (site roles and reviewers), query.close (reviewers),
+ * query.answer (site roles and reviewers), query.close and query.reopen
+ * (reviewers),
  * subject.status (site roles). 1 for form.save; 0 for anything else.
  */
 int cb_role_may_record(const char *role, const char *kind, int for_check);

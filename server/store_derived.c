@@ -342,7 +342,8 @@ int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
 	if (!strcmp(ev->kind, CB_KIND_QUERY_OPEN))
 		qid = ev->id;
 	else if (!strcmp(ev->kind, CB_KIND_QUERY_ANSWER) ||
-		 !strcmp(ev->kind, CB_KIND_QUERY_CLOSE))
+		 !strcmp(ev->kind, CB_KIND_QUERY_CLOSE) ||
+		 !strcmp(ev->kind, CB_KIND_QUERY_REOPEN))
 		qid = cb_event_data(ev, CB_DATA_QUERY);
 	return qid ? query_refresh(s, m, qid, ev, err) : 0;
 }

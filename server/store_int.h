@@ -15,9 +15,10 @@
 /*
  * The schema version this casebookd writes (the setting
  * "schema_version"). Version 1 had no per-subject index, summary or
- * form tables and kept the nonces here; store.c upgrades it.
+ * form tables and kept the nonces here; version 2 had no users (people
+ * registered by the administrator). store.c upgrades both.
  */
-#define SRV_SCHEMA_VERSION 2
+#define SRV_SCHEMA_VERSION 3
 
 /* Setting naming derived tables that an upgrade left to rebuild. */
 #define SRV_SETTING_STALE "derived_stale"
@@ -48,6 +49,10 @@ enum stmt_id {
 	ST_DEVICE_GET,
 	ST_DEVICE_EACH,
 	ST_DEVICE_REVOKE,
+	ST_USER_ADD,
+	ST_USER_GET,
+	ST_USER_EACH,
+	ST_USER_DISABLE,
 	ST_REUSE_ADD,
 	ST_REUSE_GET,
 	ST_EVENT_ADD,

@@ -8,7 +8,8 @@
 #   CASEBOOK_BIN    directory holding casebook and casebookd
 #   CASEBOOK_HOOKS  the test build of casebook, with the test hooks
 #   CASEBOOK_UNIT   directory holding the unit test binaries
-#   TESTS           optional filter: only tests whose name contains it
+#   TESTS           optional filter: only tests whose file name contains
+#                   one of its words (TESTS="t_sync test_record")
 #   JOBS            end-to-end scripts run in parallel (default 2)
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,16 +22,26 @@ export CASEBOOK_BIN CASEBOOK_HOOKS CASEBOOK_TOP="$top"
 out=$(mktemp -d "${TMPDIR:-/tmp}/cbtest.XXXXXX")
 trap 'rm -rf "$out"' EXIT INT TERM
 
+# wanted PATH: true when TESTS is unset or one of its words occurs in the
+# test's file name (not its directory, which may contain anything).
+wanted() {
+	[ -n "${TESTS:-}" ] || return 0
+	for _w in $TESTS; do
+		case "${1##*/}" in *"$_w"*) return 0 ;; esac
+	done
+	return 1
+}
+
 list=""
 for t in "$CASEBOOK_UNIT"/test_*; do
 	[ -x "$t" ] || continue
 	case "$t" in *.d|*.o) continue ;; esac
-	[ -n "${TESTS:-}" ] && case "$t" in *"$TESTS"*) ;; *) continue ;; esac
+	wanted "$t" || continue
 	list="$list unit:$t"
 done
 for t in "$top"/tests/e2e/t_*.sh; do
 	[ -f "$t" ] || continue
-	[ -n "${TESTS:-}" ] && case "$t" in *"$TESTS"*) ;; *) continue ;; esac
+	wanted "$t" || continue
 	list="$list e2e:$t"
 done
 

@@ -181,8 +181,108 @@ static void test_resolution(void)
 	cb_protocol_free(knee);
 }
 
+/* Check an event of `kind` by `role` with `data`: the result and code. */
+static int check_kind(const char *role, const char *kind,
+		      const char *const *data, const char **code)
+{
+	struct cb_record_writer w = {role, cb_role_is_site(role) ? "KR01" : "",
+				     1};
+	struct cb_check_results res;
+	struct cb_event ev;
+	struct cb_err err;
+	int rc;
+
+	build(&ev, "dora", kind, "", "", NULL, NULL, NULL, data);
+	cb_check_results_init(&res);
+	*code = "";
+	rc = cb_record_check_event(knee, m, &w, &ev, &res, code, &err);
+	if (rc)
+		printf("# %s %s: %s (%s)\n", role, kind, err.msg,
+		       *code ? *code : "-");
+	cb_check_results_release(&res);
+	cb_event_release(&ev);
+	return rc;
+}
+
+/* Add an event of `kind` with `data` to the record, unchecked. */
+static char *put_kind(const char *kind, const char *visit, const char *form,
+		      const char *const *data, char id[CB_EVENT_ID_HEX + 1])
+{
+	struct cb_event ev;
+	struct cb_err err;
+
+	build(&ev, "dora", kind, visit, form, NULL, NULL, NULL, data);
+	memcpy(id, ev.id, CB_EVENT_ID_HEX + 1);
+	if (cb_merge_add(m, &ev, NULL, &err))
+		printf("# put %s: %s\n", kind, err.msg);
+	cb_event_release(&ev);
+	return id;
+}
+
+static void test_reopen(void)
+{
+	static const char *const created[] = {"status", "screening", NULL};
+	static const char *const ask[] = {"text", "Is the VAS right?", "item",
+					  "VAS", NULL};
+	char q[CB_EVENT_ID_HEX + 1], tmp[CB_EVENT_ID_HEX + 1];
+	const char *code;
+	struct cb_err err;
+
+	T_ASSERT(load_knee() != NULL);
+	T_EQ_INT(cb_merge_new(&m, &err), 0);
+	put_kind(CB_KIND_SUBJECT_STATUS, "", "", created, tmp);
+	put_kind(CB_KIND_QUERY_OPEN, "BL", "VAS", ask, q);
+	{
+		const char *const reopen[] = {
+		    "query", q, "text", "the source says otherwise", NULL};
+		const char *const close[] = {"query", q, NULL};
+		const char *const answer[] = {"query", q, "text", "fixed",
+					      NULL};
+
+		/* An open query is not reopened. */
+		T_EQ_INT(check_kind(CB_ROLE_MONITOR, CB_KIND_QUERY_REOPEN,
+				    reopen, &code),
+			 CB_ECONFLICT);
+		T_EQ_STR(code, "query");
+		put_kind(CB_KIND_QUERY_CLOSE, "", "", close, tmp);
+		/* A closed one is answered no more, but reviewers reopen
+		 * it; the site does not. */
+		T_EQ_INT(check_kind(CB_ROLE_COORDINATOR, CB_KIND_QUERY_ANSWER,
+				    answer, &code),
+			 CB_ECONFLICT);
+		T_EQ_INT(check_kind(CB_ROLE_MONITOR, CB_KIND_QUERY_REOPEN,
+				    reopen, &code),
+			 0);
+		T_EQ_INT(check_kind(CB_ROLE_DATAMANAGER, CB_KIND_QUERY_REOPEN,
+				    reopen, &code),
+			 0);
+		T_EQ_INT(check_kind(CB_ROLE_COORDINATOR, CB_KIND_QUERY_REOPEN,
+				    reopen, &code),
+			 CB_EFORBIDDEN);
+		T_EQ_STR(code, "forbidden");
+		/* Reopened, it is answered again. */
+		put_kind(CB_KIND_QUERY_REOPEN, "", "", reopen, tmp);
+		T_EQ_INT(check_kind(CB_ROLE_COORDINATOR, CB_KIND_QUERY_ANSWER,
+				    answer, &code),
+			 0);
+	}
+	/* A reopen without its reason is not an event. */
+	{
+		struct cb_event ev;
+		const char *const bare[] = {"query", q, NULL};
+
+		build(&ev, "dora", CB_KIND_QUERY_REOPEN, "", "", NULL, NULL,
+		      NULL, bare);
+		T_EQ_INT(cb_event_validate(&ev, &err), CB_EINVAL);
+		cb_event_release(&ev);
+	}
+	cb_merge_free(m);
+	cb_protocol_free(knee);
+}
+
 int main(void)
 {
 	T_RUN(test_resolution);
+	T_RUN(test_reopen);
 	return t_done();
 }

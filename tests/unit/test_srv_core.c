@@ -29,6 +29,7 @@
 #include "id.h"
 #include "json.h"
 #include "record.h"
+#include <sqlite3.h>
 
 static const char proto[] =
     "{\"format\":\"casebook-protocol/1\",\"id\":\"PROP\",\"version\":\"1\","
@@ -84,9 +85,24 @@ static int register_dev(struct srv_core *c, struct dev *v, const char *site,
 			const char *role, const char *user)
 {
 	struct srv_token t;
+	struct srv_user u;
 	struct cb_err err;
 	char hash[CB_HASH_HEX_SIZE], token[64];
 
+	/* The site and the person first: the server takes events only
+	 * from people it knows. */
+	if (site[0] && srv_store_site_exists(c->store, site, &err) == 0 &&
+	    srv_store_site_add(c->store, site, site, &err))
+		return -1;
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", user);
+	snprintf(u.full_name, sizeof(u.full_name), "Test %s", user);
+	snprintf(u.role, sizeof(u.role), "%s", role);
+	snprintf(u.site, sizeof(u.site), "%s", site);
+	if (srv_store_user_add(c->store, &u, &err)) {
+		printf("# user add: %s\n", err.msg);
+		return -1;
+	}
 	memset(&t, 0, sizeof(t));
 	snprintf(token, sizeof(token), "tok-%s-%s", role, user);
 	cb_sha256_hex(token, strlen(token), hash);
@@ -227,11 +243,11 @@ static int one_event(const char *subject)
 		cb_event_release(&ev);
 		return rc;
 	}
-	if (r < 92) { /* an answer or a close of an open query */
+	if (r < 92) { /* an answer, a close or a reopen of a query */
 		struct {
 			char id[CB_EVENT_ID_HEX + 1];
 		} q = {""};
-		int answer = (int)pick(2);
+		int mode = (int)pick(3), answer = mode == 0, reopen = mode == 2;
 		const struct dev *who = answer ? site : &devs[2];
 
 		{
@@ -252,7 +268,7 @@ static int one_event(const char *subject)
 				    !strcmp(tmp_ev.kind, CB_KIND_QUERY_OPEN) &&
 				    !cb_merge_query_get(truth, tmp_ev.id, &mq,
 							&err) &&
-				    mq.status != CB_QUERY_CLOSED)
+				    (mq.status == CB_QUERY_CLOSED) == reopen)
 					snprintf(q.id, sizeof(q.id), "%s",
 						 tmp_ev.id);
 				cb_event_release(&tmp_ev);
@@ -263,11 +279,12 @@ static int one_event(const char *subject)
 		if (!q.id[0])
 			return 0;
 		if (new_event(&ev, who, subject,
-			      answer ? CB_KIND_QUERY_ANSWER
-				     : CB_KIND_QUERY_CLOSE,
+			      answer   ? CB_KIND_QUERY_ANSWER
+			      : reopen ? CB_KIND_QUERY_REOPEN
+				       : CB_KIND_QUERY_CLOSE,
 			      "", "") ||
 		    cb_event_set_data(&ev, CB_DATA_QUERY, q.id, &err) ||
-		    (answer &&
+		    ((answer || reopen) &&
 		     cb_event_set_data(&ev, CB_DATA_TEXT, "Checked", &err)))
 			return -1;
 		rc = keep(&ev, who);
@@ -490,6 +507,77 @@ static char *fed(struct srv_core *c, int with_merge, const char *cutoff)
 	return t.p ? t.p : strdup("");
 }
 
+/* Run `q` on the store of data directory `name` under tmp, as SQL. */
+static int sql(const char *name, const char *q)
+{
+	char path[512];
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", tmp, name, SRV_STORE_FILE);
+	rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, q, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		printf("# sql: %s\n", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc;
+}
+
+/*
+ * A store of schema version 2 (no people) upgraded by opening it: everyone
+ * it took events from becomes a person, with the role and site of their
+ * devices; a store newer than this casebookd is refused, never read.
+ */
+static void check_upgrade(void)
+{
+	struct srv_core c;
+	struct srv_user u;
+	struct cb_err err;
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "cp -a %s/a %s/old", tmp, tmp);
+	T_EQ_INT(system(cmd), 0);
+	/* As version 2 had it, with "ann" known only from her events. */
+	T_EQ_INT(sql("old", "DROP TABLE users;"
+			    "ALTER TABLE tokens DROP COLUMN user;"
+			    "UPDATE devices SET user = 'first'"
+			    " WHERE user = 'ann';"
+			    "DELETE FROM settings WHERE key = 'store_id';"
+			    "UPDATE settings SET value = '2'"
+			    " WHERE key = 'schema_version';"),
+		 0);
+	T_EQ_INT(open_store(&c, "old", 0), 0);
+	T_EQ_INT(srv_store_user_get(c.store, "ann", &u, &err), 0);
+	T_EQ_STR(u.role, "coordinator");
+	T_EQ_STR(u.site, "KR01");
+	T_EQ_STR(u.full_name, "ann");
+	T_EQ_INT(srv_store_user_get(c.store, "first", &u, &err), 0);
+	T_EQ_STR(u.role, "coordinator");
+	T_EQ_INT(srv_store_user_get(c.store, "ian", &u, &err), 0);
+	T_EQ_STR(u.role, "investigator");
+	T_EQ_INT(srv_store_user_get(c.store, "dora", &u, &err), 0);
+	T_EQ_STR(u.role, "datamanager");
+	T_EQ_STR(u.site, "");
+	T_EQ_INT(srv_store_user_get(c.store, "nobody", &u, &err), CB_ENOTFOUND);
+	/* and an identity */
+	T_EQ_INT((int)strlen(c.store_id), SRV_ID_HEX);
+	srv_core_close(&c);
+	/* A store from a newer casebookd. */
+	T_EQ_INT(sql("old", "UPDATE settings SET value = '99'"
+			    " WHERE key = 'schema_version';"),
+		 0);
+	snprintf(cmd, sizeof(cmd), "%s/old", tmp);
+	memset(&c, 0, sizeof(c));
+	cb_err_clear(&err);
+	T_ASSERT(srv_core_open(&c, cmd, &err) != 0);
+	T_ASSERT(strstr(err.msg, "schema version 99, made by a newer "
+				 "casebookd") != NULL);
+	srv_core_close(&c);
+}
+
 static void test_incremental_is_rebuild(void)
 {
 	struct srv_core a, b;
@@ -582,6 +670,7 @@ static void test_incremental_is_rebuild(void)
 	/* Something happened: conflicts, queries, signatures. */
 	T_ASSERT(strstr(da, "\t1\t[\"") != NULL); /* a conflicted item */
 	T_ASSERT(strstr(da, "\tanswered\t") || strstr(da, "\tclosed\t"));
+	T_ASSERT(strstr(ca, " reopen ") != NULL);
 	T_ASSERT(strstr(ca, " signed ") != NULL);
 	free(da);
 	free(db);
@@ -593,6 +682,7 @@ static void test_incremental_is_rebuild(void)
 	free(ob);
 	srv_core_close(&a);
 	srv_core_close(&b);
+	check_upgrade();
 	for (i = 0; i < made.n; i++) {
 		free(made.json[i]);
 		free(made.subject[i]);
