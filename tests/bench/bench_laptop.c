@@ -535,22 +535,24 @@ int main(void)
 	server_start(srv0);
 	t0 = now_ms();
 	for (k = 0; k <= SITES; k++) {
-		const char *tok_site[] = {cbd,
-					  "token",
-					  "create",
-					  "--data",
-					  srv0,
-					  "--site",
-					  site_codes[k < SITES ? k : 0],
-					  "--role",
-					  "coordinator",
-					  NULL};
-		const char *tok_dm[] = {cbd,  "token",	"create",      "--data",
-					srv0, "--role", "datamanager", NULL};
+		/* Each laptop's person, known to the server, and a token
+		 * for them. */
+		char user[32];
+		const char *role = k < SITES ? "coordinator" : "datamanager";
+		const char *person[] = {
+		    cbd,      "user", "add",	     "--data",
+		    srv0,     user,   "--full-name", "Bench",
+		    "--role", role,   "--site",	     site_codes[k % SITES],
+		    NULL};
+		const char *tok[] = {cbd,  "token",  "create", "--data",
+				     srv0, "--user", user,     NULL};
 		char name[16];
 
-		must_run(k < SITES ? tok_site : tok_dm, tokfile, NULL, NULL,
-			 NULL);
+		snprintf(user, sizeof(user), "bench%d", k);
+		if (k == SITES)
+			person[10] = NULL; /* a central role: no site */
+		must_run(person, NULL, NULL, NULL, NULL);
+		must_run(tok, tokfile, NULL, NULL, NULL);
 		read_line(tokfile, token, sizeof(token));
 		snprintf(name, sizeof(name), "site%d", k);
 		if (k < SITES)
@@ -561,7 +563,7 @@ int main(void)
 			const char *reg[] = {cb,	"--home",   home,
 					     "init",	"--server", srv_url,
 					     "--token", token,	    "--user",
-					     "bench",	NULL};
+					     user,	NULL};
 
 			must_run(reg, NULL, NULL, NULL, NULL);
 		}

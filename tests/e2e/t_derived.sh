@@ -217,6 +217,7 @@ URL="http://127.0.0.1:$PORT"
 at_exit stop_server
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people q:coordinator:KR01
 start_server || finish
 Q="$T/q"
 export CASEBOOK_PASSPHRASE=quarantine-pass-1

@@ -35,6 +35,8 @@ at_exit stop_server
 
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "casebookd init" "failed"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people ca:coordinator:KR01 ib:investigator:KR01 dm:datamanager \
+	cf:coordinator:KR01 dm2:datamanager
 start_server || finish
 tok() { "$CBD" token create --data "$D" "$@" 2>/dev/null; }
 expect_rc "laptop a registers" 0 cb a init --server "$URL" --token "$(tok --site KR01 --role coordinator)" --user ca
