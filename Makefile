@@ -67,7 +67,8 @@ GEN_STUDY  := $(BUILD)/tools/gen_study
 # test-events|test-list|test-secrets, status test-set) that some end-to-end
 # tests use. Only the files holding hooks are compiled again, with
 # CASEBOOK_TEST_HOOKS; bin/casebook never contains them.
-HOOK_SRC   := client/cmd_init.c client/cmd_status.c client/store.c
+HOOK_SRC   := client/cmd_init.c client/cmd_status.c client/entry.c \
+              client/store.c client/store_open.c client/store_rows.c
 HOOK_OBJ   := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
 HOOK_BIN   := $(BUILD)/hooks/casebook
 
@@ -137,6 +138,13 @@ $(GEN_STUDY): $(TOOL_SRC) tests/tools/gen_study.h $(LIB)
 # bench_store saves through the client's encrypted store (client/store.h),
 # so it links the client's objects too (all but its main).
 $(BUILD)/bench/bench_store: tests/bench/bench_store.c \
+		$(filter-out %/main.o,$(CLIENT_OBJ)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
+	  $(LIB) $(LDLIBS_ALL)
+
+# bench_laptop fills registered laptops through the client's store.
+$(BUILD)/bench/bench_laptop: tests/bench/bench_laptop.c \
 		$(filter-out %/main.o,$(CLIENT_OBJ)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \

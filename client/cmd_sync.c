@@ -40,25 +40,6 @@ const char cmd_sync_help[] =
     "device (revoked); 5 server unreachable: nothing was lost, the events\n"
     "stay queued.\n";
 
-/*
- * A setting as a malloc'd string into *out, NULL when unset. 0, or the
- * store's error (a failed read is not an unset setting).
- */
-static int meta_or_null(struct store *st, const char *key, char **out,
-			struct cb_err *err)
-{
-	size_t len;
-	int rc;
-
-	*out = NULL;
-	rc = store_meta_get(st, key, out, &len, err);
-	if (rc == CB_ENOTFOUND) {
-		cb_err_clear(err);
-		rc = 0;
-	}
-	return rc;
-}
-
 int cmd_sync(int argc, char **argv, struct cli_global *g)
 {
 	const char *cacert = NULL;
@@ -91,9 +72,9 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
 	rc = store_open_cli(g, &st, &err);
 	if (rc)
 		return cli_fail(&err);
-	rc = meta_or_null(st, SYNC_META_SERVER, &server, &err);
+	rc = store_meta_opt(st, SYNC_META_SERVER, &server, &err);
 	if (!rc && !cacert)
-		rc = meta_or_null(st, SYNC_META_CACERT, &saved_cacert, &err);
+		rc = store_meta_opt(st, SYNC_META_CACERT, &saved_cacert, &err);
 	if (rc) {
 		free(server);
 		store_close(st);
