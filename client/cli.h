@@ -132,4 +132,8 @@ int cmd_dump(int argc, char **argv, struct cli_global *g);
 extern const char cmd_query_help[];
 extern const char cmd_dump_help[];
 
+/* A checked copy of the laptop's store: cmd_backup.c. */
+int cmd_backup(int argc, char **argv, struct cli_global *g);
+extern const char cmd_backup_help[];
+
 #endif

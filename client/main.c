@@ -36,6 +36,8 @@ static const struct cli_command commands[] = {
     {"dump", cmd_dump, "print the canonical text of the merged record",
      cmd_dump_help},
     {"store", cmd_store, "check the local store's integrity", cmd_store_help},
+    {"backup", cmd_backup, "a checked copy of the local store",
+     cmd_backup_help},
     {"keygen", cmd_keygen, "make the trial unblinding key pair (statistician)",
      cmd_keygen_help},
     {"randlist", cmd_randlist,
