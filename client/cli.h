@@ -136,4 +136,8 @@ extern const char cmd_dump_help[];
 int cmd_backup(int argc, char **argv, struct cli_global *g);
 extern const char cmd_backup_help[];
 
+/* The server's address and moving it: cmd_server.c. */
+int cmd_server(int argc, char **argv, struct cli_global *g);
+extern const char cmd_server_help[];
+
 #endif

@@ -29,6 +29,8 @@ static const struct cli_command commands[] = {
      "unsynced events, queries, overdue and upcoming visits", cmd_status_help},
     {"sync", cmd_sync, "send and receive events with the central server",
      cmd_sync_help},
+    {"server", cmd_server, "show or move the server address (key checked)",
+     cmd_server_help},
     {"bundle", cmd_bundle, "sync by carrying files (no network)",
      cmd_bundle_help},
     {"query", cmd_query, "open, list, answer and close data queries",

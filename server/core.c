@@ -113,21 +113,24 @@ int srv_core_key_load(const char *dir, struct cb_sign_keypair *kp,
 	return 0;
 }
 
-/* The public key of `dir` into c->server_key, making one when missing. */
+/* The key of `dir` into c->key and its public half into c->server_key,
+ * making one when missing. */
 static void load_server_key(struct srv_core *c, const char *dir)
 {
-	struct cb_sign_keypair kp;
 	struct cb_err err;
 	int rc;
 
 	cb_err_clear(&err);
-	rc = srv_core_key_load(dir, &kp, &err);
+	rc = srv_core_key_load(dir, &c->key, &err);
 	if (rc == CB_ENOTFOUND && !srv_core_key_create(dir, &err))
-		rc = srv_core_key_load(dir, &kp, &err);
-	if (!rc)
-		cb_hex_encode(kp.pk, CB_SIGN_PUBLIC_BYTES, c->server_key,
-			      sizeof(c->server_key), &err);
-	cb_sign_keypair_release(&kp);
+		rc = srv_core_key_load(dir, &c->key, &err);
+	if (!rc && cb_hex_encode(c->key.pk, CB_SIGN_PUBLIC_BYTES, c->server_key,
+				 sizeof(c->server_key), &err))
+		rc = -1;
+	if (rc) {
+		cb_sign_keypair_release(&c->key);
+		c->server_key[0] = '\0';
+	}
 }
 
 /* ---- opening ------------------------------------------------------------- */
@@ -194,6 +197,7 @@ void srv_core_close(struct srv_core *c)
 	free(c->study);
 	free(c->proto_text);
 	free(c->proto_sha256);
+	cb_sign_keypair_release(&c->key);
 	if (c->ready) {
 		pthread_key_delete(c->reader_key);
 		pthread_mutex_destroy(&c->write_lock);
@@ -854,8 +858,8 @@ static int stored_twin(struct srv_core *c, const struct cb_event *ev,
  * refused; 0; or a store error.
  */
 static int check_person(struct srv_core *c, const struct srv_device *dev,
-			const struct cb_event *ev, const char *seen,
-			char *role, struct cb_err *err)
+			const struct cb_event *ev, const char *seen, char *role,
+			struct cb_err *err)
 {
 	struct srv_user u;
 	int rc;
