@@ -140,4 +140,8 @@ extern const char cmd_backup_help[];
 int cmd_server(int argc, char **argv, struct cli_global *g);
 extern const char cmd_server_help[];
 
+/* Bulk entry of paper CRFs from a file: cmd_import.c. */
+int cmd_import(int argc, char **argv, struct cli_global *g);
+extern const char cmd_import_help[];
+
 #endif

@@ -23,6 +23,8 @@ static const struct cli_command commands[] = {
     {"passwd", cmd_passwd, "change your passphrase", cmd_passwd_help},
     {"subject", cmd_subject, "add, list and show subjects", cmd_subject_help},
     {"form", cmd_form, "save, enter and review form data", cmd_form_help},
+    {"import", cmd_import, "enter a backlog of paper forms from a file",
+     cmd_import_help},
     {"ae", cmd_ae, "record adverse events", cmd_ae_help},
     {"sign", cmd_sign, "e-sign a form (investigators)", cmd_sign_help},
     {"status", cmd_status,
