@@ -777,6 +777,7 @@ static int save_row(struct import *im, struct entry *e, struct row *r,
 	s.values = r->values;
 	s.n = r->n;
 	s.reason = r->reason;
+	s.in_caller_tx = 1;
 	if (r->instance && r->instance[0]) {
 		snprintf(target, sizeof(target), "%s#%.16s", fo->code,
 			 r->instance);

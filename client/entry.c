@@ -577,8 +577,12 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 
 	cb_event_init(&ev);
 	/* Inside the caller's transaction (a bulk import) nothing is begun
-	 * or committed here; see entry.h. */
-	own = !store_in_transaction(e->st);
+	 * or committed here; see entry.h. Asked for, never inferred: a
+	 * transaction some failure left open must not swallow a save. */
+	own = !s->in_caller_tx;
+	if (!own && !store_in_transaction(e->st))
+		return cb_err_set(err, CB_EINVAL,
+				  "entry: no transaction open for the save");
 	rc = own ? entry_begin(e, err) : 0;
 	if (rc)
 		return rc;

@@ -140,6 +140,9 @@ struct entry_save {
 	 * its next instance, numbered inside the save's transaction so two
 	 * processes never take the same number (r->instance tells which). */
 	int new_instance;
+	/* Set: the save runs inside the caller's open transaction (see
+	 * entry_save_form); 0 for a save in its own. */
+	int in_caller_tx;
 };
 
 /* What a save did, or why it was refused. */
@@ -178,8 +181,9 @@ void entry_save_result_release(struct entry_save_result *r);
  * rolled back and the session holds nothing of the save: neither the
  * store nor the merge state changes.
  *
- * Called while the caller's transaction is open (entry_begin; a bulk
- * import saving many forms at once), the save runs inside it and
+ * With s->in_caller_tx set, called while the caller's transaction is
+ * open (entry_begin; a bulk import saving many forms at once;
+ * CB_EINVAL when none is), the save runs inside it and
  * neither commits nor rolls back: a save refused with r->wrote still 0
  * (every refusal of a value, a check, a reason or a code) wrote nothing
  * and left the merge state as it was, so the caller may go on; with
