@@ -310,6 +310,41 @@ int cb_verify(const unsigned char pk[CB_SIGN_PUBLIC_BYTES], const void *msg,
 	      size_t len, const unsigned char sig[CB_SIGNATURE_BYTES],
 	      struct cb_err *err);
 
+/*
+ * Ed25519 over a message read in pieces, for files too large to hold
+ * (bundles, docs/bundles.md). The signature is exactly cb_sign's of the
+ * whole message, and a stream verification accepts what cb_verify
+ * accepts.
+ *
+ * Signing takes two passes over the same bytes, as Ed25519 hashes the
+ * message twice: cb_sign_stream_new, cb_sign_stream_update for every
+ * piece, cb_sign_stream_next, the very same pieces again, then
+ * cb_sign_stream_final. Verifying takes one: cb_verify_stream_new with
+ * the public key and the signature, cb_verify_stream_update, then
+ * cb_verify_stream_final (0, or CB_EAUTH). The signing state holds
+ * secret material in sodium_malloc memory; _free wipes and frees either
+ * (NULL is ok). CB_EINVAL for a bad key or a call out of order,
+ * CB_ENOMEM.
+ */
+struct cb_sign_stream;
+int cb_sign_stream_new(const struct cb_key *sk, struct cb_sign_stream **out,
+		       struct cb_err *err);
+void cb_sign_stream_update(struct cb_sign_stream *s, const void *p, size_t n);
+int cb_sign_stream_next(struct cb_sign_stream *s, struct cb_err *err);
+int cb_sign_stream_final(struct cb_sign_stream *s,
+			 unsigned char sig[CB_SIGNATURE_BYTES],
+			 struct cb_err *err);
+void cb_sign_stream_free(struct cb_sign_stream *s);
+
+struct cb_verify_stream;
+int cb_verify_stream_new(const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
+			 const unsigned char sig[CB_SIGNATURE_BYTES],
+			 struct cb_verify_stream **out, struct cb_err *err);
+void cb_verify_stream_update(struct cb_verify_stream *v, const void *p,
+			     size_t n);
+int cb_verify_stream_final(struct cb_verify_stream *v, struct cb_err *err);
+void cb_verify_stream_free(struct cb_verify_stream *v);
+
 /* ---- Sealed boxes (X25519) for randomization arms ---------------------- */
 
 #define CB_BOX_PUBLIC_BYTES 32u
@@ -389,6 +424,15 @@ void cb_sha256_hex(const void *data, size_t len, char out[CB_HASH_HEX_SIZE]);
  */
 int cb_hex_encode(const void *bin, size_t len, char *out, size_t out_cap,
 		  struct cb_err *err);
+
+/*
+ * 1 when the first `n` characters of `s` are lowercase hex digits
+ * (cb_hex_lower_prefix), or when `s` is exactly `n` of them and nothing
+ * more (cb_hex_lower; NULL gives 0): the syntax of ids, keys, nonces and
+ * signatures as Casebook writes them.
+ */
+int cb_hex_lower_prefix(const char *s, size_t n);
+int cb_hex_lower(const char *s, size_t n);
 
 /*
  * Decode `hex_len` characters of lowercase hex into `out` (`out_cap`

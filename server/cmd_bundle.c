@@ -269,8 +269,9 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 	if (rc) {
 		fprintf(stderr,
 			"casebookd: error: the bundle's events could "
-			"not be stored (%s); nothing of it was kept, "
-			"import it again\n",
+			"not be stored, or the answer not made (%s); "
+			"import it again (events stored are duplicates "
+			"then)\n",
 			err.msg);
 		return SRV_EXIT_FAIL;
 	}

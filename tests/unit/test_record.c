@@ -14,6 +14,8 @@
 static struct cb_protocol *knee;
 static struct cb_merge *m;
 static unsigned long long clock_ms = 1764000000000ULL;
+/* When set, the hlc the next event built gets (a clock set back). */
+static unsigned long long back_ms;
 
 static struct cb_protocol *load_knee(void)
 {
@@ -48,7 +50,9 @@ static void build(struct cb_event *ev, const char *user, const char *kind,
 	cb_event_init(ev);
 	clock_ms += 60000;
 	snprintf(ev->id, sizeof(ev->id), "%032llx", clock_ms);
-	snprintf(ev->hlc, sizeof(ev->hlc), "%012llx0000", clock_ms);
+	snprintf(ev->hlc, sizeof(ev->hlc), "%012llx0000",
+		 back_ms ? back_ms : clock_ms);
+	back_ms = 0;
 	memcpy(ev->wall, "2026-01-10T10:00:00.000Z", CB_EVENT_TIME_LEN + 1);
 	for (i = 0; prev && prev[i]; i++)
 		ids[n++] = prev[i];
@@ -260,11 +264,37 @@ static void test_reopen(void)
 				    reopen, &code),
 			 CB_EFORBIDDEN);
 		T_EQ_STR(code, "forbidden");
+		/* A reopen stamped before the close would change nothing. */
+		back_ms = clock_ms - 3600000;
+		T_EQ_INT(check_kind(CB_ROLE_MONITOR, CB_KIND_QUERY_REOPEN,
+				    reopen, &code),
+			 CB_ECONFLICT);
 		/* Reopened, it is answered again. */
 		put_kind(CB_KIND_QUERY_REOPEN, "", "", reopen, tmp);
 		T_EQ_INT(check_kind(CB_ROLE_COORDINATOR, CB_KIND_QUERY_ANSWER,
 				    answer, &code),
 			 0);
+	}
+	/* A conflict's system query closes with the conflict, never by
+	 * hand. */
+	{
+		char a[CB_EVENT_ID_HEX + 1], b[CB_EVENT_ID_HEX + 1];
+		struct cb_merge_item it;
+
+		T_EQ_INT(add("VAS", "BL", "VAS", "40", a), 0);
+		T_EQ_INT(add("VAS", "BL", "VAS", "60", b), 0);
+		T_EQ_INT(cb_merge_item_get(m, "KR01-01001", "BL", "VAS", "",
+					   "VAS", &it, &err),
+			 0);
+		T_ASSERT(it.conflict && it.query);
+		{
+			const char *const close[] = {"query", it.query, NULL};
+
+			T_EQ_INT(check_kind(CB_ROLE_DATAMANAGER,
+					    CB_KIND_QUERY_CLOSE, close, &code),
+				 CB_ECONFLICT);
+			T_EQ_STR(code, "query");
+		}
 	}
 	/* A reopen without its reason is not an event. */
 	{
