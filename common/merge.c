@@ -35,8 +35,6 @@ static void sort_n(void *base, size_t n, size_t size,
 		qsort(base, n, size, cmp);
 }
 
-static int clock_cmp(const struct cb_event *a, const struct cb_event *b);
-
 /* ---- growable pointer arrays ------------------------------------------ */
 
 struct ptrs {

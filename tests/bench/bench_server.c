@@ -1,5 +1,6 @@
 /*
- * bench_server.c - the central server at scale, and four laptops syncing
+ * bench_server.c - the central server at scale, 200 devices syncing at
+ * once, and four laptops syncing
  * at once (issue 11, "Benchmarks"). Timings and memory are reported,
  * never asserted. Every figure comes from the real programs: `casebookd
  * serve`, `casebookd rebuild` and `casebook sync`, run as processes.
@@ -45,16 +46,32 @@
  * first start to the last exit; beside it the server's peak resident
  * set and the slowest and fastest laptop.
  *
+ * Part "devices": DEVICES (200) site devices of four sites on a new
+ * store, each a thread of this process with its own connection and key,
+ * for CASEBOOK_BENCH_SECONDS (default 20; make bench BENCH_SECONDS=60):
+ * each waits 0-500 ms, pushes its next 20 events (its own subjects'
+ * creations and bench_sync.c's saves, checked and signed as it goes),
+ * waits 0-500 ms and pulls its site's new events until the server has
+ * no more, again and again. A failed push is sent again at the next
+ * turn. Reported: events/s acknowledged, push latency p50/p99, pull
+ * figures, errors, the server's peak memory and cores busy; at the end
+ * one device per site pulls everything from the start and every
+ * acknowledged event must be there and nothing else (the bench fails if
+ * one is missing: that is loss, not a timing).
+ *
  * The laptops' keys are wrapped with the test-only fast Argon2id
  * (CASEBOOK_KDF_FAST=1): a real laptop adds its unlock (bench_kdf) to
  * each sync.
  *
  *   CASEBOOK_BIN            casebook and casebookd (default bin)
- *   CASEBOOK_BENCH_PARTS    "scale", "laptops" or both (default)
+ *   CASEBOOK_BENCH_PARTS    any of "scale", "laptops", "devices"
+ *                           (default: all three)
  *   CASEBOOK_BENCH_SIZES    subjects per store (default 16 165 1650 16500)
  *   CASEBOOK_BENCH_RUNS     rounds (default 3; rebuilds of 10,000 and
  *                           more subjects run once)
  *   CASEBOOK_BENCH_PUSH     events pushed per measurement (default 10000)
+ *   CASEBOOK_BENCH_SECONDS  part devices' length (default 20)
+ *   CASEBOOK_BENCH_THREADS  casebookd serve --threads (default 4)
  *   CASEBOOK_BENCH_CACHE    where generated stores are kept
  *   TMPDIR                  where the copies go (default /tmp)
  *
@@ -66,6 +83,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -113,6 +131,8 @@ static char tmp[4096];		 /* this run's private directory */
 static char cbd[4096], cb[4096]; /* the programs */
 static char cache[4096];
 static struct cb_protocol *proto;
+static char serve_threads[8] = "4"; /* casebookd serve --threads */
+static pid_t live_server;	    /* the one running, stopped by cleanup */
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -354,6 +374,12 @@ static void rm_rf(const char *path)
 
 static void cleanup(void)
 {
+	/* a server left running would hold make's output open */
+	if (live_server > 0) {
+		kill(live_server, SIGTERM);
+		waitpid(live_server, NULL, 0);
+		live_server = 0;
+	}
 	if (tmp[0]) {
 		rm_rf(tmp);
 		tmp[0] = '\0';
@@ -461,10 +487,15 @@ static long http_do(struct http *h, const char *method, const char *path,
 	cb_buf_init(&h->reply, 64u * 1024u * 1024u);
 	snprintf(url, sizeof(url), "%s%s", h->base, path);
 	if (sk) {
+		const char *q = strchr(path, '?');
+		char p[256];
 		struct cb_reqsig rs;
 
-		if (cb_reqsig_sign(&rs, sk, id, method, path, "", body, len,
-				   &err))
+		/* the path and the query are signed apart */
+		snprintf(p, sizeof(p), "%.*s",
+			 (int)(q ? (size_t)(q - path) : strlen(path)), path);
+		if (cb_reqsig_sign(&rs, sk, id, method, p, q ? q + 1 : "", body,
+				   len, &err))
 			die("request signature: %s", err.msg);
 		snprintf(line, sizeof(line), "%s: %s", CB_REQSIG_HDR_DEVICE,
 			 rs.device);
@@ -550,13 +581,16 @@ static void server_start(struct server *s, const char *data, const char *listen)
 	s->pid = fork();
 	if (s->pid < 0)
 		die("fork: %s", strerror(errno));
+	if (s->pid > 0)
+		live_server = s->pid;
 	if (s->pid == 0) {
 		int e = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
 		if (e < 0 || dup2(e, 2) < 0)
 			_exit(127);
 		execl(cbd, cbd, "serve", "--data", data, "--listen", addr,
-		      "--rate", "100000", "--max-per-ip", "512", (char *)NULL);
+		      "--rate", "100000", "--max-per-ip", "512", "--threads",
+		      serve_threads, (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 60000; i++) {
@@ -579,6 +613,8 @@ static void server_stop(struct server *s)
 		kill(s->pid, SIGTERM);
 		reap(s->pid, NULL);
 	}
+	if (live_server == s->pid)
+		live_server = 0;
 	s->pid = 0;
 }
 
@@ -1550,6 +1586,509 @@ static void part_laptops(int runs)
 	}
 }
 
+/* ---- part "devices" ------------------------------------------------------ */
+
+/*
+ * DEVICES site devices (DEV_SITES sites, one person each, registered with
+ * their own keys) on a new store, each a thread of this process with its
+ * own connection, for CASEBOOK_BENCH_SECONDS: wait 0-500 ms, push the
+ * next DEV_BATCH of its events (its subjects' creations and the saves of
+ * bench_sync.c, made and checked as it goes, signed), wait 0-500 ms,
+ * pull its site's events from where it stopped until the server says
+ * there is no more, again. A push that fails is sent again at the next
+ * turn, as a laptop does. At the end one device per site pulls
+ * everything from the start: every event the server acknowledged must
+ * be there, and nothing else.
+ */
+#define DEVICES 200
+#define DEV_SITES 4
+#define DEV_BATCH 20
+#define DEV_GAP_MS 500
+
+struct simdev {
+	struct device d;
+	struct http h;
+	unsigned seed;
+	/* the event generator: subject `subject`, next step `step` (0: its
+	 * creation, 1..SAVES_PER_SUBJECT: a save) */
+	long subject;
+	int step;
+	struct cb_merge *m;
+	struct events batch; /* unacknowledged, sent again */
+	char (*ids)[CB_EVENT_ID_HEX + 1];
+	size_t nbatch_ids, nids, capids; /* acknowledged ids, then batch's */
+	char cursor[32];
+	double *lat;
+	size_t nlat, caplat;
+	double *plat;
+	size_t nplat, capplat;
+	long pushes, push_err, pulls, pull_err, pulled, acked, dups;
+	char first_err[200];
+	double t_end;
+};
+
+static void dlist_add(double **v, size_t *n, size_t *cap, double x)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? 2 * *cap : 256;
+		double *nv = realloc(*v, c * sizeof(**v));
+
+		if (!nv)
+			die("out of memory");
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = x;
+}
+
+static void ids_reserve(struct simdev *s, size_t more)
+{
+	if (s->nids + s->nbatch_ids + more > s->capids) {
+		size_t c = s->capids ? 2 * s->capids : 1024;
+		void *nv;
+
+		while (c < s->nids + s->nbatch_ids + more)
+			c *= 2;
+		nv = realloc(s->ids, c * sizeof(*s->ids));
+		if (!nv)
+			die("out of memory");
+		s->ids = nv;
+		s->capids = c;
+	}
+}
+
+/* The device's next event into its batch. */
+static void sim_next(struct simdev *s)
+{
+	char subject[CB_SUBJECT_ID_MAX + 1];
+	struct device *d = &s->d;
+	struct cb_event ev;
+	struct cb_err err;
+
+	if (s->step > SAVES_PER_SUBJECT) {
+		cb_merge_free(s->m);
+		s->m = NULL;
+		s->step = 0;
+		s->subject++;
+	}
+	if (s->subject > CB_SUBJECT_SEQ_MAX)
+		die("device %s: more than %d subjects", d->id,
+		    CB_SUBJECT_SEQ_MAX);
+	if (cb_subject_id_make(d->site, d->index, s->subject, subject, &err))
+		die("%s", err.msg);
+	if (!s->m && cb_merge_new(&s->m, &err))
+		die("%s", err.msg);
+	cb_event_init(&ev);
+	if (s->step == 0) {
+		if (cb_event_set_origin(&ev, d->id, d->site, d->user, &err) ||
+		    cb_event_set_target(&ev, subject, CB_KIND_SUBJECT_STATUS,
+					"", "", "", &err) ||
+		    cb_event_set_reason(&ev, "", &err) ||
+		    cb_event_set_data(&ev, CB_DATA_STATUS, CB_SUBJECT_CREATED,
+				      &err))
+			die("%s", err.msg);
+	} else {
+		const struct save *sv = &saves[s->step - 1];
+		const struct cb_protocol_visit *v;
+		const struct cb_protocol_form *f;
+		char items[512], inst[16], *tok, *next;
+		unsigned instance;
+
+		if (cb_record_resolve(proto, sv->visit, sv->form, &v, &f,
+				      &instance, &err))
+			die("%s", err.msg);
+		cb_record_instance_text(instance, inst);
+		if (cb_event_set_origin(&ev, d->id, d->site, d->user, &err) ||
+		    cb_event_set_target(&ev, subject, CB_KIND_FORM_SAVE,
+					v->code, f->code, inst, &err) ||
+		    cb_event_set_reason(&ev, "", &err))
+			die("%s", err.msg);
+		snprintf(items, sizeof(items), "%s", sv->items);
+		for (tok = items; tok && *tok; tok = next) {
+			char *eq;
+
+			next = strchr(tok, ' ');
+			if (next)
+				*next++ = '\0';
+			eq = strchr(tok, '=');
+			if (!eq)
+				die("bad item text %s", tok);
+			*eq = '\0';
+			if (cb_event_add_change(&ev, tok, eq + 1, NULL, 0,
+						&err))
+				die("%s", err.msg);
+		}
+	}
+	emit(d, s->m, &ev, &s->batch);
+	ids_reserve(s, 1);
+	memcpy(s->ids[s->nids + s->nbatch_ids++], ev.id, sizeof(ev.id));
+	cb_event_release(&ev);
+	s->step++;
+}
+
+static void sim_fail(struct simdev *s, const char *what, long st)
+{
+	if (!s->first_err[0])
+		snprintf(s->first_err, sizeof(s->first_err),
+			 "%s: HTTP %ld: %.120s", what, st,
+			 cb_buf_len(&s->h.reply) ? cb_buf_str(&s->h.reply)
+						 : "no answer");
+}
+
+/* Push the batch (made when there is none waiting); its latency. */
+static void sim_push(struct simdev *s)
+{
+	struct events *l = &s->batch;
+	char *body;
+	size_t i, pos;
+	cJSON *reply, *acc, *dup;
+	double t0;
+	long st;
+
+	while (l->n < DEV_BATCH)
+		sim_next(s);
+	body = malloc(l->bytes + l->n + 64);
+	if (!body)
+		die("out of memory");
+	pos = (size_t)snprintf(body, 16, "{\"events\":[");
+	for (i = 0; i < l->n; i++) {
+		if (i)
+			body[pos++] = ',';
+		memcpy(body + pos, l->json[i], l->len[i]);
+		pos += l->len[i];
+	}
+	memcpy(body + pos, "]}", 3);
+	pos += 2;
+	t0 = now_ms();
+	st = http_do(&s->h, "POST", "/v1/sync/push", body, pos, s->d.id,
+		     s->d.kp.sk);
+	dlist_add(&s->lat, &s->nlat, &s->caplat, now_ms() - t0);
+	free(body);
+	s->pushes++;
+	reply = st == 200 ? cJSON_ParseWithLength(cb_buf_str(&s->h.reply),
+						  cb_buf_len(&s->h.reply))
+			  : NULL;
+	acc = reply ? cJSON_GetObjectItem(reply, "accepted") : NULL;
+	dup = reply ? cJSON_GetObjectItem(reply, "duplicate") : NULL;
+	if (!cJSON_IsNumber(acc) ||
+	    acc->valueint + (cJSON_IsNumber(dup) ? dup->valueint : 0) !=
+		(int)l->n) {
+		/* kept: sent again at the next turn */
+		s->push_err++;
+		sim_fail(s, "push", st);
+		cJSON_Delete(reply);
+		return;
+	}
+	s->acked += acc->valueint;
+	if (cJSON_IsNumber(dup))
+		s->dups += dup->valueint;
+	cJSON_Delete(reply);
+	s->nids += s->nbatch_ids;
+	s->nbatch_ids = 0;
+	events_free(l);
+}
+
+/*
+ * Pull from the cursor until the server has no more; with `ids`, keep
+ * the ids pulled. Events pulled, or -1 on an error.
+ */
+static long sim_pull(struct simdev *s, struct cb_buf *ids)
+{
+	long got = 0;
+	int more = 1;
+
+	while (more) {
+		char path[96];
+		cJSON *reply, *evs, *next, *mo, *e;
+		struct cb_err err;
+		double t0 = now_ms();
+		long st;
+
+		snprintf(path, sizeof(path), "/v1/sync/pull?since=%s",
+			 s->cursor);
+		st = http_do(&s->h, "GET", path, NULL, 0, s->d.id, s->d.kp.sk);
+		dlist_add(&s->plat, &s->nplat, &s->capplat, now_ms() - t0);
+		s->pulls++;
+		reply = st == 200
+			    ? cJSON_ParseWithLength(cb_buf_str(&s->h.reply),
+						    cb_buf_len(&s->h.reply))
+			    : NULL;
+		evs = reply ? cJSON_GetObjectItem(reply, "events") : NULL;
+		next = reply ? cJSON_GetObjectItem(reply, "next") : NULL;
+		mo = reply ? cJSON_GetObjectItem(reply, "more") : NULL;
+		if (!cJSON_IsArray(evs) || !cJSON_IsString(next) ||
+		    !cJSON_IsBool(mo)) {
+			s->pull_err++;
+			sim_fail(s, "pull", st);
+			cJSON_Delete(reply);
+			return -1;
+		}
+		cJSON_ArrayForEach(e, evs)
+		{
+			const cJSON *id = cJSON_GetObjectItem(e, "id");
+
+			got++;
+			if (ids &&
+			    (!cJSON_IsString(id) ||
+			     strlen(id->valuestring) != CB_EVENT_ID_HEX ||
+			     cb_buf_add(ids, id->valuestring,
+					CB_EVENT_ID_HEX + 1, &err)))
+				die("pull: an event without a good id");
+		}
+		snprintf(s->cursor, sizeof(s->cursor), "%s", next->valuestring);
+		more = cJSON_IsTrue(mo);
+		cJSON_Delete(reply);
+	}
+	s->pulled += got;
+	return got;
+}
+
+static void sim_wait(struct simdev *s)
+{
+	long ms = (long)(rand_r(&s->seed) % (DEV_GAP_MS + 1));
+	double left = s->t_end - now_ms();
+
+	if (left <= 0)
+		return;
+	sleep_ms(ms < left ? ms : (long)left + 1);
+}
+
+static void *sim_run(void *arg)
+{
+	struct simdev *s = arg;
+
+	while (now_ms() < s->t_end) {
+		sim_wait(s);
+		if (now_ms() >= s->t_end)
+			break;
+		sim_push(s);
+		sim_wait(s);
+		if (now_ms() >= s->t_end)
+			break;
+		sim_pull(s, NULL);
+	}
+	return NULL;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, CB_EVENT_ID_HEX);
+}
+
+static double pct(double *v, size_t n, double p)
+{
+	size_t i;
+
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	i = (size_t)(p * (double)(n - 1) + 0.5);
+	return v[i];
+}
+
+static void part_devices(long seconds)
+{
+	struct simdev *sd = calloc(DEVICES, sizeof(*sd));
+	pthread_t *th = calloc(DEVICES, sizeof(*th));
+	char dir[4300], out[4300], token[256], user[32], site[8];
+	double *lat, *plat, t0, t1, cpu0, cpu1, setup0, load0;
+	size_t nlat = 0, nplat = 0, nacked = 0, npulled, i, missing = 0;
+	long pushes = 0, push_err = 0, pulls = 0, pull_err = 0, pulled = 0;
+	long dups = 0, unacked = 0;
+	struct rusage ru0, ru1;
+	struct server srv;
+	struct cb_buf all;
+	char(*acked)[CB_EVENT_ID_HEX + 1];
+	char *pulled_ids;
+	int k;
+
+	if (!sd || !th)
+		die("out of memory");
+	setup0 = now_ms();
+	path_join(dir, sizeof(dir), tmp, "devices");
+	{
+		const char *init[] = {cbd,	    "init", "--data", dir,
+				      "--protocol", PROTO,  NULL};
+
+		must_run(init, NULL);
+	}
+	for (k = 1; k <= DEV_SITES; k++) {
+		char name[32];
+		const char *add[] = {cbd,  "site",   "add", "--data", dir,
+				     site, "--name", name,  NULL};
+
+		snprintf(site, sizeof(site), "S%02d", k);
+		snprintf(name, sizeof(name), "Site %s", site);
+		must_run(add, NULL);
+	}
+	path_join(out, sizeof(out), tmp, "token.out");
+	server_start(&srv, dir, NULL);
+	for (k = 0; k < DEVICES; k++) {
+		const char *add[] = {
+		    cbd,      "user",	     "add",	    "--data",
+		    dir,      user,	     "--full-name", "Bench device",
+		    "--role", "coordinator", "--site",	    site,
+		    NULL};
+		const char *tok[] = {cbd, "token",  "create", "--data",
+				     dir, "--user", user,     NULL};
+
+		snprintf(user, sizeof(user), "sim%03d", k + 1);
+		snprintf(site, sizeof(site), "S%02d", k % DEV_SITES + 1);
+		must_run(add, NULL);
+		must_run(tok, out);
+		read_line(out, token, sizeof(token));
+		http_open(&sd[k].h, srv.url);
+		device_register(&sd[k].h, &sd[k].d, token, user);
+		sd[k].seed = (unsigned)k * 2654435761u + 1;
+		sd[k].subject = 1;
+		snprintf(sd[k].cursor, sizeof(sd[k].cursor), "0");
+	}
+	printf("bench_server: part devices: %d devices of %d sites "
+	       "registered in %.1f s; %ld s of pushes of %d events and "
+	       "pulls, %d-%d ms apart; casebookd serve --threads %s\n",
+	       DEVICES, DEV_SITES, (now_ms() - setup0) / 1e3, seconds,
+	       DEV_BATCH, 0, DEV_GAP_MS, serve_threads);
+	fflush(stdout);
+	load0 = loadavg();
+	getrusage(RUSAGE_SELF, &ru0);
+	cpu0 = proc_cpu_ms(srv.pid);
+	t0 = now_ms();
+	for (k = 0; k < DEVICES; k++) {
+		sd[k].t_end = t0 + (double)seconds * 1e3;
+		if (pthread_create(&th[k], NULL, sim_run, &sd[k]))
+			die("pthread_create: %s", strerror(errno));
+	}
+	for (k = 0; k < DEVICES; k++)
+		pthread_join(th[k], NULL);
+	t1 = now_ms();
+	cpu1 = proc_cpu_ms(srv.pid);
+	getrusage(RUSAGE_SELF, &ru1);
+
+	/* every acknowledged event is on the server, and nothing else */
+	cb_buf_init(&all, (size_t)1 << 30);
+	for (k = 0; k < DEV_SITES; k++) {
+		snprintf(sd[k].cursor, sizeof(sd[k].cursor), "0");
+		if (sim_pull(&sd[k], &all) < 0)
+			die("the final pull failed: %s", sd[k].first_err);
+	}
+	for (k = 0; k < DEVICES; k++)
+		nacked += sd[k].nids;
+	acked = malloc((nacked ? nacked : 1) * sizeof(*acked));
+	if (!acked)
+		die("out of memory");
+	nacked = 0;
+	for (k = 0; k < DEVICES; k++) {
+		memcpy(acked + nacked, sd[k].ids, sd[k].nids * sizeof(*acked));
+		nacked += sd[k].nids;
+	}
+	pulled_ids = cb_buf_take(&all, &npulled);
+	if (!pulled_ids)
+		die("out of memory");
+	npulled /= CB_EVENT_ID_HEX + 1;
+	qsort(pulled_ids, npulled, CB_EVENT_ID_HEX + 1, cmp_id);
+	for (i = 0; i < nacked; i++)
+		if (!bsearch(acked[i], pulled_ids, npulled, CB_EVENT_ID_HEX + 1,
+			     cmp_id))
+			missing++;
+
+	for (k = 0; k < DEVICES; k++) {
+		nlat += sd[k].nlat;
+		nplat += sd[k].nplat;
+	}
+	lat = malloc((nlat ? nlat : 1) * sizeof(*lat));
+	plat = malloc((nplat ? nplat : 1) * sizeof(*plat));
+	if (!lat || !plat)
+		die("out of memory");
+	nlat = nplat = 0;
+	for (k = 0; k < DEVICES; k++) {
+		memcpy(lat + nlat, sd[k].lat, sd[k].nlat * sizeof(*lat));
+		nlat += sd[k].nlat;
+		memcpy(plat + nplat, sd[k].plat, sd[k].nplat * sizeof(*plat));
+		nplat += sd[k].nplat;
+		pushes += sd[k].pushes;
+		push_err += sd[k].push_err;
+		pulls += sd[k].pulls;
+		pull_err += sd[k].pull_err;
+		pulled += sd[k].pulled;
+		dups += sd[k].dups;
+		unacked += (long)sd[k].batch.n;
+	}
+	{
+		double wall = t1 - t0;
+		double self =
+		    (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec +
+			     ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) *
+			1e3 +
+		    (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec +
+			     ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) /
+			1e3;
+
+		printf("  %-44s %10.1f s\n", "run", wall / 1e3);
+		printf("  %-44s %10zu\n", "events acknowledged", nacked);
+		printf("  %-44s %10.0f\n", "events/s pushed",
+		       (double)nacked / (wall / 1e3));
+		printf("  %-44s %10ld\n", "pushes", pushes);
+		printf("  %-44s %10.0f ms\n", "push latency p50",
+		       pct(lat, nlat, 0.50));
+		printf("  %-44s %10.0f ms  target < 200 (at most 500)\n",
+		       "push latency p99", pct(lat, nlat, 0.99));
+		printf("  %-44s %10.0f ms\n", "push latency max",
+		       nlat ? lat[nlat - 1] : 0.0);
+		printf("  %-44s %10ld\n", "pull requests", pulls);
+		printf("  %-44s %10.0f\n", "events/s pulled by the devices",
+		       (double)pulled / (wall / 1e3));
+		printf("  %-44s %10.0f ms\n", "pull request latency p50",
+		       pct(plat, nplat, 0.50));
+		printf("  %-44s %10.0f ms\n", "pull request latency p99",
+		       pct(plat, nplat, 0.99));
+		printf("  %-44s %10ld\n", "push errors (sent again)", push_err);
+		printf("  %-44s %10ld\n", "pull errors", pull_err);
+		printf("  %-44s %10ld\n", "events of failed pushes unsent",
+		       unacked);
+		printf("  %-44s %10ld\n", "duplicates (a push sent again)",
+		       dups);
+		printf("  %-44s %10zu of %zu\n",
+		       "acknowledged events missing on the server", missing,
+		       nacked);
+		printf("  %-44s %10zu\n", "events on the server", npulled);
+		printf("  %-44s %10.1f MiB  target < 64\n",
+		       "server peak memory", server_hwm_mib(&srv));
+		printf("  %-44s %10.2f of %ld\n", "server cores busy",
+		       (cpu1 - cpu0) / wall, sysconf(_SC_NPROCESSORS_ONLN));
+		printf("  %-44s %10.2f\n", "devices' cores busy (this process)",
+		       self / wall);
+		printf("  %-44s %5.1f at the start, %.1f at the end\n",
+		       "load average", load0, loadavg());
+		for (k = 0; k < DEVICES; k++)
+			if (sd[k].first_err[0]) {
+				printf("  first error (device %d): %s\n", k,
+				       sd[k].first_err);
+				break;
+			}
+	}
+	server_stop(&srv);
+	if (missing || npulled != nacked)
+		die("devices: %zu acknowledged events missing, %zu on the "
+		    "server for %zu acknowledged",
+		    missing, npulled, nacked);
+	for (k = 0; k < DEVICES; k++) {
+		http_close(&sd[k].h);
+		events_free(&sd[k].batch);
+		cb_merge_free(sd[k].m);
+		free(sd[k].ids);
+		free(sd[k].lat);
+		free(sd[k].plat);
+		cb_sign_keypair_release(&sd[k].d.kp);
+	}
+	free(pulled_ids);
+	free(acked);
+	free(lat);
+	free(plat);
+	free(sd);
+	free(th);
+	rm_rf(dir);
+}
+
 /* ---- main ---------------------------------------------------------------- */
 
 static void machine(void)
@@ -1582,6 +2121,7 @@ int main(void)
 	const char *cdir = getenv("CASEBOOK_BENCH_CACHE");
 	const char *parts = getenv("CASEBOOK_BENCH_PARTS");
 	int runs = (int)env_long("CASEBOOK_BENCH_RUNS", 3, 1, RUNS_MAX);
+	long seconds = env_long("CASEBOOK_BENCH_SECONDS", 20, 1, 3600);
 	long npush =
 	    env_long("CASEBOOK_BENCH_PUSH", 10000, BATCH,
 		     (long)CB_SUBJECT_SEQ_MAX * (SAVES_PER_SUBJECT + 1));
@@ -1615,6 +2155,8 @@ int main(void)
 	unsetenv("CASEBOOK_USER");
 	unsetenv("CASEBOOK_HOME");
 	unsetenv("CASEBOOK_TEST_HOOKS");
+	snprintf(serve_threads, sizeof(serve_threads), "%ld",
+		 env_long("CASEBOOK_BENCH_THREADS", 4, 1, 64));
 	machine();
 	fflush(stdout);
 
@@ -1622,6 +2164,8 @@ int main(void)
 		part_scale(runs, npush);
 	if (!parts || !*parts || strstr(parts, "laptops"))
 		part_laptops(runs);
+	if (!parts || !*parts || strstr(parts, "devices"))
+		part_devices(seconds);
 	printf("bench_server: load average at the end %.1f\n", loadavg());
 	cb_protocol_free(proto);
 	curl_global_cleanup();
