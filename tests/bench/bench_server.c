@@ -1,9 +1,9 @@
 /*
  * bench_server.c - the central server at scale, 200 devices syncing at
- * once, and four laptops syncing
- * at once (issue 11, "Benchmarks"). Timings and memory are reported,
- * never asserted. Every figure comes from the real programs: `casebookd
- * serve`, `casebookd rebuild` and `casebook sync`, run as processes.
+ * once, and four laptops syncing at once (issue 11, "Benchmarks").
+ * Timings and memory are reported, never asserted. Every figure comes
+ * from the real programs: `casebookd serve`, `casebookd rebuild` and
+ * `casebook sync`, run as processes, over HTTP on loopback.
  *
  * Part "scale", for a central store of each size (CASEBOOK_BENCH_SIZES,
  * subjects of a generated trial: scripts/gen-study --randomize, seed 1,
@@ -2055,6 +2055,9 @@ static void part_devices(long seconds)
 		       "server peak memory", server_hwm_mib(&srv));
 		printf("  %-44s %10.2f of %ld\n", "server cores busy",
 		       (cpu1 - cpu0) / wall, sysconf(_SC_NPROCESSORS_ONLN));
+		printf("  %-44s %10.1f us\n",
+		       "server CPU per event pushed or pulled",
+		       (cpu1 - cpu0) * 1e3 / (double)(nacked + (size_t)pulled));
 		printf("  %-44s %10.2f\n", "devices' cores busy (this process)",
 		       self / wall);
 		printf("  %-44s %5.1f at the start, %.1f at the end\n",
