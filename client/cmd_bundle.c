@@ -99,16 +99,14 @@ static long long cursor_value(const char *s)
  * The bundle is written as a stream, never held: its payload is
  * {"format","device","study","protocol_sha256","created","cursor",
  * "events":[every event a push would send, byte for byte, in local
- * order]}, read from the store a batch at a time. Ed25519 hashes what it
- * signs twice, so the payload is made twice, inside one read snapshot
- * (the same bytes both times): once only to sign, once to sign and
- * write.
+ * order]}, read from the store a batch at a time inside one read
+ * snapshot, signed (Ed25519ph, one pass) and written as they are read.
  */
 
-/* Where payload bytes go: the signature, and (pass 2) the file. */
+/* Where payload bytes go: the signature and the file. */
 struct sink {
 	struct cb_sign_stream *sign;
-	struct cb_bundle_out *out; /* NULL in pass 1 */
+	struct cb_bundle_out *out;
 	struct cb_buf pending;	   /* bytes not yet written */
 	size_t count;		   /* events in the payload */
 	struct cb_err *err;
@@ -121,7 +119,7 @@ static int sink_flush(struct sink *k)
 {
 	int rc = 0;
 
-	if (k->out && cb_buf_len(&k->pending))
+	if (cb_buf_len(&k->pending))
 		rc = cb_bundle_out_write(k->out, cb_buf_str(&k->pending),
 					 cb_buf_len(&k->pending), k->err);
 	cb_buf_reset(&k->pending);
@@ -133,8 +131,6 @@ static int sink_put(struct sink *k, const void *p, size_t n)
 	int rc;
 
 	cb_sign_stream_update(k->sign, p, n);
-	if (!k->out)
-		return 0;
 	if (cb_buf_len(&k->pending) + n > SINK_FLUSH && (rc = sink_flush(k)))
 		return rc;
 	if (n > SINK_FLUSH)
@@ -265,14 +261,6 @@ static int bundle_export(struct store *st, const char *path)
 	}
 	if (!rc)
 		rc = store_sign_stream(st, &k.sign, &err);
-	/* Pass 1: sign. */
-	if (!rc) {
-		sign_prefix(k.sign, CB_BUNDLE_MAGIC, store_device_id(st));
-		rc = emit_payload(st, head, &k, &err);
-	}
-	if (!rc)
-		rc = cb_sign_stream_next(k.sign, &err);
-	/* Pass 2: sign the same bytes again, and write them. */
 	if (!rc)
 		rc = cb_bundle_out_open(&out, path, CB_BUNDLE_MAGIC,
 					store_device_id(st), &err);
@@ -513,9 +501,11 @@ static int bundle_import(struct store *st, const char *path)
 	if (rc)
 		return refuse("this is not a bundle reply (%s: a header line, "
 			      "the device id, the signature, then the "
-			      "payload); it is damaged or not made by "
-			      "'casebookd bundle import'",
-			      CB_REPLY_MAGIC);
+			      "payload); it is damaged, not made by "
+			      "'casebookd bundle import', or of an older "
+			      "format (%s): export a new bundle and import "
+			      "the server's reply to it",
+			      CB_REPLY_MAGIC, CB_REPLY_MAGIC_V1);
 	if (strcmp(device, store_device_id(st))) {
 		close(fd);
 		return refuse("it answers device %s, not this device (%s)",

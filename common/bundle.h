@@ -8,8 +8,8 @@
  *
  * MAGIC names the kind (CB_BUNDLE_MAGIC from a device, CB_REPLY_MAGIC
  * from the server), DEVICE is the 32-hex device id, SIGNATURE the
- * Ed25519 signature (128 lowercase hex) over MAGIC "\n" DEVICE "\n"
- * PAYLOAD, by the device for a bundle and by the server for a reply, and
+ * Ed25519ph signature (crypto.h's cb_sign_stream; 128 lowercase hex) over
+ * MAGIC "\n" DEVICE "\n" PAYLOAD, made in one pass however large, by the device for a bundle and by the server for a reply, and
  * PAYLOAD the JSON document. The device signs with its store's key and
  * the server with its own, so this module takes and gives signatures,
  * not keys.
@@ -22,8 +22,12 @@
 #include "crypto.h"
 #include "err.h"
 
-#define CB_BUNDLE_MAGIC "casebook-bundle/1"
-#define CB_REPLY_MAGIC "casebook-reply/1"
+/* Version 2: signed with Ed25519ph. Version 1 files (pure Ed25519) are
+ * refused by name (CB_BUNDLE_MAGIC_V1): the device exports again. */
+#define CB_BUNDLE_MAGIC "casebook-bundle/2"
+#define CB_REPLY_MAGIC "casebook-reply/2"
+#define CB_BUNDLE_MAGIC_V1 "casebook-bundle/1"
+#define CB_REPLY_MAGIC_V1 "casebook-reply/1"
 #define CB_BUNDLE_DEVICE_HEX 32
 
 /*

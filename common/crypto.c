@@ -868,66 +868,40 @@ int cb_verify(const unsigned char pk[CB_SIGN_PUBLIC_BYTES], const void *msg,
 	return 0;
 }
 
-/* ---- Ed25519 over a stream ------------------------------------------------
+/* ---- Ed25519ph over a stream ---------------------------------------------
  *
- * RFC 8032's signing, written with libsodium's own primitives in the order
- * its crypto_sign_detached uses them (ref10 sign.c), so the two give the
- * same bytes: az = SHA-512(seed), a = clamp(az[0..32]); r = SHA-512(
- * az[32..64] || M) mod L; R = rB; k = SHA-512(R || A || M) mod L;
- * S = (r + ka) mod L. Verifying checks what crypto_sign_verify_detached
- * checks: S canonical, R and A valid points, then SB = R + kA.
+ * libsodium's multi-part signing (crypto_sign_init, _update,
+ * _final_create, _final_verify): RFC 8032's Ed25519ph, the message hashed
+ * once with SHA-512 and that hash signed. Nothing here does curve
+ * arithmetic of its own.
  */
 
 struct cb_sign_stream {
-	crypto_hash_sha512_state h;
-	unsigned char a[32];	  /* the secret scalar, reduced */
-	unsigned char prefix[32]; /* az[32..64] */
-	unsigned char pk[32];
-	unsigned char r[32], R[32];
-	int pass; /* 1, then 2 after cb_sign_stream_next */
+	crypto_sign_state st;
+	unsigned char sk[CB_SIGN_SECRET_BYTES];
 };
 
 struct cb_verify_stream {
-	crypto_hash_sha512_state h;
-	unsigned char pk[32], R[32], S[32];
+	crypto_sign_state st;
+	unsigned char pk[CB_SIGN_PUBLIC_BYTES];
+	unsigned char sig[CB_SIGNATURE_BYTES];
 };
-
-/* A 32-byte scalar reduced mod L. */
-static void scalar_reduce32(unsigned char out[32], const unsigned char in[32])
-{
-	unsigned char wide[64];
-
-	memcpy(wide, in, 32);
-	memset(wide + 32, 0, 32);
-	crypto_core_ed25519_scalar_reduce(out, wide);
-	sodium_memzero(wide, sizeof(wide));
-}
 
 int cb_sign_stream_new(const struct cb_key *sk, struct cb_sign_stream **out,
 		       struct cb_err *err)
 {
-	unsigned char az[64];
 	struct cb_sign_stream *s;
 	int rc = check_key(sk, CB_SIGN_SECRET_BYTES, "sign", err);
 
 	*out = NULL;
 	if (rc)
 		return rc;
+	/* sodium_malloc: guarded pages, wiped by sodium_free. */
 	s = sodium_malloc(sizeof(*s));
 	if (!s)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	memset(s, 0, sizeof(*s));
-	crypto_hash_sha512(az, sk->bytes, 32);
-	az[0] &= 248;
-	az[31] &= 127;
-	az[31] |= 64;
-	scalar_reduce32(s->a, az);
-	memcpy(s->prefix, az + 32, 32);
-	memcpy(s->pk, sk->bytes + 32, 32);
-	sodium_memzero(az, sizeof(az));
-	crypto_hash_sha512_init(&s->h);
-	crypto_hash_sha512_update(&s->h, s->prefix, 32);
-	s->pass = 1;
+	memcpy(s->sk, sk->bytes, sizeof(s->sk));
+	crypto_sign_init(&s->st);
 	*out = s;
 	return 0;
 }
@@ -935,49 +909,24 @@ int cb_sign_stream_new(const struct cb_key *sk, struct cb_sign_stream **out,
 void cb_sign_stream_update(struct cb_sign_stream *s, const void *p, size_t n)
 {
 	if (s && n)
-		crypto_hash_sha512_update(&s->h, p, n);
-}
-
-int cb_sign_stream_next(struct cb_sign_stream *s, struct cb_err *err)
-{
-	unsigned char nonce[64];
-
-	if (!s || s->pass != 1)
-		return cb_err_set(err, CB_EINVAL, "sign stream: not in pass 1");
-	crypto_hash_sha512_final(&s->h, nonce);
-	crypto_core_ed25519_scalar_reduce(s->r, nonce);
-	sodium_memzero(nonce, sizeof(nonce));
-	if (crypto_scalarmult_ed25519_base_noclamp(s->R, s->r) != 0)
-		return cb_err_set(err, CB_EINVAL, "sign stream: bad nonce");
-	crypto_hash_sha512_init(&s->h);
-	crypto_hash_sha512_update(&s->h, s->R, 32);
-	crypto_hash_sha512_update(&s->h, s->pk, 32);
-	s->pass = 2;
-	return 0;
+		crypto_sign_update(&s->st, p, n);
 }
 
 int cb_sign_stream_final(struct cb_sign_stream *s,
 			 unsigned char sig[CB_SIGNATURE_BYTES],
 			 struct cb_err *err)
 {
-	unsigned char hram[64], k[32], ka[32];
-
-	if (!s || s->pass != 2)
-		return cb_err_set(err, CB_EINVAL, "sign stream: not in pass 2");
-	crypto_hash_sha512_final(&s->h, hram);
-	crypto_core_ed25519_scalar_reduce(k, hram);
-	crypto_core_ed25519_scalar_mul(ka, k, s->a);
-	memcpy(sig, s->R, 32);
-	crypto_core_ed25519_scalar_add(sig + 32, ka, s->r);
-	sodium_memzero(ka, sizeof(ka));
-	s->pass = 3;
+	if (!s)
+		return cb_err_set(err, CB_EINVAL, "sign stream: none");
+	if (crypto_sign_final_create(&s->st, sig, NULL, s->sk) != 0)
+		return cb_err_set(err, CB_EINVAL, "sign stream: bad key");
 	return 0;
 }
 
 void cb_sign_stream_free(struct cb_sign_stream *s)
 {
 	if (s)
-		sodium_free(s); /* sodium_free wipes */
+		sodium_free(s);
 }
 
 int cb_verify_stream_new(const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
@@ -989,12 +938,9 @@ int cb_verify_stream_new(const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
 	*out = NULL;
 	if (!v)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	memcpy(v->pk, pk, 32);
-	memcpy(v->R, sig, 32);
-	memcpy(v->S, sig + 32, 32);
-	crypto_hash_sha512_init(&v->h);
-	crypto_hash_sha512_update(&v->h, v->R, 32);
-	crypto_hash_sha512_update(&v->h, v->pk, 32);
+	memcpy(v->pk, pk, sizeof(v->pk));
+	memcpy(v->sig, sig, sizeof(v->sig));
+	crypto_sign_init(&v->st);
 	*out = v;
 	return 0;
 }
@@ -1003,25 +949,14 @@ void cb_verify_stream_update(struct cb_verify_stream *v, const void *p,
 			     size_t n)
 {
 	if (v && n)
-		crypto_hash_sha512_update(&v->h, p, n);
+		crypto_sign_update(&v->st, p, n);
 }
 
 int cb_verify_stream_final(struct cb_verify_stream *v, struct cb_err *err)
 {
-	unsigned char hram[64], k[32], s_canon[32], sB[32], kA[32], sum[32];
-
 	if (!v)
 		return cb_err_set(err, CB_EINVAL, "verify stream: none");
-	crypto_hash_sha512_final(&v->h, hram);
-	crypto_core_ed25519_scalar_reduce(k, hram);
-	scalar_reduce32(s_canon, v->S);
-	if (sodium_memcmp(s_canon, v->S, 32) != 0 ||
-	    !crypto_core_ed25519_is_valid_point(v->pk) ||
-	    !crypto_core_ed25519_is_valid_point(v->R) ||
-	    crypto_scalarmult_ed25519_base_noclamp(sB, v->S) != 0 ||
-	    crypto_scalarmult_ed25519_noclamp(kA, k, v->pk) != 0 ||
-	    crypto_core_ed25519_add(sum, v->R, kA) != 0 ||
-	    sodium_memcmp(sum, sB, 32) != 0)
+	if (crypto_sign_final_verify(&v->st, v->sig, v->pk) != 0)
 		return cb_err_set(err, CB_EAUTH, "signature does not verify");
 	return 0;
 }
@@ -1029,6 +964,35 @@ int cb_verify_stream_final(struct cb_verify_stream *v, struct cb_err *err)
 void cb_verify_stream_free(struct cb_verify_stream *v)
 {
 	free(v);
+}
+
+int cb_sign_ph(const struct cb_key *sk, const void *msg, size_t len,
+	       unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err)
+{
+	struct cb_sign_stream *s;
+	int rc = cb_sign_stream_new(sk, &s, err);
+
+	if (rc)
+		return rc;
+	cb_sign_stream_update(s, msg, len);
+	rc = cb_sign_stream_final(s, sig, err);
+	cb_sign_stream_free(s);
+	return rc;
+}
+
+int cb_verify_ph(const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
+		 const void *msg, size_t len,
+		 const unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err)
+{
+	struct cb_verify_stream *v;
+	int rc = cb_verify_stream_new(pk, sig, &v, err);
+
+	if (rc)
+		return rc;
+	cb_verify_stream_update(v, msg, len);
+	rc = cb_verify_stream_final(v, err);
+	cb_verify_stream_free(v);
+	return rc;
 }
 
 /* ---- Sealed boxes ------------------------------------------------------ */
@@ -1168,6 +1132,40 @@ void cb_sha256_hex(const void *data, size_t len, char out[CB_HASH_HEX_SIZE])
 
 	cb_sha256(data, len, h);
 	sodium_bin2hex(out, CB_HASH_HEX_SIZE, h, sizeof(h));
+}
+
+struct cb_sha256_stream {
+	crypto_hash_sha256_state st;
+};
+
+int cb_sha256_stream_new(struct cb_sha256_stream **out, struct cb_err *err)
+{
+	*out = malloc(sizeof(**out));
+	if (!*out)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	crypto_hash_sha256_init(&(*out)->st);
+	return 0;
+}
+
+void cb_sha256_stream_update(struct cb_sha256_stream *s, const void *p,
+			     size_t n)
+{
+	if (s && n)
+		crypto_hash_sha256_update(&s->st, p, n);
+}
+
+void cb_sha256_stream_final_hex(struct cb_sha256_stream *s,
+				char out[CB_HASH_HEX_SIZE])
+{
+	unsigned char h[CB_HASH_BYTES];
+
+	crypto_hash_sha256_final(&s->st, h);
+	sodium_bin2hex(out, CB_HASH_HEX_SIZE, h, sizeof(h));
+}
+
+void cb_sha256_stream_free(struct cb_sha256_stream *s)
+{
+	free(s);
 }
 
 /* ---- Text encodings ---------------------------------------------------- */

@@ -311,26 +311,24 @@ int cb_verify(const unsigned char pk[CB_SIGN_PUBLIC_BYTES], const void *msg,
 	      struct cb_err *err);
 
 /*
- * Ed25519 over a message read in pieces, for files too large to hold
- * (bundles, docs/bundles.md). The signature is exactly cb_sign's of the
- * whole message, and a stream verification accepts what cb_verify
- * accepts.
+ * Ed25519ph (RFC 8032's prehashed Ed25519, libsodium's multi-part
+ * crypto_sign_init/update/final) over a message read in pieces, for files
+ * too large to hold (bundles and replies, docs/bundles.md). It is not
+ * cb_sign's pure Ed25519: a signature of one verifies only with the other
+ * of the same kind. The pieces may be cut anywhere; the signature is the
+ * same.
  *
- * Signing takes two passes over the same bytes, as Ed25519 hashes the
- * message twice: cb_sign_stream_new, cb_sign_stream_update for every
- * piece, cb_sign_stream_next, the very same pieces again, then
- * cb_sign_stream_final. Verifying takes one: cb_verify_stream_new with
- * the public key and the signature, cb_verify_stream_update, then
- * cb_verify_stream_final (0, or CB_EAUTH). The signing state holds
- * secret material in sodium_malloc memory; _free wipes and frees either
- * (NULL is ok). CB_EINVAL for a bad key or a call out of order,
- * CB_ENOMEM.
+ * Signing: cb_sign_stream_new, cb_sign_stream_update for every piece,
+ * cb_sign_stream_final. Verifying: cb_verify_stream_new with the public
+ * key and the signature, cb_verify_stream_update, cb_verify_stream_final
+ * (0, or CB_EAUTH). The signing state holds a copy of the secret key in
+ * sodium_malloc memory; _free wipes and frees either (NULL is ok).
+ * CB_EINVAL for a bad key, CB_ENOMEM.
  */
 struct cb_sign_stream;
 int cb_sign_stream_new(const struct cb_key *sk, struct cb_sign_stream **out,
 		       struct cb_err *err);
 void cb_sign_stream_update(struct cb_sign_stream *s, const void *p, size_t n);
-int cb_sign_stream_next(struct cb_sign_stream *s, struct cb_err *err);
 int cb_sign_stream_final(struct cb_sign_stream *s,
 			 unsigned char sig[CB_SIGNATURE_BYTES],
 			 struct cb_err *err);
@@ -344,6 +342,14 @@ void cb_verify_stream_update(struct cb_verify_stream *v, const void *p,
 			     size_t n);
 int cb_verify_stream_final(struct cb_verify_stream *v, struct cb_err *err);
 void cb_verify_stream_free(struct cb_verify_stream *v);
+
+/* The same Ed25519ph over a message held whole (the server's side of a
+ * bundle). */
+int cb_sign_ph(const struct cb_key *sk, const void *msg, size_t len,
+	       unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err);
+int cb_verify_ph(const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
+		 const void *msg, size_t len,
+		 const unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err);
 
 /* ---- Sealed boxes (X25519) for randomization arms ---------------------- */
 
@@ -406,6 +412,19 @@ void cb_sha256(const void *data, size_t len, unsigned char out[CB_HASH_BYTES]);
 
 /* cb_sha256 as 64 lowercase hex digits and a NUL. */
 void cb_sha256_hex(const void *data, size_t len, char out[CB_HASH_HEX_SIZE]);
+
+/*
+ * SHA-256 over bytes given in pieces (a bundle's hash, read as a
+ * stream): _new (CB_ENOMEM), _update for each piece, _final_hex (the
+ * same digits cb_sha256_hex gives for the whole), _free (NULL is ok).
+ */
+struct cb_sha256_stream;
+int cb_sha256_stream_new(struct cb_sha256_stream **out, struct cb_err *err);
+void cb_sha256_stream_update(struct cb_sha256_stream *s, const void *p,
+			     size_t n);
+void cb_sha256_stream_final_hex(struct cb_sha256_stream *s,
+				char out[CB_HASH_HEX_SIZE]);
+void cb_sha256_stream_free(struct cb_sha256_stream *s);
 
 /* ---- Text encodings ---------------------------------------------------- */
 

@@ -737,6 +737,7 @@ int cb_record_check_event(const struct cb_protocol *p, struct cb_merge *m,
 				      "randomized; there is no blind to "
 				      "break%s",
 				      ev->subject, "");
+		rc = 0; /* the walk stopped at the randomization */
 	}
 	*code = "query";
 	if (!strcmp(kind, CB_KIND_QUERY_OPEN) && !cb_role_reviews(w->role))

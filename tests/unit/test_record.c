@@ -223,6 +223,47 @@ static char *put_kind(const char *kind, const char *visit, const char *form,
 	return id;
 }
 
+/*
+ * An emergency code-break is accepted once the subject was randomized,
+ * refused before (there is no blind to break).
+ */
+static void test_unblind(void)
+{
+	static const char *const created[] = {"status", "screening", NULL};
+	static const char *const slot[] = {"slot", "R-KR01-1-001", NULL};
+	struct cb_record_writer w = {CB_ROLE_INVESTIGATOR, "KR01", 1};
+	char tmp[CB_EVENT_ID_HEX + 1];
+	struct cb_check_results res;
+	struct cb_event ev;
+	struct cb_err err;
+	const char *code;
+	int round;
+
+	T_ASSERT(load_knee() != NULL);
+	T_EQ_INT(cb_merge_new(&m, &err), 0);
+	put_kind(CB_KIND_SUBJECT_STATUS, "", "", created, tmp);
+	for (round = 0; round < 2; round++) {
+		if (round)
+			put_kind(CB_KIND_RANDOMIZE, "", "", slot, tmp);
+		build(&ev, "ian", CB_KIND_UNBLIND, "", "", NULL, NULL, NULL,
+		      slot);
+		T_EQ_INT(cb_event_set_reason(&ev, "suspected anaphylaxis",
+					     &err),
+			 0);
+		cb_check_results_init(&res);
+		code = "";
+		T_EQ_INT(cb_record_check_event(knee, m, &w, &ev, &res, &code,
+					       &err),
+			 (round ? 0 : CB_ECONFLICT));
+		if (!round)
+			T_EQ_STR(code, "subject");
+		cb_check_results_release(&res);
+		cb_event_release(&ev);
+	}
+	cb_merge_free(m);
+	cb_protocol_free(knee);
+}
+
 static void test_reopen(void)
 {
 	static const char *const created[] = {"status", "screening", NULL};
@@ -314,5 +355,6 @@ int main(void)
 {
 	T_RUN(test_resolution);
 	T_RUN(test_reopen);
+	T_RUN(test_unblind);
 	return t_done();
 }
