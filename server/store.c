@@ -272,12 +272,13 @@ const char *const srv_store_sql[ST_COUNT] = {
 		    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_SLOT_GET] = "SELECT randno, list_id, site, stratum, seq, kit,"
 		    " coalesce(device, ''), coalesce(subject, ''),"
-		    " arm_unblinding, arm_site FROM rand_slots"
-		    " WHERE randno = ?1",
+		    " arm_unblinding, arm_site, coalesce(event, '')"
+		    " FROM rand_slots WHERE randno = ?1",
     [ST_SLOT_OF_SUBJECT] = "SELECT randno FROM rand_slots"
 			   " WHERE subject = ?1",
     [ST_SLOT_MARK] = "UPDATE rand_slots SET subject = ?2, event = ?3,"
-		     " used_at = ?4 WHERE randno = ?1",
+		     " used_at = ?4, device = coalesce(device, ?5),"
+		     " leased_at = coalesce(leased_at, ?4) WHERE randno = ?1",
     [ST_SLOT_KIT] = "SELECT randno FROM rand_slots WHERE kit = ?1",
     [ST_SLOT_INSERT] = "INSERT INTO rand_slots(randno, list_id, site,"
 		       " stratum, seq, kit, arm_unblinding, arm_site)"
@@ -566,6 +567,51 @@ static int open_store(const char *dir, int readonly, struct srv_store **out,
 		*out = NULL;
 	}
 	return rc;
+}
+
+int srv_store_open_file(const char *path, struct srv_store **out,
+			struct cb_err *err)
+{
+	int rc = open_db(path, 0, out, err);
+
+	if (!rc)
+		rc = check_schema(*out, err);
+	if (rc) {
+		srv_store_close(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+int srv_store_leases_paused(struct srv_store *s, char *why, size_t cap,
+			    struct cb_err *err)
+{
+	char *v = NULL;
+	int rc = setting_get(s, SRV_SETTING_LEASES_PAUSED, &v, NULL, err);
+
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (why && cap)
+		snprintf(why, cap, "%s", v);
+	free(v);
+	return 1;
+}
+
+int srv_store_leases_resume(struct srv_store *s, int *was, struct cb_err *err)
+{
+	int rc = srv_store_leases_paused(s, NULL, 0, err);
+
+	*was = rc == 1;
+	if (rc <= 0)
+		return rc;
+	return cb_db_exec(
+	    &s->db,
+	    "DELETE FROM settings WHERE key = '" SRV_SETTING_LEASES_PAUSED "'",
+	    "resuming slot leases", err);
 }
 
 int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err)

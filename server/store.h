@@ -287,17 +287,60 @@ int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
 int srv_store_backup(struct srv_store *s, const char *path, struct cb_err *err);
 
 /*
+ * What a restore carried from the store it replaced into the restored
+ * one (srv_store_restore): facts that only ever go one way and that the
+ * backup may predate. Each count is of rows the restored store took or
+ * changed; seq_after is the events sequence the restored store goes on
+ * from (the replaced store's highest, when above the backup's).
+ */
+struct srv_restore_carry {
+	int replaced;	   /* there was a store to carry from */
+	int leases_paused; /* no store to carry from: leases paused */
+	long sites, users, users_disabled;
+	long devices, devices_revoked;
+	long tokens, tokens_used, tokens_revoked;
+	long lists, slots, slots_leased, slots_used, reuse;
+	int64_t seq_backup, seq_after;
+};
+
+/*
  * Make the store of data directory `dir` a copy of the backup `from`,
  * with a new store id (srv_store_id): `from` must be a central store
- * that passes integrity_check. A store already in `dir` is CB_EEXIST,
- * unless `replace`: then its files are kept beside it, renamed
+ * that passes integrity_check, of a schema version this casebookd knows
+ * (a newer one is CB_EINVAL before anything changes; an older one is
+ * upgraded). A store already in `dir` is CB_EEXIST, unless `replace`:
+ * then, inside the restore and before the restored store takes its
+ * place, every one-way fact of the replaced store is carried into it
+ * (people and their disabling, devices and their revocation, sites,
+ * tokens and their use or revocation, randomization lists, slots and
+ * their leases and uses, re-used subject ids; never backwards: a used
+ * slot stays used, a revoked device revoked) and the events sequence set
+ * past the replaced store's highest, so no device's pull cursor skips
+ * new events; then its files are kept beside it, renamed
  * casebookd.db.replaced-STAMP (and -wal, -shm), never deleted. The
- * caller holds the data directory's lock (no server runs on it).
- * *replaced (may be NULL) gets the name the old store was kept under,
- * "" when there was none.
+ * replaced store must be of this casebookd's schema version (CB_EINVAL
+ * otherwise) and readable (CB_EIO or CB_EINTEGRITY, nothing changed).
+ * Without a store to replace, nothing tells what slots were leased after
+ * the backup: the restored store has new slot leases paused
+ * (srv_store_leases_paused) until the administrator resumes them. The
+ * request nonces (DIR/nonces.db) are not touched. The caller holds the
+ * data directory's lock (no server runs on it). *replaced (may be NULL)
+ * gets the name the old store was kept under, "" when there was none;
+ * *carry (may be NULL) what was carried.
  */
 int srv_store_restore(const char *dir, const char *from, int replace,
-		      char *replaced, size_t cap, struct cb_err *err);
+		      char *replaced, size_t cap,
+		      struct srv_restore_carry *carry, struct cb_err *err);
+
+/*
+ * New slot leases are paused (a restore into an empty data directory):
+ * 1 with why (cap bytes, may be NULL) saying since when and why, 0 when
+ * they are not, or an error. srv_store_leases_resume lifts the pause
+ * (0 when there was none to lift: *was gets 0).
+ */
+int srv_store_leases_paused(struct srv_store *s, char *why, size_t cap,
+			    struct cb_err *err);
+int srv_store_leases_resume(struct srv_store *s, int *was, struct cb_err *err);
 
 /* ---- people (store_users.c) -------------------------------------------- */
 
@@ -551,6 +594,7 @@ struct srv_slot_info {
 	int64_t seq;
 	char device[SRV_ID_HEX + 1];	     /* "" when not leased */
 	char subject[CB_EVENT_NAME_MAX + 1]; /* "" when unused */
+	char event[CB_EVENT_NAME_MAX + 1];   /* the event that used it */
 };
 
 /* The slot numbered `randno`. CB_ENOTFOUND. */
@@ -608,12 +652,22 @@ int srv_store_slots_each(struct srv_store *s, int kind, const char *device,
 			 int (*fn)(const struct srv_slot *sl, void *ctx),
 			 void *ctx, struct cb_err *err);
 
-/* Record that subject `subject` used slot `randno` by event `event`. */
+/*
+ * Record that subject `subject` used slot `randno` by event `event` of
+ * `device`; a slot leased to no device yet (taken while leases are
+ * paused, srv_slots_check) becomes that device's.
+ */
 int srv_store_slot_mark(struct srv_store *s, const char *randno,
 			const char *subject, const char *event,
-			const char *when, struct cb_err *err);
+			const char *device, const char *when,
+			struct cb_err *err);
 
-/* Forget every use of a slot (rebuild derives them again). */
+/*
+ * Forget every use of a slot recorded by a stored event (rebuild derives
+ * them again); a use carried by a restore from the store it replaced,
+ * whose event has not come back yet, is kept: a slot never goes from
+ * used back to free.
+ */
 int srv_store_slots_clear_used(struct srv_store *s, struct cb_err *err);
 
 /*

@@ -23,6 +23,10 @@
 /* Setting naming derived tables that an upgrade left to rebuild. */
 #define SRV_SETTING_STALE "derived_stale"
 
+/* Setting present while new slot leases are paused (a restore into an
+ * empty data directory); its value says since when and why. */
+#define SRV_SETTING_LEASES_PAUSED "leases_paused"
+
 struct checkpointer;
 
 struct srv_store {
@@ -102,6 +106,14 @@ enum stmt_id {
 
 extern const char *const srv_store_sql[ST_COUNT];
 extern const char srv_store_schema[];
+
+/*
+ * Open the database file `path` (not a data directory) for writing,
+ * upgrading an older schema as srv_store_open does; the restore opens
+ * its copy with it before the copy takes the store's name.
+ */
+int srv_store_open_file(const char *path, struct srv_store **out,
+			struct cb_err *err);
 
 /* cb_db_stmt, cb_db_fail, cb_db_done and cb_db_row on the handle. */
 static inline sqlite3_stmt *st_get(struct srv_store *s, enum stmt_id id,

@@ -50,6 +50,7 @@ int srv_store_slot_get(struct srv_store *s, const char *randno,
 		cb_db_col_copy(out->kit, sizeof(out->kit), st, 5);
 		cb_db_col_copy(out->device, sizeof(out->device), st, 6);
 		cb_db_col_copy(out->subject, sizeof(out->subject), st, 7);
+		cb_db_col_copy(out->event, sizeof(out->event), st, 10);
 	}
 	sqlite3_reset(st);
 	return rc == 1 ? 0
@@ -313,7 +314,8 @@ int srv_store_slots_each(struct srv_store *s, int kind, const char *device,
 
 int srv_store_slot_mark(struct srv_store *s, const char *randno,
 			const char *subject, const char *event,
-			const char *when, struct cb_err *err)
+			const char *device, const char *when,
+			struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_SLOT_MARK, err);
 
@@ -323,6 +325,7 @@ int srv_store_slot_mark(struct srv_store *s, const char *randno,
 	cb_db_bind_text(st, 2, subject);
 	cb_db_bind_text(st, 3, event);
 	cb_db_bind_text(st, 4, when);
+	cb_db_bind_text(st, 5, device);
 	return st_done(s, st, "marking a slot used", err);
 }
 
@@ -330,7 +333,8 @@ int srv_store_slots_clear_used(struct srv_store *s, struct cb_err *err)
 {
 	return cb_db_exec(&s->db,
 			  "UPDATE rand_slots SET subject = NULL,"
-			  " event = NULL, used_at = NULL",
+			  " event = NULL, used_at = NULL WHERE event IS NULL"
+			  " OR event IN (SELECT id FROM events)",
 			  "clearing used slots", err);
 }
 
