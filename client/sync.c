@@ -645,9 +645,35 @@ static int fetch_slots(struct store *st, struct net *n,
 
 		net_error_code(&r, code, sizeof(code));
 		if (!strcmp(code, SYNC_CODE_LEASES_PAUSED)) {
-			/* The slots held stay usable; only new ones wait. */
+			char *held = NULL, *query;
+			size_t qn;
+
+			/* The slots held stay usable; only new ones wait.
+			 * The server is told which this device holds: its
+			 * record of them may predate their lease. */
 			net_error_message(&r, msg, sizeof(msg));
 			net_reply_free(&r);
+			rc = lease_held(st, &held, SYNC_HELD_MAX, err);
+			if (rc)
+				return rc;
+			qn = strlen(held) + 8;
+			query = held[0] ? malloc(qn) : NULL;
+			if (query) {
+				snprintf(query, qn, "held=%s", held);
+				rc = sync_request(n, o, "GET", "/v1/slots",
+						  query, NULL, 0, st, &r, err);
+				if (!rc && r.status == 409)
+					net_error_message(&r, msg, sizeof(msg));
+				if (!rc)
+					net_reply_free(&r);
+			} else if (held[0]) {
+				rc =
+				    cb_err_set(err, CB_ENOMEM, "out of memory");
+			}
+			free(query);
+			free(held);
+			if (rc)
+				return rc;
 			s->leases_paused = 1;
 			fprintf(stderr,
 				"casebook: warning: no new randomization slots "

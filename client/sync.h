@@ -57,8 +57,10 @@
  * backup (see sync_run). */
 #define SYNC_META_STORE "sync.store"
 
-/* The server's refusal code while new slot leases are paused. */
+/* The server's refusal code while new slot leases are paused, and the
+ * most bytes of slots held a device then tells it (lease_held). */
 #define SYNC_CODE_LEASES_PAUSED "leases_paused"
+#define SYNC_HELD_MAX 4000
 
 /* The server's rejection code for an event stamped too far ahead. */
 #define SYNC_CODE_CLOCK "clock"
@@ -106,7 +108,8 @@ struct sync_stats {
  * held are skipped), the new id is kept, a note goes to stderr once,
  * and the push and pull go on from there (a change seen by the pull is
  * followed by a second push). A lease refused because the server paused
- * new leases (SYNC_CODE_LEASES_PAUSED) keeps the slots held, says so on
+ * new leases (SYNC_CODE_LEASES_PAUSED) keeps the slots held, tells the
+ * server which they are (GET /v1/slots?held=, lease_held), says so on
  * stderr and does not fail the sync. CB_EUNREACHABLE when the server cannot be
  * reached after the retries; CB_EAUTH or CB_EFORBIDDEN when it refuses this
  * device (revoked, unknown); CB_EINVAL for an answer that is not the

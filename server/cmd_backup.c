@@ -70,9 +70,9 @@ const char cmd_restore_help[] =
     "\n"
     "Into a DIR with no store (the disk was lost), nothing tells which\n"
     "slots were leased after the backup: new slot leases are paused\n"
-    "(devices are told 'leases_paused'; a slot a device already holds\n"
-    "can still be used) until, once every site's laptops have synced,\n"
-    "'casebookd randlist resume-leases --data DIR'.\n"
+    "(devices are told 'leases_paused'; the slots a device holds stay\n"
+    "usable and become its own as it syncs) until, once every site's\n"
+    "laptops have synced, 'casebookd randlist resume-leases --data DIR'.\n"
     "\n"
     "Exit codes: 0 ok; 1 failure (not a backup, damaged, newer schema, a\n"
     "store in DIR, a server running on DIR); 2 usage.\n";

@@ -317,9 +317,16 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 		cJSON *slots = NULL;
 
 		rc = srv_slots_lease(c->store, dev, srv_slots_lease_size(),
-				     &slots, &err);
+				     NULL, &slots, &err);
 		if (!rc)
 			cJSON_AddItemToObject(reply, "slots", slots);
+		/* Leases paused after a restore: the reply carries no lease
+		 * (the device keeps the slots it holds), the rest goes. */
+		if (rc == CB_ECONFLICT) {
+			fprintf(stderr, "casebookd: warning: %s\n", err.msg);
+			cb_err_clear(&err);
+			rc = 0;
+		}
 	}
 	if (!rc) {
 		payload = cJSON_PrintUnformatted(reply);

@@ -211,8 +211,43 @@ static int list_into(struct srv_store *s, cJSON *out, const char *name,
 	return rc;
 }
 
+/*
+ * While leases are paused: each slot of `held` (randomization numbers
+ * separated by commas, at most SRV_SLOTS_LEASE_MAX of them) that no
+ * device holds in the store and no subject used becomes `dev`'s, leased
+ * at `now`; *took counts them. Inside the caller's transaction.
+ */
+static int take_held(struct srv_store *s, const struct srv_device *dev,
+		     const char *held, const char *now, long *took,
+		     struct cb_err *err)
+{
+	const char *p = held;
+	long seen = 0;
+	int rc = 0;
+
+	*took = 0;
+	while (p && *p && !rc && seen < SRV_SLOTS_LEASE_MAX) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char randno[CB_EVENT_VALUE_KEY_MAX];
+		int one = 0;
+
+		if (n && n < sizeof(randno)) {
+			memcpy(randno, p, n);
+			randno[n] = '\0';
+			rc = srv_store_slot_hold(s, randno, dev->id, dev->site,
+						 now, &one, err);
+			*took += one;
+		}
+		seen++;
+		p = end ? end + 1 : NULL;
+	}
+	return rc;
+}
+
 int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
-		    unsigned per_stratum, cJSON **reply, struct cb_err *err)
+		    unsigned per_stratum, const char *held, cJSON **reply,
+		    struct cb_err *err)
 {
 	char now[CB_CLOCK_UTC_BUF];
 	cJSON *out = NULL;
@@ -229,14 +264,26 @@ int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
 	rc = srv_store_begin(s, err);
 	if (!rc) {
 		char why[400];
+		long took = 0;
 
 		rc = srv_store_leases_paused(s, why, sizeof(why), err);
-		if (rc == 1)
-			rc = cb_err_set(err, CB_ECONFLICT,
-					"new randomization slots are paused "
-					"(%s); this device keeps the slots "
-					"it holds",
-					why);
+		if (rc == 1) {
+			/* What the device says it holds is the part of the
+			 * lost store's leases only it can tell. */
+			rc = take_held(s, dev, held, now, &took, err);
+			if (!rc)
+				rc = srv_store_commit(s, err);
+			else
+				srv_store_rollback(s);
+			if (rc)
+				return rc;
+			return cb_err_set(err, CB_ECONFLICT,
+					  "new randomization slots are paused "
+					  "(%s); this device keeps the slots "
+					  "it holds (%ld more recorded as its "
+					  "now)",
+					  why, took);
+		}
 	}
 	if (!rc)
 		rc = srv_store_slots_lease(s, dev->id, dev->site,

@@ -86,10 +86,15 @@ int srv_slots_import(struct srv_store *s, const struct cb_randlist *list,
  * Runs in its own transaction. CB_EFORBIDDEN for a device of no site;
  * CB_ECONFLICT, saying why, while new leases are paused
  * (srv_store_leases_paused: a restore into an empty data directory,
- * until `casebookd randlist resume-leases`).
+ * until `casebookd randlist resume-leases`): then no slot is leased,
+ * but each slot of `held` (randomization numbers separated by commas,
+ * the unused slots the device says it holds; may be NULL) of the
+ * device's site that no device holds in the restored store becomes the
+ * device's, as the lost store had leased it, and that is committed.
  */
 int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
-		    unsigned per_stratum, cJSON **reply, struct cb_err *err);
+		    unsigned per_stratum, const char *held, cJSON **reply,
+		    struct cb_err *err);
 
 /*
  * The lease size GET /v1/slots uses, for the whole process: `casebookd

@@ -292,6 +292,9 @@ const char *const srv_store_sql[ST_COUNT] = {
 		      " WHERE randno IN (SELECT randno FROM rand_slots"
 		      " WHERE site = ?3 AND stratum = ?4 AND device IS NULL"
 		      " AND subject IS NULL ORDER BY seq LIMIT ?5)",
+    [ST_SLOT_HOLD] = "UPDATE rand_slots SET device = ?2, leased_at = ?4"
+		     " WHERE randno = ?1 AND site = ?3 AND device IS NULL"
+		     " AND subject IS NULL",
     [ST_SLOT_LEASED] = "SELECT randno, list_id, site, stratum, seq, kit,"
 		       " coalesce(device, ''), coalesce(subject, ''),"
 		       " arm_unblinding, arm_site FROM rand_slots"

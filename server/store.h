@@ -641,6 +641,16 @@ int srv_store_slots_lease(struct srv_store *s, const char *device,
 			  struct cb_err *err);
 
 /*
+ * Lease slot `randno` of `site` to `device` at `now` when no device
+ * holds it and no subject used it (*took 1), else change nothing
+ * (*took 0): a device telling the slots it holds while leases are paused
+ * (srv_slots_lease). Inside the caller's transaction.
+ */
+int srv_store_slot_hold(struct srv_store *s, const char *randno,
+			const char *device, const char *site, const char *now,
+			int *took, struct cb_err *err);
+
+/*
  * Visit, for site device `device` of `site`: its leased unused slots
  * (kind 0, by stratum and seq), the site's used slots (kind 1, by
  * randno), the site's code-break keys (kind 2: randno NULL, list, pub
@@ -663,10 +673,11 @@ int srv_store_slot_mark(struct srv_store *s, const char *randno,
 			struct cb_err *err);
 
 /*
- * Forget every use of a slot recorded by a stored event (rebuild derives
- * them again); a use carried by a restore from the store it replaced,
- * whose event has not come back yet, is kept: a slot never goes from
- * used back to free.
+ * Forget every use of a slot (rebuild derives them again from the stored
+ * events), except the use of a leased slot by an event the store does
+ * not hold: a use a restore carried from the store it replaced, whose
+ * event has not come back yet (a slot never goes from used back to
+ * free).
  */
 int srv_store_slots_clear_used(struct srv_store *s, struct cb_err *err);
 

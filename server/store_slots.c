@@ -329,11 +329,32 @@ int srv_store_slot_mark(struct srv_store *s, const char *randno,
 	return st_done(s, st, "marking a slot used", err);
 }
 
+int srv_store_slot_hold(struct srv_store *s, const char *randno,
+			const char *device, const char *site, const char *now,
+			int *took, struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_SLOT_HOLD, err);
+	int rc;
+
+	*took = 0;
+	if (!st)
+		return err->code;
+	cb_db_bind_text(st, 1, randno);
+	cb_db_bind_text(st, 2, device);
+	cb_db_bind_text(st, 3, site);
+	cb_db_bind_text(st, 4, now);
+	rc = st_done(s, st, "recording a held slot", err);
+	if (!rc)
+		*took = sqlite3_changes(s->db.db) > 0;
+	return rc;
+}
+
 int srv_store_slots_clear_used(struct srv_store *s, struct cb_err *err)
 {
 	return cb_db_exec(&s->db,
 			  "UPDATE rand_slots SET subject = NULL,"
 			  " event = NULL, used_at = NULL WHERE event IS NULL"
+			  " OR device IS NULL"
 			  " OR event IN (SELECT id FROM events)",
 			  "clearing used slots", err);
 }

@@ -259,6 +259,7 @@ ID_LIVE=$(store_id "$D/casebookd.db")
 expect_rc "restore of a newer schema's backup" 1 \
 	"$CBD" restore --data "$D" --from "$T/newer.db" --replace
 expect_out "it names the newer schema" "schema version 99"
+expect_out "it says nothing was changed" "nothing was changed"
 check "the newer backup changed nothing" "$SUM0 $ID_LIVE 0" \
 	"$(sha256sum "$D/casebookd.db" | cut -d' ' -f1) $(store_id "$D/casebookd.db") $(ls "$D" | grep -c -e replaced -e restore-)"
 expect_rc "restore of a newer schema's backup into a new directory" 1 \
@@ -285,6 +286,9 @@ check "the token used after the backup stays used" "$DEV_N" \
 	"$(sqlite3 "$D/casebookd.db" "SELECT device FROM tokens WHERE used_ms > 0 AND device = '$DEV_N'")"
 check "the events sequence goes on past the replaced store's" "$OLD_MAX" \
 	"$(sqlite3 "$D/casebookd.db" "SELECT seq FROM sqlite_sequence WHERE name = 'events'")"
+# Before A sends its randomizations again, a rebuild keeps their uses.
+"$CBD" rebuild --data "$D" >/dev/null 2>"$T/err" || fail "rebuild after restore" "$(cat "$T/err")"
+check "a rebuild keeps the slot uses carried" "$SA1 $SA2" "$(slot_subject "$RN1") $(slot_subject "$RN2")"
 
 start_server --lease 1 || finish
 # B syncs first, uses its slot and takes a new one: never one of A's.
@@ -324,8 +328,6 @@ check "new events are numbered past the replaced store's" 1 \
 	"$(sqlite3 "$D/casebookd.db" "SELECT min(seq) > $OLD_MAX FROM events WHERE seq > $BACKUP_MAX")"
 same_record "after the restore and the syncs" A B N C
 stop_server
-"$CBD" rebuild --data "$D" >/dev/null 2>"$T/err" || fail "rebuild after restore" "$(cat "$T/err")"
-check "a rebuild keeps the slots used" "$SA1 $SA2" "$(slot_subject "$RN1") $(slot_subject "$RN2")"
 
 # ---- restore into an empty directory: leases paused until resumed --------------
 D3="$T/data3"
@@ -342,18 +344,28 @@ expect_out "show: PAUSED" "PAUSED"
 # A's while leases are paused.
 expect_rc "A syncs with the store restored into an empty directory" 0 cb A sync
 expect_out "A: its slot leased after the backup is taken" "0 rejected"
-check "A's slot leased after the backup is A's" "$SA2 $DEV_A" "$(slot_subject "$RN2") $(slot_dev "$RN2")"
+check "A's used slot leased after the backup is A's" "$SA2 $DEV_A" "$(slot_subject "$RN2") $(slot_dev "$RN2")"
+expect_out "A is told leases are paused" "no new randomization slots"
+check "A's unused slot leased after the backup is A's: A told the server" \
+	"$DEV_A" "$(slot_dev "$RN3")"
 SB3=$(enroll B)
 cb B randomize "$SB3" >/dev/null 2>&1
 expect_rc "B syncs while leases are paused" 0 cb B sync
 expect_out "B is told leases are paused" "no new randomization slots"
-check "no slot leased while paused" 0 \
-	"$(sqlite3 "$D/casebookd.db" "SELECT count(*) FROM rand_slots WHERE device IS NOT NULL AND leased_at > (SELECT value FROM settings WHERE key = 'leases_paused')")"
-expect_rc "the lease endpoint's refusal is documented" 0 grep -q leases_paused "$CASEBOOK_TOP/docs/api.md"
+person rp coordinator KR01
+expect_rc "a laptop registers while leases are paused" 0 \
+	cb P init --server "$URL" --token "$(token_for rp coordinator KR01)" --user rp
+expect_rc "it syncs while leases are paused" 0 cb P sync
+DEV_P=$(dev_of rp)
+leased_to() { sqlite3 "$D/casebookd.db" "SELECT count(*) FROM rand_slots WHERE device = '$1'"; }
+check "no slot is leased while paused" 0 "$(leased_to "$DEV_P")"
 expect_rc "resume-leases" 0 "$CBD" randlist resume-leases --data "$D"
 expect_out "resume-leases says so" "resumed"
 expect_rc "B syncs after leases resumed" 0 cb B sync
 expect_no_out "B gets slots again" "no new randomization slots"
+expect_rc "the new laptop syncs after leases resumed" 0 cb P sync
+[ "$(leased_to "$DEV_P")" -gt 0 ] && pass "slots are leased again once resumed" ||
+	fail "slots are leased again once resumed" "none leased to $DEV_P"
 expect_rc "randlist show: not paused" 0 "$CBD" randlist show --data "$D"
 expect_no_out "show: no longer paused" "PAUSED"
 expect_rc "resume-leases again changes nothing" 0 "$CBD" randlist resume-leases --data "$D"
