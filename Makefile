@@ -25,7 +25,7 @@ BIN     ?= build-san/bin
 SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-PKGS    := sqlite3 libsodium libcjson libcurl libmicrohttpd
+PKGS    := sqlite3 libsodium libcjson libcurl libmicrohttpd libpq
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wwrite-strings
 CFLAGS  ?= -O2 -g
@@ -126,8 +126,9 @@ $(BUILD)/bench/bench_store: tests/bench/bench_store.c \
 
 # bench_sync fills a registered laptop through the client's data-entry
 # session and stores rows through the server's store layer, so it links
-# the client's objects (all but its main) and the server's store*.o.
-STORE_OBJ := $(filter $(BUILD)/server/store%.o,$(SERVER_OBJ))
+# the client's objects (all but its main) and the server's store layer
+# (store*.o and its PostgreSQL backend pg_*.o).
+STORE_OBJ := $(filter $(BUILD)/server/store%.o $(BUILD)/server/pg_%.o,$(SERVER_OBJ))
 $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
 		$(filter-out %/main.o,$(CLIENT_OBJ)) $(STORE_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
@@ -138,16 +139,17 @@ $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN)
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_UNIT=$(abspath $(BUILD)/tests) \
-	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) tests/run.sh
+	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
+	  CASEBOOK_PG_LEAN=$(if $(SANITIZE),1,) tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@CASEBOOK_BIN=$(abspath $(BIN)) scripts/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(HOOK_BIN)
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_BENCH=$(abspath $(BUILD)/bench) \
-	  tests/bench/run.sh
+	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) tests/bench/run.sh
 
 fmt:
 	clang-format -i common/*.[ch] client/*.[ch] server/*.[ch] tests/unit/*.[ch]

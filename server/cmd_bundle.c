@@ -77,7 +77,7 @@ const char cmd_bundle_help[] =
     "second time. Run it with 'casebookd serve' stopped on DIR, like\n"
     "rebuild: a running server would not see the imported events.\n"
     "OUT holds clinical data: keep it as safe as the data directory.\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 imported and OUT written; 1 failure; 2 usage;\n"
     "4 bundle refused (damaged or altered, unknown device, revoked\n"
     "device without --handover or active one with it, another study,\n"
@@ -222,7 +222,7 @@ static int empty_page(const char *cursor, cJSON *pages, struct cb_err *err)
 }
 
 /* Sign the reply payload with the server key and write OUT. */
-static int write_reply(const char *dir, const char *out, const char *device,
+static int write_reply(struct srv_store *s, const char *out, const char *device,
 		       const char *payload, struct cb_err *err)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES];
@@ -231,7 +231,7 @@ static int write_reply(const char *dir, const char *out, const char *device,
 	char *text;
 	int rc;
 
-	rc = srv_core_key_load(dir, &kp, err);
+	rc = srv_store_key_load(s, &kp, err);
 	if (rc)
 		return rc;
 	text =
@@ -253,7 +253,7 @@ static int write_reply(const char *dir, const char *out, const char *device,
  * The push, the pull and the reply, once the bundle is accepted. A
  * hand-over (a revoked `dev`) pulls nothing.
  */
-static int apply(struct srv_core *c, const char *dir, const char *out,
+static int apply(struct srv_core *c, const char *out,
 		 const struct srv_device *dev, const struct bundle *b,
 		 const char *bundle_sha256)
 {
@@ -327,7 +327,7 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 	}
 	cJSON_Delete(reply);
 	if (!rc)
-		rc = write_reply(dir, out, dev->id, payload, &err);
+		rc = write_reply(c->store, out, dev->id, payload, &err);
 	free(payload);
 	if (rc) {
 		fprintf(stderr,
@@ -344,8 +344,8 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 }
 
 /* Check the bundle in buf, then apply it. */
-static int import(struct srv_core *c, const char *dir, const char *out,
-		  const char *buf, size_t len, int max_age_days, int handover)
+static int import(struct srv_core *c, const char *out, const char *buf,
+		  size_t len, int max_age_days, int handover)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES];
 	char device[SRV_ID_HEX + 1], sum[CB_HASH_HEX_SIZE];
@@ -400,7 +400,7 @@ static int import(struct srv_core *c, const char *dir, const char *out,
 	rc = check_payload(j, c, device, cb_clock_now_ms(), max_age_days, &b);
 	if (!rc) {
 		cb_sha256_hex(buf, len, sum);
-		rc = apply(c, dir, out, &dev, &b, sum);
+		rc = apply(c, out, &dev, &b, sum);
 	}
 	cJSON_Delete(j);
 	return rc;
@@ -448,7 +448,7 @@ int cmd_bundle(int argc, char **argv)
 		srv_core_close(&core);
 		return srv_fail(&err);
 	}
-	rc = import(&core, vals[0], vals[1], buf, len, (int)age, handover);
+	rc = import(&core, vals[1], buf, len, (int)age, handover);
 	srv_core_close(&core);
 	free(buf);
 	return rc;

@@ -36,7 +36,7 @@ const char cmd_randlist_help[] =
     "\n"
     "show prints the slots per site (imported, leased, used) and every\n"
     "emergency code-break.\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 ok; 1 failure (bad signature or structure, another\n"
     "study or protocol, a change to an assigned slot); 2 usage.\n";
 
@@ -121,7 +121,8 @@ int cmd_randlist(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!vals[0])
-		return srv_usage("randlist", "--data DIR is required");
+		return srv_usage("randlist",
+				 "--data DIR or --store URL is required");
 	if (!strcmp(argv[1], "import")) {
 		if (npos != 1)
 			return srv_usage("randlist",

@@ -41,6 +41,8 @@ static const struct srv_command commands[] = {
      cmd_bundle_help},
     {"randlist", cmd_randlist, "import the sealed randomization list",
      cmd_randlist_help},
+    {"migrate", cmd_migrate, "move the central store to another backend",
+     cmd_migrate_help},
     {NULL, NULL, NULL, NULL},
 };
 
