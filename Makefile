@@ -8,6 +8,10 @@
 #                        the same code and tests under sanitizers, built in
 #                        build-san/ so it never mixes with the normal objects
 #   make fmt             clang-format every C file
+#   make fuzz            every libFuzzer target (tests/fuzz) for FUZZ_SECONDS
+#                        each (default 60), built with clang, ASan and UBSan
+#                        in build-fuzz/; make fuzz-ci: 30 s each, after
+#                        replaying every seed and regression input
 #
 # BUILD and BIN choose where objects and programs go, so several builds of
 # one tree can run side by side.
@@ -44,6 +48,7 @@ CLIENT_SRC := $(sort $(wildcard client/*.c))
 SERVER_SRC := $(sort $(wildcard server/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC  := $(sort $(wildcard tests/bench/bench_*.c))
+TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
@@ -51,6 +56,8 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BIN  := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 LIB        := $(BUILD)/libcasebook.a
+# The study generator behind scripts/gen-study (tests/tools/gen_study.h).
+GEN_STUDY  := $(BUILD)/tools/gen_study
 
 # The test build of casebook: the same program plus the test hooks (store
 # test-events|test-list|test-secrets, status test-set) that some end-to-end
@@ -60,8 +67,9 @@ HOOK_SRC   := client/cmd_init.c client/cmd_status.c client/store.c
 HOOK_OBJ   := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
 HOOK_BIN   := $(BUILD)/hooks/casebook
 
-.PHONY: all deps test unit demo bench fmt clean
-all: deps-check $(BIN)/casebook $(BIN)/casebookd
+.PHONY: all deps test unit demo bench fmt clean fuzz fuzz-ci fuzz-build \
+	man install
+all: deps-check $(BIN)/casebook $(BIN)/casebookd $(GEN_STUDY)
 
 # Stop early with a useful message when a library is missing.
 .PHONY: deps-check
@@ -116,6 +124,12 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS_ALL)
 
+# It links libcasebook.a only: it talks to casebookd over HTTP like a
+# laptop, never through server/ or client/.
+$(GEN_STUDY): $(TOOL_SRC) tests/tools/gen_study.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $(TOOL_SRC) $(LIB) $(LDLIBS_ALL)
+
 # bench_store saves through the client's encrypted store (client/store.h),
 # so it links the client's objects too (all but its main).
 $(BUILD)/bench/bench_store: tests/bench/bench_store.c \
@@ -137,9 +151,10 @@ $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
 
 # `make test` installs what is missing first, as the README promises.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN) $(FUZZ_REPLAY)
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_UNIT=$(abspath $(BUILD)/tests) \
 	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
+	  CASEBOOK_GEN_STUDY=$(abspath $(GEN_STUDY)) \
 	  CASEBOOK_PG_LEAN=$(if $(SANITIZE),1,) tests/run.sh
 
 demo: deps
@@ -152,10 +167,101 @@ bench: deps
 	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) tests/bench/run.sh
 
 fmt:
-	clang-format -i common/*.[ch] client/*.[ch] server/*.[ch] tests/unit/*.[ch]
+	clang-format -i common/*.[ch] client/*.[ch] server/*.[ch] tests/unit/*.[ch] \
+	  tests/tools/*.[ch] tests/fuzz/*.[ch]
+
+# ---- manual pages and installation ----------------------------------------
+#
+# The manual pages are made from the programs' own --help texts
+# (scripts/mkman), so they cannot disagree. `make install` puts the
+# programs, the pages, bash completion, the systemd unit and its sysusers
+# file under $(DESTDIR)$(PREFIX).
+PREFIX  ?= /usr/local
+MANDIR  := $(BUILD)/man
+MAN_OUT := $(MANDIR)/casebook.1 $(MANDIR)/casebookd.8
+
+man: $(MAN_OUT)
+$(MANDIR)/casebook.1: $(BIN)/casebook scripts/mkman
+	@mkdir -p $(dir $@)
+	scripts/mkman $(BIN)/casebook 1 \
+	  "clinical-trial data capture that works offline" >$@.tmp && mv $@.tmp $@
+$(MANDIR)/casebookd.8: $(BIN)/casebookd scripts/mkman
+	@mkdir -p $(dir $@)
+	scripts/mkman $(BIN)/casebookd 8 "the central Casebook server" \
+	  >$@.tmp && mv $@.tmp $@
+
+install: all man
+	scripts/install.sh $(BIN) $(MANDIR) "$(DESTDIR)" $(PREFIX)
 
 clean:
-	rm -rf build build-san bin
+	rm -rf build build-san build-fuzz bin
+
+# ---- fuzzing (tests/fuzz) -------------------------------------------------
+#
+# Each tests/fuzz/fuzz_NAME.c is one libFuzzer target. `make fuzz` builds
+# them with clang against a libcasebook (and the server's objects) compiled
+# with -fsanitize=fuzzer-no-link,address,undefined in build-fuzz/, then runs
+# each for FUZZ_SECONDS (tests/fuzz/run.sh). The same files are also built
+# with the project's compiler and tests/fuzz/replay.c into
+# $(BUILD)/tests/test_fuzz_NAME, which `make test` runs over the seeds
+# (tests/fuzz/corpus/NAME) and every input that ever crashed a target
+# (tests/fuzz/regress/NAME).
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := protocol json event canon merge reqsig bundle randlist push \
+                push_signed pull
+# Targets that drive the server's core on a temporary store.
+FUZZ_SERVER  := push push_signed pull
+FUZZ_SERVER_OBJ = $(filter-out %/main.o,$(SERVER_OBJ))
+FUZZ_DEFS     = -Itests/fuzz -Iserver -DFUZZ_TOP='"$(CURDIR)"'
+FUZZ_REPLAY  := $(FUZZ_TARGETS:%=$(BUILD)/tests/test_fuzz_%)
+FUZZ_BINS    := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+$(filter-out $(FUZZ_SERVER:%=$(BUILD)/tests/test_fuzz_%),$(FUZZ_REPLAY)): \
+		$(BUILD)/tests/test_fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c \
+		tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_DEFS) -DFUZZ_NAME='"$*"' -o $@ \
+	  tests/fuzz/fuzz_$*.c tests/fuzz/replay.c $(LIB) $(LDLIBS_ALL)
+
+$(FUZZ_SERVER:%=$(BUILD)/tests/test_fuzz_%): $(BUILD)/tests/test_fuzz_%: \
+		tests/fuzz/fuzz_%.c tests/fuzz/replay.c tests/fuzz/fuzz.h \
+		tests/fuzz/server_fixture.c tests/fuzz/server_fixture.h \
+		$(FUZZ_SERVER_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_DEFS) -DFUZZ_NAME='"$*"' -o $@ \
+	  tests/fuzz/fuzz_$*.c tests/fuzz/replay.c tests/fuzz/server_fixture.c \
+	  $(FUZZ_SERVER_OBJ) $(LIB) $(LDLIBS_ALL)
+
+# The libFuzzer programs; only meaningful in the build-fuzz configuration
+# that fuzz-build sets up (SANITIZE with fuzzer-no-link).
+$(filter-out $(FUZZ_SERVER:%=$(BUILD)/fuzz/fuzz_%),$(FUZZ_BINS)): \
+		$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_DEFS) -fsanitize=fuzzer -o $@ \
+	  tests/fuzz/fuzz_$*.c $(LIB) $(LDLIBS_ALL)
+
+$(FUZZ_SERVER:%=$(BUILD)/fuzz/fuzz_%): $(BUILD)/fuzz/fuzz_%: \
+		tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h tests/fuzz/server_fixture.c \
+		tests/fuzz/server_fixture.h $(FUZZ_SERVER_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_DEFS) -fsanitize=fuzzer -o $@ \
+	  tests/fuzz/fuzz_$*.c tests/fuzz/server_fixture.c \
+	  $(FUZZ_SERVER_OBJ) $(LIB) $(LDLIBS_ALL)
+
+# clang's -Wstring-concatenation takes the SQL split over lines in
+# server/store.c's arrays for a missing comma; gcc has no such warning.
+fuzz-build: deps
+	@$(MAKE) --no-print-directory CC=$(FUZZ_CC) BUILD=build-fuzz \
+	  BIN=build-fuzz/bin CFLAGS='-O1 -g -Wno-string-concatenation' \
+	  SANITIZE=fuzzer-no-link,address,undefined \
+	  $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz_%)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
+
+fuzz-ci: fuzz-build
+	@FUZZ_SECONDS=30 tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 -include $(COMMON_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) \
 	$(HOOK_OBJ:.o=.d)

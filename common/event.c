@@ -402,6 +402,7 @@ static const struct kind_rule kind_rules[] = {
     {CB_KIND_QUERY_OPEN, 0, need_text},
     {CB_KIND_QUERY_ANSWER, 0, need_answer},
     {CB_KIND_QUERY_CLOSE, 0, need_query},
+    {CB_KIND_QUERY_REOPEN, 0, need_answer},
     {CB_KIND_SUBJECT_STATUS, 0, need_status},
 };
 

@@ -39,7 +39,8 @@
  *
  * Kinds are a closed set (CB_KIND_* below): an event of any other kind is
  * refused, because a replica that cannot interpret an event cannot merge
- * it the same way as the others. Adding a kind means adding it here and
+ * it the same way as the others (a newer kind therefore reaches a store
+ * only once every replica that merges it knows it). Adding a kind means adding it here and
  * to the table in event.c, with its rules. What each kind must carry:
  *
  *   form.save       a visit and a form, and at least one change
@@ -56,6 +57,8 @@
  *                   the query's id is the event's id; no changes
  *   query.answer    data.query (the query id) and data.text; no changes
  *   query.close     data.query; data.text optional; no changes
+ *   query.reopen    data.query and data.text (why it is reopened); no
+ *                   changes
  *   subject.status  data.status; no changes
  *
  * A change that names any prev replaces a value someone saved, so an event
@@ -89,10 +92,7 @@
 #define CB_EVENT_MAX_DATA 64	   /* entries in data */
 #define CB_EVENT_MAX_BYTES 1048576 /* all strings of one event together */
 
-/*
- * Known kinds. The set is open (a newer client may send a kind an older
- * server does not know, and the server decides what to do with it).
- */
+/* The kinds: a closed set (see the top of this file). */
 #define CB_KIND_FORM_SAVE "form.save"
 #define CB_KIND_RANDOMIZE "randomize"
 #define CB_KIND_SIGN "sign"
@@ -100,6 +100,7 @@
 #define CB_KIND_QUERY_OPEN "query.open"
 #define CB_KIND_QUERY_ANSWER "query.answer"
 #define CB_KIND_QUERY_CLOSE "query.close"
+#define CB_KIND_QUERY_REOPEN "query.reopen"
 #define CB_KIND_SUBJECT_STATUS "subject.status"
 
 /* Payload keys the kinds above use (see the top of this file). */

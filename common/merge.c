@@ -416,11 +416,13 @@ static struct mquery *query_for(struct cb_merge *m, const char *id, int *rc)
 	return q;
 }
 
-/* query.answer and query.close name their query in data.query. */
+/* query.answer, query.close and query.reopen name their query in
+ * data.query. */
 static int is_query_followup(const char *kind)
 {
 	return strcmp(kind, CB_KIND_QUERY_ANSWER) == 0 ||
-	       strcmp(kind, CB_KIND_QUERY_CLOSE) == 0;
+	       strcmp(kind, CB_KIND_QUERY_CLOSE) == 0 ||
+	       strcmp(kind, CB_KIND_QUERY_REOPEN) == 0;
 }
 
 /* Same signed content (sig and received_at aside)? */
@@ -1303,30 +1305,54 @@ const char *cb_query_status_name(enum cb_query_status status)
 	return "?";
 }
 
-/* Fill status, answers and close of `out` from the events naming it. */
+/*
+ * Fill status, answers, close and reopen of `out` from the events naming
+ * the query, walked in clock order so that every replica holding them
+ * derives the same: an answer makes an open query answered, a close
+ * closes it (a second close changes nothing), a reopen opens a closed one
+ * again (awaiting a new answer). Without reopens that is "closed once any
+ * close exists", the first close being the one in effect. The follow-ups
+ * of one query are few, so the walk picks each next one by a scan
+ * instead of sorting a copy.
+ */
 static void query_follow(const struct mquery *q, struct cb_merge_query *out)
 {
+	const struct cb_event *prev = NULL, *ev;
 	size_t i;
 
 	out->status = CB_QUERY_OPEN;
 	out->nanswers = 0;
 	out->answer = NULL;
 	out->close = NULL;
-	for (i = 0; q && i < q->follow.n; i++) {
-		const struct cb_event *ev = q->follow.v[i];
+	out->reopen = NULL;
+	for (;;) {
+		ev = NULL;
+		for (i = 0; q && i < q->follow.n; i++) {
+			const struct cb_event *e = q->follow.v[i];
 
+			if ((!prev || clock_cmp(e, prev) > 0) &&
+			    (!ev || clock_cmp(e, ev) < 0))
+				ev = e;
+		}
+		if (!ev)
+			break;
+		prev = ev;
 		if (strcmp(ev->kind, CB_KIND_QUERY_ANSWER) == 0) {
 			out->nanswers++;
-			if (!out->answer || clock_cmp(ev, out->answer) > 0)
-				out->answer = ev;
-		} else if (!out->close || clock_cmp(ev, out->close) < 0) {
-			out->close = ev;
+			out->answer = ev;
+			if (out->status == CB_QUERY_OPEN)
+				out->status = CB_QUERY_ANSWERED;
+		} else if (strcmp(ev->kind, CB_KIND_QUERY_CLOSE) == 0) {
+			if (out->status != CB_QUERY_CLOSED) {
+				out->status = CB_QUERY_CLOSED;
+				out->close = ev;
+			}
+		} else if (out->status == CB_QUERY_CLOSED) {
+			out->status = CB_QUERY_OPEN;
+			out->close = NULL;
+			out->reopen = ev;
 		}
 	}
-	if (out->close)
-		out->status = CB_QUERY_CLOSED;
-	else if (out->nanswers)
-		out->status = CB_QUERY_ANSWERED;
 }
 
 static const char conflict_text[] =
@@ -1590,6 +1616,8 @@ static int dump_query(const struct cb_merge_query *q, void *ctx)
 		sb_printf(b, " last-answer %s", q->answer->id);
 	if (q->close)
 		sb_printf(b, " close %s", q->close->id);
+	if (q->reopen)
+		sb_printf(b, " reopen %s", q->reopen->id);
 	sb_put(b, "\n", 1);
 	return b->rc;
 }

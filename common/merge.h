@@ -269,7 +269,11 @@ struct cb_merge_query {
 	const struct cb_event *open;   /* NULL for a system query */
 	size_t nanswers;	       /* query.answer events */
 	const struct cb_event *answer; /* the last answer, or NULL */
-	const struct cb_event *close;  /* the first close, or NULL */
+	/* the last reopen that took effect, or NULL */
+	const struct cb_event *reopen;
+	/* while closed, the close in effect (the first one after the last
+	 * reopen), else NULL */
+	const struct cb_event *close;
 };
 
 /* The name of a status: "open", "answered", "closed". */

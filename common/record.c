@@ -159,6 +159,60 @@ static int record_today(const struct cb_event *ev, char out[16],
 	return 0;
 }
 
+/*
+ * A writer who may not write the form may still resolve a conflict on it
+ * (cb_role_resolves): every change must be of an item in conflict, name
+ * every one of its heads, and not be of an item withheld from the writer.
+ */
+static int check_resolution(struct cb_merge *m, const struct cb_event *ev,
+			    const struct cb_protocol_form *f, const char *role,
+			    struct cb_err *err)
+{
+	const struct cb_protocol_item *item;
+	struct cb_merge_item it;
+	size_t i, j, k;
+	int rc;
+
+	if (!ev->nchanges)
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "the %s role may not write form %s", role,
+				  f->code);
+	for (i = 0; i < ev->nchanges; i++) {
+		const struct cb_change *c = &ev->changes[i];
+
+		rc = cb_record_item(f, c->item, &item, err);
+		if (rc)
+			return rc;
+		if (item->unblinded && !cb_role_unblinded(role))
+			return cb_err_set(err, CB_EFORBIDDEN,
+					  "%s.%s is withheld from the %s role",
+					  f->code, c->item, role);
+		rc = cb_merge_item_get(m, ev->subject, ev->visit, ev->form,
+				       ev->instance ? ev->instance : "",
+				       c->item, &it, err);
+		if (rc == CB_ENOTFOUND || (!rc && !it.conflict))
+			return cb_err_set(err, CB_EFORBIDDEN,
+					  "the %s role may not write form %s: "
+					  "it only resolves conflicts, and "
+					  "%s has none",
+					  role, f->code, c->item);
+		if (rc)
+			return rc;
+		for (j = 0; j < it.nheads; j++) {
+			for (k = 0; k < c->nprev; k++)
+				if (!strcmp(c->prev[k], it.heads[j]))
+					break;
+			if (k == c->nprev)
+				return cb_err_set(
+				    err, CB_EFORBIDDEN,
+				    "%s.%s: a resolution must supersede every "
+				    "conflicting value (head %s not named)",
+				    f->code, c->item, it.heads[j]);
+		}
+	}
+	return 0;
+}
+
 int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 			 const char *role, const struct cb_event *ev,
 			 struct cb_check_results *res, struct cb_err *err)
@@ -198,10 +252,15 @@ int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 		    CB_KIND_RANDOMIZE,
 		    p->rand_visit ? p->rand_visit->code : "(none)",
 		    p->rand_form ? p->rand_form->code : "(none)");
-	if (!randomize && !cb_protocol_form_writable(f, role))
-		return cb_err_set(err, CB_EFORBIDDEN,
-				  "the %s role may not write form %s",
-				  role ? role : "(none)", f->code);
+	if (!randomize && !cb_protocol_form_writable(f, role)) {
+		if (!cb_role_resolves(role))
+			return cb_err_set(err, CB_EFORBIDDEN,
+					  "the %s role may not write form %s",
+					  role ? role : "(none)", f->code);
+		rc = check_resolution(m, ev, f, role, err);
+		if (rc)
+			return rc;
+	}
 	if (ev->nchanges) {
 		changes = calloc(ev->nchanges, sizeof(*changes));
 		if (!changes)
@@ -521,8 +580,9 @@ static int check_soft_query(const struct cb_protocol *p, struct cb_merge *m,
 	return 0;
 }
 
-/* query.answer and query.close: the query exists, is the subject's and
- * may be seen by the writer. */
+/* query.answer, query.close and query.reopen: the query exists, is the
+ * subject's and may be seen by the writer; it is closed for a reopen,
+ * not closed for the others. */
 static int check_query_ref(const struct cb_protocol *p, struct cb_merge *m,
 			   const struct cb_record_writer *w,
 			   const struct cb_event *ev, struct cb_err *err)
@@ -548,6 +608,20 @@ static int check_query_ref(const struct cb_protocol *p, struct cb_merge *m,
 		return cb_err_set(err, CB_ENOTFOUND,
 				  "$.data.query: subject %s has no query %s",
 				  ev->subject, id);
+	if (!strcmp(ev->kind, CB_KIND_QUERY_REOPEN)) {
+		if (q.status != CB_QUERY_CLOSED)
+			return cb_err_set(err, CB_ECONFLICT,
+					  "$.data.query: query %s is not "
+					  "closed",
+					  id);
+		if (q.system)
+			return cb_err_set(err, CB_ECONFLICT,
+					  "$.data.query: query %s is the "
+					  "system query of a conflict; it "
+					  "closes and opens with the conflict",
+					  id);
+		return 0;
+	}
 	if (q.status == CB_QUERY_CLOSED)
 		return cb_err_set(err, CB_ECONFLICT,
 				  "$.data.query: query %s is closed", id);
@@ -637,7 +711,8 @@ int cb_record_check_event(const struct cb_protocol *p, struct cb_merge *m,
 	if (!strcmp(kind, CB_KIND_QUERY_OPEN) && !cb_role_reviews(w->role))
 		rc = check_soft_query(p, m, ev, err);
 	else if (!strcmp(kind, CB_KIND_QUERY_ANSWER) ||
-		 !strcmp(kind, CB_KIND_QUERY_CLOSE))
+		 !strcmp(kind, CB_KIND_QUERY_CLOSE) ||
+		 !strcmp(kind, CB_KIND_QUERY_REOPEN))
 		rc = check_query_ref(p, m, w, ev, err);
 	if (rc == CB_ENOMEM)
 		*code = NULL;

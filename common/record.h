@@ -80,7 +80,10 @@ int cb_record_item(const struct cb_protocol_form *form, const char *code,
  * when the save is acceptable, CB_ECHECK when res holds a hard failure,
  * CB_ENOTFOUND or CB_EINVAL for a target or item the protocol lacks (or
  * a wall time that does not parse), CB_EFORBIDDEN when the role may not write
- * the form, CB_ENOMEM.
+ * the form, CB_ENOMEM. A role the protocol does not list as the form's
+ * writer but that resolves conflicts (cb_role_resolves) may save it when
+ * every change is of an item in conflict, names every head of it in its
+ * prev, and is of an item the role may see.
  */
 int cb_record_check_save(const struct cb_protocol *p, struct cb_merge *m,
 			 const char *role, const struct cb_event *ev,
@@ -140,7 +143,8 @@ struct cb_record_writer {
  *   queries    query.answer and query.close name an existing query of
  *              the same subject that the writer may see (one about an
  *              unblinded item only for an unblinded role), not closed
- *              yet; a site writer's query.open is the system query of
+ *              yet; query.reopen likewise one that is closed (and not
+ *              the system query of a conflict); a site writer's query.open is the system query of
  *              a soft edit check of the target form: data.check names
  *              it, data.item its item, and data.text is the check's own
  *              message (for the soft range of an item, the message for

@@ -55,6 +55,11 @@ int cb_role_reviews(const char *role)
 	return in_list(role, roles);
 }
 
+int cb_role_resolves(const char *role)
+{
+	return role && !strcmp(role, CB_ROLE_DATAMANAGER);
+}
+
 int cb_role_may_record(const char *role, const char *kind, int for_check)
 {
 	int site = cb_role_is_site(role), reviews = cb_role_reviews(role);
@@ -75,7 +80,8 @@ int cb_role_may_record(const char *role, const char *kind, int for_check)
 		return reviews || (site && for_check);
 	if (!strcmp(kind, CB_KIND_QUERY_ANSWER))
 		return site || reviews;
-	if (!strcmp(kind, CB_KIND_QUERY_CLOSE))
+	if (!strcmp(kind, CB_KIND_QUERY_CLOSE) ||
+	    !strcmp(kind, CB_KIND_QUERY_REOPEN))
 		return reviews;
 	return 0;
 }

@@ -9,7 +9,8 @@
  *   investigator   everything the coordinator does, plus e-signatures and
  *                  the emergency code-break
  * Central roles see every site:
- *   datamanager, monitor   raise, answer and close queries
+ *   datamanager, monitor   raise, answer and close queries; the data
+ *                          manager also resolves conflicts
  *   statistician           reads the blinded data
  *   dsmb                   reads arms and unblinded items
  *   lab                    the unblinded cell-processing laboratory: writes
@@ -72,11 +73,20 @@ int cb_role_unblinded(const char *role);
 int cb_role_reviews(const char *role);
 
 /*
+ * 1 for the role that resolves conflicts on any form it may see
+ * (DESIGN.md section 1: the data manager), though the protocol does not
+ * list it among the form's writers: such a save may only change items in
+ * conflict, naming every head (cb_record_check_save).
+ */
+int cb_role_resolves(const char *role);
+
+/*
  * 1 when `role` may record an event of `kind` other than form.save (whose
  * writers each form of the protocol lists): randomize (site roles), sign
  * and unblind (investigator), query.open (reviewers; a site role only for
  * the system query of a failed soft edit check, `for_check` set),
- * query.answer (site roles and reviewers), query.close (reviewers),
+ * query.answer (site roles and reviewers), query.close and query.reopen
+ * (reviewers),
  * subject.status (site roles). 1 for form.save; 0 for anything else.
  */
 int cb_role_may_record(const char *role, const char *kind, int for_check);

@@ -134,20 +134,27 @@ until curl -sf "$url/v1/health" >/dev/null 2>&1; do
 done
 echo "listening on $url (structured log lines go to server.log)"
 
+step "The people: the administrator registers each person once"
+admin user add --data "$data" kim --full-name "Kim Min-ji" --role coordinator --site KR01
+admin user add --data "$data" park --full-name "Dr. Park Ji-ho" --role investigator --site KR01
+admin user add --data "$data" weber --full-name "Anna Weber" --role coordinator --site DE02
+admin user add --data "$data" smith --full-name "John Smith" --role coordinator --site US03
+admin user add --data "$data" lee --full-name "Lee Soo-jin" --role datamanager
+note "the server takes events only from people it knows, with their own role"
+
 step "Enrolling the devices: one-time tokens, each device registers its key"
-# token TOKENARGS...: a one-time token (casebookd prints it on stdout).
-token() { "$bin/casebookd" token create --data "$data" "$@" 2>/dev/null; }
+# register DEVICE USER: a one-time token for the person (casebookd prints
+# it on stdout), with which their laptop registers its key.
 register() {
 	_dev=$1 _user=$2
-	shift 2
-	_tok=$(token "$@")
-	echo "server$ casebookd token create --data $data $*   -> cbt_...(one-time)"
+	_tok=$("$bin/casebookd" token create --data "$data" --user "$_user" 2>/dev/null)
+	echo "server$ casebookd token create --data $data --user $_user   -> cbt_...(one-time)"
 	on "$_dev" init --server "$url" --token "$_tok" --user "$_user"
 }
-register kr01-kim kim --site KR01 --role coordinator
-register kr01-park park --site KR01 --role investigator
-register de02-weber weber --site DE02 --role coordinator
-register us03-smith smith --site US03 --role coordinator
+register kr01-kim kim
+register kr01-park park
+register de02-weber weber
+register us03-smith smith
 admin device list --data "$data"
 
 step "Seoul, laptop 1, offline: screen a subject"
@@ -276,7 +283,7 @@ note "the code-break is an event: who, when, why; the server flags the subject"
 admin status --data "$data" | sed -n '/^randomization/,$p'
 
 step "The data manager's device pulls every site (blinded)"
-register dm-lee lee --role datamanager
+register dm-lee lee
 on dm-lee sync
 on dm-lee subject list
 on dm-lee query list

@@ -6,9 +6,15 @@
 # package's own cluster is not used.
 set -eu
 
+# clang, libclang-rt-14-dev (libFuzzer and the sanitizer runtimes, only
+# recommended by clang) and llvm (llvm-symbolizer, for readable reports):
+# the fuzz targets (make fuzz).
+# groff-base, man-db and bsdextrautils (col): the manual pages are
+# checked; systemd: systemd-analyze verifies the service unit.
 PACKAGES="build-essential pkg-config libsqlite3-dev libsodium-dev libcjson-dev
 libcurl4-openssl-dev libmicrohttpd-dev sqlite3 curl libxml2-utils
-python3 expect openssl libpq-dev postgresql"
+python3 expect openssl clang libclang-rt-14-dev llvm groff-base man-db
+bsdextrautils systemd libpq-dev postgresql"
 
 missing=""
 for p in $PACKAGES; do

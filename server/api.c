@@ -498,6 +498,24 @@ static void handle_queries(struct call *k)
 	srv_req_json(r, MHD_HTTP_OK, reply);
 }
 
+/* GET /v1/users: the people the device may hold (srv_core_users). */
+static void handle_users(struct call *k)
+{
+	struct srv_req *r = k->r;
+	struct cb_err err;
+	cJSON *reply = NULL;
+	int rc;
+
+	cb_err_clear(&err);
+	rc = srv_core_users(k->core, &k->dev, &reply, &err);
+	if (rc) {
+		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+			     "could not read users");
+		return;
+	}
+	srv_req_json(r, MHD_HTTP_OK, reply);
+}
+
 /* GET /v1/slots: a site device's lease, topped up (slots.h). */
 static void handle_slots(struct call *k)
 {
@@ -565,6 +583,7 @@ static const struct route routes[] = {
     {"/v1/sync/push", "POST", 1, handle_push},
     {"/v1/sync/pull", "GET", 1, handle_pull},
     {"/v1/queries", "GET", 1, handle_queries},
+    {"/v1/users", "GET", 1, handle_users},
     {"/v1/slots", "GET", 1, handle_slots},
     {"/v1/arms", "GET", 1, handle_arms},
     {NULL, NULL, 0, NULL},

@@ -25,7 +25,8 @@
 #define TTL_MAX_MS (30LL * 24 * 3600 * 1000)
 
 const char cmd_token_help[] =
-    "usage: casebookd token create --data DIR --site CODE "
+    "usage: casebookd token create --data DIR --user NAME [--ttl DURATION]\n"
+    "       casebookd token create --data DIR --site CODE "
     "--role coordinator|investigator\n"
     "                              [--ttl DURATION]\n"
     "       casebookd token create --data DIR "
@@ -35,14 +36,18 @@ const char cmd_token_help[] =
     "       casebookd token revoke --data DIR ID\n"
     "\n"
     "create  make a one-time registration token for one device and print\n"
-    "        it on stdout (its id and expiry go to stderr). Site roles\n"
-    "        need --site; central roles see every site and take none.\n"
+    "        it on stdout (its id and expiry go to stderr). With --user,\n"
+    "        only that person (see 'casebookd user') may register with\n"
+    "        it, and the device gets the person's site and role.\n"
+    "        Otherwise the token is for any registered person of the\n"
+    "        given role (and site: site roles need --site; central\n"
+    "        roles see every site and take none).\n"
     "        Only the token's SHA-256 is stored: keep the printed text,\n"
     "        it cannot be shown again.\n"
     "        --ttl: how long it stays valid, a number with s, m, h or d\n"
     "        (default 24h, at most 30d)\n"
     "list    print every token: ID, site, role, state (open, used,\n"
-    "        expired, revoked), expiry\n"
+    "        expired, revoked), expiry, the person it is for ('-': any)\n"
     "revoke  revoke an unused token by its ID\n"
     "\n" SRV_HELP_STORE
     "Exit codes: 0 ok; 1 failure (unknown site or token, no store);\n"
@@ -83,15 +88,32 @@ static int64_t parse_ttl(const char *s)
 }
 
 static int create(struct srv_store *s, const char *site, const char *role,
-		  int64_t ttl, struct cb_err *err)
+		  const char *user, int64_t ttl, struct cb_err *err)
 {
 	unsigned char raw[TOKEN_BYTES];
 	char text[sizeof(TOKEN_PREFIX) + 64];
 	char b64[64], when[CB_CLOCK_UTC_BUF];
 	struct srv_token t;
+	struct srv_user u;
 	int rc;
 
 	memset(&t, 0, sizeof(t));
+	if (user) {
+		rc = srv_store_user_get(s, user, &u, err);
+		if (rc == CB_ENOTFOUND)
+			return cb_err_set(err, CB_ENOTFOUND,
+					  "no user %s (add the person with "
+					  "'casebookd user add')",
+					  user);
+		if (rc)
+			return rc;
+		if (u.disabled_ms)
+			return cb_err_set(err, CB_EFORBIDDEN,
+					  "user %s is disabled", user);
+		snprintf(t.user, sizeof(t.user), "%s", u.name);
+		role = u.role;
+		site = u.site[0] ? u.site : NULL;
+	}
 	if (site) {
 		rc = srv_store_site_exists(s, site, err);
 		if (rc < 0)
@@ -124,10 +146,10 @@ static int create(struct srv_store *s, const char *site, const char *role,
 		printf("%s\n", text);
 		fflush(stdout);
 		fprintf(stderr,
-			"token %s: role %s%s%s, expires %s; it is shown only "
-			"once\n",
-			t.id, role, site ? " at site " : "", site ? site : "",
-			when);
+			"token %s: %s%srole %s%s%s, expires %s; it is shown "
+			"only once\n",
+			t.id, user ? user : "", user ? ", " : "", role,
+			site ? " at site " : "", site ? site : "", when);
 	}
 	memset(text, 0, sizeof(text));
 	memset(b64, 0, sizeof(b64));
@@ -147,16 +169,16 @@ static int print_token(const struct srv_token *t, void *ctx)
 		state = "expired";
 	(void)ctx;
 	cb_clock_format_utc(t->expires_ms, when);
-	printf("%s\t%s\t%s\t%s\t%s\n", t->id, t->site[0] ? t->site : "-",
-	       t->role, state, when);
+	printf("%s\t%s\t%s\t%s\t%s\t%s\n", t->id, t->site[0] ? t->site : "-",
+	       t->role, state, when, t->user[0] ? t->user : "-");
 	return 0;
 }
 
 int cmd_token(int argc, char **argv)
 {
 	static const char *const names[] = {"--data", "--site", "--role",
-					    "--ttl", NULL};
-	const char *vals[4] = {NULL, NULL, NULL, NULL}, *pos[2];
+					    "--ttl",  "--user", NULL};
+	const char *vals[5] = {NULL, NULL, NULL, NULL, NULL}, *pos[2];
 	struct srv_store *s = NULL;
 	struct cb_err err;
 	int64_t ttl = 24LL * 3600 * 1000;
@@ -174,9 +196,19 @@ int cmd_token(int argc, char **argv)
 		if (npos != 1)
 			return srv_usage("token", "unexpected argument '%s'",
 					 pos[1]);
-		if (!vals[2])
-			return srv_usage("token", "--role is required");
-		if (cb_role_is_site(vals[2])) {
+		if (vals[4] && (vals[1] || vals[2]))
+			return srv_usage("token",
+					 "--user takes the person's site and "
+					 "role: give no --site or --role");
+		if (vals[4] && !cb_user_valid(vals[4]))
+			return srv_usage("token", "'%s' is not a user name",
+					 vals[4]);
+		if (!vals[4] && !vals[2])
+			return srv_usage("token", "--user or --role is "
+						  "required");
+		if (vals[4]) {
+			/* the person's site and role, read below */
+		} else if (cb_role_is_site(vals[2])) {
 			if (!vals[1])
 				return srv_usage("token",
 						 "the %s role needs --site "
@@ -205,10 +237,10 @@ int cmd_token(int argc, char **argv)
 					 "h or d, at most 30d)",
 					 vals[3]);
 	} else if (!strcmp(pos[0], "list")) {
-		if (npos != 1 || vals[1] || vals[2] || vals[3])
+		if (npos != 1 || vals[1] || vals[2] || vals[3] || vals[4])
 			return srv_usage("token", "list takes only --data");
 	} else if (!strcmp(pos[0], "revoke")) {
-		if (npos != 2 || vals[1] || vals[2] || vals[3])
+		if (npos != 2 || vals[1] || vals[2] || vals[3] || vals[4])
 			return srv_usage("token", "revoke takes --data and an "
 						  "ID");
 	} else {
@@ -219,7 +251,7 @@ int cmd_token(int argc, char **argv)
 	if (rc)
 		return srv_fail(&err);
 	if (!strcmp(pos[0], "create"))
-		rc = create(s, vals[1], vals[2], ttl, &err);
+		rc = create(s, vals[1], vals[2], vals[4], ttl, &err);
 	else if (!strcmp(pos[0], "list"))
 		rc = srv_store_token_each(s, print_token, NULL, &err);
 	else if (!(rc = srv_store_token_revoke(s, pos[1], &err)))

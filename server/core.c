@@ -70,6 +70,8 @@ int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
 		rc = srv_store_study(c->store, &c->study, &c->proto_text,
 				     &c->proto_len, &c->proto_sha256, err);
 	if (!rc)
+		rc = srv_store_id(c->store, c->store_id, err);
+	if (!rc)
 		rc = srv_cache_new(SRV_CACHE_EVENTS, &c->cache, err);
 	if (rc)
 		return rc;
@@ -715,11 +717,6 @@ static int check_reuse(struct srv_core *c, const struct srv_device *dev,
 }
 
 /*
- * The decisions that read the store and the merge state, under the
- * lock and inside the batch's transaction. Returns non-zero only for a
- * store failure (which fails the whole batch).
- */
-/*
  * The event stored with the id of `ev`, when there is one: 1 for the same
  * signed content (a duplicate), 2 for other content, 0 for none; or a
  * store error.
@@ -755,6 +752,57 @@ static int stored_twin(struct srv_core *c, const struct cb_event *ev,
 }
 
 /*
+ * The person who made `ev` must be one the administrator registered
+ * (store.h), not disabled when the event was made, and one the device
+ * may hold: a person of the device's site with a site role on a site
+ * device, a person of the device's role on a central device. The
+ * person's role, not the device's, is then the role the event is judged
+ * by (*role, SRV_ROLE_MAX + 1 bytes). 1 with the reason in err when the
+ * event is refused; 0; or a store error.
+ */
+static int check_person(struct srv_core *c, const struct srv_device *dev,
+			const struct cb_event *ev, char *role,
+			struct cb_err *err)
+{
+	struct srv_user u;
+	int rc;
+
+	rc = srv_store_user_get(c->store, ev->user, &u, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_set(err, CB_EFORBIDDEN,
+			   "$.user: %s is not a person registered with the "
+			   "server (the administrator adds people with "
+			   "'casebookd user add')",
+			   ev->user);
+		return 1;
+	}
+	if (rc)
+		return rc;
+	if (u.disabled_ms && made_at(ev) >= u.disabled_ms) {
+		char when[CB_CLOCK_UTC_BUF];
+
+		cb_clock_format_utc(u.disabled_ms, when);
+		cb_err_set(err, CB_EFORBIDDEN,
+			   "$.user: %s was disabled at %s, before this event "
+			   "was made",
+			   ev->user, when);
+		return 1;
+	}
+	if (dev->site[0] ? strcmp(u.site, dev->site) || !cb_role_is_site(u.role)
+			 : strcmp(u.role, dev->role) != 0) {
+		cb_err_set(err, CB_EFORBIDDEN,
+			   "$.user: %s is %s%s%s and may not work on device "
+			   "%s (%s%s%s)",
+			   ev->user, u.role, u.site[0] ? " at " : "", u.site,
+			   dev->id, dev->role, dev->site[0] ? " at " : "",
+			   dev->site);
+		return 1;
+	}
+	memcpy(role, u.role, SRV_ROLE_MAX + 1);
+	return 0;
+}
+
+/*
  * The decisions that read the store, under the writer's lock and inside
  * the batch's transaction. Returns non-zero only for a store failure
  * (which fails the whole batch).
@@ -765,6 +813,7 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 {
 	struct cb_event *ev = &pi->ev;
 	struct cb_merge *m = NULL;
+	char role[SRV_ROLE_MAX + 1];
 	struct cb_err err;
 	int rc;
 
@@ -802,6 +851,15 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		reject(pi, "revoked", &err);
 		return 0;
 	}
+	rc = check_person(c, dev, ev, role, &err);
+	if (rc == 1) {
+		reject(pi, "user", &err);
+		return 0;
+	}
+	if (rc) {
+		*ferr = err;
+		return rc;
+	}
 	rc = check_reuse(c, dev, ev, &err);
 	if (rc == 1) {
 		reject(pi, "reused", &err);
@@ -815,7 +873,7 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 	if (rc)
 		return rc;
 	{
-		struct cb_record_writer w = {dev->role, dev->site,
+		struct cb_record_writer w = {role, dev->site,
 					     dev->device_index};
 		struct cb_check_results res;
 		const char *code = NULL;
@@ -962,8 +1020,9 @@ static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
 }
 
 /* The answer of a push, from its decided items. */
-static int push_reply(const cJSON *events, struct push_item *items,
-		      cJSON **reply, struct cb_err *err)
+static int push_reply(const struct srv_core *c, const cJSON *events,
+		      struct push_item *items, cJSON **reply,
+		      struct cb_err *err)
 {
 	long counts[4] = {0, 0, 0, 0};
 	const cJSON *item;
@@ -991,6 +1050,7 @@ static int push_reply(const cJSON *events, struct push_item *items,
 	cJSON_AddNumberToObject(out, "duplicate",
 				(double)counts[PUSH_DUPLICATE]);
 	cJSON_AddNumberToObject(out, "rejected", (double)counts[PUSH_REJECTED]);
+	cJSON_AddStringToObject(out, "store", c->store_id);
 	*reply = out;
 	return 0;
 }
@@ -1084,7 +1144,7 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 	free(b.list);
 
 	if (!rc)
-		rc = push_reply(events, items, reply, err);
+		rc = push_reply(c, events, items, reply, err);
 	for (i = 0; i < n; i++) {
 		cb_event_release(&items[i].ev);
 		cJSON_Delete(items[i].checks);
@@ -1152,6 +1212,7 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 	snprintf(next, sizeof(next), "%" PRId64, last);
 	cJSON_AddStringToObject(out, "next", next);
 	cJSON_AddBoolToObject(out, "more", p.n == limit);
+	cJSON_AddStringToObject(out, "store", c->store_id);
 	*reply = out;
 	return 0;
 }
@@ -1200,6 +1261,60 @@ int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
 		cJSON_Delete(out);
 		if (!err->code)
 			cb_err_set(err, rc, "reading queries: %s",
+				   cb_err_name(rc));
+		return rc;
+	}
+	*reply = out;
+	return 0;
+}
+
+static int user_one(const struct srv_user *u, void *ctx)
+{
+	cJSON *o = cJSON_CreateObject();
+	char when[CB_CLOCK_UTC_BUF];
+
+	if (!o || !cJSON_AddItemToArray(ctx, o)) {
+		cJSON_Delete(o);
+		return CB_ENOMEM;
+	}
+	if (u->disabled_ms)
+		cb_clock_format_utc(u->disabled_ms, when);
+	if (!cJSON_AddStringToObject(o, "name", u->name) ||
+	    !cJSON_AddStringToObject(o, "full_name", u->full_name) ||
+	    !cJSON_AddStringToObject(o, "role", u->role) ||
+	    !cJSON_AddStringToObject(o, "site", u->site) ||
+	    !(u->disabled_ms ? cJSON_AddStringToObject(o, "disabled_at", when)
+			     : cJSON_AddNullToObject(o, "disabled_at")))
+		return CB_ENOMEM;
+	return 0;
+}
+
+int srv_core_users(struct srv_core *c, const struct srv_device *dev,
+		   cJSON **reply, struct cb_err *err)
+{
+	struct srv_store *s = NULL;
+	cJSON *out, *list;
+	int rc;
+
+	*reply = NULL;
+	rc = srv_core_reader(c, &s, err);
+	if (rc)
+		return rc;
+	out = cJSON_CreateObject();
+	list = out ? cJSON_AddArrayToObject(out, "users") : NULL;
+	if (!list) {
+		cJSON_Delete(out);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	/* A site device holds its site's people, a central device the
+	 * people of its role (check_person). */
+	rc = srv_store_user_each(s, dev->site[0] ? dev->site : "",
+				 dev->site[0] ? NULL : dev->role, user_one,
+				 list, err);
+	if (rc) {
+		cJSON_Delete(out);
+		if (!err->code)
+			cb_err_set(err, rc, "reading users: %s",
 				   cb_err_name(rc));
 		return rc;
 	}

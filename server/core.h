@@ -76,6 +76,9 @@ struct srv_core {
 	char *proto_text; /* the protocol's exact bytes */
 	size_t proto_len;
 	char *proto_sha256;
+	/* The store's identity (srv_store_id), in every push and pull
+	 * answer. */
+	char store_id[SRV_ID_HEX + 1];
 	/* The server's Ed25519 public key in hex, "" when it has none. */
 	char server_key[CB_SIGN_PUBLIC_BYTES * 2 + 1];
 	/* The writer: its connection and the merge states, under one lock. */
@@ -157,6 +160,15 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
  */
 int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
 		     const char *status, cJSON **reply, struct cb_err *err);
+
+/*
+ * The people `dev` may hold (the people of its site for a site device,
+ * of its role for a central one), enabled or not: *reply gets
+ * {"users":[{"name","full_name","role","site","disabled_at"},...]}
+ * (docs/api.md). On the calling thread's reader.
+ */
+int srv_core_users(struct srv_core *c, const struct srv_device *dev,
+		   cJSON **reply, struct cb_err *err);
 
 /* The device with this id, on the calling thread's reader. CB_ENOTFOUND. */
 int srv_core_device(struct srv_core *c, const char *id, struct srv_device *out,

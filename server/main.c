@@ -28,6 +28,8 @@ static const struct srv_command commands[] = {
     {"site", cmd_site, "add and list sites", cmd_site_help},
     {"token", cmd_token, "create, list and revoke registration tokens",
      cmd_token_help},
+    {"user", cmd_user, "add, list and disable the people of the study",
+     cmd_user_help},
     {"device", cmd_device, "list and revoke registered devices",
      cmd_device_help},
     {"serve", cmd_serve, "serve the HTTP API", cmd_serve_help},
@@ -41,6 +43,10 @@ static const struct srv_command commands[] = {
      cmd_bundle_help},
     {"randlist", cmd_randlist, "import the sealed randomization list",
      cmd_randlist_help},
+    {"backup", cmd_backup, "copy the store while the server runs",
+     cmd_backup_help},
+    {"restore", cmd_restore, "make the store again from a backup",
+     cmd_restore_help},
     {"migrate", cmd_migrate, "move the central store to another backend",
      cmd_migrate_help},
     {NULL, NULL, NULL, NULL},
@@ -85,6 +91,7 @@ int main(int argc, char **argv)
 {
 	const struct srv_command *c;
 	struct cb_err err;
+	int i;
 
 	if (argc < 2) {
 		fprintf(stderr, "casebookd: no command given\n\n");
@@ -105,11 +112,14 @@ int main(int argc, char **argv)
 	for (c = commands; c->name; c++) {
 		if (strcmp(argv[1], c->name))
 			continue;
-		if (argc > 2 &&
-		    (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
-			fputs(c->help, stdout);
-			return 0;
-		}
+		/* --help anywhere among the arguments: a subcommand's
+		 * help is its command's. */
+		for (i = 2; i < argc; i++)
+			if (!strcmp(argv[i], "--help") ||
+			    !strcmp(argv[i], "-h")) {
+				fputs(c->help, stdout);
+				return 0;
+			}
 		/* A test's clock skew that cannot be honoured is an error,
 		 * not a silently correct clock. */
 		cb_err_clear(&err);

@@ -28,13 +28,26 @@ const char *const pg_sql[PG_COUNT] = {
     [PG_SITE_LOCK] = "SELECT pg_advisory_xact_lock(1128398853,"
 		     " hashtext($1))",
     [PG_TOKEN_ADD] = "INSERT INTO tokens(id, hash, site, role, created_ms,"
-		     " expires_ms) VALUES($1, $2, $3, $4, $5, $6)",
+		     " expires_ms, \"user\") VALUES($1, $2, $3, $4, $5, $6,"
+		     " $7)",
     [PG_TOKEN_BY_HASH] = "SELECT id, hash, site, role, created_ms,"
-			 " expires_ms, used_ms, device, revoked FROM tokens"
-			 " WHERE hash = $1 FOR UPDATE",
+			 " expires_ms, used_ms, device, revoked, \"user\""
+			 " FROM tokens WHERE hash = $1 FOR UPDATE",
     [PG_TOKEN_EACH] = "SELECT id, hash, site, role, created_ms, expires_ms,"
-		      " used_ms, device, revoked FROM tokens"
+		      " used_ms, device, revoked, \"user\" FROM tokens"
 		      " ORDER BY created_ms DESC, id",
+    [PG_USER_ADD] = "INSERT INTO users(name, full_name, role, site,"
+		    " created_ms) VALUES($1, $2, $3, $4, $5)"
+		    " ON CONFLICT (name) DO NOTHING",
+    [PG_USER_GET] = "SELECT name, full_name, role, site, created_ms,"
+		    " disabled_ms, disabled_reason FROM users WHERE name = $1",
+    [PG_USER_EACH] = "SELECT name, full_name, role, site, created_ms,"
+		     " disabled_ms, disabled_reason FROM users"
+		     " WHERE ($1::text IS NULL OR site = $1)"
+		     " AND ($2::text IS NULL OR role = $2) ORDER BY site, name",
+    [PG_USER_DISABLE] = "UPDATE users SET disabled_ms = $2,"
+			" disabled_reason = $3 WHERE name = $1"
+			" AND disabled_ms = 0",
     [PG_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE id = $1",
     [PG_TOKEN_USE] = "UPDATE tokens SET used_ms = $2, device = $3"
 		     " WHERE id = $1 AND used_ms = 0",

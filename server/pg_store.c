@@ -26,10 +26,22 @@
  * has INTEGER; bytes are BYTEA.
  */
 #define T "TEXT COLLATE \"C\""
-/* Version 3: which casebookd made or upgraded the store, and when. */
+/* Version 4: which casebookd made or upgraded the store, and when. */
 #define PG_HISTORY                                                             \
 	"CREATE TABLE schema_history(version BIGINT PRIMARY KEY,"              \
 	" applied_ms BIGINT NOT NULL, casebookd " T " NOT NULL);"
+/* Version 3: the people the administrator registers. */
+#define PG_USERS                                                               \
+	"CREATE TABLE users(name " T " PRIMARY KEY, full_name " T " NOT NULL," \
+	" role " T " NOT NULL, site " T " NOT NULL, created_ms BIGINT NOT"     \
+	" NULL, disabled_ms BIGINT NOT NULL DEFAULT 0, disabled_reason " T     \
+	" NOT NULL DEFAULT '');"                                               \
+	"CREATE INDEX users_site ON users(site, name);"
+/* The store's identity (store.h): new at init, at an upgrade from 2. */
+#define PG_STORE_ID                                                            \
+	"INSERT INTO settings(key, value) VALUES('store_id',"                  \
+	" convert_to(replace(gen_random_uuid()::text, '-', ''), 'UTF8'))"      \
+	" ON CONFLICT (key) DO NOTHING;"
 static const char pg_schema[] =
     "CREATE TABLE settings(key " T " PRIMARY KEY, value BYTEA NOT NULL);"
     "CREATE TABLE server_key(id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -39,7 +51,8 @@ static const char pg_schema[] =
     "CREATE TABLE tokens(id " T " PRIMARY KEY, hash " T " NOT NULL UNIQUE,"
     " site " T " NOT NULL, role " T " NOT NULL, created_ms BIGINT NOT NULL,"
     " expires_ms BIGINT NOT NULL, used_ms BIGINT NOT NULL DEFAULT 0,"
-    " device " T " NOT NULL DEFAULT '', revoked INTEGER NOT NULL DEFAULT 0);"
+    " device " T " NOT NULL DEFAULT '', revoked INTEGER NOT NULL DEFAULT 0,"
+    " \"user\" " T " NOT NULL DEFAULT '');" PG_USERS
     "CREATE TABLE devices(id " T " PRIMARY KEY, public_key BYTEA NOT NULL"
     " UNIQUE, site " T " NOT NULL, role " T " NOT NULL, device_index"
     " INTEGER NOT NULL, \"user\" " T " NOT NULL, created_ms BIGINT NOT NULL,"
@@ -93,13 +106,35 @@ static const char pg_schema[] =
     " instance));" PG_HISTORY;
 
 /*
+ * Version 2 to 3, as store.c's upgrade_2: the people the administrator
+ * registers (users) and tokens that may name one. Everyone a store of
+ * version 2 took events from becomes a person of it, with the role and
+ * site it judged their events by (their devices'), so the upgrade
+ * refuses nothing accepted before; full names are user names until the
+ * administrator corrects them. The store gets its identity (store_id).
+ */
+static const char pg_upgrade_2[] =
+    PG_USERS "ALTER TABLE tokens ADD COLUMN \"user\" " T " NOT NULL DEFAULT '';"
+	     "INSERT INTO users(name, full_name, role, site, created_ms)"
+	     " SELECT \"user\", \"user\", max(role), min(site),"
+	     " min(created_ms) FROM devices GROUP BY \"user\""
+	     " ON CONFLICT (name) DO NOTHING;"
+	     "INSERT INTO users(name, full_name, role, site, created_ms)"
+	     " SELECT u, u, max(d.role), min(d.site), 0 FROM"
+	     " (SELECT (json::jsonb ->> 'user') COLLATE \"C\" AS u, device"
+	     " FROM events) e JOIN devices d ON d.id = e.device"
+	     " WHERE u IS NOT NULL GROUP BY u ON CONFLICT (name) DO "
+	     "NOTHING;" PG_STORE_ID;
+
+/*
  * The upgrades, from version [i] to [i] + 1, for a store older than
  * this casebookd. PostgreSQL stores began at version 2.
  */
 static const char *const pg_upgrades[SRV_SCHEMA_VERSION] = {
-    [2] = PG_HISTORY,
+    [2] = pg_upgrade_2,
+    [3] = PG_HISTORY,
 };
-_Static_assert(SRV_SCHEMA_VERSION == 3, "an upgrade for every version");
+_Static_assert(SRV_SCHEMA_VERSION == 4, "an upgrade for every version");
 
 /* Record that this casebookd brought the schema to `version` now. */
 static int history_add(struct pg_store *p, long version, struct cb_err *err)
@@ -240,6 +275,8 @@ static int pg_create(const char *where, const char *study, const char *proto,
 	if (!rc)
 		rc = history_add(p, SRV_SCHEMA_VERSION, err);
 	if (!rc)
+		rc = pg_exec(p, PG_STORE_ID, "make the store's identity", err);
+	if (!rc)
 		rc = setting_put(p, "study", study, strlen(study), err);
 	if (!rc)
 		rc = setting_put(p, "protocol", proto, proto_len, err);
@@ -322,7 +359,8 @@ static int check_schema(struct pg_store *p, struct cb_err *err)
 		if (!rc)
 			rc = setting_put(p, "schema_version", ver, strlen(ver),
 					 err);
-		if (!rc)
+		/* schema_history began at version 4 */
+		if (!rc && v + 1 >= 4)
 			rc = history_add(p, v + 1, err);
 	}
 	if (!rc)
@@ -626,14 +664,15 @@ static int pg_token_add(struct srv_store *s, const struct srv_token *t,
 			struct cb_err *err)
 {
 	char a[24], b[24];
-	const char *v[6] = {t->id,
+	const char *v[7] = {t->id,
 			    t->hash,
 			    t->site,
 			    t->role,
 			    pg_i64(a, t->created_ms),
-			    pg_i64(b, t->expires_ms)};
+			    pg_i64(b, t->expires_ms),
+			    t->user};
 
-	return pg_do(PGS(s), PG_TOKEN_ADD, 6, v, NULL, "add token", err);
+	return pg_do(PGS(s), PG_TOKEN_ADD, 7, v, NULL, "add token", err);
 }
 
 static void token_row(PGresult *r, int i, struct srv_token *t)
@@ -648,6 +687,7 @@ static void token_row(PGresult *r, int i, struct srv_token *t)
 	t->used_ms = pg_int(r, i, 6);
 	pg_copy(t->device, sizeof(t->device), r, i, 7);
 	t->revoked = (int)pg_int(r, i, 8);
+	pg_copy(t->user, sizeof(t->user), r, i, 9);
 }
 
 static int pg_token_each(struct srv_store *s,
@@ -747,6 +787,46 @@ static int pg_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 			  err);
 }
 
+static int pg_user_get(struct srv_store *s, const char *name,
+		       struct srv_user *out, struct cb_err *err);
+
+/*
+ * The person registering a device must be one the administrator
+ * registered, enabled, the token's person if it names one, and of the
+ * token's site and role (store.c's register_person, the same rules).
+ */
+static int register_person(struct pg_store *p, const struct srv_token *t,
+			   const char *name, struct cb_err *err)
+{
+	struct srv_user u;
+	int rc;
+
+	if (t->user[0] && strcmp(t->user, name))
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "this registration token is for user %s, "
+				  "not %s",
+				  t->user, name);
+	rc = pg_user_get(&p->base, name, &u, err);
+	if (rc == CB_ENOTFOUND)
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "user %s is not known to the server: the "
+				  "administrator adds people with 'casebookd "
+				  "user add'",
+				  name);
+	if (rc)
+		return rc;
+	if (u.disabled_ms)
+		return cb_err_set(err, CB_EFORBIDDEN, "user %s is disabled",
+				  name);
+	if (strcmp(u.site, t->site) || strcmp(u.role, t->role))
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "user %s is %s%s%s; this registration token "
+				  "is for %s%s%s",
+				  name, u.role, u.site[0] ? " at " : "", u.site,
+				  t->role, t->site[0] ? " at " : "", t->site);
+	return 0;
+}
+
 /*
  * The token row is locked (FOR UPDATE) and the site's device indexes
  * too (PG_K_SITE): two processes registering at once with one token
@@ -797,6 +877,9 @@ static int register_locked(struct pg_store *p, const char *token_hash,
 	if (now_ms >= t.expires_ms)
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "registration token has expired");
+	rc = register_person(p, &t, dev->user, err);
+	if (rc)
+		return rc;
 
 	v[0] = (const char *)dev->pk;
 	lens[0] = (int)sizeof(dev->pk);
@@ -1149,6 +1232,148 @@ static int pg_raw_done(struct srv_store *s, struct cb_err *err)
 		       "copy", err);
 }
 
+/* ---- the store's identity, backups -------------------------------------- */
+
+static int pg_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
+		       struct cb_err *err)
+{
+	char *v = NULL;
+	size_t n = 0;
+	int rc = setting_get(PGS(s), "store_id", &v, &n, err);
+
+	if (rc)
+		return rc;
+	if (n != SRV_ID_HEX) {
+		free(v);
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "central store: bad store id");
+	}
+	memcpy(out, v, SRV_ID_HEX + 1);
+	free(v);
+	return 0;
+}
+
+static int pg_backup(struct srv_store *s, const char *path, struct cb_err *err)
+{
+	(void)s;
+	(void)path;
+	return cb_err_set(err, CB_EINVAL,
+			  "a PostgreSQL store is backed up with PostgreSQL's "
+			  "own tools, pg_dump or base backups "
+			  "(docs/OPERATIONS.md, section 5)");
+}
+
+/* ---- people -------------------------------------------------------------- */
+
+static void user_row(PGresult *r, int i, struct srv_user *u)
+{
+	memset(u, 0, sizeof(*u));
+	pg_copy(u->name, sizeof(u->name), r, i, 0);
+	pg_copy(u->full_name, sizeof(u->full_name), r, i, 1);
+	pg_copy(u->role, sizeof(u->role), r, i, 2);
+	pg_copy(u->site, sizeof(u->site), r, i, 3);
+	u->created_ms = pg_int(r, i, 4);
+	u->disabled_ms = pg_int(r, i, 5);
+	pg_copy(u->disabled_reason, sizeof(u->disabled_reason), r, i, 6);
+}
+
+static int pg_user_get(struct srv_store *s, const char *name,
+		       struct srv_user *out, struct cb_err *err)
+{
+	const char *v[1] = {name};
+	PGresult *r =
+	    pg_run(PGS(s), PG_USER_GET, 1, v, NULL, NULL, "read user", err);
+	int found;
+
+	if (!r)
+		return err->code;
+	found = PQntuples(r) > 0;
+	if (found)
+		user_row(r, 0, out);
+	PQclear(r);
+	return found ? 0
+		     : cb_err_set(err, CB_ENOTFOUND, "unknown user %s", name);
+}
+
+static int pg_user_add(struct srv_store *s, const struct srv_user *u,
+		       struct cb_err *err)
+{
+	char when[24];
+	const char *v[5] = {u->name, u->full_name, u->role, u->site,
+			    pg_i64(when, u->created_ms)};
+	struct srv_user old;
+	long n = 0;
+	int rc;
+
+	if (u->site[0]) {
+		rc = pg_site_exists(s, u->site, err);
+		if (rc < 0)
+			return rc;
+		if (!rc)
+			return cb_err_set(err, CB_ENOTFOUND,
+					  "unknown site %s (add it with "
+					  "'casebookd site add')",
+					  u->site);
+	}
+	rc = pg_do(PGS(s), PG_USER_ADD, 5, v, &n, "add user", err);
+	if (!rc && n == 0) {
+		rc = pg_user_get(s, u->name, &old, err);
+		return cb_err_set(err, CB_EEXIST,
+				  "user %s already exists%s; user names are "
+				  "never reused",
+				  u->name,
+				  !rc && old.disabled_ms ? " (disabled)" : "");
+	}
+	return rc;
+}
+
+struct user_walk {
+	int (*fn)(const struct srv_user *u, void *ctx);
+	void *ctx;
+};
+
+static int user_walk_row(PGresult *r, int i, void *vctx)
+{
+	struct user_walk *w = vctx;
+	struct srv_user u;
+
+	user_row(r, i, &u);
+	return w->fn(&u, w->ctx);
+}
+
+static int pg_user_each(struct srv_store *s, const char *site, const char *role,
+			int (*fn)(const struct srv_user *u, void *ctx),
+			void *ctx, struct cb_err *err)
+{
+	struct user_walk w = {fn, ctx};
+	const char *v[2] = {site, role};
+
+	return pg_each(PGS(s), pg_sql[PG_USER_EACH], 2, v, user_walk_row, &w,
+		       "list users", err);
+}
+
+static int pg_user_disable(struct srv_store *s, const char *name,
+			   int64_t now_ms, const char *reason,
+			   struct cb_err *err)
+{
+	char when[24];
+	const char *v[3] = {name, pg_i64(when, now_ms > 0 ? now_ms : 1),
+			    reason};
+	struct srv_user u;
+	long n = 0;
+	int rc = pg_user_get(s, name, &u, err);
+
+	if (rc)
+		return rc;
+	if (!u.disabled_ms)
+		rc = pg_do(PGS(s), PG_USER_DISABLE, 3, v, &n, "disable user",
+			   err);
+	if (!rc && n != 1)
+		return cb_err_set(err, CB_ECONFLICT,
+				  "user %s is already disabled", name);
+	return rc;
+}
+
 /* ---- the backend's table ----------------------------------------------- */
 
 const struct srv_store_ops srv_pg_ops = {
@@ -1216,4 +1441,10 @@ const struct srv_store_ops srv_pg_ops = {
     .raw_each = pg_raw_each,
     .raw_put = pg_raw_put,
     .raw_done = pg_raw_done,
+    .store_id = pg_store_id,
+    .backup = pg_backup,
+    .user_add = pg_user_add,
+    .user_get = pg_user_get,
+    .user_each = pg_user_each,
+    .user_disable = pg_user_disable,
 };

@@ -24,23 +24,29 @@ int cmd_init(int argc, char **argv);	 /* cmd_init.c */
 int cmd_site(int argc, char **argv);	 /* cmd_site.c */
 int cmd_token(int argc, char **argv);	 /* cmd_token.c */
 int cmd_device(int argc, char **argv);	 /* cmd_device.c */
+int cmd_user(int argc, char **argv);	 /* cmd_user.c */
 int cmd_status(int argc, char **argv);	 /* cmd_status.c */
 int cmd_rebuild(int argc, char **argv);	 /* cmd_rebuild.c */
 int cmd_dump(int argc, char **argv);	 /* cmd_rebuild.c */
 int cmd_serve(int argc, char **argv);	 /* cmd_serve.c */
 int cmd_bundle(int argc, char **argv);	 /* cmd_bundle.c */
 int cmd_randlist(int argc, char **argv); /* cmd_randlist.c */
+int cmd_backup(int argc, char **argv);	 /* cmd_backup.c */
+int cmd_restore(int argc, char **argv);	 /* cmd_backup.c */
 int cmd_migrate(int argc, char **argv);	 /* cmd_migrate.c */
 extern const char cmd_init_help[];
 extern const char cmd_site_help[];
 extern const char cmd_token_help[];
 extern const char cmd_device_help[];
+extern const char cmd_user_help[];
 extern const char cmd_status_help[];
 extern const char cmd_rebuild_help[];
 extern const char cmd_dump_help[];
 extern const char cmd_serve_help[];
 extern const char cmd_bundle_help[];
 extern const char cmd_randlist_help[];
+extern const char cmd_backup_help[];
+extern const char cmd_restore_help[];
 extern const char cmd_migrate_help[];
 
 /* Print "casebookd: error: ..." on stderr; returns SRV_EXIT_FAIL. */

@@ -48,10 +48,16 @@
 	" ON rand_slots(site, stratum, seq);"                                  \
 	"CREATE INDEX IF NOT EXISTS rand_slots_device"                         \
 	" ON rand_slots(device, stratum, seq);"
-/* Version 3: which casebookd made or upgraded the store, and when. */
+/* Version 4: which casebookd made or upgraded the store, and when. */
 #define TABLES_HISTORY                                                         \
 	"CREATE TABLE schema_history(version INTEGER PRIMARY KEY,"             \
 	" applied_ms INTEGER NOT NULL, casebookd TEXT NOT NULL);"
+#define TABLES_USERS                                                           \
+	"CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY,"              \
+	" full_name TEXT NOT NULL, role TEXT NOT NULL, site TEXT NOT NULL,"    \
+	" created_ms INTEGER NOT NULL, disabled_ms INTEGER NOT NULL DEFAULT"   \
+	" 0, disabled_reason TEXT NOT NULL DEFAULT '');"                       \
+	"CREATE INDEX IF NOT EXISTS users_site ON users(site, name);"
 #define TABLES_DERIVED                                                         \
 	"CREATE TABLE subjects(subject TEXT PRIMARY KEY, site TEXT NOT NULL,"  \
 	" nevents INTEGER NOT NULL, state TEXT NOT NULL,"                      \
@@ -63,14 +69,21 @@
 	" sign TEXT, broken INTEGER NOT NULL,"                                 \
 	" PRIMARY KEY(subject, visit, form, instance)) WITHOUT ROWID;"
 
+/* The store's identity: new at init and at every restore (store.h). */
+#define SETTING_STORE_ID                                                       \
+	"INSERT OR IGNORE INTO settings(key, value) VALUES('store_id',"        \
+	" lower(hex(randomblob(16))));"
+
 const char srv_store_schema[] =
-    "CREATE TABLE settings(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE settings(key TEXT PRIMARY KEY, value BLOB NOT "
+    "NULL);" SETTING_STORE_ID
     "CREATE TABLE sites(code TEXT PRIMARY KEY, name TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL);"
     "CREATE TABLE tokens(id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
     " site TEXT NOT NULL, role TEXT NOT NULL, created_ms INTEGER NOT NULL,"
     " expires_ms INTEGER NOT NULL, used_ms INTEGER NOT NULL DEFAULT 0,"
-    " device TEXT NOT NULL DEFAULT '', revoked INTEGER NOT NULL DEFAULT 0);"
+    " device TEXT NOT NULL DEFAULT '', revoked INTEGER NOT NULL DEFAULT 0,"
+    " user TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE devices(id TEXT PRIMARY KEY, public_key BLOB NOT NULL"
     " UNIQUE, site TEXT NOT NULL, role TEXT NOT NULL, device_index INTEGER"
     " NOT NULL, user TEXT NOT NULL, created_ms INTEGER NOT NULL,"
@@ -81,7 +94,7 @@ const char srv_store_schema[] =
     " NULL, json TEXT NOT NULL, received_at TEXT NOT NULL);"
     "CREATE INDEX events_site ON events(site, seq);"
     "CREATE INDEX events_subject ON events(subject, seq);" TABLES_REUSE
-	TABLES_SLOTS
+	TABLES_SLOTS TABLES_USERS
     /* Derived tables: rebuildable from events at any time. */
     "CREATE TABLE items(subject TEXT NOT NULL, visit TEXT NOT NULL,"
     " form TEXT NOT NULL, instance TEXT NOT NULL, item TEXT NOT NULL,"
@@ -115,17 +128,39 @@ static const char upgrade_1[] =
     "INSERT OR REPLACE INTO settings(key, value)"
     " VALUES('schema_version', '2');";
 
-/* Version 2 to 3: the schema's history (TABLES_HISTORY). */
+/*
+ * Version 2 to 3: the people the administrator registers (users), and
+ * tokens that may name one. Everyone a store of version 2 took events
+ * from becomes a person of it, with the role and site it judged their
+ * events by (their devices'), so the upgrade refuses nothing that was
+ * accepted before; their full names are their user names until the
+ * administrator corrects them. The store gets its identity (store_id).
+ */
 static const char upgrade_2[] =
-    TABLES_HISTORY "INSERT OR REPLACE INTO settings(key, value)"
-		   " VALUES('schema_version', '3');";
+    TABLES_USERS "ALTER TABLE tokens ADD COLUMN user TEXT NOT NULL"
+		 " DEFAULT '';"
+		 "INSERT OR IGNORE INTO users(name, full_name, role, site,"
+		 " created_ms) SELECT user, user, max(role), min(site),"
+		 " min(created_ms) FROM devices GROUP BY user;"
+		 "INSERT OR IGNORE INTO users(name, full_name, role, site,"
+		 " created_ms) SELECT u, u, max(d.role), min(d.site), 0 FROM"
+		 " (SELECT json_extract(json, '$.user') AS u, device FROM"
+		 " events) e JOIN devices d ON d.id = e.device"
+		 " WHERE u IS NOT NULL GROUP BY u;" SETTING_STORE_ID
+		 "INSERT OR REPLACE INTO settings(key, value)"
+		 " VALUES('schema_version', '3');";
 
-/* upgrades[v] takes a store of version v to v + 1. */
-static const char *const upgrades[SRV_SCHEMA_VERSION] = {
-    [1] = upgrade_1,
-    [2] = upgrade_2,
-};
-_Static_assert(SRV_SCHEMA_VERSION == 3, "an upgrade for every version");
+/* Version 3 to 4: the schema's history (TABLES_HISTORY). */
+static const char upgrade_3[] =
+    TABLES_HISTORY "INSERT OR REPLACE INTO settings(key, value)"
+		   " VALUES('schema_version', '4');";
+
+/* The upgrade from each older version to the next. */
+static const char *const upgrades[] = {NULL, upgrade_1, upgrade_2, upgrade_3};
+
+_Static_assert(SRV_SCHEMA_VERSION == 4 &&
+		   sizeof(upgrades) / sizeof(upgrades[0]) == SRV_SCHEMA_VERSION,
+	       "an upgrade from every older version");
 
 const char *const srv_store_sql[ST_COUNT] = {
     [ST_SETTING_GET] = "SELECT value FROM settings WHERE key = ?1",
@@ -136,12 +171,12 @@ const char *const srv_store_sql[ST_COUNT] = {
     [ST_SITE_GET] = "SELECT 1 FROM sites WHERE code = ?1",
     [ST_SITE_EACH] = "SELECT code, name FROM sites ORDER BY code",
     [ST_TOKEN_ADD] = "INSERT INTO tokens(id, hash, site, role, created_ms,"
-		     " expires_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+		     " expires_ms, user) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [ST_TOKEN_BY_HASH] = "SELECT id, hash, site, role, created_ms,"
-			 " expires_ms, used_ms, device, revoked FROM tokens"
-			 " WHERE hash = ?1",
+			 " expires_ms, used_ms, device, revoked, user"
+			 " FROM tokens WHERE hash = ?1",
     [ST_TOKEN_EACH] = "SELECT id, hash, site, role, created_ms, expires_ms,"
-		      " used_ms, device, revoked FROM tokens"
+		      " used_ms, device, revoked, user FROM tokens"
 		      " ORDER BY created_ms DESC, id",
     [ST_TOKEN_REVOKE] = "UPDATE tokens SET revoked = 1 WHERE id = ?1",
     [ST_TOKEN_USE] = "UPDATE tokens SET used_ms = ?2, device = ?3"
@@ -160,6 +195,17 @@ const char *const srv_store_sql[ST_COUNT] = {
 		       " ORDER BY site, device_index",
     [ST_DEVICE_REVOKE] = "UPDATE devices SET revoked_ms = ?2"
 			 " WHERE id = ?1 AND revoked_ms = 0",
+    [ST_USER_ADD] = "INSERT INTO users(name, full_name, role, site,"
+		    " created_ms) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_USER_GET] = "SELECT name, full_name, role, site, created_ms,"
+		    " disabled_ms, disabled_reason FROM users WHERE name = ?1",
+    [ST_USER_EACH] = "SELECT name, full_name, role, site, created_ms,"
+		     " disabled_ms, disabled_reason FROM users"
+		     " WHERE (?1 IS NULL OR site = ?1)"
+		     " AND (?2 IS NULL OR role = ?2) ORDER BY site, name",
+    [ST_USER_DISABLE] = "UPDATE users SET disabled_ms = ?2,"
+			" disabled_reason = ?3 WHERE name = ?1"
+			" AND disabled_ms = 0",
     [ST_REUSE_ADD] = "INSERT INTO subject_reuse(subject, device, hlc)"
 		     " VALUES(?1, ?2, ?3) ON CONFLICT(subject, device)"
 		     " DO UPDATE SET hlc = min(hlc, excluded.hlc)",
@@ -431,6 +477,25 @@ int sq_create(const char *dir, const char *study, const char *proto,
 	return 0;
 }
 
+static int sq_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
+		       struct cb_err *err)
+{
+	char *v = NULL;
+	size_t n = 0;
+	int rc = setting_get(s, "store_id", &v, &n, err);
+
+	if (rc)
+		return rc;
+	if (n != SRV_ID_HEX) {
+		free(v);
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "central store: bad store id");
+	}
+	memcpy(out, v, SRV_ID_HEX + 1);
+	free(v);
+	return 0;
+}
+
 /* The store's schema version (1 for a store from before the setting). */
 static int sq_schema_version(struct srv_store *s, long *v, struct cb_err *err)
 {
@@ -480,7 +545,7 @@ static int check_schema(struct srv_store *s, struct cb_err *err)
 	for (; !rc && v < SRV_SCHEMA_VERSION; v++) {
 		rc = cb_db_exec(&SQ(s)->db, upgrades[v], "upgrade the schema",
 				err);
-		if (!rc && v + 1 >= 3)
+		if (!rc && v + 1 >= 4)
 			rc = history_add(s, v + 1, err);
 	}
 	if (!rc)
@@ -826,6 +891,7 @@ static int sq_token_add(struct srv_store *s, const struct srv_token *t,
 	cb_db_bind_text(st, 4, t->role);
 	sqlite3_bind_int64(st, 5, t->created_ms);
 	sqlite3_bind_int64(st, 6, t->expires_ms);
+	cb_db_bind_text(st, 7, t->user);
 	return st_done(s, st, "add token", err);
 }
 
@@ -841,6 +907,7 @@ static void token_row(sqlite3_stmt *st, struct srv_token *t)
 	t->used_ms = sqlite3_column_int64(st, 6);
 	cb_db_col_copy(t->device, sizeof(t->device), st, 7);
 	t->revoked = sqlite3_column_int(st, 8);
+	cb_db_col_copy(t->user, sizeof(t->user), st, 9);
 }
 
 static int sq_token_each(struct srv_store *s,
@@ -880,6 +947,44 @@ static int sq_token_revoke(struct srv_store *s, const char *id,
 	if (!rc && sqlite3_changes(SQ(s)->db.db) == 0)
 		return cb_err_set(err, CB_ENOTFOUND, "no token with id %s", id);
 	return rc;
+}
+
+/*
+ * The person registering a device must be one the administrator
+ * registered, enabled, the token's person if it names one, and of the
+ * token's site and role: the device's first user is who the token was
+ * made for.
+ */
+static int register_person(struct srv_store *s, const struct srv_token *t,
+			   const char *name, struct cb_err *err)
+{
+	struct srv_user u;
+	int rc;
+
+	if (t->user[0] && strcmp(t->user, name))
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "this registration token is for user %s, "
+				  "not %s",
+				  t->user, name);
+	rc = sq_user_get(s, name, &u, err);
+	if (rc == CB_ENOTFOUND)
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "user %s is not known to the server: the "
+				  "administrator adds people with 'casebookd "
+				  "user add'",
+				  name);
+	if (rc)
+		return rc;
+	if (u.disabled_ms)
+		return cb_err_set(err, CB_EFORBIDDEN, "user %s is disabled",
+				  name);
+	if (strcmp(u.site, t->site) || strcmp(u.role, t->role))
+		return cb_err_set(err, CB_EFORBIDDEN,
+				  "user %s is %s%s%s; this registration token "
+				  "is for %s%s%s",
+				  name, u.role, u.site[0] ? " at " : "", u.site,
+				  t->role, t->site[0] ? " at " : "", t->site);
+	return 0;
 }
 
 static int register_locked(struct srv_store *s, const char *token_hash,
@@ -926,6 +1031,9 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 	if (now_ms >= t.expires_ms)
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "registration token has expired");
+	rc = register_person(s, &t, dev->user, err);
+	if (rc)
+		return rc;
 
 	st = st_get(s, ST_DEVICE_BY_KEY, err);
 	if (!st)
@@ -1429,4 +1537,10 @@ const struct srv_store_ops srv_sqlite_ops = {
     .raw_each = sq_raw_each,
     .raw_put = sq_raw_put,
     .raw_done = sq_raw_done,
+    .store_id = sq_store_id,
+    .backup = sq_backup,
+    .user_add = sq_user_add,
+    .user_get = sq_user_get,
+    .user_each = sq_user_each,
+    .user_disable = sq_user_disable,
 };

@@ -126,6 +126,31 @@ struct srv_token {
 	int64_t used_ms;	     /* 0 while unused */
 	char device[SRV_ID_HEX + 1]; /* the device it registered, or "" */
 	int revoked;
+	/* the one person who may register with it, or "" for any person
+	 * of its site and role */
+	char user[SRV_USER_MAX + 1];
+};
+
+/* Longest full name of a person, in bytes of UTF-8. */
+#define SRV_FULL_NAME_MAX 200
+/* Longest reason for disabling a person, in bytes. */
+#define SRV_REASON_MAX 1000
+
+/*
+ * A person the administrator registered (`casebookd user add`): the
+ * user name events carry, the full name a signature is shown with
+ * (21 CFR 11.50), one role and, for a site role, one site. Names are
+ * never reused and a person's role and site never change; a person who
+ * leaves is disabled, and events they make after that are refused.
+ */
+struct srv_user {
+	char name[SRV_USER_MAX + 1];
+	char full_name[SRV_FULL_NAME_MAX + 1];
+	char role[SRV_ROLE_MAX + 1];
+	char site[SRV_SITE_MAX + 1]; /* "" for a central role */
+	int64_t created_ms;
+	int64_t disabled_ms; /* 0 while enabled */
+	char disabled_reason[SRV_REASON_MAX + 1];
 };
 
 /* Counts for `casebookd status`. */
@@ -298,6 +323,70 @@ int srv_store_device_each(struct srv_store *s,
 /* Revoke a device (CB_ENOTFOUND; an already revoked one stays as is). */
 int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 			    struct cb_err *err);
+
+/*
+ * The store's identity (SRV_ID_HEX hex digits), made new by `casebookd
+ * init` and by every `casebookd restore`: a device that sees it change
+ * knows the server went back in time and sends its events again (pull
+ * and push answers carry it, docs/api.md).
+ */
+int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
+		 struct cb_err *err);
+
+/* ---- backups (store_backup.c) ------------------------------------------ */
+
+/*
+ * Copy the store as it stands at one moment into a new file `path`
+ * (CB_EEXIST when it exists) through SQLite's online backup API, so a
+ * running server goes on serving meanwhile; the copy is written to a
+ * temporary file beside `path`, checked (integrity_check), synced and
+ * only then renamed to `path`.
+ */
+int srv_store_backup(struct srv_store *s, const char *path, struct cb_err *err);
+
+/*
+ * Make the store of data directory `dir` a copy of the backup `from`,
+ * with a new store id (srv_store_id): `from` must be a central store
+ * that passes integrity_check. A store already in `dir` is CB_EEXIST,
+ * unless `replace`: then its files are kept beside it, renamed
+ * casebookd.db.replaced-STAMP (and -wal, -shm), never deleted. The
+ * caller holds the data directory's lock (no server runs on it).
+ * *replaced (may be NULL) gets the name the old store was kept under,
+ * "" when there was none.
+ */
+int srv_store_restore(const char *dir, const char *from, int replace,
+		      char *replaced, size_t cap, struct cb_err *err);
+
+/* ---- people (store_users.c) -------------------------------------------- */
+
+/*
+ * Register person `u` (created_ms and the name, full name, role and site
+ * as given; disabled fields ignored). CB_EEXIST when the name is taken
+ * (names are never reused, even of a disabled person), CB_ENOTFOUND for
+ * an unknown site.
+ */
+int srv_store_user_add(struct srv_store *s, const struct srv_user *u,
+		       struct cb_err *err);
+
+/* The person named `name`, or CB_ENOTFOUND. */
+int srv_store_user_get(struct srv_store *s, const char *name,
+		       struct srv_user *out, struct cb_err *err);
+
+/*
+ * Visit the people of `site` (NULL: any) holding `role` (NULL: any), by
+ * site then name. fn returning non-zero stops the walk and is returned.
+ */
+int srv_store_user_each(struct srv_store *s, const char *site, const char *role,
+			int (*fn)(const struct srv_user *u, void *ctx),
+			void *ctx, struct cb_err *err);
+
+/*
+ * Disable person `name` from `now_ms` on, for `reason`. CB_ENOTFOUND,
+ * CB_ECONFLICT when already disabled.
+ */
+int srv_store_user_disable(struct srv_store *s, const char *name,
+			   int64_t now_ms, const char *reason,
+			   struct cb_err *err);
 
 /* ---- nonces ------------------------------------------------------------ */
 

@@ -231,6 +231,45 @@ int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 	return s->ops->device_revoke(s, id, now_ms, err);
 }
 
+int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
+		 struct cb_err *err)
+{
+	return s->ops->store_id(s, out, err);
+}
+
+int srv_store_backup(struct srv_store *s, const char *path, struct cb_err *err)
+{
+	return s->ops->backup(s, path, err);
+}
+
+/* ---- people -------------------------------------------------------------- */
+
+int srv_store_user_add(struct srv_store *s, const struct srv_user *u,
+		       struct cb_err *err)
+{
+	return s->ops->user_add(s, u, err);
+}
+
+int srv_store_user_get(struct srv_store *s, const char *name,
+		       struct srv_user *out, struct cb_err *err)
+{
+	return s->ops->user_get(s, name, out, err);
+}
+
+int srv_store_user_each(struct srv_store *s, const char *site, const char *role,
+			int (*fn)(const struct srv_user *u, void *ctx),
+			void *ctx, struct cb_err *err)
+{
+	return s->ops->user_each(s, site, role, fn, ctx, err);
+}
+
+int srv_store_user_disable(struct srv_store *s, const char *name,
+			   int64_t now_ms, const char *reason,
+			   struct cb_err *err)
+{
+	return s->ops->user_disable(s, name, now_ms, reason, err);
+}
+
 /* ---- nonces -------------------------------------------------------------- */
 
 int srv_nonces_open(const char *where, struct srv_nonces **out,
@@ -531,7 +570,8 @@ int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
 	if (!strcmp(ev->kind, CB_KIND_QUERY_OPEN))
 		qid = ev->id;
 	else if (!strcmp(ev->kind, CB_KIND_QUERY_ANSWER) ||
-		 !strcmp(ev->kind, CB_KIND_QUERY_CLOSE))
+		 !strcmp(ev->kind, CB_KIND_QUERY_CLOSE) ||
+		 !strcmp(ev->kind, CB_KIND_QUERY_REOPEN))
 		qid = cb_event_data(ev, CB_DATA_QUERY);
 	return qid ? query_refresh(s, m, qid, ev, err) : 0;
 }

@@ -20,11 +20,13 @@
  * The schema version this casebookd writes (the setting
  * "schema_version"), on either backend. Version 1 (SQLite only) had no
  * per-subject index, summary or form tables and kept the nonces in the
- * store; version 2 had no schema_history (which casebookd made or
- * upgraded the store, and when). store.c and pg_store.c upgrade an older
- * store step by step; PostgreSQL stores began at version 2.
+ * store; version 2 had no users (people registered by the
+ * administrator), tokens naming one or store id; version 3 had no
+ * schema_history (which casebookd made or upgraded the store, and when).
+ * store.c and pg_store.c upgrade an older store step by step;
+ * PostgreSQL stores began at version 2.
  */
-#define SRV_SCHEMA_VERSION 3
+#define SRV_SCHEMA_VERSION 4
 
 /* Setting naming derived tables that an upgrade left to rebuild. */
 #define SRV_SETTING_STALE "derived_stale"
@@ -226,6 +228,24 @@ struct srv_store_ops {
 		       const struct srv_raw_row *r, struct cb_err *err);
 	/* After copying events with their numbers: new ones come after. */
 	int (*raw_done)(struct srv_store *s, struct cb_err *err);
+
+	int (*store_id)(struct srv_store *s, char out[SRV_ID_HEX + 1],
+			struct cb_err *err);
+	/* SQLite's online backup; PostgreSQL's are pg_dump and base
+	 * backups (CB_EINVAL saying so). */
+	int (*backup)(struct srv_store *s, const char *path,
+		      struct cb_err *err);
+	int (*user_add)(struct srv_store *s, const struct srv_user *u,
+			struct cb_err *err);
+	int (*user_get)(struct srv_store *s, const char *name,
+			struct srv_user *out, struct cb_err *err);
+	int (*user_each)(struct srv_store *s, const char *site,
+			 const char *role,
+			 int (*fn)(const struct srv_user *u, void *ctx),
+			 void *ctx, struct cb_err *err);
+	int (*user_disable)(struct srv_store *s, const char *name,
+			    int64_t now_ms, const char *reason,
+			    struct cb_err *err);
 };
 
 /* The two backends (store.c and pg_store.c). */

@@ -1,9 +1,9 @@
 /*
  * store_int.h - what the files of the central store's SQLite backend
  * share (store.c, store_events.c, store_derived.c, store_slots.c,
- * store_nonce.c): the handle, the schema, every statement and the
- * backend's functions, which srv_sqlite_ops (store.c) lists. Nothing
- * outside those files includes it; the rest of the server sees store.h
+ * store_nonce.c, store_users.c, store_backup.c): the handle, the schema, every
+ * statement and the backend's functions, which srv_sqlite_ops (store.c) lists.
+ * Nothing outside those files includes it; the rest of the server sees store.h
  * only.
  */
 #ifndef SRV_STORE_INT_H
@@ -47,6 +47,10 @@ enum stmt_id {
 	ST_DEVICE_GET,
 	ST_DEVICE_EACH,
 	ST_DEVICE_REVOKE,
+	ST_USER_ADD,
+	ST_USER_GET,
+	ST_USER_EACH,
+	ST_USER_DISABLE,
 	ST_REUSE_ADD,
 	ST_REUSE_GET,
 	ST_EVENT_ADD,
@@ -202,6 +206,16 @@ int sq_slots_each(struct srv_store *s, int kind, const char *device,
 int sq_slot_mark(struct srv_store *s, const char *randno, const char *subject,
 		 const char *event, const char *when, struct cb_err *err);
 int sq_slots_clear_used(struct srv_store *s, struct cb_err *err);
+int sq_user_add(struct srv_store *s, const struct srv_user *u,
+		struct cb_err *err);
+int sq_user_get(struct srv_store *s, const char *name, struct srv_user *out,
+		struct cb_err *err);
+int sq_user_each(struct srv_store *s, const char *site, const char *role,
+		 int (*fn)(const struct srv_user *u, void *ctx), void *ctx,
+		 struct cb_err *err);
+int sq_user_disable(struct srv_store *s, const char *name, int64_t now_ms,
+		    const char *reason, struct cb_err *err);
+int sq_backup(struct srv_store *s, const char *path, struct cb_err *err);
 int sq_slots_counts(struct srv_store *s, long *lists,
 		    int (*fn)(const char *site, long slots, long leased,
 			      long used, void *ctx),

@@ -9,8 +9,12 @@ const struct srv_raw_table srv_raw_tables[] = {
     {"settings", "key, value", "tb", "key"},
     {"sites", "code, name, created_ms", "tti", "code"},
     {"tokens",
-     "id, hash, site, role, created_ms, expires_ms, used_ms, device, revoked",
-     "ttttiiiti", "id"},
+     "id, hash, site, role, created_ms, expires_ms, used_ms, device, revoked,"
+     " \"user\"",
+     "ttttiiitit", "id"},
+    {"users",
+     "name, full_name, role, site, created_ms, disabled_ms, disabled_reason",
+     "ttttiit", "name"},
     {"devices",
      "id, public_key, site, role, device_index, \"user\", created_ms,"
      " revoked_ms",

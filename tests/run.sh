@@ -8,7 +8,8 @@
 #   CASEBOOK_BIN    directory holding casebook and casebookd
 #   CASEBOOK_HOOKS  the test build of casebook, with the test hooks
 #   CASEBOOK_UNIT   directory holding the unit test binaries
-#   TESTS           optional filter: only tests whose name contains it
+#   TESTS           optional filter: only tests whose file name contains
+#                   one of its words (TESTS="t_sync test_record")
 #   JOBS            end-to-end scripts run in parallel (default 2)
 #   CASEBOOK_PG     "no": skip the PostgreSQL pass
 #
@@ -35,21 +36,32 @@ trap '"$top/tests/tools/pgtest.sh" stop "$pgdir" 2>/dev/null; rm -rf "$out"' EXI
 # laptop, or look into SQLite's files).
 # Under sanitizers (CASEBOOK_PG_LEAN=1: make SANITIZE=... test) fewer.
 PG_UNIT="test_srv_core"
-PG_E2E="t_arms t_casebookd t_edit_checks t_migrate t_query t_randomize
-t_randomize_many t_roles t_schema t_server t_sync"
+PG_E2E="t_arms t_backup t_casebookd t_edit_checks t_migrate t_query
+t_randomize t_randomize_many t_roles t_schema t_server t_sync"
 [ "${CASEBOOK_PG_LEAN:-}" = 1 ] && PG_E2E="t_migrate t_schema t_server t_sync"
+
+# wanted PATH: true when TESTS is unset or one of its words occurs in the
+# test's file name (not its directory, which may contain anything).
+wanted() {
+	[ -n "${TESTS:-}" ] || return 0
+	for _w in $TESTS; do
+		case "${1##*/}" in *"$_w"*) return 0 ;; esac
+		case "$1" in "pg "*"$_w"*) return 0 ;; esac
+	done
+	return 1
+}
 
 list=""
 for t in "$CASEBOOK_UNIT"/test_*; do
 	[ -x "$t" ] || continue
 	case "$t" in *.d|*.o) continue ;; esac
-	[ -n "${TESTS:-}" ] && case "$t" in *"$TESTS"*) ;; *) continue ;; esac
+	wanted "$t" || continue
 	list="$list unit:$t"
 done
 for t in "$top"/tests/e2e/t_*.sh; do
 	[ -f "$t" ] || continue
 	case "$t" in */t_pg_*) continue ;; esac # the PostgreSQL pass's
-	[ -n "${TESTS:-}" ] && case "$t" in *"$TESTS"*) ;; *) continue ;; esac
+	wanted "$t" || continue
 	list="$list e2e:$t"
 done
 
@@ -57,13 +69,13 @@ if [ "${CASEBOOK_PG:-}" != no ]; then
 	pglist=""
 	for t in $PG_UNIT; do
 		[ -x "$CASEBOOK_UNIT/$t" ] || continue
-		[ -n "${TESTS:-}" ] && case "pg $t" in *"$TESTS"*) ;; *) continue ;; esac
+		wanted "pg $t" || continue
 		pglist="$pglist pgunit:$CASEBOOK_UNIT/$t"
 	done
 	for t in $PG_E2E "$top"/tests/e2e/t_pg_*.sh; do
 		t=$(basename "$t" .sh)
 		[ -f "$top/tests/e2e/$t.sh" ] || continue
-		[ -n "${TESTS:-}" ] && case "pg $t" in *"$TESTS"*) ;; *) continue ;; esac
+		wanted "pg $t" || continue
 		pglist="$pglist pge2e:$top/tests/e2e/$t.sh"
 	done
 	if [ -n "$pglist" ]; then

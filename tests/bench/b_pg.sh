@@ -91,7 +91,10 @@ serve() {
 # laptop HOME URL WHERE SITE: a registered coordinator's laptop.
 laptop() {
 	# shellcheck disable=SC2086
-	_t=$("$CBD" token create $3 --site "$4" --role coordinator 2>/dev/null)
+	"$CBD" user add $3 "u$1" --full-name "Bench $1" --role coordinator \
+		--site "$4" >/dev/null 2>&1
+	# shellcheck disable=SC2086
+	_t=$("$CBD" token create $3 --user "u$1" 2>/dev/null)
 	"$CB" --home "$T/h/$1" init --server "$2" --token "$_t" --user "u$1" >/dev/null 2>&1 ||
 		echo "b_pg: register $1 failed" >&2
 }

@@ -795,12 +795,17 @@ int main(void)
 		const char *site[] = {cbd,	"site",	      "add",
 				      "--data", srv0,	      "KR01",
 				      "--name", "Bench site", NULL};
-		const char *tok[] = {
-		    cbd,      "token", "create", "--data",	srv0,
-		    "--site", "KR01",  "--role", "coordinator", NULL};
+		const char *person[] = {
+		    cbd,      "user",	     "add",	    "--data",
+		    srv0,     "bench",	     "--full-name", "Bench Coordinator",
+		    "--role", "coordinator", "--site",	    "KR01",
+		    NULL};
+		const char *tok[] = {cbd,  "token",  "create", "--data",
+				     srv0, "--user", "bench",  NULL};
 
 		must_run(init, NULL);
 		must_run(site, NULL);
+		must_run(person, NULL);
 		must_run(tok, tokfile);
 		read_line(tokfile, token, sizeof(token));
 	}

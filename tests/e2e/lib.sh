@@ -151,6 +151,29 @@ stop_server() {
 	return 0
 }
 
+# person NAME ROLE [SITE]: register a person with the server of $D
+# (casebookd user add; a person already known is left as is). The server
+# takes events only from the people it knows.
+person() {
+	"$CBD" user add --data "$D" "$1" --full-name "Test ${1}" --role "$2" \
+		${3:+--site "$3"} >/dev/null 2>&1 || true
+}
+# people NAME:ROLE[:SITE]...: person for each.
+people() {
+	for _spec in "$@"; do
+		_pn=${_spec%%:*} _rest=${_spec#*:}
+		_pr=${_rest%%:*} _ps=""
+		[ "$_rest" != "$_pr" ] && _ps=${_rest#*:}
+		person "$_pn" "$_pr" $_ps
+	done
+}
+# token_for NAME ROLE [SITE]: register the person if new and print a
+# one-time registration token for their device.
+token_for() {
+	person "$@"
+	"$CBD" token create --data "$D" --user "$1" 2>/dev/null
+}
+
 # Call at the end of each script so the exit status reflects failures.
 finish() { [ "$_failures" -eq 0 ]; exit $?; }
 

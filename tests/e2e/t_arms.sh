@@ -79,6 +79,11 @@ start_server || finish
 
 token() { "$CBD" token create --data "$D" $2 --role "$1" 2>/dev/null; }
 for r in coordinator dsmb datamanager statistician; do
+	case $r in coordinator) s=KR01 ;; *) s="" ;; esac
+	person "u$r" "$r" $s
+	person "raw$r" "$r" $s
+done
+for r in coordinator dsmb datamanager statistician; do
 	case $r in coordinator) s="--site KR01" ;; *) s="" ;; esac
 	expect_rc "device $r" 0 cb "$r" init --server "$URL" \
 		--token "$(token $r "$s")" --user "u$r"

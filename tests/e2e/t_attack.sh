@@ -53,6 +53,11 @@ DAY=86400000
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "init" "failed"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
 "$CBD" site add --data "$D" DE02 --name Berlin >/dev/null 2>&1
+people ua:coordinator:KR01 ui:investigator:KR01 ude:coordinator:DE02 \
+	udm:datamanager rawrk:coordinator:KR01 rawrd:coordinator:DE02 \
+	rawrdm:datamanager ufast:coordinator:KR01 ur:coordinator:KR01 \
+	rawri:investigator:KR01 us:coordinator:KR01 un:coordinator:KR01 \
+	um:coordinator:KR01 uo:coordinator:KR01
 start_server || finish
 
 token() { # ROLE [SITE]

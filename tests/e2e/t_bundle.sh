@@ -85,6 +85,7 @@ has_dump() { "$CB" dump --help >/dev/null 2>&1; }
 
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people kim:coordinator:KR01 lee:investigator:KR01 park:coordinator:KR01 x:coordinator:KR01
 tok() { "$CBD" token create --data "$D" "$@" 2>/dev/null; }
 TA=$(tok --site KR01 --role coordinator)
 TB=$(tok --site KR01 --role investigator)

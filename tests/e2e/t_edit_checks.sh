@@ -84,6 +84,7 @@ realtime "$CB" randlist generate --protocol "$PROTO" --sites KR01 \
 	fail "randlist generate" "failed"
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "casebookd init" "failed"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people inv:investigator:KR01 hand:coordinator:KR01
 "$CBD" randlist import --data "$D" list.json >/dev/null 2>&1 || fail "randlist import" "failed"
 start_server || finish
 TOKA=$("$CBD" token create --data "$D" --site KR01 --role investigator 2>/dev/null)

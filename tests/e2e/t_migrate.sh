@@ -52,9 +52,13 @@ CASEBOOK_NEW_PASSPHRASE=stat-pass-123 "$CB" keygen --out "$T/unblind.key" \
 "$SRC_CBD" site add --data "$D" KR01 --name Seoul >/dev/null
 "$SRC_CBD" randlist import --data "$D" "$T/list.json" >/dev/null || fail "import" "failed"
 serve --data "$D" || finish
-t=$("$SRC_CBD" token create --data "$D" --site KR01 --role coordinator 2>/dev/null)
+for u in ann max; do
+	"$SRC_CBD" user add --data "$D" "$u" --full-name "Test $u" --role coordinator \
+		--site KR01 >/dev/null || fail "user add $u" "failed"
+done
+t=$("$SRC_CBD" token create --data "$D" --user ann 2>/dev/null)
 expect_rc "register a laptop" 0 cb L init --server "$URL" --token "$t" --user ann
-t=$("$SRC_CBD" token create --data "$D" --site KR01 --role coordinator 2>/dev/null)
+t=$("$SRC_CBD" token create --data "$D" --user max 2>/dev/null)
 expect_rc "register a second laptop" 0 cb M init --server "$URL" --token "$t" --user max
 "$SRC_CBD" token create --data "$D" --site KR01 --role investigator >/dev/null 2>&1
 expect_rc "the laptop leases slots" 0 cb L sync
@@ -104,7 +108,9 @@ is_pg && WHERE="--store"
 "$SRC_CBD" status $WHERE "$TO" | grep -v "^store " >"$T/status.dst"
 "$SRC_CBD" device list $WHERE "$TO" >"$T/devices.dst"
 "$SRC_CBD" token list $WHERE "$TO" >"$T/tokens.dst"
-for f in canon derived status devices tokens; do
+"$SRC_CBD" user list --data "$D" >"$T/users.src"
+"$SRC_CBD" user list $WHERE "$TO" >"$T/users.dst"
+for f in canon derived status devices tokens users; do
 	if cmp -s "$T/$f.src" "$T/$f.dst"; then
 		pass "the copy's $f is the source's"
 	else

@@ -101,10 +101,10 @@ pass "three casebookd serve one database"
 LAPTOPS="KR01a KR01b DE02a DE02b"
 for d in $LAPTOPS; do
 	site=$(echo "$d" | cut -c1-4)
-	t=$("$CBD" token create --data "$D" --site "$site" --role coordinator 2>/dev/null)
+	t=$(token_for "u$d" coordinator "$site")
 	expect_rc "register $d" 0 cb "$d" init --server "$URL" --token "$t" --user "u$d"
 done
-t=$("$CBD" token create --data "$D" --role datamanager 2>/dev/null)
+t=$(token_for dora datamanager)
 expect_rc "register the data manager" 0 cb DM init --server "$URL" --token "$t" --user dora
 
 # sync_together NAME DEVICES...: every device syncs at once; each exit 0.
@@ -244,7 +244,7 @@ expect_rc "init the second study" 0 "$CBD" init --data "$D" --protocol "$T/mini.
 for k in 1 2 3; do start_one $k || finish; done
 LAPTOPS="FA FB"
 for d in $LAPTOPS; do
-	t=$("$CBD" token create --data "$D" --site KR01 --role coordinator 2>/dev/null)
+	t=$(token_for "u$d" coordinator KR01)
 	expect_rc "register $d" 0 cb "$d" init --server "$URL" --token "$t" --user "u$d"
 done
 

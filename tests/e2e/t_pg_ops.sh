@@ -149,8 +149,8 @@ expect_rc "init as the owner, over TLS, password from the password file" 0 \
 psql -X -q -v ON_ERROR_STOP=1 "$OWN" <<'SQL' || fail "grants" "psql failed"
 GRANT SELECT, INSERT ON events, sites, rand_lists, rand_sites TO casebook_app;
 GRANT SELECT ON server_key, schema_history TO casebook_app;
-GRANT SELECT, INSERT, UPDATE ON settings, tokens, devices, subject_reuse
-    TO casebook_app;
+GRANT SELECT, INSERT, UPDATE ON settings, tokens, devices, subject_reuse,
+    users TO casebook_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON rand_slots, nonces,
     subjects, items, forms, queries TO casebook_app;
 GRANT USAGE ON SEQUENCE events_seq TO casebook_app;
@@ -171,7 +171,9 @@ psql -X -q "$APP" -c "DELETE FROM events" >/dev/null 2>&1 &&
 	fail "casebook_app cannot delete events" "it could" ||
 	pass "casebook_app cannot delete events"
 serve "$APP" || finish
-t=$("$RCBD" token create --store "$APP" --site KR01 --role coordinator 2>/dev/null)
+expect_rc "user add as casebook_app" 0 "$RCBD" user add --store "$APP" ann \
+	--full-name "Ann Example" --role coordinator --site KR01
+t=$("$RCBD" token create --store "$APP" --user ann 2>/dev/null)
 expect_rc "register a laptop (casebookd as casebook_app)" 0 \
 	cb L init --server "$URL" --token "$t" --user ann
 expect_rc "lease" 0 cb L sync

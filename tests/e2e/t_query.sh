@@ -36,6 +36,7 @@ print(eval(sys.argv[2]))' "$1" "$2" 2>/dev/null
 
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people kim:coordinator:KR01 dana:datamanager stan:statistician mona:monitor
 tok() { "$CBD" token create --data "$D" "$@" 2>/dev/null; }
 TC=$(tok --site KR01 --role coordinator)
 TD=$(tok --role datamanager)

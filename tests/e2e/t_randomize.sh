@@ -69,6 +69,8 @@ printf '%s\n' "$CBPASS" >sheet.pass
 
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "casebookd init" "failed"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people coorda:coordinator:KR01 coordb:coordinator:KR01 coordx:coordinator:KR01 \
+	invlee:investigator:KR01 dmkim:datamanager
 
 # An altered list (one kit digit) does not verify.
 python3 -c '
@@ -395,6 +397,7 @@ check "rebuild restores the used slots from the randomize events" "$before" "$(u
 D="$T/data3"
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "init 3" "failed"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people coordy:coordinator:KR01 coordz:coordinator:KR01
 "$CBD" randlist import --data "$D" list.json >/dev/null 2>&1 || fail "import 3" "failed"
 start_server || finish
 t=$("$CBD" token create --data "$D" --site KR01 --role coordinator 2>/dev/null)

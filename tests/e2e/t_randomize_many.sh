@@ -67,6 +67,7 @@ CASEBOOK_PASSPHRASE=stat-pass-123 "$CB" randlist reveal list.json \
 	--key unblind.key --csv >revealed.csv 2>/dev/null || fail "reveal" "failed"
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "casebookd init" "failed"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people coorda:coordinator:KR01 coordb:coordinator:KR01 coordx:coordinator:KR01
 expect_rc "import" 0 "$CBD" randlist import --data "$D" list.json
 
 # The option's range.

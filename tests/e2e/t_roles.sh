@@ -141,6 +141,18 @@ token() { # ROLE [SITE]
 		"$CBD" token create --data "$D" --role "$1" 2>/dev/null
 	fi
 }
+# The people: u and raw ROLE at KR01 (site roles) or central, u and raw
+# ROLE2 at KR02.
+for r in $ROLES; do
+	case " $SITE_ROLES " in *" $r "*) s=KR01 ;; *) s="" ;; esac
+	person "u$r" "$r" $s
+	person "raw$r" "$r" $s
+done
+for r in $SITE_ROLES; do
+	person "u${r}2" "$r" KR02
+	person "raw${r}2" "$r" KR02
+done
+people ubcoordinator:coordinator:KR01 ubmonitor:monitor uleaky:coordinator:KR01
 # Casebook devices: ROLE at KR01 (site roles) or central; ROLE2 at KR02.
 for r in $ROLES; do
 	case " $SITE_ROLES " in *" $r "*) s=KR01 ;; *) s="" ;; esac

@@ -31,19 +31,19 @@ set_version() {
 
 expect_rc "init" 0 "$CBD" init --data "$D" --protocol "$PROTO"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
-check "a new store is at schema version 3" 3 "$(version)"
-check "its history names the casebookd that made it" "3|$("$CBD" --version | cut -d' ' -f2)" \
+check "a new store is at schema version 4" 4 "$(version)"
+check "its history names the casebookd that made it" "4|$("$CBD" --version | cut -d' ' -f2)" \
 	"$(srv_sql "SELECT version, casebookd FROM schema_history")"
 expect_rc "status" 0 "$CBD" status --data "$D"
 if is_pg; then
-	expect_out "status names the backend and the version" "postgresql, schema version 3"
+	expect_out "status names the backend and the version" "postgresql, schema version 4"
 else
-	expect_out "status names the backend and the version" "sqlite, schema version 3"
+	expect_out "status names the backend and the version" "sqlite, schema version 4"
 fi
 
 # Some record to keep across upgrades.
 start_server || finish
-t=$("$CBD" token create --data "$D" --site KR01 --role coordinator 2>/dev/null)
+t=$(token_for ann coordinator KR01)
 expect_rc "register a laptop" 0 cb L init --server "$URL" --token "$t" --user ann
 for i in 1 2; do
 	s=$(cb L subject add 2>/dev/null)
@@ -57,13 +57,13 @@ stop_server
 
 # ---- an older store is upgraded -----------------------------------------------
 
-# Version 2 is version 3 without schema_history.
+# Version 3 is version 4 without schema_history.
 srv_sql "DROP TABLE schema_history"
-set_version 2
-check "made a version 2 store" 2 "$(version)"
-expect_rc "status opens a version 2 store" 0 "$CBD" status --data "$D"
-check "and upgrades it to version 3" 3 "$(version)"
-check "the upgrade is in the history" "3" "$(srv_sql "SELECT version FROM schema_history")"
+set_version 3
+check "made a version 3 store" 3 "$(version)"
+expect_rc "status opens a version 3 store" 0 "$CBD" status --data "$D"
+check "and upgrades it to version 4" 4 "$(version)"
+check "the upgrade is in the history" "4" "$(srv_sql "SELECT version FROM schema_history")"
 "$CBD" dump --data "$D" >"$T/dump.after"
 "$CBD" dump --data "$D" --canonical >"$T/canon.after"
 if cmp -s "$T/dump.before" "$T/dump.after" && cmp -s "$T/canon.before" "$T/canon.after"; then
@@ -74,13 +74,15 @@ fi
 
 if ! is_pg; then
 	# Version 1 (SQLite): no per-subject index, subjects or forms
-	# tables, the nonces in the store, no version setting.
+	# tables, the nonces in the store, no version setting (and none of
+	# version 3's people, tokens' person or store id).
 	srv_sql "DROP TABLE schema_history; DROP TABLE subjects; DROP TABLE forms;
 		DROP INDEX events_subject; CREATE TABLE nonces(device TEXT, nonce TEXT,
-		time_ms INTEGER); DELETE FROM settings WHERE key = 'schema_version'"
+		time_ms INTEGER); DROP TABLE users; ALTER TABLE tokens DROP COLUMN user;
+		DELETE FROM settings WHERE key IN ('schema_version', 'store_id')"
 	check "made a version 1 store" "" "$(version)"
 	expect_rc "dump opens a version 1 store" 0 "$CBD" dump --data "$D"
-	check "and upgrades it to version 3" 3 "$(version)"
+	check "and upgrades it to version 4" 4 "$(version)"
 	check "its derived tables are made again from the events" "" \
 		"$(cmp "$T/dump.before" "$T/out" 2>&1)"
 	check "the nonces left the store" "" \
@@ -89,16 +91,16 @@ fi
 
 # ---- a newer store is refused ----------------------------------------------
 
-set_version 4
+set_version 5
 for cmd in status rebuild dump; do
 	expect_rc "this casebookd refuses a newer store: $cmd" 1 "$CBD" "$cmd" --data "$D"
-	expect_out "$cmd says why" "schema version 4, made by a newer casebookd; this one reads version 3"
+	expect_out "$cmd says why" "schema version 5, made by a newer casebookd; this one reads version 4"
 done
 expect_rc "serve refuses a newer store" 1 \
 	"$CBD" serve --data "$D" --listen "127.0.0.1:$(free_port)"
 expect_out "serve says why" "made by a newer casebookd"
-check "the newer store is left as it was" 4 "$(version)"
-set_version 3
+check "the newer store is left as it was" 5 "$(version)"
+set_version 4
 check "and serves again at its version" 0 "$("$CBD" dump --data "$D" --canonical | cmp -s - "$T/canon.before"; echo $?)"
 
 finish

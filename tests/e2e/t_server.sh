@@ -58,6 +58,40 @@ expect_rc "bad --ttl" 2 "$CBD" token create --data "$D" --role monitor --ttl 5y
 expect_rc "token for an unknown site" 1 "$CBD" token create --data "$D" --site FR03 --role coordinator
 expect_out "unknown site is named" "no site FR03"
 
+# ---- people ------------------------------------------------------------------
+
+expect_rc "user add" 0 "$CBD" user add --data "$D" alice --full-name "Alice Kim" --role coordinator --site KR01
+expect_out "user add says who was added" "added user alice (coordinator at KR01)"
+expect_rc "user add refuses a taken name" 1 "$CBD" user add --data "$D" alice --full-name "Alice Two" --role coordinator --site KR01
+expect_out "the taken name is named" "user alice already exists"
+expect_rc "user add: a site role needs --site" 2 "$CBD" user add --data "$D" zed --full-name Zed --role investigator
+expect_rc "user add: a central role takes no --site" 2 "$CBD" user add --data "$D" zed --full-name Zed --role dsmb --site KR01
+expect_rc "user add: unknown role" 2 "$CBD" user add --data "$D" zed --full-name Zed --role janitor
+expect_rc "user add: unknown site" 1 "$CBD" user add --data "$D" zed --full-name Zed --role coordinator --site FR03
+expect_out "the unknown site is named" "unknown site FR03"
+expect_rc "user add: a full name is required" 2 "$CBD" user add --data "$D" zed --role dsmb
+expect_rc "user add: a blank full name is refused" 2 "$CBD" user add --data "$D" zed --full-name "   " --role dsmb
+expect_rc "user add: control characters in the full name are refused" 2 \
+	"$CBD" user add --data "$D" zed --full-name "$(printf 'Zed\033[2J')" --role dsmb
+expect_rc "user add: a bad user name is refused" 2 "$CBD" user add --data "$D" "zed kim" --full-name Zed --role dsmb
+expect_rc "user --help" 0 "$CBD" user add --help
+expect_out "user --help shows the usage" "casebookd user add --data DIR NAME"
+"$CBD" user add --data "$D" bob --full-name "Bob Lee" --role investigator --site KR01 >/dev/null
+"$CBD" user add --data "$D" carla --full-name "Carla Weber" --role coordinator --site DE02 >/dev/null
+"$CBD" user add --data "$D" dora --full-name "Dora Park" --role datamanager >/dev/null
+"$CBD" user add --data "$D" eve --full-name "Eve Cho" --role coordinator --site KR01 >/dev/null
+"$CBD" user add --data "$D" lena --full-name "Lena Roth" --role lab >/dev/null
+"$CBD" user add --data "$D" gone --full-name "Gus One" --role coordinator --site KR01 >/dev/null
+expect_rc "user disable needs a reason" 2 "$CBD" user disable --data "$D" gone
+expect_rc "user disable" 0 "$CBD" user disable --data "$D" gone --reason "left the site"
+expect_rc "user disable twice" 1 "$CBD" user disable --data "$D" gone --reason "again"
+expect_rc "user disable of nobody" 1 "$CBD" user disable --data "$D" nobody --reason "typo"
+expect_rc "user list" 0 "$CBD" user list --data "$D"
+expect_out "user list shows the full name" "alice	KR01	coordinator	enabled	Alice Kim"
+expect_out "user list shows who is disabled" "gone	KR01	coordinator	disabled 20"
+expect_rc "user list of one site" 0 "$CBD" user list --data "$D" --site DE02
+check "user list --site lists that site only" carla "$(cut -f1 "$T/out" 2>/dev/null || true)"
+
 tok() { "$CBD" token create --data "$D" "$@" 2>>"$T/tokens.err"; }
 TOK1=$(tok --site KR01 --role coordinator)
 TOK2=$(tok --site KR01 --role investigator)
@@ -171,6 +205,7 @@ check "server keeps serving after bad input" 200 "$code"
 # register TOKEN KEYFILE USER: status in $code, answer in $T/resp
 register() {
 	_pk=$("$U" client keygen "$2") || return 1
+	printf '%s' "$3" >"$2.user"
 	printf '{"token":"%s","public_key":"%s","user":"%s"}' "$1" "$_pk" "$3" >"$T/reg.json"
 	get POST /v1/register --data-binary @"$T/reg.json"
 }
@@ -217,6 +252,32 @@ printf '{"token":"%s","public_key":"%s","user":"eve"}' "$TOK5" "$PK1" >"$T/reg.j
 get POST /v1/register --data-binary @"$T/reg.json"
 is_error "a registered public key cannot register again" 409 key_registered
 
+# Registration is by a person the server knows, of the token's site and role.
+TOKP=$(tok --site KR01 --role coordinator)
+register "$TOKP" "$T/k6" mallory
+is_error "an unknown person cannot register" 403 token_refused
+check "unknown person: says who adds people" 1 "$(jget "$T/resp" 'int("casebookd user add" in j["error"]["message"])')"
+register "$TOKP" "$T/k6" gone
+is_error "a disabled person cannot register" 403 token_refused
+register "$TOKP" "$T/k6" carla
+is_error "a person of another site cannot register" 403 token_refused
+register "$TOKP" "$T/k6" bob
+is_error "a person of another role cannot register" 403 token_refused
+check "wrong role: says what the token is for" 1 "$(jget "$T/resp" 'int("is investigator at KR01; this registration token is for coordinator at KR01" in j["error"]["message"])')"
+expect_rc "token create --user" 0 "$CBD" token create --data "$D" --user eve
+TOKE=$(head -n1 "$T/out")
+expect_out "token --user names the person" "eve, role coordinator at site KR01"
+expect_rc "token --user takes no --role" 2 "$CBD" token create --data "$D" --user eve --role coordinator
+expect_rc "token --user of nobody" 1 "$CBD" token create --data "$D" --user nobody
+expect_rc "token --user of a disabled person" 1 "$CBD" token create --data "$D" --user gone
+register "$TOKE" "$T/k6" alice
+is_error "a token for one person refuses another" 403 token_refused
+register "$TOKE" "$T/k6" eve
+check "the token's person registers" 201 "$code"
+DEV6=$(jget "$T/resp" 'j["device"]')
+expect_rc "token list" 0 "$CBD" token list --data "$D"
+expect_out "token list names the person" "	eve"
+
 # ---- signed requests -----------------------------------------------------
 
 # sreq KEY DEVICE METHOD PATH QUERY [BODYFILE]: a signed request made
@@ -247,11 +308,12 @@ resend() {
 			-H "$(sed -n 3p "$T/hdr")" -H "$(sed -n 4p "$T/hdr")" "$2")
 	fi
 }
-# ev KEY DEVICE SITE SUBJECT KIND VISIT FORM INSTANCE CHANGES...: one signed event
+# ev KEY DEVICE SITE SUBJECT KIND VISIT FORM INSTANCE CHANGES...: one
+# signed event, by $EVUSER or else the person who registered KEY
 ev() {
 	_k=$1 _d=$2 _s=$3 _subj=$4
 	shift 4
-	"$U" client event "$_k" "$_d" "$_s" tester "$_subj" "$@"
+	"$U" client event "$_k" "$_d" "$_s" "${EVUSER:-$(cat "$_k.user")}" "$_subj" "$@"
 }
 batch() {
 	printf '{"events":['
@@ -277,6 +339,13 @@ C2=$(ev "$T/k1" "$DEV1" KR01 KR01-01002 subject.status "" "" "" --data status=sc
 batch "$C1" "$C2" >"$T/push0.json"
 sreq "$T/k1" "$DEV1" POST /v1/sync/push "" "$T/push0.json"
 check "push: two subjects created" "2 0 0" "$(jget "$T/resp" '"%d %d %d" % (j["accepted"], j["duplicate"], j["rejected"])')"
+if is_pg; then
+	STORE_ID=$(srv_sql "SELECT convert_from(value, 'UTF8') FROM settings WHERE key = 'store_id'")
+else
+	STORE_ID=$(srv_sql "SELECT value FROM settings WHERE key = 'store_id'")
+fi
+case $STORE_ID in ????????????????????????????????) ;; *) fail "the store has an identity" "got '$STORE_ID'" ;; esac
+check "push answers name the store" "$STORE_ID" "$(jget "$T/resp" 'j["store"]')"
 E1=$(ev "$T/k1" "$DEV1" KR01 KR01-01001 form.save BL VAS "" VAS=42)
 E2=$(ev "$T/k1" "$DEV1" KR01 KR01-01001 form.save BL VAS "" VAS=150)
 E3=$(ev "$T/k1" "$DEV1" DE02 DE02-01001 form.save BL VAS "" VAS=10)
@@ -347,11 +416,45 @@ echo '{"events":{}}' >"$T/wrong.json"
 sreq "$T/k1" "$DEV1" POST /v1/sync/push "" "$T/wrong.json"
 is_error "events not an array: 400" 400 invalid_request
 
+# ---- people at push -------------------------------------------------------
+
+# Every event is by a person the server knows, enabled when it was made,
+# whom the device may hold; that person's role is what the event is
+# judged by.
+NOW_MS=$(python3 -c 'import time; print(int(time.time()*1000))')
+P1=$(EVUSER=mallory ev "$T/k1" "$DEV1" KR01 KR01-01002 form.save BL VAS "" VAS=20)
+P2=$(EVUSER=carla ev "$T/k1" "$DEV1" KR01 KR01-01002 form.save BL VAS "" VAS=21)
+P3=$(EVUSER=gone ev "$T/k1" "$DEV1" KR01 KR01-01002 form.save BL VAS "" VAS=22)
+P4=$(EVUSER=lena ev "$T/k4" "$DEV4" KR01 KR01-01002 query.open BL VAS "" --data text=why --data item=VAS)
+# An investigator on the coordinator's laptop signs with their own role.
+P5=$(EVUSER=bob ev "$T/k1" "$DEV1" KR01 KR01-01001 sign BL MRI "" --data meaning=reviewed --data "seen=$(jget "$T/push1.json" 'j["events"][3]["id"]')")
+# Made a day before the person was disabled: theirs to have made.
+P6=$(EVUSER=gone ev "$T/k1" "$DEV1" KR01 KR01-01002 form.save BL PE "" ROM=120 --hlc "$(printf '%012x0000' $((NOW_MS - 86400000)))" --wall "$(python3 -c 'import datetime,sys; print((datetime.datetime.utcnow()-datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))')" 2>"$T/p6.err")
+batch "$P1" "$P2" "$P3" "$P5" "$P6" >"$T/pushp.json"
+sreq "$T/k1" "$DEV1" POST /v1/sync/push "" "$T/pushp.json"
+check "push: an unknown person's event is rejected" "rejected user" "$(status_of 0) $(code_of 0)"
+check "push: the rejection names the person" 1 "$(jget "$T/resp" 'int("mallory is not a person registered" in j["results"][0]["reason"])')"
+check "push: a person of another site is rejected" "rejected user" "$(status_of 1) $(code_of 1)"
+check "push: a disabled person's new event is rejected" "rejected user" "$(status_of 2) $(code_of 2)"
+check "push: an investigator signs on a coordinator's laptop" accepted "$(status_of 3)"
+check "push: what a disabled person made before is accepted" accepted "$(status_of 4)"
+batch "$P4" >"$T/pushp4.json"
+sreq "$T/k4" "$DEV4" POST /v1/sync/push "" "$T/pushp4.json"
+check "push: a person of another role on a central device is rejected" "rejected user" "$(status_of 0) $(code_of 0)"
+sreq "$T/k1" "$DEV1" GET /v1/users ""
+check "GET /v1/users: 200" 200 "$code"
+check "a site device gets its site's people" "alice bob eve gone" "$(jget "$T/resp" '" ".join(u["name"] for u in j["users"])')"
+check "with full names" "Alice Kim" "$(jget "$T/resp" 'j["users"][0]["full_name"]')"
+check "and who is disabled" 1 "$(jget "$T/resp" 'int(j["users"][3]["disabled_at"] is not None and j["users"][0]["disabled_at"] is None)')"
+sreq "$T/k4" "$DEV4" GET /v1/users ""
+check "a central device gets the people of its role" "dora" "$(jget "$T/resp" '" ".join(u["name"] for u in j["users"])')"
+
 # ---- pull, site isolation, queries ---------------------------------------
 
 sreq "$T/k2" "$DEV2" GET /v1/sync/pull "since=0"
 check "pull: 200" 200 "$code"
-check "pull: the other device of the site sees the site's events" 5 \
+check "pull answers name the store" "$STORE_ID" "$(jget "$T/resp" 'j["store"]')"
+check "pull: the other device of the site sees the site's events" 7 \
 	"$(jget "$T/resp" 'len(j["events"])')"
 check "pull: events carry received_at" 1 \
 	"$(jget "$T/resp" 'int(all(e.get("received_at") for e in j["events"]))')"
@@ -382,7 +485,7 @@ check "data manager opens a query" accepted "$(status_of 0)"
 check "data manager cannot write about an unknown subject" site "$(code_of 1)"
 QID=$(jget "$T/resp" 'j["results"][0]["id"]')
 sreq "$T/k4" "$DEV4" GET /v1/sync/pull "since=0"
-check "central role pulls every site" 3 "$(jget "$T/resp" 'len([e for e in j["events"] if e["kind"]=="form.save"])')"
+check "central role pulls every site" 4 "$(jget "$T/resp" 'len([e for e in j["events"] if e["kind"]=="form.save"])')"
 sreq "$T/k1" "$DEV1" GET /v1/queries ""
 check "site device sees its site's query" "$QID" "$(jget "$T/resp" 'j["queries"][0]["id"]')"
 check "the query is open" open "$(jget "$T/resp" 'j["queries"][0]["status"]')"
@@ -449,7 +552,7 @@ check "SIGTERM stops the server with exit 0" 0 "${SRC:-x}"
 if grep -q '"msg":"stopped"' "$LOG"; then pass "the log records the stop"; else fail "the log records the stop" "no stopped line"; fi
 
 expect_rc "status" 0 "$CBD" status --data "$D"
-expect_out "status counts events" "events           8"
+expect_out "status counts events" "events           10"
 "$CBD" dump --data "$D" >"$T/dump1" 2>"$T/err"
 if grep -q "KR01-01001	BL	VAS		VAS	42" "$T/dump1"; then
 	pass "dump shows the derived item value"
@@ -457,7 +560,7 @@ else
 	fail "dump shows the derived item value" "$(head -c 400 "$T/dump1")"
 fi
 expect_rc "rebuild" 0 "$CBD" rebuild --data "$D"
-expect_out "rebuild counts the events" "from 8 events"
+expect_out "rebuild counts the events" "from 10 events"
 "$CBD" dump --data "$D" >"$T/dump2"
 if cmp -s "$T/dump1" "$T/dump2"; then
 	pass "rebuild gives identical derived tables"
@@ -477,7 +580,7 @@ fi
 
 start_server
 sreq "$T/k1" "$DEV1" GET /v1/sync/pull "since=0"
-check "after a restart the events are still there" 7 "$(jget "$T/resp" 'len(j["events"])')"
+check "after a restart the events are still there" 9 "$(jget "$T/resp" 'len(j["events"])')"
 
 # ---- concurrent pushes ---------------------------------------------------
 
@@ -518,8 +621,8 @@ a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]))
 print(a["accepted"]+b["accepted"], a["duplicate"]+b["duplicate"])' "$T/c1" "$T/c2")"
 check "the other site's concurrent batch is all accepted" 80 "$(jget "$T/c3" 'j["accepted"]')"
 sreq "$T/k4" "$DEV4" GET /v1/sync/pull "since=0&limit=1000"
-check "every event stored once" 167 "$(jget "$T/resp" 'len(j["events"])')"
-check "server order has no gaps or repeats" 167 \
+check "every event stored once" 169 "$(jget "$T/resp" 'len(j["events"])')"
+check "server order has no gaps or repeats" 169 \
 	"$(jget "$T/resp" 'len(set(e["id"] for e in j["events"]))')"
 stop_server
 "$CBD" dump --data "$D" >"$T/dump5"

@@ -79,6 +79,7 @@ same_site() {
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "casebookd init" "failed"
 for s in $SITES; do
 	"$CBD" site add --data "$D" "$s" --name "Site $s" >/dev/null 2>&1
+	people "coord$s:coordinator:$s" "inv$s:investigator:$s"
 done
 start_server || finish
 DEVICES=""
@@ -89,7 +90,7 @@ for s in $SITES; do
 	expect_rc "register $s investigator" 0 cb "${s}b" init --server "$URL" --token "$tb" --user "inv$s"
 	DEVICES="$DEVICES ${s}a ${s}b"
 done
-tdm=$("$CBD" token create --data "$D" --role datamanager 2>/dev/null)
+tdm=$(token_for dana datamanager)
 expect_rc "register the data manager" 0 cb DM init --server "$URL" --token "$tdm" --user dana
 
 # ---- 1. offline entry, then sync in a random order --------------------------

@@ -80,6 +80,7 @@ next_delay() {
 
 "$CBD" init --data "$D" --protocol "$P" >/dev/null 2>&1 || fail "casebookd init" "failed"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people anna:coordinator:KR01 ben:investigator:KR01
 start_server || finish
 db_size0=$(stat -c %s "$D/casebookd.db" 2>/dev/null)
 
@@ -169,7 +170,7 @@ PULLERS=""
 partial=0 k=0 dl=$(first_delay 2)
 while [ $k -lt 12 ] && [ $partial -lt 2 ]; do
 	k=$((k + 1))
-	tp=$("$CBD" token create --data "$D" --site KR01 --role investigator 2>/dev/null)
+	tp=$(token_for "puller$k" investigator KR01)
 	cb "P$k" init --server "$URL" --token "$tp" --user "puller$k" >/dev/null 2>&1 ||
 		fail "register puller $k" "failed"
 	PULLERS="$PULLERS P$k"

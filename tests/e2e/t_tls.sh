@@ -62,6 +62,7 @@ expect_rc "another certificate, for the wrong-trust cases" 0 sh "$DEVCERT" "$T/o
 
 expect_rc "casebookd init" 0 "$CBD" init --data "$D" --protocol "$PROTO"
 expect_rc "site add" 0 "$CBD" site add --data "$D" KR01 --name Seoul
+people kim:coordinator:KR01 lee:coordinator:KR01
 TOK1=$("$CBD" token create --data "$D" --site KR01 --role coordinator 2>>"$T/tok.err")
 TOK2=$("$CBD" token create --data "$D" --site KR01 --role coordinator 2>>"$T/tok.err")
 

@@ -449,7 +449,8 @@ static void test_kind_rules(void)
 	T_EQ_INT(cb_event_set_reason(&ev, "SAE, treating physician", NULL), 0);
 	T_EQ_INT(cb_event_validate(&ev, &err), 0);
 	T_ASSERT(cb_event_kind_known("query.close"));
-	T_ASSERT(!cb_event_kind_known("query.reopen"));
+	T_ASSERT(cb_event_kind_known("query.reopen"));
+	T_ASSERT(!cb_event_kind_known("query.delete"));
 	T_ASSERT(!cb_event_kind_known(NULL));
 	cb_event_release(&ev);
 }

@@ -207,6 +207,33 @@ static void build_set(void)
 	e = put(mk(31, "devB", "dr2", "S1", "sign", "BL", "F3", "", ""));
 	data(e, "meaning", "review");
 	data(e, "seen", ID(13));
+	/* closed, reopened, answered again */
+	e = put(mk(32, "devC", "dm", "S2", "query.open", "BL", "", "", ""));
+	data(e, "text", "which visit date?");
+	e = put(mk(33, "devC", "dm", "S2", "query.close", "", "", "", ""));
+	data(e, "query", ID(32));
+	e = put(mk(34, "devD", "mon", "S2", "query.reopen", "", "", "", ""));
+	data(e, "query", ID(32));
+	data(e, "text", "source says otherwise");
+	e = put(mk(35, "devA", "kim", "S2", "query.answer", "", "", "", ""));
+	data(e, "query", ID(32));
+	data(e, "text", "corrected");
+	/* closed, reopened, closed by two people at once */
+	e = put(mk(36, "devC", "dm", "S2", "query.open", "", "", "", ""));
+	data(e, "text", "age?");
+	e = put(mk(37, "devC", "dm", "S2", "query.close", "", "", "", ""));
+	data(e, "query", ID(36));
+	e = put(mk(38, "devC", "dm", "S2", "query.reopen", "", "", "", ""));
+	data(e, "query", ID(36));
+	data(e, "text", "closed too soon");
+	e = put(mk(39, "devD", "mon", "S2", "query.close", "", "", "", ""));
+	data(e, "query", ID(36));
+	e = put(mk(40, "devC", "dm", "S2", "query.close", "", "", "", ""));
+	data(e, "query", ID(36));
+	/* a reopen of a query that is open changes nothing */
+	e = put(mk(41, "devC", "dm", "S2", "query.reopen", "", "", "", ""));
+	data(e, "query", ID(22));
+	data(e, "text", "again");
 }
 
 static void free_set(void)
@@ -381,7 +408,7 @@ static void test_resolution(void)
 	T_EQ_STR(it.heads[1], ID(9));
 	/* VAS: a resolution naming only one head does not clear it */
 	nconf = cb_merge_conflict_count(m);
-	r = mk(40, "devC", "dm", "S1", "form.save", "BL", "VAS", "", "fix");
+	r = mk(50, "devC", "dm", "S1", "form.save", "BL", "VAS", "", "fix");
 	chg(r, "VAS", "42", 2, 0, 0);
 	T_EQ_INT(cb_merge_add(m, r, NULL, NULL), 0);
 	T_EQ_INT(cb_merge_item_get(m, "S1", "BL", "VAS", "", "VAS", &it, NULL),
@@ -389,12 +416,12 @@ static void test_resolution(void)
 	T_ASSERT(it.conflict);
 	T_EQ_INT(it.nheads, 2);
 	T_EQ_STR(it.heads[0], ID(3));
-	T_EQ_STR(it.heads[1], ID(40));
+	T_EQ_STR(it.heads[1], ID(50));
 	T_EQ_INT(cb_merge_conflict_count(m), nconf);
 	free_event(r);
 	/* naming all heads does */
-	r = mk(41, "devC", "dm", "S1", "form.save", "BL", "VAS", "", "fix");
-	chg(r, "VAS", "45", 3, 40, 0);
+	r = mk(51, "devC", "dm", "S1", "form.save", "BL", "VAS", "", "fix");
+	chg(r, "VAS", "45", 3, 50, 0);
 	T_EQ_INT(cb_merge_add(m, r, NULL, NULL), 0);
 	T_EQ_INT(cb_merge_item_get(m, "S1", "BL", "VAS", "", "VAS", &it, NULL),
 		 0);
@@ -641,9 +668,22 @@ static void test_queries(void)
 	T_EQ_INT(cb_merge_query_get(m, ID(22), &q, NULL), 0);
 	T_EQ_INT(q.status, CB_QUERY_OPEN);
 	T_EQ_STR(q.text, "still open");
+	T_ASSERT(q.reopen == NULL);
+	/* reopened, then answered: answered, with no close in effect */
+	T_EQ_INT(cb_merge_query_get(m, ID(32), &q, NULL), 0);
+	T_EQ_INT(q.status, CB_QUERY_ANSWERED);
+	T_ASSERT(q.close == NULL);
+	T_EQ_STR(q.reopen->id, ID(34));
+	T_EQ_STR(q.answer->id, ID(35));
+	/* reopened, then closed twice: closed by the first of those */
+	T_EQ_INT(cb_merge_query_get(m, ID(36), &q, NULL), 0);
+	T_EQ_INT(q.status, CB_QUERY_CLOSED);
+	T_EQ_STR(q.close->id, ID(39));
+	T_EQ_STR(q.reopen->id, ID(38));
 	T_EQ_INT(cb_merge_query_get(m, ID(19), &q, NULL), CB_ENOTFOUND);
 	T_EQ_INT(cb_merge_each_query(m, "S2", list_query, &l, NULL), 0);
-	T_EQ_STR(l.text, "consent date?:closed:;still open:open:;");
+	T_EQ_STR(l.text, "consent date?:closed:;still open:open:;which visit "
+			 "date?:answered:;age?:closed:;");
 	l.text[0] = '\0';
 	T_EQ_INT(cb_merge_each_query(m, NULL, list_query, &l, NULL), 0);
 	/* two event queries on S1, two on S2, three conflicts */

@@ -36,6 +36,8 @@
 #include "id.h"
 #include "json.h"
 #include "record.h"
+#include <libpq-fe.h>
+#include <sqlite3.h>
 
 static const char proto[] =
     "{\"format\":\"casebook-protocol/1\",\"id\":\"PROP\",\"version\":\"1\","
@@ -91,9 +93,24 @@ static int register_dev(struct srv_core *c, struct dev *v, const char *site,
 			const char *role, const char *user)
 {
 	struct srv_token t;
+	struct srv_user u;
 	struct cb_err err;
 	char hash[CB_HASH_HEX_SIZE], token[64];
 
+	/* The site and the person first: the server takes events only
+	 * from people it knows. */
+	if (site[0] && srv_store_site_exists(c->store, site, &err) == 0 &&
+	    srv_store_site_add(c->store, site, site, &err))
+		return -1;
+	memset(&u, 0, sizeof(u));
+	snprintf(u.name, sizeof(u.name), "%s", user);
+	snprintf(u.full_name, sizeof(u.full_name), "Test %s", user);
+	snprintf(u.role, sizeof(u.role), "%s", role);
+	snprintf(u.site, sizeof(u.site), "%s", site);
+	if (srv_store_user_add(c->store, &u, &err)) {
+		printf("# user add: %s\n", err.msg);
+		return -1;
+	}
 	memset(&t, 0, sizeof(t));
 	snprintf(token, sizeof(token), "tok-%s-%s", role, user);
 	cb_sha256_hex(token, strlen(token), hash);
@@ -273,11 +290,11 @@ static int one_event(const char *subject)
 		cb_event_release(&ev);
 		return rc;
 	}
-	if (r < 92) { /* an answer or a close of an open query */
+	if (r < 92) { /* an answer, a close or a reopen of a query */
 		struct {
 			char id[CB_EVENT_ID_HEX + 1];
 		} q = {""};
-		int answer = (int)pick(2);
+		int mode = (int)pick(3), answer = mode == 0, reopen = mode == 2;
 		const struct dev *who = answer ? site : &devs[2];
 
 		{
@@ -298,7 +315,7 @@ static int one_event(const char *subject)
 				    !strcmp(tmp_ev.kind, CB_KIND_QUERY_OPEN) &&
 				    !cb_merge_query_get(truth, tmp_ev.id, &mq,
 							&err) &&
-				    mq.status != CB_QUERY_CLOSED)
+				    (mq.status == CB_QUERY_CLOSED) == reopen)
 					snprintf(q.id, sizeof(q.id), "%s",
 						 tmp_ev.id);
 				cb_event_release(&tmp_ev);
@@ -309,11 +326,12 @@ static int one_event(const char *subject)
 		if (!q.id[0])
 			return 0;
 		if (new_event(&ev, who, subject,
-			      answer ? CB_KIND_QUERY_ANSWER
-				     : CB_KIND_QUERY_CLOSE,
+			      answer   ? CB_KIND_QUERY_ANSWER
+			      : reopen ? CB_KIND_QUERY_REOPEN
+				       : CB_KIND_QUERY_CLOSE,
 			      "", "") ||
 		    cb_event_set_data(&ev, CB_DATA_QUERY, q.id, &err) ||
-		    (answer &&
+		    ((answer || reopen) &&
 		     cb_event_set_data(&ev, CB_DATA_TEXT, "Checked", &err)))
 			return -1;
 		rc = keep(&ev, who);
@@ -630,6 +648,98 @@ static void two_writers(const char *want)
 	}
 }
 
+/* Run `q` on store `name` (where()), as SQL: the data directory's
+ * SQLite file, or the PostgreSQL database. */
+static int sql(const char *name, const char *q)
+{
+	char path[600];
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	int rc;
+
+	if (pg_host()) {
+		PGconn *pc;
+		PGresult *r;
+
+		where(name, path, sizeof(path));
+		pc = PQconnectdb(path);
+		r = PQexec(pc, q);
+		rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+		if (rc)
+			printf("# sql: %s\n", PQerrorMessage(pc));
+		PQclear(r);
+		PQfinish(pc);
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/%s/%s", tmp, name, SRV_STORE_FILE);
+	rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, q, NULL, NULL, &msg);
+	if (rc != SQLITE_OK)
+		printf("# sql: %s\n", msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	sqlite3_close(db);
+	return rc;
+}
+
+/*
+ * A store of schema version 2 (no people) upgraded by opening it:
+ * everyone it took events from becomes a person, with the role and site
+ * of their devices; a store newer than this casebookd is refused, never
+ * read.
+ */
+static void check_upgrade(void)
+{
+	struct srv_core c;
+	struct srv_user u;
+	struct cb_err err;
+	char cmd[1200];
+
+	if (pg_host()) {
+		T_EQ_INT(pg_tool("createdb", "old", "a"), 0);
+	} else {
+		snprintf(cmd, sizeof(cmd), "cp -a %s/a %s/old", tmp, tmp);
+		T_EQ_INT(system(cmd), 0);
+	}
+	/* As version 2 had it, with "ann" known only from her events
+	 * (the same SQL on both backends). */
+	T_EQ_INT(sql("old", "DROP TABLE users; DROP TABLE schema_history;"
+			    "ALTER TABLE tokens DROP COLUMN \"user\";"
+			    "UPDATE devices SET \"user\" = 'first'"
+			    " WHERE \"user\" = 'ann';"
+			    "DELETE FROM settings WHERE key = 'store_id';"
+			    "UPDATE settings SET value = '2'"
+			    " WHERE key = 'schema_version';"),
+		 0);
+	T_EQ_INT(open_store(&c, "old", 0), 0);
+	T_EQ_INT(srv_store_user_get(c.store, "ann", &u, &err), 0);
+	T_EQ_STR(u.role, "coordinator");
+	T_EQ_STR(u.site, "KR01");
+	T_EQ_STR(u.full_name, "ann");
+	T_EQ_INT(srv_store_user_get(c.store, "first", &u, &err), 0);
+	T_EQ_STR(u.role, "coordinator");
+	T_EQ_INT(srv_store_user_get(c.store, "ian", &u, &err), 0);
+	T_EQ_STR(u.role, "investigator");
+	T_EQ_INT(srv_store_user_get(c.store, "dora", &u, &err), 0);
+	T_EQ_STR(u.role, "datamanager");
+	T_EQ_STR(u.site, "");
+	T_EQ_INT(srv_store_user_get(c.store, "nobody", &u, &err), CB_ENOTFOUND);
+	/* and an identity */
+	T_EQ_INT((int)strlen(c.store_id), SRV_ID_HEX);
+	srv_core_close(&c);
+	/* A store from a newer casebookd. */
+	T_EQ_INT(sql("old", "UPDATE settings SET value = '99'"
+			    " WHERE key = 'schema_version';"),
+		 0);
+	where("old", cmd, sizeof(cmd));
+	memset(&c, 0, sizeof(c));
+	cb_err_clear(&err);
+	T_ASSERT(srv_core_open(&c, cmd, &err) != 0);
+	T_ASSERT(strstr(err.msg, "schema version 99, made by a newer "
+				 "casebookd") != NULL);
+	srv_core_close(&c);
+}
+
 static void test_incremental_is_rebuild(void)
 {
 	struct srv_core a, b;
@@ -669,7 +779,8 @@ static void test_incremental_is_rebuild(void)
 	}
 	T_EQ_INT(open_store(&a, "a", 0), 0);
 	T_EQ_INT(open_store(&b, "b", 0), 0);
-	/* b keeps almost nothing cached: loads and evictions all along. */
+	/* b keeps almost nothing cached: loads and evictions all along.
+	 */
 	srv_cache_free(b.cache);
 	T_EQ_INT(srv_cache_new(20, &b.cache, &err), 0);
 	T_EQ_INT(make_study(14, 30), 0);
@@ -678,8 +789,9 @@ static void test_incremental_is_rebuild(void)
 	ob = order(&nb);
 	T_EQ_INT(push_all(&a, oa, na, 40), 0);
 	T_EQ_INT(push_all(&b, ob, nb, 7), 0);
-	/* Another writer on a's store adds to subjects a has cached, then
-	 * a goes on: its cached states must not be trusted blindly. */
+	/* Another writer on a's store adds to subjects a has cached,
+	 * then a goes on: its cached states must not be trusted
+	 * blindly. */
 	{
 		struct srv_core a2;
 		size_t first = made.n, more, *idx, j;
@@ -724,7 +836,8 @@ static void test_incremental_is_rebuild(void)
 		if (!f1[0] || strcmp(f1, f2))
 			T_FAIL_AT("the derived and replayed feeds differ");
 		else if (f3[0])
-			T_FAIL_AT("a cut-off before every event fed something");
+			T_FAIL_AT("a cut-off before every event fed "
+				  "something");
 		T_ASSERT(strstr(f1, " conflict: ") != NULL);
 		free(f1);
 		free(f2);
@@ -733,6 +846,7 @@ static void test_incremental_is_rebuild(void)
 	/* Something happened: conflicts, queries, signatures. */
 	T_ASSERT(strstr(da, "\t1\t[\"") != NULL); /* a conflicted item */
 	T_ASSERT(strstr(da, "\tanswered\t") || strstr(da, "\tclosed\t"));
+	T_ASSERT(strstr(ca, " reopen ") != NULL);
 	T_ASSERT(strstr(ca, " signed ") != NULL);
 	free(da);
 	free(db);
@@ -754,6 +868,9 @@ static void test_incremental_is_rebuild(void)
 	}
 	two_writers(ca);
 	free(ca);
+	/* A store of version 2, on either backend (t_schema.sh upgrades
+	 * one from 3, and SQLite's from 1). */
+	check_upgrade();
 	for (i = 0; i < made.n; i++) {
 		free(made.json[i]);
 		free(made.subject[i]);
@@ -775,6 +892,7 @@ static void test_incremental_is_rebuild(void)
 		pg_tool("dropdb --if-exists", "b", NULL);
 		pg_tool("dropdb --if-exists", "c", NULL);
 		pg_tool("dropdb --if-exists", "empty", NULL);
+		pg_tool("dropdb --if-exists", "old", NULL);
 	}
 }
 
