@@ -151,16 +151,17 @@ int pg_summary_rows(struct srv_store *s, const char *site,
 		       1, v, summary_row, &w, "read subjects", err);
 }
 
-int pg_items_each(struct srv_store *s, const char *subject,
-		  int (*fn)(const struct srv_item_row *it, void *ctx),
-		  void *ctx, struct cb_err *err)
+/* The items rows statement `id` selects with the n values v. */
+static int items_walk(struct srv_store *s, enum pg_stmt id, int n,
+		      const char *const *v,
+		      int (*fn)(const struct srv_item_row *it, void *ctx),
+		      void *ctx, struct cb_err *err)
 {
-	const char *v[1] = {subject};
 	struct srv_item_row it;
 	PGresult *r;
 	int i, rc = 0;
 
-	r = pg_run(PGS(s), PG_ITEMS_EACH, 1, v, NULL, NULL, "read items", err);
+	r = pg_run(PGS(s), id, n, v, NULL, NULL, "read items", err);
 	if (!r)
 		return err->code;
 	for (i = 0; i < PQntuples(r) && !rc; i++) {
@@ -176,6 +177,25 @@ int pg_items_each(struct srv_store *s, const char *subject,
 	}
 	PQclear(r);
 	return rc;
+}
+
+int pg_items_each(struct srv_store *s, const char *subject,
+		  int (*fn)(const struct srv_item_row *it, void *ctx),
+		  void *ctx, struct cb_err *err)
+{
+	const char *v[1] = {subject};
+
+	return items_walk(s, PG_ITEMS_EACH, 1, v, fn, ctx, err);
+}
+
+int pg_items_of(struct srv_store *s, const char *subject, const char *visit,
+		const char *form,
+		int (*fn)(const struct srv_item_row *it, void *ctx), void *ctx,
+		struct cb_err *err)
+{
+	const char *v[3] = {subject, visit, form};
+
+	return items_walk(s, PG_ITEMS_FORM, 3, v, fn, ctx, err);
 }
 
 struct query_walk {

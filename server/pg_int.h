@@ -75,6 +75,8 @@ enum pg_stmt {
 	PG_DEVICE_GET,
 	PG_DEVICE_EACH,
 	PG_DEVICE_REVOKE,
+	PG_DEVICE_SEEN,
+	PG_DEVICE_LOCK,
 	PG_REUSE_ADD,
 	PG_REUSE_GET,
 	PG_LOCK_ALLSUBJ_SHARED,
@@ -99,6 +101,7 @@ enum pg_stmt {
 	PG_QUERY_DEL_ID,
 	PG_QUERY_EACH,
 	PG_ITEMS_EACH,
+	PG_ITEMS_FORM,
 	PG_FORM_PUT,
 	PG_SLOT_GET,
 	PG_SLOT_GET_LOCK,
@@ -266,6 +269,10 @@ int pg_subject_put(struct srv_store *s, const char *subject, const char *site,
 int pg_summary_rows(struct srv_store *s, const char *site,
 		    int (*fn)(const char *json, size_t len, void *ctx),
 		    void *ctx, struct cb_err *err);
+int pg_items_of(struct srv_store *s, const char *subject, const char *visit,
+		const char *form,
+		int (*fn)(const struct srv_item_row *it, void *ctx), void *ctx,
+		struct cb_err *err);
 int pg_items_each(struct srv_store *s, const char *subject,
 		  int (*fn)(const struct srv_item_row *it, void *ctx),
 		  void *ctx, struct cb_err *err);

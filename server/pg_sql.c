@@ -58,13 +58,18 @@ const char *const pg_sql[PG_COUNT] = {
 		      " $3, $4, $5, $6, $7)",
     [PG_DEVICE_BY_KEY] = "SELECT 1 FROM devices WHERE public_key = $1",
     [PG_DEVICE_GET] = "SELECT id, public_key, site, role, device_index,"
-		      " \"user\", created_ms, revoked_ms FROM devices"
+		      " \"user\", created_ms, revoked_ms, max_hlc FROM devices"
 		      " WHERE id = $1",
     [PG_DEVICE_EACH] = "SELECT id, public_key, site, role, device_index,"
-		       " \"user\", created_ms, revoked_ms FROM devices"
+		       " \"user\", created_ms, revoked_ms, max_hlc FROM devices"
 		       " ORDER BY site, device_index",
     [PG_DEVICE_REVOKE] = "UPDATE devices SET revoked_ms = $2"
 			 " WHERE id = $1 AND revoked_ms = 0",
+    [PG_DEVICE_SEEN] = "UPDATE devices SET max_hlc = $2 WHERE id = $1"
+		       " AND max_hlc < $2",
+    [PG_DEVICE_LOCK] = "SELECT id, public_key, site, role, device_index,"
+		       " \"user\", created_ms, revoked_ms, max_hlc FROM devices"
+		       " WHERE id = $1 FOR UPDATE",
     [PG_REUSE_ADD] = "INSERT INTO subject_reuse(subject, device, hlc)"
 		     " VALUES($1, $2, $3) ON CONFLICT (subject, device)"
 		     " DO UPDATE SET hlc = least(subject_reuse.hlc,"
@@ -138,6 +143,10 @@ const char *const pg_sql[PG_COUNT] = {
 		      " WHERE ($1::text IS NULL OR site = $1)"
 		      " AND ($2::text IS NULL OR status = $2)"
 		      " ORDER BY site, subject, id LIMIT $3",
+    [PG_ITEMS_FORM] = "SELECT subject, visit, form, instance, item, value,"
+		      " conflict, head_values FROM items WHERE subject = $1"
+		      " AND visit = $2 AND form = $3"
+		      " ORDER BY length(instance), instance, item",
     [PG_ITEMS_EACH] = "SELECT subject, visit, form, instance, item, value,"
 		      " conflict, head_values FROM items WHERE subject = $1"
 		      " ORDER BY visit, form, length(instance), instance, item",

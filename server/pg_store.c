@@ -56,7 +56,8 @@ static const char pg_schema[] =
     "CREATE TABLE devices(id " T " PRIMARY KEY, public_key BYTEA NOT NULL"
     " UNIQUE, site " T " NOT NULL, role " T " NOT NULL, device_index"
     " INTEGER NOT NULL, \"user\" " T " NOT NULL, created_ms BIGINT NOT NULL,"
-    " revoked_ms BIGINT NOT NULL DEFAULT 0, UNIQUE(site, device_index));"
+    " revoked_ms BIGINT NOT NULL DEFAULT 0, max_hlc " T " NOT NULL DEFAULT"
+    " '', UNIQUE(site, device_index));"
     /* Numbers are taken at commit (pg_events.c), not as a default. */
     "CREATE SEQUENCE events_seq;"
     "CREATE TABLE events(seq BIGINT PRIMARY KEY, id " T " NOT NULL UNIQUE,"
@@ -110,21 +111,37 @@ static const char pg_schema[] =
  * registers (users) and tokens that may name one. Everyone a store of
  * version 2 took events from becomes a person of it, with the role and
  * site it judged their events by (their devices'), so the upgrade
- * refuses nothing accepted before; full names are user names until the
- * administrator corrects them. The store gets its identity (store_id).
+ * refuses nothing accepted before; a name that several devices of
+ * different roles or sites carried takes the role and site of the one
+ * that sent the most of its events (then the oldest, then by id), so
+ * the upgrade is the same on every copy and on both backends. Full
+ * names are user names until the administrator corrects them. Each
+ * device's newest clock seen is read from its events (max_hlc, one
+ * pass). The store gets its identity (store_id).
  */
-static const char pg_upgrade_2[] =
-    PG_USERS "ALTER TABLE tokens ADD COLUMN \"user\" " T " NOT NULL DEFAULT '';"
-	     "INSERT INTO users(name, full_name, role, site, created_ms)"
-	     " SELECT \"user\", \"user\", max(role), min(site),"
-	     " min(created_ms) FROM devices GROUP BY \"user\""
-	     " ON CONFLICT (name) DO NOTHING;"
-	     "INSERT INTO users(name, full_name, role, site, created_ms)"
-	     " SELECT u, u, max(d.role), min(d.site), 0 FROM"
-	     " (SELECT (json::jsonb ->> 'user') COLLATE \"C\" AS u, device"
-	     " FROM events) e JOIN devices d ON d.id = e.device"
-	     " WHERE u IS NOT NULL GROUP BY u ON CONFLICT (name) DO "
-	     "NOTHING;" PG_STORE_ID;
+static const char pg_upgrade_2[] = PG_USERS
+    "ALTER TABLE tokens ADD COLUMN \"user\" " T " NOT NULL DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN max_hlc " T " NOT NULL DEFAULT '';"
+    "CREATE TEMP TABLE upgrade_dev ON COMMIT DROP AS SELECT device,"
+    " max((json::jsonb ->> 'hlc') COLLATE \"C\") AS hlc, count(*) AS n"
+    " FROM events GROUP BY device;"
+    "UPDATE devices SET max_hlc = u.hlc FROM upgrade_dev u"
+    " WHERE u.device = devices.id;"
+    /* one person per user name, as their busiest device has it */
+    "INSERT INTO users(name, full_name, role, site, created_ms)"
+    " SELECT \"user\", \"user\", role, site, created_ms FROM"
+    " (SELECT d.*, row_number() OVER (PARTITION BY d.\"user\" ORDER BY"
+    " COALESCE(u.n, 0) DESC, d.created_ms, d.id) AS r FROM devices d"
+    " LEFT JOIN upgrade_dev u ON u.device = d.id) x WHERE r = 1"
+    " ON CONFLICT (name) DO NOTHING;"
+    "INSERT INTO users(name, full_name, role, site, created_ms)"
+    " SELECT u, u, role, site, 0 FROM (SELECT e.u, d.role, d.site,"
+    " row_number() OVER (PARTITION BY e.u ORDER BY e.n DESC, d.id) AS r"
+    " FROM (SELECT (json::jsonb ->> 'user') COLLATE \"C\" AS u, device,"
+    " count(*) AS n FROM events GROUP BY 1, device) e JOIN devices d"
+    " ON d.id = e.device WHERE e.u IS NOT NULL) x WHERE r = 1"
+    " ON CONFLICT (name) DO NOTHING;"
+    "DROP TABLE upgrade_dev;" PG_STORE_ID;
 
 /*
  * The upgrades, from version [i] to [i] + 1, for a store older than
@@ -735,14 +752,16 @@ static void device_row(PGresult *r, int i, struct srv_device *d)
 	pg_copy(d->user, sizeof(d->user), r, i, 5);
 	d->created_ms = pg_int(r, i, 6);
 	d->revoked_ms = pg_int(r, i, 7);
+	pg_copy(d->max_hlc, sizeof(d->max_hlc), r, i, 8);
 }
 
-static int pg_device_get(struct srv_store *s, const char *id,
-			 struct srv_device *out, struct cb_err *err)
+/* The device row statement `stmt` reads (PG_DEVICE_GET or _LOCK). */
+static int device_read(struct srv_store *s, enum pg_stmt stmt, const char *id,
+		       struct srv_device *out, struct cb_err *err)
 {
 	const char *v[1] = {id};
 	PGresult *r =
-	    pg_run(PGS(s), PG_DEVICE_GET, 1, v, NULL, NULL, "read device", err);
+	    pg_run(PGS(s), stmt, 1, v, NULL, NULL, "read device", err);
 	int found;
 
 	if (!r)
@@ -753,6 +772,29 @@ static int pg_device_get(struct srv_store *s, const char *id,
 	PQclear(r);
 	return found ? 0
 		     : cb_err_set(err, CB_ENOTFOUND, "unknown device %s", id);
+}
+
+static int pg_device_get(struct srv_store *s, const char *id,
+			 struct srv_device *out, struct cb_err *err)
+{
+	return device_read(s, PG_DEVICE_GET, id, out, err);
+}
+
+/* FOR UPDATE: a second process's push of the same device waits for this
+ * one to commit, then reads the max_hlc it stored. */
+static int pg_device_lock(struct srv_store *s, const char *id,
+			  struct srv_device *out, struct cb_err *err)
+{
+	return device_read(s, PG_DEVICE_LOCK, id, out, err);
+}
+
+static int pg_device_seen(struct srv_store *s, const char *id, const char *hlc,
+			  struct cb_err *err)
+{
+	const char *v[2] = {id, hlc};
+
+	return pg_do(PGS(s), PG_DEVICE_SEEN, 2, v, NULL,
+		     "note a device's clock", err);
 }
 
 static int pg_device_each(struct srv_store *s,
@@ -1404,6 +1446,8 @@ const struct srv_store_ops srv_pg_ops = {
     .device_get = pg_device_get,
     .device_each = pg_device_each,
     .device_revoke = pg_device_revoke,
+    .device_seen = pg_device_seen,
+    .device_lock = pg_device_lock,
     .nonces_open = pg_nonces_open,
     .nonces_close = pg_nonces_close,
     .nonces_use = pg_nonces_use,
@@ -1425,6 +1469,7 @@ const struct srv_store_ops srv_pg_ops = {
     .subject_put = pg_subject_put,
     .summary_rows = pg_summary_rows,
     .items_each = pg_items_each,
+    .items_of = pg_items_of,
     .query_each = pg_query_each,
     .derived_dump = pg_derived_dump,
     .stats = pg_stats,

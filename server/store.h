@@ -114,6 +114,8 @@ struct srv_device {
 	long device_index; /* 1, 2, ... within its site (or among central) */
 	int64_t created_ms;
 	int64_t revoked_ms; /* 0 while active */
+	/* the highest hlc of the events stored from it ("" for none) */
+	char max_hlc[CB_EVENT_HLC_HEX + 1];
 };
 
 /* A registration token, as stored (never the token itself). */
@@ -319,6 +321,22 @@ int srv_store_device_get(struct srv_store *s, const char *id,
 int srv_store_device_each(struct srv_store *s,
 			  int (*fn)(const struct srv_device *d, void *ctx),
 			  void *ctx, struct cb_err *err);
+
+/*
+ * Note that an event stamped `hlc` was stored from device `id`: its
+ * max_hlc becomes `hlc` when that is higher.
+ */
+int srv_store_device_seen(struct srv_store *s, const char *id, const char *hlc,
+			  struct cb_err *err);
+
+/*
+ * srv_store_device_get inside a write transaction, with the device's row
+ * locked until it ends: on PostgreSQL, where several casebookd write,
+ * two pushes of one device are decided one after the other, each seeing
+ * the max_hlc the other stored (SQLite's writer is alone already).
+ */
+int srv_store_device_lock(struct srv_store *s, const char *id,
+			  struct srv_device *out, struct cb_err *err);
 
 /* Revoke a device (CB_ENOTFOUND; an already revoked one stays as is). */
 int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
@@ -553,8 +571,13 @@ struct srv_item_row {
 
 /*
  * Visit the items of `subject` in order of visit, form, instance
- * (numerically) and item.
+ * (numerically) and item; srv_store_items_of only those of `form` at
+ * `visit` (a seek on the primary key).
  */
+int srv_store_items_of(struct srv_store *s, const char *subject,
+		       const char *visit, const char *form,
+		       int (*fn)(const struct srv_item_row *it, void *ctx),
+		       void *ctx, struct cb_err *err);
 int srv_store_items_each(struct srv_store *s, const char *subject,
 			 int (*fn)(const struct srv_item_row *it, void *ctx),
 			 void *ctx, struct cb_err *err);

@@ -231,6 +231,18 @@ int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 	return s->ops->device_revoke(s, id, now_ms, err);
 }
 
+int srv_store_device_seen(struct srv_store *s, const char *id, const char *hlc,
+			  struct cb_err *err)
+{
+	return s->ops->device_seen(s, id, hlc, err);
+}
+
+int srv_store_device_lock(struct srv_store *s, const char *id,
+			  struct srv_device *out, struct cb_err *err)
+{
+	return s->ops->device_lock(s, id, out, err);
+}
+
 int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
 		 struct cb_err *err)
 {
@@ -486,7 +498,12 @@ int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
 	struct derive_ctx c = {s, "", err};
 	int rc;
 
-	cb_merge_each_event(m, subject, site_of, &c.site);
+	/* A walk that fails (out of memory) would leave the site empty in
+	 * every row written below. */
+	if (cb_merge_each_event(m, subject, site_of, &c.site) < 0)
+		return cb_err_set(err, CB_ENOMEM,
+				  "deriving subject %s: out of memory",
+				  subject);
 	rc = s->ops->subject_clear(s, subject, err);
 	if (rc)
 		return rc;
@@ -632,6 +649,14 @@ int srv_store_summary_each(struct srv_store *s, const char *site,
 	rc = s->ops->summary_rows(s, site, summary_row, &w, err);
 	cb_summary_release(&w.sum);
 	return rc;
+}
+
+int srv_store_items_of(struct srv_store *s, const char *subject,
+		       const char *visit, const char *form,
+		       int (*fn)(const struct srv_item_row *it, void *ctx),
+		       void *ctx, struct cb_err *err)
+{
+	return s->ops->items_of(s, subject, visit, form, fn, ctx, err);
 }
 
 int srv_store_items_each(struct srv_store *s, const char *subject,

@@ -21,10 +21,10 @@
  * "schema_version"), on either backend. Version 1 (SQLite only) had no
  * per-subject index, summary or form tables and kept the nonces in the
  * store; version 2 had no users (people registered by the
- * administrator), tokens naming one or store id; version 3 had no
- * schema_history (which casebookd made or upgraded the store, and when).
- * store.c and pg_store.c upgrade an older store step by step;
- * PostgreSQL stores began at version 2.
+ * administrator), tokens naming one, devices' newest clock (max_hlc) or
+ * store id; version 3 had no schema_history (which casebookd made or
+ * upgraded the store, and when). store.c and pg_store.c upgrade an older
+ * store step by step; PostgreSQL stores began at version 2.
  */
 #define SRV_SCHEMA_VERSION 4
 
@@ -115,6 +115,12 @@ struct srv_store_ops {
 			   void *ctx, struct cb_err *err);
 	int (*device_revoke)(struct srv_store *s, const char *id,
 			     int64_t now_ms, struct cb_err *err);
+	int (*device_seen)(struct srv_store *s, const char *id, const char *hlc,
+			   struct cb_err *err);
+	/* device_get, and the device's row locked until the transaction
+	 * ends where several processes write (srv_store_device_lock) */
+	int (*device_lock)(struct srv_store *s, const char *id,
+			   struct srv_device *out, struct cb_err *err);
 
 	int (*nonces_open)(const char *where, struct srv_nonces **out,
 			   struct cb_err *err);
@@ -179,6 +185,10 @@ struct srv_store_ops {
 	int (*items_each)(struct srv_store *s, const char *subject,
 			  int (*fn)(const struct srv_item_row *it, void *ctx),
 			  void *ctx, struct cb_err *err);
+	int (*items_of)(struct srv_store *s, const char *subject,
+			const char *visit, const char *form,
+			int (*fn)(const struct srv_item_row *it, void *ctx),
+			void *ctx, struct cb_err *err);
 	int (*query_each)(struct srv_store *s, const char *site,
 			  const char *status, long limit,
 			  int (*fn)(const struct srv_query_row *q, void *ctx),

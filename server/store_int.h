@@ -47,6 +47,7 @@ enum stmt_id {
 	ST_DEVICE_GET,
 	ST_DEVICE_EACH,
 	ST_DEVICE_REVOKE,
+	ST_DEVICE_SEEN,
 	ST_USER_ADD,
 	ST_USER_GET,
 	ST_USER_EACH,
@@ -71,6 +72,7 @@ enum stmt_id {
 	ST_QUERY_DEL_ID,
 	ST_QUERY_EACH,
 	ST_ITEMS_EACH,
+	ST_ITEMS_FORM,
 	ST_FORMS_DEL,
 	ST_FORM_PUT,
 	ST_SLOT_GET,
@@ -175,6 +177,10 @@ int sq_subject_put(struct srv_store *s, const char *subject, const char *site,
 int sq_summary_rows(struct srv_store *s, const char *site,
 		    int (*fn)(const char *json, size_t len, void *ctx),
 		    void *ctx, struct cb_err *err);
+int sq_items_of(struct srv_store *s, const char *subject, const char *visit,
+		const char *form,
+		int (*fn)(const struct srv_item_row *it, void *ctx), void *ctx,
+		struct cb_err *err);
 int sq_items_each(struct srv_store *s, const char *subject,
 		  int (*fn)(const struct srv_item_row *it, void *ctx),
 		  void *ctx, struct cb_err *err);

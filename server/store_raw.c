@@ -17,8 +17,8 @@ const struct srv_raw_table srv_raw_tables[] = {
      "ttttiit", "name"},
     {"devices",
      "id, public_key, site, role, device_index, \"user\", created_ms,"
-     " revoked_ms",
-     "tbttitii", "id"},
+     " revoked_ms, max_hlc",
+     "tbttitiit", "id"},
     {"events",
      "seq, id, device, site, subject, kind, unblinded, json, received_at",
      "itttttitt", "seq"},

@@ -75,10 +75,11 @@ fi
 if ! is_pg; then
 	# Version 1 (SQLite): no per-subject index, subjects or forms
 	# tables, the nonces in the store, no version setting (and none of
-	# version 3's people, tokens' person or store id).
+	# version 3's people, tokens' person, devices' newest clock or store id).
 	srv_sql "DROP TABLE schema_history; DROP TABLE subjects; DROP TABLE forms;
 		DROP INDEX events_subject; CREATE TABLE nonces(device TEXT, nonce TEXT,
 		time_ms INTEGER); DROP TABLE users; ALTER TABLE tokens DROP COLUMN user;
+		ALTER TABLE devices DROP COLUMN max_hlc;
 		DELETE FROM settings WHERE key IN ('schema_version', 'store_id')"
 	check "made a version 1 store" "" "$(version)"
 	expect_rc "dump opens a version 1 store" 0 "$CBD" dump --data "$D"
