@@ -40,6 +40,7 @@ const char cmd_backup_help[] =
 
 const char cmd_restore_help[] =
     "usage: casebookd restore --data DIR --from FILE [--replace]\n"
+    "       casebookd restore --store URL\n"
     "\n"
     "Make the central store of DIR a copy of the backup FILE (made by\n"
     "'casebookd backup'). The server must be stopped. A store already in\n"
@@ -52,6 +53,11 @@ const char cmd_restore_help[] =
     "back from the laptops that made it. Put DIR/server.key back from\n"
     "its own backup; without it the server makes a new key, and devices\n"
     "refuse bundle replies signed by it until re-registered.\n"
+    "\n"
+    "A PostgreSQL store is restored with PostgreSQL's own tools\n"
+    "(pg_restore, base backups: docs/OPERATIONS.md); then, with every\n"
+    "casebookd on it stopped, 'casebookd restore --store URL' (no\n"
+    "--from) gives the restored database its new identity.\n"
     "\n"
     "Exit codes: 0 ok; 1 failure (not a backup, damaged, a store in DIR,\n"
     "a server running on DIR); 2 usage.\n";
@@ -93,6 +99,40 @@ int cmd_backup(int argc, char **argv)
 	return SRV_EXIT_OK;
 }
 
+/* A PostgreSQL database restored by PostgreSQL's tools: its new
+ * identity, as a restore from a file gives one. */
+static int restore_pg(const char *url)
+{
+	struct srv_store_stats st;
+	struct srv_store *s = NULL;
+	char id[SRV_ID_HEX + 1];
+	struct cb_err err;
+	int rc;
+
+	cb_err_clear(&err);
+	rc = srv_store_open(url, &s, &err);
+	if (!rc)
+		rc = srv_store_begin(s, &err);
+	if (!rc) {
+		rc = srv_store_id_renew(s, &err);
+		if (!rc)
+			rc = srv_store_commit(s, &err);
+		else
+			srv_store_rollback(s);
+	}
+	if (!rc)
+		rc = srv_store_stats(s, &st, &err);
+	if (!rc)
+		rc = srv_store_id(s, id, &err);
+	srv_store_close(s);
+	if (rc)
+		return srv_fail(&err);
+	printf("restored store: %ld events (last sequence %" PRId64
+	       "), %ld subjects; new store id %s\n",
+	       st.events, st.last_seq, st.subjects, id);
+	return SRV_EXIT_OK;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	static const char *const names[] = {"--data", "--from", NULL};
@@ -109,12 +149,16 @@ int cmd_restore(int argc, char **argv)
 		return rc;
 	if (!vals[0])
 		return srv_usage("restore", "--data DIR is required");
-	if (!vals[1])
-		return srv_usage("restore", "--from FILE is required");
-	if (srv_store_is_pg(vals[0]))
+	if (srv_store_is_pg(vals[0]) && (vals[1] || replace))
 		return srv_error("a PostgreSQL store is restored with "
 				 "PostgreSQL's own tools (pg_restore, base "
-				 "backups: docs/OPERATIONS.md, section 5)");
+				 "backups: docs/OPERATIONS.md, section 5); "
+				 "then 'casebookd restore --store URL', "
+				 "without --from, gives it a new identity");
+	if (srv_store_is_pg(vals[0]))
+		return restore_pg(vals[0]);
+	if (!vals[1])
+		return srv_usage("restore", "--from FILE is required");
 	cb_err_clear(&err);
 	rc = srv_lock_data(vals[0], "restoring", &err);
 	if (!rc)

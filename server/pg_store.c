@@ -1295,6 +1295,15 @@ static int pg_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
 	return 0;
 }
 
+static int pg_store_id_renew(struct srv_store *s, struct cb_err *err)
+{
+	return pg_exec(PGS(s),
+		       "UPDATE settings SET value = convert_to(replace("
+		       "gen_random_uuid()::text, '-', ''), 'UTF8')"
+		       " WHERE key = 'store_id'",
+		       "give the store a new identity", err);
+}
+
 static int pg_backup(struct srv_store *s, const char *path, struct cb_err *err)
 {
 	(void)s;
@@ -1487,6 +1496,7 @@ const struct srv_store_ops srv_pg_ops = {
     .raw_put = pg_raw_put,
     .raw_done = pg_raw_done,
     .store_id = pg_store_id,
+    .store_id_renew = pg_store_id_renew,
     .backup = pg_backup,
     .user_add = pg_user_add,
     .user_get = pg_user_get,

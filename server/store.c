@@ -521,6 +521,14 @@ static int sq_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
 	return 0;
 }
 
+static int sq_store_id_renew(struct srv_store *s, struct cb_err *err)
+{
+	return cb_db_exec(&SQ(s)->db,
+			  "INSERT OR REPLACE INTO settings(key, value)"
+			  " VALUES('store_id', lower(hex(randomblob(16))))",
+			  "give the store a new identity", err);
+}
+
 /* The store's schema version (1 for a store from before the setting). */
 static int sq_schema_version(struct srv_store *s, long *v, struct cb_err *err)
 {
@@ -1579,6 +1587,7 @@ const struct srv_store_ops srv_sqlite_ops = {
     .raw_put = sq_raw_put,
     .raw_done = sq_raw_done,
     .store_id = sq_store_id,
+    .store_id_renew = sq_store_id_renew,
     .backup = sq_backup,
     .user_add = sq_user_add,
     .user_get = sq_user_get,

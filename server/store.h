@@ -351,6 +351,13 @@ int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
 		 struct cb_err *err);
 
+/*
+ * Give the store a new identity, as a restore does (srv_store_restore
+ * for SQLite; for PostgreSQL, restored with its own tools, `casebookd
+ * restore --store URL`). The caller makes sure no server runs on it.
+ */
+int srv_store_id_renew(struct srv_store *s, struct cb_err *err);
+
 /* ---- backups (store_backup.c) ------------------------------------------ */
 
 /*

@@ -249,6 +249,11 @@ int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
 	return s->ops->store_id(s, out, err);
 }
 
+int srv_store_id_renew(struct srv_store *s, struct cb_err *err)
+{
+	return s->ops->store_id_renew(s, err);
+}
+
 int srv_store_backup(struct srv_store *s, const char *path, struct cb_err *err)
 {
 	return s->ops->backup(s, path, err);

@@ -241,6 +241,7 @@ struct srv_store_ops {
 
 	int (*store_id)(struct srv_store *s, char out[SRV_ID_HEX + 1],
 			struct cb_err *err);
+	int (*store_id_renew)(struct srv_store *s, struct cb_err *err);
 	/* SQLite's online backup; PostgreSQL's are pg_dump and base
 	 * backups (CB_EINVAL saying so). */
 	int (*backup)(struct srv_store *s, const char *path,

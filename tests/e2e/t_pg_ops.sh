@@ -214,6 +214,18 @@ if grep -q "^event " "$T/live.txt" && cmp -s "$T/restored.txt" "$T/live.txt"; th
 else
 	fail "the restored database dumps as the live one" "$(diff "$T/live.txt" "$T/restored.txt" | head -3)"
 fi
+# A restore for real gives the restored database a new identity.
+store_id_of() { psql -X -At -c "SELECT convert_from(value, 'UTF8') FROM settings WHERE key = 'store_id'" "$1"; }
+RST="postgresql://casebook_owner@localhost:$PA/casebook_restore?$TLSQ"
+check "pg_restore keeps the store's identity" "$(store_id_of "$OWN")" "$(store_id_of "$RST")"
+expect_rc "casebookd restore --store: a new identity" 0 "$RCBD" restore --store "$RST"
+NEWID=$(store_id_of "$RST")
+expect_out "it names it" "new store id $NEWID"
+if [ "${#NEWID}" -eq 32 ] && [ "$NEWID" != "$(store_id_of "$OWN")" ]; then
+	pass "the restored database has its own identity"
+else
+	fail "the restored database has its own identity" "$NEWID"
+fi
 
 # ---- section 4: a hot standby, synchronous, and a failover ------------------
 
