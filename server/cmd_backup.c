@@ -38,12 +38,15 @@ const char cmd_backup_help[] =
     "(DIR/server.key) is not in it: back that file up once, apart, and\n"
     "keep it as secret as the key of a certificate.\n"
     "\n"
-    "Restore with 'casebookd restore'.\n"
+    "Restore with 'casebookd restore'. A PostgreSQL store (--store URL)\n"
+    "is backed up with pg_dump or base backups instead\n"
+    "(docs/OPERATIONS.md).\n"
     "\n"
     "Exit codes: 0 ok; 1 failure (no store, FILE exists, disk); 2 usage.\n";
 
 const char cmd_restore_help[] =
     "usage: casebookd restore --data DIR --from FILE [--replace]\n"
+    "       casebookd restore --store URL\n"
     "\n"
     "Make the central store of DIR a copy of the backup FILE (made by\n"
     "'casebookd backup'). The server must be stopped. A store already in\n"
@@ -73,6 +76,11 @@ const char cmd_restore_help[] =
     "(devices are told 'leases_paused'; the slots a device holds stay\n"
     "usable and become its own as it syncs) until, once every site's\n"
     "laptops have synced, 'casebookd randlist resume-leases --data DIR'.\n"
+    "\n"
+    "A PostgreSQL store is restored with PostgreSQL's own tools\n"
+    "(pg_restore, base backups: docs/OPERATIONS.md); then, with every\n"
+    "casebookd on it stopped, 'casebookd restore --store URL' (no\n"
+    "--from) gives the restored database its new identity.\n"
     "\n"
     "Exit codes: 0 ok; 1 failure (not a backup, damaged, newer schema, a\n"
     "store in DIR, a server running on DIR); 2 usage.\n";
@@ -134,6 +142,40 @@ static void print_carry(const struct srv_restore_carry *c)
 		       c->seq_backup, c->seq_after);
 }
 
+/* A PostgreSQL database restored by PostgreSQL's tools: its new
+ * identity, as a restore from a file gives one. */
+static int restore_pg(const char *url)
+{
+	struct srv_store_stats st;
+	struct srv_store *s = NULL;
+	char id[SRV_ID_HEX + 1];
+	struct cb_err err;
+	int rc;
+
+	cb_err_clear(&err);
+	rc = srv_store_open(url, &s, &err);
+	if (!rc)
+		rc = srv_store_begin(s, &err);
+	if (!rc) {
+		rc = srv_store_id_renew(s, &err);
+		if (!rc)
+			rc = srv_store_commit(s, &err);
+		else
+			srv_store_rollback(s);
+	}
+	if (!rc)
+		rc = srv_store_stats(s, &st, &err);
+	if (!rc)
+		rc = srv_store_id(s, id, &err);
+	srv_store_close(s);
+	if (rc)
+		return srv_fail(&err);
+	printf("restored store: %ld events (last sequence %" PRId64
+	       "), %ld subjects; new store id %s\n",
+	       st.events, st.last_seq, st.subjects, id);
+	return SRV_EXIT_OK;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	static const char *const names[] = {"--data", "--from", NULL};
@@ -151,6 +193,14 @@ int cmd_restore(int argc, char **argv)
 		return rc;
 	if (!vals[0])
 		return srv_usage("restore", "--data DIR is required");
+	if (srv_store_is_pg(vals[0]) && (vals[1] || replace))
+		return srv_error("a PostgreSQL store is restored with "
+				 "PostgreSQL's own tools (pg_restore, base "
+				 "backups: docs/OPERATIONS.md, section 5); "
+				 "then 'casebookd restore --store URL', "
+				 "without --from, gives it a new identity");
+	if (srv_store_is_pg(vals[0]))
+		return restore_pg(vals[0]);
 	if (!vals[1])
 		return srv_usage("restore", "--from FILE is required");
 	cb_err_clear(&err);

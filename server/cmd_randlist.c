@@ -46,7 +46,7 @@ const char cmd_randlist_help[] =
     "laptops have synced with the restored server: a slot still held by\n"
     "a laptop that has not synced could be leased to another. It works\n"
     "while the server runs.\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 ok; 1 failure (bad signature or structure, another\n"
     "study or protocol, a change to an assigned slot); 2 usage.\n";
 
@@ -161,7 +161,8 @@ int cmd_randlist(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!vals[0])
-		return srv_usage("randlist", "--data DIR is required");
+		return srv_usage("randlist",
+				 "--data DIR or --store URL is required");
 	if (!strcmp(argv[1], "import")) {
 		if (npos != 1)
 			return srv_usage("randlist",

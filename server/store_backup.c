@@ -131,7 +131,7 @@ out:
 	return rc;
 }
 
-int srv_store_backup(struct srv_store *s, const char *path, struct cb_err *err)
+int sq_backup(struct srv_store *s, const char *path, struct cb_err *err)
 {
 	char tmp[4200], dir[4200];
 	int rc;
@@ -145,7 +145,7 @@ int srv_store_backup(struct srv_store *s, const char *path, struct cb_err *err)
 			     (long)getpid()) >= sizeof(tmp))
 		return cb_err_set(err, CB_EINVAL, "path too long: %s", path);
 	unlink(tmp);
-	rc = copy_to(s->db.db, tmp, NULL, err);
+	rc = copy_to(SQ(s)->db.db, tmp, NULL, err);
 	if (rc)
 		return rc;
 	if (rename(tmp, path)) {
@@ -427,7 +427,7 @@ static int exec_n(sqlite3 *db, const char *sql, int64_t arg, long *n)
 static int carry_from(struct srv_store *t, const char *old_path,
 		      struct srv_restore_carry *c, struct cb_err *err)
 {
-	sqlite3 *db = t->db.db;
+	sqlite3 *db = SQ(t)->db.db;
 	sqlite3_stmt *st = NULL;
 	int64_t old_seq = 0;
 	size_t i;

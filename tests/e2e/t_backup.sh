@@ -19,6 +19,37 @@ PORT=$(free_port)
 URL="http://127.0.0.1:$PORT"
 at_exit stop_server
 
+# On PostgreSQL (tests/run.sh's second pass) backup and restore from a
+# file refuse, naming PostgreSQL's own tools and the procedure of
+# docs/OPERATIONS.md (section 5, which t_pg_ops.sh follows), and make
+# nothing; restore without --from gives a database those tools restored
+# its new identity.
+if is_pg; then
+	pg_store_id() { srv_sql "SELECT convert_from(value, 'UTF8') FROM settings WHERE key = 'store_id'"; }
+	"$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "init" "failed"
+	expect_rc "backup of a PostgreSQL store refuses" 1 "$CBD" backup --data "$D" --out "$T/b.db"
+	expect_out "it names pg_dump" "pg_dump or base backups"
+	expect_out "and the procedure" "docs/OPERATIONS.md, section 5"
+	check "no file is made" "" "$(ls "$T" | grep '^b\.db' || true)"
+	touch "$T/b.db.src"
+	expect_rc "restore into a PostgreSQL store refuses" 1 "$CBD" restore --data "$D" --from "$T/b.db.src"
+	expect_out "it names pg_restore" "pg_restore, base backups"
+	expect_out "and how to renew the identity" "without --from, gives it a new identity"
+	check "the store still opens" 0 "$("$CBD" status --data "$D" >/dev/null 2>&1; echo $?)"
+	ID0=$(pg_store_id)
+	expect_rc "restore --replace is refused too" 1 "$CBD" restore --data "$D" --replace
+	check "refusals leave the identity" "$ID0" "$(pg_store_id)"
+	expect_rc "restore without --from: a new identity" 0 "$CBD" restore --data "$D"
+	ID1=$(pg_store_id)
+	expect_out "it says the new identity" "new store id $ID1"
+	if [ "${#ID1}" -eq 32 ] && [ "$ID1" != "$ID0" ]; then
+		pass "the restored database has a new identity"
+	else
+		fail "the restored database has a new identity" "$ID0 -> $ID1"
+	fi
+	finish
+fi
+
 store_id() { sqlite3 "$1" "SELECT value FROM settings WHERE key = 'store_id'"; }
 events_in() { sqlite3 "$1" "SELECT count(*) FROM events"; }
 
