@@ -44,9 +44,25 @@ int cb_bundle_split(const char *magic, const char *buf, size_t len,
 		    size_t *plen);
 
 /*
- * Write a file of kind `magic` to `path` (mode 0600) through a temporary
- * file, fsync and rename, so a reader never sees half a file. CB_EIO
- * naming the path, CB_EINVAL for a path too long.
+ * 0 when `path` may receive a file of kind `magic`: nothing is there, or
+ * a regular file (not a symbolic link) that starts with the same magic
+ * line, an older bundle or reply the new one replaces. CB_EEXIST with a
+ * message naming the path otherwise (a link, a directory, a store or any
+ * other file: a mistyped path must never destroy data); CB_EINVAL for a
+ * path too long; CB_EIO when the path cannot be examined. Callers that
+ * change stored state before writing check first, so a refused path
+ * leaves nothing half done.
+ */
+int cb_bundle_target_check(const char *path, const char *magic,
+			   struct cb_err *err);
+
+/*
+ * Write a file of kind `magic` to `path` (mode 0600) through a new
+ * temporary file of a random name beside it (created exclusively), fsync
+ * and rename, so a reader never sees half a file and a link planted
+ * beside the target cannot redirect the write. The target is first
+ * checked with cb_bundle_target_check. CB_EIO naming the path,
+ * CB_EEXIST, CB_EINVAL as there.
  */
 int cb_bundle_write(const char *path, const char *magic, const char *device,
 		    const unsigned char sig[CB_SIGNATURE_BYTES],

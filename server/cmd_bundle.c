@@ -436,7 +436,10 @@ int cmd_bundle(int argc, char **argv)
 		return rc;
 	srv_slots_set_lease((unsigned)lease);
 	cb_err_clear(&err);
-	if (cb_file_read(pos[0], BUNDLE_MAX, &buf, &len, &err))
+	/* Before anything is applied: a reply that cannot be written where
+	 * asked would leave the events stored and the device unanswered. */
+	if (cb_bundle_target_check(vals[1], CB_REPLY_MAGIC, &err) ||
+	    cb_file_read(pos[0], BUNDLE_MAX, &buf, &len, &err))
 		return srv_fail(&err);
 	if (srv_lock_data(vals[0], "bundle import", &err)) {
 		free(buf);
