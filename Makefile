@@ -4,6 +4,8 @@
 #   make test            every unit and end-to-end test; ends "N passed, N failed"
 #   make demo            the main multi-site scenario on loopback
 #   make bench           benchmarks (timings are reported, never asserted)
+#   make trial|torture   seeded crash trials: 100 (CI), 2,000
+#   make inject          every N of the failure-injection loops
 #   make SANITIZE=address,undefined test
 #                        the same code and tests under sanitizers, built in
 #                        build-san/ so it never mixes with the normal objects
@@ -48,7 +50,9 @@ CLIENT_SRC := $(sort $(wildcard client/*.c))
 SERVER_SRC := $(sort $(wildcard server/*.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 BENCH_SRC  := $(sort $(wildcard tests/bench/bench_*.c))
-TOOL_SRC   := $(sort $(wildcard tests/tools/*.c))
+# The study generator's files (gen_*.c); the fault tools beside them
+# (faultinj.c, faultproxy.c) are programs of their own, below.
+TOOL_SRC   := $(sort $(wildcard tests/tools/gen_*.c))
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 CLIENT_OBJ := $(CLIENT_SRC:%.c=$(BUILD)/%.o)
@@ -63,11 +67,13 @@ GEN_STUDY  := $(BUILD)/tools/gen_study
 # test-events|test-list|test-secrets, status test-set) that some end-to-end
 # tests use. Only the files holding hooks are compiled again, with
 # CASEBOOK_TEST_HOOKS; bin/casebook never contains them.
-HOOK_SRC   := client/cmd_init.c client/cmd_status.c client/store.c
+HOOK_SRC   := client/cmd_init.c client/cmd_status.c client/entry.c \
+              client/store.c client/store_open.c client/store_rows.c
 HOOK_OBJ   := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
 HOOK_BIN   := $(BUILD)/hooks/casebook
 
-.PHONY: all deps test unit demo bench fmt clean fuzz fuzz-ci fuzz-build
+.PHONY: all deps test unit demo bench fmt clean fuzz fuzz-ci fuzz-build \
+	man install
 all: deps-check $(BIN)/casebook $(BIN)/casebookd $(GEN_STUDY)
 
 # Stop early with a useful message when a library is missing.
@@ -137,6 +143,13 @@ $(BUILD)/bench/bench_store: tests/bench/bench_store.c \
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
 	  $(LIB) $(LDLIBS_ALL)
 
+# bench_laptop fills registered laptops through the client's store.
+$(BUILD)/bench/bench_laptop: tests/bench/bench_laptop.c \
+		$(filter-out %/main.o,$(CLIENT_OBJ)) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
+	  $(LIB) $(LDLIBS_ALL)
+
 # bench_sync fills a registered laptop through the client's data-entry
 # session and stores rows through the server's store layer, so it links
 # the client's objects (all but its main) and the server's store*.o.
@@ -147,12 +160,53 @@ $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
 	  $(STORE_OBJ) $(LIB) $(LDLIBS_ALL)
 
+# Test tools (tests/tools/, docs/RELIABILITY.md): the failure-injection
+# library the loop tests load with LD_PRELOAD, and the fault-injecting
+# TCP proxy of the crash trial. Never built with sanitizers: the library
+# goes in front of the sanitizer's own allocator.
+TOOLS := $(BUILD)/tools/faultinj.so $(BUILD)/tools/faultproxy
+
+$(BUILD)/tools/faultinj.so: tests/tools/faultinj.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 $(WARN) $(CFLAGS) -fPIC -shared \
+	  $(shell pkg-config --cflags sqlite3 2>/dev/null) -o $@ $< -ldl
+
+$(BUILD)/tools/faultproxy: tests/tools/faultproxy.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L $(WARN) \
+	  $(CFLAGS) -o $@ $< -lpthread
+
 # `make test` installs what is missing first, as the README promises.
 test: deps
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN) $(FUZZ_REPLAY)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN) $(FUZZ_REPLAY) \
+	  $(TOOLS)
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_UNIT=$(abspath $(BUILD)/tests) \
 	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
-	  CASEBOOK_GEN_STUDY=$(abspath $(GEN_STUDY)) tests/run.sh
+	  CASEBOOK_GEN_STUDY=$(abspath $(GEN_STUDY)) \
+	  CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) tests/run.sh
+
+# The long runs of the reliability suites (docs/RELIABILITY.md):
+#   make trial     TRIALS (default 100) seeded crash trials, JOBS at a time
+#                  (default 3); SEED=N picks the first seed; CI runs it
+#   make torture   the same with 2,000 trials
+#   make inject    the failure-injection loops over every N, not a sample
+TRIALS ?= 100
+TRIAL_JOBS ?= 3
+.PHONY: trial torture inject
+trial: deps
+	@$(MAKE) --no-print-directory all $(TOOLS)
+	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) \
+	  python3 tests/tools/trial.py --trials $(TRIALS) --jobs $(TRIAL_JOBS) \
+	  $(if $(SEED),--first-seed $(SEED)) $(if $(KEEP),--keep $(KEEP))
+
+torture:
+	@$(MAKE) --no-print-directory trial TRIALS=2000
+
+inject: deps
+	@$(MAKE) --no-print-directory all $(HOOK_BIN) $(TOOLS)
+	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
+	  CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) INJECT_FULL=1 \
+	  TESTS=t_inject tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -166,6 +220,29 @@ bench: deps
 fmt:
 	clang-format -i common/*.[ch] client/*.[ch] server/*.[ch] tests/unit/*.[ch] \
 	  tests/tools/*.[ch] tests/fuzz/*.[ch]
+
+# ---- manual pages and installation ----------------------------------------
+#
+# The manual pages are made from the programs' own --help texts
+# (scripts/mkman), so they cannot disagree. `make install` puts the
+# programs, the pages, bash completion, the systemd unit and its sysusers
+# file under $(DESTDIR)$(PREFIX).
+PREFIX  ?= /usr/local
+MANDIR  := $(BUILD)/man
+MAN_OUT := $(MANDIR)/casebook.1 $(MANDIR)/casebookd.8
+
+man: $(MAN_OUT)
+$(MANDIR)/casebook.1: $(BIN)/casebook scripts/mkman
+	@mkdir -p $(dir $@)
+	scripts/mkman $(BIN)/casebook 1 \
+	  "clinical-trial data capture that works offline" >$@.tmp && mv $@.tmp $@
+$(MANDIR)/casebookd.8: $(BIN)/casebookd scripts/mkman
+	@mkdir -p $(dir $@)
+	scripts/mkman $(BIN)/casebookd 8 "the central Casebook server" \
+	  >$@.tmp && mv $@.tmp $@
+
+install: all man
+	scripts/install.sh $(BIN) $(MANDIR) "$(DESTDIR)" $(PREFIX)
 
 clean:
 	rm -rf build build-san build-fuzz bin

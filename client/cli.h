@@ -110,39 +110,14 @@ extern const char cmd_sign_help[];
 extern const char cmd_status_help[];
 
 /* The statistician's offline randomization tools: cmd_keygen.c and
- * cmd_randlist.c. randlist_write_new creates `path` (never replacing a
- * file: CB_EEXIST) with `mode` and writes `len` bytes, removing it again
- * when a write fails. */
+ * cmd_randlist.c. */
 int cmd_keygen(int argc, char **argv, struct cli_global *g);
 int cmd_randlist(int argc, char **argv, struct cli_global *g);
 extern const char cmd_keygen_help[];
 extern const char cmd_randlist_help[];
-int randlist_write_new(const char *path, const void *data, size_t len, int mode,
-		       struct cb_err *err);
-/* Warn on stderr that CASEBOOK_KDF_FAST=1 wraps `what` at a test cost. */
-void randlist_warn_test_cost(const char *what);
 
-/*
- * Randomization and the emergency code-break: cmd_randomize.c and
- * cmd_unblind.c (docs/randomization.md). The device's lease of slots is
- * the JSON setting RAND_META_LEASE (the server's GET /v1/slots answer,
- * plus "slots": every slot seen, by randomization number, with its list,
- * kit and site-sealed arm); RAND_META_USED is the array of randomization
- * numbers this device has used. randomize_fetch_slots (called by
- * sync_run after the pull) refreshes the lease, and so does
- * randomize_lease_save with the "slots" of a bundle reply, inside the
- * caller's transaction; a central role's device and a server without
- * slots leave it as it is.
- */
-#define RAND_META_LEASE "rand.lease"
-#define RAND_META_USED "rand.used"
-#define RAND_DATA_SLOT "slot" /* data key of a randomize event */
-struct store;
-struct net;
-struct sync_opts;
-struct entry;
-struct cb_protocol_item;
-struct cJSON;
+/* Randomization and the emergency code-break: cmd_randomize.c and
+ * cmd_unblind.c (docs/randomization.md; the lease is lease.h's). */
 int cmd_randomize(int argc, char **argv, struct cli_global *g);
 int cmd_unblind(int argc, char **argv, struct cli_global *g);
 extern const char cmd_randomize_help[];
@@ -150,16 +125,6 @@ extern const char cmd_unblind_help[];
 /* The DSMB's arms of the randomized subjects (GET /v1/arms): cmd_arms.c. */
 int cmd_arms(int argc, char **argv, struct cli_global *g);
 extern const char cmd_arms_help[];
-int randomize_fetch_slots(struct store *st, struct net *n,
-			  const struct sync_opts *o, struct cb_err *err);
-int randomize_lease_save(struct store *st, const struct cJSON *slots,
-			 struct cb_err *err);
-/* A JSON setting (an empty object or array when unset); cJSON_Delete. */
-int randomize_meta_load(struct store *st, const char *key, int array,
-			struct cJSON **out, struct cb_err *err);
-/* The subject's value of an item of the randomization form, or NULL. */
-const char *randomize_rand_value(struct entry *e, const char *subject,
-				 const struct cb_protocol_item *item);
 
 /* Data queries and the canonical dump: cmd_query.c, cmd_dump.c. */
 int cmd_query(int argc, char **argv, struct cli_global *g);

@@ -52,18 +52,6 @@ const char cmd_arms_help[] =
     "device (nothing is asked or fetched), a wrong passphrase or key, or\n"
     "the server refuses this device; 5 server unreachable.\n";
 
-/* A setting as a malloc'd string, or NULL when unset. */
-static char *meta_or_null(struct store *st, const char *key)
-{
-	struct cb_err err;
-	char *v = NULL;
-	size_t len;
-
-	if (store_meta_get(st, key, &v, &len, &err))
-		return NULL;
-	return v;
-}
-
 /* Open the store, refusing any role but ARMS_ROLE before asking for the
  * store's passphrase. */
 static int open_dsmb_store(const struct cli_global *g, struct store **out)
@@ -111,14 +99,14 @@ static int fetch_arms(struct store *st, const char *cacert, cJSON **out,
 	int rc;
 
 	*out = NULL;
-	server = meta_or_null(st, SYNC_META_SERVER);
+	server = store_meta_or_null(st, SYNC_META_SERVER);
 	if (!server)
 		return cb_err_set(err, CB_EINVAL,
 				  "this store was not registered with a server "
 				  "('casebook init --server URL --token TOKEN' "
 				  "makes one that is)");
 	if (!cacert)
-		cacert = saved = meta_or_null(st, SYNC_META_CACERT);
+		cacert = saved = store_meta_or_null(st, SYNC_META_CACERT);
 	rc = net_init(&n, server, cacert, err);
 	if (!rc) {
 		rc = sync_request(&n, &o, "GET", "/v1/arms", "", NULL, 0, st,

@@ -12,14 +12,21 @@
  * sync.server_key) and that the reply is for this device, then applies it
  * with the same code as `casebook sync` (client/sync.h): the verdicts
  * (synced or quarantined) and the pulled events and cursor, all in one
- * transaction.
+ * transaction. Both files are streamed (jstream.h, crypto.h's
+ * cb_sign_stream and cb_verify_stream), so neither side holds a bundle
+ * in memory, whatever its size.
  */
+#include "buf.h"
 #include "bundle.h"
 #include "cli.h"
 #include "clock.h"
 #include "crypto.h"
+#include "derive.h"
 #include "json.h"
+#include "jstream.h"
+#include "lease.h"
 #include "protocol.h"
+#include "role.h"
 #include "store.h"
 #include "sync.h"
 
@@ -30,11 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* First lines of the two files (docs/bundles.md). */
-/* Largest reply read. */
-#define REPLY_MAX (256u * 1024u * 1024u)
-/* Device ids are 32 lowercase hex digits. */
 
 const char cmd_bundle_help[] =
     "usage: casebook bundle export FILE\n"
@@ -78,18 +80,6 @@ static int refuse(const char *fmt, ...)
 	return EXIT_AUTH;
 }
 
-/* A setting as a malloc'd string, or NULL when unset. */
-static char *meta_or_null(struct store *st, const char *key)
-{
-	struct cb_err err;
-	char *v = NULL;
-	size_t len;
-
-	if (store_meta_get(st, key, &v, &len, &err))
-		return NULL;
-	return v;
-}
-
 /* A cursor's value; -1 for text that is not one. */
 static long long cursor_value(const char *s)
 {
@@ -105,56 +95,104 @@ static long long cursor_value(const char *s)
 
 /* ---- export ------------------------------------------------------------ */
 
-/* The events to push, joined by commas. */
-struct gather {
-	const cJSON *quarantine;
-	char *buf;
-	size_t len, cap, count, skipped;
+/*
+ * The bundle is written as a stream, never held: its payload is
+ * {"format","device","study","protocol_sha256","created","cursor",
+ * "events":[every event a push would send, byte for byte, in local
+ * order]}, read from the store a batch at a time inside one read
+ * snapshot, signed (Ed25519ph, one pass) and written as they are read.
+ */
+
+/* Where payload bytes go: the signature and the file. */
+struct sink {
+	struct cb_sign_stream *sign;
+	struct cb_bundle_out *out;
+	struct cb_buf pending;	   /* bytes not yet written */
+	size_t count;		   /* events in the payload */
+	struct cb_err *err;
 };
 
-static int gather_one(void *ctx, const struct store_event *ev)
+/* Pending bytes are written once this many gather. */
+#define SINK_FLUSH (256u * 1024u)
+
+static int sink_flush(struct sink *k)
 {
-	struct gather *g = ctx;
+	int rc = 0;
 
-	if (sync_quarantine_has(g->quarantine, ev->id)) {
-		g->skipped++;
-		return 0;
-	}
-	if (g->len + ev->len + 2 > g->cap) {
-		size_t cap = g->cap ? g->cap : 65536;
-		char *nb;
-
-		while (cap < g->len + ev->len + 2)
-			cap *= 2;
-		nb = realloc(g->buf, cap);
-		if (!nb)
-			return CB_ENOMEM;
-		g->buf = nb;
-		g->cap = cap;
-	}
-	if (g->count++)
-		g->buf[g->len++] = ',';
-	memcpy(g->buf + g->len, ev->json, ev->len);
-	g->len += ev->len;
-	return 0;
+	if (cb_buf_len(&k->pending))
+		rc = cb_bundle_out_write(k->out, cb_buf_str(&k->pending),
+					 cb_buf_len(&k->pending), k->err);
+	cb_buf_reset(&k->pending);
+	return rc;
 }
 
-/*
- * The payload: {"format","device","study","protocol_sha256","created",
- * "cursor","events":[the stored events, byte for byte]}.
- */
-static int build_payload(struct store *st, const struct gather *ev,
-			 const char *cursor, char **out, size_t *out_len,
-			 struct cb_err *err)
+static int sink_put(struct sink *k, const void *p, size_t n)
+{
+	int rc;
+
+	cb_sign_stream_update(k->sign, p, n);
+	if (cb_buf_len(&k->pending) + n > SINK_FLUSH && (rc = sink_flush(k)))
+		return rc;
+	if (n > SINK_FLUSH)
+		return cb_bundle_out_write(k->out, p, n, k->err);
+	return cb_buf_add(&k->pending, p, n, k->err);
+}
+
+struct emit_ctx {
+	struct sink *k;
+	int64_t last;
+};
+
+static int emit_event(void *ctx, const struct store_event *ev)
+{
+	struct emit_ctx *c = ctx;
+	int rc = 0;
+
+	if (c->k->count++)
+		rc = sink_put(c->k, ",", 1);
+	if (!rc)
+		rc = sink_put(c->k, ev->json, ev->len);
+	c->last = ev->seq;
+	return rc;
+}
+
+/* The payload (after its `head`) through the sink: the queued events. */
+static int emit_payload(struct store *st, const char *head, struct sink *k,
+			struct cb_err *err)
+{
+	struct emit_ctx c = {k, 0};
+	int64_t before;
+	int rc;
+
+	k->count = 0;
+	rc = sink_put(k, head, strlen(head));
+	do {
+		before = c.last;
+		if (!rc)
+			rc = store_each_queued(st, c.last, 500, emit_event, &c,
+					       err);
+	} while (!rc && c.last != before);
+	if (!rc)
+		rc = sink_put(k, "]}", 2);
+	if (!rc)
+		rc = sink_flush(k);
+	return rc;
+}
+
+/* The payload's head: its members up to the open events array. */
+static int payload_head(struct store *st, const char *cursor, char **out,
+			struct cb_err *err)
 {
 	char created[CB_CLOCK_UTC_BUF], sum[CB_HASH_HEX_SIZE];
 	struct cb_protocol *p = NULL;
 	const char *bytes;
-	size_t blen, hl;
-	char *head, *res;
+	size_t blen;
+	char *head = NULL;
+	struct cb_buf b;
 	cJSON *o;
 	int rc;
 
+	*out = NULL;
 	rc = store_protocol_bytes(st, &bytes, &blen, err);
 	if (!rc)
 		rc = store_protocol_load(st, &p, err);
@@ -163,7 +201,6 @@ static int build_payload(struct store *st, const struct gather *ev,
 	cb_sha256_hex(bytes, blen, sum);
 	cb_clock_format_utc(cb_clock_now_ms(), created);
 	o = cJSON_CreateObject();
-	head = NULL;
 	if (o && cJSON_AddStringToObject(o, "format", CB_BUNDLE_MAGIC) &&
 	    cJSON_AddStringToObject(o, "device", store_device_id(st)) &&
 	    cJSON_AddStringToObject(o, "study", p->id) &&
@@ -176,206 +213,335 @@ static int build_payload(struct store *st, const struct gather *ev,
 	if (!head)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	/* head ends with '}': the events go in its place. */
-	hl = strlen(head) - 1;
-	res = malloc(hl + ev->len + 16);
-	if (!res) {
-		free(head);
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	}
-	memcpy(res, head, hl);
+	cb_buf_init(&b, strlen(head) + 32);
+	rc = cb_buf_add(&b, head, strlen(head) - 1, err);
+	if (!rc)
+		rc = cb_buf_addstr(&b, ",\"events\":[", err);
 	free(head);
-	memcpy(res + hl, ",\"events\":[", 11);
-	hl += 11;
-	if (ev->len)
-		memcpy(res + hl, ev->buf, ev->len);
-	hl += ev->len;
-	memcpy(res + hl, "]}", 3);
-	*out = res;
-	*out_len = hl + 2;
-	return 0;
+	if (!rc)
+		*out = cb_buf_take(&b, NULL);
+	cb_buf_free(&b);
+	if (!rc && !*out)
+		rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+	return rc;
+}
+
+/* MAGIC "\n" DEVICE "\n": what the signature covers before the payload. */
+static void sign_prefix(struct cb_sign_stream *s, const char *magic,
+			const char *device)
+{
+	cb_sign_stream_update(s, magic, strlen(magic));
+	cb_sign_stream_update(s, "\n", 1);
+	cb_sign_stream_update(s, device, strlen(device));
+	cb_sign_stream_update(s, "\n", 1);
 }
 
 static int bundle_export(struct store *st, const char *path)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES];
-	struct gather g;
+	struct cb_bundle_out out;
+	struct store_counts c;
+	struct sink k;
 	struct cb_err err;
-	cJSON *quarantine = NULL;
-	char *cursor, *payload = NULL, *text = NULL;
-	size_t plen = 0, tlen = 0;
-	int rc;
+	char *cursor, *head = NULL;
+	size_t skipped = 0;
+	int rc, began = 0, opened = 0;
 
-	memset(&g, 0, sizeof(g));
+	memset(&k, 0, sizeof(k));
 	cb_err_clear(&err);
-	cursor = meta_or_null(st, SYNC_META_CURSOR);
-	rc = sync_quarantine_load(st, &quarantine, &err);
+	k.err = &err;
+	cb_buf_init(&k.pending, SINK_FLUSH);
+	cursor = store_meta_or_null(st, SYNC_META_CURSOR);
+	rc = store_read_begin(st, &began, &err);
+	if (!rc)
+		rc = store_counts(st, &c, &err);
 	if (!rc) {
-		g.quarantine = quarantine;
-		rc = store_each_event(st, NULL, STORE_ITER_UNSYNCED, gather_one,
-				      &g, &err);
-		if (rc == CB_ENOMEM)
-			cb_err_set(&err, rc, "out of memory");
+		skipped = (size_t)(c.unsynced - c.queued);
+		rc = payload_head(st, cursor ? cursor : "0", &head, &err);
 	}
 	if (!rc)
-		rc = build_payload(st, &g, cursor ? cursor : "0", &payload,
-				   &plen, &err);
+		rc = store_sign_stream(st, &k.sign, &err);
+	if (!rc)
+		rc = cb_bundle_out_open(&out, path, CB_BUNDLE_MAGIC,
+					store_device_id(st), &err);
 	if (!rc) {
-		text = cb_bundle_signed_text(
-		    CB_BUNDLE_MAGIC, store_device_id(st), payload, plen, &tlen);
-		if (!text)
-			rc = cb_err_set(&err, CB_ENOMEM, "out of memory");
+		opened = 1;
+		k.out = &out;
+		sign_prefix(k.sign, CB_BUNDLE_MAGIC, store_device_id(st));
+		rc = emit_payload(st, head, &k, &err);
 	}
 	if (!rc)
-		rc = store_sign(st, text, tlen, sig, &err);
-	if (!rc)
-		rc = cb_bundle_write(path, CB_BUNDLE_MAGIC, store_device_id(st),
-				     sig, payload, plen, &err);
+		rc = cb_sign_stream_final(k.sign, sig, &err);
+	if (!rc) {
+		opened = 0;
+		rc = cb_bundle_out_close(&out, sig, &err);
+	}
+	if (opened)
+		cb_bundle_out_abort(&out);
+	store_read_end(st, began);
 	if (!rc) {
 		printf("wrote bundle %s: %zu event%s to push, pull from "
 		       "cursor %s\n",
-		       path, g.count, g.count == 1 ? "" : "s",
+		       path, k.count, k.count == 1 ? "" : "s",
 		       cursor ? cursor : "0");
-		if (g.skipped)
+		if (skipped)
 			printf("%zu event%s in quarantine not included: see "
 			       "'casebook status'\n",
-			       g.skipped, g.skipped == 1 ? "" : "s");
+			       skipped, skipped == 1 ? "" : "s");
 		printf("the administrator runs: casebookd bundle import "
 		       "--data DIR %s --reply OUT\n",
 		       path);
 	}
-	if (g.buf)
-		cb_wipe_free(g.buf, g.cap);
-	if (payload)
-		cb_wipe_free(payload, plen + 1);
-	if (text)
-		cb_wipe_free(text, tlen + 1);
-	cJSON_Delete(quarantine);
+	cb_sign_stream_free(k.sign);
+	if (k.pending.data)
+		cb_wipe(k.pending.data, k.pending.cap);
+	cb_buf_free(&k.pending);
+	free(head);
 	free(cursor);
 	return rc ? cli_fail(&err) : EXIT_OK;
 }
 
 /* ---- import ------------------------------------------------------------ */
 
-/* The verdicts, the pulled pages and the cursor, in one transaction. */
-static int apply_reply(struct store *st, const cJSON *push, const cJSON *pull,
-		       const cJSON *slots, struct sync_stats *s,
-		       struct cb_err *err)
+/*
+ * The reply is read as a stream too: its server signature is checked
+ * first, in one pass over the file; then its payload is applied in a
+ * second pass, one value at a time (jstream.h): each push result, each
+ * pulled event, each page's cursor, the lease. All of it goes in one
+ * transaction, rolled back when anything is wrong (a reply for another
+ * device or study included), so nothing is applied unless all is; then
+ * every subject it touched is derived once, as a sync does.
+ */
+
+/* Largest single value of a reply read (an event is at most
+ * CB_VALUE_MAX; the lease and the results are far smaller). */
+#define REPLY_VALUE_MAX (CB_VALUE_MAX + 65536u)
+
+static const char *const reply_open[] = {
+    "", "push", "push.results", "pull", "pull[]", "pull[].events", NULL};
+
+struct reply {
+	struct store *st;
+	struct sync_stats *s;
+	struct derive_cache *dc;
+	char format[64], device[CB_BUNDLE_DEVICE_HEX + 8], study[256];
+	int have_results, npages;
+	/* the page being read */
+	int page_events, page_next, page_more, more;
+	char next[48], last_next[48];
+	struct cb_err *err;
+};
+
+static void copy_str(char *dst, size_t cap, const cJSON *v)
+{
+	snprintf(dst, cap, "%s", cJSON_IsString(v) ? v->valuestring : "");
+}
+
+static int reply_value(void *ctx, const char *path, const cJSON *v)
+{
+	struct reply *r = ctx;
+
+	if (!strcmp(path, "format"))
+		copy_str(r->format, sizeof(r->format), v);
+	else if (!strcmp(path, "device"))
+		copy_str(r->device, sizeof(r->device), v);
+	else if (!strcmp(path, "study"))
+		copy_str(r->study, sizeof(r->study), v);
+	else if (!strcmp(path, "push.results[]"))
+		return sync_apply_push_result(r->st, cb_json_str(v, "id"), v,
+					      r->s, r->err);
+	else if (!strcmp(path, "push.results") && !v)
+		r->have_results = 1;
+	else if (!strcmp(path, "pull[].events[]"))
+		return sync_store_pulled(r->st, v, r->s, r->dc, r->err);
+	else if (!strcmp(path, "pull[].events") && !v)
+		r->page_events = 1;
+	else if (!strcmp(path, "pull[].next")) {
+		if (!cJSON_IsString(v) || strlen(v->valuestring) > 40)
+			return cb_err_set(
+			    r->err, CB_EINVAL,
+			    "the reply's pull page has no cursor");
+		copy_str(r->next, sizeof(r->next), v);
+		r->page_next = 1;
+	} else if (!strcmp(path, "pull[].more")) {
+		r->page_more = cJSON_IsBool(v);
+		r->more = cJSON_IsTrue(v);
+	} else if (!strcmp(path, "pull[]") && !v) {
+		if (!r->page_events || !r->page_next || !r->page_more)
+			return cb_err_set(r->err, CB_EINVAL,
+					  "the server's pull answer is not "
+					  "{events, next, more}");
+		memcpy(r->last_next, r->next, sizeof(r->next));
+		r->page_events = r->page_next = r->page_more = 0;
+		r->npages++;
+	} else if (!strcmp(path, "slots") && cJSON_IsObject(v) &&
+		   cb_role_is_site(store_role(r->st))) {
+		/* A site device's randomization lease, as a network sync
+		 * keeps it. */
+		return lease_save(r->st, v, r->err);
+	}
+	return 0;
+}
+
+/*
+ * Apply the reply's payload (fd at its first byte), all in one
+ * transaction: 0, or the error in *err (nothing applied), with *refused
+ * set when the reply answers another device or study.
+ */
+static int apply_reply(struct store *st, int fd, struct sync_stats *s,
+		       int *refused, struct cb_err *err)
 {
 	char now[CB_CLOCK_UTC_BUF];
-	cJSON *quarantine = NULL;
-	const cJSON *page;
-	const char *next = NULL;
+	struct cb_protocol *p = NULL;
+	struct store_counts c;
+	struct reply r;
 	char *cur;
-	int more = 0, rc;
+	int rc;
 
 	memset(s, 0, sizeof(*s));
-	cur = meta_or_null(st, SYNC_META_CURSOR);
-	rc = store_begin(st, err);
+	memset(&r, 0, sizeof(r));
+	r.st = st;
+	r.s = s;
+	r.err = err;
+	*refused = 0;
+	cur = store_meta_or_null(st, SYNC_META_CURSOR);
+	rc = store_protocol_load(st, &p, err);
 	if (!rc)
-		rc = sync_quarantine_load(st, &quarantine, err);
+		rc = derive_cache_new(st, p, SYNC_DERIVE_CACHE, &r.dc, err);
 	if (!rc)
-		rc = sync_apply_push_results(st, NULL, 0, push, quarantine, s,
-					     err);
-	cJSON_ArrayForEach(page, pull)
-	{
-		if (rc)
-			break;
-		rc = sync_store_pull_page(st, page, &next, &more, s, err);
+		rc = store_begin(st, err);
+	if (!rc)
+		rc = cb_jstream_walk(fd, reply_open, REPLY_VALUE_MAX,
+				     "reply payload", reply_value, &r, err);
+	if (!rc &&
+	    (strcmp(r.format, CB_REPLY_MAGIC) || !r.have_results ||
+	     strcmp(r.device, store_device_id(st)) || strcmp(r.study, p->id))) {
+		*refused = 1;
+		rc = cb_err_set(err, CB_EAUTH,
+				"the reply is not a %s answer for this device "
+				"and study %s",
+				CB_REPLY_MAGIC, p->id);
 	}
-	if (!rc && !next)
+	if (!rc && !r.npages)
 		rc = cb_err_set(err, CB_EINVAL, "the reply has no pull page");
-	/* A site device's randomization lease, as a network sync keeps it. */
-	if (!rc && slots && cb_role_is_site(store_role(st)))
-		rc = randomize_lease_save(st, slots, err);
 	/* An older reply imported late never moves the cursor back. */
-	if (!rc && cursor_value(next) >= cursor_value(cur))
-		rc = store_meta_set(st, SYNC_META_CURSOR, next, strlen(next),
-				    err);
+	if (!rc && cursor_value(r.last_next) >= cursor_value(cur))
+		rc = store_meta_set(st, SYNC_META_CURSOR, r.last_next,
+				    strlen(r.last_next), err);
 	if (!rc) {
 		cb_clock_format_utc(cb_clock_now_ms(), now);
 		rc = store_meta_set(st, SYNC_META_LAST, now, strlen(now), err);
 	}
 	if (!rc)
+		rc = derive_cache_write(r.dc, err);
+	if (!rc)
 		rc = store_commit(st, err);
 	else
 		store_rollback(st);
-	if (quarantine)
-		s->quarantined = (size_t)cJSON_GetArraySize(quarantine);
-	cJSON_Delete(quarantine);
+	derive_cache_free(r.dc);
+	if (!rc)
+		rc = derive_pending(st, p, isatty(STDERR_FILENO), NULL, err);
+	cb_protocol_free(p);
+	if (!rc)
+		rc = store_counts(st, &c, err);
+	if (!rc)
+		s->quarantined = (size_t)c.quarantined;
 	free(cur);
 	return rc;
 }
 
-static int bundle_import(struct store *st, const char *buf, size_t len)
+/* The server's signature over the whole file, in one pass. */
+static int verify_reply(int fd, const char *device,
+			const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
+			const unsigned char sig[CB_SIGNATURE_BYTES],
+			struct cb_err *err)
+{
+	struct cb_verify_stream *v = NULL;
+	char buf[65536];
+	ssize_t n;
+	int rc;
+
+	rc = cb_verify_stream_new(pk, sig, &v, err);
+	if (rc)
+		return rc;
+	cb_verify_stream_update(v, CB_REPLY_MAGIC "\n",
+				strlen(CB_REPLY_MAGIC) + 1);
+	cb_verify_stream_update(v, device, strlen(device));
+	cb_verify_stream_update(v, "\n", 1);
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			cb_verify_stream_free(v);
+			return cb_err_set(err, CB_EIO, "reading the reply: %s",
+					  strerror(errno));
+		}
+		cb_verify_stream_update(v, buf, (size_t)n);
+	}
+	rc = cb_verify_stream_final(v, err);
+	cb_verify_stream_free(v);
+	return rc;
+}
+
+static int bundle_import(struct store *st, const char *path)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES], pk[CB_SIGN_PUBLIC_BYTES];
 	char device[CB_BUNDLE_DEVICE_HEX + 1];
-	struct cb_protocol *p = NULL;
 	struct sync_stats s;
 	struct cb_err err;
-	const char *payload;
-	const cJSON *push, *pull;
-	char *key, *text;
-	size_t plen, tlen;
-	cJSON *j;
-	int rc;
+	long long at = 0;
+	char *key;
+	int fd = -1, rc, refused = 0;
 
 	cb_err_clear(&err);
-	if (cb_bundle_split(CB_REPLY_MAGIC, buf, len, device, sig, &payload,
-			    &plen))
+	rc = cb_bundle_in_open(path, CB_REPLY_MAGIC, device, sig, &fd, &at,
+			       &err);
+	if (rc == CB_EIO)
+		return cli_fail(&err);
+	if (rc)
 		return refuse("this is not a bundle reply (%s: a header line, "
 			      "the device id, the signature, then the "
-			      "payload); it is damaged or not made by "
-			      "'casebookd bundle import'",
-			      CB_REPLY_MAGIC);
-	if (strcmp(device, store_device_id(st)))
+			      "payload); it is damaged, not made by "
+			      "'casebookd bundle import', or of an older "
+			      "format (%s): export a new bundle and import "
+			      "the server's reply to it",
+			      CB_REPLY_MAGIC, CB_REPLY_MAGIC_V1);
+	if (strcmp(device, store_device_id(st))) {
+		close(fd);
 		return refuse("it answers device %s, not this device (%s)",
 			      device, store_device_id(st));
-	key = meta_or_null(st, SYNC_META_SERVER_KEY);
-	if (!key)
+	}
+	key = store_meta_or_null(st, SYNC_META_SERVER_KEY);
+	if (!key) {
+		close(fd);
 		return cli_error("this store does not know its server's key "
 				 "(it was not registered with a server that "
 				 "signs bundle replies); sync by network");
+	}
 	rc = cb_hex_decode(key, strlen(key), pk, sizeof(pk), NULL, &err);
 	free(key);
-	if (rc)
+	if (rc) {
+		close(fd);
 		return cli_error("setting %s is not a public key: %s",
 				 SYNC_META_SERVER_KEY, err.msg);
-	text =
-	    cb_bundle_signed_text(CB_REPLY_MAGIC, device, payload, plen, &tlen);
-	if (!text)
-		return cli_error("out of memory");
-	rc = cb_verify(pk, text, tlen, sig, &err);
-	free(text);
-	if (rc)
+	}
+	rc = verify_reply(fd, device, pk, sig, &err);
+	if (rc == CB_EAUTH) {
+		close(fd);
 		return refuse("the server signature does not verify: the reply "
 			      "was altered or damaged, or not made by the "
 			      "server this device is registered with");
-	j = cb_json_parse(payload, plen, REPLY_MAX, "reply payload", &err);
-	if (!j)
+	}
+	if (!rc && lseek(fd, (off_t)at, SEEK_SET) < 0)
+		rc = cb_err_set(&err, CB_EIO, "reading the reply: %s",
+				strerror(errno));
+	if (!rc)
+		rc = apply_reply(st, fd, &s, &refused, &err);
+	close(fd);
+	if (refused)
 		return refuse("%s", err.msg);
-	push = cb_json_obj(j, "push");
-	pull = cb_json_arr(j, "pull");
-	rc = store_protocol_load(st, &p, &err);
-	if (rc) {
-		cJSON_Delete(j);
-		return cli_fail(&err);
-	}
-	if (!cb_json_str(j, "format") ||
-	    strcmp(cb_json_str(j, "format"), CB_REPLY_MAGIC) || !push ||
-	    !pull || !cb_json_str(j, "device") ||
-	    strcmp(cb_json_str(j, "device"), device) ||
-	    !cb_json_str(j, "study") || strcmp(cb_json_str(j, "study"), p->id))
-		rc = refuse("the reply is not a %s answer for this device and "
-			    "study %s",
-			    CB_REPLY_MAGIC, p->id);
-	cb_protocol_free(p);
-	if (rc) {
-		cJSON_Delete(j);
-		return rc;
-	}
-	rc = apply_reply(st, push, pull, cb_json_obj(j, "slots"), &s, &err);
-	cJSON_Delete(j);
+	if (rc == CB_EINVAL && !strncmp(err.msg, "reply payload", 13))
+		return refuse("%s", err.msg);
 	if (rc)
 		return cli_fail(&err);
 	sync_print_stats(&s);
@@ -386,8 +552,7 @@ int cmd_bundle(int argc, char **argv, struct cli_global *g)
 {
 	struct store *st = NULL;
 	struct cb_err err;
-	char *buf = NULL, *server;
-	size_t len = 0;
+	char *server;
 	int rc, exp;
 
 	if (argc != 3 ||
@@ -396,14 +561,16 @@ int cmd_bundle(int argc, char **argv, struct cli_global *g)
 					   "'bundle import FILE'");
 	exp = !strcmp(argv[1], "export");
 	cb_err_clear(&err);
-	if (!exp && cb_file_read(argv[2], REPLY_MAX, &buf, &len, &err))
-		return cli_fail(&err);
-	rc = store_open_cli(g, &st, &err);
-	if (rc) {
-		free(buf);
+	/* A reply that cannot be read is said before the passphrase. */
+	if (!exp && access(argv[2], R_OK)) {
+		cb_err_set(&err, CB_EIO, "cannot read %s: %s", argv[2],
+			   strerror(errno));
 		return cli_fail(&err);
 	}
-	server = meta_or_null(st, SYNC_META_SERVER);
+	rc = store_open_cli(g, &st, &err);
+	if (rc)
+		return cli_fail(&err);
+	server = store_meta_or_null(st, SYNC_META_SERVER);
 	if (!server) {
 		rc = cli_error("this store was not registered with a server "
 			       "('casebook init --server URL --token TOKEN' "
@@ -411,10 +578,9 @@ int cmd_bundle(int argc, char **argv, struct cli_global *g)
 	} else if (exp) {
 		rc = bundle_export(st, argv[2]);
 	} else {
-		rc = bundle_import(st, buf, len);
+		rc = bundle_import(st, argv[2]);
 	}
 	free(server);
-	free(buf);
 	store_close(st);
 	return rc;
 }

@@ -6,10 +6,13 @@
  * ranges and edit checks, then one signed form.save event. Hard check
  * failures save nothing (exit 3); soft ones save, open a query and warn.
  *
- * `form show` reads one form instance back from the merge state: values
- * (or both sides of a conflict), completeness, signature, scores, open
- * queries, and with --history the audit trail, which is the event log
- * read back through cb_merge_history (never a table of its own).
+ * `form show` reads one form instance back from its subject's merge state
+ * (entry_merge: that subject's events only): values (or both sides of a
+ * conflict), completeness, signature, scores, open queries, and with
+ * --history the audit trail, which is the event log read back through
+ * cb_merge_history (never a table of its own). What it shows is gathered
+ * once (struct show) and rendered by show_text or show_json (jout.h says
+ * why not one tree).
  *
  * `form enter` asks item by item on a terminal, checks every answer at
  * once with cb_protocol_check_value, shows the changes, asks to confirm
@@ -25,6 +28,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "json.h"
 #include "record.h"
 
@@ -80,6 +84,10 @@ const char cmd_form_help[] =
 #define HIST_CELL_MAX 40
 /* Widest label column in `form show`. */
 #define SHOW_LABEL_MAX 56
+/* Most open queries on one form instance, and most rows of its history
+ * (far above what one subject's events make). */
+#define FORM_QUERIES_MAX (1u << 20)
+#define HIST_ROWS_MAX (1u << 24)
 
 static int form_set(int argc, char **argv, struct cli_global *g)
 {
@@ -219,6 +227,9 @@ static char *join_values(const char *const *vals, size_t n, const char *none)
 /* One form instance being looked at. */
 struct form_view {
 	struct entry *e;
+	/* the subject's events (entry_merge); valid until the session's
+	 * next transaction */
+	struct cb_merge *merge;
 	const char *subject;
 	const struct cb_protocol_visit *visit;
 	const struct cb_protocol_form *form;
@@ -271,16 +282,11 @@ static int query_collect(const struct cb_merge_query *q, void *ctx)
 
 	if (q->status == CB_QUERY_CLOSED || !query_on_form(ql->v, q))
 		return 0;
-	if (ql->n == ql->cap) {
-		size_t cap = ql->cap ? 2 * ql->cap : 8;
-		void *p = realloc(ql->list, cap * sizeof(*ql->list));
-
-		if (!p) {
-			ql->nomem = 1;
-			return 1;
-		}
-		ql->list = p;
-		ql->cap = cap;
+	if (cb_array_grow((void **)&ql->list, &ql->cap, ql->n + 1,
+			  sizeof(*ql->list), FORM_QUERIES_MAX, "queries",
+			  NULL)) {
+		ql->nomem = 1;
+		return 1;
 	}
 	ql->list[ql->n++] = *q;
 	return 0;
@@ -335,15 +341,9 @@ static struct hist_row *hist_add(struct hist *h, const struct cb_event *ev,
 {
 	struct hist_row *r;
 
-	if (h->n == h->cap) {
-		size_t cap = h->cap ? 2 * h->cap : 32;
-		void *p = realloc(h->rows, cap * sizeof(*h->rows));
-
-		if (!p)
-			goto nomem;
-		h->rows = p;
-		h->cap = cap;
-	}
+	if (cb_array_grow((void **)&h->rows, &h->cap, h->n + 1,
+			  sizeof(*h->rows), HIST_ROWS_MAX, "history", NULL))
+		goto nomem;
 	r = &h->rows[h->n];
 	memset(r, 0, sizeof(*r));
 	snprintf(r->hlc, sizeof(r->hlc), "%s", ev->hlc);
@@ -479,7 +479,7 @@ static int hist_event(const struct cb_event *ev, void *ctx)
 				      ? ev->id
 				      : cb_event_data(ev, CB_DATA_QUERY);
 
-		if (!qid || cb_merge_query_get(v->e->merge, qid, &q, &err) ||
+		if (!qid || cb_merge_query_get(v->merge, qid, &q, &err) ||
 		    !query_on_form(v, &q))
 			return 0;
 		if (q.item[0])
@@ -542,7 +542,7 @@ static int hist_load(const struct form_view *v, struct hist *h,
 	for (i = 0; i < v->form->nitems; i++) {
 		h->order = i;
 		rc = cb_merge_history(
-		    v->e->merge, v->subject, v->visit->code, v->form->code,
+		    v->merge, v->subject, v->visit->code, v->form->code,
 		    v->inst, v->form->items[i].code, hist_change, h, err);
 		if (rc == CB_ENOTFOUND) {
 			cb_err_clear(err);
@@ -553,7 +553,7 @@ static int hist_load(const struct form_view *v, struct hist *h,
 		if (rc)
 			return rc;
 	}
-	rc = cb_merge_each_event(v->e->merge, v->subject, hist_event, h);
+	rc = cb_merge_each_event(v->merge, v->subject, hist_event, h);
 	if (h->nomem || rc)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	if (h->n)
@@ -629,7 +629,7 @@ static int show_load(const struct form_view *v, struct show *s,
 {
 	struct cb_record_source rs;
 	struct cb_check_source src =
-	    cb_record_source(&rs, v->e->merge, v->subject);
+	    cb_record_source(&rs, v->merge, v->subject);
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -644,7 +644,7 @@ static int show_load(const struct form_view *v, struct show *s,
 				     v->instance, &s->scores, err);
 	if (rc)
 		return rc;
-	rc = cb_merge_form_get(v->e->merge, v->subject, v->visit->code,
+	rc = cb_merge_form_get(v->merge, v->subject, v->visit->code,
 			       v->form->code, v->inst, &s->mf, err);
 	if (rc == CB_ENOTFOUND) {
 		cb_err_clear(err);
@@ -654,7 +654,7 @@ static int show_load(const struct form_view *v, struct show *s,
 		s->has_form = 1;
 	}
 	s->queries.v = v;
-	rc = cb_merge_each_query(v->e->merge, v->subject, query_collect,
+	rc = cb_merge_each_query(v->merge, v->subject, query_collect,
 				 &s->queries, err);
 	if (s->queries.nomem)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -736,7 +736,7 @@ static int show_text(const struct form_view *v, const struct show *s,
 		printf("  ");
 		put_padded(stdout, it->label, wlabel);
 		printf("  ");
-		rc = cb_merge_item_get(v->e->merge, v->subject, v->visit->code,
+		rc = cb_merge_item_get(v->merge, v->subject, v->visit->code,
 				       v->form->code, v->inst, it->code, &mi,
 				       err);
 		if (rc == CB_ENOTFOUND) {
@@ -867,7 +867,7 @@ static int show_json(const struct form_view *v, const struct show *s,
 					       cb_item_type_name(it->type));
 		if (bad)
 			break;
-		rc = cb_merge_item_get(v->e->merge, v->subject, v->visit->code,
+		rc = cb_merge_item_get(v->merge, v->subject, v->visit->code,
 				       v->form->code, v->inst, it->code, &mi,
 				       err);
 		if (rc == CB_ENOTFOUND) {
@@ -992,6 +992,8 @@ static int view_open(struct cli_global *g, const char *subject,
 	v->e = e;
 	v->subject = subject;
 	rc = entry_subject_known(e, subject, &err);
+	if (!rc)
+		rc = entry_merge(e, subject, &v->merge, &err);
 	if (!rc)
 		rc = cb_record_resolve(e->proto, visit, form, &v->visit,
 				       &v->form, &v->instance, &err);
@@ -1287,7 +1289,7 @@ static int answers_load(const struct form_view *v, struct answer **out,
 	for (i = 0; i < f->nitems && !rc; i++) {
 		struct cb_merge_item mi;
 
-		rc = cb_merge_item_get(v->e->merge, v->subject, v->visit->code,
+		rc = cb_merge_item_get(v->merge, v->subject, v->visit->code,
 				       f->code, v->inst, f->items[i].code, &mi,
 				       err);
 		if (rc == CB_ENOTFOUND) {

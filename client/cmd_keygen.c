@@ -8,6 +8,7 @@
  * are in common/randlist.h and docs/randlist.md.
  */
 #include "cli.h"
+#include "fileio.h"
 #include "pass.h"
 #include "randlist.h"
 
@@ -76,16 +77,16 @@ int cmd_keygen(int argc, char **argv, struct cli_global *g)
 			  "New passphrase for the unblinding key: ", &pass,
 			  &pass_len, &err);
 	if (!rc) {
-		randlist_warn_test_cost("the unblinding key");
+		pass_warn_test_cost("the unblinding key");
 		rc = cb_unblind_key_create(pass, pass_len, &pub_text, &key_text,
 					   pub_hex, &err);
 	}
 	if (!rc)
-		rc = randlist_write_new(out, key_text, strlen(key_text), 0600,
-					&err);
+		rc = fileio_write_new(out, key_text, strlen(key_text), 0600,
+				      &err);
 	if (!rc) {
-		rc = randlist_write_new(pub_path, pub_text, strlen(pub_text),
-					0644, &err);
+		rc = fileio_write_new(pub_path, pub_text, strlen(pub_text),
+				      0644, &err);
 		if (rc)
 			unlink(out);
 	}

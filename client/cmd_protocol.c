@@ -7,6 +7,7 @@
  * every problem the loader found, one per line with its JSON path, so a
  * file is fixed in one pass. `show` needs no store and no server.
  */
+#include "buf.h"
 #include "cli.h"
 #include "protocol.h"
 
@@ -48,6 +49,8 @@ const char cmd_protocol_help[] =
 /* ---- Aligned tables --------------------------------------------------- */
 
 #define TABLE_COLS 8
+/* Most rows of one table (a protocol's items are far fewer). */
+#define TABLE_ROWS_MAX (1u << 20)
 
 struct table {
 	size_t ncols, nrows, cap;
@@ -62,16 +65,12 @@ static void table_row(struct table *t, const char *const *cells)
 
 	if (t->oom)
 		return;
-	if (t->nrows == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 32;
-		char **n = realloc(t->cells, ncap * t->ncols * sizeof(*n));
-
-		if (!n) {
-			t->oom = 1;
-			return;
-		}
-		t->cells = n;
-		t->cap = ncap;
+	/* Grown a row (ncols cells) at a time. */
+	if (cb_array_grow((void **)&t->cells, &t->cap, t->nrows + 1,
+			  t->ncols * sizeof(*t->cells), TABLE_ROWS_MAX,
+			  "table rows", NULL)) {
+		t->oom = 1;
+		return;
 	}
 	for (c = 0; c < t->ncols; c++) {
 		char *s = strdup(cells[c] ? cells[c] : "");

@@ -17,8 +17,10 @@
  */
 #include "canon.h"
 #include "cli.h"
+#include "derive.h"
 #include "entry.h"
 #include "jout.h"
+#include "json.h"
 #include "record.h"
 
 #include <ctype.h>
@@ -102,24 +104,34 @@ struct query_find {
 	size_t len;
 	size_t n;
 	char id[CB_EVENT_ID_HEX + 1];
+	char subject[CB_EVENT_NAME_MAX + 1];
 };
 
-static int find_one(const struct cb_merge_query *q, void *ctx)
+static int find_one(void *ctx, const cJSON *q)
 {
 	struct query_find *f = ctx;
+	const char *id = cb_json_str(q, "id");
 
-	if (strncmp(q->id, f->want, f->len))
+	if (!id || strncmp(id, f->want, f->len))
 		return 0;
-	if (!f->n++)
-		snprintf(f->id, sizeof(f->id), "%s", q->id);
+	if (!f->n++) {
+		snprintf(f->id, sizeof(f->id), "%s", id);
+		snprintf(f->subject, sizeof(f->subject), "%s",
+			 cb_json_str(q, "subject"));
+	}
 	return 0;
 }
 
-/* The query `id` names (whole, or a unique prefix) into *q. */
+/*
+ * The query `id` names (whole, or a unique prefix) into *q, from the
+ * query rows of every subject, then its subject's merge state (which *q
+ * points into).
+ */
 static int query_find(struct entry *e, const char *id, struct cb_merge_query *q,
 		      struct cb_err *err)
 {
 	struct query_find f;
+	struct cb_merge *m;
 	char quoted[80];
 	int rc;
 
@@ -132,7 +144,7 @@ static int query_find(struct entry *e, const char *id, struct cb_merge_query *q,
 				  "no query '%s' on this device (give the id "
 				  "or at least %d of its first characters)",
 				  quoted, QUERY_PREFIX_MIN);
-	rc = cb_merge_each_query(e->merge, NULL, find_one, &f, err);
+	rc = derive_each_query(e->st, e->proto, NULL, find_one, &f, err);
 	if (rc)
 		return rc;
 	if (!f.n)
@@ -145,7 +157,10 @@ static int query_find(struct entry *e, const char *id, struct cb_merge_query *q,
 				  "%zu queries start with '%s'; give more of "
 				  "the id",
 				  f.n, quoted);
-	return cb_merge_query_get(e->merge, f.id, q, err);
+	rc = entry_merge(e, f.subject, &m, err);
+	if (!rc)
+		rc = cb_merge_query_get(m, f.id, q, err);
+	return rc;
 }
 
 /* ---- recording an event ----------------------------------------------- */
@@ -173,14 +188,7 @@ static int query_record(struct entry *e, const struct query_event *qe,
 	for (i = 0; !rc && i < 3 && qe->keys[i]; i++)
 		rc = cb_event_set_data(&ev, qe->keys[i], qe->values[i], err);
 	if (!rc)
-		rc = store_begin(e->st, err);
-	if (!rc) {
 		rc = entry_commit_event(e, &ev, err);
-		if (!rc)
-			rc = store_commit(e->st, err);
-		else
-			store_rollback(e->st);
-	}
 	if (!rc)
 		memcpy(id_out, ev.id, CB_EVENT_ID_HEX + 1);
 	cb_event_release(&ev);
@@ -353,7 +361,7 @@ out:
 	return rc ? cli_fail(&err) : EXIT_OK;
 }
 
-/* ---- query list ------------------------------------------------------- */
+/* ---- query list -------------------------------------------------------- */
 
 struct query_list {
 	struct jout j;
@@ -367,43 +375,44 @@ struct query_list {
  * query (its text made by the software from the data, a soft edit check's
  * message) on an item the protocol marks unblinded, for a blinded role.
  */
-static int query_withheld(struct entry *e, const struct cb_merge_query *q)
+static int query_withheld(struct entry *e, const cJSON *q)
 {
 	const struct cb_protocol_item *it;
+	const char *item = cb_json_str(q, "item"),
+		   *form = cb_json_str(q, "form");
 
-	if (!q->system || !q->item[0] || cb_role_unblinded(store_role(e->st)))
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(q, "system")) ||
+	    !item || !item[0] || !form || cb_role_unblinded(store_role(e->st)))
 		return 0;
-	it = cb_protocol_find_item(cb_protocol_find_form(e->proto, q->form),
-				   q->item);
+	it = cb_protocol_find_item(cb_protocol_find_form(e->proto, form), item);
 	return it && it->unblinded;
 }
 
-static int list_one(const struct cb_merge_query *q, void *ctx)
+static int list_one(void *ctx, const cJSON *q)
 {
+	static const char *const keys[] = {
+	    "id",     "subject",     "visit",	 "form", "instance",
+	    "item",   "status",	     "system",	 "text", "opened_by",
+	    "answer", "answered_by", "closed_by"};
 	struct query_list *l = ctx;
+	const char *st = cb_json_str(q, "status");
+	size_t i;
 	cJSON *o;
 
-	if (q->status == CB_QUERY_CLOSED && !l->all)
+	if (st && !strcmp(st, cb_query_status_name(CB_QUERY_CLOSED)) && !l->all)
 		return 0;
 	o = jout_put(&l->j, l->list, NULL, cJSON_CreateObject());
-	if (!o)
-		return 1;
-	jout_str(&l->j, o, "id", q->id);
-	jout_str(&l->j, o, "subject", q->subject);
-	jout_str(&l->j, o, "visit", q->visit);
-	jout_str(&l->j, o, "form", q->form);
-	jout_str(&l->j, o, "instance", q->instance);
-	jout_str(&l->j, o, "item", q->item);
-	jout_str(&l->j, o, "status", cb_query_status_name(q->status));
-	jout_bool(&l->j, o, "system", q->system);
-	jout_str(&l->j, o, "text",
-		 query_withheld(l->e, q) ? "(withheld: unblinded item)"
-					 : q->text);
-	jout_str(&l->j, o, "opened_by", q->open ? q->open->user : NULL);
-	jout_str(&l->j, o, "answer",
-		 q->answer ? cb_event_data(q->answer, CB_DATA_TEXT) : NULL);
-	jout_str(&l->j, o, "answered_by", q->answer ? q->answer->user : NULL);
-	jout_str(&l->j, o, "closed_by", q->close ? q->close->user : NULL);
+	for (i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(q, keys[i]);
+
+		if (!strcmp(keys[i], "text") && query_withheld(l->e, q))
+			jout_str(&l->j, o, "text",
+				 "(withheld: unblinded item)");
+		else
+			jout_put(&l->j, o, keys[i],
+				 v ? cJSON_Duplicate(v, 1)
+				   : cJSON_CreateNull());
+	}
 	return l->j.oom;
 }
 
@@ -467,7 +476,7 @@ static int query_list(int argc, char **argv, struct cli_global *g)
 	l.list = jout_put(&l.j, root, "queries", cJSON_CreateArray());
 	rc = root ? 0 : CB_ENOMEM;
 	if (!rc)
-		rc = cb_merge_each_query(e.merge, NULL, list_one, &l, &err);
+		rc = derive_each_query(e.st, e.proto, NULL, list_one, &l, &err);
 	if (!rc && l.j.oom)
 		rc = CB_ENOMEM;
 	if (rc == CB_ENOMEM)

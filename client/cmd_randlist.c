@@ -10,6 +10,7 @@
  * and prints.
  */
 #include "cli.h"
+#include "fileio.h"
 #include "crypto.h"
 #include "json.h"
 #include "pass.h"
@@ -71,43 +72,6 @@ const char cmd_randlist_help[] =
     "the list has problems, printed one per line); 2 usage, or parameters\n"
     "that cannot make a list (bad site code, block size not a multiple of\n"
     "the ratio total, short seed); 4 wrong passphrase or wrong key.\n";
-
-/* ---- Files ------------------------------------------------------------- */
-
-int randlist_write_new(const char *path, const void *data, size_t len, int mode,
-		       struct cb_err *err)
-{
-	const char *p = data;
-	int fd =
-	    open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)mode);
-
-	if (fd < 0)
-		return cb_err_set(err, errno == EEXIST ? CB_EEXIST : CB_EIO,
-				  "cannot create %s: %s", path,
-				  strerror(errno));
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = errno;
-
-			close(fd);
-			unlink(path);
-			return cb_err_set(err, CB_EIO, "writing %s: %s", path,
-					  strerror(e));
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	if (fsync(fd) || close(fd)) {
-		unlink(path);
-		return cb_err_set(err, CB_EIO, "writing %s: %s", path,
-				  strerror(errno));
-	}
-	return 0;
-}
 
 /* Split "a,b,c" into a malloc'd vector of pointers into `copy`. */
 static int split_list(char *copy, char ***out, size_t *n)
@@ -185,16 +149,6 @@ static void free_seed(char *seed, size_t len)
 }
 
 /* ---- generate ---------------------------------------------------------- */
-
-void randlist_warn_test_cost(const char *what)
-{
-	if (cb_kdf_test_cost())
-		fprintf(stderr,
-			"casebook: warning: CASEBOOK_KDF_FAST=1 wraps %s at "
-			"a test-only Argon2id cost: for tests, never for a "
-			"trial\n",
-			what);
-}
 
 struct gen_opts {
 	const char *protocol, *sites, *per_stratum, *block_sizes;
@@ -338,21 +292,21 @@ static int generate(int argc, char **argv)
 	params.block_sizes = sizes;
 	params.seed = seed;
 	params.seed_len = seed_len;
-	randlist_warn_test_cost("the code-break keys");
+	pass_warn_test_cost("the code-break keys");
 	if (cb_randlist_generate(&params, pk, &res, &err)) {
 		fprintf(stderr, "casebook: error: %s\n", err.msg);
 		rc = err.code == CB_EINVAL ? EXIT_USAGE
 					   : cli_exit_code(err.code);
 		goto out;
 	}
-	if (randlist_write_new(o.out, res.json, res.json_len, 0644, &err)) {
+	if (fileio_write_new(o.out, res.json, res.json_len, 0644, &err)) {
 		rc = cli_fail(&err);
 		goto out;
 	}
 	for (i = 0; i < res.nsheets; i++) {
 		sheet_path(o.out, res.sheets[i].site, path, sizeof(path));
-		if (randlist_write_new(path, res.sheets[i].text,
-				       res.sheets[i].len, 0600, &err)) {
+		if (fileio_write_new(path, res.sheets[i].text,
+				     res.sheets[i].len, 0600, &err)) {
 			size_t j;
 
 			for (j = 0; j < written; j++) {

@@ -60,15 +60,19 @@ static int sign_check_form(struct entry *e, const char *subject,
 			   struct cb_err *err)
 {
 	struct cb_record_source rs;
-	struct cb_check_source src = cb_record_source(&rs, e->merge, subject);
+	struct cb_check_source src;
 	enum cb_form_status status;
 	struct cb_merge_form mf;
+	struct cb_merge *m;
 	char inst[16];
 	int rc;
 
+	rc = entry_merge(e, subject, &m, err);
+	if (rc)
+		return rc;
+	src = cb_record_source(&rs, m, subject);
 	cb_record_instance_text(instance, inst);
-	rc = cb_merge_form_get(e->merge, subject, v->code, f->code, inst, &mf,
-			       err);
+	rc = cb_merge_form_get(m, subject, v->code, f->code, inst, &mf, err);
 	if (rc == CB_ENOTFOUND)
 		return cb_err_set(err, CB_EINVAL,
 				  "%s %s %s%s%s is empty; there is nothing to "
@@ -174,8 +178,14 @@ int cmd_sign(int argc, char **argv, struct cli_global *g)
 		goto out;
 
 	cb_record_instance_text(instance, inst);
-	rc = cb_merge_form_seen(e.merge, pos[0], v->code, f->code, inst, &seen,
-				&err);
+	{
+		struct cb_merge *m;
+
+		rc = entry_merge(&e, pos[0], &m, &err);
+		if (!rc)
+			rc = cb_merge_form_seen(m, pos[0], v->code, f->code,
+						inst, &seen, &err);
+	}
 	if (!rc)
 		rc = entry_new_event(&e, &ev, CB_KIND_SIGN, pos[0], v->code,
 				     f->code, inst, &err);
@@ -186,14 +196,7 @@ int cmd_sign(int argc, char **argv, struct cli_global *g)
 	if (!rc)
 		rc = cb_event_set_data(&ev, CB_DATA_SEEN, seen, &err);
 	if (!rc)
-		rc = store_begin(e.st, &err);
-	if (!rc) {
 		rc = entry_commit_event(&e, &ev, &err);
-		if (!rc)
-			rc = store_commit(e.st, &err);
-		else
-			store_rollback(e.st);
-	}
 	if (!rc)
 		printf("%s %s %s%s%s: signed by %s at %s\n  meaning: %s\n",
 		       pos[0], v->code, f->code, inst[0] ? "#" : "", inst,

@@ -3,29 +3,29 @@
  *
  * Work waiting for the server (unsynced and quarantined events, the last
  * sync), open queries, and the visits that are overdue or coming up, from
- * the protocol's schedule. Everything is read from the store and the
- * merge state; nothing is written. Today is cb_clock_now_ms() (UTC), so a
- * test can move it with CASEBOOK_CLOCK_OFFSET_MS.
- *
- * The sync settings are written by `casebook sync` (the sync issue); until
- * then they are absent and status shows 0 quarantined and "never".
+ * the protocol's schedule, for the subjects still on study. Everything is
+ * read from the store's tally, its quarantine and each subject's derived
+ * rows (derive.h), never from the event log, so the cost grows with what
+ * is printed, not with what the laptop holds. Today is cb_clock_now_ms()
+ * (UTC), so a test can move it with CASEBOOK_CLOCK_OFFSET_MS.
  */
 #include "cli.h"
 #include "clock.h"
 #include "date.h"
+#include "derive.h"
 #include "entry.h"
 #include "jout.h"
 #include "json.h"
-#include "record.h"
+#include "summary.h"
+#include "sync.h"
 
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Settings read here (written by sync). */
-#define STATUS_META_QUARANTINE "sync.quarantine"
-#define STATUS_META_LAST_SYNC "sync.last"
+/* The setting read here (written by sync). */
+#define STATUS_META_LAST_SYNC SYNC_META_LAST
 
 /* A visit is upcoming this many days before its window opens. */
 #define STATUS_UPCOMING_DAYS 7
@@ -39,8 +39,8 @@ const char cmd_status_help[] =
     "\n"
     "  unsynced events     events recorded here and not yet on the server\n"
     "  quarantined events  events the server rejected, with each reason (the\n"
-    "                      JSON array kept in the setting sync.quarantine by\n"
-    "                      `casebook sync`; 0 when there is none)\n"
+    "                      store's quarantine, one row per event, kept by\n"
+    "                      `casebook sync` and `bundle import`)\n"
     "  last sync           the setting sync.last, or \"never\"\n"
     "  open queries        queries not yet closed (open or answered), each\n"
     "                      with its id, subject, target and text\n"
@@ -50,7 +50,9 @@ const char cmd_status_help[] =
     "                      window or at most 7 days before it opens\n"
     "\n"
     "Windows count from each subject's day-0 date (the protocol's day0 item);\n"
-    "a subject without one has no schedule yet. Today is the UTC date.\n"
+    "a subject without one has no schedule yet, and a subject off study (a\n"
+    "screen failure, completed, withdrawn, lost to follow-up, died) has no\n"
+    "visits due. Today is the UTC date.\n"
     "\n"
     "--json prints one object (stable; members always present):\n"
     "  {\"today\":DATE,\"events\":N,\"unsynced\":N,\n"
@@ -68,7 +70,7 @@ const char cmd_status_help[] =
 
 struct status {
 	struct entry *e;
-	cJSON *root, *qlist, *overdue, *upcoming;
+	cJSON *root, *qlist, *overdue, *upcoming, *qevents;
 	int64_t today; /* days since 1970-01-01, UTC */
 	size_t nqueries;
 	struct jout j;
@@ -76,17 +78,6 @@ struct status {
 };
 
 /* ---- Schedule -------------------------------------------------------- */
-
-/* The merged item, or 0 when no event has changed it. */
-static int item_get(struct entry *e, const char *subject, const char *visit,
-		    const char *form, const char *item,
-		    struct cb_merge_item *out)
-{
-	struct cb_err err;
-
-	return !cb_merge_item_get(e->merge, subject, visit, form, "", item, out,
-				  &err);
-}
 
 static void add_visit(struct status *s, cJSON *arr, const char *subject,
 		      const struct cb_protocol_visit *v,
@@ -105,41 +96,35 @@ static void add_visit(struct status *s, cJSON *arr, const char *subject,
 	jout_num(&s->j, o, days_key, (double)days);
 }
 
-static int schedule_subject(const char *subject, void *ctx)
+static int schedule_subject(void *ctx, const struct derive_summary *ds)
 {
 	struct status *s = ctx;
 	const struct cb_protocol *p = s->e->proto;
-	struct cb_merge_item it;
 	struct cb_date zero, lo, hi;
 	int64_t zday, rel;
 	size_t i;
 
-	if (!p->day0.visit || !p->day0.form || !p->day0.item ||
-	    !item_get(s->e, subject, p->day0.visit->code, p->day0.form->code,
-		      p->day0.item->code, &it) ||
-	    it.conflict || cb_date_parse_any(it.value, &zero) ||
+	/* Nothing on the record, off study (issue 13), or no day 0 yet:
+	 * no visit is due. */
+	if (!ds->summary || cb_lifecycle_off_study(ds->summary->state) ||
+	    cb_date_parse_any(ds->summary->day0, &zero) ||
 	    cb_date_days(&zero, &zday))
-		return 0; /* no day 0 yet: no schedule */
+		return 0;
 	rel = s->today - zday;
 	for (i = 0; i < p->nvisits; i++) {
 		const struct cb_protocol_visit *v = &p->visits[i];
-		const struct cb_protocol_item *di;
 
-		if (!v->scheduled)
-			continue;
-		di = cb_protocol_visit_date_item(p, v);
-		if (!di || (item_get(s->e, subject, v->code, di->form->code,
-				     di->code, &it) &&
-			    (it.conflict || it.value)))
+		if (!v->scheduled || !cb_protocol_visit_date_item(p, v) ||
+		    derive_dated(ds->dated, v->code))
 			continue; /* no date item, or the visit took place */
 		if (cb_date_add_days(&zero, v->low, &lo) ||
 		    cb_date_add_days(&zero, v->high, &hi))
 			continue;
 		if (rel > v->high)
-			add_visit(s, s->overdue, subject, v, &lo, &hi,
+			add_visit(s, s->overdue, ds->subject, v, &lo, &hi,
 				  "days_overdue", rel - v->high);
 		else if (rel >= v->low - STATUS_UPCOMING_DAYS)
-			add_visit(s, s->upcoming, subject, v, &lo, &hi,
+			add_visit(s, s->upcoming, ds->subject, v, &lo, &hi,
 				  "days_until_open", v->low - rel);
 	}
 	return s->j.oom;
@@ -147,68 +132,65 @@ static int schedule_subject(const char *subject, void *ctx)
 
 /* ---- Queries --------------------------------------------------------- */
 
-static int query_one(const struct cb_merge_query *q, void *ctx)
+static int query_one(void *ctx, const cJSON *q)
 {
 	struct status *s = ctx;
+	static const char *const keys[] = {"id",       "subject", "status",
+					   "system",   "visit",	  "form",
+					   "instance", "item",	  "text"};
+	const char *st = cb_json_str(q, "status");
+	size_t i;
 	cJSON *o;
 
-	if (q->status == CB_QUERY_CLOSED)
+	if (!st || !strcmp(st, cb_query_status_name(CB_QUERY_CLOSED)))
 		return 0;
 	s->nqueries++;
 	o = jout_put(&s->j, s->qlist, NULL, cJSON_CreateObject());
-	if (!o)
-		return 1;
-	jout_str(&s->j, o, "id", q->id);
-	jout_str(&s->j, o, "subject", q->subject);
-	jout_str(&s->j, o, "status", cb_query_status_name(q->status));
-	jout_put(&s->j, o, "system", cJSON_CreateBool(q->system));
-	jout_str(&s->j, o, "visit", q->visit);
-	jout_str(&s->j, o, "form", q->form);
-	jout_str(&s->j, o, "instance", q->instance);
-	jout_str(&s->j, o, "item", q->item);
-	jout_str(&s->j, o, "text", q->text);
+	for (i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(q, keys[i]);
+
+		jout_put(&s->j, o, keys[i],
+			 v ? cJSON_Duplicate(v, 1) : cJSON_CreateNull());
+	}
 	return s->j.oom;
 }
 
 /* ---- Sync bookkeeping ------------------------------------------------ */
 
+static int quarantined_one(void *ctx, const char *id, const char *code,
+			   const char *reason)
+{
+	struct status *s = ctx;
+	cJSON *o = jout_put(&s->j, s->qevents, NULL, cJSON_CreateObject());
+
+	jout_str(&s->j, o, "id", id);
+	jout_str(&s->j, o, "code", code);
+	jout_str(&s->j, o, "reason", reason);
+	return s->j.oom;
+}
+
 static int put_sync(struct status *s)
 {
 	struct store *st = s->e->st;
-	int64_t total = 0, unsynced = 0;
+	struct store_counts c;
 	char *text = NULL;
 	size_t len = 0;
-	cJSON *q, *events;
+	cJSON *q;
 	int rc;
 
-	rc = store_count_events(st, &total, &unsynced, s->err);
+	rc = store_counts(st, &c, s->err);
 	if (rc)
 		return rc;
-	jout_num(&s->j, s->root, "events", (double)total);
-	jout_num(&s->j, s->root, "unsynced", (double)unsynced);
+	jout_num(&s->j, s->root, "events", (double)c.events);
+	jout_num(&s->j, s->root, "unsynced", (double)c.unsynced);
 
 	q = jout_put(&s->j, s->root, "quarantined", cJSON_CreateObject());
-	rc = store_meta_get(st, STATUS_META_QUARANTINE, &text, &len, s->err);
-	if (rc == CB_ENOTFOUND) {
-		cb_err_clear(s->err);
-		events = cJSON_CreateArray();
-	} else if (rc) {
-		return rc;
-	} else {
-		events = cb_json_parse(text, len, STORE_META_MAX,
-				       STATUS_META_QUARANTINE, s->err);
-		free(text);
-		if (!events)
-			return s->err->code ? s->err->code : CB_ENOMEM;
-		if (!cJSON_IsArray(events)) {
-			cJSON_Delete(events);
-			return cb_err_set(s->err, CB_EINTEGRITY,
-					  "the setting %s is not a JSON array",
-					  STATUS_META_QUARANTINE);
-		}
-	}
-	jout_num(&s->j, q, "count", (double)cJSON_GetArraySize(events));
-	jout_put(&s->j, q, "events", events);
+	jout_num(&s->j, q, "count", (double)c.quarantined);
+	s->qevents = jout_put(&s->j, q, "events", cJSON_CreateArray());
+	rc = s->qevents ? store_each_quarantined(st, quarantined_one, s, s->err)
+			: 0;
+	if (rc)
+		return s->j.oom ? 0 : rc;
 
 	rc = store_meta_get(st, STATUS_META_LAST_SYNC, &text, &len, s->err);
 	if (rc == CB_ENOTFOUND) {
@@ -307,25 +289,52 @@ static void status_text(const cJSON *root)
 
 #ifdef CASEBOOK_TEST_HOOKS
 /*
- * For tests of this command before sync exists: `casebook status test-set
- * KEY VALUE` writes one of the two sync settings read above. Like the
- * store's test hooks, only in the test build of casebook and only with
- * CASEBOOK_TEST_HOOKS=1.
+ * For tests of this command without a server: `casebook status test-set
+ * sync.last VALUE` writes the setting a sync writes, and `status test-set
+ * sync.quarantine JSON` quarantines each {"id","code","reason"} of the
+ * JSON array as a rejected push would. Like the store's test hooks, only
+ * in the test build of casebook and only with CASEBOOK_TEST_HOOKS=1.
  */
 static int status_test_set(int argc, char **argv, struct cli_global *g)
 {
+	const cJSON *x;
 	struct entry e;
 	struct cb_err err;
+	cJSON *q = NULL;
 	int rc;
 
-	if (argc != 4 || (strcmp(argv[2], STATUS_META_QUARANTINE) &&
+	if (argc != 4 || (strcmp(argv[2], "sync.quarantine") &&
 			  strcmp(argv[2], STATUS_META_LAST_SYNC)))
 		return cli_usage("status", "test-set sync.quarantine|sync.last "
 					   "VALUE");
+	if (!strcmp(argv[2], "sync.quarantine")) {
+		q = cJSON_Parse(argv[3]);
+		if (!cJSON_IsArray(q)) {
+			cJSON_Delete(q);
+			return cli_usage("status", "test-set sync.quarantine "
+						   "takes a JSON array");
+		}
+	}
 	rc = entry_open(g, &e, &err);
-	if (rc)
+	if (rc) {
+		cJSON_Delete(q);
 		return cli_fail(&err);
-	rc = store_meta_set(e.st, argv[2], argv[3], strlen(argv[3]), &err);
+	}
+	if (!q)
+		rc = store_meta_set(e.st, argv[2], argv[3], strlen(argv[3]),
+				    &err);
+	cJSON_ArrayForEach(x, q)
+	{
+		const char *id = cb_json_str(x, "id");
+		const char *code = cb_json_str(x, "code");
+		const char *reason = cb_json_str(x, "reason");
+
+		if (!rc)
+			rc = store_quarantine(e.st, id ? id : "",
+					      code ? code : "rejected",
+					      reason ? reason : "", &err);
+	}
+	cJSON_Delete(q);
 	entry_close(&e);
 	return rc ? cli_fail(&err) : EXIT_OK;
 }
@@ -379,14 +388,16 @@ int cmd_status(int argc, char **argv, struct cli_global *g)
 	qo = jout_put(&s.j, s.root, "queries", cJSON_CreateObject());
 	if (!rc && qo) {
 		s.qlist = cJSON_CreateArray();
-		rc = cb_merge_each_query(e.merge, NULL, query_one, &s, &err);
+		rc =
+		    derive_each_query(e.st, e.proto, NULL, query_one, &s, &err);
 		jout_num(&s.j, qo, "open", (double)s.nqueries);
 		jout_put(&s.j, qo, "list", s.qlist);
 	}
 	s.overdue = jout_put(&s.j, s.root, "overdue", cJSON_CreateArray());
 	s.upcoming = jout_put(&s.j, s.root, "upcoming", cJSON_CreateArray());
 	if (!rc && !s.j.oom)
-		cb_merge_each_subject(e.merge, schedule_subject, &s);
+		rc = derive_each_summary(e.st, e.proto, schedule_subject, &s,
+					 &err);
 
 	if (rc && !s.j.oom) {
 		ex = cli_fail(&err);

@@ -6,15 +6,20 @@
  * index and a three-digit sequence kept by the store, so two laptops of
  * one site never make the same id, with no network.
  *
- * `list` and `show` read everything from the merge state (merge.h) of the
- * events stored here: they build one JSON tree, which --json prints as it
- * is and the plain output renders as text, so both always say the same.
+ * `list` reads each subject's summary row (derive.h: the subject's
+ * lifecycle state, summary.h, kept as its events are stored), never the
+ * event log, so it costs what it prints. `show` merges the one subject's
+ * events (entry_merge) and reads no other subject's. Both build one JSON
+ * tree, which --json prints as it is and the plain output renders as
+ * text, so both always say the same.
  */
 #include "cli.h"
 #include "date.h"
+#include "derive.h"
 #include "entry.h"
 #include "jout.h"
 #include "record.h"
+#include "summary.h"
 
 #include <cJSON.h>
 #include <stdio.h>
@@ -31,10 +36,12 @@ const char cmd_subject_help[] =
     "      example KR01-01007. Works offline; ids never collide between\n"
     "      devices.\n"
     "\n"
-    "list  every subject on this laptop: status (the latest subject status,\n"
-    "      e.g. screening, with the eligibility verdict once it can be\n"
-    "      decided), visits done (scheduled visits with any data), open\n"
-    "      queries (open or answered, not yet closed) and conflicted items.\n"
+    "list  every subject on this laptop: status (where the subject stands:\n"
+    "      screening, with the eligibility verdict once it can be decided;\n"
+    "      screen failure, randomized, dosed, completed, withdrawn, lost to\n"
+    "      follow-up or died; UNBLINDED after an emergency code-break),\n"
+    "      visits done (scheduled visits with any data), open queries (open\n"
+    "      or answered, not yet closed) and conflicted items.\n"
     "\n"
     "show  one subject's schedule: every visit in protocol order (LOG last)\n"
     "      with its target day and window, counted from the protocol's day-0\n"
@@ -53,6 +60,7 @@ const char cmd_subject_help[] =
     "--json output (stable; members are always present, null when unknown):\n"
     "  list: {\"subjects\":[{\"id\",\"status\",\"unblinded\",\"eligibility\",\n"
     "         \"visits_done\",\"open_queries\",\"conflicts\"}]}\n"
+    "        status: the lifecycle state, as list shows it (no verdict)\n"
     "        eligibility: \"eligible\", \"not eligible\", \"incomplete\" or\n"
     "        null when the protocol has no eligibility rules\n"
     "        unblinded: null, or {\"user\",\"site\",\"when\",\"reason\"} of\n"
@@ -102,7 +110,7 @@ static int subject_add(int argc, char **argv, struct cli_global *g)
 		entry_close(&e);
 		return EXIT_AUTH;
 	}
-	rc = store_begin(e.st, &err);
+	rc = entry_begin(&e, &err);
 	if (!rc)
 		rc = store_next_subject_seq(e.st, &seq, &err);
 	if (!rc) {
@@ -119,9 +127,9 @@ static int subject_add(int argc, char **argv, struct cli_global *g)
 		}
 	}
 	if (!rc)
-		rc = store_commit(e.st, &err);
+		rc = entry_commit(&e, &err);
 	else
-		store_rollback(e.st);
+		entry_rollback(&e);
 	entry_close(&e);
 	if (rc)
 		return cli_fail(&err);
@@ -139,6 +147,7 @@ static int subject_add(int argc, char **argv, struct cli_global *g)
 struct model {
 	struct entry *e;
 	const char *subject;
+	struct cb_merge *merge; /* the subject's events */
 	struct cb_record_source rs;
 	struct cb_check_source src;
 	struct jout j;
@@ -146,154 +155,72 @@ struct model {
 
 /* ---- Subject summary ------------------------------------------------- */
 
-struct summary_ctx {
-	const struct cb_protocol *p;
-	const char *status;
-	const struct cb_event *unblind; /* the first emergency code-break */
-	unsigned char *done;		/* per visit index: has data */
-	size_t conflicts, open_queries;
-};
-
-static int summary_event(const struct cb_event *ev, void *ctx)
-{
-	struct summary_ctx *s = ctx;
-	const char *st;
-
-	if (!strcmp(ev->kind, CB_KIND_UNBLIND) && !s->unblind)
-		s->unblind = ev; /* clock order: the first code-break */
-	if (strcmp(ev->kind, CB_KIND_SUBJECT_STATUS))
-		return 0;
-	st = cb_event_data(ev, CB_DATA_STATUS);
-	if (st)
-		s->status = st; /* clock order: the last one wins */
-	return 0;
-}
-
-static int summary_item(const struct cb_merge_item *it, void *ctx)
-{
-	struct summary_ctx *s = ctx;
-	const struct cb_protocol_visit *v;
-
-	if (it->conflict)
-		s->conflicts++;
-	if (!it->conflict && !it->value)
-		return 0;
-	v = cb_protocol_find_visit(s->p, it->visit);
-	if (v && v->scheduled)
-		s->done[v->index] = 1;
-	return 0;
-}
-
-static int summary_query(const struct cb_merge_query *q, void *ctx)
-{
-	struct summary_ctx *s = ctx;
-
-	if (q->status != CB_QUERY_CLOSED)
-		s->open_queries++;
-	return 0;
-}
-
 /*
- * The members shared by `list` and `show`: id, status, eligibility, and
- * (when `counts`) visits_done, open_queries and conflicts.
+ * The members shared by `list` and `show`: id, status (the lifecycle
+ * state), unblinded, eligibility, and (when `counts`) visits_done,
+ * open_queries and conflicts.
  */
-static int put_summary(struct model *m, cJSON *o, int counts,
-		       struct cb_err *err)
+static void put_summary(struct jout *j, cJSON *o, const char *subject,
+			const struct cb_summary *s, int counts)
 {
-	struct summary_ctx s;
-	struct cb_check_elig el;
-	size_t i, ndone = 0;
-	int rc;
-
-	memset(&s, 0, sizeof(s));
-	s.p = m->e->proto;
-	s.status = NULL;
-	s.done = calloc(s.p->nvisits + 1, 1);
-	if (!s.done)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	rc = cb_merge_each_event(m->e->merge, m->subject, summary_event, &s);
-	if (!rc)
-		rc = cb_merge_each_item(m->e->merge, m->subject, NULL, NULL,
-					NULL, summary_item, &s);
-	if (!rc)
-		rc = cb_merge_each_query(m->e->merge, m->subject, summary_query,
-					 &s, err);
-	if (rc) {
-		free(s.done);
-		if (!err->msg[0])
-			cb_err_set(err, rc, "out of memory");
-		return rc;
-	}
-	for (i = 0; i < s.p->nvisits; i++)
-		ndone += s.done[i];
-	free(s.done);
-
-	jout_str(&m->j, o, "id", m->subject);
-	jout_str(&m->j, o, "status", s.status);
+	jout_str(j, o, "id", subject);
+	jout_str(j, o, "status", cb_lifecycle_name(s->state));
 	/* An emergency code-break is flagged wherever the subject is shown:
 	 * who broke the blind, when (UTC) and why. Never the arm. */
-	if (s.unblind) {
-		cJSON *u =
-		    jout_put(&m->j, o, "unblinded", cJSON_CreateObject());
+	if (s->nunblind) {
+		cJSON *u = jout_put(j, o, "unblinded", cJSON_CreateObject());
 
-		jout_str(&m->j, u, "user", s.unblind->user);
-		jout_str(&m->j, u, "site", s.unblind->site);
-		jout_str(&m->j, u, "when", s.unblind->wall);
-		jout_str(&m->j, u, "reason", s.unblind->reason);
+		jout_str(j, u, "user", s->unblind.user);
+		jout_str(j, u, "site", s->unblind.site);
+		jout_str(j, u, "when", s->unblind.when);
+		jout_str(j, u, "reason", s->unblind.reason);
 	} else {
-		jout_null(&m->j, o, "unblinded");
+		jout_null(j, o, "unblinded");
 	}
-	cb_check_elig_init(&el);
-	rc = cb_check_eligibility(m->e->proto, &m->src, &el, err);
-	if (rc == CB_ENOTFOUND) {
-		cb_err_clear(err);
-		jout_null(&m->j, o, "eligibility");
-		rc = 0;
-	} else if (!rc) {
-		jout_str(&m->j, o, "eligibility",
-			 cb_elig_status_name(el.status));
-	}
-	cb_check_elig_release(&el);
-	if (rc)
-		return rc;
+	if (s->elig >= 0)
+		jout_str(j, o, "eligibility",
+			 cb_elig_status_name((enum cb_elig_status)s->elig));
+	else
+		jout_null(j, o, "eligibility");
 	if (counts) {
-		jout_num(&m->j, o, "visits_done", (double)ndone);
-		jout_num(&m->j, o, "open_queries", (double)s.open_queries);
-		jout_num(&m->j, o, "conflicts", (double)s.conflicts);
+		jout_num(j, o, "visits_done", (double)s->nvisits_done);
+		jout_num(j, o, "open_queries", (double)s->open_queries);
+		jout_num(j, o, "conflicts", (double)s->conflicts);
 	}
-	return 0;
 }
 
-static void model_init(struct model *m, struct entry *e, const char *subject)
+static int model_init(struct model *m, struct entry *e, const char *subject,
+		      struct cb_err *err)
 {
+	int rc;
+
 	memset(m, 0, sizeof(*m));
 	m->e = e;
 	m->subject = subject;
-	m->src = cb_record_source(&m->rs, e->merge, subject);
+	rc = entry_merge(e, subject, &m->merge, err);
+	if (!rc)
+		m->src = cb_record_source(&m->rs, m->merge, subject);
+	return rc;
 }
 
 /* ---- subject list ---------------------------------------------------- */
 
 struct list_ctx {
-	struct entry *e;
+	struct jout j;
 	cJSON *arr;
-	struct cb_err *err;
-	int oom, rc;
 };
 
-static int list_one(const char *subject, void *ctx)
+static int list_one(void *ctx, const struct derive_summary *ds)
 {
 	struct list_ctx *lc = ctx;
-	struct model m;
 	cJSON *o;
 
-	model_init(&m, lc->e, subject);
-	o = jout_put(&m.j, lc->arr, NULL, cJSON_CreateObject());
+	if (!ds->summary)
+		return 0; /* every event of it is quarantined */
+	o = jout_put(&lc->j, lc->arr, NULL, cJSON_CreateObject());
 	if (o)
-		lc->rc = put_summary(&m, o, 1, lc->err);
-	if (m.j.oom)
-		lc->oom = 1;
-	return lc->rc || lc->oom;
+		put_summary(&lc->j, o, ds->subject, ds->summary, 1);
+	return lc->j.oom;
 }
 
 static void list_text(const cJSON *root)
@@ -310,9 +237,13 @@ static void list_text(const cJSON *root)
 	cJSON_ArrayForEach(s, arr)
 	{
 		const char *el = jin_str(s, "eligibility");
+		const char *st = jin_str(s, "status");
 		char status[128];
 
-		if (el && strcmp(el, cb_elig_status_name(CB_ELIG_INCOMPLETE)))
+		/* The eligibility verdict, once decided, while screening. */
+		if (el && st &&
+		    !strcmp(st, cb_lifecycle_name(CB_LC_SCREENING)) &&
+		    strcmp(el, cb_elig_status_name(CB_ELIG_INCOMPLETE)))
 			snprintf(status, sizeof(status), "%s (%s)",
 				 jin_str(s, "status") ? jin_str(s, "status")
 						      : "-",
@@ -376,17 +307,15 @@ static int subject_list(int argc, char **argv, struct cli_global *g)
 		return cli_fail(&err);
 	cb_err_clear(&err);
 	memset(&lc, 0, sizeof(lc));
-	lc.e = &e;
-	lc.err = &err;
 	root = cJSON_CreateObject();
 	lc.arr = root ? cJSON_AddArrayToObject(root, "subjects") : NULL;
 	if (!lc.arr)
-		lc.oom = 1;
+		lc.j.oom = 1;
 	else
-		cb_merge_each_subject(e.merge, list_one, &lc);
-	if (lc.rc)
+		rc = derive_each_summary(e.st, e.proto, list_one, &lc, &err);
+	if (rc && !lc.j.oom)
 		ex = cli_fail(&err);
-	else if (lc.oom)
+	else if (lc.j.oom)
 		ex = cli_error("out of memory");
 	else if (json)
 		ex = print_json(root);
@@ -400,15 +329,15 @@ static int subject_list(int argc, char **argv, struct cli_global *g)
 /* ---- subject show ---------------------------------------------------- */
 
 /* The current value of one item, NULL when missing or conflicted. */
-static const char *item_value(struct entry *e, const char *subject,
+static const char *item_value(struct cb_merge *m, const char *subject,
 			      const char *visit, const char *form,
 			      const char *instance, const char *item)
 {
 	struct cb_merge_item it;
 	struct cb_err err;
 
-	if (cb_merge_item_get(e->merge, subject, visit, form, instance, item,
-			      &it, &err))
+	if (cb_merge_item_get(m, subject, visit, form, instance, item, &it,
+			      &err))
 		return NULL;
 	return it.conflict ? NULL : it.value;
 }
@@ -421,7 +350,7 @@ static int day0_date(struct model *m, struct cb_date *out)
 
 	if (!p->day0.visit || !p->day0.form || !p->day0.item)
 		return -1;
-	v = item_value(m->e, m->subject, p->day0.visit->code,
+	v = item_value(m->merge, m->subject, p->day0.visit->code,
 		       p->day0.form->code, "", p->day0.item->code);
 	if (cb_date_parse_any(v, out) || !cb_date_is_full(out))
 		return -1;
@@ -463,8 +392,8 @@ static void put_visit_schedule(struct model *m, cJSON *vo,
 	jout_date(&m->j, vo, "window_start", have ? &lo : NULL);
 	jout_date(&m->j, vo, "window_end", have ? &hi : NULL);
 	if (di)
-		date = item_value(m->e, m->subject, v->code, di->form->code, "",
-				  di->code);
+		date = item_value(m->merge, m->subject, v->code, di->form->code,
+				  "", di->code);
 	jout_str(&m->j, vo, "date", date);
 	if (have && !cb_date_parse_any(date, &d)) {
 		enum cb_date_truth a = cb_date_holds(&d, CB_DATE_GE, &lo);
@@ -493,7 +422,7 @@ static void put_items(struct model *m, cJSON *fo,
 		struct cb_err err;
 		cJSON *io, *vals;
 
-		if (cb_merge_item_get(m->e->merge, m->subject, v->code, f->code,
+		if (cb_merge_item_get(m->merge, m->subject, v->code, f->code,
 				      inst, item->code, &it, &err))
 			continue;
 		if (!it.conflict && !it.value)
@@ -552,7 +481,7 @@ static int put_form(struct model *m, cJSON *forms,
 	int rc, have_form;
 
 	cb_record_instance_text(instance, inst);
-	rc = cb_merge_form_get(m->e->merge, m->subject, v->code, f->code, inst,
+	rc = cb_merge_form_get(m->merge, m->subject, v->code, f->code, inst,
 			       &mf, err);
 	have_form = !rc;
 	if (rc == CB_ENOTFOUND) {
@@ -636,7 +565,7 @@ static int put_form(struct model *m, cJSON *forms,
 	cq.form = f->code;
 	cq.instance = inst;
 	cq.n = 0;
-	rc = cb_merge_each_query(m->e->merge, m->subject, count_form_query, &cq,
+	rc = cb_merge_each_query(m->merge, m->subject, count_form_query, &cq,
 				 err);
 	jout_num(&m->j, fo, "open_queries", (double)cq.n);
 	return rc;
@@ -700,7 +629,7 @@ static int put_visit(struct model *m, cJSON *visits,
 		ic.list = calloc(ic.cap, sizeof(*ic.list));
 		if (!ic.list)
 			return cb_err_set(err, CB_ENOMEM, "out of memory");
-		cb_merge_each_form(m->e->merge, m->subject, inst_one, &ic);
+		cb_merge_each_form(m->merge, m->subject, inst_one, &ic);
 		qsort(ic.list, ic.n, sizeof(*ic.list), cmp_unsigned);
 		for (k = 0; !rc && k < ic.n; k++)
 			if (!k || ic.list[k] != ic.list[k - 1])
@@ -746,9 +675,17 @@ static int build_show(struct model *m, cJSON *root, struct cb_err *err)
 	cJSON *visits;
 	size_t i;
 
-	rc = put_summary(m, root, 0, err);
-	if (rc)
-		return rc;
+	{
+		struct cb_summary sum;
+
+		cb_summary_init(&sum);
+		rc = cb_summary_compute(p, m->merge, m->subject, &sum, err);
+		if (!rc)
+			put_summary(&m->j, root, m->subject, &sum, 0);
+		cb_summary_release(&sum);
+		if (rc)
+			return rc;
+	}
 	have0 = !day0_date(m, &zero);
 	jout_date(&m->j, root, "day0", have0 ? &zero : NULL);
 	visits = jout_put(&m->j, root, "visits", cJSON_CreateArray());
@@ -767,8 +704,7 @@ static int build_show(struct model *m, cJSON *root, struct cb_err *err)
 	qc.arr = jout_put(&m->j, root, "queries", cJSON_CreateArray());
 	if (!qc.arr)
 		return 0;
-	return cb_merge_each_query(m->e->merge, m->subject, query_one, &qc,
-				   err);
+	return cb_merge_each_query(m->merge, m->subject, query_one, &qc, err);
 }
 
 static void show_form_text(const cJSON *fo, const cJSON *queries,
@@ -928,11 +864,13 @@ static int subject_show(int argc, char **argv, struct cli_global *g)
 		return cli_fail(&err);
 	}
 	cb_err_clear(&err);
-	model_init(&m, &e, argv[2]);
-	root = cJSON_CreateObject();
-	if (!root)
+	root = NULL;
+	rc = model_init(&m, &e, argv[2], &err);
+	if (!rc)
+		root = cJSON_CreateObject();
+	if (!rc && !root)
 		m.j.oom = 1;
-	else
+	else if (!rc)
 		rc = build_show(&m, root, &err);
 	if (rc)
 		ex = cli_fail(&err);

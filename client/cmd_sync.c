@@ -40,18 +40,6 @@ const char cmd_sync_help[] =
     "device (revoked); 5 server unreachable: nothing was lost, the events\n"
     "stay queued.\n";
 
-/* A setting as a malloc'd string, or NULL when unset. */
-static char *meta_or_null(struct store *st, const char *key)
-{
-	struct cb_err err;
-	char *v = NULL;
-	size_t len;
-
-	if (store_meta_get(st, key, &v, &len, &err))
-		return NULL;
-	return v;
-}
-
 int cmd_sync(int argc, char **argv, struct cli_global *g)
 {
 	const char *cacert = NULL;
@@ -84,15 +72,23 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
 	rc = store_open_cli(g, &st, &err);
 	if (rc)
 		return cli_fail(&err);
-	server = meta_or_null(st, SYNC_META_SERVER);
+	rc = store_meta_opt(st, SYNC_META_SERVER, &server, &err);
+	if (!rc && !cacert)
+		rc = store_meta_opt(st, SYNC_META_CACERT, &saved_cacert, &err);
+	if (rc) {
+		free(server);
+		store_close(st);
+		return cli_fail(&err);
+	}
 	if (!server) {
+		free(saved_cacert);
 		store_close(st);
 		return cli_error("this store was not registered with a server "
 				 "('casebook init --server URL --token TOKEN' "
 				 "makes one that is)");
 	}
 	if (!cacert)
-		cacert = saved_cacert = meta_or_null(st, SYNC_META_CACERT);
+		cacert = saved_cacert;
 	rc = net_init(&n, server, cacert, &err);
 	if (!rc)
 		rc = sync_run(st, &n, &o, &s, &err);

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "entry.h"
 #include "json.h"
+#include "lease.h"
 #include "pass.h"
 #include "randlist.h"
 
@@ -96,7 +97,7 @@ static int find_slot(struct store *st, const char *randno,
 	int rc;
 
 	memset(u, 0, sizeof(*u));
-	rc = randomize_meta_load(st, RAND_META_LEASE, 0, &lease, err);
+	rc = lease_meta_load(st, LEASE_META, 0, &lease, err);
 	if (rc)
 		return rc;
 	slot = cb_json_obj(cb_json_obj(lease, "slots"), randno);
@@ -182,7 +183,7 @@ static int record_unblind(struct entry *e, const char *subject,
 		return rc;
 	rc = cb_event_set_reason(&ev, reason, err);
 	if (!rc)
-		rc = cb_event_set_data(&ev, RAND_DATA_SLOT, randno, err);
+		rc = cb_event_set_data(&ev, LEASE_DATA_SLOT, randno, err);
 	if (!rc)
 		rc = entry_commit_event(e, &ev, err);
 	cb_event_release(&ev);
@@ -236,7 +237,7 @@ int cmd_unblind(int argc, char **argv, struct cli_global *g)
 	rc = entry_subject_known(&e, subject, &err);
 	if (rc)
 		goto out;
-	have = randomize_rand_value(&e, subject, e.proto->rand_number);
+	have = entry_rand_value(&e, subject, e.proto->rand_number);
 	if (!have) {
 		rc = cb_err_set(&err, CB_EINVAL,
 				"%s is not randomized: there is no arm to "
@@ -258,13 +259,13 @@ int cmd_unblind(int argc, char **argv, struct cli_global *g)
 	pass_free(pass);
 	if (rc)
 		goto out;
-	rc = store_begin(e.st, &err);
+	rc = entry_begin(&e, &err);
 	if (!rc) {
 		in_tx = 1;
 		rc = record_unblind(&e, subject, reason, randno, &err);
 	}
 	if (!rc) {
-		rc = store_commit(e.st, &err);
+		rc = entry_commit(&e, &err);
 		in_tx = 0;
 	}
 	if (rc)
@@ -278,7 +279,7 @@ int cmd_unblind(int argc, char **argv, struct cli_global *g)
 	       a ? ")" : "", store_user(e.st), reason);
 out:
 	if (in_tx)
-		store_rollback(e.st);
+		entry_rollback(&e);
 	if (have_slot)
 		unblind_slot_release(&u);
 	if (arm)

@@ -13,138 +13,301 @@
 #include "json.h"
 #include "cli.h"
 #include "record.h"
-#include "sync.h"
 #include "text.h"
+
+#include <unistd.h>
 
 /* Subjects named in an "unknown subject" message. */
 #define KNOWN_LIST_MAX 10
 
-struct load_ctx {
-	struct entry *e;
-	const cJSON *quarantine; /* rejected events, kept out of the state */
-	uint64_t max_hlc;
-	int64_t max_seq;
-	int64_t now_ms; /* the wall clock when loading started */
-	struct cb_err *err;
-};
+/* ---- The session's subjects ------------------------------------------ */
 
-static int load_one(void *ctx, const struct store_event *se)
+static void forget(struct entry_cached *c)
 {
-	struct load_ctx *lc = ctx;
-	const struct cb_event *filed = NULL;
-	struct cb_event ev;
-	uint64_t t;
-	int rc;
-
-	if (se->seq > lc->max_seq)
-		lc->max_seq = se->seq;
-	/* The server refused it: it stays in the store, shown by `casebook
-	 * status`, but is not part of the record. */
-	if (lc->quarantine && sync_quarantine_has(lc->quarantine, se->id))
-		return 0;
-	cb_event_init(&ev);
-	rc = cb_event_parse(se->json, se->len, &ev, lc->err);
-	if (!rc)
-		rc = cb_merge_take(lc->e->merge, &ev, &filed, NULL, lc->err);
-	/* The device's clock runs ahead to every event it holds, but no
-	 * further than CB_HLC_AHEAD_MAX_MS past its own wall clock: an event
-	 * stamped far in the future (a wrong or hostile clock elsewhere)
-	 * must not drag this clock there (hlc.h). */
-	if (!rc && filed && !cb_hlc_parse(filed->hlc, &t, lc->err) &&
-	    (t = cb_hlc_bound(t, lc->now_ms)) > lc->max_hlc)
-		lc->max_hlc = t;
-	cb_event_release(&ev);
-	if (rc)
-		cb_err_prefix(lc->err,
-			      "stored event %lld: ", (long long)se->seq);
-	return rc;
+	free(c->subject);
+	derive_subject_release(&c->d);
+	memset(c, 0, sizeof(*c));
 }
 
-/* Load every stored event but the quarantined ones into the merge. */
-static int load_all(struct entry *e, struct load_ctx *lc, struct cb_err *err)
+/* Drop every merge state (they are loaded again when used). */
+static void forget_all(struct entry *e)
 {
-	cJSON *quarantine = NULL;
-	int rc;
+	while (e->ncache)
+		forget(&e->cache[--e->ncache]);
+}
 
-	rc = sync_quarantine_load(e->st, &quarantine, err);
-	if (rc)
+/* Drop `subject`'s merge state, if held. */
+static void forget_subject(struct entry *e, const char *subject)
+{
+	size_t i;
+
+	for (i = 0; i < e->ncache; i++) {
+		if (strcmp(e->cache[i].subject, subject))
+			continue;
+		forget(&e->cache[i]);
+		e->cache[i] = e->cache[--e->ncache];
+		memset(&e->cache[e->ncache], 0, sizeof(e->cache[0]));
+		return;
+	}
+}
+
+#ifdef CASEBOOK_TEST_HOOKS
+static void remember_seen(struct entry *e, const char *subject)
+{
+	size_t i;
+
+	for (i = 0; i < e->nseen; i++)
+		if (!strcmp(e->seen[i], subject))
+			return;
+	if (e->nseen < ENTRY_CACHE_MAX && (e->seen[e->nseen] = strdup(subject)))
+		e->nseen++;
+}
+#endif
+
+/*
+ * The subject's events must be at least as many as its summary row
+ * counted when it was last derived (unless it is pending): an event
+ * moved to another subject's hash or removed would otherwise just be
+ * missing from what the session shows.
+ */
+static int check_count(struct entry *e, const char *subject,
+		       const struct derive_subject *d, struct cb_err *err)
+{
+	char *text = NULL;
+	size_t len = 0;
+	long long n = -1;
+	int rc, pending = 0;
+	cJSON *j;
+
+	rc = store_summary_get(e->st, subject, &text, &len, &pending, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc || pending) {
+		free(text);
 		return rc;
-	lc->quarantine = quarantine;
-	rc = store_each_event(e->st, NULL, STORE_ITER_ALL, load_one, lc, err);
-	lc->quarantine = NULL;
-	cJSON_Delete(quarantine);
-	return rc;
+	}
+	j = cb_json_parse(text, len, len + 1, "summary row", err);
+	free(text);
+	if (j && cb_json_int(j, "events", 0, INT64_MAX, &n, "$.events", err))
+		n = -1;
+	cJSON_Delete(j);
+	if (n == d->nstored)
+		return 0;
+	return cb_err_set(err, CB_EINTEGRITY,
+			  "integrity error: the store holds %lld events of "
+			  "subject %.64s, but its summary row counted %lld: "
+			  "rows were removed or moved outside casebook; "
+			  "restore the store from a backup and sync",
+			  (long long)d->nstored, subject, n);
+}
+
+int entry_merge(struct entry *e, const char *subject, struct cb_merge **m,
+		struct cb_err *err)
+{
+	struct entry_cached *c = NULL;
+	size_t i, oldest = 0;
+	int rc, began = 0;
+
+	*m = NULL;
+	e->tick++;
+#ifdef CASEBOOK_TEST_HOOKS
+	remember_seen(e, subject);
+#endif
+	for (i = 0; i < e->ncache; i++) {
+		if (!strcmp(e->cache[i].subject, subject)) {
+			e->cache[i].used = e->tick;
+			*m = e->cache[i].d.merge;
+			return 0;
+		}
+		if (e->cache[i].used < e->cache[oldest].used)
+			oldest = i;
+	}
+	if (e->ncache == ENTRY_CACHE_MAX)
+		forget(&e->cache[oldest]);
+	else
+		oldest = e->ncache++;
+	c = &e->cache[oldest];
+	c->subject = strdup(subject);
+	if (!c->subject) {
+		e->cache[oldest] = e->cache[--e->ncache];
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	/* The events and the row that counted them, in one snapshot. */
+	rc = store_read_begin(e->st, &began, err);
+	if (!rc)
+		rc = derive_load(e->st, subject, &c->d, err);
+	if (!rc)
+		rc = check_count(e, subject, &c->d, err);
+	store_read_end(e->st, began);
+	if (rc) {
+		forget(c);
+		e->cache[oldest] = e->cache[--e->ncache];
+		memset(&e->cache[e->ncache], 0, sizeof(e->cache[0]));
+		return rc;
+	}
+	c->used = e->tick;
+	/* New events of this subject come after every one of its events. */
+	if (c->d.clock > e->hlc.last)
+		cb_hlc_init(&e->hlc, c->d.clock);
+	*m = c->d.merge;
+	return 0;
+}
+
+/* The cache slot of a subject entry_merge just returned. */
+static struct entry_cached *slot_of(struct entry *e, const char *subject)
+{
+	size_t i;
+
+	for (i = 0; i < e->ncache; i++)
+		if (!strcmp(e->cache[i].subject, subject))
+			return &e->cache[i];
+	return NULL;
 }
 
 int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err)
 {
-	struct load_ctx lc = {e, NULL, 0, 0, cb_clock_now_ms(), err};
-	uint64_t last = 0;
 	int rc;
 
 	memset(e, 0, sizeof(*e));
 	rc = store_open_cli(g, &e->st, err);
 	if (!rc)
 		rc = store_protocol_load(e->st, &e->proto, err);
+	/* Rows left pending (a pull, an upgrade) are brought up to date
+	 * once, here; where that cannot be done now, every reader derives
+	 * those subjects in memory. */
+	if (!rc && !store_readonly(e->st)) {
+		rc = derive_pending(e->st, e->proto, isatty(STDERR_FILENO),
+				    NULL, err);
+		if (rc == CB_EBUSY) {
+			cb_err_clear(err);
+			rc = 0;
+		}
+	}
 	if (!rc)
-		rc = cb_merge_new(&e->merge, err);
-	if (!rc)
-		rc = load_all(e, &lc, err);
-	if (!rc)
-		e->last_seq = lc.max_seq;
+		rc = store_last_seq(e->st, &e->last_seq, err);
 	if (rc) {
 		entry_close(e);
 		return rc;
 	}
-	last = store_clock(e->st);
-	cb_hlc_init(&e->hlc, last > lc.max_hlc ? last : lc.max_hlc);
+	cb_hlc_init(&e->hlc, store_clock(e->st));
 	return 0;
 }
 
-int entry_refresh(struct entry *e, struct cb_err *err)
+/* What another process stored since the cache was current. */
+static int refresh(struct entry *e, struct cb_err *err)
 {
-	struct load_ctx lc = {e, NULL, 0, 0, cb_clock_now_ms(), err};
 	int64_t last;
 	int rc;
 
 	rc = store_last_seq(e->st, &last, err);
-	if (rc || last == e->last_seq)
-		return rc;
-	/* Adding an event the state holds already is a no-op. */
-	rc = load_all(e, &lc, err);
 	if (rc)
 		return rc;
-	if (lc.max_hlc > e->hlc.last)
-		cb_hlc_init(&e->hlc, lc.max_hlc);
-	e->last_seq = lc.max_seq;
+	if (last != e->last_seq)
+		forget_all(e);
+	e->last_seq = last;
+	if (store_clock(e->st) > e->hlc.last)
+		cb_hlc_init(&e->hlc, store_clock(e->st));
 	return 0;
 }
 
+int entry_begin(struct entry *e, struct cb_err *err)
+{
+	int rc = store_begin(e->st, err);
+
+	if (!rc)
+		rc = refresh(e, err);
+	if (rc && store_in_transaction(e->st))
+		entry_rollback(e);
+	return rc;
+}
+
+int entry_commit(struct entry *e, struct cb_err *err)
+{
+	int rc = store_commit(e->st, err);
+
+	if (rc)
+		forget_all(e);
+	return rc;
+}
+
+void entry_rollback(struct entry *e)
+{
+	store_rollback(e->st);
+	forget_all(e);
+}
+
+#ifdef CASEBOOK_TEST_HOOKS
+static int seen_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * CASEBOOK_TEST_SESSION_DUMP=FILE (with CASEBOOK_TEST_HOOKS=1): at close,
+ * write the canonical dump of every subject the session used, as the
+ * session would show it now, so a test can compare it with what the
+ * store holds after a failure.
+ */
+static void session_dump(struct entry *e)
+{
+	const char *hooks = getenv("CASEBOOK_TEST_HOOKS");
+	const char *path = getenv("CASEBOOK_TEST_SESSION_DUMP");
+	struct cb_merge *m;
+	struct cb_err err;
+	FILE *f;
+	size_t i;
+
+	if (!hooks || strcmp(hooks, "1") || !path || !e->st)
+		return;
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	qsort(e->seen, e->nseen, sizeof(*e->seen), seen_cmp);
+	fputs(CB_MERGE_DUMP_HEAD, f);
+	for (i = 0; i < e->nseen; i++) {
+		char *text = NULL;
+		size_t len = 0;
+
+		if (entry_merge(e, e->seen[i], &m, &err) || !cb_merge_count(m))
+			continue;
+		if (!cb_merge_dump_subject(m, e->seen[i], &text, &len, &err))
+			fwrite(text, 1, len, f);
+		free(text);
+	}
+	fclose(f);
+}
+#endif
+
 void entry_close(struct entry *e)
 {
-	cb_merge_free(e->merge);
+#ifdef CASEBOOK_TEST_HOOKS
+	session_dump(e);
+	while (e->nseen)
+		free(e->seen[--e->nseen]);
+#endif
+	forget_all(e);
 	cb_protocol_free(e->proto);
 	store_close(e->st);
 	memset(e, 0, sizeof(*e));
 }
 
 struct known_ctx {
-	const char *want;
-	int found;
 	size_t n;
 	char list[400];
 };
 
-static int known_one(const char *subject, void *ctx)
+static int known_one(void *ctx, const struct derive_summary *s)
 {
 	struct known_ctx *k = ctx;
 	size_t len = strlen(k->list);
 
-	if (!strcmp(subject, k->want))
-		k->found = 1;
+	if (!s->summary)
+		return 0; /* nothing of it on the record */
 	if (k->n < KNOWN_LIST_MAX)
 		snprintf(k->list + len, sizeof(k->list) - len, "%s%s",
-			 k->n ? ", " : "", subject);
+			 k->n ? ", " : "", s->subject);
 	else if (k->n == KNOWN_LIST_MAX)
 		snprintf(k->list + len, sizeof(k->list) - len, ", ...");
 	k->n++;
@@ -155,12 +318,18 @@ int entry_subject_known(struct entry *e, const char *subject,
 			struct cb_err *err)
 {
 	struct known_ctx k;
+	struct cb_merge *m;
+	int rc;
 
-	memset(&k, 0, sizeof(k));
-	k.want = subject;
-	cb_merge_each_subject(e->merge, known_one, &k);
-	if (k.found)
+	rc = entry_merge(e, subject, &m, err);
+	if (rc)
+		return rc;
+	if (cb_merge_count(m))
 		return 0;
+	memset(&k, 0, sizeof(k));
+	rc = derive_each_summary(e->st, e->proto, known_one, &k, err);
+	if (rc)
+		return rc;
 	if (!k.n)
 		return cb_err_set(err, CB_ENOTFOUND,
 				  "unknown subject '%.64s'; this laptop has "
@@ -185,11 +354,17 @@ int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
 		    const char *instance, struct cb_err *err)
 {
 	const char *site = store_site(e->st);
+	struct cb_merge *m;
 	int rc;
 
 	/* A central role writes about a subject in that subject's site. */
-	if (store_is_central(e->st) && subject && subject[0])
-		cb_merge_each_event(e->merge, subject, first_site, &site);
+	if (store_is_central(e->st) && subject && subject[0]) {
+		rc = entry_merge(e, subject, &m, err);
+		if (rc)
+			return rc;
+		if (cb_merge_each_event(m, subject, first_site, &site) < 0)
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
 	cb_event_init(ev);
 	rc = cb_event_stamp(ev, &e->hlc, err);
 	if (!rc)
@@ -205,13 +380,20 @@ int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
 	return rc;
 }
 
-int entry_commit_event(struct entry *e, struct cb_event *ev, struct cb_err *err)
+/* Store, merge and derive one checked event, in the open transaction. */
+static int commit_in_tx(struct entry *e, struct cb_event *ev,
+			struct cb_err *err)
 {
+	struct entry_cached *c;
+	struct cb_merge *m;
 	char *json = NULL;
 	int64_t seq = 0;
+	uint64_t t;
 	int rc;
 
 	rc = cb_event_validate(ev, err);
+	if (!rc)
+		rc = entry_merge(e, ev->subject, &m, err);
 	if (!rc) {
 		/* The server applies the same rules again; an event it would
 		 * refuse is never made here. */
@@ -222,8 +404,8 @@ int entry_commit_event(struct entry *e, struct cb_event *ev, struct cb_err *err)
 		const char *code;
 
 		cb_check_results_init(&res);
-		rc = cb_record_check_event(e->proto, e->merge, &w, ev, &res,
-					   &code, err);
+		rc = cb_record_check_event(e->proto, m, &w, ev, &res, &code,
+					   err);
 		cb_check_results_release(&res);
 	}
 	if (!rc)
@@ -237,12 +419,41 @@ int entry_commit_event(struct entry *e, struct cb_event *ev, struct cb_err *err)
 		rc = store_add_event(e->st, ev->id, ev->subject, json,
 				     strlen(json), 0, &seq, err);
 	free(json);
+	c = rc ? NULL : slot_of(e, ev->subject);
+	if (!rc && !c)
+		rc = cb_err_set(err, CB_ENOMEM, "the session lost a subject");
+	if (!rc)
+		rc = cb_merge_add(c->d.merge, ev, NULL, err);
+	if (!rc) {
+		c->d.nstored++;
+		c->d.last_seq = seq;
+		if (!cb_hlc_parse(ev->hlc, &t, NULL) && t > c->d.clock)
+			c->d.clock = t;
+		rc = derive_write(e->st, e->proto, ev->subject, &c->d, err);
+	}
 	/* Skip ahead only when nothing else was stored in between. */
 	if (!rc && seq == e->last_seq + 1)
 		e->last_seq = seq;
-	if (!rc)
-		rc = cb_merge_add(e->merge, ev, NULL, err);
+	if (rc && ev->subject)
+		forget_subject(e, ev->subject);
 	return rc;
+}
+
+int entry_commit_event(struct entry *e, struct cb_event *ev, struct cb_err *err)
+{
+	int rc;
+
+	if (store_in_transaction(e->st))
+		return commit_in_tx(e, ev, err);
+	rc = entry_begin(e, err);
+	if (rc)
+		return rc;
+	rc = commit_in_tx(e, ev, err);
+	if (rc) {
+		entry_rollback(e);
+		return rc;
+	}
+	return entry_commit(e, err);
 }
 
 void entry_save_result_init(struct entry_save_result *r)
@@ -298,6 +509,7 @@ static int open_soft_query(struct entry *e, const char *subject,
 			   struct cb_err *err)
 {
 	struct query_find f;
+	struct cb_merge *m;
 	struct cb_event q;
 	const char *item = res->item ? res->item->code : "";
 	char instance[16];
@@ -310,7 +522,9 @@ static int open_soft_query(struct entry *e, const char *subject,
 	f.item = item;
 	f.check = res->id;
 	f.found = 0;
-	rc = cb_merge_each_query(e->merge, subject, query_match, &f, err);
+	rc = entry_merge(e, subject, &m, err);
+	if (!rc)
+		rc = cb_merge_each_query(m, subject, query_match, &f, err);
 	if (rc || f.found)
 		return rc;
 	rc = entry_new_event(e, &q, CB_KIND_QUERY_OPEN, subject, f.visit,
@@ -356,18 +570,18 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	const struct cb_protocol_item *item;
 	char inst[16], code[CB_PROTOCOL_CODE_MAX + 1];
 	struct cb_merge_item cur;
+	struct cb_merge *m = NULL;
 	struct cb_event ev;
 	size_t i, j;
-	int rc, need_reason = 0, in_tx = 0;
+	int rc, need_reason = 0, resolving;
 
 	cb_event_init(&ev);
-	rc = store_begin(e->st, err);
+	rc = entry_begin(e, err);
 	if (rc)
 		return rc;
-	in_tx = 1;
-	rc = entry_refresh(e, err);
+	rc = entry_subject_known(e, s->subject, err);
 	if (!rc)
-		rc = entry_subject_known(e, s->subject, err);
+		rc = entry_merge(e, s->subject, &m, err);
 	if (rc)
 		goto out;
 	if (s->new_instance) {
@@ -394,7 +608,10 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	}
 	if (rc)
 		goto out;
-	if (!cb_protocol_form_writable(r->form, store_role(e->st))) {
+	/* The data manager writes no form but resolves conflicts on any:
+	 * only items in conflict (cb_record_check_save checks it again). */
+	resolving = !cb_protocol_form_writable(r->form, store_role(e->st));
+	if (resolving && !cb_role_resolves(store_role(e->st))) {
 		rc = cb_err_set(err, CB_EFORBIDDEN,
 				"form %s may not be written by the %s role",
 				r->form->code, store_role(e->st));
@@ -451,9 +668,19 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 			if (rc)
 				goto out;
 		}
-		rc = cb_merge_item_get(e->merge, s->subject, r->visit->code,
+		rc = cb_merge_item_get(m, s->subject, r->visit->code,
 				       r->form->code, inst, item->code, &cur,
 				       err);
+		if (resolving &&
+		    (rc == CB_ENOTFOUND || (!rc && !cur.conflict))) {
+			rc = cb_err_set(err, CB_EFORBIDDEN,
+					"form %s may not be written by the %s "
+					"role: it only resolves conflicts, and "
+					"%s has none",
+					r->form->code, store_role(e->st),
+					item->code);
+			goto out;
+		}
 		if (rc == CB_ENOTFOUND) {
 			cb_err_clear(err);
 			if (!value)
@@ -471,9 +698,9 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 			goto out;
 	}
 	if (!ev.nchanges)
-		goto out; /* nothing to write */
+		goto out; /* nothing to write: rc is 0 */
 	/* Edit checks first: a rejected value is the more useful message. */
-	rc = cb_record_check_save(e->proto, e->merge, store_role(e->st), &ev,
+	rc = cb_record_check_save(e->proto, m, store_role(e->st), &ev,
 				  &r->checks, err);
 	if (rc)
 		goto out;
@@ -490,16 +717,21 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	if (!rc)
 		rc = entry_open_soft_queries(e, s->subject, &r->checks,
 					     &r->nqueries, err);
-	if (!rc)
-		rc = store_commit(e->st, err);
-	in_tx = 0;
+	if (rc)
+		goto out;
+	/* A failed commit is rolled back by store_commit itself; the
+	 * session then drops what it merged (entry_commit). */
+	rc = entry_commit(e, err);
 	if (!rc) {
 		r->nchanged = ev.nchanges;
 		memcpy(r->event_id, ev.id, sizeof(r->event_id));
 	}
+	cb_event_release(&ev);
+	return rc;
 out:
-	if (in_tx)
-		store_rollback(e->st);
+	/* Whatever failed, after any step: nothing of the save stays, in
+	 * the store or in the session's merge state. */
+	entry_rollback(e);
 	cb_event_release(&ev);
 	return rc;
 }
@@ -526,9 +758,30 @@ unsigned entry_next_instance(struct entry *e, const char *subject,
 			     const char *visit, const char *form)
 {
 	struct instance_ctx ic = {visit, form, 0};
+	struct cb_merge *m;
+	struct cb_err err;
 
-	cb_merge_each_form(e->merge, subject, instance_one, &ic);
+	if (!entry_merge(e, subject, &m, &err))
+		cb_merge_each_form(m, subject, instance_one, &ic);
 	return ic.max + 1;
+}
+
+const char *entry_rand_value(struct entry *e, const char *subject,
+			     const struct cb_protocol_item *item)
+{
+	struct cb_record_source rs;
+	struct cb_check_source src;
+	struct cb_merge *m;
+	const char *value = NULL;
+	struct cb_err err;
+
+	if (!item || !e->proto->rand_form || entry_merge(e, subject, &m, &err))
+		return NULL;
+	src = cb_record_source(&rs, m, subject);
+	if (src.get(src.ctx, e->proto->rand_visit->code,
+		    e->proto->rand_form->code, 0, item->code, &value, &err))
+		return NULL;
+	return value;
 }
 
 /* ---- Output shared by the data-entry commands ---- */
@@ -564,11 +817,15 @@ void entry_print_scores(struct entry *e, const char *subject,
 			const struct entry_save_result *r)
 {
 	struct cb_record_source rs;
-	struct cb_check_source src = cb_record_source(&rs, e->merge, subject);
+	struct cb_check_source src;
 	struct cb_check_scores sc;
+	struct cb_merge *m;
 	struct cb_err err;
 	size_t i;
 
+	if (entry_merge(e, subject, &m, &err))
+		return;
+	src = cb_record_source(&rs, m, subject);
 	cb_check_scores_init(&sc);
 	if (!cb_check_scores(e->proto, &src, r->visit, r->form, r->instance,
 			     &sc, &err)) {

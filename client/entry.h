@@ -1,13 +1,24 @@
 /*
  * entry.h - a working session on the local casebook: the unlocked store,
- * its protocol, and the merged record derived from every stored event.
+ * its protocol, and the merged record of the subjects it works on.
  *
- * Every data-entry command (subject, form, ae, sign, status, query) opens
- * one session, reads the record through the merge engine, and writes new
- * events through entry_commit_event(), which stamps them with the device's
- * hybrid logical clock, signs them with the device key, stores them
- * encrypted and adds them to the merge state, so the session always shows
- * what is stored.
+ * Every data-entry command (subject, form, ae, sign, status, query,
+ * randomize, unblind, dump) opens one session. The record is merged one
+ * subject at a time (DESIGN.md section 3): entry_merge loads a subject's
+ * events, and only that subject's, into a merge state the session keeps
+ * (at most ENTRY_CACHE_MAX subjects, the least recently used dropped), so
+ * what a command costs grows with the subjects it touches, not with the
+ * store. Commands that list every subject read the derived rows instead
+ * (derive.h). New events go through entry_commit_event(), which stamps
+ * them with the device's hybrid logical clock, signs them with the device
+ * key, stores them encrypted, adds them to the subject's merge state and
+ * writes the subject's derived rows, all in one transaction, so the
+ * session and the store always say the same.
+ *
+ * Transactions: entry_begin, entry_commit, entry_rollback wrap the
+ * store's. A rollback also drops every merge state the session holds (an
+ * event added to one may not be in the store any more); they are loaded
+ * again from the store when next used.
  */
 #ifndef CB_ENTRY_H
 #define CB_ENTRY_H
@@ -16,6 +27,7 @@
 
 #include "check.h"
 #include "cli.h"
+#include "derive.h"
 #include "err.h"
 #include "event.h"
 #include "hlc.h"
@@ -26,17 +38,40 @@
 /* Subject status written when a subject is added. */
 #define ENTRY_STATUS_SCREENING "screening"
 
+/* Most subjects whose merge state one session keeps. */
+#define ENTRY_CACHE_MAX 16
+
+struct entry_cached {
+	char *subject;
+	struct derive_subject d;
+	unsigned long used; /* the session's tick when last used */
+};
+
 struct entry {
 	struct store *st;
 	struct cb_protocol *proto;
-	struct cb_merge *merge;
 	struct cb_hlc hlc;
-	int64_t last_seq; /* highest store sequence in the merge state */
+	/* The store's highest event number when the cache was last known to
+	 * hold everything stored: when another process stores events, the
+	 * next transaction drops the cache. */
+	int64_t last_seq;
+	struct entry_cached cache[ENTRY_CACHE_MAX];
+	size_t ncache;
+	unsigned long tick;
+	/* The subjects the session used, which the test build dumps at
+	 * close (entry.c); the same layout in every build, as the struct
+	 * is shared by files compiled with and without the test hooks. */
+	char *seen[ENTRY_CACHE_MAX];
+	size_t nseen;
 };
 
 /*
  * Open and unlock the store (asking for the passphrase as pass.h says),
- * load its protocol and every stored event into the merge state.
+ * load its protocol, and bring pending derived rows up to date
+ * (derive_pending, with a progress line on a terminal), unless the store
+ * is read-only or another process is writing (readers then derive those
+ * subjects in memory). Nothing else is read: subjects are loaded when
+ * used.
  */
 int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err);
 
@@ -44,11 +79,34 @@ int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err);
 void entry_close(struct entry *e);
 
 /*
+ * The merge state holding every event of `subject` on the record
+ * (quarantined ones left out), loaded on first use from that subject's
+ * events alone and kept by the session. *m stays valid until the next
+ * entry_merge of another subject, entry_rollback or entry_close. A
+ * subject with no event gives an empty state. CB_EINTEGRITY when the
+ * subject's events in the store are fewer than its summary row counted
+ * (rows moved out of sight).
+ */
+int entry_merge(struct entry *e, const char *subject, struct cb_merge **m,
+		struct cb_err *err);
+
+/*
  * 0 when `subject` has events on this laptop; CB_ENOTFOUND with a message
  * listing the known subjects (the first few) otherwise.
  */
 int entry_subject_known(struct entry *e, const char *subject,
 			struct cb_err *err);
+
+/*
+ * Begin a write transaction and take in what another process stored
+ * since the session last looked (its merge states are dropped then, and
+ * the clock moves up to the store's). entry_commit commits (dropping the
+ * merge states when that fails); entry_rollback rolls back and drops
+ * them.
+ */
+int entry_begin(struct entry *e, struct cb_err *err);
+int entry_commit(struct entry *e, struct cb_err *err);
+void entry_rollback(struct entry *e);
 
 /*
  * Start a new event of `kind` by this device and user: a fresh id, the
@@ -60,8 +118,11 @@ int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
 		    const char *instance, struct cb_err *err);
 
 /*
- * Validate, sign, store and merge `ev`, and keep the clock. Runs inside
- * the caller's transaction when one is open.
+ * Check `ev` with the rules the server applies (cb_record_check_event),
+ * sign, store and merge it, write its subject's derived rows and keep the
+ * clock. Runs inside the caller's transaction (entry_begin) when one is
+ * open, else in one of its own. On failure the subject's merge state is
+ * dropped (the caller rolls back).
  */
 int entry_commit_event(struct entry *e, struct cb_event *ev,
 		       struct cb_err *err);
@@ -99,7 +160,9 @@ void entry_save_result_release(struct entry_save_result *r);
 /*
  * Check and save: resolve the target and items (CB_ENOTFOUND listing the
  * valid codes), refuse invalid UTF-8 and oversized values (CB_EINVAL,
- * CB_ETOOBIG), check the role may write the form (CB_EFORBIDDEN), drop
+ * CB_ETOOBIG), check the role may write the form (CB_EFORBIDDEN; the
+ * data manager, who writes none, may resolve a conflict on any: every
+ * item saved must be in conflict, cb_record_check_save), drop
  * items whose value is unchanged, require a reason when a saved value
  * changes (CB_EINVAL with r->need_reason set), run every edit check on the
  * record the save would leave, related checks of other form instances
@@ -108,8 +171,10 @@ void entry_save_result_release(struct entry_save_result *r);
  * failure not already open, on the form instance it belongs to. Choice
  * and boolean codes are accepted in any case and stored as the protocol
  * spells them. All of it runs in one
- * transaction, after taking in whatever another process stored since
- * the session opened (entry_refresh).
+ * transaction (entry_begin: after taking in whatever another process
+ * stored since the session opened). On any failure the transaction is
+ * rolled back and the session holds nothing of the save: neither the
+ * store nor the merge state changes.
  */
 int entry_save_form(struct entry *e, const struct entry_save *s,
 		    struct entry_save_result *r, struct cb_err *err);
@@ -125,17 +190,20 @@ int entry_open_soft_queries(struct entry *e, const char *subject,
 			    size_t *opened, struct cb_err *err);
 
 /*
- * Take into the merge state any event another process stored since this
- * session loaded them. Call inside a transaction to see a settled store.
- */
-int entry_refresh(struct entry *e, struct cb_err *err);
-
-/*
  * The next free instance number of repeating `form` for `subject`: one
- * more than the highest instance any event has written.
+ * more than the highest instance any event has written (1 when the
+ * subject cannot be loaded; the save then fails on it).
  */
 unsigned entry_next_instance(struct entry *e, const char *subject,
 			     const char *visit, const char *form);
+
+/*
+ * The subject's value of `item` of the protocol's randomization form, or
+ * NULL (none, conflicted, or no such form). Valid until the subject's
+ * merge state changes.
+ */
+const char *entry_rand_value(struct entry *e, const char *subject,
+			     const struct cb_protocol_item *item);
 
 /*
  * The ITEM=VALUE arguments of a save (form set, ae add): argv[first..]

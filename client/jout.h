@@ -1,11 +1,14 @@
 /*
  * jout.h - building the JSON model a command prints, and reading it back.
  *
- * Commands with both text and --json output (subject, status, form show)
- * build one cJSON tree and render the text from it, so the two can never
- * disagree. Every add goes through these helpers, which record an
- * allocation failure in `oom` instead of making each caller check; the
- * command reports it once at the end.
+ * `subject list|show` and `status` build one cJSON tree, which --json
+ * prints and the plain output renders as text, so the two can never
+ * disagree. `form show` does not use this module: it gathers what it
+ * shows once (struct show in cmd_form.c) and has two renderers over that,
+ * show_text and show_json, because its text names choice labels and
+ * units that its JSON leaves to the protocol. Every add goes through
+ * these helpers, which record an allocation failure in `oom` instead of
+ * making each caller check; the command reports it once at the end.
  */
 #ifndef CB_JOUT_H
 #define CB_JOUT_H

@@ -3,6 +3,8 @@
  */
 #include "net.h"
 
+#include "buf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,9 +72,9 @@ void net_reply_free(struct net_reply *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* The answer's body, capped at NET_REPLY_MAX (buf.h). */
 struct sink {
-	char *buf;
-	size_t len, cap;
+	struct cb_buf body;
 	int too_big;
 };
 
@@ -80,27 +82,11 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct sink *s = ctx;
 	size_t n = size * nmemb;
+	int rc = cb_buf_add(&s->body, p, n, NULL);
 
-	if (s->len + n + 1 > NET_REPLY_MAX) {
+	if (rc == CB_ETOOBIG)
 		s->too_big = 1;
-		return 0;
-	}
-	if (s->len + n + 1 > s->cap) {
-		size_t cap = s->cap ? s->cap : 16384;
-		char *nb;
-
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		nb = realloc(s->buf, cap);
-		if (!nb)
-			return 0;
-		s->buf = nb;
-		s->cap = cap;
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	s->buf[s->len] = '\0';
-	return n;
+	return rc ? 0 : n;
 }
 
 /* Append one "Name: value" header. */
@@ -160,7 +146,7 @@ int net_request(struct net *n, const char *method, const char *path,
 		struct store *st, struct net_reply *r, struct cb_err *err)
 {
 	struct curl_slist *headers = NULL;
-	struct sink sink = {0};
+	struct sink sink;
 	char url[NET_URL_MAX + CB_REQSIG_PATH_MAX * 2 + 4];
 	char errbuf[CURL_ERROR_SIZE] = "";
 	CURL *c = n->curl;
@@ -168,6 +154,9 @@ int net_request(struct net *n, const char *method, const char *path,
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
+	/* NET_REPLY_MAX - 1 bytes and the NUL, as before. */
+	cb_buf_init(&sink.body, NET_REPLY_MAX - 1);
+	sink.too_big = 0;
 	snprintf(url, sizeof(url), "%s%s%s%s", n->base, path,
 		 query && query[0] ? "?" : "", query ? query : "");
 	if (st)
@@ -207,13 +196,13 @@ int net_request(struct net *n, const char *method, const char *path,
 	cc = curl_easy_perform(c);
 	curl_slist_free_all(headers);
 	if (sink.too_big) {
-		free(sink.buf);
+		cb_buf_free(&sink.body);
 		return cb_err_set(err, CB_ETOOBIG,
 				  "the server's answer is over %u bytes",
 				  NET_REPLY_MAX);
 	}
 	if (cc != CURLE_OK) {
-		free(sink.buf);
+		cb_buf_free(&sink.body);
 		if (cc == CURLE_OUT_OF_MEMORY)
 			return cb_err_set(err, CB_ENOMEM, "out of memory");
 		return cb_err_set(err, CB_EUNREACHABLE,
@@ -221,13 +210,9 @@ int net_request(struct net *n, const char *method, const char *path,
 				  errbuf[0] ? errbuf : curl_easy_strerror(cc));
 	}
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
-	if (!sink.buf) {
-		sink.buf = calloc(1, 1);
-		if (!sink.buf)
-			return cb_err_set(err, CB_ENOMEM, "out of memory");
-	}
-	r->body = sink.buf;
-	r->len = sink.len;
+	r->body = cb_buf_take(&sink.body, &r->len);
+	if (!r->body)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	return 0;
 }
 

@@ -271,3 +271,13 @@ int pass_get_new(const char *file, const char *env, const char *prompt,
 	}
 	return rc;
 }
+
+void pass_warn_test_cost(const char *what)
+{
+	if (cb_kdf_test_cost())
+		fprintf(stderr,
+			"casebook: warning: CASEBOOK_KDF_FAST=1 wraps %s at "
+			"a test-only Argon2id cost: for tests, never for a "
+			"trial\n",
+			what);
+}

@@ -60,4 +60,11 @@ int pass_get_new(const char *file, const char *env, const char *prompt,
 /* Wipe and free a passphrase from the functions above. NULL is allowed. */
 void pass_free(char *pass);
 
+/*
+ * Warn on stderr that CASEBOOK_KDF_FAST=1 (the tests' switch) wraps
+ * `what` (a key file, code-break keys) at a test-only Argon2id cost.
+ * Nothing when the switch is off.
+ */
+void pass_warn_test_cost(const char *what);
+
 #endif

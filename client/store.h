@@ -1,24 +1,38 @@
 /*
- * store.h - the site laptop's encrypted local store (DESIGN.md section 6).
+ * store.h - the site laptop's encrypted local store (DESIGN.md sections 3
+ * and 6).
  *
  * One SQLite file, HOME/casebook.db (WAL, synchronous=FULL,
- * temp_store=MEMORY), holding the device's event log and its settings.
- * A random 256-bit data key encrypts everything of substance with
- * XChaCha20-Poly1305: event bodies, subject ids, the device's Ed25519
- * secret key, the site code, the protocol, every setting. The associated
- * data of each ciphertext names its table and row, so a ciphertext moved
- * to another row does not decrypt. The data key is wrapped once per user
- * (keyslot) under an Argon2id key from that user's passphrase; the
- * Argon2id cost and salt are stored in the wrapped text.
+ * temp_store=MEMORY), holding the device's event log, what is derived
+ * from it one subject at a time, the quarantine and the settings. A
+ * random 256-bit data key encrypts everything of substance with
+ * XChaCha20-Poly1305: event bodies, subject ids, derived rows, quarantine
+ * reasons, the device's Ed25519 secret key, the site code, the protocol,
+ * every setting. The associated data of each ciphertext names its table
+ * and row, so a ciphertext moved to another row does not decrypt. The
+ * data key is wrapped once per user (keyslot) under an Argon2id key from
+ * that user's passphrase; the Argon2id cost and salt are stored in the
+ * wrapped text.
  *
- * Plaintext holds only: random event ids, local sequence numbers, the
- * synced flag, keyed-hash lookup indexes of subject ids (BLAKE2b keyed by
- * a subkey of the data key), the keyslots' user names and roles, and the
- * schema version (PRAGMA user_version). Each plaintext bookkeeping column
- * that could change what a reader sees is authenticated: ids, sequence
- * numbers and subject hashes are part of the body's associated data, and
- * the synced flag is covered by a keyed hash per row. A damaged file gives
- * CB_EINTEGRITY with a message saying so, never wrong data.
+ * Plaintext holds only: random event ids, local sequence numbers, each
+ * event's synced and quarantined flags, keyed-hash lookup indexes of
+ * subject ids and query ids (BLAKE2b keyed by subkeys of the data key),
+ * the keyslots' user names and roles, and the schema version (PRAGMA
+ * user_version). Each plaintext bookkeeping column that could change
+ * what a reader sees is authenticated: ids, sequence numbers and subject
+ * hashes are part of the body's associated data, and the flags are
+ * covered by a keyed hash per row. A damaged file gives CB_EINTEGRITY
+ * with a message saying so, never wrong data.
+ *
+ * Derived rows (DESIGN.md section 3, "Derived state is kept, one subject
+ * at a time"): beside its events, each subject has one sealed summary
+ * row and one sealed row per query, which client/derive.h computes from
+ * that subject's events alone; readers that list every subject read
+ * these rows and never the event log. Storing an event (store_add_event)
+ * or quarantining one marks its subject's rows out of date ("pending")
+ * in the same transaction; writing the subject's rows again
+ * (store_derived_put) clears the mark. So a reader never trusts a row
+ * whose events have changed: it derives that subject first (derive.h).
  *
  * Life of a store handle:
  *
@@ -56,8 +70,13 @@ struct cb_protocol;
 
 /* File name of the store inside its home directory. */
 #define STORE_DB_NAME "casebook.db"
-/* Schema version kept in PRAGMA user_version. */
-#define STORE_SCHEMA_VERSION 1
+/*
+ * Schema version kept in PRAGMA user_version. Version 1 (no derived rows,
+ * the quarantine in a setting) is upgraded at its first unlock where the
+ * file can be written; read-only, it is refused with a message saying
+ * so.
+ */
+#define STORE_SCHEMA_VERSION 2
 /* How long a writer waits for another process's lock, in ms. */
 #define STORE_BUSY_MS 5000
 /* Longest home directory path accepted. */
@@ -134,8 +153,9 @@ void store_init_unlock(const char *home, int fd);
 /*
  * Open the store in `home` without unlocking it. CB_ENOTFOUND (message
  * says to run `casebook init`) when there is none; CB_EINTEGRITY when the
- * file is not a Casebook store or is damaged; CB_EINVAL for a store of
- * another schema version.
+ * file is not a Casebook store, is damaged or has an unknown schema
+ * version; CB_EIO for a store of schema 1 that cannot be written here
+ * (it must be opened once where it can, to be upgraded).
  */
 int store_open(const char *home, struct store **out, struct cb_err *err);
 
@@ -202,6 +222,18 @@ int store_begin(struct store *st, struct cb_err *err);
 int store_commit(struct store *st, struct cb_err *err);
 /* Roll back an open transaction; nothing when none is open. */
 void store_rollback(struct store *st);
+/*
+ * A read snapshot: what several reads see is what was committed when the
+ * first of them ran (another process may be committing meanwhile).
+ * Nothing when a transaction is open already; store_read_end ends only
+ * the snapshot store_read_begin began.
+ */
+int store_read_begin(struct store *st, int *began, struct cb_err *err);
+void store_read_end(struct store *st, int began);
+/* 1 while a transaction of store_begin is open. */
+int store_in_transaction(const struct store *st);
+/* 1 when the store was opened read-only (every write is refused). */
+int store_readonly(const struct store *st);
 
 /* ---- Device and settings ---------------------------------------------- */
 
@@ -217,6 +249,13 @@ const unsigned char *store_device_pk(const struct store *st);
  */
 int store_sign(const struct store *st, const void *msg, size_t len,
 	       unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err);
+
+/*
+ * Sign a message too large to hold with the device key, in two passes
+ * (crypto.h's cb_sign_stream: the caller feeds it and frees it).
+ */
+int store_sign_stream(const struct store *st, struct cb_sign_stream **out,
+		      struct cb_err *err);
 
 /* Sign `ev` (which must be valid) with the device key (cb_event_sign). */
 int store_sign_event(const struct store *st, struct cb_event *ev,
@@ -248,6 +287,17 @@ int store_meta_set(struct store *st, const char *key, const void *val,
 		   size_t len, struct cb_err *err);
 
 /*
+ * An optional setting as a malloc'd string into *out, NULL when unset. 0,
+ * or the store's error: a failed read is not an unset setting.
+ */
+int store_meta_opt(struct store *st, const char *key, char **out,
+		   struct cb_err *err);
+
+/* A setting as a malloc'd string, or NULL when unset or unreadable (for
+ * settings whose absence and failure lead to the same message). */
+char *store_meta_or_null(struct store *st, const char *key);
+
+/*
  * The next subject sequence number of this device (1, 2, ...), for
  * subject ids SITE-DDNNN (role.h): past every number it issued and past
  * every id of its range the store holds (pulled back after the laptop
@@ -277,9 +327,10 @@ void store_set_clock(struct store *st, uint64_t last);
  * Store one event: its id (32 hex), its subject id (NUL-terminated, may
  * be "" for an event about no subject) and its JSON bytes (at most
  * CB_VALUE_MAX). The event gets the next local sequence number (*seq when
- * not NULL). Events recorded here are unsynced unless `flags` has
- * STORE_EVENT_SYNCED. CB_EEXIST when an event with this id is already
- * stored (nothing changes: pulling an event twice is harmless).
+ * not NULL), and its subject's derived rows are marked pending. Events
+ * recorded here are unsynced unless `flags` has STORE_EVENT_SYNCED.
+ * CB_EEXIST when an event with this id is already stored (nothing
+ * changes: pulling an event twice is harmless).
  */
 int store_add_event(struct store *st, const char *id, const char *subject,
 		    const char *json, size_t len, unsigned flags, int64_t *seq,
@@ -290,6 +341,7 @@ struct store_event {
 	int64_t seq;	  /* local order, 1, 2, ... */
 	const char *id;	  /* 32 hex */
 	int synced;	  /* 1 once the server has it */
+	int quarantined;  /* 1 when the server rejected it (store_quarantine) */
 	const char *json; /* decrypted bytes, NUL-terminated */
 	size_t len;
 };
@@ -302,15 +354,26 @@ typedef int (*store_event_fn)(void *ctx, const struct store_event *ev);
 
 /* Which events an iterator visits. */
 #define STORE_ITER_ALL 0u
-#define STORE_ITER_UNSYNCED 1u /* only events not yet synced */
+/* Only the events a push sends: not yet synced, not quarantined. */
+#define STORE_ITER_UNSYNCED 1u
 
 /*
- * Every event (subject NULL) or every event of one subject id, in local
- * order, decrypted and checked. A damaged event stops the iteration with
- * CB_EINTEGRITY.
+ * Every event (subject NULL: a scan of the whole log) or every event of
+ * one subject id (through the subject index: only that subject's rows
+ * are read and decrypted), in local order, decrypted and checked. A
+ * damaged event stops the iteration with CB_EINTEGRITY. fn may use the
+ * store, but not to iterate one subject's events again.
  */
 int store_each_event(struct store *st, const char *subject, unsigned which,
 		     store_event_fn fn, void *ctx, struct cb_err *err);
+
+/*
+ * The events a push sends (not synced, not quarantined) with a sequence
+ * number above `after`, in local order, at most `limit` of them: a push
+ * reads its backlog one batch at a time.
+ */
+int store_each_queued(struct store *st, int64_t after, size_t limit,
+		      store_event_fn fn, void *ctx, struct cb_err *err);
 
 /* Called once per subject id with the NUL-terminated subject id. */
 typedef int (*store_subject_fn)(void *ctx, const char *subject);
@@ -322,7 +385,19 @@ int store_each_subject(struct store *st, store_subject_fn fn, void *ctx,
 /* Mark the event `id` as synced. CB_ENOTFOUND for an unknown id. */
 int store_mark_synced(struct store *st, const char *id, struct cb_err *err);
 
-/* Number of events, and of events not yet synced. */
+/* What the store holds, from its sealed tally as last committed. */
+struct store_counts {
+	int64_t events;	     /* every stored event */
+	int64_t unsynced;    /* not on the server, quarantined ones included */
+	int64_t queued;	     /* what a push sends: unsynced, not quarantined */
+	int64_t quarantined; /* quarantine rows */
+	int64_t subjects;    /* subjects with events */
+	int64_t pending;     /* subjects whose derived rows are out of date */
+};
+int store_counts(struct store *st, struct store_counts *c, struct cb_err *err);
+
+/* Number of events, and of events not yet synced (quarantined ones
+ * included): store_counts' events and unsynced. */
 int store_count_events(struct store *st, int64_t *total, int64_t *unsynced,
 		       struct cb_err *err);
 
@@ -332,6 +407,80 @@ int store_count_events(struct store *st, int64_t *total, int64_t *unsynced,
  * authenticated; read the events themselves before trusting anything.
  */
 int store_last_seq(struct store *st, int64_t *seq, struct cb_err *err);
+
+/* ---- Quarantine --------------------------------------------------------- */
+
+/*
+ * An event the server rejected (sync.h) stays in the store, flagged, and
+ * is kept off the record: readers leave it out of every merge. Its row
+ * in the quarantine (sealed: id, the server's code and reason) is what
+ * `casebook status` shows. There is no cap: each rejected event is one
+ * row.
+ *
+ * store_quarantine records `id` with `code` and `reason`, flags the event
+ * (when the store holds it) so no push sends it again, and marks its
+ * subject's derived rows pending. CB_EEXIST when `id` is quarantined
+ * already (nothing changes).
+ */
+int store_quarantine(struct store *st, const char *id, const char *code,
+		     const char *reason, struct cb_err *err);
+
+/* 1 when `id` is in the quarantine, 0 when not, or an error. */
+int store_is_quarantined(struct store *st, const char *id, struct cb_err *err);
+
+/* Called once per quarantined event, in the order they were rejected. */
+typedef int (*store_quarantine_fn)(void *ctx, const char *id, const char *code,
+				   const char *reason);
+int store_each_quarantined(struct store *st, store_quarantine_fn fn, void *ctx,
+			   struct cb_err *err);
+
+/* ---- Derived rows -------------------------------------------------------- */
+
+/*
+ * The rows client/derive.h computes for one subject, stored here sealed
+ * (associated data "summaries:SUBJECTHASH" and
+ * "queries:QUERYHASH:SUBJECTHASH"). Their text is derive.h's; this module
+ * only keeps it.
+ *
+ * store_derived_put replaces every derived row of `subject` at once: its
+ * summary (`summary`, `len` bytes) and its queries (`nq` query ids and
+ * texts; the subject's other query rows go), and clears its pending mark.
+ * Call it inside the transaction that stored the events it was derived
+ * from.
+ */
+int store_derived_put(struct store *st, const char *subject,
+		      const char *summary, size_t len,
+		      const char *const *query_ids,
+		      const char *const *query_texts, size_t nq,
+		      struct cb_err *err);
+
+/*
+ * The summary row of `subject`: *text malloc'd (free), *pending 1 when
+ * the subject's events changed since it was written. CB_ENOTFOUND when
+ * the subject has none.
+ */
+int store_summary_get(struct store *st, const char *subject, char **text,
+		      size_t *len, int *pending, struct cb_err *err);
+
+/* Called once per row with its text and whether it is pending. */
+typedef int (*store_row_fn)(void *ctx, const char *text, size_t len,
+			    int pending);
+
+/* Every summary row, in no particular order. */
+int store_each_summary(struct store *st, store_row_fn fn, void *ctx,
+		       struct cb_err *err);
+
+/* Every query row (subject NULL) or those of one subject. */
+int store_each_query_row(struct store *st, const char *subject, store_row_fn fn,
+			 void *ctx, struct cb_err *err);
+
+/*
+ * Every subject whose derived rows are pending, in the order first
+ * stored. The ids are read before fn is first called, so fn may write
+ * (derive and store the subject's rows).
+ */
+int store_each_pending(struct store *st, store_subject_fn fn, void *ctx,
+		       struct cb_err *err);
 
 /* ---- Users ------------------------------------------------------------ */
 
@@ -356,15 +505,17 @@ int store_change_passphrase(struct store *st, const char *pass, size_t pass_len,
 
 struct store_check_report {
 	int64_t events, unsynced, subjects, users, settings;
+	int64_t quarantined, summaries, queries, pending;
 	/* BLAKE2b of every decrypted event, subject and setting, in order:
 	 * two stores holding the same content give the same digest */
 	char digest[CB_HASH_HEX_SIZE];
 };
 
 /*
- * Verify the whole store: SQLite's integrity_check, then decrypt and
- * authenticate every event, subject and setting. CB_EINTEGRITY with the
- * first problem found.
+ * Verify the whole store: SQLite's integrity_check, the tally, then
+ * decrypt and authenticate every event, subject, setting, quarantine row
+ * and derived row. CB_EINTEGRITY with the first problem found. Whether
+ * the derived rows say what the events say is derive.h's check.
  */
 int store_check(struct store *st, struct store_check_report *report,
 		struct cb_err *err);
@@ -379,6 +530,15 @@ int store_check(struct store *st, struct store_check_report *report,
 #define STORE_SECRETS_HEX (CB_KEY_BYTES * 2 + 1 + CB_SIGN_SECRET_BYTES * 2 + 1)
 int store_test_secrets(const struct store *st, char *out, size_t cap,
 		       struct cb_err *err);
+
+/*
+ * With CASEBOOK_TEST_HOOKS=1 and CASEBOOK_TEST_FAIL_WRITE=N, the Nth
+ * write of this handle (an event, a setting, a derived or quarantine
+ * row, a flag) fails with CB_EIO "injected failure", as a full disk
+ * would: tests walk N over every step of a command to show that each
+ * failure leaves the store as it was.
+ */
+#define STORE_TEST_FAIL_ENV "CASEBOOK_TEST_FAIL_WRITE"
 #endif
 
 #endif

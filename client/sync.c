@@ -10,12 +10,16 @@
 
 #include <cJSON.h>
 
+#include "buf.h"
 #include "cli.h"
 #include "clock.h"
+#include "derive.h"
 #include "event.h"
+#include "hlc.h"
 #include "id.h"
 #include "json.h"
-#include "buf.h"
+#include "lease.h"
+#include "role.h"
 
 /* Longest pause between two attempts, in ms. */
 #define BACKOFF_MAX_MS 4000
@@ -78,73 +82,6 @@ static int http_fail(const struct net_reply *r, const char *what,
 	return cb_err_set(err, CB_EINVAL, "%s refused: %s", what, msg);
 }
 
-/* ---- Quarantine ----------------------------------------------------- */
-
-static int quarantine_load(struct store *st, cJSON **out, struct cb_err *err)
-{
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
-
-	rc = store_meta_get(st, SYNC_META_QUARANTINE, &text, &len, err);
-	if (rc == CB_ENOTFOUND) {
-		cb_err_clear(err);
-		*out = cJSON_CreateArray();
-		return *out ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
-	}
-	if (rc)
-		return rc;
-	*out =
-	    cb_json_parse(text, len, STORE_META_MAX, SYNC_META_QUARANTINE, err);
-	free(text);
-	if (!*out)
-		return err->code ? err->code : CB_EINVAL;
-	if (!cJSON_IsArray(*out)) {
-		cJSON_Delete(*out);
-		*out = NULL;
-		return cb_err_set(err, CB_EINTEGRITY,
-				  "setting %s is not a list",
-				  SYNC_META_QUARANTINE);
-	}
-	return 0;
-}
-
-int sync_quarantine_load(struct store *st, cJSON **out, struct cb_err *err)
-{
-	return quarantine_load(st, out, err);
-}
-
-static int quarantine_has(const cJSON *q, const char *id)
-{
-	const cJSON *e;
-
-	cJSON_ArrayForEach(e, q)
-	{
-		const cJSON *i = cJSON_GetObjectItemCaseSensitive(e, "id");
-
-		if (cJSON_IsString(i) && !strcmp(i->valuestring, id))
-			return 1;
-	}
-	return 0;
-}
-
-static int quarantine_save(struct store *st, const cJSON *q, struct cb_err *err)
-{
-	char *text = cJSON_PrintUnformatted(q);
-	int rc;
-
-	if (!text)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	rc = store_meta_set(st, SYNC_META_QUARANTINE, text, strlen(text), err);
-	free(text);
-	return rc;
-}
-
-int sync_quarantine_has(const cJSON *quarantine, const char *id)
-{
-	return quarantine_has(quarantine, id);
-}
-
 /*
  * The reason kept in quarantine: the server's reason, followed by the
  * message of each failed edit check it lists, so `casebook status` says
@@ -179,67 +116,65 @@ static char *rejection_text(const cJSON *reason, const cJSON *checks)
 
 /* ---- Push ----------------------------------------------------------- */
 
-struct pending {
-	char id[CB_ID_HEX_LEN + 1];
-	char *json;
-	size_t len;
-};
-
-struct collect {
-	const cJSON *quarantine;
-	struct pending *list;
-	size_t count, cap;
-};
-
-static int collect_one(void *ctx, const struct store_event *ev)
-{
-	struct collect *c = ctx;
-
-	if (quarantine_has(c->quarantine, ev->id))
-		return 0;
-	if (c->count == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct pending *nl = realloc(c->list, cap * sizeof(*nl));
-
-		if (!nl)
-			return CB_ENOMEM;
-		c->list = nl;
-		c->cap = cap;
-	}
-	c->list[c->count].json = malloc(ev->len + 1);
-	if (!c->list[c->count].json)
-		return CB_ENOMEM;
-	memcpy(c->list[c->count].json, ev->json, ev->len + 1);
-	c->list[c->count].len = ev->len;
-	snprintf(c->list[c->count].id, sizeof(c->list[c->count].id), "%s",
-		 ev->id);
-	c->count++;
-	return 0;
-}
-
-static void collect_free(struct collect *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->count; i++)
-		cb_wipe_free(c->list[i].json, c->list[i].len + 1);
-	free(c->list);
-}
-
 static void progress(const struct sync_opts *o, const struct sync_stats *s,
 		     const char *phase)
 {
 	if (!o->progress)
 		return;
 	fprintf(stderr, "\rsync: %s: pushed %zu of %zu events, pulled %zu   ",
-		phase, s->accepted + s->duplicate + s->rejected, s->to_push,
-		s->pulled);
+		phase, s->accepted + s->duplicate + s->rejected + s->deferred,
+		s->to_push, s->pulled);
 	fflush(stderr);
 }
 
+int sync_apply_push_result(struct store *st, const char *id, const cJSON *r,
+			   struct sync_stats *s, struct cb_err *err)
+{
+	const char *v = cb_json_str(r, "status");
+	const char *code = cb_json_str(r, "code");
+	char *text;
+	int rc;
+
+	if (!v)
+		v = "";
+	if (!id || strlen(id) != CB_ID_HEX_LEN)
+		return cb_err_set(err, CB_EINVAL,
+				  "the server's push answer names no event "
+				  "id in a result");
+	if (!strcmp(v, "accepted") || !strcmp(v, "duplicate")) {
+		if (!strcmp(v, "accepted"))
+			s->accepted++;
+		else
+			s->duplicate++;
+		return store_mark_synced(st, id, err);
+	}
+	if (strcmp(v, "rejected"))
+		return cb_err_set(err, CB_EINVAL,
+				  "the server answered '%.40s' for event %s", v,
+				  id);
+	if (code && !strcmp(code, SYNC_CODE_CLOCK)) {
+		s->deferred++;
+		return 0;
+	}
+	s->rejected++;
+	text = rejection_text(cJSON_GetObjectItemCaseSensitive(r, "reason"),
+			      cJSON_GetObjectItemCaseSensitive(r, "checks"));
+	if (!text)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	rc = store_quarantine(st, id, code ? code : "rejected", text, err);
+	/* A verdict applied again (a bundle reply imported twice) is
+	 * quarantined once. */
+	if (rc == CB_EEXIST) {
+		cb_err_clear(err);
+		rc = 0;
+	}
+	free(text);
+	return rc;
+}
+
 int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
-			    const cJSON *reply, cJSON *quarantine,
-			    struct sync_stats *s, struct cb_err *err)
+			    const cJSON *reply, struct sync_stats *s,
+			    struct cb_err *err)
 {
 	const cJSON *results =
 	    cJSON_GetObjectItemCaseSensitive(reply, "results");
@@ -254,94 +189,66 @@ int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
 				  "for each event");
 	cJSON_ArrayForEach(r, results)
 	{
-		const cJSON *status =
-		    cJSON_GetObjectItemCaseSensitive(r, "status");
-		const char *v =
-		    cJSON_IsString(status) ? status->valuestring : "";
-		const char *id = ids ? ids[i] : cb_json_str(r, "id");
-
-		if (!id || strlen(id) != CB_ID_HEX_LEN) {
-			rc = cb_err_set(err, CB_EINVAL,
-					"the server's push answer names no "
-					"event id in result %zu",
-					i);
-		} else if (!strcmp(v, "accepted") || !strcmp(v, "duplicate")) {
-			rc = store_mark_synced(st, id, err);
-			if (!strcmp(v, "accepted"))
-				s->accepted++;
-			else
-				s->duplicate++;
-		} else if (!strcmp(v, "rejected")) {
-			const cJSON *code =
-			    cJSON_GetObjectItemCaseSensitive(r, "code");
-			const cJSON *reason =
-			    cJSON_GetObjectItemCaseSensitive(r, "reason");
-			char *text;
-			cJSON *q;
-
-			if (cJSON_IsString(code) &&
-			    !strcmp(code->valuestring, SYNC_CODE_CLOCK)) {
-				s->deferred++;
-				i++;
-				continue;
-			}
-			s->rejected++;
-			/* A verdict applied again (a bundle reply imported
-			 * twice) is quarantined once. */
-			if (quarantine_has(quarantine, id)) {
-				i++;
-				continue;
-			}
-			q = cJSON_CreateObject();
-			text = rejection_text(
-			    reason,
-			    cJSON_GetObjectItemCaseSensitive(r, "checks"));
-			if (!q || !text ||
-			    !cJSON_AddStringToObject(q, "id", id) ||
-			    !cJSON_AddStringToObject(q, "code",
-						     cJSON_IsString(code)
-							 ? code->valuestring
-							 : "rejected") ||
-			    !cJSON_AddStringToObject(q, "reason", text)) {
-				cJSON_Delete(q);
-				rc =
-				    cb_err_set(err, CB_ENOMEM, "out of memory");
-			} else {
-				cJSON_AddItemToArray(quarantine, q);
-			}
-			free(text);
-		} else {
-			rc = cb_err_set(err, CB_EINVAL,
-					"the server answered '%.40s' for "
-					"event %s",
-					v, id);
-		}
+		rc = sync_apply_push_result(
+		    st, ids ? ids[i] : cb_json_str(r, "id"), r, s, err);
 		if (rc)
 			break;
 		i++;
 	}
-	if (!rc)
-		rc = quarantine_save(st, quarantine, err);
 	return rc;
 }
 
-/* Apply the server's verdicts on one pushed batch, in one transaction. */
-static int apply_results(struct store *st, const struct pending *batch,
-			 size_t n, const cJSON *reply, cJSON *quarantine,
-			 struct sync_stats *s, struct cb_err *err)
+/* One push batch, read from the store's queue. */
+struct batch {
+	struct cb_buf body;
+	char (*ids)[CB_ID_HEX_LEN + 1];
+	size_t n, cap;
+	int64_t last; /* the highest sequence number in it */
+	struct cb_err *err;
+};
+
+#define PUSH_HEAD "{\"events\":["
+#define BATCH_FULL 1 /* batch_one: stop, the batch is full */
+
+static int batch_one(void *ctx, const struct store_event *ev)
 {
-	const char **ids = calloc(n ? n : 1, sizeof(*ids));
+	struct batch *b = ctx;
+	int rc;
+
+	/* The first event always goes, however large (the server says if
+	 * it is too large); the others while the body stays under the cap. */
+	if (b->n && cb_buf_len(&b->body) + ev->len + 3 > SYNC_BATCH_BYTES)
+		return BATCH_FULL;
+	rc = cb_array_grow((void **)&b->ids, &b->cap, b->n + 1, sizeof(*b->ids),
+			   SYNC_BATCH_EVENTS, "push batch", b->err);
+	if (!rc && b->n)
+		rc = cb_buf_addc(&b->body, ',', b->err);
+	if (!rc)
+		rc = cb_buf_add(&b->body, ev->json, ev->len, b->err);
+	if (rc)
+		return rc;
+	snprintf(b->ids[b->n], sizeof(b->ids[b->n]), "%s", ev->id);
+	b->n++;
+	b->last = ev->seq;
+	return 0;
+}
+
+/* Apply the server's verdicts on one pushed batch, in one transaction. */
+static int apply_results(struct store *st, const struct batch *b,
+			 const cJSON *reply, struct sync_stats *s,
+			 struct cb_err *err)
+{
+	const char **ids = calloc(b->n ? b->n : 1, sizeof(*ids));
 	size_t i;
 	int rc;
 
 	if (!ids)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	for (i = 0; i < n; i++)
-		ids[i] = batch[i].id;
+	for (i = 0; i < b->n; i++)
+		ids[i] = b->ids[i];
 	rc = store_begin(st, err);
 	if (!rc)
-		rc = sync_apply_push_results(st, ids, n, reply, quarantine, s,
-					     err);
+		rc = sync_apply_push_results(st, ids, b->n, reply, s, err);
 	if (!rc)
 		rc = store_commit(st, err);
 	else
@@ -350,50 +257,40 @@ static int apply_results(struct store *st, const struct pending *batch,
 	return rc;
 }
 
-#define PUSH_HEAD "{\"events\":["
-
 static int push(struct store *st, struct net *n, const struct sync_opts *o,
-		struct sync_stats *s, cJSON *quarantine, struct cb_err *err)
+		struct sync_stats *s, struct cb_err *err)
 {
-	struct collect c = {quarantine, NULL, 0, 0};
-	char *body = NULL;
-	size_t first = 0;
+	struct store_counts c;
+	struct batch b;
 	int rc;
 
-	rc = store_each_event(st, NULL, STORE_ITER_UNSYNCED, collect_one, &c,
-			      err);
-	if (rc == CB_ENOMEM)
-		cb_err_set(err, rc, "out of memory");
-	s->to_push = c.count;
-	while (!rc && first < c.count) {
+	memset(&b, 0, sizeof(b));
+	b.err = err;
+	/* Room for the largest event beside the cap's worth of others. */
+	cb_buf_init(&b.body, SYNC_BATCH_BYTES + CB_VALUE_MAX + 64);
+	rc = store_counts(st, &c, err);
+	s->to_push = rc ? 0 : (size_t)c.queued;
+	while (!rc) {
 		struct net_reply r;
-		size_t n_ev = 0, bytes = 16, pos, i;
 		cJSON *reply;
 
-		while (first + n_ev < c.count && n_ev < SYNC_BATCH_EVENTS &&
-		       (n_ev == 0 || bytes + c.list[first + n_ev].len + 1 <=
-					 SYNC_BATCH_BYTES))
-			bytes += c.list[first + n_ev++].len + 1;
-		body = malloc(bytes + 1);
-		if (!body) {
-			rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+		cb_buf_reset(&b.body);
+		b.n = 0;
+		rc = cb_buf_addstr(&b.body, PUSH_HEAD, err);
+		if (!rc)
+			rc = store_each_queued(st, b.last, SYNC_BATCH_EVENTS,
+					       batch_one, &b, err);
+		if (rc == BATCH_FULL)
+			rc = 0;
+		if (!rc && !b.n)
+			break; /* the queue is empty */
+		if (!rc)
+			rc = cb_buf_addstr(&b.body, "]}", err);
+		if (rc)
 			break;
-		}
-		pos = sizeof(PUSH_HEAD) - 1;
-		memcpy(body, PUSH_HEAD, pos);
-		for (i = 0; i < n_ev; i++) {
-			if (i)
-				body[pos++] = ',';
-			memcpy(body + pos, c.list[first + i].json,
-			       c.list[first + i].len);
-			pos += c.list[first + i].len;
-		}
-		memcpy(body + pos, "]}", 3);
-		pos += 2;
-		rc = sync_request(n, o, "POST", "/v1/sync/push", "", body, pos,
-				  st, &r, err);
-		free(body);
-		body = NULL;
+		rc = sync_request(n, o, "POST", "/v1/sync/push", "",
+				  cb_buf_str(&b.body), cb_buf_len(&b.body), st,
+				  &r, err);
 		if (rc)
 			break;
 		if (r.status != 200) {
@@ -408,24 +305,26 @@ static int push(struct store *st, struct net *n, const struct sync_opts *o,
 			rc = err->code ? err->code : CB_EINVAL;
 			break;
 		}
-		rc = apply_results(st, c.list + first, n_ev, reply, quarantine,
-				   s, err);
+		rc = apply_results(st, &b, reply, s, err);
 		cJSON_Delete(reply);
-		first += n_ev;
 		progress(o, s, "push");
 	}
-	collect_free(&c);
+	if (b.body.data)
+		cb_wipe(b.body.data, b.body.cap);
+	cb_buf_free(&b.body);
+	free(b.ids);
 	return rc;
 }
 
 /* ---- Pull ----------------------------------------------------------- */
 
 /* Store one pulled event; our own events come back too. */
-static int store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
-			struct cb_err *err)
+int sync_store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
+		      struct derive_cache *dc, struct cb_err *err)
 {
 	struct cb_event ev;
 	char *text = NULL;
+	int64_t seq = 0;
 	int rc;
 
 	cb_event_init(&ev);
@@ -437,21 +336,31 @@ static int store_pulled(struct store *st, const cJSON *j, struct sync_stats *s,
 	rc = cb_event_print(&ev, &text, err);
 	if (!rc)
 		rc = store_add_event(st, ev.id, ev.subject, text, strlen(text),
-				     STORE_EVENT_SYNCED, NULL, err);
+				     STORE_EVENT_SYNCED, &seq, err);
 	if (rc == CB_EEXIST) {
 		/* Ours, pushed earlier: it is on the server now. */
 		cb_err_clear(err);
 		rc = store_mark_synced(st, ev.id, err);
 	} else if (!rc) {
+		uint64_t t;
+
 		s->stored++;
+		/* The device's clock runs ahead to every event it holds,
+		 * never further than hlc.h's bound past its own clock. */
+		if (!cb_hlc_parse(ev.hlc, &t, NULL))
+			store_set_clock(st, cb_hlc_bound(t, cb_clock_now_ms()));
+		if (dc)
+			rc = derive_cache_add(dc, &ev, seq, err);
 	}
 	free(text);
 	cb_event_release(&ev);
+	s->pulled++;
 	return rc;
 }
 
 int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
-			 int *more, struct sync_stats *s, struct cb_err *err)
+			 int *more, struct sync_stats *s,
+			 struct derive_cache *dc, struct cb_err *err)
 {
 	const cJSON *events = cJSON_GetObjectItemCaseSensitive(page, "events");
 	const cJSON *nx = cJSON_GetObjectItemCaseSensitive(page, "next");
@@ -466,8 +375,7 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
 				  "{events, next, more}");
 	cJSON_ArrayForEach(e, events)
 	{
-		rc = store_pulled(st, e, s, err);
-		s->pulled++;
+		rc = sync_store_pulled(st, e, s, dc, err);
 		if (rc)
 			break;
 	}
@@ -478,14 +386,35 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
 	return 0;
 }
 
-static int pull(struct store *st, struct net *n, const struct sync_opts *o,
-		struct sync_stats *s, struct cb_err *err)
+/*
+ * Pages are stored a few at a time: one transaction takes pages until it
+ * holds SYNC_PULL_COMMIT_EVENTS events (or the last page came), with the
+ * cursor of its last page, so a big pull writes and syncs the store a
+ * few times, not once a page, and an interruption loses nothing: what
+ * was not committed is pulled again from the committed cursor.
+ */
+/*
+ * Pages are stored a few at a time: one transaction takes pages until it
+ * holds SYNC_PULL_COMMIT_EVENTS events (or the last page came), with the
+ * cursor of its last page, so a big pull writes and syncs the store a
+ * few times, not once a page, and an interruption loses nothing: what
+ * was not committed is pulled again from the committed cursor. The
+ * subjects the pages touch are merged as their events arrive (a
+ * derive_cache of SYNC_DERIVE_CACHE subjects) and their rows written in
+ * the same transaction; those it had to let go are derived at the end.
+ */
+static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
+		const struct sync_opts *o, struct sync_stats *s,
+		struct cb_err *err)
 {
+	struct derive_cache *dc = NULL;
 	char *cursor = NULL;
-	size_t clen = 0;
-	int rc, more = 1;
+	size_t clen = 0, held = 0; /* pulled events in the open transaction */
+	int rc, more = 1, in_tx = 0;
 
-	rc = store_meta_get(st, SYNC_META_CURSOR, &cursor, &clen, err);
+	rc = derive_cache_new(st, p, SYNC_DERIVE_CACHE, &dc, err);
+	if (!rc)
+		rc = store_meta_get(st, SYNC_META_CURSOR, &cursor, &clen, err);
 	if (rc == CB_ENOTFOUND) {
 		cb_err_clear(err);
 		cursor = strdup("0");
@@ -495,38 +424,61 @@ static int pull(struct store *st, struct net *n, const struct sync_opts *o,
 		struct net_reply r;
 		char query[96];
 		const char *next = NULL;
+		size_t before = s->pulled;
 		int page_more = 0;
-		cJSON *reply;
+		cJSON *reply = NULL;
 
 		snprintf(query, sizeof(query), "since=%.40s&limit=%d", cursor,
 			 SYNC_PULL_LIMIT);
 		rc = sync_request(n, o, "GET", "/v1/sync/pull", query, NULL, 0,
 				  st, &r, err);
-		if (rc)
-			break;
-		if (r.status != 200) {
+		if (!rc && r.status != 200) {
 			rc = http_fail(&r, "pull", err);
 			net_reply_free(&r);
+		} else if (!rc) {
+			reply = cb_json_parse(r.body, r.len, NET_REPLY_MAX,
+					      "pull answer", err);
+			net_reply_free(&r);
+			if (!reply)
+				rc = err->code ? err->code : CB_EINVAL;
+		}
+		if (rc) {
+			/* The pages stored so far stay: they are whole,
+			 * with their cursor. */
+			struct cb_err keep;
+
+			if (in_tx && (derive_cache_write(dc, &keep) ||
+				      store_commit(st, &keep)))
+				store_rollback(st);
+			in_tx = 0;
 			break;
 		}
-		reply = cb_json_parse(r.body, r.len, NET_REPLY_MAX,
-				      "pull answer", err);
-		net_reply_free(&r);
-		if (!reply) {
-			rc = err->code ? err->code : CB_EINVAL;
-			break;
+		if (!in_tx) {
+			rc = store_begin(st, err);
+			in_tx = !rc;
 		}
-		rc = store_begin(st, err);
 		if (!rc)
 			rc = sync_store_pull_page(st, reply, &next, &page_more,
-						  s, err);
+						  s, dc, err);
 		if (!rc)
 			rc = store_meta_set(st, SYNC_META_CURSOR, next,
 					    strlen(next), err);
-		if (!rc)
-			rc = store_commit(st, err);
-		else
+		held += s->pulled - before;
+		if (!rc && (!page_more || held >= SYNC_PULL_COMMIT_EVENTS)) {
+			rc = derive_cache_write(dc, err);
+			if (!rc)
+				rc = store_commit(st, err);
+			else
+				store_rollback(st);
+			in_tx = 0;
+			held = 0;
+		}
+		if (rc && in_tx) {
 			store_rollback(st);
+			in_tx = 0;
+		}
+		if (rc)
+			derive_cache_forget(dc);
 		if (!rc) {
 			char *nc = strdup(next);
 
@@ -542,30 +494,86 @@ static int pull(struct store *st, struct net *n, const struct sync_opts *o,
 		cJSON_Delete(reply);
 		progress(o, s, "pull");
 	}
+	if (in_tx) {
+		if (!rc)
+			rc = derive_cache_write(dc, err);
+		if (rc)
+			store_rollback(st);
+		else
+			rc = store_commit(st, err);
+	}
+	derive_cache_free(dc);
 	free(cursor);
+	return rc;
+}
+
+/* Fetch and keep the device's randomization lease (GET /v1/slots). */
+static int fetch_slots(struct store *st, struct net *n,
+		       const struct sync_opts *o, struct cb_err *err)
+{
+	struct net_reply r;
+	cJSON *reply;
+	int rc;
+
+	if (!cb_role_is_site(store_role(st)))
+		return 0; /* a central role's device holds no slots */
+	rc = sync_request(n, o, "GET", "/v1/slots", "", NULL, 0, st, &r, err);
+	if (rc)
+		return rc;
+	if (r.status == 404 || r.status == 403) {
+		/* a server without randomization, or a role without slots */
+		net_reply_free(&r);
+		return 0;
+	}
+	if (r.status != 200) {
+		char msg[300];
+
+		net_error_message(&r, msg, sizeof(msg));
+		net_reply_free(&r);
+		return cb_err_set(err, CB_EINVAL, "slots: %s", msg);
+	}
+	reply =
+	    cb_json_parse(r.body, r.len, NET_REPLY_MAX, "slots answer", err);
+	net_reply_free(&r);
+	if (!reply)
+		return err->code ? err->code : CB_EINVAL;
+	rc = store_begin(st, err);
+	if (!rc)
+		rc = lease_save(st, reply, err);
+	if (!rc)
+		rc = store_commit(st, err);
+	else
+		store_rollback(st);
+	cJSON_Delete(reply);
 	return rc;
 }
 
 int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	     struct sync_stats *stats, struct cb_err *err)
 {
-	cJSON *quarantine = NULL;
+	struct cb_protocol *p = NULL;
+	struct store_counts c;
+	struct cb_err ignored;
 	char now[CB_CLOCK_UTC_BUF];
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
-	rc = quarantine_load(st, &quarantine, err);
+	rc = store_protocol_load(st, &p, err);
 	if (!rc)
-		rc = push(st, n, o, stats, quarantine, err);
+		rc = push(st, n, o, stats, err);
 	if (!rc)
-		rc = pull(st, n, o, stats, err);
+		rc = pull(st, p, n, o, stats, err);
 	if (!rc)
-		rc = randomize_fetch_slots(st, n, o, err);
-	if (quarantine)
-		stats->quarantined = (size_t)cJSON_GetArraySize(quarantine);
-	cJSON_Delete(quarantine);
+		rc = fetch_slots(st, n, o, err);
 	if (o->progress)
 		fputc('\n', stderr);
+	/* Subjects left pending (by this pull's cache, an earlier
+	 * interrupted one, or another process), each merged once. */
+	if (!rc)
+		rc = derive_pending(st, p, o->progress, NULL, err);
+	cb_protocol_free(p);
+	if (!store_counts(st, &c, &ignored))
+		stats->quarantined = (size_t)c.quarantined;
 	if (rc)
 		return rc;
 	cb_clock_format_utc(cb_clock_now_ms(), now);

@@ -9,13 +9,24 @@
  * SYNC_CODE_CLOCK: this device's clock was wrong when it was made) stays
  * queued and is sent again at every sync until the server's time reaches
  * it: events are immutable, so waiting loses nothing. Other rejected ones
- * go to the quarantine
- * (setting SYNC_META_QUARANTINE, a JSON array of {"id","code","reason"})
- * and stay in the store, shown by `casebook status`, never pushed again
- * and never dropped. Pull stores each page of events and the next cursor
- * in one local transaction, so an interrupted sync resumes where it
- * stopped. Everything is idempotent: a sync cut off at any point and run
- * again gives every event exactly once.
+ * go to the store's quarantine (store_quarantine: one sealed row each,
+ * with the server's code and reason, and no cap) and stay in the store,
+ * shown by `casebook status`, never pushed again and never dropped. The
+ * backlog is read and sent one batch at a time (store_each_queued), so a
+ * push holds one batch in memory whatever the backlog.
+ *
+ * Pull stores whole pages of events with the cursor of the last one in
+ * one local transaction (a few pages, up to SYNC_PULL_COMMIT_EVENTS
+ * events, so a big pull syncs the disk a few times, not once a page), so
+ * an interrupted sync resumes where it stopped, pulling again what was
+ * not committed; the device's clock moves up to each pulled event
+ * (bounded, hlc.h) in the same transaction. The subjects a transaction's
+ * pages touch are merged as their events arrive, without reading them
+ * back (derive.h's derive_cache, SYNC_DERIVE_CACHE subjects), and their
+ * rows written in that transaction; a subject the cache let go stays
+ * pending and is derived once at the end of the sync (derive_pending).
+ * Everything is idempotent: a sync cut off at any point and run again
+ * gives every event exactly once.
  *
  * Network failures, 429 and 5xx answers are retried with exponential
  * backoff; when the server stays unreachable the sync stops with
@@ -28,16 +39,16 @@
 
 #include <cJSON.h>
 
+#include "derive.h"
 #include "err.h"
 #include "net.h"
 #include "store.h"
 
 /* Settings (store_meta_*) the sync keeps. */
-#define SYNC_META_SERVER "sync.server"	       /* server URL */
-#define SYNC_META_CACERT "sync.cacert"	       /* --cacert given at init */
-#define SYNC_META_CURSOR "sync.cursor"	       /* pull cursor */
-#define SYNC_META_LAST "sync.last"	       /* UTC time of the last sync */
-#define SYNC_META_QUARANTINE "sync.quarantine" /* rejected events */
+#define SYNC_META_SERVER "sync.server" /* server URL */
+#define SYNC_META_CACERT "sync.cacert" /* --cacert given at init */
+#define SYNC_META_CURSOR "sync.cursor" /* pull cursor */
+#define SYNC_META_LAST "sync.last"     /* UTC time of the last sync */
 /* The server's Ed25519 public key (64 hex), from the registration answer;
  * it verifies bundle replies (docs/bundles.md). */
 #define SYNC_META_SERVER_KEY "sync.server_key"
@@ -48,8 +59,12 @@
 /* Largest push batch, in events and in bytes of body. */
 #define SYNC_BATCH_EVENTS 500
 #define SYNC_BATCH_BYTES (3u * 1024u * 1024u)
-/* Pull page size. */
-#define SYNC_PULL_LIMIT 500
+/* Pull page size (the server's largest), how many pulled events one
+ * local transaction holds at most (whole pages), and how many subjects a
+ * pull keeps merged as their events arrive (see sync.c). */
+#define SYNC_PULL_LIMIT 1000
+#define SYNC_PULL_COMMIT_EVENTS 2000
+#define SYNC_DERIVE_CACHE 64
 
 struct sync_opts {
 	int retries;  /* further attempts after a failed request */
@@ -69,10 +84,12 @@ struct sync_stats {
 };
 
 /*
- * Push, then pull, with the store unlocked. CB_EUNREACHABLE when the
- * server cannot be reached after the retries; CB_EAUTH or CB_EFORBIDDEN
- * when it refuses this device (revoked, unknown); CB_EINVAL for an answer
- * that is not the documented one.
+ * Push, then pull, then (a site device) refresh the randomization lease
+ * (GET /v1/slots, lease_save), then derive every pending subject, with
+ * the store unlocked. CB_EUNREACHABLE when the server cannot be reached
+ * after the retries; CB_EAUTH or CB_EFORBIDDEN when it refuses this
+ * device (revoked, unknown); CB_EINVAL for an answer that is not the
+ * documented one.
  */
 int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	     struct sync_stats *stats, struct cb_err *err);
@@ -95,23 +112,35 @@ int sync_request(struct net *n, const struct sync_opts *o, const char *method,
  * runs them inside its own store_begin/store_commit.
  */
 
-/* The quarantine setting as a JSON array (empty when unset). */
-int sync_quarantine_load(struct store *st, cJSON **out, struct cb_err *err);
-
-/* 1 when the event `id` is in the quarantine (never pushed again). */
-int sync_quarantine_has(const cJSON *quarantine, const char *id);
-
 /*
  * Apply a push answer ({"results":[...]}, docs/api.md): accepted and
- * duplicate events are marked synced, rejected ones added to `quarantine`
- * (unless already there), which is then saved; those rejected with
+ * duplicate events are marked synced, rejected ones quarantined (once:
+ * a verdict applied again changes nothing); those rejected with
  * SYNC_CODE_CLOCK stay queued (s->deferred). `ids` holds the ids of
  * the `n` pushed events in order, and the answer must have n results; with
  * `ids` NULL each result's "id" names its event. Counts go to *s.
  */
 int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
-			    const cJSON *reply, cJSON *quarantine,
-			    struct sync_stats *s, struct cb_err *err);
+			    const cJSON *reply, struct sync_stats *s,
+			    struct cb_err *err);
+
+/*
+ * One result of a push answer for the event `id` (as
+ * sync_apply_push_results applies each): marked synced, deferred, or
+ * quarantined once. CB_EINVAL for a result of another shape.
+ */
+int sync_apply_push_result(struct store *st, const char *id,
+			   const cJSON *result, struct sync_stats *s,
+			   struct cb_err *err);
+
+/*
+ * Store one pulled event (our own, already held, is marked synced) and
+ * move the device's clock up to it (bounded, hlc.h); a new one goes to
+ * `dc` too when not NULL (derive.h). Counts go to *s.
+ */
+int sync_store_pulled(struct store *st, const cJSON *event,
+		      struct sync_stats *s, struct derive_cache *dc,
+		      struct cb_err *err);
 
 /*
  * Store the events of one pull page ({"events","next","more"}); *next
@@ -119,6 +148,7 @@ int sync_apply_push_results(struct store *st, const char *const *ids, size_t n,
  * caller stores the cursor. CB_EINVAL for a page of another shape.
  */
 int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
-			 int *more, struct sync_stats *s, struct cb_err *err);
+			 int *more, struct sync_stats *s,
+			 struct derive_cache *dc, struct cb_err *err);
 
 #endif

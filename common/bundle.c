@@ -32,17 +32,6 @@ char *cb_bundle_signed_text(const char *magic, const char *device,
 	return t;
 }
 
-static int is_lower_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 int cb_bundle_split(const char *magic, const char *buf, size_t len,
 		    char device[CB_BUNDLE_DEVICE_HEX + 1],
 		    unsigned char sig[CB_SIGNATURE_BYTES], const char **payload,
@@ -58,13 +47,13 @@ int cb_bundle_split(const char *magic, const char *buf, size_t len,
 	if ((size_t)(buf + len - p) <
 		CB_BUNDLE_DEVICE_HEX + 1 + CB_SIGNATURE_BYTES * 2 + 1 ||
 	    p[CB_BUNDLE_DEVICE_HEX] != '\n' ||
-	    !is_lower_hex(p, CB_BUNDLE_DEVICE_HEX))
+	    !cb_hex_lower_prefix(p, CB_BUNDLE_DEVICE_HEX))
 		return -1;
 	memcpy(device, p, CB_BUNDLE_DEVICE_HEX);
 	device[CB_BUNDLE_DEVICE_HEX] = '\0';
 	p += CB_BUNDLE_DEVICE_HEX + 1;
 	if (p[CB_SIGNATURE_BYTES * 2] != '\n' ||
-	    !is_lower_hex(p, CB_SIGNATURE_BYTES * 2) ||
+	    !cb_hex_lower_prefix(p, CB_SIGNATURE_BYTES * 2) ||
 	    cb_hex_decode(p, CB_SIGNATURE_BYTES * 2, sig, CB_SIGNATURE_BYTES,
 			  NULL, &err))
 		return -1;
@@ -157,5 +146,129 @@ int cb_bundle_write(const char *path, const char *magic, const char *device,
 		return cb_err_set(err, CB_EIO, "cannot write %s: %s", path,
 				  strerror(e));
 	}
+	return 0;
+}
+
+int cb_bundle_out_open(struct cb_bundle_out *o, const char *path,
+		       const char *magic, const char *device,
+		       struct cb_err *err)
+{
+	char head[256], zeros[CB_SIGNATURE_BYTES * 2];
+	int n;
+
+	o->fd = -1;
+	o->tmp[0] = '\0';
+	if (cb_bundle_target_check(path, magic, err))
+		return err->code;
+	snprintf(o->path, sizeof(o->path), "%s", path);
+	n = snprintf(head, sizeof(head), "%s\n%.32s\n", magic, device);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return cb_err_set(err, CB_EINVAL, "bad bundle header");
+	o->sig_at = n;
+	/* Created exclusively under a random name, as cb_bundle_write. */
+	snprintf(o->tmp, sizeof(o->tmp), "%s.XXXXXX", path);
+	o->fd = mkstemp(o->tmp);
+	if (o->fd < 0)
+		return cb_err_set(err, CB_EIO, "cannot create %s: %s", o->tmp,
+				  strerror(errno));
+	/* The signature's place, filled in at the end. */
+	memset(zeros, '0', sizeof(zeros));
+	if (cb_bundle_out_write(o, head, (size_t)n, err) ||
+	    cb_bundle_out_write(o, zeros, sizeof(zeros), err) ||
+	    cb_bundle_out_write(o, "\n", 1, err)) {
+		cb_bundle_out_abort(o);
+		return err->code;
+	}
+	return 0;
+}
+
+int cb_bundle_out_write(struct cb_bundle_out *o, const void *p, size_t n,
+			struct cb_err *err)
+{
+	const char *c = p;
+
+	while (n) {
+		ssize_t w = write(o->fd, c, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return cb_err_set(err, CB_EIO, "cannot write %s: %s",
+					  o->path, strerror(errno));
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int cb_bundle_out_close(struct cb_bundle_out *o,
+			const unsigned char sig[CB_SIGNATURE_BYTES],
+			struct cb_err *err)
+{
+	char hex[CB_SIGNATURE_BYTES * 2 + 1];
+	int ok, rc;
+
+	rc = cb_hex_encode(sig, CB_SIGNATURE_BYTES, hex, sizeof(hex), err);
+	if (rc) {
+		cb_bundle_out_abort(o);
+		return rc;
+	}
+	ok = pwrite(o->fd, hex, CB_SIGNATURE_BYTES * 2, (off_t)o->sig_at) ==
+		 (ssize_t)(CB_SIGNATURE_BYTES * 2) &&
+	     fsync(o->fd) == 0;
+	if (close(o->fd))
+		ok = 0;
+	o->fd = -1;
+	if (!ok || rename(o->tmp, o->path)) {
+		int e = errno;
+
+		unlink(o->tmp);
+		return cb_err_set(err, CB_EIO, "cannot write %s: %s", o->path,
+				  strerror(e));
+	}
+	return 0;
+}
+
+void cb_bundle_out_abort(struct cb_bundle_out *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+	if (o->tmp[0])
+		unlink(o->tmp);
+}
+
+int cb_bundle_in_open(const char *path, const char *magic,
+		      char device[CB_BUNDLE_DEVICE_HEX + 1],
+		      unsigned char sig[CB_SIGNATURE_BYTES], int *fd,
+		      long long *payload_at, struct cb_err *err)
+{
+	/* The header is at most the magic and two fixed-size lines. */
+	char head[256 + CB_BUNDLE_DEVICE_HEX + CB_SIGNATURE_BYTES * 2 + 3];
+	const char *payload;
+	size_t plen, have = 0;
+	ssize_t n;
+
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return cb_err_set(err, CB_EIO, "cannot read %s: %s", path,
+				  strerror(errno));
+	while (have < sizeof(head)) {
+		n = read(*fd, head + have, sizeof(head) - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	if (strlen(magic) > 255 ||
+	    cb_bundle_split(magic, head, have, device, sig, &payload, &plen) ||
+	    lseek(*fd, (off_t)(payload - head), SEEK_SET) < 0) {
+		close(*fd);
+		*fd = -1;
+		return cb_err_set(err, CB_EINVAL, "%s is not a file of kind %s",
+				  path, magic);
+	}
+	*payload_at = (long long)(payload - head);
 	return 0;
 }

@@ -8,11 +8,11 @@
  *
  * MAGIC names the kind (CB_BUNDLE_MAGIC from a device, CB_REPLY_MAGIC
  * from the server), DEVICE is the 32-hex device id, SIGNATURE the
- * Ed25519 signature (128 lowercase hex) over MAGIC "\n" DEVICE "\n"
- * PAYLOAD, by the device for a bundle and by the server for a reply, and
- * PAYLOAD the JSON document. The device signs with its store's key and
- * the server with its own, so this module takes and gives signatures,
- * not keys.
+ * Ed25519ph signature (crypto.h's cb_sign_stream; 128 lowercase hex) over
+ * MAGIC "\n" DEVICE "\n" PAYLOAD, made in one pass however large, by the device
+ * for a bundle and by the server for a reply, and PAYLOAD the JSON document.
+ * The device signs with its store's key and the server with its own, so this
+ * module takes and gives signatures, not keys.
  */
 #ifndef CB_BUNDLE_H
 #define CB_BUNDLE_H
@@ -22,8 +22,12 @@
 #include "crypto.h"
 #include "err.h"
 
-#define CB_BUNDLE_MAGIC "casebook-bundle/1"
-#define CB_REPLY_MAGIC "casebook-reply/1"
+/* Version 2: signed with Ed25519ph. Version 1 files (pure Ed25519) are
+ * refused by name (CB_BUNDLE_MAGIC_V1): the device exports again. */
+#define CB_BUNDLE_MAGIC "casebook-bundle/2"
+#define CB_REPLY_MAGIC "casebook-reply/2"
+#define CB_BUNDLE_MAGIC_V1 "casebook-bundle/1"
+#define CB_REPLY_MAGIC_V1 "casebook-reply/1"
 #define CB_BUNDLE_DEVICE_HEX 32
 
 /*
@@ -67,5 +71,44 @@ int cb_bundle_target_check(const char *path, const char *magic,
 int cb_bundle_write(const char *path, const char *magic, const char *device,
 		    const unsigned char sig[CB_SIGNATURE_BYTES],
 		    const char *payload, size_t plen, struct cb_err *err);
+
+/*
+ * A file of kind `magic` written as a stream, for payloads too large to
+ * hold: cb_bundle_out_open writes the header with room for the
+ * signature (to a new temporary file of a random name beside `path`,
+ * after cb_bundle_target_check), cb_bundle_out_write
+ * appends payload bytes, and cb_bundle_out_close puts the signature in
+ * its place, syncs and renames the file into place, so a reader never
+ * sees half a file; cb_bundle_out_abort removes it. The signature covers
+ * MAGIC "\n" DEVICE "\n" and the payload as written (the caller signs
+ * them as they go, crypto.h's cb_sign_stream). CB_EIO naming the path,
+ * CB_EEXIST and CB_EINVAL as cb_bundle_target_check.
+ */
+struct cb_bundle_out {
+	int fd;
+	char path[4097], tmp[4105];
+	long long sig_at; /* offset of the signature's hex */
+};
+int cb_bundle_out_open(struct cb_bundle_out *o, const char *path,
+		       const char *magic, const char *device,
+		       struct cb_err *err);
+int cb_bundle_out_write(struct cb_bundle_out *o, const void *p, size_t n,
+			struct cb_err *err);
+int cb_bundle_out_close(struct cb_bundle_out *o,
+			const unsigned char sig[CB_SIGNATURE_BYTES],
+			struct cb_err *err);
+void cb_bundle_out_abort(struct cb_bundle_out *o);
+
+/*
+ * Open a file of kind `magic` for reading as a stream: its device
+ * (copied out) and signature (decoded), *fd (close it) positioned at the
+ * payload's first byte, *payload_at that offset. CB_EINVAL (-1 as
+ * cb_bundle_split) for a file of another kind or shape, CB_EIO when it
+ * cannot be read.
+ */
+int cb_bundle_in_open(const char *path, const char *magic,
+		      char device[CB_BUNDLE_DEVICE_HEX + 1],
+		      unsigned char sig[CB_SIGNATURE_BYTES], int *fd,
+		      long long *payload_at, struct cb_err *err);
 
 #endif

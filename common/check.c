@@ -733,6 +733,26 @@ static enum truth eval_cond(struct eval *ev, const struct cb_protocol_cond *c)
 	return eval_cond_depth(ev, c, 0);
 }
 
+int cb_check_condition(const struct cb_protocol *p,
+		       const struct cb_check_source *src,
+		       const struct cb_protocol_visit *visit,
+		       const struct cb_protocol_form *form, unsigned instance,
+		       const struct cb_protocol_cond *c,
+		       enum cb_check_truth *out, struct cb_err *err)
+{
+	struct eval ev;
+	enum truth t;
+
+	eval_init(&ev, p, src, visit, form, instance, err);
+	t = eval_cond(&ev, c);
+	if (ev.rc)
+		return ev.rc;
+	*out = t == T_TRUE    ? CB_CHECK_TRUE
+	       : t == T_FALSE ? CB_CHECK_FALSE
+			      : CB_CHECK_MAYBE;
+	return 0;
+}
+
 /* A check applies when it has no `when` or its `when` certainly holds. */
 static int check_applies(struct eval *ev, const struct cb_protocol_check *ck)
 {

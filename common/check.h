@@ -375,6 +375,31 @@ int cb_check_eligibility(const struct cb_protocol *p,
 			 struct cb_check_elig *out, struct cb_err *err);
 
 /* ------------------------------------------------------------------ */
+/* Conditions.                                                         */
+
+/* Three-valued: certainly false, certainly true, or cannot tell. */
+enum cb_check_truth {
+	CB_CHECK_FALSE = 0,
+	CB_CHECK_TRUE = 1,
+	CB_CHECK_MAYBE = 2,
+};
+
+/*
+ * Evaluate condition `c` of `p` (a safety flag such as "serious", say)
+ * on instance `instance` of `form` at `visit`, by the rules of
+ * protocol.h (a comparison with a missing operand is false, except
+ * "absent", and "!=" / "not_in" against a constant), into *out. An
+ * undecidable comparison of partial dates is CB_CHECK_MAYBE. Returns 0,
+ * or the source's error.
+ */
+int cb_check_condition(const struct cb_protocol *p,
+		       const struct cb_check_source *src,
+		       const struct cb_protocol_visit *visit,
+		       const struct cb_protocol_form *form, unsigned instance,
+		       const struct cb_protocol_cond *c,
+		       enum cb_check_truth *out, struct cb_err *err);
+
+/* ------------------------------------------------------------------ */
 /* Derived scores.                                                     */
 
 /* One output of one declared score. */

@@ -310,6 +310,47 @@ int cb_verify(const unsigned char pk[CB_SIGN_PUBLIC_BYTES], const void *msg,
 	      size_t len, const unsigned char sig[CB_SIGNATURE_BYTES],
 	      struct cb_err *err);
 
+/*
+ * Ed25519ph (RFC 8032's prehashed Ed25519, libsodium's multi-part
+ * crypto_sign_init/update/final) over a message read in pieces, for files
+ * too large to hold (bundles and replies, docs/bundles.md). It is not
+ * cb_sign's pure Ed25519: a signature of one verifies only with the other
+ * of the same kind. The pieces may be cut anywhere; the signature is the
+ * same.
+ *
+ * Signing: cb_sign_stream_new, cb_sign_stream_update for every piece,
+ * cb_sign_stream_final. Verifying: cb_verify_stream_new with the public
+ * key and the signature, cb_verify_stream_update, cb_verify_stream_final
+ * (0, or CB_EAUTH). The signing state holds a copy of the secret key in
+ * sodium_malloc memory; _free wipes and frees either (NULL is ok).
+ * CB_EINVAL for a bad key, CB_ENOMEM.
+ */
+struct cb_sign_stream;
+int cb_sign_stream_new(const struct cb_key *sk, struct cb_sign_stream **out,
+		       struct cb_err *err);
+void cb_sign_stream_update(struct cb_sign_stream *s, const void *p, size_t n);
+int cb_sign_stream_final(struct cb_sign_stream *s,
+			 unsigned char sig[CB_SIGNATURE_BYTES],
+			 struct cb_err *err);
+void cb_sign_stream_free(struct cb_sign_stream *s);
+
+struct cb_verify_stream;
+int cb_verify_stream_new(const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
+			 const unsigned char sig[CB_SIGNATURE_BYTES],
+			 struct cb_verify_stream **out, struct cb_err *err);
+void cb_verify_stream_update(struct cb_verify_stream *v, const void *p,
+			     size_t n);
+int cb_verify_stream_final(struct cb_verify_stream *v, struct cb_err *err);
+void cb_verify_stream_free(struct cb_verify_stream *v);
+
+/* The same Ed25519ph over a message held whole (the server's side of a
+ * bundle). */
+int cb_sign_ph(const struct cb_key *sk, const void *msg, size_t len,
+	       unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err);
+int cb_verify_ph(const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
+		 const void *msg, size_t len,
+		 const unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err);
+
 /* ---- Sealed boxes (X25519) for randomization arms ---------------------- */
 
 #define CB_BOX_PUBLIC_BYTES 32u
@@ -389,6 +430,15 @@ void cb_sha256_hex(const void *data, size_t len, char out[CB_HASH_HEX_SIZE]);
  */
 int cb_hex_encode(const void *bin, size_t len, char *out, size_t out_cap,
 		  struct cb_err *err);
+
+/*
+ * 1 when the first `n` characters of `s` are lowercase hex digits
+ * (cb_hex_lower_prefix), or when `s` is exactly `n` of them and nothing
+ * more (cb_hex_lower; NULL gives 0): the syntax of ids, keys, nonces and
+ * signatures as Casebook writes them.
+ */
+int cb_hex_lower_prefix(const char *s, size_t n);
+int cb_hex_lower(const char *s, size_t n);
 
 /*
  * Decode `hex_len` characters of lowercase hex into `out` (`out_cap`

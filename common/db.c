@@ -3,9 +3,34 @@
  */
 #include "db.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
+
+int cb_db_os_cause(sqlite3 *db, int rc)
+{
+	int sys = db ? sqlite3_system_errno(db) : 0;
+	const char *file = db ? sqlite3_db_filename(db, "main") : NULL;
+	struct statvfs fs;
+
+	if ((rc & 0xff) != SQLITE_IOERR && (rc & 0xff) != SQLITE_CANTOPEN)
+		return rc;
+	if (sys == ENOSPC || sys == EDQUOT)
+		return SQLITE_FULL;
+	if (sys == EROFS)
+		return SQLITE_READONLY;
+	/* SQLite reads errno when it reports, which later calls may have
+	 * changed: ask the file system of the database itself. */
+	if (file && file[0] && statvfs(file, &fs) == 0) {
+		if (fs.f_flag & ST_RDONLY)
+			return SQLITE_READONLY;
+		if (fs.f_bavail == 0)
+			return SQLITE_FULL;
+	}
+	return rc;
+}
 
 int cb_db_fail(const struct cb_db *d, int rc, const char *what,
 	       struct cb_err *err)
@@ -14,6 +39,7 @@ int cb_db_fail(const struct cb_db *d, int rc, const char *what,
 	const char *msg =
 	    d && d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc);
 
+	rc = cb_db_os_cause(d ? d->db : NULL, rc);
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
@@ -36,6 +62,15 @@ int cb_db_fail(const struct cb_db *d, int rc, const char *what,
 		return cb_err_set(err, CB_EIO,
 				  "%s is read-only (%s); nothing was changed",
 				  name, what);
+	case SQLITE_INTERRUPT:
+		/* Only a failed bind interrupts a step (bound, below). */
+		if (d && d->db)
+			sqlite3_progress_handler(d->db, 0, NULL, NULL);
+		return cb_err_set(err, CB_ENOMEM, "%s: %s: out of memory", name,
+				  what);
+	case SQLITE_NOMEM:
+		return cb_err_set(err, CB_ENOMEM, "%s: %s: out of memory", name,
+				  what);
 	case SQLITE_CONSTRAINT:
 		return cb_err_set(err, CB_EEXIST, "%s: %s: already exists",
 				  name, what);
@@ -155,20 +190,43 @@ int cb_db_int64(struct cb_db *d, const char *sql, int64_t *out,
 	return rc == SQLITE_ROW ? 0 : cb_db_fail(d, rc, "reading", err);
 }
 
+/*
+ * A value SQLite could not copy (out of memory) leaves its parameter
+ * NULL, and the statement would run all the same: a lookup finds
+ * nothing, an update changes nothing, a row is written with a hole. So
+ * a failed bind arms a progress handler that stops the connection's
+ * next step with SQLITE_INTERRUPT, which cb_db_fail reports as out of
+ * memory (and disarms). Casebook interrupts nothing else.
+ */
+static int stop_step(void *ctx)
+{
+	(void)ctx;
+	return 1;
+}
+
+static void bound(sqlite3_stmt *s, int rc)
+{
+	if (rc != SQLITE_OK)
+		sqlite3_progress_handler(sqlite3_db_handle(s), 1, stop_step,
+					 NULL);
+}
+
 void cb_db_bind_text(sqlite3_stmt *s, int i, const char *v)
 {
-	if (v)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(s, i);
+	bound(s, v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT)
+		   : sqlite3_bind_null(s, i));
 }
 
 void cb_db_bind_static(sqlite3_stmt *s, int i, const char *v)
 {
-	if (v)
-		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, i);
+	bound(s, v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC)
+		   : sqlite3_bind_null(s, i));
+}
+
+void cb_db_bind_blob(sqlite3_stmt *s, int i, const void *v, size_t n)
+{
+	bound(s, sqlite3_bind_blob64(s, i, v, (sqlite3_uint64)n,
+				     SQLITE_TRANSIENT));
 }
 
 const char *cb_db_col_text(sqlite3_stmt *s, int col)

@@ -58,11 +58,25 @@ void cb_db_close(struct cb_db *d);
  * nothing was changed, try again), CB_EINTEGRITY (the file is damaged,
  * or its schema is not the one the store made), CB_EIO for a full disk
  * ("the disk is full") or a read-only one ("is read-only"), CB_EEXIST
- * for a constraint (a row that must be unique already exists), CB_EIO
- * for the rest, with SQLite's own message.
+ * for a constraint (a row that must be unique already exists), CB_ENOMEM
+ * for SQLite out of memory or a step stopped by a failed bind
+ * (cb_db_bind_text), CB_EIO for the rest, with SQLite's own message. A
+ * full disk or read-only
+ * medium that SQLite calls an I/O error is told as such
+ * (cb_db_os_cause).
  */
 int cb_db_fail(const struct cb_db *d, int rc, const char *what,
 	       struct cb_err *err);
+
+/*
+ * SQLite reports a full disk or a read-only medium met while writing or
+ * opening its write-ahead log or shared memory as an I/O error or
+ * "unable to open". For such an `rc` this returns SQLITE_FULL when the
+ * failed call's errno was ENOSPC or EDQUOT, or the database's file
+ * system has no free block; SQLITE_READONLY for EROFS or a file system
+ * mounted read-only; else `rc` itself. cb_db_fail applies it.
+ */
+int cb_db_os_cause(sqlite3 *db, int rc);
 
 /* Statement `which`, prepared once, reset and unbound; NULL (err set). */
 sqlite3_stmt *cb_db_stmt(struct cb_db *d, size_t which, struct cb_err *err);
@@ -87,9 +101,13 @@ int cb_db_int64(struct cb_db *d, const char *sql, int64_t *out,
 		struct cb_err *err);
 
 /* Bind text copied by SQLite (NULL binds NULL), or not copied (the text
- * must outlive the statement's next step). */
+ * must outlive the statement's next step), or a blob copied. When the
+ * copy fails (out of memory), the connection's next step fails with
+ * SQLITE_INTERRUPT, which cb_db_fail reports as CB_ENOMEM: a statement
+ * never runs with a parameter silently NULL. */
 void cb_db_bind_text(sqlite3_stmt *s, int i, const char *v);
 void cb_db_bind_static(sqlite3_stmt *s, int i, const char *v);
+void cb_db_bind_blob(sqlite3_stmt *s, int i, const void *v, size_t n);
 
 /* A text column, "" for NULL; and a copy of it into dst (cap bytes,
  * cut to fit, always NUL-terminated). */

@@ -319,26 +319,6 @@ const char *cb_event_data(const struct cb_event *ev, const char *key)
 
 /* ---- validation ------------------------------------------------------- */
 
-/* The first n characters of s are lowercase hex (s may be longer). */
-static int is_lower_hex_prefix(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-			return 0;
-	}
-	return 1;
-}
-
-/* s is exactly n lowercase hex digits. */
-static int is_lower_hex(const char *s, size_t n)
-{
-	return is_lower_hex_prefix(s, n) && s[n] == '\0';
-}
-
 static int name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -549,7 +529,7 @@ static int change_check(const struct cb_event *ev, size_t ci, size_t *total,
 	at.leaf = ".prev";
 	for (i = 0; i < ch->nprev; i++) {
 		at.j = (long)i;
-		if (!is_lower_hex(ch->prev[i], CB_EVENT_ID_HEX))
+		if (!cb_hex_lower(ch->prev[i], CB_EVENT_ID_HEX))
 			return cb_err_set(err, CB_EINVAL,
 					  "%s: expected an event id of %d "
 					  "lowercase hex digits",
@@ -578,7 +558,7 @@ static int seen_ok(const char *s)
 	if (!*s)
 		return 1;
 	for (;;) {
-		if (!is_lower_hex_prefix(s, CB_EVENT_ID_HEX))
+		if (!cb_hex_lower_prefix(s, CB_EVENT_ID_HEX))
 			return 0;
 		if (prev && memcmp(prev, s, CB_EVENT_ID_HEX) >= 0)
 			return 0;
@@ -633,7 +613,7 @@ static int kind_check(const struct cb_event *ev, struct cb_err *err)
 				  "event ids separated by commas");
 	v = cb_event_data(ev, CB_DATA_QUERY);
 	if (v && strncmp(ev->kind, "query.", 6) == 0 &&
-	    !is_lower_hex(v, CB_EVENT_ID_HEX))
+	    !cb_hex_lower(v, CB_EVENT_ID_HEX))
 		return cb_err_set(err, CB_EINVAL,
 				  "$.data.query: expected a query id of %d "
 				  "lowercase hex digits",
@@ -701,7 +681,7 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 	size_t total = 0, i;
 	int rc;
 
-	if (!is_lower_hex(ev->id, CB_EVENT_ID_HEX))
+	if (!cb_hex_lower(ev->id, CB_EVENT_ID_HEX))
 		return cb_err_set(err, CB_EINVAL,
 				  "$.id: expected %d lowercase hex digits",
 				  CB_EVENT_ID_HEX);
@@ -710,7 +690,7 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 		if (rc)
 			return rc;
 	}
-	if (!is_lower_hex(ev->hlc, CB_EVENT_HLC_HEX))
+	if (!cb_hex_lower(ev->hlc, CB_EVENT_HLC_HEX))
 		return cb_err_set(err, CB_EINVAL,
 				  "$.hlc: expected %d lowercase hex digits",
 				  CB_EVENT_HLC_HEX);
@@ -775,7 +755,7 @@ int cb_event_validate(const struct cb_event *ev, struct cb_err *err)
 		if (rc)
 			return rc;
 	}
-	if (ev->sig[0] && !is_lower_hex(ev->sig, CB_EVENT_SIG_HEX))
+	if (ev->sig[0] && !cb_hex_lower(ev->sig, CB_EVENT_SIG_HEX))
 		return cb_err_set(err, CB_EINVAL,
 				  "$.sig: expected %d lowercase hex digits",
 				  CB_EVENT_SIG_HEX);

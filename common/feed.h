@@ -48,6 +48,15 @@ struct cb_feed_opts {
 			       events received at or before it; NULL: all */
 	int unblinded;	    /* include items the protocol marks unblinded */
 	int with_merge;	    /* hand out each subject's merge state too */
+	/*
+	 * A hint: the reader needs only the items of these forms, given as
+	 * pairs visit, form (in byte order of visit then form), the list
+	 * ending with NULL; NULL: every item. A feed may leave the other
+	 * items out (the server's derived tables then read only these, so
+	 * a report over one form is not the price of reading them all) or
+	 * hand them out all the same; a reader looks items up by name.
+	 */
+	const char *const *forms;
 };
 
 /* The reader's callback: 0 to go on, non-zero to stop (returned). */

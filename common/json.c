@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,6 +181,34 @@ static int error_at_end(const char *text, size_t len)
 	return past;
 }
 
+/*
+ * Set when an allocation cJSON asked for failed in this thread: cJSON
+ * answers a parse that ran out of memory exactly as one that met bad
+ * syntax, and "invalid JSON" would send a reader looking for damage in
+ * a stored document that is whole.
+ */
+static _Thread_local int json_oom;
+
+static void *json_malloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p)
+		json_oom = 1;
+	return p;
+}
+
+static pthread_once_t hooks_once = PTHREAD_ONCE_INIT;
+
+/* Memory from these hooks is malloc's, so trees made before they were
+ * installed are freed the same way. */
+static void hooks_install(void)
+{
+	cJSON_Hooks h = {json_malloc, free};
+
+	cJSON_InitHooks(&h);
+}
+
 static int key_cmp(const void *a, const void *b)
 {
 	const cJSON *x = *(const cJSON *const *)a,
@@ -268,7 +297,13 @@ cJSON *cb_json_parse(const char *text, size_t len, size_t max, const char *what,
 	/* Never hand cJSON a NUL inside the length it is given. */
 	if (lex_at < len && text[lex_at] == '\0')
 		goto fail;
+	pthread_once(&hooks_once, hooks_install);
+	json_oom = 0;
 	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (!root && json_oom) {
+		cb_err_set(err, CB_ENOMEM, "%s: out of memory", what);
+		return NULL;
+	}
 	if (!root) {
 		if (!end || end < text || end > text + len)
 			end = cJSON_GetErrorPtr();

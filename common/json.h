@@ -25,9 +25,10 @@
  * (raw, in a string, or as "white space" other than space, tab, CR and
  * LF), numbers JSON does not allow (01, 1., .5) and an object that repeats
  * a member (CB_EINVAL naming the object's JSON path and the key: readers
- * differ on which copy wins) are refused too. `what` names the document in
- * messages. Returns a tree the caller frees with cJSON_Delete, or
- * NULL.
+ * differ on which copy wins) are refused too. Running out of memory is
+ * CB_ENOMEM ("WHAT: out of memory"), never reported as bad JSON. `what`
+ * names the document in messages. Returns a tree the caller frees with
+ * cJSON_Delete, or NULL.
  */
 cJSON *cb_json_parse(const char *text, size_t len, size_t max, const char *what,
 		     struct cb_err *err);

@@ -75,6 +75,14 @@ static void ptrs_push(struct ptrs *a, void *p)
 	a->v[a->n++] = p;
 }
 
+/* Event a comes before b in clock order (hlc, then id)? */
+static int clock_cmp(const struct cb_event *a, const struct cb_event *b)
+{
+	int c = strcmp(a->hlc, b->hlc);
+
+	return c ? c : strcmp(a->id, b->id);
+}
+
 /* ---- the state -------------------------------------------------------- */
 
 /* The names of an item or form: one buffer, "a\0b\0c\0..." */
@@ -127,8 +135,25 @@ struct mseries {
 struct mquery {
 	char id[CB_EVENT_ID_HEX + 1];
 	const struct cb_event *open;
-	struct ptrs follow; /* answer and close events */
+	struct ptrs follow; /* answer, close and reopen events, clock order */
 };
+
+/*
+ * Insert `ev` among the follow-ups of `q` in clock order (room reserved):
+ * they mostly arrive in that order, so this is nearly always an append,
+ * and reading a query's status is one walk (query_follow).
+ */
+static void follow_insert(struct mquery *q, const struct cb_event *ev)
+{
+	size_t i = q->follow.n;
+
+	while (i > 0 && clock_cmp(q->follow.v[i - 1], ev) > 0) {
+		q->follow.v[i] = q->follow.v[i - 1];
+		i--;
+	}
+	q->follow.v[i] = (void *)ev;
+	q->follow.n++;
+}
 
 struct cb_merge {
 	struct cb_hmap events, items, forms, queries, subjects, series;
@@ -162,10 +187,14 @@ int cb_merge_new(struct cb_merge **out, struct cb_err *err)
 	return 0;
 }
 
+/* Free and forget: the error paths of names_make and its callers may
+ * both come here for one struct. */
 static void names_free(struct names *nm)
 {
 	free(nm->key);
 	free(nm->buf);
+	nm->key = NULL;
+	nm->buf = NULL;
 }
 
 void cb_merge_free(struct cb_merge *m)
@@ -589,7 +618,7 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 		if (strcmp(copy->kind, CB_KIND_QUERY_OPEN) == 0)
 			query->open = copy;
 		else
-			ptrs_push(&query->follow, copy);
+			follow_insert(query, copy);
 	}
 	free(items);
 	if (take)
@@ -762,14 +791,6 @@ static int settle_item(struct mitem *it)
 	}
 	it->dirty = 0;
 	return 0;
-}
-
-/* Event a comes before b in clock order (hlc, then id)? */
-static int clock_cmp(const struct cb_event *a, const struct cb_event *b)
-{
-	int c = strcmp(a->hlc, b->hlc);
-
-	return c ? c : strcmp(a->id, b->id);
 }
 
 /* Is `id` in a data.seen list (sorted ids joined by ',')? */
@@ -1307,17 +1328,15 @@ const char *cb_query_status_name(enum cb_query_status status)
 
 /*
  * Fill status, answers, close and reopen of `out` from the events naming
- * the query, walked in clock order so that every replica holding them
- * derives the same: an answer makes an open query answered, a close
- * closes it (a second close changes nothing), a reopen opens a closed one
- * again (awaiting a new answer). Without reopens that is "closed once any
- * close exists", the first close being the one in effect. The follow-ups
- * of one query are few, so the walk picks each next one by a scan
- * instead of sorting a copy.
+ * the query, walked in clock order (they are kept so) so that every
+ * replica holding them derives the same: an answer makes an open query
+ * answered, a close closes it (a second close changes nothing), a reopen
+ * opens a closed one again (awaiting a new answer). Without reopens that
+ * is "closed once any close exists", the first close being the one in
+ * effect.
  */
 static void query_follow(const struct mquery *q, struct cb_merge_query *out)
 {
-	const struct cb_event *prev = NULL, *ev;
 	size_t i;
 
 	out->status = CB_QUERY_OPEN;
@@ -1325,18 +1344,9 @@ static void query_follow(const struct mquery *q, struct cb_merge_query *out)
 	out->answer = NULL;
 	out->close = NULL;
 	out->reopen = NULL;
-	for (;;) {
-		ev = NULL;
-		for (i = 0; q && i < q->follow.n; i++) {
-			const struct cb_event *e = q->follow.v[i];
+	for (i = 0; q && i < q->follow.n; i++) {
+		const struct cb_event *ev = q->follow.v[i];
 
-			if ((!prev || clock_cmp(e, prev) > 0) &&
-			    (!ev || clock_cmp(e, ev) < 0))
-				ev = e;
-		}
-		if (!ev)
-			break;
-		prev = ev;
 		if (strcmp(ev->kind, CB_KIND_QUERY_ANSWER) == 0) {
 			out->nanswers++;
 			out->answer = ev;

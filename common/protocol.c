@@ -3038,11 +3038,13 @@ static void load_checks(struct ld *ld, const cJSON *root)
 static void load_safety(struct ld *ld, const cJSON *root)
 {
 	static const char *const keys[] = {
-	    "form",	"term",	      "onset",	 "end",	  "grade",
-	    "severity", "serious",    "related", "death", "discontinued",
-	    "criteria", "first_dose", NULL};
+	    "form",	  "term",    "onset",	     "end",	     "grade",
+	    "severity",	  "ongoing", "relationship", "action",	     "outcome",
+	    "serious",	  "related", "death",	     "discontinued", "criteria",
+	    "first_dose", NULL};
 	static const char *const item_keys[CB_SAFETY_NITEMS] = {
-	    "term", "onset", "end", "grade", "severity"};
+	    "term",    "onset",	       "end",	 "grade",  "severity",
+	    "ongoing", "relationship", "action", "outcome"};
 	static const char *const flag_keys[CB_SAFETY_NFLAGS] = {
 	    "serious", "related", "death", "discontinued"};
 	const struct refctx fixed = {NULL, NULL, 1};
@@ -3077,11 +3079,14 @@ static void load_safety(struct ld *ld, const cJSON *root)
 
 		if (!it)
 			continue;
-		if (i == CB_SAFETY_TERM)
+		if (i == CB_SAFETY_TERM || i == CB_SAFETY_RELATIONSHIP ||
+		    i == CB_SAFETY_ACTION || i == CB_SAFETY_OUTCOME)
 			ok = it->type == CB_ITEM_TEXT ||
 			     it->type == CB_ITEM_CHOICE;
 		else if (i == CB_SAFETY_ONSET || i == CB_SAFETY_END)
 			ok = is_datelike(it->type);
+		else if (i == CB_SAFETY_ONGOING)
+			ok = it->type == CB_ITEM_BOOLEAN;
 		else
 			ok = it->type == CB_ITEM_INTEGER ||
 			     it->type == CB_ITEM_CHOICE;

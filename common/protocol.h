@@ -316,13 +316,23 @@ struct cb_protocol_stratum {
 	const char *const *levels; /* valid values of item */
 };
 
-/* AE concepts the safety report needs, by the AE form's item codes. */
+/*
+ * AE concepts the safety report and the SDTM export need, by the AE
+ * form's item codes: term (text or choice), onset and end (date-like),
+ * grade and severity (integer or choice; a higher number, or a code
+ * later in the choice list, is worse), ongoing (boolean), relationship
+ * to study treatment, action taken and outcome (choice or text).
+ */
 enum cb_safety_item {
 	CB_SAFETY_TERM,
 	CB_SAFETY_ONSET,
 	CB_SAFETY_END,
 	CB_SAFETY_GRADE,
 	CB_SAFETY_SEVERITY,
+	CB_SAFETY_ONGOING,
+	CB_SAFETY_RELATIONSHIP,
+	CB_SAFETY_ACTION,
+	CB_SAFETY_OUTCOME,
 	CB_SAFETY_NITEMS
 };
 

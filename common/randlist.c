@@ -203,19 +203,6 @@ static char *xprintf(int *oom, const char *fmt, ...)
 	return s;
 }
 
-static int is_lower_hex(const char *s, size_t want)
-{
-	size_t i;
-
-	if (!s || strlen(s) != want)
-		return 0;
-	for (i = 0; i < want; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return 1;
-}
-
 int cb_randlist_site_valid(const char *code)
 {
 	size_t i, n = code ? strlen(code) : 0;
@@ -1363,7 +1350,7 @@ static void req_hex_key(struct loader *ld, const cJSON *o, const char *key,
 
 	if (!s)
 		return;
-	if (!is_lower_hex(s, 2 * n) ||
+	if (!cb_hex_lower(s, 2 * n) ||
 	    cb_hex_decode(s, 2 * n, out, n, NULL, NULL))
 		problem(ld, "%s.%s: expected %zu lowercase hex digits", path,
 			key, 2 * n);
@@ -1418,7 +1405,7 @@ static void load_header(struct loader *ld, const cJSON *doc,
 	int64_t ms;
 
 	s = req_str(ld, doc, "list_id", "$");
-	if (s && !is_lower_hex(s, CB_RANDLIST_ID_HEX))
+	if (s && !cb_hex_lower(s, CB_RANDLIST_ID_HEX))
 		problem(ld, "$.list_id: expected %d lowercase hex digits",
 			CB_RANDLIST_ID_HEX);
 	l->list_id = xstrdup(s, &ld->oom);
@@ -1436,13 +1423,13 @@ static void load_header(struct loader *ld, const cJSON *doc,
 		l->protocol_version =
 		    xstrdup(req_str(ld, st, "version", "$.study"), &ld->oom);
 		s = req_str(ld, st, "protocol_sha256", "$.study");
-		if (s && !is_lower_hex(s, 64))
+		if (s && !cb_hex_lower(s, 64))
 			problem(ld, "$.study.protocol_sha256: expected 64 "
 				    "lowercase hex digits");
 		l->protocol_sha256 = xstrdup(s, &ld->oom);
 	}
 	s = req_str(ld, doc, "seed_commitment", "$");
-	if (s && !is_lower_hex(s, 64))
+	if (s && !cb_hex_lower(s, 64))
 		problem(ld, "$.seed_commitment: expected 64 lowercase hex "
 			    "digits");
 	l->seed_commitment = xstrdup(s, &ld->oom);
@@ -1586,7 +1573,7 @@ static void load_sites(struct loader *ld, const cJSON *doc,
 
 			if (!w) {
 				ld->oom = 1;
-			} else if (hl == 0 || !is_lower_hex(h, hl) ||
+			} else if (hl == 0 || !cb_hex_lower(h, hl) ||
 				   cb_hex_decode(h, hl, (unsigned char *)w,
 						 hl / 2, NULL, NULL) ||
 				   strncmp(w, "argon2id$", 9) ||
@@ -1615,7 +1602,7 @@ static void load_seal(struct loader *ld, const cJSON *e, const char *key,
 		return;
 	want = arm_payload_len(randno) + CB_BOX_SEAL_OVERHEAD;
 	hl = strlen(h);
-	if (hl != 2 * want || !is_lower_hex(h, hl)) {
+	if (hl != 2 * want || !cb_hex_lower(h, hl)) {
 		problem(ld,
 			"%s.%s: expected %zu lowercase hex digits (a "
 			"sealed arm)",
@@ -1852,7 +1839,7 @@ int cb_randlist_load(const char *text, size_t len, struct cb_randlist *out,
 		check_structure(&ld, out);
 
 	sig = cJSON_DetachItemFromObjectCaseSensitive(doc, "signature");
-	if (!cJSON_IsString(sig) || !is_lower_hex(sig->valuestring, 128) ||
+	if (!cJSON_IsString(sig) || !cb_hex_lower(sig->valuestring, 128) ||
 	    cb_hex_decode(sig->valuestring, 128, sigb, sizeof(sigb), NULL,
 			  NULL)) {
 		problem(&ld, "$.signature: expected 128 lowercase hex digits");

@@ -361,14 +361,19 @@ static int stop_first(const struct cb_event *ev, void *ctx)
 	return 1;
 }
 
-/* The subject's first event in clock order, or NULL when it has none. */
-static const struct cb_event *first_event(struct cb_merge *m,
-					  const char *subject)
+/*
+ * The subject's first event in clock order into *first, NULL when it
+ * has none. 0, or CB_ENOMEM when the walk could not be made: then
+ * nothing is known, and "no first event" would refuse a valid event.
+ */
+static int first_event(struct cb_merge *m, const char *subject,
+		       const struct cb_event **first)
 {
-	const struct cb_event *first = NULL;
+	int rc;
 
-	cb_merge_each_event(m, subject, stop_first, &first);
-	return first;
+	*first = NULL;
+	rc = cb_merge_each_event(m, subject, stop_first, (void *)first);
+	return rc < 0 ? rc : 0;
 }
 
 static int stop_randomize(const struct cb_event *ev, void *ctx)
@@ -608,17 +613,29 @@ static int check_query_ref(const struct cb_protocol *p, struct cb_merge *m,
 		return cb_err_set(err, CB_ENOTFOUND,
 				  "$.data.query: subject %s has no query %s",
 				  ev->subject, id);
+	/* A conflict's system query is closed by resolving the conflict,
+	 * nothing else, so it cannot be closed while the conflict stands
+	 * nor reopened after. */
+	if (q.system && (!strcmp(ev->kind, CB_KIND_QUERY_CLOSE) ||
+			 !strcmp(ev->kind, CB_KIND_QUERY_REOPEN)))
+		return cb_err_set(err, CB_ECONFLICT,
+				  "$.data.query: query %s is the system query "
+				  "of a conflict: it closes when the conflict "
+				  "is resolved (save the item with a reason)",
+				  id);
 	if (!strcmp(ev->kind, CB_KIND_QUERY_REOPEN)) {
 		if (q.status != CB_QUERY_CLOSED)
 			return cb_err_set(err, CB_ECONFLICT,
 					  "$.data.query: query %s is not "
 					  "closed",
 					  id);
-		if (q.system)
+		/* Later than the close it undoes, or it would change
+		 * nothing (only a device with a clock set back makes
+		 * one). */
+		if (q.close && strcmp(ev->hlc, q.close->hlc) <= 0)
 			return cb_err_set(err, CB_ECONFLICT,
-					  "$.data.query: query %s is the "
-					  "system query of a conflict; it "
-					  "closes and opens with the conflict",
+					  "$.hlc: the reopen is stamped before "
+					  "the close of query %s it reopens",
 					  id);
 		return 0;
 	}
@@ -668,7 +685,12 @@ int cb_record_check_event(const struct cb_protocol *p, struct cb_merge *m,
 				  "subject's creation)",
 				  q, CB_SUBJECT_CREATED);
 	}
-	first = first_event(m, ev->subject);
+	if (first_event(m, ev->subject, &first)) {
+		*code = NULL;
+		return cb_err_set(err, CB_ENOMEM,
+				  "out of memory reading subject %s",
+				  ev->subject);
+	}
 	if (!first && !creation) {
 		if (!w->site || !w->site[0])
 			return check_creation(w, ev, code, err);
@@ -701,12 +723,22 @@ int cb_record_check_event(const struct cb_protocol *p, struct cb_merge *m,
 	rc = check_target(p, ev, &f, err);
 	if (rc)
 		return rc;
-	if (!strcmp(kind, CB_KIND_UNBLIND) &&
-	    !cb_merge_each_event(m, ev->subject, stop_randomize, NULL))
-		return refuse(code, "subject", err, CB_ECONFLICT,
-			      "$.subject: subject %s was never randomized; "
-			      "there is no blind to break%s",
-			      ev->subject, "");
+	if (!strcmp(kind, CB_KIND_UNBLIND)) {
+		rc = cb_merge_each_event(m, ev->subject, stop_randomize, NULL);
+		if (rc < 0) {
+			*code = NULL;
+			return cb_err_set(err, CB_ENOMEM,
+					  "out of memory reading subject %s",
+					  ev->subject);
+		}
+		if (!rc)
+			return refuse(code, "subject", err, CB_ECONFLICT,
+				      "$.subject: subject %s was never "
+				      "randomized; there is no blind to "
+				      "break%s",
+				      ev->subject, "");
+		rc = 0; /* the walk stopped at the randomization */
+	}
 	*code = "query";
 	if (!strcmp(kind, CB_KIND_QUERY_OPEN) && !cb_role_reviews(w->role))
 		rc = check_soft_query(p, m, ev, err);

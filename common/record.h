@@ -143,8 +143,10 @@ struct cb_record_writer {
  *   queries    query.answer and query.close name an existing query of
  *              the same subject that the writer may see (one about an
  *              unblinded item only for an unblinded role), not closed
- *              yet; query.reopen likewise one that is closed (and not
- *              the system query of a conflict); a site writer's query.open is the system query of
+ *              yet (query.close: not the system query of a conflict,
+ *              which closes when the conflict is resolved);
+ *              query.reopen likewise one that is closed (not a
+ *              system query), stamped after the close it undoes; a site writer's query.open is the system query of
  *              a soft edit check of the target form: data.check names
  *              it, data.item its item, and data.text is the check's own
  *              message (for the soft range of an item, the message for

@@ -19,17 +19,6 @@
 /* The largest time CB_REQSIG_TIME_MAX digits can write. */
 #define TIME_MAX_MS INT64_C(999999999999999)
 
-static int is_lower_hex(const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		      (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[n] == '\0';
-}
-
 static int device_valid(const char *s)
 {
 	size_t i, n;
@@ -109,7 +98,7 @@ int cb_reqsig_string(const char *method, const char *path, const char *query,
 		return cb_err_set(err, CB_EINVAL, "%s: out of range",
 				  CB_REQSIG_HDR_TIME);
 	if (!nonce || strlen(nonce) != CB_REQSIG_NONCE_HEX ||
-	    !is_lower_hex(nonce, CB_REQSIG_NONCE_HEX))
+	    !cb_hex_lower(nonce, CB_REQSIG_NONCE_HEX))
 		return cb_err_set(err, CB_EINVAL,
 				  "%s: not %d lowercase hex digits",
 				  CB_REQSIG_HDR_NONCE, CB_REQSIG_NONCE_HEX);
@@ -218,12 +207,12 @@ int cb_reqsig_parse(struct cb_reqsig *rs, const char *device, const char *time,
 		t = t * 10 + (time[i] - '0');
 	}
 	if (strlen(nonce) != CB_REQSIG_NONCE_HEX ||
-	    !is_lower_hex(nonce, CB_REQSIG_NONCE_HEX))
+	    !cb_hex_lower(nonce, CB_REQSIG_NONCE_HEX))
 		return cb_err_set(err, CB_EINVAL,
 				  "header %s: not %d lowercase hex digits",
 				  CB_REQSIG_HDR_NONCE, CB_REQSIG_NONCE_HEX);
 	if (strlen(sig) != CB_REQSIG_SIG_HEX ||
-	    !is_lower_hex(sig, CB_REQSIG_SIG_HEX))
+	    !cb_hex_lower(sig, CB_REQSIG_SIG_HEX))
 		return cb_err_set(err, CB_EINVAL,
 				  "header %s: not %d lowercase hex digits",
 				  CB_REQSIG_HDR_SIGNATURE, CB_REQSIG_SIG_HEX);

@@ -234,11 +234,12 @@ int cb_summary_compute(const struct cb_protocol *p, struct cb_merge *m,
 					  p->rand_form, p->rand_number));
 	bad |= set(&out->kit, value_of(m, subject, p->rand_visit, p->rand_form,
 				       p->rand_kit));
-	bad |=
-	    set_date(&out->randomized,
-		     out->randno[0] ? value_of(m, subject, p->rand_visit,
-					       p->rand_form, p->rand_datetime)
-				    : NULL);
+	/* randno is NULL when copying it ran out of memory. */
+	bad |= set_date(&out->randomized,
+			out->randno && out->randno[0]
+			    ? value_of(m, subject, p->rand_visit, p->rand_form,
+				       p->rand_datetime)
+			    : NULL);
 	bad |= set_date(&out->dosed, ref_value(m, subject, &p->first_dose));
 	bad |= set(&out->end_status, ref_value(m, subject, &p->end_status));
 	bad |= set(&out->ended, ref_value(m, subject, &p->end_date));

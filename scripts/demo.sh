@@ -325,4 +325,9 @@ else
 	echo "the rebuilt tables differ from the server's"
 	exit 1
 fi
+step "The statistician's export (blinded) and the DSMB's open safety report"
+admin export --data "$data" --format csv --out "$work/export"
+note "one CSV per form, subjects, conflicts, a dictionary; export.json states the data cut-off"
+ls "$work/export"
+admin report safety --data "$data"
 echo "demo finished; removing $work"

@@ -7,9 +7,14 @@ set -eu
 # clang, libclang-rt-14-dev (libFuzzer and the sanitizer runtimes, only
 # recommended by clang) and llvm (llvm-symbolizer, for readable reports):
 # the fuzz targets (make fuzz).
+# groff-base, man-db and bsdextrautils (col): the manual pages are
+# checked; systemd: systemd-analyze verifies the service unit.
+# chromium: tests/e2e/t_report.sh opens the HTML safety report in it,
+# headless (a large package: the first install takes a while).
 PACKAGES="build-essential pkg-config libsqlite3-dev libsodium-dev libcjson-dev
 libcurl4-openssl-dev libmicrohttpd-dev sqlite3 curl libxml2-utils
-python3 expect openssl clang libclang-rt-14-dev llvm"
+python3 expect openssl clang libclang-rt-14-dev llvm groff-base man-db
+bsdextrautils systemd chromium"
 
 missing=""
 for p in $PACKAGES; do

@@ -200,6 +200,12 @@ static int authenticate(struct call *k)
 			     srv_req_header(r, CB_REQSIG_HDR_TIME),
 			     srv_req_header(r, CB_REQSIG_HDR_NONCE),
 			     srv_req_header(r, CB_REQSIG_HDR_SIGNATURE), &err);
+	if (rc == CB_ENOMEM) {
+		srv_req_fail_cause(r, rc, "internal",
+				   "could not read the request's signature",
+				   &err);
+		return -1;
+	}
 	if (rc) {
 		srv_req_error(
 		    r, MHD_HTTP_UNAUTHORIZED,
@@ -211,6 +217,11 @@ static int authenticate(struct call *k)
 				 &err)) {
 		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "clock_skew", "%s",
 			      err.msg);
+		/* For the operator: which laptop's clock is wrong (the
+		 * device id is as claimed; nothing is verified yet). */
+		snprintf(r->cause, sizeof(r->cause),
+			 "device %.64s (unverified): %.900s", rs.device,
+			 err.msg);
 		return -1;
 	}
 	rc = srv_core_device(c, rs.device, &k->dev, &err);
@@ -220,7 +231,8 @@ static int authenticate(struct call *k)
 		return -1;
 	}
 	if (rc) {
-		srv_req_fail(r, rc, "internal", "could not read the device");
+		srv_req_fail_cause(r, rc, "internal",
+				   "could not read the device", &err);
 		return -1;
 	}
 	if (k->dev.revoked_ms) {
@@ -228,8 +240,17 @@ static int authenticate(struct call *k)
 			      "device %s has been revoked", rs.device);
 		return -1;
 	}
-	if (cb_reqsig_verify(&rs, k->dev.pk, r->method, r->raw_path,
-			     r->raw_query, r->body, r->body_len, &err)) {
+	rc = cb_reqsig_verify(&rs, k->dev.pk, r->method, r->raw_path,
+			      r->raw_query, r->body, r->body_len, &err);
+	if (rc == CB_ENOMEM) {
+		/* Out of memory is no verdict on the signature: the
+		 * device may send again (500), not be refused (401). */
+		srv_req_fail_cause(r, rc, "internal",
+				   "could not check the request's signature",
+				   &err);
+		return -1;
+	}
+	if (rc) {
 		srv_req_error(r, MHD_HTTP_UNAUTHORIZED, "bad_signature", "%s",
 			      err.msg);
 		return -1;
@@ -244,8 +265,8 @@ static int authenticate(struct call *k)
 		return -1;
 	}
 	if (rc) {
-		srv_req_fail(r, rc, "internal",
-			     "could not record the request nonce");
+		srv_req_fail_cause(r, rc, "internal",
+				   "could not record the request nonce", &err);
 		return -1;
 	}
 	snprintf(r->who, sizeof(r->who), "%s", k->dev.id);
@@ -345,8 +366,8 @@ static void handle_register(struct call *k)
 		goto out;
 	}
 	if (rc) {
-		srv_req_fail(r, rc, "internal",
-			     "registration failed in the store");
+		srv_req_fail_cause(r, rc, "internal",
+				   "registration failed in the store", &err);
 		goto out;
 	}
 	{
@@ -387,6 +408,42 @@ static void handle_protocol(struct call *k)
 	k->r->extra_value = k->core->proto_sha256;
 }
 
+/*
+ * The log line of a push: its counts, and how many events were refused
+ * for a clock over a day ahead ("ahead"), so an operator sees which
+ * laptop's clock runs fast while the laptop keeps them queued.
+ */
+static void push_log(const char *device, const cJSON *reply)
+{
+	static const char *const names[] = {"accepted", "duplicate",
+					    "rejected"};
+	char n[4][24];
+	const char *kv[] = {"device",	 device, "accepted", n[0],
+			    "duplicate", n[1],	 "rejected", n[2],
+			    "ahead",	 n[3],	 NULL};
+	const cJSON *res, *c;
+	int ahead = 0;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		c = cJSON_GetObjectItemCaseSensitive(reply, names[i]);
+		snprintf(n[i], sizeof(n[i]), "%d",
+			 cJSON_IsNumber(c) ? c->valueint : 0);
+	}
+	res = cJSON_GetObjectItemCaseSensitive(reply, "results");
+	cJSON_ArrayForEach(c, res)
+	{
+		const char *code = cb_json_str(c, "code");
+
+		if (code && !strcmp(code, "clock"))
+			ahead++;
+	}
+	snprintf(n[3], sizeof(n[3]), "%d", ahead);
+	if (!ahead)
+		kv[8] = NULL;
+	srv_log(ahead ? "warn" : "info", "push", kv);
+}
+
 static void handle_push(struct call *k)
 {
 	static const char *const members[] = {"events", NULL};
@@ -417,25 +474,14 @@ static void handle_push(struct call *k)
 	cb_err_clear(&err);
 	rc = srv_core_push(k->core, &k->dev, events, &reply, &err);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "the batch could not be stored; nothing of it "
-			     "was kept, send it again");
+		srv_req_fail_cause(
+		    r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+		    "the batch could not be stored, or its answer not made; "
+		    "send it again (events stored come back as duplicates)",
+		    &err);
 		goto out;
 	}
-	{
-		char n[3][24];
-		const char *kv[] = {"device",	k->dev.id,   "accepted",
-				    n[0],	"duplicate", n[1],
-				    "rejected", n[2],	     NULL};
-
-		snprintf(n[0], sizeof(n[0]), "%d",
-			 cJSON_GetObjectItem(reply, "accepted")->valueint);
-		snprintf(n[1], sizeof(n[1]), "%d",
-			 cJSON_GetObjectItem(reply, "duplicate")->valueint);
-		snprintf(n[2], sizeof(n[2]), "%d",
-			 cJSON_GetObjectItem(reply, "rejected")->valueint);
-		srv_log("info", "push", kv);
-	}
+	push_log(k->dev.id, reply);
 	srv_req_json(r, MHD_HTTP_OK, reply);
 	r->after = body; /* 500 events' trees: freed after answering */
 	return;
@@ -467,8 +513,8 @@ static void handle_pull(struct call *k)
 	cb_err_clear(&err);
 	rc = srv_core_pull(k->core, &k->dev, s, (long)l, &reply, &err);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "could not read events");
+		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+				   "could not read events", &err);
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
@@ -491,8 +537,8 @@ static void handle_queries(struct call *k)
 	cb_err_clear(&err);
 	rc = srv_core_queries(k->core, &k->dev, status, &reply, &err);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "could not read queries");
+		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+				   "could not read queries", &err);
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
@@ -536,8 +582,8 @@ static void handle_slots(struct call *k)
 			     &reply, &err);
 	pthread_mutex_unlock(&k->core->write_lock);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "could not lease slots");
+		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+				   "could not lease slots", &err);
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);
@@ -562,8 +608,8 @@ static void handle_arms(struct call *k)
 	if (!rc)
 		rc = srv_slots_arms(s, &reply, &err);
 	if (rc) {
-		srv_req_fail(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
-			     "could not read the arms");
+		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
+				   "could not read the arms", &err);
 		return;
 	}
 	srv_req_json(r, MHD_HTTP_OK, reply);

@@ -240,7 +240,7 @@ static int write_reply(const char *dir, const char *out, const char *device,
 		cb_sign_keypair_release(&kp);
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
-	rc = cb_sign(kp.sk, text, len, sig, err);
+	rc = cb_sign_ph(kp.sk, text, len, sig, err);
 	cb_sign_keypair_release(&kp);
 	free(text);
 	if (rc)
@@ -269,8 +269,9 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 	if (rc) {
 		fprintf(stderr,
 			"casebookd: error: the bundle's events could "
-			"not be stored (%s); nothing of it was kept, "
-			"import it again\n",
+			"not be stored, or the answer not made (%s); "
+			"import it again (events stored are duplicates "
+			"then)\n",
 			err.msg);
 		return SRV_EXIT_FAIL;
 	}
@@ -359,6 +360,13 @@ static int import(struct srv_core *c, const char *dir, const char *out,
 	int rc;
 
 	cb_err_clear(&err);
+	if (len > strlen(CB_BUNDLE_MAGIC_V1) &&
+	    !memcmp(buf, CB_BUNDLE_MAGIC_V1 "\n",
+		    strlen(CB_BUNDLE_MAGIC_V1) + 1))
+		return refuse("this bundle is of an older format (%s); nothing "
+			      "was applied: export it again with this "
+			      "version of casebook (%s)",
+			      CB_BUNDLE_MAGIC_V1, CB_BUNDLE_MAGIC);
 	if (cb_bundle_split(CB_BUNDLE_MAGIC, buf, len, device, sig, &payload,
 			    &plen))
 		return refuse("this is not a bundle (%s: a header line, the "
@@ -387,7 +395,7 @@ static int import(struct srv_core *c, const char *dir, const char *out,
 				     &tlen);
 	if (!text)
 		return srv_error("out of memory");
-	rc = cb_verify(dev.pk, text, tlen, sig, &err);
+	rc = cb_verify_ph(dev.pk, text, tlen, sig, &err);
 	free(text);
 	if (rc)
 		return refuse("the signature does not verify with the key of "

@@ -159,6 +159,8 @@ int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
 		rc = srv_store_study(c->store, &c->study, &c->proto_text,
 				     &c->proto_len, &c->proto_sha256, err);
 	if (!rc)
+		rc = srv_store_id(c->store, c->store_id, err);
+	if (!rc)
 		rc = srv_cache_new(SRV_CACHE_EVENTS, &c->cache, err);
 	if (rc)
 		return rc;
@@ -844,12 +846,16 @@ static int stored_twin(struct srv_core *c, const struct cb_event *ev,
  * may hold: a person of the device's site with a site role on a site
  * device, a person of the device's role on a central device. The
  * person's role, not the device's, is then the role the event is judged
- * by (*role, SRV_ROLE_MAX + 1 bytes). 1 with the reason in err when the
- * event is refused; 0; or a store error.
+ * by (*role, SRV_ROLE_MAX + 1 bytes). A disabled person's event made
+ * before the disabling is theirs to have made, but only while it arrives
+ * in the device's order: once the device has sent an event stamped later
+ * (`seen`, the highest hlc stored from it), an older one of a disabled
+ * person is a back-dated one. 1 with the reason in err when the event is
+ * refused; 0; or a store error.
  */
 static int check_person(struct srv_core *c, const struct srv_device *dev,
-			const struct cb_event *ev, char *role,
-			struct cb_err *err)
+			const struct cb_event *ev, const char *seen,
+			char *role, struct cb_err *err)
 {
 	struct srv_user u;
 	int rc;
@@ -875,6 +881,16 @@ static int check_person(struct srv_core *c, const struct srv_device *dev,
 			   ev->user, when);
 		return 1;
 	}
+	if (u.disabled_ms && strcmp(ev->hlc, seen) < 0) {
+		char when[CB_CLOCK_UTC_BUF];
+
+		cb_clock_format_utc(u.disabled_ms, when);
+		cb_err_set(err, CB_EFORBIDDEN,
+			   "$.user: %s was disabled at %s; this event is "
+			   "stamped before events device %s has already sent",
+			   ev->user, when, dev->id);
+		return 1;
+	}
 	if (dev->site[0] ? strcmp(u.site, dev->site) || !cb_role_is_site(u.role)
 			 : strcmp(u.role, dev->role) != 0) {
 		cb_err_set(err, CB_EFORBIDDEN,
@@ -896,7 +912,8 @@ static int check_person(struct srv_core *c, const struct srv_device *dev,
  */
 static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		       struct batch *b, struct push_item *pi,
-		       const char *now_text, struct cb_err *ferr)
+		       const char *now_text, const char *seen,
+		       struct cb_err *ferr)
 {
 	struct cb_event *ev = &pi->ev;
 	struct cb_merge *m = NULL;
@@ -938,7 +955,7 @@ static int push_decide(struct srv_core *c, const struct srv_device *dev,
 		reject(pi, "revoked", &err);
 		return 0;
 	}
-	rc = check_person(c, dev, ev, role, &err);
+	rc = check_person(c, dev, ev, seen, role, &err);
 	if (rc == 1) {
 		reject(pi, "user", &err);
 		return 0;
@@ -1087,28 +1104,36 @@ static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
 	cJSON *o = cJSON_CreateObject();
 	const char *id = pi->parsed ? pi->id : cb_json_str(item, "id");
 
+	int ok;
+
 	if (!o)
 		return NULL;
-	cJSON_AddNumberToObject(o, "index", (double)index);
-	if (id)
-		cJSON_AddStringToObject(o, "id", id);
-	else
-		cJSON_AddNullToObject(o, "id");
-	cJSON_AddStringToObject(o, "status", push_status_name[pi->status]);
-	if (pi->status == PUSH_REJECTED) {
-		cJSON_AddStringToObject(o, "code", pi->code);
-		cJSON_AddStringToObject(o, "reason", pi->msg);
-		if (pi->checks) {
-			cJSON_AddItemToObject(o, "checks", pi->checks);
-			pi->checks = NULL;
+	/* A result missing a member would tell the device something else
+	 * than what happened: all of it, or NULL (out of memory). */
+	ok = cJSON_AddNumberToObject(o, "index", (double)index) &&
+	     (id ? cJSON_AddStringToObject(o, "id", id)
+		 : cJSON_AddNullToObject(o, "id")) &&
+	     cJSON_AddStringToObject(o, "status", push_status_name[pi->status]);
+	if (ok && pi->status == PUSH_REJECTED) {
+		ok = cJSON_AddStringToObject(o, "code", pi->code) &&
+		     cJSON_AddStringToObject(o, "reason", pi->msg);
+		if (ok && pi->checks) {
+			ok = cJSON_AddItemToObject(o, "checks", pi->checks);
+			if (ok)
+				pi->checks = NULL;
 		}
+	}
+	if (!ok) {
+		cJSON_Delete(o);
+		return NULL;
 	}
 	return o;
 }
 
 /* The answer of a push, from its decided items. */
-static int push_reply(const cJSON *events, struct push_item *items,
-		      cJSON **reply, struct cb_err *err)
+static int push_reply(const struct srv_core *c, const cJSON *events,
+		      struct push_item *items, cJSON **reply,
+		      struct cb_err *err)
 {
 	long counts[4] = {0, 0, 0, 0};
 	const cJSON *item;
@@ -1132,10 +1157,16 @@ static int push_reply(const cJSON *events, struct push_item *items,
 		counts[items[i].status]++;
 		i++;
 	}
-	cJSON_AddNumberToObject(out, "accepted", (double)counts[PUSH_ACCEPTED]);
-	cJSON_AddNumberToObject(out, "duplicate",
-				(double)counts[PUSH_DUPLICATE]);
-	cJSON_AddNumberToObject(out, "rejected", (double)counts[PUSH_REJECTED]);
+	if (!cJSON_AddNumberToObject(out, "accepted",
+				     (double)counts[PUSH_ACCEPTED]) ||
+	    !cJSON_AddNumberToObject(out, "duplicate",
+				     (double)counts[PUSH_DUPLICATE]) ||
+	    !cJSON_AddNumberToObject(out, "rejected",
+				     (double)counts[PUSH_REJECTED]) ||
+	    !cJSON_AddStringToObject(out, "store", c->store_id)) {
+		cJSON_Delete(out);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
 	*reply = out;
 	return 0;
 }
@@ -1143,7 +1174,8 @@ static int push_reply(const cJSON *events, struct push_item *items,
 int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err)
 {
-	char now_text[CB_CLOCK_UTC_BUF];
+	char now_text[CB_CLOCK_UTC_BUF], seen[CB_EVENT_HLC_HEX + 1] = "";
+	struct srv_device fresh;
 	struct precheck pre;
 	struct push_item *items;
 	struct batch b = {NULL, 0, 0};
@@ -1170,15 +1202,28 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 	pthread_mutex_lock(&c->write_lock);
 	cb_clock_format_utc(cb_clock_now_ms(), now_text);
 	rc = srv_store_begin(c->store, err);
+	/* The highest clock stored from the device, as the store has it
+	 * now (check_person). */
+	if (!rc)
+		rc = srv_store_device_get(c->store, dev->id, &fresh, err);
+	if (!rc)
+		memcpy(seen, fresh.max_hlc, sizeof(seen));
 	for (i = 0; i < n && !rc; i++) {
 		precheck_wait(&pre, i);
 		if (items[i].status == PUSH_UNDECIDED)
-			rc = push_decide(c, dev, &b, &items[i], now_text, err);
+			rc = push_decide(c, dev, &b, &items[i], now_text, seen,
+					 err);
 		if (!rc && items[i].status == PUSH_ACCEPTED) {
+			const struct cb_event *ev = item_event(&items[i]);
+
 			rc = push_store(c, &items[i], err);
 			batch_changed(&b, items[i].m);
+			if (strcmp(ev->hlc, seen) > 0)
+				memcpy(seen, ev->hlc, sizeof(seen));
 		}
 	}
+	if (!rc && strcmp(seen, fresh.max_hlc) > 0)
+		rc = srv_store_device_seen(c->store, dev->id, seen, err);
 	/* Each subject the batch changed: its summary, once. */
 	for (i = 0; i < b.n && !rc; i++)
 		if (b.list[i].changed)
@@ -1199,7 +1244,7 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 	free(b.list);
 
 	if (!rc)
-		rc = push_reply(events, items, reply, err);
+		rc = push_reply(c, events, items, reply, err);
 	for (i = 0; i < n; i++) {
 		cb_event_release(&items[i].ev);
 		cJSON_Delete(items[i].checks);
@@ -1267,6 +1312,7 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 	snprintf(next, sizeof(next), "%" PRId64, last);
 	cJSON_AddStringToObject(out, "next", next);
 	cJSON_AddBoolToObject(out, "more", p.n == limit);
+	cJSON_AddStringToObject(out, "store", c->store_id);
 	*reply = out;
 	return 0;
 }
@@ -1556,7 +1602,16 @@ static int feed_derived(const struct cb_summary *sum, void *ctx)
 
 	r->items.n = 0;
 	cb_buf_reset(&r->strings);
-	rc = srv_store_items_each(r->s, sum->subject, feed_item, r, r->err);
+	if (r->o->forms) {
+		const char *const *f;
+
+		rc = 0;
+		for (f = r->o->forms; !rc && f[0]; f += 2)
+			rc = srv_store_items_of(r->s, sum->subject, f[0], f[1],
+						feed_item, r, r->err);
+	} else
+		rc = srv_store_items_each(r->s, sum->subject, feed_item, r,
+					  r->err);
 	for (i = 0; !rc && i < r->items.n; i++)
 		nvals += (size_t)cJSON_GetArraySize(r->heads[i]);
 	if (!rc && nvals && !(vals = calloc(nvals, sizeof(*vals))))

@@ -70,6 +70,9 @@ struct srv_core {
 	char *proto_text; /* the protocol's exact bytes */
 	size_t proto_len;
 	char *proto_sha256;
+	/* The store's identity (srv_store_id), in every push and pull
+	 * answer. */
+	char store_id[SRV_ID_HEX + 1];
 	/* The server's Ed25519 public key in hex, "" when it has none. */
 	char server_key[CB_SIGN_PUBLIC_BYTES * 2 + 1];
 	/* The writer: its connection and the merge states, under one lock. */

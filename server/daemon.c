@@ -283,6 +283,10 @@ static void *uri_cb(void *cls, const char *uri, struct MHD_Connection *con)
 		return NULL;
 	cr->guard = cls;
 	cr->uri = strdup(uri ? uri : "");
+	if (!cr->uri) { /* access_cb then refuses the request */
+		free(cr);
+		return NULL;
+	}
 	cr->start_ms = cb_clock_now_ms();
 	return cr;
 }
@@ -349,7 +353,8 @@ static enum MHD_Result send_answer(struct MHD_Connection *con,
 	    "method", r->method,     "path",   r->path,
 	    "status", status,	     "ms",     ms,
 	    "ip",     r->ip,	     "device", r->who[0] ? r->who : NULL,
-	    "error",  r->error_code, NULL};
+	    "error",  r->error_code, "cause",  r->cause[0] ? r->cause : NULL,
+	    NULL};
 
 	cJSON_Delete(cr->after);
 	cr->after = r->after;

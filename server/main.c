@@ -43,6 +43,14 @@ static const struct srv_command commands[] = {
      cmd_bundle_help},
     {"randlist", cmd_randlist, "import the sealed randomization list",
      cmd_randlist_help},
+    {"export", cmd_export, "export the record for the statistician (blinded)",
+     cmd_export_help},
+    {"report", cmd_report, "the open interim safety report for the DSMB",
+     cmd_report_help},
+    {"backup", cmd_backup, "copy the store while the server runs",
+     cmd_backup_help},
+    {"restore", cmd_restore, "make the store again from a backup",
+     cmd_restore_help},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -103,6 +103,14 @@ void srv_req_fail(struct srv_req *r, int cb_code, const char *code,
 		      "%s", msg);
 }
 
+void srv_req_fail_cause(struct srv_req *r, int cb_code, const char *code,
+			const char *msg, const struct cb_err *cause)
+{
+	srv_req_fail(r, cb_code, code, msg);
+	snprintf(r->cause, sizeof(r->cause), "%s",
+		 cause && cause->msg[0] ? cause->msg : "");
+}
+
 const char *srv_req_arg(struct srv_req *r, const char *name)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,

@@ -13,6 +13,8 @@
 
 #include <cJSON.h>
 
+#include "err.h"
+
 struct srv_req {
 	void *conn;	       /* the libmicrohttpd connection */
 	const char *method;    /* "GET", "POST", ... */
@@ -31,6 +33,9 @@ struct srv_req {
 	const char *ctype;
 	const char *extra_name, *extra_value; /* one more header, or NULL */
 	const char *error_code;		      /* for the log */
+	/* Why an internal failure happened (the store's message, which may
+	 * name files): for the server's log, never sent. "" when none. */
+	char cause[1024];
 	/* A tree the handler is done with, freed only once the answer has
 	 * gone out, so the client need not wait for the freeing. */
 	cJSON *after;
@@ -54,6 +59,14 @@ void srv_req_error(struct srv_req *r, unsigned status, const char *code,
  */
 void srv_req_fail(struct srv_req *r, int cb_code, const char *code,
 		  const char *msg);
+
+/*
+ * srv_req_fail, keeping the message of `cause` (the store's or core's
+ * error: "the disk is full", "is read-only") in r->cause for the
+ * server's log, so an operator learns why requests fail.
+ */
+void srv_req_fail_cause(struct srv_req *r, int cb_code, const char *code,
+			const char *msg, const struct cb_err *cause);
 
 /*
  * The HTTP status of a library error code: CB_EINVAL 400, CB_EAUTH 401,

@@ -31,6 +31,10 @@ int cmd_dump(int argc, char **argv);	 /* cmd_rebuild.c */
 int cmd_serve(int argc, char **argv);	 /* cmd_serve.c */
 int cmd_bundle(int argc, char **argv);	 /* cmd_bundle.c */
 int cmd_randlist(int argc, char **argv); /* cmd_randlist.c */
+int cmd_export(int argc, char **argv);	 /* cmd_export.c */
+int cmd_report(int argc, char **argv);	 /* cmd_report.c */
+int cmd_backup(int argc, char **argv);	 /* cmd_backup.c */
+int cmd_restore(int argc, char **argv);	 /* cmd_backup.c */
 extern const char cmd_init_help[];
 extern const char cmd_site_help[];
 extern const char cmd_token_help[];
@@ -42,6 +46,10 @@ extern const char cmd_dump_help[];
 extern const char cmd_serve_help[];
 extern const char cmd_bundle_help[];
 extern const char cmd_randlist_help[];
+extern const char cmd_export_help[];
+extern const char cmd_report_help[];
+extern const char cmd_backup_help[];
+extern const char cmd_restore_help[];
 
 /* Print "casebookd: error: ..." on stderr; returns SRV_EXIT_FAIL. */
 int srv_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

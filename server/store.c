@@ -58,8 +58,14 @@
 	" sign TEXT, broken INTEGER NOT NULL,"                                 \
 	" PRIMARY KEY(subject, visit, form, instance)) WITHOUT ROWID;"
 
+/* The store's identity: new at init and at every restore (store.h). */
+#define SETTING_STORE_ID                                                       \
+	"INSERT OR IGNORE INTO settings(key, value) VALUES('store_id',"        \
+	" lower(hex(randomblob(16))));"
+
 const char srv_store_schema[] =
-    "CREATE TABLE settings(key TEXT PRIMARY KEY, value BLOB NOT NULL);"
+    "CREATE TABLE settings(key TEXT PRIMARY KEY, value BLOB NOT "
+    "NULL);" SETTING_STORE_ID
     "CREATE TABLE sites(code TEXT PRIMARY KEY, name TEXT NOT NULL,"
     " created_ms INTEGER NOT NULL);"
     "CREATE TABLE tokens(id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE,"
@@ -70,7 +76,8 @@ const char srv_store_schema[] =
     "CREATE TABLE devices(id TEXT PRIMARY KEY, public_key BLOB NOT NULL"
     " UNIQUE, site TEXT NOT NULL, role TEXT NOT NULL, device_index INTEGER"
     " NOT NULL, user TEXT NOT NULL, created_ms INTEGER NOT NULL,"
-    " revoked_ms INTEGER NOT NULL DEFAULT 0, UNIQUE(site, device_index));"
+    " revoked_ms INTEGER NOT NULL DEFAULT 0, max_hlc TEXT NOT NULL DEFAULT"
+    " '', UNIQUE(site, device_index));"
     "CREATE TABLE events(seq INTEGER PRIMARY KEY AUTOINCREMENT,"
     " id TEXT NOT NULL UNIQUE, device TEXT NOT NULL, site TEXT NOT NULL,"
     " subject TEXT NOT NULL, kind TEXT NOT NULL, unblinded INTEGER NOT"
@@ -115,20 +122,38 @@ static const char upgrade_1[] =
  * tokens that may name one. Everyone a store of version 2 took events
  * from becomes a person of it, with the role and site it judged their
  * events by (their devices'), so the upgrade refuses nothing that was
- * accepted before; their full names are their user names until the
- * administrator corrects them.
+ * accepted before; a name that several devices of different roles or
+ * sites carried takes the role and site of the one that sent the most of
+ * its events (then the oldest), so the upgrade is the same on every copy.
+ * Full names are user names until the administrator corrects them. Each
+ * device's newest clock seen is read from its events (max_hlc, one pass).
+ * The store gets its identity (store_id).
  */
 static const char upgrade_2[] =
     TABLES_USERS "ALTER TABLE tokens ADD COLUMN user TEXT NOT NULL"
 		 " DEFAULT '';"
+		 "ALTER TABLE devices ADD COLUMN max_hlc TEXT NOT NULL"
+		 " DEFAULT '';"
+		 "CREATE TEMP TABLE upgrade_dev AS SELECT device,"
+		 " max(json_extract(json, '$.hlc')) AS hlc, count(*) AS n"
+		 " FROM events GROUP BY device;"
+		 "UPDATE devices SET max_hlc = u.hlc FROM upgrade_dev u"
+		 " WHERE u.device = devices.id;"
+		 /* one person per user name, as their busiest device has it */
 		 "INSERT OR IGNORE INTO users(name, full_name, role, site,"
-		 " created_ms) SELECT user, user, max(role), min(site),"
-		 " min(created_ms) FROM devices GROUP BY user;"
+		 " created_ms) SELECT user, user, role, site, created_ms FROM"
+		 " (SELECT d.*, row_number() OVER (PARTITION BY d.user ORDER"
+		 " BY COALESCE(u.n, 0) DESC, d.created_ms, d.id) AS r FROM"
+		 " devices d LEFT JOIN upgrade_dev u ON u.device = d.id)"
+		 " WHERE r = 1;"
 		 "INSERT OR IGNORE INTO users(name, full_name, role, site,"
-		 " created_ms) SELECT u, u, max(d.role), min(d.site), 0 FROM"
-		 " (SELECT json_extract(json, '$.user') AS u, device FROM"
-		 " events) e JOIN devices d ON d.id = e.device"
-		 " WHERE u IS NOT NULL GROUP BY u;"
+		 " created_ms) SELECT u, u, role, site, 0 FROM (SELECT e.u, d.role,"
+		 " d.site, row_number() OVER (PARTITION BY e.u ORDER BY e.n DESC,"
+		 " d.id) AS r FROM (SELECT json_extract(json, '$.user') AS u,"
+		 " device, count(*) AS n FROM events GROUP BY u, device) e"
+		 " JOIN devices d ON d.id = e.device WHERE e.u IS NOT NULL)"
+		 " WHERE r = 1;"
+		 "DROP TABLE upgrade_dev;" SETTING_STORE_ID
 		 "INSERT OR REPLACE INTO settings(key, value)"
 		 " VALUES('schema_version', '3');";
 
@@ -165,11 +190,13 @@ const char *const srv_store_sql[ST_COUNT] = {
 		      " ?4, ?5, ?6, ?7)",
     [ST_DEVICE_BY_KEY] = "SELECT 1 FROM devices WHERE public_key = ?1",
     [ST_DEVICE_GET] = "SELECT id, public_key, site, role, device_index,"
-		      " user, created_ms, revoked_ms FROM devices"
+		      " user, created_ms, revoked_ms, max_hlc FROM devices"
 		      " WHERE id = ?1",
     [ST_DEVICE_EACH] = "SELECT id, public_key, site, role, device_index,"
-		       " user, created_ms, revoked_ms FROM devices"
+		       " user, created_ms, revoked_ms, max_hlc FROM devices"
 		       " ORDER BY site, device_index",
+    [ST_DEVICE_SEEN] = "UPDATE devices SET max_hlc = ?2 WHERE id = ?1"
+		       " AND max_hlc < ?2",
     [ST_DEVICE_REVOKE] = "UPDATE devices SET revoked_ms = ?2"
 			 " WHERE id = ?1 AND revoked_ms = 0",
     [ST_USER_ADD] = "INSERT INTO users(name, full_name, role, site,"
@@ -232,6 +259,10 @@ const char *const srv_store_sql[ST_COUNT] = {
 		      " WHERE (?1 IS NULL OR site = ?1)"
 		      " AND (?2 IS NULL OR status = ?2)"
 		      " ORDER BY site, subject, id LIMIT ?3",
+    [ST_ITEMS_FORM] = "SELECT subject, visit, form, instance, item, value,"
+		      " conflict, head_values FROM items WHERE subject = ?1"
+		      " AND visit = ?2 AND form = ?3"
+		      " ORDER BY length(instance), instance, item",
     [ST_ITEMS_EACH] = "SELECT subject, visit, form, instance, item, value,"
 		      " conflict, head_values FROM items WHERE subject = ?1"
 		      " ORDER BY visit, form, length(instance), instance, item",
@@ -350,7 +381,7 @@ static int setting_put(struct srv_store *s, const char *key, const void *v,
 	if (!st)
 		return err->code;
 	cb_db_bind_text(st, 1, key);
-	sqlite3_bind_blob(st, 2, v, (int)n, SQLITE_TRANSIENT);
+	cb_db_bind_blob(st, 2, v, n);
 	return st_done(s, st, "write setting", err);
 }
 
@@ -431,6 +462,25 @@ int srv_store_create(const char *dir, const char *study, const char *proto,
 		return rc;
 	}
 	*out = s;
+	return 0;
+}
+
+int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
+		 struct cb_err *err)
+{
+	char *v = NULL;
+	size_t n = 0;
+	int rc = setting_get(s, "store_id", &v, &n, err);
+
+	if (rc)
+		return rc;
+	if (n != SRV_ID_HEX) {
+		free(v);
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "central store: bad store id");
+	}
+	memcpy(out, v, SRV_ID_HEX + 1);
+	free(v);
 	return 0;
 }
 
@@ -967,7 +1017,7 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 	st = st_get(s, ST_DEVICE_BY_KEY, err);
 	if (!st)
 		return err->code;
-	sqlite3_bind_blob(st, 1, dev->pk, sizeof(dev->pk), SQLITE_TRANSIENT);
+	cb_db_bind_blob(st, 1, dev->pk, sizeof(dev->pk));
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
@@ -1000,7 +1050,7 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 	if (!st)
 		return err->code;
 	cb_db_bind_text(st, 1, dev->id);
-	sqlite3_bind_blob(st, 2, dev->pk, sizeof(dev->pk), SQLITE_TRANSIENT);
+	cb_db_bind_blob(st, 2, dev->pk, sizeof(dev->pk));
 	cb_db_bind_text(st, 3, dev->site);
 	cb_db_bind_text(st, 4, dev->role);
 	sqlite3_bind_int64(st, 5, dev->device_index);
@@ -1056,6 +1106,7 @@ static void device_row(sqlite3_stmt *st, struct srv_device *d)
 	cb_db_col_copy(d->user, sizeof(d->user), st, 5);
 	d->created_ms = sqlite3_column_int64(st, 6);
 	d->revoked_ms = sqlite3_column_int64(st, 7);
+	cb_db_col_copy(d->max_hlc, sizeof(d->max_hlc), st, 8);
 }
 
 int srv_store_device_get(struct srv_store *s, const char *id,
@@ -1100,6 +1151,18 @@ int srv_store_device_each(struct srv_store *s,
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : st_fail(s, rc, "list devices", err);
+}
+
+int srv_store_device_seen(struct srv_store *s, const char *id,
+			  const char *hlc, struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_DEVICE_SEEN, err);
+
+	if (!st)
+		return err->code;
+	cb_db_bind_text(st, 1, id);
+	cb_db_bind_text(st, 2, hlc);
+	return st_done(s, st, "note a device's clock", err);
 }
 
 int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,

@@ -89,6 +89,8 @@ struct srv_device {
 	long device_index; /* 1, 2, ... within its site (or among central) */
 	int64_t created_ms;
 	int64_t revoked_ms; /* 0 while active */
+	/* the highest hlc of the events stored from it ("" for none) */
+	char max_hlc[CB_EVENT_HLC_HEX + 1];
 };
 
 /* A registration token, as stored (never the token itself). */
@@ -253,9 +255,49 @@ int srv_store_device_each(struct srv_store *s,
 			  int (*fn)(const struct srv_device *d, void *ctx),
 			  void *ctx, struct cb_err *err);
 
+/*
+ * Note that an event stamped `hlc` was stored from device `id`: its
+ * max_hlc becomes `hlc` when that is higher.
+ */
+int srv_store_device_seen(struct srv_store *s, const char *id,
+			  const char *hlc, struct cb_err *err);
+
 /* Revoke a device (CB_ENOTFOUND; an already revoked one stays as is). */
 int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 			    struct cb_err *err);
+
+/*
+ * The store's identity (SRV_ID_HEX hex digits), made new by `casebookd
+ * init` and by every `casebookd restore`: a device that sees it change
+ * knows the server went back in time and sends its events again (pull
+ * and push answers carry it, docs/api.md).
+ */
+int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
+		 struct cb_err *err);
+
+/* ---- backups (store_backup.c) ------------------------------------------ */
+
+/*
+ * Copy the store as it stands at one moment into a new file `path`
+ * (CB_EEXIST when it exists) through SQLite's online backup API, so a
+ * running server goes on serving meanwhile; the copy is written to a
+ * temporary file beside `path`, checked (integrity_check), synced and
+ * only then renamed to `path`.
+ */
+int srv_store_backup(struct srv_store *s, const char *path, struct cb_err *err);
+
+/*
+ * Make the store of data directory `dir` a copy of the backup `from`,
+ * with a new store id (srv_store_id): `from` must be a central store
+ * that passes integrity_check. A store already in `dir` is CB_EEXIST,
+ * unless `replace`: then its files are kept beside it, renamed
+ * casebookd.db.replaced-STAMP (and -wal, -shm), never deleted. The
+ * caller holds the data directory's lock (no server runs on it).
+ * *replaced (may be NULL) gets the name the old store was kept under,
+ * "" when there was none.
+ */
+int srv_store_restore(const char *dir, const char *from, int replace,
+		      char *replaced, size_t cap, struct cb_err *err);
 
 /* ---- people (store_users.c) -------------------------------------------- */
 
@@ -446,8 +488,13 @@ struct srv_item_row {
 
 /*
  * Visit the items of `subject` in order of visit, form, instance
- * (numerically) and item.
+ * (numerically) and item; srv_store_items_of only those of `form` at
+ * `visit` (a seek on the primary key).
  */
+int srv_store_items_of(struct srv_store *s, const char *subject,
+		       const char *visit, const char *form,
+		       int (*fn)(const struct srv_item_row *it, void *ctx),
+		       void *ctx, struct cb_err *err);
 int srv_store_items_each(struct srv_store *s, const char *subject,
 			 int (*fn)(const struct srv_item_row *it, void *ctx),
 			 void *ctx, struct cb_err *err);

@@ -222,7 +222,12 @@ int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
 	struct derive_ctx c = {s, "", err};
 	int rc;
 
-	cb_merge_each_event(m, subject, site_of, &c.site);
+	/* A walk that fails (out of memory) would leave the site empty in
+	 * every row written below. */
+	if (cb_merge_each_event(m, subject, site_of, &c.site) < 0)
+		return cb_err_set(err, CB_ENOMEM,
+				  "deriving subject %s: out of memory",
+				  subject);
 	rc = clear_subject(s, ST_ITEMS_DEL, subject, err);
 	if (!rc)
 		rc = clear_subject(s, ST_QUERIES_DEL, subject, err);
@@ -437,6 +442,39 @@ int srv_store_query_each(struct srv_store *s, const char *site,
 		q.text = cb_db_col_text(st, 9);
 		q.nanswers = (long)sqlite3_column_int64(st, 10);
 		r = fn(&q, ctx);
+		if (r)
+			break;
+	}
+	sqlite3_reset(st);
+	return r ? r : rc;
+}
+
+int srv_store_items_of(struct srv_store *s, const char *subject,
+		       const char *visit, const char *form,
+		       int (*fn)(const struct srv_item_row *it, void *ctx),
+		       void *ctx, struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_ITEMS_FORM, err);
+	struct srv_item_row it;
+	int rc, r = 0;
+
+	if (!st)
+		return err->code;
+	cb_db_bind_text(st, 1, subject);
+	cb_db_bind_text(st, 2, visit);
+	cb_db_bind_text(st, 3, form);
+	while ((rc = st_row(s, st, "read items", err)) == 1) {
+		it.subject = cb_db_col_text(st, 0);
+		it.visit = cb_db_col_text(st, 1);
+		it.form = cb_db_col_text(st, 2);
+		it.instance = cb_db_col_text(st, 3);
+		it.item = cb_db_col_text(st, 4);
+		it.value = sqlite3_column_type(st, 5) == SQLITE_NULL
+			       ? NULL
+			       : cb_db_col_text(st, 5);
+		it.conflict = sqlite3_column_int(st, 6);
+		it.head_values = cb_db_col_text(st, 7);
+		r = fn(&it, ctx);
 		if (r)
 			break;
 	}

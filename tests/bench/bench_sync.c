@@ -426,9 +426,14 @@ static void save_one(struct entry *e, const char *subject,
 		*eq = '\0';
 		rc = cb_event_add_change(&ev, tok, eq + 1, NULL, 0, &err);
 	}
-	if (!rc)
-		rc = cb_record_check_save(e->proto, e->merge, store_role(e->st),
-					  &ev, &res, &err);
+	if (!rc) {
+		struct cb_merge *m;
+
+		rc = entry_merge(e, subject, &m, &err);
+		if (!rc)
+			rc = cb_record_check_save(
+			    e->proto, m, store_role(e->st), &ev, &res, &err);
+	}
 	if (!rc && res.count)
 		die("%s %s %s: edit check %s: %s", subject, sv->visit, sv->form,
 		    res.list[0].id,
@@ -472,12 +477,12 @@ static void fill_laptop(const char *home, long nsubj)
 
 		snprintf(subject, sizeof(subject), "%s-%02d%03ld",
 			 store_site(e.st), store_device_index(e.st), s);
-		if (store_begin(e.st, &err))
+		if (entry_begin(&e, &err))
 			die("begin: %s", err.msg);
 		create_one(&e, subject);
 		for (i = 0; i < SAVES_PER_SUBJECT; i++)
 			save_one(&e, subject, &saves[i]);
-		if (store_commit(e.st, &err))
+		if (entry_commit(&e, &err))
 			die("commit: %s", err.msg);
 	}
 	entry_close(&e);

@@ -11,7 +11,7 @@ P="$CASEBOOK_TOP/tests/e2e/protocols"
 
 expect_rc knee_check 0 "$CB" protocol check "$PROTO"
 expect_out knee_summary \
-	"knee-oa-msc 1.3: 9 visits, 14 forms, 120 items,"
+	"knee-oa-msc 1.4: 9 visits, 14 forms, 120 items,"
 expect_out knee_rules "7 eligibility rules"
 
 expect_rc mini_check 0 "$CB" protocol check "$P/good-mini.json"

@@ -339,6 +339,8 @@ C2=$(ev "$T/k1" "$DEV1" KR01 KR01-01002 subject.status "" "" "" --data status=sc
 batch "$C1" "$C2" >"$T/push0.json"
 sreq "$T/k1" "$DEV1" POST /v1/sync/push "" "$T/push0.json"
 check "push: two subjects created" "2 0 0" "$(jget "$T/resp" '"%d %d %d" % (j["accepted"], j["duplicate"], j["rejected"])')"
+STORE_ID=$(sqlite3 "$D/casebookd.db" "SELECT value FROM settings WHERE key = 'store_id'")
+check "push answers name the store" "$STORE_ID" "$(jget "$T/resp" 'j["store"]')"
 E1=$(ev "$T/k1" "$DEV1" KR01 KR01-01001 form.save BL VAS "" VAS=42)
 E2=$(ev "$T/k1" "$DEV1" KR01 KR01-01001 form.save BL VAS "" VAS=150)
 E3=$(ev "$T/k1" "$DEV1" DE02 DE02-01001 form.save BL VAS "" VAS=10)
@@ -421,8 +423,13 @@ P3=$(EVUSER=gone ev "$T/k1" "$DEV1" KR01 KR01-01002 form.save BL VAS "" VAS=22)
 P4=$(EVUSER=lena ev "$T/k4" "$DEV4" KR01 KR01-01002 query.open BL VAS "" --data text=why --data item=VAS)
 # An investigator on the coordinator's laptop signs with their own role.
 P5=$(EVUSER=bob ev "$T/k1" "$DEV1" KR01 KR01-01001 sign BL MRI "" --data meaning=reviewed --data "seen=$(jget "$T/push1.json" 'j["events"][3]["id"]')")
-# Made a day before the person was disabled: theirs to have made.
-P6=$(EVUSER=gone ev "$T/k1" "$DEV1" KR01 KR01-01002 form.save BL PE "" ROM=120 --hlc "$(printf '%012x0000' $((NOW_MS - 86400000)))" --wall "$(python3 -c 'import datetime,sys; print((datetime.datetime.utcnow()-datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))')" 2>"$T/p6.err")
+# Made a day before the person was disabled: theirs to have made, on a
+# device that sends in its own order; back-dated, on a device that has
+# already sent later events.
+DAY_AGO_HLC=$(printf '%012x0000' $((NOW_MS - 86400000)))
+DAY_AGO_WALL=$(python3 -c 'import datetime,sys; print((datetime.datetime.utcnow()-datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z"))')
+P6=$(EVUSER=gone ev "$T/k1" "$DEV1" KR01 KR01-01002 form.save BL PE "" ROM=120 --hlc "$DAY_AGO_HLC" --wall "$DAY_AGO_WALL")
+P7=$(EVUSER=gone ev "$T/k6" "$DEV6" KR01 KR01-01002 form.save BL PE "" ROM=121 --hlc "$DAY_AGO_HLC" --wall "$DAY_AGO_WALL")
 batch "$P1" "$P2" "$P3" "$P5" "$P6" >"$T/pushp.json"
 sreq "$T/k1" "$DEV1" POST /v1/sync/push "" "$T/pushp.json"
 check "push: an unknown person's event is rejected" "rejected user" "$(status_of 0) $(code_of 0)"
@@ -430,7 +437,11 @@ check "push: the rejection names the person" 1 "$(jget "$T/resp" 'int("mallory i
 check "push: a person of another site is rejected" "rejected user" "$(status_of 1) $(code_of 1)"
 check "push: a disabled person's new event is rejected" "rejected user" "$(status_of 2) $(code_of 2)"
 check "push: an investigator signs on a coordinator's laptop" accepted "$(status_of 3)"
-check "push: what a disabled person made before is accepted" accepted "$(status_of 4)"
+check "push: a disabled person's back-dated event is rejected" "rejected user" "$(status_of 4) $(code_of 4)"
+check "push: the back-dating is named" 1 "$(jget "$T/resp" 'int("stamped before events device" in j["results"][4]["reason"])')"
+batch "$P7" >"$T/pushp7.json"
+sreq "$T/k6" "$DEV6" POST /v1/sync/push "" "$T/pushp7.json"
+check "push: what a disabled person made before is accepted in order" accepted "$(status_of 0)"
 batch "$P4" >"$T/pushp4.json"
 sreq "$T/k4" "$DEV4" POST /v1/sync/push "" "$T/pushp4.json"
 check "push: a person of another role on a central device is rejected" "rejected user" "$(status_of 0) $(code_of 0)"
@@ -446,6 +457,7 @@ check "a central device gets the people of its role" "dora" "$(jget "$T/resp" '"
 
 sreq "$T/k2" "$DEV2" GET /v1/sync/pull "since=0"
 check "pull: 200" 200 "$code"
+check "pull answers name the store" "$STORE_ID" "$(jget "$T/resp" 'j["store"]')"
 check "pull: the other device of the site sees the site's events" 7 \
 	"$(jget "$T/resp" 'len(j["events"])')"
 check "pull: events carry received_at" 1 \

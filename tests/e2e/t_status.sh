@@ -47,7 +47,7 @@ set_ok() { "$CB" form set "$@" >/dev/null 2>&1 || fail "form set $*" "exit $?"; 
 	--role investigator >/dev/null 2>&1 || fail "init" "init failed"
 
 expect_rc "status --help" 0 "$CB" status --help
-expect_out "help explains quarantine" "sync.quarantine"
+expect_out "help explains quarantine" "quarantine, one row per event"
 expect_out "help documents the json" '"days_overdue"'
 
 # ---- an empty store ------------------------------------------------------------
@@ -87,6 +87,19 @@ S3=$("$CB" subject add 2>/dev/null)
 set_ok "$S3" BL SV VISDT=2024-03-05 # day 0 but no screening date
 expect_rc "status --json with three subjects" 0 "$CB" status --json
 jcase "unsynced counts every event" 'd["unsynced"]' 8
+# Two subjects off study with the same day 0 as S3 (issue 13 point 2):
+# one withdrawn (end of study), one a screen failure (not eligible). No
+# visit is due for either, so the lists below hold only S1 and S3.
+S4=$("$CB" subject add 2>/dev/null)
+set_ok "$S4" BL SV VISDT=2024-03-05
+set_ok "$S4" SCR DM CONSDT=2024-02-01
+set_ok "$S4" LOG EOS EOSSTAT=WITHDREW EOSDT=2024-03-10 EOSREAS="Moved away"
+S5=$("$CB" subject add 2>/dev/null)
+set_ok "$S5" BL SV VISDT=2024-03-05
+set_ok "$S5" SCR ELIG AGE=50 KLGRADE=4 PAIN3M=Y BMI=30 IAINJ3M=N INFLARTH=N PREG=N
+expect_rc "subject list with subjects off study" 0 "$CB" subject list
+expect_out "the withdrawn subject is listed as withdrawn" "withdrawn"
+expect_out "the ineligible one as a screen failure" "screen failure"
 
 # ---- overdue and upcoming, today moved ---------------------------------------
 # Day 0 is 2024-03-05. Windows: SCR -28..-1, INJ 14..28, W1 25..31,
@@ -97,6 +110,9 @@ jcase "day 10: overdue (SCR without a date)" 'visits("overdue")' \
 	"[\"$S3 SCR 11\"]"
 jcase "day 10: upcoming INJ opens in 4 days" 'visits("upcoming")' \
 	"[\"$S1 INJ 4\", \"$S3 INJ 4\"]"
+jcase "day 10: no visit due for the subjects off study" \
+	"[x for x in visits('overdue') + visits('upcoming') if x.startswith(('$S4', '$S5'))]" '[]'
+
 jcase "overdue entry has the window" \
 	'[d["overdue"][0][k] for k in ("label","window_start","window_end")]' \
 	'["Screening", "2024-02-06", "2024-03-04"]'
@@ -146,10 +162,17 @@ expect_out "plain: quarantine count" "Quarantined events: 2"
 expect_out "plain: quarantine reason" \
 	"0123456789abcdef0123456789abcdef: form CELL may not be written by coordinator"
 expect_out "plain: last sync" "Last sync:          2024-04-01T08:00:00.000Z"
-CASEBOOK_TEST_HOOKS=1 "$CBH" status test-set sync.quarantine '{"not":"an array"}' \
-	>/dev/null 2>&1
-expect_rc "malformed quarantine setting is an error" 1 "$CB" status
-expect_out "malformed quarantine named" "sync.quarantine"
+CASEBOOK_TEST_HOOKS=1 expect_rc "test hook: a quarantine is a JSON array" 2 \
+	"$CBH" status test-set sync.quarantine '{"not":"an array"}'
+# The quarantine is one sealed row per event: a row whose ciphertext was
+# moved to another row is an error, never a wrong reason.
+python3 -c '
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+c.execute("UPDATE quarantine SET sealed = (SELECT sealed FROM quarantine WHERE ord = 2) WHERE ord = 1")
+c.commit()' "$CASEBOOK_HOME/casebook.db"
+expect_rc "a damaged quarantine row is an error" 1 "$CB" status
+expect_out "the damaged quarantine row is named" "a quarantine row"
 
 # ---- bad input -------------------------------------------------------------------
 expect_rc "stray argument is usage" 2 "$CB" status --xml

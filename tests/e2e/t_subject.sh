@@ -92,7 +92,7 @@ set_ok "$S2" SCR ELIG AGE=50 KLGRADE=4 PAIN3M=Y BMI=30 IAINJ3M=N \
 
 expect_rc "list after data" 0 "$CB" subject list
 expect_out "plain list shows the eligible subject" "screening (eligible)"
-expect_out "plain list shows the ineligible subject" "screening (not eligible)"
+expect_out "plain list shows the ineligible subject as a screen failure" "screen failure"
 expect_out "plain list has a header" "QUERIES"
 expect_rc "list --json after data" 0 "$CB" subject list --json
 jcase "eligible" "subj('$S1')['eligibility']" eligible

@@ -86,7 +86,7 @@ static void split_one(const char *magic, const uint8_t *data, size_t size)
 	free(again);
 	text = cb_bundle_signed_text(magic, device, payload, plen, &tlen);
 	FUZZ_ASSERT(text != NULL);
-	FUZZ_ASSERT(cb_verify(key.pk, text, tlen, sig, &err) == CB_EAUTH);
+	FUZZ_ASSERT(cb_verify_ph(key.pk, text, tlen, sig, &err) == CB_EAUTH);
 	free(text);
 	read_payload(payload, plen);
 }
@@ -105,7 +105,7 @@ static void sign_and_split(const uint8_t *data, size_t size)
 	text = cb_bundle_signed_text(CB_BUNDLE_MAGIC, device,
 				     (const char *)data, size, &tlen);
 	FUZZ_ASSERT(text != NULL);
-	FUZZ_ASSERT(cb_sign(key.sk, text, tlen, sig, &err) == 0);
+	FUZZ_ASSERT(cb_sign_ph(key.sk, text, tlen, sig, &err) == 0);
 	FUZZ_ASSERT(cb_hex_encode(sig, sizeof(sig), hex, sizeof(hex), &err) ==
 		    0);
 	file = malloc(tlen + sizeof(hex) + 2);
@@ -121,7 +121,7 @@ static void sign_and_split(const uint8_t *data, size_t size)
 	text = cb_bundle_signed_text(CB_BUNDLE_MAGIC, got_dev, payload, plen,
 				     &tlen);
 	FUZZ_ASSERT(text != NULL);
-	FUZZ_ASSERT(cb_verify(key.pk, text, tlen, got_sig, &err) == 0);
+	FUZZ_ASSERT(cb_verify_ph(key.pk, text, tlen, got_sig, &err) == 0);
 	free(text);
 	free(file);
 }

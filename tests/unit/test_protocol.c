@@ -83,7 +83,7 @@ static void test_knee_loads(void)
 	T_ASSERT(knee != NULL);
 	T_EQ_STR(knee->format, "casebook-protocol/1");
 	T_EQ_STR(knee->id, "knee-oa-msc");
-	T_EQ_STR(knee->version, "1.3");
+	T_EQ_STR(knee->version, "1.4");
 	T_EQ_INT(knee->nvisits, 9);
 	T_EQ_INT(knee->nscheduled, 8);
 	T_EQ_INT(knee->nforms, 14);
@@ -448,6 +448,10 @@ static void test_knee_scores_and_safety(void)
 	T_EQ_STR(knee->safety_items[CB_SAFETY_END]->code, "AEENDTC");
 	T_EQ_STR(knee->safety_items[CB_SAFETY_GRADE]->code, "AETOXGR");
 	T_EQ_STR(knee->safety_items[CB_SAFETY_SEVERITY]->code, "AESEV");
+	T_EQ_STR(knee->safety_items[CB_SAFETY_ONGOING]->code, "AEONGO");
+	T_EQ_STR(knee->safety_items[CB_SAFETY_RELATIONSHIP]->code, "AEREL");
+	T_EQ_STR(knee->safety_items[CB_SAFETY_ACTION]->code, "AEACN");
+	T_EQ_STR(knee->safety_items[CB_SAFETY_OUTCOME]->code, "AEOUT");
 	T_ASSERT(knee->safety_flags[CB_SAFETY_SERIOUS]);
 	T_ASSERT(knee->safety_flags[CB_SAFETY_RELATED]);
 	T_EQ_INT(knee->safety_flags[CB_SAFETY_DEATH]->kind, CB_COND_ANY);
@@ -894,6 +898,22 @@ static void test_new_check_types(void)
 	expect_problems(forms, bad, n1);
 }
 
+/* The safety section's items must have the types the report reads. */
+static void test_bad_safety_items(void)
+{
+	static const char *const n1[] = {
+	    "$.safety.ongoing: S is partial_date, which does not fit "
+	    "\"ongoing\"",
+	    "$.safety.outcome: E is partial_date, which does not fit "
+	    "\"outcome\"",
+	    "$.safety.action: unknown item", NULL};
+
+	expect_problems(NULL,
+			",\"safety\":{\"form\":\"AE\",\"ongoing\":\"S\","
+			"\"outcome\":\"E\",\"action\":\"X\"}",
+			n1);
+}
+
 /* Values are typed in any case, so a list's codes must differ otherwise. */
 static void test_choice_codes_case(void)
 {
@@ -1065,6 +1085,7 @@ int main(void)
 	T_RUN(test_knee_checks);
 	T_RUN(test_knee_plausibility_checks);
 	T_RUN(test_knee_scores_and_safety);
+	T_RUN(test_bad_safety_items);
 	T_RUN(test_value_integer);
 	T_RUN(test_value_decimal);
 	T_RUN(test_value_text);

@@ -14,6 +14,8 @@
 static struct cb_protocol *knee;
 static struct cb_merge *m;
 static unsigned long long clock_ms = 1764000000000ULL;
+/* When set, the hlc the next event built gets (a clock set back). */
+static unsigned long long back_ms;
 
 static struct cb_protocol *load_knee(void)
 {
@@ -48,7 +50,9 @@ static void build(struct cb_event *ev, const char *user, const char *kind,
 	cb_event_init(ev);
 	clock_ms += 60000;
 	snprintf(ev->id, sizeof(ev->id), "%032llx", clock_ms);
-	snprintf(ev->hlc, sizeof(ev->hlc), "%012llx0000", clock_ms);
+	snprintf(ev->hlc, sizeof(ev->hlc), "%012llx0000",
+		 back_ms ? back_ms : clock_ms);
+	back_ms = 0;
 	memcpy(ev->wall, "2026-01-10T10:00:00.000Z", CB_EVENT_TIME_LEN + 1);
 	for (i = 0; prev && prev[i]; i++)
 		ids[n++] = prev[i];
@@ -219,6 +223,47 @@ static char *put_kind(const char *kind, const char *visit, const char *form,
 	return id;
 }
 
+/*
+ * An emergency code-break is accepted once the subject was randomized,
+ * refused before (there is no blind to break).
+ */
+static void test_unblind(void)
+{
+	static const char *const created[] = {"status", "screening", NULL};
+	static const char *const slot[] = {"slot", "R-KR01-1-001", NULL};
+	struct cb_record_writer w = {CB_ROLE_INVESTIGATOR, "KR01", 1};
+	char tmp[CB_EVENT_ID_HEX + 1];
+	struct cb_check_results res;
+	struct cb_event ev;
+	struct cb_err err;
+	const char *code;
+	int round;
+
+	T_ASSERT(load_knee() != NULL);
+	T_EQ_INT(cb_merge_new(&m, &err), 0);
+	put_kind(CB_KIND_SUBJECT_STATUS, "", "", created, tmp);
+	for (round = 0; round < 2; round++) {
+		if (round)
+			put_kind(CB_KIND_RANDOMIZE, "", "", slot, tmp);
+		build(&ev, "ian", CB_KIND_UNBLIND, "", "", NULL, NULL, NULL,
+		      slot);
+		T_EQ_INT(cb_event_set_reason(&ev, "suspected anaphylaxis",
+					     &err),
+			 0);
+		cb_check_results_init(&res);
+		code = "";
+		T_EQ_INT(cb_record_check_event(knee, m, &w, &ev, &res, &code,
+					       &err),
+			 (round ? 0 : CB_ECONFLICT));
+		if (!round)
+			T_EQ_STR(code, "subject");
+		cb_check_results_release(&res);
+		cb_event_release(&ev);
+	}
+	cb_merge_free(m);
+	cb_protocol_free(knee);
+}
+
 static void test_reopen(void)
 {
 	static const char *const created[] = {"status", "screening", NULL};
@@ -260,11 +305,37 @@ static void test_reopen(void)
 				    reopen, &code),
 			 CB_EFORBIDDEN);
 		T_EQ_STR(code, "forbidden");
+		/* A reopen stamped before the close would change nothing. */
+		back_ms = clock_ms - 3600000;
+		T_EQ_INT(check_kind(CB_ROLE_MONITOR, CB_KIND_QUERY_REOPEN,
+				    reopen, &code),
+			 CB_ECONFLICT);
 		/* Reopened, it is answered again. */
 		put_kind(CB_KIND_QUERY_REOPEN, "", "", reopen, tmp);
 		T_EQ_INT(check_kind(CB_ROLE_COORDINATOR, CB_KIND_QUERY_ANSWER,
 				    answer, &code),
 			 0);
+	}
+	/* A conflict's system query closes with the conflict, never by
+	 * hand. */
+	{
+		char a[CB_EVENT_ID_HEX + 1], b[CB_EVENT_ID_HEX + 1];
+		struct cb_merge_item it;
+
+		T_EQ_INT(add("VAS", "BL", "VAS", "40", a), 0);
+		T_EQ_INT(add("VAS", "BL", "VAS", "60", b), 0);
+		T_EQ_INT(cb_merge_item_get(m, "KR01-01001", "BL", "VAS", "",
+					   "VAS", &it, &err),
+			 0);
+		T_ASSERT(it.conflict && it.query);
+		{
+			const char *const close[] = {"query", it.query, NULL};
+
+			T_EQ_INT(check_kind(CB_ROLE_DATAMANAGER,
+					    CB_KIND_QUERY_CLOSE, close, &code),
+				 CB_ECONFLICT);
+			T_EQ_STR(code, "query");
+		}
 	}
 	/* A reopen without its reason is not an event. */
 	{
@@ -284,5 +355,6 @@ int main(void)
 {
 	T_RUN(test_resolution);
 	T_RUN(test_reopen);
+	T_RUN(test_unblind);
 	return t_done();
 }

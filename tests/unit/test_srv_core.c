@@ -498,7 +498,7 @@ static int feed_text(const struct cb_feed_subject *fs, void *ctx)
 
 static char *fed(struct srv_core *c, int with_merge, const char *cutoff)
 {
-	struct cb_feed_opts o = {NULL, cutoff, 1, with_merge};
+	struct cb_feed_opts o = {NULL, cutoff, 1, with_merge, NULL};
 	struct text t = {NULL, 0};
 	struct cb_err err;
 
@@ -535,6 +535,7 @@ static void check_upgrade(void)
 {
 	struct srv_core c;
 	struct srv_user u;
+	struct srv_device d;
 	struct cb_err err;
 	char cmd[1200];
 
@@ -543,8 +544,10 @@ static void check_upgrade(void)
 	/* As version 2 had it, with "ann" known only from her events. */
 	T_EQ_INT(sql("old", "DROP TABLE users;"
 			    "ALTER TABLE tokens DROP COLUMN user;"
+			    "ALTER TABLE devices DROP COLUMN max_hlc;"
 			    "UPDATE devices SET user = 'first'"
 			    " WHERE user = 'ann';"
+			    "DELETE FROM settings WHERE key = 'store_id';"
 			    "UPDATE settings SET value = '2'"
 			    " WHERE key = 'schema_version';"),
 		 0);
@@ -561,6 +564,11 @@ static void check_upgrade(void)
 	T_EQ_STR(u.role, "datamanager");
 	T_EQ_STR(u.site, "");
 	T_EQ_INT(srv_store_user_get(c.store, "nobody", &u, &err), CB_ENOTFOUND);
+	/* each device's newest clock read from its events */
+	T_EQ_INT(srv_store_device_get(c.store, devs[0].d.id, &d, &err), 0);
+	T_EQ_INT((int)strlen(d.max_hlc), 16);
+	/* and an identity */
+	T_EQ_INT((int)strlen(c.store_id), SRV_ID_HEX);
 	srv_core_close(&c);
 	/* A store from a newer casebookd. */
 	T_EQ_INT(sql("old", "UPDATE settings SET value = '99'"
