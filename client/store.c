@@ -363,8 +363,11 @@ int store_read_begin(struct store *st, int *began, struct cb_err *err)
 
 void store_read_end(struct store *st, int began)
 {
-	if (began && !sqlite3_get_autocommit(st->db.db))
-		sqlite3_exec(st->db.db, "COMMIT", NULL, NULL, NULL);
+	/* Only read: when ending it fails, dropping it loses nothing, and a
+	 * transaction left open would refuse every later write. */
+	if (began && !sqlite3_get_autocommit(st->db.db) &&
+	    sqlite3_exec(st->db.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		sqlite3_exec(st->db.db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 void store_rollback(struct store *st)
