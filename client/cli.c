@@ -54,6 +54,14 @@ int cli_exit_code(int cb_code)
 
 int cli_fail(const struct cb_err *err)
 {
+	/* A failure whose cause was not told is still a failure: never
+	 * exit 0 after saying "error". */
+	if (!err->code) {
+		fprintf(stderr, "casebook: error: the command failed for a "
+				"reason it did not tell (a defect: please "
+				"report it); nothing was changed\n");
+		return EXIT_FAIL;
+	}
 	fprintf(stderr, "casebook: error: %s\n",
 		err->msg[0] ? cli_safe(err->msg) : cb_err_name(err->code));
 	return cli_exit_code(err->code);

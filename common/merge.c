@@ -624,9 +624,12 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 nomem:
 	rc = cb_err_set(err, CB_ENOMEM, "out of memory");
 fail:
+	/* item_for, form_for and query_for give a code, not a message */
 	if (rc == CB_ETOOBIG)
 		rc = cb_err_set(err, CB_EINVAL, "event %s: names too long",
 				ev->id);
+	else if (rc == CB_ENOMEM)
+		rc = cb_err_set(err, CB_ENOMEM, "out of memory");
 	free(subj);
 	free(items);
 	if (copy && !take)
