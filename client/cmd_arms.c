@@ -8,6 +8,7 @@
  * unblinding secret key file and its passphrase. The server never sees
  * a plain arm and cannot open one.
  */
+#include "arms.h"
 #include "cli.h"
 #include "crypto.h"
 #include "json.h"
@@ -25,8 +26,6 @@
 
 /* The only role this command serves. */
 #define ARMS_ROLE "dsmb"
-/* Where the unblinding key's passphrase comes from without a file. */
-#define ARMS_PASS_ENV "CASEBOOK_UNBLIND_PASSPHRASE"
 
 const char cmd_arms_help[] =
     "usage: casebook arms --key FILE [--key-passphrase-file PF] [--csv]\n"
@@ -185,6 +184,41 @@ static int open_row(const cJSON *row, const struct cb_box_keypair *kp,
 		    &list, &slot, CB_RANDLIST_SEAL_UNBLIND, kp, arm, err);
 	}
 	free(sealed);
+	return rc;
+}
+
+int arms_open_all(struct store *st, const char *key, const char *pass_file,
+		  const char *cacert,
+		  int (*fn)(void *ctx, const char *subject, const char *site,
+			    const char *randno, const char *arm),
+		  void *ctx, struct cb_err *err)
+{
+	struct cb_box_keypair kp = {0};
+	const cJSON *row;
+	cJSON *reply = NULL;
+	char *arm = NULL;
+	int rc;
+
+	rc = key_unlock(key, pass_file, &kp, err);
+	if (!rc)
+		rc = fetch_arms(st, cacert, &reply, err);
+	if (!rc) {
+		cJSON_ArrayForEach(row, cJSON_GetObjectItem(reply, "arms"))
+		{
+			rc = open_row(row, &kp, &arm, err);
+			if (!rc)
+				rc = fn(ctx, member(row, "subject"),
+					member(row, "site"),
+					member(row, "randno"), arm);
+			if (arm)
+				cb_wipe_free(arm, strlen(arm) + 1);
+			arm = NULL;
+			if (rc)
+				break;
+		}
+	}
+	cJSON_Delete(reply);
+	cb_box_keypair_release(&kp);
 	return rc;
 }
 
