@@ -288,6 +288,30 @@ else
 	pass "late subject: not in the export as of the mark"
 fi
 
+# With the server gone, the open report and the exports still work (the
+# laptop's record), and the closed report, which needs the sealed arms,
+# exits 5 and leaves nothing.
+stop_server
+expect_rc "server gone: the open report is made" 0 cb stat report safety \
+	--format json --out "$T/r/offline.json"
+check "server gone: the open report's subjects" 10 \
+	"$(jget "$T/r/offline.json" 'j["subjects"]')"
+expect_rc "server gone: the closed report exits 5" 5 cb dsmb report safety \
+	--closed --key "$T/unblind.key" --key-passphrase-file "$T/key.pass" \
+	--format html --out "$T/c/offline.html"
+[ -e "$T/c/offline.html" ] && fail "server gone: no closed report file" "it exists"
+echo file >"$T/afile"
+expect_rc "report: --out under a file refused" 1 cb stat report safety \
+	--out "$T/afile/r.txt"
+expect_out "report: --out under a file says it cannot write" "cannot write"
+expect_rc "export: output under a file refused" 1 cb stat export \
+	--format csv --out "$T/afile/x"
+if ls -a "$T" "$T/r" "$T/c" | grep -q partial; then
+	fail "nothing partial left at the end" "$(ls -a "$T" "$T/r" "$T/c" | grep partial)"
+else
+	pass "nothing partial left at the end"
+fi
+
 expect_rc "export --help" 0 "$CB" export --help
 expect_out "export help lists the formats" "jsonl"
 expect_rc "report --help" 0 "$CB" report --help
