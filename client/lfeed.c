@@ -99,6 +99,15 @@ static int event_unblinded(const struct cb_protocol *p,
 	return 0;
 }
 
+/* 1 when the event targets one of the forms of the hint (feed.h). */
+static int hinted(const char *const *forms, const struct cb_event *ev)
+{
+	for (; forms[0]; forms += 2)
+		if (!strcmp(forms[0], ev->visit) && !strcmp(forms[1], ev->form))
+			return 1;
+	return 0;
+}
+
 static int load_one(void *ctx, const struct store_event *se)
 {
 	struct run *r = ctx;
@@ -110,6 +119,12 @@ static int load_one(void *ctx, const struct store_event *se)
 		return 0;
 	cb_event_init(&ev);
 	rc = cb_event_parse(se->json, se->len, &ev, r->err);
+	/* The summary is the kept row, so only the items of the forms the
+	 * reader asked for need their events merged. */
+	if (!rc && !r->filter && r->o->forms && !hinted(r->o->forms, &ev)) {
+		cb_event_release(&ev);
+		return 0;
+	}
 	if (!rc && r->filter) {
 		const char *received =
 		    ev.received_at[0] ? ev.received_at : ev.wall;
