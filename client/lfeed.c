@@ -259,7 +259,7 @@ static int refuse(struct store *st, const char *const *roles, const char *what,
 	char names[128] = "";
 	size_t i, n = 0;
 
-	for (i = 0; roles[i]; i++)
+	for (i = 0; roles[i] && n < sizeof(names); i++)
 		n += (size_t)snprintf(names + n, sizeof(names) - n, "%s%s",
 				      i ? (roles[i + 1] ? ", " : " or ") : "",
 				      roles[i]);

@@ -15,7 +15,9 @@
  *       kept summary row (derive.h; derived in memory when pending),
  *       the merge is of every event, and items the protocol marks
  *       unblinded are left out unless asked for: as the server's
- *       derived tables.
+ *       derived tables. With the reader's forms hint (feed.h), only
+ *       the events of those forms are merged, the summary being the
+ *       kept row.
  *   with a cut-off, or with the merge state asked for: events carrying
  *       an unblinded item are left out unless asked for, and so are
  *       events received after the cut-off; the summary is computed from
