@@ -340,14 +340,21 @@ static int store_path(const char *dir, const char *file, char *path, size_t cap,
 static int open_db(const char *path, int readonly, struct srv_store **out,
 		   struct cb_err *err)
 {
-	/* A 64 MiB page cache keeps the indexes a push writes (event ids,
-	 * item keys) in memory instead of re-reading them at every batch. */
+	/* A 16 MiB page cache keeps the upper levels of the indexes a push
+	 * writes (event ids, item keys) in memory; the leaves it misses come
+	 * from the operating system's cache of the file. A larger one bought
+	 * no speed at 1,000,000 events (docs/PERFORMANCE.md) and only made
+	 * the server's memory grow with the store. */
 	static const char pragmas[] = "PRAGMA journal_mode=WAL;"
 				      "PRAGMA synchronous=FULL;"
 				      "PRAGMA foreign_keys=ON;"
 				      "PRAGMA secure_delete=ON;"
-				      "PRAGMA cache_size=-65536;";
-	static const char read_pragmas[] = "PRAGMA cache_size=-16384;"
+				      "PRAGMA cache_size=-16384;";
+	/* A reader (one per worker thread) mostly walks the events in
+	 * sequence for pulls, reading each page once: 2 MiB keeps the
+	 * indexes' upper levels; more only made the memory grow with the
+	 * threads. */
+	static const char read_pragmas[] = "PRAGMA cache_size=-2048;"
 					   "PRAGMA query_only=ON;";
 	struct srv_store *s = calloc(1, sizeof(*s));
 	int rc;
