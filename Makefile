@@ -34,7 +34,7 @@ BIN     ?= build-san/bin
 SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-PKGS    := sqlite3 libsodium libcjson libcurl libmicrohttpd
+PKGS    := sqlite3 libsodium libcjson libcurl libmicrohttpd libpq
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wwrite-strings
 CFLAGS  ?= -O2 -g
@@ -155,8 +155,9 @@ $(BUILD)/bench/bench_laptop: tests/bench/bench_laptop.c \
 
 # bench_sync fills a registered laptop through the client's data-entry
 # session and stores rows through the server's store layer, so it links
-# the client's objects (all but its main) and the server's store*.o.
-STORE_OBJ := $(filter $(BUILD)/server/store%.o,$(SERVER_OBJ))
+# the client's objects (all but its main) and the server's store layer
+# (store*.o and its PostgreSQL backend pg_*.o).
+STORE_OBJ := $(filter $(BUILD)/server/store%.o $(BUILD)/server/pg_%.o,$(SERVER_OBJ))
 $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
 		$(filter-out %/main.o,$(CLIENT_OBJ)) $(STORE_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
@@ -186,7 +187,8 @@ test: deps
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_UNIT=$(abspath $(BUILD)/tests) \
 	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
 	  CASEBOOK_GEN_STUDY=$(abspath $(GEN_STUDY)) \
-	  CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) tests/run.sh
+	  CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) \
+	  CASEBOOK_PG_LEAN=$(if $(SANITIZE),1,) tests/run.sh
 
 # The long runs of the reliability suites (docs/RELIABILITY.md):
 #   make trial     TRIALS (default 100) seeded crash trials, JOBS at a time
@@ -216,9 +218,10 @@ demo: deps
 	@CASEBOOK_BIN=$(abspath $(BIN)) scripts/demo.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	@$(MAKE) --no-print-directory all $(BENCH_BIN) $(HOOK_BIN)
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_BENCH=$(abspath $(BUILD)/bench) \
-	  CASEBOOK_BENCH_SECONDS=$(BENCH_SECONDS) tests/bench/run.sh
+	  CASEBOOK_BENCH_SECONDS=$(BENCH_SECONDS) \
+	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) tests/bench/run.sh
 
 fmt:
 	clang-format -i common/*.[ch] client/*.[ch] server/*.[ch] tests/unit/*.[ch] \

@@ -22,7 +22,9 @@ const char cmd_serve_help[] =
     "Serve the HTTP API (docs/api.md) on the central store in DIR until\n"
     "SIGTERM or SIGINT. On a stop signal it stops accepting, lets requests\n"
     "in progress finish and exits 0; an event is acknowledged only after\n"
-    "it is committed, so none acknowledged is ever lost.\n"
+    "it is committed, so none acknowledged is ever lost. Several serve\n"
+    "may serve one PostgreSQL store (--store URL) at once, on one host\n"
+    "or several, behind a load balancer (docs/OPERATIONS.md).\n"
     "\n"
     "  --listen ADDR:PORT   address to listen on: 127.0.0.1:8443,\n"
     "                       [::1]:8443, 0.0.0.0:8443\n"
@@ -42,7 +44,7 @@ const char cmd_serve_help[] =
     "\n"
     "Logs one JSON object per line on stderr (never tokens, keys or\n"
     "clinical values).\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 stopped by a signal; 1 failure (no store, address in\n"
     "use, bad TLS files); 2 usage.\n";
 

@@ -215,7 +215,7 @@ struct fz_server *fz_server(void)
 	cb_protocol_problems_release(&pr);
 	if (srv_store_create(fz.dir, p->id, p->source, p->source_len, p->sha256,
 			     &s, &err) ||
-	    srv_core_key_create(fz.dir, &err))
+	    srv_store_key_create(s, &err))
 		die("init", &err);
 	cb_protocol_free(p);
 	/* casebookd site add, token create, and registration */
