@@ -126,6 +126,13 @@ extern const char cmd_unblind_help[];
 int cmd_arms(int argc, char **argv, struct cli_global *g);
 extern const char cmd_arms_help[];
 
+/* The statistician's exports and the DSMB's safety report, from this
+ * laptop's record: cmd_export.c, cmd_report.c (lfeed.h). */
+int cmd_export(int argc, char **argv, struct cli_global *g);
+int cmd_report(int argc, char **argv, struct cli_global *g);
+extern const char cmd_export_help[];
+extern const char cmd_report_help[];
+
 /* Data queries and the canonical dump: cmd_query.c, cmd_dump.c. */
 int cmd_query(int argc, char **argv, struct cli_global *g);
 int cmd_dump(int argc, char **argv, struct cli_global *g);

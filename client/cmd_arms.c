@@ -8,25 +8,18 @@
  * unblinding secret key file and its passphrase. The server never sees
  * a plain arm and cannot open one.
  */
+#include "arms.h"
+#include "buf.h"
 #include "cli.h"
 #include "crypto.h"
-#include "json.h"
-#include "net.h"
-#include "pass.h"
-#include "randlist.h"
 #include "store.h"
-#include "sync.h"
 
-#include <cJSON.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The only role this command serves. */
 #define ARMS_ROLE "dsmb"
-/* Where the unblinding key's passphrase comes from without a file. */
-#define ARMS_PASS_ENV "CASEBOOK_UNBLIND_PASSPHRASE"
 
 const char cmd_arms_help[] =
     "usage: casebook arms --key FILE [--key-passphrase-file PF] [--csv]\n"
@@ -65,127 +58,6 @@ static int open_dsmb_store(const struct cli_global *g, struct store **out)
 			      out, &err))
 		return cli_fail(&err);
 	return 0;
-}
-
-/* The unblinding key pair from `path`. */
-static int key_unlock(const char *path, const char *pass_file,
-		      struct cb_box_keypair *kp, struct cb_err *err)
-{
-	char *text = NULL, *pass = NULL;
-	size_t len = 0, pass_len = 0;
-	int rc;
-
-	rc = cb_file_read(path, CB_UNBLIND_FILE_MAX, &text, &len, err);
-	if (!rc)
-		rc = pass_get_from(pass_file, ARMS_PASS_ENV,
-				   "Passphrase for the unblinding key: ", &pass,
-				   &pass_len, err);
-	if (!rc)
-		rc = cb_unblind_key_unlock(text, len, pass, pass_len, kp, err);
-	pass_free(pass);
-	if (text)
-		cb_wipe_free(text, len);
-	return rc;
-}
-
-/* GET /v1/arms as the parsed answer. */
-static int fetch_arms(struct store *st, const char *cacert, cJSON **out,
-		      struct cb_err *err)
-{
-	struct sync_opts o = {4, 0};
-	char *server, *saved = NULL;
-	struct net_reply r = {0, NULL, 0};
-	struct net n;
-	int rc;
-
-	*out = NULL;
-	server = store_meta_or_null(st, SYNC_META_SERVER);
-	if (!server)
-		return cb_err_set(err, CB_EINVAL,
-				  "this store was not registered with a server "
-				  "('casebook init --server URL --token TOKEN' "
-				  "makes one that is)");
-	if (!cacert)
-		cacert = saved = store_meta_or_null(st, SYNC_META_CACERT);
-	rc = net_init(&n, server, cacert, err);
-	if (!rc) {
-		rc = sync_request(&n, &o, "GET", "/v1/arms", "", NULL, 0, st,
-				  &r, err);
-		net_free(&n);
-	}
-	if (!rc && r.status != 200) {
-		char msg[512];
-
-		net_error_message(&r, msg, sizeof(msg));
-		rc = cb_err_set(
-		    err,
-		    r.status == 401 || r.status == 403 ? CB_EFORBIDDEN : CB_EIO,
-		    "the server refused the arms: %s", msg);
-	}
-	if (!rc) {
-		*out = cb_json_parse(r.body, r.len, NET_REPLY_MAX,
-				     "the arms answer", err);
-		if (!*out)
-			rc = err->code;
-		else if (!cJSON_IsArray(
-			     cJSON_GetObjectItemCaseSensitive(*out, "arms")))
-			rc = cb_err_set(err, CB_EINVAL,
-					"the server's arms answer is not the "
-					"documented one");
-	}
-	if (rc) {
-		cJSON_Delete(*out);
-		*out = NULL;
-	}
-	net_reply_free(&r);
-	free(server);
-	free(saved);
-	return rc;
-}
-
-/* A string member of an arms row, or NULL. */
-static const char *member(const cJSON *o, const char *name)
-{
-	const cJSON *v = cJSON_GetObjectItem(o, name);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-/* Open one row's sealed arm into *arm (malloc'd). */
-static int open_row(const cJSON *row, const struct cb_box_keypair *kp,
-		    char **arm, struct cb_err *err)
-{
-	const char *list_id = member(row, "list");
-	const char *randno = member(row, "randno");
-	const char *hex = member(row, "arm_unblind");
-	struct cb_randlist list;
-	struct cb_randlist_slot slot;
-	unsigned char *sealed;
-	size_t len = 0;
-	int rc;
-
-	*arm = NULL;
-	if (!list_id || !randno || !hex || !member(row, "subject") ||
-	    !member(row, "site"))
-		return cb_err_set(err, CB_EINVAL,
-				  "an arms row of the server lacks a member");
-	sealed = malloc(strlen(hex) / 2 + 1);
-	if (!sealed)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	rc = cb_hex_decode(hex, strlen(hex), sealed, strlen(hex) / 2 + 1, &len,
-			   err);
-	if (!rc) {
-		memset(&list, 0, sizeof(list));
-		memset(&slot, 0, sizeof(slot));
-		list.list_id = (char *)(uintptr_t)list_id;
-		slot.randno = (char *)(uintptr_t)randno;
-		slot.seal_unblind = sealed;
-		slot.seal_unblind_len = len;
-		rc = cb_randlist_open_arm(
-		    &list, &slot, CB_RANDLIST_SEAL_UNBLIND, kp, arm, err);
-	}
-	free(sealed);
-	return rc;
 }
 
 static void csv_field(const char *s, int last)
@@ -233,17 +105,56 @@ static void print_arms(const char *const (*rows)[NCOL], size_t n, int csv)
 	}
 }
 
+/* The opened rows, each cell a copy (the arm wiped when freed). */
+struct rows {
+	char *(*v)[NCOL];
+	size_t n, cap;
+	struct cb_err *err;
+};
+
+static int keep_row(void *ctx, const char *subject, const char *site,
+		    const char *randno, const char *arm)
+{
+	struct rows *r = ctx;
+	const char *cell[NCOL];
+	size_t c;
+	int rc;
+
+	cell[0] = subject;
+	cell[1] = site;
+	cell[2] = randno;
+	cell[3] = arm;
+	rc = cb_array_grow((void **)&r->v, &r->cap, r->n + 1, sizeof(*r->v),
+			   10000000, "arms", r->err);
+	if (rc)
+		return rc;
+	memset(r->v[r->n], 0, sizeof(r->v[r->n]));
+	r->n++;
+	for (c = 0; c < NCOL; c++)
+		if (!(r->v[r->n - 1][c] = strdup(cell[c])))
+			return cb_err_set(r->err, CB_ENOMEM, "out of memory");
+	return 0;
+}
+
+static void rows_free(struct rows *r)
+{
+	size_t i, c;
+
+	for (i = 0; i < r->n; i++)
+		for (c = 0; c < NCOL; c++)
+			if (r->v[i][c])
+				cb_wipe_free(r->v[i][c],
+					     strlen(r->v[i][c]) + 1);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
 int cmd_arms(int argc, char **argv, struct cli_global *g)
 {
 	const char *key = NULL, *pass_file = NULL, *cacert = NULL;
-	const char *(*rows)[NCOL] = NULL;
-	struct cb_box_keypair kp = {0};
 	struct store *st = NULL;
+	struct rows rows;
 	struct cb_err err;
-	const cJSON *arms, *row;
-	cJSON *reply = NULL;
-	char **opened = NULL;
-	size_t n = 0, i;
 	int a, rc, csv = 0;
 
 	cb_err_clear(&err);
@@ -267,43 +178,16 @@ int cmd_arms(int argc, char **argv, struct cli_global *g)
 	rc = open_dsmb_store(g, &st);
 	if (rc)
 		return rc;
-	rc = key_unlock(key, pass_file, &kp, &err);
-	if (!rc)
-		rc = fetch_arms(st, cacert, &reply, &err);
-	if (!rc) {
-		arms = cJSON_GetObjectItem(reply, "arms");
-		n = (size_t)cJSON_GetArraySize(arms);
-		rows = calloc(n ? n : 1, sizeof(*rows));
-		opened = calloc(n ? n : 1, sizeof(*opened));
-		if (!rows || !opened)
-			rc = cb_err_set(&err, CB_ENOMEM, "out of memory");
-		i = 0;
-		cJSON_ArrayForEach(row, arms)
-		{
-			if (rc)
-				break;
-			rc = open_row(row, &kp, &opened[i], &err);
-			if (rc)
-				break;
-			rows[i][0] = member(row, "subject");
-			rows[i][1] = member(row, "site");
-			rows[i][2] = member(row, "randno");
-			rows[i][3] = opened[i];
-			i++;
-		}
-	}
+	memset(&rows, 0, sizeof(rows));
+	rows.err = &err;
+	rc = arms_open_all(st, key, pass_file, cacert, keep_row, &rows, &err);
 	if (rc) {
 		rc = cli_fail(&err);
 	} else {
-		print_arms(rows, n, csv);
+		print_arms((const char *const(*)[NCOL])rows.v, rows.n, csv);
 		rc = EXIT_OK;
 	}
-	for (i = 0; opened && i < n; i++)
-		free(opened[i]);
-	free(opened);
-	free(rows);
-	cJSON_Delete(reply);
-	cb_box_keypair_release(&kp);
+	rows_free(&rows);
 	store_close(st);
 	return rc;
 }

@@ -12,6 +12,11 @@ alone (never with Casebook's code).
                                            (--part 1: as of the mark)
     safety_study.py scan LIST DIR...       blinding: no arm, sealed arm
                                            or unblinded value in any byte
+    safety_study.py closed JSON IDS ARMS [--part N] [--site S]
+                                           check a closed report (json)
+                                           by arm; ARMS is `casebook
+                                           randlist reveal --csv` of the
+                                           list (randno -> arm)
 
 IDS is the file the shell writes: "key subject-id randno kit" a line.
 Each check prints "PASS name" or "FAIL name: why" lines (tests/run.sh
@@ -244,15 +249,20 @@ def flags(a):
                 withdrawn=a["AEACN"] == "WITHDRAWN")
 
 
-def expected_report(part=None, site=None):
+def expected_report(part=None, site=None, arm_of=None, arms=None):
     """Every table of the open report, as {id: {label or key: cells}},
-    with cells as (n, N), numbers or texts."""
+    with cells as (n, N), numbers or texts. With arm_of (subject key ->
+    arm code) and arms (the protocol's codes in order), the columns of
+    the summary tables are the arms, as the closed report has them."""
     subs = subjects(part=part, site=site)
     sites = sorted({s["site"] for s in subs})
-    groups = sites + ["total"]
+    groups = (arms if arm_of else sites) + ["total"]
+
+    def col(s):
+        return arm_of[s["key"]] if arm_of else s["site"]
 
     def grp(s):
-        return [s["site"], "total"]
+        return [col(s), "total"]
 
     N = {g: 0 for g in groups}
     for s in subs:
@@ -284,7 +294,7 @@ def expected_report(part=None, site=None):
     # exposure
     def per_group(pred):
         return [sum(1 for s in subs if pred(s) and (g == "total" or
-                                                    s["site"] == g))
+                                                    col(s) == g))
                 for g in groups]
     exp["exposure"] = {
         "Randomized": per_group(lambda s: s["rand"]),
@@ -569,6 +579,42 @@ def check_report(fmt, path, ids_path, part=None, site=None):
     cols, rows = tables["codebreaks"]
     got = {byid.get(r[1], r[1]): dict(by=r[2], reason=r[4]) for r in rows}
     check(fmt + ": code-breaks", exp["codebreaks"], got)
+    return FAILED
+
+
+def check_closed(path, ids_path, arms_csv, part=None, site=None):
+    """The closed report (json): every summary table by arm, the arms
+    read from the list itself (randno -> arm), never from the report."""
+    ids = load_ids(ids_path)
+    by_randno = {}
+    with open(arms_csv, newline="") as f:
+        for row in csv.DictReader(f):
+            by_randno[row["randno"]] = row["arm"]
+    arm_of = {}
+    for s in SUBJECTS:
+        rn = ids.get(s["key"], {}).get("randno", "")
+        arm_of[s["key"]] = by_randno.get(rn, "") if rn else ""
+    arms = ["MSC", "PBO"]
+    ok("closed: every randomized subject's arm is known from the list",
+       all(arm_of[s["key"]] in arms for s in SUBJECTS if s["rand"]),
+       repr(arm_of))
+    groups, N, exp = expected_report(part, site, arm_of, arms)
+    subs = subjects(part, site)
+    tables, j = norm_report("json", path)
+    check("closed: type", "closed", j["type"])
+    check("closed: columns", groups, [c["id"] for c in j["columns"]])
+    check("closed: N per arm", [N[g] for g in groups],
+          [c["N"] for c in j["columns"]])
+    check("closed: safety population",
+          sum(1 for s in subs if s["dose"]), j["safety_population"])
+    got = {r[0]: [int(x) for x in r[1:]] for r in tables["exposure"][1]}
+    check("closed: exposure by arm", exp["exposure"], got)
+    for tid in ("teae_overview", "teae_grade", "teae_severity",
+                "teae_serious", "teae_related", "teae_term"):
+        want = {lab: [pct(n, d) for n, d in cells]
+                for lab, cells in exp[tid].items()}
+        got = {r[0]: r[1:] for r in tables[tid][1]}
+        check("closed: %s by arm" % tid, want, got)
     return FAILED
 
 
@@ -961,6 +1007,17 @@ def main(argv):
                                  site) else 0
     if argv[1] == "scan":
         return 1 if scan(argv[2], argv[3:]) else 0
+    if argv[1] == "closed":
+        part = site = None
+        rest = argv[5:]
+        while rest:
+            if rest[0] == "--part":
+                part = int(rest[1])
+            elif rest[0] == "--site":
+                site = rest[1]
+            rest = rest[2:]
+        return 1 if check_closed(argv[2], argv[3], argv[4], part,
+                                 site) else 0
     raise SystemExit("usage: see the top of this file")
 
 
