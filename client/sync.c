@@ -20,6 +20,7 @@
 #include "json.h"
 #include "lease.h"
 #include "role.h"
+#include "withheld.h"
 
 /* Longest pause between two attempts, in ms. */
 #define BACKOFF_MAX_MS 4000
@@ -379,6 +380,10 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
 		if (rc)
 			break;
 	}
+	if (!rc)
+		rc = withheld_note(
+		    st, cJSON_GetObjectItemCaseSensitive(page, "withheld"),
+		    err);
 	if (rc)
 		return rc;
 	*next = nx->valuestring;

@@ -1,0 +1,93 @@
+#!/bin/sh
+# t_clinical.sh - issue 13 through the real casebook and casebookd on the
+# shipped study, one server and three laptops (investigator, lab, data
+# manager):
+#
+#   1. Blinded items are withheld, never missing: the lab's CELL values
+#      reach the investigator's laptop only as "a value exists"; form
+#      show says "(withheld: unblinded item)" and status "withheld" (text
+#      and --json), a value the lab clears is then shown missing.
+#   2. A second emergency code-break says who broke the code and when,
+#      and asks: refused without a terminal or --yes (exit 2, nothing
+#      recorded), recorded with --yes.
+. "$(dirname "$0")/lib.sh"
+
+command -v curl >/dev/null 2>&1 || {
+	fail "curl" "curl(1) is needed"
+	finish
+}
+export CASEBOOK_PASSPHRASE=clinical-pass-1 CASEBOOK_KDF_FAST=1 TZ=UTC
+unset CASEBOOK_HOME CASEBOOK_USER CASEBOOK_NEW_PASSPHRASE CASEBOOK_CLOCK_OFFSET_MS
+unset CASEBOOK_CODEBREAK_PASSPHRASE
+D="$T/data"
+PORT=$(free_port)
+URL="http://127.0.0.1:$PORT"
+cd "$T" || exit 1
+at_exit stop_server
+
+CASEBOOK_NEW_PASSPHRASE=stat-pass-123 "$CB" keygen --out unblind.key \
+	>/dev/null 2>&1 || fail "keygen" "failed"
+"$CB" randlist generate --protocol "$PROTO" --sites KR01 --per-stratum 8 \
+	--block-sizes 2,4 --seed "clinical-e2e-$$-abcdefghij" \
+	--unblinding-pub unblind.key.pub --out list.json >/dev/null 2>&1 ||
+	fail "randlist generate" "failed"
+sed -n 's/^    \([A-Z0-9]\{4\}-.*\)$/\1/p' list.json.KR01.codebreak.txt >sheet.pass
+"$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "casebookd init" "failed"
+"$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
+people inv:investigator:KR01 lab1:lab dm1:datamanager
+"$CBD" randlist import --data "$D" list.json >/dev/null 2>&1 || fail "randlist import" "failed"
+start_server || finish
+for who in inv:a lab1:lab dm1:dm; do
+	tok=$("$CBD" token create --data "$D" --user "${who%%:*}" 2>/dev/null)
+	expect_rc "laptop ${who#*:} registers" 0 cb "${who#*:}" init \
+		--server "$URL" --token "$tok" --user "${who%%:*}"
+done
+expect_rc "investigator takes a lease" 0 cb a sync
+
+# A randomized subject: consent 30 days ago, baseline today.
+S=$(cb a subject add 2>/dev/null)
+C0=$(date -u -d '-30 days' +%F)
+AGE=$(($(date -u -d "$C0" +%Y) - 1960))
+for a in "SCR DM CONSDT=$C0 BRTHYR=1960 SEX=F HEIGHT=160 WEIGHT=60 KNEE=L" \
+	"SCR SV VISDT=$C0" \
+	"SCR ELIG AGE=$AGE KLGRADE=2 PAIN3M=Y BMI=24 IAINJ3M=N INFLARTH=N PREG=N" \
+	"BL SV VISDT=$(date -u +%F)"; do
+	# shellcheck disable=SC2086
+	cb a form set "$S" $a >/dev/null 2>&1 || fail "subject data" "$a: $(cb a form set "$S" $a 2>&1)"
+done
+expect_rc "subject randomized" 0 cb a randomize "$S"
+cb a sync >/dev/null 2>&1
+
+# ---- 1. withheld, never missing --------------------------------------------
+
+cb lab sync >/dev/null 2>&1
+expect_rc "lab enters CELL" 0 cb lab form set "$S" INJ CELL CELLCNT=101.5 VIABIL=92 STERIL=PASS
+expect_rc "lab syncs" 0 cb lab sync
+expect_rc "investigator syncs" 0 cb a sync
+expect_rc "form show CELL (blinded)" 0 cb a form show "$S" INJ CELL --history
+expect_out "CELL status is withheld" "status: withheld (3 unblinded values entered"
+expect_no_out "CELL is not shown empty" "status: empty"
+check "every CELL item shown withheld" 3 "$(grep -c '(withheld: unblinded item)' "$T/out")"
+expect_no_out "no value shown" "101.5"
+expect_out "history says withheld, not none" "(changes withheld: unblinded items)"
+expect_rc "form show CELL --json" 0 cb a form show "$S" INJ CELL --json
+check "--json: status withheld, 3 values" "withheld 3" \
+	"$(jget "$T/out" "j['status'] + ' ' + str(j['withheld_values'])")"
+check "--json: items withheld, value null" "[true, true, true]" \
+	"$(jget "$T/out" "[i.get('withheld') is True and i['value'] is None for i in j['items']]")"
+expect_rc "lab clears VIABIL" 0 cb lab form set "$S" INJ CELL VIABIL= --reason "wrong vial"
+cb lab sync >/dev/null 2>&1
+cb a sync >/dev/null 2>&1
+cb a form show "$S" INJ CELL --json >"$T/out" 2>&1
+check "a cleared value is then missing, the others withheld" "[true, false, true]" \
+	"$(jget "$T/out" "[i.get('withheld') is True for i in j['items']]")"
+check "--json counts 2" 2 "$(jget "$T/out" "j['withheld_values']")"
+# The lab itself sees its values.
+expect_rc "lab: form show CELL" 0 cb lab form show "$S" INJ CELL
+expect_out "lab sees the value" "101.5"
+# A form with no unblinded value entered is still empty for the blinded.
+S0=$(cb a subject add 2>/dev/null)
+expect_rc "form show of an untouched CELL" 0 cb a form show "$S0" INJ CELL
+expect_out "untouched CELL is empty" "status: empty"
+
+finish
