@@ -90,4 +90,31 @@ S0=$(cb a subject add 2>/dev/null)
 expect_rc "form show of an untouched CELL" 0 cb a form show "$S0" INJ CELL
 expect_out "untouched CELL is empty" "status: empty"
 
+# ---- 2. a second emergency code-break --------------------------------------
+
+nunb() { cb a dump 2>/dev/null | grep -c '^event .* unblind$'; }
+expect_rc "first code-break" 0 cb a unblind "$S" --reason "anaphylaxis" --codebreak-file sheet.pass </dev/null
+expect_no_out "the first asks nothing" "already unblinded"
+n1=$(nunb)
+check "one unblind event" 1 "$n1"
+expect_rc "second code-break without a terminal or --yes: exit 2" 2 \
+	cb a unblind "$S" --reason "again" --codebreak-file sheet.pass </dev/null
+expect_out "it names who broke the code" "already unblinded: by inv (site KR01) at $(date -u +%Y-)"
+expect_out "it gives the first reason" "reason: anaphylaxis"
+expect_out "it says how to go on" "--yes"
+expect_no_out "no arm is shown" "arm:"
+check "nothing recorded" "$n1" "$(nunb)"
+expect_rc "second code-break declined on the terminal: exit 1" 1 \
+	"$PTY" n "$CB" --home "$T/h/a" unblind "$S" --reason "again" --codebreak-file sheet.pass
+expect_out "the terminal is asked" "Break the code of $S again? [y/N]"
+expect_no_out "declined: no arm" "arm:"
+check "declined: nothing recorded" "$n1" "$(nunb)"
+expect_rc "second code-break confirmed on the terminal" 0 \
+	"$PTY" y "$CB" --home "$T/h/a" unblind "$S" --reason "second look" --codebreak-file sheet.pass
+expect_out "confirmed: the arm is shown" "arm:"
+check "confirmed: recorded" $((n1 + 1)) "$(nunb)"
+expect_rc "a third with --yes" 0 cb a unblind "$S" --reason "third" --yes --codebreak-file sheet.pass </dev/null
+expect_out "the third names the latest" "reason: second look (the latest of several code-breaks)"
+check "--yes: recorded" $((n1 + 2)) "$(nunb)"
+
 finish
