@@ -7,6 +7,10 @@
 #      reach the investigator's laptop only as "a value exists"; form
 #      show says "(withheld: unblinded item)" and status "withheld" (text
 #      and --json), a value the lab clears is then shown missing.
+#   3. The signature prompt names the signer's full name (as the server
+#      registered them), the form and the meaning, before the passphrase;
+#      `user add` on a laptop takes only people the server knows for its
+#      site and role, not disabled (the list each sync brings).
 #   2. A second emergency code-break says who broke the code and when,
 #      and asks: refused without a terminal or --yes (exit 2, nothing
 #      recorded), recorded with --yes.
@@ -34,7 +38,13 @@ CASEBOOK_NEW_PASSPHRASE=stat-pass-123 "$CB" keygen --out unblind.key \
 sed -n 's/^    \([A-Z0-9]\{4\}-.*\)$/\1/p' list.json.KR01.codebreak.txt >sheet.pass
 "$CBD" init --data "$D" --protocol "$PROTO" >/dev/null 2>&1 || fail "casebookd init" "failed"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
-people inv:investigator:KR01 lab1:lab dm1:datamanager
+"$CBD" site add --data "$D" DE02 --name Berlin >/dev/null 2>&1
+people inv:investigator:KR01 lab1:lab dm1:datamanager coord2:coordinator:KR01 \
+	inv2:investigator:KR01 gone:coordinator:KR01 berlin:coordinator:DE02
+"$CBD" user add --data "$D" drkim --full-name "Dr. Min-ji Kim" --role investigator \
+	--site KR01 >/dev/null 2>&1 || fail "drkim" "not registered"
+"$CBD" user disable --data "$D" gone --reason "left the study" >/dev/null 2>&1 ||
+	fail "gone" "not disabled"
 "$CBD" randlist import --data "$D" list.json >/dev/null 2>&1 || fail "randlist import" "failed"
 start_server || finish
 for who in inv:a lab1:lab dm1:dm; do
@@ -116,5 +126,49 @@ check "confirmed: recorded" $((n1 + 1)) "$(nunb)"
 expect_rc "a third with --yes" 0 cb a unblind "$S" --reason "third" --yes --codebreak-file sheet.pass </dev/null
 expect_out "the third names the latest" "reason: second look (the latest of several code-breaks)"
 check "--yes: recorded" $((n1 + 2)) "$(nunb)"
+
+# ---- 3. signers and users known to the server --------------------------------
+
+expect_rc "a person the server does not know: refused" 1 \
+	env CASEBOOK_NEW_PASSPHRASE=anybody-pass "$CB" --home "$T/h/a" user add Dr.Anybody --role investigator
+expect_out "it says the server does not know them" "the server does not know 'Dr.Anybody' for site KR01"
+expect_rc "a person of another site: refused" 1 \
+	env CASEBOOK_NEW_PASSPHRASE=berlin-pass "$CB" --home "$T/h/a" user add berlin --role coordinator
+expect_out "it names the site" "does not know 'berlin' for site KR01"
+expect_rc "a known person with another role: refused" 1 \
+	env CASEBOOK_NEW_PASSPHRASE=coord2-pass "$CB" --home "$T/h/a" user add coord2 --role investigator
+expect_out "it names the server's role" "as coordinator, not investigator"
+expect_rc "a disabled person: refused" 1 \
+	env CASEBOOK_NEW_PASSPHRASE=gone-pass-1 "$CB" --home "$T/h/a" user add gone --role coordinator
+expect_out "it says disabled" "was disabled on the server"
+cb a user list >"$T/out" 2>&1
+expect_no_out "no refused user was added" "Anybody"
+expect_rc "a known coordinator of the site is added" 0 \
+	env CASEBOOK_NEW_PASSPHRASE=coord2-pass "$CB" --home "$T/h/a" user add coord2 --role coordinator
+expect_rc "a known investigator is added" 0 \
+	env CASEBOOK_NEW_PASSPHRASE=drkim-pass1 "$CB" --home "$T/h/a" user add drkim --role investigator
+# The laptop learned the list at its last sync: none of this needed the
+# server, and a laptop that never synced cannot tell.
+tok=$("$CBD" token create --data "$D" --user inv2 2>/dev/null)
+cb b init --server "$URL" --token "$tok" --user inv2 >/dev/null 2>&1 || fail "laptop b" "init"
+expect_rc "before its first sync a laptop cannot add anyone" 1 \
+	env CASEBOOK_NEW_PASSPHRASE=coord2-pass "$CB" --home "$T/h/b" user add coord2 --role coordinator
+expect_out "it says sync first" "run 'casebook sync' first"
+
+# The signature: full name, form and meaning before the passphrase.
+stop_server
+expect_rc "drkim signs offline" 0 env CASEBOOK_PASSPHRASE=drkim-pass1 \
+	"$CB" --home "$T/h/a" --user drkim sign "$S" SCR DM --meaning "Reviewed"
+expect_out "the signer's full name" "signer:  Dr. Min-ji Kim (drkim, investigator)"
+expect_out "the form" "form:    $S SCR DM (Demographics)"
+expect_out "the meaning" "meaning: Reviewed"
+expect_rc "on a terminal: signed" 0 env -u CASEBOOK_PASSPHRASE "$PTY" drkim-pass1,drkim-pass1 \
+	"$CB" --home "$T/h/a" --user drkim sign "$S" SCR SV
+check "on a terminal: the name, form and meaning come before the passphrase" 1 \
+	"$(python3 -c 'import sys
+t = open(sys.argv[1]).read()
+a, b, c = t.find("Dr. Min-ji Kim"), t.find("SCR SV (Visit"), t.find("to sign: ")
+print(int(-1 < a < c and -1 < b < c and t.find("meaning: I approve") < c))' "$T/out")"
+start_server || finish
 
 finish
