@@ -11,6 +11,9 @@
 #      registered them), the form and the meaning, before the passphrase;
 #      `user add` on a laptop takes only people the server knows for its
 #      site and role, not disabled (the list each sync brings).
+#   4. Queries on an item, a form or a visit; query list --status --site
+#      --subject --age; a closed query reopened with a reason; the
+#      server takes them all.
 #   2. A second emergency code-break says who broke the code and when,
 #      and asks: refused without a terminal or --yes (exit 2, nothing
 #      recorded), recorded with --yes.
@@ -54,9 +57,9 @@ for who in inv:a lab1:lab dm1:dm; do
 done
 expect_rc "investigator takes a lease" 0 cb a sync
 
-# A randomized subject: consent 30 days ago, baseline today.
+# A randomized subject: consent and screening 20 days ago, baseline today.
 S=$(cb a subject add 2>/dev/null)
-C0=$(date -u -d '-30 days' +%F)
+C0=$(date -u -d '-20 days' +%F)
 AGE=$(($(date -u -d "$C0" +%Y) - 1960))
 for a in "SCR DM CONSDT=$C0 BRTHYR=1960 SEX=F HEIGHT=160 WEIGHT=60 KNEE=L" \
 	"SCR SV VISDT=$C0" \
@@ -170,5 +173,55 @@ t = open(sys.argv[1]).read()
 a, b, c = t.find("Dr. Min-ji Kim"), t.find("SCR SV (Visit"), t.find("to sign: ")
 print(int(-1 < a < c and -1 < b < c and t.find("meaning: I approve") < c))' "$T/out")"
 start_server || finish
+
+# ---- 4. queries: on a form or a visit, filters, reopen ---------------------
+
+cb a sync >/dev/null 2>&1
+expect_rc "data manager syncs" 0 cb dm sync
+expect_rc "a query on an item" 0 cb dm query open "$S" SCR DM SEX --text "Sex confirmed?"
+QI=$(sed -n 's/^query \([0-9a-f]*\) opened.*/\1/p' "$T/out")
+expect_rc "a query on a whole form" 0 cb dm query open "$S" SCR ELIG --text "Eligibility source documents?"
+expect_out "the form query names the form" "opened on $S SCR ELIG"
+QF=$(sed -n 's/^query \([0-9a-f]*\) opened.*/\1/p' "$T/out")
+expect_rc "a query on a whole visit" 0 cb dm query open "$S0" SCR --text "Screening visit not done?"
+expect_out "the visit query says so" "opened on $S0 SCR (the visit)"
+QV=$(sed -n 's/^query \([0-9a-f]*\) opened.*/\1/p' "$T/out")
+expect_rc "a query on an unknown visit: refused" 1 cb dm query open "$S0" XX --text "?"
+expect_rc "queries sync" 0 cb dm sync
+expect_out "the server takes the three" "3 accepted"
+# ids of a query list, sorted, on one line
+qids() { cb dm query list "$@" --json 2>/dev/null >"$T/q.json" && jget "$T/q.json" "' '.join(sorted(q['id'] for q in j['queries']))"; }
+ALL=$(printf '%s\n' "$QI" "$QF" "$QV" | sort | tr '\n' ' ' | sed 's/ $//')
+check "all three listed" "$ALL" "$(qids)"
+check "--subject" "$(printf '%s\n' "$QI" "$QF" | sort | tr '\n' ' ' | sed 's/ $//')" "$(qids --subject "$S")"
+check "--site KR01" "$ALL" "$(qids --site KR01)"
+check "--site DE02: none" "" "$(qids --site DE02)"
+check "--site KR0: none (the whole site code)" "" "$(qids --site KR0)"
+check "--age 0: all" "$ALL" "$(qids --age 0)"
+check "--age 1: none yet" "" "$(qids --age 1)"
+check "three days later, --age 2: all" "$ALL" "$(CASEBOOK_CLOCK_OFFSET_MS=$((3 * 86400000)) qids --age 2)"
+check "three days later, --age 4: none" "" "$(CASEBOOK_CLOCK_OFFSET_MS=$((3 * 86400000)) qids --age 4)"
+expect_rc "--age needs a number" 2 cb dm query list --age soon
+expect_rc "--status needs a status" 2 cb dm query list --status pending
+cb a sync >/dev/null 2>&1
+expect_rc "the site answers the form query" 0 cb a query answer "$QF" --text "Filed in the binder"
+cb a sync >/dev/null 2>&1
+cb dm sync >/dev/null 2>&1
+check "--status answered" "$QF" "$(qids --status answered)"
+check "--status open --subject" "$QI" "$(qids --status open --subject "$S")"
+expect_rc "close the visit query" 0 cb dm query close "$QV" --text "Visit scheduled"
+check "--status closed lists closed ones" "$QV" "$(qids --status closed)"
+check "closed ones left out by default" "$(printf '%s\n' "$QI" "$QF" | sort | tr '\n' ' ' | sed 's/ $//')" "$(qids)"
+expect_rc "reopen needs a reason" 2 cb dm query reopen "$QV"
+expect_rc "reopen an open query: refused" 1 cb dm query reopen "$QI" --text "again"
+expect_out "it says not closed" "not closed"
+expect_rc "reopen the closed query" 0 cb dm query reopen "$QV" --text "Still no visit date"
+expect_out "it says reopened" "reopened"
+check "reopened: open again" "$QV" "$(qids --status open --subject "$S0")"
+expect_rc "a coordinator may not reopen" 4 cb a query reopen "$QV" --text "x"
+expect_rc "reopen syncs" 0 cb dm sync
+expect_out "the server takes the close and reopen" "2 accepted"
+expect_rc "form show lists the form query" 0 cb dm form show "$S" SCR ELIG
+expect_out "as a form-level query" "(form)"
 
 finish
