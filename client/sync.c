@@ -581,17 +581,30 @@ static int fetch_users(struct store *st, struct net *n,
 	}
 	reply =
 	    cb_json_parse(r.body, r.len, NET_REPLY_MAX, "users answer", err);
-	if (!reply)
-		rc = err->code ? err->code : CB_EINVAL;
-	else if (!cJSON_IsArray(
-		     cJSON_GetObjectItemCaseSensitive(reply, "users")))
-		rc = cb_err_set(err, CB_EINVAL,
-				"the server's users answer has no 'users' "
-				"list");
-	cJSON_Delete(reply);
-	if (!rc)
-		rc = store_meta_set(st, SYNC_META_USERS, r.body, r.len, err);
 	net_reply_free(&r);
+	if (!reply)
+		return err->code ? err->code : CB_EINVAL;
+	rc = sync_keep_users(st, reply, err);
+	cJSON_Delete(reply);
+	return rc;
+}
+
+int sync_keep_users(struct store *st, const cJSON *answer, struct cb_err *err)
+{
+	char *text;
+	int rc;
+
+	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(answer, "users")))
+		return cb_err_set(err, CB_EINVAL,
+				  "the server's list of people has no "
+				  "'users' list");
+	/* Kept as printed here, so a network sync and a bundle keep the
+	 * same bytes for the same list. */
+	text = cJSON_PrintUnformatted(answer);
+	if (!text)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	rc = store_meta_set(st, SYNC_META_USERS, text, strlen(text), err);
+	free(text);
 	return rc;
 }
 

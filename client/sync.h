@@ -156,6 +156,13 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
 			 struct derive_cache *dc, struct cb_err *err);
 
 /*
+ * Keep the server's list of people, {"users":[...]} as GET /v1/users or
+ * a bundle reply gives it, in SYNC_META_USERS. CB_EINVAL for an answer
+ * without a "users" array; 0, or the store's error.
+ */
+int sync_keep_users(struct store *st, const cJSON *answer, struct cb_err *err);
+
+/*
  * The server's word on person `name`, from the list the last sync
  * brought (SYNC_META_USERS): *out gets a copy of their entry
  * {"name","full_name","role","site","disabled_at"} (cJSON_Delete it), or

@@ -122,6 +122,22 @@ int withheld_note(struct store *st, const cJSON *list, struct cb_err *err)
 	return rc;
 }
 
+int withheld_note_one(struct store *st, const cJSON *entry, struct cb_err *err)
+{
+	cJSON *one = cJSON_CreateArray();
+	cJSON *copy = cJSON_Duplicate(entry, 1);
+	int rc;
+
+	if (!one || !copy || !cJSON_AddItemToArray(one, copy)) {
+		cJSON_Delete(one);
+		cJSON_Delete(copy);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	rc = withheld_note(st, one, err);
+	cJSON_Delete(one);
+	return rc;
+}
+
 int withheld_has(struct store *st, const char *subject, const char *visit,
 		 const char *form, const char *inst, const char *item, int *out,
 		 struct cb_err *err)

@@ -31,6 +31,9 @@
  */
 int withheld_note(struct store *st, const cJSON *list, struct cb_err *err);
 
+/* withheld_note for one entry of the array (a bundle reply's pages). */
+int withheld_note_one(struct store *st, const cJSON *entry, struct cb_err *err);
+
 /*
  * *out = 1 when the server said item `item` of instance `inst` ("" for a
  * non-repeating form) of `form` at `visit` of `subject` has a value

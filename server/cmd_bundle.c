@@ -321,6 +321,14 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 		if (!rc)
 			cJSON_AddItemToObject(reply, "slots", slots);
 	}
+	/* The people the device may hold, as GET /v1/users gives them. */
+	if (!rc && !dev->revoked_ms) {
+		cJSON *users = NULL;
+
+		rc = srv_core_users(c, dev, &users, &err);
+		if (!rc)
+			cJSON_AddItemToObject(reply, "users", users);
+	}
 	if (!rc) {
 		payload = cJSON_PrintUnformatted(reply);
 		if (!payload)
