@@ -7,6 +7,9 @@
 #      reach the investigator's laptop only as "a value exists"; form
 #      show says "(withheld: unblinded item)" and status "withheld" (text
 #      and --json), a value the lab clears is then shown missing.
+#   2. A second emergency code-break says who broke the code and when,
+#      and asks: refused without a terminal or --yes (exit 2, nothing
+#      recorded), recorded with --yes.
 #   3. The signature prompt names the signer's full name (as the server
 #      registered them), the form and the meaning, before the passphrase;
 #      `user add` on a laptop takes only people the server knows for its
@@ -14,9 +17,6 @@
 #   4. Queries on an item, a form or a visit; query list --status --site
 #      --subject --age; a closed query reopened with a reason; the
 #      server takes them all.
-#   2. A second emergency code-break says who broke the code and when,
-#      and asks: refused without a terminal or --yes (exit 2, nothing
-#      recorded), recorded with --yes.
 . "$(dirname "$0")/lib.sh"
 
 command -v curl >/dev/null 2>&1 || {
