@@ -591,9 +591,11 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 		snprintf(first, sizeof(first), "%.32s#1", s->form);
 		rc = cb_record_resolve(e->proto, s->visit, first, &r->visit,
 				       &r->form, &r->instance, err);
+		if (!rc)
+			rc = entry_next_instance(e, s->subject, r->visit->code,
+						 r->form->code, &r->instance,
+						 err);
 		if (!rc) {
-			r->instance = entry_next_instance(
-			    e, s->subject, r->visit->code, r->form->code);
 			if (r->instance > CB_PROTOCOL_REPEAT_MAX)
 				rc = cb_err_set(err, CB_ETOOBIG,
 						"%s already has %d %s forms, "
@@ -754,16 +756,23 @@ static int instance_one(const struct cb_merge_form *f, void *ctx)
 	return 0;
 }
 
-unsigned entry_next_instance(struct entry *e, const char *subject,
-			     const char *visit, const char *form)
+int entry_next_instance(struct entry *e, const char *subject,
+			const char *visit, const char *form, unsigned *out,
+			struct cb_err *err)
 {
 	struct instance_ctx ic = {visit, form, 0};
 	struct cb_merge *m;
-	struct cb_err err;
+	int rc;
 
-	if (!entry_merge(e, subject, &m, &err))
-		cb_merge_each_form(m, subject, instance_one, &ic);
-	return ic.max + 1;
+	*out = 0;
+	rc = entry_merge(e, subject, &m, err);
+	if (rc)
+		return rc;
+	if (cb_merge_each_form(m, subject, instance_one, &ic) < 0)
+		return cb_err_set(err, CB_ENOMEM, "out of memory reading %s",
+				  subject);
+	*out = ic.max + 1;
+	return 0;
 }
 
 const char *entry_rand_value(struct entry *e, const char *subject,

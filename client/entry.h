@@ -190,12 +190,14 @@ int entry_open_soft_queries(struct entry *e, const char *subject,
 			    size_t *opened, struct cb_err *err);
 
 /*
- * The next free instance number of repeating `form` for `subject`: one
- * more than the highest instance any event has written (1 when the
- * subject cannot be loaded; the save then fails on it).
+ * The next free instance number of repeating `form` for `subject` into
+ * *out: one more than the highest instance any event has written. 0, or
+ * the error of loading the subject (never a guess: instance 1 of a
+ * subject that could not be read may be taken already).
  */
-unsigned entry_next_instance(struct entry *e, const char *subject,
-			     const char *visit, const char *form);
+int entry_next_instance(struct entry *e, const char *subject,
+			const char *visit, const char *form, unsigned *out,
+			struct cb_err *err);
 
 /*
  * The subject's value of `item` of the protocol's randomization form, or

@@ -9,6 +9,7 @@
  * segment record on the stack.
  */
 #include "canon.h"
+#include "buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,28 +141,14 @@ static int fail_at(struct cb_canon_buf *e, const struct seg *at,
 
 static int reserve(struct cb_canon_buf *e, size_t more)
 {
-	size_t ncap;
-	char *nbuf;
-
 	if (more > CB_CANON_MAX - e->len)
 		return cb_err_set(e->err, CB_ETOOBIG,
 				  "canonical encoding is over the limit of %u "
 				  "bytes",
 				  CB_CANON_MAX);
-	if (e->len + more + 1 <= e->cap)
-		return 0;
-	ncap = e->cap ? e->cap : 256;
-	while (ncap < e->len + more + 1)
-		ncap *= 2;
-	if (ncap > (size_t)CB_CANON_MAX + 1)
-		ncap = (size_t)CB_CANON_MAX + 1;
-	nbuf = realloc(e->buf, ncap);
-	if (!nbuf)
-		return cb_err_set(e->err, CB_ENOMEM,
-				  "out of memory encoding canonical JSON");
-	e->buf = nbuf;
-	e->cap = ncap;
-	return 0;
+	return cb_array_grow((void **)&e->buf, &e->cap, e->len + more + 1, 1,
+			     (size_t)CB_CANON_MAX + 1, "canonical encoding",
+			     e->err);
 }
 
 int cb_canon_put(struct cb_canon_buf *e, const char *s, size_t n)

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "date.h"
 
 /* ------------------------------------------------------------------ */
@@ -140,16 +141,10 @@ int cb_check_values_set(struct cb_check_values *v, const char *visit,
 		return cb_err_set(err, CB_ETOOBIG,
 				  "more than %u values for one subject",
 				  CB_CHECK_VALUES_MAX);
-	if (v->count == v->cap_) {
-		size_t cap = v->cap_ ? v->cap_ * 2 : 64;
-		struct cb_check_value *list;
-
-		list = realloc(v->list, cap * sizeof(*list));
-		if (!list)
-			return cb_err_set(err, CB_ENOMEM, "out of memory");
-		v->list = list;
-		v->cap_ = cap;
-	}
+	if (cb_array_grow((void **)&v->list, &v->cap_, v->count + 1,
+			  sizeof(*v->list), CB_CHECK_VALUES_MAX, "values",
+			  err))
+		return err->code;
 	e.visit = strdup(visit);
 	e.form = strdup(form);
 	e.instance = instance;
@@ -340,16 +335,10 @@ static int items_add(struct cb_check_items *l,
 	for (i = 0; i < l->count; i++)
 		if (l->list[i].visit == visit && l->list[i].item == item)
 			return 0;
-	if (l->count == l->cap_) {
-		size_t cap = l->cap_ ? l->cap_ * 2 : 16;
-		struct cb_check_itemref *list;
-
-		list = realloc(l->list, cap * sizeof(*list));
-		if (!list)
-			return cb_err_set(err, CB_ENOMEM, "out of memory");
-		l->list = list;
-		l->cap_ = cap;
-	}
+	if (cb_array_grow((void **)&l->list, &l->cap_, l->count + 1,
+			  sizeof(*l->list), SIZE_MAX / sizeof(*l->list),
+			  "item references", err))
+		return err->code;
 	l->list[l->count].visit = visit;
 	l->list[l->count].item = item;
 	l->count++;
@@ -799,16 +788,10 @@ static int add_result(struct eval *ev, struct cb_check_results *res,
 		res->dropped++;
 		return 0;
 	}
-	if (res->count == res->cap_) {
-		size_t cap = res->cap_ ? res->cap_ * 2 : 16;
-		struct cb_check_result *list;
-
-		list = realloc(res->list, cap * sizeof(*list));
-		if (!list)
-			return cb_err_set(ev->err, CB_ENOMEM, "out of memory");
-		res->list = list;
-		res->cap_ = cap;
-	}
+	if (cb_array_grow((void **)&res->list, &res->cap_, res->count + 1,
+			  sizeof(*res->list), CB_CHECK_RESULTS_MAX, "results",
+			  ev->err))
+		return ev->err->code;
 	r = &res->list[res->count];
 	memset(r, 0, sizeof(*r));
 	r->message = strdup(message ? message : "");

@@ -1134,6 +1134,40 @@ void cb_sha256_hex(const void *data, size_t len, char out[CB_HASH_HEX_SIZE])
 	sodium_bin2hex(out, CB_HASH_HEX_SIZE, h, sizeof(h));
 }
 
+struct cb_sha256_stream {
+	crypto_hash_sha256_state st;
+};
+
+int cb_sha256_stream_new(struct cb_sha256_stream **out, struct cb_err *err)
+{
+	*out = malloc(sizeof(**out));
+	if (!*out)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	crypto_hash_sha256_init(&(*out)->st);
+	return 0;
+}
+
+void cb_sha256_stream_update(struct cb_sha256_stream *s, const void *p,
+			     size_t n)
+{
+	if (s && n)
+		crypto_hash_sha256_update(&s->st, p, n);
+}
+
+void cb_sha256_stream_final_hex(struct cb_sha256_stream *s,
+				char out[CB_HASH_HEX_SIZE])
+{
+	unsigned char h[CB_HASH_BYTES];
+
+	crypto_hash_sha256_final(&s->st, h);
+	sodium_bin2hex(out, CB_HASH_HEX_SIZE, h, sizeof(h));
+}
+
+void cb_sha256_stream_free(struct cb_sha256_stream *s)
+{
+	free(s);
+}
+
 /* ---- Text encodings ---------------------------------------------------- */
 
 int cb_hex_encode(const void *bin, size_t len, char *out, size_t out_cap,

@@ -413,6 +413,19 @@ void cb_sha256(const void *data, size_t len, unsigned char out[CB_HASH_BYTES]);
 /* cb_sha256 as 64 lowercase hex digits and a NUL. */
 void cb_sha256_hex(const void *data, size_t len, char out[CB_HASH_HEX_SIZE]);
 
+/*
+ * SHA-256 over bytes given in pieces (a bundle's hash, read as a
+ * stream): _new (CB_ENOMEM), _update for each piece, _final_hex (the
+ * same digits cb_sha256_hex gives for the whole), _free (NULL is ok).
+ */
+struct cb_sha256_stream;
+int cb_sha256_stream_new(struct cb_sha256_stream **out, struct cb_err *err);
+void cb_sha256_stream_update(struct cb_sha256_stream *s, const void *p,
+			     size_t n);
+void cb_sha256_stream_final_hex(struct cb_sha256_stream *s,
+				char out[CB_HASH_HEX_SIZE]);
+void cb_sha256_stream_free(struct cb_sha256_stream *s);
+
 /* ---- Text encodings ---------------------------------------------------- */
 
 /*

@@ -4,6 +4,7 @@
  */
 #include "json.h"
 
+#include "buf.h"
 #include "canon.h"
 
 #include <errno.h>
@@ -374,32 +375,19 @@ int cb_file_read(const char *path, size_t max, char **out, size_t *len,
 		return cb_err_set(err, errno == ENOENT ? CB_ENOTFOUND : CB_EIO,
 				  "cannot open %s: %s", path, strerror(errno));
 	for (;;) {
-		if (cap - used < 4096) {
-			size_t ncap = cap ? cap * 2 : 65536;
-			char *nbuf;
+		/* Room for 4 KiB more and the NUL; one byte over `max` is
+		 * enough to see the file is too big. */
+		if (cap - used < 4097) {
+			size_t lim = max < SIZE_MAX - 2 ? max + 2 : SIZE_MAX;
+			size_t need = used + 65536 < lim ? used + 65536 : lim;
 
-			/* One byte over `max` is enough to see the file is too
-			 * big. */
-			if (max < SIZE_MAX / 2 && ncap > max + 1)
-				ncap = max + 1;
-			if (ncap <= used) {
-				rc = cb_err_set(
-				    err, CB_ETOOBIG,
-				    "%s is larger than the limit of %zu bytes",
-				    path, max);
+			if (need > cap &&
+			    (rc = cb_array_grow((void **)&buf, &cap, need, 1,
+						SIZE_MAX, path, err)))
 				goto out;
-			}
-			nbuf = realloc(buf, ncap + 1);
-			if (!nbuf) {
-				rc = cb_err_set(err, CB_ENOMEM,
-						"out of memory reading %s",
-						path);
-				goto out;
-			}
-			buf = nbuf;
-			cap = ncap;
 		}
-		n = fread(buf + used, 1, cap - used, f);
+		n = cap - used > 1 ? fread(buf + used, 1, cap - used - 1, f)
+				   : 0;
 		used += n;
 		if (n == 0)
 			break;

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "hmap.h"
 #include "id.h"
@@ -44,19 +45,13 @@ struct ptrs {
 
 static int ptrs_reserve(struct ptrs *a, size_t more)
 {
-	void **grown;
-	size_t cap = a->cap ? a->cap : 8;
+	struct cb_err err;
 
-	while (a->n + more > cap)
-		cap *= 2;
-	if (cap == a->cap)
-		return 0;
-	grown = realloc(a->v, cap * sizeof(*grown));
-	if (!grown)
-		return CB_ENOMEM;
-	a->v = grown;
-	a->cap = cap;
-	return 0;
+	return cb_array_grow((void **)&a->v, &a->cap, a->n + more,
+			     sizeof(*a->v), SIZE_MAX / sizeof(*a->v),
+			     "pointers", &err)
+		   ? CB_ENOMEM
+		   : 0;
 }
 
 /*
@@ -553,16 +548,10 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 
 		if (!it)
 			goto fail;
-		if (it->nchg == it->capchg) {
-			size_t cap = it->capchg ? it->capchg * 2 : 4;
-			struct mchange *grown =
-			    realloc(it->chg, cap * sizeof(*grown));
-
-			if (!grown)
-				goto nomem;
-			it->chg = grown;
-			it->capchg = cap;
-		}
+		if (cb_array_grow((void **)&it->chg, &it->capchg,
+				  it->nchg + 1, sizeof(*it->chg),
+				  SIZE_MAX / sizeof(*it->chg), "changes", err))
+			goto nomem;
 		items[i] = it;
 	}
 	if (strcmp(ev->kind, CB_KIND_SIGN) == 0) {
@@ -1489,26 +1478,12 @@ struct sbuf {
 
 static void sb_grow(struct sbuf *b, size_t need)
 {
-	size_t cap = b->cap ? b->cap : 4096;
-	char *grown;
+	struct cb_err err;
 
-	if (b->rc)
-		return;
-	if (b->len + need + 1 > CB_MERGE_DUMP_MAX) {
-		b->rc = CB_ETOOBIG;
-		return;
-	}
-	while (b->len + need + 1 > cap)
-		cap *= 2;
-	if (cap == b->cap)
-		return;
-	grown = realloc(b->p, cap);
-	if (!grown) {
-		b->rc = CB_ENOMEM;
-		return;
-	}
-	b->p = grown;
-	b->cap = cap;
+	if (!b->rc &&
+	    cb_array_grow((void **)&b->p, &b->cap, b->len + need + 1, 1,
+			  CB_MERGE_DUMP_MAX, "the dump", &err))
+		b->rc = err.code;
 }
 
 static void sb_put(struct sbuf *b, const char *s, size_t n)

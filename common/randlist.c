@@ -10,6 +10,7 @@
  * key generators of crypto.h.
  */
 #include "randlist.h"
+#include "buf.h"
 
 #include "canon.h"
 #include "clock.h"
@@ -1269,6 +1270,7 @@ static void problem(struct loader *ld, const char *fmt, ...)
 static void problem(struct loader *ld, const char *fmt, ...)
 {
 	char buf[512];
+	struct cb_err err;
 	va_list ap;
 	char **n;
 
@@ -1281,12 +1283,13 @@ static void problem(struct loader *ld, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	n = realloc(ld->pr->msgs, (ld->pr->count + 1) * sizeof(char *));
-	if (!n) {
+	if (cb_array_grow((void **)&ld->pr->msgs, &ld->pr->cap_,
+			  ld->pr->count + 1, sizeof(*ld->pr->msgs),
+			  CB_RANDLIST_PROBLEMS_MAX, "problems", &err)) {
 		ld->oom = 1;
 		return;
 	}
-	ld->pr->msgs = n;
+	n = ld->pr->msgs;
 	n[ld->pr->count] = strdup(buf);
 	if (!n[ld->pr->count])
 		ld->oom = 1;

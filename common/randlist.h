@@ -239,6 +239,7 @@ struct cb_randlist_problems {
 	size_t count; /* kept, at most CB_RANDLIST_PROBLEMS_MAX */
 	size_t total; /* found */
 	char **msgs;
+	size_t cap_; /* msgs allocated */
 };
 
 void cb_randlist_problems_init(struct cb_randlist_problems *pr);

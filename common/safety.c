@@ -700,17 +700,14 @@ static struct sr_cell *trow(struct calc *c, struct sr_table *t)
 {
 	struct sr_cell *row;
 
-	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 16;
-		struct sr_cell *n =
-		    realloc(t->cells, cap * t->ncols * sizeof(*t->cells));
-
-		if (!n) {
-			NOMEM(c);
-			return NULL;
-		}
-		t->cells = n;
-		t->cap = cap;
+	/* cells are rows of ncols; cap counts rows */
+	if (t->nrows == t->cap &&
+	    cb_array_grow((void **)&t->cells, &t->cap, t->nrows + 1,
+			  t->ncols * sizeof(*t->cells),
+			  SIZE_MAX / (t->ncols * sizeof(*t->cells)), "rows",
+			  c->err)) {
+		NOMEM(c);
+		return NULL;
 	}
 	row = &t->cells[t->nrows * t->ncols];
 	memset(row, 0, t->ncols * sizeof(*row));

@@ -8,6 +8,21 @@ set -eu
 bin=$1 mandir=$2 root=$3$4 prefix=$4
 top=$(cd "$(dirname "$0")/.." && pwd)
 
+# PREFIX goes into the unit's ExecStart= as is: an absolute path of
+# plain characters, or the unit would run something else or nothing.
+case $prefix in
+/*) ;;
+*)
+	echo "install: PREFIX must be an absolute path (got '$prefix')" >&2
+	exit 2
+	;;
+esac
+if printf '%s' "$prefix" | grep -q '[^A-Za-z0-9/._+-]'; then
+	echo "install: PREFIX '$prefix' has characters a systemd unit path" \
+		"cannot hold (letters, digits and /._+- only)" >&2
+	exit 2
+fi
+
 install -d "$root/bin" "$root/share/man/man1" "$root/share/man/man8" \
 	"$root/share/bash-completion/completions" \
 	"$root/lib/systemd/system" "$root/lib/sysusers.d"

@@ -7,7 +7,7 @@
  * the bundle (the device is registered and not revoked, the signature
  * verifies with its key, the bundle is for this study and fresh), applies
  * the push with srv_core_push exactly as POST /v1/sync/push does (same
- * per-event verdicts, one transaction), then writes a reply signed with
+ * per-event verdicts, a transaction per batch), then writes a reply signed with
  * the server key: the push results and every pull page since the
  * bundle's cursor, as GET /v1/sync/pull would give them to that device,
  * and for a site device its randomization lease, as GET /v1/slots, so
@@ -19,11 +19,13 @@
  * only the events it made before it was revoked, and a reply with the
  * verdicts but nothing to pull.
  */
+#include "buf.h"
 #include "bundle.h"
 #include "clock.h"
 #include "core.h"
 #include "crypto.h"
 #include "json.h"
+#include "jstream.h"
 #include "reqsig.h"
 #include "slots.h"
 #include "srv.h"
@@ -38,9 +40,6 @@
 #include <string.h>
 #include <unistd.h>
 
-/* First lines of the two files; each names its format's version. */
-/* Largest bundle read. */
-#define BUNDLE_MAX (256u * 1024u * 1024u)
 /* Default and largest accepted age of a bundle, in days. */
 #define BUNDLE_AGE_DEFAULT 30
 #define BUNDLE_AGE_MAX 365
@@ -60,7 +59,8 @@ const char cmd_bundle_help[] =
     "the bundle must be for this study and made at most DAYS days ago\n"
     "(default 30, at most 365) and not in the future. Its events are then\n"
     "checked and stored exactly as a network push (each accepted,\n"
-    "duplicate or rejected with a reason, all in one transaction), and\n"
+    "duplicate or rejected with a reason, 1,000 events a transaction),\n"
+    "and\n"
     "OUT gets the reply, signed with the server key: those verdicts and\n"
     "every event the device may see since its last sync, and for a site\n"
     "device its randomization slots, topped up to N unused slots per\n"
@@ -98,51 +98,103 @@ static int refuse(const char *fmt, ...)
 	return EXIT_REFUSED;
 }
 
+/*
+ * The bundle is read as a stream, never held: one pass over the bytes
+ * checks the device's signature and takes the file's SHA-256; a second
+ * walks the payload (jstream.h) and checks every member before anything
+ * is applied (the events come last, docs/bundles.md); a third applies
+ * the events in batches of SRV_PUSH_MAX_EVENTS, each one transaction as
+ * a network push, writing each verdict into the reply as it goes. The
+ * reply is written as a stream too, signed as it is written (Ed25519ph),
+ * its pull pages one at a time. Memory holds one batch and one page.
+ */
+
+/* Largest single value of a bundle read: an event (at most
+ * CB_VALUE_MAX bytes of values) with its envelope. */
+#define BUNDLE_VALUE_MAX (CB_VALUE_MAX + 65536u)
+
+static const char *const bundle_open[] = {"", "events", NULL};
+
 /* The payload's members, checked (docs/bundles.md). */
 struct bundle {
-	const char *device, *study, *sha256, *created, *cursor;
-	const cJSON *events;
+	char format[64], device[SRV_ID_HEX + 8], study[256], sha256[80],
+	    created[64], cursor[48];
+	int have[6];	/* each of the above seen */
+	int have_events; /* the events array, whole */
+	long nevents;
 	int64_t created_ms, since;
+	char bad[160]; /* why the payload is refused, once known */
 };
 
-static int check_payload(const cJSON *j, const struct srv_core *c,
-			 const char *device, int64_t now, int max_age_days,
-			 struct bundle *b)
+static const char *const bundle_members[] = {
+    "format", "device", "study", "protocol_sha256", "created", "cursor",
+    NULL};
+
+/* Pass 2: each top-level value, checked and kept. */
+static int check_value(void *ctx, const char *path, const cJSON *v)
 {
-	static const char *const members[] = {
-	    "format",  "device", "study",  "protocol_sha256",
-	    "created", "cursor", "events", NULL};
-	const cJSON *m;
+	struct bundle *b = ctx;
+	char *const dst[] = {b->format,	 b->device,  b->study,
+			     b->sha256,	 b->created, b->cursor};
+	const size_t cap[] = {sizeof(b->format),  sizeof(b->device),
+			      sizeof(b->study),	  sizeof(b->sha256),
+			      sizeof(b->created), sizeof(b->cursor)};
+	size_t i;
+
+	if (b->bad[0])
+		return 0;
+	if (!strcmp(path, "events[]")) {
+		/* each event is judged by the push, as a network push's */
+		b->nevents++;
+		return 0;
+	}
+	if (!strcmp(path, "events")) {
+		b->have_events = !v; /* the array's end */
+		if (v)
+			snprintf(b->bad, sizeof(b->bad),
+				 "the bundle's events are not an array");
+		return 0;
+	}
+	if (!strcmp(path, ""))
+		return 0;
+	for (i = 0; bundle_members[i]; i++)
+		if (!strcmp(path, bundle_members[i]))
+			break;
+	if (!bundle_members[i]) {
+		snprintf(b->bad, sizeof(b->bad),
+			 "the bundle has an unknown member '%.40s'", path);
+		return 0;
+	}
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap[i]) {
+		snprintf(b->bad, sizeof(b->bad),
+			 "the bundle's %s is not a string of at most %zu "
+			 "bytes",
+			 path, cap[i] - 1);
+		return 0;
+	}
+	snprintf(dst[i], cap[i], "%s", v->valuestring);
+	b->have[i] = 1;
+	return 0;
+}
+
+static int check_payload(struct bundle *b, const struct srv_core *c,
+			 const char *device, int64_t now, int max_age_days)
+{
 	struct cb_err err;
 	size_t i;
 
-	if (!cJSON_IsObject(j))
-		return refuse("the bundle's payload is not a JSON object");
-	cJSON_ArrayForEach(m, j)
-	{
-		for (i = 0; members[i]; i++)
-			if (m->string && !strcmp(m->string, members[i]))
-				break;
-		if (!members[i])
-			return refuse(
-			    "the bundle has an unknown member '%.40s'",
-			    m->string ? m->string : "?");
-	}
-	if (!cb_json_str(j, "format") ||
-	    strcmp(cb_json_str(j, "format"), CB_BUNDLE_MAGIC))
-		return refuse("the bundle is not in format %s",
-			      CB_BUNDLE_MAGIC);
-	b->device = cb_json_str(j, "device");
-	b->study = cb_json_str(j, "study");
-	b->sha256 = cb_json_str(j, "protocol_sha256");
-	b->created = cb_json_str(j, "created");
-	b->cursor = cb_json_str(j, "cursor");
-	b->events = cb_json_arr(j, "events");
-	if (!b->device || !b->study || !b->sha256 || !b->created ||
-	    !b->cursor || !b->events)
+	if (b->bad[0])
+		return refuse("%s", b->bad);
+	for (i = 0; bundle_members[i]; i++)
+		if (!b->have[i])
+			break;
+	if (bundle_members[i] || !b->have_events)
 		return refuse(
 		    "the bundle lacks device, study, protocol_sha256, "
 		    "created, cursor or events");
+	if (strcmp(b->format, CB_BUNDLE_MAGIC))
+		return refuse("the bundle is not in format %s",
+			      CB_BUNDLE_MAGIC);
 	if (strcmp(b->device, device))
 		return refuse("the bundle's payload names device %.40s, its "
 			      "header %s",
@@ -174,12 +226,199 @@ static int check_payload(const cJSON *j, const struct srv_core *c,
 	return 0;
 }
 
-/* Every pull page since `since`, as GET /v1/sync/pull gives them. */
-static int pull_all(struct srv_core *c, const struct srv_device *dev,
-		    int64_t since, cJSON *pages, long *nevents,
-		    struct cb_err *err)
+/* ---- the reply, written as it is made ---------------------------------- */
+
+/* Pending bytes are written once this many gather. */
+#define REPLY_FLUSH (256u * 1024u)
+
+struct reply_out {
+	struct cb_bundle_out out;
+	struct cb_sign_stream *sign;
+	struct cb_buf pending;
+	int opened;
+	struct cb_err *err;
+};
+
+static int rput(struct reply_out *r, const void *p, size_t n)
 {
-	int more = 1, rc = 0;
+	int rc = 0;
+
+	cb_sign_stream_update(r->sign, p, n);
+	if (cb_buf_len(&r->pending) + n > REPLY_FLUSH) {
+		rc = cb_bundle_out_write(&r->out, cb_buf_str(&r->pending),
+					 cb_buf_len(&r->pending), r->err);
+		cb_buf_reset(&r->pending);
+	}
+	if (!rc && n > REPLY_FLUSH)
+		return cb_bundle_out_write(&r->out, p, n, r->err);
+	return rc ? rc : cb_buf_add(&r->pending, p, n, r->err);
+}
+
+static int rputs(struct reply_out *r, const char *s)
+{
+	return rput(r, s, strlen(s));
+}
+
+/* A JSON value, compact, into the reply. */
+static int rput_json(struct reply_out *r, const cJSON *v)
+{
+	char *t = cJSON_PrintUnformatted(v);
+	int rc;
+
+	if (!t)
+		return cb_err_set(r->err, CB_ENOMEM, "out of memory");
+	rc = rputs(r, t);
+	free(t);
+	return rc;
+}
+
+static int reply_open(struct reply_out *r, const char *dir, const char *out,
+		      const char *device, struct cb_err *err)
+{
+	struct cb_sign_keypair kp;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->err = err;
+	cb_buf_init(&r->pending, REPLY_FLUSH);
+	rc = srv_core_key_load(dir, &kp, err);
+	if (rc)
+		return rc;
+	rc = cb_sign_stream_new(kp.sk, &r->sign, err);
+	cb_sign_keypair_release(&kp);
+	if (!rc)
+		rc = cb_bundle_out_open(&r->out, out, CB_REPLY_MAGIC, device,
+					err);
+	if (rc)
+		return rc;
+	r->opened = 1;
+	cb_sign_stream_update(r->sign, CB_REPLY_MAGIC "\n",
+			      strlen(CB_REPLY_MAGIC) + 1);
+	cb_sign_stream_update(r->sign, device, strlen(device));
+	cb_sign_stream_update(r->sign, "\n", 1);
+	return 0;
+}
+
+static int reply_close(struct reply_out *r)
+{
+	unsigned char sig[CB_SIGNATURE_BYTES];
+	int rc = 0;
+
+	if (cb_buf_len(&r->pending))
+		rc = cb_bundle_out_write(&r->out, cb_buf_str(&r->pending),
+					 cb_buf_len(&r->pending), r->err);
+	if (!rc)
+		rc = cb_sign_stream_final(r->sign, sig, r->err);
+	if (!rc) {
+		r->opened = 0;
+		rc = cb_bundle_out_close(&r->out, sig, r->err);
+	}
+	return rc;
+}
+
+static void reply_free(struct reply_out *r)
+{
+	if (r->opened)
+		cb_bundle_out_abort(&r->out);
+	r->opened = 0;
+	cb_sign_stream_free(r->sign);
+	r->sign = NULL;
+	cb_buf_free(&r->pending);
+}
+
+/* The reply's members up to its push results. */
+static int reply_head(struct reply_out *r, const struct srv_core *c,
+		      const char *device, const char *bundle_sha256)
+{
+	char created[CB_CLOCK_UTC_BUF];
+	cJSON *o = cJSON_CreateObject();
+	char *t = NULL;
+	int rc;
+
+	cb_clock_format_utc(cb_clock_now_ms(), created);
+	if (o && cJSON_AddStringToObject(o, "format", CB_REPLY_MAGIC) &&
+	    cJSON_AddStringToObject(o, "device", device) &&
+	    cJSON_AddStringToObject(o, "study", c->study) &&
+	    cJSON_AddStringToObject(o, "bundle_sha256", bundle_sha256) &&
+	    cJSON_AddStringToObject(o, "created", created))
+		t = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!t)
+		return cb_err_set(r->err, CB_ENOMEM, "out of memory");
+	/* t ends with '}': the push goes in its place. */
+	rc = rput(r, t, strlen(t) - 1);
+	free(t);
+	return rc ? rc : rputs(r, ",\"push\":{\"results\":[");
+}
+
+/* ---- applying ------------------------------------------------------------ */
+
+struct applying {
+	struct srv_core *c;
+	const struct srv_device *dev;
+	struct reply_out *r;
+	cJSON *batch;
+	long counts[3], nresults; /* accepted, duplicate, rejected */
+	int pushed;		  /* a batch was stored */
+	struct cb_err *err;
+};
+
+/* Push the batch gathered and write its verdicts into the reply. */
+static int push_batch(struct applying *a)
+{
+	static const char *const names[] = {"accepted", "duplicate",
+					    "rejected"};
+	const cJSON *res;
+	cJSON *push = NULL;
+	int rc, i;
+
+	if (!cJSON_GetArraySize(a->batch))
+		return 0;
+	rc = srv_core_push(a->c, a->dev, a->batch, &push, a->err);
+	if (rc)
+		return rc;
+	a->pushed = 1;
+	cJSON_ArrayForEach(res, cb_json_arr(push, "results"))
+	{
+		if (a->nresults++ && (rc = rputs(a->r, ",")))
+			break;
+		if ((rc = rput_json(a->r, res)))
+			break;
+	}
+	for (i = 0; i < 3; i++)
+		a->counts[i] += (long)cJSON_GetNumberValue(
+		    cJSON_GetObjectItem(push, names[i]));
+	cJSON_Delete(push);
+	cJSON_Delete(a->batch);
+	a->batch = cJSON_CreateArray();
+	if (!rc && !a->batch)
+		rc = cb_err_set(a->err, CB_ENOMEM, "out of memory");
+	return rc;
+}
+
+/* Pass 3: each event into the batch, pushed when full. */
+static int apply_value(void *ctx, const char *path, const cJSON *v)
+{
+	struct applying *a = ctx;
+	cJSON *copy;
+
+	if (strcmp(path, "events[]"))
+		return 0;
+	copy = cJSON_Duplicate(v, 1);
+	if (!copy)
+		return cb_err_set(a->err, CB_ENOMEM, "out of memory");
+	cJSON_AddItemToArray(a->batch, copy);
+	if (cJSON_GetArraySize(a->batch) >= SRV_PUSH_MAX_EVENTS)
+		return push_batch(a);
+	return 0;
+}
+
+/* Every pull page since `since` into the reply, one page at a time. */
+static int pull_pages(struct srv_core *c, const struct srv_device *dev,
+		      int64_t since, struct reply_out *r, long *nevents,
+		      struct cb_err *err)
+{
+	int more = 1, rc = 0, first = 1;
 
 	*nevents = 0;
 	while (more && !rc) {
@@ -198,82 +437,129 @@ static int pull_all(struct srv_core *c, const struct srv_device *dev,
 					  "pull gave no cursor");
 		}
 		since = srv_decimal(next, 0, INT64_MAX);
-		cJSON_AddItemToArray(pages, page);
+		if (!first)
+			rc = rputs(r, ",");
+		first = 0;
+		if (!rc)
+			rc = rput_json(r, page);
+		cJSON_Delete(page);
 	}
 	return rc;
 }
 
-/*
- * The one page a hand-over's reply carries: no events, the cursor where
- * the device left it (a revoked device receives nothing).
- */
-static int empty_page(const char *cursor, cJSON *pages, struct cb_err *err)
+/* The rest of the reply after the push: the pull, the lease, the
+ * people, the end. */
+static int reply_tail(struct applying *a, const struct bundle *b,
+		      long *pulled)
 {
-	cJSON *page = cJSON_CreateObject();
-
-	if (!page || !cJSON_AddArrayToObject(page, "events") ||
-	    !cJSON_AddStringToObject(page, "next", cursor) ||
-	    !cJSON_AddFalseToObject(page, "more")) {
-		cJSON_Delete(page);
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	}
-	cJSON_AddItemToArray(pages, page);
-	return 0;
-}
-
-/* Sign the reply payload with the server key and write OUT. */
-static int write_reply(const char *dir, const char *out, const char *device,
-		       const char *payload, struct cb_err *err)
-{
-	unsigned char sig[CB_SIGNATURE_BYTES];
-	struct cb_sign_keypair kp;
-	size_t len, plen = strlen(payload);
-	char *text;
+	struct srv_core *c = a->c;
+	const struct srv_device *dev = a->dev;
+	struct reply_out *r = a->r;
+	char tail[160];
 	int rc;
 
-	rc = srv_core_key_load(dir, &kp, err);
-	if (rc)
-		return rc;
-	text =
-	    cb_bundle_signed_text(CB_REPLY_MAGIC, device, payload, plen, &len);
-	if (!text) {
-		cb_sign_keypair_release(&kp);
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	snprintf(tail, sizeof(tail),
+		 "],\"accepted\":%ld,\"duplicate\":%ld,\"rejected\":%ld,"
+		 "\"store\":\"%s\"},\"pull\":[",
+		 a->counts[0], a->counts[1], a->counts[2], c->store_id);
+	rc = rputs(r, tail);
+	*pulled = 0;
+	/* A revoked device (a hand-over) receives nothing: one empty page,
+	 * the cursor where it left it. */
+	if (!rc && dev->revoked_ms) {
+		cJSON *page = cJSON_CreateObject();
+
+		if (!page || !cJSON_AddArrayToObject(page, "events") ||
+		    !cJSON_AddStringToObject(page, "next", b->cursor) ||
+		    !cJSON_AddFalseToObject(page, "more"))
+			rc = cb_err_set(a->err, CB_ENOMEM, "out of memory");
+		else
+			rc = rput_json(r, page);
+		cJSON_Delete(page);
+	} else if (!rc) {
+		rc = pull_pages(c, dev, b->since, r, pulled, a->err);
 	}
-	rc = cb_sign_ph(kp.sk, text, len, sig, err);
-	cb_sign_keypair_release(&kp);
-	free(text);
-	if (rc)
-		return rc;
-	return cb_bundle_write(out, CB_REPLY_MAGIC, device, sig, payload, plen,
-			       err);
+	if (!rc)
+		rc = rputs(r, "]");
+	/* A site device's lease, as GET /v1/slots gives it. */
+	if (!rc && !dev->revoked_ms && dev->site[0] &&
+	    cb_role_is_site(dev->role)) {
+		cJSON *slots = NULL;
+
+		rc = srv_slots_lease(c->store, dev, srv_slots_lease_size(),
+				     &slots, a->err);
+		if (!rc)
+			rc = rputs(r, ",\"slots\":");
+		if (!rc)
+			rc = rput_json(r, slots);
+		cJSON_Delete(slots);
+	}
+	/* The people the device may hold, as GET /v1/users gives them. */
+	if (!rc && !dev->revoked_ms) {
+		cJSON *users = NULL;
+
+		rc = srv_core_users(c, dev, &users, a->err);
+		if (!rc)
+			rc = rputs(r, ",\"users\":");
+		if (!rc)
+			rc = rput_json(r, users);
+		cJSON_Delete(users);
+	}
+	return rc ? rc : rputs(r, "}");
 }
 
 /*
- * The push, the pull and the reply, once the bundle is accepted. A
- * hand-over (a revoked `dev`) pulls nothing.
+ * Apply the checked bundle (fd at its payload) and write the reply. The
+ * events go in batches, each one transaction: a failure keeps the
+ * batches stored before it, and importing the bundle again stores the
+ * rest (the others are duplicates then).
  */
 static int apply(struct srv_core *c, const char *dir, const char *out,
 		 const struct srv_device *dev, const struct bundle *b,
-		 const char *bundle_sha256)
+		 int fd, long long payload_at, const char *bundle_sha256)
 {
-	char created[CB_CLOCK_UTC_BUF];
-	cJSON *reply = NULL, *push = NULL, *pages;
+	struct reply_out r;
+	struct applying a;
 	struct cb_err err;
-	char *payload = NULL;
 	long pulled = 0;
 	int rc;
 
 	cb_err_clear(&err);
-	rc = srv_core_push(c, dev, b->events, &push, &err);
+	memset(&a, 0, sizeof(a));
+	a.c = c;
+	a.dev = dev;
+	a.r = &r;
+	a.err = &err;
+	a.batch = cJSON_CreateArray();
+	rc = reply_open(&r, dir, out, dev->id, &err);
+	if (!rc && !a.batch)
+		rc = cb_err_set(&err, CB_ENOMEM, "out of memory");
+	if (!rc)
+		rc = reply_head(&r, c, dev->id, bundle_sha256);
+	if (!rc && lseek(fd, (off_t)payload_at, SEEK_SET) < 0)
+		rc = cb_err_set(&err, CB_EIO, "reading the bundle: %s",
+				strerror(errno));
+	if (!rc)
+		rc = cb_jstream_walk(fd, bundle_open, BUNDLE_VALUE_MAX,
+				     "bundle payload", apply_value, &a, &err);
+	if (!rc)
+		rc = push_batch(&a);
+	if (rc && a.pushed) {
+		fprintf(stderr,
+			"casebookd: error: %s\n"
+			"casebookd: some of the bundle's events are stored; "
+			"import it again to store the rest and write the "
+			"reply (those stored are duplicates then)\n",
+			err.msg);
+		goto fail;
+	}
 	if (rc) {
 		fprintf(stderr,
-			"casebookd: error: the bundle's events could "
-			"not be stored, or the answer not made (%s); "
-			"import it again (events stored are duplicates "
-			"then)\n",
+			"casebookd: error: the bundle's events could not be "
+			"stored, or the reply not begun (%s); nothing was "
+			"applied\n",
 			err.msg);
-		return SRV_EXIT_FAIL;
+		goto fail;
 	}
 	if (dev->revoked_ms) {
 		char when[CB_CLOCK_UTC_BUF];
@@ -283,61 +569,14 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 		       "events it made before then are taken\n",
 		       dev->id, when);
 	}
-	printf("bundle from device %s (%s%s, %s %s): %d event%s: %d "
-	       "accepted, %d duplicate, %d rejected\n",
+	printf("bundle from device %s (%s%s, %s %s): %ld event%s: %ld "
+	       "accepted, %ld duplicate, %ld rejected\n",
 	       dev->id, dev->site[0] ? "site " : "central role", dev->site,
-	       dev->role, dev->user, cJSON_GetArraySize(b->events),
-	       cJSON_GetArraySize(b->events) == 1 ? "" : "s",
-	       cJSON_GetObjectItem(push, "accepted")->valueint,
-	       cJSON_GetObjectItem(push, "duplicate")->valueint,
-	       cJSON_GetObjectItem(push, "rejected")->valueint);
-	reply = cJSON_CreateObject();
-	pages = cJSON_CreateArray();
-	cb_clock_format_utc(cb_clock_now_ms(), created);
-	if (!reply || !pages ||
-	    !cJSON_AddStringToObject(reply, "format", CB_REPLY_MAGIC) ||
-	    !cJSON_AddStringToObject(reply, "device", dev->id) ||
-	    !cJSON_AddStringToObject(reply, "study", c->study) ||
-	    !cJSON_AddStringToObject(reply, "bundle_sha256", bundle_sha256) ||
-	    !cJSON_AddStringToObject(reply, "created", created)) {
-		cJSON_Delete(reply);
-		cJSON_Delete(pages);
-		cJSON_Delete(push);
-		return srv_error("out of memory");
-	}
-	cJSON_AddItemToObject(reply, "push", push);
-	cJSON_AddItemToObject(reply, "pull", pages);
-	if (dev->revoked_ms)
-		rc = empty_page(b->cursor, pages, &err);
-	else
-		rc = pull_all(c, dev, b->since, pages, &pulled, &err);
-	/* A site device's lease, as GET /v1/slots gives it. */
-	if (!rc && !dev->revoked_ms && dev->site[0] &&
-	    cb_role_is_site(dev->role)) {
-		cJSON *slots = NULL;
-
-		rc = srv_slots_lease(c->store, dev, srv_slots_lease_size(),
-				     &slots, &err);
-		if (!rc)
-			cJSON_AddItemToObject(reply, "slots", slots);
-	}
-	/* The people the device may hold, as GET /v1/users gives them. */
-	if (!rc && !dev->revoked_ms) {
-		cJSON *users = NULL;
-
-		rc = srv_core_users(c, dev, &users, &err);
-		if (!rc)
-			cJSON_AddItemToObject(reply, "users", users);
-	}
-	if (!rc) {
-		payload = cJSON_PrintUnformatted(reply);
-		if (!payload)
-			rc = cb_err_set(&err, CB_ENOMEM, "out of memory");
-	}
-	cJSON_Delete(reply);
+	       dev->role, dev->user, b->nevents, b->nevents == 1 ? "" : "s",
+	       a.counts[0], a.counts[1], a.counts[2]);
+	rc = reply_tail(&a, b, &pulled);
 	if (!rc)
-		rc = write_reply(dir, out, dev->id, payload, &err);
-	free(payload);
+		rc = reply_close(&r);
 	if (rc) {
 		fprintf(stderr,
 			"casebookd: error: %s\n"
@@ -345,38 +584,114 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 			"importing it again writes the reply (they "
 			"are duplicates then)\n",
 			err.msg);
-		return SRV_EXIT_FAIL;
+		goto fail;
 	}
+	reply_free(&r);
+	cJSON_Delete(a.batch);
 	printf("reply for device %s in %s: %ld event%s to pull\n", dev->id, out,
 	       pulled, pulled == 1 ? "" : "s");
 	return SRV_EXIT_OK;
+fail:
+	reply_free(&r);
+	cJSON_Delete(a.batch);
+	return SRV_EXIT_FAIL;
 }
 
-/* Check the bundle in buf, then apply it. */
+/*
+ * Pass 1: the device's signature over the file (its magic and device
+ * lines, then the payload from `payload_at`) and the whole file's
+ * SHA-256, in one read. 0, CB_EAUTH, or CB_EIO/CB_ENOMEM.
+ */
+static int verify_file(int fd, const char *device,
+		       const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
+		       const unsigned char sig[CB_SIGNATURE_BYTES],
+		       long long payload_at, char sum[CB_HASH_HEX_SIZE],
+		       struct cb_err *err)
+{
+	struct cb_verify_stream *v = NULL;
+	struct cb_sha256_stream *h = NULL;
+	char buf[1 << 16];
+	long long at = 0;
+	ssize_t n;
+	int rc;
+
+	rc = cb_verify_stream_new(pk, sig, &v, err);
+	if (!rc)
+		rc = cb_sha256_stream_new(&h, err);
+	if (!rc && lseek(fd, 0, SEEK_SET) < 0)
+		rc = cb_err_set(err, CB_EIO, "reading the bundle: %s",
+				strerror(errno));
+	if (!rc) {
+		cb_verify_stream_update(v, CB_BUNDLE_MAGIC "\n",
+					strlen(CB_BUNDLE_MAGIC) + 1);
+		cb_verify_stream_update(v, device, strlen(device));
+		cb_verify_stream_update(v, "\n", 1);
+	}
+	while (!rc && (n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = cb_err_set(err, CB_EIO, "reading the bundle: %s",
+					strerror(errno));
+			break;
+		}
+		cb_sha256_stream_update(h, buf, (size_t)n);
+		if (at + n > payload_at) {
+			long long skip = at < payload_at ? payload_at - at : 0;
+
+			cb_verify_stream_update(v, buf + skip,
+						(size_t)(n - skip));
+		}
+		at += n;
+	}
+	if (!rc)
+		rc = cb_verify_stream_final(v, err);
+	if (!rc)
+		cb_sha256_stream_final_hex(h, sum);
+	cb_verify_stream_free(v);
+	cb_sha256_stream_free(h);
+	return rc;
+}
+
+/* 1 when the file at `path` starts with the magic line of version 1. */
+static int is_v1(const char *path)
+{
+	char head[64];
+	size_t ml = strlen(CB_BUNDLE_MAGIC_V1);
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, head, ml + 1);
+	close(fd);
+	return n == (ssize_t)(ml + 1) && !memcmp(head, CB_BUNDLE_MAGIC_V1, ml) &&
+	       head[ml] == '\n';
+}
+
+/* Check the bundle at `path`, then apply it. */
 static int import(struct srv_core *c, const char *dir, const char *out,
-		  const char *buf, size_t len, int max_age_days, int handover)
+		  const char *path, int max_age_days, int handover)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES];
 	char device[SRV_ID_HEX + 1], sum[CB_HASH_HEX_SIZE];
 	struct srv_device dev;
 	struct bundle b;
 	struct cb_err err;
-	const char *payload;
-	size_t plen, tlen;
-	char *text;
-	cJSON *j;
-	int rc;
+	long long payload_at = 0;
+	int fd = -1, rc;
 
 	cb_err_clear(&err);
-	if (len > strlen(CB_BUNDLE_MAGIC_V1) &&
-	    !memcmp(buf, CB_BUNDLE_MAGIC_V1 "\n",
-		    strlen(CB_BUNDLE_MAGIC_V1) + 1))
+	if (is_v1(path))
 		return refuse("this bundle is of an older format (%s); nothing "
 			      "was applied: export it again with this "
 			      "version of casebook (%s)",
 			      CB_BUNDLE_MAGIC_V1, CB_BUNDLE_MAGIC);
-	if (cb_bundle_split(CB_BUNDLE_MAGIC, buf, len, device, sig, &payload,
-			    &plen))
+	rc = cb_bundle_in_open(path, CB_BUNDLE_MAGIC, device, sig, &fd,
+			       &payload_at, &err);
+	if (rc == CB_EIO)
+		return srv_fail(&err);
+	if (rc)
 		return refuse("this is not a bundle (%s: a header line, the "
 			      "device id, the signature, then the payload); "
 			      "it is damaged or not made by 'casebook bundle "
@@ -384,41 +699,57 @@ static int import(struct srv_core *c, const char *dir, const char *out,
 			      CB_BUNDLE_MAGIC);
 	rc = srv_store_device_get(c->store, device, &dev, &err);
 	if (rc == CB_ENOTFOUND)
-		return refuse("device %s is not registered (as HTTP 401 "
-			      "unknown_device)",
-			      device);
+		rc = refuse("device %s is not registered (as HTTP 401 "
+			    "unknown_device)",
+			    device);
+	else if (rc)
+		rc = srv_fail(&err);
+	else if (dev.revoked_ms && !handover)
+		rc = refuse("device %s has been revoked (as HTTP 403 "
+			    "device_revoked); an administrator can take "
+			    "over its unsynced data with --handover",
+			    device);
+	else if (!dev.revoked_ms && handover)
+		rc = refuse("device %s is not revoked: --handover is only "
+			    "for a revoked device's data (import this "
+			    "bundle without it)",
+			    device);
 	if (rc)
-		return srv_fail(&err);
-	if (dev.revoked_ms && !handover)
-		return refuse("device %s has been revoked (as HTTP 403 "
-			      "device_revoked); an administrator can take "
-			      "over its unsynced data with --handover",
-			      device);
-	if (!dev.revoked_ms && handover)
-		return refuse("device %s is not revoked: --handover is only "
-			      "for a revoked device's data (import this "
-			      "bundle without it)",
-			      device);
-	text = cb_bundle_signed_text(CB_BUNDLE_MAGIC, device, payload, plen,
-				     &tlen);
-	if (!text)
-		return srv_error("out of memory");
-	rc = cb_verify_ph(dev.pk, text, tlen, sig, &err);
-	free(text);
-	if (rc)
-		return refuse("the signature does not verify with the key of "
-			      "device %s: the bundle was altered or damaged "
-			      "after export, or not made by that device",
-			      device);
-	j = cb_json_parse(payload, plen, BUNDLE_MAX, "bundle payload", &err);
-	if (!j)
-		return refuse("%s", err.msg);
-	rc = check_payload(j, c, device, cb_clock_now_ms(), max_age_days, &b);
-	if (!rc) {
-		cb_sha256_hex(buf, len, sum);
-		rc = apply(c, dir, out, &dev, &b, sum);
+		goto out;
+	rc = verify_file(fd, device, dev.pk, sig, payload_at, sum, &err);
+	if (rc == CB_EAUTH) {
+		rc = refuse("the signature does not verify with the key of "
+			    "device %s: the bundle was altered or damaged "
+			    "after export, or not made by that device",
+			    device);
+		goto out;
 	}
-	cJSON_Delete(j);
+	if (rc) {
+		rc = srv_fail(&err);
+		goto out;
+	}
+	memset(&b, 0, sizeof(b));
+	if (lseek(fd, (off_t)payload_at, SEEK_SET) < 0) {
+		cb_err_set(&err, CB_EIO, "reading the bundle: %s",
+			   strerror(errno));
+		rc = srv_fail(&err);
+		goto out;
+	}
+	rc = cb_jstream_walk(fd, bundle_open, BUNDLE_VALUE_MAX,
+			     "bundle payload", check_value, &b, &err);
+	if (rc == CB_EIO || rc == CB_ENOMEM) {
+		rc = srv_fail(&err);
+		goto out;
+	}
+	if (rc) {
+		rc = refuse("%s", err.msg);
+		goto out;
+	}
+	rc = check_payload(&b, c, device, cb_clock_now_ms(), max_age_days);
+	if (!rc)
+		rc = apply(c, dir, out, &dev, &b, fd, payload_at, sum);
+out:
+	close(fd);
 	return rc;
 }
 
@@ -430,8 +761,6 @@ int cmd_bundle(int argc, char **argv)
 	int handover;
 	struct srv_core core;
 	struct cb_err err;
-	char *buf = NULL;
-	size_t len = 0;
 	long age = BUNDLE_AGE_DEFAULT, lease = SRV_SLOTS_LEASE;
 	int npos, rc;
 
@@ -452,20 +781,19 @@ int cmd_bundle(int argc, char **argv)
 		return rc;
 	srv_slots_set_lease((unsigned)lease);
 	cb_err_clear(&err);
-	if (cb_file_read(pos[0], BUNDLE_MAX, &buf, &len, &err))
-		return srv_fail(&err);
-	if (srv_lock_data(vals[0], "bundle import", &err)) {
-		free(buf);
+	if (access(pos[0], R_OK)) {
+		cb_err_set(&err, CB_EIO, "cannot read %s: %s", pos[0],
+			   strerror(errno));
 		return srv_fail(&err);
 	}
+	if (srv_lock_data(vals[0], "bundle import", &err))
+		return srv_fail(&err);
 	rc = srv_core_open(&core, vals[0], &err);
 	if (rc) {
-		free(buf);
 		srv_core_close(&core);
 		return srv_fail(&err);
 	}
-	rc = import(&core, vals[0], vals[1], buf, len, (int)age, handover);
+	rc = import(&core, vals[0], vals[1], pos[0], (int)age, handover);
 	srv_core_close(&core);
-	free(buf);
 	return rc;
 }

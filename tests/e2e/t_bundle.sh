@@ -381,6 +381,34 @@ fi
 expect_rc "the twin applies the hand-over reply" 0 "$CB" --home "$A2" bundle import "$T/rah"
 check "only the twin's quarantine is left unsynced" "$Q_H" "$(unsynced "$A2")"
 
+# A bundle larger than one push batch (1,000 events): imported in
+# batches, its verdicts all in the reply, in order, and importing it again
+# gives duplicates for what was stored.
+people eve:coordinator:KR01
+start_server
+E="$T/e"
+expect_rc "device E registers" 0 "$CB" --home "$E" init --server "$URL" \
+	--token "$(tok --site KR01 --role coordinator)" --user eve
+stop_server
+SE=$("$CB" --home "$E" subject add 2>/dev/null)
+CASEBOOK_TEST_HOOKS=1 "$CBH" --home "$E" store test-events "$SE" 2100 bulk >/dev/null 2>&1
+"$CB" --home "$E" bundle export "$T/be" >/dev/null 2>&1
+NE=$(events "$D")
+expect_rc "a bundle of 2,101 events imports" 0 \
+	"$CBD" bundle import --data "$D" "$T/be" --reply "$T/re"
+expect_out "every batch's verdicts are counted" "2101 events: 1 accepted, 0 duplicate, 2100 rejected"
+check "the server took the creation only" "$((NE + 1))" "$(events "$D")"
+check "the reply holds one verdict per event, in order" "2101 $SE" \
+	"$(python3 -c 'import json,sys
+t=open(sys.argv[1]).read().split("\n",3)[3]
+r=json.loads(t)["push"]["results"]
+print(len(r), "ok" if r[0]["status"]=="accepted" and all(x["status"]=="rejected" for x in r[1:]) else "bad")' "$T/re" | sed "s/ok/$SE/")"
+expect_rc "E applies the reply" 0 "$CB" --home "$E" bundle import "$T/re"
+check "the rejected ones are in E's quarantine" 2100 "$(quarantined "$E")"
+expect_rc "the same bundle again" 0 \
+	"$CBD" bundle import --data "$D" "$T/be" --reply "$T/re2"
+expect_out "again: the stored one is a duplicate" "2101 events: 0 accepted, 1 duplicate, 2100 rejected"
+
 if [ -n "$KEYHEX" ] && grep -rqF "$KEYHEX" "$T/server.log" "$T/out" "$T/err" "$T/r1" "$T/b1"; then
 	fail "the server key is never logged" "found in a log or file"
 else

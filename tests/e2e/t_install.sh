@@ -79,6 +79,11 @@ expect_rc "the installed casebookd runs" 0 "$P/bin/casebookd" --version
 expect_rc "install into a DESTDIR" 0 "$TOP/scripts/install.sh" "$CASEBOOK_BIN" "$T/man" "$T/dest" /usr
 check "the staged unit runs the final path" 1 \
 	"$(grep -c '^ExecStart=/usr/bin/casebookd serve' "$T/dest/usr/lib/systemd/system/casebookd.service")"
+# A PREFIX the unit cannot hold is refused before anything is installed.
+expect_rc "a relative PREFIX refused" 2 "$TOP/scripts/install.sh" "$CASEBOOK_BIN" "$T/man" "$T/rel" usr/local
+expect_out "a relative PREFIX: why" "must be an absolute path"
+expect_rc "a PREFIX with a space refused" 2 "$TOP/scripts/install.sh" "$CASEBOOK_BIN" "$T/man" "$T/sp" "/opt/case book"
+check "nothing installed for a refused PREFIX" 0 "$(find "$T/rel" "$T/sp" 2>/dev/null | wc -l)"
 
 # ---- bash completion -------------------------------------------------------------------
 

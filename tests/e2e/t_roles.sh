@@ -402,7 +402,7 @@ row_cmd() {
 		;;
 	sign) on "$_d" sign "$S" BL VAS --meaning reviewed ;;
 	unblind)
-		on "$_d" unblind "$S" --reason matrix --codebreak-file sheet.pass
+		on "$_d" unblind "$S" --reason matrix --yes --codebreak-file sheet.pass
 		_rc=$?
 		# The investigator's own code-break is the one place an arm may
 		# be shown: kept apart as the scanner's positive control.

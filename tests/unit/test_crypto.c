@@ -892,6 +892,20 @@ static void test_hash_vectors(void)
 	cb_sha256_hex("abc", 3, hex);
 	T_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223"
 		      "b00361a396177a9cb410ff61f20015ad");
+	/* the same in pieces */
+	{
+		struct cb_sha256_stream *h;
+		struct cb_err err;
+
+		T_EQ_INT(cb_sha256_stream_new(&h, &err), 0);
+		cb_sha256_stream_update(h, "a", 1);
+		cb_sha256_stream_update(h, "", 0);
+		cb_sha256_stream_update(h, "bc", 2);
+		cb_sha256_stream_final_hex(h, hex);
+		cb_sha256_stream_free(h);
+		T_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223"
+			      "b00361a396177a9cb410ff61f20015ad");
+	}
 	cb_hash_hex("", 0, hex);
 	T_EQ_STR(hex, "0e5751c026e543b2e8ab2eb06099daa1"
 		      "d1e5df47778f7787faab45cdf12fe3a8");
