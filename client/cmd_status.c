@@ -290,8 +290,9 @@ static void status_text(const cJSON *root)
 #ifdef CASEBOOK_TEST_HOOKS
 /*
  * For tests of this command without a server: `casebook status test-set
- * sync.last VALUE` writes the setting a sync writes, and `status test-set
- * sync.quarantine JSON` quarantines each {"id","code","reason"} of the
+ * sync.last VALUE` (or sync.store, the server's store id) writes the
+ * setting a sync writes, and `status test-set sync.quarantine JSON`
+ * quarantines each {"id","code","reason"} of the
  * JSON array as a rejected push would. Like the store's test hooks, only
  * in the test build of casebook and only with CASEBOOK_TEST_HOOKS=1.
  */
@@ -304,9 +305,10 @@ static int status_test_set(int argc, char **argv, struct cli_global *g)
 	int rc;
 
 	if (argc != 4 || (strcmp(argv[2], "sync.quarantine") &&
-			  strcmp(argv[2], STATUS_META_LAST_SYNC)))
-		return cli_usage("status", "test-set sync.quarantine|sync.last "
-					   "VALUE");
+			  strcmp(argv[2], STATUS_META_LAST_SYNC) &&
+			  strcmp(argv[2], "sync.store")))
+		return cli_usage("status", "test-set sync.quarantine|sync.last|"
+					   "sync.store VALUE");
 	if (!strcmp(argv[2], "sync.quarantine")) {
 		q = cJSON_Parse(argv[3]);
 		if (!cJSON_IsArray(q)) {

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "json.h"
 
 int lease_meta_load(struct store *st, const char *key, int array, cJSON **out,
@@ -179,6 +180,21 @@ static int slot_used(const cJSON *used, const char *randno)
 	return 0;
 }
 
+/* 1 when the site's slot `randno` is known used by a subject. */
+static int slot_assigned(const cJSON *lease, const char *randno)
+{
+	const cJSON *o;
+
+	cJSON_ArrayForEach(o, cb_json_arr(lease, "assigned"))
+	{
+		const char *r = cb_json_str(o, "randno");
+
+		if (r && !strcmp(r, randno))
+			return 1;
+	}
+	return 0;
+}
+
 const cJSON *lease_next_slot(const cJSON *lease, const cJSON *used,
 			     const char *cell)
 {
@@ -201,4 +217,55 @@ const cJSON *lease_next_slot(const cJSON *lease, const cJSON *used,
 		}
 	}
 	return best;
+}
+
+/* 1 when `s` needs no escaping in a URL query. */
+static int url_plain(const char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '.' ||
+		      *s == '_' || *s == '~'))
+			return 0;
+	return 1;
+}
+
+int lease_held(struct store *st, char **out, size_t max, struct cb_err *err)
+{
+	cJSON *lease = NULL, *used = NULL;
+	const cJSON *o, *arr;
+	struct cb_buf b;
+	int rc;
+
+	*out = NULL;
+	rc = lease_meta_load(st, LEASE_META, 0, &lease, err);
+	if (!rc)
+		rc = lease_meta_load(st, LEASE_META_USED, 1, &used, err);
+	cb_buf_init(&b, max + 1);
+	arr = rc ? NULL : cb_json_arr(lease, "lease");
+	cJSON_ArrayForEach(o, arr)
+	{
+		const char *randno = cb_json_str(o, "randno");
+
+		if (!randno || !url_plain(randno) || slot_used(used, randno) ||
+		    slot_assigned(lease, randno))
+			continue;
+		if (cb_buf_len(&b) + strlen(randno) + 1 > max)
+			break;
+		if (cb_buf_len(&b))
+			rc = cb_buf_addc(&b, ',', err);
+		if (!rc)
+			rc = cb_buf_addstr(&b, randno, err);
+		if (rc)
+			break;
+	}
+	cJSON_Delete(lease);
+	cJSON_Delete(used);
+	if (!rc) {
+		*out = cb_buf_take(&b, NULL);
+		if (!*out)
+			rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+	}
+	cb_buf_free(&b);
+	return rc;
 }

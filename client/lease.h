@@ -57,4 +57,13 @@ int lease_save(struct store *st, const cJSON *reply, struct cb_err *err);
 const cJSON *lease_next_slot(const cJSON *lease, const cJSON *used,
 			     const char *cell);
 
+/*
+ * The slots leased to this device that it has not used (nor seen used
+ * by a subject of its site), as randomization numbers separated by
+ * commas, at most `max` bytes (those that need URL escaping left out),
+ * into a malloc'd *out ("" for none): what it tells a server whose
+ * leases are paused after a restore (GET /v1/slots?held=, docs/api.md).
+ */
+int lease_held(struct store *st, char **out, size_t max, struct cb_err *err);
+
 #endif

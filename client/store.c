@@ -37,6 +37,7 @@
  */
 #include "store.h"
 #include "store_int.h"
+#include "buf.h"
 #include "clock.h"
 #include "db.h"
 #include "event.h"
@@ -1403,8 +1404,10 @@ static int event_flags_get(struct store *st, const char *id, int64_t *seq,
 	return rc;
 }
 
-int store_event_flag(struct store *st, const char *id, int add,
-		     unsigned char *subject, struct cb_err *err)
+/* Set flag bits `add` and clear bits `clear` of event `id`. */
+static int event_flags_change(struct store *st, const char *id, int add,
+			      int clear, unsigned char *subject,
+			      struct cb_err *err)
 {
 	unsigned char tag[CB_KEYED_HASH_BYTES], hash[CB_KEYED_HASH_BYTES];
 	sqlite3_stmt *s;
@@ -1416,7 +1419,7 @@ int store_event_flag(struct store *st, const char *id, int add,
 		return rc;
 	if (subject)
 		memcpy(subject, hash, CB_KEYED_HASH_BYTES);
-	now = flags | add;
+	now = (flags | add) & ~clear;
 	if (now == flags)
 		return 0;
 	rc = store_write_point(st, err);
@@ -1437,6 +1440,70 @@ int store_event_flag(struct store *st, const char *id, int add,
 	st->tally.flag[now]++;
 	st->tally_dirty = 1;
 	return 0;
+}
+
+int store_event_flag(struct store *st, const char *id, int add,
+		     unsigned char *subject, struct cb_err *err)
+{
+	return event_flags_change(st, id, add, 0, subject, err);
+}
+
+/* The ids of this device's synced events (store_requeue_own). */
+struct own_ids {
+	const char *device;
+	char (*ids)[CB_ID_HEX_LEN + 1];
+	size_t n, cap;
+	struct cb_err *err;
+};
+
+static int collect_own(void *ctx, const struct store_event *ev)
+{
+	struct own_ids *o = ctx;
+	struct cb_event e;
+	int rc, mine;
+
+	if (!ev->synced || ev->quarantined)
+		return 0;
+	cb_event_init(&e);
+	rc = cb_event_parse(ev->json, ev->len, &e, o->err);
+	mine = !rc && e.device && !strcmp(e.device, o->device);
+	cb_event_release(&e);
+	if (rc)
+		return rc;
+	if (!mine)
+		return 0;
+	rc = cb_array_grow((void **)&o->ids, &o->cap, o->n + 1, sizeof(*o->ids),
+			   (size_t)-1 / sizeof(*o->ids), "events to send again",
+			   o->err);
+	if (rc)
+		return rc;
+	snprintf(o->ids[o->n], sizeof(o->ids[o->n]), "%s", ev->id);
+	o->n++;
+	return 0;
+}
+
+int store_requeue_own(struct store *st, int64_t *n, struct cb_err *err)
+{
+	struct own_ids o = {st->device_id, NULL, 0, 0, err};
+	size_t i;
+	int rc, own;
+
+	*n = 0;
+	if (store_need_key(st, err))
+		return err->code;
+	rc = store_begin_own(st, &own, err);
+	if (rc)
+		return rc;
+	/* Gathered first, changed after: the scan is not disturbed by the
+	 * rows it visits changing under it. */
+	rc = store_each_event(st, NULL, STORE_ITER_ALL, collect_own, &o, err);
+	for (i = 0; !rc && i < o.n; i++)
+		rc =
+		    event_flags_change(st, o.ids[i], 0, FLAG_SYNCED, NULL, err);
+	if (!rc)
+		*n = (int64_t)o.n;
+	free(o.ids);
+	return store_finish_own(st, own, rc, err);
 }
 
 int store_mark_synced(struct store *st, const char *id, struct cb_err *err)

@@ -385,6 +385,16 @@ int store_each_subject(struct store *st, store_subject_fn fn, void *ctx,
 /* Mark the event `id` as synced. CB_ENOTFOUND for an unknown id. */
 int store_mark_synced(struct store *st, const char *id, struct cb_err *err);
 
+/*
+ * Mark every event this device made (its "device" is this store's
+ * device id) that is synced as unsynced again, quarantined ones left as
+ * they are: the server went back to a backup (its store id changed) and
+ * may lack them, so the next push sends them again (the server answers
+ * "duplicate" for those it has). *n gets how many. Runs in the caller's
+ * transaction or its own.
+ */
+int store_requeue_own(struct store *st, int64_t *n, struct cb_err *err);
+
 /* What the store holds, from its sealed tally as last committed. */
 struct store_counts {
 	int64_t events;	     /* every stored event */

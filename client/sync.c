@@ -115,6 +115,69 @@ static char *rejection_text(const cJSON *reason, const cJSON *checks)
 	return cb_buf_take(&b, NULL);
 }
 
+/* ---- The server's store id -------------------------------------------- */
+
+/*
+ * Compare the store id of a push or pull answer with the one kept. A
+ * first one is kept; a different one (the server went back to a backup)
+ * queues this device's own events again, puts the pull cursor back to
+ * 0 and keeps the new id, in one transaction (the caller's must be
+ * closed), and says so once. *changed gets 1 then. An answer without an
+ * id (an older server) changes nothing.
+ */
+static int note_store(struct store *st, const cJSON *reply,
+		      struct sync_stats *s, int *changed, struct cb_err *err)
+{
+	const char *id = cb_json_str(reply, "store");
+	char *kept = NULL;
+	size_t klen = 0;
+	int64_t n = 0;
+	int rc;
+
+	*changed = 0;
+	if (!id)
+		return 0;
+	if (strlen(id) != CB_ID_HEX_LEN || !cb_id_valid(id))
+		return cb_err_set(err, CB_EINVAL,
+				  "the server's answer has a bad store id");
+	rc = store_meta_get(st, SYNC_META_STORE, &kept, &klen, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+	} else if (rc) {
+		return rc;
+	} else if (!strcmp(kept, id)) {
+		free(kept);
+		return 0;
+	}
+	rc = store_begin(st, err);
+	if (!rc && kept)
+		rc = store_requeue_own(st, &n, err);
+	if (!rc && kept)
+		rc = store_meta_set(st, SYNC_META_CURSOR, "0", 1, err);
+	if (!rc)
+		rc = store_meta_set(st, SYNC_META_STORE, id, strlen(id), err);
+	if (!rc)
+		rc = store_commit(st, err);
+	else
+		store_rollback(st);
+	if (!rc && kept) {
+		*changed = 1;
+		s->store_changed = 1;
+		s->resent += (size_t)n;
+		s->to_push += (size_t)n;
+		fprintf(
+		    stderr,
+		    "casebook: the server's store is not the one this "
+		    "laptop last synced with (%.8s..., now %.8s...): it was "
+		    "restored from a backup. This laptop sends its %lld "
+		    "event%s again (the server skips what it has) and pulls "
+		    "everything from the start.\n",
+		    kept, id, (long long)n, n == 1 ? "" : "s");
+	}
+	free(kept);
+	return rc;
+}
+
 /* ---- Push ----------------------------------------------------------- */
 
 static void progress(const struct sync_opts *o, const struct sync_stats *s,
@@ -306,7 +369,17 @@ static int push(struct store *st, struct net *n, const struct sync_opts *o,
 			rc = err->code ? err->code : CB_EINVAL;
 			break;
 		}
-		rc = apply_results(st, &b, reply, s, err);
+		{
+			int changed = 0;
+
+			rc = note_store(st, reply, s, &changed, err);
+			/* From the start of the queue again: the events
+			 * queued anew come before this batch. */
+			if (changed)
+				b.last = 0;
+		}
+		if (!rc)
+			rc = apply_results(st, &b, reply, s, err);
 		cJSON_Delete(reply);
 		progress(o, s, "push");
 	}
@@ -458,6 +531,47 @@ static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
 			in_tx = 0;
 			break;
 		}
+		{
+			const char *id = cb_json_str(reply, "store");
+			char *kept = NULL;
+			size_t klen = 0;
+			int changed = 0;
+
+			/* Another store than the one the cursor is of: the
+			 * pages not committed yet go, and the pull starts
+			 * again from 0 (note_store). */
+			if (id && in_tx &&
+			    (store_meta_get(st, SYNC_META_STORE, &kept, &klen,
+					    err) ||
+			     strcmp(kept, id))) {
+				cb_err_clear(err);
+				store_rollback(st);
+				derive_cache_forget(dc);
+				in_tx = 0;
+				held = 0;
+			}
+			free(kept);
+			if (!in_tx)
+				rc = note_store(st, reply, s, &changed, err);
+			if (!rc && changed) {
+				char *zero = strdup("0");
+
+				cJSON_Delete(reply);
+				if (!zero) {
+					rc = cb_err_set(err, CB_ENOMEM,
+							"out of memory");
+					break;
+				}
+				free(cursor);
+				cursor = zero;
+				more = 1;
+				continue;
+			}
+			if (rc) {
+				cJSON_Delete(reply);
+				break;
+			}
+		}
 		if (!in_tx) {
 			rc = store_begin(st, err);
 			in_tx = !rc;
@@ -514,7 +628,8 @@ static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
 
 /* Fetch and keep the device's randomization lease (GET /v1/slots). */
 static int fetch_slots(struct store *st, struct net *n,
-		       const struct sync_opts *o, struct cb_err *err)
+		       const struct sync_opts *o, struct sync_stats *s,
+		       struct cb_err *err)
 {
 	struct net_reply r;
 	cJSON *reply;
@@ -529,6 +644,48 @@ static int fetch_slots(struct store *st, struct net *n,
 		/* a server without randomization, or a role without slots */
 		net_reply_free(&r);
 		return 0;
+	}
+	if (r.status == 409) {
+		char code[64], msg[600];
+
+		net_error_code(&r, code, sizeof(code));
+		if (!strcmp(code, SYNC_CODE_LEASES_PAUSED)) {
+			char *held = NULL, *query;
+			size_t qn;
+
+			/* The slots held stay usable; only new ones wait.
+			 * The server is told which this device holds: its
+			 * record of them may predate their lease. */
+			net_error_message(&r, msg, sizeof(msg));
+			net_reply_free(&r);
+			rc = lease_held(st, &held, SYNC_HELD_MAX, err);
+			if (rc)
+				return rc;
+			qn = strlen(held) + 8;
+			query = held[0] ? malloc(qn) : NULL;
+			if (query) {
+				snprintf(query, qn, "held=%s", held);
+				rc = sync_request(n, o, "GET", "/v1/slots",
+						  query, NULL, 0, st, &r, err);
+				if (!rc && r.status == 409)
+					net_error_message(&r, msg, sizeof(msg));
+				if (!rc)
+					net_reply_free(&r);
+			} else if (held[0]) {
+				rc =
+				    cb_err_set(err, CB_ENOMEM, "out of memory");
+			}
+			free(query);
+			free(held);
+			if (rc)
+				return rc;
+			s->leases_paused = 1;
+			fprintf(stderr,
+				"casebook: warning: no new randomization slots "
+				"for now: %s\n",
+				msg);
+			return 0;
+		}
 	}
 	if (r.status != 200) {
 		char msg[300];
@@ -653,10 +810,17 @@ int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	rc = store_protocol_load(st, &p, err);
 	if (!rc)
 		rc = push(st, n, o, stats, err);
-	if (!rc)
+	if (!rc) {
+		int before = stats->store_changed;
+
 		rc = pull(st, p, n, o, stats, err);
+		/* The pull found the store changed: what it queued again
+		 * goes now. */
+		if (!rc && stats->store_changed && !before)
+			rc = push(st, n, o, stats, err);
+	}
 	if (!rc)
-		rc = fetch_slots(st, n, o, err);
+		rc = fetch_slots(st, n, o, stats, err);
 	if (!rc)
 		rc = fetch_users(st, n, o, err);
 	if (o->progress)

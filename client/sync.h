@@ -56,6 +56,15 @@
  * answer as received), pulled at every sync: `user add` and `sign` read
  * it offline (sync_person). */
 #define SYNC_META_USERS "sync.users"
+/* The server's store id (32 hex) as the last push or pull answer gave it
+ * ("store", docs/api.md): a new one means the server was restored from a
+ * backup (see sync_run). */
+#define SYNC_META_STORE "sync.store"
+
+/* The server's refusal code while new slot leases are paused, and the
+ * most bytes of slots held a device then tells it (lease_held). */
+#define SYNC_CODE_LEASES_PAUSED "leases_paused"
+#define SYNC_HELD_MAX 4000
 
 /* The server's rejection code for an event stamped too far ahead. */
 #define SYNC_CODE_CLOCK "clock"
@@ -85,13 +94,28 @@ struct sync_stats {
 	size_t pulled;	    /* events received */
 	size_t stored;	    /* of which new to this device */
 	size_t quarantined; /* events in quarantine after the sync */
+	size_t resent;	    /* own events queued again: the server's store
+			       changed */
+	int store_changed;  /* the server's store id changed in this sync */
+	int leases_paused;  /* the server refused new slot leases */
 };
 
 /*
  * Push, then pull, then (a site device) refresh the randomization lease
  * (GET /v1/slots, lease_save), then derive every pending subject, with
- * the store unlocked. CB_EUNREACHABLE when the server cannot be reached
- * after the retries; CB_EAUTH or CB_EFORBIDDEN when it refuses this
+ * the store unlocked. The store id of every push and pull answer is
+ * compared with the one kept (SYNC_META_STORE; the first one seen is
+ * kept): when it differs, the server was restored from a backup and may
+ * lack what this device sent it since, so every event this device made
+ * is queued again (store_requeue_own; the server answers "duplicate"
+ * for those it has), the pull cursor goes back to 0 (events already
+ * held are skipped), the new id is kept, a note goes to stderr once,
+ * and the push and pull go on from there (a change seen by the pull is
+ * followed by a second push). A lease refused because the server paused
+ * new leases (SYNC_CODE_LEASES_PAUSED) keeps the slots held, tells the
+ * server which they are (GET /v1/slots?held=, lease_held), says so on
+ * stderr and does not fail the sync. CB_EUNREACHABLE when the server cannot be
+ * reached after the retries; CB_EAUTH or CB_EFORBIDDEN when it refuses this
  * device (revoked, unknown); CB_EINVAL for an answer that is not the
  * documented one.
  */

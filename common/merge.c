@@ -585,7 +585,10 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 	/* file it: nothing below can fail */
 	cb_hmap_put(&m->events, copy->id, copy);
 	ptrs_push(&m->evs, copy);
-	m->evs_sorted = 0;
+	/* Events mostly come in clock order: one that sorts after the last
+	 * keeps the list sorted, so walking the events sorts nothing. */
+	if (m->evs.n > 1 && clock_cmp(m->evs.v[m->evs.n - 2], copy) > 0)
+		m->evs_sorted = 0;
 	if (subj) {
 		cb_hmap_put(&m->subjects, subj, subj);
 		ptrs_push(&m->subjectv, subj);
@@ -906,6 +909,15 @@ static int cmp_event_clock(const void *a, const void *b)
 			 *(struct cb_event *const *)b);
 }
 
+/* Sort the events in clock order, when one came out of order. */
+static void sort_events(struct cb_merge *m)
+{
+	if (!m->evs_sorted) {
+		sort_n(m->evs.v, m->evs.n, sizeof(void *), cmp_event_clock);
+		m->evs_sorted = 1;
+	}
+}
+
 /* Settle, then sort whatever the walks need. */
 static int prepare(struct cb_merge *m)
 {
@@ -913,6 +925,7 @@ static int prepare(struct cb_merge *m)
 
 	if (rc)
 		return rc;
+	sort_events(m);
 	if (!m->items_sorted) {
 		sort_n(m->itemv.v, m->itemv.n, sizeof(void *), cmp_item);
 		m->items_sorted = 1;
@@ -920,10 +933,6 @@ static int prepare(struct cb_merge *m)
 	if (!m->forms_sorted) {
 		sort_n(m->formv.v, m->formv.n, sizeof(void *), cmp_form);
 		m->forms_sorted = 1;
-	}
-	if (!m->evs_sorted) {
-		sort_n(m->evs.v, m->evs.n, sizeof(void *), cmp_event_clock);
-		m->evs_sorted = 1;
 	}
 	if (!m->subjects_sorted) {
 		sort_n(m->subjectv.v, m->subjectv.n, sizeof(void *),
@@ -1106,10 +1115,12 @@ int cb_merge_each_event(struct cb_merge *m, const char *subject,
 			void *ctx)
 {
 	size_t i;
-	int rc = prepare(m);
+	int rc;
 
-	if (rc)
-		return rc;
+	/* Only the events: the items and forms are settled and sorted by
+	 * the walks that read them (a rule that looks for the subject's
+	 * first event, once per event checked, sorts nothing else). */
+	sort_events(m);
 	for (i = 0; i < m->evs.n; i++) {
 		const struct cb_event *ev = m->evs.v[i];
 

@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs every Debian package Casebook needs to build and test.
 # Idempotent: when everything is present it does nothing and says so.
-# Runs as root, or through sudo when not root.
+# Runs as root, or through sudo when not root. postgresql is the server
+# the tests start on a socket of their own (tests/tools/pgtest.sh); its
+# package's own cluster is not used.
 set -eu
 
 # clang, libclang-rt-14-dev (libFuzzer and the sanitizer runtimes, only
@@ -14,7 +16,7 @@ set -eu
 PACKAGES="build-essential pkg-config libsqlite3-dev libsodium-dev libcjson-dev
 libcurl4-openssl-dev libmicrohttpd-dev sqlite3 curl libxml2-utils
 python3 expect openssl clang libclang-rt-14-dev llvm groff-base man-db
-bsdextrautils systemd chromium"
+bsdextrautils systemd chromium libpq-dev postgresql"
 
 missing=""
 for p in $PACKAGES; do

@@ -579,8 +579,13 @@ static void handle_slots(struct call *k)
 	}
 	pthread_mutex_lock(&k->core->write_lock);
 	rc = srv_slots_lease(k->core->store, &k->dev, srv_slots_lease_size(),
-			     &reply, &err);
+			     srv_req_arg(r, "held"), &reply, &err);
 	pthread_mutex_unlock(&k->core->write_lock);
+	if (rc == CB_ECONFLICT) {
+		srv_req_error(r, MHD_HTTP_CONFLICT, "leases_paused", "%s",
+			      err.msg);
+		return;
+	}
 	if (rc) {
 		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
 				   "could not lease slots", &err);

@@ -77,7 +77,7 @@ const char cmd_bundle_help[] =
     "second time. Run it with 'casebookd serve' stopped on DIR, like\n"
     "rebuild: a running server would not see the imported events.\n"
     "OUT holds clinical data: keep it as safe as the data directory.\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 imported and OUT written; 1 failure; 2 usage;\n"
     "4 bundle refused (damaged or altered, unknown device, revoked\n"
     "device without --handover or active one with it, another study,\n"
@@ -119,7 +119,7 @@ static const char *const bundle_open[] = {"", "events", NULL};
 struct bundle {
 	char format[64], device[SRV_ID_HEX + 8], study[256], sha256[80],
 	    created[64], cursor[48];
-	int have[6];	/* each of the above seen */
+	int have[6];	 /* each of the above seen */
 	int have_events; /* the events array, whole */
 	long nevents;
 	int64_t created_ms, since;
@@ -127,15 +127,14 @@ struct bundle {
 };
 
 static const char *const bundle_members[] = {
-    "format", "device", "study", "protocol_sha256", "created", "cursor",
-    NULL};
+    "format", "device", "study", "protocol_sha256", "created", "cursor", NULL};
 
 /* Pass 2: each top-level value, checked and kept. */
 static int check_value(void *ctx, const char *path, const cJSON *v)
 {
 	struct bundle *b = ctx;
-	char *const dst[] = {b->format,	 b->device,  b->study,
-			     b->sha256,	 b->created, b->cursor};
+	char *const dst[] = {b->format, b->device,  b->study,
+			     b->sha256, b->created, b->cursor};
 	const size_t cap[] = {sizeof(b->format),  sizeof(b->device),
 			      sizeof(b->study),	  sizeof(b->sha256),
 			      sizeof(b->created), sizeof(b->cursor)};
@@ -272,7 +271,7 @@ static int rput_json(struct reply_out *r, const cJSON *v)
 	return rc;
 }
 
-static int reply_open(struct reply_out *r, const char *dir, const char *out,
+static int reply_open(struct reply_out *r, struct srv_store *s, const char *out,
 		      const char *device, struct cb_err *err)
 {
 	struct cb_sign_keypair kp;
@@ -281,7 +280,7 @@ static int reply_open(struct reply_out *r, const char *dir, const char *out,
 	memset(r, 0, sizeof(*r));
 	r->err = err;
 	cb_buf_init(&r->pending, REPLY_FLUSH);
-	rc = srv_core_key_load(dir, &kp, err);
+	rc = srv_store_key_load(s, &kp, err);
 	if (rc)
 		return rc;
 	rc = cb_sign_stream_new(kp.sk, &r->sign, err);
@@ -449,8 +448,7 @@ static int pull_pages(struct srv_core *c, const struct srv_device *dev,
 
 /* The rest of the reply after the push: the pull, the lease, the
  * people, the end. */
-static int reply_tail(struct applying *a, const struct bundle *b,
-		      long *pulled)
+static int reply_tail(struct applying *a, const struct bundle *b, long *pulled)
 {
 	struct srv_core *c = a->c;
 	const struct srv_device *dev = a->dev;
@@ -487,12 +485,20 @@ static int reply_tail(struct applying *a, const struct bundle *b,
 		cJSON *slots = NULL;
 
 		rc = srv_slots_lease(c->store, dev, srv_slots_lease_size(),
-				     &slots, a->err);
+				     NULL, &slots, a->err);
 		if (!rc)
 			rc = rputs(r, ",\"slots\":");
 		if (!rc)
 			rc = rput_json(r, slots);
 		cJSON_Delete(slots);
+		/* Leases paused after a restore: the reply carries no lease
+		 * (the device keeps the slots it holds), the rest goes. */
+		if (rc == CB_ECONFLICT) {
+			fprintf(stderr, "casebookd: warning: %s\n",
+				a->err->msg);
+			cb_err_clear(a->err);
+			rc = 0;
+		}
 	}
 	/* The people the device may hold, as GET /v1/users gives them. */
 	if (!rc && !dev->revoked_ms) {
@@ -514,9 +520,9 @@ static int reply_tail(struct applying *a, const struct bundle *b,
  * batches stored before it, and importing the bundle again stores the
  * rest (the others are duplicates then).
  */
-static int apply(struct srv_core *c, const char *dir, const char *out,
-		 const struct srv_device *dev, const struct bundle *b,
-		 int fd, long long payload_at, const char *bundle_sha256)
+static int apply(struct srv_core *c, const char *out,
+		 const struct srv_device *dev, const struct bundle *b, int fd,
+		 long long payload_at, const char *bundle_sha256)
 {
 	struct reply_out r;
 	struct applying a;
@@ -531,7 +537,7 @@ static int apply(struct srv_core *c, const char *dir, const char *out,
 	a.r = &r;
 	a.err = &err;
 	a.batch = cJSON_CreateArray();
-	rc = reply_open(&r, dir, out, dev->id, &err);
+	rc = reply_open(&r, c->store, out, dev->id, &err);
 	if (!rc && !a.batch)
 		rc = cb_err_set(&err, CB_ENOMEM, "out of memory");
 	if (!rc)
@@ -665,13 +671,13 @@ static int is_v1(const char *path)
 		return 0;
 	n = read(fd, head, ml + 1);
 	close(fd);
-	return n == (ssize_t)(ml + 1) && !memcmp(head, CB_BUNDLE_MAGIC_V1, ml) &&
-	       head[ml] == '\n';
+	return n == (ssize_t)(ml + 1) &&
+	       !memcmp(head, CB_BUNDLE_MAGIC_V1, ml) && head[ml] == '\n';
 }
 
 /* Check the bundle at `path`, then apply it. */
-static int import(struct srv_core *c, const char *dir, const char *out,
-		  const char *path, int max_age_days, int handover)
+static int import(struct srv_core *c, const char *out, const char *path,
+		  int max_age_days, int handover)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES];
 	char device[SRV_ID_HEX + 1], sum[CB_HASH_HEX_SIZE];
@@ -747,7 +753,7 @@ static int import(struct srv_core *c, const char *dir, const char *out,
 	}
 	rc = check_payload(&b, c, device, cb_clock_now_ms(), max_age_days);
 	if (!rc)
-		rc = apply(c, dir, out, &dev, &b, fd, payload_at, sum);
+		rc = apply(c, out, &dev, &b, fd, payload_at, sum);
 out:
 	close(fd);
 	return rc;
@@ -793,7 +799,7 @@ int cmd_bundle(int argc, char **argv)
 		srv_core_close(&core);
 		return srv_fail(&err);
 	}
-	rc = import(&core, vals[0], vals[1], pos[0], (int)age, handover);
+	rc = import(&core, vals[1], pos[0], (int)age, handover);
 	srv_core_close(&core);
 	return rc;
 }

@@ -19,7 +19,7 @@ const char cmd_device_help[] =
     "list    print every device, one per line: ID, site ('-' for a\n"
     "        central role), device index, role, user, registered, state\n"
     "revoke  refuse every further request from device ID\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 ok; 1 failure (unknown device, no store); 2 usage.\n";
 
 static int print_device(const struct srv_device *d, void *ctx)
@@ -48,7 +48,8 @@ int cmd_device(int argc, char **argv)
 	if (npos < 1 || (strcmp(pos[0], "list") && strcmp(pos[0], "revoke")))
 		return srv_usage("device", "say 'list' or 'revoke'");
 	if (!vals[0])
-		return srv_usage("device", "--data DIR is required");
+		return srv_usage("device",
+				 "--data DIR or --store URL is required");
 	if (!strcmp(pos[0], "list") && npos != 1)
 		return srv_usage("device", "list takes only --data");
 	if (!strcmp(pos[0], "revoke") && npos != 2)

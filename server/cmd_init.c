@@ -23,11 +23,15 @@ const char cmd_init_help[] =
     "replies (docs/bundles.md). The protocol\n"
     "is checked first; every problem found is printed.\n"
     "\n"
+    "With --store URL the same goes into the tables of that PostgreSQL\n"
+    "database, the key included: create the (empty, UTF8) database and\n"
+    "its roles first (docs/OPERATIONS.md).\n"
+    "\n"
     "  --data DIR        the server's data directory\n"
     "  --protocol FILE   the study protocol (JSON, see schemas/README.md)\n"
     "\n"
     "An existing store is never overwritten.\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 created; 1 bad protocol or a store already exists;\n"
     "2 usage.\n";
 
@@ -64,7 +68,7 @@ int cmd_init(int argc, char **argv)
 	rc = srv_store_create(vals[0], p->id, p->source, p->source_len,
 			      p->sha256, &s, &err);
 	/* The key that signs bundle replies (docs/bundles.md). */
-	if (!rc && (rc = srv_core_key_create(vals[0], &err)) == CB_EEXIST)
+	if (!rc && (rc = srv_store_key_create(s, &err)) == CB_EEXIST)
 		rc = 0; /* a key left in DIR is kept */
 	if (rc) {
 		srv_store_close(s);

@@ -1,5 +1,5 @@
 /*
- * cmd_randlist.c - `casebookd randlist import|show`: bring the
+ * cmd_randlist.c - `casebookd randlist import|show|resume-leases`: bring the
  * independent statistician's sealed randomization list into the central
  * store (server/slots.h, docs/randomization.md).
  *
@@ -21,6 +21,7 @@
 const char cmd_randlist_help[] =
     "usage: casebookd randlist import --data DIR LIST.json\n"
     "       casebookd randlist show --data DIR\n"
+    "       casebookd randlist resume-leases --data DIR\n"
     "\n"
     "import verifies the randomization list made by `casebook randlist\n"
     "generate` (its signature and structure), checks it is for this\n"
@@ -35,8 +36,17 @@ const char cmd_randlist_help[] =
     "nothing of it is stored.\n"
     "\n"
     "show prints the slots per site (imported, leased, used) and every\n"
-    "emergency code-break.\n"
+    "emergency code-break, and says when new leases are paused.\n"
     "\n"
+    "resume-leases lets devices lease new slots again after 'casebookd\n"
+    "restore' into an empty data directory paused them (the slots the\n"
+    "lost store leased after the backup are unknown to the restored\n"
+    "one). While paused, each laptop's sync tells the server the slots\n"
+    "it used and holds, which become its own. Run it once every site's\n"
+    "laptops have synced with the restored server: a slot still held by\n"
+    "a laptop that has not synced could be leased to another. It works\n"
+    "while the server runs.\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 ok; 1 failure (bad signature or structure, another\n"
     "study or protocol, a change to an assigned slot); 2 usage.\n";
 
@@ -104,8 +114,37 @@ static int randlist_show(const char *dir)
 	rc = srv_store_open(dir, &s, &err);
 	if (!rc)
 		rc = srv_slots_report(s, stdout, &err);
+	if (!rc) {
+		char why[400];
+
+		rc = srv_store_leases_paused(s, why, sizeof(why), &err);
+		if (rc == 1)
+			printf("new leases       PAUSED (%s): 'casebookd "
+			       "randlist resume-leases' once every site has "
+			       "synced\n",
+			       why);
+		rc = rc < 0 ? rc : 0;
+	}
 	srv_store_close(s);
 	return rc ? srv_fail(&err) : SRV_EXIT_OK;
+}
+
+static int randlist_resume(const char *dir)
+{
+	struct srv_store *s = NULL;
+	struct cb_err err;
+	int rc, was = 0;
+
+	cb_err_clear(&err);
+	rc = srv_store_open(dir, &s, &err);
+	if (!rc)
+		rc = srv_store_leases_resume(s, &was, &err);
+	srv_store_close(s);
+	if (rc)
+		return srv_fail(&err);
+	printf(was ? "new slot leases resumed\n"
+		   : "new slot leases were not paused: nothing changed\n");
+	return SRV_EXIT_OK;
 }
 
 int cmd_randlist(int argc, char **argv)
@@ -115,13 +154,15 @@ int cmd_randlist(int argc, char **argv)
 	int npos = 0, rc;
 
 	if (argc < 2)
-		return srv_usage("randlist", "expected import or show");
+		return srv_usage("randlist",
+				 "expected import, show or resume-leases");
 	rc = srv_parse_opts("randlist", argc - 1, argv + 1, names, vals, pos, 1,
 			    &npos);
 	if (rc)
 		return rc;
 	if (!vals[0])
-		return srv_usage("randlist", "--data DIR is required");
+		return srv_usage("randlist",
+				 "--data DIR or --store URL is required");
 	if (!strcmp(argv[1], "import")) {
 		if (npos != 1)
 			return srv_usage("randlist",
@@ -132,6 +173,12 @@ int cmd_randlist(int argc, char **argv)
 		if (npos)
 			return srv_usage("randlist", "show takes no file");
 		return randlist_show(vals[0]);
+	}
+	if (!strcmp(argv[1], "resume-leases")) {
+		if (npos)
+			return srv_usage("randlist",
+					 "resume-leases takes no file");
+		return randlist_resume(vals[0]);
 	}
 	return srv_usage("randlist", "unknown subcommand '%s'", argv[1]);
 }

@@ -31,7 +31,7 @@ const char cmd_rebuild_help[] =
     "events, in one transaction. Run it with the server stopped. The\n"
     "result is identical to what the server derived as the events\n"
     "arrived ('casebookd dump' to compare).\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 rebuilt; 1 failure (nothing changed); 2 usage.\n";
 
 const char cmd_dump_help[] =
@@ -52,8 +52,7 @@ const char cmd_dump_help[] =
     "receives (that site's subjects, without unblinded items);\n"
     "--blinded leaves out events with unblinded items, as a blinded\n"
     "central role (data manager, monitor) receives them.\n"
-    "\n"
-    "Exit codes: 0 ok; 1 failure; 2 usage.\n";
+    "\n" SRV_HELP_STORE "Exit codes: 0 ok; 1 failure; 2 usage.\n";
 
 static int data_dir(const char *cmd, int argc, char **argv, const char **dir)
 {
@@ -66,7 +65,7 @@ static int data_dir(const char *cmd, int argc, char **argv, const char **dir)
 	if (rc)
 		return rc;
 	if (!*dir)
-		return srv_usage(cmd, "--data DIR is required");
+		return srv_usage(cmd, "--data DIR or --store URL is required");
 	return 0;
 }
 
@@ -115,7 +114,8 @@ int cmd_dump(int argc, char **argv)
 	if (rc)
 		return rc;
 	if (!values[0])
-		return srv_usage("dump", "--data DIR is required");
+		return srv_usage("dump",
+				 "--data DIR or --store URL is required");
 	if (!canonical && (values[1] || blinded))
 		return srv_usage("dump",
 				 "--site and --blinded need --canonical");

@@ -17,7 +17,7 @@ const char cmd_site_help[] =
     "add   register a site: CODE is 2 to 8 uppercase letters and digits,\n"
     "      starting with a letter (KR01); NAME is its name for people\n"
     "list  print every site, one per line: CODE<TAB>NAME\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 ok; 1 failure (the site exists, no store); 2 usage.\n";
 
 static int print_site(const char *code, const char *name, void *ctx)
@@ -41,7 +41,8 @@ int cmd_site(int argc, char **argv)
 	if (npos < 1)
 		return srv_usage("site", "say 'add' or 'list'");
 	if (!vals[0])
-		return srv_usage("site", "--data DIR is required");
+		return srv_usage("site",
+				 "--data DIR or --store URL is required");
 	if (!strcmp(pos[0], "add")) {
 		if (npos != 2)
 			return srv_usage("site", "add needs a site CODE");

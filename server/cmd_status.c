@@ -12,13 +12,13 @@
 const char cmd_status_help[] =
     "usage: casebookd status --data DIR\n"
     "\n"
-    "Print the study, the protocol's SHA-256 and counts of sites,\n"
+    "Print the store's backend and schema version, the study, the\n"
+    "protocol's SHA-256 and counts of sites,\n"
     "devices, open tokens, events, subjects, items, conflicts and\n"
     "unclosed queries; the randomization slots per site (imported,\n"
     "leased, used) and every emergency code-break (subject, site, who,\n"
     "when, why).\n"
-    "\n"
-    "Exit codes: 0 ok; 1 failure (no store); 2 usage.\n";
+    "\n" SRV_HELP_STORE "Exit codes: 0 ok; 1 failure (no store); 2 usage.\n";
 
 int cmd_status(int argc, char **argv)
 {
@@ -28,19 +28,26 @@ int cmd_status(int argc, char **argv)
 	struct srv_store *s = NULL;
 	char *study = NULL, *sha = NULL;
 	struct cb_err err;
+	long version = 0;
 	int npos, rc;
 
 	rc = srv_parse_opts("status", argc, argv, names, vals, pos, 0, &npos);
 	if (rc)
 		return rc;
 	if (!vals[0])
-		return srv_usage("status", "--data DIR is required");
+		return srv_usage("status",
+				 "--data DIR or --store URL is required");
 	cb_err_clear(&err);
 	rc = srv_store_open(vals[0], &s, &err);
 	if (!rc)
 		rc = srv_store_study(s, &study, NULL, NULL, &sha, &err);
 	if (!rc)
 		rc = srv_store_stats(s, &st, &err);
+	if (!rc)
+		rc = srv_store_schema_version(s, &version, &err);
+	if (!rc)
+		printf("store            %s, schema version %ld\n",
+		       srv_store_backend(s), version);
 	if (!rc)
 		printf("study            %s\n"
 		       "protocol sha256  %s\n"

@@ -49,7 +49,7 @@ const char cmd_token_help[] =
     "list    print every token: ID, site, role, state (open, used,\n"
     "        expired, revoked), expiry, the person it is for ('-': any)\n"
     "revoke  revoke an unused token by its ID\n"
-    "\n"
+    "\n" SRV_HELP_STORE
     "Exit codes: 0 ok; 1 failure (unknown site or token, no store);\n"
     "2 usage.\n";
 
@@ -190,7 +190,8 @@ int cmd_token(int argc, char **argv)
 	if (npos < 1)
 		return srv_usage("token", "say 'create', 'list' or 'revoke'");
 	if (!vals[0])
-		return srv_usage("token", "--data DIR is required");
+		return srv_usage("token",
+				 "--data DIR or --store URL is required");
 	if (!strcmp(pos[0], "create")) {
 		if (npos != 1)
 			return srv_usage("token", "unexpected argument '%s'",

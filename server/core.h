@@ -16,6 +16,12 @@
  * the writer (WAL). The parsing and signature checks of a push run
  * outside the lock, spread over one thread per processor.
  *
+ * Processes: on PostgreSQL several casebookd serve one store at once. A
+ * push locks the subjects it names (srv_store_lock_subjects) before it
+ * reads anything about them, and only then trusts a cached merge state
+ * whose event count the store confirms: a subject another process
+ * changed meanwhile is loaded again.
+ *
  * The push rules, for each event of a batch (DESIGN.md sections 3-5;
  * docs/api.md "The rule set" lists them with their rejection codes):
  *   - it parses strictly (event.h) and its signature verifies with the
@@ -58,13 +64,19 @@
 /* Events one pull returns by default and at most. */
 #define SRV_PULL_DEFAULT 500
 #define SRV_PULL_MAX 1000
-/* Events the cache of merge states holds at most (about 1 KiB each). */
-#define SRV_CACHE_EVENTS 16384
+/*
+ * Events the cache of merge states holds at most. A cached event costs
+ * about 4.5 KiB (a save of WOMAC's 24 items, with its items' merge
+ * state), so 4096 hold about 18 MiB: with the writer's page cache
+ * (store.c) the server stays under 64 MiB while it takes pushes, and a
+ * push still finds the subjects it touched in the batches before.
+ */
+#define SRV_CACHE_EVENTS 4096
 
 struct srv_reader;
 
 struct srv_core {
-	char dir[4096];
+	char dir[4096]; /* where the store is (store.h) */
 	struct cb_protocol *proto;
 	char *study;
 	char *proto_text; /* the protocol's exact bytes */
@@ -91,31 +103,22 @@ struct srv_core {
 
 /*
  * The server's own Ed25519 key, which signs bundle replies
- * (docs/bundles.md); devices learn its public key at registration. It
- * lives in DIR/SRV_KEY_FILE as the 64-byte secret in hex, mode 0600,
- * made by `casebookd init` (or by the first srv_core_open of an older
- * data directory). It is never logged.
+ * (docs/bundles.md); devices learn its public key at registration. The
+ * store keeps it (srv_store_key_create, srv_store_key_load: a file
+ * DIR/server.key of mode 0600 beside SQLite, a table of the PostgreSQL
+ * database), made by `casebookd init` (or by the first srv_core_open of
+ * an older data directory). It is never logged.
  */
-#define SRV_KEY_FILE "server.key"
-
-/* Make a new key file in `dir`. CB_EEXIST when there is one already. */
-int srv_core_key_create(const char *dir, struct cb_err *err);
 
 /*
- * Load the key of `dir` into *kp (release with cb_sign_keypair_release).
- * CB_ENOTFOUND when there is none, CB_EINTEGRITY when it is damaged.
+ * Open the store at `where` (a data directory or a PostgreSQL URI,
+ * store.h), upgrading an older one and rebuilding its derived tables
+ * when the upgrade left them stale, load its protocol and the server's
+ * public key (made when missing; left "" when it cannot be). Nothing is
+ * read per event: opening takes the same time whatever the store holds.
+ * Release with srv_core_close.
  */
-int srv_core_key_load(const char *dir, struct cb_sign_keypair *kp,
-		      struct cb_err *err);
-
-/*
- * Open the store in `dir` (upgrading an older one, and rebuilding its
- * derived tables when the upgrade left them stale), load its protocol
- * and the server's public key (made when missing; left "" when it
- * cannot be). Nothing is read per event: opening takes the same time
- * whatever the store holds. Release with srv_core_close.
- */
-int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err);
+int srv_core_open(struct srv_core *c, const char *where, struct cb_err *err);
 
 /* Close everything; a zeroed or failed core is fine. */
 void srv_core_close(struct srv_core *c);
@@ -129,7 +132,8 @@ int srv_core_reader(struct srv_core *c, struct srv_store **out,
 
 /*
  * Empty every derived table and fill it again from the events, subject
- * by subject, in one transaction (`casebookd rebuild`); which
+ * by subject, in one transaction that no other writer runs beside
+ * (srv_store_begin_exclusive: `casebookd rebuild`); which
  * randomization slots are used is derived again from the randomize
  * events. *nevents (may be NULL) gets the number of events read.
  * Memory holds one subject at a time.

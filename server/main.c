@@ -51,6 +51,8 @@ static const struct srv_command commands[] = {
      cmd_backup_help},
     {"restore", cmd_restore, "make the store again from a backup",
      cmd_restore_help},
+    {"migrate", cmd_migrate, "move the central store to another backend",
+     cmd_migrate_help},
     {NULL, NULL, NULL, NULL},
 };
 

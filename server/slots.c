@@ -211,8 +211,43 @@ static int list_into(struct srv_store *s, cJSON *out, const char *name,
 	return rc;
 }
 
+/*
+ * While leases are paused: each slot of `held` (randomization numbers
+ * separated by commas, at most SRV_SLOTS_LEASE_MAX of them) that no
+ * device holds in the store and no subject used becomes `dev`'s, leased
+ * at `now`; *took counts them. Inside the caller's transaction.
+ */
+static int take_held(struct srv_store *s, const struct srv_device *dev,
+		     const char *held, const char *now, long *took,
+		     struct cb_err *err)
+{
+	const char *p = held;
+	long seen = 0;
+	int rc = 0;
+
+	*took = 0;
+	while (p && *p && !rc && seen < SRV_SLOTS_LEASE_MAX) {
+		const char *end = strchr(p, ',');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		char randno[CB_EVENT_VALUE_KEY_MAX];
+		int one = 0;
+
+		if (n && n < sizeof(randno)) {
+			memcpy(randno, p, n);
+			randno[n] = '\0';
+			rc = srv_store_slot_hold(s, randno, dev->id, dev->site,
+						 now, &one, err);
+			*took += one;
+		}
+		seen++;
+		p = end ? end + 1 : NULL;
+	}
+	return rc;
+}
+
 int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
-		    unsigned per_stratum, cJSON **reply, struct cb_err *err)
+		    unsigned per_stratum, const char *held, cJSON **reply,
+		    struct cb_err *err)
 {
 	char now[CB_CLOCK_UTC_BUF];
 	cJSON *out = NULL;
@@ -227,6 +262,29 @@ int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
 				  "investigator) hold randomization slots");
 	cb_clock_format_utc(cb_clock_now_ms(), now);
 	rc = srv_store_begin(s, err);
+	if (!rc) {
+		char why[400];
+		long took = 0;
+
+		rc = srv_store_leases_paused(s, why, sizeof(why), err);
+		if (rc == 1) {
+			/* What the device says it holds is the part of the
+			 * lost store's leases only it can tell. */
+			rc = take_held(s, dev, held, now, &took, err);
+			if (!rc)
+				rc = srv_store_commit(s, err);
+			else
+				srv_store_rollback(s);
+			if (rc)
+				return rc;
+			return cb_err_set(err, CB_ECONFLICT,
+					  "new randomization slots are paused "
+					  "(%s); this device keeps the slots "
+					  "it holds (%ld more recorded as its "
+					  "now)",
+					  why, took);
+		}
+	}
 	if (!rc)
 		rc = srv_store_slots_lease(s, dev->id, dev->site,
 					   (long)per_stratum, now, err);
@@ -320,7 +378,7 @@ int srv_slots_check(struct srv_store *s, const struct cb_protocol *p,
 	const char *kit = change_value(ev, p->rand_kit);
 	struct srv_slot_info sl;
 	char cell[256], used[CB_EVENT_VALUE_KEY_MAX];
-	int rc;
+	int rc, again, adopt = 0;
 
 	*code = "slot";
 	if (!p->rand_form)
@@ -338,12 +396,27 @@ int srv_slots_check(struct srv_store *s, const struct cb_protocol *p,
 				  slot);
 	if (rc)
 		return rc;
-	if (strcmp(sl.site, ev->site) || strcmp(sl.device, dev->id))
+	/* While leases are paused (a restore into an empty data
+	 * directory), a slot of the device's site that the restored store
+	 * shows leased to no one was leased after the backup, by the lost
+	 * store, to the one device that now uses it: it becomes that
+	 * device's (srv_slots_mark), and no other device gets it meanwhile. */
+	if (!strcmp(sl.site, ev->site) && !sl.device[0] && !sl.subject[0]) {
+		rc = srv_store_leases_paused(s, NULL, 0, err);
+		if (rc < 0)
+			return rc;
+		adopt = rc == 1;
+	}
+	if (strcmp(sl.site, ev->site) || (strcmp(sl.device, dev->id) && !adopt))
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "$.data.slot: slot %.40s is not leased to "
 				  "this device",
 				  slot);
-	if (sl.subject[0])
+	/* The same event sent again after a restore that carried its use
+	 * from the replaced store (its event is not stored yet). */
+	again = sl.subject[0] && !strcmp(sl.event, ev->id) &&
+		!strcmp(sl.subject, ev->subject);
+	if (sl.subject[0] && !again)
 		return cb_err_set(err, CB_ECONFLICT,
 				  "$.data.slot: slot %.40s is already used by "
 				  "subject %.40s",
@@ -361,6 +434,8 @@ int srv_slots_check(struct srv_store *s, const struct cb_protocol *p,
 				  "%.40s, the subject's is %s",
 				  slot, sl.stratum, cell);
 	rc = srv_store_slot_of_subject(s, ev->subject, used, sizeof(used), err);
+	if (!rc && again && !strcmp(used, slot))
+		rc = CB_ENOTFOUND;
 	if (!rc) {
 		*code = "slot";
 		return cb_err_set(err, CB_ECONFLICT,
@@ -378,7 +453,8 @@ int srv_slots_mark(struct srv_store *s, const struct cb_event *ev,
 		   struct cb_err *err)
 {
 	return srv_store_slot_mark(s, cb_event_data(ev, SRV_SLOTS_DATA_SLOT),
-				   ev->subject, ev->id, ev->received_at, err);
+				   ev->subject, ev->id, ev->device,
+				   ev->received_at, err);
 }
 
 int srv_slots_clear_used(struct srv_store *s, struct cb_err *err)

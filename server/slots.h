@@ -83,10 +83,18 @@ int srv_slots_import(struct srv_store *s, const struct cb_randlist *list,
  *    "codebreak":[{"list","key"}]}
  * lease: the device's leased, unused slots; assigned: the site's slots
  * used by a subject; codebreak: the site's wrapped code-break secrets.
- * Runs in its own transaction. CB_EFORBIDDEN for a device of no site.
+ * Runs in its own transaction. CB_EFORBIDDEN for a device of no site;
+ * CB_ECONFLICT, saying why, while new leases are paused
+ * (srv_store_leases_paused: a restore into an empty data directory,
+ * until `casebookd randlist resume-leases`): then no slot is leased,
+ * but each slot of `held` (randomization numbers separated by commas,
+ * the unused slots the device says it holds; may be NULL) of the
+ * device's site that no device holds in the restored store becomes the
+ * device's, as the lost store had leased it, and that is committed.
  */
 int srv_slots_lease(struct srv_store *s, const struct srv_device *dev,
-		    unsigned per_stratum, cJSON **reply, struct cb_err *err);
+		    unsigned per_stratum, const char *held, cJSON **reply,
+		    struct cb_err *err);
 
 /*
  * The lease size GET /v1/slots uses, for the whole process: `casebookd
@@ -101,7 +109,13 @@ unsigned srv_slots_lease_size(void);
  * names a slot (data.slot) of its site leased to `dev` and not used,
  * its changes write that slot's randomization and kit numbers, its
  * subject is not randomized yet and is eligible (cb_check_eligibility
- * on the merge state `m`). Returns 0 when acceptable; otherwise sets
+ * on the merge state `m`). Two cases after a restore: the same event
+ * sent again, whose use of the slot the restore carried from the store
+ * it replaced, is taken again; and while leases are paused, a slot of
+ * the device's site that no device holds in the restored store is taken
+ * as that device's (it was leased after the backup, by the store that
+ * was lost, to the one device that holds it). Returns 0 when acceptable;
+ * otherwise sets
  * *code to the push rejection code ("slot" or "check") and returns
  * CB_EFORBIDDEN, CB_ECONFLICT or CB_ECHECK; CB_EIO and CB_ENOMEM fail
  * the whole batch.
@@ -119,7 +133,8 @@ int srv_slots_mark(struct srv_store *s, const struct cb_event *ev,
  * For `casebookd rebuild`: forget which slots are used (subject, event,
  * time), so that marking each stored randomize event again with
  * srv_slots_mark derives them from the events alone. Leases are the
- * server's own decisions, not events, and are kept.
+ * server's own decisions, not events, and are kept; so is a use a
+ * restore carried whose event has not come back yet.
  */
 int srv_slots_clear_used(struct srv_store *s, struct cb_err *err);
 

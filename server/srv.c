@@ -3,6 +3,7 @@
  * scanning, the role model and the JSON log on stderr.
  */
 #include "srv.h"
+#include "store.h"
 
 #include "clock.h"
 
@@ -66,12 +67,23 @@ int srv_parse_opts(const char *cmd, int argc, char **argv,
 			continue;
 		}
 		for (k = 0; names[k]; k++)
-			if (!strcmp(a, names[k]))
+			if (!strcmp(a, names[k]) ||
+			    (!strcmp(a, "--store") &&
+			     !strcmp(names[k], "--data")))
 				break;
 		if (!names[k])
 			return srv_usage(cmd, "unknown option '%s'", a);
 		if (i + 1 >= argc)
 			return srv_usage(cmd, "option %s needs a value", a);
+		if (!strcmp(names[k], "--data") && values[k])
+			return srv_usage(cmd, "give --data DIR or --store URL, "
+					      "once");
+		if (!strcmp(a, "--store") && !srv_store_is_pg(argv[i + 1]))
+			return srv_usage(cmd, "--store takes a PostgreSQL URI, "
+					      "postgresql://USER@HOST/DB");
+		if (!strcmp(a, "--data") && srv_store_is_pg(argv[i + 1]))
+			return srv_usage(cmd, "a PostgreSQL URI goes with "
+					      "--store, not --data");
 		values[k] = argv[++i];
 	}
 	return 0;
@@ -143,6 +155,8 @@ int srv_lock_data(const char *dir, const char *what, struct cb_err *err)
 	char path[4200];
 	int fd;
 
+	if (srv_store_is_pg(dir))
+		return 0;
 	if ((size_t)snprintf(path, sizeof(path), "%s/casebookd.lock", dir) >=
 	    sizeof(path))
 		return cb_err_set(err, CB_EINVAL,

@@ -35,6 +35,7 @@ int cmd_export(int argc, char **argv);	 /* cmd_export.c */
 int cmd_report(int argc, char **argv);	 /* cmd_report.c */
 int cmd_backup(int argc, char **argv);	 /* cmd_backup.c */
 int cmd_restore(int argc, char **argv);	 /* cmd_backup.c */
+int cmd_migrate(int argc, char **argv);	 /* cmd_migrate.c */
 extern const char cmd_init_help[];
 extern const char cmd_site_help[];
 extern const char cmd_token_help[];
@@ -50,6 +51,7 @@ extern const char cmd_export_help[];
 extern const char cmd_report_help[];
 extern const char cmd_backup_help[];
 extern const char cmd_restore_help[];
+extern const char cmd_migrate_help[];
 
 /* Print "casebookd: error: ..." on stderr; returns SRV_EXIT_FAIL. */
 int srv_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -62,12 +64,25 @@ int srv_usage(const char *cmd, const char *fmt, ...)
 int srv_fail(const struct cb_err *err);
 
 /*
+ * Every command that takes `--data DIR` takes `--store URL` instead: the
+ * central store on SQLite in a data directory, or in a PostgreSQL
+ * database (store.h). Its help says so with this text.
+ */
+#define SRV_HELP_STORE                                                         \
+	"  --store URL       instead of --data DIR: the central store in a\n"  \
+	"                    PostgreSQL database, postgresql://USER@HOST/DB\n" \
+	"                    (the password from ~/.pgpass or PGPASSWORD,\n"    \
+	"                    never in URL; docs/OPERATIONS.md)\n"              \
+	"\n"
+
+/*
  * A minimal option scanner: for each "--name VALUE" in argv[1..] whose
  * name is in `names` (NULL-terminated), store VALUE in the matching slot
  * of `values`; other arguments (positional) are collected into `pos`
- * (at most `maxpos`, count in *npos). Returns 0, or prints a usage error
- * for an unknown option, a missing value or too many positionals and
- * returns SRV_EXIT_USAGE.
+ * (at most `maxpos`, count in *npos). "--store URL" fills the slot of
+ * "--data" when `names` has it (one of the two, not both). Returns 0, or
+ * prints a usage error for an unknown option, a missing value or too
+ * many positionals and returns SRV_EXIT_USAGE.
  */
 int srv_parse_opts(const char *cmd, int argc, char **argv,
 		   const char *const *names, const char **values,
@@ -112,7 +127,9 @@ void srv_log(const char *level, const char *msg, const char *const *kv);
  * until the process exits. `serve` takes it for its whole life; rebuild
  * and bundle import take it too, so they cannot change the store under a
  * running server whose in-memory merge state would not see the change.
- * CB_EBUSY naming `what` when another casebookd holds it.
+ * CB_EBUSY naming `what` when another casebookd holds it. Nothing to do
+ * for a PostgreSQL store, which several processes serve at once (store.h
+ * says how they keep out of each other's way).
  */
 int srv_lock_data(const char *dir, const char *what, struct cb_err *err);
 

@@ -1,16 +1,23 @@
 /*
- * store.c - the central store on SQLite (store.h): the schema and its
- * upgrades, opening, settings, transactions, sites, tokens, devices and
- * re-used subject ids. Events are store_events.c's, the derived tables
- * store_derived.c's, the randomization slots store_slots.c's and the
- * nonces store_nonce.c's; store_int.h holds what they share.
+ * store.c - the central store's SQLite backend (store.h, store_be.h):
+ * the schema and its upgrades, opening, settings, the server key,
+ * transactions, sites, tokens, devices, re-used subject ids and the
+ * copy of record tables; its table of functions, srv_sqlite_ops. Events
+ * are store_events.c's, the derived tables store_derived.c's, the
+ * randomization slots store_slots.c's and the nonces store_nonce.c's;
+ * store_int.h holds what they share.
  */
 #include "store_int.h"
 
 #include "clock.h"
+#include "crypto.h"
+#include "json.h"
+#include "version.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +26,7 @@
 
 /* ---- the schema ---------------------------------------------------------- */
 
-/* What schema version 2 holds; version 1 is upgraded by upgrade_1. */
+/* What the schema holds; older versions are upgraded by upgrades[]. */
 #define TABLES_REUSE                                                           \
 	"CREATE TABLE IF NOT EXISTS subject_reuse(subject TEXT NOT NULL,"      \
 	" device TEXT NOT NULL, hlc TEXT NOT NULL,"                            \
@@ -41,6 +48,10 @@
 	" ON rand_slots(site, stratum, seq);"                                  \
 	"CREATE INDEX IF NOT EXISTS rand_slots_device"                         \
 	" ON rand_slots(device, stratum, seq);"
+/* Version 4: which casebookd made or upgraded the store, and when. */
+#define TABLES_HISTORY                                                         \
+	"CREATE TABLE schema_history(version INTEGER PRIMARY KEY,"             \
+	" applied_ms INTEGER NOT NULL, casebookd TEXT NOT NULL);"
 #define TABLES_USERS                                                           \
 	"CREATE TABLE IF NOT EXISTS users(name TEXT PRIMARY KEY,"              \
 	" full_name TEXT NOT NULL, role TEXT NOT NULL, site TEXT NOT NULL,"    \
@@ -97,7 +108,8 @@ const char srv_store_schema[] =
     " system INTEGER NOT NULL, text TEXT NOT NULL, nanswers INTEGER NOT"
     " NULL);"
     "CREATE INDEX queries_site ON queries(site, subject, id);"
-    "CREATE INDEX queries_subject ON queries(subject);" TABLES_DERIVED;
+    "CREATE INDEX queries_subject ON queries(subject);" TABLES_DERIVED
+	TABLES_HISTORY;
 
 /*
  * Version 1 to 2: events indexed by subject, the derived subjects table
@@ -129,38 +141,43 @@ static const char upgrade_1[] =
  * device's newest clock seen is read from its events (max_hlc, one pass).
  * The store gets its identity (store_id).
  */
-static const char upgrade_2[] =
-    TABLES_USERS "ALTER TABLE tokens ADD COLUMN user TEXT NOT NULL"
-		 " DEFAULT '';"
-		 "ALTER TABLE devices ADD COLUMN max_hlc TEXT NOT NULL"
-		 " DEFAULT '';"
-		 "CREATE TEMP TABLE upgrade_dev AS SELECT device,"
-		 " max(json_extract(json, '$.hlc')) AS hlc, count(*) AS n"
-		 " FROM events GROUP BY device;"
-		 "UPDATE devices SET max_hlc = u.hlc FROM upgrade_dev u"
-		 " WHERE u.device = devices.id;"
-		 /* one person per user name, as their busiest device has it */
-		 "INSERT OR IGNORE INTO users(name, full_name, role, site,"
-		 " created_ms) SELECT user, user, role, site, created_ms FROM"
-		 " (SELECT d.*, row_number() OVER (PARTITION BY d.user ORDER"
-		 " BY COALESCE(u.n, 0) DESC, d.created_ms, d.id) AS r FROM"
-		 " devices d LEFT JOIN upgrade_dev u ON u.device = d.id)"
-		 " WHERE r = 1;"
-		 "INSERT OR IGNORE INTO users(name, full_name, role, site,"
-		 " created_ms) SELECT u, u, role, site, 0 FROM (SELECT e.u, d.role,"
-		 " d.site, row_number() OVER (PARTITION BY e.u ORDER BY e.n DESC,"
-		 " d.id) AS r FROM (SELECT json_extract(json, '$.user') AS u,"
-		 " device, count(*) AS n FROM events GROUP BY u, device) e"
-		 " JOIN devices d ON d.id = e.device WHERE e.u IS NOT NULL)"
-		 " WHERE r = 1;"
-		 "DROP TABLE upgrade_dev;" SETTING_STORE_ID
-		 "INSERT OR REPLACE INTO settings(key, value)"
-		 " VALUES('schema_version', '3');";
+static const char upgrade_2[] = TABLES_USERS
+    "ALTER TABLE tokens ADD COLUMN user TEXT NOT NULL"
+    " DEFAULT '';"
+    "ALTER TABLE devices ADD COLUMN max_hlc TEXT NOT NULL"
+    " DEFAULT '';"
+    "CREATE TEMP TABLE upgrade_dev AS SELECT device,"
+    " max(json_extract(json, '$.hlc')) AS hlc, count(*) AS n"
+    " FROM events GROUP BY device;"
+    "UPDATE devices SET max_hlc = u.hlc FROM upgrade_dev u"
+    " WHERE u.device = devices.id;"
+    /* one person per user name, as their busiest device has it */
+    "INSERT OR IGNORE INTO users(name, full_name, role, site,"
+    " created_ms) SELECT user, user, role, site, created_ms FROM"
+    " (SELECT d.*, row_number() OVER (PARTITION BY d.user ORDER"
+    " BY COALESCE(u.n, 0) DESC, d.created_ms, d.id) AS r FROM"
+    " devices d LEFT JOIN upgrade_dev u ON u.device = d.id)"
+    " WHERE r = 1;"
+    "INSERT OR IGNORE INTO users(name, full_name, role, site,"
+    " created_ms) SELECT u, u, role, site, 0 FROM (SELECT e.u, d.role,"
+    " d.site, row_number() OVER (PARTITION BY e.u ORDER BY e.n DESC,"
+    " d.id) AS r FROM (SELECT json_extract(json, '$.user') AS u,"
+    " device, count(*) AS n FROM events GROUP BY u, device) e"
+    " JOIN devices d ON d.id = e.device WHERE e.u IS NOT NULL)"
+    " WHERE r = 1;"
+    "DROP TABLE upgrade_dev;" SETTING_STORE_ID
+    "INSERT OR REPLACE INTO settings(key, value)"
+    " VALUES('schema_version', '3');";
+
+/* Version 3 to 4: the schema's history (TABLES_HISTORY). */
+static const char upgrade_3[] =
+    TABLES_HISTORY "INSERT OR REPLACE INTO settings(key, value)"
+		   " VALUES('schema_version', '4');";
 
 /* The upgrade from each older version to the next. */
-static const char *const upgrades[] = {NULL, upgrade_1, upgrade_2};
+static const char *const upgrades[] = {NULL, upgrade_1, upgrade_2, upgrade_3};
 
-_Static_assert(SRV_SCHEMA_VERSION == 3 &&
+_Static_assert(SRV_SCHEMA_VERSION == 4 &&
 		   sizeof(upgrades) / sizeof(upgrades[0]) == SRV_SCHEMA_VERSION,
 	       "an upgrade from every older version");
 
@@ -276,12 +293,13 @@ const char *const srv_store_sql[ST_COUNT] = {
 		    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_SLOT_GET] = "SELECT randno, list_id, site, stratum, seq, kit,"
 		    " coalesce(device, ''), coalesce(subject, ''),"
-		    " arm_unblinding, arm_site FROM rand_slots"
-		    " WHERE randno = ?1",
+		    " arm_unblinding, arm_site, coalesce(event, '')"
+		    " FROM rand_slots WHERE randno = ?1",
     [ST_SLOT_OF_SUBJECT] = "SELECT randno FROM rand_slots"
 			   " WHERE subject = ?1",
     [ST_SLOT_MARK] = "UPDATE rand_slots SET subject = ?2, event = ?3,"
-		     " used_at = ?4 WHERE randno = ?1",
+		     " used_at = ?4, device = coalesce(device, ?5),"
+		     " leased_at = coalesce(leased_at, ?4) WHERE randno = ?1",
     [ST_SLOT_KIT] = "SELECT randno FROM rand_slots WHERE kit = ?1",
     [ST_SLOT_INSERT] = "INSERT INTO rand_slots(randno, list_id, site,"
 		       " stratum, seq, kit, arm_unblinding, arm_site)"
@@ -295,6 +313,9 @@ const char *const srv_store_sql[ST_COUNT] = {
 		      " WHERE randno IN (SELECT randno FROM rand_slots"
 		      " WHERE site = ?3 AND stratum = ?4 AND device IS NULL"
 		      " AND subject IS NULL ORDER BY seq LIMIT ?5)",
+    [ST_SLOT_HOLD] = "UPDATE rand_slots SET device = ?2, leased_at = ?4"
+		     " WHERE randno = ?1 AND site = ?3 AND device IS NULL"
+		     " AND subject IS NULL",
     [ST_SLOT_LEASED] = "SELECT randno, list_id, site, stratum, seq, kit,"
 		       " coalesce(device, ''), coalesce(subject, ''),"
 		       " arm_unblinding, arm_site FROM rand_slots"
@@ -328,6 +349,8 @@ const char *const srv_store_sql[ST_COUNT] = {
 };
 
 static void checkpointer_stop(struct srv_store *s);
+static int sq_study(struct srv_store *s, char **study, char **proto,
+		    size_t *proto_len, char **sha256, struct cb_err *err);
 
 /* ---- opening ------------------------------------------------------------- */
 
@@ -341,36 +364,46 @@ static int store_path(const char *dir, const char *file, char *path, size_t cap,
 	return 0;
 }
 
-static int open_db(const char *path, int readonly, struct srv_store **out,
-		   struct cb_err *err)
+static int open_db(const char *dir, const char *path, int readonly,
+		   struct srv_store **out, struct cb_err *err)
 {
-	/* A 64 MiB page cache keeps the indexes a push writes (event ids,
-	 * item keys) in memory instead of re-reading them at every batch. */
+	/* A 16 MiB page cache keeps the upper levels of the indexes a push
+	 * writes (event ids, item keys) in memory; the leaves it misses come
+	 * from the operating system's cache of the file. A larger one bought
+	 * no speed at 1,000,000 events (docs/PERFORMANCE.md) and only made
+	 * the server's memory grow with the store. */
 	static const char pragmas[] = "PRAGMA journal_mode=WAL;"
 				      "PRAGMA synchronous=FULL;"
 				      "PRAGMA foreign_keys=ON;"
 				      "PRAGMA secure_delete=ON;"
-				      "PRAGMA cache_size=-65536;";
-	static const char read_pragmas[] = "PRAGMA cache_size=-16384;"
+				      "PRAGMA cache_size=-16384;";
+	/* A reader (one per worker thread) mostly walks the events in
+	 * sequence for pulls, reading each page once: 2 MiB keeps the
+	 * indexes' upper levels; more only made the memory grow with the
+	 * threads. */
+	static const char read_pragmas[] = "PRAGMA cache_size=-2048;"
 					   "PRAGMA query_only=ON;";
-	struct srv_store *s = calloc(1, sizeof(*s));
+	struct sq_store *q = calloc(1, sizeof(*q));
+	struct srv_store *s = &q->base;
 	int rc;
 
 	*out = NULL;
-	if (!s)
+	if (!q)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	s->readonly = readonly;
+	q->base.ops = &srv_sqlite_ops;
+	snprintf(q->dir, sizeof(q->dir), "%s", dir);
+	q->readonly = readonly;
 	rc =
-	    cb_db_open(&s->db, path,
+	    cb_db_open(&SQ(s)->db, path,
 		       (readonly ? SQLITE_OPEN_READONLY
 				 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 			   SQLITE_OPEN_NOMUTEX,
 		       5000, "central store", srv_store_sql, ST_COUNT, err);
 	if (!rc)
-		rc = cb_db_exec(&s->db, readonly ? read_pragmas : pragmas,
+		rc = cb_db_exec(&SQ(s)->db, readonly ? read_pragmas : pragmas,
 				"setting up", err);
 	if (rc) {
-		srv_store_close(s);
+		sq_close(s);
 		return rc;
 	}
 	*out = s;
@@ -424,9 +457,21 @@ static int setting_get(struct srv_store *s, const char *key, char **out,
 	return 0;
 }
 
-int srv_store_create(const char *dir, const char *study, const char *proto,
-		     size_t proto_len, const char *proto_sha256,
-		     struct srv_store **out, struct cb_err *err)
+/* Record that this casebookd brought the schema to `version` now. */
+static int history_add(struct srv_store *s, long version, struct cb_err *err)
+{
+	char sql[200];
+
+	snprintf(sql, sizeof(sql),
+		 "INSERT OR REPLACE INTO schema_history(version, applied_ms,"
+		 " casebookd) VALUES(%ld, %lld, '%s')",
+		 version, (long long)cb_clock_now_ms(), CB_VERSION);
+	return cb_db_exec(&SQ(s)->db, sql, "record the schema's history", err);
+}
+
+int sq_create(const char *dir, const char *study, const char *proto,
+	      size_t proto_len, const char *proto_sha256,
+	      struct srv_store **out, struct cb_err *err)
 {
 	char path[4096], ver[8];
 	struct srv_store *s;
@@ -442,15 +487,18 @@ int srv_store_create(const char *dir, const char *study, const char *proto,
 	if (access(path, F_OK) == 0)
 		return cb_err_set(err, CB_EEXIST,
 				  "%s already holds a central store", dir);
-	rc = open_db(path, 0, &s, err);
+	rc = open_db(dir, path, 0, &s, err);
 	if (rc)
 		return rc;
 	snprintf(ver, sizeof(ver), "%d", SRV_SCHEMA_VERSION);
-	rc = cb_db_exec(&s->db, "BEGIN IMMEDIATE", "create schema", err);
+	rc = cb_db_exec(&SQ(s)->db, "BEGIN IMMEDIATE", "create schema", err);
 	if (!rc)
-		rc = cb_db_exec(&s->db, srv_store_schema, "create schema", err);
+		rc = cb_db_exec(&SQ(s)->db, srv_store_schema, "create schema",
+				err);
 	if (!rc)
 		rc = setting_put(s, "schema_version", ver, strlen(ver), err);
+	if (!rc)
+		rc = history_add(s, SRV_SCHEMA_VERSION, err);
 	if (!rc)
 		rc = setting_put(s, "study", study, strlen(study), err);
 	if (!rc)
@@ -459,9 +507,9 @@ int srv_store_create(const char *dir, const char *study, const char *proto,
 		rc = setting_put(s, "protocol_sha256", proto_sha256,
 				 strlen(proto_sha256), err);
 	if (!rc)
-		rc = srv_store_commit(s, err);
+		rc = sq_commit(s, err);
 	if (rc) {
-		srv_store_close(s);
+		sq_close(s);
 		unlink(path);
 		return rc;
 	}
@@ -469,8 +517,8 @@ int srv_store_create(const char *dir, const char *study, const char *proto,
 	return 0;
 }
 
-int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
-		 struct cb_err *err)
+static int sq_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
+		       struct cb_err *err)
 {
 	char *v = NULL;
 	size_t n = 0;
@@ -488,8 +536,16 @@ int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
 	return 0;
 }
 
+static int sq_store_id_renew(struct srv_store *s, struct cb_err *err)
+{
+	return cb_db_exec(&SQ(s)->db,
+			  "INSERT OR REPLACE INTO settings(key, value)"
+			  " VALUES('store_id', lower(hex(randomblob(16))))",
+			  "give the store a new identity", err);
+}
+
 /* The store's schema version (1 for a store from before the setting). */
-static int schema_version(struct srv_store *s, long *v, struct cb_err *err)
+static int sq_schema_version(struct srv_store *s, long *v, struct cb_err *err)
 {
 	char *text = NULL;
 	int rc = setting_get(s, "schema_version", &text, NULL, err);
@@ -512,7 +568,7 @@ static int schema_version(struct srv_store *s, long *v, struct cb_err *err)
 static int check_schema(struct srv_store *s, struct cb_err *err)
 {
 	long v = 0;
-	int rc = schema_version(s, &v, err);
+	int rc = sq_schema_version(s, &v, err);
 
 	if (rc)
 		return rc;
@@ -524,21 +580,26 @@ static int check_schema(struct srv_store *s, struct cb_err *err)
 				  v, SRV_SCHEMA_VERSION);
 	if (v == SRV_SCHEMA_VERSION)
 		return 0;
-	if (s->readonly)
+	if (SQ(s)->readonly)
 		return cb_err_set(err, CB_EINVAL,
 				  "this central store has schema version %ld "
 				  "and must be upgraded first: run 'casebookd "
 				  "rebuild' (or serve) on it",
 				  v);
-	rc = cb_db_exec(&s->db, "BEGIN IMMEDIATE", "upgrade the schema", err);
+	rc = cb_db_exec(&SQ(s)->db, "BEGIN IMMEDIATE", "upgrade the schema",
+			err);
 	if (rc)
 		return rc;
-	for (; !rc && v < SRV_SCHEMA_VERSION; v++)
-		rc = cb_db_exec(&s->db, upgrades[v], "upgrade the schema", err);
+	for (; !rc && v < SRV_SCHEMA_VERSION; v++) {
+		rc = cb_db_exec(&SQ(s)->db, upgrades[v], "upgrade the schema",
+				err);
+		if (!rc && v + 1 >= 4)
+			rc = history_add(s, v + 1, err);
+	}
 	if (!rc)
-		rc = srv_store_commit(s, err);
+		rc = sq_commit(s, err);
 	else
-		srv_store_rollback(s);
+		sq_rollback(s);
 	return rc;
 }
 
@@ -558,32 +619,79 @@ static int open_store(const char *dir, int readonly, struct srv_store **out,
 				  "%s holds no central store (run 'casebookd "
 				  "init --data %s --protocol FILE')",
 				  dir, dir);
-	rc = open_db(path, readonly, out, err);
+	rc = open_db(dir, path, readonly, out, err);
 	if (rc)
 		return rc;
 	rc = check_schema(*out, err);
 	if (!rc)
-		rc = srv_store_study(*out, &study, NULL, NULL, NULL, err);
+		rc = sq_study(*out, &study, NULL, NULL, NULL, err);
 	free(study);
 	if (rc) {
-		srv_store_close(*out);
+		sq_close(*out);
 		*out = NULL;
 	}
 	return rc;
 }
 
-int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err)
+int srv_store_open_file(const char *path, struct srv_store **out,
+			struct cb_err *err)
 {
-	return open_store(dir, 0, out, err);
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	int rc;
+
+	/* What the backend keeps beside its store is in the file's
+	 * directory. */
+	snprintf(dir, sizeof(dir), "%.*s",
+		 slash ? (int)(slash - path) : 1, slash ? path : ".");
+	rc = open_db(dir, path, 0, out, err);
+	if (!rc)
+		rc = check_schema(*out, err);
+	if (rc) {
+		sq_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
-int srv_store_open_reader(const char *dir, struct srv_store **out,
-			  struct cb_err *err)
+static int sq_leases_paused(struct srv_store *s, char *why, size_t cap,
+			    struct cb_err *err)
 {
-	return open_store(dir, 1, out, err);
+	char *v = NULL;
+	int rc = setting_get(s, SRV_SETTING_LEASES_PAUSED, &v, NULL, err);
+
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	if (why && cap)
+		snprintf(why, cap, "%s", v);
+	free(v);
+	return 1;
 }
 
-int srv_store_stale(struct srv_store *s)
+static int sq_leases_resume(struct srv_store *s, int *was, struct cb_err *err)
+{
+	int rc = sq_leases_paused(s, NULL, 0, err);
+
+	*was = rc == 1;
+	if (rc <= 0)
+		return rc;
+	return cb_db_exec(
+	    &SQ(s)->db,
+	    "DELETE FROM settings WHERE key = '" SRV_SETTING_LEASES_PAUSED "'",
+	    "resuming slot leases", err);
+}
+
+int sq_open(const char *dir, int readonly, struct srv_store **out,
+	    struct cb_err *err)
+{
+	return open_store(dir, readonly, out, err);
+}
+
+static int sq_stale(struct srv_store *s)
 {
 	char *v = NULL;
 	struct cb_err err;
@@ -594,12 +702,12 @@ int srv_store_stale(struct srv_store *s)
 	return stale;
 }
 
-int srv_store_stale_clear(struct srv_store *s, struct cb_err *err)
+static int sq_stale_clear(struct srv_store *s, struct cb_err *err)
 {
 	return setting_put(s, SRV_SETTING_STALE, "0", 1, err);
 }
 
-int srv_store_study(struct srv_store *s, char **study, char **proto,
+static int sq_study(struct srv_store *s, char **study, char **proto,
 		    size_t *proto_len, char **sha256, struct cb_err *err)
 {
 	char *a = NULL, *b = NULL, *c = NULL;
@@ -635,45 +743,45 @@ int srv_store_study(struct srv_store *s, char **study, char **proto,
 	return 0;
 }
 
-void srv_store_close(struct srv_store *s)
+void sq_close(struct srv_store *s)
 {
 	if (!s)
 		return;
 	checkpointer_stop(s);
-	cb_db_close(&s->db);
+	cb_db_close(&SQ(s)->db);
 	free(s);
 }
 
 /* ---- transactions ------------------------------------------------------ */
 
-int srv_store_begin(struct srv_store *s, struct cb_err *err)
+static int sq_begin(struct srv_store *s, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_BEGIN, err);
 
 	return st ? st_done(s, st, "begin", err) : err->code;
 }
 
-int srv_store_begin_read(struct srv_store *s, struct cb_err *err)
+static int sq_begin_read(struct srv_store *s, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_BEGIN_READ, err);
 
 	return st ? st_done(s, st, "begin", err) : err->code;
 }
 
-int srv_store_commit(struct srv_store *s, struct cb_err *err)
+int sq_commit(struct srv_store *s, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_COMMIT, err);
 	int rc = st ? st_done(s, st, "commit", err) : err->code;
 
 	if (rc)
-		srv_store_rollback(s);
+		sq_rollback(s);
 	return rc;
 }
 
-void srv_store_rollback(struct srv_store *s)
+void sq_rollback(struct srv_store *s)
 {
-	if (s && s->db.db && !sqlite3_get_autocommit(s->db.db))
-		sqlite3_exec(s->db.db, "ROLLBACK", NULL, NULL, NULL);
+	if (s && SQ(s)->db.db && !sqlite3_get_autocommit(SQ(s)->db.db))
+		sqlite3_exec(SQ(s)->db.db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* ---- checkpoints off the writer's path --------------------------------- */
@@ -739,11 +847,11 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 static void checkpointer_stop(struct srv_store *s)
 {
-	struct checkpointer *k = s->ckpt;
+	struct checkpointer *k = SQ(s)->ckpt;
 
 	if (!k)
 		return;
-	sqlite3_wal_autocheckpoint(s->db.db,
+	sqlite3_wal_autocheckpoint(SQ(s)->db.db,
 				   CKPT_WAKE_PAGES); /* own hook back */
 	pthread_mutex_lock(&k->lock);
 	k->stop = 1;
@@ -754,16 +862,17 @@ static void checkpointer_stop(struct srv_store *s)
 	pthread_cond_destroy(&k->cond);
 	pthread_mutex_destroy(&k->lock);
 	free(k);
-	s->ckpt = NULL;
+	SQ(s)->ckpt = NULL;
 }
 
-int srv_store_checkpointer(struct srv_store *s, struct cb_err *err)
+static int sq_checkpointer(struct srv_store *s, struct cb_err *err)
 {
-	const char *path = sqlite3_db_filename(s->db.db, "main");
+	const char *path = sqlite3_db_filename(SQ(s)->db.db, "main");
 	struct checkpointer *k;
+	sigset_t all, old;
 	int rc;
 
-	if (s->ckpt)
+	if (SQ(s)->ckpt)
 		return 0;
 	k = calloc(1, sizeof(*k));
 	if (!k)
@@ -786,7 +895,14 @@ int srv_store_checkpointer(struct srv_store *s, struct cb_err *err)
 	sqlite3_busy_timeout(k->db, 5000);
 	pthread_mutex_init(&k->lock, NULL);
 	pthread_cond_init(&k->cond, NULL);
-	if (pthread_create(&k->tid, NULL, checkpointer_main, k)) {
+	/* The thread takes no signal: serve's stop signals go to the thread
+	 * that waits for them, never to this one (whose default action for
+	 * SIGTERM would end the process at once). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	rc = pthread_create(&k->tid, NULL, checkpointer_main, k);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
 		pthread_cond_destroy(&k->cond);
 		pthread_mutex_destroy(&k->lock);
 		sqlite3_close(k->db);
@@ -794,14 +910,15 @@ int srv_store_checkpointer(struct srv_store *s, struct cb_err *err)
 		return cb_err_set(err, CB_ENOMEM,
 				  "cannot start the checkpoint thread");
 	}
-	s->ckpt = k;
-	sqlite3_wal_hook(s->db.db, wal_hook, k); /* replaces autocheckpoint */
+	SQ(s)->ckpt = k;
+	sqlite3_wal_hook(SQ(s)->db.db, wal_hook,
+			 k); /* replaces autocheckpoint */
 	return 0;
 }
 
 /* ---- sites ------------------------------------------------------------- */
 
-int srv_store_site_add(struct srv_store *s, const char *code, const char *name,
+static int sq_site_add(struct srv_store *s, const char *code, const char *name,
 		       struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_SITE_ADD, err);
@@ -819,7 +936,7 @@ int srv_store_site_add(struct srv_store *s, const char *code, const char *name,
 	return rc;
 }
 
-int srv_store_site_exists(struct srv_store *s, const char *code,
+static int sq_site_exists(struct srv_store *s, const char *code,
 			  struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_SITE_GET, err);
@@ -837,7 +954,7 @@ int srv_store_site_exists(struct srv_store *s, const char *code,
 	return st_fail(s, rc, "read site", err);
 }
 
-int srv_store_site_each(struct srv_store *s,
+static int sq_site_each(struct srv_store *s,
 			int (*fn)(const char *code, const char *name,
 				  void *ctx),
 			void *ctx, struct cb_err *err)
@@ -861,7 +978,7 @@ int srv_store_site_each(struct srv_store *s,
 
 /* ---- tokens ------------------------------------------------------------ */
 
-int srv_store_token_add(struct srv_store *s, const struct srv_token *t,
+static int sq_token_add(struct srv_store *s, const struct srv_token *t,
 			struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_TOKEN_ADD, err);
@@ -893,7 +1010,7 @@ static void token_row(sqlite3_stmt *st, struct srv_token *t)
 	cb_db_col_copy(t->user, sizeof(t->user), st, 9);
 }
 
-int srv_store_token_each(struct srv_store *s,
+static int sq_token_each(struct srv_store *s,
 			 int (*fn)(const struct srv_token *t, void *ctx),
 			 void *ctx, struct cb_err *err)
 {
@@ -917,7 +1034,7 @@ int srv_store_token_each(struct srv_store *s,
 	return rc == SQLITE_DONE ? 0 : st_fail(s, rc, "list tokens", err);
 }
 
-int srv_store_token_revoke(struct srv_store *s, const char *id,
+static int sq_token_revoke(struct srv_store *s, const char *id,
 			   struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_TOKEN_REVOKE, err);
@@ -927,7 +1044,7 @@ int srv_store_token_revoke(struct srv_store *s, const char *id,
 		return err->code;
 	cb_db_bind_text(st, 1, id);
 	rc = st_done(s, st, "revoke token", err);
-	if (!rc && sqlite3_changes(s->db.db) == 0)
+	if (!rc && sqlite3_changes(SQ(s)->db.db) == 0)
 		return cb_err_set(err, CB_ENOTFOUND, "no token with id %s", id);
 	return rc;
 }
@@ -949,7 +1066,7 @@ static int register_person(struct srv_store *s, const struct srv_token *t,
 				  "this registration token is for user %s, "
 				  "not %s",
 				  t->user, name);
-	rc = srv_store_user_get(s, name, &u, err);
+	rc = sq_user_get(s, name, &u, err);
 	if (rc == CB_ENOTFOUND)
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "user %s is not known to the server: the "
@@ -1002,7 +1119,7 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 		 * reached the device (its init was interrupted) is
 		 * answered again, with the device it made. */
 		if (t.device[0] &&
-		    !srv_store_device_get(s, t.device, &old, &ignored) &&
+		    !sq_device_get(s, t.device, &old, &ignored) &&
 		    !old.revoked_ms &&
 		    !memcmp(old.pk, dev->pk, sizeof(old.pk))) {
 			*dev = old;
@@ -1071,26 +1188,26 @@ static int register_locked(struct srv_store *s, const char *token_hash,
 	sqlite3_bind_int64(st, 2, now_ms);
 	cb_db_bind_text(st, 3, dev->id);
 	rc = st_done(s, st, "use token", err);
-	if (!rc && sqlite3_changes(s->db.db) != 1)
+	if (!rc && sqlite3_changes(SQ(s)->db.db) != 1)
 		return cb_err_set(err, CB_EFORBIDDEN,
 				  "registration token was already used");
 	return rc;
 }
 
-int srv_store_register(struct srv_store *s, const char *token_hash,
+static int sq_register(struct srv_store *s, const char *token_hash,
 		       int64_t now_ms, struct srv_device *dev,
 		       struct cb_err *err)
 {
-	int rc = srv_store_begin(s, err);
+	int rc = sq_begin(s, err);
 
 	if (rc)
 		return rc;
 	rc = register_locked(s, token_hash, now_ms, dev, err);
 	if (rc) {
-		srv_store_rollback(s);
+		sq_rollback(s);
 		return rc;
 	}
-	return srv_store_commit(s, err);
+	return sq_commit(s, err);
 }
 
 /* ---- devices ----------------------------------------------------------- */
@@ -1113,8 +1230,8 @@ static void device_row(sqlite3_stmt *st, struct srv_device *d)
 	cb_db_col_copy(d->max_hlc, sizeof(d->max_hlc), st, 8);
 }
 
-int srv_store_device_get(struct srv_store *s, const char *id,
-			 struct srv_device *out, struct cb_err *err)
+int sq_device_get(struct srv_store *s, const char *id, struct srv_device *out,
+		  struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_DEVICE_GET, err);
 	int rc;
@@ -1133,7 +1250,7 @@ int srv_store_device_get(struct srv_store *s, const char *id,
 	return st_fail(s, rc, "read device", err);
 }
 
-int srv_store_device_each(struct srv_store *s,
+static int sq_device_each(struct srv_store *s,
 			  int (*fn)(const struct srv_device *d, void *ctx),
 			  void *ctx, struct cb_err *err)
 {
@@ -1157,8 +1274,8 @@ int srv_store_device_each(struct srv_store *s,
 	return rc == SQLITE_DONE ? 0 : st_fail(s, rc, "list devices", err);
 }
 
-int srv_store_device_seen(struct srv_store *s, const char *id,
-			  const char *hlc, struct cb_err *err)
+static int sq_device_seen(struct srv_store *s, const char *id, const char *hlc,
+			  struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_DEVICE_SEEN, err);
 
@@ -1169,14 +1286,14 @@ int srv_store_device_seen(struct srv_store *s, const char *id,
 	return st_done(s, st, "note a device's clock", err);
 }
 
-int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
+static int sq_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 			    struct cb_err *err)
 {
 	struct srv_device d;
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = srv_store_device_get(s, id, &d, err);
+	rc = sq_device_get(s, id, &d, err);
 	if (rc)
 		return rc;
 	st = st_get(s, ST_DEVICE_REVOKE, err);
@@ -1189,7 +1306,7 @@ int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 
 /* ---- re-used subject ids ---------------------------------------------- */
 
-int srv_store_reuse_add(struct srv_store *s, const char *subject,
+static int sq_reuse_add(struct srv_store *s, const char *subject,
 			const char *device, const char *hlc, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_REUSE_ADD, err);
@@ -1202,7 +1319,7 @@ int srv_store_reuse_add(struct srv_store *s, const char *subject,
 	return st_done(s, st, "record a re-used subject id", err);
 }
 
-int srv_store_reuse_get(struct srv_store *s, const char *subject,
+static int sq_reuse_get(struct srv_store *s, const char *subject,
 			const char *device, char hlc[CB_EVENT_HLC_HEX + 1],
 			struct cb_err *err)
 {
@@ -1230,13 +1347,13 @@ static int count(struct srv_store *s, const char *q, long *out,
 		 struct cb_err *err)
 {
 	int64_t n = 0;
-	int rc = cb_db_int64(&s->db, q, &n, err);
+	int rc = cb_db_int64(&SQ(s)->db, q, &n, err);
 
 	*out = (long)n;
 	return rc;
 }
 
-int srv_store_stats(struct srv_store *s, struct srv_store_stats *st,
+static int sq_stats(struct srv_store *s, struct srv_store_stats *st,
 		    struct cb_err *err)
 {
 	long last = 0;
@@ -1277,3 +1394,274 @@ int srv_store_stats(struct srv_store *s, struct srv_store_stats *st,
 	st->last_seq = last;
 	return rc;
 }
+
+/* ---- the server key ---------------------------------------------------- */
+
+/* Clear a secret on the stack (volatile, so the stores are kept). */
+static void wipe(void *p, size_t n)
+{
+	volatile unsigned char *v = p;
+
+	while (n--)
+		*v++ = 0;
+}
+
+/*
+ * The key lives beside the database, in DIR/SRV_KEY_FILE: the 64-byte
+ * secret in hex and a newline, mode 0600 (core.h).
+ */
+static int sq_key_create(struct srv_store *s, const unsigned char *secret,
+			 struct cb_err *err)
+{
+	char path[4200], hex[CB_SIGN_SECRET_BYTES * 2 + 2];
+	size_t len;
+	int fd, rc;
+
+	rc = store_path(SQ(s)->dir, SRV_KEY_FILE, path, sizeof(path), err);
+	if (!rc)
+		rc = cb_hex_encode(secret, CB_SIGN_SECRET_BYTES, hex,
+				   sizeof(hex), err);
+	if (rc)
+		return rc;
+	len = strlen(hex);
+	hex[len++] = '\n';
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		wipe(hex, sizeof(hex));
+		if (errno == EEXIST)
+			return cb_err_set(err, CB_EEXIST,
+					  "%s already holds a server key",
+					  SQ(s)->dir);
+		return cb_err_set(err, CB_EIO, "cannot create %s: %s", path,
+				  strerror(errno));
+	}
+	rc = write(fd, hex, len) == (ssize_t)len && fsync(fd) == 0 ? 0 : -1;
+	wipe(hex, sizeof(hex));
+	if (close(fd) || rc) {
+		unlink(path);
+		return cb_err_set(err, CB_EIO, "cannot write %s: %s", path,
+				  strerror(errno));
+	}
+	return 0;
+}
+
+static int sq_key_get(struct srv_store *s, unsigned char *secret,
+		      struct cb_err *err)
+{
+	char path[4200], *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = store_path(SQ(s)->dir, SRV_KEY_FILE, path, sizeof(path), err);
+	if (rc)
+		return rc;
+	if (access(path, F_OK) && errno == ENOENT)
+		return cb_err_set(err, CB_ENOTFOUND, "%s holds no server key",
+				  SQ(s)->dir);
+	rc = cb_file_read(path, 256, &text, &len, err);
+	if (rc)
+		return rc;
+	if (len && text[len - 1] == '\n')
+		len--;
+	rc = cb_hex_decode(text, len, secret, CB_SIGN_SECRET_BYTES, NULL, err);
+	cb_wipe_free(text, len + 1);
+	if (rc)
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "the server key %s is damaged", path);
+	return 0;
+}
+
+/* ---- what only PostgreSQL needs ---------------------------------------- */
+
+/* BEGIN IMMEDIATE already keeps every other writer out. */
+static int sq_begin_exclusive(struct srv_store *s, struct cb_err *err)
+{
+	return sq_begin(s, err);
+}
+
+/* One writer at a time already: nothing to lock. */
+static int sq_lock_subjects(struct srv_store *s, const char *const *subjects,
+			    size_t n, struct cb_err *err)
+{
+	(void)s;
+	(void)subjects;
+	(void)n;
+	(void)err;
+	return 0;
+}
+
+/* ---- copying the record tables ----------------------------------------- */
+
+static int sq_raw_each(struct srv_store *s, size_t t,
+		       int (*fn)(const struct srv_raw_row *r, void *ctx),
+		       void *ctx, struct cb_err *err)
+{
+	const struct srv_raw_table *tb = &srv_raw_tables[t];
+	struct srv_raw_row r;
+	char sql[600];
+	sqlite3_stmt *st;
+	size_t i;
+	int rc, cb = 0;
+
+	snprintf(sql, sizeof(sql), "SELECT %s FROM %s ORDER BY %s", tb->cols,
+		 tb->name, tb->order);
+	rc = sqlite3_prepare_v2(SQ(s)->db.db, sql, -1, &st, NULL);
+	if (rc)
+		return st_fail(s, rc, "copy", err);
+	r.n = strlen(tb->kinds);
+	while ((rc = st_row(s, st, "copy", err)) == 1) {
+		for (i = 0; i < r.n; i++) {
+			if (sqlite3_column_type(st, (int)i) == SQLITE_NULL) {
+				r.v[i] = NULL;
+				r.len[i] = 0;
+				continue;
+			}
+			if (tb->kinds[i] == 'b' || tb->kinds[i] == 'B')
+				r.v[i] = sqlite3_column_blob(st, (int)i);
+			else
+				r.v[i] = (const char *)sqlite3_column_text(
+				    st, (int)i);
+			r.len[i] = (size_t)sqlite3_column_bytes(st, (int)i);
+			if (!r.v[i])
+				r.v[i] = "";
+		}
+		cb = fn(&r, ctx);
+		if (cb)
+			break;
+	}
+	sqlite3_finalize(st);
+	return cb ? cb : rc;
+}
+
+static int sq_raw_put(struct srv_store *s, size_t t,
+		      const struct srv_raw_row *r, struct cb_err *err)
+{
+	const struct srv_raw_table *tb = &srv_raw_tables[t];
+	char sql[800];
+	size_t i, at;
+	sqlite3_stmt *st;
+	int rc;
+
+	at = (size_t)snprintf(sql, sizeof(sql),
+			      "INSERT OR REPLACE INTO %s(%s)"
+			      " VALUES(",
+			      tb->name, tb->cols);
+	for (i = 0; i < r->n && at < sizeof(sql); i++)
+		at += (size_t)snprintf(sql + at, sizeof(sql) - at, "%s?",
+				       i ? ", " : "");
+	if (at >= sizeof(sql) - 2)
+		return cb_err_set(err, CB_EINVAL, "copy: too many columns");
+	memcpy(sql + at, ")", 2);
+	rc = sqlite3_prepare_v2(SQ(s)->db.db, sql, -1, &st, NULL);
+	if (rc)
+		return st_fail(s, rc, "copy", err);
+	for (i = 0; i < r->n; i++) {
+		int col = (int)i + 1;
+		char k = tb->kinds[i];
+
+		if (!r->v[i])
+			sqlite3_bind_null(st, col);
+		else if (k == 'i' || k == 'I')
+			sqlite3_bind_int64(st, col, strtoll(r->v[i], NULL, 10));
+		else if (k == 'b' || k == 'B')
+			sqlite3_bind_blob(st, col, r->v[i], (int)r->len[i],
+					  SQLITE_TRANSIENT);
+		else
+			sqlite3_bind_text(st, col, r->v[i], (int)r->len[i],
+					  SQLITE_TRANSIENT);
+	}
+	rc = st_done(s, st, "copy", err);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* AUTOINCREMENT follows the largest sequence number inserted. */
+static int sq_raw_done(struct srv_store *s, struct cb_err *err)
+{
+	(void)s;
+	(void)err;
+	return 0;
+}
+
+/* ---- the backend's table ----------------------------------------------- */
+
+const struct srv_store_ops srv_sqlite_ops = {
+    .name = "sqlite",
+    .create = sq_create,
+    .open = sq_open,
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .stale = sq_stale,
+    .stale_clear = sq_stale_clear,
+    .checkpointer = sq_checkpointer,
+    .study = sq_study,
+    .key_create = sq_key_create,
+    .key_get = sq_key_get,
+    .begin = sq_begin,
+    .begin_read = sq_begin_read,
+    .begin_exclusive = sq_begin_exclusive,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .lock_subjects = sq_lock_subjects,
+    .site_add = sq_site_add,
+    .site_exists = sq_site_exists,
+    .site_each = sq_site_each,
+    .token_add = sq_token_add,
+    .token_each = sq_token_each,
+    .token_revoke = sq_token_revoke,
+    .reg = sq_register,
+    .device_get = sq_device_get,
+    .device_each = sq_device_each,
+    .device_revoke = sq_device_revoke,
+    .device_seen = sq_device_seen,
+    .device_lock = sq_device_get,
+    .nonces_open = sq_nonces_open,
+    .nonces_close = sq_nonces_close,
+    .nonces_use = sq_nonces_use,
+    .reuse_add = sq_reuse_add,
+    .reuse_get = sq_reuse_get,
+    .event_add = sq_event_add,
+    .event_get = sq_event_get,
+    .event_each = sq_event_each,
+    .withheld_each = sq_withheld_each,
+    .subject_events = sq_subject_events,
+    .subject_names = sq_subject_names,
+    .subject_nevents = sq_subject_nevents,
+    .derived_clear = sq_derived_clear,
+    .subject_clear = sq_subject_clear,
+    .item_put = sq_item_put,
+    .item_query = sq_item_query,
+    .query_put = sq_query_put,
+    .query_del = sq_query_del,
+    .form_put = sq_form_put,
+    .subject_put = sq_subject_put,
+    .summary_rows = sq_summary_rows,
+    .items_each = sq_items_each,
+    .items_of = sq_items_of,
+    .query_each = sq_query_each,
+    .derived_dump = sq_derived_dump,
+    .stats = sq_stats,
+    .slot_get = sq_slot_get,
+    .slot_of_subject = sq_slot_of_subject,
+    .slots_put = sq_slots_put,
+    .slots_list = sq_slots_list,
+    .slots_site = sq_slots_site,
+    .slots_lease = sq_slots_lease,
+    .slots_each = sq_slots_each,
+    .slot_mark = sq_slot_mark,
+    .slot_hold = sq_slot_hold,
+    .slots_clear_used = sq_slots_clear_used,
+    .slots_counts = sq_slots_counts,
+    .raw_each = sq_raw_each,
+    .raw_put = sq_raw_put,
+    .raw_done = sq_raw_done,
+    .store_id = sq_store_id,
+    .store_id_renew = sq_store_id_renew,
+    .leases_paused = sq_leases_paused,
+    .leases_resume = sq_leases_resume,
+    .backup = sq_backup,
+    .user_add = sq_user_add,
+    .user_get = sq_user_get,
+    .user_each = sq_user_each,
+    .user_disable = sq_user_disable,
+};

@@ -1,11 +1,25 @@
 /*
  * store.h - the central store of casebookd, behind one narrow interface.
  *
- * Everything the server keeps lives in one data directory: the SQLite
- * database DIR/casebookd.db (WAL, synchronous=FULL, prepared statements
- * only) and DIR/nonces.db (request nonces, see srv_nonces_open). Nothing
- * outside the store layer (server/store*.c) knows it is SQLite: another
- * backend implements these same functions (DESIGN.md section 7).
+ * Two backends implement it (store_be.h; DESIGN.md section 7), chosen by
+ * what names the store, called WHERE below (`--data DIR` or `--store
+ * URL` of every casebookd command):
+ *
+ *   SQLite      a data directory DIR: the database DIR/casebookd.db
+ *               (WAL, synchronous=FULL, prepared statements only),
+ *               DIR/nonces.db (request nonces, see srv_nonces_open) and
+ *               the server key DIR/server.key. One casebookd process
+ *               writes at a time (srv_lock_data).
+ *   PostgreSQL  a libpq connection URI, postgresql://USER@HOST/DB (or
+ *               postgres://): everything is in that database, the
+ *               nonces and the server key included, and several
+ *               casebookd processes on several hosts may serve it at
+ *               once; they share nothing but the database
+ *               (docs/OPERATIONS.md). A password never goes in the URI:
+ *               libpq takes it from its password file or PGPASSWORD.
+ *
+ * Nothing outside the store layer (server/store*.c, server/pg_*.c)
+ * knows which backend it runs on.
  *
  * What is stored:
  *   settings   the study id, the protocol's exact bytes and their SHA-256,
@@ -22,6 +36,7 @@
  *   subject_reuse  subject ids a device created again (core.h)
  *   rand_*     the randomization list's slots, leases and site keys
  *              (slots.h), never an arm in plaintext
+ *   the server key (core.h) and the request nonces
  * and the derived tables, kept one subject at a time from that
  * subject's events (DESIGN.md section 3), rebuildable at any time:
  *   subjects   subject, site, number of events, lifecycle state and the
@@ -36,15 +51,23 @@
  * the `site` of an event always says whose data it is.
  *
  * Connections: a struct srv_store is one connection and is not locked.
- * One process writes (casebookd serve, or an admin command holding the
- * data directory's lock): it opens the writer with srv_store_open and
- * serialises its use. Readers open their own read-only connections with
- * srv_store_open_reader, one per thread; in WAL mode they read the last
- * commit without waiting for the writer. Under srv_store_checkpointer a
- * further connection only checkpoints the write-ahead log.
+ * A writer opens it with srv_store_open and serialises its use; readers
+ * open their own read-only connections with srv_store_open_reader, one
+ * per thread, and read the last commit without waiting for a writer
+ * (SQLite's WAL; PostgreSQL's snapshots). Under srv_store_checkpointer
+ * a further SQLite connection only checkpoints the write-ahead log.
+ *
+ * Several writers at once (PostgreSQL only: several processes): a push
+ * locks its subjects (srv_store_lock_subjects) before reading them, so
+ * two pushes of one subject run one after the other and the second sees
+ * the first's events; event ids are unique; a slot is marked used only
+ * while unused; sequence numbers are handed out in commit order, so a
+ * reader never sees a number while a lower one is still to be committed
+ * (docs/OPERATIONS.md, "Several casebookd").
  *
  * Errors follow err.h: CB_EIO for database failures (with the database's
- * message), CB_EBUSY when another process holds the database locked,
+ * message; also when PostgreSQL cannot be reached), CB_EBUSY when another
+ * process holds the database locked or a transaction must be tried again,
  * CB_ENOTFOUND, CB_EEXIST, CB_ECONFLICT, CB_EFORBIDDEN as documented per
  * function.
  */
@@ -64,6 +87,8 @@
 
 /* The database file inside the data directory. */
 #define SRV_STORE_FILE "casebookd.db"
+/* The server key's file in a data directory (core.h). */
+#define SRV_KEY_FILE "server.key"
 
 /* Sizes of stored names, without the NUL. */
 #define SRV_SITE_MAX CB_SITE_MAX /* role.h */
@@ -137,27 +162,42 @@ struct srv_store_stats {
 	int64_t last_seq;
 };
 
+/* 1 when `where` names a PostgreSQL database (postgresql:// or
+ * postgres://), 0 for a data directory. */
+int srv_store_is_pg(const char *where);
+
+/* The backend of an open store: "sqlite" or "postgresql". */
+const char *srv_store_backend(struct srv_store *s);
+
 /*
- * Create a new store in `dir` (created if missing; an existing store is
- * CB_EEXIST) holding the protocol's exact bytes, its study id and
- * SHA-256. The new store is open in *out.
+ * Create a new store at `where` (a directory is created if missing; a
+ * PostgreSQL database must exist, made by its administrator, and hold no
+ * Casebook tables yet; an existing store is CB_EEXIST) holding the
+ * protocol's exact bytes, its study id and SHA-256. The new store is
+ * open in *out. A PostgreSQL URI holding a password is CB_EINVAL.
  */
-int srv_store_create(const char *dir, const char *study, const char *proto,
+int srv_store_create(const char *where, const char *study, const char *proto,
 		     size_t proto_len, const char *proto_sha256,
 		     struct srv_store **out, struct cb_err *err);
 
 /*
- * Open the store in `dir` for writing. CB_ENOTFOUND when there is none;
- * CB_EINVAL when a newer casebookd made it (its schema version is
+ * Open the store at `where` for writing. CB_ENOTFOUND when there is
+ * none; CB_EINVAL when a newer casebookd made it (its schema version is
  * higher than this one's). A store of an older schema is upgraded in
- * place (its derived tables are then stale: srv_store_stale).
+ * place (its derived tables are then stale: srv_store_stale); on
+ * PostgreSQL that needs a role allowed to change the schema (its owner),
+ * and several processes upgrading at once take turns.
  */
-int srv_store_open(const char *dir, struct srv_store **out, struct cb_err *err);
+int srv_store_open(const char *where, struct srv_store **out,
+		   struct cb_err *err);
 
-/* Open a read-only connection to the store in `dir` (as srv_store_open
+/* Open a read-only connection to the store at `where` (as srv_store_open
  * otherwise, but an older schema is CB_EINVAL: a writer upgrades it). */
-int srv_store_open_reader(const char *dir, struct srv_store **out,
+int srv_store_open_reader(const char *where, struct srv_store **out,
 			  struct cb_err *err);
+
+/* The store's schema version (SRV_SCHEMA_VERSION once opened). */
+int srv_store_schema_version(struct srv_store *s, long *v, struct cb_err *err);
 
 /* Finalise every statement and close. NULL is allowed. */
 void srv_store_close(struct srv_store *s);
@@ -174,6 +214,7 @@ int srv_store_stale_clear(struct srv_store *s, struct cb_err *err);
  * Run WAL checkpoints on a thread with its own connection from now until
  * srv_store_close, so that commits (a push's acknowledgement) never wait
  * for one; the server's serve loop turns it on. CB_EIO, CB_ENOMEM.
+ * Nothing to do on PostgreSQL.
  */
 int srv_store_checkpointer(struct srv_store *s, struct cb_err *err);
 
@@ -185,17 +226,43 @@ int srv_store_checkpointer(struct srv_store *s, struct cb_err *err);
 int srv_store_study(struct srv_store *s, char **study, char **proto,
 		    size_t *proto_len, char **sha256, struct cb_err *err);
 
+/*
+ * The server's own Ed25519 key (core.h): made once by `casebookd init`
+ * (CB_EEXIST when the store has one), loaded into *kp (release with
+ * cb_sign_keypair_release; CB_ENOTFOUND when there is none,
+ * CB_EINTEGRITY when damaged). SQLite keeps it in DIR/SRV_KEY_FILE
+ * (mode 0600), PostgreSQL in the table server_key.
+ */
+int srv_store_key_create(struct srv_store *s, struct cb_err *err);
+int srv_store_key_load(struct srv_store *s, struct cb_sign_keypair *kp,
+		       struct cb_err *err);
+
 /* ---- transactions ------------------------------------------------------ */
 
 /*
  * BEGIN IMMEDIATE / COMMIT / ROLLBACK for a writer. Rollback never
  * fails visibly. srv_store_begin_read starts a read transaction (one
  * snapshot for several reads), ended by srv_store_commit.
+ * srv_store_begin_exclusive starts a write transaction that no other
+ * writer of any process runs beside (a rebuild; on SQLite every writer
+ * is such). A commit that fails (the database went away, or another
+ * process's transaction collided with it: CB_EBUSY) has stored nothing.
  */
 int srv_store_begin(struct srv_store *s, struct cb_err *err);
 int srv_store_begin_read(struct srv_store *s, struct cb_err *err);
+int srv_store_begin_exclusive(struct srv_store *s, struct cb_err *err);
 int srv_store_commit(struct srv_store *s, struct cb_err *err);
 void srv_store_rollback(struct srv_store *s);
+
+/*
+ * Inside a write transaction, before reading anything about them: make
+ * every other writer that locks one of these `n` subjects wait until
+ * this transaction ends. The array is sorted and its repeats dropped in
+ * place (every process takes its locks in one order). Nothing to do on
+ * SQLite, whose writers run one at a time.
+ */
+int srv_store_lock_subjects(struct srv_store *s, const char **subjects,
+			    size_t n, struct cb_err *err);
 
 /* ---- sites ------------------------------------------------------------- */
 
@@ -259,8 +326,17 @@ int srv_store_device_each(struct srv_store *s,
  * Note that an event stamped `hlc` was stored from device `id`: its
  * max_hlc becomes `hlc` when that is higher.
  */
-int srv_store_device_seen(struct srv_store *s, const char *id,
-			  const char *hlc, struct cb_err *err);
+int srv_store_device_seen(struct srv_store *s, const char *id, const char *hlc,
+			  struct cb_err *err);
+
+/*
+ * srv_store_device_get inside a write transaction, with the device's row
+ * locked until it ends: on PostgreSQL, where several casebookd write,
+ * two pushes of one device are decided one after the other, each seeing
+ * the max_hlc the other stored (SQLite's writer is alone already).
+ */
+int srv_store_device_lock(struct srv_store *s, const char *id,
+			  struct srv_device *out, struct cb_err *err);
 
 /* Revoke a device (CB_ENOTFOUND; an already revoked one stays as is). */
 int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
@@ -275,6 +351,13 @@ int srv_store_device_revoke(struct srv_store *s, const char *id, int64_t now_ms,
 int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
 		 struct cb_err *err);
 
+/*
+ * Give the store a new identity, as a restore does (srv_store_restore
+ * for SQLite; for PostgreSQL, restored with its own tools, `casebookd
+ * restore --store URL`). The caller makes sure no server runs on it.
+ */
+int srv_store_id_renew(struct srv_store *s, struct cb_err *err);
+
 /* ---- backups (store_backup.c) ------------------------------------------ */
 
 /*
@@ -287,17 +370,60 @@ int srv_store_id(struct srv_store *s, char out[SRV_ID_HEX + 1],
 int srv_store_backup(struct srv_store *s, const char *path, struct cb_err *err);
 
 /*
+ * What a restore carried from the store it replaced into the restored
+ * one (srv_store_restore): facts that only ever go one way and that the
+ * backup may predate. Each count is of rows the restored store took or
+ * changed; seq_after is the events sequence the restored store goes on
+ * from (the replaced store's highest, when above the backup's).
+ */
+struct srv_restore_carry {
+	int replaced;	   /* there was a store to carry from */
+	int leases_paused; /* no store to carry from: leases paused */
+	long sites, users, users_disabled;
+	long devices, devices_revoked;
+	long tokens, tokens_used, tokens_revoked;
+	long lists, slots, slots_leased, slots_used, reuse;
+	int64_t seq_backup, seq_after;
+};
+
+/*
  * Make the store of data directory `dir` a copy of the backup `from`,
  * with a new store id (srv_store_id): `from` must be a central store
- * that passes integrity_check. A store already in `dir` is CB_EEXIST,
- * unless `replace`: then its files are kept beside it, renamed
+ * that passes integrity_check, of a schema version this casebookd knows
+ * (a newer one is CB_EINVAL before anything changes; an older one is
+ * upgraded). A store already in `dir` is CB_EEXIST, unless `replace`:
+ * then, inside the restore and before the restored store takes its
+ * place, every one-way fact of the replaced store is carried into it
+ * (people and their disabling, devices and their revocation, sites,
+ * tokens and their use or revocation, randomization lists, slots and
+ * their leases and uses, re-used subject ids; never backwards: a used
+ * slot stays used, a revoked device revoked) and the events sequence set
+ * past the replaced store's highest, so no device's pull cursor skips
+ * new events; then its files are kept beside it, renamed
  * casebookd.db.replaced-STAMP (and -wal, -shm), never deleted. The
- * caller holds the data directory's lock (no server runs on it).
- * *replaced (may be NULL) gets the name the old store was kept under,
- * "" when there was none.
+ * replaced store must be of this casebookd's schema version (CB_EINVAL
+ * otherwise) and readable (CB_EIO or CB_EINTEGRITY, nothing changed).
+ * Without a store to replace, nothing tells what slots were leased after
+ * the backup: the restored store has new slot leases paused
+ * (srv_store_leases_paused) until the administrator resumes them. The
+ * request nonces (DIR/nonces.db) are not touched. The caller holds the
+ * data directory's lock (no server runs on it). *replaced (may be NULL)
+ * gets the name the old store was kept under, "" when there was none;
+ * *carry (may be NULL) what was carried.
  */
 int srv_store_restore(const char *dir, const char *from, int replace,
-		      char *replaced, size_t cap, struct cb_err *err);
+		      char *replaced, size_t cap,
+		      struct srv_restore_carry *carry, struct cb_err *err);
+
+/*
+ * New slot leases are paused (a restore into an empty data directory):
+ * 1 with why (cap bytes, may be NULL) saying since when and why, 0 when
+ * they are not, or an error. srv_store_leases_resume lifts the pause
+ * (0 when there was none to lift: *was gets 0).
+ */
+int srv_store_leases_paused(struct srv_store *s, char *why, size_t cap,
+			    struct cb_err *err);
+int srv_store_leases_resume(struct srv_store *s, int *was, struct cb_err *err);
 
 /* ---- people (store_users.c) -------------------------------------------- */
 
@@ -333,17 +459,21 @@ int srv_store_user_disable(struct srv_store *s, const char *name,
 /* ---- nonces ------------------------------------------------------------ */
 
 /*
- * The request nonces of DIR/nonces.db, a database of their own so that
- * recording one never waits for the writer of the events (a pull does
- * not queue behind a push's commit). They are kept with
- * synchronous=NORMAL: a crash can forget the last nonces recorded, which
- * reopens a replay window of at most the accepted clock skew; every
- * request Casebook answers is harmless to replay (pushes are idempotent,
- * reads return what the device may read anyway), so no fsync per
- * request is spent on them. One handle, one thread at a time.
+ * The request nonces: on SQLite in DIR/nonces.db, a database of their
+ * own so that recording one never waits for the writer of the events (a
+ * pull does not queue behind a push's commit); on PostgreSQL in the
+ * table nonces of the store, on a connection of their own, so a nonce is
+ * used once across every process serving the store. They are kept
+ * without waiting for the disk (SQLite's synchronous=NORMAL,
+ * PostgreSQL's synchronous_commit=off): a crash can forget the last
+ * nonces recorded, which reopens a replay window of at most the accepted
+ * clock skew; every request Casebook answers is harmless to replay
+ * (pushes are idempotent, reads return what the device may read anyway),
+ * so no fsync per request is spent on them. One handle, one thread at a
+ * time.
  */
 struct srv_nonces;
-int srv_nonces_open(const char *dir, struct srv_nonces **out,
+int srv_nonces_open(const char *where, struct srv_nonces **out,
 		    struct cb_err *err);
 void srv_nonces_close(struct srv_nonces *n);
 
@@ -388,6 +518,9 @@ struct srv_event_row {
 /*
  * Append an event; *seq (may be NULL) gets its server sequence number.
  * CB_EEXIST when its id is already stored. Call inside a transaction.
+ * On PostgreSQL the event is written, and numbered, when the
+ * transaction commits (srv_store_event_get sees it before), unless seq
+ * is asked for.
  */
 int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
 			int64_t *seq, struct cb_err *err);
@@ -564,6 +697,7 @@ struct srv_slot_info {
 	int64_t seq;
 	char device[SRV_ID_HEX + 1];	     /* "" when not leased */
 	char subject[CB_EVENT_NAME_MAX + 1]; /* "" when unused */
+	char event[CB_EVENT_NAME_MAX + 1];   /* the event that used it */
 };
 
 /* The slot numbered `randno`. CB_ENOTFOUND. */
@@ -610,6 +744,16 @@ int srv_store_slots_lease(struct srv_store *s, const char *device,
 			  struct cb_err *err);
 
 /*
+ * Lease slot `randno` of `site` to `device` at `now` when no device
+ * holds it and no subject used it (*took 1), else change nothing
+ * (*took 0): a device telling the slots it holds while leases are paused
+ * (srv_slots_lease). Inside the caller's transaction.
+ */
+int srv_store_slot_hold(struct srv_store *s, const char *randno,
+			const char *device, const char *site, const char *now,
+			int *took, struct cb_err *err);
+
+/*
  * Visit, for site device `device` of `site`: its leased unused slots
  * (kind 0, by stratum and seq), the site's used slots (kind 1, by
  * randno), the site's code-break keys (kind 2: randno NULL, list, pub
@@ -621,12 +765,23 @@ int srv_store_slots_each(struct srv_store *s, int kind, const char *device,
 			 int (*fn)(const struct srv_slot *sl, void *ctx),
 			 void *ctx, struct cb_err *err);
 
-/* Record that subject `subject` used slot `randno` by event `event`. */
+/*
+ * Record that subject `subject` used slot `randno` by event `event` of
+ * `device`; a slot leased to no device yet (taken while leases are
+ * paused, srv_slots_check) becomes that device's.
+ */
 int srv_store_slot_mark(struct srv_store *s, const char *randno,
 			const char *subject, const char *event,
-			const char *when, struct cb_err *err);
+			const char *device, const char *when,
+			struct cb_err *err);
 
-/* Forget every use of a slot (rebuild derives them again). */
+/*
+ * Forget every use of a slot (rebuild derives them again from the stored
+ * events), except the use of a leased slot by an event the store does
+ * not hold: a use a restore carried from the store it replaced, whose
+ * event has not come back yet (a slot never goes from used back to
+ * free).
+ */
 int srv_store_slots_clear_used(struct srv_store *s, struct cb_err *err);
 
 /*
@@ -637,5 +792,20 @@ int srv_store_slots_counts(struct srv_store *s, long *lists,
 			   int (*fn)(const char *site, long slots, long leased,
 				     long used, void *ctx),
 			   void *ctx, struct cb_err *err);
+
+/* ---- moving a store ----------------------------------------------------- */
+
+/*
+ * Copy the record of `from` into the new, empty store `to` (another
+ * backend's, or the same's): settings, sites, tokens, devices, events
+ * with their sequence numbers (devices' pull cursors stay valid), re-used
+ * subject ids, randomization lists, site keys and slots with their
+ * leases and uses, and the server key. Not the derived tables: rebuild
+ * `to` afterwards (srv_core_rebuild). Inside a write transaction of
+ * `to`. progress (may be NULL) gets each table's name and rows copied.
+ */
+int srv_store_copy(struct srv_store *from, struct srv_store *to,
+		   int (*progress)(const char *table, long rows, void *ctx),
+		   void *pctx, struct cb_err *err);
 
 #endif

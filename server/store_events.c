@@ -23,8 +23,8 @@ static void event_row(sqlite3_stmt *st, struct srv_event_row *row)
 	row->received_at = cb_db_col_text(st, 8);
 }
 
-int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
-			int64_t *seq, struct cb_err *err)
+int sq_event_add(struct srv_store *s, const struct srv_event_row *row,
+		 int64_t *seq, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_EVENT_ADD, err);
 	int rc;
@@ -44,14 +44,14 @@ int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
 		return cb_err_set(err, CB_EEXIST, "event %s already stored",
 				  row->id);
 	if (!rc && seq)
-		*seq = sqlite3_last_insert_rowid(s->db.db);
+		*seq = sqlite3_last_insert_rowid(SQ(s)->db.db);
 	return rc;
 }
 
-int srv_store_event_each(struct srv_store *s, int64_t since, long limit,
-			 const char *site, int unblinded,
-			 int (*fn)(const struct srv_event_row *row, void *ctx),
-			 void *ctx, int64_t *last, struct cb_err *err)
+int sq_event_each(struct srv_store *s, int64_t since, long limit,
+		  const char *site, int unblinded,
+		  int (*fn)(const struct srv_event_row *row, void *ctx),
+		  void *ctx, int64_t *last, struct cb_err *err)
 {
 	sqlite3_stmt *st =
 	    st_get(s, site ? ST_EVENT_EACH_SITE : ST_EVENT_EACH, err);
@@ -96,11 +96,10 @@ int srv_store_event_each(struct srv_store *s, int64_t since, long limit,
 	return 0;
 }
 
-int srv_store_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
-			    const char *site,
-			    int (*fn)(const struct srv_event_row *row,
-				      void *ctx),
-			    void *ctx, struct cb_err *err)
+int sq_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
+		     const char *site,
+		     int (*fn)(const struct srv_event_row *row, void *ctx),
+		     void *ctx, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_EVENT_WITHHELD, err);
 	struct srv_event_row row;
@@ -128,8 +127,8 @@ int srv_store_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
 	return 0;
 }
 
-int srv_store_event_get(struct srv_store *s, const char *id, char **json,
-			size_t *len, struct cb_err *err)
+int sq_event_get(struct srv_store *s, const char *id, char **json, size_t *len,
+		 struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_EVENT_GET, err);
 	size_t n;
@@ -158,11 +157,9 @@ int srv_store_event_get(struct srv_store *s, const char *id, char **json,
 	return rc;
 }
 
-int srv_store_subject_events(struct srv_store *s, const char *subject,
-			     int unblinded,
-			     int (*fn)(const struct srv_event_row *row,
-				       void *ctx),
-			     void *ctx, struct cb_err *err)
+int sq_subject_events(struct srv_store *s, const char *subject, int unblinded,
+		      int (*fn)(const struct srv_event_row *row, void *ctx),
+		      void *ctx, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_EVENT_OF_SUBJECT, err);
 	struct srv_event_row row;
@@ -182,10 +179,10 @@ int srv_store_subject_events(struct srv_store *s, const char *subject,
 	return r ? r : rc;
 }
 
-int srv_store_subject_names(struct srv_store *s, const char *site,
-			    int (*fn)(const char *subject, const char *site,
-				      void *ctx),
-			    void *ctx, struct cb_err *err)
+int sq_subject_names(struct srv_store *s, const char *site,
+		     int (*fn)(const char *subject, const char *site,
+			       void *ctx),
+		     void *ctx, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_SUBJECT_NAMES, err);
 	int rc, r = 0;
@@ -202,8 +199,8 @@ int srv_store_subject_names(struct srv_store *s, const char *site,
 	return r ? r : rc;
 }
 
-int srv_store_subject_nevents(struct srv_store *s, const char *subject,
-			      int64_t *n, struct cb_err *err)
+int sq_subject_nevents(struct srv_store *s, const char *subject, int64_t *n,
+		       struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_SUBJECT_NEVENTS, err);
 	int rc;

@@ -1,8 +1,10 @@
 /*
  * store_int.h - what the files of the central store's SQLite backend
- * share (store.c, store_events.c, store_derived.c, store_slots.c):
- * the handle, the schema and every statement. Nothing outside those
- * files includes it; the rest of the server sees store.h only.
+ * share (store.c, store_events.c, store_derived.c, store_slots.c,
+ * store_nonce.c, store_users.c, store_backup.c): the handle, the schema, every
+ * statement and the backend's functions, which srv_sqlite_ops (store.c) lists.
+ * Nothing outside those files includes it; the rest of the server sees store.h
+ * only.
  */
 #ifndef SRV_STORE_INT_H
 #define SRV_STORE_INT_H
@@ -11,25 +13,21 @@
 
 #include "db.h"
 #include "store.h"
-
-/*
- * The schema version this casebookd writes (the setting
- * "schema_version"). Version 1 had no per-subject index, summary or
- * form tables and kept the nonces here; version 2 had no users (people
- * registered by the administrator). store.c upgrades both.
- */
-#define SRV_SCHEMA_VERSION 3
-
-/* Setting naming derived tables that an upgrade left to rebuild. */
-#define SRV_SETTING_STALE "derived_stale"
+#include "store_be.h"
 
 struct checkpointer;
 
-struct srv_store {
+/* A connection to the store in a data directory. */
+struct sq_store {
+	struct srv_store base; /* the backend's table */
 	struct cb_db db;
 	int readonly;
 	struct checkpointer *ckpt; /* NULL unless srv_store_checkpointer */
+	char dir[4096];		   /* the data directory */
 };
+
+/* The SQLite handle behind a struct srv_store of this backend. */
+#define SQ(s) ((struct sq_store *)(s))
 
 /* Every statement, prepared on first use (cb_db_stmt). */
 enum stmt_id {
@@ -87,6 +85,7 @@ enum stmt_id {
 	ST_SLOT_CELLS,
 	ST_SLOT_HAVE,
 	ST_SLOT_LEASE,
+	ST_SLOT_HOLD,
 	ST_SLOT_LEASED,
 	ST_SLOT_ASSIGNED,
 	ST_SLOT_KEYS,
@@ -104,29 +103,146 @@ enum stmt_id {
 extern const char *const srv_store_sql[ST_COUNT];
 extern const char srv_store_schema[];
 
+/*
+ * Open the database file `path` (not a data directory) for writing,
+ * upgrading an older schema as srv_store_open does; the restore opens
+ * its copy with it before the copy takes the store's name.
+ */
+int srv_store_open_file(const char *path, struct srv_store **out,
+			struct cb_err *err);
+
 /* cb_db_stmt, cb_db_fail, cb_db_done and cb_db_row on the handle. */
 static inline sqlite3_stmt *st_get(struct srv_store *s, enum stmt_id id,
 				   struct cb_err *err)
 {
-	return cb_db_stmt(&s->db, (size_t)id, err);
+	return cb_db_stmt(&SQ(s)->db, (size_t)id, err);
 }
 
 static inline int st_fail(struct srv_store *s, int rc, const char *what,
 			  struct cb_err *err)
 {
-	return cb_db_fail(&s->db, rc, what, err);
+	return cb_db_fail(&SQ(s)->db, rc, what, err);
 }
 
 static inline int st_done(struct srv_store *s, sqlite3_stmt *st,
 			  const char *what, struct cb_err *err)
 {
-	return cb_db_done(&s->db, st, what, err);
+	return cb_db_done(&SQ(s)->db, st, what, err);
 }
 
 static inline int st_row(struct srv_store *s, sqlite3_stmt *st,
 			 const char *what, struct cb_err *err)
 {
-	return cb_db_row(&s->db, st, what, err);
+	return cb_db_row(&SQ(s)->db, st, what, err);
 }
+
+/* The backend's functions (store_be.h says what each does). */
+int sq_create(const char *dir, const char *study, const char *proto,
+	      size_t proto_len, const char *proto_sha256,
+	      struct srv_store **out, struct cb_err *err);
+int sq_open(const char *dir, int readonly, struct srv_store **out,
+	    struct cb_err *err);
+void sq_close(struct srv_store *s);
+int sq_commit(struct srv_store *s, struct cb_err *err);
+void sq_rollback(struct srv_store *s);
+int sq_device_get(struct srv_store *s, const char *id, struct srv_device *out,
+		  struct cb_err *err);
+int sq_nonces_open(const char *dir, struct srv_nonces **out,
+		   struct cb_err *err);
+void sq_nonces_close(struct srv_nonces *n);
+int sq_nonces_use(struct srv_nonces *n, const char *device, const char *nonce,
+		  int64_t time_ms, int64_t now_ms, struct cb_err *err);
+int sq_event_add(struct srv_store *s, const struct srv_event_row *row,
+		 int64_t *seq, struct cb_err *err);
+int sq_event_get(struct srv_store *s, const char *id, char **json, size_t *len,
+		 struct cb_err *err);
+int sq_event_each(struct srv_store *s, int64_t since, long limit,
+		  const char *site, int unblinded,
+		  int (*fn)(const struct srv_event_row *row, void *ctx),
+		  void *ctx, int64_t *last, struct cb_err *err);
+int sq_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
+		     const char *site,
+		     int (*fn)(const struct srv_event_row *row, void *ctx),
+		     void *ctx, struct cb_err *err);
+int sq_subject_events(struct srv_store *s, const char *subject, int unblinded,
+		      int (*fn)(const struct srv_event_row *row, void *ctx),
+		      void *ctx, struct cb_err *err);
+int sq_subject_names(struct srv_store *s, const char *site,
+		     int (*fn)(const char *subject, const char *site,
+			       void *ctx),
+		     void *ctx, struct cb_err *err);
+int sq_subject_nevents(struct srv_store *s, const char *subject, int64_t *n,
+		       struct cb_err *err);
+int sq_derived_clear(struct srv_store *s, struct cb_err *err);
+int sq_subject_clear(struct srv_store *s, const char *subject,
+		     struct cb_err *err);
+int sq_item_put(struct srv_store *s, const struct cb_merge_item *it,
+		const char *heads, const char *values, struct cb_err *err);
+int sq_item_query(struct srv_store *s, const struct cb_merge_item *it,
+		  char out[SRV_ID_HEX + 1], struct cb_err *err);
+int sq_query_put(struct srv_store *s, const struct cb_merge_query *q,
+		 const char *site, struct cb_err *err);
+int sq_query_del(struct srv_store *s, const char *id, struct cb_err *err);
+int sq_form_put(struct srv_store *s, const struct cb_merge_form *f,
+		struct cb_err *err);
+int sq_subject_put(struct srv_store *s, const char *subject, const char *site,
+		   int64_t nevents, const char *state, const char *summary,
+		   struct cb_err *err);
+int sq_summary_rows(struct srv_store *s, const char *site,
+		    int (*fn)(const char *json, size_t len, void *ctx),
+		    void *ctx, struct cb_err *err);
+int sq_items_of(struct srv_store *s, const char *subject, const char *visit,
+		const char *form,
+		int (*fn)(const struct srv_item_row *it, void *ctx), void *ctx,
+		struct cb_err *err);
+int sq_items_each(struct srv_store *s, const char *subject,
+		  int (*fn)(const struct srv_item_row *it, void *ctx),
+		  void *ctx, struct cb_err *err);
+int sq_query_each(struct srv_store *s, const char *site, const char *status,
+		  long limit,
+		  int (*fn)(const struct srv_query_row *q, void *ctx),
+		  void *ctx, struct cb_err *err);
+int sq_derived_dump(struct srv_store *s,
+		    int (*out)(const char *text, size_t len, void *ctx),
+		    void *ctx, struct cb_err *err);
+int sq_slot_get(struct srv_store *s, const char *randno,
+		struct srv_slot_info *out, struct cb_err *err);
+int sq_slot_of_subject(struct srv_store *s, const char *subject, char *out,
+		       size_t cap, struct cb_err *err);
+int sq_slots_put(struct srv_store *s, const char *list_id,
+		 const struct srv_slot_new *slots, size_t n, size_t *added,
+		 size_t *replaced, size_t *kept, struct cb_err *err);
+int sq_slots_list(struct srv_store *s, const char *list_id,
+		  const char *fingerprint, const char *study, size_t nslots,
+		  struct cb_err *err);
+int sq_slots_site(struct srv_store *s, const char *list_id, const char *site,
+		  const char *pub_hex, const char *key_hex, struct cb_err *err);
+int sq_slots_lease(struct srv_store *s, const char *device, const char *site,
+		   long want, const char *now, struct cb_err *err);
+int sq_slots_each(struct srv_store *s, int kind, const char *device,
+		  const char *site,
+		  int (*fn)(const struct srv_slot *sl, void *ctx), void *ctx,
+		  struct cb_err *err);
+int sq_slot_mark(struct srv_store *s, const char *randno, const char *subject,
+		 const char *event, const char *device, const char *when,
+		 struct cb_err *err);
+int sq_slot_hold(struct srv_store *s, const char *randno, const char *device,
+		 const char *site, const char *now, int *took,
+		 struct cb_err *err);
+int sq_slots_clear_used(struct srv_store *s, struct cb_err *err);
+int sq_user_add(struct srv_store *s, const struct srv_user *u,
+		struct cb_err *err);
+int sq_user_get(struct srv_store *s, const char *name, struct srv_user *out,
+		struct cb_err *err);
+int sq_user_each(struct srv_store *s, const char *site, const char *role,
+		 int (*fn)(const struct srv_user *u, void *ctx), void *ctx,
+		 struct cb_err *err);
+int sq_user_disable(struct srv_store *s, const char *name, int64_t now_ms,
+		    const char *reason, struct cb_err *err);
+int sq_backup(struct srv_store *s, const char *path, struct cb_err *err);
+int sq_slots_counts(struct srv_store *s, long *lists,
+		    int (*fn)(const char *site, long slots, long leased,
+			      long used, void *ctx),
+		    void *ctx, struct cb_err *err);
 
 #endif

@@ -18,16 +18,16 @@ static const char *const nonce_sql[N_COUNT] = {
 	      " VALUES(?1, ?2, ?3)",
 };
 
-struct srv_nonces {
+struct sq_nonces {
+	struct srv_nonces base;
 	struct cb_db db;
 	int64_t pruned_ms; /* when old nonces were last forgotten */
 };
 
-int srv_nonces_open(const char *dir, struct srv_nonces **out,
-		    struct cb_err *err)
+int sq_nonces_open(const char *dir, struct srv_nonces **out, struct cb_err *err)
 {
 	char path[4096];
-	struct srv_nonces *n;
+	struct sq_nonces *n;
 	int rc;
 
 	*out = NULL;
@@ -55,24 +55,28 @@ int srv_nonces_open(const char *dir, struct srv_nonces **out,
 			       " ON nonces(time_ms);",
 			       "setting up", err);
 	if (rc) {
-		srv_nonces_close(n);
+		sq_nonces_close(&n->base);
 		return rc;
 	}
-	*out = n;
+	*out = &n->base;
 	return 0;
 }
 
-void srv_nonces_close(struct srv_nonces *n)
+void sq_nonces_close(struct srv_nonces *base)
 {
+	struct sq_nonces *n = (struct sq_nonces *)base;
+
 	if (!n)
 		return;
 	cb_db_close(&n->db);
 	free(n);
 }
 
-int srv_nonces_use(struct srv_nonces *n, const char *device, const char *nonce,
-		   int64_t time_ms, int64_t now_ms, struct cb_err *err)
+int sq_nonces_use(struct srv_nonces *base, const char *device,
+		  const char *nonce, int64_t time_ms, int64_t now_ms,
+		  struct cb_err *err)
 {
+	struct sq_nonces *n = (struct sq_nonces *)base;
 	sqlite3_stmt *st;
 	int rc = 0;
 

@@ -30,8 +30,8 @@ static void slot_row(sqlite3_stmt *st, struct srv_slot *sl)
 	sl->arm_site = cb_db_col_text(st, 9);
 }
 
-int srv_store_slot_get(struct srv_store *s, const char *randno,
-		       struct srv_slot_info *out, struct cb_err *err)
+int sq_slot_get(struct srv_store *s, const char *randno,
+		struct srv_slot_info *out, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_SLOT_GET, err);
 	int rc;
@@ -50,6 +50,7 @@ int srv_store_slot_get(struct srv_store *s, const char *randno,
 		cb_db_col_copy(out->kit, sizeof(out->kit), st, 5);
 		cb_db_col_copy(out->device, sizeof(out->device), st, 6);
 		cb_db_col_copy(out->subject, sizeof(out->subject), st, 7);
+		cb_db_col_copy(out->event, sizeof(out->event), st, 10);
 	}
 	sqlite3_reset(st);
 	return rc == 1 ? 0
@@ -57,8 +58,8 @@ int srv_store_slot_get(struct srv_store *s, const char *randno,
 		       : cb_err_set(err, CB_ENOTFOUND, "no slot %.40s", randno);
 }
 
-int srv_store_slot_of_subject(struct srv_store *s, const char *subject,
-			      char *out, size_t cap, struct cb_err *err)
+int sq_slot_of_subject(struct srv_store *s, const char *subject, char *out,
+		       size_t cap, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_SLOT_OF_SUBJECT, err);
 	int rc;
@@ -155,10 +156,9 @@ static int put_one(struct srv_store *s, const char *list_id,
 	return rc;
 }
 
-int srv_store_slots_put(struct srv_store *s, const char *list_id,
-			const struct srv_slot_new *slots, size_t n,
-			size_t *added, size_t *replaced, size_t *kept,
-			struct cb_err *err)
+int sq_slots_put(struct srv_store *s, const char *list_id,
+		 const struct srv_slot_new *slots, size_t n, size_t *added,
+		 size_t *replaced, size_t *kept, struct cb_err *err)
 {
 	size_t i;
 	int rc = 0;
@@ -171,9 +171,9 @@ int srv_store_slots_put(struct srv_store *s, const char *list_id,
 	return rc;
 }
 
-int srv_store_slots_list(struct srv_store *s, const char *list_id,
-			 const char *fingerprint, const char *study,
-			 size_t nslots, struct cb_err *err)
+int sq_slots_list(struct srv_store *s, const char *list_id,
+		  const char *fingerprint, const char *study, size_t nslots,
+		  struct cb_err *err)
 {
 	char now[CB_CLOCK_UTC_BUF];
 	sqlite3_stmt *st = st_get(s, ST_SLOT_LIST_ADD, err);
@@ -189,9 +189,8 @@ int srv_store_slots_list(struct srv_store *s, const char *list_id,
 	return st_done(s, st, "storing the list", err);
 }
 
-int srv_store_slots_site(struct srv_store *s, const char *list_id,
-			 const char *site, const char *pub_hex,
-			 const char *key_hex, struct cb_err *err)
+int sq_slots_site(struct srv_store *s, const char *list_id, const char *site,
+		  const char *pub_hex, const char *key_hex, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_SLOT_SITE_ADD, err);
 
@@ -233,9 +232,8 @@ static int cells_of(struct srv_store *s, const char *site, char ***out,
 	return rc;
 }
 
-int srv_store_slots_lease(struct srv_store *s, const char *device,
-			  const char *site, long want, const char *now,
-			  struct cb_err *err)
+int sq_slots_lease(struct srv_store *s, const char *device, const char *site,
+		   long want, const char *now, struct cb_err *err)
 {
 	sqlite3_stmt *st;
 	char **cells = NULL;
@@ -281,10 +279,10 @@ int srv_store_slots_lease(struct srv_store *s, const char *device,
 	return rc;
 }
 
-int srv_store_slots_each(struct srv_store *s, int kind, const char *device,
-			 const char *site,
-			 int (*fn)(const struct srv_slot *sl, void *ctx),
-			 void *ctx, struct cb_err *err)
+int sq_slots_each(struct srv_store *s, int kind, const char *device,
+		  const char *site,
+		  int (*fn)(const struct srv_slot *sl, void *ctx), void *ctx,
+		  struct cb_err *err)
 {
 	static const enum stmt_id ids[] = {ST_SLOT_LEASED, ST_SLOT_ASSIGNED,
 					   ST_SLOT_KEYS, ST_SLOT_ARMS};
@@ -311,9 +309,9 @@ int srv_store_slots_each(struct srv_store *s, int kind, const char *device,
 	return r ? r : rc;
 }
 
-int srv_store_slot_mark(struct srv_store *s, const char *randno,
-			const char *subject, const char *event,
-			const char *when, struct cb_err *err)
+int sq_slot_mark(struct srv_store *s, const char *randno, const char *subject,
+		 const char *event, const char *device, const char *when,
+		 struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_SLOT_MARK, err);
 
@@ -323,27 +321,51 @@ int srv_store_slot_mark(struct srv_store *s, const char *randno,
 	cb_db_bind_text(st, 2, subject);
 	cb_db_bind_text(st, 3, event);
 	cb_db_bind_text(st, 4, when);
+	cb_db_bind_text(st, 5, device);
 	return st_done(s, st, "marking a slot used", err);
 }
 
-int srv_store_slots_clear_used(struct srv_store *s, struct cb_err *err)
+int sq_slot_hold(struct srv_store *s, const char *randno, const char *device,
+		 const char *site, const char *now, int *took,
+		 struct cb_err *err)
 {
-	return cb_db_exec(&s->db,
+	sqlite3_stmt *st = st_get(s, ST_SLOT_HOLD, err);
+	int rc;
+
+	*took = 0;
+	if (!st)
+		return err->code;
+	cb_db_bind_text(st, 1, randno);
+	cb_db_bind_text(st, 2, device);
+	cb_db_bind_text(st, 3, site);
+	cb_db_bind_text(st, 4, now);
+	rc = st_done(s, st, "recording a held slot", err);
+	if (!rc)
+		*took = sqlite3_changes(SQ(s)->db.db) > 0;
+	return rc;
+}
+
+int sq_slots_clear_used(struct srv_store *s, struct cb_err *err)
+{
+	return cb_db_exec(&SQ(s)->db,
 			  "UPDATE rand_slots SET subject = NULL,"
-			  " event = NULL, used_at = NULL",
+			  " event = NULL, used_at = NULL WHERE event IS NULL"
+			  " OR device IS NULL"
+			  " OR event IN (SELECT id FROM events)",
 			  "clearing used slots", err);
 }
 
-int srv_store_slots_counts(struct srv_store *s, long *lists,
-			   int (*fn)(const char *site, long slots, long leased,
-				     long used, void *ctx),
-			   void *ctx, struct cb_err *err)
+int sq_slots_counts(struct srv_store *s, long *lists,
+		    int (*fn)(const char *site, long slots, long leased,
+			      long used, void *ctx),
+		    void *ctx, struct cb_err *err)
 {
 	sqlite3_stmt *st;
 	int64_t n = 0;
 	int rc, r = 0;
 
-	rc = cb_db_int64(&s->db, "SELECT count(*) FROM rand_lists", &n, err);
+	rc =
+	    cb_db_int64(&SQ(s)->db, "SELECT count(*) FROM rand_lists", &n, err);
 	*lists = (long)n;
 	if (rc)
 		return rc;

@@ -18,8 +18,8 @@ static void user_row(sqlite3_stmt *st, struct srv_user *u)
 	cb_db_col_copy(u->disabled_reason, sizeof(u->disabled_reason), st, 6);
 }
 
-int srv_store_user_add(struct srv_store *s, const struct srv_user *u,
-		       struct cb_err *err)
+int sq_user_add(struct srv_store *s, const struct srv_user *u,
+		struct cb_err *err)
 {
 	struct srv_user old;
 	sqlite3_stmt *st;
@@ -42,7 +42,7 @@ int srv_store_user_add(struct srv_store *s, const struct srv_user *u,
 		if (rc != SQLITE_ROW)
 			return st_fail(s, rc, "read site", err);
 	}
-	rc = srv_store_user_get(s, u->name, &old, err);
+	rc = sq_user_get(s, u->name, &old, err);
 	if (!rc)
 		return cb_err_set(err, CB_EEXIST,
 				  "user %s already exists%s; user names are "
@@ -63,8 +63,8 @@ int srv_store_user_add(struct srv_store *s, const struct srv_user *u,
 	return st_done(s, st, "add user", err);
 }
 
-int srv_store_user_get(struct srv_store *s, const char *name,
-		       struct srv_user *out, struct cb_err *err)
+int sq_user_get(struct srv_store *s, const char *name, struct srv_user *out,
+		struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_USER_GET, err);
 	int rc;
@@ -83,9 +83,9 @@ int srv_store_user_get(struct srv_store *s, const char *name,
 	return st_fail(s, rc, "read user", err);
 }
 
-int srv_store_user_each(struct srv_store *s, const char *site, const char *role,
-			int (*fn)(const struct srv_user *u, void *ctx),
-			void *ctx, struct cb_err *err)
+int sq_user_each(struct srv_store *s, const char *site, const char *role,
+		 int (*fn)(const struct srv_user *u, void *ctx), void *ctx,
+		 struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_USER_EACH, err);
 	struct srv_user u;
@@ -115,15 +115,14 @@ int srv_store_user_each(struct srv_store *s, const char *site, const char *role,
 	return rc == SQLITE_DONE ? 0 : st_fail(s, rc, "list users", err);
 }
 
-int srv_store_user_disable(struct srv_store *s, const char *name,
-			   int64_t now_ms, const char *reason,
-			   struct cb_err *err)
+int sq_user_disable(struct srv_store *s, const char *name, int64_t now_ms,
+		    const char *reason, struct cb_err *err)
 {
 	struct srv_user u;
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = srv_store_user_get(s, name, &u, err);
+	rc = sq_user_get(s, name, &u, err);
 	if (rc)
 		return rc;
 	if (u.disabled_ms)

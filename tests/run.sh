@@ -11,6 +11,13 @@
 #   TESTS           optional filter: only tests whose file name contains
 #                   one of its words (TESTS="t_sync test_record")
 #   JOBS            end-to-end scripts run in parallel (default 2)
+#   CASEBOOK_PG     "no": skip the PostgreSQL pass
+#
+# The PostgreSQL pass: the server's own tests run a second time with the
+# central store in PostgreSQL (CASEBOOK_TEST_STORE=pg; store.h), on a
+# server of their own (tests/tools/pgtest.sh, removed at the end), and
+# the scenarios only PostgreSQL has (t_pg_*.sh: several casebookd on one
+# database). Their lines read "[pg NAME]".
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${CASEBOOK_BIN:=$top/bin}"
@@ -20,7 +27,18 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 export CASEBOOK_BIN CASEBOOK_HOOKS CASEBOOK_TOP="$top"
 
 out=$(mktemp -d "${TMPDIR:-/tmp}/cbtest.XXXXXX")
-trap 'rm -rf "$out"' EXIT INT TERM
+pgdir="$out/pg"
+chmod 711 "$out" # the PostgreSQL server's unprivileged user reaches $pgdir
+trap '"$top/tests/tools/pgtest.sh" stop "$pgdir" 2>/dev/null; rm -rf "$out"' EXIT INT TERM
+
+# The server's tests that the PostgreSQL pass runs again: the server's
+# unit tests and the scenarios that drive casebookd (the others test the
+# laptop, or look into SQLite's files).
+# Under sanitizers (CASEBOOK_PG_LEAN=1: make SANITIZE=... test) fewer.
+PG_UNIT="test_srv_core"
+PG_E2E="t_arms t_backup t_casebookd t_derived t_edit_checks t_export t_migrate
+t_query t_randomize t_randomize_many t_report t_roles t_schema t_server t_sync"
+[ "${CASEBOOK_PG_LEAN:-}" = 1 ] && PG_E2E="t_migrate t_schema t_server t_sync"
 
 # wanted PATH: true when TESTS is unset or one of its words occurs in the
 # test's file name (not its directory, which may contain anything).
@@ -28,6 +46,7 @@ wanted() {
 	[ -n "${TESTS:-}" ] || return 0
 	for _w in $TESTS; do
 		case "${1##*/}" in *"$_w"*) return 0 ;; esac
+		case "$1" in "pg "*"$_w"*) return 0 ;; esac
 	done
 	return 1
 }
@@ -41,9 +60,36 @@ for t in "$CASEBOOK_UNIT"/test_*; do
 done
 for t in "$top"/tests/e2e/t_*.sh; do
 	[ -f "$t" ] || continue
+	case "$t" in */t_pg_*) continue ;; esac # the PostgreSQL pass's
 	wanted "$t" || continue
 	list="$list e2e:$t"
 done
+
+if [ "${CASEBOOK_PG:-}" != no ]; then
+	pglist=""
+	for t in $PG_UNIT; do
+		[ -x "$CASEBOOK_UNIT/$t" ] || continue
+		wanted "pg $t" || continue
+		pglist="$pglist pgunit:$CASEBOOK_UNIT/$t"
+	done
+	for t in $PG_E2E "$top"/tests/e2e/t_pg_*.sh; do
+		t=$(basename "$t" .sh)
+		[ -f "$top/tests/e2e/$t.sh" ] || continue
+		wanted "pg $t" || continue
+		pglist="$pglist pge2e:$top/tests/e2e/$t.sh"
+	done
+	if [ -n "$pglist" ]; then
+		if pg=$("$top/tests/tools/pgtest.sh" start "$pgdir" 2>"$out/pg.err"); then
+			CASEBOOK_PG_HOST=${pg% *}
+			CASEBOOK_PG_USER=${pg#* }
+			export CASEBOOK_PG_HOST CASEBOOK_PG_USER
+			list="$list $pglist"
+		else
+			echo "[pg] FAIL start PostgreSQL: $(tail -3 "$out/pg.err")" >"$out/pg.summary"
+			cat "$out/pg.summary"
+		fi
+	fi
+fi
 
 # Run up to $JOBS at once; each writes its own log, printed as it finishes.
 for item in $list; do
@@ -51,7 +97,11 @@ for item in $list; do
 done | xargs -P "$JOBS" -I{} sh -c '
 	item="{}"; kind=${item%%:*}; path=${item#*:}
 	name=$(basename "$path"); log="'"$out"'/$kind-$name.log"
-	if [ "$kind" = unit ]; then "$path" >"$log" 2>&1; else sh "$path" >"$log" 2>&1; fi
+	case "$kind" in pg*) export CASEBOOK_TEST_STORE=pg; name="pg $name" ;; esac
+	case "$kind" in
+	unit|pgunit) "$path" >"$log" 2>&1 ;;
+	*) sh "$path" >"$log" 2>&1 ;;
+	esac
 	rc=$?
 	if [ $rc -ne 0 ] && ! grep -q "^FAIL " "$log"; then
 		echo "FAIL $name: exited with status $rc" >>"$log"

@@ -1,6 +1,6 @@
 # lib.sh - helpers for end-to-end scenarios. Source it first:
 #   . "$(dirname "$0")/lib.sh"
-# Gives $CB (the casebook binary), $CBD (casebookd), $CBH (the test build
+# Gives $CB (the casebook binary), $CBD (casebookd; see is_pg below), $CBH (the test build
 # of casebook: the same program plus the test hooks, for `store test-*` and
 # `status test-set` only), $T (a private temporary directory removed on
 # exit), and:
@@ -28,9 +28,37 @@ fi
 CBD="$CASEBOOK_BIN/casebookd"
 PROTO="$CASEBOOK_TOP/schemas/knee-oa-msc.json"
 T=$(mktemp -d "${TMPDIR:-/tmp}/cbe2e.XXXXXX")
+# CASEBOOK_TEST_STORE=pg (tests/run.sh's PostgreSQL pass, with
+# CASEBOOK_PG_HOST and CASEBOOK_PG_USER of tests/tools/pgtest.sh): $CBD
+# keeps each data directory's store in a database of its own instead
+# (tests/e2e/cbd_pg.sh), dropped at the end. is_pg says which.
+is_pg() { [ "${CASEBOOK_TEST_STORE:-}" = pg ]; }
+if is_pg; then
+	CBD="$CASEBOOK_TOP/tests/e2e/cbd_pg.sh"
+	CASEBOOK_PG_DBLIST="$T/pgdbs"
+	export CASEBOOK_PG_DBLIST CASEBOOK_PG_HOST CASEBOOK_PG_USER CASEBOOK_BIN
+fi
+# srv_sql SQL [DIR]: run SQL on the central store of data directory DIR
+# (default $D), whichever backend holds it; rows as "a|b" lines.
+srv_sql() {
+	_dir=${2:-$D}
+	if is_pg; then
+		psql -X -q -At -v ON_ERROR_STOP=1 -h "$CASEBOOK_PG_HOST" \
+			-U "$CASEBOOK_PG_USER" \
+			-d "cb_$(printf %s "$_dir" | md5sum | cut -c1-24)" -c "$1"
+	else
+		sqlite3 "$_dir/casebookd.db" "$1"
+	fi
+}
 _cleanup_hooks=""
 _cleanup() {
 	for h in $_cleanup_hooks; do "$h" || true; done
+	if is_pg && [ -f "$T/pgdbs" ]; then
+		while read -r _db; do
+			dropdb -h "$CASEBOOK_PG_HOST" -U "$CASEBOOK_PG_USER" \
+				--if-exists "$_db" >/dev/null 2>&1 || true
+		done <"$T/pgdbs"
+	fi
 	rm -rf "$T"
 }
 trap _cleanup EXIT

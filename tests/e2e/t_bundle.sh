@@ -55,10 +55,13 @@ same_files() {
 		fail "$1" "$(diff "$2" "$3" | head -5)"
 	fi
 }
-# digest HOME: the store digest, with the time of the last sync fixed
+# digest HOME: the store digest, with the time of the last sync fixed,
+# and the server's store id (which only network answers carry) set alike
 digest() {
 	CASEBOOK_TEST_HOOKS=1 "$CBH" --home "$1" status test-set sync.last \
 		2026-01-01T00:00:00.000Z >/dev/null 2>&1
+	CASEBOOK_TEST_HOOKS=1 "$CBH" --home "$1" status test-set sync.store \
+		00000000000000000000000000000000 >/dev/null 2>&1
 	"$CB" --home "$1" store check 2>/dev/null | sed -n 's/.*digest //p'
 }
 # quarantined HOME: the number of events in quarantine

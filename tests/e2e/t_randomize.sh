@@ -349,7 +349,13 @@ for d in a b x x2; do
 	fi
 done
 # The server's tables, the protocol's own text aside, and its log.
-sqlite3 "$D/casebookd.db" .dump | grep -v "^INSERT INTO settings" >server.sql
+if is_pg; then
+	pg_dump -h "$CASEBOOK_PG_HOST" -U "$CASEBOOK_PG_USER" --inserts \
+		"cb_$(printf %s "$D" | md5sum | cut -c1-24)" |
+		grep -v "^INSERT INTO public.settings" >server.sql
+else
+	sqlite3 "$D/casebookd.db" .dump | grep -v "^INSERT INTO settings" >server.sql
+fi
 if [ "$(grep -c "rand_slots" server.sql)" -lt 10 ]; then
 	fail "server dump has the slots" "$(grep -c rand_slots server.sql)"
 fi
@@ -368,12 +374,12 @@ if grep -qwE "MSC|PBO" unblind.out; then pass "scanner finds the arm"; else fail
 # Lose every used mark and forge one on a slot nobody used: rebuild puts
 # back exactly what the randomize events say, leases untouched.
 used() {
-	sqlite3 "$D/casebookd.db" "SELECT randno, subject, event, used_at, device,
+	srv_sql "SELECT randno, subject, event, used_at, device,
 		leased_at FROM rand_slots ORDER BY randno" | md5sum
 }
-nused=$(sqlite3 "$D/casebookd.db" "SELECT COUNT(*) FROM rand_slots WHERE subject IS NOT NULL")
+nused=$(srv_sql "SELECT COUNT(*) FROM rand_slots WHERE subject IS NOT NULL")
 before=$(used)
-sqlite3 "$D/casebookd.db" "UPDATE rand_slots SET subject = NULL, event = NULL, used_at = NULL;
+srv_sql "UPDATE rand_slots SET subject = NULL, event = NULL, used_at = NULL;
 	UPDATE rand_slots SET subject = 'KR01-99999', event = 'f00d', used_at = 'x'
 	WHERE randno = (SELECT MIN(randno) FROM rand_slots WHERE device IS NULL)"
 if [ "$nused" -ge 18 ] && [ "$(used)" != "$before" ]; then
@@ -399,7 +405,7 @@ expect_rc "register y" 0 cb y init --server "$URL" --token "$t" --user coordy
 SY=$(enroll y 2)
 expect_rc "y leases slots" 0 cb y sync
 stop_server
-sqlite3 "$D/casebookd.db" "UPDATE rand_slots SET device = NULL, leased_at = NULL"
+srv_sql "UPDATE rand_slots SET device = NULL, leased_at = NULL"
 start_server || finish
 randomize y "$SY" || fail "randomize on y" "$(cat "$T/err")"
 # y doses its subject with the kit of that slot: the server, which holds
@@ -427,9 +433,9 @@ cb z bundle export bz >/dev/null 2>&1
 expect_rc "bundle import --lease 2" 0 "$CBD" bundle import --data "$D" bz --reply rz --lease 2
 expect_rc "z imports the reply" 0 cb z bundle import rz
 ZID=$(cb z store check 2>/dev/null | sed -n 's/.*device id \([0-9a-f]*\).*/\1/p')
-NSTRATA=$(sqlite3 "$D/casebookd.db" "SELECT COUNT(DISTINCT stratum) FROM rand_slots WHERE site = 'KR01'")
+NSTRATA=$(srv_sql "SELECT COUNT(DISTINCT stratum) FROM rand_slots WHERE site = 'KR01'")
 check "the server leased z two slots per stratum" "$((2 * NSTRATA))" \
-	"$(sqlite3 "$D/casebookd.db" "SELECT COUNT(*) FROM rand_slots WHERE device = '$ZID' AND subject IS NULL")"
+	"$(srv_sql "SELECT COUNT(*) FROM rand_slots WHERE device = '$ZID' AND subject IS NULL")"
 randomize z "$SZ" && pass "z randomizes offline from the bundle's lease" ||
 	fail "z randomizes offline from the bundle's lease" "$(cat "$T/err")"
 RNZ=$(grep "^$SZ " assigned.txt | tail -1 | cut -d' ' -f2) # ids recur across data dirs
@@ -443,7 +449,7 @@ expect_rc "the randomization goes back by bundle" 0 \
 	"$CBD" bundle import --data "$D" bz2 --reply rz2
 expect_out "and is accepted" "1 event: 1 accepted, 0 duplicate, 0 rejected"
 check "the server records z's slot as used by the subject" 1 \
-	"$(sqlite3 "$D/casebookd.db" "SELECT COUNT(*) FROM rand_slots WHERE subject = '$SZ' AND randno = '$RNZ'")"
+	"$(srv_sql "SELECT COUNT(*) FROM rand_slots WHERE subject = '$SZ' AND randno = '$RNZ'")"
 expect_rc "bundle import --lease 0: usage" 2 \
 	"$CBD" bundle import --data "$D" bz2 --reply rz3 --lease 0
 # The newer reply tops z's lease up again; the older one imported after

@@ -184,9 +184,8 @@ for d in a b x; do
 		cb "$d" subject show "$s" --json
 	done >"show.$d.json" 2>/dev/null
 done
-sqlite3 -separator ' ' "$D/casebookd.db" \
-	"SELECT randno, stratum, seq, kit, device, subject FROM rand_slots" \
-	>slots.txt || fail "read the server's slots" "sqlite3 failed"
+srv_sql "SELECT randno, stratum, seq, kit, device, subject FROM rand_slots" |
+	tr '|' ' ' >slots.txt || fail "read the server's slots" "sqlite3 failed"
 "$CBD" dump --data "$D" >dump.txt 2>&1 || fail "casebookd dump" "failed"
 
 python3 - "$T" >analysis.txt <<'EOF' || fail "analysis" "$(tail -5 analysis.txt)"

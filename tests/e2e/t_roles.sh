@@ -662,7 +662,7 @@ t=$(token coordinator KR01)
 pushev lab KR01 "$S" form.save INJ CELL "" CELLCNT="$CELL4"
 check "lab's concurrent CELL value accepted" "accepted:None" "$(result)"
 stop_server
-sqlite3 "$D/casebookd.db" "UPDATE devices SET role = 'lab' WHERE user = 'uleaky'"
+srv_sql "UPDATE devices SET role = 'lab' WHERE \"user\" = 'uleaky'"
 start_server || finish
 on leaky sync || fail "leaky sync" "$(cat "$T/err")"
 on leaky dump

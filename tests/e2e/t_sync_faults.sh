@@ -82,7 +82,7 @@ next_delay() {
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
 people anna:coordinator:KR01 ben:investigator:KR01
 start_server || finish
-db_size0=$(stat -c %s "$D/casebookd.db")
+db_size0=$(stat -c %s "$D/casebookd.db" 2>/dev/null)
 
 # ---- curl as an independent client ------------------------------------------
 
@@ -140,16 +140,19 @@ check "every pushed event is on the server exactly once" $PUSHED "$(srv_events)"
 cbh A store test-events KR01-01099 1500 "more" >/dev/null 2>&1
 expect_rc "sync 1,500 more events" 0 cb A sync
 i=0
-while [ $i -lt 50 ] && [ "$(stat -c %s "$D/casebookd.db")" -le $((db_size0 + 1048576)) ]; do
+# (SQLite's log only: PostgreSQL checkpoints by itself.)
+while ! is_pg && [ $i -lt 50 ] && [ "$(stat -c %s "$D/casebookd.db")" -le $((db_size0 + 1048576)) ]; do
 	sleep 0.1
 	i=$((i + 1))
 done
-db_size1=$(stat -c %s "$D/casebookd.db")
-echo "database file while serving: $db_size0 -> $db_size1 bytes"
-if [ "$db_size1" -gt $((db_size0 + 1048576)) ]; then
-	pass "the write-ahead log is checkpointed while the server runs"
-else
-	fail "checkpoint while serving" "casebookd.db stayed at $db_size1 bytes (was $db_size0)"
+if ! is_pg; then
+	db_size1=$(stat -c %s "$D/casebookd.db")
+	echo "database file while serving: $db_size0 -> $db_size1 bytes"
+	if [ "$db_size1" -gt $((db_size0 + 1048576)) ]; then
+		pass "the write-ahead log is checkpointed while the server runs"
+	else
+		fail "checkpoint while serving" "casebookd.db stayed at $db_size1 bytes (was $db_size0)"
+	fi
 fi
 PUSHED=$((PUSHED + 1500))
 expect_rc "A status" 0 cb A status

@@ -62,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cb_err_clear(&err);
 	FUZZ_ASSERT(srv_core_pull(&s->core, &d->dev, since, SRV_PULL_MAX, &all,
 				  &err) == 0);
+	fz_pull_parse(all);
 	all_events = cb_json_arr(all, "events");
 	FUZZ_ASSERT(all_events != NULL);
 	want = all_events->child;
@@ -69,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	do {
 		FUZZ_ASSERT(srv_core_pull(&s->core, &d->dev, since, limit,
 					  &reply, &err) == 0);
+		fz_pull_parse(reply);
 		page = cb_json_arr(reply, "events");
 		FUZZ_ASSERT(page != NULL);
 		n = cJSON_GetArraySize(page);

@@ -215,7 +215,7 @@ struct fz_server *fz_server(void)
 	cb_protocol_problems_release(&pr);
 	if (srv_store_create(fz.dir, p->id, p->source, p->source_len, p->sha256,
 			     &s, &err) ||
-	    srv_core_key_create(fz.dir, &err))
+	    srv_store_key_create(s, &err))
 		die("init", &err);
 	cb_protocol_free(p);
 	/* casebookd site add, token create, and registration */
@@ -333,6 +333,22 @@ static int sees_unblinded(const char *role)
 	return !strcmp(role, "lab") || !strcmp(role, "dsmb");
 }
 
+void fz_pull_parse(cJSON *reply)
+{
+	cJSON *events = cJSON_GetObjectItem(reply, "events");
+	int i, n = cJSON_GetArraySize(events);
+
+	for (i = 0; i < n; i++) {
+		cJSON *e = cJSON_GetArrayItem(events, i), *tree;
+
+		if (!cJSON_IsRaw(e))
+			continue;
+		tree = cJSON_Parse(e->valuestring);
+		FUZZ_ASSERT(tree != NULL);
+		FUZZ_ASSERT(cJSON_ReplaceItemInArray(events, i, tree));
+	}
+}
+
 /* Every event `d` pulls from cursor 0, checked; the reply is returned. */
 static cJSON *pull_checked(const struct fz_dev *d)
 {
@@ -343,6 +359,7 @@ static cJSON *pull_checked(const struct fz_dev *d)
 	cb_err_clear(&err);
 	FUZZ_ASSERT(srv_core_pull(&fz.core, &d->dev, 0, SRV_PULL_MAX, &reply,
 				  &err) == 0);
+	fz_pull_parse(reply);
 	events = cb_json_arr(reply, "events");
 	FUZZ_ASSERT(events != NULL && cb_json_str(reply, "next") != NULL);
 	cJSON_ArrayForEach(e, events)

@@ -81,4 +81,11 @@ int fz_push_and_check(const cJSON *events, const struct fz_dev *caller);
  */
 void fz_check_store(void);
 
+/*
+ * A pull's reply carries each event's stored text as it is (cJSON raw
+ * items); parse them in place into trees, as a device reads them, and
+ * fail the property when one is not JSON.
+ */
+void fz_pull_parse(cJSON *reply);
+
 #endif

@@ -14,10 +14,17 @@
  * different batch splits, one of them with a cache too small to hold
  * anything for long. Then, for each store: its derived tables equal a
  * rebuild's; and the two stores agree with each other, in derived
- * tables and in the canonical dump.
+ * tables and in the canonical dump. Then two writers push the same
+ * events into one store at once (two cores: on PostgreSQL as two
+ * processes would): each event is stored once, and the derived tables
+ * are still a rebuild's.
+ *
+ * CASEBOOK_TEST_STORE=pg runs it all on PostgreSQL (CASEBOOK_PG_HOST,
+ * CASEBOOK_PG_USER: tests/tools/pgtest.sh), a database per store.
  */
 #include "t.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +36,7 @@
 #include "id.h"
 #include "json.h"
 #include "record.h"
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 static const char proto[] =
@@ -121,14 +129,51 @@ static int register_dev(struct srv_core *c, struct dev *v, const char *site,
 	return srv_store_register(c->store, hash, 1, &v->d, &err);
 }
 
+/* On PostgreSQL (CASEBOOK_TEST_STORE=pg): the test server's socket. */
+static const char *pg_host(void)
+{
+	const char *s = getenv("CASEBOOK_TEST_STORE");
+
+	return s && !strcmp(s, "pg") ? getenv("CASEBOOK_PG_HOST") : NULL;
+}
+
+/* Run a PostgreSQL client program on the test server's database
+ * cbunit_PID_NAME (what: "createdb", "dropdb --if-exists", or "createdb
+ * -T TEMPLATE" with the template's name in `from`). */
+static int pg_tool(const char *what, const char *name, const char *from)
+{
+	char cmd[1200], tpl[200] = "";
+
+	if (from)
+		snprintf(tpl, sizeof(tpl), "-T cbunit_%d_%s", (int)getpid(),
+			 from);
+	snprintf(cmd, sizeof(cmd), "%s %s -h '%s' -U '%s' cbunit_%d_%s", what,
+		 tpl, pg_host(), getenv("CASEBOOK_PG_USER"), (int)getpid(),
+		 name);
+	return system(cmd);
+}
+
+/* Where store `name` is: a directory of tmp, or a database. */
+static void where(const char *name, char *out, size_t cap)
+{
+	if (pg_host())
+		snprintf(out, cap, "postgresql://%s@/cbunit_%d_%s?host=%s",
+			 getenv("CASEBOOK_PG_USER"), (int)getpid(), name,
+			 pg_host());
+	else
+		snprintf(out, cap, "%s/%s", tmp, name);
+}
+
 static int open_store(struct srv_core *c, const char *name, int make)
 {
-	char dir[400];
+	char dir[600];
 	struct srv_store *s = NULL;
 	struct cb_err err;
 	char sum[CB_HASH_HEX_SIZE];
 
-	snprintf(dir, sizeof(dir), "%s/%s", tmp, name);
+	where(name, dir, sizeof(dir));
+	if (make && pg_host() && pg_tool("createdb", name, NULL))
+		return -1;
 	if (make) {
 		cb_sha256_hex(proto, strlen(proto), sum);
 		if (srv_store_create(dir, "PROP", proto, strlen(proto), sum, &s,
@@ -136,9 +181,11 @@ static int open_store(struct srv_core *c, const char *name, int make)
 			printf("# create: %s\n", err.msg);
 			return -1;
 		}
-		srv_store_close(s);
-		if (srv_core_key_create(dir, &err))
+		if (srv_store_key_create(s, &err)) {
+			srv_store_close(s);
 			return -1;
+		}
+		srv_store_close(s);
 	}
 	if (srv_core_open(c, dir, &err)) {
 		printf("# open: %s\n", err.msg);
@@ -507,14 +554,123 @@ static char *fed(struct srv_core *c, int with_merge, const char *cutoff)
 	return t.p ? t.p : strdup("");
 }
 
-/* Run `q` on the store of data directory `name` under tmp, as SQL. */
+/* One writer of two_writers: every event, in batches of `batch` (each
+ * batch one device's), counting what its pushes accepted. */
+struct writer {
+	struct srv_core c;
+	const size_t *idx;
+	size_t n, batch;
+	long accepted, busy;
+	int failed;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	size_t i = 0;
+
+	while (i < w->n && !w->failed) {
+		const struct dev *d = maker(made.json[w->idx[i]]);
+		cJSON *events = cJSON_CreateArray(), *reply = NULL;
+		struct cb_err err;
+		size_t j = i;
+		int rc;
+
+		while (j < w->n && j - i < w->batch &&
+		       maker(made.json[w->idx[j]]) == d)
+			cJSON_AddItemToArray(
+			    events, cJSON_Parse(made.json[w->idx[j++]]));
+		rc = d ? srv_core_push(&w->c, &d->d, events, &reply, &err)
+		       : CB_EINVAL;
+		if (rc == CB_EBUSY) {
+			/* Two transactions collided: a device tries again. */
+			w->busy++;
+			cJSON_Delete(events);
+			continue;
+		}
+		if (rc) {
+			printf("# push: %s\n", d ? err.msg : "no device");
+			w->failed = 1;
+		} else {
+			w->accepted += (long)cJSON_GetNumberValue(
+			    cJSON_GetObjectItem(reply, "accepted"));
+		}
+		cJSON_Delete(reply);
+		cJSON_Delete(events);
+		i = j;
+	}
+	return NULL;
+}
+
+/*
+ * Two cores on store c (two connections, two caches: what two
+ * processes have) push every event at once, in different orders and
+ * batches: each is accepted once, the derived tables are a rebuild's
+ * and the canonical dump is `want`'s.
+ */
+static void two_writers(const char *want)
+{
+	struct writer w[2];
+	pthread_t tid[2];
+	struct cb_err err;
+	char *d1, *d2, *cd;
+	size_t k;
+
+	memset(w, 0, sizeof(w));
+	for (k = 0; k < 2; k++) {
+		T_EQ_INT(open_store(&w[k].c, "c", 0), 0);
+		w[k].idx = order(&w[k].n);
+		w[k].batch = k ? 9 : 23;
+	}
+	for (k = 0; k < 2; k++)
+		T_EQ_INT(pthread_create(&tid[k], NULL, writer_main, &w[k]), 0);
+	for (k = 0; k < 2; k++)
+		pthread_join(tid[k], NULL);
+	T_ASSERT(!w[0].failed && !w[1].failed);
+	T_EQ_INT(w[0].accepted + w[1].accepted, (long)made.n);
+	if (w[0].busy + w[1].busy)
+		printf("# %ld pushes tried again after a collision\n",
+		       w[0].busy + w[1].busy);
+	d1 = derived(&w[0].c);
+	cd = canonical(&w[1].c);
+	T_EQ_INT(srv_core_rebuild(&w[0].c, NULL, &err), 0);
+	d2 = derived(&w[1].c);
+	if (strcmp(d1, d2))
+		T_FAIL_AT("two writers: derived tables differ from a rebuild");
+	if (strcmp(cd, want))
+		T_FAIL_AT("two writers: the canonical dump differs");
+	free(d1);
+	free(d2);
+	free(cd);
+	for (k = 0; k < 2; k++) {
+		free((void *)w[k].idx);
+		srv_core_close(&w[k].c);
+	}
+}
+
+/* Run `q` on store `name` (where()), as SQL: the data directory's
+ * SQLite file, or the PostgreSQL database. */
 static int sql(const char *name, const char *q)
 {
-	char path[512];
+	char path[600];
 	sqlite3 *db = NULL;
 	char *msg = NULL;
 	int rc;
 
+	if (pg_host()) {
+		PGconn *pc;
+		PGresult *r;
+
+		where(name, path, sizeof(path));
+		pc = PQconnectdb(path);
+		r = PQexec(pc, q);
+		rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+		if (rc)
+			printf("# sql: %s\n", PQerrorMessage(pc));
+		PQclear(r);
+		PQfinish(pc);
+		return rc;
+	}
 	snprintf(path, sizeof(path), "%s/%s/%s", tmp, name, SRV_STORE_FILE);
 	rc = sqlite3_open(path, &db);
 	if (rc == SQLITE_OK)
@@ -527,9 +683,10 @@ static int sql(const char *name, const char *q)
 }
 
 /*
- * A store of schema version 2 (no people) upgraded by opening it: everyone
- * it took events from becomes a person, with the role and site of their
- * devices; a store newer than this casebookd is refused, never read.
+ * A store of schema version 2 (no people) upgraded by opening it:
+ * everyone it took events from becomes a person, with the role and site
+ * of their devices; a store newer than this casebookd is refused, never
+ * read.
  */
 static void check_upgrade(void)
 {
@@ -539,14 +696,19 @@ static void check_upgrade(void)
 	struct cb_err err;
 	char cmd[1200];
 
-	snprintf(cmd, sizeof(cmd), "cp -a %s/a %s/old", tmp, tmp);
-	T_EQ_INT(system(cmd), 0);
-	/* As version 2 had it, with "ann" known only from her events. */
-	T_EQ_INT(sql("old", "DROP TABLE users;"
-			    "ALTER TABLE tokens DROP COLUMN user;"
+	if (pg_host()) {
+		T_EQ_INT(pg_tool("createdb", "old", "a"), 0);
+	} else {
+		snprintf(cmd, sizeof(cmd), "cp -a %s/a %s/old", tmp, tmp);
+		T_EQ_INT(system(cmd), 0);
+	}
+	/* As version 2 had it, with "ann" known only from her events
+	 * (the same SQL on both backends). */
+	T_EQ_INT(sql("old", "DROP TABLE users; DROP TABLE schema_history;"
+			    "ALTER TABLE tokens DROP COLUMN \"user\";"
 			    "ALTER TABLE devices DROP COLUMN max_hlc;"
-			    "UPDATE devices SET user = 'first'"
-			    " WHERE user = 'ann';"
+			    "UPDATE devices SET \"user\" = 'first'"
+			    " WHERE \"user\" = 'ann';"
 			    "DELETE FROM settings WHERE key = 'store_id';"
 			    "UPDATE settings SET value = '2'"
 			    " WHERE key = 'schema_version';"),
@@ -574,7 +736,7 @@ static void check_upgrade(void)
 	T_EQ_INT(sql("old", "UPDATE settings SET value = '99'"
 			    " WHERE key = 'schema_version';"),
 		 0);
-	snprintf(cmd, sizeof(cmd), "%s/old", tmp);
+	where("old", cmd, sizeof(cmd));
 	memset(&c, 0, sizeof(c));
 	cb_err_clear(&err);
 	T_ASSERT(srv_core_open(&c, cmd, &err) != 0);
@@ -602,8 +764,19 @@ static void test_incremental_is_rebuild(void)
 	T_EQ_INT(register_dev(&a, &devs[1], "KR01", "investigator", "ian"), 0);
 	T_EQ_INT(register_dev(&a, &devs[2], "", "datamanager", "dora"), 0);
 	srv_core_close(&a);
-	/* b: a copy of a's data directory, with the same devices. */
-	{
+	/* empty: the registrations alone, for the two writers below. */
+	if (pg_host()) {
+		T_EQ_INT(pg_tool("createdb", "empty", "a"), 0);
+	} else {
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "cp -a %s/a %s/empty", tmp, tmp);
+		T_EQ_INT(system(cmd), 0);
+	}
+	/* b: a copy of a's store, with the same devices. */
+	if (pg_host()) {
+		T_EQ_INT(pg_tool("createdb", "b", "a"), 0);
+	} else {
 		char cmd[1200];
 
 		snprintf(cmd, sizeof(cmd), "cp -a %s/a %s/b", tmp, tmp);
@@ -611,7 +784,8 @@ static void test_incremental_is_rebuild(void)
 	}
 	T_EQ_INT(open_store(&a, "a", 0), 0);
 	T_EQ_INT(open_store(&b, "b", 0), 0);
-	/* b keeps almost nothing cached: loads and evictions all along. */
+	/* b keeps almost nothing cached: loads and evictions all along.
+	 */
 	srv_cache_free(b.cache);
 	T_EQ_INT(srv_cache_new(20, &b.cache, &err), 0);
 	T_EQ_INT(make_study(14, 30), 0);
@@ -620,8 +794,9 @@ static void test_incremental_is_rebuild(void)
 	ob = order(&nb);
 	T_EQ_INT(push_all(&a, oa, na, 40), 0);
 	T_EQ_INT(push_all(&b, ob, nb, 7), 0);
-	/* Another writer on a's store adds to subjects a has cached, then
-	 * a goes on: its cached states must not be trusted blindly. */
+	/* Another writer on a's store adds to subjects a has cached,
+	 * then a goes on: its cached states must not be trusted
+	 * blindly. */
 	{
 		struct srv_core a2;
 		size_t first = made.n, more, *idx, j;
@@ -666,7 +841,8 @@ static void test_incremental_is_rebuild(void)
 		if (!f1[0] || strcmp(f1, f2))
 			T_FAIL_AT("the derived and replayed feeds differ");
 		else if (f3[0])
-			T_FAIL_AT("a cut-off before every event fed something");
+			T_FAIL_AT("a cut-off before every event fed "
+				  "something");
 		T_ASSERT(strstr(f1, " conflict: ") != NULL);
 		free(f1);
 		free(f2);
@@ -681,12 +857,24 @@ static void test_incremental_is_rebuild(void)
 	free(db);
 	free(ra);
 	free(rb);
-	free(ca);
 	free(cbd);
 	free(oa);
 	free(ob);
 	srv_core_close(&a);
 	srv_core_close(&b);
+	/* Two writers at once into a copy of the registrations: c. */
+	if (pg_host()) {
+		T_EQ_INT(pg_tool("createdb", "c", "empty"), 0);
+	} else {
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "cp -a %s/empty %s/c", tmp, tmp);
+		T_EQ_INT(system(cmd), 0);
+	}
+	two_writers(ca);
+	free(ca);
+	/* A store of version 2, on either backend (t_schema.sh upgrades
+	 * one from 3, and SQLite's from 1). */
 	check_upgrade();
 	for (i = 0; i < made.n; i++) {
 		free(made.json[i]);
@@ -703,6 +891,13 @@ static void test_incremental_is_rebuild(void)
 		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmp);
 		if (system(cmd))
 			printf("# could not remove %s\n", tmp);
+	}
+	if (pg_host()) {
+		pg_tool("dropdb --if-exists", "a", NULL);
+		pg_tool("dropdb --if-exists", "b", NULL);
+		pg_tool("dropdb --if-exists", "c", NULL);
+		pg_tool("dropdb --if-exists", "empty", NULL);
+		pg_tool("dropdb --if-exists", "old", NULL);
 	}
 }
 
