@@ -241,7 +241,7 @@ static int bundle_export(struct store *st, const char *path)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES];
 	struct cb_bundle_out out;
-	struct store_counts c;
+	struct store_counts c = {0};
 	struct sink k;
 	struct cb_err err;
 	char *cursor, *head = NULL;

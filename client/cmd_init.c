@@ -422,7 +422,6 @@ static int init_server(struct cli_global *g, const char *server,
 		free(abs_cacert);
 		return cli_usage("init", "%s", err.msg);
 	}
-	ex = EXIT_FAIL;
 	if (store_home(g, home, sizeof(home), &err)) {
 		ex = cli_fail(&err);
 		goto out;

@@ -746,12 +746,12 @@ int store_tally_verify(struct store *st, struct cb_err *err)
 	    "rows were removed or a setting was put back outside casebook; "
 	    "restore it from a backup and sync",
 	    st->path, (long long)t.events, (long long)t.max_seq,
-	    (long long)(t.flag[0] + t.flag[2]),
-	    (long long)(t.flag[2] + t.flag[3]), (long long)t.subjects,
-	    (long long)t.quarantine, (long long)t.summaries,
-	    (long long)t.queries, (long long)t.dirty, (long long)w->events,
-	    (long long)w->max_seq, (long long)(w->flag[0] + w->flag[2]),
-	    (long long)(w->flag[2] + w->flag[3]), (long long)w->subjects,
+	    (long long)t.flag[0] + t.flag[2], (long long)t.flag[2] + t.flag[3],
+	    (long long)t.subjects, (long long)t.quarantine,
+	    (long long)t.summaries, (long long)t.queries, (long long)t.dirty,
+	    (long long)w->events, (long long)w->max_seq,
+	    (long long)w->flag[0] + w->flag[2],
+	    (long long)w->flag[2] + w->flag[3], (long long)w->subjects,
 	    (long long)w->quarantine, (long long)w->summaries,
 	    (long long)w->queries, (long long)w->dirty);
 }

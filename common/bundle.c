@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Longest path written. */
@@ -62,11 +63,56 @@ int cb_bundle_split(const char *magic, const char *buf, size_t len,
 	return 0;
 }
 
+int cb_bundle_target_check(const char *path, const char *magic,
+			   struct cb_err *err)
+{
+	char head[64];
+	size_t ml = strlen(magic);
+	struct stat sb;
+	ssize_t n;
+	int fd;
+
+	if (strlen(path) > PATH_CAP)
+		return cb_err_set(err, CB_EINVAL, "path is too long");
+	if (lstat(path, &sb)) {
+		if (errno == ENOENT)
+			return 0;
+		return cb_err_set(err, CB_EIO, "cannot write %s: %s", path,
+				  strerror(errno));
+	}
+	/* rename() would replace the link itself, but whoever planted it
+	 * meant the file to land somewhere else: say so instead. */
+	if (S_ISLNK(sb.st_mode))
+		return cb_err_set(err, CB_EEXIST,
+				  "%s is a symbolic link; not written there "
+				  "(give the path of a new file)",
+				  path);
+	if (!S_ISREG(sb.st_mode))
+		return cb_err_set(err, CB_EEXIST,
+				  "%s exists and is not a regular file; not "
+				  "written there",
+				  path);
+	/* Only an older file of the same kind is replaced: never a store,
+	 * a database or anything else the path happens to name. */
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, head, ml + 1);
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)(ml + 1) || memcmp(head, magic, ml) ||
+	    head[ml] != '\n')
+		return cb_err_set(err, CB_EEXIST,
+				  "%s exists and is not a %s file; not "
+				  "overwritten (choose another name, or "
+				  "remove it first)",
+				  path, magic);
+	return 0;
+}
+
 int cb_bundle_write(const char *path, const char *magic, const char *device,
 		    const unsigned char sig[CB_SIGNATURE_BYTES],
 		    const char *payload, size_t plen, struct cb_err *err)
 {
-	char tmp[PATH_CAP + 8], head[256];
+	char tmp[PATH_CAP + 16], head[256];
 	char sig_hex[CB_SIGNATURE_BYTES * 2 + 1];
 	size_t hlen;
 	int fd, ok, rc;
@@ -77,10 +123,15 @@ int cb_bundle_write(const char *path, const char *magic, const char *device,
 		return rc;
 	hlen = (size_t)snprintf(head, sizeof(head), "%s\n%.32s\n%s\n", magic,
 				device, sig_hex);
-	if (strlen(path) > PATH_CAP)
-		return cb_err_set(err, CB_EINVAL, "path is too long");
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	rc = cb_bundle_target_check(path, magic, err);
+	if (rc)
+		return rc;
+	/* A new file of a name nobody could have prepared: mkstemp creates
+	 * it exclusively (O_EXCL, mode 0600), so a link planted at a
+	 * predictable temporary name cannot send the clinical data, or the
+	 * truncation, into another file. */
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	fd = mkstemp(tmp);
 	if (fd < 0)
 		return cb_err_set(err, CB_EIO, "cannot create %s: %s", tmp,
 				  strerror(errno));
@@ -106,15 +157,17 @@ int cb_bundle_out_open(struct cb_bundle_out *o, const char *path,
 	int n;
 
 	o->fd = -1;
-	if (strlen(path) > PATH_CAP)
-		return cb_err_set(err, CB_EINVAL, "path is too long");
+	o->tmp[0] = '\0';
+	if (cb_bundle_target_check(path, magic, err))
+		return err->code;
 	snprintf(o->path, sizeof(o->path), "%s", path);
-	snprintf(o->tmp, sizeof(o->tmp), "%s.tmp", path);
 	n = snprintf(head, sizeof(head), "%s\n%.32s\n", magic, device);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return cb_err_set(err, CB_EINVAL, "bad bundle header");
 	o->sig_at = n;
-	o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/* Created exclusively under a random name, as cb_bundle_write. */
+	snprintf(o->tmp, sizeof(o->tmp), "%s.XXXXXX", path);
+	o->fd = mkstemp(o->tmp);
 	if (o->fd < 0)
 		return cb_err_set(err, CB_EIO, "cannot create %s: %s", o->tmp,
 				  strerror(errno));
@@ -181,7 +234,8 @@ void cb_bundle_out_abort(struct cb_bundle_out *o)
 	if (o->fd >= 0)
 		close(o->fd);
 	o->fd = -1;
-	unlink(o->tmp);
+	if (o->tmp[0])
+		unlink(o->tmp);
 }
 
 int cb_bundle_in_open(const char *path, const char *magic,

@@ -9,10 +9,10 @@
  * MAGIC names the kind (CB_BUNDLE_MAGIC from a device, CB_REPLY_MAGIC
  * from the server), DEVICE is the 32-hex device id, SIGNATURE the
  * Ed25519ph signature (crypto.h's cb_sign_stream; 128 lowercase hex) over
- * MAGIC "\n" DEVICE "\n" PAYLOAD, made in one pass however large, by the device for a bundle and by the server for a reply, and
- * PAYLOAD the JSON document. The device signs with its store's key and
- * the server with its own, so this module takes and gives signatures,
- * not keys.
+ * MAGIC "\n" DEVICE "\n" PAYLOAD, made in one pass however large, by the device
+ * for a bundle and by the server for a reply, and PAYLOAD the JSON document.
+ * The device signs with its store's key and the server with its own, so this
+ * module takes and gives signatures, not keys.
  */
 #ifndef CB_BUNDLE_H
 #define CB_BUNDLE_H
@@ -48,9 +48,25 @@ int cb_bundle_split(const char *magic, const char *buf, size_t len,
 		    size_t *plen);
 
 /*
- * Write a file of kind `magic` to `path` (mode 0600) through a temporary
- * file, fsync and rename, so a reader never sees half a file. CB_EIO
- * naming the path, CB_EINVAL for a path too long.
+ * 0 when `path` may receive a file of kind `magic`: nothing is there, or
+ * a regular file (not a symbolic link) that starts with the same magic
+ * line, an older bundle or reply the new one replaces. CB_EEXIST with a
+ * message naming the path otherwise (a link, a directory, a store or any
+ * other file: a mistyped path must never destroy data); CB_EINVAL for a
+ * path too long; CB_EIO when the path cannot be examined. Callers that
+ * change stored state before writing check first, so a refused path
+ * leaves nothing half done.
+ */
+int cb_bundle_target_check(const char *path, const char *magic,
+			   struct cb_err *err);
+
+/*
+ * Write a file of kind `magic` to `path` (mode 0600) through a new
+ * temporary file of a random name beside it (created exclusively), fsync
+ * and rename, so a reader never sees half a file and a link planted
+ * beside the target cannot redirect the write. The target is first
+ * checked with cb_bundle_target_check. CB_EIO naming the path,
+ * CB_EEXIST, CB_EINVAL as there.
  */
 int cb_bundle_write(const char *path, const char *magic, const char *device,
 		    const unsigned char sig[CB_SIGNATURE_BYTES],
@@ -59,13 +75,14 @@ int cb_bundle_write(const char *path, const char *magic, const char *device,
 /*
  * A file of kind `magic` written as a stream, for payloads too large to
  * hold: cb_bundle_out_open writes the header with room for the
- * signature (to a temporary file beside `path`), cb_bundle_out_write
+ * signature (to a new temporary file of a random name beside `path`,
+ * after cb_bundle_target_check), cb_bundle_out_write
  * appends payload bytes, and cb_bundle_out_close puts the signature in
  * its place, syncs and renames the file into place, so a reader never
  * sees half a file; cb_bundle_out_abort removes it. The signature covers
  * MAGIC "\n" DEVICE "\n" and the payload as written (the caller signs
  * them as they go, crypto.h's cb_sign_stream). CB_EIO naming the path,
- * CB_EINVAL for a path too long.
+ * CB_EEXIST and CB_EINVAL as cb_bundle_target_check.
  */
 struct cb_bundle_out {
 	int fd;

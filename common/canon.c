@@ -362,11 +362,11 @@ int cb_canon_encode(const cJSON *v, char **out, size_t *len, struct cb_err *err)
 
 int cb_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	const unsigned char *end = p + len;
+	const unsigned char *p = (const unsigned char *)s, *end;
 
 	if (!s)
 		return len == 0;
+	end = p + len;
 	while (p < end) {
 		unsigned char c = *p;
 		unsigned char lo = 0x80, hi = 0xbf; /* range of 2nd byte */

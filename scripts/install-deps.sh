@@ -13,10 +13,12 @@ set -eu
 # checked; systemd: systemd-analyze verifies the service unit.
 # chromium: tests/e2e/t_report.sh opens the HTML safety report in it,
 # headless (a large package: the first install takes a while).
+# cppcheck and clang-tidy: make lint; valgrind: make valgrind.
 PACKAGES="build-essential pkg-config libsqlite3-dev libsodium-dev libcjson-dev
 libcurl4-openssl-dev libmicrohttpd-dev sqlite3 curl libxml2-utils
 python3 expect openssl clang libclang-rt-14-dev llvm groff-base man-db
-bsdextrautils systemd chromium libpq-dev postgresql"
+bsdextrautils systemd chromium libpq-dev postgresql cppcheck clang-tidy
+valgrind"
 
 missing=""
 for p in $PACKAGES; do

@@ -787,6 +787,10 @@ int cmd_bundle(int argc, char **argv)
 		return rc;
 	srv_slots_set_lease((unsigned)lease);
 	cb_err_clear(&err);
+	/* Before anything is applied: a reply that cannot be written where
+	 * asked would leave the events stored and the device unanswered. */
+	if (cb_bundle_target_check(vals[1], CB_REPLY_MAGIC, &err))
+		return srv_fail(&err);
 	if (access(pos[0], R_OK)) {
 		cb_err_set(&err, CB_EIO, "cannot read %s: %s", pos[0],
 			   strerror(errno));

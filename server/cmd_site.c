@@ -6,8 +6,10 @@
  */
 #include "srv.h"
 #include "store.h"
+#include "text.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char cmd_site_help[] =
@@ -16,14 +18,25 @@ const char cmd_site_help[] =
     "\n"
     "add   register a site: CODE is 2 to 8 uppercase letters and digits,\n"
     "      starting with a letter (KR01); NAME is its name for people\n"
+    "      (UTF-8 text with no control characters, line breaks or\n"
+    "      bidirectional controls)\n"
     "list  print every site, one per line: CODE<TAB>NAME\n"
     "\n" SRV_HELP_STORE
     "Exit codes: 0 ok; 1 failure (the site exists, no store); 2 usage.\n";
 
+/* A name stored before names were checked is shown escaped: a tab or
+ * newline in it would forge a row of the listing. */
 static int print_site(const char *code, const char *name, void *ctx)
 {
+	char *safe;
+	int oom = 0;
+
 	(void)ctx;
-	printf("%s\t%s\n", code, name);
+	safe = cb_text_escape(name, &oom);
+	if (oom)
+		return CB_ENOMEM;
+	printf("%s\t%s\n", code, safe ? safe : name);
+	free(safe);
 	return 0;
 }
 
@@ -52,12 +65,15 @@ int cmd_site(int argc, char **argv)
 					 "uppercase letters and digits, a "
 					 "letter first)",
 					 pos[1]);
-		if (!vals[1] || !vals[1][0] ||
+		if (!vals[1] || cb_text_blank(vals[1]) ||
 		    strlen(vals[1]) > SRV_SITE_NAME_MAX)
 			return srv_usage("site",
-					 "--name NAME is required "
-					 "(1 to %d bytes)",
+					 "--name NAME is required: 1 to %d "
+					 "bytes, not only spaces",
 					 SRV_SITE_NAME_MAX);
+		cb_err_clear(&err);
+		if (cb_text_check(vals[1], strlen(vals[1]), "--name", &err))
+			return srv_usage("site", "%s", err.msg);
 	} else if (strcmp(pos[0], "list") || npos != 1 || vals[1]) {
 		return srv_usage("site", "say 'add' or 'list'");
 	}

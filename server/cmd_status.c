@@ -24,7 +24,7 @@ int cmd_status(int argc, char **argv)
 {
 	static const char *const names[] = {"--data", NULL};
 	const char *vals[1] = {NULL}, *pos[1];
-	struct srv_store_stats st;
+	struct srv_store_stats st = {0};
 	struct srv_store *s = NULL;
 	char *study = NULL, *sha = NULL;
 	struct cb_err err;

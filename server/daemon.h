@@ -1,7 +1,8 @@
 /*
  * daemon.h - the HTTP daemon of `casebookd serve` on libmicrohttpd: a
  * thread pool polling with epoll, limits on connections in total and per
- * client address, idle timeouts and request body caps. It calls the
+ * client address, idle timeouts, deadlines for slow requests and request
+ * body caps. It calls the
  * handler it is given with each complete request (req.h) and sends the
  * answer the handler made: it knows no endpoint (api.c does).
  */
@@ -22,6 +23,27 @@
 #define SRV_HTTP_PER_IP_LIMIT 64
 #define SRV_HTTP_PER_IP_MAX SRV_HTTP_CONN_LIMIT
 #define SRV_HTTP_TIMEOUT_S 30 /* idle connection timeout */
+/*
+ * A request must arrive whole, whatever its pace byte by byte (a client
+ * sending one byte every few seconds is never idle, and would hold its
+ * connection for ever: slowloris). Its headers come within
+ * SRV_HTTP_REQUEST_S of the connection opening (or of the previous
+ * answer on a kept-alive connection), its body at SRV_HTTP_MIN_RATE
+ * bytes a second on average after that, and the answer is taken at that
+ * rate too; else the connection is closed. A real laptop sends at once
+ * and gives up itself after two minutes (client/net.c).
+ */
+#define SRV_HTTP_REQUEST_S 10
+#define SRV_HTTP_MIN_RATE 4096
+/*
+ * Past SRV_HTTP_CONN_PRESSURE open connections, each new one closes the
+ * connection whose unfinished request (or silence) is the oldest, when
+ * that is older than SRV_HTTP_EVICT_MS: slow clients from many
+ * addresses never fill every slot, so a device that sends its request
+ * at once always gets in.
+ */
+#define SRV_HTTP_CONN_PRESSURE (SRV_HTTP_CONN_LIMIT - SRV_HTTP_CONN_LIMIT / 8)
+#define SRV_HTTP_EVICT_MS 1000
 
 struct srv_daemon_opts {
 	const char *listen; /* "ADDR:PORT", "[v6]:PORT" */

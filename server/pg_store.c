@@ -1329,10 +1329,10 @@ static int pg_leases_resume(struct srv_store *s, int *was, struct cb_err *err)
 	*was = rc == 1;
 	if (rc <= 0)
 		return rc;
-	return pg_exec(PGS(s),
-		       "DELETE FROM settings WHERE key = '"
-		       SRV_SETTING_LEASES_PAUSED "'",
-		       "resuming slot leases", err);
+	return pg_exec(
+	    PGS(s),
+	    "DELETE FROM settings WHERE key = '" SRV_SETTING_LEASES_PAUSED "'",
+	    "resuming slot leases", err);
 }
 
 static int pg_backup(struct srv_store *s, const char *path, struct cb_err *err)

@@ -642,8 +642,8 @@ int srv_store_open_file(const char *path, struct srv_store **out,
 
 	/* What the backend keeps beside its store is in the file's
 	 * directory. */
-	snprintf(dir, sizeof(dir), "%.*s",
-		 slash ? (int)(slash - path) : 1, slash ? path : ".");
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+		 slash ? path : ".");
 	rc = open_db(dir, path, 0, out, err);
 	if (!rc)
 		rc = check_schema(*out, err);
@@ -654,8 +654,8 @@ int srv_store_open_file(const char *path, struct srv_store **out,
 	return rc;
 }
 
-static int sq_leases_paused(struct srv_store *s, char *why, size_t cap,
-			    struct cb_err *err)
+int sq_leases_paused(struct srv_store *s, char *why, size_t cap,
+		     struct cb_err *err)
 {
 	char *v = NULL;
 	int rc = setting_get(s, SRV_SETTING_LEASES_PAUSED, &v, NULL, err);

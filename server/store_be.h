@@ -257,8 +257,7 @@ struct srv_store_ops {
 	int (*store_id_renew)(struct srv_store *s, struct cb_err *err);
 	int (*leases_paused)(struct srv_store *s, char *why, size_t cap,
 			     struct cb_err *err);
-	int (*leases_resume)(struct srv_store *s, int *was,
-			     struct cb_err *err);
+	int (*leases_resume)(struct srv_store *s, int *was, struct cb_err *err);
 	/* SQLite's online backup; PostgreSQL's are pg_dump and base
 	 * backups (CB_EINVAL saying so). */
 	int (*backup)(struct srv_store *s, const char *path,

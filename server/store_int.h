@@ -143,6 +143,8 @@ int sq_create(const char *dir, const char *study, const char *proto,
 int sq_open(const char *dir, int readonly, struct srv_store **out,
 	    struct cb_err *err);
 void sq_close(struct srv_store *s);
+int sq_leases_paused(struct srv_store *s, char *why, size_t cap,
+		     struct cb_err *err);
 int sq_commit(struct srv_store *s, struct cb_err *err);
 void sq_rollback(struct srv_store *s);
 int sq_device_get(struct srv_store *s, const char *id, struct srv_device *out,
@@ -240,6 +242,22 @@ int sq_user_each(struct srv_store *s, const char *site, const char *role,
 int sq_user_disable(struct srv_store *s, const char *name, int64_t now_ms,
 		    const char *reason, struct cb_err *err);
 int sq_backup(struct srv_store *s, const char *path, struct cb_err *err);
+
+/*
+ * What the backup and the restore share (store_backup.c): fsync a file
+ * or directory; the directory holding a path; an SQLite failure on a
+ * file as CB_EIO; PRAGMA integrity_check answering "ok" (else
+ * CB_EINTEGRITY); and a copy of database `src` into a new file `tmp`
+ * through the online backup API, with `fix` (may be NULL) run on the
+ * copy before it is checked.
+ */
+int sq_sync_path(const char *path, struct cb_err *err);
+void sq_dir_of(const char *path, char *dir, size_t cap);
+int sq_db_fail(sqlite3 *db, const char *what, const char *path,
+	       struct cb_err *err);
+int sq_check_integrity(sqlite3 *db, const char *path, struct cb_err *err);
+int sq_copy_to(sqlite3 *src, const char *tmp, const char *fix,
+	       struct cb_err *err);
 int sq_slots_counts(struct srv_store *s, long *lists,
 		    int (*fn)(const char *site, long slots, long leased,
 			      long used, void *ctx),

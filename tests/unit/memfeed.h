@@ -27,6 +27,9 @@ struct memfeed {
 	struct mf_subject s[MF_SUBJECTS];
 	size_t n;
 	struct cb_feed_opts asked;
+	/* asked.forms points here: the caller's list lives only during the
+	 * call (feed.h), and tests read it afterwards. */
+	const char *asked_forms[16];
 	int calls;
 };
 
@@ -94,6 +97,14 @@ static inline int mf_each(void *ctx, const struct cb_feed_opts *o,
 
 	(void)err;
 	f->asked = *o;
+	if (o->forms) {
+		for (i = 0; i + 1 < sizeof(f->asked_forms) / sizeof(char *) &&
+			    o->forms[i];
+		     i++)
+			f->asked_forms[i] = o->forms[i];
+		f->asked_forms[i] = NULL;
+		f->asked.forms = f->asked_forms;
+	}
 	f->calls++;
 	for (i = 0; i < f->n; i++) {
 		struct mf_subject *s = &f->s[i];

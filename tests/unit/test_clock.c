@@ -282,9 +282,12 @@ int main(int argc, char **argv)
 {
 	if (argc == 4 && !strcmp(argv[1], "--env-child"))
 		return env_child_main(argv[2], argv[3]);
-	/* exec needs a path; argv[0] may be a bare name found on PATH. */
-	self_path =
-	    access("/proc/self/exe", X_OK) == 0 ? "/proc/self/exe" : argv[0];
+	/* exec needs a path; argv[0] may be a bare name found on PATH. A
+	 * path in argv[0] comes first: under valgrind /proc/self/exe is
+	 * valgrind itself (make valgrind). */
+	self_path = strchr(argv[0], '/') || access("/proc/self/exe", X_OK) != 0
+			? argv[0]
+			: "/proc/self/exe";
 	unsetenv(CB_CLOCK_OFFSET_ENV);
 	T_RUN(test_system_and_offset);
 	T_RUN(test_custom_source);

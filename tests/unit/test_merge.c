@@ -942,8 +942,9 @@ static void test_scale(void)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) +
 	       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	/* Printed, never asserted (STYLE: no timing in make test; under
+	 * make valgrind it takes minutes). */
 	printf("# %zu events merged and dumped in %.3f s\n", n, secs);
-	T_ASSERT(secs < 20.0);
 	free(dump);
 	cb_merge_free(m);
 	for (i = 0; i < n; i++)
