@@ -132,4 +132,16 @@ int cmd_dump(int argc, char **argv, struct cli_global *g);
 extern const char cmd_query_help[];
 extern const char cmd_dump_help[];
 
+/* A checked copy of the laptop's store: cmd_backup.c. */
+int cmd_backup(int argc, char **argv, struct cli_global *g);
+extern const char cmd_backup_help[];
+
+/* The server's address and moving it: cmd_server.c. */
+int cmd_server(int argc, char **argv, struct cli_global *g);
+extern const char cmd_server_help[];
+
+/* Bulk entry of paper CRFs from a file: cmd_import.c. */
+int cmd_import(int argc, char **argv, struct cli_global *g);
+extern const char cmd_import_help[];
+
 #endif

@@ -573,10 +573,17 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	struct cb_merge *m = NULL;
 	struct cb_event ev;
 	size_t i, j;
-	int rc, need_reason = 0, resolving;
+	int rc, need_reason = 0, resolving, own;
 
 	cb_event_init(&ev);
-	rc = entry_begin(e, err);
+	/* Inside the caller's transaction (a bulk import) nothing is begun
+	 * or committed here; see entry.h. Asked for, never inferred: a
+	 * transaction some failure left open must not swallow a save. */
+	own = !s->in_caller_tx;
+	if (!own && !store_in_transaction(e->st))
+		return cb_err_set(err, CB_EINVAL,
+				  "entry: no transaction open for the save");
+	rc = own ? entry_begin(e, err) : 0;
 	if (rc)
 		return rc;
 	rc = entry_subject_known(e, s->subject, err);
@@ -715,6 +722,7 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	}
 	if (s->reason && (rc = cb_event_set_reason(&ev, s->reason, err)))
 		goto out;
+	r->wrote = 1;
 	rc = entry_commit_event(e, &ev, err);
 	if (!rc)
 		rc = entry_open_soft_queries(e, s->subject, &r->checks,
@@ -723,7 +731,7 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 		goto out;
 	/* A failed commit is rolled back by store_commit itself; the
 	 * session then drops what it merged (entry_commit). */
-	rc = entry_commit(e, err);
+	rc = own ? entry_commit(e, err) : 0;
 	if (!rc) {
 		r->nchanged = ev.nchanges;
 		memcpy(r->event_id, ev.id, sizeof(r->event_id));
@@ -732,8 +740,11 @@ int entry_save_form(struct entry *e, const struct entry_save *s,
 	return rc;
 out:
 	/* Whatever failed, after any step: nothing of the save stays, in
-	 * the store or in the session's merge state. */
-	entry_rollback(e);
+	 * the store or in the session's merge state. In the caller's
+	 * transaction a save refused before r->wrote changed neither; after
+	 * it, the caller rolls back. */
+	if (own)
+		entry_rollback(e);
 	cb_event_release(&ev);
 	return rc;
 }
@@ -756,9 +767,8 @@ static int instance_one(const struct cb_merge_form *f, void *ctx)
 	return 0;
 }
 
-int entry_next_instance(struct entry *e, const char *subject,
-			const char *visit, const char *form, unsigned *out,
-			struct cb_err *err)
+int entry_next_instance(struct entry *e, const char *subject, const char *visit,
+			const char *form, unsigned *out, struct cb_err *err)
 {
 	struct instance_ctx ic = {visit, form, 0};
 	struct cb_merge *m;

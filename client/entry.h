@@ -140,6 +140,9 @@ struct entry_save {
 	 * its next instance, numbered inside the save's transaction so two
 	 * processes never take the same number (r->instance tells which). */
 	int new_instance;
+	/* Set: the save runs inside the caller's open transaction (see
+	 * entry_save_form); 0 for a save in its own. */
+	int in_caller_tx;
 };
 
 /* What a save did, or why it was refused. */
@@ -152,6 +155,8 @@ struct entry_save_result {
 	const struct cb_protocol_visit *visit;
 	const struct cb_protocol_form *form;
 	unsigned instance;
+	/* Set once the save began writing (see entry_save_form). */
+	int wrote;
 };
 
 void entry_save_result_init(struct entry_save_result *r);
@@ -175,6 +180,15 @@ void entry_save_result_release(struct entry_save_result *r);
  * stored since the session opened). On any failure the transaction is
  * rolled back and the session holds nothing of the save: neither the
  * store nor the merge state changes.
+ *
+ * With s->in_caller_tx set, called while the caller's transaction is
+ * open (entry_begin; a bulk import saving many forms at once;
+ * CB_EINVAL when none is), the save runs inside it and
+ * neither commits nor rolls back: a save refused with r->wrote still 0
+ * (every refusal of a value, a check, a reason or a code) wrote nothing
+ * and left the merge state as it was, so the caller may go on; with
+ * r->wrote set (the store failed while writing) the caller must roll
+ * back (entry_rollback).
  */
 int entry_save_form(struct entry *e, const struct entry_save *s,
 		    struct entry_save_result *r, struct cb_err *err);
@@ -195,9 +209,8 @@ int entry_open_soft_queries(struct entry *e, const char *subject,
  * the error of loading the subject (never a guess: instance 1 of a
  * subject that could not be read may be taken already).
  */
-int entry_next_instance(struct entry *e, const char *subject,
-			const char *visit, const char *form, unsigned *out,
-			struct cb_err *err);
+int entry_next_instance(struct entry *e, const char *subject, const char *visit,
+			const char *form, unsigned *out, struct cb_err *err);
 
 /*
  * The subject's value of `item` of the protocol's randomization form, or

@@ -530,6 +530,23 @@ struct store_check_report {
 int store_check(struct store *st, struct store_check_report *report,
 		struct cb_err *err);
 
+/*
+ * Back the store up into the new file `path`: SQLite's online backup of
+ * the file as it stands in one read snapshot (every committed write, none
+ * half done: another process's open transaction is not in it), so the
+ * copy is the encrypted store as is, keyslots and all, and unlocks with
+ * the same passphrases. The copy is then checked as store_check checks a
+ * store (with this handle's keys) and must hold the events and subjects
+ * the store's tally held in that snapshot; *rep is its report. The file
+ * is made under a temporary name (PATH.tmp-PID, mode 0600, synced) and
+ * linked into place, so `path` is never overwritten and never half
+ * written. Needs the store unlocked and no transaction open (CB_EINVAL).
+ * CB_EEXIST when `path` exists; CB_EINTEGRITY when the copy fails its
+ * check (nothing is left at `path`); CB_EBUSY; CB_EIO.
+ */
+int store_backup(struct store *st, const char *path,
+		 struct store_check_report *rep, struct cb_err *err);
+
 #ifdef CASEBOOK_TEST_HOOKS
 /*
  * For the store's own tests only, and compiled only into the test build

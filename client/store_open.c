@@ -1213,3 +1213,183 @@ int store_check(struct store *st, struct store_check_report *report,
 	store_hex32(c.d, report->digest);
 	return 0;
 }
+
+/* ---- Backing up ------------------------------------------------------------
+ */
+
+/* fsync the file or directory at `path`. */
+static int sync_path(const char *path, struct cb_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return cb_err_set(err, CB_EIO, "cannot open %s: %s", path,
+				  strerror(errno));
+	if (fsync(fd)) {
+		int e = errno;
+
+		close(fd);
+		return cb_err_set(err, CB_EIO, "cannot sync %s: %s", path,
+				  strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * Copy st's database into `tmp` (an empty file the caller made) as it
+ * stands in one read snapshot; *t gets the tally of that snapshot.
+ */
+static int backup_copy(struct store *st, const char *tmp, struct tally *t,
+		       struct cb_err *err)
+{
+	sqlite3 *dst = NULL;
+	sqlite3_backup *b;
+	int rc, began = 0;
+
+	rc = sqlite3_open_v2(tmp, &dst, SQLITE_OPEN_READWRITE, NULL);
+	if (rc != SQLITE_OK) {
+		rc = cb_err_set(err, CB_EIO, "cannot create %s: %s", tmp,
+				dst ? sqlite3_errmsg(dst) : "out of memory");
+		sqlite3_close(dst);
+		return rc;
+	}
+	/* One snapshot: the tally read and the pages copied are the same
+	 * committed state; another process's write in progress is not in
+	 * it (WAL), and this handle has none open (the caller checked). */
+	rc = store_read_begin(st, &began, err);
+	if (!rc)
+		rc = store_tally_read(st, err);
+	if (!rc) {
+		*t = st->tally;
+		b = sqlite3_backup_init(dst, "main", st->db.db, "main");
+		if (!b) {
+			rc = cb_err_set(err, CB_EIO, "cannot copy into %s: %s",
+					tmp, sqlite3_errmsg(dst));
+		} else {
+			int s = sqlite3_backup_step(b, -1);
+
+			sqlite3_backup_finish(b);
+			if (s != SQLITE_DONE)
+				rc = cb_err_set(err,
+						s == SQLITE_BUSY ||
+							s == SQLITE_LOCKED
+						    ? CB_EBUSY
+						    : CB_EIO,
+						"copying the store into %s: %s",
+						tmp, sqlite3_errstr(s));
+		}
+	}
+	store_read_end(st, began);
+	if (sqlite3_close(dst) != SQLITE_OK && !rc)
+		rc = cb_err_set(err, CB_EIO, "cannot close %s", tmp);
+	return rc;
+}
+
+/*
+ * Check the copy `tmp` as store_check checks a store, with st's keys
+ * (the copy holds the same data key), and that it holds what the
+ * original's tally `t` said.
+ */
+static int backup_verify(struct store *st, const char *tmp,
+			 const struct tally *t, struct store_check_report *rep,
+			 struct cb_err *err)
+{
+	struct store *c = NULL;
+	int rc;
+
+	rc = store_alloc(tmp, &c, err);
+	if (rc)
+		return rc;
+	rc = connect(c, tmp, SQLITE_OPEN_READWRITE, err);
+	if (!rc)
+		rc = set_pragmas(c, err);
+	if (!rc)
+		rc = check_header(c, err);
+	if (!rc) {
+		c->key = st->key;
+		c->subject_key = st->subject_key;
+		c->row_key = st->row_key;
+		c->query_key = st->query_key;
+		rc = store_check(c, rep, err);
+		c->key = c->subject_key = c->row_key = c->query_key = NULL;
+	}
+	if (!rc && (rep->events != t->events || rep->subjects != t->subjects))
+		rc = cb_err_set(err, CB_EINTEGRITY,
+				"the copy %s holds %lld events and %lld "
+				"subjects where the store held %lld and %lld",
+				tmp, (long long)rep->events,
+				(long long)rep->subjects, (long long)t->events,
+				(long long)t->subjects);
+	/* Closing the last connection folds its log into the file: the
+	 * backup is one file. */
+	store_close(c);
+	return rc;
+}
+
+int store_backup(struct store *st, const char *path,
+		 struct store_check_report *rep, struct cb_err *err)
+{
+	char tmp[STORE_PATH_MAX + 64], dir[STORE_PATH_MAX + 64];
+	struct tally t = {0};
+	const char *slash;
+	int fd, rc;
+
+	memset(rep, 0, sizeof(*rep));
+	if (store_need_key(st, err))
+		return err->code;
+	if (st->in_tx)
+		return cb_err_set(err, CB_EINVAL,
+				  "store: a backup cannot be taken inside a "
+				  "transaction");
+	if (access(path, F_OK) == 0)
+		return cb_err_set(err, CB_EEXIST,
+				  "%s exists; a backup never overwrites a file",
+				  path);
+	if (errno != ENOENT)
+		return cb_err_set(err, CB_EIO, "cannot write %s: %s", path,
+				  strerror(errno));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path,
+			     (long)getpid()) >= sizeof(tmp))
+		return cb_err_set(err, CB_EINVAL, "path too long: %s", path);
+	unlink(tmp);
+	/* Made here, empty, so the copy is readable by its owner alone
+	 * (it holds the keyslots) and is a new file. */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cb_err_set(err, CB_EIO, "cannot create %s: %s", tmp,
+				  strerror(errno));
+	close(fd);
+	rc = backup_copy(st, tmp, &t, err);
+	if (!rc)
+		rc = backup_verify(st, tmp, &t, rep, err);
+	if (!rc)
+		rc = sync_path(tmp, err);
+	/* link, not rename: a file that appeared at `path` meanwhile is
+	 * never replaced. */
+	if (!rc && link(tmp, path))
+		rc = cb_err_set(err, errno == EEXIST ? CB_EEXIST : CB_EIO,
+				"cannot write %s: %s", path,
+				errno == EEXIST ? "it exists; a backup never "
+						  "overwrites a file"
+						: strerror(errno));
+	unlink(tmp);
+	{
+		char side[STORE_PATH_MAX + 80];
+
+		snprintf(side, sizeof(side), "%s-wal", tmp);
+		unlink(side);
+		snprintf(side, sizeof(side), "%s-shm", tmp);
+		unlink(side);
+	}
+	if (rc)
+		return rc;
+	slash = strrchr(path, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	return sync_path(dir, err);
+}

@@ -43,6 +43,21 @@
 #include "err.h"
 
 /* Header names (HTTP header names are case-insensitive). */
+/*
+ * The server's proof that it holds the key a device pinned at
+ * registration (GET /v1/health?challenge=HEX, docs/api.md): its Ed25519
+ * signature over these lines joined by "\n", no final newline:
+ *
+ *   casebook-server-proof/1
+ *   CHALLENGE              the device's fresh random CB_SERVER_PROOF_HEX
+ *                          lowercase hex digits, as sent
+ *   STUDY                  the study id of the server's protocol
+ *
+ * `casebook server set URL` checks it before moving a laptop to URL.
+ */
+#define CB_SERVER_PROOF_VERSION "casebook-server-proof/1"
+#define CB_SERVER_PROOF_HEX 64
+
 #define CB_REQSIG_HDR_DEVICE "X-Casebook-Device"
 #define CB_REQSIG_HDR_TIME "X-Casebook-Time"
 #define CB_REQSIG_HDR_NONCE "X-Casebook-Nonce"

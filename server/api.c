@@ -284,8 +284,49 @@ static int authenticate(struct call *k)
 
 /* ---- endpoints ----------------------------------------------------------- */
 
+/*
+ * With ?challenge=HEX (CB_SERVER_PROOF_HEX lowercase hex): the server's
+ * key and its signature over the proof text of reqsig.h, so a device
+ * told to move to this address can tell it holds the key it pinned.
+ */
+static int health_proof(struct call *k, cJSON *o, const char *challenge)
+{
+	char msg[256], hex[CB_SIGNATURE_BYTES * 2 + 1];
+	unsigned char sig[CB_SIGNATURE_BYTES];
+	struct cb_err err;
+	size_t i;
+
+	for (i = 0; challenge[i]; i++)
+		if (!strchr("0123456789abcdef", challenge[i]))
+			break;
+	if (i != CB_SERVER_PROOF_HEX || challenge[i]) {
+		srv_req_error(k->r, MHD_HTTP_BAD_REQUEST, "bad_request",
+			      "challenge must be %d lowercase hex digits",
+			      CB_SERVER_PROOF_HEX);
+		return -1;
+	}
+	if (!k->core->key.sk) {
+		srv_req_error(k->r, MHD_HTTP_SERVICE_UNAVAILABLE, "no_key",
+			      "this server has no key (DIR/server.key)");
+		return -1;
+	}
+	cb_err_clear(&err);
+	snprintf(msg, sizeof(msg), "%s\n%s\n%s", CB_SERVER_PROOF_VERSION,
+		 challenge, k->core->study);
+	if (cb_sign(k->core->key.sk, msg, strlen(msg), sig, &err) ||
+	    cb_hex_encode(sig, sizeof(sig), hex, sizeof(hex), &err)) {
+		srv_req_fail_cause(k->r, CB_EIO, "internal",
+				   "could not sign the proof", &err);
+		return -1;
+	}
+	cJSON_AddStringToObject(o, "server_key", k->core->server_key);
+	cJSON_AddStringToObject(o, "proof", hex);
+	return 0;
+}
+
 static void handle_health(struct call *k)
 {
+	const char *challenge = srv_req_arg(k->r, "challenge");
 	cJSON *o = cJSON_CreateObject();
 
 	if (o) {
@@ -294,6 +335,10 @@ static void handle_health(struct call *k)
 		cJSON_AddStringToObject(o, "protocol_sha256",
 					k->core->proto_sha256);
 		cJSON_AddStringToObject(o, "version", CB_VERSION);
+		if (challenge && health_proof(k, o, challenge)) {
+			cJSON_Delete(o);
+			return;
+		}
 	}
 	srv_req_json(k->r, MHD_HTTP_OK, o);
 }

@@ -24,21 +24,24 @@
 
 /* ---- the server key ---------------------------------------------------- */
 
-/* The store's public key into c->server_key, making one when missing. */
+/* The store's key into c->key and its public half into c->server_key,
+ * making one when missing. */
 static void load_server_key(struct srv_core *c)
 {
-	struct cb_sign_keypair kp;
 	struct cb_err err;
 	int rc;
 
 	cb_err_clear(&err);
-	rc = srv_store_key_load(c->store, &kp, &err);
+	rc = srv_store_key_load(c->store, &c->key, &err);
 	if (rc == CB_ENOTFOUND && !srv_store_key_create(c->store, &err))
-		rc = srv_store_key_load(c->store, &kp, &err);
-	if (!rc)
-		cb_hex_encode(kp.pk, CB_SIGN_PUBLIC_BYTES, c->server_key,
-			      sizeof(c->server_key), &err);
-	cb_sign_keypair_release(&kp);
+		rc = srv_store_key_load(c->store, &c->key, &err);
+	if (!rc && cb_hex_encode(c->key.pk, CB_SIGN_PUBLIC_BYTES, c->server_key,
+				 sizeof(c->server_key), &err))
+		rc = -1;
+	if (rc) {
+		cb_sign_keypair_release(&c->key);
+		c->server_key[0] = '\0';
+	}
 }
 
 /* ---- opening ------------------------------------------------------------- */
@@ -105,6 +108,7 @@ void srv_core_close(struct srv_core *c)
 	free(c->study);
 	free(c->proto_text);
 	free(c->proto_sha256);
+	cb_sign_keypair_release(&c->key);
 	if (c->ready) {
 		pthread_key_delete(c->reader_key);
 		pthread_mutex_destroy(&c->write_lock);

@@ -87,6 +87,9 @@ struct srv_core {
 	char store_id[SRV_ID_HEX + 1];
 	/* The server's Ed25519 public key in hex, "" when it has none. */
 	char server_key[CB_SIGN_PUBLIC_BYTES * 2 + 1];
+	/* That key, secret in locked memory, for the proof of GET
+	 * /v1/health?challenge= (sk NULL when it has none). */
+	struct cb_sign_keypair key;
 	/* The writer: its connection and the merge states, under one lock. */
 	pthread_mutex_t write_lock;
 	struct srv_store *store;
@@ -114,7 +117,8 @@ struct srv_core {
  * Open the store at `where` (a data directory or a PostgreSQL URI,
  * store.h), upgrading an older one and rebuilding its derived tables
  * when the upgrade left them stale, load its protocol and the server's
- * public key (made when missing; left "" when it cannot be). Nothing is
+ * key (made when missing; server_key left "" and key.sk NULL when it
+ * cannot be). Nothing is
  * read per event: opening takes the same time whatever the store holds.
  * Release with srv_core_close.
  */
