@@ -29,6 +29,7 @@
 #include "role.h"
 #include "store.h"
 #include "sync.h"
+#include "withheld.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -374,6 +375,13 @@ static int reply_value(void *ctx, const char *path, const cJSON *v)
 		memcpy(r->last_next, r->next, sizeof(r->next));
 		r->page_events = r->page_next = r->page_more = 0;
 		r->npages++;
+	} else if (!strcmp(path, "pull[].withheld[]") && v) {
+		/* Unblinded values that exist, for a blinded device. */
+		return withheld_note_one(r->st, v, r->err);
+	} else if (!strcmp(path, "users") && cJSON_IsObject(v)) {
+		/* The people the server knows, as a network sync keeps
+		 * them. */
+		return sync_keep_users(r->st, v, r->err);
 	} else if (!strcmp(path, "slots") && cJSON_IsObject(v) &&
 		   cb_role_is_site(store_role(r->st))) {
 		/* A site device's randomization lease, as a network sync

@@ -31,6 +31,7 @@
 #include "buf.h"
 #include "json.h"
 #include "record.h"
+#include "withheld.h"
 
 const char cmd_form_help[] =
     "usage: casebook form set SUBJECT VISIT FORM ITEM=VALUE... [--reason "
@@ -66,7 +67,11 @@ const char cmd_form_help[] =
     "      Items the protocol marks unblinded (\"blinding\": \"unblinded\")\n"
     "      show \"(withheld: unblinded item)\" (--json: value null,\n"
     "      \"withheld\": true), and their history no value or reason, to\n"
-    "      every role but lab and dsmb; so does 'form enter'.\n"
+    "      every role but lab and dsmb; so does 'form enter'. Values the\n"
+    "      server holds but does not send to a blinded role (it says\n"
+    "      which exist at every sync) show the same way; a form whose\n"
+    "      only values are withheld has status \"withheld\", and --json\n"
+    "      counts them in \"withheld_values\".\n"
     "\n"
     "enter ask for each item on the terminal, showing its label, unit,\n"
     "      allowed values or range and current value. Enter keeps the\n"
@@ -561,7 +566,7 @@ static int hist_load(const struct form_view *v, struct hist *h,
 	return 0;
 }
 
-static void hist_print(const struct hist *h)
+static void hist_print(const struct hist *h, size_t nwithheld)
 {
 	static const char *const head[] = {"WHEN", "USER", "DEVICE",
 					   "ITEM", "OLD",  "NEW"};
@@ -583,7 +588,9 @@ static void hist_print(const struct hist *h)
 	}
 	printf("history:\n");
 	if (!h->n) {
-		printf("  (no changes recorded)\n");
+		printf("  %s\n", nwithheld ? "(changes withheld: unblinded "
+					     "items)"
+					   : "(no changes recorded)");
 		return;
 	}
 	printf("  ");
@@ -622,7 +629,61 @@ struct show {
 	int has_form;
 	struct cb_check_scores scores;
 	struct query_list queries;
+	/* per item of the form: 1 when a value exists that the acting role
+	 * may not see (held here, or only known from the server) */
+	unsigned char *withheld;
+	size_t nwithheld;
 };
+
+/*
+ * Which items of the form hold a value the acting role may not see: one
+ * held here (a device sent them anyway), or one the server said exists
+ * (withheld.h). A blinded role sees such a form as withheld, never empty.
+ */
+static int show_withheld(const struct form_view *v, struct show *s,
+			 struct cb_err *err)
+{
+	size_t i;
+	int rc, yes;
+
+	s->withheld = calloc(v->form->nitems ? v->form->nitems : 1, 1);
+	if (!s->withheld)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	for (i = 0; i < v->form->nitems; i++) {
+		const struct cb_protocol_item *it = &v->form->items[i];
+		struct cb_merge_item mi;
+
+		if (!view_withholds(v, it))
+			continue;
+		rc = cb_merge_item_get(v->merge, v->subject, v->visit->code,
+				       v->form->code, v->inst, it->code, &mi,
+				       err);
+		if (!rc && (mi.conflict || mi.value)) {
+			yes = 1;
+		} else if (rc && rc != CB_ENOTFOUND) {
+			return rc;
+		} else {
+			cb_err_clear(err);
+			rc = withheld_has(v->e->st, v->subject, v->visit->code,
+					  v->form->code, v->inst, it->code,
+					  &yes, err);
+			if (rc)
+				return rc;
+		}
+		s->withheld[i] = (unsigned char)yes;
+		s->nwithheld += (size_t)yes;
+	}
+	return 0;
+}
+
+/* The form status as shown: "withheld" for a blinded role when the only
+ * values it could count are ones it may not see. */
+static const char *show_status_name(const struct show *s)
+{
+	if (s->status == CB_FORM_EMPTY && s->nwithheld)
+		return "withheld";
+	return cb_form_status_name(s->status);
+}
 
 static int show_load(const struct form_view *v, struct show *s,
 		     struct cb_err *err)
@@ -653,6 +714,9 @@ static int show_load(const struct form_view *v, struct show *s,
 	} else {
 		s->has_form = 1;
 	}
+	rc = show_withheld(v, s, err);
+	if (rc)
+		return rc;
 	s->queries.v = v;
 	rc = cb_merge_each_query(v->merge, v->subject, query_collect,
 				 &s->queries, err);
@@ -666,6 +730,7 @@ static void show_release(struct show *s)
 	cb_check_items_release(&s->missing);
 	cb_check_scores_release(&s->scores);
 	free(s->queries.list);
+	free(s->withheld);
 }
 
 /* The form's display name: "AE#2" or "DM". */
@@ -702,7 +767,12 @@ static int show_text(const struct form_view *v, const struct show *s,
 	form_name(v, name, sizeof(name));
 	printf("%s %s %s (%s)\n", v->subject, v->visit->code, name,
 	       v->form->label);
-	printf("status: %s", cb_form_status_name(s->status));
+	printf("status: %s", show_status_name(s));
+	if (s->nwithheld)
+		printf(" (%zu unblinded value%s entered, withheld from the %s "
+		       "role)",
+		       s->nwithheld, s->nwithheld == 1 ? "" : "s",
+		       store_role(v->e->st));
 	if (s->has_form && s->mf.sign) {
 		char when[40];
 
@@ -739,7 +809,10 @@ static int show_text(const struct form_view *v, const struct show *s,
 		rc = cb_merge_item_get(v->merge, v->subject, v->visit->code,
 				       v->form->code, v->inst, it->code, &mi,
 				       err);
-		if (rc == CB_ENOTFOUND) {
+		if (s->withheld[i]) {
+			cb_err_clear(err);
+			printf("%s\n", WITHHELD);
+		} else if (rc == CB_ENOTFOUND) {
 			cb_err_clear(err);
 			printf("-\n");
 		} else if (rc) {
@@ -803,7 +876,7 @@ static int show_text(const struct form_view *v, const struct show *s,
 					    : "");
 	}
 	if (h)
-		hist_print(h);
+		hist_print(h, s->nwithheld);
 	return 0;
 }
 
@@ -832,8 +905,9 @@ static int show_json(const struct form_view *v, const struct show *s,
 	      !cJSON_AddStringToObject(root, "target", name) ||
 	      !cJSON_AddNumberToObject(root, "instance", v->instance) ||
 	      !cJSON_AddStringToObject(root, "label", v->form->label) ||
-	      !cJSON_AddStringToObject(root, "status",
-				       cb_form_status_name(s->status)) ||
+	      !cJSON_AddStringToObject(root, "status", show_status_name(s)) ||
+	      !cJSON_AddNumberToObject(root, "withheld_values",
+				       (double)s->nwithheld) ||
 	      !cJSON_AddBoolToObject(root, "conflicted",
 				     s->has_form && s->mf.nconflicts);
 	if (!bad && s->has_form && s->mf.sign) {
@@ -870,6 +944,14 @@ static int show_json(const struct form_view *v, const struct show *s,
 		rc = cb_merge_item_get(v->merge, v->subject, v->visit->code,
 				       v->form->code, v->inst, it->code, &mi,
 				       err);
+		if (rc == CB_ENOTFOUND && s->withheld[i]) {
+			cb_err_clear(err);
+			rc = 0;
+			bad = json_str_or_null(o, "value", NULL) ||
+			      !cJSON_AddBoolToObject(o, "conflict", 0) ||
+			      !cJSON_AddBoolToObject(o, "withheld", 1);
+			continue;
+		}
 		if (rc == CB_ENOTFOUND) {
 			cb_err_clear(err);
 			rc = 0;

@@ -16,6 +16,7 @@
  * round trip: the server refuses the same events.
  */
 #include "canon.h"
+#include "clock.h"
 #include "cli.h"
 #include "derive.h"
 #include "entry.h"
@@ -24,6 +25,7 @@
 #include "record.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,37 +37,52 @@
 #define QUERY_PREFIX_MIN 6
 
 const char cmd_query_help[] =
-    "usage: casebook query open SUBJECT VISIT FORM ITEM --text TEXT\n"
-    "       casebook query list [--all] [--json]\n"
+    "usage: casebook query open SUBJECT VISIT [FORM [ITEM]] --text TEXT\n"
+    "       casebook query list [--all] [--status open|answered|closed]\n"
+    "                           [--site CODE] [--subject ID] [--age DAYS]\n"
+    "                           [--json]\n"
     "       casebook query answer ID --text TEXT\n"
     "       casebook query close ID [--text TEXT]\n"
+    "       casebook query reopen ID --text TEXT\n"
     "\n"
-    "open    raise a query about one item of a subject's form (data\n"
-    "        manager and monitor). FORM is a form code, or CODE#N for\n"
+    "open    raise a query (data manager and monitor) about one item of\n"
+    "        a subject's form, about a whole form (no ITEM), or about a\n"
+    "        whole visit (no FORM). FORM is a form code, or CODE#N for\n"
     "        instance N of a repeating form (adverse events: VISIT LOG,\n"
     "        FORM AE#2). Prints the new query's id.\n"
     "list    the open and answered queries on this device (--all: closed\n"
     "        ones too): id, subject, visit, form, item, status, the\n"
     "        question and the last answer. System queries (conflicts,\n"
-    "        soft edit checks) are listed with the others. --json prints\n"
-    "        {\"queries\":[{\"id\",\"subject\",\"visit\",\"form\",\n"
-    "        \"instance\",\"item\",\"status\",\"system\",\"text\",\"answer\",\n"
-    "        \"answered_by\",\"closed_by\"}]}. The text of a system\n"
-    "        query on an item the protocol marks unblinded is withheld\n"
-    "        from every role but lab and dsmb.\n"
+    "        soft edit checks) are listed with the others. Filters, all\n"
+    "        of which must hold:\n"
+    "          --status S   only queries in status S (closed implies --all)\n"
+    "          --site CODE  only subjects of site CODE (the id's prefix)\n"
+    "          --subject ID only that subject\n"
+    "          --age DAYS   only queries opened at least DAYS whole days\n"
+    "                       ago (by this laptop's clock)\n"
+    "        --json prints "
+    "{\"queries\":[{\"id\",\"subject\",\"visit\",\"form\",\n"
+    "        "
+    "\"instance\",\"item\",\"status\",\"system\",\"text\",\"opened_by\",\n"
+    "        \"opened_at\",\"answer\",\"answered_by\",\"closed_by\"}]}. The "
+    "text\n"
+    "        of a system query on an item the protocol marks unblinded is\n"
+    "        withheld from every role but lab and dsmb.\n"
     "answer  answer a query (site staff, data manager, monitor).\n"
     "close   close a query, optionally with a closing remark (data\n"
     "        manager and monitor).\n"
+    "reopen  open a closed query again, with the reason (data manager\n"
+    "        and monitor).\n"
     "\n"
     "ID is a query id as 'query list' or 'status' show it, or a unique\n"
     "prefix of at least 6 characters. Every action is recorded as an\n"
     "event with who and when; it reaches the other devices at their\n"
-    "next sync. A query's status only moves forward: open, answered,\n"
-    "closed. To raise the question again, open a new query.\n"
+    "next sync.\n"
     "\n"
     "Exit codes: 0 ok; 1 failure (unknown subject, query or code; a\n"
-    "closed query); 2 usage; 4 wrong passphrase or a role that may not\n"
-    "do this (nothing is recorded).\n";
+    "closed query answered or closed, an open one reopened); 2 usage;\n"
+    "4 wrong passphrase or a role that may not do this (nothing is\n"
+    "recorded).\n";
 
 /* Roles that raise and close queries. */
 static int role_central_review(const char *role)
@@ -232,9 +249,9 @@ static int query_open(int argc, char **argv, struct cli_global *g)
 					 argv[i]);
 		}
 	}
-	if (npos != 4)
+	if (npos < 2)
 		return cli_usage("query", "usage: casebook query open SUBJECT "
-					  "VISIT FORM ITEM --text TEXT");
+					  "VISIT [FORM [ITEM]] --text TEXT");
 	if (!text)
 		return cli_usage("query", "query open needs --text TEXT");
 	if (!text_ok(text))
@@ -249,15 +266,27 @@ static int query_open(int argc, char **argv, struct cli_global *g)
 		       "a data manager or a monitor", &err);
 	if (!rc)
 		rc = entry_subject_known(&e, pos[0], &err);
-	if (!rc)
+	it = NULL;
+	f = NULL;
+	instance = 0;
+	if (!rc && npos == 2) {
+		/* a query on the whole visit */
+		v = cb_protocol_find_visit(e.proto, pos[1]);
+		if (!v)
+			rc = cb_err_set(&err, CB_ENOTFOUND,
+					"unknown visit '%s' in this protocol",
+					pos[1]);
+	} else if (!rc) {
 		rc = cb_record_resolve(e.proto, pos[1], pos[2], &v, &f,
 				       &instance, &err);
-	/* Item codes are upper case in every protocol; accept any case. */
-	for (i = 0; pos[3][i] && i < CB_EVENT_NAME_MAX; i++)
-		item[i] = (char)toupper((unsigned char)pos[3][i]);
-	item[i] = '\0';
-	if (!rc)
+	}
+	if (!rc && npos == 4) {
+		/* Item codes are upper case in every protocol; any case. */
+		for (i = 0; pos[3][i] && i < CB_EVENT_NAME_MAX; i++)
+			item[i] = (char)toupper((unsigned char)pos[3][i]);
+		item[i] = '\0';
 		rc = cb_record_item(f, item, &it, &err);
+	}
 	if (rc)
 		goto out;
 	cb_record_instance_text(instance, inst);
@@ -265,16 +294,21 @@ static int query_open(int argc, char **argv, struct cli_global *g)
 	qe.kind = CB_KIND_QUERY_OPEN;
 	qe.subject = pos[0];
 	qe.visit = v->code;
-	qe.form = f->code;
+	qe.form = f ? f->code : "";
 	qe.instance = inst;
-	qe.keys[0] = CB_DATA_ITEM;
-	qe.values[0] = it->code;
-	qe.keys[1] = CB_DATA_TEXT;
-	qe.values[1] = text;
+	i = 0;
+	if (it) {
+		qe.keys[i] = CB_DATA_ITEM;
+		qe.values[i++] = it->code;
+	}
+	qe.keys[i] = CB_DATA_TEXT;
+	qe.values[i] = text;
 	rc = query_record(&e, &qe, id, &err);
 	if (!rc)
-		printf("query %s opened on %s %s %s%s%s %s\n", id, pos[0],
-		       v->code, f->code, inst[0] ? "#" : "", inst, it->code);
+		printf("query %s opened on %s %s%s%s%s%s%s%s%s\n", id, pos[0],
+		       v->code, f ? " " : "", f ? f->code : "",
+		       inst[0] ? "#" : "", inst, it ? " " : "",
+		       it ? it->code : "", f ? "" : " (the visit)");
 out:
 	entry_close(&e);
 	return rc ? cli_fail(&err) : EXIT_OK;
@@ -282,9 +316,16 @@ out:
 
 /* ---- query answer / close --------------------------------------------- */
 
-static int query_reply(int argc, char **argv, struct cli_global *g, int closing)
+/* What query_reply does. */
+enum reply_mode { REPLY_ANSWER, REPLY_CLOSE, REPLY_REOPEN };
+
+static int query_reply(int argc, char **argv, struct cli_global *g,
+		       enum reply_mode mode)
 {
-	const char *cmd = closing ? "close" : "answer";
+	const int closing = mode != REPLY_ANSWER;
+	const char *cmd = mode == REPLY_ANSWER	? "answer"
+			  : mode == REPLY_CLOSE ? "close"
+						: "reopen";
 	const char *id_arg = NULL, *text = NULL;
 	char id[CB_EVENT_ID_HEX + 1], ev_id[CB_EVENT_ID_HEX + 1];
 	char target[400];
@@ -309,9 +350,12 @@ static int query_reply(int argc, char **argv, struct cli_global *g, int closing)
 	}
 	if (!id_arg)
 		return cli_usage("query", "usage: casebook query %s ID%s", cmd,
-				 closing ? " [--text TEXT]" : " --text TEXT");
-	if (!closing && !text)
-		return cli_usage("query", "query answer needs --text TEXT");
+				 mode == REPLY_CLOSE ? " [--text TEXT]"
+						     : " --text TEXT");
+	if (mode != REPLY_CLOSE && !text)
+		return cli_usage("query", "query %s needs --text TEXT%s", cmd,
+				 mode == REPLY_REOPEN ? ": why it is reopened"
+						      : "");
 	if (text && !text_ok(text))
 		return cli_usage("query",
 				 "--text must be 1 to %d bytes of UTF-8",
@@ -321,8 +365,8 @@ static int query_reply(int argc, char **argv, struct cli_global *g, int closing)
 	if (rc)
 		return cli_fail(&err);
 	if (closing)
-		rc = need_role(&e, role_central_review(store_role(e.st)),
-			       "close", "a data manager or a monitor", &err);
+		rc = need_role(&e, role_central_review(store_role(e.st)), cmd,
+			       "a data manager or a monitor", &err);
 	else
 		rc = need_role(&e, role_may_answer(store_role(e.st)), "answer",
 			       "site staff, a data manager or a monitor", &err);
@@ -330,10 +374,18 @@ static int query_reply(int argc, char **argv, struct cli_global *g, int closing)
 		rc = query_find(&e, id_arg, &q, &err);
 	if (rc)
 		goto out;
-	if (q.status == CB_QUERY_CLOSED) {
+	if (mode == REPLY_REOPEN && q.status != CB_QUERY_CLOSED) {
 		rc = cb_err_set(&err, CB_EINVAL,
-				"query %s is closed; open a new query to raise "
-				"the question again",
+				"query %s is %s, not closed: there is nothing "
+				"to reopen",
+				q.id, cb_query_status_name(q.status));
+		goto out;
+	}
+	if (mode != REPLY_REOPEN && q.status == CB_QUERY_CLOSED) {
+		rc = cb_err_set(&err, CB_EINVAL,
+				"query %s is closed; reopen it ('casebook "
+				"query reopen ID --text WHY') to raise the "
+				"question again",
 				q.id);
 		goto out;
 	}
@@ -341,7 +393,9 @@ static int query_reply(int argc, char **argv, struct cli_global *g, int closing)
 	snprintf(id, sizeof(id), "%s", q.id);
 	query_target(&q, target, sizeof(target));
 	memset(&qe, 0, sizeof(qe));
-	qe.kind = closing ? CB_KIND_QUERY_CLOSE : CB_KIND_QUERY_ANSWER;
+	qe.kind = mode == REPLY_ANSWER	? CB_KIND_QUERY_ANSWER
+		  : mode == REPLY_CLOSE ? CB_KIND_QUERY_CLOSE
+					: CB_KIND_QUERY_REOPEN;
 	qe.subject = q.subject;
 	qe.visit = q.visit;
 	qe.form = q.form;
@@ -355,7 +409,9 @@ static int query_reply(int argc, char **argv, struct cli_global *g, int closing)
 	rc = query_record(&e, &qe, ev_id, &err);
 	if (!rc)
 		printf("query %s on %s %s\n", id, target,
-		       closing ? "closed" : "answered");
+		       mode == REPLY_ANSWER  ? "answered"
+		       : mode == REPLY_CLOSE ? "closed"
+					     : "reopened");
 out:
 	entry_close(&e);
 	return rc ? cli_fail(&err) : EXIT_OK;
@@ -368,7 +424,48 @@ struct query_list {
 	cJSON *list;
 	int all;
 	struct entry *e;
+	/* filters (NULL / -1: none) */
+	const char *status, *site, *subject;
+	long age_days;
+	int64_t now_ms;
 };
+
+/*
+ * 1 when query row `q` passes the list's filters. The site is the
+ * subject id's prefix before its last '-' (SITE-DDNNN). A row without an
+ * opening time (derived by an earlier version, until its subject next
+ * changes) is kept by --age: an unknown age never hides a query.
+ */
+static int list_wants(const struct query_list *l, const cJSON *q)
+{
+	const char *st = cb_json_str(q, "status");
+	const char *subj = cb_json_str(q, "subject");
+	const char *at = cb_json_str(q, "opened_at");
+	const char *dash;
+	int64_t ms;
+	struct cb_err e;
+
+	if (l->status) {
+		if (!st || strcmp(st, l->status))
+			return 0;
+	} else if (st && !strcmp(st, cb_query_status_name(CB_QUERY_CLOSED)) &&
+		   !l->all) {
+		return 0;
+	}
+	if (l->subject && (!subj || strcmp(subj, l->subject)))
+		return 0;
+	if (l->site) {
+		dash = subj ? strrchr(subj, '-') : NULL;
+		if (!dash || (size_t)(dash - subj) != strlen(l->site) ||
+		    strncmp(subj, l->site, strlen(l->site)))
+			return 0;
+	}
+	cb_err_clear(&e);
+	if (l->age_days >= 0 && at && !cb_clock_parse_utc(at, &ms, &e) &&
+	    (l->now_ms - ms) / 86400000 < l->age_days)
+		return 0;
+	return 1;
+}
 
 /*
  * 1 when the text of query `q` is withheld from the acting role: a system
@@ -391,15 +488,14 @@ static int query_withheld(struct entry *e, const cJSON *q)
 static int list_one(void *ctx, const cJSON *q)
 {
 	static const char *const keys[] = {
-	    "id",     "subject",     "visit",	 "form", "instance",
-	    "item",   "status",	     "system",	 "text", "opened_by",
-	    "answer", "answered_by", "closed_by"};
+	    "id",	 "subject", "visit",	   "form",     "instance",
+	    "item",	 "status",  "system",	   "text",     "opened_by",
+	    "opened_at", "answer",  "answered_by", "closed_by"};
 	struct query_list *l = ctx;
-	const char *st = cb_json_str(q, "status");
 	size_t i;
 	cJSON *o;
 
-	if (st && !strcmp(st, cb_query_status_name(CB_QUERY_CLOSED)) && !l->all)
+	if (!list_wants(l, q))
 		return 0;
 	o = jout_put(&l->j, l->list, NULL, cJSON_CreateObject());
 	for (i = 0; o && i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -459,15 +555,50 @@ static int query_list(int argc, char **argv, struct cli_global *g)
 	int i, json = 0, rc;
 
 	memset(&l, 0, sizeof(l));
+	l.age_days = -1;
 	for (i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--all"))
+		const char *opt = argv[i];
+
+		if (!strcmp(opt, "--all")) {
 			l.all = 1;
-		else if (!strcmp(argv[i], "--json"))
+			continue;
+		}
+		if (!strcmp(opt, "--json")) {
 			json = 1;
-		else
+			continue;
+		}
+		if (strcmp(opt, "--status") && strcmp(opt, "--site") &&
+		    strcmp(opt, "--subject") && strcmp(opt, "--age"))
 			return cli_usage("query", "unexpected argument '%s'",
-					 argv[i]);
+					 opt);
+		if (i + 1 >= argc || !argv[i + 1][0])
+			return cli_usage("query", "%s needs a value", opt);
+		i++;
+		if (!strcmp(opt, "--status")) {
+			if (strcmp(argv[i], "open") &&
+			    strcmp(argv[i], "answered") &&
+			    strcmp(argv[i], "closed"))
+				return cli_usage("query",
+						 "--status must be open, "
+						 "answered or closed");
+			l.status = argv[i];
+		} else if (!strcmp(opt, "--site")) {
+			l.site = argv[i];
+		} else if (!strcmp(opt, "--subject")) {
+			l.subject = argv[i];
+		} else {
+			char *end;
+
+			errno = 0;
+			l.age_days = strtol(argv[i], &end, 10);
+			if (errno || *end || end == argv[i] || l.age_days < 0 ||
+			    l.age_days > 100000)
+				return cli_usage("query",
+						 "--age takes a whole number "
+						 "of days (0 to 100000)");
+		}
 	}
+	l.now_ms = cb_clock_now_ms();
 	rc = entry_open(g, &e, &err);
 	if (rc)
 		return cli_fail(&err);
@@ -502,14 +633,16 @@ int cmd_query(int argc, char **argv, struct cli_global *g)
 {
 	if (argc < 2)
 		return cli_usage("query", "query needs a subcommand: open, "
-					  "list, answer or close");
+					  "list, answer, close or reopen");
 	if (!strcmp(argv[1], "open"))
 		return query_open(argc, argv, g);
 	if (!strcmp(argv[1], "list"))
 		return query_list(argc, argv, g);
 	if (!strcmp(argv[1], "answer"))
-		return query_reply(argc, argv, g, 0);
+		return query_reply(argc, argv, g, REPLY_ANSWER);
 	if (!strcmp(argv[1], "close"))
-		return query_reply(argc, argv, g, 1);
+		return query_reply(argc, argv, g, REPLY_CLOSE);
+	if (!strcmp(argv[1], "reopen"))
+		return query_reply(argc, argv, g, REPLY_REOPEN);
 	return cli_usage("query", "unknown subcommand '%s'", argv[1]);
 }

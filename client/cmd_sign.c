@@ -16,6 +16,7 @@
 #include "entry.h"
 #include "pass.h"
 #include "record.h"
+#include "sync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,10 @@ const char cmd_sign_help[] =
     "    \"" SIGN_MEANING "\"\n"
     "\n"
     "--meaning TEXT records another meaning (for example \"Reviewed\").\n"
+    "\n"
+    "Before the passphrase is asked, the signer's full name (as the\n"
+    "server registered them; each sync brings the list), the form and\n"
+    "the meaning are shown on stderr.\n"
     "\n"
     "An empty form and a form with conflicting values cannot be signed.\n"
     "A later change to a signed form breaks the signature: `subject show`\n"
@@ -99,6 +104,42 @@ static int sign_check_form(struct entry *e, const char *subject,
 				  "sign",
 				  subject, v->code, f->code, inst[0] ? "#" : "",
 				  inst);
+	return 0;
+}
+
+/*
+ * What is about to be signed, shown before the passphrase is asked (21
+ * CFR 11.50): the signer's full name as the server registered them (from
+ * the list each sync brings), the subject and form, and the meaning.
+ */
+static int sign_manifest(struct entry *e, const char *subject,
+			 const struct cb_protocol_visit *v,
+			 const struct cb_protocol_form *f, const char *inst,
+			 const char *meaning, struct cb_err *err)
+{
+	const cJSON *fn;
+	cJSON *p = NULL;
+	int rc, have = 0;
+
+	rc = sync_person(e->st, store_user(e->st), &p, &have, err);
+	if (rc)
+		return rc;
+	fn = cJSON_GetObjectItemCaseSensitive(p, "full_name");
+	fprintf(stderr, "You are signing electronically:\n");
+	if (cJSON_IsString(fn))
+		fprintf(stderr, "  signer:  %s (%s, %s)\n",
+			cli_safe(fn->valuestring), store_user(e->st),
+			store_role(e->st));
+	else
+		fprintf(stderr,
+			"  signer:  %s (%s; full name not known to this "
+			"laptop: %s)\n",
+			store_user(e->st), store_role(e->st),
+			have ? "not on the server's list" : "sync to learn it");
+	fprintf(stderr, "  form:    %s %s %s%s%s (%s)\n", subject, v->code,
+		f->code, inst[0] ? "#" : "", inst, f->label);
+	fprintf(stderr, "  meaning: %s\n", cli_safe(meaning));
+	cJSON_Delete(p);
 	return 0;
 }
 
@@ -173,11 +214,14 @@ int cmd_sign(int argc, char **argv, struct cli_global *g)
 		rc = sign_check_form(&e, pos[0], v, f, instance, &err);
 	if (rc)
 		goto out;
+	cb_record_instance_text(instance, inst);
+	rc = sign_manifest(&e, pos[0], v, f, inst, meaning, &err);
+	if (rc)
+		goto out;
 	rc = sign_reauth(g, &e, &err);
 	if (rc)
 		goto out;
 
-	cb_record_instance_text(instance, inst);
 	{
 		struct cb_merge *m;
 

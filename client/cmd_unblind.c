@@ -22,6 +22,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 /* Longest --reason accepted, in bytes. */
 #define UNBLIND_REASON_MAX 1000
@@ -31,6 +33,7 @@
 
 const char cmd_unblind_help[] =
     "usage: casebook unblind SUBJECT --reason TEXT [--codebreak-file FILE]\n"
+    "                        [--yes]\n"
     "\n"
     "Emergency code-break: show the treatment arm of one randomized\n"
     "subject (investigators only). Asks for the site's code-break\n"
@@ -44,8 +47,16 @@ const char cmd_unblind_help[] =
     "which every sync brings: sync first if the subject was randomized\n"
     "on another laptop.\n"
     "\n"
+    "A subject whose code was already broken (on this laptop, or on\n"
+    "another one and synced here) is named with who broke it and when,\n"
+    "and the command asks before breaking it again; --yes answers yes\n"
+    "(for scripts). Without a terminal and without --yes it refuses\n"
+    "(exit 2) and records nothing.\n"
+    "\n"
     "Exit codes: 0 shown and recorded; 1 failure (unknown or not\n"
-    "randomized subject, slot unknown here: sync); 2 usage; 4 not an\n"
+    "randomized subject, slot unknown here: sync; a second code-break\n"
+    "not confirmed); 2 usage, or a second code-break with neither a\n"
+    "terminal nor --yes; 4 not an\n"
     "investigator, or a wrong code-break passphrase (nothing recorded).\n";
 
 /* What opening one arm needs, from the lease setting. */
@@ -190,6 +201,68 @@ static int record_unblind(struct entry *e, const char *subject,
 	return rc;
 }
 
+/* The subject's latest code-break so far, and how many there were. */
+struct earlier {
+	const struct cb_event *last;
+	size_t n;
+};
+
+static int earlier_one(const struct cb_event *ev, void *ctx)
+{
+	struct earlier *b = ctx;
+
+	if (!strcmp(ev->kind, CB_KIND_UNBLIND)) {
+		b->last = ev; /* clock order: the last one seen is the latest */
+		b->n++;
+	}
+	return 0;
+}
+
+/*
+ * A subject already unblinded is named with who broke the code and when,
+ * and breaking it again must be confirmed: by `yes`, or on the terminal.
+ * 0 to go on; EXIT_USAGE or EXIT_FAIL (after saying why) to stop.
+ */
+static int confirm_again(struct entry *e, const char *subject, int yes)
+{
+	struct earlier b = {NULL, 0};
+	struct cb_merge *m;
+	struct cb_err err;
+	char line[32];
+
+	cb_err_clear(&err);
+	if (entry_merge(e, subject, &m, &err))
+		return cli_fail(&err);
+	cb_merge_each_event(m, subject, earlier_one, &b);
+	if (!b.n)
+		return 0;
+	fprintf(stderr,
+		"%s was already unblinded: by %s (site %s) at %s, reason: %s"
+		"%s\n",
+		subject, b.last->user, b.last->site, b.last->wall,
+		b.last->reason ? cli_safe(b.last->reason) : "-",
+		b.n > 1 ? " (the latest of several code-breaks)" : "");
+	if (yes)
+		return 0;
+	if (!isatty(STDIN_FILENO)) {
+		cli_error(
+		    "%s is already unblinded; nothing recorded. Run again "
+		    "with --yes to record another code-break",
+		    subject);
+		return EXIT_USAGE;
+	}
+	fprintf(stderr, "Break the code of %s again? [y/N]: ", subject);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		line[0] = '\0';
+	line[strcspn(line, "\r\n")] = '\0';
+	if (strcasecmp(line, "y") && strcasecmp(line, "yes")) {
+		cli_error("not confirmed: nothing recorded");
+		return EXIT_FAIL;
+	}
+	return 0;
+}
+
 int cmd_unblind(int argc, char **argv, struct cli_global *g)
 {
 	const char *subject = NULL, *reason = NULL, *file = NULL;
@@ -200,11 +273,13 @@ int cmd_unblind(int argc, char **argv, struct cli_global *g)
 	struct entry e;
 	struct cb_err err;
 	size_t plen = 0;
-	int i, rc, have_slot = 0, in_tx = 0;
+	int i, rc, have_slot = 0, in_tx = 0, yes = 0;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--reason") && i + 1 < argc) {
 			reason = argv[++i];
+		} else if (!strcmp(argv[i], "--yes")) {
+			yes = 1;
 		} else if (!strcmp(argv[i], "--codebreak-file") &&
 			   i + 1 < argc) {
 			file = argv[++i];
@@ -246,6 +321,11 @@ int cmd_unblind(int argc, char **argv, struct cli_global *g)
 		goto out;
 	}
 	snprintf(randno, sizeof(randno), "%s", have);
+	rc = confirm_again(&e, subject, yes);
+	if (rc) {
+		entry_close(&e);
+		return rc;
+	}
 	rc = find_slot(e.st, randno, &u, &err);
 	if (rc)
 		goto out;

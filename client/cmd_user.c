@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "pass.h"
 #include "store.h"
+#include "sync.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +28,13 @@ const char cmd_user_help[] =
     "      the terminal). The new user's passphrase comes from\n"
     "      --new-passphrase-file FILE, else $CASEBOOK_NEW_PASSPHRASE, else\n"
     "      is asked twice on the terminal; at least 8 characters.\n"
+    "      A laptop registered with a server adds only a person the\n"
+    "      server knows for its site, with that role and not disabled\n"
+    "      (the list each sync brings; works offline after one sync).\n"
     "list  the users of this store and their roles.\n"
     "\n"
-    "Exit codes: 0 done; 1 failure (user exists, passphrase too short);\n"
+    "Exit codes: 0 done; 1 failure (user exists, passphrase too short,\n"
+    "not known to the server for this site and role, or disabled);\n"
     "2 usage; 4 wrong passphrase, unknown acting user, or the acting user\n"
     "is not an investigator.\n";
 
@@ -78,6 +83,64 @@ static int open_as(struct cli_global *g, const char *need_role,
 	return EXIT_OK;
 }
 
+/*
+ * A laptop registered with a server adds only people the server knows:
+ * registered by the administrator for this laptop's site, with this
+ * role, and not disabled (from the list each sync brings, so it works
+ * offline). A laptop that has not synced yet cannot tell: sync first. A
+ * store made without a server keeps its own users (the server still
+ * judges every event's person when its events reach one by bundle).
+ */
+static int known_to_server(struct store *st, const char *name, const char *role,
+			   struct cb_err *err)
+{
+	const cJSON *r, *s, *d;
+	cJSON *p = NULL;
+	char *server = NULL;
+	int rc, have = 0;
+
+	rc = store_meta_opt(st, SYNC_META_SERVER, &server, err);
+	if (rc || !server)
+		return rc;
+	free(server);
+	rc = sync_person(st, name, &p, &have, err);
+	if (rc)
+		return rc;
+	if (!have)
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "this laptop does not know the server's "
+				  "people yet: run 'casebook sync' first; "
+				  "nothing was changed");
+	if (!p)
+		return cb_err_set(err, CB_ENOTFOUND,
+				  "the server does not know '%s' for site "
+				  "%s: the administrator registers people "
+				  "('casebookd user add'), then sync; "
+				  "nothing was changed",
+				  name, store_site(st));
+	r = cJSON_GetObjectItemCaseSensitive(p, "role");
+	s = cJSON_GetObjectItemCaseSensitive(p, "site");
+	d = cJSON_GetObjectItemCaseSensitive(p, "disabled_at");
+	if (!cJSON_IsString(s) || strcmp(s->valuestring, store_site(st)))
+		rc = cb_err_set(err, CB_ENOTFOUND,
+				"the server knows '%s', but not for site %s; "
+				"nothing was changed",
+				name, store_site(st));
+	else if (!cJSON_IsString(r) || strcmp(r->valuestring, role))
+		rc = cb_err_set(err, CB_EINVAL,
+				"the server knows '%s' as %s, not %s; "
+				"nothing was changed",
+				name, cJSON_IsString(r) ? r->valuestring : "?",
+				role);
+	else if (d && !cJSON_IsNull(d))
+		rc = cb_err_set(err, CB_EINVAL,
+				"'%s' was disabled on the server at %s; "
+				"nothing was changed",
+				name, cJSON_IsString(d) ? d->valuestring : "?");
+	cJSON_Delete(p);
+	return rc;
+}
+
 static int user_add(int argc, char **argv, struct cli_global *g)
 {
 	const char *name = NULL, *role = NULL, *new_file = NULL;
@@ -123,9 +186,11 @@ static int user_add(int argc, char **argv, struct cli_global *g)
 	rc = open_as(g, CB_ROLE_INVESTIGATOR, &st);
 	if (rc)
 		return rc;
+	rc = known_to_server(st, name, role, &err);
 	f.name = name;
 	f.found = 0;
-	rc = store_each_user(st, find_user_cb, &f, &err);
+	if (!rc)
+		rc = store_each_user(st, find_user_cb, &f, &err);
 	if (!rc && f.found)
 		rc = cb_err_set(&err, CB_EEXIST,
 				"user '%s' already exists; nothing was changed",

@@ -142,6 +142,7 @@ static int query_row(const struct cb_merge_query *q, void *ctx)
 	      !cJSON_AddBoolToObject(o, "system", q->system) ||
 	      put_str(o, "text", q->text) ||
 	      put_str(o, "opened_by", q->open ? q->open->user : NULL) ||
+	      put_str(o, "opened_at", q->open ? q->open->wall : NULL) ||
 	      put_str(o, "answer",
 		      q->answer ? cb_event_data(q->answer, CB_DATA_TEXT)
 				: NULL) ||

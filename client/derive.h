@@ -17,6 +17,7 @@
  *                     "last_seq": the highest local number of them}
  *   one query row     {"id", "subject", "visit", "form", "instance",
  *                     "item", "status", "system", "text", "opened_by",
+ *                     "opened_at" (the opening event's wall time, UTC),
  *                     "answer", "answered_by", "closed_by"} per query
  *                     (merge.h), closed ones included
  *

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "lease.h"
 #include "role.h"
+#include "withheld.h"
 
 /* Longest pause between two attempts, in ms. */
 #define BACKOFF_MAX_MS 4000
@@ -452,6 +453,10 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
 		if (rc)
 			break;
 	}
+	if (!rc)
+		rc = withheld_note(
+		    st, cJSON_GetObjectItemCaseSensitive(page, "withheld"),
+		    err);
 	if (rc)
 		return rc;
 	*next = nx->valuestring;
@@ -705,6 +710,93 @@ static int fetch_slots(struct store *st, struct net *n,
 	return rc;
 }
 
+/*
+ * Fetch and keep the people the server knows for this device (GET
+ * /v1/users). A server that does not have the list (404) leaves the kept
+ * one as it is.
+ */
+static int fetch_users(struct store *st, struct net *n,
+		       const struct sync_opts *o, struct cb_err *err)
+{
+	struct net_reply r;
+	cJSON *reply;
+	int rc;
+
+	rc = sync_request(n, o, "GET", "/v1/users", "", NULL, 0, st, &r, err);
+	if (rc)
+		return rc;
+	if (r.status == 404) {
+		net_reply_free(&r);
+		return 0;
+	}
+	if (r.status != 200) {
+		char msg[300];
+
+		net_error_message(&r, msg, sizeof(msg));
+		net_reply_free(&r);
+		return cb_err_set(err, CB_EINVAL, "users: %s", msg);
+	}
+	reply =
+	    cb_json_parse(r.body, r.len, NET_REPLY_MAX, "users answer", err);
+	net_reply_free(&r);
+	if (!reply)
+		return err->code ? err->code : CB_EINVAL;
+	rc = sync_keep_users(st, reply, err);
+	cJSON_Delete(reply);
+	return rc;
+}
+
+int sync_keep_users(struct store *st, const cJSON *answer, struct cb_err *err)
+{
+	char *text;
+	int rc;
+
+	if (!cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(answer, "users")))
+		return cb_err_set(err, CB_EINVAL,
+				  "the server's list of people has no "
+				  "'users' list");
+	/* Kept as printed here, so a network sync and a bundle keep the
+	 * same bytes for the same list. */
+	text = cJSON_PrintUnformatted(answer);
+	if (!text)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	rc = store_meta_set(st, SYNC_META_USERS, text, strlen(text), err);
+	free(text);
+	return rc;
+}
+
+int sync_person(struct store *st, const char *name, cJSON **out, int *have_list,
+		struct cb_err *err)
+{
+	const cJSON *u;
+	cJSON *root;
+	char *text = NULL;
+	int rc;
+
+	*out = NULL;
+	*have_list = 0;
+	rc = store_meta_opt(st, SYNC_META_USERS, &text, err);
+	if (rc || !text)
+		return rc;
+	root = cJSON_Parse(text);
+	free(text);
+	if (!root)
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "the kept list of people is not JSON");
+	*have_list = 1;
+	cJSON_ArrayForEach(u, cJSON_GetObjectItemCaseSensitive(root, "users"))
+	{
+		const cJSON *nm = cJSON_GetObjectItemCaseSensitive(u, "name");
+
+		if (cJSON_IsString(nm) && !strcmp(nm->valuestring, name)) {
+			*out = cJSON_Duplicate(u, 1);
+			break;
+		}
+	}
+	cJSON_Delete(root);
+	return 0;
+}
+
 int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	     struct sync_stats *stats, struct cb_err *err)
 {
@@ -729,6 +821,8 @@ int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	}
 	if (!rc)
 		rc = fetch_slots(st, n, o, stats, err);
+	if (!rc)
+		rc = fetch_users(st, n, o, err);
 	if (o->progress)
 		fputc('\n', stderr);
 	/* Subjects left pending (by this pull's cache, an earlier

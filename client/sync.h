@@ -52,6 +52,10 @@
 /* The server's Ed25519 public key (64 hex), from the registration answer;
  * it verifies bundle replies (docs/bundles.md). */
 #define SYNC_META_SERVER_KEY "sync.server_key"
+/* The people the server knows for this device (GET /v1/users, its
+ * answer as received), pulled at every sync: `user add` and `sign` read
+ * it offline (sync_person). */
+#define SYNC_META_USERS "sync.users"
 /* The server's store id (32 hex) as the last push or pull answer gave it
  * ("store", docs/api.md): a new one means the server was restored from a
  * backup (see sync_run). */
@@ -174,5 +178,23 @@ int sync_store_pulled(struct store *st, const cJSON *event,
 int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
 			 int *more, struct sync_stats *s,
 			 struct derive_cache *dc, struct cb_err *err);
+
+/*
+ * Keep the server's list of people, {"users":[...]} as GET /v1/users or
+ * a bundle reply gives it, in SYNC_META_USERS. CB_EINVAL for an answer
+ * without a "users" array; 0, or the store's error.
+ */
+int sync_keep_users(struct store *st, const cJSON *answer, struct cb_err *err);
+
+/*
+ * The server's word on person `name`, from the list the last sync
+ * brought (SYNC_META_USERS): *out gets a copy of their entry
+ * {"name","full_name","role","site","disabled_at"} (cJSON_Delete it), or
+ * NULL when the list does not name them; *have_list is 0 when this
+ * laptop never received a list (never synced, or a store made without a
+ * server). 0, CB_ENOMEM, or the store's error.
+ */
+int sync_person(struct store *st, const char *name, cJSON **out, int *have_list,
+		struct cb_err *err);
 
 #endif

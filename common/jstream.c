@@ -10,6 +10,7 @@
  */
 #include "jstream.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,43 @@ static int capture_string(struct reader *r)
 		}
 	}
 	return rc;
+}
+
+/*
+ * 1 when s (len bytes) is one JSON string: quotes around characters of
+ * code 0x20 and up, every escape one of \" \\ \/ \b \f \n \r \t \uXXXX
+ * (a surrogate \uD800..\uDFFF counts as not well formed: cJSON judges it).
+ */
+static int string_well_formed(const char *s, size_t len)
+{
+	size_t i, k;
+
+	if (len < 2 || s[0] != '"' || s[len - 1] != '"')
+		return 0;
+	for (i = 1; i + 1 < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == '"')
+			return 0;
+		if (c != '\\')
+			continue;
+		if (++i + 1 >= len)
+			return 0;
+		if (s[i] && strchr("\"\\/bfnrt", s[i]))
+			continue;
+		if (s[i] != 'u' || i + 5 >= len)
+			return 0;
+		for (k = 1; k <= 4; k++)
+			if (!isxdigit((unsigned char)s[i + k]))
+				return 0;
+		/* A surrogate escape may be unpaired: leave it to cJSON
+		 * (malformed, not out of memory). */
+		if ((s[i + 1] == 'd' || s[i + 1] == 'D') &&
+		    strchr("89abcdefABCDEF", s[i + 2]))
+			return 0;
+		i += 4;
+	}
+	return 1;
 }
 
 /* Capture one value, whatever it is, into r->value. */
@@ -245,6 +283,13 @@ static int walk_object(struct reader *r, const char *path)
 			break;
 		name = cJSON_ParseWithLength(cb_buf_str(&r->value),
 					     cb_buf_len(&r->value));
+		/* cJSON says NULL both for bad text and for no memory: a
+		 * well-formed string that does not parse is the latter. */
+		if (!name && string_well_formed(cb_buf_str(&r->value),
+						cb_buf_len(&r->value))) {
+			rc = cb_err_set(r->err, CB_ENOMEM, "out of memory");
+			break;
+		}
 		if (!cJSON_IsString(name) ||
 		    strlen(name->valuestring) > NAME_MAX_LEN) {
 			cJSON_Delete(name);

@@ -446,7 +446,8 @@ static int pull_pages(struct srv_core *c, const struct srv_device *dev,
 	return rc;
 }
 
-/* The rest of the reply after the push: the pull, the lease, the end. */
+/* The rest of the reply after the push: the pull, the lease, the
+ * people, the end. */
 static int reply_tail(struct applying *a, const struct bundle *b, long *pulled)
 {
 	struct srv_core *c = a->c;
@@ -498,6 +499,17 @@ static int reply_tail(struct applying *a, const struct bundle *b, long *pulled)
 			cb_err_clear(a->err);
 			rc = 0;
 		}
+	}
+	/* The people the device may hold, as GET /v1/users gives them. */
+	if (!rc && !dev->revoked_ms) {
+		cJSON *users = NULL;
+
+		rc = srv_core_users(c, dev, &users, a->err);
+		if (!rc)
+			rc = rputs(r, ",\"users\":");
+		if (!rc)
+			rc = rput_json(r, users);
+		cJSON_Delete(users);
 	}
 	return rc ? rc : rputs(r, "}");
 }

@@ -1231,6 +1231,55 @@ static int pull_one(const struct srv_event_row *row, void *ctx)
 	return 0;
 }
 
+struct withheld_ctx {
+	const struct cb_protocol *proto;
+	cJSON *list;
+};
+
+/*
+ * One event a blinded device may not receive, as the device is told of
+ * it: where, and which unblinded items it set (true) or cleared (false).
+ */
+static int withheld_one(const struct srv_event_row *row, void *ctx)
+{
+	struct withheld_ctx *w = ctx;
+	const struct cb_protocol_form *f;
+	const struct cb_protocol_item *it;
+	struct cb_event ev;
+	struct cb_err e;
+	cJSON *o, *items;
+	size_t i;
+	int bad;
+
+	cb_err_clear(&e);
+	cb_event_init(&ev);
+	/* A stored event always parses; one that does not is not told. */
+	if (cb_event_parse(row->json, row->json_len, &ev, &e)) {
+		cb_event_release(&ev);
+		return e.code == CB_ENOMEM ? CB_ENOMEM : 0;
+	}
+	f = ev.form ? cb_protocol_find_form(w->proto, ev.form) : NULL;
+	o = f ? cJSON_CreateObject() : NULL;
+	bad = f && (!o || !cJSON_AddItemToArray(w->list, o));
+	if (bad)
+		cJSON_Delete(o);
+	bad = bad ||
+	      (f && (!cJSON_AddStringToObject(o, "subject", ev.subject) ||
+		     !cJSON_AddStringToObject(o, "visit", ev.visit) ||
+		     !cJSON_AddStringToObject(o, "form", ev.form) ||
+		     !cJSON_AddStringToObject(o, "instance", ev.instance)));
+	items = f && !bad ? cJSON_AddObjectToObject(o, "items") : NULL;
+	bad = bad || (f && !items);
+	for (i = 0; !bad && f && i < ev.nchanges; i++) {
+		it = cb_protocol_find_item(f, ev.changes[i].item);
+		if (it && it->unblinded)
+			bad = !cJSON_AddBoolToObject(
+			    items, it->code, ev.changes[i].value != NULL);
+	}
+	cb_event_release(&ev);
+	return bad ? CB_ENOMEM : 0;
+}
+
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 		  int64_t since, long limit, cJSON **reply, struct cb_err *err)
 {
@@ -1258,6 +1307,19 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 		rc = srv_store_event_each(
 		    s, since, limit, dev->site[0] ? dev->site : NULL,
 		    cb_role_unblinded(dev->role), pull_one, &p, &last, err);
+		/* A blinded device is told which unblinded values exist in
+		 * the range the page covers, never the values, so it shows
+		 * them as withheld rather than missing. */
+		if (!rc && !cb_role_unblinded(dev->role)) {
+			struct withheld_ctx w = {c->proto, NULL};
+
+			w.list = cJSON_AddArrayToObject(out, "withheld");
+			rc = w.list ? srv_store_withheld_each(
+					  s, since, last,
+					  dev->site[0] ? dev->site : NULL,
+					  withheld_one, &w, err)
+				    : CB_ENOMEM;
+		}
 		srv_store_commit(s, err);
 	}
 	if (rc) {

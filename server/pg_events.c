@@ -296,6 +296,19 @@ int pg_event_each(struct srv_store *s, int64_t since, long limit,
 	return 0;
 }
 
+int pg_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
+		     const char *site,
+		     int (*fn)(const struct srv_event_row *row, void *ctx),
+		     void *ctx, struct cb_err *err)
+{
+	struct event_walk w = {fn, ctx, since, 0};
+	char a[24], b[24];
+	const char *v[3] = {pg_i64(a, since), pg_i64(b, upto), site};
+
+	return pg_each(PGS(s), pg_sql[PG_EVENT_WITHHELD], 3, v, event_walk_row,
+		       &w, "read events", err);
+}
+
 int pg_subject_events(struct srv_store *s, const char *subject, int unblinded,
 		      int (*fn)(const struct srv_event_row *row, void *ctx),
 		      void *ctx, struct cb_err *err)

@@ -89,6 +89,7 @@ enum pg_stmt {
 	PG_EVENT_EACH,
 	PG_EVENT_EACH_SITE,
 	PG_EVENT_MAX,
+	PG_EVENT_WITHHELD,
 	PG_EVENT_OF_SUBJECT,
 	PG_SUBJECT_NEVENTS,
 	PG_SUBJECT_PUT,
@@ -243,6 +244,10 @@ int pg_event_each(struct srv_store *s, int64_t since, long limit,
 		  const char *site, int unblinded,
 		  int (*fn)(const struct srv_event_row *row, void *ctx),
 		  void *ctx, int64_t *last, struct cb_err *err);
+int pg_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
+		     const char *site,
+		     int (*fn)(const struct srv_event_row *row, void *ctx),
+		     void *ctx, struct cb_err *err);
 int pg_subject_events(struct srv_store *s, const char *subject, int unblinded,
 		      int (*fn)(const struct srv_event_row *row, void *ctx),
 		      void *ctx, struct cb_err *err);

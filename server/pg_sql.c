@@ -104,6 +104,9 @@ const char *const pg_sql[PG_COUNT] = {
 			   " AND ($2::int = 1 OR unblinded = 0)"
 			   " ORDER BY seq LIMIT $3",
     [PG_EVENT_MAX] = "SELECT COALESCE(MAX(seq), 0) FROM events",
+    [PG_EVENT_WITHHELD] = "SELECT " EVENT_COLS " FROM events"
+			  " WHERE seq > $1 AND seq <= $2 AND unblinded = 1"
+			  " AND ($3::text IS NULL OR site = $3) ORDER BY seq",
     [PG_EVENT_OF_SUBJECT] = "SELECT " EVENT_COLS " FROM events"
 			    " WHERE subject = $1"
 			    " AND ($2::int = 1 OR unblinded = 0)"

@@ -1496,6 +1496,7 @@ const struct srv_store_ops srv_pg_ops = {
     .event_add = pg_event_add,
     .event_get = pg_event_get,
     .event_each = pg_event_each,
+    .withheld_each = pg_withheld_each,
     .subject_events = pg_subject_events,
     .subject_names = pg_subject_names,
     .subject_nevents = pg_subject_nevents,

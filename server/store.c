@@ -245,6 +245,10 @@ const char *const srv_store_sql[ST_COUNT] = {
 			   " WHERE site = ?4 AND seq > ?1"
 			   " AND (?2 OR unblinded = 0) ORDER BY seq LIMIT ?3",
     [ST_EVENT_MAX] = "SELECT COALESCE(MAX(seq), 0) FROM events",
+    [ST_EVENT_WITHHELD] = "SELECT seq, id, device, site, subject, kind,"
+			  " unblinded, json, received_at FROM events"
+			  " WHERE seq > ?1 AND seq <= ?2 AND unblinded = 1"
+			  " AND (?3 IS NULL OR site = ?3) ORDER BY seq",
     [ST_EVENT_OF_SUBJECT] = "SELECT seq, id, device, site, subject, kind,"
 			    " unblinded, json, received_at FROM events"
 			    " WHERE subject = ?1 AND (?2 OR unblinded = 0)"
@@ -1619,6 +1623,7 @@ const struct srv_store_ops srv_sqlite_ops = {
     .event_add = sq_event_add,
     .event_get = sq_event_get,
     .event_each = sq_event_each,
+    .withheld_each = sq_withheld_each,
     .subject_events = sq_subject_events,
     .subject_names = sq_subject_names,
     .subject_nevents = sq_subject_nevents,

@@ -547,6 +547,19 @@ int srv_store_event_each(struct srv_store *s, int64_t since, long limit,
 			 void *ctx, int64_t *last, struct cb_err *err);
 
 /*
+ * Visit the events with unblinded items whose sequence number is after
+ * `since` and at most `upto`, of `site` only (NULL: every site), in server
+ * order: what a blinded device's pull of that range left out, so it can be
+ * told that those values exist (docs/api.md, "withheld"). As
+ * srv_store_event_each otherwise.
+ */
+int srv_store_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
+			    const char *site,
+			    int (*fn)(const struct srv_event_row *row,
+				      void *ctx),
+			    void *ctx, struct cb_err *err);
+
+/*
  * Visit the events of one subject in server order, only those without
  * unblinded items unless `unblinded`. As srv_store_event_each otherwise.
  */

@@ -359,6 +359,15 @@ int srv_store_event_each(struct srv_store *s, int64_t since, long limit,
 				  last, err);
 }
 
+int srv_store_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
+			    const char *site,
+			    int (*fn)(const struct srv_event_row *row,
+				      void *ctx),
+			    void *ctx, struct cb_err *err)
+{
+	return s->ops->withheld_each(s, since, upto, site, fn, ctx, err);
+}
+
 int srv_store_subject_events(struct srv_store *s, const char *subject,
 			     int unblinded,
 			     int (*fn)(const struct srv_event_row *row,

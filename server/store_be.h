@@ -148,6 +148,11 @@ struct srv_store_ops {
 			  const char *site, int unblinded,
 			  int (*fn)(const struct srv_event_row *row, void *ctx),
 			  void *ctx, int64_t *last, struct cb_err *err);
+	int (*withheld_each)(struct srv_store *s, int64_t since, int64_t upto,
+			     const char *site,
+			     int (*fn)(const struct srv_event_row *row,
+				       void *ctx),
+			     void *ctx, struct cb_err *err);
 	int (*subject_events)(struct srv_store *s, const char *subject,
 			      int unblinded,
 			      int (*fn)(const struct srv_event_row *row,

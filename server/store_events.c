@@ -96,6 +96,37 @@ int sq_event_each(struct srv_store *s, int64_t since, long limit,
 	return 0;
 }
 
+int sq_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
+		     const char *site,
+		     int (*fn)(const struct srv_event_row *row, void *ctx),
+		     void *ctx, struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_EVENT_WITHHELD, err);
+	struct srv_event_row row;
+	int rc, r = 0;
+
+	if (!st)
+		return err->code;
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, upto);
+	if (site)
+		cb_db_bind_text(st, 3, site);
+	else
+		sqlite3_bind_null(st, 3);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		event_row(st, &row);
+		r = fn(&row, ctx);
+		if (r)
+			break;
+	}
+	sqlite3_reset(st);
+	if (r)
+		return r;
+	if (rc != SQLITE_DONE)
+		return st_fail(s, rc, "read events", err);
+	return 0;
+}
+
 int sq_event_get(struct srv_store *s, const char *id, char **json, size_t *len,
 		 struct cb_err *err)
 {

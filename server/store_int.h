@@ -59,6 +59,7 @@ enum stmt_id {
 	ST_EVENT_EACH,
 	ST_EVENT_EACH_SITE,
 	ST_EVENT_MAX,
+	ST_EVENT_WITHHELD,
 	ST_EVENT_OF_SUBJECT,
 	ST_SUBJECT_NAMES,
 	ST_SUBJECT_NEVENTS,
@@ -161,6 +162,10 @@ int sq_event_each(struct srv_store *s, int64_t since, long limit,
 		  const char *site, int unblinded,
 		  int (*fn)(const struct srv_event_row *row, void *ctx),
 		  void *ctx, int64_t *last, struct cb_err *err);
+int sq_withheld_each(struct srv_store *s, int64_t since, int64_t upto,
+		     const char *site,
+		     int (*fn)(const struct srv_event_row *row, void *ctx),
+		     void *ctx, struct cb_err *err);
 int sq_subject_events(struct srv_store *s, const char *subject, int unblinded,
 		      int (*fn)(const struct srv_event_row *row, void *ctx),
 		      void *ctx, struct cb_err *err);

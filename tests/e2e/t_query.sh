@@ -60,9 +60,9 @@ expect_rc "monitor registers" 0 "$CB" --home "$MON" init --server "$URL" --token
 expect_rc "query --help" 0 "$CB" query --help
 expect_out "help names the subcommands" "casebook query answer ID --text TEXT"
 expect_rc "query without a subcommand is a usage error" 2 "$CB" --home "$DM" query
-expect_rc "unknown subcommand" 2 "$CB" --home "$DM" query reopen x
+expect_rc "unknown subcommand" 2 "$CB" --home "$DM" query frobnicate x
 expect_rc "query open without --text" 2 "$CB" --home "$DM" query open S SCR DM HEIGHT
-expect_rc "query open with too few arguments" 2 "$CB" --home "$DM" query open S SCR --text x
+expect_rc "query open with too few arguments" 2 "$CB" --home "$DM" query open S --text x
 expect_rc "query answer without --text" 2 "$CB" --home "$SITE" query answer abcdef
 expect_rc "query list on an empty device" 0 "$CB" --home "$DM" query list
 expect_out "an empty list says so" "No queries."

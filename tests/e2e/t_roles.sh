@@ -293,7 +293,10 @@ row_http() {
 		;;
 	pull-sees-cell)
 		hreq "$_d" GET /v1/sync/pull "since=0&limit=1000"
-		[ "$code" = 200 ] && { has '"form":"CELL"' "$T/resp" && got=allow || got=deny; }
+		# an event of the CELL form, not the "withheld" note of one
+		[ "$code" = 200 ] && { python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+sys.exit(0 if any(e["target"]["form"] == "CELL" for e in j["events"]) else 1)' "$T/resp" && got=allow || got=deny; }
 		;;
 	queries) hreq "$_d" GET /v1/queries "" ;;
 	queries-sees-subject)
@@ -399,7 +402,7 @@ row_cmd() {
 		;;
 	sign) on "$_d" sign "$S" BL VAS --meaning reviewed ;;
 	unblind)
-		on "$_d" unblind "$S" --reason matrix --codebreak-file sheet.pass
+		on "$_d" unblind "$S" --reason matrix --yes --codebreak-file sheet.pass
 		_rc=$?
 		# The investigator's own code-break is the one place an arm may
 		# be shown: kept apart as the scanner's positive control.

@@ -20,6 +20,7 @@
 #include "check.h"
 #include "event.h"
 #include "json.h"
+#include "jstream.h"
 #include "merge.h"
 #include "protocol.h"
 #include "record.h"
@@ -261,6 +262,59 @@ static void test_json_parse(void)
 	T_ASSERT(!fired);
 }
 
+static int walk_count(void *ctx, const char *path, const cJSON *value)
+{
+	(void)path;
+	(void)value;
+	++*(int *)ctx;
+	return 0;
+}
+
+/*
+ * A document streamed (cb_jstream_walk, as casebookd reads a bundle)
+ * with each allocation failing: walked, or CB_ENOMEM; never "not JSON"
+ * (a member name that cJSON could not copy was once told as "a member
+ * name is not a string", refusing a good bundle with exit 4).
+ */
+static void test_jstream_walk(void)
+{
+	static const char text[] =
+	    "{\"format\":\"x\",\"pull\":[{\"events\":[{\"a\":1},"
+	    "{\"b\":\"\\u00e9\"}],\"next\":\"4\"}],\"users\":{\"users\":[]}}";
+	static const char *const open[] = {"", "pull", "pull[]",
+					   "pull[].events", NULL};
+	char path[] = "/tmp/test_oom_jstream.XXXXXX";
+	unsigned long n;
+	int fd = mkstemp(path), fired = 1, calls;
+
+	T_ASSERT(fd >= 0);
+	if (fd < 0)
+		return;
+	unlink(path);
+	T_ASSERT(write(fd, text, sizeof(text) - 1) ==
+		 (ssize_t)sizeof(text) - 1);
+	for (n = 1; fired && n < 100000; n++) {
+		struct cb_err err;
+		int rc;
+
+		cb_err_clear(&err);
+		calls = 0;
+		if (lseek(fd, 0, SEEK_SET) != 0)
+			break;
+		fault_arm("malloc", n, sticky);
+		rc = cb_jstream_walk(fd, open, 1 << 16, "doc", walk_count,
+				     &calls, &err);
+		fired = fault_disarm();
+		if (rc && rc != CB_ENOMEM) {
+			T_FAIL_AT("allocation %lu failing: %d %s", n, rc,
+				  err.msg);
+			break;
+		}
+	}
+	T_ASSERT(!fired);
+	close(fd);
+}
+
 /*
  * Adding an event to a merge state with an allocation failing either
  * adds it or leaves the state as it was: adding it again then works and
@@ -472,6 +526,7 @@ static void test_event_round_trip(void)
 		sticky = 0;                                                    \
 	}
 STICKY(test_json_parse)
+STICKY(test_jstream_walk)
 STICKY(test_record_check_event)
 STICKY(test_merge_add)
 STICKY(test_event_round_trip)
@@ -494,6 +549,7 @@ int main(int argc, char **argv)
 	if (load_knee())
 		return 1;
 	T_RUN(test_json_parse);
+	T_RUN(test_jstream_walk);
 	T_RUN(test_record_check_event);
 	T_RUN(test_record_unblind);
 	T_RUN(test_merge_add);
@@ -501,6 +557,7 @@ int main(int argc, char **argv)
 	T_RUN(test_dump_and_summary);
 	T_RUN(test_protocol_load);
 	T_RUN(test_json_parse_sticky);
+	T_RUN(test_jstream_walk_sticky);
 	T_RUN(test_record_check_event_sticky);
 	T_RUN(test_merge_add_sticky);
 	T_RUN(test_event_round_trip_sticky);
