@@ -108,8 +108,8 @@ static long long cursor_value(const char *s)
 struct sink {
 	struct cb_sign_stream *sign;
 	struct cb_bundle_out *out;
-	struct cb_buf pending;	   /* bytes not yet written */
-	size_t count;		   /* events in the payload */
+	struct cb_buf pending; /* bytes not yet written */
+	size_t count;	       /* events in the payload */
 	struct cb_err *err;
 };
 

@@ -142,8 +142,7 @@ int cb_check_values_set(struct cb_check_values *v, const char *visit,
 				  "more than %u values for one subject",
 				  CB_CHECK_VALUES_MAX);
 	if (cb_array_grow((void **)&v->list, &v->cap_, v->count + 1,
-			  sizeof(*v->list), CB_CHECK_VALUES_MAX, "values",
-			  err))
+			  sizeof(*v->list), CB_CHECK_VALUES_MAX, "values", err))
 		return err->code;
 	e.visit = strdup(visit);
 	e.form = strdup(form);

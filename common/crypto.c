@@ -980,9 +980,9 @@ int cb_sign_ph(const struct cb_key *sk, const void *msg, size_t len,
 	return rc;
 }
 
-int cb_verify_ph(const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
-		 const void *msg, size_t len,
-		 const unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err)
+int cb_verify_ph(const unsigned char pk[CB_SIGN_PUBLIC_BYTES], const void *msg,
+		 size_t len, const unsigned char sig[CB_SIGNATURE_BYTES],
+		 struct cb_err *err)
 {
 	struct cb_verify_stream *v;
 	int rc = cb_verify_stream_new(pk, sig, &v, err);

@@ -347,9 +347,9 @@ void cb_verify_stream_free(struct cb_verify_stream *v);
  * bundle). */
 int cb_sign_ph(const struct cb_key *sk, const void *msg, size_t len,
 	       unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err);
-int cb_verify_ph(const unsigned char pk[CB_SIGN_PUBLIC_BYTES],
-		 const void *msg, size_t len,
-		 const unsigned char sig[CB_SIGNATURE_BYTES], struct cb_err *err);
+int cb_verify_ph(const unsigned char pk[CB_SIGN_PUBLIC_BYTES], const void *msg,
+		 size_t len, const unsigned char sig[CB_SIGNATURE_BYTES],
+		 struct cb_err *err);
 
 /* ---- Sealed boxes (X25519) for randomization arms ---------------------- */
 

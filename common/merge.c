@@ -548,9 +548,9 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 
 		if (!it)
 			goto fail;
-		if (cb_array_grow((void **)&it->chg, &it->capchg,
-				  it->nchg + 1, sizeof(*it->chg),
-				  SIZE_MAX / sizeof(*it->chg), "changes", err))
+		if (cb_array_grow((void **)&it->chg, &it->capchg, it->nchg + 1,
+				  sizeof(*it->chg), SIZE_MAX / sizeof(*it->chg),
+				  "changes", err))
 			goto nomem;
 		items[i] = it;
 	}
@@ -1494,9 +1494,8 @@ static void sb_grow(struct sbuf *b, size_t need)
 {
 	struct cb_err err;
 
-	if (!b->rc &&
-	    cb_array_grow((void **)&b->p, &b->cap, b->len + need + 1, 1,
-			  CB_MERGE_DUMP_MAX, "the dump", &err))
+	if (!b->rc && cb_array_grow((void **)&b->p, &b->cap, b->len + need + 1,
+				    1, CB_MERGE_DUMP_MAX, "the dump", &err))
 		b->rc = err.code;
 }
 

@@ -745,16 +745,14 @@ static void test_sign_stream(void)
 	T_EQ_INT(cb_hex_decode(rfc_sk, strlen(rfc_sk), secret, sizeof(secret),
 			       NULL, &err),
 		 0);
-	T_EQ_INT(cb_sign_keypair_from_secret(secret, sizeof(secret), &kp,
-					     &err),
+	T_EQ_INT(cb_sign_keypair_from_secret(secret, sizeof(secret), &kp, &err),
 		 0);
 	T_EQ_INT(stream_sign(kp.sk, (const unsigned char *)"abc", 3, 1, sig),
 		 0);
 	for (i = 0; i < sizeof(sig); i++)
 		snprintf(hex + 2 * i, 3, "%02x", sig[i]);
 	T_EQ_STR(hex, rfc_sig);
-	T_EQ_INT(stream_verify(kp.pk, (const unsigned char *)"abc", 3, sig),
-		 0);
+	T_EQ_INT(stream_verify(kp.pk, (const unsigned char *)"abc", 3, sig), 0);
 	cb_sign_keypair_release(&kp);
 
 	srand(seed);

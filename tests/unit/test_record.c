@@ -247,14 +247,13 @@ static void test_unblind(void)
 			put_kind(CB_KIND_RANDOMIZE, "", "", slot, tmp);
 		build(&ev, "ian", CB_KIND_UNBLIND, "", "", NULL, NULL, NULL,
 		      slot);
-		T_EQ_INT(cb_event_set_reason(&ev, "suspected anaphylaxis",
-					     &err),
-			 0);
+		T_EQ_INT(
+		    cb_event_set_reason(&ev, "suspected anaphylaxis", &err), 0);
 		cb_check_results_init(&res);
 		code = "";
-		T_EQ_INT(cb_record_check_event(knee, m, &w, &ev, &res, &code,
-					       &err),
-			 (round ? 0 : CB_ECONFLICT));
+		T_EQ_INT(
+		    cb_record_check_event(knee, m, &w, &ev, &res, &code, &err),
+		    (round ? 0 : CB_ECONFLICT));
 		if (!round)
 			T_EQ_STR(code, "subject");
 		cb_check_results_release(&res);
