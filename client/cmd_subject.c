@@ -19,6 +19,7 @@
 #include "entry.h"
 #include "jout.h"
 #include "record.h"
+#include "studyday.h"
 #include "summary.h"
 
 #include <cJSON.h>
@@ -45,10 +46,13 @@ const char cmd_subject_help[] =
     "\n"
     "show  one subject's schedule: every visit in protocol order (LOG last)\n"
     "      with its target day and window, counted from the protocol's day-0\n"
-    "      date, the visit date and whether it lies in the window; every form\n"
+    "      date, the visit date, its study day (day 1 is the first dose;\n"
+    "      no day 0) and whether it lies in the window; every form\n"
     "      the visit holds (each instance of a repeating form) with its\n"
     "      status, values, missing required items, derived scores and\n"
-    "      signature; then the subject's open queries with their ids.\n"
+    "      signature (an adverse event: its onset's study day and whether\n"
+    "      it is treatment-emergent, onset on or after the first dose);\n"
+    "      then the subject's open queries with their ids.\n"
     "\n"
     "Form status: empty (no value), partial (a required item is missing),\n"
     "complete, conflicted (an item has several values after a merge),\n"
@@ -69,7 +73,8 @@ const char cmd_subject_help[] =
     "         \"visits\":[VISIT...],\"queries\":[QUERY...]}\n"
     "    VISIT: {\"visit\",\"label\",\"scheduled\",\"day\",\n"
     "         \"window\":[LOW,HIGH],\"target_date\",\"window_start\",\n"
-    "         \"window_end\",\"date\",\"in_window\":true|false|null,\n"
+    "         \"window_end\",\"date\",\"study_day\":N|null,\n"
+    "         \"in_window\":true|false|null,\n"
     "         \"forms\":[FORM...]}\n"
     "         (LOG: \"scheduled\":false, null day, window and dates)\n"
     "    FORM: {\"form\",\"instance\":N|null,\"label\",\"status\",\n"
@@ -77,6 +82,8 @@ const char cmd_subject_help[] =
     "         \"scores\":[{\"name\",\"value\":NUMBER|null}],\n"
     "         \"signature\":null|{\"id\",\"user\",\"time\",\"meaning\",\n"
     "         \"broken\",\"count\"},\"open_queries\":N}\n"
+    "         (the AE form also: \"onset_study_day\":N|null,\n"
+    "         \"treatment_emergent\":true|false)\n"
     "    ITEM: {\"item\",\"value\",\"conflict\",\"withheld\"}, plus\n"
     "         \"values\":[...] (every value) when conflicted\n"
     "    QUERY: {\"id\",\"status\",\"system\",\"visit\",\"form\",\n"
@@ -151,6 +158,7 @@ struct model {
 	struct cb_record_source rs;
 	struct cb_check_source src;
 	struct jout j;
+	char dosed[32]; /* first dose date ("" when not dosed): study days */
 };
 
 /* ---- Subject summary ------------------------------------------------- */
@@ -357,6 +365,19 @@ static int day0_date(struct model *m, struct cb_date *out)
 	return 0;
 }
 
+/* The study day of a date (TRIAL.md: day 1 is the first dose; CDISC, no
+ * day 0), null when there is none (not dosed, no or a partial date). */
+static void put_study_day(struct model *m, cJSON *o, const char *key,
+			  const char *date)
+{
+	char day[CB_STUDY_DAY_BUF];
+
+	if (cb_study_day(date, m->dosed, day))
+		jout_num(&m->j, o, key, atof(day));
+	else
+		jout_null(&m->j, o, key);
+}
+
 static void put_visit_schedule(struct model *m, cJSON *vo,
 			       const struct cb_protocol_visit *v,
 			       const struct cb_date *zero)
@@ -375,6 +396,7 @@ static void put_visit_schedule(struct model *m, cJSON *vo,
 		jout_null(&m->j, vo, "window_start");
 		jout_null(&m->j, vo, "window_end");
 		jout_null(&m->j, vo, "date");
+		jout_null(&m->j, vo, "study_day");
 		jout_null(&m->j, vo, "in_window");
 		return;
 	}
@@ -395,6 +417,7 @@ static void put_visit_schedule(struct model *m, cJSON *vo,
 		date = item_value(m->merge, m->subject, v->code, di->form->code,
 				  "", di->code);
 	jout_str(&m->j, vo, "date", date);
+	put_study_day(m, vo, "study_day", date);
 	if (have && !cb_date_parse_any(date, &d)) {
 		enum cb_date_truth a = cb_date_holds(&d, CB_DATE_GE, &lo);
 		enum cb_date_truth b = cb_date_holds(&d, CB_DATE_LE, &hi);
@@ -519,6 +542,18 @@ static int put_form(struct model *m, cJSON *forms,
 	jout_str(&m->j, fo, "label", f->label);
 	jout_str(&m->j, fo, "status", status);
 	jout_str(&m->j, fo, "completeness", cb_form_status_name(comp));
+	/* An adverse event: its onset's study day and whether it is
+	 * treatment-emergent (onset on or after the first dose). */
+	if (f == m->e->proto->safety_form &&
+	    m->e->proto->safety_items[CB_SAFETY_ONSET]) {
+		const char *onset = item_value(
+		    m->merge, m->subject, v->code, f->code, inst,
+		    m->e->proto->safety_items[CB_SAFETY_ONSET]->code);
+
+		put_study_day(m, fo, "onset_study_day", onset);
+		jout_bool(&m->j, fo, "treatment_emergent",
+			  cb_treatment_emergent(onset, m->dosed));
+	}
 	put_items(m, fo, v, f, inst);
 	arr = jout_put(&m->j, fo, "missing", cJSON_CreateArray());
 	for (i = 0; arr && i < missing.count; i++)
@@ -682,6 +717,8 @@ static int build_show(struct model *m, cJSON *root, struct cb_err *err)
 		rc = cb_summary_compute(p, m->merge, m->subject, &sum, err);
 		if (!rc)
 			put_summary(&m->j, root, m->subject, &sum, 0);
+		snprintf(m->dosed, sizeof(m->dosed), "%s",
+			 !rc && sum.dosed ? sum.dosed : "");
 		cb_summary_release(&sum);
 		if (rc)
 			return rc;
@@ -737,6 +774,20 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 		first = 0;
 	}
 	printf("%s\n", first ? "" : ")");
+	if (cJSON_IsBool(
+		cJSON_GetObjectItemCaseSensitive(fo, "treatment_emergent"))) {
+		const cJSON *d =
+		    cJSON_GetObjectItemCaseSensitive(fo, "onset_study_day");
+
+		if (cJSON_IsNumber(d))
+			printf("      onset on study day %d", d->valueint);
+		else
+			printf("      onset study day: none (not dosed, or no "
+			       "full onset date)");
+		printf(", %s\n", jin_tri(fo, "treatment_emergent") == 1
+				     ? "treatment-emergent"
+				     : "not treatment-emergent");
+	}
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(fo, "items"))
 	{
 		if (jin_tri(it, "withheld") == 1) {
@@ -761,6 +812,10 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 		if (cJSON_IsNumber(val))
 			printf("      score %-14s %.2f\n", jin_str(x, "name"),
 			       val->valuedouble);
+		else if (!strcmp(status ? status : "", "conflicted"))
+			printf("      score %-14s (not scored: an item is in "
+			       "conflict, or too many are missing)\n",
+			       jin_str(x, "name"));
 		else
 			printf("      score %-14s (not scored: too many items "
 			       "missing)\n",
@@ -822,6 +877,10 @@ static void show_text(const cJSON *root)
 				       in == 1	 ? ", in window"
 				       : in == 0 ? ", OUTSIDE the window"
 						 : "");
+			if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(
+				v, "study_day")))
+				printf(", study day %d",
+				       jin_int(v, "study_day", 0));
 		}
 		printf("\n");
 		cJSON_ArrayForEach(fo,

@@ -216,4 +216,34 @@ check "AE study days and treatment-emergent flags" \
 	"$B/1=-17/N $B/2=2/Y $B/3=/Y $C/1=15/Y" \
 	"$(rows AE.csv SUBJECT,INSTANCE AESTDTC_DY,TRTEMFL)"
 
+# The same study days and flags on the laptop's subject show.
+showdays() { # SUBJECT: VISIT=DAY ... and AE#N=DAY/Y|N from --json
+	cb a subject show "$1" --json 2>/dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+out = []
+for v in j["visits"]:
+    if v["scheduled"] and v["date"]:
+        out.append("%s=%s" % (v["visit"], "" if v["study_day"] is None else v["study_day"]))
+    for f in v["forms"]:
+        if "treatment_emergent" in f:
+            d = f["onset_study_day"]
+            out.append("AE%s=%s/%s" % (f["instance"], "" if d is None else d,
+                                       "Y" if f["treatment_emergent"] else "N"))
+print(" ".join(out))'
+}
+check "subject show: B's study days and AE flags" \
+	"SCR=-40 BL=-21 INJ=1 W1=12 M1=31 M3=91 M6=181 M12=366 AE1=-17/N AE2=2/Y AE3=/Y" \
+	"$(showdays "$B")"
+check "subject show: C's study days and AE flag" \
+	"SCR=-37 BL=-21 INJ=1 W1=8 AE1=15/Y" "$(showdays "$C")"
+check "subject show: A, never dosed, has no study day" "SCR=" "$(showdays "$A")"
+cb a subject show "$B" >"$T/showb.txt" 2>/dev/null
+if grep -q "study day 366" "$T/showb.txt" &&
+	grep -q "onset on study day -17, not treatment-emergent" "$T/showb.txt"; then
+	pass "subject show's text says the study days and the flag"
+else
+	fail "subject show's text says the study days and the flag" "$(grep -m3 -e 'study day' "$T/showb.txt")"
+fi
+
 finish
