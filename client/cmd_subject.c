@@ -20,6 +20,7 @@
 #include "jout.h"
 #include "record.h"
 #include "studyday.h"
+#include "withheld.h"
 #include "summary.h"
 
 #include <cJSON.h>
@@ -430,34 +431,64 @@ static void put_visit_schedule(struct model *m, cJSON *vo,
 	jout_tri(&m->j, vo, "in_window", in);
 }
 
-/* Items of a form instance with their values (withheld when unblinded). */
-static void put_items(struct model *m, cJSON *fo,
-		      const struct cb_protocol_visit *v,
-		      const struct cb_protocol_form *f, const char *inst)
+/*
+ * Items of a form instance with their values (withheld when unblinded);
+ * *nwithheld gets how many hold a value this role may not see, the
+ * server's word for those it never sent (withheld.h).
+ */
+static int put_items(struct model *m, cJSON *fo,
+		     const struct cb_protocol_visit *v,
+		     const struct cb_protocol_form *f, const char *inst,
+		     size_t *nwithheld, struct cb_err *err)
 {
 	int may_see = cb_role_unblinded(store_role(m->e->st));
 	cJSON *arr = jout_put(&m->j, fo, "items", cJSON_CreateArray());
 	size_t i, j;
 
+	*nwithheld = 0;
 	for (i = 0; arr && i < f->nitems; i++) {
 		const struct cb_protocol_item *item = &f->items[i];
 		struct cb_merge_item it;
-		struct cb_err err;
 		cJSON *io, *vals;
+		int yes = 0, rc;
 
-		if (cb_merge_item_get(m->merge, m->subject, v->code, f->code,
-				      inst, item->code, &it, &err))
+		rc = cb_merge_item_get(m->merge, m->subject, v->code, f->code,
+				       inst, item->code, &it, err);
+		if (rc && rc != CB_ENOTFOUND)
+			return rc;
+		if (rc && item->unblinded && !may_see) {
+			cb_err_clear(err);
+			rc = withheld_has(m->e->st, m->subject, v->code,
+					  f->code, inst, item->code, &yes, err);
+			if (rc)
+				return rc;
+			if (!yes)
+				continue;
+			io = jout_put(&m->j, arr, NULL, cJSON_CreateObject());
+			if (!io)
+				return 0;
+			jout_str(&m->j, io, "item", item->code);
+			jout_null(&m->j, io, "value");
+			jout_bool(&m->j, io, "conflict", 0);
+			jout_bool(&m->j, io, "withheld", 1);
+			++*nwithheld;
 			continue;
+		}
+		if (rc) {
+			cb_err_clear(err);
+			continue;
+		}
 		if (!it.conflict && !it.value)
 			continue; /* cleared */
 		io = jout_put(&m->j, arr, NULL, cJSON_CreateObject());
 		if (!io)
-			return;
+			return 0;
 		jout_str(&m->j, io, "item", item->code);
 		if (item->unblinded && !may_see) {
 			jout_null(&m->j, io, "value");
 			jout_bool(&m->j, io, "conflict", it.conflict);
 			jout_bool(&m->j, io, "withheld", 1);
+			++*nwithheld;
 			continue;
 		}
 		jout_str(&m->j, io, "value", it.conflict ? NULL : it.value);
@@ -470,6 +501,7 @@ static void put_items(struct model *m, cJSON *fo,
 		}
 		jout_bool(&m->j, io, "withheld", 0);
 	}
+	return 0;
 }
 
 struct count_q {
@@ -500,7 +532,7 @@ static int put_form(struct model *m, cJSON *forms,
 	char inst[16];
 	const char *status;
 	cJSON *fo, *arr, *so;
-	size_t i;
+	size_t i, nwithheld = 0;
 	int rc, have_form;
 
 	cb_record_instance_text(instance, inst);
@@ -554,7 +586,15 @@ static int put_form(struct model *m, cJSON *forms,
 		jout_bool(&m->j, fo, "treatment_emergent",
 			  cb_treatment_emergent(onset, m->dosed));
 	}
-	put_items(m, fo, v, f, inst);
+	rc = put_items(m, fo, v, f, inst, &nwithheld, err);
+	if (rc) {
+		cb_check_items_release(&missing);
+		return rc;
+	}
+	/* Values exist that this role may not see: never "empty". */
+	if (comp == CB_FORM_EMPTY && nwithheld)
+		cJSON_ReplaceItemInObjectCaseSensitive(
+		    fo, "status", cJSON_CreateString("withheld"));
 	arr = jout_put(&m->j, fo, "missing", cJSON_CreateArray());
 	for (i = 0; arr && i < missing.count; i++)
 		if (comp != CB_FORM_EMPTY)
@@ -791,7 +831,7 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(fo, "items"))
 	{
 		if (jin_tri(it, "withheld") == 1) {
-			printf("      %-10s (withheld: unblinded)\n",
+			printf("      %-10s (withheld: unblinded item)\n",
 			       jin_str(it, "item"));
 		} else if (jin_tri(it, "conflict") == 1) {
 			printf("      %-10s CONFLICT:", jin_str(it, "item"));

@@ -88,6 +88,13 @@ check "--json: status withheld, 3 values" "withheld 3" \
 	"$(jget "$T/out" "j['status'] + ' ' + str(j['withheld_values'])")"
 check "--json: items withheld, value null" "[true, true, true]" \
 	"$(jget "$T/out" "[i.get('withheld') is True and i['value'] is None for i in j['items']]")"
+# subject show says the same of the CELL form.
+expect_rc "subject show (blinded)" 0 cb a subject show "$S" --json
+check "subject show --json: CELL withheld, values null" "withheld [True, True, True]" \
+	"$(jget "$T/out" "[(f['status'], [i['withheld'] and i['value'] is None for i in f['items']]) for v in j['visits'] for f in v['forms'] if f['form'] == 'CELL'][0]" | tr -d '()\"' | sed 's/, \[/ [/' | tr -d "'")"
+expect_rc "subject show text (blinded)" 0 cb a subject show "$S"
+check "subject show text: every CELL item withheld" 3 "$(grep -c '(withheld: unblinded item)' "$T/out")"
+expect_no_out "subject show: no value shown" "101.5"
 expect_rc "lab clears VIABIL" 0 cb lab form set "$S" INJ CELL VIABIL= --reason "wrong vial"
 cb lab sync >/dev/null 2>&1
 cb a sync >/dev/null 2>&1
