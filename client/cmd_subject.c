@@ -789,7 +789,8 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 {
 	const cJSON *it, *x, *sig;
 	char name[64];
-	const char *status = jin_str(fo, "status");
+	const char *status =
+	    jin_str(fo, "status") ? jin_str(fo, "status") : "-";
 	int inst = jin_int(fo, "instance", 0), first;
 
 	if (inst)
@@ -852,7 +853,7 @@ static void show_form_text(const cJSON *fo, const cJSON *queries,
 		if (cJSON_IsNumber(val))
 			printf("      score %-14s %.2f\n", jin_str(x, "name"),
 			       val->valuedouble);
-		else if (!strcmp(status ? status : "", "conflicted"))
+		else if (!strcmp(status, "conflicted"))
 			printf("      score %-14s (not scored: an item is in "
 			       "conflict, or too many are missing)\n",
 			       jin_str(x, "name"));
