@@ -858,6 +858,10 @@ static int show_text(const struct form_view *v, const struct show *s,
 			if (s->scores.list[i].valid)
 				printf("  %-20s %.2f\n", s->scores.list[i].name,
 				       s->scores.list[i].value);
+			else if (s->has_form && s->mf.nconflicts)
+				printf("  %-20s (not scored: an item is in "
+				       "conflict, or too many are missing)\n",
+				       s->scores.list[i].name);
 			else
 				printf("  %-20s (not scored: too many items "
 				       "missing)\n",

@@ -603,7 +603,10 @@ static int put_form(struct model *m, cJSON *forms,
 
 	arr = jout_put(&m->j, fo, "scores", cJSON_CreateArray());
 	cb_check_scores_init(&sc);
-	if (arr && comp != CB_FORM_EMPTY && f->nscores) {
+	/* A form whose only value is in conflict is "empty" by its values,
+	 * but its scores are listed, as not computed, saying why. */
+	if (arr && (comp != CB_FORM_EMPTY || (have_form && mf.nconflicts)) &&
+	    f->nscores) {
 		rc = cb_check_scores(m->e->proto, &m->src, v, f, instance, &sc,
 				     err);
 		for (i = 0; !rc && i < sc.count; i++) {
