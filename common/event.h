@@ -40,8 +40,9 @@
  * Kinds are a closed set (CB_KIND_* below): an event of any other kind is
  * refused, because a replica that cannot interpret an event cannot merge
  * it the same way as the others (a newer kind therefore reaches a store
- * only once every replica that merges it knows it). Adding a kind means adding it here and
- * to the table in event.c, with its rules. What each kind must carry:
+ * only once every replica that merges it knows it). Adding a kind means adding
+ * it here and to the table in event.c, with its rules. What each kind must
+ * carry:
  *
  *   form.save       a visit and a form, and at least one change
  *   randomize       may carry changes (the RAND form items); data free

@@ -146,11 +146,11 @@ struct cb_record_writer {
  *              yet (query.close: not the system query of a conflict,
  *              which closes when the conflict is resolved);
  *              query.reopen likewise one that is closed (not a
- *              system query), stamped after the close it undoes; a site writer's query.open is the system query of
- *              a soft edit check of the target form: data.check names
- *              it, data.item its item, and data.text is the check's own
- *              message (for the soft range of an item, the message for
- *              a value that item has had)                          query
+ *              system query), stamped after the close it undoes; a site
+ * writer's query.open is the system query of a soft edit check of the target
+ * form: data.check names it, data.item its item, and data.text is the check's
+ * own message (for the soft range of an item, the message for a value that item
+ * has had)                          query
  *
  * Returns 0 when every rule holds. Otherwise *code (a static string) is
  * the rejection code above and the result CB_EINVAL, CB_EFORBIDDEN,
