@@ -110,9 +110,16 @@ int srv_store_key_load(struct srv_store *s, struct cb_sign_keypair *kp,
 
 	memset(kp, 0, sizeof(*kp));
 	rc = s->ops->key_get(s, secret, err);
-	if (!rc && cb_sign_keypair_from_secret(secret, sizeof(secret), kp, err))
-		rc = cb_err_set(err, CB_EINTEGRITY,
-				"central store: the server key is damaged");
+	if (!rc) {
+		rc = cb_sign_keypair_from_secret(secret, sizeof(secret), kp,
+						 err);
+		/* Out of memory is told as that: only a key that is not
+		 * one is damaged. */
+		if (rc == CB_EINVAL)
+			rc = cb_err_set(err, CB_EINTEGRITY,
+					"central store: the server key is "
+					"damaged");
+	}
 	cb_wipe(secret, sizeof(secret));
 	return rc;
 }
