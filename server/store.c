@@ -384,12 +384,13 @@ static int open_db(const char *dir, const char *path, int readonly,
 	static const char read_pragmas[] = "PRAGMA cache_size=-2048;"
 					   "PRAGMA query_only=ON;";
 	struct sq_store *q = calloc(1, sizeof(*q));
-	struct srv_store *s = &q->base;
+	struct srv_store *s;
 	int rc;
 
 	*out = NULL;
 	if (!q)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	s = &q->base; /* only once there is one: UBSan */
 	q->base.ops = &srv_sqlite_ops;
 	snprintf(q->dir, sizeof(q->dir), "%s", dir);
 	q->readonly = readonly;
