@@ -59,10 +59,14 @@ int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
 	memset(c, 0, sizeof(*c));
 	snprintf(c->dir, sizeof(c->dir), "%s", dir);
 	pthread_mutex_init(&c->write_lock, NULL);
+	pthread_mutex_init(&c->group_mu, NULL);
+	pthread_cond_init(&c->group_cv, NULL);
 	pthread_mutex_init(&c->nonce_lock, NULL);
 	pthread_mutex_init(&c->readers_lock, NULL);
 	if (pthread_key_create(&c->reader_key, NULL)) {
 		pthread_mutex_destroy(&c->write_lock);
+		pthread_mutex_destroy(&c->group_mu);
+		pthread_cond_destroy(&c->group_cv);
 		pthread_mutex_destroy(&c->nonce_lock);
 		pthread_mutex_destroy(&c->readers_lock);
 		return cb_err_set(err, CB_ENOMEM, "out of thread keys");
@@ -112,6 +116,8 @@ void srv_core_close(struct srv_core *c)
 	if (c->ready) {
 		pthread_key_delete(c->reader_key);
 		pthread_mutex_destroy(&c->write_lock);
+		pthread_mutex_destroy(&c->group_mu);
+		pthread_cond_destroy(&c->group_cv);
 		pthread_mutex_destroy(&c->nonce_lock);
 		pthread_mutex_destroy(&c->readers_lock);
 	}
@@ -389,6 +395,7 @@ struct push_item {
 	 * when `filed` may be gone (the cache may free its merge state). */
 	char id[CB_EVENT_ID_HEX + 1];
 	int parsed;
+	int decided; /* push_decide ran on it (job_reset) */
 	enum push_status status;
 	const char *code; /* rejection code */
 	char msg[CB_ERR_MSG_MAX];
@@ -1087,41 +1094,285 @@ static int push_reply(const struct srv_core *c, const cJSON *events,
 }
 
 /*
- * Lock every subject the batch names before anything about them is read
- * (store.h): another process pushing one of them waits for this batch,
- * or this one for it, and then sees its events. An event whose subject
- * is no string is refused later anyway.
+ * Group commit. An accepted event is on disk before its push is
+ * answered, and making it so (an fsync of SQLite's WAL, PostgreSQL's
+ * WAL flush) costs milliseconds whatever the transaction holds: one
+ * transaction per push would bound the whole server at a few hundred
+ * pushes a second, every device's push queued behind every other's
+ * flush. So pushes that arrive while the writer is busy wait in a queue,
+ * and the next writer takes every waiting push (up to
+ * SRV_PUSH_MAX_EVENTS events in all) into one transaction: each push is
+ * decided and stored as if it were alone, one after the other (sorted by
+ * device), and one commit makes them all durable before
+ * any is answered. The thread that finds the writer free leads the
+ * group (it does the work of the others too); the others sleep until
+ * their push is done.
+ *
+ * A group that fails (a store error, a deadlock with another process)
+ * is rolled back whole, and each of its pushes is then tried again
+ * alone, so one push's failure never fails another device's push.
  */
-static int lock_subjects(struct srv_core *c, const cJSON *events, size_t n,
-			 struct cb_err *err)
+struct push_job {
+	const struct srv_device *dev;
+	const cJSON *events;
+	struct push_item *items;
+	size_t n;
+	struct precheck *pre;
+	int rc;
+	struct cb_err err;
+	int done;
+	struct push_job *next; /* in the queue, then in its group */
+};
+
+/* Most pushes in one group (each is at least one event). */
+#define GROUP_MAX_PUSHES 64
+
+/*
+ * Lock every subject the group's pushes name, in one sorted pass (store.h):
+ * another process pushing one of them waits for this group, or this one
+ * for it, and then sees its events; one order for all, so no two groups
+ * wait on each other in a circle. An event whose subject is no string is
+ * refused later anyway.
+ */
+static int lock_subjects(struct srv_core *c, struct push_job *const *jobs,
+			 size_t k, struct cb_err *err)
 {
-	const char **subjects = calloc(n ? n : 1, sizeof(*subjects));
+	const char **subjects;
 	const cJSON *item;
-	size_t k = 0;
+	size_t j, n = 0, total = 0;
 	int rc;
 
+	for (j = 0; j < k; j++)
+		total += jobs[j]->n;
+	subjects = calloc(total ? total : 1, sizeof(*subjects));
 	if (!subjects)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	cJSON_ArrayForEach(item, events)
-	{
-		const char *subject = cb_json_str(item, "subject");
+	for (j = 0; j < k; j++)
+		cJSON_ArrayForEach(item, jobs[j]->events)
+		{
+			const char *subject = cb_json_str(item, "subject");
 
-		if (subject && k < n)
-			subjects[k++] = subject;
-	}
-	rc = srv_store_lock_subjects(c->store, subjects, k, err);
+			if (subject && n < total)
+				subjects[n++] = subject;
+		}
+	rc = srv_store_lock_subjects(c->store, subjects, n, err);
 	free(subjects);
 	return rc;
+}
+
+/*
+ * Decide and store the events of one push, inside the group's
+ * transaction; `b` holds the merge states of the group's subjects.
+ */
+static int job_apply(struct srv_core *c, struct push_job *job, struct batch *b,
+		     const char *now_text, struct cb_err *err)
+{
+	char seen[CB_EVENT_HLC_HEX + 1];
+	struct srv_device fresh;
+	struct push_item *items = job->items;
+	size_t i;
+	int rc;
+
+	/* The highest clock stored from the device, as the store has it
+	 * now (check_person), its row locked until commit: another
+	 * process's push of this device waits, then sees what this one
+	 * stored; a push of the same device earlier in the group is seen
+	 * too. */
+	rc = srv_store_device_lock(c->store, job->dev->id, &fresh, err);
+	if (rc)
+		return rc;
+	memcpy(seen, fresh.max_hlc, sizeof(seen));
+	for (i = 0; i < job->n && !rc; i++) {
+		precheck_wait(job->pre, i);
+		if (items[i].status == PUSH_UNDECIDED) {
+			items[i].decided = 1;
+			rc = push_decide(c, job->dev, b, &items[i], now_text,
+					 seen, err);
+		}
+		if (!rc && items[i].status == PUSH_ACCEPTED) {
+			const struct cb_event *ev = item_event(&items[i]);
+
+			rc = push_store(c, &items[i], err);
+			batch_changed(b, items[i].m);
+			if (strcmp(ev->hlc, seen) > 0)
+				memcpy(seen, ev->hlc, sizeof(seen));
+		}
+	}
+	if (!rc && strcmp(seen, fresh.max_hlc) > 0)
+		rc = srv_store_device_seen(c->store, job->dev->id, seen, err);
+	return rc;
+}
+
+/* One transaction for the pushes of `jobs`, committed or rolled back. */
+static int group_run(struct srv_core *c, struct push_job *const *jobs, size_t k,
+		     struct cb_err *err)
+{
+	char now_text[CB_CLOCK_UTC_BUF];
+	struct batch b = {NULL, 0, 0};
+	size_t i;
+	int rc;
+
+	pthread_mutex_lock(&c->write_lock);
+	cb_clock_format_utc(cb_clock_now_ms(), now_text);
+	rc = srv_store_begin(c->store, err);
+	if (!rc)
+		rc = lock_subjects(c, jobs, k, err);
+	for (i = 0; i < k && !rc; i++)
+		rc = job_apply(c, jobs[i], &b, now_text, err);
+	/* Each subject the group changed: its summary, once. */
+	for (i = 0; i < b.n && !rc; i++)
+		if (b.list[i].changed)
+			rc = summary_write(c, b.list[i].m, b.list[i].subject,
+					   err);
+	if (!rc)
+		rc = srv_store_commit(c->store, err);
+	if (rc) {
+		srv_store_rollback(c->store);
+		/* Their merge states hold events the store does not. */
+		for (i = 0; i < b.n; i++)
+			srv_cache_drop(c->cache, b.list[i].subject);
+	} else {
+		srv_cache_trim(c->cache);
+	}
+	pthread_mutex_unlock(&c->write_lock);
+	free(b.list);
+	return rc;
+}
+
+/*
+ * Make a push of a failed group as it was before the group decided it:
+ * every event it decided undecided again and parsed again from what the
+ * device sent (the merge state that took it over was dropped).
+ */
+static int job_reset(struct push_job *job, struct cb_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < job->n; i++) {
+		struct push_item *pi = &job->items[i];
+
+		if (!pi->decided)
+			continue;
+		pi->decided = 0;
+		pi->status = PUSH_UNDECIDED;
+		pi->code = NULL;
+		pi->msg[0] = '\0';
+		pi->filed = NULL;
+		pi->m = NULL;
+		cJSON_Delete(pi->checks);
+		pi->checks = NULL;
+		free(pi->text);
+		pi->text = NULL;
+		cb_event_release(&pi->ev);
+		cb_event_init(&pi->ev);
+		if (cb_event_from_json(pi->json, &pi->ev, err))
+			return err->code ? err->code : CB_ENOMEM;
+	}
+	return 0;
+}
+
+static int job_cmp(const void *a, const void *b)
+{
+	const struct push_job *x = *(struct push_job *const *)a;
+	const struct push_job *y = *(struct push_job *const *)b;
+
+	return strcmp(x->dev->id, y->dev->id);
+}
+
+/*
+ * Run the group that starts at `head`; each push's outcome in its job.
+ * 1 when the group failed and its pushes were tried again alone.
+ */
+static int group_push(struct srv_core *c, struct push_job *head)
+{
+	struct push_job *jobs[GROUP_MAX_PUSHES], *j;
+	size_t i, k = 0;
+	struct cb_err err;
+	int rc;
+
+	for (j = head; j && k < GROUP_MAX_PUSHES; j = j->next)
+		jobs[k++] = j;
+	/* Device rows are locked in one order in every process. Two pushes
+	 * of one device in one group were in flight at once, so the device
+	 * cannot rely on their order anyway. */
+	qsort(jobs, k, sizeof(*jobs), job_cmp);
+	cb_err_clear(&err);
+	rc = group_run(c, jobs, k, &err);
+	if (!rc || k == 1) {
+		for (i = 0; i < k; i++) {
+			jobs[i]->rc = rc;
+			jobs[i]->err = err;
+		}
+		return 0;
+	}
+	for (i = 0; i < k; i++) {
+		cb_err_clear(&jobs[i]->err);
+		rc = job_reset(jobs[i], &jobs[i]->err);
+		if (!rc)
+			rc = group_run(c, &jobs[i], 1, &jobs[i]->err);
+		jobs[i]->rc = rc;
+	}
+	return 1;
+}
+
+/*
+ * Queue `job` and wait until a group has taken it, leading a group
+ * whenever the writer is free.
+ */
+static void group_wait(struct srv_core *c, struct push_job *job)
+{
+	pthread_mutex_lock(&c->group_mu);
+	if (c->queue_tail)
+		c->queue_tail->next = job;
+	else
+		c->queue_head = job;
+	c->queue_tail = job;
+	while (!job->done) {
+		struct push_job *head, *last, *j, *next;
+		size_t events, k;
+		int split;
+
+		if (c->group_busy) {
+			pthread_cond_wait(&c->group_cv, &c->group_mu);
+			continue;
+		}
+		/* Take the waiting pushes, the first whatever its size. */
+		head = last = c->queue_head;
+		events = head->n;
+		k = 1;
+		while (last->next && k < GROUP_MAX_PUSHES &&
+		       events + last->next->n <= SRV_PUSH_MAX_EVENTS) {
+			last = last->next;
+			events += last->n;
+			k++;
+		}
+		c->queue_head = last->next;
+		if (!c->queue_head)
+			c->queue_tail = NULL;
+		last->next = NULL;
+		c->group_busy = 1;
+		pthread_mutex_unlock(&c->group_mu);
+		split = group_push(c, head);
+		pthread_mutex_lock(&c->group_mu);
+		c->groups++;
+		c->groups_split += split;
+		c->groups_pushes += (long)k;
+		for (j = head; j; j = next) {
+			next = j->next;
+			j->done = 1;
+		}
+		c->group_busy = 0;
+		pthread_cond_broadcast(&c->group_cv);
+	}
+	pthread_mutex_unlock(&c->group_mu);
 }
 
 int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err)
 {
-	char now_text[CB_CLOCK_UTC_BUF], seen[CB_EVENT_HLC_HEX + 1] = "";
-	struct srv_device fresh;
 	struct precheck pre;
 	struct push_item *items;
-	struct batch b = {NULL, 0, 0};
+	struct push_job job;
 	const cJSON *item;
 	size_t i, n = (size_t)cJSON_GetArraySize(events);
 	int rc = 0;
@@ -1141,59 +1392,24 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		free(items);
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
-	/* A small batch has no helpers: verify all of it before taking the
-	 * lock, so that many devices' small pushes verify their signatures
-	 * side by side instead of one after the other under the lock. */
+	/* A small batch has no helpers: verify all of it before queueing,
+	 * so that many devices' small pushes verify their signatures side
+	 * by side instead of one after the other under the lock. */
 	if (!pre.nhelpers && n)
 		precheck_wait(&pre, n - 1);
 
-	pthread_mutex_lock(&c->write_lock);
-	cb_clock_format_utc(cb_clock_now_ms(), now_text);
-	rc = srv_store_begin(c->store, err);
-	if (!rc)
-		rc = lock_subjects(c, events, n, err);
-	/* The highest clock stored from the device, as the store has it
-	 * now (check_person), its row locked until commit: another
-	 * process's push of this device waits, then sees what this one
-	 * stored. */
-	if (!rc)
-		rc = srv_store_device_lock(c->store, dev->id, &fresh, err);
-	if (!rc)
-		memcpy(seen, fresh.max_hlc, sizeof(seen));
-	for (i = 0; i < n && !rc; i++) {
-		precheck_wait(&pre, i);
-		if (items[i].status == PUSH_UNDECIDED)
-			rc = push_decide(c, dev, &b, &items[i], now_text, seen,
-					 err);
-		if (!rc && items[i].status == PUSH_ACCEPTED) {
-			const struct cb_event *ev = item_event(&items[i]);
-
-			rc = push_store(c, &items[i], err);
-			batch_changed(&b, items[i].m);
-			if (strcmp(ev->hlc, seen) > 0)
-				memcpy(seen, ev->hlc, sizeof(seen));
-		}
-	}
-	if (!rc && strcmp(seen, fresh.max_hlc) > 0)
-		rc = srv_store_device_seen(c->store, dev->id, seen, err);
-	/* Each subject the batch changed: its summary, once. */
-	for (i = 0; i < b.n && !rc; i++)
-		if (b.list[i].changed)
-			rc = summary_write(c, b.list[i].m, b.list[i].subject,
-					   err);
-	if (!rc)
-		rc = srv_store_commit(c->store, err);
-	if (rc) {
-		srv_store_rollback(c->store);
-		/* Their merge states hold events the store does not. */
-		for (i = 0; i < b.n; i++)
-			srv_cache_drop(c->cache, b.list[i].subject);
-	} else {
-		srv_cache_trim(c->cache);
-	}
-	pthread_mutex_unlock(&c->write_lock);
+	memset(&job, 0, sizeof(job));
+	job.dev = dev;
+	job.events = events;
+	job.items = items;
+	job.n = n;
+	job.pre = &pre;
+	cb_err_clear(&job.err);
+	group_wait(c, &job);
 	precheck_finish(&pre);
-	free(b.list);
+	rc = job.rc;
+	if (rc)
+		*err = job.err;
 
 	if (!rc)
 		rc = push_reply(c, events, items, reply, err);

@@ -92,6 +92,16 @@ struct srv_core {
 	struct cb_sign_keypair key;
 	/* The writer: its connection and the merge states, under one lock. */
 	pthread_mutex_t write_lock;
+	/* Pushes waiting for the writer, taken a group at a time into one
+	 * transaction (group commit, core.c); group_busy while a group
+	 * runs. Under group_mu. */
+	pthread_mutex_t group_mu;
+	pthread_cond_t group_cv;
+	struct push_job *queue_head, *queue_tail;
+	int group_busy;
+	/* Groups run, those that failed and were tried again push by push,
+	 * and the pushes they held (under group_mu). */
+	long groups, groups_split, groups_pushes;
 	struct srv_store *store;
 	struct srv_cache *cache;
 	/* The nonces, under a lock of their own. */

@@ -26,6 +26,7 @@
 
 #include <pthread.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
@@ -648,6 +649,216 @@ static void two_writers(const char *want)
 	}
 }
 
+static int sql(const char *name, const char *q);
+
+/* One pushing thread of group_commit: its events, a push each. */
+struct grouper {
+	struct srv_core *c;
+	const char *json[8];
+	size_t n;
+	long accepted;
+	int rc; /* the first failed push's */
+	char msg[CB_ERR_MSG_MAX];
+	pthread_t tid;
+};
+
+static void *grouper_main(void *arg)
+{
+	struct grouper *g = arg;
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		const struct dev *d = maker(g->json[i]);
+		cJSON *events = cJSON_CreateArray(), *reply = NULL;
+		struct cb_err err;
+		int rc;
+
+		cb_err_clear(&err);
+		cJSON_AddItemToArray(events, cJSON_Parse(g->json[i]));
+		rc = d ? srv_core_push(g->c, &d->d, events, &reply, &err)
+		       : CB_EINVAL;
+		if (rc && !g->rc) {
+			g->rc = rc;
+			snprintf(g->msg, sizeof(g->msg), "%s", err.msg);
+		}
+		if (!rc)
+			g->accepted += (long)cJSON_GetNumberValue(
+			    cJSON_GetObjectItem(reply, "accepted"));
+		cJSON_Delete(reply);
+		cJSON_Delete(events);
+	}
+	return NULL;
+}
+
+/* A whole share of events, a push each, on share->g's store. */
+struct share_ctx {
+	struct grouper *g;
+	const char **json;
+	size_t n;
+};
+
+static void *share_main(void *arg)
+{
+	struct share_ctx *sh = arg;
+	struct grouper *g = sh->g;
+	size_t i;
+
+	for (i = 0; i < sh->n; i++) {
+		g->json[0] = sh->json[i];
+		g->n = 1;
+		grouper_main(g);
+	}
+	return NULL;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * Start g[0], let it take the writer's turn, then g[1..n) while the
+ * writer is held busy (the test holds write_lock), so that they queue
+ * and go as one group once it is free.
+ */
+static void run_queued(struct srv_core *c, struct grouper *g, size_t n)
+{
+	size_t k;
+
+	pthread_mutex_lock(&c->write_lock);
+	T_EQ_INT(pthread_create(&g[0].tid, NULL, grouper_main, &g[0]), 0);
+	sleep_ms(100);
+	for (k = 1; k < n; k++)
+		T_EQ_INT(pthread_create(&g[k].tid, NULL, grouper_main, &g[k]),
+			 0);
+	sleep_ms(500);
+	pthread_mutex_unlock(&c->write_lock);
+	for (k = 0; k < n; k++)
+		pthread_join(g[k].tid, NULL);
+}
+
+/*
+ * Group commit (core.c). Store d gets every event as single-event
+ * pushes from eight threads at once, each thread a share of the
+ * subjects in the order made: they are all accepted once, in fewer
+ * transactions than pushes, and the derived tables and the canonical
+ * dump are as pushed one by one (`want`). Then a push about a subject
+ * whose stored event was damaged goes in one group with seven others:
+ * it alone fails, telling why; the seven are stored.
+ */
+static void group_commit(const char *want)
+{
+	struct grouper g[8];
+	struct srv_core c;
+	struct cb_err err;
+	char *d1, *d2, *cd, *damaged;
+	size_t i, k, nsub = 0, start;
+	long accepted = 0;
+	char **subs = calloc(made.n, sizeof(*subs));
+	pthread_t tid[8];
+	struct share_ctx share[8];
+
+	/* The distinct subjects, in the order first made. */
+	for (i = 0; i < made.n; i++) {
+		for (k = 0; k < nsub && strcmp(subs[k], made.subject[i]); k++)
+			;
+		if (k == nsub)
+			subs[nsub++] = made.subject[i];
+	}
+	T_ASSERT(nsub >= 8);
+	T_EQ_INT(open_store(&c, "d", 0), 0);
+	/* Each thread pushes its subjects' events one push at a time. */
+	memset(share, 0, sizeof(share));
+	for (k = 0; k < 8; k++)
+		share[k].json = calloc(made.n, sizeof(char *));
+	for (i = 0; i < made.n; i++) {
+		for (k = 0; strcmp(subs[k], made.subject[i]); k++)
+			;
+		k %= 8;
+		share[k].json[share[k].n++] = made.json[i];
+	}
+	memset(g, 0, sizeof(g));
+	for (k = 0; k < 8; k++) {
+		g[k].c = &c;
+		share[k].g = &g[k];
+	}
+	for (k = 0; k < 8; k++)
+		T_EQ_INT(pthread_create(&tid[k], NULL, share_main, &share[k]),
+			 0);
+	for (k = 0; k < 8; k++)
+		pthread_join(tid[k], NULL);
+	for (k = 0; k < 8; k++) {
+		if (g[k].rc)
+			printf("# push: %s\n", g[k].msg);
+		T_EQ_INT(g[k].rc, 0);
+		accepted += g[k].accepted;
+		free(share[k].json);
+	}
+	T_EQ_INT(accepted, (long)made.n);
+	printf("# %ld pushes in %ld groups\n", c.groups_pushes, c.groups);
+	T_EQ_INT(c.groups_pushes, (long)made.n);
+	T_ASSERT(c.groups < c.groups_pushes);
+	T_EQ_INT(c.groups_split, 0);
+	d1 = derived(&c);
+	cd = canonical(&c);
+	T_EQ_INT(srv_core_rebuild(&c, NULL, &err), 0);
+	d2 = derived(&c);
+	if (strcmp(d1, d2))
+		T_FAIL_AT("group commit: derived tables differ from a rebuild");
+	if (strcmp(cd, want))
+		T_FAIL_AT("group commit: the canonical dump differs");
+	free(d1);
+	free(d2);
+	free(cd);
+	srv_core_close(&c);
+
+	/* A damaged stored event of subjects[0]; a store opened afresh
+	 * has nothing cached, so a push about it reads it. */
+	{
+		char q[300];
+
+		snprintf(q, sizeof(q),
+			 "UPDATE events SET json = '{\"x\":1}' WHERE seq ="
+			 " (SELECT MIN(seq) FROM events WHERE subject = '%s')",
+			 subs[0]);
+		T_EQ_INT(sql("d", q), 0);
+	}
+	damaged = subs[0];
+	T_EQ_INT(open_store(&c, "d", 0), 0);
+	start = made.n;
+	/* g[0] holds the writer's turn (a subject of its own); g[1] the
+	 * damaged subject; g[2..8) one other subject each. */
+	T_EQ_INT(one_event(subs[1]), 0);
+	T_EQ_INT(one_event(damaged), 0);
+	for (k = 2; k < 8; k++)
+		T_EQ_INT(one_event(subs[k]), 0);
+	memset(g, 0, sizeof(g));
+	for (k = 0; k < 8; k++) {
+		g[k].c = &c;
+		g[k].json[0] = made.json[start + k];
+		g[k].n = 1;
+	}
+	run_queued(&c, g, 8);
+	T_EQ_INT(g[0].rc, 0);
+	T_EQ_INT(g[0].accepted, 1);
+	T_ASSERT(g[1].rc != 0);
+	T_ASSERT(strstr(g[1].msg, damaged) && strstr(g[1].msg, "not parse"));
+	for (k = 2; k < 8; k++) {
+		if (g[k].rc)
+			printf("# push %zu: %s\n", k, g[k].msg);
+		T_EQ_INT(g[k].rc, 0);
+		T_EQ_INT(g[k].accepted, 1);
+	}
+	printf("# then %ld pushes in %ld groups, %ld split\n", c.groups_pushes,
+	       c.groups, c.groups_split);
+	T_EQ_INT(c.groups_split, 1);
+	T_EQ_INT(c.groups, 2);
+	srv_core_close(&c);
+	free(subs);
+}
+
 /* Run `q` on store `name` (where()), as SQL: the data directory's
  * SQLite file, or the PostgreSQL database. */
 static int sql(const char *name, const char *q)
@@ -872,6 +1083,16 @@ static void test_incremental_is_rebuild(void)
 		T_EQ_INT(system(cmd), 0);
 	}
 	two_writers(ca);
+	/* d: the same for group commit. */
+	if (pg_host()) {
+		T_EQ_INT(pg_tool("createdb", "d", "empty"), 0);
+	} else {
+		char cmd[1200];
+
+		snprintf(cmd, sizeof(cmd), "cp -a %s/empty %s/d", tmp, tmp);
+		T_EQ_INT(system(cmd), 0);
+	}
+	group_commit(ca);
 	free(ca);
 	/* A store of version 2, on either backend (t_schema.sh upgrades
 	 * one from 3, and SQLite's from 1). */
@@ -896,6 +1117,7 @@ static void test_incremental_is_rebuild(void)
 		pg_tool("dropdb --if-exists", "a", NULL);
 		pg_tool("dropdb --if-exists", "b", NULL);
 		pg_tool("dropdb --if-exists", "c", NULL);
+		pg_tool("dropdb --if-exists", "d", NULL);
 		pg_tool("dropdb --if-exists", "empty", NULL);
 		pg_tool("dropdb --if-exists", "old", NULL);
 	}
