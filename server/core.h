@@ -14,7 +14,10 @@
  * leases and admin work; every read (pull, queries, devices, arms) runs
  * on the calling thread's own read-only connection and never waits for
  * the writer (WAL). The parsing and signature checks of a push run
- * outside the lock, spread over one thread per processor.
+ * outside the lock, spread over one thread per processor. Pushes that
+ * wait for the writer are taken together into one transaction and one
+ * commit (group commit, core.c), so the cost of making a push durable
+ * is shared by every push waiting at the time.
  *
  * Processes: on PostgreSQL several casebookd serve one store at once. A
  * push locks the subjects it names (srv_store_lock_subjects) before it
@@ -67,11 +70,12 @@
 /*
  * Events the cache of merge states holds at most. A cached event costs
  * about 4.5 KiB (a save of WOMAC's 24 items, with its items' merge
- * state), so 4096 hold about 18 MiB: with the writer's page cache
- * (store.c) the server stays under 64 MiB while it takes pushes, and a
- * push still finds the subjects it touched in the batches before.
+ * state), so 2048 hold about 9 MiB: with SQLite's page caches
+ * (srv_store_memory_limit) the server stays under 64 MiB while 200
+ * devices push and pull, and a push still finds the subjects it touched
+ * in the batches before.
  */
-#define SRV_CACHE_EVENTS 4096
+#define SRV_CACHE_EVENTS 2048
 
 struct srv_reader;
 

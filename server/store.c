@@ -755,6 +755,11 @@ void sq_close(struct srv_store *s)
 
 /* ---- transactions ------------------------------------------------------ */
 
+void srv_store_memory_limit(long long bytes)
+{
+	sqlite3_soft_heap_limit64((sqlite3_int64)bytes);
+}
+
 static int sq_begin(struct srv_store *s, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_BEGIN, err);

@@ -219,6 +219,15 @@ int srv_store_stale_clear(struct srv_store *s, struct cb_err *err);
 int srv_store_checkpointer(struct srv_store *s, struct cb_err *err);
 
 /*
+ * Bound what every SQLite connection of this process holds together
+ * (the writer's and each reader's page cache, the nonce database) to
+ * about `bytes`: past it, a page cache reuses its own pages instead of
+ * growing. The serve loop sets it so that the server's memory does not
+ * grow with --threads (one reader per thread). Nothing on PostgreSQL.
+ */
+void srv_store_memory_limit(long long bytes);
+
+/*
  * The study id and the protocol's bytes and SHA-256, in malloc'd strings
  * the caller frees (any out pointer may be NULL). The protocol text is
  * NUL-terminated and *proto_len long.
