@@ -541,7 +541,7 @@ static void handle_pull(struct call *k)
 	const char *limit = srv_req_arg(r, "limit");
 	long long s = 0, l = SRV_PULL_DEFAULT;
 	struct cb_err err;
-	cJSON *reply = NULL;
+	struct srv_pull_page page;
 	int rc;
 
 	if (since && (s = srv_decimal(since, 0, INT64_MAX)) < 0) {
@@ -556,13 +556,13 @@ static void handle_pull(struct call *k)
 		return;
 	}
 	cb_err_clear(&err);
-	rc = srv_core_pull(k->core, &k->dev, s, (long)l, &reply, &err);
+	rc = srv_core_pull(k->core, &k->dev, s, (long)l, &page, &err);
 	if (rc) {
 		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
 				   "could not read events", &err);
 		return;
 	}
-	srv_req_json(r, MHD_HTTP_OK, reply);
+	srv_req_json_text(r, MHD_HTTP_OK, page.text, page.len);
 }
 
 static void handle_queries(struct call *k)

@@ -1425,24 +1425,27 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 /* ---- pull, queries, devices, nonces, registration ----------------------- */
 
 struct pull_ctx {
-	cJSON *events;
+	struct cb_buf *out;
 	long n;
+	struct cb_err *err;
 };
 
 /*
- * The stored text (SQLite's, NUL-terminated) goes out as it is: it was
- * checked when it came in, and parsing it into a tree only to print it
- * again costs CPU and memory in every pull (bench_server, part devices,
- * where devices pull fifty times what they push).
+ * The stored text (SQLite's, NUL-terminated) goes out as it is, appended
+ * to the reply's text: it was checked when it came in, and a tree of it
+ * only to print it again (or a copy per event) costs CPU and memory in
+ * every pull (bench_server, part devices, where devices pull fifty times
+ * what they push).
  */
 static int pull_one(const struct srv_event_row *row, void *ctx)
 {
 	struct pull_ctx *p = ctx;
-	cJSON *ev = cJSON_CreateRaw(row->json);
+	int rc = p->n ? cb_buf_addc(p->out, ',', p->err) : 0;
 
-	if (!ev)
-		return CB_ENOMEM;
-	cJSON_AddItemToArray(p->events, ev);
+	if (!rc)
+		rc = cb_buf_add(p->out, row->json, row->json_len, p->err);
+	if (rc)
+		return rc;
 	p->n++;
 	return 0;
 }
@@ -1497,28 +1500,27 @@ static int withheld_one(const struct srv_event_row *row, void *ctx)
 }
 
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
-		  int64_t since, long limit, cJSON **reply, struct cb_err *err)
+		  int64_t since, long limit, struct srv_pull_page *page,
+		  struct cb_err *err)
 {
-	struct pull_ctx p = {NULL, 0};
+	struct cb_buf out;
+	struct pull_ctx p = {&out, 0, err};
 	struct srv_store *s = NULL;
-	char next[32];
 	int64_t last = since;
-	cJSON *out;
+	cJSON *withheld = NULL;
+	char *text;
 	int rc;
 
-	*reply = NULL;
+	memset(page, 0, sizeof(*page));
 	rc = srv_core_reader(c, &s, err);
 	if (rc)
 		return rc;
-	out = cJSON_CreateObject();
-	p.events = out ? cJSON_AddArrayToObject(out, "events") : NULL;
-	if (!p.events) {
-		cJSON_Delete(out);
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	}
+	cb_buf_init(&out, SRV_PULL_TEXT_MAX);
+	rc = cb_buf_addstr(&out, "{\"events\":[", err);
 	/* One snapshot: the cursor past what this device may not see must
 	 * not pass an event committed after the page was read. */
-	rc = srv_store_begin_read(s, err);
+	if (!rc)
+		rc = srv_store_begin_read(s, err);
 	if (!rc) {
 		rc = srv_store_event_each(
 		    s, since, limit, dev->site[0] ? dev->site : NULL,
@@ -1529,7 +1531,7 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 		if (!rc && !cb_role_unblinded(dev->role)) {
 			struct withheld_ctx w = {c->proto, NULL};
 
-			w.list = cJSON_AddArrayToObject(out, "withheld");
+			w.list = withheld = cJSON_CreateArray();
 			rc = w.list ? srv_store_withheld_each(
 					  s, since, last,
 					  dev->site[0] ? dev->site : NULL,
@@ -1538,19 +1540,34 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 		}
 		srv_store_commit(s, err);
 	}
+	if (!rc)
+		rc = cb_buf_addc(&out, ']', err);
+	if (!rc && withheld) {
+		text = cJSON_PrintUnformatted(withheld);
+		rc = text ? cb_buf_printf(&out, err, ",\"withheld\":%s", text)
+			  : CB_ENOMEM;
+		free(text);
+	}
+	cJSON_Delete(withheld);
+	if (!rc)
+		rc = cb_buf_printf(
+		    &out, err,
+		    ",\"next\":\"%" PRId64 "\",\"more\":%s,\"store\":\"%s\"}",
+		    last, p.n == limit ? "true" : "false", c->store_id);
 	if (rc) {
-		cJSON_Delete(out);
+		cb_buf_free(&out);
+		if (rc == CB_ENOMEM && !err->code)
+			cb_err_set(err, rc, "out of memory");
 		if (!err->code)
 			cb_err_set(err, rc, "reading events: %s",
 				   cb_err_name(rc));
 		return rc;
 	}
-	snprintf(next, sizeof(next), "%" PRId64, last);
-	cJSON_AddStringToObject(out, "next", next);
-	cJSON_AddBoolToObject(out, "more", p.n == limit);
-	cJSON_AddStringToObject(out, "store", c->store_id);
-	*reply = out;
-	return 0;
+	page->n = p.n;
+	page->more = p.n == limit;
+	page->next = last;
+	page->text = cb_buf_take(&out, &page->len);
+	return page->text ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
 }
 
 static int query_one(const struct srv_query_row *q, void *ctx)

@@ -170,13 +170,29 @@ int srv_core_rebuild(struct srv_core *c, long *nevents, struct cb_err *err);
 int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err);
 
+/* Most bytes of one pull's answer (SRV_PULL_MAX events). */
+#define SRV_PULL_TEXT_MAX ((size_t)1 << 30)
+
+/* A page of pull, as its JSON text and what it says. */
+struct srv_pull_page {
+	char *text; /* malloc'd, NUL-terminated: the answer's body */
+	size_t len;
+	long n;	      /* events in it */
+	int more;     /* the page is full: pull again from next */
+	int64_t next; /* the cursor after it */
+};
+
 /*
  * The events after cursor `since` that `dev` may see, at most `limit`:
- * *reply gets {"events":[...],"next":"CURSOR","more":bool}. On the
- * calling thread's reader.
+ * page->text gets {"events":[...],"withheld":[...],"next":"CURSOR",
+ * "more":bool,"store":"ID"} ("withheld" for a blinded device only), the
+ * stored events' text as it is, and the other members of *page what it
+ * says. On the calling thread's reader. CB_EIO, CB_EBUSY, CB_ENOMEM;
+ * page->text NULL then.
  */
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
-		  int64_t since, long limit, cJSON **reply, struct cb_err *err);
+		  int64_t since, long limit, struct srv_pull_page *page,
+		  struct cb_err *err);
 
 /*
  * The queries `dev` may see, of status `status` (NULL: any): *reply gets

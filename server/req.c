@@ -37,6 +37,12 @@ void srv_req_json(struct srv_req *r, unsigned status, cJSON *json)
 	set_resp(r, status, text, text ? strlen(text) : 0, "application/json");
 }
 
+void srv_req_json_text(struct srv_req *r, unsigned status, char *text,
+		       size_t len)
+{
+	set_resp(r, status, text, len, "application/json");
+}
+
 void srv_req_raw(struct srv_req *r, unsigned status, const char *ctype,
 		 const char *bytes, size_t len)
 {

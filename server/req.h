@@ -44,6 +44,10 @@ struct srv_req {
 /* Answer with `json` (consumed) and `status`. */
 void srv_req_json(struct srv_req *r, unsigned status, cJSON *json);
 
+/* Answer with JSON text `text` of `len` bytes (malloc'd; consumed). */
+void srv_req_json_text(struct srv_req *r, unsigned status, char *text,
+		       size_t len);
+
 /* Answer with raw bytes (copied) of content type `ctype`. */
 void srv_req_raw(struct srv_req *r, unsigned status, const char *ctype,
 		 const char *bytes, size_t len);

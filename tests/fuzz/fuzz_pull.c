@@ -41,7 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t b[11] = {0};
 	const struct fz_dev *d;
 	const cJSON *page, *all_events, *e, *want;
-	struct cb_err err;
 	cJSON *all = NULL, *reply = NULL;
 	int64_t since = 0, next;
 	long limit;
@@ -59,18 +58,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_check_store();
 		checked = 1;
 	}
-	cb_err_clear(&err);
-	FUZZ_ASSERT(srv_core_pull(&s->core, &d->dev, since, SRV_PULL_MAX, &all,
-				  &err) == 0);
-	fz_pull_parse(all);
+	all = fz_pull(&s->core, &d->dev, since, SRV_PULL_MAX);
 	all_events = cb_json_arr(all, "events");
 	FUZZ_ASSERT(all_events != NULL);
 	want = all_events->child;
 	/* page by page from the same cursor */
 	do {
-		FUZZ_ASSERT(srv_core_pull(&s->core, &d->dev, since, limit,
-					  &reply, &err) == 0);
-		fz_pull_parse(reply);
+		reply = fz_pull(&s->core, &d->dev, since, limit);
 		page = cb_json_arr(reply, "events");
 		FUZZ_ASSERT(page != NULL);
 		n = cJSON_GetArraySize(page);

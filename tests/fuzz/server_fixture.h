@@ -82,10 +82,12 @@ int fz_push_and_check(const cJSON *events, const struct fz_dev *caller);
 void fz_check_store(void);
 
 /*
- * A pull's reply carries each event's stored text as it is (cJSON raw
- * items); parse them in place into trees, as a device reads them, and
- * fail the property when one is not JSON.
+ * srv_core_pull of `dev` on `core`, its answer parsed as a device reads
+ * it: the property fails when the pull fails, when the text is not JSON,
+ * or when what the page says (events, more, next) is not what the text
+ * says. The caller frees the tree.
  */
-void fz_pull_parse(cJSON *reply);
+cJSON *fz_pull(struct srv_core *core, const struct srv_device *dev,
+	       int64_t since, long limit);
 
 #endif
