@@ -119,7 +119,7 @@ study=${CASEBOOK_BENCH_STUDY:-$top/build/bench-data/study-$SUBJECTS}
 if [ ! -f "$study/casebookd.db" ]; then
 	echo "-- making a $SUBJECTS-subject study with scripts/gen-study (once; kept in $study)"
 	rm -rf "$study"
-	mkdir -p "$top/build/tmp"
+	mkdir -p "$top/build/tmp" "$(dirname "$study")"
 	TMPDIR="$top/build/tmp" "$top/scripts/gen-study" --subjects "$SUBJECTS" \
 		--data "$study" --randomize --seed 1 --no-progress | tail -3
 fi
