@@ -6,6 +6,10 @@
 #   make bench           benchmarks (timings are reported, never asserted);
 #                        BENCH_SECONDS: bench_server's 200 devices run
 #                        (default 20, issue 11's figure is 60)
+#   make bench-pg        tests/bench/b_pg.sh alone (make bench runs it too):
+#                        SQLite and PostgreSQL side by side, and 1, 2 and 3
+#                        casebookd on one PostgreSQL; its sizes are in its
+#                        header (CASEBOOK_BENCH_PG_*)
 #   make trial|torture   seeded crash trials: 100 (CI), 2,000
 #   make inject          every N of the failure-injection loops
 #   make SANITIZE=address,undefined test
@@ -77,7 +81,7 @@ HOOK_SRC   := client/cmd_init.c client/cmd_status.c client/entry.c \
 HOOK_OBJ   := $(HOOK_SRC:%.c=$(BUILD)/hooks/%.o)
 HOOK_BIN   := $(BUILD)/hooks/casebook
 
-.PHONY: all deps test unit demo bench fmt clean fuzz fuzz-ci fuzz-build \
+.PHONY: all deps test unit demo bench bench-pg fmt clean fuzz fuzz-ci fuzz-build \
 	man install
 all: deps-check $(BIN)/casebook $(BIN)/casebookd $(GEN_STUDY)
 
@@ -224,6 +228,11 @@ bench: deps
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_BENCH=$(abspath $(BUILD)/bench) \
 	  CASEBOOK_BENCH_SECONDS=$(BENCH_SECONDS) \
 	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) tests/bench/run.sh
+
+bench-pg: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/bench_server
+	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_BENCH=$(abspath $(BUILD)/bench) \
+	  CASEBOOK_BENCH_SECONDS=$(BENCH_SECONDS) sh tests/bench/b_pg.sh
 
 # ---- static analysis and leak checks (CI runs both) ---------------------
 #

@@ -36,7 +36,7 @@ trap '"$top/tests/tools/pgtest.sh" stop "$pgdir" 2>/dev/null; rm -rf "$out"' EXI
 # laptop, or look into SQLite's files).
 # Under sanitizers (CASEBOOK_PG_LEAN=1: make SANITIZE=... test) fewer.
 PG_UNIT="test_srv_core"
-PG_E2E="t_arms t_backup t_casebookd t_derived t_edit_checks t_export t_migrate
+PG_E2E="t_arms t_backup t_bundle t_casebookd t_derived t_edit_checks t_export t_migrate
 t_query t_randomize t_randomize_many t_report t_roles t_schema t_server t_sync"
 [ "${CASEBOOK_PG_LEAN:-}" = 1 ] && PG_E2E="t_migrate t_schema t_server t_sync"
 

@@ -1,184 +1,191 @@
 #!/bin/sh
 # b_pg.sh - the central store on SQLite and on PostgreSQL side by side,
-# and several casebookd on one PostgreSQL (issue 15, docs/PERFORMANCE.md
-# "PostgreSQL"). Timings are printed, never asserted.
+# in one run on one machine, and several casebookd on one PostgreSQL
+# database (issue 15, docs/PERFORMANCE.md "PostgreSQL"). Timings are
+# printed, never asserted. Every figure comes from the real programs over
+# loopback: build/bench/bench_server's parts (its header says what each
+# measures), `casebookd migrate` and `casebookd report`.
 #
-#   ingest      one laptop's backlog of CASEBOOK_BENCH_INGEST form saves
-#               (default 10000) pushed by `casebook sync`: events/s
-#   200 devices 200 registered laptops (10 sites), 5 new events each,
-#               syncing 10 at a time: each sync's wall time, p50 and p99
-#   processes   6 laptops x 3000 events syncing at once, spread over 1, 2
-#               and 3 `casebookd serve` on one PostgreSQL: events/s
+#   ingest       one device pushing CASEBOOK_BENCH_PG_PUSH events in
+#                batches of 500, each sent when the previous answer came
+#                (bench_server part "ingest"), on a new store: events/s
+#   200 devices  bench_server part "devices" on a new store for
+#                CASEBOOK_BENCH_SECONDS: events/s acknowledged, push
+#                latency p50 and p99
+#   safety       `casebookd report safety --format text` on the same
+#                generated study (scripts/gen-study --randomize --seed 1,
+#                CASEBOOK_BENCH_PG_SUBJECTS subjects, kept in
+#                build/bench-data/study-N as tests/bench/b_export.sh keeps
+#                it), copied into PostgreSQL by `casebookd migrate`: wall
+#                and CPU time of the casebookd process, medians of
+#                CASEBOOK_BENCH_RUNS (on PostgreSQL the database server's
+#                own CPU is not in that figure; the wall time compares)
+#   processes    CASEBOOK_BENCH_PG_STREAMS devices each pushing
+#                CASEBOOK_BENCH_PG_PUSH events at once, device k through
+#                process k mod P of P = 1, 2, 3 `casebookd serve` on one
+#                new PostgreSQL database each time: events/s
 #
-# The load average is printed with the figures: the machine may be
-# shared. PostgreSQL runs on a Unix socket with fsync on (durable
-# commits, as SQLite's synchronous=FULL); see tests/tools/pgtest.sh.
+# A table of them all comes last. PostgreSQL is a server of our own
+# (tests/tools/pgtest.sh: a temporary directory, a Unix socket, no TCP
+# port), with fsync on for these runs (durable commits, as SQLite's
+# synchronous=FULL); casebookd listens on 127.0.0.1 only. The load
+# average is printed with the figures: the machine may be shared.
 #
-#   CASEBOOK_BIN, CASEBOOK_HOOKS  the programs (make bench sets them)
+#   CASEBOOK_BIN, CASEBOOK_BENCH  the programs (make bench, make bench-pg)
+#   CASEBOOK_BENCH_PG_PUSH        events per pushing device (default 10000)
+#   CASEBOOK_BENCH_SECONDS        the 200 devices' run (default 20)
+#   CASEBOOK_BENCH_PG_SUBJECTS    the safety report's study (default 10000)
+#   CASEBOOK_BENCH_PG_STREAMS     devices pushing at once (default 6)
+#   CASEBOOK_BENCH_RUNS           safety report runs (default 3)
+#   CASEBOOK_BENCH_THREADS        casebookd serve --threads (default 4)
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 : "${CASEBOOK_BIN:=$top/bin}"
-: "${CASEBOOK_HOOKS:=$top/build/hooks/casebook}"
-CB="$CASEBOOK_BIN/casebook"
+: "${CASEBOOK_BENCH:=$top/build/bench}"
+export CASEBOOK_BIN
 CBD="$CASEBOOK_BIN/casebookd"
-N=${CASEBOOK_BENCH_INGEST:-10000}
-export CASEBOOK_PASSPHRASE=bench-pass CASEBOOK_KDF_FAST=1 CASEBOOK_TEST_HOOKS=1
-unset CASEBOOK_HOME CASEBOOK_USER
+BS="$CASEBOOK_BENCH/bench_server"
+PUSH=${CASEBOOK_BENCH_PG_PUSH:-10000}
+SECS=${CASEBOOK_BENCH_SECONDS:-20}
+SUBJECTS=${CASEBOOK_BENCH_PG_SUBJECTS:-10000}
+STREAMS=${CASEBOOK_BENCH_PG_STREAMS:-6}
+RUNS=${CASEBOOK_BENCH_RUNS:-3}
+for f in "$CBD" "$BS"; do
+	[ -x "$f" ] || { echo "b_pg: $f is missing (make bench-pg builds it)"; exit 1; }
+done
+cd "$top" || exit 1 # bench_server runs from the top of the tree
+
 T=$(mktemp -d "${TMPDIR:-/tmp}/cbbench.XXXXXX")
-chmod 711 "$T"
-: >"$T/pids"
-stop_servers() {
-	while read -r p; do kill "$p" 2>/dev/null; done <"$T/pids"
-	: >"$T/pids"
-	sleep 0.5
-}
+chmod 711 "$T" # the PostgreSQL server's unprivileged user reaches $T/pg
 cleanup() {
-	stop_servers
 	"$top/tests/tools/pgtest.sh" stop "$T/pg" >/dev/null 2>&1
 	rm -rf "$T"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 pg=$("$top/tests/tools/pgtest.sh" start "$T/pg") || { echo "b_pg: no PostgreSQL"; exit 0; }
 PGH=${pg% *}
 PGU=${pg#* }
 # Durable commits for the figures (the tests run with fsync off).
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
 psql -X -q -h "$PGH" -U "$PGU" -d postgres -c "ALTER SYSTEM SET fsync = on" \
 	-c "ALTER SYSTEM SET full_page_writes = on" -c "SELECT pg_reload_conf()" >/dev/null
 
-cat >"$T/mini.json" <<'EOF'
-{"format":"casebook-protocol/1","id":"BENCH","version":"1",
- "title":"Bench",
- "forms":[{"code":"VS","label":"Vital signs",
-   "writers":["coordinator","investigator"],
-   "items":[{"code":"VSDAT","label":"Date","type":"date"},
-            {"code":"NOTE","label":"Note","type":"text","max_length":200}]}],
- "visits":[{"code":"BL","label":"Baseline","day":0,"window":[0,0],
-   "forms":["VS"]}],
- "day0":"BL.VS.VSDAT"}
-EOF
-
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-now() { date +%s.%N; }
-# calc EXPR: floating-point arithmetic (awk).
-calc() { awk "BEGIN { print $1 }"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# newdb NAME: a new empty database; prints its URL
+newdb() {
+	createdb -h "$PGH" -U "$PGU" "$1" || exit 1
+	echo "postgresql://$PGU@/$1?host=$PGH"
+}
+# bench NAME [VAR=VALUE...]: bench_server with those settings, its
+# output shown and kept in $T/NAME.out
+bench() {
+	_n=$1
+	shift
+	env "$@" "$BS" >"$T/$_n.out" 2>&1
+	_rc=$?
+	grep -v "^bench_server: load average at the end" "$T/$_n.out" | grep -v "^bench_server: Linux"
+	[ $_rc -eq 0 ] || echo "b_pg: bench_server ($_n) exited $_rc"
+}
+# fig NAME LABEL: the number after LABEL in $T/NAME.out
+fig() {
+	sed -n "s|^  $2  *\([0-9.]*\).*|\1|p" "$T/$1.out" | head -1
+}
 
-# store NAME BACKEND: a new store's --data/--store argument pair.
-store() {
-	if [ "$2" = pg ]; then
-		createdb -h "$PGH" -U "$PGU" "$1"
-		echo "--store postgresql://$PGU@/$1?host=$PGH"
+rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo "?")
+echo "b_pg: commit $rev; $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average $(load)"
+echo "b_pg: $PUSH events per pushing device, the 200 devices for $SECS s, a $SUBJECTS-subject study"
+
+# ---- ingest and 200 devices, each backend ------------------------------------
+
+for b in sqlite pg; do
+	if [ $b = pg ]; then
+		S1=$(newdb ingest)
+		S2=$(newdb devices)
 	else
-		echo "--data $T/$1"
+		S1="" S2=""
 	fi
-}
-
-# serve WHERE: casebookd serve on a new port; prints the URL.
-serve() {
-	_p=$(free_port)
-	# shellcheck disable=SC2086
-	"$CBD" serve $1 --listen "127.0.0.1:$_p" --threads 4 --rate 100000 \
-		>/dev/null 2>>"$T/server.log" &
-	echo $! >>"$T/pids"
-	until curl -sf "http://127.0.0.1:$_p/v1/health" >/dev/null 2>&1; do sleep 0.05; done
-	echo "http://127.0.0.1:$_p"
-}
-
-# laptop HOME URL WHERE SITE: a registered coordinator's laptop.
-laptop() {
-	# shellcheck disable=SC2086
-	"$CBD" user add $3 "u$1" --full-name "Bench $1" --role coordinator \
-		--site "$4" >/dev/null 2>&1
-	# shellcheck disable=SC2086
-	_t=$("$CBD" token create $3 --user "u$1" 2>/dev/null)
-	"$CB" --home "$T/h/$1" init --server "$2" --token "$_t" --user "u$1" >/dev/null 2>&1 ||
-		echo "b_pg: register $1 failed" >&2
-}
-
-# percentile FILE P: the P-th percentile of the numbers in FILE.
-percentile() {
-	sort -n "$1" | awk -v p="$2" '{ v[NR] = $1 } END {
-		i = int((p / 100) * NR + 0.999999); if (i < 1) i = 1; if (i > NR) i = NR
-		printf "%.0f", v[i] * 1000 }'
-}
-
-echo "load average before: $(load)"
-for backend in sqlite pg; do
-	W=$(store "ingest_$backend" "$backend")
-	# shellcheck disable=SC2086
-	"$CBD" init $W --protocol "$T/mini.json" >/dev/null
-	# shellcheck disable=SC2086
-	"$CBD" site add $W KR01 --name Seoul >/dev/null
-	URL=$(serve "$W")
-	laptop "in_$backend" "$URL" "$W" KR01
-	"$CASEBOOK_HOOKS" --home "$T/h/in_$backend" store test-events KR01-01001 "$N" ingest >/dev/null
-	t0=$(now)
-	"$CB" --home "$T/h/in_$backend" sync >/dev/null 2>&1 || echo "b_pg: ingest sync failed" >&2
-	t1=$(now)
-	printf '%-6s ingest: %d events in %.2f s: %.0f events/s (load %s)\n' "$backend" "$N" \
-		"$(calc "$t1 - $t0")" "$(calc "$N / ($t1 - $t0)")" "$(load)"
-
-	# 200 laptops, 10 sites.
-	for s in 0 1 2 3 4 5 6 7 8 9; do
-		# shellcheck disable=SC2086
-		"$CBD" site add $W "S0$s" --name "Site $s" >/dev/null
-	done
-	i=0
-	while [ $i -lt 200 ]; do
-		site="S0$((i % 10))"
-		laptop "d$i.$backend" "$URL" "$W" "$site"
-		idx=$((i / 10 + 1))
-		subj=$(printf '%s-%02d001' "$site" "$idx")
-		"$CASEBOOK_HOOKS" --home "$T/h/d$i.$backend" store test-events "$subj" 5 dev >/dev/null
-		i=$((i + 1))
-	done
-	: >"$T/lat.$backend"
-	t0=$(now)
-	i=0
-	while [ $i -lt 200 ]; do echo $i; i=$((i + 1)); done |
-		xargs -P 10 -I{} sh -c 'a=$(date +%s.%N); "$0" --home "$1/h/d{}.$2" sync >/dev/null 2>&1 || echo fail >&2; b=$(date +%s.%N); awk "BEGIN { print $b - $a }" >>"$1/lat.$2"' \
-			"$CB" "$T" "$backend"
-	t1=$(now)
-	printf '%-6s 200 devices, 10 at a time: sync p50 %s ms, p99 %s ms, all in %.1f s (load %s)\n' \
-		"$backend" "$(percentile "$T/lat.$backend" 50)" "$(percentile "$T/lat.$backend" 99)" \
-		"$(calc "$t1 - $t0")" "$(load)"
-	stop_servers
+	echo "-- $b: ingest"
+	bench "ingest.$b" CASEBOOK_BENCH_PARTS=ingest CASEBOOK_BENCH_PUSH="$PUSH" \
+		CASEBOOK_BENCH_STORE="$S1"
+	echo "-- $b: 200 devices"
+	bench "devices.$b" CASEBOOK_BENCH_PARTS=devices CASEBOOK_BENCH_SECONDS="$SECS" \
+		CASEBOOK_BENCH_STORE="$S2"
 done
 
-# Several casebookd on one PostgreSQL.
-for procs in 1 2 3; do
-	W=$(store "procs_$procs" pg)
-	# shellcheck disable=SC2086
-	"$CBD" init $W --protocol "$T/mini.json" >/dev/null
-	URLS=""
-	k=0
-	while [ $k -lt "$procs" ]; do
-		URLS="$URLS $(serve "$W")"
-		k=$((k + 1))
-	done
-	i=0
-	for s in A B C D E F; do
-		# shellcheck disable=SC2086
-		"$CBD" site add $W "P$s" --name "Site $s" >/dev/null
-		# shellcheck disable=SC2086
-		set -- $URLS
-		shift $((i % procs))
-		laptop "p$procs$s" "$1" "$W" "P$s"
-		"$CASEBOOK_HOOKS" --home "$T/h/p$procs$s" store test-events "P$s-01001" 3000 multi >/dev/null
-		i=$((i + 1))
-	done
-	t0=$(now)
-	for s in A B C D E F; do
-		"$CB" --home "$T/h/p$procs$s" sync >/dev/null 2>&1 &
-	done
-	wait
-	t1=$(now)
-	printf 'pg     %d casebookd, 6 laptops x 3000 events at once: %.2f s, %.0f events/s (load %s)\n' \
-		"$procs" "$(calc "$t1 - $t0")" "$(calc "18000 / ($t1 - $t0)")" "$(load)"
-	stop_servers
+# ---- the safety report on one study, each backend ------------------------------
+
+study=${CASEBOOK_BENCH_STUDY:-$top/build/bench-data/study-$SUBJECTS}
+if [ ! -f "$study/casebookd.db" ]; then
+	echo "-- making a $SUBJECTS-subject study with scripts/gen-study (once; kept in $study)"
+	rm -rf "$study"
+	mkdir -p "$top/build/tmp" "$(dirname "$study")"
+	TMPDIR="$top/build/tmp" "$top/scripts/gen-study" --subjects "$SUBJECTS" \
+		--data "$study" --randomize --seed 1 --no-progress | tail -3
+fi
+SAFE=$(newdb safety)
+echo "-- the study copied into PostgreSQL (casebookd migrate, verified by dumps)"
+t0=$(date +%s.%N)
+"$CBD" migrate --from "$study" --to "$SAFE" >"$T/migrate.out" 2>&1 ||
+	{ echo "b_pg: migrate failed: $(tail -3 "$T/migrate.out")"; }
+t1=$(date +%s.%N)
+MIGRATE=$(awk "BEGIN { printf \"%.1f\", $t1 - $t0 }")
+echo "  migrate: $MIGRATE s; $("$CBD" status --store "$SAFE" 2>/dev/null | grep -E '^ *events' | head -1 | tr -s ' ')"
+
+# report NAME WHERE-OPT WHERE: median wall and CPU time of RUNS reports
+report() {
+	python3 - "$RUNS" "$T/report.txt" "$CBD" report safety "$2" "$3" \
+		--format text --out "$T/report.txt" <<'EOF' | tee "$T/safety.$1.out"
+import os, subprocess, sys, time
+runs, out, cmd = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+walls, cpus = [], []
+for r in range(runs):
+    if os.path.exists(out):
+        os.unlink(out)
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    walls.append(time.monotonic() - t0)
+    cpus.append(ru.ru_utime + ru.ru_stime)
+    if status:
+        print("  report safety: failed (status %d): %s" % (status, p.stderr.read().decode()[:300]))
+        sys.exit(1)
+walls.sort()
+cpus.sort()
+print("  report safety --format text  wall %.2f s  cpu %.2f s  (median of %d; %.0f KB)"
+      % (walls[len(walls) // 2], cpus[len(cpus) // 2], runs, os.path.getsize(out) / 1e3))
+EOF
+}
+echo "-- sqlite: the safety report"
+report sqlite --data "$study"
+echo "-- pg: the safety report"
+report pg --store "$SAFE"
+
+# ---- 1, 2 and 3 casebookd on one PostgreSQL ---------------------------------
+
+for p in 1 2 3; do
+	echo "-- pg: $STREAMS devices through $p casebookd"
+	bench "procs.$p" CASEBOOK_BENCH_PARTS=ingest CASEBOOK_BENCH_PUSH="$PUSH" \
+		CASEBOOK_BENCH_STREAMS="$STREAMS" CASEBOOK_BENCH_PROCS="$p" \
+		CASEBOOK_BENCH_STORE="$(newdb "procs$p")"
 done
-echo "load average after: $(load)"
+
+# ---- the table -------------------------------------------------------------------
+
+wall() { sed -n 's/.*wall \([0-9.]*\) s.*/\1/p' "$T/safety.$1.out"; }
+cpu() { sed -n 's/.*cpu \([0-9.]*\) s.*/\1/p' "$T/safety.$1.out"; }
+EV="events/s pushed, all streams"
+echo
+echo "b_pg: commit $rev, load average at the end $(load)"
+echo "| | SQLite | PostgreSQL |"
+echo "|---|---|---|"
+echo "| ingest, 1 device, batches of 500 (events/s) | $(fig ingest.sqlite "$EV") | $(fig ingest.pg "$EV") |"
+echo "| 200 devices: events/s acknowledged | $(fig devices.sqlite "events/s pushed") | $(fig devices.pg "events/s pushed") |"
+echo "| 200 devices: push latency p50 (ms) | $(fig devices.sqlite "push latency p50") | $(fig devices.pg "push latency p50") |"
+echo "| 200 devices: push latency p99 (ms) | $(fig devices.sqlite "push latency p99") | $(fig devices.pg "push latency p99") |"
+echo "| safety report, $SUBJECTS subjects: wall (s) | $(wall sqlite) | $(wall pg) |"
+echo "| safety report: casebookd CPU (s) | $(cpu sqlite) | $(cpu pg) |"
+echo
+echo "| casebookd processes on one PostgreSQL | 1 | 2 | 3 |"
+echo "|---|---|---|---|"
+echo "| $STREAMS devices pushing at once (events/s) | $(fig procs.1 "$EV") | $(fig procs.2 "$EV") | $(fig procs.3 "$EV") |"

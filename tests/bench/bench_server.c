@@ -55,23 +55,46 @@
  * no more, again and again. A failed push is sent again at the next
  * turn. Reported: events/s acknowledged, push latency p50/p99, pull
  * figures, errors, the server's peak memory and cores busy; at the end
- * one device per site pulls everything from the start and every
- * acknowledged event must be there and nothing else (the bench fails if
- * one is missing: that is loss, not a timing).
+ * each device sends once more what it holds unacknowledged (a push whose
+ * answer was lost may be stored), then one device per site pulls
+ * everything from the start and every acknowledged event must be there
+ * and nothing else (the bench fails if one is missing: that is loss, not
+ * a timing).
+ *
+ * Part "ingest": one site's CASEBOOK_BENCH_STREAMS devices (default 1)
+ * on a new store, each registered with its own key, each pushing
+ * CASEBOOK_BENCH_PUSH events (made, checked and signed beforehand, as in
+ * part "scale") in batches of 500, each sent when the previous answer
+ * came, all streams at once; stream k goes to the (k mod P)-th of
+ * CASEBOOK_BENCH_PROCS `casebookd serve` processes (default 1; more than
+ * one needs CASEBOOK_BENCH_STORE, a data directory takes one).
+ * Reported: events/s over all streams (every event over the time from
+ * the first push to the last answer), the slowest and fastest stream,
+ * the servers' cores busy and CPU per event.
+ *
+ * With CASEBOOK_BENCH_STORE=URL (a libpq URI of an empty PostgreSQL
+ * database its owner made), parts "ingest" and "devices" keep their new
+ * store there (`casebookd init --store URL`) instead of in a data
+ * directory; one part per run then, as a store is made once
+ * (tests/bench/b_pg.sh gives each run a new database).
  *
  * The laptops' keys are wrapped with the test-only fast Argon2id
  * (CASEBOOK_KDF_FAST=1): a real laptop adds its unlock (bench_kdf) to
  * each sync.
  *
  *   CASEBOOK_BIN            casebook and casebookd (default bin)
- *   CASEBOOK_BENCH_PARTS    any of "scale", "laptops", "devices"
- *                           (default: all three)
+ *   CASEBOOK_BENCH_PARTS    any of "scale", "laptops", "devices",
+ *                           "ingest" (default: the first three)
  *   CASEBOOK_BENCH_SIZES    subjects per store (default 16 165 1650 16500)
  *   CASEBOOK_BENCH_RUNS     rounds (default 3; rebuilds of 10,000 and
  *                           more subjects run once)
  *   CASEBOOK_BENCH_PUSH     events pushed per measurement (default 10000)
  *   CASEBOOK_BENCH_SECONDS  part devices' length (default 20)
  *   CASEBOOK_BENCH_THREADS  casebookd serve --threads (default 4)
+ *   CASEBOOK_BENCH_STORE    parts ingest and devices: a PostgreSQL
+ *                           database's URL instead of a data directory
+ *   CASEBOOK_BENCH_STREAMS  part ingest's pushing devices (default 1)
+ *   CASEBOOK_BENCH_PROCS    part ingest's casebookd serve (default 1)
  *   CASEBOOK_BENCH_CACHE    where generated stores are kept
  *   TMPDIR                  where the copies go (default /tmp)
  *
@@ -132,7 +155,23 @@ static char cbd[4096], cb[4096]; /* the programs */
 static char cache[4096];
 static struct cb_protocol *proto;
 static char serve_threads[8] = "4"; /* casebookd serve --threads */
-static pid_t live_server;	    /* the one running, stopped by cleanup */
+/* The servers running, stopped by cleanup. */
+#define LIVE_MAX 8
+static pid_t live[LIVE_MAX];
+/* CASEBOOK_BENCH_STORE: where parts ingest and devices keep their store */
+static const char *store_url;
+
+/* The arguments naming a part's new store `dir`: --data DIR, or with
+ * CASEBOOK_BENCH_STORE --store URL. */
+static const char *where_opt(void)
+{
+	return store_url ? "--store" : "--data";
+}
+
+static const char *where_arg(const char *dir)
+{
+	return store_url ? store_url : dir;
+}
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -374,12 +413,15 @@ static void rm_rf(const char *path)
 
 static void cleanup(void)
 {
+	int i;
+
 	/* a server left running would hold make's output open */
-	if (live_server > 0) {
-		kill(live_server, SIGTERM);
-		waitpid(live_server, NULL, 0);
-		live_server = 0;
-	}
+	for (i = 0; i < LIVE_MAX; i++)
+		if (live[i] > 0) {
+			kill(live[i], SIGTERM);
+			waitpid(live[i], NULL, 0);
+			live[i] = 0;
+		}
 	if (tmp[0]) {
 		rm_rf(tmp);
 		tmp[0] = '\0';
@@ -581,16 +623,19 @@ static void server_start(struct server *s, const char *data, const char *listen)
 	s->pid = fork();
 	if (s->pid < 0)
 		die("fork: %s", strerror(errno));
-	if (s->pid > 0)
-		live_server = s->pid;
+	for (i = 0; s->pid > 0 && i < LIVE_MAX; i++)
+		if (!live[i]) {
+			live[i] = s->pid;
+			break;
+		}
 	if (s->pid == 0) {
 		int e = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
 		if (e < 0 || dup2(e, 2) < 0)
 			_exit(127);
-		execl(cbd, cbd, "serve", "--data", data, "--listen", addr,
-		      "--rate", "100000", "--max-per-ip", "512", "--threads",
-		      serve_threads, (char *)NULL);
+		execl(cbd, cbd, "serve", where_opt(), where_arg(data),
+		      "--listen", addr, "--rate", "100000", "--max-per-ip",
+		      "512", "--threads", serve_threads, (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 60000; i++) {
@@ -609,12 +654,15 @@ static void server_start(struct server *s, const char *data, const char *listen)
 
 static void server_stop(struct server *s)
 {
+	int i;
+
 	if (s->pid > 0) {
 		kill(s->pid, SIGTERM);
 		reap(s->pid, NULL);
 	}
-	if (live_server == s->pid)
-		live_server = 0;
+	for (i = 0; s->pid > 0 && i < LIVE_MAX; i++)
+		if (live[i] == s->pid)
+			live[i] = 0;
 	s->pid = 0;
 }
 
@@ -1894,7 +1942,7 @@ static void part_devices(long seconds)
 	double *lat, *plat, t0, t1, cpu0, cpu1, setup0, load0;
 	size_t nlat = 0, nplat = 0, nacked = 0, npulled, i, missing = 0;
 	long pushes = 0, push_err = 0, pulls = 0, pull_err = 0, pulled = 0;
-	long dups = 0, unacked = 0;
+	long dups = 0, unacked = 0, resent_failed = 0;
 	struct rusage ru0, ru1;
 	struct server srv;
 	struct cb_buf all;
@@ -1907,15 +1955,17 @@ static void part_devices(long seconds)
 	setup0 = now_ms();
 	path_join(dir, sizeof(dir), tmp, "devices");
 	{
-		const char *init[] = {cbd,	    "init", "--data", dir,
-				      "--protocol", PROTO,  NULL};
+		const char *init[] = {
+		    cbd,	  "init", where_opt(), where_arg(dir),
+		    "--protocol", PROTO,  NULL};
 
 		must_run(init, NULL);
 	}
 	for (k = 1; k <= DEV_SITES; k++) {
 		char name[32];
-		const char *add[] = {cbd,  "site",   "add", "--data", dir,
-				     site, "--name", name,  NULL};
+		const char *add[] = {cbd,	  "site",	  "add",
+				     where_opt(), where_arg(dir), site,
+				     "--name",	  name,		  NULL};
 
 		snprintf(site, sizeof(site), "S%02d", k);
 		snprintf(name, sizeof(name), "Site %s", site);
@@ -1924,13 +1974,14 @@ static void part_devices(long seconds)
 	path_join(out, sizeof(out), tmp, "token.out");
 	server_start(&srv, dir, NULL);
 	for (k = 0; k < DEVICES; k++) {
-		const char *add[] = {
-		    cbd,      "user",	     "add",	    "--data",
-		    dir,      user,	     "--full-name", "Bench device",
-		    "--role", "coordinator", "--site",	    site,
-		    NULL};
-		const char *tok[] = {cbd, "token",  "create", "--data",
-				     dir, "--user", user,     NULL};
+		const char *add[] = {cbd,	    "user",	    "add",
+				     where_opt(),   where_arg(dir), user,
+				     "--full-name", "Bench device", "--role",
+				     "coordinator", "--site",	    site,
+				     NULL};
+		const char *tok[] = {
+		    cbd,      "token", "create", where_opt(), where_arg(dir),
+		    "--user", user,    NULL};
 
 		snprintf(user, sizeof(user), "sim%03d", k + 1);
 		snprintf(site, sizeof(site), "S%02d", k % DEV_SITES + 1);
@@ -1943,11 +1994,12 @@ static void part_devices(long seconds)
 		sd[k].subject = 1;
 		snprintf(sd[k].cursor, sizeof(sd[k].cursor), "0");
 	}
-	printf("bench_server: part devices: %d devices of %d sites "
-	       "registered in %.1f s; %ld s of pushes of %d events and "
-	       "pulls, %d-%d ms apart; casebookd serve --threads %s\n",
-	       DEVICES, DEV_SITES, (now_ms() - setup0) / 1e3, seconds,
-	       DEV_BATCH, 0, DEV_GAP_MS, serve_threads);
+	printf("bench_server: part devices: store %s; %d devices of %d "
+	       "sites registered in %.1f s; %ld s of pushes of %d events "
+	       "and pulls, %d-%d ms apart; casebookd serve --threads %s\n",
+	       store_url ? "postgresql" : "sqlite", DEVICES, DEV_SITES,
+	       (now_ms() - setup0) / 1e3, seconds, DEV_BATCH, 0, DEV_GAP_MS,
+	       serve_threads);
 	fflush(stdout);
 	load0 = loadavg();
 	getrusage(RUSAGE_SELF, &ru0);
@@ -1963,6 +2015,24 @@ static void part_devices(long seconds)
 	t1 = now_ms();
 	cpu1 = proc_cpu_ms(srv.pid);
 	getrusage(RUSAGE_SELF, &ru1);
+	/* A push whose answer was lost (a request the HTTP library sent
+	 * again on a new connection after the first was taken is a replay,
+	 * 401) may be stored: each device sends what it holds unacknowledged
+	 * once more, as a laptop's next sync does, before the count. Its
+	 * latency is not one of the run's. */
+	for (k = 0; k < DEVICES; k++)
+		if (sd[k].batch.n) {
+			size_t nl = sd[k].nlat;
+			long pe = sd[k].push_err, pu = sd[k].pushes;
+
+			sim_push(&sd[k]);
+			sd[k].nlat = nl;
+			sd[k].pushes = pu;
+			if (sd[k].push_err != pe) {
+				sd[k].push_err = pe;
+				resent_failed++;
+			}
+		}
 
 	/* every acknowledged event is on the server, and nothing else */
 	cb_buf_init(&all, (size_t)1 << 30);
@@ -2045,6 +2115,9 @@ static void part_devices(long seconds)
 		printf("  %-44s %10ld\n", "pull errors", pull_err);
 		printf("  %-44s %10ld\n", "events of failed pushes unsent",
 		       unacked);
+		printf("  %-44s %10ld\n",
+		       "devices whose push sent again at the end failed",
+		       resent_failed);
 		printf("  %-44s %10ld\n", "duplicates (a push sent again)",
 		       dups);
 		printf("  %-44s %10zu of %zu\n",
@@ -2089,6 +2162,128 @@ static void part_devices(long seconds)
 	free(plat);
 	free(sd);
 	free(th);
+	rm_rf(dir);
+}
+
+/* ---- part "ingest" ------------------------------------------------------- */
+
+#define INGEST_PROCS_MAX 4
+#define INGEST_STREAMS_MAX 32
+
+struct stream {
+	struct device d;
+	struct http h;
+	struct events l;
+	double rate;
+};
+
+static void *stream_run(void *arg)
+{
+	struct stream *st = arg;
+
+	st->rate = push_all(&st->h, &st->d, &st->l);
+	return NULL;
+}
+
+/*
+ * `streams` devices of site S01 on a new store, each pushing `npush`
+ * events in batches of BATCH, all at once; stream k through the
+ * (k mod procs)-th of `procs` casebookd serve.
+ */
+static void part_ingest(long npush, int streams, int procs)
+{
+	struct server srv[INGEST_PROCS_MAX];
+	pthread_t th[INGEST_STREAMS_MAX];
+	struct stream *st = calloc((size_t)streams, sizeof(*st));
+	char dir[4300], out[4300], token[256], user[32];
+	double t0, t1, cpu0 = 0, cpu1 = 0, load0, lo = 0, hi = 0;
+	size_t total = 0;
+	int k;
+
+	if (!st)
+		die("out of memory");
+	if (procs > 1 && !store_url)
+		die("ingest: %d processes need CASEBOOK_BENCH_STORE (a data "
+		    "directory is served by one)",
+		    procs);
+	path_join(dir, sizeof(dir), tmp, "ingest");
+	path_join(out, sizeof(out), tmp, "token.out");
+	{
+		const char *init[] = {
+		    cbd,	  "init", where_opt(), where_arg(dir),
+		    "--protocol", PROTO,  NULL};
+		const char *add[] = {cbd,	  "site",	  "add",
+				     where_opt(), where_arg(dir), "S01",
+				     "--name",	  "Site S01",	  NULL};
+
+		must_run(init, NULL);
+		must_run(add, NULL);
+	}
+	for (k = 0; k < procs; k++)
+		server_start(&srv[k], dir, NULL);
+	for (k = 0; k < streams; k++) {
+		const char *add[] = {cbd,	    "user",	    "add",
+				     where_opt(),   where_arg(dir), user,
+				     "--full-name", "Bench pusher", "--role",
+				     "coordinator", "--site",	    "S01",
+				     NULL};
+		const char *tok[] = {
+		    cbd,      "token", "create", where_opt(), where_arg(dir),
+		    "--user", user,    NULL};
+
+		snprintf(user, sizeof(user), "push%02d", k + 1);
+		must_run(add, NULL);
+		must_run(tok, out);
+		read_line(out, token, sizeof(token));
+		http_open(&st[k].h, srv[k % procs].url);
+		device_register(&st[k].h, &st[k].d, token, user);
+		make_events(&st[k].d, (size_t)npush, &st[k].l);
+		total += st[k].l.n;
+	}
+	printf("bench_server: part ingest: store %s; %d stream%s of %zu "
+	       "events each in batches of %d, through %d casebookd serve "
+	       "--threads %s\n",
+	       store_url ? "postgresql" : "sqlite", streams,
+	       streams > 1 ? "s" : "", st[0].l.n, BATCH, procs, serve_threads);
+	fflush(stdout);
+	load0 = loadavg();
+	for (k = 0; k < procs; k++)
+		cpu0 += proc_cpu_ms(srv[k].pid);
+	t0 = now_ms();
+	for (k = 0; k < streams; k++)
+		if (pthread_create(&th[k], NULL, stream_run, &st[k]))
+			die("pthread_create: %s", strerror(errno));
+	for (k = 0; k < streams; k++)
+		pthread_join(th[k], NULL);
+	t1 = now_ms();
+	for (k = 0; k < procs; k++)
+		cpu1 += proc_cpu_ms(srv[k].pid);
+	for (k = 0; k < streams; k++) {
+		if (!k || st[k].rate < lo)
+			lo = st[k].rate;
+		if (!k || st[k].rate > hi)
+			hi = st[k].rate;
+	}
+	printf("  %-44s %10.0f\n", "events/s pushed, all streams",
+	       (double)total / ((t1 - t0) / 1e3));
+	printf("  %-44s %10zu in %.2f s\n", "events pushed", total,
+	       (t1 - t0) / 1e3);
+	printf("  %-44s %10.0f .. %.0f\n", "events/s of one stream (min..max)",
+	       lo, hi);
+	printf("  %-44s %10.2f of %ld\n", "servers' cores busy",
+	       (cpu1 - cpu0) / (t1 - t0), sysconf(_SC_NPROCESSORS_ONLN));
+	printf("  %-44s %10.1f us\n", "servers' CPU per event",
+	       (cpu1 - cpu0) * 1e3 / (double)total);
+	printf("  %-44s %5.1f at the start, %.1f at the end\n", "load average",
+	       load0, loadavg());
+	for (k = 0; k < procs; k++)
+		server_stop(&srv[k]);
+	for (k = 0; k < streams; k++) {
+		http_close(&st[k].h);
+		events_free(&st[k].l);
+		cb_sign_keypair_release(&st[k].d.kp);
+	}
+	free(st);
 	rm_rf(dir);
 }
 
@@ -2160,6 +2355,14 @@ int main(void)
 	unsetenv("CASEBOOK_TEST_HOOKS");
 	snprintf(serve_threads, sizeof(serve_threads), "%ld",
 		 env_long("CASEBOOK_BENCH_THREADS", 4, 1, 64));
+	store_url = getenv("CASEBOOK_BENCH_STORE");
+	if (store_url && !*store_url)
+		store_url = NULL;
+	/* A store is made once: one part of those that can use it. */
+	if (store_url &&
+	    (!parts || (strcmp(parts, "ingest") && strcmp(parts, "devices"))))
+		die("CASEBOOK_BENCH_STORE: CASEBOOK_BENCH_PARTS must be "
+		    "\"ingest\" or \"devices\"");
 	machine();
 	fflush(stdout);
 
@@ -2169,6 +2372,12 @@ int main(void)
 		part_laptops(runs);
 	if (!parts || !*parts || strstr(parts, "devices"))
 		part_devices(seconds);
+	if (parts && strstr(parts, "ingest"))
+		part_ingest(npush,
+			    (int)env_long("CASEBOOK_BENCH_STREAMS", 1, 1,
+					  INGEST_STREAMS_MAX),
+			    (int)env_long("CASEBOOK_BENCH_PROCS", 1, 1,
+					  INGEST_PROCS_MAX));
 	printf("bench_server: load average at the end %.1f\n", loadavg());
 	cb_protocol_free(proto);
 	curl_global_cleanup();

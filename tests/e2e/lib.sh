@@ -38,16 +38,31 @@ if is_pg; then
 	CASEBOOK_PG_DBLIST="$T/pgdbs"
 	export CASEBOOK_PG_DBLIST CASEBOOK_PG_HOST CASEBOOK_PG_USER CASEBOOK_BIN
 fi
+# srv_db DIR: the name of the database that holds data directory DIR's
+# store in the PostgreSQL pass (tests/e2e/cbd_pg.sh names it so).
+srv_db() { echo "cb_$(printf %s "$1" | md5sum | cut -c1-24)"; }
 # srv_sql SQL [DIR]: run SQL on the central store of data directory DIR
 # (default $D), whichever backend holds it; rows as "a|b" lines.
 srv_sql() {
 	_dir=${2:-$D}
 	if is_pg; then
 		psql -X -q -At -v ON_ERROR_STOP=1 -h "$CASEBOOK_PG_HOST" \
-			-U "$CASEBOOK_PG_USER" \
-			-d "cb_$(printf %s "$_dir" | md5sum | cut -c1-24)" -c "$1"
+			-U "$CASEBOOK_PG_USER" -d "$(srv_db "$_dir")" -c "$1"
 	else
 		sqlite3 "$_dir/casebookd.db" "$1"
+	fi
+}
+# srv_copy DIR NEWDIR: a copy of data directory DIR's central store as
+# NEWDIR's, no server running on it: the directory copied, or in
+# PostgreSQL the database (CREATE DATABASE ... TEMPLATE, which copies
+# every table, the server key's among them).
+srv_copy() {
+	if is_pg; then
+		createdb -h "$CASEBOOK_PG_HOST" -U "$CASEBOOK_PG_USER" \
+			-T "$(srv_db "$1")" "$(srv_db "$2")" &&
+			srv_db "$2" >>"$CASEBOOK_PG_DBLIST"
+	else
+		cp -a "$1" "$2"
 	fi
 }
 _cleanup_hooks=""

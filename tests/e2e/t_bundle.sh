@@ -6,7 +6,8 @@
 # its store and the server's data directory are copied: the original syncs
 # by network, the twin by bundles, and both end in the same state (server
 # derived tables, the device's canonical dump and store digest, the
-# quarantine). Then: a tampered bundle or reply is refused with nothing
+# quarantine). On PostgreSQL (tests/run.sh's second pass) the server's
+# database is what is copied. Then: a tampered bundle or reply is refused with nothing
 # applied, a bundle imported twice gives duplicates and the same state, a
 # reply imported twice is harmless, a reply is refused by another device,
 # a revoked device's bundle and a stale bundle are refused.
@@ -94,13 +95,38 @@ TA=$(tok --site KR01 --role coordinator)
 TB=$(tok --site KR01 --role investigator)
 TC=$(tok --site KR01 --role coordinator)
 
-if [ "$(stat -c %a "$D/server.key" 2>/dev/null)" = 600 ]; then
-	pass "init makes a server key readable only by its owner"
+# The server key: a file of mode 0600 in the data directory; in
+# PostgreSQL a table that a role other than the store's owner cannot
+# read (a role made for the check, dropped at the end).
+if is_pg; then
+	OTHER="cb_other_$$"
+	psql -X -q -h "$CASEBOOK_PG_HOST" -U "$CASEBOOK_PG_USER" -d postgres \
+		-c "CREATE ROLE $OTHER LOGIN" >/dev/null 2>&1
+	drop_other() {
+		psql -X -q -h "$CASEBOOK_PG_HOST" -U "$CASEBOOK_PG_USER" \
+			-d postgres -c "DROP ROLE IF EXISTS $OTHER" >/dev/null 2>&1
+		return 0
+	}
+	at_exit drop_other
+	KEYHEX=$(srv_sql "SELECT secret FROM server_key")
+	if [ -n "$KEYHEX" ] && ! psql -X -q -At -h "$CASEBOOK_PG_HOST" \
+		-U "$OTHER" -d "$(srv_db "$D")" \
+		-c "SELECT secret FROM server_key" >"$T/other" 2>&1 &&
+		grep -q "permission denied" "$T/other"; then
+		pass "init makes a server key readable only by its owner"
+	else
+		fail "init makes a server key readable only by its owner" \
+			"$(head -c 300 "$T/other")"
+	fi
 else
-	fail "init makes a server key readable only by its owner" \
-		"$(ls -l "$D" 2>&1)"
+	if [ "$(stat -c %a "$D/server.key" 2>/dev/null)" = 600 ]; then
+		pass "init makes a server key readable only by its owner"
+	else
+		fail "init makes a server key readable only by its owner" \
+			"$(ls -l "$D" 2>&1)"
+	fi
+	KEYHEX=$(cat "$D/server.key" 2>/dev/null)
 fi
-KEYHEX=$(cat "$D/server.key" 2>/dev/null)
 
 start_server
 A="$T/a" B="$T/b" C="$T/c"
@@ -129,9 +155,10 @@ expect_rc "device A enters data offline" 0 "$CB" --home "$A" form set "$SA" SCR 
 	CONSDT=2026-01-06 BRTHYR=1960 SEX=F HEIGHT=162 WEIGHT=70 KNEE=R
 CASEBOOK_TEST_HOOKS=1 "$CBH" --home "$A" store test-events "$SA" 2 bogus >/dev/null 2>&1
 
-# The twin: the same laptop and the same server, copied.
+# The twin: the same laptop and the same server, copied (in PostgreSQL
+# the server's database, srv_copy).
 cp -a "$A" "$T/a2"
-cp -a "$D" "$T/data2"
+srv_copy "$D" "$T/data2"
 A2="$T/a2" D2="$T/data2"
 
 # ---- network sync (A) and bundle sync (A2) give the same result ----------
