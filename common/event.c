@@ -105,8 +105,6 @@ int cb_event_stamp(struct cb_event *ev, struct cb_hlc *clock,
 	uint64_t t;
 	int rc;
 
-	if (cb_id_random(id))
-		return cb_err_set(err, CB_EIO, "no randomness for an event id");
 	if (cb_clock_format_utc(cb_clock_now_ms(), wall))
 		return cb_err_set(err, CB_EINVAL,
 				  "the wall clock is outside years 1..9999");
@@ -114,6 +112,12 @@ int cb_event_stamp(struct cb_event *ev, struct cb_hlc *clock,
 	if (rc) {
 		*clock = saved;
 		return rc;
+	}
+	/* The id starts with the clock's milliseconds (id.h): a device's
+	 * ids ascend, and the stores' indexes of ids grow at one end. */
+	if (cb_id_timed(cb_hlc_ms(t) < 0 ? 0 : (uint64_t)cb_hlc_ms(t), id)) {
+		*clock = saved;
+		return cb_err_set(err, CB_EIO, "no randomness for an event id");
 	}
 	memcpy(ev->id, id, sizeof(ev->id));
 	cb_hlc_format(t, ev->hlc);

@@ -168,7 +168,8 @@ void cb_event_init(struct cb_event *ev);
 void cb_event_release(struct cb_event *ev);
 
 /*
- * Give a new event its identity and time: a fresh random id, the next
+ * Give a new event its identity and time: a fresh id (cb_id_timed, from
+ * the clock's milliseconds), the next
  * value of the device's hybrid logical clock `clock` (hlc.h; the caller
  * persists clock->last afterwards) and the wall-clock time from
  * cb_clock_now_ms(). CB_EIO when no randomness is available, CB_ETOOBIG

@@ -30,6 +30,18 @@ int cb_id_random(char out[CB_ID_HEX_LEN + 1])
 	return 0;
 }
 
+int cb_id_timed(uint64_t ms, char out[CB_ID_HEX_LEN + 1])
+{
+	unsigned char bytes[CB_ID_BYTES];
+	int i;
+
+	for (i = 0; i < 6; i++)
+		bytes[i] = (unsigned char)(ms >> (8 * (5 - i)));
+	cb_random_bytes(bytes + 6, sizeof(bytes) - 6);
+	cb_id_from_bytes(bytes, out);
+	return 0;
+}
+
 int cb_id_valid(const char *s)
 {
 	size_t i;

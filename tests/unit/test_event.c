@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "event.h"
 #include "hlc.h"
+#include "id.h"
 #include "json.h"
 
 #define ID_A "0123456789abcdef0123456789abcdef"
@@ -504,6 +505,11 @@ static void test_stamp(void)
 	cb_clock_set_source(NULL, NULL);
 	T_ASSERT(strcmp(a.id, b.id) != 0);
 	T_ASSERT(strcmp(a.id, ID_A) != 0);
+	/* ids begin with the clock's milliseconds, so b's (stamped later
+	 * by the clock, though the wall stepped back) sorts after a's */
+	T_ASSERT(!strncmp(a.id, "019ab697e800", 12));
+	T_ASSERT(strcmp(b.id, a.id) > 0);
+	T_EQ_INT(cb_id_valid(a.id), 1);
 	T_EQ_STR(a.wall, "2025-11-24T16:00:00.000Z");
 	T_EQ_STR(b.wall, "2025-11-24T15:59:59.000Z");
 	/* the clock still moves forward, and is what the state holds */
