@@ -354,6 +354,7 @@ int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
 		    const char *instance, struct cb_err *err)
 {
 	const char *site = store_site(e->st);
+	const struct cb_key *idkey = NULL;
 	struct cb_merge *m;
 	int rc;
 
@@ -366,7 +367,9 @@ int entry_new_event(struct entry *e, struct cb_event *ev, const char *kind,
 			return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
 	cb_event_init(ev);
-	rc = cb_event_stamp(ev, &e->hlc, err);
+	rc = store_id_key(e->st, &idkey, err);
+	if (!rc)
+		rc = cb_event_stamp(ev, &e->hlc, idkey, err);
 	if (!rc)
 		rc = cb_event_set_origin(ev, store_device_id(e->st), site,
 					 store_user(e->st), err);

@@ -874,6 +874,7 @@ void store_close(struct store *st)
 	cb_key_free(st->subject_key);
 	cb_key_free(st->row_key);
 	cb_key_free(st->query_key);
+	cb_key_free(st->id_key);
 	cb_sign_keypair_release(&st->dev);
 	if (st->protocol)
 		cb_wipe_free(st->protocol, st->protocol_len + 1);
@@ -916,6 +917,23 @@ int store_insert_slot(struct store *st, const char *name, const char *role,
 const char *store_device_id(const struct store *st)
 {
 	return st->device_id;
+}
+
+int store_id_key(struct store *st, const struct cb_key **out,
+		 struct cb_err *err)
+{
+	*out = NULL;
+	if (!st->key)
+		return cb_err_set(err, CB_EAUTH, "store: locked");
+	if (!st->id_key) {
+		int rc = cb_keyed_hash_key(st->key, "store.event.id.day",
+					   &st->id_key, err);
+
+		if (rc)
+			return rc;
+	}
+	*out = st->id_key;
+	return 0;
 }
 
 const char *store_site(const struct store *st)

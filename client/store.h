@@ -245,6 +245,16 @@ int store_device_index(const struct store *st);
 const unsigned char *store_device_pk(const struct store *st);
 
 /*
+ * The key that groups this device's event ids by day (cb_event_stamp in
+ * common/event.h), a keyed-hash subkey of the data key: secret, so an id
+ * in the plain column of the events table tells nothing of when it was
+ * made. Derived on first use; *out stays the store's. CB_EAUTH when the
+ * store is locked, CB_ENOMEM.
+ */
+int store_id_key(struct store *st, const struct cb_key **out,
+		 struct cb_err *err);
+
+/*
  * Sign `len` bytes with the device key (for request signing and bundles).
  */
 int store_sign(const struct store *st, const void *msg, size_t len,

@@ -90,6 +90,7 @@ struct store {
 	struct cb_key *subject_key; /* keyed-hash subkeys of `key`, derived */
 	struct cb_key *row_key;	    /* once at unlock */
 	struct cb_key *query_key;
+	struct cb_key *id_key; /* store_id_key's, derived on first use */
 	struct cb_sign_keypair dev;
 	char device_id[CB_ID_HEX_LEN + 1];
 	char site[STORE_SITE_MAX + 1];

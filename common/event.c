@@ -97,10 +97,28 @@ _Static_assert(CB_CLOCK_UTC_LEN == CB_EVENT_TIME_LEN, "time widths differ");
 _Static_assert(CB_ID_HEX_LEN == CB_EVENT_ID_HEX, "id widths differ");
 _Static_assert(CB_HLC_HEX == CB_EVENT_HLC_HEX, "clock widths differ");
 
+/* The group of an id made on the day of clock value t (event.h). */
+static int id_group(const struct cb_key *group_key, uint64_t t,
+		    unsigned char group[CB_ID_GROUP_BYTES], struct cb_err *err)
+{
+	unsigned char day[8], h[CB_KEYED_HASH_BYTES];
+	int64_t ms = cb_hlc_ms(t);
+	uint64_t d = ms < 0 ? 0 : (uint64_t)ms / 86400000u;
+	int i, rc;
+
+	for (i = 0; i < 8; i++)
+		day[i] = (unsigned char)(d >> (8 * (7 - i)));
+	rc = cb_keyed_hash_with(group_key, day, sizeof(day), h, err);
+	if (!rc)
+		memcpy(group, h, CB_ID_GROUP_BYTES);
+	return rc;
+}
+
 int cb_event_stamp(struct cb_event *ev, struct cb_hlc *clock,
-		   struct cb_err *err)
+		   const struct cb_key *group_key, struct cb_err *err)
 {
 	char id[CB_ID_HEX_LEN + 1], wall[CB_CLOCK_UTC_BUF];
+	unsigned char group[CB_ID_GROUP_BYTES];
 	struct cb_hlc saved = *clock;
 	uint64_t t;
 	int rc;
@@ -109,15 +127,13 @@ int cb_event_stamp(struct cb_event *ev, struct cb_hlc *clock,
 		return cb_err_set(err, CB_EINVAL,
 				  "the wall clock is outside years 1..9999");
 	rc = cb_hlc_now(clock, &t, err);
+	if (!rc && group_key)
+		rc = id_group(group_key, t, group, err);
+	if (!rc && (group_key ? cb_id_grouped(group, id) : cb_id_random(id)))
+		rc = cb_err_set(err, CB_EIO, "no randomness for an event id");
 	if (rc) {
 		*clock = saved;
 		return rc;
-	}
-	/* The id starts with the clock's milliseconds (id.h): a device's
-	 * ids ascend, and the stores' indexes of ids grow at one end. */
-	if (cb_id_timed(cb_hlc_ms(t) < 0 ? 0 : (uint64_t)cb_hlc_ms(t), id)) {
-		*clock = saved;
-		return cb_err_set(err, CB_EIO, "no randomness for an event id");
 	}
 	memcpy(ev->id, id, sizeof(ev->id));
 	cb_hlc_format(t, ev->hlc);

@@ -168,16 +168,26 @@ void cb_event_init(struct cb_event *ev);
 void cb_event_release(struct cb_event *ev);
 
 /*
- * Give a new event its identity and time: a fresh id (cb_id_timed, from
- * the clock's milliseconds), the next
- * value of the device's hybrid logical clock `clock` (hlc.h; the caller
- * persists clock->last afterwards) and the wall-clock time from
- * cb_clock_now_ms(). CB_EIO when no randomness is available, CB_ETOOBIG
- * when the clock is exhausted, CB_EINVAL when the wall clock is outside
- * years 1..9999; the event is unchanged on failure.
+ * Give a new event its identity and time: a fresh id, the next value of
+ * the device's hybrid logical clock `clock` (hlc.h; the caller persists
+ * clock->last afterwards) and the wall-clock time from cb_clock_now_ms().
+ *
+ * The id (id.h): with `group_key` NULL, 16 random bytes. With the
+ * device's group key (a secret of the device's store), its first
+ * CB_ID_GROUP_BYTES are the keyed hash of the UTC day of the event's
+ * clock, the other 12 random: a device's events of one day sort together,
+ * so the indexes of ids (the central store's, the laptop's) take them at
+ * one place, and a push dirties a few index pages rather than one per
+ * event whatever the store holds (docs/PERFORMANCE.md). Without the key
+ * the id tells nothing of when it was made, only which events one device
+ * made on one day (docs/SECURITY.md).
+ *
+ * CB_EIO when no randomness is available, CB_ETOOBIG when the clock is
+ * exhausted, CB_EINVAL when the wall clock is outside years 1..9999; the
+ * event is unchanged on failure.
  */
 int cb_event_stamp(struct cb_event *ev, struct cb_hlc *clock,
-		   struct cb_err *err);
+		   const struct cb_key *group_key, struct cb_err *err);
 
 /*
  * Setters for callers building an event. Each replaces the named fields

@@ -30,14 +30,14 @@ int cb_id_random(char out[CB_ID_HEX_LEN + 1])
 	return 0;
 }
 
-int cb_id_timed(uint64_t ms, char out[CB_ID_HEX_LEN + 1])
+int cb_id_grouped(const unsigned char group[CB_ID_GROUP_BYTES],
+		  char out[CB_ID_HEX_LEN + 1])
 {
 	unsigned char bytes[CB_ID_BYTES];
-	int i;
 
-	for (i = 0; i < 6; i++)
-		bytes[i] = (unsigned char)(ms >> (8 * (5 - i)));
-	cb_random_bytes(bytes + 6, sizeof(bytes) - 6);
+	memcpy(bytes, group, CB_ID_GROUP_BYTES);
+	cb_random_bytes(bytes + CB_ID_GROUP_BYTES,
+			sizeof(bytes) - CB_ID_GROUP_BYTES);
 	cb_id_from_bytes(bytes, out);
 	return 0;
 }

@@ -1,15 +1,16 @@
 /*
  * id.h - random identifiers for events, subjects, devices and everything
- * else Casebook stores: 16 random bytes from libsodium written as 32
- * lowercase hex characters (an event's: its time, then 10 random bytes). Random
- * ids need no coordination, so offline laptops can create them without ever
+ * else Casebook stores: 16 bytes from libsodium written as 32 lowercase
+ * hex characters, all random except an event's first 4, which group a
+ * device's events of one day under a key only the device holds
+ * (cb_id_grouped, cb_event_stamp in event.h). Random ids need no
+ * coordination, so offline laptops can create them without ever
  * colliding in practice.
  */
 #ifndef CB_ID_H
 #define CB_ID_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 /* Bytes of randomness in an id. */
 #define CB_ID_BYTES 16
@@ -24,18 +25,18 @@
  */
 int cb_id_random(char out[CB_ID_HEX_LEN + 1]);
 
+/* Bytes at the start of an id that name its group (cb_id_grouped). */
+#define CB_ID_GROUP_BYTES 4
+
 /*
- * Write a new id whose first 6 bytes are `ms` (a time in milliseconds,
- * its low 48 bits, most significant first) and whose other 10 are
- * random. Ids made later sort after those made earlier, so an index of
- * them (the central store's events by id, a laptop's) takes new ids at
- * one place instead of at a random page each: a push of 500 events
- * dirties a few index pages rather than 500, whatever the store holds
- * (docs/PERFORMANCE.md). 80 random bits keep ids made in the same
- * millisecond apart. The time is the event's own (its clock is in the
- * event anyway). Returns 0 (as cb_id_random).
+ * Write a new id whose first CB_ID_GROUP_BYTES bytes are `group` and
+ * whose other 12 are random (96 bits keep ids of one group apart). Ids of
+ * one group sort together, so an index of ids takes a group's new ids at
+ * one place instead of at a random page each (event.h says how events
+ * are grouped). Returns 0 (as cb_id_random).
  */
-int cb_id_timed(uint64_t ms, char out[CB_ID_HEX_LEN + 1]);
+int cb_id_grouped(const unsigned char group[CB_ID_GROUP_BYTES],
+		  char out[CB_ID_HEX_LEN + 1]);
 
 /*
  * Write `bytes` as an id's text, for ids derived rather than drawn (for

@@ -344,10 +344,12 @@ static const struct save saves[EVENTS_PER_SUBJECT - 1] = {
 /* Stamp, sign and store one event built in `ev` (released here). */
 static void put_event(struct store *st, struct cb_hlc *h, struct cb_event *ev)
 {
+	const struct cb_key *idkey = NULL;
 	struct cb_err err;
 	char *json = NULL;
 
-	if (cb_event_stamp(ev, h, &err) ||
+	if (store_id_key(st, &idkey, &err) ||
+	    cb_event_stamp(ev, h, idkey, &err) ||
 	    cb_event_set_origin(ev, store_device_id(st), store_site(st),
 				store_user(st), &err) ||
 	    cb_event_set_reason(ev, "", &err) ||

@@ -839,6 +839,7 @@ struct device {
 	long index;
 	struct cb_sign_keypair kp;
 	struct cb_hlc hlc;
+	struct cb_key *idkey; /* groups its event ids, as a laptop's store */
 };
 
 /* Register a new key with the one-time `token` for `user`. */
@@ -853,6 +854,7 @@ static void device_register(struct http *h, struct device *d, const char *token,
 
 	memset(d, 0, sizeof(*d));
 	if (cb_sign_keypair_new(&d->kp, &err) ||
+	    cb_key_random(CB_KEYED_HASH_KEY_BYTES, &d->idkey, &err) ||
 	    cb_hex_encode(d->kp.pk, CB_SIGN_PUBLIC_BYTES, pk, sizeof(pk), &err))
 		die("key: %s", err.msg);
 	snprintf(d->user, sizeof(d->user), "%s", user);
@@ -936,7 +938,8 @@ static void emit(struct device *d, struct cb_merge *m, struct cb_event *ev,
 	char *json = NULL;
 
 	cb_check_results_init(&res);
-	if (cb_event_stamp(ev, &d->hlc, &err) || cb_event_validate(ev, &err))
+	if (cb_event_stamp(ev, &d->hlc, d->idkey, &err) ||
+	    cb_event_validate(ev, &err))
 		die("event: %s", err.msg);
 	if (cb_record_check_event(proto, m, &w, ev, &res, &code, &err) ||
 	    res.count)
@@ -1185,6 +1188,7 @@ static void scale_round(struct size_figs *f, int round, long npush)
 	server_stop(&srv);
 	events_free(&l);
 	cb_sign_keypair_release(&d.kp);
+	cb_key_free(d.idkey);
 	rm_rf(dir);
 }
 

@@ -148,7 +148,7 @@ static struct ev_row *make_events(struct store *st, int n, size_t *bytes)
 			 "KR01-01%03d", s);
 		snprintf(inst, sizeof(inst), "%d", k);
 		cb_event_init(&ev);
-		rc = cb_event_stamp(&ev, &clock, &err);
+		rc = cb_event_stamp(&ev, &clock, NULL, &err);
 		if (!rc)
 			rc = cb_event_set_origin(&ev, store_device_id(st),
 						 store_site(st), store_user(st),

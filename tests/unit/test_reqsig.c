@@ -383,7 +383,7 @@ static int client_event(int argc, char **argv)
 	    cb_event_set_target(&ev, argv[5], argv[6], argv[7], argv[8],
 				argv[9], &err) ||
 	    cb_event_set_reason(&ev, "", &err) ||
-	    cb_event_stamp(&ev, &clock, &err))
+	    cb_event_stamp(&ev, &clock, NULL, &err))
 		goto fail;
 	for (i = 10; i < argc; i++) {
 		char *eq;
