@@ -49,8 +49,26 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_usage(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* Print a library error and return the exit code its code maps to. */
+/*
+ * Print a library error and return the exit code its code maps to; never
+ * EXIT_OK, even for an err whose code was not set.
+ */
 int cli_fail(const struct cb_err *err);
+
+#ifdef __clang_analyzer__
+/*
+ * The static analyzer reads one file at a time and cannot see cli.c: say
+ * here what these return, so that `return cli_error(...)` and `return
+ * cli_fail(&err)` read as the failures they are on every path.
+ */
+static inline int cli_nonzero_(int ex)
+{
+	return ex ? ex : EXIT_FAIL;
+}
+#define cli_error(...) (cli_error(__VA_ARGS__), EXIT_FAIL)
+#define cli_usage(...) (cli_usage(__VA_ARGS__), EXIT_USAGE)
+#define cli_fail(err) cli_nonzero_(cli_fail(err))
+#endif
 
 /*
  * `s` as it may be printed for people: `s` itself when it holds no

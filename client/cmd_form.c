@@ -468,9 +468,11 @@ static int hist_event(const struct cb_event *ev, void *ctx)
 	struct cb_merge_query q;
 	struct hist_row *r;
 	struct cb_err err;
+	/* Asked once: the row's members below depend on the same answer. */
+	int sign = !strcmp(ev->kind, CB_KIND_SIGN);
 
 	h->order = 0;
-	if (!strcmp(ev->kind, CB_KIND_SIGN)) {
+	if (sign) {
 		if (strcmp(ev->visit, v->visit->code) ||
 		    strcmp(ev->form, v->form->code) ||
 		    strcmp(ev->instance, v->inst))
@@ -503,7 +505,7 @@ static int hist_event(const struct cb_event *ev, void *ctx)
 	}
 	r = hist_add(h, ev, item, "", text);
 	if (r) {
-		if (!strcmp(ev->kind, CB_KIND_SIGN)) {
+		if (sign) {
 			if (!cJSON_AddStringToObject(r->json, "meaning",
 						     body ? body : ""))
 				h->nomem = 1;

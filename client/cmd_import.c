@@ -13,6 +13,7 @@
 #include "entry.h"
 #include "json.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -753,7 +754,11 @@ static int save_row(struct import *im, struct entry *e, struct row *r,
 	/* Keep the item columns of this row's form; leave the export's
 	 * derived ones out. */
 	for (i = 0; i < r->n; i++) {
-		int k = form_column(fo, r->items[i]);
+		int k;
+
+		/* a header column, or a member name of "values" */
+		assert(r->items[i]);
+		k = form_column(fo, r->items[i]);
 
 		if (k == COL_UNKNOWN) {
 			char msg[128];

@@ -583,7 +583,10 @@ static int slist_row(void *ctx, const char *text, size_t len, int pending)
 	return slist_add_text(ctx, text, len);
 }
 
-/* Derive `subject` in memory: its rows' texts into *r. */
+/*
+ * Derive `subject` in memory: its rows' texts into *r, which the caller
+ * releases (rows_release) whether this failed or not.
+ */
 static int derive_memory(struct store *st, const struct cb_protocol *p,
 			 const char *subject, struct rows *r,
 			 struct cb_err *err)
@@ -591,6 +594,9 @@ static int derive_memory(struct store *st, const struct cb_protocol *p,
 	struct derive_subject d;
 	int rc;
 
+	/* Empty before anything can fail: a failed load must not leave
+	 * the caller freeing what its stack happened to hold. */
+	memset(r, 0, sizeof(*r));
 	rc = derive_load(st, subject, &d, err);
 	if (rc)
 		return rc;

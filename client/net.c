@@ -235,14 +235,11 @@ void net_error_message(const struct net_reply *r, char *out, size_t cap)
 {
 	cJSON *root;
 	const cJSON *e = error_object(r, &root);
-	const cJSON *code =
-	    e ? cJSON_GetObjectItemCaseSensitive(e, "code") : NULL;
-	const cJSON *msg =
-	    e ? cJSON_GetObjectItemCaseSensitive(e, "message") : NULL;
+	const char *code = e ? cb_json_str(e, "code") : NULL;
+	const char *msg = e ? cb_json_str(e, "message") : NULL;
 
-	if (cJSON_IsString(msg) && cJSON_IsString(code))
-		snprintf(out, cap, "%s (%s, HTTP %ld)", msg->valuestring,
-			 code->valuestring, r->status);
+	if (msg && code)
+		snprintf(out, cap, "%s (%s, HTTP %ld)", msg, code, r->status);
 	else
 		snprintf(out, cap, "the server answered HTTP %ld", r->status);
 	cJSON_Delete(root);
@@ -252,9 +249,8 @@ void net_error_code(const struct net_reply *r, char *out, size_t cap)
 {
 	cJSON *root;
 	const cJSON *e = error_object(r, &root);
-	const cJSON *code =
-	    e ? cJSON_GetObjectItemCaseSensitive(e, "code") : NULL;
+	const char *code = e ? cb_json_str(e, "code") : NULL;
 
-	snprintf(out, cap, "%s", cJSON_IsString(code) ? code->valuestring : "");
+	snprintf(out, cap, "%s", code ? code : "");
 	cJSON_Delete(root);
 }

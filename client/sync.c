@@ -3,6 +3,7 @@
  */
 #include "sync.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,8 @@ int sync_request(struct net *n, const struct sync_opts *o, const char *method,
 	long wait = BACKOFF_FIRST_MS;
 	int attempt, rc = 0;
 
+	/* The first attempt is not a retry: without it there is no reply. */
+	assert(o->retries >= 0);
 	for (attempt = 0; attempt <= o->retries; attempt++) {
 		if (attempt) {
 			pause_ms(wait);

@@ -80,7 +80,7 @@
 #define SYNC_DERIVE_CACHE 64
 
 struct sync_opts {
-	int retries;  /* further attempts after a failed request */
+	int retries;  /* further attempts after a failed request, >= 0 */
 	int progress; /* print a progress line on stderr */
 };
 

@@ -3,6 +3,7 @@
  */
 #include "bundle.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -72,6 +73,8 @@ int cb_bundle_target_check(const char *path, const char *magic,
 	ssize_t n;
 	int fd;
 
+	/* The magic and its newline are read into head. */
+	assert(ml < sizeof(head));
 	if (strlen(path) > PATH_CAP)
 		return cb_err_set(err, CB_EINVAL, "path is too long");
 	if (lstat(path, &sb)) {

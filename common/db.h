@@ -67,6 +67,10 @@ void cb_db_close(struct cb_db *d);
  */
 int cb_db_fail(const struct cb_db *d, int rc, const char *what,
 	       struct cb_err *err);
+#ifdef __clang_analyzer__
+/* For the static analyzer, which cannot see db.c: never 0. */
+#define cb_db_fail(...) cb_err_nonzero_(cb_db_fail(__VA_ARGS__))
+#endif
 
 /*
  * SQLite reports a full disk or a read-only medium met while writing or
@@ -80,6 +84,12 @@ int cb_db_os_cause(sqlite3 *db, int rc);
 
 /* Statement `which`, prepared once, reset and unbound; NULL (err set). */
 sqlite3_stmt *cb_db_stmt(struct cb_db *d, size_t which, struct cb_err *err);
+#ifdef __clang_analyzer__
+/* For the static analyzer, which cannot see db.c: NULL means err is set,
+ * so `if (!s) return err->code;` is a failure. */
+#define cb_db_stmt(d, which, err)                                              \
+	((sqlite3_stmt *)cb_err_told_(cb_db_stmt((d), (which), (err)), (err)))
+#endif
 
 /* Run SQL text with no result rows (schema, PRAGMAs, BEGIN...). */
 int cb_db_exec(struct cb_db *d, const char *sql, const char *what,

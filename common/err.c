@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The analyzer's stand-ins for these (err.h) are not for this file. */
+#undef cb_err_set
+#undef cb_err_prefix
+
 void cb_err_clear(struct cb_err *err)
 {
 	if (!err)
@@ -51,6 +55,8 @@ int cb_err_prefix(struct cb_err *err, const char *fmt, ...)
 	va_end(ap);
 	n = snprintf(err->msg, sizeof(err->msg), "%s%s", pre, old);
 	mark_truncated(err->msg, sizeof(err->msg), n);
+	if (!err->code)
+		err->code = CB_EINVAL;
 	return err->code;
 }
 

@@ -50,10 +50,37 @@ int cb_err_set(struct cb_err *err, int code, const char *fmt, ...)
 
 /*
  * Prefix the existing message with context ("loading x: " + old message),
- * keeping the code. Returns the code.
+ * keeping the code. Returns the code, and never 0: an err that holds no
+ * code (a callee that failed without saying so) gets CB_EINVAL, so that
+ * `return cb_err_prefix(err, ...)` after a failure is a failure. A NULL
+ * err gives CB_EINVAL.
  */
 int cb_err_prefix(struct cb_err *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+#ifdef __clang_analyzer__
+/*
+ * The static analyzer reads one file at a time and cannot see err.c: say
+ * here what these return, so that `return cb_err_set(...)` and `return
+ * cb_err_prefix(...)` read as the failures they are on every path. (Only
+ * for the analyzer: `code` is evaluated twice, and may read errno.)
+ */
+static inline int cb_err_nonzero_(int code)
+{
+	return code ? code : CB_EINVAL;
+}
+#define cb_err_set(err, code, ...)                                             \
+	(cb_err_set((err), (code), __VA_ARGS__), (code))
+#define cb_err_prefix(...) cb_err_nonzero_(cb_err_prefix(__VA_ARGS__))
+/* `p`, from a call that returns NULL only with err set (a non-zero
+ * code), as its header says: for the other headers' stand-ins. */
+static inline void *cb_err_told_(void *p, const struct cb_err *err)
+{
+	if (!p && err && !err->code)
+		__builtin_unreachable();
+	return p;
+}
+#endif
 
 /* A short stable name for a code ("invalid", "io", ...). */
 const char *cb_err_name(int code);

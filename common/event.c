@@ -11,6 +11,7 @@
  */
 #include "event.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -956,6 +957,7 @@ static int change_from_json(const cJSON *obj, size_t ci, struct cb_change *ch,
 	}
 	cJSON_ArrayForEach(p, m[2])
 	{
+		assert(i < n); /* array_of counted them */
 		at.j = (long)i;
 		rc = take_fixed(p, &at, ch->prev[i], CB_EVENT_ID_HEX, 1, err);
 		if (rc)
@@ -1118,6 +1120,8 @@ int cb_event_from_json(const cJSON *json, struct cb_event *ev,
 {
 	int rc;
 
+	/* cb_event_release takes NULL; parsing needs an event to fill. */
+	assert(ev);
 	cb_event_release(ev);
 	rc = parse_event(json, ev, err);
 	if (rc)

@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "canon.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -352,6 +353,7 @@ fail:
 		at = lex_at;
 		why = lex_why;
 	}
+	assert(at <= len); /* the place of the fault is in the text */
 	line_col(text, at, &line, &col);
 	cb_err_set(err, CB_EINVAL,
 		   "%s: invalid JSON at line %zu, column %zu%s%s", what, line,

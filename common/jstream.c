@@ -290,7 +290,8 @@ static int walk_object(struct reader *r, const char *path)
 			rc = cb_err_set(r->err, CB_ENOMEM, "out of memory");
 			break;
 		}
-		if (!cJSON_IsString(name) ||
+		/* NULL here: text that is not a string */
+		if (!name || !cJSON_IsString(name) ||
 		    strlen(name->valuestring) > NAME_MAX_LEN) {
 			cJSON_Delete(name);
 			rc = bad(r, "a member name is not a string");

@@ -14,6 +14,7 @@
  */
 #include "merge.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -498,9 +499,11 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 	struct mform *sform = NULL;
 	struct mquery *query = NULL;
 	char *subj = NULL;
-	size_t i;
+	size_t i, nchg;
 	int rc, same;
 
+	/* take, when given, is ev itself (cb_merge_take) */
+	assert(ev && (!take || take == ev));
 	if (added)
 		*added = 0;
 	if (filed)
@@ -537,12 +540,14 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 		*copy = *take; /* shared until filed: see below */
 	else if (cb_event_copy(copy, ev, err))
 		goto nomem;
-	if (ev->nchanges) {
-		items = calloc(ev->nchanges, sizeof(*items));
+	/* The copy's changes are ev's: items[i] is the item of change i. */
+	nchg = ev->nchanges;
+	if (nchg) {
+		items = calloc(nchg, sizeof(*items));
 		if (!items)
 			goto nomem;
 	}
-	for (i = 0; i < ev->nchanges; i++) {
+	for (i = 0; i < nchg; i++) {
 		struct mitem *it =
 		    item_for(m, copy, copy->changes[i].item, &rc);
 
@@ -594,7 +599,7 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 		ptrs_push(&m->subjectv, subj);
 		m->subjects_sorted = 0;
 	}
-	for (i = 0; i < copy->nchanges; i++) {
+	for (i = 0; i < nchg; i++) {
 		struct mitem *it = items[i];
 
 		it->chg[it->nchg].ev = copy;
@@ -723,20 +728,19 @@ static int cmp_change_by_id(const void *a, const void *b)
  */
 static int settle_item(struct mitem *it)
 {
-	const char **named = NULL, **ids, **vals;
+	const char **named, **ids, **vals;
 	size_t nnamed = 0, i, j, nh = 0;
 	int rc;
 
+	/* Only an item that was given a change is marked dirty. */
+	assert(it->nchg > 0);
 	for (i = 0; i < it->nchg; i++)
 		nnamed += it->chg[i].ch->nprev;
-	if (nnamed) {
-		named = malloc(nnamed * sizeof(*named));
-		if (!named)
-			return CB_ENOMEM;
-	}
+	/* One slot at least: no change may name another. */
+	named = malloc((nnamed ? nnamed : 1) * sizeof(*named));
 	ids = malloc(it->nchg * sizeof(*ids));
 	vals = malloc(it->nchg * sizeof(*vals));
-	if (!ids || !vals) {
+	if (!named || !ids || !vals) {
 		free(named);
 		free(ids);
 		free(vals);

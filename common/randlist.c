@@ -17,6 +17,7 @@
 #include "json.h"
 #include "version.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -712,6 +713,9 @@ static int plan_cell(const struct cb_protocol *p, struct cb_randlist *l,
 			for (c = 0; c < p->arms[a].ratio * mult; c++)
 				arms[n++] = p->arms[a].code;
 		}
+		/* check_params admits only positive multiples of the
+		 * ratio total: the block is full. */
+		assert(size > 0 && n == size);
 		/* Fisher-Yates */
 		for (i = size - 1; i > 0; i--) {
 			uint32_t j = drbg_uniform(&d, i + 1);
@@ -791,6 +795,7 @@ int cb_randlist_plan(const struct cb_randlist_params *pa,
 	rc = check_params(pa, &total, &sizes, &nsizes, err);
 	if (rc)
 		return rc;
+	assert(nsizes > 0); /* check_params refuses a list of none */
 	rc = build_cells(p, out, err);
 	if (rc)
 		goto fail;
@@ -1385,6 +1390,7 @@ static void req_strv(struct loader *ld, const cJSON *o, const char *key,
 	}
 	cJSON_ArrayForEach(e, a)
 	{
+		assert(i < cnt); /* counted above */
 		if (!cJSON_IsString(e)) {
 			problem(ld, "%s.%s[%zu]: expected a string, found %s",
 				path, key, i, cb_json_type_name(e));
@@ -1392,9 +1398,16 @@ static void req_strv(struct loader *ld, const cJSON *o, const char *key,
 		} else {
 			(*out)[i] = xstrdup(e->valuestring, &ld->oom);
 		}
+		/* Out of memory: none at all, rather than a NULL among
+		 * them that the checks after this one would read. */
+		if (!(*out)[i]) {
+			free_strv(*out, i);
+			*out = NULL;
+			return;
+		}
 		i++;
 	}
-	*n = cnt;
+	*n = i;
 }
 
 static void load_header(struct loader *ld, const cJSON *doc,
@@ -1816,7 +1829,7 @@ int cb_randlist_load(const char *text, size_t len, struct cb_randlist *out,
 	char *canon = NULL;
 	size_t canon_len = 0;
 	unsigned char sigb[CB_SIGNATURE_BYTES];
-	int sig_ok = 0, rc;
+	int sig_ok = 0, rc, enc;
 
 	memset(out, 0, sizeof(*out));
 	if (pr)
@@ -1846,9 +1859,13 @@ int cb_randlist_load(const char *text, size_t len, struct cb_randlist *out,
 	    cb_hex_decode(sig->valuestring, 128, sigb, sizeof(sigb), NULL,
 			  NULL)) {
 		problem(&ld, "$.signature: expected 128 lowercase hex digits");
-	} else if (cb_canon_encode(doc, &canon, &canon_len, err)) {
-		problem(&ld, "the list has no canonical encoding: %s",
-			err ? err->msg : "");
+	} else if ((enc = cb_canon_encode(doc, &canon, &canon_len, err))) {
+		/* Out of memory says nothing about the list. */
+		if (enc == CB_ENOMEM)
+			ld.oom = 1;
+		else
+			problem(&ld, "the list has no canonical encoding: %s",
+				err ? err->msg : "");
 	} else if (cb_verify(out->sign_pub, canon, canon_len, sigb, NULL)) {
 		problem(&ld, "$.signature: does not verify: the list was "
 			     "altered after signing");

@@ -162,7 +162,8 @@ void cb_safety_free(struct cb_safety *r)
 
 	if (!r)
 		return;
-	for (i = 0; i < r->ntables; i++) {
+	/* tables is NULL (and ntables 0) when its allocation failed */
+	for (i = 0; r->tables && i < r->ntables; i++) {
 		free(r->tables[i].cells);
 		free(r->tables[i].cols);
 	}

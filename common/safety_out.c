@@ -20,6 +20,7 @@
  * with their safety population, and every table with its columns and
  * rows; a count cell is {"n":..,"N":..,"pct":..}.
  */
+#include <assert.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,12 +230,17 @@ static void field(struct line *l, const char *s, size_t len, size_t w, int num,
 static void text_panel(struct cb_out *o, const struct sr_table *t,
 		       const size_t *cols, size_t ncols, const size_t *w)
 {
-	char **text = calloc(ncols, sizeof(*text));
-	const char **rest = calloc(ncols, sizeof(*rest));
+	char **text;
+	const char **rest;
 	struct line l;
 	size_t r, i, used = 0;
 	int more;
 
+	/* Every table has a column (safety.c), so text_table gives each
+	 * panel one at least. */
+	assert(ncols > 0);
+	text = calloc(ncols, sizeof(*text));
+	rest = calloc(ncols, sizeof(*rest));
 	l.len = 0;
 	if (!text || !rest) {
 		cb_out_fail(o, CB_ENOMEM, "out of memory");

@@ -14,6 +14,7 @@
 #include "summary.h"
 #include "buf.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1885,6 +1886,8 @@ static int feed_derived(const struct cb_summary *sum, void *ctx)
 		fi->nheads = 0;
 		cJSON_ArrayForEach(h, r->heads[i])
 		{
+			/* counted into nvals above */
+			assert(k < nvals);
 			vals[k++] = cJSON_IsString(h) ? h->valuestring : NULL;
 			fi->nheads++;
 		}

@@ -87,9 +87,10 @@ int pg_in_tx(struct pg_store *p)
 	return p->tx;
 }
 
-PGresult *pg_run(struct pg_store *p, enum pg_stmt id, int n,
-		 const char *const *v, const int *lens, const int *fmts,
-		 const char *what, struct cb_err *err)
+/* The name in parentheses: pg_int.h has an analyzer-only macro of it. */
+PGresult *(pg_run)(struct pg_store *p, enum pg_stmt id, int n,
+		   const char *const *v, const int *lens, const int *fmts,
+		   const char *what, struct cb_err *err)
 {
 	char name[16];
 	PGresult *r;

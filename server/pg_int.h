@@ -160,6 +160,14 @@ struct pg_store {
 PGresult *pg_run(struct pg_store *p, enum pg_stmt id, int n,
 		 const char *const *v, const int *lens, const int *fmts,
 		 const char *what, struct cb_err *err);
+#ifdef __clang_analyzer__
+/* For the static analyzer, which cannot see pg_conn.c: NULL means err is
+ * set, so `if (!r) return err->code;` is a failure. */
+#define pg_run(p, id, n, v, lens, fmts, what, err)                             \
+	((PGresult *)cb_err_told_(                                             \
+	    pg_run((p), (id), (n), (v), (lens), (fmts), (what), (err)),        \
+	    (err)))
+#endif
 
 /* pg_run with text parameters, for a statement that returns no rows:
  * 0, or the error code. *changed (may be NULL) gets the rows changed. */

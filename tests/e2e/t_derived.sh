@@ -22,6 +22,9 @@
 #      of the subject (CASEBOOK_TEST_SESSION_DUMP) is the store's dump.
 #   5. A quarantine of more than 4 MiB: sync still works (again and
 #      again), and `status` counts every row.
+#   6. `store check` whose reading of a subject's events fails (the first
+#      read, failed by tests/tools/faultinj.so) says so and exits 1; it
+#      used to free the stack's leftovers as that subject's rows (abort).
 . "$(dirname "$0")/lib.sh"
 
 command -v curl >/dev/null 2>&1 || {
@@ -248,5 +251,24 @@ same "status counts every quarantined event" 42 "$(jget "$T/out" 'j["quarantined
 same "and lists them" 42 "$(jget "$T/out" 'len(j["quarantined"]["events"])')"
 expect_rc "store check with it" 0 "$CB" --home "$Q" store check
 stop_server
+
+# ---- 6. a subject's events unreadable while deriving again ---------------------
+
+FI="${CASEBOOK_TOOLS:-$CASEBOOK_TOP/build/tools}/faultinj.so"
+# Under AddressSanitizer (gcc's libasan.so) the shim goes first.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+export CASEBOOK_PASSPHRASE=derived-pass-1
+R="$T/rd"
+mkdir -p "$R"
+cp "$T/pristine.db" "$R/casebook.db"
+# Only the statement that reads one subject's events fails, at its first
+# step: the check of the whole log before it passes, the derived rows'
+# check (client/derive.c, derive_check) meets the failure.
+expect_rc "store check, a subject's events unreadable" 1 env CBFAULT=sql \
+	CBFAULT_ARM="sql:WHERE subject = ?1" CBFAULT_N=1 LD_PRELOAD="$FI" \
+	"$CB" --home "$R" store check
+expect_out "it says what failed" "reading events"
+expect_no_out "no abort" "free()"
+expect_rc "without the fault the store is intact" 0 "$CB" --home "$R" store check
 
 finish

@@ -23,6 +23,7 @@
 #include "jstream.h"
 #include "merge.h"
 #include "protocol.h"
+#include "randlist.h"
 #include "record.h"
 #include "summary.h"
 
@@ -517,6 +518,61 @@ static void test_event_round_trip(void)
 	cb_event_release(&ev);
 }
 
+/*
+ * A randomization list of three sites loaded (cb_randlist_load, as
+ * `casebook randlist verify` and casebookd's import read one) with each
+ * allocation failing: loaded, or CB_ENOMEM. A failed copy of a site or
+ * cell code once left a NULL among them that the duplicate check read
+ * (a crash), and a failed canonical encoding was told as a signature
+ * that does not verify.
+ */
+static void test_randlist_load(void)
+{
+	static const char *const sites[] = {"KR01", "KR02", "KR03"};
+	static const char seed[] = "test-oom-seed-0123456789abcdef-0123456789";
+	struct cb_randlist_params pa;
+	struct cb_randlist_output gen;
+	struct cb_box_keypair kp;
+	struct cb_err err;
+	unsigned long n;
+	int fired = 1, rc;
+
+	memset(&pa, 0, sizeof(pa));
+	memset(&gen, 0, sizeof(gen));
+	pa.protocol = knee;
+	pa.nsites = 3;
+	pa.sites = sites;
+	pa.per_stratum = 4;
+	pa.seed = seed;
+	pa.seed_len = strlen(seed);
+	T_ASSERT(!cb_box_keypair_new(&kp, &err));
+	rc = cb_randlist_generate(&pa, kp.pk, &gen, &err);
+	cb_box_keypair_release(&kp);
+	if (rc) {
+		T_FAIL_AT("generate: %s", err.msg);
+		return;
+	}
+	for (n = 1; fired && n < 1000000; n++) {
+		struct cb_randlist l;
+
+		cb_err_clear(&err);
+		fault_arm("malloc", n, sticky);
+		rc = cb_randlist_load(gen.json, gen.json_len, &l, NULL, &err);
+		fired = fault_disarm();
+		if (!rc) {
+			cb_randlist_release(&l);
+			continue;
+		}
+		if (rc != CB_ENOMEM || !strstr(err.msg, "out of memory")) {
+			T_FAIL_AT("allocation %lu failing: %d %s", n, rc,
+				  err.msg);
+			break;
+		}
+	}
+	cb_randlist_output_release(&gen);
+	T_ASSERT(!fired);
+}
+
 /* Each case again with every allocation from the Nth on failing. */
 #define STICKY(name)                                                           \
 	static void name##_sticky(void)                                        \
@@ -532,6 +588,7 @@ STICKY(test_merge_add)
 STICKY(test_event_round_trip)
 STICKY(test_dump_and_summary)
 STICKY(test_protocol_load)
+STICKY(test_randlist_load)
 
 int main(int argc, char **argv)
 {
@@ -556,6 +613,7 @@ int main(int argc, char **argv)
 	T_RUN(test_event_round_trip);
 	T_RUN(test_dump_and_summary);
 	T_RUN(test_protocol_load);
+	T_RUN(test_randlist_load);
 	T_RUN(test_json_parse_sticky);
 	T_RUN(test_jstream_walk_sticky);
 	T_RUN(test_record_check_event_sticky);
@@ -563,6 +621,7 @@ int main(int argc, char **argv)
 	T_RUN(test_event_round_trip_sticky);
 	T_RUN(test_dump_and_summary_sticky);
 	T_RUN(test_protocol_load_sticky);
+	T_RUN(test_randlist_load_sticky);
 	cb_protocol_free(knee);
 	return t_done();
 }
