@@ -1286,7 +1286,7 @@ static int job_cmp(const void *a, const void *b)
  */
 static int group_push(struct srv_core *c, struct push_job *head)
 {
-	struct push_job *jobs[GROUP_MAX_PUSHES], *j;
+	struct push_job *jobs[GROUP_MAX_PUSHES] = {NULL}, *j;
 	size_t i, k = 0;
 	struct cb_err err;
 	int rc;
