@@ -319,7 +319,8 @@ static int bundle_export(struct store *st, const char *path)
 #define REPLY_VALUE_MAX (CB_VALUE_MAX + 65536u)
 
 static const char *const reply_open[] = {
-    "", "push", "push.results", "pull", "pull[]", "pull[].events", NULL};
+    "",	      "push",	       "push.results",	  "pull",
+    "pull[]", "pull[].events", "pull[].withheld", NULL};
 
 struct reply {
 	struct store *st;

@@ -645,13 +645,14 @@ struct show {
 static int show_withheld(const struct form_view *v, struct show *s,
 			 struct cb_err *err)
 {
+	struct withheld w = {NULL};
 	size_t i;
-	int rc, yes;
+	int rc = 0, yes, loaded = 0;
 
 	s->withheld = calloc(v->form->nitems ? v->form->nitems : 1, 1);
 	if (!s->withheld)
 		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	for (i = 0; i < v->form->nitems; i++) {
+	for (i = 0; !rc && i < v->form->nitems; i++) {
 		const struct cb_protocol_item *it = &v->form->items[i];
 		struct cb_merge_item mi;
 
@@ -663,19 +664,24 @@ static int show_withheld(const struct form_view *v, struct show *s,
 		if (!rc && (mi.conflict || mi.value)) {
 			yes = 1;
 		} else if (rc && rc != CB_ENOTFOUND) {
-			return rc;
+			break;
 		} else {
+			/* The subject's withheld row, read once. */
 			cb_err_clear(err);
-			rc = withheld_has(v->e->st, v->subject, v->visit->code,
-					  v->form->code, v->inst, it->code,
-					  &yes, err);
+			rc = loaded
+				 ? 0
+				 : withheld_load(v->e->st, v->subject, &w, err);
 			if (rc)
-				return rc;
+				break;
+			loaded = 1;
+			yes = withheld_in(&w, v->visit->code, v->form->code,
+					  v->inst, it->code);
 		}
 		s->withheld[i] = (unsigned char)yes;
 		s->nwithheld += (size_t)yes;
 	}
-	return 0;
+	withheld_release(&w);
+	return rc;
 }
 
 /* The form status as shown: "withheld" for a blinded role when the only

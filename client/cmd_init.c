@@ -21,6 +21,7 @@
 #include "protocol.h"
 #include "record.h"
 #include "store.h"
+#include "withheld.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -745,7 +746,34 @@ static int print_event(void *ctx, const struct store_event *ev)
 	return 0;
 }
 
-/* `casebook store test-events|test-secrets|test-list`; -1: not a hook. */
+/*
+ * Record `json`, the "withheld" array of a pull page, as a sync does
+ * (withheld.h), in one transaction: a blinded laptop's withheld rows
+ * without a server.
+ */
+static int test_withheld(struct store *st, const char *json, struct cb_err *err)
+{
+	cJSON *list = cJSON_Parse(json);
+	int rc;
+
+	if (!cJSON_IsArray(list)) {
+		cJSON_Delete(list);
+		return cb_err_set(err, CB_EINVAL,
+				  "test-withheld takes a JSON array");
+	}
+	rc = store_begin(st, err);
+	if (!rc)
+		rc = withheld_note(st, list, err);
+	if (!rc)
+		rc = store_commit(st, err);
+	else
+		store_rollback(st);
+	cJSON_Delete(list);
+	return rc;
+}
+
+/* `casebook store test-events|test-secrets|test-list|test-withheld`; -1:
+ * not a hook. */
 static int store_test_hook(int argc, char **argv, struct cli_global *g)
 {
 	const char *hooks = getenv("CASEBOOK_TEST_HOOKS");
@@ -765,6 +793,9 @@ static int store_test_hook(int argc, char **argv, struct cli_global *g)
 	} else if (!strcmp(argv[1], "test-list")) {
 		if (argc != 2 && argc != 3)
 			return cli_usage("store ", "test-list [SUBJECT]");
+	} else if (!strcmp(argv[1], "test-withheld")) {
+		if (argc != 3)
+			return cli_usage("store ", "test-withheld JSON");
 	} else {
 		return -1;
 	}
@@ -788,6 +819,8 @@ static int store_test_hook(int argc, char **argv, struct cli_global *g)
 		if (!rc)
 			printf("%s\n", hex);
 		memset(hex, 0, sizeof(hex));
+	} else if (!strcmp(argv[1], "test-withheld")) {
+		rc = test_withheld(st, argv[2], &err);
 	} else {
 		rc = store_each_event(st, argc == 3 ? argv[2] : NULL,
 				      STORE_ITER_ALL, print_event, NULL, &err);
@@ -833,15 +866,17 @@ int cmd_store(int argc, char **argv, struct cli_global *g)
 		       "user %s (%s)\n"
 		       "events %lld (%lld unsynced), subjects %lld, "
 		       "users %lld, settings %lld\n"
-		       "quarantined %lld; derived rows of %lld subjects "
-		       "match their events (%lld pending)\n"
+		       "quarantined %lld, withheld values of %lld subjects; "
+		       "derived rows of %lld subjects match their events "
+		       "(%lld pending)\n"
 		       "content digest %s\n",
 		       store_site(st), store_device_index(st),
 		       store_device_id(st), store_user(st), store_role(st),
 		       (long long)rep.events, (long long)rep.unsynced,
 		       (long long)rep.subjects, (long long)rep.users,
 		       (long long)rep.settings, (long long)rep.quarantined,
-		       (long long)checked, (long long)pending, rep.digest);
+		       (long long)rep.withheld, (long long)checked,
+		       (long long)pending, rep.digest);
 	cb_protocol_free(p);
 	store_close(st);
 	return rc ? cli_fail(&err) : EXIT_OK;

@@ -160,6 +160,8 @@ struct model {
 	struct cb_check_source src;
 	struct jout j;
 	char dosed[32]; /* first dose date ("" when not dosed): study days */
+	struct withheld wh; /* the subject's withheld row, once read */
+	int wh_read;
 };
 
 /* ---- Subject summary ------------------------------------------------- */
@@ -457,11 +459,17 @@ static int put_items(struct model *m, cJSON *fo,
 		if (rc && rc != CB_ENOTFOUND)
 			return rc;
 		if (rc && item->unblinded && !may_see) {
+			/* The subject's withheld row: read once a command. */
 			cb_err_clear(err);
-			rc = withheld_has(m->e->st, m->subject, v->code,
-					  f->code, inst, item->code, &yes, err);
-			if (rc)
-				return rc;
+			if (!m->wh_read) {
+				rc = withheld_load(m->e->st, m->subject, &m->wh,
+						   err);
+				if (rc)
+					return rc;
+				m->wh_read = 1;
+			}
+			yes = withheld_in(&m->wh, v->code, f->code, inst,
+					  item->code);
 			if (!yes)
 				continue;
 			io = jout_put(&m->j, arr, NULL, cJSON_CreateObject());
@@ -984,6 +992,7 @@ static int subject_show(int argc, char **argv, struct cli_global *g)
 	else
 		show_text(root);
 	cJSON_Delete(root);
+	withheld_release(&m.wh);
 	entry_close(&e);
 	return ex;
 }

@@ -100,6 +100,11 @@ const char *const store_sql[NQUERIES] = {
 		    " VALUES(?1, ?2, ?3)",
     [Q_QUAR_GET] = "SELECT sealed FROM quarantine WHERE id = ?1",
     [Q_QUAR_INSERT] = "INSERT INTO quarantine(id, sealed) VALUES(?1, ?2)",
+    [Q_WITHHELD_GET] = "SELECT sealed FROM withheld WHERE hash = ?1",
+    [Q_WITHHELD_HAS] = "SELECT 1 FROM withheld WHERE hash = ?1",
+    [Q_WITHHELD_PUT] = "INSERT INTO withheld(hash, sealed) VALUES(?1, ?2)"
+		       " ON CONFLICT(hash) DO UPDATE SET"
+		       " sealed = excluded.sealed",
 };
 
 /* ---- Names and paths -------------------------------------------------- */
@@ -617,38 +622,73 @@ int store_meta_set(struct store *st, const char *key, const void *val,
  * store_next_subject_seq's check of every held subject id is for.
  */
 
+/*
+ * Schema 3's tally (the withheld rows counted); a store of schema 2 has
+ * the same text with "v2" and no withheld count, read only while it is
+ * upgraded (st->version 2).
+ */
 #define TALLY_FMT                                                              \
+	"v3 events=%lld max_seq=%lld subjects=%lld queued=%lld synced=%lld "   \
+	"held=%lld held_synced=%lld quarantine=%lld summaries=%lld "           \
+	"queries=%lld pending=%lld withheld=%lld clock=%016llx "               \
+	"subject_seq=%ld"
+#define TALLY2_FMT                                                             \
 	"v2 events=%lld max_seq=%lld subjects=%lld queued=%lld synced=%lld "   \
 	"held=%lld held_synced=%lld quarantine=%lld summaries=%lld "           \
 	"queries=%lld pending=%lld clock=%016llx subject_seq=%ld"
-static void tally_text(const struct tally *t, char *out, size_t cap)
+static void tally_text(const struct tally *t, int version, char *out,
+		       size_t cap)
 {
-	snprintf(out, cap, TALLY_FMT, (long long)t->events,
-		 (long long)t->max_seq, (long long)t->subjects,
-		 (long long)t->flag[0], (long long)t->flag[1],
-		 (long long)t->flag[2], (long long)t->flag[3],
-		 (long long)t->quarantine, (long long)t->summaries,
-		 (long long)t->queries, (long long)t->dirty,
-		 (unsigned long long)t->clock, t->subject_seq);
+	if (version == 2)
+		snprintf(out, cap, TALLY2_FMT, (long long)t->events,
+			 (long long)t->max_seq, (long long)t->subjects,
+			 (long long)t->flag[0], (long long)t->flag[1],
+			 (long long)t->flag[2], (long long)t->flag[3],
+			 (long long)t->quarantine, (long long)t->summaries,
+			 (long long)t->queries, (long long)t->dirty,
+			 (unsigned long long)t->clock, t->subject_seq);
+	else
+		snprintf(out, cap, TALLY_FMT, (long long)t->events,
+			 (long long)t->max_seq, (long long)t->subjects,
+			 (long long)t->flag[0], (long long)t->flag[1],
+			 (long long)t->flag[2], (long long)t->flag[3],
+			 (long long)t->quarantine, (long long)t->summaries,
+			 (long long)t->queries, (long long)t->dirty,
+			 (long long)t->withheld, (unsigned long long)t->clock,
+			 t->subject_seq);
 }
 
-static int tally_parse(const char *text, struct tally *t)
+/* The tally of schema `version` (3, or 2 for an upgrade) from `text`. */
+static int tally_parse(const char *text, int version, struct tally *t)
 {
-	long long v[11];
+	long long v[12];
 	unsigned long long c;
 	char check[400];
 	long q;
-	size_t i;
+	size_t i, nv = version == 2 ? 11 : 12;
+	int n;
 
-	if (sscanf(text,
-		   "v2 events=%lld max_seq=%lld subjects=%lld queued=%lld "
-		   "synced=%lld held=%lld held_synced=%lld quarantine=%lld "
-		   "summaries=%lld queries=%lld pending=%lld clock=%16llx "
-		   "subject_seq=%ld",
-		   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
-		   &v[8], &v[9], &v[10], &c, &q) != 13)
+	v[11] = 0;
+	if (version == 2)
+		n = sscanf(text,
+			   "v2 events=%lld max_seq=%lld subjects=%lld "
+			   "queued=%lld synced=%lld held=%lld held_synced=%lld "
+			   "quarantine=%lld summaries=%lld queries=%lld "
+			   "pending=%lld clock=%16llx subject_seq=%ld",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7], &v[8], &v[9], &v[10], &c, &q) == 13;
+	else
+		n = sscanf(text,
+			   "v3 events=%lld max_seq=%lld subjects=%lld "
+			   "queued=%lld synced=%lld held=%lld held_synced=%lld "
+			   "quarantine=%lld summaries=%lld queries=%lld "
+			   "pending=%lld withheld=%lld clock=%16llx "
+			   "subject_seq=%ld",
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6],
+			   &v[7], &v[8], &v[9], &v[10], &v[11], &c, &q) == 14;
+	if (!n)
 		return -1;
-	for (i = 0; i < 11; i++)
+	for (i = 0; i < nv; i++)
 		if (v[i] < 0)
 			return -1;
 	if (q < 0 || q > STORE_SUBJECT_SEQ_MAX)
@@ -663,10 +703,11 @@ static int tally_parse(const char *text, struct tally *t)
 	t->summaries = v[8];
 	t->queries = v[9];
 	t->dirty = v[10];
+	t->withheld = v[11];
 	t->clock = c;
 	t->subject_seq = q;
 	/* Exactly the text tally_text writes: nothing more, nothing less. */
-	tally_text(t, check, sizeof(check));
+	tally_text(t, version, check, sizeof(check));
 	return strcmp(check, text) ? -1 : 0;
 }
 
@@ -674,7 +715,7 @@ static int tally_save(struct store *st, struct cb_err *err)
 {
 	char text[400];
 
-	tally_text(&st->tally, text, sizeof(text));
+	tally_text(&st->tally, STORE_SCHEMA_VERSION, text, sizeof(text));
 	return store_meta_set(st, M_TALLY, text, strlen(text), err);
 }
 
@@ -694,7 +735,8 @@ int store_table_counts(struct store *st, struct tally *t, struct cb_err *err)
 	    " (SELECT count(*) FROM quarantine),"
 	    " (SELECT count(*) FROM summaries),"
 	    " (SELECT count(*) FROM queries),"
-	    " (SELECT count(*) FROM dirty)",
+	    " (SELECT count(*) FROM dirty),"
+	    " (SELECT count(*) FROM withheld)",
 	    -1, &s, NULL);
 	if (rc != SQLITE_OK)
 		return store_fail(st, rc, "counting the store's rows", err);
@@ -711,6 +753,7 @@ int store_table_counts(struct store *st, struct tally *t, struct cb_err *err)
 		t->summaries = sqlite3_column_int64(s, 7);
 		t->queries = sqlite3_column_int64(s, 8);
 		t->dirty = sqlite3_column_int64(s, 9);
+		t->withheld = sqlite3_column_int64(s, 10);
 		rc = 0;
 	} else {
 		rc = store_fail(st, rc, "counting the store's rows", err);
@@ -735,26 +778,26 @@ int store_tally_verify(struct store *st, struct cb_err *err)
 	    t.flag[1] == w->flag[1] && t.flag[2] == w->flag[2] &&
 	    t.flag[3] == w->flag[3] && t.quarantine == w->quarantine &&
 	    t.summaries == w->summaries && t.queries == w->queries &&
-	    t.dirty == w->dirty)
+	    t.dirty == w->dirty && t.withheld == w->withheld)
 		return 0;
 	return cb_err_set(
 	    err, CB_EINTEGRITY,
 	    "integrity error: the store %s holds %lld events (up to number "
 	    "%lld, %lld unsynced, %lld quarantined), %lld subjects, %lld "
-	    "quarantine, %lld summary, %lld query and %lld pending rows, but "
-	    "its sealed tally says %lld events (up to %lld, %lld unsynced, "
-	    "%lld quarantined), %lld subjects, %lld, %lld, %lld and %lld: "
-	    "rows were removed or a setting was put back outside casebook; "
-	    "restore it from a backup and sync",
+	    "quarantine, %lld summary, %lld query, %lld pending and %lld "
+	    "withheld rows, but its sealed tally says %lld events (up to "
+	    "%lld, %lld unsynced, %lld quarantined), %lld subjects, %lld, "
+	    "%lld, %lld, %lld and %lld: rows were removed or a setting was "
+	    "put back outside casebook; restore it from a backup and sync",
 	    st->path, (long long)t.events, (long long)t.max_seq,
 	    (long long)t.flag[0] + t.flag[2], (long long)t.flag[2] + t.flag[3],
 	    (long long)t.subjects, (long long)t.quarantine,
 	    (long long)t.summaries, (long long)t.queries, (long long)t.dirty,
-	    (long long)w->events, (long long)w->max_seq,
+	    (long long)t.withheld, (long long)w->events, (long long)w->max_seq,
 	    (long long)w->flag[0] + w->flag[2],
 	    (long long)w->flag[2] + w->flag[3], (long long)w->subjects,
 	    (long long)w->quarantine, (long long)w->summaries,
-	    (long long)w->queries, (long long)w->dirty);
+	    (long long)w->queries, (long long)w->dirty, (long long)w->withheld);
 }
 
 int store_own_subject_seq(const struct store *st, const char *subject,
@@ -782,7 +825,8 @@ int store_tally_read(struct store *st, struct cb_err *err)
 	rc = store_meta_get(st, M_TALLY, &val, &len, err);
 	if (rc)
 		return rc;
-	rc = tally_parse(val, &st->tally);
+	rc = tally_parse(val, st->version == 2 ? 2 : STORE_SCHEMA_VERSION,
+			 &st->tally);
 	free(val);
 	if (rc)
 		return store_integrity(st, "the tally", err);

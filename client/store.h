@@ -4,10 +4,11 @@
  *
  * One SQLite file, HOME/casebook.db (WAL, synchronous=FULL,
  * temp_store=MEMORY), holding the device's event log, what is derived
- * from it one subject at a time, the quarantine and the settings. A
- * random 256-bit data key encrypts everything of substance with
- * XChaCha20-Poly1305: event bodies, subject ids, derived rows, quarantine
- * reasons, the device's Ed25519 secret key, the site code, the protocol,
+ * from it one subject at a time, the quarantine, what the server said
+ * of values withheld from it, and the settings. A random 256-bit data
+ * key encrypts everything of substance with XChaCha20-Poly1305: event
+ * bodies, subject ids, derived rows, quarantine reasons, withheld rows,
+ * the device's Ed25519 secret key, the site code, the protocol,
  * every setting. The associated data of each ciphertext names its table
  * and row, so a ciphertext moved to another row does not decrypt. The
  * data key is wrapped once per user (keyslot) under an Argon2id key from
@@ -72,11 +73,12 @@ struct cb_protocol;
 #define STORE_DB_NAME "casebook.db"
 /*
  * Schema version kept in PRAGMA user_version. Version 1 (no derived rows,
- * the quarantine in a setting) is upgraded at its first unlock where the
- * file can be written; read-only, it is refused with a message saying
- * so.
+ * the quarantine in a setting) and version 2 (the withheld values in one
+ * setting for the whole store) are upgraded at their first unlock where
+ * the file can be written; read-only, they are refused with a message
+ * saying so.
  */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 /* How long a writer waits for another process's lock, in ms. */
 #define STORE_BUSY_MS 5000
 /* Longest home directory path accepted. */
@@ -154,8 +156,9 @@ void store_init_unlock(const char *home, int fd);
  * Open the store in `home` without unlocking it. CB_ENOTFOUND (message
  * says to run `casebook init`) when there is none; CB_EINTEGRITY when the
  * file is not a Casebook store, is damaged or has an unknown schema
- * version; CB_EIO for a store of schema 1 that cannot be written here
- * (it must be opened once where it can, to be upgraded).
+ * version; CB_EIO for a store of an older schema (1 or 2) that cannot
+ * be written here (it must be opened once where it can, to be
+ * upgraded).
  */
 int store_open(const char *home, struct store **out, struct cb_err *err);
 
@@ -502,6 +505,31 @@ int store_each_query_row(struct store *st, const char *subject, store_row_fn fn,
 int store_each_pending(struct store *st, store_subject_fn fn, void *ctx,
 		       struct cb_err *err);
 
+/* ---- Withheld values ------------------------------------------------------
+ */
+
+/*
+ * What the server told a blinded device of the unblinded values of one
+ * subject that it is not sent (client/withheld.h writes and reads the
+ * text): one sealed row per subject (associated data
+ * "withheld:SUBJECTHASH"), counted in the tally like the derived rows,
+ * so a command reads only the subjects it shows and a pull writes only
+ * the subjects its page names.
+ *
+ * store_withheld_get: the row of `subject` into *text (malloc'd, NUL
+ * after the last byte, free), or *text NULL and *len 0 when the subject
+ * has none. CB_EINTEGRITY when the row does not open (moved from another
+ * subject or table, damaged).
+ *
+ * store_withheld_put: replace the row of `subject` with `len` bytes of
+ * `text` (made when missing), in the caller's transaction or its own.
+ * CB_ETOOBIG over STORE_META_MAX bytes.
+ */
+int store_withheld_get(struct store *st, const char *subject, char **text,
+		       size_t *len, struct cb_err *err);
+int store_withheld_put(struct store *st, const char *subject, const char *text,
+		       size_t len, struct cb_err *err);
+
 /* ---- Users ------------------------------------------------------------ */
 
 /* Called once per keyslot, in creation order. */
@@ -525,16 +553,18 @@ int store_change_passphrase(struct store *st, const char *pass, size_t pass_len,
 
 struct store_check_report {
 	int64_t events, unsynced, subjects, users, settings;
-	int64_t quarantined, summaries, queries, pending;
-	/* BLAKE2b of every decrypted event, subject and setting, in order:
-	 * two stores holding the same content give the same digest */
+	int64_t quarantined, summaries, queries, pending, withheld;
+	/* BLAKE2b of every decrypted event, subject, quarantine row,
+	 * withheld row and setting, in order: two stores holding the same
+	 * content give the same digest */
 	char digest[CB_HASH_HEX_SIZE];
 };
 
 /*
  * Verify the whole store: SQLite's integrity_check, the tally, then
- * decrypt and authenticate every event, subject, setting, quarantine row
- * and derived row. CB_EINTEGRITY with the first problem found. Whether
+ * decrypt and authenticate every event, subject, setting, quarantine
+ * row, withheld row and derived row. CB_EINTEGRITY with the first
+ * problem found. Whether
  * the derived rows say what the events say is derive.h's check.
  */
 int store_check(struct store *st, struct store_check_report *report,

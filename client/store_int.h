@@ -57,6 +57,9 @@ enum {
 	Q_QUERY_PUT,
 	Q_QUAR_GET,
 	Q_QUAR_INSERT,
+	Q_WITHHELD_GET,
+	Q_WITHHELD_HAS,
+	Q_WITHHELD_PUT,
 	NQUERIES
 };
 
@@ -73,6 +76,7 @@ struct tally {
 	int64_t events, max_seq, subjects;
 	int64_t flag[4];
 	int64_t quarantine, summaries, queries, dirty;
+	int64_t withheld; /* rows of the withheld table (schema 3) */
 	uint64_t clock;	  /* the device's hybrid logical clock */
 	long subject_seq; /* the highest subject number it issued */
 };
@@ -228,8 +232,10 @@ int store_event_flag(struct store *st, const char *id, int add,
 /* What the tables hold: every count of the tally. */
 int store_table_counts(struct store *st, struct tally *t, struct cb_err *err);
 
-/* store_rows.c: the new tables of schema 2, for create and upgrade. */
+/* store_rows.c: the new tables of schema 2, and the one of schema 3,
+ * for create and upgrade. */
 extern const char store_rows_schema[];
+extern const char store_rows_schema3[];
 
 /*
  * store_rows.c: take the quarantine a store of schema 1 kept in the
@@ -239,11 +245,21 @@ extern const char store_rows_schema[];
 int store_rows_upgrade_quarantine(struct store *st, const char *key,
 				  struct cb_err *err);
 
-/* store_rows.c: decrypt and authenticate every derived row and
- * quarantine row, adding each to the check's digest via `add`. */
+/*
+ * store_rows.c: take the withheld values a store of schema 2 (or 1) kept
+ * in the setting `key` (withheld.h's old object, {"SUBJECT":
+ * {"VISIT.FORM.INSTANCE":{"ITEM":bool}}}) into one row per subject, and
+ * remove the setting. Inside the upgrade's transaction.
+ */
+int store_rows_upgrade_withheld(struct store *st, const char *key,
+				struct cb_err *err);
+
+/* store_rows.c: decrypt and authenticate every derived, quarantine and
+ * withheld row, adding the quarantine and withheld rows to the check's
+ * digest via `add`. */
 int store_rows_check(struct store *st,
 		     void (*add)(void *ctx, const void *p, size_t len),
 		     void *ctx, int64_t *quarantined, int64_t *summaries,
-		     int64_t *queries, struct cb_err *err);
+		     int64_t *queries, int64_t *withheld, struct cb_err *err);
 
 #endif

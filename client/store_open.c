@@ -1,7 +1,7 @@
 /*
  * store_open.c - the top of the laptop store's layer: opening a store
  * (read-only where it cannot be written), choosing the user and
- * unlocking it, upgrading a store of schema 1, creating one, and
+ * unlocking it, upgrading a store of schema 1 or 2, creating one, and
  * checking a whole store (see store.h). It stands on store.c and
  * store_rows.c, which never call it.
  */
@@ -41,6 +41,8 @@
 #define M_CREATED_AT "store.created_at"
 /* Where schema 1 kept the quarantine (sync.c wrote it). */
 #define M_OLD_QUARANTINE "sync.quarantine"
+/* Where schemas 1 and 2 kept the withheld values (withheld.c wrote it). */
+#define M_OLD_WITHHELD "withheld"
 
 /* The tables of schema 1, which schema 2 keeps as they are. */
 static const char schema1_sql[] = "CREATE TABLE keyslots("
@@ -182,7 +184,7 @@ static int tally_load(struct store *st, struct cb_err *err)
 	return rc;
 }
 
-/* ---- Upgrading a store of schema 1 -------------------------------------- */
+/* ---- Upgrading a store of schema 1 or 2 ---------------------------------- */
 
 /*
  * The schema 1 tally (or, for a store made before the tally, one built
@@ -290,12 +292,12 @@ static int clock_one(void *ctx, const struct store_event *ev)
 }
 
 /*
- * Schema 1 to 2, in one transaction at the first unlock where the file
- * can be written: the new tables and indexes, the quarantine setting
- * made rows, every subject marked pending (derive.h writes its rows at
- * the next command), a tally of the new shape.
+ * Schema 1 to 3, in one transaction at the first unlock where the file
+ * can be written: the new tables and indexes, the quarantine and
+ * withheld settings made rows, every subject marked pending (derive.h
+ * writes its rows at the next command), a tally of the new shape.
  */
-static int upgrade(struct store *st, struct cb_err *err)
+static int upgrade1(struct store *st, struct cb_err *err)
 {
 	uint64_t clock;
 	long subject_seq;
@@ -315,7 +317,12 @@ static int upgrade(struct store *st, struct cb_err *err)
 		rc = store_exec(st, store_rows_schema, "upgrading the store",
 				err);
 	if (!rc)
+		rc = store_exec(st, store_rows_schema3, "upgrading the store",
+				err);
+	if (!rc)
 		rc = store_rows_upgrade_quarantine(st, M_OLD_QUARANTINE, err);
+	if (!rc)
+		rc = store_rows_upgrade_withheld(st, M_OLD_WITHHELD, err);
 	if (!rc) {
 		struct clock_scan cs = {0, cb_clock_now_ms()};
 
@@ -328,7 +335,7 @@ static int upgrade(struct store *st, struct cb_err *err)
 		rc = store_exec(st,
 				"INSERT OR IGNORE INTO dirty(hash)"
 				" SELECT hash FROM subjects ORDER BY ord;"
-				"PRAGMA user_version = 2;",
+				"PRAGMA user_version = 3;",
 				"upgrading the store", err);
 	if (!rc)
 		rc = store_table_counts(st, &st->tally, err);
@@ -344,6 +351,49 @@ static int upgrade(struct store *st, struct cb_err *err)
 		st->version = STORE_SCHEMA_VERSION;
 	return rc;
 }
+
+/*
+ * Schema 2 to 3, in one transaction likewise: the withheld setting made
+ * one row per subject. The schema 2 tally is checked against the tables
+ * first (with the new table, empty), so an upgrade never takes in a
+ * store with rows removed; the tally is then written in the new shape.
+ */
+static int upgrade2(struct store *st, struct cb_err *err)
+{
+	int rc;
+
+	rc = store_exec(st, "BEGIN IMMEDIATE", "upgrading the store", err);
+	if (rc)
+		return rc;
+	st->in_tx = 1;
+	rc = store_tally_read(st, err);
+	if (rc == CB_ENOTFOUND)
+		rc = store_integrity(st, "the tally (missing)", err);
+	if (!rc)
+		rc = store_exec(st, store_rows_schema3, "upgrading the store",
+				err);
+	if (!rc)
+		rc = store_tally_verify(st, err);
+	if (!rc)
+		rc = store_rows_upgrade_withheld(st, M_OLD_WITHHELD, err);
+	if (!rc)
+		rc = store_exec(st, "PRAGMA user_version = 3;",
+				"upgrading the store", err);
+	if (!rc) {
+		/* From here the tally is read and written in schema 3's
+		 * shape, even with no withheld rows. */
+		st->version = STORE_SCHEMA_VERSION;
+		st->tally_dirty = 1;
+		rc = store_commit(st, err);
+		if (rc)
+			st->version = 2;
+	} else {
+		store_rollback(st);
+	}
+	return rc;
+}
+
+_Static_assert(STORE_SCHEMA_VERSION == 3, "the upgrades end at schema 3");
 
 /* ---- Opening, unlocking, closing -------------------------------------- */
 
@@ -446,8 +496,8 @@ static int open_readonly(struct store *st, struct cb_err *err)
 	return check_header(st, err);
 }
 
-/* The file is a Casebook store of this schema version, or of version 1
- * where it can be upgraded. */
+/* The file is a Casebook store of this schema version, or of an older
+ * one (1 or 2) where it can be upgraded. */
 static int check_header(struct store *st, struct cb_err *err)
 {
 	int64_t app = 0, version = 0;
@@ -463,16 +513,16 @@ static int check_header(struct store *st, struct cb_err *err)
 				  "integrity error: %s is not a casebook store "
 				  "(or its header is damaged)",
 				  st->path);
-	if (version == 1 && st->readonly)
+	if ((version == 1 || version == 2) && st->readonly)
 		return cb_err_set(err, CB_EIO,
 				  "the casebook store %s was made by an older "
-				  "casebook (store version 1) and is "
+				  "casebook (store version %lld) and is "
 				  "read-only here; this casebook upgrades it "
 				  "at its first unlock where it can be "
 				  "written: open it once there (any command), "
 				  "then it reads anywhere",
-				  st->path);
-	if (version != STORE_SCHEMA_VERSION && version != 1)
+				  st->path, (long long)version);
+	if (version != STORE_SCHEMA_VERSION && version != 1 && version != 2)
 		return cb_err_set(err, CB_EINTEGRITY,
 				  "integrity error: %s says it is store "
 				  "version %lld, but this casebook reads "
@@ -710,7 +760,9 @@ int store_unlock(struct store *st, const char *pass, size_t pass_len,
 	if (!rc)
 		rc = load_device(st, err);
 	if (!rc && st->version == 1)
-		rc = upgrade(st, err);
+		rc = upgrade1(st, err);
+	else if (!rc && st->version == 2)
+		rc = upgrade2(st, err);
 	if (!rc)
 		rc = tally_load(st, err);
 	if (rc) {
@@ -845,6 +897,9 @@ static int fill_new(struct store *st, const struct store_create_params *p,
 		rc = store_exec(st, store_rows_schema, "creating the tables",
 				err);
 	if (!rc)
+		rc = store_exec(st, store_rows_schema3, "creating the tables",
+				err);
+	if (!rc)
 		rc = store_meta_set(st, M_DEVICE_ID, st->device_id,
 				    strlen(st->device_id), err);
 	if (!rc)
@@ -873,13 +928,13 @@ static int fill_new(struct store *st, const struct store_create_params *p,
 	if (!rc)
 		rc = store_exec(st,
 				"PRAGMA application_id = 1128418097;"
-				"PRAGMA user_version = 2;",
+				"PRAGMA user_version = 3;",
 				"writing the store header", err);
 	return rc;
 }
 
 _Static_assert(STORE_APP_ID == 1128418097, "application_id in fill_new");
-_Static_assert(STORE_SCHEMA_VERSION == 2, "user_version in fill_new");
+_Static_assert(STORE_SCHEMA_VERSION == 3, "user_version in fill_new");
 
 int store_init_lock(const char *home, int *fd, struct cb_err *err)
 {
@@ -1176,9 +1231,9 @@ int store_check(struct store *st, struct store_check_report *report,
 		rc = store_each_event(st, NULL, STORE_ITER_ALL, check_event, &c,
 				      err);
 	if (!rc)
-		rc =
-		    store_rows_check(st, check_add, &c, &report->quarantined,
-				     &report->summaries, &report->queries, err);
+		rc = store_rows_check(st, check_add, &c, &report->quarantined,
+				      &report->summaries, &report->queries,
+				      &report->withheld, err);
 	report->pending = st->tally.dirty;
 	/* Settings: every key, decrypted. */
 	if (!rc &&

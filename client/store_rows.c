@@ -20,9 +20,19 @@
  *   dirty(hash)
  *       subjects whose events changed since their rows were written.
  *
+ * Schema 3 adds:
+ *
+ *   withheld(ord, hash, sealed)
+ *       one per subject the server told this (blinded) device of
+ *       unblinded values it is not sent; `hash` is the keyed hash of the
+ *       subject id, `sealed` withheld.h's text ({"subject": ID,
+ *       "forms": {...}}) with AD "withheld:SUBJECTHASHHEX". Not derived
+ *       from the events: the server's word, kept as it came.
+ *
  * The tally counts the rows of each table (store.c), so a row deleted
  * is told at unlock; a row moved to another subject or query fails to
- * open. The texts are derive.h's and sync's; this file only keeps them.
+ * open. The texts are derive.h's, sync's and withheld.h's; this file
+ * only keeps them.
  */
 #include "store.h"
 #include "store_int.h"
@@ -53,6 +63,11 @@ const char store_rows_schema[] =
     " id TEXT NOT NULL UNIQUE,"
     " sealed BLOB NOT NULL);"
     "CREATE TABLE dirty(hash BLOB PRIMARY KEY) WITHOUT ROWID;";
+
+const char store_rows_schema3[] = "CREATE TABLE withheld("
+				  " ord INTEGER PRIMARY KEY,"
+				  " hash BLOB NOT NULL UNIQUE,"
+				  " sealed BLOB NOT NULL);";
 
 /* Largest quarantine text kept: a server's reason with its checks. */
 #define QUARANTINE_TEXT_MAX (256u * 1024u)
@@ -122,6 +137,14 @@ static void query_ad(char ad[AD_MAX], const unsigned char *query,
 	store_hex32(query, qh);
 	store_hex32(subject, sh);
 	snprintf(ad, AD_MAX, "queries:%s:%s", qh, sh);
+}
+
+static void withheld_ad(char ad[AD_MAX], const unsigned char *subject)
+{
+	char hex[65];
+
+	store_hex32(subject, hex);
+	snprintf(ad, AD_MAX, "withheld:%s", hex);
 }
 
 /* ---- Derived rows -------------------------------------------------------- */
@@ -690,6 +713,179 @@ int store_rows_upgrade_quarantine(struct store *st, const char *key,
 	return done(st, s, "upgrading the store", err);
 }
 
+/* ---- Withheld values ------------------------------------------------------
+ */
+
+/* The row of the subject of `hash` into *text (NULL when none). */
+static int withheld_get_hash(struct store *st, const unsigned char *hash,
+			     char **text, size_t *len, struct cb_err *err)
+{
+	char ad[AD_MAX];
+	sqlite3_stmt *s;
+	int rc;
+
+	s = stmt(st, Q_WITHHELD_GET, err);
+	if (!s)
+		return err->code;
+	sqlite3_bind_blob(s, 1, hash, CB_KEYED_HASH_BYTES, SQLITE_STATIC);
+	rc = step(st, s, "reading a withheld row", err);
+	if (rc == 1) {
+		withheld_ad(ad, hash);
+		rc = store_unseal(st, ad, sqlite3_column_blob(s, 0),
+				  (size_t)sqlite3_column_bytes(s, 0),
+				  "a withheld row", text, len, err);
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_withheld_get(struct store *st, const char *subject, char **text,
+		       size_t *len, struct cb_err *err)
+{
+	unsigned char hash[CB_KEYED_HASH_BYTES];
+	int rc;
+
+	*text = NULL;
+	*len = 0;
+	if (store_need_key(st, err))
+		return err->code;
+	rc = store_subject_hash(st, subject, hash, err);
+	if (!rc)
+		rc = withheld_get_hash(st, hash, text, len, err);
+	return rc;
+}
+
+int store_withheld_put(struct store *st, const char *subject, const char *text,
+		       size_t len, struct cb_err *err)
+{
+	unsigned char hash[CB_KEYED_HASH_BYTES], *sealed = NULL;
+	size_t sealed_len;
+	char ad[AD_MAX];
+	sqlite3_stmt *s;
+	int rc, own, had = 0;
+
+	if (store_need_key(st, err))
+		return err->code;
+	if (len > STORE_META_MAX)
+		return cb_err_set(err, CB_ETOOBIG,
+				  "the withheld values of subject %.64s: %zu "
+				  "bytes is over the %u byte cap",
+				  subject, len, STORE_META_MAX);
+	rc = store_begin_own(st, &own, err);
+	if (rc)
+		return rc;
+	rc = store_write_point(st, err);
+	if (!rc)
+		rc = store_subject_hash(st, subject, hash, err);
+	if (!rc) {
+		s = stmt(st, Q_WITHHELD_HAS, err);
+		if (!s) {
+			rc = err->code;
+		} else {
+			sqlite3_bind_blob(s, 1, hash, CB_KEYED_HASH_BYTES,
+					  SQLITE_STATIC);
+			had = step(st, s, "reading a withheld row", err);
+			sqlite3_reset(s);
+			if (had < 0)
+				rc = had;
+		}
+	}
+	if (!rc) {
+		withheld_ad(ad, hash);
+		rc = store_seal(st, ad, text, len, &sealed, &sealed_len, err);
+	}
+	if (!rc) {
+		s = stmt(st, Q_WITHHELD_PUT, err);
+		if (!s) {
+			rc = err->code;
+		} else {
+			sqlite3_bind_blob(s, 1, hash, CB_KEYED_HASH_BYTES,
+					  SQLITE_STATIC);
+			sqlite3_bind_blob(s, 2, sealed, (int)sealed_len,
+					  SQLITE_STATIC);
+			rc = done(st, s, "saving a withheld row", err);
+		}
+	}
+	free(sealed);
+	if (!rc && !had) {
+		st->tally.withheld++;
+		st->tally_dirty = 1;
+	}
+	return store_finish_own(st, own, rc, err);
+}
+
+int store_rows_upgrade_withheld(struct store *st, const char *key,
+				struct cb_err *err)
+{
+	const cJSON *subj;
+	sqlite3_stmt *s;
+	char *text = NULL;
+	size_t len = 0;
+	cJSON *w;
+	int rc = 0;
+
+	rc = store_meta_get(st, key, &text, &len, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	w = cb_json_parse(text, len, STORE_META_MAX, key, err);
+	free(text);
+	if (!w || !cJSON_IsObject(w)) {
+		cJSON_Delete(w);
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "integrity error: the withheld values of "
+				  "the store %s (setting %s) are not a JSON "
+				  "object; the store was not upgraded",
+				  st->path, key);
+	}
+	cJSON_ArrayForEach(subj, w)
+	{
+		cJSON *r;
+		char *one;
+
+		if (!subj->string || !subj->string[0] ||
+		    strlen(subj->string) > 64 || !cJSON_IsObject(subj)) {
+			rc = cb_err_set(err, CB_EINTEGRITY,
+					"integrity error: the withheld values "
+					"of the store %s (setting %s) hold an "
+					"entry that is not a subject's; the "
+					"store was not upgraded",
+					st->path, key);
+			break;
+		}
+		/* withheld.h's row: the subject's part of the old object,
+		 * under its id. */
+		r = cJSON_CreateObject();
+		one =
+		    r && cJSON_AddStringToObject(r, "subject", subj->string) &&
+			    cJSON_AddItemReferenceToObject(r, "forms",
+							   (cJSON *)subj)
+			? cJSON_PrintUnformatted(r)
+			: NULL;
+		cJSON_Delete(r);
+		if (!one) {
+			rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+			break;
+		}
+		rc =
+		    store_withheld_put(st, subj->string, one, strlen(one), err);
+		free(one);
+		if (rc)
+			break;
+	}
+	cJSON_Delete(w);
+	if (rc)
+		return rc;
+	s = stmt(st, Q_META_DEL, err);
+	if (!s)
+		return err->code;
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	return done(st, s, "upgrading the store", err);
+}
+
 /* ---- Checking ------------------------------------------------------------ */
 
 struct rows_check {
@@ -721,20 +917,62 @@ static int count_row(void *ctx, const char *text, size_t len, int pending)
 	return 0;
 }
 
+/*
+ * Open every withheld row, in the order written, adding its text (which
+ * names its subject) to the digest: what the server said is content,
+ * like a setting, so two stores told the same give the same digest.
+ */
+static int check_withheld(struct store *st, struct rows_check *c,
+			  struct cb_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	rc = prepare(st, "SELECT hash, sealed FROM withheld ORDER BY ord", &s,
+		     err);
+	if (rc)
+		return rc;
+	while ((rc = step(st, s, "reading the withheld rows", err)) == 1) {
+		char ad[AD_MAX], *text;
+		size_t len;
+
+		if (!is_hash(s, 0)) {
+			rc = store_integrity(st, "a withheld row", err);
+			break;
+		}
+		withheld_ad(ad, sqlite3_column_blob(s, 0));
+		rc = store_unseal(st, ad, sqlite3_column_blob(s, 1),
+				  (size_t)sqlite3_column_bytes(s, 1),
+				  "a withheld row", &text, &len, err);
+		if (rc)
+			break;
+		c->add(c->ctx, text, len);
+		cb_wipe_free(text, len + 1);
+		c->n++;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 int store_rows_check(struct store *st,
 		     void (*add)(void *ctx, const void *p, size_t len),
 		     void *ctx, int64_t *quarantined, int64_t *summaries,
-		     int64_t *queries, struct cb_err *err)
+		     int64_t *queries, int64_t *withheld, struct cb_err *err)
 {
 	struct rows_check c = {add, ctx, 0};
 	int rc;
 
-	*summaries = *queries = 0;
+	*summaries = *queries = *withheld = 0;
 	rc = store_each_quarantined(st, check_quarantined, &c, err);
 	*quarantined = c.n;
 	if (!rc)
 		rc = store_each_summary(st, count_row, summaries, err);
 	if (!rc)
 		rc = store_each_query_row(st, NULL, count_row, queries, err);
+	if (!rc) {
+		c.n = 0;
+		rc = check_withheld(st, &c, err);
+		*withheld = c.n;
+	}
 	return rc;
 }

@@ -6,7 +6,9 @@
 #   1. Blinded items are withheld, never missing: the lab's CELL values
 #      reach the investigator's laptop only as "a value exists"; form
 #      show says "(withheld: unblinded item)" and status "withheld" (text
-#      and --json), a value the lab clears is then shown missing.
+#      and --json), a value the lab clears is then shown missing (form
+#      show and subject show); a blinded laptop whose first sync is a
+#      bundle (casebook bundle export/import) is told the same.
 #   2. A second emergency code-break says who broke the code and when,
 #      and asks: refused without a terminal or --yes (exit 2, nothing
 #      recorded), recorded with --yes.
@@ -102,6 +104,13 @@ cb a form show "$S" INJ CELL --json >"$T/out" 2>&1
 check "a cleared value is then missing, the others withheld" "[true, false, true]" \
 	"$(jget "$T/out" "[i.get('withheld') is True for i in j['items']]")"
 check "--json counts 2" 2 "$(jget "$T/out" "j['withheld_values']")"
+cb a form show "$S" INJ CELL >"$T/out" 2>&1
+check "form show text: 2 items withheld after the clear" 2 "$(grep -c '(withheld: unblinded item)' "$T/out")"
+expect_rc "subject show after the clear" 0 cb a subject show "$S" --json
+check "subject show --json: the cleared item is not withheld" "withheld CELLCNT STERIL" \
+	"$(jget "$T/out" "' '.join([f['status']] + [i['item'] for i in f['items'] if i['withheld']]) if (f := [f for v in j['visits'] for f in v['forms'] if f['form'] == 'CELL'][0]) else ''")"
+expect_rc "subject show text after the clear" 0 cb a subject show "$S"
+check "subject show text: 2 CELL items withheld" 2 "$(grep -c '(withheld: unblinded item)' "$T/out")"
 # The lab itself sees its values.
 expect_rc "lab: form show CELL" 0 cb lab form show "$S" INJ CELL
 expect_out "lab sees the value" "101.5"
@@ -179,6 +188,23 @@ check "on a terminal: the name, form and meaning come before the passphrase" 1 \
 t = open(sys.argv[1]).read()
 a, b, c = t.find("Dr. Min-ji Kim"), t.find("SCR SV (Visit"), t.find("to sign: ")
 print(int(-1 < a < c and -1 < b < c and t.find("meaning: I approve") < c))' "$T/out")"
+
+# A blinded laptop that syncs by bundle is told of the withheld values as
+# one that syncs by network: the data manager's first sync is a bundle.
+expect_rc "data manager: bundle export" 0 cb dm bundle export "$T/dm.bundle"
+expect_rc "casebookd bundle import (data manager)" 0 \
+	"$CBD" bundle import --data "$D" "$T/dm.bundle" --reply "$T/dm.reply"
+expect_rc "data manager: bundle import" 0 cb dm bundle import "$T/dm.reply"
+expect_rc "bundle: form show CELL --json" 0 cb dm form show "$S" INJ CELL --json
+check "bundle: the cleared value missing, the others withheld" "[true, false, true]" \
+	"$(jget "$T/out" "[i.get('withheld') is True and i['value'] is None for i in j['items']]")"
+check "bundle: status withheld, 2 values" "withheld 2" \
+	"$(jget "$T/out" "j['status'] + ' ' + str(j['withheld_values'])")"
+expect_rc "bundle: subject show --json" 0 cb dm subject show "$S" --json
+check "bundle: subject show says the same" "withheld CELLCNT STERIL" \
+	"$(jget "$T/out" "' '.join([f['status']] + [i['item'] for i in f['items'] if i['withheld']]) if (f := [f for v in j['visits'] for f in v['forms'] if f['form'] == 'CELL'][0]) else ''")"
+expect_rc "bundle: store check" 0 cb dm store check
+expect_out "bundle: one subject's withheld values kept" "withheld values of 1 subjects"
 start_server || finish
 
 # ---- 4. queries: on a form or a visit, filters, reopen ---------------------

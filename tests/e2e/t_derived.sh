@@ -8,7 +8,13 @@
 #      same canonical dump and queries as the old casebook printed, its
 #      quarantine setting made rows, the lifecycle in `subject list`;
 #      read-only, it is refused with a message saying what to do.
-#   2. A summary, query, quarantine or pending row deleted is an integrity
+#   1b. A store of schema 2 (tests/e2e/fixtures/store-v2-withheld, a
+#      blinded laptop whose withheld values were one setting) is upgraded
+#      likewise: one withheld row per subject, the setting gone, form
+#      show and subject show printing what that casebook printed; a later
+#      note rewrites only its subject's row; with a row removed it is not
+#      upgraded.
+#   2. A summary, query, quarantine, withheld or pending row deleted is an integrity
 #      error at unlock and for `store check`; a summary row copied to
 #      another subject, or put back to an older copy, is one for `store
 #      check` (which derives every subject again).
@@ -35,6 +41,7 @@ export CASEBOOK_KDF_FAST=1
 unset CASEBOOK_USER CASEBOOK_NEW_PASSPHRASE CASEBOOK_CLOCK_OFFSET_MS \
 	CASEBOOK_TEST_HOOKS CASEBOOK_TEST_FAIL_WRITE CASEBOOK_TEST_SESSION_DUMP
 FIX="$CASEBOOK_TOP/tests/e2e/fixtures/store-v1"
+FIX2="$CASEBOOK_TOP/tests/e2e/fixtures/store-v2-withheld"
 
 # sql DB STATEMENTS: run SQL on a store file (python's sqlite3: no
 # casebook involved, as an attacker or a bad disk would).
@@ -65,7 +72,7 @@ same "the fixture is a store of schema 1" 1 "$(sql "$U/casebook.db" "PRAGMA user
 expect_rc "the first command upgrades it" 0 "$CB" --home "$U" subject list
 expect_out "the eligible subject, screening" "screening (eligible)"
 expect_out "the ineligible one, a screen failure" "screen failure"
-same "it is of schema 2 now" 2 "$(sql "$U/casebook.db" "PRAGMA user_version")"
+same "it is of schema 3 now" 3 "$(sql "$U/casebook.db" "PRAGMA user_version")"
 same "the quarantine setting is gone" 0 \
 	"$(sql "$U/casebook.db" "SELECT count(*) FROM meta WHERE key = 'sync.quarantine'")"
 same "every subject has its summary row" 3 \
@@ -97,8 +104,72 @@ if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1; then
 	same "a read-only store of schema 1: exit 1" 1 $?
 	expect_out "it says it needs one writable open" "open it once there"
 	same "and it is left as it was" 1 "$(sql "$RO/v1/casebook.db" "PRAGMA user_version")"
+	# The same of schema 2.
+	mkdir -p "$RO/v2"
+	cp "$FIX2/casebook.db" "$RO/v2/casebook.db"
+	chmod 0555 "$RO/v2"
+	chmod 0444 "$RO/v2/casebook.db"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env CASEBOOK_PASSPHRASE=fixture-pass-2 "$CB" --home "$RO/v2" \
+		subject list >"$T/out" 2>"$T/err"
+	same "a read-only store of schema 2: exit 1" 1 $?
+	expect_out "it says it needs one writable open (2)" "(store version 2) and is read-only here"
+	same "and it is left as it was (2)" 2 "$(sql "$RO/v2/casebook.db" "PRAGMA user_version")"
 	chmod -R u+w "$RO"
 fi
+
+# ---- 1b. a store of schema 2: the withheld values in one setting -------------------
+
+# tests/e2e/fixtures/store-v2-withheld: a blinded investigator's laptop
+# that the lab's CELL values of two subjects reached only as withheld
+# notes (one value of the second cleared since), made by the casebook of
+# schema 2, with what that casebook printed for it.
+U2="$T/v2"
+mkdir -p "$U2"
+cp "$FIX2/casebook.db" "$U2/casebook.db"
+export CASEBOOK_PASSPHRASE=fixture-pass-2
+read -r W1 W2 <"$FIX2/subjects"
+same "the fixture is a store of schema 2" 2 "$(sql "$U2/casebook.db" "PRAGMA user_version")"
+same "it keeps the withheld values in one setting" 1 \
+	"$(sql "$U2/casebook.db" "SELECT count(*) FROM meta WHERE key = 'withheld'")"
+expect_rc "form show upgrades it" 0 "$CB" --home "$U2" form show "$W1" INJ CELL
+same_files "the same form as the casebook that made it ($W1)" "$FIX2/form-$W1.txt" "$T/out"
+same "it is of schema 3 now (from 2)" 3 "$(sql "$U2/casebook.db" "PRAGMA user_version")"
+same "the withheld setting is gone" 0 \
+	"$(sql "$U2/casebook.db" "SELECT count(*) FROM meta WHERE key = 'withheld'")"
+same "one withheld row per subject" 2 "$(sql "$U2/casebook.db" "SELECT count(*) FROM withheld")"
+for w in "$W1" "$W2"; do
+	expect_rc "form show $w" 0 "$CB" --home "$U2" form show "$w" INJ CELL
+	same_files "the same form as before the upgrade ($w)" "$FIX2/form-$w.txt" "$T/out"
+	expect_rc "form show --json $w" 0 "$CB" --home "$U2" form show "$w" INJ CELL --json
+	same_files "the same form --json as before the upgrade ($w)" "$FIX2/form-$w.json" "$T/out"
+	expect_rc "subject show --json $w" 0 "$CB" --home "$U2" subject show "$w" --json
+	same_files "the same subject as before the upgrade ($w)" "$FIX2/subject-$w.json" "$T/out"
+done
+same "the fixture's forms: 3 values withheld, then 2 (one cleared)" "3 2" \
+	"$(grep -c '(withheld: unblinded item)' "$FIX2/form-$W1.txt") $(grep -c '(withheld: unblinded item)' "$FIX2/form-$W2.txt")"
+expect_rc "store check of the store upgraded from 2" 0 "$CB" --home "$U2" store check
+expect_out "it counts the withheld rows" "withheld values of 2 subjects"
+# A later word about one subject changes only that subject's row.
+W1ROW=$(sql "$U2/casebook.db" "SELECT hex(sealed) FROM withheld ORDER BY ord LIMIT 1")
+CASEBOOK_TEST_HOOKS=1 expect_rc "a note clears CELLCNT of $W2" 0 "$CBH" --home "$U2" store test-withheld \
+	"[{\"subject\":\"$W2\",\"visit\":\"INJ\",\"form\":\"CELL\",\"instance\":\"\",\"items\":{\"CELLCNT\":false}}]"
+same "the other subject's row is untouched" "$W1ROW" \
+	"$(sql "$U2/casebook.db" "SELECT hex(sealed) FROM withheld ORDER BY ord LIMIT 1")"
+expect_rc "form show --json $W2 after the note" 0 "$CB" --home "$U2" form show "$W2" INJ CELL --json
+same "only STERIL is withheld now" "[false, false, true]" \
+	"$(jget "$T/out" "[i.get('withheld') is True for i in j['items']]")"
+expect_rc "form show $W1 after the note" 0 "$CB" --home "$U2" form show "$W1" INJ CELL
+same_files "$W1 as before" "$FIX2/form-$W1.txt" "$T/out"
+# A store of schema 2 with a row removed is not taken in.
+mkdir -p "$T/v2cut"
+cp "$FIX2/casebook.db" "$T/v2cut/casebook.db"
+sql "$T/v2cut/casebook.db" "DELETE FROM summaries WHERE ord = (SELECT min(ord) FROM summaries)"
+expect_rc "a schema 2 store with a row removed: not upgraded" 1 "$CB" --home "$T/v2cut" subject list
+expect_out "it says rows were removed (schema 2)" "rows were removed"
+same "it is left at schema 2" 2 "$(sql "$T/v2cut/casebook.db" "PRAGMA user_version")"
+same "its withheld setting kept" 1 \
+	"$(sql "$T/v2cut/casebook.db" "SELECT count(*) FROM meta WHERE key = 'withheld'")"
 
 # ---- 2. derived rows deleted, moved or put back ------------------------------------
 
@@ -120,6 +191,12 @@ CASEBOOK_TEST_HOOKS=1 expect_rc "quarantine an event" 0 "$CBH" --home "$H" \
 expect_rc "the store is intact" 0 "$CB" --home "$H" store check
 same "the quarantined event is flagged" 2 \
 	"$(sql "$H/casebook.db" "SELECT synced FROM events WHERE id = '$QEV'")"
+# What a server tells a blinded laptop of the lab's values (withheld
+# rows of both subjects).
+CASEBOOK_TEST_HOOKS=1 expect_rc "withheld notes of both subjects" 0 "$CBH" --home "$H" store test-withheld \
+	"[{\"subject\":\"$S1\",\"visit\":\"INJ\",\"form\":\"CELL\",\"instance\":\"\",\"items\":{\"CELLCNT\":true}},
+	  {\"subject\":\"$S2\",\"visit\":\"INJ\",\"form\":\"CELL\",\"instance\":\"\",\"items\":{\"VIABIL\":true}}]"
+same "one withheld row each" 2 "$(sql "$H/casebook.db" "SELECT count(*) FROM withheld")"
 expect_rc "it has left its subject's record" 0 "$CB" --home "$H" subject show "$S2" --json
 same "the subject shows no VAS" '[]' "$(jget "$T/out" '[f for v in j["visits"] if v["visit"] == "BL" for f in v["forms"] if f["form"] == "VAS" and f["items"]]')"
 cp "$H/casebook.db" "$T/pristine.db"
@@ -129,7 +206,7 @@ fresh() {
 	cp "$T/pristine.db" "$DB"
 	rm -f "$DB-wal" "$DB-shm"
 }
-for what in summaries queries quarantine; do
+for what in summaries queries quarantine withheld; do
 	fresh
 	sql "$DB" "DELETE FROM $what WHERE ord = (SELECT min(ord) FROM $what)"
 	expect_rc "a deleted $what row is told at unlock" 1 "$CB" --home "$T/dmg" status

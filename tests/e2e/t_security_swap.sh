@@ -8,10 +8,12 @@
 # row and column by the AEAD's additional data (client/store.c,
 # store_rows.c: "events:ID:SEQ:SUBJECT", "subjects:HASH",
 # "summaries:HASH", "queries:QUERY:SUBJECT", "quarantine:ID",
-# "meta:KEY"), and each event row's keyed tag covers its plain columns.
+# "withheld:SUBJECT", "meta:KEY"), and each event row's keyed tag covers
+# its plain columns.
 #
 # On a real encrypted store (two subjects with data, queries on both,
-# two quarantined events), for each move made with python's sqlite3 as
+# two quarantined events, what the server said of withheld values of
+# both), for each move made with python's sqlite3 as
 # a thief would: the command that reads the moved value fails with an
 # integrity error (exit 1) and prints nothing of the store on stdout,
 # and `store check` fails too. The intact store passes both at the
@@ -51,7 +53,18 @@ Q2=$(CASEBOOK_TEST_HOOKS=1 "$CBH" --home "$H" store test-list "$S2" | tail -1 | 
 CASEBOOK_TEST_HOOKS=1 expect_rc "quarantine two events" 0 "$CBH" --home "$H" \
 	status test-set sync.quarantine \
 	"[{\"id\":\"$Q1\",\"code\":\"check\",\"reason\":\"one\"},{\"id\":\"$Q2\",\"code\":\"check\",\"reason\":\"two\"}]"
+# What a server tells this blinded laptop of the lab's CELL values: all
+# three of S1's exist, only STERIL of S2's.
+CASEBOOK_TEST_HOOKS=1 expect_rc "withheld notes of both subjects" 0 "$CBH" --home "$H" \
+	store test-withheld \
+	"[{\"subject\":\"$S1\",\"visit\":\"INJ\",\"form\":\"CELL\",\"instance\":\"\",\"items\":{\"CELLCNT\":true,\"VIABIL\":true,\"STERIL\":true}},
+	  {\"subject\":\"$S2\",\"visit\":\"INJ\",\"form\":\"CELL\",\"instance\":\"\",\"items\":{\"STERIL\":true}}]"
 DB="$H/casebook.db"
+check "two withheld rows" 2 "$(sql "$DB" "SELECT count(*) FROM withheld")"
+expect_rc "S1's CELL: three values withheld" 0 "$CB" --home "$H" form show "$S1" INJ CELL
+check "S1's three CELL items shown withheld" 3 "$(grep -c '(withheld: unblinded item)' "$T/out")"
+expect_rc "S2's CELL: one value withheld" 0 "$CB" --home "$H" form show "$S2" INJ CELL
+check "S2's one CELL item shown withheld" 1 "$(grep -c '(withheld: unblinded item)' "$T/out")"
 check "two subjects" 2 "$(sql "$DB" "SELECT count(*) FROM subjects")"
 check "two summaries" 2 "$(sql "$DB" "SELECT count(*) FROM summaries")"
 check "two queries, one per subject" 2 \
@@ -125,6 +138,13 @@ moved "queries: ids swapped" "$(swap queries hash ord "$QS1" "$QS2")" \
 	query list --all
 moved "quarantine: reasons swapped" "$(swap quarantine sealed ord 1 2)" status
 moved "quarantine: ids swapped" "$(swap quarantine id ord 1 2)" status
+moved "withheld: swapped between subjects" "$(swap withheld sealed ord 1 2)" \
+	form show "$S2" INJ CELL
+moved "withheld: hashes swapped" "$(swap withheld hash ord 1 2)" \
+	form show "$S2" INJ CELL
+moved "withheld: S1's row copied over S2's" \
+	"UPDATE withheld SET sealed = (SELECT sealed FROM withheld WHERE ord = 1) WHERE ord = 2" \
+	subject show "$S2"
 moved "settings: two values swapped" \
 	"$(swap meta value key "'store.site'" "'store.device_index'")" \
 	status
@@ -150,6 +170,15 @@ moved "an event's keyed tag in its subject column" \
 	"UPDATE events SET subject = tag WHERE seq = $E1" subject show "$S1"
 moved "events: one of a subject's events moved to another" \
 	"UPDATE events SET subject = (SELECT subject FROM events WHERE seq = $E2) WHERE seq = $E1" \
+	subject show "$S1"
+moved "a subject's summary sealed where its withheld row was" \
+	"UPDATE withheld SET sealed = (SELECT sealed FROM summaries WHERE summaries.hash = withheld.hash)" \
+	form show "$S1" INJ CELL
+moved "a withheld row sealed where its subject's summary was" \
+	"UPDATE summaries SET sealed = (SELECT sealed FROM withheld WHERE withheld.hash = summaries.hash)" \
+	subject list
+moved "a subject's id sealed where its withheld row was" \
+	"UPDATE withheld SET sealed = (SELECT sealed FROM subjects WHERE subjects.hash = withheld.hash)" \
 	subject show "$S1"
 moved "a setting sealed as a quarantine reason" \
 	"UPDATE quarantine SET sealed = (SELECT value FROM meta WHERE key = 'store.tally')" status
