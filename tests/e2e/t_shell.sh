@@ -12,7 +12,7 @@ export CASEBOOK_KDF_FAST=1
 unset CASEBOOK_USER CASEBOOK_NEW_PASSPHRASE CASEBOOK_CLOCK_OFFSET_MS
 export CASEBOOK_HOME="$T/home" CASEBOOK_PASSPHRASE=alice-pass-1
 # Every wait below is bounded: a shell that never ends fails the case.
-TO="timeout 60"
+TO="timeout 120"
 
 "$CB" init --site KR01 --device-index 1 --protocol "$PROTO" --user alice \
 	--role investigator >/dev/null 2>&1 || fail "init" "init failed"
@@ -171,39 +171,42 @@ cat >"$T/drive.py" <<'EOF'
 # drive.py STEPS CMD...: run CMD on a pseudo-terminal; STEPS is a Python
 # list of (bytes to type, text to wait for in what the terminal shows
 # after them). Prints what the terminal showed; exits with CMD's exit
-# code. Each wait gives up after 30 s.
-import ast, os, pty, select, sys, time
+# code. A wait gives up after 20 s and says so on stderr; a CMD still
+# running 20 s after the last step is killed (exit 99).
+import ast, os, pty, select, signal, sys, time
 steps = ast.literal_eval(sys.argv[1])
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[2], sys.argv[2:])
 seen = b""
-def wait_for(text, start):
+def pump(until):
+    """Read what the terminal shows until until() or 20 s; False at EOF."""
     global seen
-    end = time.time() + 30
-    while text.encode() not in seen[start:] and time.time() < end:
+    end = time.time() + 20
+    while not until() and time.time() < end:
         r, _, _ = select.select([fd], [], [], 0.2)
         if r:
             try:
                 d = os.read(fd, 4096)
             except OSError:
-                return
+                return False
             if not d:
-                return
+                return False
             seen += d
+    return True
 for typed, want in steps:
     start = len(seen)
     if typed:
         os.write(fd, typed.encode())
-    wait_for(want, start)
-while True:
-    try:
-        d = os.read(fd, 4096)
-    except OSError:
-        break
-    if not d:
-        break
-    seen += d
+    pump(lambda: want.encode() in seen[start:])
+    if want.encode() not in seen[start:]:
+        sys.stderr.write("drive.py: no %r after typing %r\n" % (want, typed))
+if pump(lambda: False):
+    os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    sys.stdout.write(seen.decode("utf-8", "replace"))
+    sys.stderr.write("drive.py: still running after the last step\n")
+    sys.exit(99)
 _, st = os.waitpid(pid, 0)
 sys.stdout.write(seen.decode("utf-8", "replace"))
 sys.exit(os.waitstatus_to_exitcode(st))
@@ -218,7 +221,9 @@ steps="[('', 'casebook> '),
  ('form show $S2 SCR DM\r', 'casebook> '),
  ('\x04', '')]"
 $TO python3 "$T/drive.py" "$steps" "$CB" shell >"$T/out" 2>"$T/err"
-check "terminal session ends 0 at Ctrl-D" 0 $?
+rc=$?
+[ $rc -eq 0 ] || cat "$T/err" "$T/out" | tr -d '\r' | tail -20 | sed 's/^/  | /'
+check "terminal session ends 0 at Ctrl-D" 0 $rc
 expect_out "the shell says it unlocked" "store unlocked for alice"
 expect_rc "Tab-completed line saved the value" 0 "$CB" form show "$S2" SCR DM --json
 expect_out "WEIGHT saved through the completed line" '"71"'
