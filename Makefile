@@ -41,6 +41,8 @@ SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=
 endif
 
 PKGS    := sqlite3 libsodium libcjson libcurl libmicrohttpd libpq
+# libedit: line editing for `casebook shell`, linked into casebook only.
+CLIENT_PKGS := libedit
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wwrite-strings
 CFLAGS  ?= -O2 -g
@@ -53,6 +55,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lm -lpthread
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CLIENT_LIBS = $(shell pkg-config --libs $(CLIENT_PKGS) 2>/dev/null)
 
 COMMON_SRC := $(sort $(wildcard common/*.c))
 CLIENT_SRC := $(sort $(wildcard client/*.c))
@@ -88,7 +91,7 @@ all: deps-check $(BIN)/casebook $(BIN)/casebookd $(GEN_STUDY)
 # Stop early with a useful message when a library is missing.
 .PHONY: deps-check
 deps-check:
-	@pkg-config --exists $(PKGS) || { \
+	@pkg-config --exists $(PKGS) $(CLIENT_PKGS) || { \
 	  echo "missing build dependencies; run: scripts/install-deps.sh (or make deps)"; exit 1; }
 
 deps:
@@ -105,7 +108,8 @@ $(LIB): $(COMMON_OBJ)
 
 $(BIN)/casebook: $(CLIENT_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(CLIENT_OBJ) $(LIB) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(CLIENT_OBJ) $(LIB) $(LDLIBS_ALL) \
+	  $(CLIENT_LIBS)
 
 $(BUILD)/hooks/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -116,7 +120,7 @@ $(HOOK_BIN): $(filter-out $(HOOK_SRC:%.c=$(BUILD)/%.o),$(CLIENT_OBJ)) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ \
 	  $(filter-out $(HOOK_SRC:%.c=$(BUILD)/%.o),$(CLIENT_OBJ)) \
-	  $(HOOK_OBJ) $(LIB) $(LDLIBS_ALL)
+	  $(HOOK_OBJ) $(LIB) $(LDLIBS_ALL) $(CLIENT_LIBS)
 
 $(BIN)/casebookd: $(SERVER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
@@ -150,14 +154,14 @@ $(BUILD)/bench/bench_store: tests/bench/bench_store.c \
 		$(filter-out %/main.o,$(CLIENT_OBJ)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
-	  $(LIB) $(LDLIBS_ALL)
+	  $(LIB) $(LDLIBS_ALL) $(CLIENT_LIBS)
 
 # bench_laptop fills registered laptops through the client's store.
 $(BUILD)/bench/bench_laptop: tests/bench/bench_laptop.c \
 		$(filter-out %/main.o,$(CLIENT_OBJ)) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
-	  $(LIB) $(LDLIBS_ALL)
+	  $(LIB) $(LDLIBS_ALL) $(CLIENT_LIBS)
 
 # bench_sync fills a registered laptop through the client's data-entry
 # session and stores rows through the server's store layer, so it links
@@ -168,7 +172,7 @@ $(BUILD)/bench/bench_sync: tests/bench/bench_sync.c \
 		$(filter-out %/main.o,$(CLIENT_OBJ)) $(STORE_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(filter-out %/main.o,$(CLIENT_OBJ)) \
-	  $(STORE_OBJ) $(LIB) $(LDLIBS_ALL)
+	  $(STORE_OBJ) $(LIB) $(LDLIBS_ALL) $(CLIENT_LIBS)
 
 # Test tools (tests/tools/, docs/RELIABILITY.md): the failure-injection
 # library the loop tests load with LD_PRELOAD, and the fault-injecting

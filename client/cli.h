@@ -10,7 +10,13 @@
 #ifndef CB_CLI_H
 #define CB_CLI_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 #include "err.h"
+
+struct cli_command;
+struct store_hold;
 
 enum {
 	EXIT_OK = 0,
@@ -27,7 +33,19 @@ struct cli_global {
 	    *home; /* --home DIR, else $CASEBOOK_HOME, else ~/.casebook */
 	const char *user; /* --user NAME, else $CASEBOOK_USER, else NULL */
 	const char *passphrase_file; /* --passphrase-file FILE */
+	int quiet; /* --quiet: no progress or informational lines */
+	/* The command table (main.c), for `casebook shell`, which runs its
+	 * lines through cli_dispatch with it. */
+	const struct cli_command *commands;
+	size_t ncommands;
+	/* Inside `casebook shell`: the key it unlocked once (store.h's
+	 * store_hold), which store_open_cli uses instead of a passphrase;
+	 * NULL everywhere else. */
+	const struct store_hold *hold;
 };
+
+/* Flags of a command table row. */
+#define CLI_NOT_IN_SHELL 1u /* refused at the prompt of `casebook shell` */
 
 /*
  * One row of the command table. `run` gets argv with argv[0] the command
@@ -39,7 +57,38 @@ struct cli_command {
 	int (*run)(int argc, char **argv, struct cli_global *g);
 	const char *summary;
 	const char *help;
+	unsigned flags; /* CLI_NOT_IN_SHELL */
 };
+
+/*
+ * Run one command line: argv[0] is the command name (or "help"), looked
+ * up in g->commands. `NAME --help` prints the command's help, `help
+ * [NAME]` the help of NAME or of casebook; an unknown name is a usage
+ * error. Inside the shell (g->hold set) a CLI_NOT_IN_SHELL command is
+ * refused with a message saying to run it outside (EXIT_USAGE). Returns
+ * the command's exit code. Both main() and `casebook shell` dispatch
+ * through this, so a line at the prompt runs exactly what the same words
+ * run on the command line.
+ */
+int cli_dispatch(int argc, char **argv, struct cli_global *g);
+
+/* casebook's own --help: the usage, g->commands and the global options. */
+void cli_print_help(FILE *f, const struct cli_global *g);
+
+/*
+ * 1 when a command may draw a progress line (rewritten in place with
+ * \r): stderr is a terminal and --quiet was not given.
+ */
+int cli_progress(const struct cli_global *g);
+
+/*
+ * An informational line on stderr ("casebook: ..." then fmt), which
+ * --quiet suppresses: what was done, hints, counts nobody asked for.
+ * Errors (cli_error) and the data a command was asked for are never
+ * informational.
+ */
+void cli_info(const struct cli_global *g, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Print "casebook: error: ..." on stderr; returns EXIT_FAIL. */
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -164,6 +213,10 @@ extern const char cmd_backup_help[];
 /* The server's address and moving it: cmd_server.c. */
 int cmd_server(int argc, char **argv, struct cli_global *g);
 extern const char cmd_server_help[];
+
+/* Unlock once, then commands at a prompt: cmd_shell.c. */
+int cmd_shell(int argc, char **argv, struct cli_global *g);
+extern const char cmd_shell_help[];
 
 /* Bulk entry of paper CRFs from a file: cmd_import.c. */
 int cmd_import(int argc, char **argv, struct cli_global *g);

@@ -397,8 +397,8 @@ static int reply_value(void *ctx, const char *path, const cJSON *v)
  * transaction: 0, or the error in *err (nothing applied), with *refused
  * set when the reply answers another device or study.
  */
-static int apply_reply(struct store *st, int fd, struct sync_stats *s,
-		       int *refused, struct cb_err *err)
+static int apply_reply(struct store *st, int fd, int progress,
+		       struct sync_stats *s, int *refused, struct cb_err *err)
 {
 	char now[CB_CLOCK_UTC_BUF];
 	struct cb_protocol *p = NULL;
@@ -449,7 +449,7 @@ static int apply_reply(struct store *st, int fd, struct sync_stats *s,
 		store_rollback(st);
 	derive_cache_free(r.dc);
 	if (!rc)
-		rc = derive_pending(st, p, isatty(STDERR_FILENO), NULL, err);
+		rc = derive_pending(st, p, progress, NULL, err);
 	cb_protocol_free(p);
 	if (!rc)
 		rc = store_counts(st, &c, err);
@@ -492,7 +492,8 @@ static int verify_reply(int fd, const char *device,
 	return rc;
 }
 
-static int bundle_import(struct store *st, const char *path)
+static int bundle_import(struct store *st, const char *path, int progress,
+			 int quiet)
 {
 	unsigned char sig[CB_SIGNATURE_BYTES], pk[CB_SIGN_PUBLIC_BYTES];
 	char device[CB_BUNDLE_DEVICE_HEX + 1];
@@ -545,7 +546,7 @@ static int bundle_import(struct store *st, const char *path)
 		rc = cb_err_set(&err, CB_EIO, "reading the reply: %s",
 				strerror(errno));
 	if (!rc)
-		rc = apply_reply(st, fd, &s, &refused, &err);
+		rc = apply_reply(st, fd, progress, &s, &refused, &err);
 	close(fd);
 	if (refused)
 		return refuse("%s", err.msg);
@@ -553,7 +554,7 @@ static int bundle_import(struct store *st, const char *path)
 		return refuse("%s", err.msg);
 	if (rc)
 		return cli_fail(&err);
-	sync_print_stats(&s);
+	sync_print_stats(&s, quiet);
 	return EXIT_OK;
 }
 
@@ -587,7 +588,7 @@ int cmd_bundle(int argc, char **argv, struct cli_global *g)
 	} else if (exp) {
 		rc = bundle_export(st, argv[2]);
 	} else {
-		rc = bundle_import(st, argv[2]);
+		rc = bundle_import(st, argv[2], cli_progress(g), g->quiet);
 	}
 	free(server);
 	store_close(st);

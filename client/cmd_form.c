@@ -122,12 +122,15 @@ static int form_set(int argc, char **argv, struct cli_global *g)
 	if (rc) {
 		ex = entry_save_exit(&r, &err);
 	} else if (!r.nchanged) {
-		printf("%s %s %s: nothing changed\n", s.subject, r.visit->code,
-		       s.form);
+		if (!g->quiet)
+			printf("%s %s %s: nothing changed\n", s.subject,
+			       r.visit->code, s.form);
 	} else {
 		entry_print_checks(&r, 0);
-		printf("%s %s %s: saved %zu item%s\n", s.subject, r.visit->code,
-		       s.form, r.nchanged, r.nchanged == 1 ? "" : "s");
+		if (!g->quiet)
+			printf("%s %s %s: saved %zu item%s\n", s.subject,
+			       r.visit->code, s.form, r.nchanged,
+			       r.nchanged == 1 ? "" : "s");
 		entry_print_scores(&e, s.subject, &r);
 	}
 	entry_save_result_release(&r);
@@ -1702,13 +1705,16 @@ static int form_enter(int argc, char **argv, struct cli_global *g)
 	if (rc) {
 		ex = entry_save_exit(&r, &err);
 	} else if (!r.nchanged) {
-		printf("%s %s %s: nothing changed\n", v.subject, v.visit->code,
-		       argv[4]);
+		if (!g->quiet)
+			printf("%s %s %s: nothing changed\n", v.subject,
+			       v.visit->code, argv[4]);
 		ex = EXIT_OK;
 	} else {
 		entry_print_checks(&r, 0);
-		printf("%s %s %s: saved %zu item%s\n", v.subject, v.visit->code,
-		       argv[4], r.nchanged, r.nchanged == 1 ? "" : "s");
+		if (!g->quiet)
+			printf("%s %s %s: saved %zu item%s\n", v.subject,
+			       v.visit->code, argv[4], r.nchanged,
+			       r.nchanged == 1 ? "" : "s");
 		entry_print_scores(&e, v.subject, &r);
 		ex = EXIT_OK;
 	}

@@ -973,7 +973,7 @@ int cmd_import(int argc, char **argv, struct cli_global *g)
 		fputs("LINE,SUBJECT,VISIT,FORM,INSTANCE,CHECK,MESSAGE\r\n",
 		      im.report);
 	}
-	im.progress = isatty(STDERR_FILENO);
+	im.progress = cli_progress(g);
 	if (per_subject) {
 		size_t *starts = NULL, ngroups = 0;
 		size_t *idx = by_subject(&im, &starts, &ngroups);
@@ -1003,13 +1003,19 @@ int cmd_import(int argc, char **argv, struct cli_global *g)
 				"were not imported\n");
 			goto out;
 		}
-		printf("import: %zu rows saved (%zu item values, %zu queries "
-		       "opened), %zu unchanged; %zu subjects kept",
-		       im.saved, im.changes, im.queries, im.unchanged, kept);
-		if (lost)
-			printf(", %zu subjects left out (%zu rows refused)",
-			       lost, im.refused);
-		printf("\n");
+		/* the subjects left out are told even with --quiet */
+		if (!g->quiet || lost) {
+			printf("import: %zu rows saved (%zu item values, %zu "
+			       "queries opened), %zu unchanged; %zu subjects "
+			       "kept",
+			       im.saved, im.changes, im.queries, im.unchanged,
+			       kept);
+			if (lost)
+				printf(", %zu subjects left out (%zu rows "
+				       "refused)",
+				       lost, im.refused);
+			printf("\n");
+		}
 		rc = lost ? EXIT_CHECK : EXIT_OK;
 	} else {
 		size_t *idx = malloc((im.nrows + 1) * sizeof(size_t));
@@ -1035,9 +1041,12 @@ int cmd_import(int argc, char **argv, struct cli_global *g)
 				im.refused, im.nrows);
 			rc = EXIT_CHECK;
 		} else {
-			printf("import: %zu rows saved (%zu item values, %zu "
-			       "queries opened), %zu unchanged\n",
-			       im.saved, im.changes, im.queries, im.unchanged);
+			if (!g->quiet)
+				printf("import: %zu rows saved (%zu item "
+				       "values, %zu queries opened), %zu "
+				       "unchanged\n",
+				       im.saved, im.changes, im.queries,
+				       im.unchanged);
 			rc = EXIT_OK;
 		}
 	}

@@ -13,6 +13,7 @@
 #include "net.h"
 #include "sync.h"
 #include "cli.h"
+#include "jout.h"
 #include "clock.h"
 #include "event.h"
 #include "id.h"
@@ -77,7 +78,7 @@ const char cmd_init_help[] =
     "was created and the token is still unused).\n";
 
 const char cmd_store_help[] =
-    "usage: casebook store check\n"
+    "usage: casebook store check [--json]\n"
     "\n"
     "Verify the whole local store: SQLite's integrity check, the sealed\n"
     "tally of its rows, then decrypt and authenticate every event, subject,\n"
@@ -85,6 +86,10 @@ const char cmd_store_help[] =
     "again from its events to compare with the rows kept for it. Prints\n"
     "the device, the acting user, counts and a digest of the decrypted\n"
     "content (equal content gives an equal digest). It writes nothing.\n"
+    "--json: {\"status\":\"intact\",\"site\",\"device_index\",\"device_id\",\n"
+    "\"user\",\"role\",\"events\",\"unsynced\",\"subjects\",\"users\",\n"
+    "\"settings\",\"quarantined\",\"derived_checked\",\"pending\",\n"
+    "\"digest\"} (a damaged store gives an error, not JSON).\n"
     "\n"
     "Exit codes: 0 intact; 1 damaged (integrity error) or another failure;\n"
     "4 wrong passphrase or unknown user.\n";
@@ -849,8 +854,8 @@ int cmd_store(int argc, char **argv, struct cli_global *g)
 #endif
 	if (strcmp(argv[1], "check"))
 		return cli_usage("store ", "unknown subcommand '%s'", argv[1]);
-	if (argc != 2)
-		return cli_usage("store ", "store check takes no arguments");
+	if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json")))
+		return cli_usage("store ", "store check takes only --json");
 	rc = store_open_cli(g, &st, &err);
 	if (rc)
 		return cli_fail(&err);
@@ -860,6 +865,29 @@ int cmd_store(int argc, char **argv, struct cli_global *g)
 		rc = store_protocol_load(st, &p, &err);
 	if (!rc)
 		rc = derive_check(st, p, &checked, &pending, &err);
+	if (!rc && argc == 3) {
+		struct jout j = {0};
+		cJSON *o = cJSON_CreateObject();
+
+		jout_str(&j, o, "status", "intact");
+		jout_str(&j, o, "site", store_site(st));
+		jout_num(&j, o, "device_index", store_device_index(st));
+		jout_str(&j, o, "device_id", store_device_id(st));
+		jout_str(&j, o, "user", store_user(st));
+		jout_str(&j, o, "role", store_role(st));
+		jout_num(&j, o, "events", (double)rep.events);
+		jout_num(&j, o, "unsynced", (double)rep.unsynced);
+		jout_num(&j, o, "subjects", (double)rep.subjects);
+		jout_num(&j, o, "users", (double)rep.users);
+		jout_num(&j, o, "settings", (double)rep.settings);
+		jout_num(&j, o, "quarantined", (double)rep.quarantined);
+		jout_num(&j, o, "derived_checked", (double)checked);
+		jout_num(&j, o, "pending", (double)pending);
+		jout_str(&j, o, "digest", rep.digest);
+		cb_protocol_free(p);
+		store_close(st);
+		return jout_emit(&j, o);
+	}
 	if (!rc)
 		printf("store: intact\n"
 		       "site %s, device %02d, device id %s\n"

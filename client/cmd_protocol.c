@@ -9,6 +9,7 @@
  */
 #include "buf.h"
 #include "cli.h"
+#include "jout.h"
 #include "protocol.h"
 
 #include <stdio.h>
@@ -16,8 +17,8 @@
 #include <string.h>
 
 const char cmd_protocol_help[] =
-    "usage: casebook protocol check FILE\n"
-    "       casebook protocol show FILE\n"
+    "usage: casebook protocol check FILE [--json]\n"
+    "       casebook protocol show FILE [--json]\n"
     "\n"
     "Check or show a study protocol file (format casebook-protocol/1,\n"
     "described in schemas/README.md). Neither needs a local store.\n"
@@ -37,6 +38,18 @@ const char cmd_protocol_help[] =
     "         Windows and target days count from the protocol's day-0\n"
     "         item. Unblinded items are marked; their values are never\n"
     "         shown here (a protocol holds no data).\n"
+    "\n"
+    "--json output:\n"
+    "  check: {\"id\",\"version\",\"visits\",\"forms\",\"items\",\"checks\",\n"
+    "         \"eligibility_rules\"} (counts); a bad protocol prints its\n"
+    "         problems as text on stderr, as without --json\n"
+    "  show:  {\"id\",\"version\",\"title\",\"visits\":[{\"visit\",\"label\",\n"
+    "         "
+    "\"scheduled\",\"day\",\"window\":[LOW,HIGH],\"forms\":[CODE...]}],\n"
+    "         "
+    "\"forms\":[{\"form\",\"label\",\"repeating\",\"items\":[{\"item\",\n"
+    "         \"label\",\"type\",\"unit\",\"required\",\"unblinded\"}]}]}\n"
+    "         (LOG: \"scheduled\":false, null day and window)\n"
     "\n"
     "Examples:\n"
     "  casebook protocol check schemas/knee-oa-msc.json\n"
@@ -225,13 +238,98 @@ static int load(const char *path, struct cb_protocol **p)
 	return rc == CB_ENOMEM ? EXIT_FAIL : cli_exit_code(CB_EINVAL);
 }
 
-static int do_check(const char *path)
+/* `protocol check --json`: the counts of a good protocol. */
+static int check_json(const struct cb_protocol *p)
+{
+	struct jout j = {0};
+	cJSON *o = cJSON_CreateObject();
+
+	jout_str(&j, o, "id", p->id);
+	jout_str(&j, o, "version", p->version);
+	jout_num(&j, o, "visits", (double)p->nvisits);
+	jout_num(&j, o, "forms", (double)p->nforms);
+	jout_num(&j, o, "items", (double)p->nitems);
+	jout_num(&j, o, "checks", (double)p->nchecks);
+	jout_num(&j, o, "eligibility_rules", (double)p->nrules);
+	return jout_emit(&j, o);
+}
+
+/* `protocol show --json`: the schedule and the forms' items. */
+static int show_json(const struct cb_protocol *p)
+{
+	struct jout j = {0};
+	cJSON *o = cJSON_CreateObject(), *visits, *forms;
+	size_t i, k;
+
+	jout_str(&j, o, "id", p->id);
+	jout_str(&j, o, "version", p->version);
+	jout_str(&j, o, "title", p->title);
+	visits = jout_put(&j, o, "visits", cJSON_CreateArray());
+	for (i = 0; visits && i < p->nvisits; i++) {
+		const struct cb_protocol_visit *v = &p->visits[i];
+		cJSON *x = jout_put(&j, visits, NULL, cJSON_CreateObject());
+		cJSON *a;
+
+		if (!x)
+			break;
+		jout_str(&j, x, "visit", v->code);
+		jout_str(&j, x, "label", v->label);
+		jout_bool(&j, x, "scheduled", v->scheduled);
+		if (v->scheduled) {
+			jout_num(&j, x, "day", v->day);
+			a = jout_put(&j, x, "window", cJSON_CreateArray());
+			jout_num(&j, a, NULL, v->low);
+			jout_num(&j, a, NULL, v->high);
+		} else {
+			jout_null(&j, x, "day");
+			jout_null(&j, x, "window");
+		}
+		a = jout_put(&j, x, "forms", cJSON_CreateArray());
+		for (k = 0; a && k < v->nforms; k++)
+			jout_str(&j, a, NULL, v->forms[k]->code);
+	}
+	forms = jout_put(&j, o, "forms", cJSON_CreateArray());
+	for (i = 0; forms && i < p->nforms; i++) {
+		const struct cb_protocol_form *f = &p->forms[i];
+		cJSON *x = jout_put(&j, forms, NULL, cJSON_CreateObject());
+		cJSON *items;
+
+		if (!x)
+			break;
+		jout_str(&j, x, "form", f->code);
+		jout_str(&j, x, "label", f->label);
+		jout_bool(&j, x, "repeating", f->repeating);
+		items = jout_put(&j, x, "items", cJSON_CreateArray());
+		for (k = 0; items && k < f->nitems; k++) {
+			const struct cb_protocol_item *it = &f->items[k];
+			cJSON *y =
+			    jout_put(&j, items, NULL, cJSON_CreateObject());
+
+			if (!y)
+				break;
+			jout_str(&j, y, "item", it->code);
+			jout_str(&j, y, "label", it->label);
+			jout_str(&j, y, "type", cb_item_type_name(it->type));
+			jout_str(&j, y, "unit", it->unit);
+			jout_bool(&j, y, "required", it->required);
+			jout_bool(&j, y, "unblinded", it->unblinded);
+		}
+	}
+	return jout_emit(&j, o);
+}
+
+static int do_check(const char *path, int json)
 {
 	struct cb_protocol *p;
 	int rc = load(path, &p);
 
 	if (rc)
 		return rc;
+	if (json) {
+		rc = check_json(p);
+		cb_protocol_free(p);
+		return rc;
+	}
 	printf("%s %s: %zu visit%s, %zu form%s, %zu item%s, %zu check%s, "
 	       "%zu eligibility rule%s\n",
 	       p->id, p->version, p->nvisits, p->nvisits == 1 ? "" : "s",
@@ -328,7 +426,7 @@ static void show_form(const struct cb_protocol_form *f)
 	table_print(&t, "  ");
 }
 
-static int do_show(const char *path)
+static int do_show(const char *path, int json)
 {
 	struct cb_protocol *p;
 	size_t f;
@@ -336,6 +434,11 @@ static int do_show(const char *path)
 
 	if (rc)
 		return rc;
+	if (json) {
+		rc = show_json(p);
+		cb_protocol_free(p);
+		return rc;
+	}
 	printf("%s %s%s%s\n", p->id, p->version, p->title[0] ? ": " : "",
 	       p->title);
 	if (p->day0.item)
@@ -353,12 +456,22 @@ static int do_show(const char *path)
 int cmd_protocol(int argc, char **argv, struct cli_global *g)
 {
 	const char *sub;
-	int i;
+	int i, json = 0;
 
 	(void)g;
 	if (argc < 2)
 		return cli_usage("protocol ", "protocol: say check or show");
 	sub = argv[1];
+	/* --json anywhere before "--"; taken out so FILE stays argv[i] */
+	for (i = 2; i < argc && strcmp(argv[i], "--"); i++) {
+		if (strcmp(argv[i], "--json"))
+			continue;
+		json = 1;
+		memmove(&argv[i], &argv[i + 1],
+			(size_t)(argc - i - 1) * sizeof(*argv));
+		argc--;
+		i--;
+	}
 	for (i = 2; i < argc; i++)
 		if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--"))
 			return cli_usage("protocol ",
@@ -379,5 +492,6 @@ int cmd_protocol(int argc, char **argv, struct cli_global *g)
 		return cli_usage("protocol ",
 				 "protocol %s: one FILE only, got '%s' too",
 				 sub, argv[i + 1]);
-	return !strcmp(sub, "check") ? do_check(argv[i]) : do_show(argv[i]);
+	return !strcmp(sub, "check") ? do_check(argv[i], json)
+				     : do_show(argv[i], json);
 }

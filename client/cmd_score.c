@@ -12,10 +12,11 @@
 #include <string.h>
 
 const char cmd_score_help[] =
-    "usage: casebook score METHOD [ITEM=VALUE...]\n"
+    "usage: casebook score METHOD [ITEM=VALUE...] [--json]\n"
     "\n"
     "Compute a clinical score from item values and print it as one line of\n"
-    "JSON. Item names are case-insensitive; an item left out counts as not\n"
+    "JSON (--json is accepted, and changes nothing). Item names are "
+    "case-insensitive; an item left out counts as not\n"
     "answered (missing). Each item may be given once.\n"
     "\n"
     "Methods:\n"
@@ -122,6 +123,8 @@ int cmd_score(int argc, char **argv, struct cli_global *g)
 			done_opts = 1;
 			continue;
 		}
+		if (!done_opts && !strcmp(arg, "--json"))
+			continue; /* the output is JSON already */
 		if (!done_opts && arg[0] == '-')
 			return cli_usage("score ", "score: unknown option '%s'",
 					 arg);

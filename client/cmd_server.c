@@ -7,6 +7,7 @@
  * the study's server at a new address, set up by its administrator.
  */
 #include "cli.h"
+#include "jout.h"
 #include "crypto.h"
 #include "json.h"
 #include "net.h"
@@ -20,11 +21,12 @@
 #include <string.h>
 
 const char cmd_server_help[] =
-    "usage: casebook server show\n"
+    "usage: casebook server show [--json]\n"
     "       casebook server set URL [--cacert FILE]\n"
     "\n"
     "show: the server this laptop syncs with and the server key it pinned\n"
-    "at registration ('casebook init --server').\n"
+    "at registration ('casebook init --server'). --json:\n"
+    "{\"server\",\"server_key\",\"cacert\"}, each null when unset.\n"
     "\n"
     "set: move this laptop to the study's server at a new address, when\n"
     "its administrator has moved it (new host name, port or certificate).\n"
@@ -236,12 +238,24 @@ out:
 	return rc;
 }
 
-static int server_show(struct store *st)
+static int server_show(struct store *st, int json)
 {
 	char *url = store_meta_or_null(st, SYNC_META_SERVER);
 	char *key = store_meta_or_null(st, SYNC_META_SERVER_KEY);
 	char *ca = store_meta_or_null(st, SYNC_META_CACERT);
 
+	if (json) {
+		struct jout j = {0};
+		cJSON *root = cJSON_CreateObject();
+
+		jout_str(&j, root, "server", url);
+		jout_str(&j, root, "server_key", key);
+		jout_str(&j, root, "cacert", ca);
+		free(url);
+		free(key);
+		free(ca);
+		return jout_emit(&j, root);
+	}
 	printf("server: %s\nserver key: %s\n", url ? cli_safe(url) : "none",
 	       key ? key : "none");
 	if (ca)
@@ -257,7 +271,7 @@ int cmd_server(int argc, char **argv, struct cli_global *g)
 	const char *url = NULL, *cacert = NULL;
 	struct store *st = NULL;
 	struct cb_err err;
-	int i, rc, set;
+	int i, rc, set, json = 0;
 
 	if (argc < 2)
 		return cli_usage("server", "server needs a subcommand: show or "
@@ -268,6 +282,8 @@ int cmd_server(int argc, char **argv, struct cli_global *g)
 	for (i = 2; i < argc; i++) {
 		if (set && !strcmp(argv[i], "--cacert") && i + 1 < argc)
 			cacert = argv[++i];
+		else if (!set && !strcmp(argv[i], "--json"))
+			json = 1;
 		else if (set && !url && argv[i][0] != '-')
 			url = argv[i];
 		else
@@ -283,7 +299,7 @@ int cmd_server(int argc, char **argv, struct cli_global *g)
 	rc = store_open_cli(g, &st, &err);
 	if (rc)
 		return cli_fail(&err);
-	rc = set ? server_set(st, url, cacert) : server_show(st);
+	rc = set ? server_set(st, url, cacert) : server_show(st, json);
 	store_close(st);
 	return rc;
 }

@@ -76,7 +76,7 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
 					 argv[i]);
 		}
 	}
-	o.progress = isatty(STDERR_FILENO);
+	o.progress = cli_progress(g);
 	rc = store_open_cli(g, &st, &err);
 	if (rc)
 		return cli_fail(&err);
@@ -116,7 +116,7 @@ int cmd_sync(int argc, char **argv, struct cli_global *g)
 	} else if (rc) {
 		rc = cli_fail(&err);
 	} else {
-		sync_print_stats(&s);
+		sync_print_stats(&s, g->quiet);
 		rc = EXIT_OK;
 	}
 	free(server);

@@ -8,6 +8,7 @@
  * a passphrase re-wraps the acting user's slot and touches nothing else.
  */
 #include "cli.h"
+#include "jout.h"
 #include "pass.h"
 #include "store.h"
 #include "sync.h"
@@ -19,7 +20,7 @@
 const char cmd_user_help[] =
     "usage: casebook user add NAME --role coordinator|investigator\n"
     "                         [--new-passphrase-file FILE]\n"
-    "       casebook user list\n"
+    "       casebook user list [--json]\n"
     "\n"
     "add   give NAME their own passphrase for this laptop's store. The\n"
     "      acting user (--user, else $CASEBOOK_USER, else the user who\n"
@@ -31,7 +32,8 @@ const char cmd_user_help[] =
     "      A laptop registered with a server adds only a person the\n"
     "      server knows for its site, with that role and not disabled\n"
     "      (the list each sync brings; works offline after one sync).\n"
-    "list  the users of this store and their roles.\n"
+    "list  the users of this store and their roles; --json:\n"
+    "      {\"users\":[{\"user\",\"role\"}]}\n"
     "\n"
     "Exit codes: 0 done; 1 failure (user exists, passphrase too short,\n"
     "not known to the server for this site and role, or disabled);\n"
@@ -64,10 +66,26 @@ static int find_user_cb(void *ctx, const char *name, const char *role)
 	return 0;
 }
 
+/* The list, as text (ctx NULL) or into a JSON array (struct user_json). */
+struct user_json {
+	struct jout j;
+	cJSON *users;
+};
+
 static int print_user(void *ctx, const char *name, const char *role)
 {
-	(void)ctx;
-	printf("%-24s %s\n", name, role);
+	struct user_json *uj = ctx;
+	cJSON *o;
+
+	if (!uj) {
+		printf("%-24s %s\n", name, role);
+		return 0;
+	}
+	o = jout_put(&uj->j, uj->users, NULL, cJSON_CreateObject());
+	if (o) {
+		jout_str(&uj->j, o, "user", name);
+		jout_str(&uj->j, o, "role", role);
+	}
 	return 0;
 }
 
@@ -224,11 +242,24 @@ int cmd_user(int argc, char **argv, struct cli_global *g)
 		return user_add(argc, argv, g);
 	if (strcmp(argv[1], "list"))
 		return cli_usage("user ", "unknown subcommand '%s'", argv[1]);
-	if (argc != 2)
-		return cli_usage("user ", "user list takes no arguments");
+	if (argc > 3 || (argc == 3 && strcmp(argv[2], "--json")))
+		return cli_usage("user ", "user list takes only --json");
 	rc = open_as(g, NULL, &st);
 	if (rc)
 		return rc;
+	if (argc == 3) {
+		struct user_json uj = {{0}, NULL};
+		cJSON *root = cJSON_CreateObject();
+
+		uj.users = jout_put(&uj.j, root, "users", cJSON_CreateArray());
+		rc = store_each_user(st, print_user, &uj, &err);
+		store_close(st);
+		if (rc) {
+			cJSON_Delete(root);
+			return cli_fail(&err);
+		}
+		return jout_emit(&uj.j, root);
+	}
 	rc = store_each_user(st, print_user, NULL, &err);
 	store_close(st);
 	return rc ? cli_fail(&err) : EXIT_OK;

@@ -178,8 +178,8 @@ int entry_open(const struct cli_global *g, struct entry *e, struct cb_err *err)
 	 * once, here; where that cannot be done now, every reader derives
 	 * those subjects in memory. */
 	if (!rc && !store_readonly(e->st)) {
-		rc = derive_pending(e->st, e->proto, isatty(STDERR_FILENO),
-				    NULL, err);
+		rc =
+		    derive_pending(e->st, e->proto, cli_progress(g), NULL, err);
 		if (rc == CB_EBUSY) {
 			cb_err_clear(err);
 			rc = 0;

@@ -5,6 +5,8 @@
 
 #include "cli.h"
 
+#include <stdio.h>
+
 cJSON *jout_put(struct jout *j, cJSON *parent, const char *key, cJSON *v)
 {
 	int ok;
@@ -86,4 +88,18 @@ int jin_tri(const cJSON *o, const char *key)
 	if (cJSON_IsFalse(v))
 		return 0;
 	return -1;
+}
+
+int jout_emit(struct jout *j, cJSON *root)
+{
+	char *text = NULL;
+
+	if (root && !j->oom)
+		text = cJSON_Print(root);
+	cJSON_Delete(root);
+	if (!text)
+		return cli_error("out of memory");
+	printf("%s\n", text);
+	cJSON_free(text);
+	return EXIT_OK;
 }

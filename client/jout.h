@@ -35,6 +35,13 @@ void jout_tri(struct jout *j, cJSON *o, const char *key, int t);
 void jout_date(struct jout *j, cJSON *o, const char *key,
 	       const struct cb_date *d);
 
+/*
+ * Print `root` as indented JSON and a newline on stdout, then free it:
+ * EXIT_OK, or an "out of memory" error (EXIT_FAIL) when an add failed
+ * (j->oom) or printing did. Every command's --json ends here.
+ */
+int jout_emit(struct jout *j, cJSON *root);
+
 /* Members read back by text renderers: the string (through cli_safe: fit
  * for a terminal) or NULL; the number or
  * `fallback`; 1 true, 0 false, -1 null or absent. */

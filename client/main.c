@@ -1,8 +1,9 @@
 /*
  * main.c - `casebook`, the site and central-role command line.
  *
- * Parses the global options, then dispatches to one cmd_<name>() per
- * command family from the table below. Adding a command means adding a
+ * Parses the global options, then dispatches (cli_dispatch, which
+ * `casebook shell` uses too) to one cmd_<name>() per command family from
+ * the table below. Adding a command means adding a
  * row here, a client/cmd_<name>.c file, its help text and its tests.
  */
 #include "cli.h"
@@ -14,101 +15,79 @@
 
 static const struct cli_command commands[] = {
     {"protocol", cmd_protocol, "check or show a study protocol file",
-     cmd_protocol_help},
+     cmd_protocol_help, 0},
     {"score", cmd_score, "compute WOMAC or KOOS scores from item values",
-     cmd_score_help},
-    {"init", cmd_init, "create this laptop's encrypted store", cmd_init_help},
+     cmd_score_help, 0},
+    {"init", cmd_init, "create this laptop's encrypted store", cmd_init_help,
+     CLI_NOT_IN_SHELL},
     {"user", cmd_user, "add or list the users of the local store",
-     cmd_user_help},
-    {"passwd", cmd_passwd, "change your passphrase", cmd_passwd_help},
-    {"subject", cmd_subject, "add, list and show subjects", cmd_subject_help},
-    {"form", cmd_form, "save, enter and review form data", cmd_form_help},
+     cmd_user_help, 0},
+    {"passwd", cmd_passwd, "change your passphrase", cmd_passwd_help,
+     CLI_NOT_IN_SHELL},
+    {"shell", cmd_shell, "unlock once, then run commands at a prompt",
+     cmd_shell_help, CLI_NOT_IN_SHELL},
+    {"subject", cmd_subject, "add, list and show subjects", cmd_subject_help,
+     0},
+    {"form", cmd_form, "save, enter and review form data", cmd_form_help, 0},
     {"import", cmd_import, "enter a backlog of paper forms from a file",
-     cmd_import_help},
-    {"ae", cmd_ae, "record adverse events", cmd_ae_help},
-    {"sign", cmd_sign, "e-sign a form (investigators)", cmd_sign_help},
+     cmd_import_help, 0},
+    {"ae", cmd_ae, "record adverse events", cmd_ae_help, 0},
+    {"sign", cmd_sign, "e-sign a form (investigators)", cmd_sign_help, 0},
     {"status", cmd_status,
-     "unsynced events, queries, overdue and upcoming visits", cmd_status_help},
+     "unsynced events, queries, overdue and upcoming visits", cmd_status_help,
+     0},
     {"sync", cmd_sync, "send and receive events with the central server",
-     cmd_sync_help},
+     cmd_sync_help, 0},
     {"server", cmd_server, "show or move the server address (key checked)",
-     cmd_server_help},
+     cmd_server_help, 0},
     {"bundle", cmd_bundle, "sync by carrying files (no network)",
-     cmd_bundle_help},
+     cmd_bundle_help, 0},
     {"query", cmd_query, "open, list, answer and close data queries",
-     cmd_query_help},
+     cmd_query_help, 0},
     {"export", cmd_export,
      "export the record for the statistician, blinded (csv, odm, ...)",
-     cmd_export_help},
+     cmd_export_help, 0},
     {"report", cmd_report, "the DSMB's interim safety report, open or closed",
-     cmd_report_help},
+     cmd_report_help, 0},
     {"dump", cmd_dump, "print the canonical text of the merged record",
-     cmd_dump_help},
-    {"store", cmd_store, "check the local store's integrity", cmd_store_help},
-    {"backup", cmd_backup, "a checked copy of the local store",
-     cmd_backup_help},
+     cmd_dump_help, 0},
+    {"store", cmd_store, "check the local store's integrity", cmd_store_help,
+     0},
+    {"backup", cmd_backup, "a checked copy of the local store", cmd_backup_help,
+     0},
     {"keygen", cmd_keygen, "make the trial unblinding key pair (statistician)",
-     cmd_keygen_help},
+     cmd_keygen_help, 0},
     {"randlist", cmd_randlist,
      "generate, verify or reveal a sealed randomization list",
-     cmd_randlist_help},
+     cmd_randlist_help, 0},
     {"randomize", cmd_randomize,
-     "randomize an eligible subject with a leased slot", cmd_randomize_help},
+     "randomize an eligible subject with a leased slot", cmd_randomize_help, 0},
     {"unblind", cmd_unblind,
-     "emergency code-break of one subject (investigators)", cmd_unblind_help},
+     "emergency code-break of one subject (investigators)", cmd_unblind_help,
+     0},
     {"arms", cmd_arms, "open the randomized subjects' arms (DSMB)",
-     cmd_arms_help},
+     cmd_arms_help, 0},
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-static void print_help(FILE *f)
-{
-	size_t i;
-
-	fprintf(f, "usage: casebook [--home DIR] [--user NAME] "
-		   "[--passphrase-file FILE]\n"
-		   "                COMMAND [ARGS]\n"
-		   "\n"
-		   "Casebook: clinical-trial data capture that works offline.\n"
-		   "\n"
-		   "Commands:\n");
-	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-12s %s\n", commands[i].name,
-			commands[i].summary);
-	fprintf(
-	    f, "\n"
-	       "Global options:\n"
-	       "  --home DIR              local store directory (default "
-	       "$CASEBOOK_HOME,\n"
-	       "                          else ~/.casebook)\n"
-	       "  --user NAME             act as NAME (default $CASEBOOK_USER, "
-	       "else the\n"
-	       "                          user who created the store)\n"
-	       "  --passphrase-file FILE  read the passphrase from FILE (else\n"
-	       "                          $CASEBOOK_PASSPHRASE, else ask on "
-	       "the terminal)\n"
-	       "  -h, --help              this help; 'casebook COMMAND --help' "
-	       "for a command\n"
-	       "  --version               print the version\n"
-	       "\n"
-	       "Exit codes: 0 ok, 1 failure, 2 usage, 3 rejected by an edit "
-	       "check,\n"
-	       "4 wrong passphrase or not authorized, 5 server unreachable.\n");
-}
 
 int main(int argc, char **argv)
 {
 	struct cli_global g = {0};
 	int i = 1;
-	size_t c;
+
+	g.commands = commands;
+	g.ncommands = NCOMMANDS;
 
 	while (i < argc && argv[i][0] == '-') {
 		const char *a = argv[i];
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			print_help(stdout);
+			cli_print_help(stdout, &g);
 			return EXIT_OK;
+		} else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+			g.quiet = 1;
+			i++;
 		} else if (!strcmp(a, "--version")) {
 			printf("casebook %s\n", CB_VERSION);
 			return EXIT_OK;
@@ -129,7 +108,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
-		print_help(stderr);
+		cli_print_help(stderr, &g);
 		return EXIT_USAGE;
 	}
 	if (!g.home)
@@ -137,25 +116,5 @@ int main(int argc, char **argv)
 	if (!g.user)
 		g.user = getenv("CASEBOOK_USER");
 
-	for (c = 0; c < NCOMMANDS; c++) {
-		if (strcmp(argv[i], commands[c].name))
-			continue;
-		if (cli_wants_help(argc - i, argv + i)) {
-			fputs(commands[c].help, stdout);
-			return EXIT_OK;
-		}
-		return commands[c].run(argc - i, argv + i, &g);
-	}
-	if (!strcmp(argv[i], "help")) {
-		if (i + 1 < argc) {
-			for (c = 0; c < NCOMMANDS; c++)
-				if (!strcmp(argv[i + 1], commands[c].name)) {
-					fputs(commands[c].help, stdout);
-					return EXIT_OK;
-				}
-		}
-		print_help(stdout);
-		return EXIT_OK;
-	}
-	return cli_usage(NULL, "'%s' is not a casebook command", argv[i]);
+	return cli_dispatch(argc - i, argv + i, &g);
 }

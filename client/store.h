@@ -202,6 +202,27 @@ int store_open_cli(const struct cli_global *g, struct store **out,
 int store_open_cli_as(const struct cli_global *g, const char *need_role,
 		      const char *what, struct store **out, struct cb_err *err);
 
+/*
+ * What `casebook shell` keeps between its commands so that it asks the
+ * passphrase once: a copy of the data key in sodium_malloc memory
+ * (locked in RAM, guarded, read-only; cb_key), with the home, the user
+ * and the device id of the store it came from. With g->hold set,
+ * store_open_cli and store_open_cli_as open the store afresh for every
+ * command and unlock it with this key instead of a passphrase: same
+ * role checks, same tally check; CB_EAUTH when the user or home differs
+ * or the file is now another device's store.
+ *
+ * store_hold_new copies the key of the unlocked `st` opened from `home`
+ * (CB_EINVAL when locked, CB_ENOMEM); store_hold_free wipes the key
+ * (sodium_free zeroes it) and frees the hold. NULL is allowed.
+ */
+int store_hold_new(const struct store *st, const char *home,
+		   struct store_hold **out, struct cb_err *err);
+void store_hold_free(struct store_hold *h);
+/* The user and the home directory the hold was taken for. */
+const char *store_hold_user(const struct store_hold *h);
+const char *store_hold_home(const struct store_hold *h);
+
 /* Wipe the keys and close the file. Rolls back an open transaction. NULL
  * is allowed. */
 void store_close(struct store *st);

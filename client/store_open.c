@@ -740,17 +740,12 @@ fail:
 	return rc;
 }
 
-int store_unlock(struct store *st, const char *pass, size_t pass_len,
-		 struct cb_err *err)
+/* The rest of an unlock once the data key is known: `key` becomes the
+ * handle's (freed with it, or here on failure). */
+static int unlock_with(struct store *st, struct cb_key *key, struct cb_err *err)
 {
-	struct cb_key *key;
 	int rc;
 
-	if (st->key)
-		return cb_err_set(err, CB_EINVAL, "store: already unlocked");
-	rc = unwrap(st, pass, pass_len, &key, err);
-	if (rc)
-		return rc;
 	st->key = key;
 	rc = cb_keyed_hash_key(key, DOMAIN_SUBJECT, &st->subject_key, err);
 	if (!rc)
@@ -773,6 +768,96 @@ int store_unlock(struct store *st, const char *pass, size_t pass_len,
 		cb_key_free(st->key);
 		st->subject_key = st->row_key = st->query_key = st->key = NULL;
 	}
+	return rc;
+}
+
+int store_unlock(struct store *st, const char *pass, size_t pass_len,
+		 struct cb_err *err)
+{
+	struct cb_key *key;
+	int rc;
+
+	if (st->key)
+		return cb_err_set(err, CB_EINVAL, "store: already unlocked");
+	rc = unwrap(st, pass, pass_len, &key, err);
+	if (rc)
+		return rc;
+	return unlock_with(st, key, err);
+}
+
+struct store_hold {
+	struct cb_key *key; /* the data key: sodium_malloc'd, wiped on free */
+	char home[STORE_PATH_MAX + 1];
+	char user[STORE_USER_MAX + 1];
+	char device_id[CB_ID_HEX_LEN + 1];
+};
+
+int store_hold_new(const struct store *st, const char *home,
+		   struct store_hold **out, struct cb_err *err)
+{
+	struct store_hold *h;
+	int rc;
+
+	*out = NULL;
+	if (store_need_key(st, err))
+		return err->code;
+	h = calloc(1, sizeof(*h));
+	if (!h)
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	rc = cb_key_from_bytes(st->key->bytes, st->key->len, &h->key, err);
+	if (rc) {
+		free(h);
+		return rc;
+	}
+	cb_key_readonly(h->key);
+	snprintf(h->home, sizeof(h->home), "%s", home);
+	snprintf(h->user, sizeof(h->user), "%s", st->user);
+	memcpy(h->device_id, st->device_id, sizeof(h->device_id));
+	*out = h;
+	return 0;
+}
+
+void store_hold_free(struct store_hold *h)
+{
+	if (!h)
+		return;
+	cb_key_free(h->key);
+	free(h);
+}
+
+const char *store_hold_user(const struct store_hold *h)
+{
+	return h->user;
+}
+
+const char *store_hold_home(const struct store_hold *h)
+{
+	return h->home;
+}
+
+/* Unlock `st` with the key a shell holds: the same store (its device id)
+ * and the same user, or nothing is unlocked. */
+static int unlock_held(struct store *st, const char *home,
+		       const struct store_hold *h, struct cb_err *err)
+{
+	struct cb_key *key;
+	int rc;
+
+	if (strcmp(home, h->home) || strcmp(st->user, h->user))
+		return cb_err_set(err, CB_EAUTH,
+				  "the shell unlocked the store of user '%s' "
+				  "in %s, not this one",
+				  h->user, h->home);
+	rc = cb_key_from_bytes(h->key->bytes, h->key->len, &key, err);
+	if (rc)
+		return rc;
+	rc = unlock_with(st, key, err);
+	if (!rc && strcmp(st->device_id, h->device_id))
+		rc = cb_err_set(err, CB_EAUTH,
+				"the store in %s is no longer the one this "
+				"shell unlocked (another device's store); "
+				"leave the shell and start it again",
+				h->home);
 	return rc;
 }
 
@@ -858,6 +943,16 @@ int store_open_cli_as(const struct cli_global *g, const char *need_role,
 				"--user NAME)",
 				what ? what : "this command", need_role,
 				store_user(st), store_role(st));
+	if (!rc && g->hold) {
+		/* Inside `casebook shell`: unlocked once, no passphrase. */
+		rc = unlock_held(st, home, g->hold, err);
+		if (rc) {
+			store_close(st);
+			return rc;
+		}
+		*out = st;
+		return 0;
+	}
 	if (!rc) {
 		snprintf(prompt, sizeof(prompt),
 			 "Passphrase for %s: ", store_user(st));

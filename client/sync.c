@@ -841,15 +841,17 @@ int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	return store_meta_set(st, SYNC_META_LAST, now, strlen(now), err);
 }
 
-void sync_print_stats(const struct sync_stats *s)
+void sync_print_stats(const struct sync_stats *s, int quiet)
 {
 	size_t pushed = s->accepted + s->duplicate + s->rejected + s->deferred;
 
-	printf("pushed %zu event%s: %zu accepted, %zu already there, "
-	       "%zu rejected\n"
-	       "pulled %zu event%s, %zu new\n",
-	       pushed, pushed == 1 ? "" : "s", s->accepted, s->duplicate,
-	       s->rejected, s->pulled, s->pulled == 1 ? "" : "s", s->stored);
+	if (!quiet)
+		printf("pushed %zu event%s: %zu accepted, %zu already there, "
+		       "%zu rejected\n"
+		       "pulled %zu event%s, %zu new\n",
+		       pushed, pushed == 1 ? "" : "s", s->accepted,
+		       s->duplicate, s->rejected, s->pulled,
+		       s->pulled == 1 ? "" : "s", s->stored);
 	if (s->deferred)
 		printf("%zu event%s stamped by this laptop's clock more than "
 		       "a day ahead of the server's: kept queued and sent "

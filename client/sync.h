@@ -122,8 +122,9 @@ struct sync_stats {
 int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	     struct sync_stats *stats, struct cb_err *err);
 
-/* The summary `casebook sync` and `bundle import` print on stdout. */
-void sync_print_stats(const struct sync_stats *s);
+/* The summary `casebook sync` and `bundle import` print on stdout; with
+ * `quiet` (--quiet) only its warnings (events deferred, quarantined). */
+void sync_print_stats(const struct sync_stats *s, int quiet);
 
 /*
  * A request with the retries of sync_run: network failures, 429 and 5xx

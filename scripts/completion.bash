@@ -13,7 +13,14 @@ _casebook_words() {
 			/^Commands:/ { on = 1; next }
 			on && /^$/ { on = 0 }
 			on && /^  [a-z]/ { print $1 }
-			/^ *--[a-z]/ { print $1 }'
+			/^ *-/ {
+				# "  --home DIR", "  -q, --quiet": the long names
+				for (i = 1; i <= 2 && i <= NF; i++) {
+					w = $i
+					sub(/,$/, "", w)
+					if (w ~ /^--[a-z-]+$/) print w
+				}
+			}'
 	else
 		"$1" "$2" --help 2>/dev/null | awk -v cmd="$2" '
 			/^$/ { exit }
