@@ -397,6 +397,7 @@ struct push_item {
 	char id[CB_EVENT_ID_HEX + 1];
 	int parsed;
 	int decided; /* push_decide ran on it (job_reset) */
+	int fail;    /* the precheck failed for the server's own reason */
 	enum push_status status;
 	const char *code; /* rejection code */
 	char msg[CB_ERR_MSG_MAX];
@@ -497,6 +498,24 @@ static int clock_ahead(const struct cb_event *ev, struct cb_err *err)
 }
 
 /* Everything that needs neither the store nor the merge state. */
+/*
+ * An event a precheck refuses is rejected for what it is; but a failure
+ * of the server's own (out of memory while reading or verifying it)
+ * says nothing of the event: the push fails instead (pi->fail), and the
+ * device sends the event again, where a rejection would keep it off the
+ * record for good (t_inject_srv: a bundle's event "rejected: out of
+ * memory").
+ */
+static void precheck_refuse(struct push_item *pi, const char *code,
+			    const struct cb_err *err)
+{
+	if (err->code == CB_ENOMEM) {
+		pi->fail = CB_ENOMEM;
+		return;
+	}
+	reject(pi, code, err);
+}
+
 static void push_precheck(const struct srv_device *dev, const cJSON *item,
 			  struct push_item *pi)
 {
@@ -504,7 +523,7 @@ static void push_precheck(const struct srv_device *dev, const cJSON *item,
 
 	cb_err_clear(&err);
 	if (cb_event_from_json(item, &pi->ev, &err)) {
-		reject(pi, "invalid", &err);
+		precheck_refuse(pi, "invalid", &err);
 		return;
 	}
 	pi->parsed = 1;
@@ -518,7 +537,7 @@ static void push_precheck(const struct srv_device *dev, const cJSON *item,
 		return;
 	}
 	if (cb_event_verify(&pi->ev, dev->pk, &err)) {
-		reject(pi, "signature", &err);
+		precheck_refuse(pi, "signature", &err);
 		return;
 	}
 	if (dev->site[0] && strcmp(pi->ev.site, dev->site)) {
@@ -1185,6 +1204,12 @@ static int job_apply(struct srv_core *c, struct push_job *job, struct batch *b,
 	memcpy(seen, fresh.max_hlc, sizeof(seen));
 	for (i = 0; i < job->n && !rc; i++) {
 		precheck_wait(job->pre, i);
+		if (items[i].fail) {
+			rc = cb_err_set(err, items[i].fail,
+					"event %zu of the push: out of memory",
+					i);
+			break;
+		}
 		if (items[i].status == PUSH_UNDECIDED) {
 			items[i].decided = 1;
 			rc = push_decide(c, job->dev, b, &items[i], now_text,
@@ -1252,6 +1277,14 @@ static int job_reset(struct push_job *job, struct cb_err *err)
 	for (i = 0; i < job->n; i++) {
 		struct push_item *pi = &job->items[i];
 
+		if (pi->fail) {
+			/* Its precheck, again. */
+			pi->fail = 0;
+			cb_event_release(&pi->ev);
+			cb_event_init(&pi->ev);
+			push_precheck(job->dev, pi->json, pi);
+			continue;
+		}
 		if (!pi->decided)
 			continue;
 		pi->decided = 0;

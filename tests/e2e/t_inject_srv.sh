@@ -12,10 +12,14 @@
 run_loops
 # The device's lookup and the request's signature check (refused with a
 # 401 when out of memory, before), and a subject's events read for a
-# push (an event rejected for good as "unknown subject", before).
+# push (an event rejected for good as "unknown subject", before), and
+# the push's events read and verified.
 if [ -z "${INJECT_ONLY:-}" ]; then
 	aimed "serve, from the device's lookup" "FROM devices WHERE id" 30 1
 	aimed "serve, from a subject's events" \
 		"WHERE subject = ?1 AND (?2 OR unblinded = 0)" 600 8
+	# The body read and each event parsed and verified (an event once
+	# "rejected: out of memory", before, kept off the record for good).
+	aimed "serve, from the request's nonce" "INSERT INTO nonces" 400 3
 fi
 finish
