@@ -42,6 +42,11 @@
 	"INSERT INTO settings(key, value) VALUES('store_id',"                  \
 	" convert_to(replace(gen_random_uuid()::text, '-', ''), 'UTF8'))"      \
 	" ON CONFLICT (key) DO NOTHING;"
+/* Version 5: the unblinded events by sequence (store.c's INDEX_UNBLINDED). */
+#define PG_UNBLINDED                                                           \
+	"CREATE INDEX IF NOT EXISTS events_unblinded ON events(seq)"           \
+	" WHERE unblinded = 1;"
+
 static const char pg_schema[] =
     "CREATE TABLE settings(key " T " PRIMARY KEY, value BYTEA NOT NULL);"
     "CREATE TABLE server_key(id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -65,7 +70,7 @@ static const char pg_schema[] =
     " kind " T " NOT NULL, unblinded INTEGER NOT NULL, json TEXT NOT NULL,"
     " received_at " T " NOT NULL);"
     "CREATE INDEX events_site ON events(site, seq);"
-    "CREATE INDEX events_subject ON events(subject, seq);"
+    "CREATE INDEX events_subject ON events(subject, seq);" PG_UNBLINDED
     "CREATE TABLE subject_reuse(subject " T " NOT NULL, device " T
     " NOT NULL, hlc " T " NOT NULL, PRIMARY KEY(subject, device));"
     "CREATE TABLE rand_lists(list_id " T " PRIMARY KEY, fingerprint " T
@@ -150,8 +155,9 @@ static const char pg_upgrade_2[] = PG_USERS
 static const char *const pg_upgrades[SRV_SCHEMA_VERSION] = {
     [2] = pg_upgrade_2,
     [3] = PG_HISTORY,
+    [4] = PG_UNBLINDED,
 };
-_Static_assert(SRV_SCHEMA_VERSION == 4, "an upgrade for every version");
+_Static_assert(SRV_SCHEMA_VERSION == 5, "an upgrade for every version");
 
 /* Record that this casebookd brought the schema to `version` now. */
 static int history_add(struct pg_store *p, long version, struct cb_err *err)

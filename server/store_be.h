@@ -26,7 +26,7 @@
  * upgraded the store, and when). store.c and pg_store.c upgrade an older
  * store step by step; PostgreSQL stores began at version 2.
  */
-#define SRV_SCHEMA_VERSION 4
+#define SRV_SCHEMA_VERSION 5
 
 /* Setting naming derived tables that an upgrade left to rebuild. */
 #define SRV_SETTING_STALE "derived_stale"

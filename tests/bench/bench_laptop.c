@@ -364,7 +364,10 @@ static void put_event(struct store *st, struct cb_hlc *h, struct cb_event *ev)
 /* `n` subjects of 20 events each, on the registered laptop in `home`. */
 static void fill_laptop(const char *home, long n)
 {
-	struct cli_global g = {home, NULL, NULL};
+	struct cli_global g;
+
+	memset(&g, 0, sizeof(g));
+	g.home = home;
 	struct store *st;
 	struct cb_hlc h;
 	struct cb_err err;
