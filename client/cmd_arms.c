@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "cli.h"
 #include "crypto.h"
+#include "jout.h"
 #include "store.h"
 
 #include <stdio.h>
@@ -22,7 +23,8 @@
 #define ARMS_ROLE "dsmb"
 
 const char cmd_arms_help[] =
-    "usage: casebook arms --key FILE [--key-passphrase-file PF] [--csv]\n"
+    "usage: casebook arms --key FILE [--key-passphrase-file PF]\n"
+    "                     [--csv | --json]\n"
     "                     [--cacert FILE]\n"
     "\n"
     "The DSMB's closed report basis: fetch every randomized subject's\n"
@@ -30,7 +32,8 @@ const char cmd_arms_help[] =
     "arm sealed to the trial unblinding key, and open the arms here with\n"
     "the unblinding secret key FILE (unblind.key from 'casebook keygen').\n"
     "Prints subject, site, randomization number and arm, as aligned text\n"
-    "or, with --csv, as CSV with a header line.\n"
+    "or, with --csv, as CSV with a header line, or with --json as\n"
+    "{\"arms\":[{\"subject\",\"site\",\"randno\",\"arm\"}]}.\n"
     "\n"
     "The key's passphrase is read from the first line of PF\n"
     "(--key-passphrase-file), else from $" ARMS_PASS_ENV ",\n"
@@ -136,6 +139,27 @@ static int keep_row(void *ctx, const char *subject, const char *site,
 	return 0;
 }
 
+/* The rows as {"arms":[{subject, site, randno, arm}]}. */
+static int print_arms_json(const char *const (*rows)[NCOL], size_t n)
+{
+	static const char *const key[NCOL] = {"subject", "site", "randno",
+					      "arm"};
+	struct jout j = {0};
+	cJSON *root = cJSON_CreateObject();
+	cJSON *list = jout_put(&j, root, "arms", cJSON_CreateArray());
+	size_t i, c;
+
+	for (i = 0; list && i < n; i++) {
+		cJSON *o = jout_put(&j, list, NULL, cJSON_CreateObject());
+
+		for (c = 0; o && c < NCOL; c++)
+			jout_str(&j, o, key[c], rows[i][c]);
+	}
+	if (!root)
+		j.oom = 1;
+	return jout_emit(&j, root);
+}
+
 static void rows_free(struct rows *r)
 {
 	size_t i, c;
@@ -155,7 +179,7 @@ int cmd_arms(int argc, char **argv, struct cli_global *g)
 	struct store *st = NULL;
 	struct rows rows;
 	struct cb_err err;
-	int a, rc, csv = 0;
+	int a, rc, csv = 0, json = 0;
 
 	cb_err_clear(&err);
 	for (a = 1; a < argc; a++) {
@@ -168,10 +192,14 @@ int cmd_arms(int argc, char **argv, struct cli_global *g)
 			cacert = argv[++a];
 		else if (!strcmp(argv[a], "--csv"))
 			csv = 1;
+		else if (!strcmp(argv[a], "--json"))
+			json = 1;
 		else
 			return cli_usage("arms", "unexpected argument '%s'",
 					 argv[a]);
 	}
+	if (csv && json)
+		return cli_usage("arms", "give only one of --csv and --json");
 	if (!key)
 		return cli_usage("arms", "arms needs --key FILE (the "
 					 "unblinding secret key)");
@@ -183,6 +211,9 @@ int cmd_arms(int argc, char **argv, struct cli_global *g)
 	rc = arms_open_all(st, key, pass_file, cacert, keep_row, &rows, &err);
 	if (rc) {
 		rc = cli_fail(&err);
+	} else if (json) {
+		rc =
+		    print_arms_json((const char *const(*)[NCOL])rows.v, rows.n);
 	} else {
 		print_arms((const char *const(*)[NCOL])rows.v, rows.n, csv);
 		rc = EXIT_OK;

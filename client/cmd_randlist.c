@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "fileio.h"
 #include "crypto.h"
+#include "jout.h"
 #include "json.h"
 #include "pass.h"
 #include "protocol.h"
@@ -31,8 +32,8 @@ const char cmd_randlist_help[] =
     "                 (--seed TEXT | --seed-file FILE)\n"
     "                 --unblinding-pub FILE --out LIST\n"
     "       casebook randlist verify LIST [--protocol FILE]\n"
-    "                 [--seed TEXT | --seed-file FILE]\n"
-    "       casebook randlist reveal LIST --key FILE [--csv]\n"
+    "                 [--seed TEXT | --seed-file FILE] [--json]\n"
+    "       casebook randlist reveal LIST --key FILE [--csv | --json]\n"
     "\n"
     "The independent statistician's offline tools; no store, no server.\n"
     "\n"
@@ -55,12 +56,18 @@ const char cmd_randlist_help[] =
     "          with the signing key's fingerprint (compare it with the one\n"
     "          the statistician reports). --protocol also checks that LIST\n"
     "          was made for that protocol file; --seed that it was made\n"
-    "          with that seed.\n"
+    "          with that seed. --json prints the summary as {\"file\",\n"
+    "          \"study\",\"protocol_version\",\"protocol_sha256\",\"list\",\n"
+    "          \"created\",\"tool\",\"fingerprint\",\"sites\",\"factors\",\n"
+    "          \"cells\",\"block_sizes\",\"arms\",\"ratio_total\",\"slots\",\n"
+    "          \"per_stratum\",\"seed_checked\",\"protocol_checked\"}.\n"
     "reveal    Open every arm with the unblinding secret key FILE (its\n"
     "          passphrase from --passphrase-file, $CASEBOOK_PASSPHRASE or\n"
     "          the terminal) and print site, stratum, seq, block,\n"
     "          randomization number, kit and arm as aligned text, or CSV\n"
-    "          with --csv. For the unblinded statistician only.\n"
+    "          with --csv, or with --json as {\"slots\":[{\"site\",\n"
+    "          \"stratum\",\"seq\",\"block\",\"randno\",\"kit\",\"arm\"}]}.\n"
+    "          For the unblinded statistician only.\n"
     "\n"
     "Example:\n"
     "  casebook randlist generate --protocol schemas/knee-oa-msc.json \\\n"
@@ -377,6 +384,45 @@ static int load_list(const char *path, struct cb_randlist *list)
 	return EXIT_OK;
 }
 
+/* A good list's summary, as verify prints it, in JSON. */
+static int verify_json(const char *file, const struct cb_randlist *l,
+		       int seed_checked, int protocol_checked)
+{
+	struct jout j = {0};
+	cJSON *root = cJSON_CreateObject(), *a;
+	size_t i;
+
+	if (!root)
+		j.oom = 1;
+	jout_str(&j, root, "file", file);
+	jout_str(&j, root, "study", l->study_id);
+	jout_str(&j, root, "protocol_version", l->protocol_version);
+	jout_str(&j, root, "protocol_sha256", l->protocol_sha256);
+	jout_str(&j, root, "list", l->list_id);
+	jout_str(&j, root, "created", l->created);
+	jout_str(&j, root, "tool", l->tool);
+	jout_str(&j, root, "fingerprint", l->fingerprint);
+	a = jout_put(&j, root, "sites", cJSON_CreateArray());
+	for (i = 0; a && i < l->nsites; i++)
+		jout_put(&j, a, NULL, cJSON_CreateString(l->sites[i].code));
+	a = jout_put(&j, root, "factors", cJSON_CreateArray());
+	for (i = 0; a && i < l->nfactors; i++)
+		jout_put(&j, a, NULL, cJSON_CreateString(l->factors[i]));
+	a = jout_put(&j, root, "cells", cJSON_CreateArray());
+	for (i = 0; a && i < l->ncells; i++)
+		jout_put(&j, a, NULL, cJSON_CreateString(l->cells[i]));
+	a = jout_put(&j, root, "block_sizes", cJSON_CreateArray());
+	for (i = 0; a && i < l->nblock_sizes; i++)
+		jout_put(&j, a, NULL, cJSON_CreateNumber(l->block_sizes[i]));
+	jout_num(&j, root, "arms", l->narms);
+	jout_num(&j, root, "ratio_total", l->ratio_total);
+	jout_num(&j, root, "slots", (double)l->nslots);
+	jout_num(&j, root, "per_stratum", l->per_stratum);
+	jout_bool(&j, root, "seed_checked", seed_checked);
+	jout_bool(&j, root, "protocol_checked", protocol_checked);
+	return jout_emit(&j, root);
+}
+
 static int verify(int argc, char **argv)
 {
 	const char *file = NULL, *proto_path = NULL, *seed_opt = NULL;
@@ -384,7 +430,7 @@ static int verify(int argc, char **argv)
 	struct cb_randlist list;
 	struct cb_err err;
 	size_t i;
-	int a, rc, bad = 0;
+	int a, rc, bad = 0, json = 0;
 
 	cb_err_clear(&err);
 	for (a = 2; a < argc; a++) {
@@ -394,6 +440,8 @@ static int verify(int argc, char **argv)
 			seed_opt = argv[++a];
 		else if (!strcmp(argv[a], "--seed-file") && a + 1 < argc)
 			seed_file = argv[++a];
+		else if (!strcmp(argv[a], "--json"))
+			json = 1;
 		else if (argv[a][0] != '-' && !file)
 			file = argv[a];
 		else
@@ -449,6 +497,12 @@ static int verify(int argc, char **argv)
 	if (bad) {
 		cb_randlist_release(&list);
 		return EXIT_FAIL;
+	}
+	if (json) {
+		rc = verify_json(file, &list, seed_opt || seed_file,
+				 proto_path != NULL);
+		cb_randlist_release(&list);
+		return rc;
 	}
 	printf("%s: good\n", file);
 	printf("  study     %s, protocol %s (sha256 %s)\n", list.study_id,
@@ -549,6 +603,36 @@ static void print_revealed(const struct cb_randlist *l, int csv)
 	}
 }
 
+/* The opened slots as {"slots":[...]}; the arms' copies wiped. */
+static int reveal_json(const struct cb_randlist *l)
+{
+	struct jout j = {0};
+	cJSON *root = cJSON_CreateObject();
+	cJSON *list = jout_put(&j, root, "slots", cJSON_CreateArray());
+	size_t i;
+
+	if (!root)
+		j.oom = 1;
+	for (i = 0; list && i < l->nslots; i++) {
+		const struct cb_randlist_slot *s = &l->slots[i];
+		cJSON *o = jout_put(&j, list, NULL, cJSON_CreateObject());
+
+		if (!o)
+			break;
+		jout_str(&j, o, "site", s->site);
+		jout_str(&j, o, "stratum", s->stratum);
+		jout_num(&j, o, "seq", s->seq);
+		jout_num(&j, o, "block", s->block);
+		jout_str(&j, o, "randno", s->randno);
+		jout_str(&j, o, "kit", s->kit);
+		if (s->arm)
+			jout_str(&j, o, "arm", s->arm);
+		else
+			jout_null(&j, o, "arm");
+	}
+	return jout_emit(&j, root);
+}
+
 static int reveal(int argc, char **argv, struct cli_global *g)
 {
 	const char *file = NULL, *key = NULL;
@@ -557,7 +641,7 @@ static int reveal(int argc, char **argv, struct cli_global *g)
 	struct cb_err err;
 	char *keytext = NULL, *pass = NULL;
 	size_t keylen = 0, pass_len = 0;
-	int a, rc, csv = 0;
+	int a, rc, csv = 0, json = 0;
 
 	cb_err_clear(&err);
 	for (a = 2; a < argc; a++) {
@@ -565,12 +649,17 @@ static int reveal(int argc, char **argv, struct cli_global *g)
 			key = argv[++a];
 		else if (!strcmp(argv[a], "--csv"))
 			csv = 1;
+		else if (!strcmp(argv[a], "--json"))
+			json = 1;
 		else if (argv[a][0] != '-' && !file)
 			file = argv[a];
 		else
 			return cli_usage("randlist", "unexpected argument '%s'",
 					 argv[a]);
 	}
+	if (csv && json)
+		return cli_usage("randlist",
+				 "give only one of --csv and --json");
 	if (!file || !key)
 		return cli_usage("randlist",
 				 "reveal needs the list file and --key FILE");
@@ -588,6 +677,8 @@ static int reveal(int argc, char **argv, struct cli_global *g)
 		rc = cb_randlist_reveal(&list, &kp, &err);
 	if (rc) {
 		rc = cli_fail(&err);
+	} else if (json) {
+		rc = reveal_json(&list);
 	} else {
 		print_revealed(&list, csv);
 		rc = EXIT_OK;

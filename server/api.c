@@ -655,8 +655,10 @@ static void handle_arms(struct call *k)
 		return;
 	}
 	rc = srv_core_reader(k->core, &s, &err);
-	if (!rc)
+	if (!rc) {
 		rc = srv_slots_arms(s, &reply, &err);
+		srv_core_reader_done(k->core, s);
+	}
 	if (rc) {
 		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
 				   "could not read the arms", &err);

@@ -49,7 +49,8 @@ static void load_server_key(struct srv_core *c)
 
 struct srv_reader {
 	struct srv_store *s;
-	struct srv_reader *next;
+	struct srv_reader *next;      /* every reader */
+	struct srv_reader *next_idle; /* the idle ones */
 };
 
 int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
@@ -64,14 +65,7 @@ int srv_core_open(struct srv_core *c, const char *dir, struct cb_err *err)
 	pthread_cond_init(&c->group_cv, NULL);
 	pthread_mutex_init(&c->nonce_lock, NULL);
 	pthread_mutex_init(&c->readers_lock, NULL);
-	if (pthread_key_create(&c->reader_key, NULL)) {
-		pthread_mutex_destroy(&c->write_lock);
-		pthread_mutex_destroy(&c->group_mu);
-		pthread_cond_destroy(&c->group_cv);
-		pthread_mutex_destroy(&c->nonce_lock);
-		pthread_mutex_destroy(&c->readers_lock);
-		return cb_err_set(err, CB_ENOMEM, "out of thread keys");
-	}
+	pthread_cond_init(&c->readers_cv, NULL);
 	c->ready = 1;
 	rc = srv_store_open(dir, &c->store, err);
 	if (!rc)
@@ -115,12 +109,12 @@ void srv_core_close(struct srv_core *c)
 	free(c->proto_sha256);
 	cb_sign_keypair_release(&c->key);
 	if (c->ready) {
-		pthread_key_delete(c->reader_key);
 		pthread_mutex_destroy(&c->write_lock);
 		pthread_mutex_destroy(&c->group_mu);
 		pthread_cond_destroy(&c->group_cv);
 		pthread_mutex_destroy(&c->nonce_lock);
 		pthread_mutex_destroy(&c->readers_lock);
+		pthread_cond_destroy(&c->readers_cv);
 	}
 	memset(c, 0, sizeof(*c));
 }
@@ -128,28 +122,57 @@ void srv_core_close(struct srv_core *c)
 int srv_core_reader(struct srv_core *c, struct srv_store **out,
 		    struct cb_err *err)
 {
-	struct srv_reader *r = pthread_getspecific(c->reader_key);
+	struct srv_reader *r;
 	int rc;
 
+	*out = NULL;
+	pthread_mutex_lock(&c->readers_lock);
+	while (!c->idle && c->nreaders >= SRV_READERS_MAX)
+		pthread_cond_wait(&c->readers_cv, &c->readers_lock);
+	r = c->idle;
 	if (r) {
+		c->idle = r->next_idle;
+		pthread_mutex_unlock(&c->readers_lock);
 		*out = r->s;
 		return 0;
 	}
+	c->nreaders++; /* this one's place, while it opens */
+	pthread_mutex_unlock(&c->readers_lock);
 	r = calloc(1, sizeof(*r));
-	if (!r)
-		return cb_err_set(err, CB_ENOMEM, "out of memory");
-	rc = srv_store_open_reader(c->dir, &r->s, err);
+	rc = r ? srv_store_open_reader(c->dir, &r->s, err)
+	       : cb_err_set(err, CB_ENOMEM, "out of memory");
+	pthread_mutex_lock(&c->readers_lock);
+	if (rc) {
+		c->nreaders--;
+		pthread_cond_signal(&c->readers_cv);
+	} else {
+		r->next = c->readers;
+		c->readers = r;
+	}
+	pthread_mutex_unlock(&c->readers_lock);
 	if (rc) {
 		free(r);
 		return rc;
 	}
-	pthread_mutex_lock(&c->readers_lock);
-	r->next = c->readers;
-	c->readers = r;
-	pthread_mutex_unlock(&c->readers_lock);
-	pthread_setspecific(c->reader_key, r);
 	*out = r->s;
 	return 0;
+}
+
+void srv_core_reader_done(struct srv_core *c, struct srv_store *s)
+{
+	struct srv_reader *r;
+
+	if (!s)
+		return;
+	pthread_mutex_lock(&c->readers_lock);
+	for (r = c->readers; r && r->s != s; r = r->next)
+		;
+	if (r) {
+		r->next_idle = c->idle;
+		c->idle = r;
+		pthread_cond_signal(&c->readers_cv);
+	}
+	pthread_mutex_unlock(&c->readers_lock);
 }
 
 /* ---- a subject's events and derived state ------------------------------ */
@@ -1533,22 +1556,38 @@ static int withheld_one(const struct srv_event_row *row, void *ctx)
 	return bad ? CB_ENOMEM : 0;
 }
 
+static int pull_on(struct srv_core *c, struct srv_store *s,
+		   const struct srv_device *dev, int64_t since, long limit,
+		   struct srv_pull_page *page, struct cb_err *err);
+
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 		  int64_t since, long limit, struct srv_pull_page *page,
 		  struct cb_err *err)
 {
-	struct cb_buf out;
-	struct pull_ctx p = {&out, 0, err};
 	struct srv_store *s = NULL;
-	int64_t last = since;
-	cJSON *withheld = NULL;
-	char *text;
 	int rc;
 
 	memset(page, 0, sizeof(*page));
 	rc = srv_core_reader(c, &s, err);
 	if (rc)
 		return rc;
+	rc = pull_on(c, s, dev, since, limit, page, err);
+	srv_core_reader_done(c, s);
+	return rc;
+}
+
+/* srv_core_pull on reader s. */
+static int pull_on(struct srv_core *c, struct srv_store *s,
+		   const struct srv_device *dev, int64_t since, long limit,
+		   struct srv_pull_page *page, struct cb_err *err)
+{
+	struct cb_buf out;
+	struct pull_ctx p = {&out, 0, err};
+	int64_t last = since;
+	cJSON *withheld = NULL;
+	char *text;
+	int rc;
+
 	cb_buf_init(&out, SRV_PULL_TEXT_MAX);
 	rc = cb_buf_addstr(&out, "{\"events\":[", err);
 	/* One snapshot: the cursor past what this device may not see must
@@ -1625,17 +1664,31 @@ static int query_one(const struct srv_query_row *q, void *ctx)
 	return 0;
 }
 
+static int queries_on(struct srv_store *s, const struct srv_device *dev,
+		      const char *status, cJSON **reply, struct cb_err *err);
+
 int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
 		     const char *status, cJSON **reply, struct cb_err *err)
 {
 	struct srv_store *s = NULL;
-	cJSON *out, *list;
 	int rc;
 
 	*reply = NULL;
 	rc = srv_core_reader(c, &s, err);
 	if (rc)
 		return rc;
+	rc = queries_on(s, dev, status, reply, err);
+	srv_core_reader_done(c, s);
+	return rc;
+}
+
+/* srv_core_queries on reader s. */
+static int queries_on(struct srv_store *s, const struct srv_device *dev,
+		      const char *status, cJSON **reply, struct cb_err *err)
+{
+	cJSON *out, *list;
+	int rc;
+
 	out = cJSON_CreateObject();
 	list = out ? cJSON_AddArrayToObject(out, "queries") : NULL;
 	if (!list) {
@@ -1676,17 +1729,31 @@ static int user_one(const struct srv_user *u, void *ctx)
 	return 0;
 }
 
+static int users_on(struct srv_store *s, const struct srv_device *dev,
+		    cJSON **reply, struct cb_err *err);
+
 int srv_core_users(struct srv_core *c, const struct srv_device *dev,
 		   cJSON **reply, struct cb_err *err)
 {
 	struct srv_store *s = NULL;
-	cJSON *out, *list;
 	int rc;
 
 	*reply = NULL;
 	rc = srv_core_reader(c, &s, err);
 	if (rc)
 		return rc;
+	rc = users_on(s, dev, reply, err);
+	srv_core_reader_done(c, s);
+	return rc;
+}
+
+/* srv_core_users on reader s. */
+static int users_on(struct srv_store *s, const struct srv_device *dev,
+		    cJSON **reply, struct cb_err *err)
+{
+	cJSON *out, *list;
+	int rc;
+
 	out = cJSON_CreateObject();
 	list = out ? cJSON_AddArrayToObject(out, "users") : NULL;
 	if (!list) {
@@ -1715,7 +1782,11 @@ int srv_core_device(struct srv_core *c, const char *id, struct srv_device *out,
 	struct srv_store *s = NULL;
 	int rc = srv_core_reader(c, &s, err);
 
-	return rc ? rc : srv_store_device_get(s, id, out, err);
+	if (rc)
+		return rc;
+	rc = srv_store_device_get(s, id, out, err);
+	srv_core_reader_done(c, s);
+	return rc;
 }
 
 int srv_core_nonce(struct srv_core *c, const char *device, const char *nonce,
@@ -1784,14 +1855,17 @@ int srv_core_canonical_dump(struct srv_core *c, const char *site, int unblinded,
 	int rc;
 
 	rc = srv_core_reader(c, &d.s, err);
-	if (!rc)
-		rc = srv_store_begin_read(d.s, err);
 	if (rc)
 		return rc;
-	rc = out(CB_MERGE_DUMP_HEAD, strlen(CB_MERGE_DUMP_HEAD), ctx);
-	if (!rc)
-		rc = srv_store_subject_names(d.s, site, dump_one, &d, err);
-	srv_store_commit(d.s, err);
+	rc = srv_store_begin_read(d.s, err);
+	if (!rc) {
+		rc = out(CB_MERGE_DUMP_HEAD, strlen(CB_MERGE_DUMP_HEAD), ctx);
+		if (!rc)
+			rc = srv_store_subject_names(d.s, site, dump_one, &d,
+						     err);
+		srv_store_commit(d.s, err);
+	}
+	srv_core_reader_done(c, d.s);
 	return rc;
 }
 
@@ -2010,19 +2084,24 @@ int srv_core_feed(struct srv_core *c, const struct cb_feed_opts *o,
 	r.err = err;
 	cb_buf_init(&r.strings, 64u * 1024 * 1024);
 	rc = srv_core_reader(c, &r.s, err);
-	if (!rc)
-		rc = srv_store_begin_read(r.s, err);
-	if (rc)
+	if (rc) {
+		cb_buf_free(&r.strings);
 		return rc;
-	/* Without a cut-off or the audit trail, the derived tables hold
-	 * all of it; otherwise each subject is replayed from its events. */
-	if (!o->cutoff && !o->with_merge)
-		rc =
-		    srv_store_summary_each(r.s, o->site, feed_derived, &r, err);
-	else
-		rc =
-		    srv_store_subject_names(r.s, o->site, feed_replay, &r, err);
-	srv_store_commit(r.s, err);
+	}
+	rc = srv_store_begin_read(r.s, err);
+	if (!rc) {
+		/* Without a cut-off or the audit trail, the derived tables
+		 * hold all of it; otherwise each subject is replayed from
+		 * its events. */
+		if (!o->cutoff && !o->with_merge)
+			rc = srv_store_summary_each(r.s, o->site, feed_derived,
+						    &r, err);
+		else
+			rc = srv_store_subject_names(r.s, o->site, feed_replay,
+						     &r, err);
+		srv_store_commit(r.s, err);
+	}
+	srv_core_reader_done(c, r.s);
 	cb_feed_items_free(&r.items);
 	cb_buf_free(&r.strings);
 	free(r.heads);

@@ -76,6 +76,8 @@
  * in the batches before.
  */
 #define SRV_CACHE_EVENTS 2048
+/* Read-only connections at most (srv_core_reader). */
+#define SRV_READERS_MAX 4
 
 struct srv_reader;
 
@@ -111,10 +113,12 @@ struct srv_core {
 	/* The nonces, under a lock of their own. */
 	pthread_mutex_t nonce_lock;
 	struct srv_nonces *nonces;
-	/* Every thread's read-only connection, made on first use. */
-	pthread_key_t reader_key;
+	/* The read-only connections: at most SRV_READERS_MAX, made as
+	 * needed, each lent to one request at a time (srv_core_reader). */
 	pthread_mutex_t readers_lock;
-	struct srv_reader *readers;
+	pthread_cond_t readers_cv;
+	struct srv_reader *readers, *idle;
+	int nreaders;
 	int ready; /* the locks and the key exist */
 };
 
@@ -142,11 +146,17 @@ int srv_core_open(struct srv_core *c, const char *where, struct cb_err *err);
 void srv_core_close(struct srv_core *c);
 
 /*
- * This thread's read-only connection to the store (made on first use,
- * closed by srv_core_close). CB_EIO.
+ * A read-only connection to the store for the caller alone until it
+ * gives it back with srv_core_reader_done: an idle one, or a new one
+ * while there are fewer than SRV_READERS_MAX, else the caller waits for
+ * one (so reads that need the processors queue here rather than share
+ * them all at once, and the connections' memory is bounded however many
+ * requests are open). All are closed by srv_core_close. A caller holds
+ * at most one at a time. CB_EIO, CB_ENOMEM.
  */
 int srv_core_reader(struct srv_core *c, struct srv_store **out,
 		    struct cb_err *err);
+void srv_core_reader_done(struct srv_core *c, struct srv_store *s);
 
 /*
  * Empty every derived table and fill it again from the events, subject
@@ -187,7 +197,7 @@ struct srv_pull_page {
  * page->text gets {"events":[...],"withheld":[...],"next":"CURSOR",
  * "more":bool,"store":"ID"} ("withheld" for a blinded device only), the
  * stored events' text as it is, and the other members of *page what it
- * says. On the calling thread's reader. CB_EIO, CB_EBUSY, CB_ENOMEM;
+ * says. On the a reader (srv_core_reader). CB_EIO, CB_EBUSY, CB_ENOMEM;
  * page->text NULL then.
  */
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
@@ -196,7 +206,7 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 
 /*
  * The queries `dev` may see, of status `status` (NULL: any): *reply gets
- * {"queries":[...]}. On the calling thread's reader.
+ * {"queries":[...]}. On the a reader (srv_core_reader).
  */
 int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
 		     const char *status, cJSON **reply, struct cb_err *err);
@@ -205,12 +215,12 @@ int srv_core_queries(struct srv_core *c, const struct srv_device *dev,
  * The people `dev` may hold (the people of its site for a site device,
  * of its role for a central one), enabled or not: *reply gets
  * {"users":[{"name","full_name","role","site","disabled_at"},...]}
- * (docs/api.md). On the calling thread's reader.
+ * (docs/api.md). On the a reader (srv_core_reader).
  */
 int srv_core_users(struct srv_core *c, const struct srv_device *dev,
 		   cJSON **reply, struct cb_err *err);
 
-/* The device with this id, on the calling thread's reader. CB_ENOTFOUND. */
+/* The device with this id, on the a reader (srv_core_reader). CB_ENOTFOUND. */
 int srv_core_device(struct srv_core *c, const char *id, struct srv_device *out,
 		    struct cb_err *err);
 
@@ -235,7 +245,7 @@ int srv_core_canonical_dump(struct srv_core *c, const char *site, int unblinded,
 
 /*
  * The record subject by subject for exports and reports (feed.h), on
- * the calling thread's reader, in one snapshot: from the derived tables
+ * the a reader (srv_core_reader), in one snapshot: from the derived tables
  * (subjects' summaries and items) when there is no cut-off and no merge
  * state is asked for; otherwise each subject replayed from its events
  * received by the cut-off, its summary computed from them. Items marked

@@ -184,6 +184,14 @@ check "dsmb: csv header" "subject,site,randno,arm" "$(sed -n 1p "$T/out")"
 sed -n '2,$p' "$T/out" | tr ',' ' ' | sort >got.csv
 check "dsmb: csv arms equal randlist reveal" "$(cat want.txt)" "$(cat got.csv)"
 
+expect_rc "dsmb: casebook arms --json" 0 cb dsmb arms --key unblind.key \
+	--key-passphrase-file key.pass --json
+python3 -c '
+import json, sys
+for a in json.load(open(sys.argv[1]))["arms"]:
+    print(a["subject"], a["site"], a["randno"], a["arm"])' "$T/out" | sort >got.json.txt
+check "dsmb: json arms equal randlist reveal" "$(cat want.txt)" "$(cat got.json.txt)"
+
 expect_rc "dsmb: wrong key passphrase exits 4" 4 cb dsmb arms \
 	--key unblind.key --key-passphrase-file wrong.pass
 expect_no_out "dsmb: wrong passphrase prints no arm" "MSC"

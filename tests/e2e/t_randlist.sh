@@ -91,6 +91,12 @@ expect_out verify_counts "at least 20 per site and stratum"
 expect_rc verify_seed_ok 0 "$CB" randlist verify list.json --seed "$SEED" \
 	--protocol "$PROTO"
 expect_out verify_seed_msg "seed      matches"
+"$CB" randlist verify list.json --seed "$SEED" --json >verify.json 2>&1
+check verify_json "$fp 1 0 True" "$(python3 -c '
+import json, sys
+v = json.load(open("verify.json"))
+print(v["fingerprint"], int(v["seed_checked"]), int(v["protocol_checked"]),
+      v["slots"] >= v["per_stratum"] and v["per_stratum"] == 20)')"
 expect_rc verify_seed_wrong 1 "$CB" randlist verify list.json \
 	--seed "another-seed-0123456789"
 expect_rc verify_protocol_wrong 1 "$CB" randlist verify list.json \
@@ -116,6 +122,21 @@ expect_rc verify_usage 2 "$CB" randlist verify
 CASEBOOK_PASSPHRASE=stat-pass-123 expect_rc reveal_ok 0 \
 	"$CB" randlist reveal list.json --key unblind.key --csv
 cp "$T/out" revealed.csv
+CASEBOOK_PASSPHRASE=stat-pass-123 expect_rc reveal_json 0 \
+	"$CB" randlist reveal list.json --key unblind.key --json
+cp "$T/out" revealed.json
+# The same slots as the CSV, field by field.
+check reveal_json_equals_csv "same" "$(python3 -c '
+import csv, json
+rows = list(csv.DictReader(open("revealed.csv")))
+js = json.load(open("revealed.json"))["slots"]
+same = len(rows) == len(js) and all(
+    r["site"] == j["site"] and r["stratum"] == j["stratum"] and
+    int(r["seq"]) == j["seq"] and int(r["block"]) == j["block"] and
+    r["randno"] == j["randno"] and r["kit"] == j["kit"] and r["arm"] == j["arm"]
+    for r, j in zip(rows, js))
+print("same" if same and rows else "differ")')"
+expect_rc reveal_csv_and_json 2 "$CB" randlist reveal list.json --key unblind.key --csv --json
 if head -1 revealed.csv | grep -q '^site,stratum,seq,block,randno,kit,arm$'; then
 	pass reveal_csv_header
 else

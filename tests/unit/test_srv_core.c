@@ -739,6 +739,69 @@ static void run_queued(struct srv_core *c, struct grouper *g, size_t n)
 		pthread_join(g[k].tid, NULL);
 }
 
+/* One reading thread of readers_shared: pulls of every event, again. */
+struct puller {
+	struct srv_core *c;
+	const struct srv_device *dev;
+	long want, bad;
+	pthread_t tid;
+};
+
+static void *puller_main(void *arg)
+{
+	struct puller *p = arg;
+	int k;
+
+	for (k = 0; k < 10; k++) {
+		struct srv_pull_page page;
+		struct cb_err err;
+		int64_t since = 0;
+		long n = 0;
+		int more = 1;
+
+		while (more) {
+			cb_err_clear(&err);
+			if (srv_core_pull(p->c, p->dev, since, 50, &page,
+					  &err)) {
+				p->bad++;
+				break;
+			}
+			n += page.n;
+			more = page.more;
+			since = page.next;
+			free(page.text);
+		}
+		if (n != p->want)
+			p->bad++;
+	}
+	return NULL;
+}
+
+/*
+ * The read-only connections (srv_core_reader) are lent one request at a
+ * time: twelve threads pulling at once share at most SRV_READERS_MAX,
+ * and each reads the whole record every time.
+ */
+static void readers_shared(struct srv_core *c, long want)
+{
+	struct puller p[12];
+	size_t k;
+
+	memset(p, 0, sizeof(p));
+	for (k = 0; k < 12; k++) {
+		p[k].c = c;
+		p[k].dev = &devs[2].d; /* the data manager sees everything */
+		p[k].want = want;
+		T_EQ_INT(pthread_create(&p[k].tid, NULL, puller_main, &p[k]),
+			 0);
+	}
+	for (k = 0; k < 12; k++) {
+		pthread_join(p[k].tid, NULL);
+		T_EQ_INT(p[k].bad, 0);
+	}
+	T_ASSERT(c->nreaders >= 1 && c->nreaders <= SRV_READERS_MAX);
+}
+
 /*
  * Group commit (core.c). Store d gets every event as single-event
  * pushes from eight threads at once, each thread a share of the
@@ -801,6 +864,7 @@ static void group_commit(const char *want)
 	T_EQ_INT(c.groups_pushes, (long)made.n);
 	T_ASSERT(c.groups < c.groups_pushes);
 	T_EQ_INT(c.groups_split, 0);
+	readers_shared(&c, (long)made.n);
 	d1 = derived(&c);
 	cd = canonical(&c);
 	T_EQ_INT(srv_core_rebuild(&c, NULL, &err), 0);
