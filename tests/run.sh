@@ -37,7 +37,8 @@ trap '"$top/tests/tools/pgtest.sh" stop "$pgdir" 2>/dev/null; rm -rf "$out"' EXI
 # Under sanitizers (CASEBOOK_PG_LEAN=1: make SANITIZE=... test) fewer.
 PG_UNIT="test_srv_core"
 PG_E2E="t_arms t_backup t_bundle t_casebookd t_derived t_edit_checks t_export t_migrate
-t_query t_randomize t_randomize_many t_report t_roles t_schema t_server t_sync"
+t_query t_randomize t_randomize_many t_report t_roles t_schema t_server t_sync
+t_attack t_clinical t_scenario t_status t_security_net t_tls t_server_set t_derived_random t_laptop_export t_clock t_sync_faults t_journey"
 [ "${CASEBOOK_PG_LEAN:-}" = 1 ] && PG_E2E="t_migrate t_schema t_server t_sync"
 
 # wanted PATH: true when TESTS is unset or one of its words occurs in the

@@ -65,6 +65,17 @@ srv_copy() {
 		cp -a "$1" "$2"
 	fi
 }
+# srv_key_copy DIR NEWDIR: NEWDIR's central store takes DIR's server key
+# (the file server.key, or in PostgreSQL the server_key table's row).
+srv_key_copy() {
+	if is_pg; then
+		srv_sql "SELECT secret FROM server_key" "$1" >"$T/.key.txt" &&
+			srv_sql "DELETE FROM server_key" "$2" &&
+			srv_sql "INSERT INTO server_key(id, secret) VALUES(1, '$(cat "$T/.key.txt")')" "$2"
+	else
+		cp "$1/server.key" "$2/server.key"
+	fi
+}
 _cleanup_hooks=""
 _cleanup() {
 	for h in $_cleanup_hooks; do "$h" || true; done

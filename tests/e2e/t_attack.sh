@@ -157,8 +157,10 @@ expect_rc "the laptop still records after pulling the hour-ahead event" 0 \
 # three days ahead (its clock, and a raw device's event made with it)
 # answers a bundle of laptop a.
 D3="$T/data3"
-cp -a "$D" "$D3"
+stop_server
+srv_copy "$D" "$D3"
 rm -f "$D3/casebookd.lock"
+start_server
 THREE=$((3 * DAY))
 FAR=$(CASEBOOK_CLOCK_OFFSET_MS=$THREE "$U" client event k.rk "$(cat dev.rk)" KR01 rawrk "$S1" form.save BL MRI "" READER=far)
 printf '%s\n' "$FAR" >far.json

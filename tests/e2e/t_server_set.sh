@@ -68,7 +68,7 @@ check "nothing changed (another key)" "$URL1" "$(saved)"
 kill $OTHER; wait $OTHER 2>/dev/null
 
 # ---- refused: the pinned key, but the device unknown there --------------------------
-cp "$D/server.key" "$D2/server.key"
+srv_key_copy "$D" "$D2"
 "$CBD" serve --data "$D2" --listen "127.0.0.1:$P2" 2>>"$T/server.log" &
 OTHER=$!
 until curl -sf "http://127.0.0.1:$P2/v1/health" >/dev/null 2>&1; do sleep 0.05; done
