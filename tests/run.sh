@@ -32,13 +32,16 @@ chmod 711 "$out" # the PostgreSQL server's unprivileged user reaches $pgdir
 trap '"$top/tests/tools/pgtest.sh" stop "$pgdir" 2>/dev/null; rm -rf "$out"' EXIT INT TERM
 
 # The server's tests that the PostgreSQL pass runs again: the server's
-# unit tests and the scenarios that drive casebookd (the others test the
-# laptop, or look into SQLite's files).
+# unit tests and every scenario that drives casebookd, but those that
+# look into or fail SQLite's own files (t_disk, t_faults, t_inject_srv,
+# t_trial, t_security_paths, t_security_text, t_gen_study, t_install);
+# the others test the laptop alone.
 # Under sanitizers (CASEBOOK_PG_LEAN=1: make SANITIZE=... test) fewer.
 PG_UNIT="test_srv_core"
 PG_E2E="t_arms t_backup t_bundle t_casebookd t_derived t_edit_checks t_export t_migrate
 t_query t_randomize t_randomize_many t_report t_roles t_schema t_server t_sync
-t_attack t_clinical t_scenario t_status t_security_net t_tls t_server_set t_derived_random t_laptop_export t_clock t_sync_faults t_journey"
+t_attack t_clinical t_scenario t_status t_security_net t_tls t_server_set t_derived_random t_laptop_export t_clock t_sync_faults t_journey
+t_cli t_import t_laptop_backup t_score_conflict"
 [ "${CASEBOOK_PG_LEAN:-}" = 1 ] && PG_E2E="t_migrate t_schema t_server t_sync"
 
 # wanted PATH: true when TESTS is unset or one of its words occurs in the
