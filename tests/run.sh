@@ -32,10 +32,11 @@ chmod 711 "$out" # the PostgreSQL server's unprivileged user reaches $pgdir
 trap '"$top/tests/tools/pgtest.sh" stop "$pgdir" 2>/dev/null; rm -rf "$out"' EXIT INT TERM
 
 # The server's tests that the PostgreSQL pass runs again: the server's
-# unit tests and every scenario that drives casebookd, but those that
-# look into or fail SQLite's own files (t_disk, t_faults, t_inject_srv,
-# t_trial, t_security_paths, t_security_text, t_gen_study, t_install);
-# the others test the laptop alone.
+# unit tests and every scenario that drives casebookd, but t_disk,
+# t_faults, t_inject_srv, t_trial, t_security_paths and t_security_text
+# (they look into or fail SQLite's own files), t_gen_study (the
+# generator makes SQLite stores) and t_install (installed files); the
+# others test the laptop alone.
 # Under sanitizers (CASEBOOK_PG_LEAN=1: make SANITIZE=... test) fewer.
 PG_UNIT="test_srv_core"
 PG_E2E="t_arms t_backup t_bundle t_casebookd t_derived t_edit_checks t_export t_migrate
