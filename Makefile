@@ -20,7 +20,7 @@
 #   make valgrind        the unit tests under valgrind, no error or leak
 #   make fuzz            every libFuzzer target (tests/fuzz) for FUZZ_SECONDS
 #                        each (default 60), built with clang, ASan and UBSan
-#                        in build-fuzz/; make fuzz-ci: 30 s each, after
+#                        in build-fuzz/; make fuzz-ci: 15 s each, after
 #                        replaying every seed and regression input
 #
 # BUILD and BIN choose where objects and programs go, so several builds of
@@ -410,7 +410,7 @@ fuzz: fuzz-build
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 fuzz-ci: fuzz-build
-	@FUZZ_SECONDS=30 tests/fuzz/run.sh $(FUZZ_TARGETS)
+	@FUZZ_SECONDS=15 tests/fuzz/run.sh $(FUZZ_TARGETS)
 
 -include $(COMMON_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(SERVER_OBJ:.o=.d) \
 	$(HOOK_OBJ:.o=.d)
