@@ -212,12 +212,15 @@ sys.stdout.write(seen.decode("utf-8", "replace"))
 sys.exit(os.waitstatus_to_exitcode(st))
 EOF
 # Tab on "KR01-01" adds the "00" every id shares; "2" picks the second.
+# Each step waits for the terminal to show what was typed before the
+# next is sent: a Ctrl-C sent with the letters before it may reach the
+# shell (as SIGINT) before they do.
 steps="[('', 'casebook> '),
  ('form set ${S2%???}\t', '0'),
  ('2 S\t', 'CR '), ('D\t', 'M '), ('WEI\t', 'GHT='),
  ('71\r', 'casebook> '),
- ('\x1b[A', 'WEIGHT=71'), ('\x15', ''),
- ('subject li\x03', 'casebook> '),
+ ('\x1b[A', 'WEIGHT=71'), ('\x03', 'casebook> '),
+ ('subject li', 'subject li'), ('\x03', 'casebook> '),
  ('form show $S2 SCR DM\r', 'casebook> '),
  ('\x04', '')]"
 $TO python3 "$T/drive.py" "$steps" "$CB" shell >"$T/out" 2>"$T/err"
