@@ -652,25 +652,44 @@ int store_each_quarantined(struct store *st, store_quarantine_fn fn, void *ctx,
 	return rc;
 }
 
-int store_rows_upgrade_quarantine(struct store *st, const char *key,
-				  struct cb_err *err)
+/*
+ * An older store's setting `key` as JSON, for an upgrade into rows:
+ * *found 0 (and *out NULL) when the store has no such setting; else
+ * *out the parsed value, NULL when it is not JSON (the caller tells the
+ * integrity error in its own words).
+ */
+static int old_setting(struct store *st, const char *key, int *found,
+		       cJSON **out, struct cb_err *err)
 {
-	const cJSON *e;
-	sqlite3_stmt *s;
 	char *text = NULL;
 	size_t len = 0;
-	cJSON *q;
-	int rc;
+	int rc = store_meta_get(st, key, &text, &len, err);
 
-	rc = store_meta_get(st, key, &text, &len, err);
+	*found = 0;
+	*out = NULL;
 	if (rc == CB_ENOTFOUND) {
 		cb_err_clear(err);
 		return 0;
 	}
 	if (rc)
 		return rc;
-	q = cb_json_parse(text, len, STORE_META_MAX, key, err);
+	*found = 1;
+	*out = cb_json_parse(text, len, STORE_META_MAX, key, err);
 	free(text);
+	return 0;
+}
+
+int store_rows_upgrade_quarantine(struct store *st, const char *key,
+				  struct cb_err *err)
+{
+	const cJSON *e;
+	sqlite3_stmt *s;
+	cJSON *q;
+	int rc, found;
+
+	rc = old_setting(st, key, &found, &q, err);
+	if (rc || !found)
+		return rc;
 	if (!q || !cJSON_IsArray(q)) {
 		cJSON_Delete(q);
 		return cb_err_set(err, CB_EINTEGRITY,
@@ -819,20 +838,12 @@ int store_rows_upgrade_withheld(struct store *st, const char *key,
 {
 	const cJSON *subj;
 	sqlite3_stmt *s;
-	char *text = NULL;
-	size_t len = 0;
 	cJSON *w;
-	int rc = 0;
+	int rc, found;
 
-	rc = store_meta_get(st, key, &text, &len, err);
-	if (rc == CB_ENOTFOUND) {
-		cb_err_clear(err);
-		return 0;
-	}
-	if (rc)
+	rc = old_setting(st, key, &found, &w, err);
+	if (rc || !found)
 		return rc;
-	w = cb_json_parse(text, len, STORE_META_MAX, key, err);
-	free(text);
 	if (!w || !cJSON_IsObject(w)) {
 		cJSON_Delete(w);
 		return cb_err_set(err, CB_EINTEGRITY,
