@@ -493,7 +493,12 @@ class Trial:
                  "KITNO": s["rand"][1], "EXVOL": "3.0", "EXKNEE": "L",
                  "EXLOT": "LOT-%d" % lap["rng"].randint(1, 9),
                  "IMMREACT": "N"}
-        if self.save(lap, s["id"], "INJ", "DOSE", items):
+        # A killed save may have been stored whole: the next try then
+        # changes saved values and gives a reason.
+        reason = ("entered again from the source document"
+                  if s.get("dose_tried") else None)
+        s["dose_tried"] = True
+        if self.save(lap, s["id"], "INJ", "DOSE", items, reason=reason):
             s["dosed"] = True
 
     def act_sign(self, lap):
