@@ -191,9 +191,11 @@ $(BUILD)/tools/faultproxy: tests/tools/faultproxy.c
 	  $(CFLAGS) -o $@ $< -lpthread
 
 # `make test` installs what is missing first, as the README promises.
+# The benchmarks are built too (not run), so that a change of an
+# interface they use cannot leave `make bench` broken.
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(HOOK_BIN) $(FUZZ_REPLAY) \
-	  $(TOOLS)
+	  $(TOOLS) $(BENCH_BIN)
 	@CASEBOOK_BIN=$(abspath $(BIN)) CASEBOOK_UNIT=$(abspath $(BUILD)/tests) \
 	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
 	  CASEBOOK_GEN_STUDY=$(abspath $(GEN_STUDY)) \

@@ -1841,8 +1841,68 @@ static void sim_push(struct simdev *s)
 }
 
 /*
+ * A pull page's events counted and its cursor and "more" read without
+ * building its tree: the load's 200 devices pull fifty times what they
+ * push, and parsing every page into a cJSON tree took this process most
+ * of a core (malloc and free of every value), taken from the server it
+ * measures. The page's shape is checked (an array of objects, strings
+ * and nesting closed); the devices' final pull, whose ids are compared
+ * with what was acknowledged, parses each page in full. Events on the
+ * page, or -1 if it is not one.
+ */
+static long page_scan(const char *p, size_t n, char *next, size_t cap,
+		      int *more)
+{
+	static const char head[] = "{\"events\":[";
+	const char *end = p + n, *q, *v;
+	long count = 0;
+	int depth = 0, in_str = 0;
+	size_t len;
+
+	if (n < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1))
+		return -1;
+	for (q = p + sizeof(head) - 1; q < end; q++) {
+		if (in_str) {
+			if (*q == '\\')
+				q++;
+			else if (*q == '"')
+				in_str = 0;
+			continue;
+		}
+		if (*q == '"')
+			in_str = 1;
+		else if (*q == '{' || *q == '[') {
+			if (depth++ == 0 && *q == '{')
+				count++;
+		} else if (*q == '}' || *q == ']') {
+			if (depth-- == 0)
+				break; /* the array's own ']' */
+		}
+	}
+	if (q >= end || *q != ']' || in_str)
+		return -1;
+	v = strstr(q, ",\"next\":\"");
+	if (!v)
+		return -1;
+	v += 9;
+	len = strspn(v, "0123456789");
+	if (!len || len >= cap || v[len] != '"')
+		return -1;
+	if (strstr(v, ",\"more\":true"))
+		*more = 1;
+	else if (strstr(v, ",\"more\":false"))
+		*more = 0;
+	else
+		return -1;
+	memcpy(next, v, len);
+	next[len] = '\0';
+	return count;
+}
+
+/*
  * Pull from the cursor until the server has no more; with `ids`, keep
- * the ids pulled. Events pulled, or -1 on an error.
+ * the ids pulled (each page parsed in full). Events pulled, or -1 on an
+ * error.
  */
 static long sim_pull(struct simdev *s, struct cb_buf *ids)
 {
@@ -1861,6 +1921,21 @@ static long sim_pull(struct simdev *s, struct cb_buf *ids)
 		st = http_do(&s->h, "GET", path, NULL, 0, s->d.id, s->d.kp.sk);
 		dlist_add(&s->plat, &s->nplat, &s->capplat, now_ms() - t0);
 		s->pulls++;
+		if (!ids) {
+			long k = st == 200 ? page_scan(cb_buf_str(&s->h.reply),
+						       cb_buf_len(&s->h.reply),
+						       s->cursor,
+						       sizeof(s->cursor), &more)
+					   : -1;
+
+			if (k < 0) {
+				s->pull_err++;
+				sim_fail(s, "pull", st);
+				return -1;
+			}
+			got += k;
+			continue;
+		}
 		reply = st == 200
 			    ? cJSON_ParseWithLength(cb_buf_str(&s->h.reply),
 						    cb_buf_len(&s->h.reply))

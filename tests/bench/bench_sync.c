@@ -464,7 +464,7 @@ static void create_one(struct entry *e, const char *subject)
  * creation and 20 saves. */
 static void fill_laptop(const char *home, long nsubj)
 {
-	struct cli_global g = {home, NULL, NULL};
+	struct cli_global g = {.home = home};
 	struct entry e;
 	struct cb_err err;
 	long s;
@@ -674,7 +674,7 @@ static double bench_push(const struct events *l, struct store *st,
 /* Point the laptop copy in `home` at `url` (sync.server). */
 static void set_server(const char *home, const char *url)
 {
-	struct cli_global g = {home, NULL, NULL};
+	struct cli_global g = {.home = home};
 	struct store *st;
 	struct cb_err err;
 
