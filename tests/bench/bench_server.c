@@ -1962,6 +1962,24 @@ static long sim_pull(struct simdev *s, struct cb_buf *ids)
 					CB_EVENT_ID_HEX + 1, &err)))
 				die("pull: an event without a good id");
 		}
+		{
+			/* the scan of the load's pulls, checked on every
+			 * page of the final one */
+			char scur[32];
+			int smore = -1;
+			long k = page_scan(cb_buf_str(&s->h.reply),
+					   cb_buf_len(&s->h.reply), scur,
+					   sizeof(scur), &smore);
+
+			if (k != cJSON_GetArraySize(evs) ||
+			    strcmp(scur, next->valuestring) ||
+			    smore != cJSON_IsTrue(mo))
+				die("pull: the page scan counted %ld events "
+				    "(cursor %s), the parse %d (cursor %s)",
+				    k, k < 0 ? "-" : scur,
+				    cJSON_GetArraySize(evs),
+				    next->valuestring);
+		}
 		snprintf(s->cursor, sizeof(s->cursor), "%s", next->valuestring);
 		more = cJSON_IsTrue(mo);
 		cJSON_Delete(reply);
