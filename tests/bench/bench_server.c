@@ -2031,13 +2031,52 @@ static double pct(double *v, size_t n, double p)
 	return v[i];
 }
 
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) ? 0 : (long)st.st_size;
+}
+
+/*
+ * The server's own time for each request of `path` it logged between
+ * byte `from` and `to` of its log (the request lines' "ms": from the
+ * request's headers read to its answer queued), into *v.
+ */
+static void server_ms(const char *log, long from, long to, const char *path,
+		      double **v, size_t *n, size_t *cap)
+{
+	FILE *f = fopen(log, "r");
+	char line[2048];
+
+	if (!f)
+		die("%s: %s", log, strerror(errno));
+	if (fseek(f, from, SEEK_SET))
+		die("%s: %s", log, strerror(errno));
+	while (ftell(f) < to && fgets(line, sizeof(line), f)) {
+		cJSON *o = cJSON_Parse(line);
+		const cJSON *msg = cJSON_GetObjectItem(o, "msg");
+		const cJSON *pa = cJSON_GetObjectItem(o, "path");
+		const cJSON *ms = cJSON_GetObjectItem(o, "ms");
+
+		if (cJSON_IsString(msg) && !strcmp(msg->valuestring, "request") &&
+		    cJSON_IsString(pa) && !strcmp(pa->valuestring, path) &&
+		    cJSON_IsString(ms))
+			dlist_add(v, n, cap, strtod(ms->valuestring, NULL));
+		cJSON_Delete(o);
+	}
+	fclose(f);
+}
+
 static void part_devices(long seconds)
 {
 	struct simdev *sd = calloc(DEVICES, sizeof(*sd));
 	pthread_t *th = calloc(DEVICES, sizeof(*th));
-	char dir[4300], out[4300], token[256], user[32], site[8];
-	double *lat, *plat, t0, t1, cpu0, cpu1, setup0, load0;
+	char dir[4300], out[4300], token[256], user[32], site[8], slog[4300];
+	double *lat, *plat, t0, t1, cpu0, cpu1, setup0, load0, *sms = NULL;
 	size_t nlat = 0, nplat = 0, nacked = 0, npulled, i, missing = 0;
+	size_t nsms = 0, capsms = 0;
+	long log0, log1;
 	long pushes = 0, push_err = 0, pulls = 0, pull_err = 0, pulled = 0;
 	long dups = 0, unacked = 0, resent_failed = 0;
 	struct rusage ru0, ru1;
@@ -2101,6 +2140,8 @@ static void part_devices(long seconds)
 	load0 = loadavg();
 	getrusage(RUSAGE_SELF, &ru0);
 	cpu0 = proc_cpu_ms(srv.pid);
+	path_join(slog, sizeof(slog), tmp, "server.log");
+	log0 = file_size(slog);
 	t0 = now_ms();
 	for (k = 0; k < DEVICES; k++) {
 		sd[k].t_end = t0 + (double)seconds * 1e3;
@@ -2112,6 +2153,7 @@ static void part_devices(long seconds)
 	t1 = now_ms();
 	cpu1 = proc_cpu_ms(srv.pid);
 	getrusage(RUSAGE_SELF, &ru1);
+	log1 = file_size(slog);
 	/* A push whose answer was lost (a request the HTTP library sent
 	 * again on a new connection after the first was taken is a replay,
 	 * 401) may be stored: each device sends what it holds unacknowledged
@@ -2208,6 +2250,21 @@ static void part_devices(long seconds)
 		       pct(plat, nplat, 0.50));
 		printf("  %-44s %10.0f ms\n", "pull request latency p99",
 		       pct(plat, nplat, 0.99));
+		/* What of the latency is the server's own work, and what
+		 * waiting for a thread of it or for a processor that the
+		 * devices here share with it. */
+		server_ms(slog, log0, log1, "/v1/sync/push", &sms, &nsms,
+			  &capsms);
+		printf("  %-44s %6.0f / %.0f ms (%zu logged)\n",
+		       "server's time per push p50 / p99", pct(sms, nsms, 0.5),
+		       pct(sms, nsms, 0.99), nsms);
+		nsms = 0;
+		server_ms(slog, log0, log1, "/v1/sync/pull", &sms, &nsms,
+			  &capsms);
+		printf("  %-44s %6.0f / %.0f ms (%zu logged)\n",
+		       "server's time per pull p50 / p99", pct(sms, nsms, 0.5),
+		       pct(sms, nsms, 0.99), nsms);
+		free(sms);
 		printf("  %-44s %10ld\n", "push errors (sent again)", push_err);
 		printf("  %-44s %10ld\n", "pull errors", pull_err);
 		printf("  %-44s %10ld\n", "events of failed pushes unsent",
