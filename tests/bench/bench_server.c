@@ -55,13 +55,13 @@
  * the server has no more, again and again. A pulled page's events are
  * counted by a scan of its text (page_scan), not parsed: the devices
  * share the machine with the server they measure. Beside the latency
- * the devices see, the server's own time per request, from its log. A failed push is sent again at the next
- * turn. Reported: events/s acknowledged, push latency p50/p99, pull
- * figures, errors, the server's peak memory and cores busy; at the end
- * each device sends once more what it holds unacknowledged (a push whose
- * answer was lost may be stored), then one device per site pulls
- * everything from the start and every acknowledged event must be there
- * and nothing else (the bench fails if one is missing: that is loss, not
+ * the devices see, the server's own time per request, from its log. A
+ * failed push is sent again at the next turn. Reported: events/s acknowledged,
+ * push latency p50/p99, pull figures, errors, the server's peak memory and
+ * cores busy; at the end each device sends once more what it holds
+ * unacknowledged (a push whose answer was lost may be stored), then one device
+ * per site pulls everything from the start and every acknowledged event must be
+ * there and nothing else (the bench fails if one is missing: that is loss, not
  * a timing).
  *
  * Part "ingest": one site's CASEBOOK_BENCH_STREAMS devices (default 1)
@@ -2021,8 +2021,7 @@ static long sim_pull(struct simdev *s, struct cb_buf *ids)
 				die("pull: the page scan counted %ld events "
 				    "(cursor %s), the parse %d (cursor %s)",
 				    k, k < 0 ? "-" : scur,
-				    cJSON_GetArraySize(evs),
-				    next->valuestring);
+				    cJSON_GetArraySize(evs), next->valuestring);
 		}
 		snprintf(s->cursor, sizeof(s->cursor), "%s", next->valuestring);
 		more = cJSON_IsTrue(mo);
@@ -2103,7 +2102,8 @@ static void server_ms(const char *log, long from, long to, const char *path,
 		const cJSON *pa = cJSON_GetObjectItem(o, "path");
 		const cJSON *ms = cJSON_GetObjectItem(o, "ms");
 
-		if (cJSON_IsString(msg) && !strcmp(msg->valuestring, "request") &&
+		if (cJSON_IsString(msg) &&
+		    !strcmp(msg->valuestring, "request") &&
 		    cJSON_IsString(pa) && !strcmp(pa->valuestring, path) &&
 		    cJSON_IsString(ms))
 			dlist_add(v, n, cap, strtod(ms->valuestring, NULL));
