@@ -170,19 +170,21 @@ check "nothing past the last word" "" "$(comp "randomize $S1 ")"
 cat >"$T/drive.py" <<'EOF'
 # drive.py STEPS CMD...: run CMD on a pseudo-terminal; STEPS is a Python
 # list of (bytes to type, text to wait for in what the terminal shows
-# after them). Prints what the terminal showed; exits with CMD's exit
-# code. A wait gives up after 20 s and says so on stderr; a CMD still
-# running 20 s after the last step is killed (exit 99).
+# after them[, seconds to pause before typing]). Prints what the
+# terminal showed; exits with CMD's exit code. A wait gives up after 20 s
+# and says so on stderr; a CMD still running 60 s after the last step is
+# killed (exit 99).
 import ast, os, pty, select, signal, sys, time
 steps = ast.literal_eval(sys.argv[1])
 pid, fd = pty.fork()
 if pid == 0:
     os.execv(sys.argv[2], sys.argv[2:])
 seen = b""
-def pump(until):
-    """Read what the terminal shows until until() or 20 s; False at EOF."""
+def pump(until, limit=20):
+    """Read what the terminal shows until until() or `limit` s; False at
+    EOF."""
     global seen
-    end = time.time() + 20
+    end = time.time() + limit
     while not until() and time.time() < end:
         r, _, _ = select.select([fd], [], [], 0.2)
         if r:
@@ -194,14 +196,17 @@ def pump(until):
                 return False
             seen += d
     return True
-for typed, want in steps:
+for step in steps:
+    typed, want = step[0], step[1]
+    if len(step) > 2:
+        time.sleep(step[2])
     start = len(seen)
     if typed:
         os.write(fd, typed.encode())
     pump(lambda: want.encode() in seen[start:])
     if want.encode() not in seen[start:]:
         sys.stderr.write("drive.py: no %r after typing %r\n" % (want, typed))
-if pump(lambda: False):
+if pump(lambda: False, 60):
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     sys.stdout.write(seen.decode("utf-8", "replace"))
@@ -214,7 +219,12 @@ EOF
 # Tab on "KR01-01" adds the "00" every id shares; "2" picks the second.
 # Each step waits for the terminal to show what was typed before the
 # next is sent: a Ctrl-C sent with the letters before it may reach the
-# shell (as SIGINT) before they do.
+# shell (as SIGINT) before they do. The Ctrl-D goes half a second after
+# the prompt shows, and the shell has 60 s to end after it: in one run
+# under the sanitizers the session was still running 20 s after a Ctrl-D
+# sent the instant the prompt showed, with nothing echoed (either the
+# Ctrl-D came before libedit read the terminal character by character,
+# or the sanitized shell's exit, its leak check, was that slow).
 steps="[('', 'casebook> '),
  ('form set ${S2%???}\t', '0'),
  ('2 S\t', 'CR '), ('D\t', 'M '), ('WEI\t', 'GHT='),
@@ -222,7 +232,7 @@ steps="[('', 'casebook> '),
  ('\x1b[A', 'WEIGHT=71'), ('\x03', 'casebook> '),
  ('subject li', 'subject li'), ('\x03', 'casebook> '),
  ('form show $S2 SCR DM\r', 'casebook> '),
- ('\x04', '')]"
+ ('\x04', '', 0.5)]"
 $TO python3 "$T/drive.py" "$steps" "$CB" shell >"$T/out" 2>"$T/err"
 rc=$?
 [ $rc -eq 0 ] || cat "$T/err" "$T/out" | tr -d '\r' | tail -20 | sed 's/^/  | /'
