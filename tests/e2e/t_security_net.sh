@@ -105,8 +105,15 @@ more_than "flood: connections were made" 100 "$(abuse_count flood 'j["opened"]')
 under bigheaders 4 8
 more_than "bigheaders: oversized headers were answered 431" 0 \
 	"$(abuse_count bigheaders 'j["status"].get("431", 0)')"
-check "bigheaders: and never anything but 431" 0 \
-	"$(abuse_count bigheaders 'sum(v for k, v in j["status"].items() if k != "431")')"
+# "none": no status line read. The server answers 431 and closes while
+# the client may still be sending its 256 kB; closing with bytes unread
+# resets the connection, and a reset can discard the answer before the
+# client reads it (seen for 9 of 1,669 under the sanitizers). Never any
+# other status: no oversized request is ever served.
+check "bigheaders: never an answer but 431" 0 \
+	"$(abuse_count bigheaders 'sum(v for k, v in j["status"].items() if k not in ("431", "none"))')"
+more_than "bigheaders: answered 431 more often than reset" 0 \
+	"$(abuse_count bigheaders 'j["status"].get("431", 0) - j["status"].get("none", 0)')"
 under chunked 4 4
 more_than "chunked: endless bodies were cut off" 0 "$(abuse_count chunked 'j["closed_by_server"]')"
 
