@@ -1679,7 +1679,7 @@ struct simdev {
 	 * before its sync; taken in order, then made as needed. */
 	struct events made;
 	char (*made_ids)[CB_EVENT_ID_HEX + 1];
-	size_t made_next;
+	size_t made_want, made_next; /* how many to make; the next to take */
 	char (*ids)[CB_EVENT_ID_HEX + 1];
 	size_t nbatch_ids, nids, capids; /* acknowledged ids, then batch's */
 	char cursor[32];
@@ -1807,13 +1807,13 @@ static void sim_next(struct simdev *s)
 	sim_make(s, &s->batch, s->ids[s->nids + s->nbatch_ids++]);
 }
 
-/* Make `n` events of device s before the run (a thread's work). */
+/* Make s->made_want events of device s before the run (a thread's
+ * work). */
 static void *sim_prepare(void *arg)
 {
 	struct simdev *s = arg;
-	size_t n = s->made_next, i;
+	size_t n = s->made_want, i;
 
-	s->made_next = 0;
 	s->made_ids = calloc(n ? n : 1, sizeof(*s->made_ids));
 	if (!s->made_ids)
 		die("out of memory");
@@ -2189,7 +2189,7 @@ static void part_devices(long seconds)
 		size_t total = 0;
 
 		for (k = 0; k < DEVICES; k++) {
-			sd[k].made_next = (size_t)seconds * DEV_MADE_PER_S;
+			sd[k].made_want = (size_t)seconds * DEV_MADE_PER_S;
 			if (pthread_create(&th[k], NULL, sim_prepare, &sd[k]))
 				die("pthread_create: %s", strerror(errno));
 		}
