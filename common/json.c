@@ -219,6 +219,39 @@ static int key_cmp(const void *a, const void *b)
 	return strcmp(x->string, y->string);
 }
 
+/* Objects of at most this many members are compared pair by pair: an
+ * event's changes are objects of three, and a push holds thousands. */
+#define REPEAT_PAIRWISE_MAX 8
+
+/* A member of object `obj` (n members) whose key another repeats, or
+ * NULL; *oom is set when out of memory. */
+static const cJSON *repeated_key(const cJSON *obj, size_t n, int *oom)
+{
+	const cJSON **keys, *c, *d, *hit = NULL;
+	size_t i;
+
+	if (n <= REPEAT_PAIRWISE_MAX) {
+		for (c = obj->child; c; c = c->next)
+			for (d = c->next; d; d = d->next)
+				if (!strcmp(c->string, d->string))
+					return d;
+		return NULL;
+	}
+	keys = malloc(n * sizeof(*keys));
+	if (!keys) {
+		*oom = 1;
+		return NULL;
+	}
+	for (i = 0, c = obj->child; c; c = c->next)
+		keys[i++] = c;
+	qsort(keys, n, sizeof(*keys), key_cmp);
+	for (i = 1; i < n && !hit; i++)
+		if (!strcmp(keys[i - 1]->string, keys[i]->string))
+			hit = keys[i];
+	free(keys);
+	return hit;
+}
+
 /*
  * The first member of an object under `node` whose key another member of
  * the same object repeats, or NULL. JSON leaves repeated keys undefined
@@ -236,19 +269,9 @@ static const cJSON *find_repeat(const cJSON *node, char *path, size_t cap,
 	for (c = node->child; c; c = c->next)
 		n++;
 	if (cJSON_IsObject(node) && n > 1) {
-		const cJSON **keys = malloc(n * sizeof(*keys));
-
-		if (!keys) {
-			*oom = 1;
+		hit = repeated_key(node, n, oom);
+		if (*oom)
 			return node;
-		}
-		for (i = 0, c = node->child; c; c = c->next)
-			keys[i++] = c;
-		qsort(keys, n, sizeof(*keys), key_cmp);
-		for (i = 1; i < n && !hit; i++)
-			if (!strcmp(keys[i - 1]->string, keys[i]->string))
-				hit = keys[i];
-		free(keys);
 		if (hit) {
 			snprintf(path, cap, "$");
 			return hit;

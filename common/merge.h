@@ -137,7 +137,8 @@ struct cb_merge_item {
 
 /*
  * The item addressed by the five names (instance "" for a non-repeating
- * form). CB_ENOTFOUND when no event has changed it.
+ * form). CB_ENOTFOUND when no event has changed it. err may be NULL when
+ * only the code is wanted (a miss is then not described, which costs).
  */
 int cb_merge_item_get(struct cb_merge *m, const char *subject,
 		      const char *visit, const char *form, const char *instance,

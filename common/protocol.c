@@ -518,16 +518,17 @@ static int number_syntax(const char *s, int frac_max, size_t *int_digits,
 	return s[i] == '\0';
 }
 
-/* The format part of cb_protocol_check_value: no range. */
-static int check_format(const struct cb_protocol_item *item, const char *v,
-			struct cb_err *err)
+/*
+ * The format part of cb_protocol_check_value: no range. The item's name
+ * and the quoted value are only for the message; err NULL asks for the
+ * code alone.
+ */
+static int format_problem(const struct cb_protocol_item *item, const char *v,
+			  const char *name, const char *q, struct cb_err *err)
 {
-	char name[2 * CB_PROTOCOL_CODE_MAX + 2], q[QUOTE_LEN];
 	size_t nint, nfrac, len, i;
 	int point, rc;
 
-	item_name(item, name, sizeof(name));
-	cb_err_quote(v, q, sizeof(q));
 	if (!v[0])
 		return cb_err_set(
 		    err, CB_EINVAL,
@@ -641,6 +642,20 @@ static int check_format(const struct cb_protocol_item *item, const char *v,
 				  name, q);
 	}
 	return cb_err_set(err, CB_EINVAL, "%s: unknown item type", name);
+}
+
+/* The format part of cb_protocol_check_value, described in err. Most
+ * values pass: they are checked before a name or a quote is made. */
+static int check_format(const struct cb_protocol_item *item, const char *v,
+			struct cb_err *err)
+{
+	char name[2 * CB_PROTOCOL_CODE_MAX + 2], q[QUOTE_LEN];
+
+	if (!format_problem(item, v, "", "", NULL))
+		return 0;
+	item_name(item, name, sizeof(name));
+	cb_err_quote(v, q, sizeof(q));
+	return format_problem(item, v, name, q, err);
 }
 
 static int outside(const struct cb_protocol_range *r, double v)

@@ -25,18 +25,19 @@ static int source_get(void *ctx, const char *visit, const char *form,
 {
 	struct cb_record_source *rs = ctx;
 	struct cb_merge_item it;
-	struct cb_err ignored;
 	int rc;
 
-	(void)err;
 	*value = NULL;
 	cb_record_instance_text(instance, rs->instance);
+	/* Checks read many items no event has set yet: no message for
+	 * those. */
 	rc = cb_merge_item_get(rs->merge, rs->subject, visit, form,
-			       rs->instance, item, &it, &ignored);
+			       rs->instance, item, &it, NULL);
 	if (rc == CB_ENOTFOUND)
 		return 0;
 	if (rc)
-		return cb_err_set(err, rc, "%s", ignored.msg);
+		return cb_err_set(err, rc, "reading %s %s %s: %s", visit,
+				  form, item, cb_err_name(rc));
 	if (!it.conflict)
 		*value = it.value;
 	return 0;

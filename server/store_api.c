@@ -586,12 +586,14 @@ int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
 
 		rc = cb_merge_item_get(m, ev->subject, ev->visit, ev->form,
 				       ev->instance, ev->changes[i].item, &it,
-				       err);
+				       NULL);
 		if (rc == CB_ENOTFOUND) {
-			cb_err_clear(err);
 			rc = 0;
 			continue;
 		}
+		if (rc)
+			rc = cb_err_set(err, rc, "deriving %s: %s", ev->subject,
+					cb_err_name(rc));
 		/* Only an item changed before can have a row whose system
 		 * query (of a conflict) is no longer current. */
 		if (!rc && it.nchanges > 1)

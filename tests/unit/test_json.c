@@ -212,6 +212,27 @@ static void test_parse_repeated_member(void)
 	free(big);
 	T_ASSERT(j == NULL);
 	T_ASSERT(strstr(err.msg, "member \"k7\"") != NULL);
+	/* Small objects are compared pair by pair, larger ones sorted: a
+	 * repeat of the first key as the last member is found either way,
+	 * at every size around the change. */
+	for (n = 2; n <= 12; n++) {
+		char doc[256];
+
+		pos = 0;
+		doc[pos++] = '{';
+		for (i = 0; i < n; i++)
+			pos += (size_t)snprintf(doc + pos, 16, "%s\"k%zu\":1",
+						i ? "," : "", i);
+		memcpy(doc + pos, "}", 2);
+		j = cb_json_parse(doc, pos + 1, sizeof(doc), "doc", &err);
+		T_ASSERT(j != NULL);
+		cJSON_Delete(j);
+		pos += (size_t)snprintf(doc + pos, 16, ",\"k0\":2}");
+		j = cb_json_parse(doc, pos, sizeof(doc), "doc", &err);
+		T_ASSERT(j == NULL);
+		T_ASSERT(strstr(err.msg, "member \"k0\" more than once") !=
+			 NULL);
+	}
 }
 
 static void test_parse_not_terminated(void)
