@@ -151,7 +151,12 @@ size_t srv_cache_subjects(const struct srv_cache *c)
 	return cb_hmap_count(&c->index);
 }
 
-void srv_cache_trim(struct srv_cache *c)
+/* A list of entries taken out by srv_cache_trim, linked by next. */
+struct srv_cache_gone {
+	struct entry first;
+};
+
+void srv_cache_trim(struct srv_cache *c, struct srv_cache_gone **gone)
 {
 	size_t n = srv_cache_events(c);
 
@@ -161,6 +166,17 @@ void srv_cache_trim(struct srv_cache *c)
 		n -= cb_merge_count(e->m);
 		cb_hmap_del(&c->index, e->subject);
 		unlink_entry(c, e);
+		e->next = *gone ? &(*gone)->first : NULL;
+		*gone = (struct srv_cache_gone *)e;
+	}
+}
+
+void srv_cache_release(struct srv_cache_gone *gone)
+{
+	struct entry *e = gone ? &gone->first : NULL, *next;
+
+	for (; e; e = next) {
+		next = e->next;
 		free_entry(e);
 	}
 }

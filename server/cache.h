@@ -12,7 +12,8 @@
  * cached state is current before trusting it (the store counts each
  * subject's events), drops a subject whose write was rolled back, and
  * trims the cache once a batch is done, never while states handed out
- * are still in use. One thread at a time (the core's writer lock).
+ * are still in use. One thread at a time (the core's writer lock), but
+ * for srv_cache_release.
  */
 #ifndef SRV_CACHE_H
 #define SRV_CACHE_H
@@ -47,8 +48,19 @@ void srv_cache_drop(struct srv_cache *c, const char *subject);
 /* Forget every state. */
 void srv_cache_clear(struct srv_cache *c);
 
-/* Free least recently used states until at most max_events are held. */
-void srv_cache_trim(struct srv_cache *c);
+/*
+ * Take least recently used states out until at most max_events are held.
+ * They are not freed here but put on *gone (a list the cache no longer
+ * knows, NULL when empty), for srv_cache_release to free later: freeing
+ * a state is thousands of small frees, which the caller can do without
+ * holding the lock that serializes the cache's users.
+ */
+struct srv_cache_gone;
+void srv_cache_trim(struct srv_cache *c, struct srv_cache_gone **gone);
+
+/* Free the states of a list that srv_cache_trim made. NULL is fine.
+ * Any thread; the cache itself is not touched. */
+void srv_cache_release(struct srv_cache_gone *gone);
 
 /* Subjects and events held now. */
 size_t srv_cache_subjects(const struct srv_cache *c);

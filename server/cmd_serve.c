@@ -43,10 +43,31 @@ const char cmd_serve_help[] =
     "  --tls-key FILE       PEM private key\n"
     "\n"
     "Logs one JSON object per line on stderr (never tokens, keys or\n"
-    "clinical values).\n"
+    "clinical values). When it stops it logs the writer's account\n"
+    "(\"msg\":\"writer\"): the groups of pushes committed, the pushes\n"
+    "and events they held, and the milliseconds the single writer was\n"
+    "busy and spent committing.\n"
     "\n" SRV_HELP_STORE
     "Exit codes: 0 stopped by a signal; 1 failure (no store, address in\n"
     "use, bad TLS files); 2 usage.\n";
+
+/* The writer's account, logged when serve stops (core.h). */
+static void log_writer(struct srv_core *core)
+{
+	struct srv_writer_stats w;
+	char groups[24], pushes[24], events[24], busy[32], commit[32];
+	const char *kv[] = {"groups", groups, "pushes", pushes,
+			    "events", events, "busy_ms", busy,
+			    "commit_ms", commit, NULL};
+
+	srv_core_writer_stats(core, &w);
+	snprintf(groups, sizeof(groups), "%ld", w.groups);
+	snprintf(pushes, sizeof(pushes), "%ld", w.pushes);
+	snprintf(events, sizeof(events), "%lld", w.events);
+	snprintf(busy, sizeof(busy), "%.1f", w.busy_ms);
+	snprintf(commit, sizeof(commit), "%.1f", w.commit_ms);
+	srv_log("info", "writer", kv);
+}
 
 int cmd_serve(int argc, char **argv)
 {
@@ -110,9 +131,11 @@ int cmd_serve(int argc, char **argv)
 	if (!rc)
 		rc = srv_store_checkpointer(core.store, &err);
 	o.name = core.study;
-	if (!rc)
+	if (!rc) {
 		rc = srv_daemon_run(&o, srv_api_handle, srv_api_body_cap, &core,
 				    &err);
+		log_writer(&core);
+	}
 	srv_core_close(&core);
 	return rc ? srv_fail(&err) : SRV_EXIT_OK;
 }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the server key ---------------------------------------------------- */
@@ -1252,16 +1253,33 @@ static int job_apply(struct srv_core *c, struct push_job *job, struct batch *b,
 	return rc;
 }
 
-/* One transaction for the pushes of `jobs`, committed or rolled back. */
+/* A monotonic clock in microseconds, for the writer's account. */
+static long long mono_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/*
+ * One transaction for the pushes of `jobs`, committed or rolled back.
+ * Merge states the cache let go of are put on *gone, to be freed once the
+ * write lock is free (cache.h).
+ */
 static int group_run(struct srv_core *c, struct push_job *const *jobs, size_t k,
-		     struct cb_err *err)
+		     struct srv_cache_gone **gone, struct cb_err *err)
 {
 	char now_text[CB_CLOCK_UTC_BUF];
 	struct batch b = {NULL, 0, 0};
+	long long t0, t1;
 	size_t i;
 	int rc;
 
 	pthread_mutex_lock(&c->write_lock);
+	t0 = mono_us();
+	for (i = 0; i < k; i++)
+		c->writer_events += (long long)jobs[i]->n;
 	cb_clock_format_utc(cb_clock_now_ms(), now_text);
 	rc = srv_store_begin(c->store, err);
 	if (!rc)
@@ -1273,19 +1291,36 @@ static int group_run(struct srv_core *c, struct push_job *const *jobs, size_t k,
 		if (b.list[i].changed)
 			rc = summary_write(c, b.list[i].m, b.list[i].subject,
 					   err);
+	t1 = mono_us();
 	if (!rc)
 		rc = srv_store_commit(c->store, err);
+	c->commit_us += mono_us() - t1;
 	if (rc) {
 		srv_store_rollback(c->store);
 		/* Their merge states hold events the store does not. */
 		for (i = 0; i < b.n; i++)
 			srv_cache_drop(c->cache, b.list[i].subject);
 	} else {
-		srv_cache_trim(c->cache);
+		srv_cache_trim(c->cache, gone);
 	}
+	c->writer_us += mono_us() - t0;
 	pthread_mutex_unlock(&c->write_lock);
 	free(b.list);
 	return rc;
+}
+
+void srv_core_writer_stats(struct srv_core *c, struct srv_writer_stats *out)
+{
+	pthread_mutex_lock(&c->group_mu);
+	out->groups = c->groups;
+	out->pushes = c->groups_pushes;
+	out->split = c->groups_split;
+	pthread_mutex_unlock(&c->group_mu);
+	pthread_mutex_lock(&c->write_lock);
+	out->events = c->writer_events;
+	out->busy_ms = (double)c->writer_us / 1e3;
+	out->commit_ms = (double)c->commit_us / 1e3;
+	pthread_mutex_unlock(&c->write_lock);
 }
 
 /*
@@ -1338,9 +1373,11 @@ static int job_cmp(const void *a, const void *b)
 
 /*
  * Run the group that starts at `head`; each push's outcome in its job.
- * 1 when the group failed and its pushes were tried again alone.
+ * 1 when the group failed and its pushes were tried again alone. The
+ * merge states the cache let go of are put on *gone.
  */
-static int group_push(struct srv_core *c, struct push_job *head)
+static int group_push(struct srv_core *c, struct push_job *head,
+		      struct srv_cache_gone **gone)
 {
 	struct push_job *jobs[GROUP_MAX_PUSHES] = {NULL}, *j;
 	size_t i, k = 0;
@@ -1354,7 +1391,7 @@ static int group_push(struct srv_core *c, struct push_job *head)
 	 * cannot rely on their order anyway. */
 	qsort(jobs, k, sizeof(*jobs), job_cmp);
 	cb_err_clear(&err);
-	rc = group_run(c, jobs, k, &err);
+	rc = group_run(c, jobs, k, gone, &err);
 	if (!rc || k == 1) {
 		for (i = 0; i < k; i++) {
 			jobs[i]->rc = rc;
@@ -1366,7 +1403,7 @@ static int group_push(struct srv_core *c, struct push_job *head)
 		cb_err_clear(&jobs[i]->err);
 		rc = job_reset(jobs[i], &jobs[i]->err);
 		if (!rc)
-			rc = group_run(c, &jobs[i], 1, &jobs[i]->err);
+			rc = group_run(c, &jobs[i], 1, gone, &jobs[i]->err);
 		jobs[i]->rc = rc;
 	}
 	return 1;
@@ -1386,6 +1423,7 @@ static void group_wait(struct srv_core *c, struct push_job *job)
 	c->queue_tail = job;
 	while (!job->done) {
 		struct push_job *head, *last, *j, *next;
+		struct srv_cache_gone *gone = NULL;
 		size_t events, k;
 		int split;
 
@@ -1409,7 +1447,7 @@ static void group_wait(struct srv_core *c, struct push_job *job)
 		last->next = NULL;
 		c->group_busy = 1;
 		pthread_mutex_unlock(&c->group_mu);
-		split = group_push(c, head);
+		split = group_push(c, head, &gone);
 		pthread_mutex_lock(&c->group_mu);
 		c->groups++;
 		c->groups_split += split;
@@ -1420,6 +1458,13 @@ static void group_wait(struct srv_core *c, struct push_job *job)
 		}
 		c->group_busy = 0;
 		pthread_cond_broadcast(&c->group_cv);
+		/* The next group runs (and the group's pushes are answered)
+		 * while this thread frees what the cache let go of. */
+		if (gone) {
+			pthread_mutex_unlock(&c->group_mu);
+			srv_cache_release(gone);
+			pthread_mutex_lock(&c->group_mu);
+		}
 	}
 	pthread_mutex_unlock(&c->group_mu);
 }

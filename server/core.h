@@ -108,6 +108,10 @@ struct srv_core {
 	/* Groups run, those that failed and were tried again push by push,
 	 * and the pushes they held (under group_mu). */
 	long groups, groups_split, groups_pushes;
+	/* The writer's own account (under write_lock): events its groups
+	 * held, and the time it held the lock and spent committing, in
+	 * microseconds (srv_core_writer_stats). */
+	long long writer_events, writer_us, commit_us;
 	struct srv_store *store;
 	struct srv_cache *cache;
 	/* The nonces, under a lock of their own. */
@@ -144,6 +148,20 @@ int srv_core_open(struct srv_core *c, const char *where, struct cb_err *err);
 
 /* Close everything; a zeroed or failed core is fine. */
 void srv_core_close(struct srv_core *c);
+
+/*
+ * What the writer did since srv_core_open: groups of pushes, the pushes
+ * and events they held, and how long it held the write lock and how much
+ * of that went to commits (milliseconds). An operator reads from it how
+ * busy the single writer is, which bounds every push's latency
+ * (docs/PERFORMANCE.md); serve logs it when it stops.
+ */
+struct srv_writer_stats {
+	long groups, pushes, split;
+	long long events;
+	double busy_ms, commit_ms;
+};
+void srv_core_writer_stats(struct srv_core *c, struct srv_writer_stats *out);
 
 /*
  * A read-only connection to the store for the caller alone until it

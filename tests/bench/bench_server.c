@@ -2112,6 +2112,44 @@ static void server_ms(const char *log, long from, long to, const char *path,
 	fclose(f);
 }
 
+/*
+ * The writer's account the server logged when it stopped (the last
+ * "writer" line of its log: cmd_serve.c), printed beside the run's
+ * length: how busy the single writer was, which every push waits for.
+ */
+static void print_writer(const char *log, double wall_ms)
+{
+	FILE *f = fopen(log, "r");
+	char line[2048], last[2048] = "";
+	cJSON *o;
+
+	if (!f)
+		die("%s: %s", log, strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "\"msg\":\"writer\""))
+			memcpy(last, line, sizeof(last));
+	fclose(f);
+	o = cJSON_Parse(last);
+	if (!o) {
+		printf("  %-44s %10s\n", "the writer's account", "not logged");
+		return;
+	}
+#define W(name) strtod(cJSON_GetStringValue(cJSON_GetObjectItem(o, name)) \
+			   ? cJSON_GetStringValue(cJSON_GetObjectItem(o, name)) \
+			   : "0", NULL)
+	printf("  %-44s %10.0f ms, %.0f%% of the run\n",
+	       "the single writer busy (its log)", W("busy_ms"),
+	       100.0 * W("busy_ms") / wall_ms);
+	printf("  %-44s %10.0f ms, %.0f%% of its busy time\n",
+	       "  of which committing (fsync included)", W("commit_ms"),
+	       W("busy_ms") > 0 ? 100.0 * W("commit_ms") / W("busy_ms") : 0);
+	printf("  %-44s %10.0f in %.0f groups (%.2f a group)\n",
+	       "  pushes", W("pushes"), W("groups"),
+	       W("groups") > 0 ? W("pushes") / W("groups") : 0);
+#undef W
+	cJSON_Delete(o);
+}
+
 static void part_devices(long seconds)
 {
 	struct simdev *sd = calloc(DEVICES, sizeof(*sd));
@@ -2367,6 +2405,7 @@ static void part_devices(long seconds)
 			}
 	}
 	server_stop(&srv);
+	print_writer(slog, t1 - t0);
 	if (missing || npulled != nacked)
 		die("devices: %zu acknowledged events missing, %zu on the "
 		    "server for %zu acknowledged",

@@ -559,6 +559,20 @@ fi
 stop_server
 check "SIGTERM stops the server with exit 0" 0 "${SRC:-x}"
 if grep -q '"msg":"stopped"' "$LOG"; then pass "the log records the stop"; else fail "the log records the stop" "no stopped line"; fi
+# The writer's account at the stop: every event stored went through it
+# (the pushes' refused events too), and its commits were part of its
+# busy time.
+grep '"msg":"writer"' "$LOG" | tail -1 >"$T/writer.json"
+check "the log gives the writer's account at the stop" "ok" "$(python3 -c '
+import json, sys
+try:
+    w = json.load(open(sys.argv[1]))
+    g, p, e = int(w["groups"]), int(w["pushes"]), int(w["events"])
+    b, c = float(w["busy_ms"]), float(w["commit_ms"])
+    print("ok" if 0 < g <= p and e >= 10 and 0 < c < b else w)
+except Exception as x:
+    print("no writer line: %r" % x)
+' "$T/writer.json")"
 
 expect_rc "status" 0 "$CBD" status --data "$D"
 expect_out "status counts events" "events           10"

@@ -878,6 +878,19 @@ static void group_commit(const char *want)
 	T_EQ_INT(c.groups_pushes, (long)made.n);
 	T_ASSERT(c.groups < c.groups_pushes);
 	T_EQ_INT(c.groups_split, 0);
+	/* The writer's account: the same groups and pushes, every event
+	 * once, and its commits a part of its busy time. */
+	{
+		struct srv_writer_stats w;
+
+		srv_core_writer_stats(&c, &w);
+		T_EQ_INT(w.groups, c.groups);
+		T_EQ_INT(w.pushes, c.groups_pushes);
+		T_EQ_INT(w.split, 0);
+		T_EQ_INT(w.events, (long long)made.n);
+		T_ASSERT(w.commit_ms > 0);
+		T_ASSERT(w.busy_ms > w.commit_ms);
+	}
 	readers_shared(&c, (long)made.n);
 	d1 = derived(&c);
 	cd = canonical(&c);
