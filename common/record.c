@@ -36,8 +36,8 @@ static int source_get(void *ctx, const char *visit, const char *form,
 	if (rc == CB_ENOTFOUND)
 		return 0;
 	if (rc)
-		return cb_err_set(err, rc, "reading %s %s %s: %s", visit,
-				  form, item, cb_err_name(rc));
+		return cb_err_set(err, rc, "reading %s %s %s: %s", visit, form,
+				  item, cb_err_name(rc));
 	if (!it.conflict)
 		*value = it.value;
 	return 0;

@@ -56,8 +56,8 @@ static void log_writer(struct srv_core *core)
 {
 	struct srv_writer_stats w;
 	char groups[24], pushes[24], events[24], busy[32], commit[32];
-	const char *kv[] = {"groups", groups, "pushes", pushes,
-			    "events", events, "busy_ms", busy,
+	const char *kv[] = {"groups",	 groups, "pushes",  pushes,
+			    "events",	 events, "busy_ms", busy,
 			    "commit_ms", commit, NULL};
 
 	srv_core_writer_stats(core, &w);

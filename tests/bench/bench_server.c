@@ -2112,6 +2112,15 @@ static void server_ms(const char *log, long from, long to, const char *path,
 	fclose(f);
 }
 
+/* A member of a server log line (its values are strings), as a number;
+ * 0 when missing. */
+static double log_number(const cJSON *o, const char *name)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(o, name));
+
+	return v ? strtod(v, NULL) : 0;
+}
+
 /*
  * The writer's account the server logged when it stopped (the last
  * "writer" line of its log: cmd_serve.c), printed beside the run's
@@ -2121,6 +2130,7 @@ static void print_writer(const char *log, double wall_ms)
 {
 	FILE *f = fopen(log, "r");
 	char line[2048], last[2048] = "";
+	double busy, commit, groups;
 	cJSON *o;
 
 	if (!f)
@@ -2134,19 +2144,18 @@ static void print_writer(const char *log, double wall_ms)
 		printf("  %-44s %10s\n", "the writer's account", "not logged");
 		return;
 	}
-#define W(name) strtod(cJSON_GetStringValue(cJSON_GetObjectItem(o, name)) \
-			   ? cJSON_GetStringValue(cJSON_GetObjectItem(o, name)) \
-			   : "0", NULL)
+	busy = log_number(o, "busy_ms");
+	commit = log_number(o, "commit_ms");
+	groups = log_number(o, "groups");
 	printf("  %-44s %10.0f ms, %.0f%% of the run\n",
-	       "the single writer busy (its log)", W("busy_ms"),
-	       100.0 * W("busy_ms") / wall_ms);
+	       "the single writer busy (its log)", busy,
+	       100.0 * busy / wall_ms);
 	printf("  %-44s %10.0f ms, %.0f%% of its busy time\n",
-	       "  of which committing (fsync included)", W("commit_ms"),
-	       W("busy_ms") > 0 ? 100.0 * W("commit_ms") / W("busy_ms") : 0);
-	printf("  %-44s %10.0f in %.0f groups (%.2f a group)\n",
-	       "  pushes", W("pushes"), W("groups"),
-	       W("groups") > 0 ? W("pushes") / W("groups") : 0);
-#undef W
+	       "  of which committing (fsync included)", commit,
+	       busy > 0 ? 100.0 * commit / busy : 0);
+	printf("  %-44s %10.0f in %.0f groups (%.2f a group)\n", "  pushes",
+	       log_number(o, "pushes"), groups,
+	       groups > 0 ? log_number(o, "pushes") / groups : 0);
 	cJSON_Delete(o);
 }
 
