@@ -382,6 +382,30 @@ static struct mform *form_for(struct cb_merge *m, const struct cb_event *ev,
 	return f;
 }
 
+/*
+ * Room for one more change of `it`. Most items are changed once, and a
+ * server's cache holds tens of thousands of them: the list starts at one
+ * and doubles (cb_array_grow's sixteen would be most of a cached
+ * subject's memory). CB_ENOMEM.
+ */
+static int chg_reserve(struct mitem *it)
+{
+	struct mchange *p;
+	size_t cap;
+
+	if (it->nchg < it->capchg)
+		return 0;
+	if (it->capchg > SIZE_MAX / 2 / sizeof(*p))
+		return CB_ENOMEM;
+	cap = it->capchg ? it->capchg * 2 : 1;
+	p = realloc(it->chg, cap * sizeof(*p));
+	if (!p)
+		return CB_ENOMEM;
+	it->chg = p;
+	it->capchg = cap;
+	return 0;
+}
+
 /* The item changed by ev->changes[ci], created (empty) if missing. */
 static struct mitem *item_for(struct cb_merge *m, const struct cb_event *ev,
 			      const char *item, int *rc)
@@ -553,9 +577,7 @@ static int add_event(struct cb_merge *m, const struct cb_event *ev,
 
 		if (!it)
 			goto fail;
-		if (cb_array_grow((void **)&it->chg, &it->capchg, it->nchg + 1,
-				  sizeof(*it->chg), SIZE_MAX / sizeof(*it->chg),
-				  "changes", err))
+		if (chg_reserve(it))
 			goto nomem;
 		items[i] = it;
 	}
