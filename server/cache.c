@@ -10,15 +10,15 @@
 
 #include "hmap.h"
 
-struct entry {
+struct srv_cache_entry {
 	char *subject; /* the table's key */
 	struct cb_merge *m;
-	struct entry *prev, *next; /* prev: more recently used */
+	struct srv_cache_entry *prev, *next; /* prev: more recently used */
 };
 
 struct srv_cache {
 	struct cb_hmap index;
-	struct entry *head, *tail;
+	struct srv_cache_entry *head, *tail;
 	size_t max_events;
 };
 
@@ -35,7 +35,7 @@ int srv_cache_new(size_t max_events, struct srv_cache **out, struct cb_err *err)
 	return 0;
 }
 
-static void unlink_entry(struct srv_cache *c, struct entry *e)
+static void unlink_entry(struct srv_cache *c, struct srv_cache_entry *e)
 {
 	if (e->prev)
 		e->prev->next = e->next;
@@ -48,7 +48,7 @@ static void unlink_entry(struct srv_cache *c, struct entry *e)
 	e->prev = e->next = NULL;
 }
 
-static void push_front(struct srv_cache *c, struct entry *e)
+static void push_front(struct srv_cache *c, struct srv_cache_entry *e)
 {
 	e->prev = NULL;
 	e->next = c->head;
@@ -59,7 +59,7 @@ static void push_front(struct srv_cache *c, struct entry *e)
 		c->tail = e;
 }
 
-static void free_entry(struct entry *e)
+static void free_entry(struct srv_cache_entry *e)
 {
 	cb_merge_free(e->m);
 	free(e->subject);
@@ -77,7 +77,7 @@ void srv_cache_free(struct srv_cache *c)
 
 struct cb_merge *srv_cache_get(struct srv_cache *c, const char *subject)
 {
-	struct entry *e = cb_hmap_get(&c->index, subject);
+	struct srv_cache_entry *e = cb_hmap_get(&c->index, subject);
 
 	if (!e)
 		return NULL;
@@ -89,7 +89,7 @@ struct cb_merge *srv_cache_get(struct srv_cache *c, const char *subject)
 int srv_cache_put(struct srv_cache *c, const char *subject, struct cb_merge *m,
 		  struct cb_err *err)
 {
-	struct entry *e = cb_hmap_get(&c->index, subject);
+	struct srv_cache_entry *e = cb_hmap_get(&c->index, subject);
 
 	if (e) {
 		if (e->m != m)
@@ -116,7 +116,7 @@ int srv_cache_put(struct srv_cache *c, const char *subject, struct cb_merge *m,
 
 void srv_cache_drop(struct srv_cache *c, const char *subject)
 {
-	struct entry *e = cb_hmap_del(&c->index, subject);
+	struct srv_cache_entry *e = cb_hmap_del(&c->index, subject);
 
 	if (!e)
 		return;
@@ -126,7 +126,7 @@ void srv_cache_drop(struct srv_cache *c, const char *subject)
 
 void srv_cache_clear(struct srv_cache *c)
 {
-	struct entry *e, *next;
+	struct srv_cache_entry *e, *next;
 
 	for (e = c->head; e; e = next) {
 		next = e->next;
@@ -138,7 +138,7 @@ void srv_cache_clear(struct srv_cache *c)
 
 size_t srv_cache_events(const struct srv_cache *c)
 {
-	const struct entry *e;
+	const struct srv_cache_entry *e;
 	size_t n = 0;
 
 	for (e = c->head; e; e = e->next)
@@ -151,31 +151,26 @@ size_t srv_cache_subjects(const struct srv_cache *c)
 	return cb_hmap_count(&c->index);
 }
 
-/* A list of entries taken out by srv_cache_trim, linked by next. */
-struct srv_cache_gone {
-	struct entry first;
-};
-
-void srv_cache_trim(struct srv_cache *c, struct srv_cache_gone **gone)
+void srv_cache_trim(struct srv_cache *c, struct srv_cache_entry **gone)
 {
 	size_t n = srv_cache_events(c);
 
 	while (n > c->max_events && c->tail) {
-		struct entry *e = c->tail;
+		struct srv_cache_entry *e = c->tail;
 
 		n -= cb_merge_count(e->m);
 		cb_hmap_del(&c->index, e->subject);
 		unlink_entry(c, e);
-		e->next = *gone ? &(*gone)->first : NULL;
-		*gone = (struct srv_cache_gone *)e;
+		e->next = *gone;
+		*gone = e;
 	}
 }
 
-void srv_cache_release(struct srv_cache_gone *gone)
+void srv_cache_release(struct srv_cache_entry *gone)
 {
-	struct entry *e = gone ? &gone->first : NULL, *next;
+	struct srv_cache_entry *e, *next;
 
-	for (; e; e = next) {
+	for (e = gone; e; e = next) {
 		next = e->next;
 		free_entry(e);
 	}

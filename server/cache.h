@@ -55,12 +55,12 @@ void srv_cache_clear(struct srv_cache *c);
  * a state is thousands of small frees, which the caller can do without
  * holding the lock that serializes the cache's users.
  */
-struct srv_cache_gone;
-void srv_cache_trim(struct srv_cache *c, struct srv_cache_gone **gone);
+struct srv_cache_entry;
+void srv_cache_trim(struct srv_cache *c, struct srv_cache_entry **gone);
 
 /* Free the states of a list that srv_cache_trim made. NULL is fine.
  * Any thread; the cache itself is not touched. */
-void srv_cache_release(struct srv_cache_gone *gone);
+void srv_cache_release(struct srv_cache_entry *gone);
 
 /* Subjects and events held now. */
 size_t srv_cache_subjects(const struct srv_cache *c);

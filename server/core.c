@@ -1268,7 +1268,7 @@ static long long mono_us(void)
  * write lock is free (cache.h).
  */
 static int group_run(struct srv_core *c, struct push_job *const *jobs, size_t k,
-		     struct srv_cache_gone **gone, struct cb_err *err)
+		     struct srv_cache_entry **gone, struct cb_err *err)
 {
 	char now_text[CB_CLOCK_UTC_BUF];
 	struct batch b = {NULL, 0, 0};
@@ -1377,7 +1377,7 @@ static int job_cmp(const void *a, const void *b)
  * merge states the cache let go of are put on *gone.
  */
 static int group_push(struct srv_core *c, struct push_job *head,
-		      struct srv_cache_gone **gone)
+		      struct srv_cache_entry **gone)
 {
 	struct push_job *jobs[GROUP_MAX_PUSHES] = {NULL}, *j;
 	size_t i, k = 0;
@@ -1423,7 +1423,7 @@ static void group_wait(struct srv_core *c, struct push_job *job)
 	c->queue_tail = job;
 	while (!job->done) {
 		struct push_job *head, *last, *j, *next;
-		struct srv_cache_gone *gone = NULL;
+		struct srv_cache_entry *gone = NULL;
 		size_t events, k;
 		int split;
 
