@@ -406,6 +406,25 @@ static int chg_reserve(struct mitem *it)
 	return 0;
 }
 
+/*
+ * Add `it` to its form's items (room reserved), keeping them in byte
+ * order of the item's name (cb_merge_form_items): a form has tens of
+ * items, and a form's items mostly arrive together, in any order.
+ */
+static void form_add_item(struct mform *f, struct mitem *it)
+{
+	size_t i = f->items.n;
+
+	while (i > 0 &&
+	       strcmp(((const struct mitem *)f->items.v[i - 1])->nm.part[4],
+		      it->nm.part[4]) > 0) {
+		f->items.v[i] = f->items.v[i - 1];
+		i--;
+	}
+	f->items.v[i] = it;
+	f->items.n++;
+}
+
 /* The item changed by ev->changes[ci], created (empty) if missing. */
 static struct mitem *item_for(struct cb_merge *m, const struct cb_event *ev,
 			      const char *item, int *rc)
@@ -439,7 +458,7 @@ static struct mitem *item_for(struct cb_merge *m, const struct cb_event *ev,
 	it->form = f;
 	cb_hmap_put(&m->items, it->nm.key, it);
 	ptrs_push(&m->itemv, it);
-	ptrs_push(&f->items, it);
+	form_add_item(f, it);
 	m->items_sorted = 0;
 	return it;
 }
@@ -1266,6 +1285,33 @@ int cb_merge_form_get(struct cb_merge *m, const char *subject,
 		    form ? form : "?", instance && *instance ? "#" : "",
 		    instance ? instance : "");
 	form_view(f, out);
+	return 0;
+}
+
+int cb_merge_form_items(struct cb_merge *m, const char *subject,
+			const char *visit, const char *form,
+			const char *instance,
+			int (*fn)(const struct cb_merge_item *it, void *ctx),
+			void *ctx)
+{
+	struct cb_merge_item view;
+	struct mform *f;
+	size_t i;
+	int rc = settle(m);
+
+	if (rc)
+		return rc;
+	f = find_form(m, subject, visit, form, instance);
+	for (i = 0; f && i < f->items.n; i++) {
+		const struct mitem *it = f->items.v[i];
+
+		if (!it->nchg)
+			continue;
+		item_view(it, &view);
+		rc = fn(&view, ctx);
+		if (rc)
+			return rc;
+	}
 	return 0;
 }
 

@@ -227,6 +227,19 @@ int cb_merge_form_get(struct cb_merge *m, const char *subject,
 		      const char *visit, const char *form, const char *instance,
 		      struct cb_merge_form *out, struct cb_err *err);
 
+/*
+ * Visit the items of one form instance that have a change, in byte order
+ * of the item's name (as cb_merge_each_item orders a form's items), without
+ * walking the rest of the state. A form nothing changed or signed visits
+ * none. fn returning non-zero stops the walk and that value is returned;
+ * CB_ENOMEM when settling the state failed.
+ */
+int cb_merge_form_items(struct cb_merge *m, const char *subject,
+			const char *visit, const char *form,
+			const char *instance,
+			int (*fn)(const struct cb_merge_item *it, void *ctx),
+			void *ctx);
+
 /* Visit the form instances of one subject (NULL: all), in order. */
 int cb_merge_each_form(struct cb_merge *m, const char *subject,
 		       int (*fn)(const struct cb_merge_form *f, void *ctx),

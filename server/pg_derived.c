@@ -1,9 +1,9 @@
 /*
  * pg_derived.c - the derived tables of the central store on PostgreSQL
- * (store.h, pg_int.h): items, forms, queries and subjects, written row
- * by row as store_api.c derives them, read back and dumped in the same
- * text as the SQLite backend's (store_derived.c), so equal state gives
- * an equal dump on either.
+ * (store.h, pg_int.h): forms (with their items: store_items.c), queries
+ * and subjects, written row by row as store_api.c derives them, read back and
+ * dumped in the same text as the SQLite backend's (store_derived.c), so equal
+ * state gives an equal dump on either.
  */
 #include "pg_int.h"
 
@@ -16,8 +16,8 @@
 int pg_derived_clear(struct srv_store *s, struct cb_err *err)
 {
 	return pg_exec(PGS(s),
-		       "DELETE FROM subjects; DELETE FROM items;"
-		       " DELETE FROM queries; DELETE FROM forms;",
+		       "DELETE FROM subjects; DELETE FROM queries;"
+		       " DELETE FROM forms;",
 		       "clear derived tables", err);
 }
 
@@ -25,52 +25,13 @@ int pg_subject_clear(struct srv_store *s, const char *subject,
 		     struct cb_err *err)
 {
 	const char *v[1] = {subject};
-	int rc = pg_do(PGS(s), PG_ITEMS_DEL, 1, v, NULL,
+	int rc = pg_do(PGS(s), PG_QUERIES_DEL, 1, v, NULL,
 		       "clear a subject's rows", err);
 
-	if (!rc)
-		rc = pg_do(PGS(s), PG_QUERIES_DEL, 1, v, NULL,
-			   "clear a subject's rows", err);
 	if (!rc)
 		rc = pg_do(PGS(s), PG_FORMS_DEL, 1, v, NULL,
 			   "clear a subject's rows", err);
 	return rc;
-}
-
-int pg_item_put(struct srv_store *s, const struct cb_merge_item *it,
-		const char *heads, const char *values, struct cb_err *err)
-{
-	char n[24];
-	const char *v[11] = {it->subject,
-			     it->visit,
-			     it->form,
-			     it->instance,
-			     it->item,
-			     it->conflict ? NULL : it->value,
-			     it->conflict ? "1" : "0",
-			     heads,
-			     values,
-			     it->query,
-			     pg_i64(n, (int64_t)it->nchanges)};
-
-	return pg_do(PGS(s), PG_ITEM_PUT, 11, v, NULL, "write item", err);
-}
-
-int pg_item_query(struct srv_store *s, const struct cb_merge_item *it,
-		  char out[SRV_ID_HEX + 1], struct cb_err *err)
-{
-	const char *v[5] = {it->subject, it->visit, it->form, it->instance,
-			    it->item};
-	PGresult *r =
-	    pg_run(PGS(s), PG_ITEM_QUERY, 5, v, NULL, NULL, "read item", err);
-
-	out[0] = '\0';
-	if (!r)
-		return err->code;
-	if (PQntuples(r))
-		pg_copy(out, SRV_ID_HEX + 1, r, 0, 0);
-	PQclear(r);
-	return 0;
 }
 
 int pg_query_put(struct srv_store *s, const struct cb_merge_query *q,
@@ -100,20 +61,40 @@ int pg_query_del(struct srv_store *s, const char *id, struct cb_err *err)
 }
 
 int pg_form_put(struct srv_store *s, const struct cb_merge_form *f,
-		struct cb_err *err)
+		const char *items, struct cb_err *err)
 {
 	char a[24], b[24], c[24];
-	const char *v[9] = {f->subject,
-			    f->visit,
-			    f->form,
-			    f->instance,
-			    pg_i64(a, (int64_t)f->nitems),
-			    pg_i64(b, (int64_t)f->nconflicts),
-			    pg_i64(c, (int64_t)f->nsigns),
-			    f->sign ? f->sign->id : NULL,
-			    f->broken ? "1" : "0"};
+	const char *v[10] = {f->subject,
+			     f->visit,
+			     f->form,
+			     f->instance,
+			     pg_i64(a, (int64_t)f->nitems),
+			     pg_i64(b, (int64_t)f->nconflicts),
+			     pg_i64(c, (int64_t)f->nsigns),
+			     f->sign ? f->sign->id : NULL,
+			     f->broken ? "1" : "0",
+			     items};
 
-	return pg_do(PGS(s), PG_FORM_PUT, 9, v, NULL, "write form", err);
+	return pg_do(PGS(s), PG_FORM_PUT, 10, v, NULL, "write form", err);
+}
+
+int pg_form_items(struct srv_store *s, const char *subject, const char *visit,
+		  const char *form, const char *instance, struct cb_buf *b,
+		  struct cb_err *err)
+{
+	const char *v[4] = {subject, visit, form, instance};
+	PGresult *r = pg_run(PGS(s), PG_FORM_ITEMS, 4, v, NULL, NULL,
+			     "read a form's items", err);
+	int rc = 0;
+
+	cb_buf_reset(b);
+	if (!r)
+		return err->code;
+	if (PQntuples(r))
+		rc = cb_buf_add(b, PQgetvalue(r, 0, 0),
+				(size_t)PQgetlength(r, 0, 0), err);
+	PQclear(r);
+	return rc;
 }
 
 int pg_subject_put(struct srv_store *s, const char *subject, const char *site,
@@ -151,51 +132,31 @@ int pg_summary_rows(struct srv_store *s, const char *site,
 		       1, v, summary_row, &w, "read subjects", err);
 }
 
-/* The items rows statement `id` selects with the n values v. */
-static int items_walk(struct srv_store *s, enum pg_stmt id, int n,
-		      const char *const *v,
-		      int (*fn)(const struct srv_item_row *it, void *ctx),
-		      void *ctx, struct cb_err *err)
+/* The forms rows statement `id` selects with the n values v. */
+int pg_form_rows(struct srv_store *s, const char *subject, const char *visit,
+		 const char *form,
+		 int (*fn)(const struct srv_form_row *f, void *ctx), void *ctx,
+		 struct cb_err *err)
 {
-	struct srv_item_row it;
+	const char *v[3] = {subject, visit, form};
+	struct srv_form_row f;
 	PGresult *r;
 	int i, rc = 0;
 
-	r = pg_run(PGS(s), id, n, v, NULL, NULL, "read items", err);
+	r = pg_run(PGS(s), visit ? PG_FORM_ROWS_OF : PG_FORM_ROWS_EACH,
+		   visit ? 3 : 1, v, NULL, NULL, "read forms", err);
 	if (!r)
 		return err->code;
 	for (i = 0; i < PQntuples(r) && !rc; i++) {
-		it.subject = pg_col(r, i, 0);
-		it.visit = pg_col(r, i, 1);
-		it.form = pg_col(r, i, 2);
-		it.instance = pg_col(r, i, 3);
-		it.item = pg_col(r, i, 4);
-		it.value = pg_null(r, i, 5) ? NULL : pg_col(r, i, 5);
-		it.conflict = (int)pg_int(r, i, 6);
-		it.head_values = pg_col(r, i, 7);
-		rc = fn(&it, ctx);
+		f.subject = pg_col(r, i, 0);
+		f.visit = pg_col(r, i, 1);
+		f.form = pg_col(r, i, 2);
+		f.instance = pg_col(r, i, 3);
+		f.items = pg_col(r, i, 4);
+		rc = fn(&f, ctx);
 	}
 	PQclear(r);
 	return rc;
-}
-
-int pg_items_each(struct srv_store *s, const char *subject,
-		  int (*fn)(const struct srv_item_row *it, void *ctx),
-		  void *ctx, struct cb_err *err)
-{
-	const char *v[1] = {subject};
-
-	return items_walk(s, PG_ITEMS_EACH, 1, v, fn, ctx, err);
-}
-
-int pg_items_of(struct srv_store *s, const char *subject, const char *visit,
-		const char *form,
-		int (*fn)(const struct srv_item_row *it, void *ctx), void *ctx,
-		struct cb_err *err)
-{
-	const char *v[3] = {subject, visit, form};
-
-	return items_walk(s, PG_ITEMS_FORM, 3, v, fn, ctx, err);
 }
 
 struct query_walk {
@@ -241,9 +202,9 @@ int pg_query_each(struct srv_store *s, const char *site, const char *status,
 static const char *const dump_sql[] = {
     "SELECT subject, site, nevents, state, summary FROM subjects"
     " ORDER BY subject",
-    "SELECT subject, visit, form, instance, item, value, conflict, heads,"
-    " head_values, query, nchanges FROM items ORDER BY subject, visit,"
-    " form, instance, item",
+    /* each item's line, from its form's items (srv_items_dump) */
+    "SELECT subject, visit, form, instance, items FROM forms"
+    " ORDER BY subject, visit, form, instance",
     "SELECT subject, visit, form, instance, nitems, nconflicts, nsigns,"
     " sign, broken FROM forms ORDER BY subject, visit, form, instance",
     "SELECT id, subject, site, visit, form, instance, item, status, system,"
@@ -251,12 +212,14 @@ static const char *const dump_sql[] = {
 };
 static const char *const dump_names[] = {"subjects", "items", "forms",
 					 "queries"};
+#define DUMP_ITEMS 1 /* the section made of the forms' items */
 
 struct dump {
 	struct cb_buf b;
 	int (*out)(const char *text, size_t len, void *ctx);
 	void *ctx;
 	struct cb_err *err;
+	int items; /* the section of the items (DUMP_ITEMS) */
 };
 
 /* One row: columns tab-separated, tab, newline and backslash escaped,
@@ -265,29 +228,25 @@ static int dump_row(PGresult *r, int row, void *vctx)
 {
 	struct dump *d = vctx;
 	int i, n = PQnfields(r), rc = 0;
-	const char *t;
 
+	if (d->items) {
+		struct srv_form_row f = {pg_col(r, row, 0), pg_col(r, row, 1),
+					 pg_col(r, row, 2), pg_col(r, row, 3),
+					 pg_col(r, row, 4)};
+
+		rc = srv_items_dump(&d->b, &f, d->err);
+		n = 0;
+	}
 	for (i = 0; i < n && !rc; i++) {
 		if (i)
 			rc = cb_buf_addc(&d->b, '\t', d->err);
-		if (rc)
-			break;
-		if (pg_null(r, row, i)) {
-			rc = cb_buf_addstr(&d->b, "\\N", d->err);
-			continue;
-		}
-		for (t = PQgetvalue(r, row, i); *t && !rc; t++) {
-			if (*t == '\t')
-				rc = cb_buf_addstr(&d->b, "\\t", d->err);
-			else if (*t == '\n')
-				rc = cb_buf_addstr(&d->b, "\\n", d->err);
-			else if (*t == '\\')
-				rc = cb_buf_addstr(&d->b, "\\\\", d->err);
-			else
-				rc = cb_buf_addc(&d->b, *t, d->err);
-		}
+		if (!rc)
+			rc = srv_dump_field(
+			    &d->b,
+			    pg_null(r, row, i) ? NULL : PQgetvalue(r, row, i),
+			    d->err);
 	}
-	if (!rc)
+	if (!rc && !d->items)
 		rc = cb_buf_addc(&d->b, '\n', d->err);
 	/* Hand over what is gathered now and then: never whole in memory. */
 	if (!rc && cb_buf_len(&d->b) >= 1u << 20) {
@@ -310,6 +269,7 @@ int pg_derived_dump(struct srv_store *s,
 	d.err = err;
 	cb_buf_init(&d.b, 64u * 1024 * 1024);
 	for (t = 0; t < sizeof(dump_sql) / sizeof(dump_sql[0]) && !rc; t++) {
+		d.items = t == DUMP_ITEMS;
 		rc = cb_buf_printf(&d.b, err, "[%s]\n", dump_names[t]);
 		if (!rc)
 			rc = pg_each(PGS(s), dump_sql[t], 0, NULL, dump_row, &d,

@@ -93,16 +93,14 @@ enum pg_stmt {
 	PG_EVENT_OF_SUBJECT,
 	PG_SUBJECT_NEVENTS,
 	PG_SUBJECT_PUT,
-	PG_ITEMS_DEL,
 	PG_QUERIES_DEL,
 	PG_FORMS_DEL,
-	PG_ITEM_QUERY,
-	PG_ITEM_PUT,
 	PG_QUERY_PUT,
 	PG_QUERY_DEL_ID,
 	PG_QUERY_EACH,
-	PG_ITEMS_EACH,
-	PG_ITEMS_FORM,
+	PG_FORM_ROWS_OF,
+	PG_FORM_ROWS_EACH,
+	PG_FORM_ITEMS,
 	PG_FORM_PUT,
 	PG_SLOT_GET,
 	PG_SLOT_GET_LOCK,
@@ -268,28 +266,24 @@ int pg_subject_nevents(struct srv_store *s, const char *subject, int64_t *n,
 int pg_derived_clear(struct srv_store *s, struct cb_err *err);
 int pg_subject_clear(struct srv_store *s, const char *subject,
 		     struct cb_err *err);
-int pg_item_put(struct srv_store *s, const struct cb_merge_item *it,
-		const char *heads, const char *values, struct cb_err *err);
-int pg_item_query(struct srv_store *s, const struct cb_merge_item *it,
-		  char out[SRV_ID_HEX + 1], struct cb_err *err);
 int pg_query_put(struct srv_store *s, const struct cb_merge_query *q,
 		 const char *site, struct cb_err *err);
 int pg_query_del(struct srv_store *s, const char *id, struct cb_err *err);
 int pg_form_put(struct srv_store *s, const struct cb_merge_form *f,
-		struct cb_err *err);
+		const char *items, struct cb_err *err);
+int pg_form_items(struct srv_store *s, const char *subject, const char *visit,
+		  const char *form, const char *instance, struct cb_buf *b,
+		  struct cb_err *err);
 int pg_subject_put(struct srv_store *s, const char *subject, const char *site,
 		   int64_t nevents, const char *state, const char *summary,
 		   struct cb_err *err);
 int pg_summary_rows(struct srv_store *s, const char *site,
 		    int (*fn)(const char *json, size_t len, void *ctx),
 		    void *ctx, struct cb_err *err);
-int pg_items_of(struct srv_store *s, const char *subject, const char *visit,
-		const char *form,
-		int (*fn)(const struct srv_item_row *it, void *ctx), void *ctx,
-		struct cb_err *err);
-int pg_items_each(struct srv_store *s, const char *subject,
-		  int (*fn)(const struct srv_item_row *it, void *ctx),
-		  void *ctx, struct cb_err *err);
+int pg_form_rows(struct srv_store *s, const char *subject, const char *visit,
+		 const char *form,
+		 int (*fn)(const struct srv_form_row *f, void *ctx), void *ctx,
+		 struct cb_err *err);
 int pg_query_each(struct srv_store *s, const char *site, const char *status,
 		  long limit,
 		  int (*fn)(const struct srv_query_row *q, void *ctx),

@@ -117,20 +117,8 @@ const char *const pg_sql[PG_COUNT] = {
 		       " ON CONFLICT (subject) DO UPDATE SET site ="
 		       " excluded.site, nevents = excluded.nevents, state ="
 		       " excluded.state, summary = excluded.summary",
-    [PG_ITEMS_DEL] = "DELETE FROM items WHERE subject = $1",
     [PG_QUERIES_DEL] = "DELETE FROM queries WHERE subject = $1",
     [PG_FORMS_DEL] = "DELETE FROM forms WHERE subject = $1",
-    [PG_ITEM_QUERY] = "SELECT query FROM items WHERE subject = $1"
-		      " AND visit = $2 AND form = $3 AND instance = $4"
-		      " AND item = $5",
-    [PG_ITEM_PUT] = "INSERT INTO items(subject, visit, form, instance,"
-		    " item, value, conflict, heads, head_values, query,"
-		    " nchanges) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9,"
-		    " $10, $11) ON CONFLICT (subject, visit, form, instance,"
-		    " item) DO UPDATE SET value = excluded.value, conflict ="
-		    " excluded.conflict, heads = excluded.heads, head_values"
-		    " = excluded.head_values, query = excluded.query,"
-		    " nchanges = excluded.nchanges",
     [PG_QUERY_PUT] = "INSERT INTO queries(id, subject, site, visit, form,"
 		     " instance, item, status, system, text, nanswers)"
 		     " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
@@ -146,20 +134,22 @@ const char *const pg_sql[PG_COUNT] = {
 		      " WHERE ($1::text IS NULL OR site = $1)"
 		      " AND ($2::text IS NULL OR status = $2)"
 		      " ORDER BY site, subject, id LIMIT $3",
-    [PG_ITEMS_FORM] = "SELECT subject, visit, form, instance, item, value,"
-		      " conflict, head_values FROM items WHERE subject = $1"
-		      " AND visit = $2 AND form = $3"
-		      " ORDER BY length(instance), instance, item",
-    [PG_ITEMS_EACH] = "SELECT subject, visit, form, instance, item, value,"
-		      " conflict, head_values FROM items WHERE subject = $1"
-		      " ORDER BY visit, form, length(instance), instance, item",
+    [PG_FORM_ROWS_OF] = "SELECT subject, visit, form, instance, items"
+			" FROM forms WHERE subject = $1 AND visit = $2"
+			" AND form = $3 ORDER BY length(instance), instance",
+    [PG_FORM_ROWS_EACH] = "SELECT subject, visit, form, instance, items"
+			  " FROM forms WHERE subject = $1"
+			  " ORDER BY visit, form, length(instance), instance",
+    [PG_FORM_ITEMS] = "SELECT items FROM forms WHERE subject = $1"
+		      " AND visit = $2 AND form = $3 AND instance = $4",
     [PG_FORM_PUT] = "INSERT INTO forms(subject, visit, form, instance,"
-		    " nitems, nconflicts, nsigns, sign, broken) VALUES($1,"
-		    " $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (subject,"
-		    " visit, form, instance) DO UPDATE SET nitems ="
-		    " excluded.nitems, nconflicts = excluded.nconflicts,"
-		    " nsigns = excluded.nsigns, sign = excluded.sign,"
-		    " broken = excluded.broken",
+		    " nitems, nconflicts, nsigns, sign, broken, items)"
+		    " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+		    " ON CONFLICT (subject, visit, form, instance) DO UPDATE"
+		    " SET nitems = excluded.nitems, nconflicts ="
+		    " excluded.nconflicts, nsigns = excluded.nsigns, sign ="
+		    " excluded.sign, broken = excluded.broken, items ="
+		    " excluded.items",
     [PG_SLOT_GET] = "SELECT " SLOT_COLS ", coalesce(event, '')"
 		    " FROM rand_slots WHERE randno = $1",
     /* A writer holds the slot it checks until its commit: the same slot

@@ -47,6 +47,13 @@
 	"CREATE INDEX IF NOT EXISTS events_unblinded ON events(seq)"           \
 	" WHERE unblinded = 1;"
 
+/* Version 6: each form instance with its items (store_items.c). */
+#define PG_FORMS                                                               \
+	"CREATE TABLE forms(subject " T " NOT NULL, visit " T " NOT NULL,"     \
+	" form " T " NOT NULL, instance " T " NOT NULL, nitems BIGINT NOT"     \
+	" NULL, nconflicts BIGINT NOT NULL, nsigns BIGINT NOT NULL, sign " T   \
+	", broken INTEGER NOT NULL, items TEXT NOT NULL, PRIMARY KEY(subject," \
+	" visit, form, instance));"
 static const char pg_schema[] =
     "CREATE TABLE settings(key " T " PRIMARY KEY, value BYTEA NOT NULL);"
     "CREATE TABLE server_key(id INTEGER PRIMARY KEY CHECK (id = 1),"
@@ -90,11 +97,6 @@ static const char pg_schema[] =
     " time_ms BIGINT NOT NULL, PRIMARY KEY(device, nonce));"
     "CREATE INDEX nonces_time ON nonces(time_ms);"
     /* Derived tables: rebuildable from events at any time. */
-    "CREATE TABLE items(subject " T " NOT NULL, visit " T " NOT NULL,"
-    " form " T " NOT NULL, instance " T " NOT NULL, item " T " NOT NULL,"
-    " value " T ", conflict INTEGER NOT NULL, heads " T " NOT NULL,"
-    " head_values " T " NOT NULL, query " T ", nchanges BIGINT NOT NULL,"
-    " PRIMARY KEY(subject, visit, form, instance, item));"
     "CREATE TABLE queries(id " T " PRIMARY KEY, subject " T " NOT NULL,"
     " site " T " NOT NULL, visit " T " NOT NULL, form " T " NOT NULL,"
     " instance " T " NOT NULL, item " T " NOT NULL, status " T " NOT NULL,"
@@ -104,12 +106,8 @@ static const char pg_schema[] =
     "CREATE INDEX queries_subject ON queries(subject);"
     "CREATE TABLE subjects(subject " T " PRIMARY KEY, site " T " NOT NULL,"
     " nevents BIGINT NOT NULL, state " T " NOT NULL, summary " T " NOT NULL);"
-    "CREATE INDEX subjects_site ON subjects(site, subject);"
-    "CREATE TABLE forms(subject " T " NOT NULL, visit " T " NOT NULL,"
-    " form " T " NOT NULL, instance " T " NOT NULL, nitems BIGINT NOT NULL,"
-    " nconflicts BIGINT NOT NULL, nsigns BIGINT NOT NULL, sign " T ","
-    " broken INTEGER NOT NULL, PRIMARY KEY(subject, visit, form,"
-    " instance));" PG_HISTORY;
+    "CREATE INDEX subjects_site ON subjects(site, subject);" PG_FORMS
+	PG_HISTORY;
 
 /*
  * Version 2 to 3, as store.c's upgrade_2: the people the administrator
@@ -152,12 +150,27 @@ static const char pg_upgrade_2[] = PG_USERS
  * The upgrades, from version [i] to [i] + 1, for a store older than
  * this casebookd. PostgreSQL stores began at version 2.
  */
+/*
+ * Version 5 to 6, as store.c's upgrade_5: each form instance's items in
+ * its forms row instead of a row per item; the derived tables are then
+ * stale until the next writer rebuilds them from the events. The forms
+ * table is altered, not made again, so what the application role was
+ * granted on it stays (docs/OPERATIONS.md).
+ */
+static const char pg_upgrade_5[] =
+    "DROP TABLE IF EXISTS items; DELETE FROM forms;"
+    " ALTER TABLE forms ADD COLUMN IF NOT EXISTS items TEXT NOT NULL"
+    " DEFAULT '[]';"
+    "INSERT INTO settings(key, value) VALUES('" SRV_SETTING_STALE "',"
+    " convert_to('1', 'UTF8')) ON CONFLICT (key) DO UPDATE"
+    " SET value = excluded.value;";
 static const char *const pg_upgrades[SRV_SCHEMA_VERSION] = {
     [2] = pg_upgrade_2,
     [3] = PG_HISTORY,
     [4] = PG_UNBLINDED,
+    [5] = pg_upgrade_5,
 };
-_Static_assert(SRV_SCHEMA_VERSION == 5, "an upgrade for every version");
+_Static_assert(SRV_SCHEMA_VERSION == 6, "an upgrade for every version");
 
 /* Record that this casebookd brought the schema to `version` now. */
 static int history_add(struct pg_store *p, long version, struct cb_err *err)
@@ -1150,9 +1163,10 @@ static int pg_stats(struct srv_store *s, struct srv_store_stats *st,
 		rc = count(p, "SELECT COUNT(*) FROM subjects", &st->subjects,
 			   err);
 	if (!rc)
-		rc = count(p, "SELECT COUNT(*) FROM items", &st->items, err);
+		rc = count(p, "SELECT COALESCE(SUM(nitems), 0) FROM forms",
+			   &st->items, err);
 	if (!rc)
-		rc = count(p, "SELECT COUNT(*) FROM items WHERE conflict = 1",
+		rc = count(p, "SELECT COALESCE(SUM(nconflicts), 0) FROM forms",
 			   &st->conflicts, err);
 	if (!rc)
 		rc = count(p,
@@ -1508,15 +1522,13 @@ const struct srv_store_ops srv_pg_ops = {
     .subject_nevents = pg_subject_nevents,
     .derived_clear = pg_derived_clear,
     .subject_clear = pg_subject_clear,
-    .item_put = pg_item_put,
-    .item_query = pg_item_query,
     .query_put = pg_query_put,
     .query_del = pg_query_del,
     .form_put = pg_form_put,
+    .form_items = pg_form_items,
     .subject_put = pg_subject_put,
     .summary_rows = pg_summary_rows,
-    .items_each = pg_items_each,
-    .items_of = pg_items_of,
+    .form_rows = pg_form_rows,
     .query_each = pg_query_each,
     .derived_dump = pg_derived_dump,
     .stats = pg_stats,

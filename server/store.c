@@ -58,16 +58,18 @@
 	" created_ms INTEGER NOT NULL, disabled_ms INTEGER NOT NULL DEFAULT"   \
 	" 0, disabled_reason TEXT NOT NULL DEFAULT '');"                       \
 	"CREATE INDEX IF NOT EXISTS users_site ON users(site, name);"
+/* Each form instance, with its items (version 6: store_items.c). */
+#define TABLE_FORMS                                                            \
+	"CREATE TABLE forms(subject TEXT NOT NULL, visit TEXT NOT NULL,"       \
+	" form TEXT NOT NULL, instance TEXT NOT NULL, nitems INTEGER NOT"      \
+	" NULL, nconflicts INTEGER NOT NULL, nsigns INTEGER NOT NULL,"         \
+	" sign TEXT, broken INTEGER NOT NULL, items TEXT NOT NULL,"            \
+	" PRIMARY KEY(subject, visit, form, instance));"
 #define TABLES_DERIVED                                                         \
 	"CREATE TABLE subjects(subject TEXT PRIMARY KEY, site TEXT NOT NULL,"  \
 	" nevents INTEGER NOT NULL, state TEXT NOT NULL,"                      \
 	" summary TEXT NOT NULL) WITHOUT ROWID;"                               \
-	"CREATE INDEX subjects_site ON subjects(site, subject);"               \
-	"CREATE TABLE forms(subject TEXT NOT NULL, visit TEXT NOT NULL,"       \
-	" form TEXT NOT NULL, instance TEXT NOT NULL, nitems INTEGER NOT"      \
-	" NULL, nconflicts INTEGER NOT NULL, nsigns INTEGER NOT NULL,"         \
-	" sign TEXT, broken INTEGER NOT NULL,"                                 \
-	" PRIMARY KEY(subject, visit, form, instance)) WITHOUT ROWID;"
+	"CREATE INDEX subjects_site ON subjects(site, subject);" TABLE_FORMS
 
 /*
  * The few events that set unblinded items, by sequence (version 5): a
@@ -107,11 +109,6 @@ const char srv_store_schema[] =
     "CREATE INDEX events_subject ON events(subject, seq);" INDEX_UNBLINDED
 	TABLES_REUSE TABLES_SLOTS TABLES_USERS
     /* Derived tables: rebuildable from events at any time. */
-    "CREATE TABLE items(subject TEXT NOT NULL, visit TEXT NOT NULL,"
-    " form TEXT NOT NULL, instance TEXT NOT NULL, item TEXT NOT NULL,"
-    " value TEXT, conflict INTEGER NOT NULL, heads TEXT NOT NULL,"
-    " head_values TEXT NOT NULL, query TEXT, nchanges INTEGER NOT NULL,"
-    " PRIMARY KEY(subject, visit, form, instance, item)) WITHOUT ROWID;"
     "CREATE TABLE queries(id TEXT PRIMARY KEY, subject TEXT NOT NULL,"
     " site TEXT NOT NULL, visit TEXT NOT NULL, form TEXT NOT NULL,"
     " instance TEXT NOT NULL, item TEXT NOT NULL, status TEXT NOT NULL,"
@@ -189,11 +186,23 @@ static const char upgrade_4[] =
     INDEX_UNBLINDED "INSERT OR REPLACE INTO settings(key, value)"
 		    " VALUES('schema_version', '5');";
 
-/* The upgrade from each older version to the next. */
-static const char *const upgrades[] = {NULL, upgrade_1, upgrade_2, upgrade_3,
-				       upgrade_4};
+/*
+ * Version 5 to 6: each form instance's items in its forms row instead of
+ * a row per item (store_items.c). The derived tables are then stale
+ * until the next writer rebuilds them from the events (srv_store_stale).
+ */
+static const char upgrade_5[] = "DROP TABLE IF EXISTS items;"
+				"DROP TABLE IF EXISTS forms;" TABLE_FORMS
+				"INSERT OR REPLACE INTO settings(key, value)"
+				" VALUES('" SRV_SETTING_STALE "', '1');"
+				"INSERT OR REPLACE INTO settings(key, value)"
+				" VALUES('schema_version', '6');";
 
-_Static_assert(SRV_SCHEMA_VERSION == 5 &&
+/* The upgrade from each older version to the next. */
+static const char *const upgrades[] = {NULL,	  upgrade_1, upgrade_2,
+				       upgrade_3, upgrade_4, upgrade_5};
+
+_Static_assert(SRV_SCHEMA_VERSION == 6 &&
 		   sizeof(upgrades) / sizeof(upgrades[0]) == SRV_SCHEMA_VERSION,
 	       "an upgrade from every older version");
 
@@ -277,14 +286,6 @@ const char *const srv_store_sql[ST_COUNT] = {
 		       " nevents, state, summary) VALUES(?1, ?2, ?3, ?4, ?5)",
     [ST_SUBJECT_EACH] = "SELECT summary FROM subjects"
 			" WHERE ?1 IS NULL OR site = ?1 ORDER BY subject",
-    [ST_ITEMS_DEL] = "DELETE FROM items WHERE subject = ?1",
-    [ST_ITEM_QUERY] = "SELECT query FROM items WHERE subject = ?1"
-		      " AND visit = ?2 AND form = ?3 AND instance = ?4"
-		      " AND item = ?5",
-    [ST_ITEM_REPLACE] = "INSERT OR REPLACE INTO items(subject, visit, form,"
-			" instance, item, value, conflict, heads,"
-			" head_values, query, nchanges) VALUES(?1, ?2, ?3,"
-			" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_QUERIES_DEL] = "DELETE FROM queries WHERE subject = ?1",
     [ST_QUERY_PUT] = "INSERT OR REPLACE INTO queries(id, subject, site,"
 		     " visit, form, instance, item, status, system, text,"
@@ -296,17 +297,18 @@ const char *const srv_store_sql[ST_COUNT] = {
 		      " WHERE (?1 IS NULL OR site = ?1)"
 		      " AND (?2 IS NULL OR status = ?2)"
 		      " ORDER BY site, subject, id LIMIT ?3",
-    [ST_ITEMS_FORM] = "SELECT subject, visit, form, instance, item, value,"
-		      " conflict, head_values FROM items WHERE subject = ?1"
-		      " AND visit = ?2 AND form = ?3"
-		      " ORDER BY length(instance), instance, item",
-    [ST_ITEMS_EACH] = "SELECT subject, visit, form, instance, item, value,"
-		      " conflict, head_values FROM items WHERE subject = ?1"
-		      " ORDER BY visit, form, length(instance), instance, item",
+    [ST_FORM_ROWS_OF] = "SELECT subject, visit, form, instance, items"
+			" FROM forms WHERE subject = ?1 AND visit = ?2"
+			" AND form = ?3 ORDER BY length(instance), instance",
+    [ST_FORM_ROWS_EACH] = "SELECT subject, visit, form, instance, items"
+			  " FROM forms WHERE subject = ?1"
+			  " ORDER BY visit, form, length(instance), instance",
+    [ST_FORM_ITEMS] = "SELECT items FROM forms WHERE subject = ?1"
+		      " AND visit = ?2 AND form = ?3 AND instance = ?4",
     [ST_FORMS_DEL] = "DELETE FROM forms WHERE subject = ?1",
     [ST_FORM_PUT] = "INSERT OR REPLACE INTO forms(subject, visit, form,"
-		    " instance, nitems, nconflicts, nsigns, sign, broken)"
-		    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+		    " instance, nitems, nconflicts, nsigns, sign, broken,"
+		    " items) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [ST_SLOT_GET] = "SELECT randno, list_id, site, stratum, seq, kit,"
 		    " coalesce(device, ''), coalesce(subject, ''),"
 		    " arm_unblinding, arm_site, coalesce(event, '')"
@@ -1401,9 +1403,10 @@ static int sq_stats(struct srv_store *s, struct srv_store_stats *st,
 		rc = count(s, "SELECT COUNT(*) FROM subjects", &st->subjects,
 			   err);
 	if (!rc)
-		rc = count(s, "SELECT COUNT(*) FROM items", &st->items, err);
+		rc = count(s, "SELECT COALESCE(SUM(nitems), 0) FROM forms",
+			   &st->items, err);
 	if (!rc)
-		rc = count(s, "SELECT COUNT(*) FROM items WHERE conflict = 1",
+		rc = count(s, "SELECT COALESCE(SUM(nconflicts), 0) FROM forms",
 			   &st->conflicts, err);
 	if (!rc)
 		rc = count(s,
@@ -1651,15 +1654,13 @@ const struct srv_store_ops srv_sqlite_ops = {
     .subject_nevents = sq_subject_nevents,
     .derived_clear = sq_derived_clear,
     .subject_clear = sq_subject_clear,
-    .item_put = sq_item_put,
-    .item_query = sq_item_query,
     .query_put = sq_query_put,
     .query_del = sq_query_del,
     .form_put = sq_form_put,
+    .form_items = sq_form_items,
     .subject_put = sq_subject_put,
     .summary_rows = sq_summary_rows,
-    .items_each = sq_items_each,
-    .items_of = sq_items_of,
+    .form_rows = sq_form_rows,
     .query_each = sq_query_each,
     .derived_dump = sq_derived_dump,
     .stats = sq_stats,

@@ -405,104 +405,26 @@ int srv_store_derived_clear(struct srv_store *s, struct cb_err *err)
 	return s->ops->derived_clear(s, err);
 }
 
-char *srv_json_strings(const char *const *v, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, cap = 3, pos = 0;
-	char *out;
+/* A form's stored items text is at most this long (canon.h's cap). */
+#define ITEMS_TEXT_MAX CB_CANON_MAX
 
-	for (i = 0; i < n; i++)
-		cap += v[i] ? 6 * strlen(v[i]) + 3 : 5;
-	out = malloc(cap);
-	if (!out)
-		return NULL;
-	out[pos++] = '[';
-	for (i = 0; i < n; i++) {
-		const unsigned char *p = (const unsigned char *)v[i];
-
-		if (i)
-			out[pos++] = ',';
-		if (!p) {
-			memcpy(out + pos, "null", 4);
-			pos += 4;
-			continue;
-		}
-		out[pos++] = '"';
-		for (; *p; p++) {
-			const char *esc = NULL;
-
-			switch (*p) {
-			case '"':
-				esc = "\\\"";
-				break;
-			case '\\':
-				esc = "\\\\";
-				break;
-			case '\b':
-				esc = "\\b";
-				break;
-			case '\f':
-				esc = "\\f";
-				break;
-			case '\n':
-				esc = "\\n";
-				break;
-			case '\r':
-				esc = "\\r";
-				break;
-			case '\t':
-				esc = "\\t";
-				break;
-			default:
-				break;
-			}
-			if (esc) {
-				out[pos++] = esc[0];
-				out[pos++] = esc[1];
-			} else if (*p < 0x20) {
-				memcpy(out + pos, "\\u00", 4);
-				out[pos + 4] = hex[*p >> 4];
-				out[pos + 5] = hex[*p & 15];
-				pos += 6;
-			} else {
-				out[pos++] = (char)*p;
-			}
-		}
-		out[pos++] = '"';
-	}
-	out[pos++] = ']';
-	out[pos] = '\0';
-	return out;
-}
-
-/* Write (insert or replace) the row of item `it`. */
-static int item_write(struct srv_store *s, const struct cb_merge_item *it,
+/* Write the forms row of `f`, its items text made in b. */
+static int form_write(struct srv_store *s, struct cb_merge *m,
+		      const struct cb_merge_form *f, struct cb_canon_buf *b,
 		      struct cb_err *err)
 {
-	char *heads, *values;
-	int rc;
+	int rc = srv_items_text(m, f, b, err);
 
-	heads = srv_json_strings(it->heads, it->nheads);
-	values = srv_json_strings(it->head_values, it->nheads);
-	rc = heads && values ? s->ops->item_put(s, it, heads, values, err)
-			     : cb_err_set(err, CB_ENOMEM, "out of memory");
-	free(heads);
-	free(values);
-	return rc;
+	return rc ? rc : s->ops->form_put(s, f, b->buf, err);
 }
 
 struct derive_ctx {
 	struct srv_store *s;
+	struct cb_merge *m;
 	const char *site;
+	struct cb_canon_buf b;
 	struct cb_err *err;
 };
-
-static int derive_item(const struct cb_merge_item *it, void *vctx)
-{
-	struct derive_ctx *c = vctx;
-
-	return item_write(c->s, it, c->err);
-}
 
 static int derive_query(const struct cb_merge_query *q, void *vctx)
 {
@@ -515,7 +437,7 @@ static int derive_form(const struct cb_merge_form *f, void *vctx)
 {
 	struct derive_ctx *c = vctx;
 
-	return c->s->ops->form_put(c->s, f, c->err);
+	return form_write(c->s, c->m, f, &c->b, c->err);
 }
 
 static int site_of(const struct cb_event *ev, void *ctx)
@@ -527,7 +449,7 @@ static int site_of(const struct cb_event *ev, void *ctx)
 int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
 			     const char *subject, struct cb_err *err)
 {
-	struct derive_ctx c = {s, "", err};
+	struct derive_ctx c = {s, m, "", {NULL, 0, 0, err}, err};
 	int rc;
 
 	/* A walk that fails (out of memory) would leave the site empty in
@@ -540,14 +462,13 @@ int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
 	if (rc)
 		return rc;
 	cb_err_clear(err);
-	rc = cb_merge_each_item(m, subject, NULL, NULL, NULL, derive_item, &c);
-	if (!rc)
-		rc = cb_merge_each_form(m, subject, derive_form, &c);
+	rc = cb_merge_each_form(m, subject, derive_form, &c);
 	if (!rc)
 		rc = cb_merge_each_query(m, subject, derive_query, &c, err);
 	if (rc && !err->code)
 		cb_err_set(err, rc, "deriving subject %s: %s", subject,
 			   cb_err_name(rc));
+	free(c.b.buf);
 	return rc;
 }
 
@@ -572,16 +493,77 @@ static int query_refresh(struct srv_store *s, struct cb_merge *m,
 	return rc ? rc : s->ops->query_put(s, &q, ev->site, err);
 }
 
-int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
-			   const struct cb_event *ev, struct cb_err *err)
-{
-	const char *qid = NULL;
-	struct cb_merge_form f;
-	size_t i;
-	int rc = 0;
+/* The stored query of each of an event's changed items (old_queries). */
+struct old_queries {
+	const struct cb_event *ev;
+	char (*id)[SRV_ID_HEX + 1]; /* [ev->nchanges] */
+};
 
+static int old_query(const struct srv_items_entry *e, void *vctx)
+{
+	struct old_queries *o = vctx;
+	size_t i;
+
+	if (!e->query)
+		return 0;
+	for (i = 0; i < o->ev->nchanges; i++)
+		if (!strcmp(o->ev->changes[i].item, e->item))
+			snprintf(o->id[i], SRV_ID_HEX + 1, "%s", e->query);
+	return 0;
+}
+
+/*
+ * Write the forms row of the form instance `ev` changes (its items text
+ * whole), and bring the system queries of its changed items up to date:
+ * an item changed before may have had a conflict whose query (in the
+ * stored row) is no longer current, and a conflicted item's query is
+ * written as it stands.
+ */
+static int derive_form_of(struct srv_store *s, struct cb_merge *m,
+			  const struct cb_event *ev, struct cb_err *err)
+{
+	struct old_queries o = {ev, NULL};
+	struct cb_canon_buf text = {NULL, 0, 0, err};
+	struct cb_merge_form f;
+	struct cb_buf b;
+	size_t i;
+	int rc;
+
+	rc = cb_merge_form_get(m, ev->subject, ev->visit, ev->form,
+			       ev->instance, &f, err);
+	if (rc == CB_ENOTFOUND) {
+		cb_err_clear(err);
+		return 0;
+	}
+	if (rc)
+		return rc;
+	cb_buf_init(&b, ITEMS_TEXT_MAX);
+	/* Only an item changed before can have a stored system query (of
+	 * a conflict) that is no longer current. */
+	for (i = 0; !rc && i < ev->nchanges && !o.id; i++) {
+		struct cb_merge_item it;
+
+		if (!cb_merge_item_get(m, ev->subject, ev->visit, ev->form,
+				       ev->instance, ev->changes[i].item, &it,
+				       NULL) &&
+		    it.nchanges > 1) {
+			o.id = calloc(ev->nchanges, sizeof(*o.id));
+			if (!o.id)
+				rc =
+				    cb_err_set(err, CB_ENOMEM, "out of memory");
+		}
+	}
+	if (!rc && o.id) {
+		rc = s->ops->form_items(s, ev->subject, ev->visit, ev->form,
+					ev->instance, &b, err);
+		if (!rc && cb_buf_len(&b))
+			rc = srv_items_each(cb_buf_str(&b), cb_buf_len(&b),
+					    old_query, &o, err);
+	}
+	if (!rc)
+		rc = form_write(s, m, &f, &text, err);
 	for (i = 0; !rc && i < ev->nchanges; i++) {
-		char old[SRV_ID_HEX + 1] = "";
+		const char *old = o.id ? o.id[i] : "";
 		struct cb_merge_item it;
 
 		rc = cb_merge_item_get(m, ev->subject, ev->visit, ev->form,
@@ -594,28 +576,26 @@ int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
 		if (rc)
 			rc = cb_err_set(err, rc, "deriving %s: %s", ev->subject,
 					cb_err_name(rc));
-		/* Only an item changed before can have a row whose system
-		 * query (of a conflict) is no longer current. */
-		if (!rc && it.nchanges > 1)
-			rc = s->ops->item_query(s, &it, old, err);
-		if (!rc)
-			rc = item_write(s, &it, err);
 		if (!rc && old[0] &&
 		    !(it.conflict && it.query && !strcmp(old, it.query)))
 			rc = s->ops->query_del(s, old, err);
 		if (!rc && it.conflict && it.query)
 			rc = query_refresh(s, m, it.query, ev, err);
 	}
-	if (!rc && ev->form && ev->form[0]) {
-		rc = cb_merge_form_get(m, ev->subject, ev->visit, ev->form,
-				       ev->instance, &f, err);
-		if (rc == CB_ENOTFOUND) {
-			cb_err_clear(err);
-			rc = 0;
-		} else if (!rc) {
-			rc = s->ops->form_put(s, &f, err);
-		}
-	}
+	free(o.id);
+	free(text.buf);
+	cb_buf_free(&b);
+	return rc;
+}
+
+int srv_store_derive_event(struct srv_store *s, struct cb_merge *m,
+			   const struct cb_event *ev, struct cb_err *err)
+{
+	const char *qid = NULL;
+	int rc = 0;
+
+	if (ev->form && ev->form[0])
+		rc = derive_form_of(s, m, ev, err);
 	if (rc)
 		return rc;
 	if (!strcmp(ev->kind, CB_KIND_QUERY_OPEN))
@@ -685,19 +665,56 @@ int srv_store_summary_each(struct srv_store *s, const char *site,
 	return rc;
 }
 
+struct items_walk {
+	const struct srv_form_row *f;
+	int (*fn)(const struct srv_item_row *it, void *ctx);
+	void *ctx;
+	struct cb_err *err;
+};
+
+static int items_entry(const struct srv_items_entry *e, void *vctx)
+{
+	struct items_walk *w = vctx;
+	struct srv_item_row it;
+
+	it.subject = w->f->subject;
+	it.visit = w->f->visit;
+	it.form = w->f->form;
+	it.instance = w->f->instance;
+	it.item = e->item;
+	it.value = e->value;
+	it.conflict = e->conflict;
+	it.head_values = e->head_values;
+	return w->fn(&it, w->ctx);
+}
+
+/* Each item of one forms row, to the walk's fn. */
+static int items_form(const struct srv_form_row *f, void *vctx)
+{
+	struct items_walk *w = vctx;
+
+	w->f = f;
+	return srv_items_each(f->items, strlen(f->items), items_entry, w,
+			      w->err);
+}
+
 int srv_store_items_of(struct srv_store *s, const char *subject,
 		       const char *visit, const char *form,
 		       int (*fn)(const struct srv_item_row *it, void *ctx),
 		       void *ctx, struct cb_err *err)
 {
-	return s->ops->items_of(s, subject, visit, form, fn, ctx, err);
+	struct items_walk w = {NULL, fn, ctx, err};
+
+	return s->ops->form_rows(s, subject, visit, form, items_form, &w, err);
 }
 
 int srv_store_items_each(struct srv_store *s, const char *subject,
 			 int (*fn)(const struct srv_item_row *it, void *ctx),
 			 void *ctx, struct cb_err *err)
 {
-	return s->ops->items_each(s, subject, fn, ctx, err);
+	struct items_walk w = {NULL, fn, ctx, err};
+
+	return s->ops->form_rows(s, subject, NULL, NULL, items_form, &w, err);
 }
 
 int srv_store_query_each(struct srv_store *s, const char *site,

@@ -14,6 +14,8 @@
 #ifndef SRV_STORE_BE_H
 #define SRV_STORE_BE_H
 
+#include "buf.h"
+#include "canon.h"
 #include "store.h"
 
 /*
@@ -23,10 +25,13 @@
  * store; version 2 had no users (people registered by the
  * administrator), tokens naming one, devices' newest clock (max_hlc) or
  * store id; version 3 had no schema_history (which casebookd made or
- * upgraded the store, and when). store.c and pg_store.c upgrade an older
- * store step by step; PostgreSQL stores began at version 2.
+ * upgraded the store, and when); version 4 no index of the unblinded
+ * events; version 5 kept a row per item (the items table) where version
+ * 6 keeps each form instance's items in its forms row (store_items.c).
+ * store.c and pg_store.c upgrade an older store step by step;
+ * PostgreSQL stores began at version 2.
  */
-#define SRV_SCHEMA_VERSION 5
+#define SRV_SCHEMA_VERSION 6
 
 /* Setting naming derived tables that an upgrade left to rebuild. */
 #define SRV_SETTING_STALE "derived_stale"
@@ -38,6 +43,8 @@
 struct srv_store {
 	const struct srv_store_ops *ops;
 };
+
+struct srv_form_row; /* one forms row with its items (below) */
 
 /* Its table is set by srv_nonces_open, once the backend has made it. */
 struct srv_nonces {
@@ -167,22 +174,22 @@ struct srv_store_ops {
 
 	/* The derived rows, written by store_api.c's derive functions. */
 	int (*derived_clear)(struct srv_store *s, struct cb_err *err);
-	/* Delete the items, queries and forms rows of one subject. */
+	/* Delete the queries and forms rows of one subject. */
 	int (*subject_clear)(struct srv_store *s, const char *subject,
 			     struct cb_err *err);
-	/* heads and values: the JSON array texts of the item's heads */
-	int (*item_put)(struct srv_store *s, const struct cb_merge_item *it,
-			const char *heads, const char *values,
-			struct cb_err *err);
-	/* The query column of item it's row into out ("" when none). */
-	int (*item_query)(struct srv_store *s, const struct cb_merge_item *it,
-			  char out[SRV_ID_HEX + 1], struct cb_err *err);
 	int (*query_put)(struct srv_store *s, const struct cb_merge_query *q,
 			 const char *site, struct cb_err *err);
 	int (*query_del)(struct srv_store *s, const char *id,
 			 struct cb_err *err);
+	/* items: the form's items text (srv_items_text) */
 	int (*form_put)(struct srv_store *s, const struct cb_merge_form *f,
-			struct cb_err *err);
+			const char *items, struct cb_err *err);
+	/* The stored items text of one form instance into b (emptied
+	 * first; left empty when the form has no row). */
+	int (*form_items)(struct srv_store *s, const char *subject,
+			  const char *visit, const char *form,
+			  const char *instance, struct cb_buf *b,
+			  struct cb_err *err);
 	/* The subjects row; summary is the summary's JSON text. */
 	int (*subject_put)(struct srv_store *s, const char *subject,
 			   const char *site, int64_t nevents, const char *state,
@@ -191,13 +198,13 @@ struct srv_store_ops {
 	int (*summary_rows)(struct srv_store *s, const char *site,
 			    int (*fn)(const char *json, size_t len, void *ctx),
 			    void *ctx, struct cb_err *err);
-	int (*items_each)(struct srv_store *s, const char *subject,
-			  int (*fn)(const struct srv_item_row *it, void *ctx),
-			  void *ctx, struct cb_err *err);
-	int (*items_of)(struct srv_store *s, const char *subject,
-			const char *visit, const char *form,
-			int (*fn)(const struct srv_item_row *it, void *ctx),
-			void *ctx, struct cb_err *err);
+	/* The forms rows of `subject` in order of visit, form and instance
+	 * (numerically); visit and form NULL for all, else only those of
+	 * `form` at `visit` (a seek on the primary key). */
+	int (*form_rows)(struct srv_store *s, const char *subject,
+			 const char *visit, const char *form,
+			 int (*fn)(const struct srv_form_row *f, void *ctx),
+			 void *ctx, struct cb_err *err);
 	int (*query_each)(struct srv_store *s, const char *site,
 			  const char *status, long limit,
 			  int (*fn)(const struct srv_query_row *q, void *ctx),
@@ -282,11 +289,48 @@ extern const struct srv_store_ops srv_pg_ops;
 /* 1 when `where` names a PostgreSQL database (a libpq URI). */
 int srv_store_is_pg(const char *where);
 
+/* ---- a form's items (store_items.c) ------------------------------------ */
+
+/* The items text of form instance f (store_items.c's top), into b. */
+int srv_items_text(struct cb_merge *m, const struct cb_merge_form *f,
+		   struct cb_canon_buf *b, struct cb_err *err);
+
+/* One item of a form's items text (strings valid during the call). */
+struct srv_items_entry {
+	const char *item;
+	const char *value; /* NULL when cleared or conflicted */
+	int conflict;
+	const char *heads, *head_values; /* JSON array texts */
+	const char *query;		 /* the conflict's query, or NULL */
+	int64_t nchanges;
+};
+
 /*
- * A JSON array text of `n` strings (NULL entries as null), escaped as
- * cJSON_PrintUnformatted escapes them: the heads columns of item rows.
- * Malloc'd; NULL when out of memory.
+ * Visit the items of a form's items text in order; CB_EINTEGRITY when
+ * the text is not one. fn returning non-zero stops the walk and that
+ * value is returned.
  */
-char *srv_json_strings(const char *const *v, size_t n);
+int srv_items_each(const char *text, size_t len,
+		   int (*fn)(const struct srv_items_entry *e, void *ctx),
+		   void *ctx, struct cb_err *err);
+
+/* One forms row's names and items text (valid during the call). */
+struct srv_form_row {
+	const char *subject, *visit, *form, *instance;
+	const char *items;
+};
+
+/*
+ * The dump's lines of the items of form row f: for each item its
+ * subject, visit, form, instance, item, value, conflict, heads, head
+ * values, query and changes, tab-separated and escaped as srv_dump_field
+ * escapes a column (the lines the items table's rows dumped as).
+ */
+int srv_items_dump(struct cb_buf *b, const struct srv_form_row *f,
+		   struct cb_err *err);
+
+/* One column of the derived dump: tab, newline and backslash escaped,
+ * \N for NULL. */
+int srv_dump_field(struct cb_buf *b, const char *t, struct cb_err *err);
 
 #endif

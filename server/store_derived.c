@@ -1,7 +1,8 @@
 /*
  * store_derived.c - the derived tables of the central store (store.h):
- * items, forms, queries and subjects, written from a subject's merge
- * state (merge.h) and its summary (summary.h), and dumped.
+ * forms (with their items: store_items.c), queries and subjects, written
+ * from a subject's merge state (merge.h) and its summary (summary.h), and
+ * dumped.
  */
 #include "store_int.h"
 
@@ -14,31 +15,9 @@
 int sq_derived_clear(struct srv_store *s, struct cb_err *err)
 {
 	return cb_db_exec(&SQ(s)->db,
-			  "DELETE FROM subjects; DELETE FROM items;"
-			  " DELETE FROM queries; DELETE FROM forms;",
+			  "DELETE FROM subjects; DELETE FROM queries;"
+			  " DELETE FROM forms;",
 			  "clear derived tables", err);
-}
-
-/* Write (insert or replace) the row of item `it`. */
-int sq_item_put(struct srv_store *s, const struct cb_merge_item *it,
-		const char *heads, const char *values, struct cb_err *err)
-{
-	sqlite3_stmt *st = st_get(s, ST_ITEM_REPLACE, err);
-
-	if (!st)
-		return err->code;
-	cb_db_bind_static(st, 1, it->subject);
-	cb_db_bind_static(st, 2, it->visit);
-	cb_db_bind_static(st, 3, it->form);
-	cb_db_bind_static(st, 4, it->instance);
-	cb_db_bind_static(st, 5, it->item);
-	cb_db_bind_static(st, 6, it->conflict ? NULL : it->value);
-	sqlite3_bind_int(st, 7, it->conflict ? 1 : 0);
-	cb_db_bind_static(st, 8, heads);
-	cb_db_bind_static(st, 9, values);
-	cb_db_bind_static(st, 10, it->query);
-	sqlite3_bind_int64(st, 11, (sqlite3_int64)it->nchanges);
-	return st_done(s, st, "write item", err);
 }
 
 /* Write (insert or replace) the row of query `q` of a subject of `site`. */
@@ -65,7 +44,7 @@ int sq_query_put(struct srv_store *s, const struct cb_merge_query *q,
 
 /* Write (insert or replace) the row of form instance `f`. */
 int sq_form_put(struct srv_store *s, const struct cb_merge_form *f,
-		struct cb_err *err)
+		const char *items, struct cb_err *err)
 {
 	sqlite3_stmt *st = st_get(s, ST_FORM_PUT, err);
 
@@ -80,7 +59,30 @@ int sq_form_put(struct srv_store *s, const struct cb_merge_form *f,
 	sqlite3_bind_int64(st, 7, (sqlite3_int64)f->nsigns);
 	cb_db_bind_static(st, 8, f->sign ? f->sign->id : NULL);
 	sqlite3_bind_int(st, 9, f->broken ? 1 : 0);
+	cb_db_bind_static(st, 10, items);
 	return st_done(s, st, "write form", err);
+}
+
+int sq_form_items(struct srv_store *s, const char *subject, const char *visit,
+		  const char *form, const char *instance, struct cb_buf *b,
+		  struct cb_err *err)
+{
+	sqlite3_stmt *st = st_get(s, ST_FORM_ITEMS, err);
+	int rc;
+
+	cb_buf_reset(b);
+	if (!st)
+		return err->code;
+	cb_db_bind_static(st, 1, subject);
+	cb_db_bind_static(st, 2, visit);
+	cb_db_bind_static(st, 3, form);
+	cb_db_bind_static(st, 4, instance);
+	rc = st_row(s, st, "read a form's items", err);
+	if (rc == 1)
+		rc = cb_buf_add(b, sqlite3_column_text(st, 0),
+				(size_t)sqlite3_column_bytes(st, 0), err);
+	sqlite3_reset(st);
+	return rc < 0 ? rc : 0;
 }
 
 /* Delete the rows of `subject` from the table statement `id` empties. */
@@ -98,35 +100,11 @@ static int clear_subject(struct srv_store *s, enum stmt_id id,
 int sq_subject_clear(struct srv_store *s, const char *subject,
 		     struct cb_err *err)
 {
-	int rc = clear_subject(s, ST_ITEMS_DEL, subject, err);
+	int rc = clear_subject(s, ST_QUERIES_DEL, subject, err);
 
-	if (!rc)
-		rc = clear_subject(s, ST_QUERIES_DEL, subject, err);
 	if (!rc)
 		rc = clear_subject(s, ST_FORMS_DEL, subject, err);
 	return rc;
-}
-
-/* The query column of the stored row of item `it` into out ("" if none). */
-int sq_item_query(struct srv_store *s, const struct cb_merge_item *it,
-		  char out[SRV_ID_HEX + 1], struct cb_err *err)
-{
-	sqlite3_stmt *st = st_get(s, ST_ITEM_QUERY, err);
-	int rc;
-
-	out[0] = '\0';
-	if (!st)
-		return err->code;
-	cb_db_bind_static(st, 1, it->subject);
-	cb_db_bind_static(st, 2, it->visit);
-	cb_db_bind_static(st, 3, it->form);
-	cb_db_bind_static(st, 4, it->instance);
-	cb_db_bind_static(st, 5, it->item);
-	rc = st_row(s, st, "read item", err);
-	if (rc == 1)
-		cb_db_col_copy(out, SRV_ID_HEX + 1, st, 0);
-	sqlite3_reset(st);
-	return rc < 0 ? rc : 0;
 }
 
 int sq_query_del(struct srv_store *s, const char *id, struct cb_err *err)
@@ -209,62 +187,30 @@ int sq_query_each(struct srv_store *s, const char *site, const char *status,
 	return r ? r : rc;
 }
 
-int sq_items_of(struct srv_store *s, const char *subject, const char *visit,
-		const char *form,
-		int (*fn)(const struct srv_item_row *it, void *ctx), void *ctx,
-		struct cb_err *err)
+int sq_form_rows(struct srv_store *s, const char *subject, const char *visit,
+		 const char *form,
+		 int (*fn)(const struct srv_form_row *f, void *ctx), void *ctx,
+		 struct cb_err *err)
 {
-	sqlite3_stmt *st = st_get(s, ST_ITEMS_FORM, err);
-	struct srv_item_row it;
+	sqlite3_stmt *st =
+	    st_get(s, visit ? ST_FORM_ROWS_OF : ST_FORM_ROWS_EACH, err);
+	struct srv_form_row f;
 	int rc, r = 0;
 
 	if (!st)
 		return err->code;
 	cb_db_bind_text(st, 1, subject);
-	cb_db_bind_text(st, 2, visit);
-	cb_db_bind_text(st, 3, form);
-	while ((rc = st_row(s, st, "read items", err)) == 1) {
-		it.subject = cb_db_col_text(st, 0);
-		it.visit = cb_db_col_text(st, 1);
-		it.form = cb_db_col_text(st, 2);
-		it.instance = cb_db_col_text(st, 3);
-		it.item = cb_db_col_text(st, 4);
-		it.value = sqlite3_column_type(st, 5) == SQLITE_NULL
-			       ? NULL
-			       : cb_db_col_text(st, 5);
-		it.conflict = sqlite3_column_int(st, 6);
-		it.head_values = cb_db_col_text(st, 7);
-		r = fn(&it, ctx);
-		if (r)
-			break;
+	if (visit) {
+		cb_db_bind_text(st, 2, visit);
+		cb_db_bind_text(st, 3, form);
 	}
-	sqlite3_reset(st);
-	return r ? r : rc;
-}
-
-int sq_items_each(struct srv_store *s, const char *subject,
-		  int (*fn)(const struct srv_item_row *it, void *ctx),
-		  void *ctx, struct cb_err *err)
-{
-	sqlite3_stmt *st = st_get(s, ST_ITEMS_EACH, err);
-	struct srv_item_row it;
-	int rc, r = 0;
-
-	if (!st)
-		return err->code;
-	cb_db_bind_text(st, 1, subject);
-	while ((rc = st_row(s, st, "read items", err)) == 1) {
-		it.subject = cb_db_col_text(st, 0);
-		it.visit = cb_db_col_text(st, 1);
-		it.form = cb_db_col_text(st, 2);
-		it.instance = cb_db_col_text(st, 3);
-		it.item = cb_db_col_text(st, 4);
-		it.value = sqlite3_column_type(st, 5) == SQLITE_NULL
-			       ? NULL
-			       : cb_db_col_text(st, 5);
-		it.conflict = sqlite3_column_int(st, 6);
-		it.head_values = cb_db_col_text(st, 7);
-		r = fn(&it, ctx);
+	while ((rc = st_row(s, st, "read forms", err)) == 1) {
+		f.subject = cb_db_col_text(st, 0);
+		f.visit = cb_db_col_text(st, 1);
+		f.form = cb_db_col_text(st, 2);
+		f.instance = cb_db_col_text(st, 3);
+		f.items = cb_db_col_text(st, 4);
+		r = fn(&f, ctx);
 		if (r)
 			break;
 	}
@@ -278,9 +224,9 @@ int sq_items_each(struct srv_store *s, const char *subject,
 static const char *const dump_sql[] = {
     "SELECT subject, site, nevents, state, summary FROM subjects"
     " ORDER BY subject",
-    "SELECT subject, visit, form, instance, item, value, conflict, heads,"
-    " head_values, query, nchanges FROM items ORDER BY subject, visit,"
-    " form, instance, item",
+    /* each item's line, from its form's items (srv_items_dump) */
+    "SELECT subject, visit, form, instance, items FROM forms"
+    " ORDER BY subject, visit, form, instance",
     "SELECT subject, visit, form, instance, nitems, nconflicts, nsigns,"
     " sign, broken FROM forms ORDER BY subject, visit, form, instance",
     "SELECT id, subject, site, visit, form, instance, item, status, system,"
@@ -288,27 +234,30 @@ static const char *const dump_sql[] = {
 };
 static const char *const dump_names[] = {"subjects", "items", "forms",
 					 "queries"};
+#define DUMP_ITEMS 1 /* the section made of the forms' items */
 
-/* One column: tab, newline and backslash escaped, \N for NULL. */
+/* One column, as srv_dump_field writes it. */
 static int dump_col(struct cb_buf *b, sqlite3_stmt *st, int col,
 		    struct cb_err *err)
 {
-	const unsigned char *t;
-	int rc = 0;
+	return srv_dump_field(b,
+			      sqlite3_column_type(st, col) == SQLITE_NULL
+				  ? NULL
+				  : cb_db_col_text(st, col),
+			      err);
+}
 
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return cb_buf_addstr(b, "\\N", err);
-	for (t = sqlite3_column_text(st, col); t && *t && !rc; t++) {
-		if (*t == '\t')
-			rc = cb_buf_addstr(b, "\\t", err);
-		else if (*t == '\n')
-			rc = cb_buf_addstr(b, "\\n", err);
-		else if (*t == '\\')
-			rc = cb_buf_addstr(b, "\\\\", err);
-		else
-			rc = cb_buf_addc(b, (char)*t, err);
-	}
-	return rc;
+/* The items' lines of the forms row at st. */
+static int dump_items(struct cb_buf *b, sqlite3_stmt *st, struct cb_err *err)
+{
+	struct srv_form_row f;
+
+	f.subject = cb_db_col_text(st, 0);
+	f.visit = cb_db_col_text(st, 1);
+	f.form = cb_db_col_text(st, 2);
+	f.instance = cb_db_col_text(st, 3);
+	f.items = cb_db_col_text(st, 4);
+	return srv_items_dump(b, &f, err);
 }
 
 int sq_derived_dump(struct srv_store *s,
@@ -331,14 +280,14 @@ int sq_derived_dump(struct srv_store *s,
 		rc = cb_buf_printf(&b, err, "[%s]\n", dump_names[t]);
 		n = sqlite3_column_count(st);
 		while (!rc && (rc = st_row(s, st, "dump", err)) == 1) {
-			rc = 0;
-			for (i = 0; i < n && !rc; i++) {
+			rc = t == DUMP_ITEMS ? dump_items(&b, st, err) : 0;
+			for (i = 0; t != DUMP_ITEMS && i < n && !rc; i++) {
 				if (i)
 					rc = cb_buf_addc(&b, '\t', err);
 				if (!rc)
 					rc = dump_col(&b, st, i, err);
 			}
-			if (!rc)
+			if (!rc && t != DUMP_ITEMS)
 				rc = cb_buf_addc(&b, '\n', err);
 			/* Hand over what is gathered now and then, so the
 			 * dump never sits whole in memory. */

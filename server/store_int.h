@@ -65,15 +65,13 @@ enum stmt_id {
 	ST_SUBJECT_NEVENTS,
 	ST_SUBJECT_PUT,
 	ST_SUBJECT_EACH,
-	ST_ITEMS_DEL,
-	ST_ITEM_QUERY,
-	ST_ITEM_REPLACE,
 	ST_QUERIES_DEL,
 	ST_QUERY_PUT,
 	ST_QUERY_DEL_ID,
 	ST_QUERY_EACH,
-	ST_ITEMS_EACH,
-	ST_ITEMS_FORM,
+	ST_FORM_ROWS_OF,
+	ST_FORM_ROWS_EACH,
+	ST_FORM_ITEMS,
 	ST_FORMS_DEL,
 	ST_FORM_PUT,
 	ST_SLOT_GET,
@@ -178,28 +176,24 @@ int sq_subject_nevents(struct srv_store *s, const char *subject, int64_t *n,
 int sq_derived_clear(struct srv_store *s, struct cb_err *err);
 int sq_subject_clear(struct srv_store *s, const char *subject,
 		     struct cb_err *err);
-int sq_item_put(struct srv_store *s, const struct cb_merge_item *it,
-		const char *heads, const char *values, struct cb_err *err);
-int sq_item_query(struct srv_store *s, const struct cb_merge_item *it,
-		  char out[SRV_ID_HEX + 1], struct cb_err *err);
 int sq_query_put(struct srv_store *s, const struct cb_merge_query *q,
 		 const char *site, struct cb_err *err);
 int sq_query_del(struct srv_store *s, const char *id, struct cb_err *err);
 int sq_form_put(struct srv_store *s, const struct cb_merge_form *f,
-		struct cb_err *err);
+		const char *items, struct cb_err *err);
+int sq_form_items(struct srv_store *s, const char *subject, const char *visit,
+		  const char *form, const char *instance, struct cb_buf *b,
+		  struct cb_err *err);
 int sq_subject_put(struct srv_store *s, const char *subject, const char *site,
 		   int64_t nevents, const char *state, const char *summary,
 		   struct cb_err *err);
 int sq_summary_rows(struct srv_store *s, const char *site,
 		    int (*fn)(const char *json, size_t len, void *ctx),
 		    void *ctx, struct cb_err *err);
-int sq_items_of(struct srv_store *s, const char *subject, const char *visit,
-		const char *form,
-		int (*fn)(const struct srv_item_row *it, void *ctx), void *ctx,
-		struct cb_err *err);
-int sq_items_each(struct srv_store *s, const char *subject,
-		  int (*fn)(const struct srv_item_row *it, void *ctx),
-		  void *ctx, struct cb_err *err);
+int sq_form_rows(struct srv_store *s, const char *subject, const char *visit,
+		 const char *form,
+		 int (*fn)(const struct srv_form_row *f, void *ctx), void *ctx,
+		 struct cb_err *err);
 int sq_query_each(struct srv_store *s, const char *site, const char *status,
 		  long limit,
 		  int (*fn)(const struct srv_query_row *q, void *ctx),

@@ -719,7 +719,9 @@ static void files_key(const char *const *files, const char *extra, char out[17])
  */
 static long study_store(long subjects, char *dir, size_t cap)
 {
+	/* what makes the study, and the store's schema (its version) */
 	static const char *const gen_files[] = {"scripts/gen-study",
+						"server/store_be.h",
 						"tests/tools/gen_entry.c",
 						"tests/tools/gen_net.c",
 						"tests/tools/gen_study.c",
@@ -1411,9 +1413,10 @@ static void lap_fill(const char *home, unsigned seed)
  */
 static void laptops_cache(char *dir, size_t cap, char *url, size_t ucap)
 {
-	/* the laptops' store format and what a save makes */
+	/* the laptops' store format, what a save makes, the server's schema */
 	static const char *const files[] = {PROTO, "client/store.c",
-					    "client/entry.c", NULL};
+					    "client/entry.c",
+					    "server/store_be.h", NULL};
 	char key[17], name[64], ok[4300], mk[4300], srv[4300], out[4300];
 	char listen[64], line[256], tokens[LAPTOPS][256];
 	struct server s;

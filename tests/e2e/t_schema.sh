@@ -31,14 +31,14 @@ set_version() {
 
 expect_rc "init" 0 "$CBD" init --data "$D" --protocol "$PROTO"
 "$CBD" site add --data "$D" KR01 --name Seoul >/dev/null 2>&1
-check "a new store is at schema version 5" 5 "$(version)"
-check "its history names the casebookd that made it" "5|$("$CBD" --version | cut -d' ' -f2)" \
+check "a new store is at schema version 6" 6 "$(version)"
+check "its history names the casebookd that made it" "6|$("$CBD" --version | cut -d' ' -f2)" \
 	"$(srv_sql "SELECT version, casebookd FROM schema_history")"
 expect_rc "status" 0 "$CBD" status --data "$D"
 if is_pg; then
-	expect_out "status names the backend and the version" "postgresql, schema version 5"
+	expect_out "status names the backend and the version" "postgresql, schema version 6"
 else
-	expect_out "status names the backend and the version" "sqlite, schema version 5"
+	expect_out "status names the backend and the version" "sqlite, schema version 6"
 fi
 
 # Some record to keep across upgrades.
@@ -57,14 +57,50 @@ stop_server
 
 # ---- an older store is upgraded -----------------------------------------------
 
+# Version 5 kept a row per item (the items table) and forms without
+# their items; its derived rows are left behind by the upgrade and made
+# again from the events.
+srv_sql "DROP TABLE forms; CREATE TABLE forms(subject TEXT NOT NULL,
+	visit TEXT NOT NULL, form TEXT NOT NULL, instance TEXT NOT NULL,
+	nitems INTEGER NOT NULL, nconflicts INTEGER NOT NULL, nsigns INTEGER
+	NOT NULL, sign TEXT, broken INTEGER NOT NULL, PRIMARY KEY(subject,
+	visit, form, instance));
+	CREATE TABLE items(subject TEXT NOT NULL, visit TEXT NOT NULL,
+	form TEXT NOT NULL, instance TEXT NOT NULL, item TEXT NOT NULL,
+	value TEXT, conflict INTEGER NOT NULL, heads TEXT NOT NULL,
+	head_values TEXT NOT NULL, query TEXT, nchanges INTEGER NOT NULL,
+	PRIMARY KEY(subject, visit, form, instance, item));
+	INSERT INTO items VALUES('KR01-01001', 'SCR', 'DM', '', 'SEX', 'M', 0,
+	'[]', '[]', NULL, 1);
+	DELETE FROM schema_history WHERE version = 6"
+set_version 5
+check "made a version 5 store" 5 "$(version)"
+expect_rc "status opens a version 5 store" 0 "$CBD" status --data "$D"
+check "and upgrades it to version 6" 6 "$(version)"
+if is_pg; then
+	check "the items table is gone" "" "$(srv_sql "SELECT tablename FROM pg_tables WHERE tablename = 'items'")"
+else
+	check "the items table is gone" "" "$(srv_sql "SELECT name FROM sqlite_master WHERE name = 'items'")"
+fi
+check "the upgrade is in the history" 6 "$(srv_sql "SELECT MAX(version) FROM schema_history")"
+"$CBD" dump --data "$D" >"$T/dump.after" 2>"$T/err" || fail "dump after the upgrade" "$(cat "$T/err")"
+"$CBD" dump --data "$D" --canonical >"$T/canon.after"
+if cmp -s "$T/dump.before" "$T/dump.after" && cmp -s "$T/canon.before" "$T/canon.after"; then
+	pass "the upgrade from 5 makes the derived tables again from the events"
+else
+	fail "the upgrade from 5 makes the derived tables again from the events" \
+		"$(diff "$T/dump.before" "$T/dump.after" | head -5)"
+fi
+check "each subject's form holds its items" 2 "$(srv_sql "SELECT COUNT(*) FROM forms WHERE items LIKE '%\"SEX\",\"F\"%'")"
+
 # Version 3 is version 5 without schema_history and the index of
 # unblinded events (version 4 has the history).
 srv_sql "DROP TABLE schema_history; DROP INDEX events_unblinded"
 set_version 3
 check "made a version 3 store" 3 "$(version)"
 expect_rc "status opens a version 3 store" 0 "$CBD" status --data "$D"
-check "and upgrades it to version 5" 5 "$(version)"
-check "the upgrades are in the history" "4 5" "$(srv_sql "SELECT version FROM schema_history ORDER BY version" | tr '\n' ' ' | sed 's/ $//')"
+check "and upgrades it to version 6" 6 "$(version)"
+check "the upgrades are in the history" "4 5 6" "$(srv_sql "SELECT version FROM schema_history ORDER BY version" | tr '\n' ' ' | sed 's/ $//')"
 if is_pg; then
 	check "the index of unblinded events is made again" "events_unblinded" \
 		"$(srv_sql "SELECT indexname FROM pg_indexes WHERE indexname = 'events_unblinded'")"
@@ -91,7 +127,7 @@ if ! is_pg; then
 		DELETE FROM settings WHERE key IN ('schema_version', 'store_id')"
 	check "made a version 1 store" "" "$(version)"
 	expect_rc "dump opens a version 1 store" 0 "$CBD" dump --data "$D"
-	check "and upgrades it to version 5" 5 "$(version)"
+	check "and upgrades it to version 6" 6 "$(version)"
 	check "its derived tables are made again from the events" "" \
 		"$(cmp "$T/dump.before" "$T/out" 2>&1)"
 	check "the nonces left the store" "" \
@@ -100,16 +136,16 @@ fi
 
 # ---- a newer store is refused ----------------------------------------------
 
-set_version 6
+set_version 7
 for cmd in status rebuild dump; do
 	expect_rc "this casebookd refuses a newer store: $cmd" 1 "$CBD" "$cmd" --data "$D"
-	expect_out "$cmd says why" "schema version 6, made by a newer casebookd; this one reads version 5"
+	expect_out "$cmd says why" "schema version 7, made by a newer casebookd; this one reads version 6"
 done
 expect_rc "serve refuses a newer store" 1 \
 	"$CBD" serve --data "$D" --listen "127.0.0.1:$(free_port)"
 expect_out "serve says why" "made by a newer casebookd"
-check "the newer store is left as it was" 6 "$(version)"
-set_version 5
+check "the newer store is left as it was" 7 "$(version)"
+set_version 6
 check "and serves again at its version" 0 "$("$CBD" dump --data "$D" --canonical | cmp -s - "$T/canon.before"; echo $?)"
 
 finish

@@ -778,6 +778,80 @@ static void test_order_of_walks(void)
 	free_set();
 }
 
+static int list_item(const struct cb_merge_item *it, void *ctx)
+{
+	struct hist *h = ctx;
+	size_t n = strlen(h->text);
+
+	snprintf(h->text + n, sizeof(h->text) - n, "%s/%s#%s/%s=%s;", it->visit,
+		 it->form, it->instance, it->item,
+		 it->conflict ? "?"
+		 : it->value  ? it->value
+			      : "-");
+	return 0;
+}
+
+/*
+ * cb_merge_form_items: one form instance's items in byte order of the
+ * name whatever order they came in (the store writes them as one text
+ * in that order), the same items and values as cb_merge_each_item gives
+ * for that instance, nothing of another form or instance.
+ */
+static void test_form_items(void)
+{
+	struct hist a = {""}, b = {""};
+	struct cb_event *ev[4];
+	struct cb_merge *m;
+	size_t i;
+
+	ev[0] =
+	    mk(1, "D1", "ann", "S1", CB_KIND_FORM_SAVE, "BL", "KOOS", "", "");
+	chg(ev[0], "S2", "1", 0, 0, 0);
+	chg(ev[0], "P9", "2", 0, 0, 0);
+	chg(ev[0], "A1", "3", 0, 0, 0);
+	ev[1] = mk(2, "D1", "ann", "S1", CB_KIND_FORM_SAVE, "BL", "KOOS", "",
+		   "a correction");
+	chg(ev[1], "B7", "4", 0, 0, 0);
+	chg(ev[1], "ZZ", "5", 0, 0, 0);
+	chg(ev[1], "A1", "6", 1, 0, 0);
+	chg(ev[1], "A", "", 0, 0, 0);
+	ev[2] =
+	    mk(3, "D1", "ann", "S1", CB_KIND_FORM_SAVE, "M1", "KOOS", "", "");
+	chg(ev[2], "AA", "7", 0, 0, 0);
+	ev[3] =
+	    mk(4, "D1", "ann", "S1", CB_KIND_FORM_SAVE, "LOG", "AE", "2", "");
+	chg(ev[3], "AETERM", "x", 0, 0, 0);
+	T_EQ_INT(cb_merge_new(&m, NULL), 0);
+	for (i = 4; i-- > 0;) {
+		struct cb_err err;
+		int rc = cb_merge_add(m, ev[i], NULL, &err);
+
+		if (rc)
+			printf("# event %zu: %s\n", i, err.msg);
+		T_EQ_INT(rc, 0);
+	}
+	T_EQ_INT(cb_merge_form_items(m, "S1", "BL", "KOOS", "", list_item, &a),
+		 0);
+	T_EQ_STR(a.text, "BL/KOOS#/A=;BL/KOOS#/A1=6;BL/KOOS#/B7=4;"
+			 "BL/KOOS#/P9=2;BL/KOOS#/S2=1;BL/KOOS#/ZZ=5;");
+	T_EQ_INT(cb_merge_each_item(m, "S1", "BL", "KOOS", "", list_item, &b),
+		 0);
+	T_EQ_STR(a.text, b.text);
+	a.text[0] = '\0';
+	T_EQ_INT(cb_merge_form_items(m, "S1", "LOG", "AE", "2", list_item, &a),
+		 0);
+	T_EQ_STR(a.text, "LOG/AE#2/AETERM=x;");
+	a.text[0] = '\0';
+	T_EQ_INT(cb_merge_form_items(m, "S1", "LOG", "AE", "1", list_item, &a),
+		 0);
+	T_EQ_INT(cb_merge_form_items(m, "S2", "BL", "KOOS", "", list_item, &a),
+		 0);
+	T_EQ_STR(a.text, "");
+	cb_merge_free(m);
+	for (i = 0; i < 4; i++)
+		free_event(ev[i]);
+}
+
 /*
  * The property: 1,000 random orders of the set, each with random
  * duplicates, give the same dump as the set in its own order; and the
@@ -965,6 +1039,7 @@ int main(void)
 	T_RUN(test_queries);
 	T_RUN(test_history);
 	T_RUN(test_order_of_walks);
+	T_RUN(test_form_items);
 	T_RUN(test_random_orders_same_state);
 	T_RUN(test_incremental_equals_batch);
 	T_RUN(test_scale);

@@ -1,0 +1,275 @@
+/*
+ * store_items.c - a form instance's items as one text: the items column
+ * of the forms table (store_be.h), written whole when an event changes
+ * the form, read back item by item and dumped, the same on both backends.
+ *
+ * One row per form instance instead of one per item: a save of twenty
+ * items is one row written, not twenty (docs/PERFORMANCE.md). The text
+ * is a JSON array holding, for each item with a change, in byte order of
+ * the item's name (cb_merge_form_items):
+ *
+ *   [item, value, conflict, [heads], [head values], query, nchanges]
+ *
+ * value is null when the item is cleared or conflicted; conflict is 0
+ * or 1; heads are the head events' ids (sorted) and head values each
+ * head's value (null: cleared); query is the conflict's system query or
+ * null.
+ */
+#include "store_be.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "canon.h"
+#include "json.h"
+
+/* A form's items text is at most this long (a form has tens of items). */
+#define ITEMS_MAX CB_CANON_MAX
+
+/* Append s as a JSON string, escaped as the canonical JSON of events
+ * (canon.h; cJSON_PrintUnformatted escapes the same), or null. */
+static int str_add(struct cb_canon_buf *b, const char *s)
+{
+	return s ? cb_canon_put_string(b, s) : cb_canon_put(b, "null", 4);
+}
+
+/* Append a JSON array of the n strings v (NULL entries null). */
+static int strings_add(struct cb_canon_buf *b, const char *const *v, size_t n)
+{
+	size_t i;
+	int rc = cb_canon_put(b, "[", 1);
+
+	for (i = 0; !rc && i < n; i++) {
+		if (i)
+			rc = cb_canon_put(b, ",", 1);
+		if (!rc)
+			rc = str_add(b, v[i]);
+	}
+	return rc ? rc : cb_canon_put(b, "]", 1);
+}
+
+/* Empty b, keeping its room. */
+static void canon_reset(struct cb_canon_buf *b, struct cb_err *err)
+{
+	b->len = 0;
+	if (b->buf)
+		b->buf[0] = '\0';
+	b->err = err;
+}
+
+static int item_add(const struct cb_merge_item *it, void *vctx)
+{
+	struct cb_canon_buf *b = vctx;
+	char n[32];
+	int rc = cb_canon_put(b, b->len > 1 ? ",[" : "[", b->len > 1 ? 2 : 1);
+
+	if (!rc)
+		rc = str_add(b, it->item);
+	if (!rc)
+		rc = cb_canon_put(b, ",", 1);
+	if (!rc)
+		rc = str_add(b, it->conflict ? NULL : it->value);
+	if (!rc)
+		rc = cb_canon_put(b, it->conflict ? ",1," : ",0,", 3);
+	if (!rc)
+		rc = strings_add(b, it->heads, it->nheads);
+	if (!rc)
+		rc = cb_canon_put(b, ",", 1);
+	if (!rc)
+		rc = strings_add(b, it->head_values, it->nheads);
+	if (!rc)
+		rc = cb_canon_put(b, ",", 1);
+	if (!rc)
+		rc = str_add(b, it->conflict ? it->query : NULL);
+	if (!rc) {
+		snprintf(n, sizeof(n), ",%zu]", it->nchanges);
+		rc = cb_canon_put(b, n, strlen(n));
+	}
+	return rc;
+}
+
+int srv_items_text(struct cb_merge *m, const struct cb_merge_form *f,
+		   struct cb_canon_buf *b, struct cb_err *err)
+{
+	int rc;
+
+	canon_reset(b, err);
+	rc = cb_canon_put(b, "[", 1);
+	if (!rc)
+		rc = cb_merge_form_items(m, f->subject, f->visit, f->form,
+					 f->instance, item_add, b);
+	if (rc && !err->code)
+		rc = cb_err_set(err, rc, "the items of %s %s %s: %s",
+				f->subject, f->visit, f->form, cb_err_name(rc));
+	return rc ? rc : cb_canon_put(b, "]", 1);
+}
+
+/* The strings of JSON array `a` (null members NULL) as a JSON text in
+ * b, written as srv_items_text writes them. */
+static int strings_text(const cJSON *a, struct cb_canon_buf *b,
+			struct cb_err *err)
+{
+	const cJSON *e;
+	size_t n = 0;
+	int rc;
+
+	canon_reset(b, err);
+	rc = cb_canon_put(b, "[", 1);
+	cJSON_ArrayForEach(e, a)
+	{
+		if (rc)
+			break;
+		if (n++)
+			rc = cb_canon_put(b, ",", 1);
+		if (!rc)
+			rc = str_add(b,
+				     cJSON_IsString(e) ? e->valuestring : NULL);
+	}
+	return rc ? rc : cb_canon_put(b, "]", 1);
+}
+
+/* A string member, or NULL for JSON null; *bad set for anything else. */
+static const char *str_or_null(const cJSON *j, int *bad)
+{
+	if (cJSON_IsString(j))
+		return j->valuestring;
+	if (!cJSON_IsNull(j))
+		*bad = 1;
+	return NULL;
+}
+
+/* Array `a` of strings and nulls? */
+static int strings_ok(const cJSON *a)
+{
+	const cJSON *e;
+
+	if (!cJSON_IsArray(a))
+		return 0;
+	cJSON_ArrayForEach(e, a)
+	{
+		if (!cJSON_IsString(e) && !cJSON_IsNull(e))
+			return 0;
+	}
+	return 1;
+}
+
+int srv_items_each(const char *text, size_t len,
+		   int (*fn)(const struct srv_items_entry *e, void *ctx),
+		   void *ctx, struct cb_err *err)
+{
+	struct cb_canon_buf heads = {NULL, 0, 0, err}, values = heads;
+	cJSON *root, *row;
+	int rc = 0;
+
+	root = cb_json_parse(text, len, ITEMS_MAX, "a form's items", err);
+	if (!root)
+		return err->code;
+	if (!cJSON_IsArray(root)) {
+		cJSON_Delete(root);
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "a form's items are not a JSON array");
+	}
+	cJSON_ArrayForEach(row, root)
+	{
+		struct srv_items_entry e;
+		const cJSON *c[7];
+		int i, bad = cJSON_GetArraySize(row) != 7;
+
+		for (i = 0; i < 7 && !bad; i++)
+			c[i] = cJSON_GetArrayItem(row, i);
+		if (!bad) {
+			e.item =
+			    cJSON_IsString(c[0]) ? c[0]->valuestring : NULL;
+			e.value = str_or_null(c[1], &bad);
+			e.query = str_or_null(c[5], &bad);
+			bad |= !e.item || !cJSON_IsNumber(c[2]) ||
+			       !strings_ok(c[3]) || !strings_ok(c[4]) ||
+			       !cJSON_IsNumber(c[6]) || c[6]->valuedouble < 0;
+		}
+		if (bad) {
+			rc = cb_err_set(err, CB_EINTEGRITY,
+					"an item of a form's items is not "
+					"[item, value, conflict, heads, head "
+					"values, query, changes]");
+			break;
+		}
+		e.conflict = c[2]->valueint != 0;
+		e.nchanges = (int64_t)c[6]->valuedouble;
+		rc = strings_text(c[3], &heads, err);
+		if (!rc)
+			rc = strings_text(c[4], &values, err);
+		if (rc)
+			break;
+		e.heads = heads.buf;
+		e.head_values = values.buf;
+		rc = fn(&e, ctx);
+		if (rc)
+			break;
+	}
+	free(heads.buf);
+	free(values.buf);
+	cJSON_Delete(root);
+	return rc;
+}
+
+int srv_dump_field(struct cb_buf *b, const char *t, struct cb_err *err)
+{
+	int rc = 0;
+
+	if (!t)
+		return cb_buf_addstr(b, "\\N", err);
+	for (; *t && !rc; t++) {
+		if (*t == '\t')
+			rc = cb_buf_addstr(b, "\\t", err);
+		else if (*t == '\n')
+			rc = cb_buf_addstr(b, "\\n", err);
+		else if (*t == '\\')
+			rc = cb_buf_addstr(b, "\\\\", err);
+		else
+			rc = cb_buf_addc(b, *t, err);
+	}
+	return rc;
+}
+
+struct dump_ctx {
+	struct cb_buf *b;
+	const char *names[4];
+	struct cb_err *err;
+};
+
+/* One item's line, the columns the items table had. */
+static int dump_item(const struct srv_items_entry *e, void *vctx)
+{
+	struct dump_ctx *d = vctx;
+	char n[24];
+	const char *col[11];
+	int i, rc = 0;
+
+	snprintf(n, sizeof(n), "%lld", (long long)e->nchanges);
+	for (i = 0; i < 4; i++)
+		col[i] = d->names[i];
+	col[4] = e->item;
+	col[5] = e->value;
+	col[6] = e->conflict ? "1" : "0";
+	col[7] = e->heads;
+	col[8] = e->head_values;
+	col[9] = e->query;
+	col[10] = n;
+	for (i = 0; i < 11 && !rc; i++) {
+		if (i)
+			rc = cb_buf_addc(d->b, '\t', d->err);
+		if (!rc)
+			rc = srv_dump_field(d->b, col[i], d->err);
+	}
+	return rc ? rc : cb_buf_addc(d->b, '\n', d->err);
+}
+
+int srv_items_dump(struct cb_buf *b, const struct srv_form_row *f,
+		   struct cb_err *err)
+{
+	struct dump_ctx d = {
+	    b, {f->subject, f->visit, f->form, f->instance}, err};
+
+	return srv_items_each(f->items, strlen(f->items), dump_item, &d, err);
+}
