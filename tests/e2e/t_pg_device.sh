@@ -31,8 +31,8 @@ if [ ! -x "$U" ]; then
 fi
 
 D="$T/data"
-PA=$(free_port)
-PB=$(free_port)
+set -- $(free_ports 2)
+PA=$1 PB=$2
 SPA="" SPB="" HOLD=""
 stop_all() {
 	exec 3>&- 2>/dev/null

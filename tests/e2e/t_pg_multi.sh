@@ -41,10 +41,8 @@ pg_ctl_as() {
 }
 
 D="$T/data"
-P1=$(free_port)
-P2=$(free_port)
-P3=$(free_port)
-LBP=$(free_port)
+set -- $(free_ports 4)
+P1=$1 P2=$2 P3=$3 LBP=$4
 URL="http://127.0.0.1:$LBP"
 PIDS=""
 stop_all() {

@@ -29,10 +29,8 @@ OWNER=$(id -un)
 as_pg() {
 	if [ "$(id -u)" -eq 0 ]; then runuser -u "$OWNER" -- "$@"; else "$@"; fi
 }
-PA=$(free_port)
-PB=$(free_port)
-PC=$(free_port)
-PORT=$(free_port)
+set -- $(free_ports 4)
+PA=$1 PB=$2 PC=$3 PORT=$4
 URL="http://127.0.0.1:$PORT"
 SPID=""
 serve() {

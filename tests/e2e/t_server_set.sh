@@ -103,8 +103,10 @@ check "nothing changed (no proof)" "$URL1" "$(saved)"
 stop_fake
 
 # ---- the move: the same data directory at another port ------------------------------
+OLD_PORT=$PORT
 stop_server
 PORT=$(free_port)
+while [ "$PORT" = "$OLD_PORT" ]; do PORT=$(free_port); done
 URL="http://127.0.0.1:$PORT"
 start_server || finish
 expect_rc "the old address no longer answers" 5 cb a sync
