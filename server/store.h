@@ -638,7 +638,9 @@ struct srv_item_row {
 	const char *subject, *visit, *form, *instance, *item;
 	const char *value; /* NULL when cleared or conflicted */
 	int conflict;
-	const char *head_values; /* every head's value: a JSON array text */
+	/* a conflicted item's heads' values: a JSON array text (NULL
+	 * when not conflicted) */
+	const char *head_values;
 };
 
 /*

@@ -669,6 +669,7 @@ struct items_walk {
 	const struct srv_form_row *f;
 	int (*fn)(const struct srv_item_row *it, void *ctx);
 	void *ctx;
+	struct cb_canon_buf values; /* a conflicted item's head values */
 	struct cb_err *err;
 };
 
@@ -676,6 +677,7 @@ static int items_entry(const struct srv_items_entry *e, void *vctx)
 {
 	struct items_walk *w = vctx;
 	struct srv_item_row it;
+	int rc;
 
 	it.subject = w->f->subject;
 	it.visit = w->f->visit;
@@ -684,7 +686,13 @@ static int items_entry(const struct srv_items_entry *e, void *vctx)
 	it.item = e->item;
 	it.value = e->value;
 	it.conflict = e->conflict;
-	it.head_values = e->head_values;
+	it.head_values = NULL;
+	if (e->conflict) {
+		rc = srv_items_strings_text(e->head_values, &w->values, w->err);
+		if (rc)
+			return rc;
+		it.head_values = w->values.buf;
+	}
 	return w->fn(&it, w->ctx);
 }
 
@@ -703,18 +711,23 @@ int srv_store_items_of(struct srv_store *s, const char *subject,
 		       int (*fn)(const struct srv_item_row *it, void *ctx),
 		       void *ctx, struct cb_err *err)
 {
-	struct items_walk w = {NULL, fn, ctx, err};
+	struct items_walk w = {NULL, fn, ctx, {NULL, 0, 0, err}, err};
+	int rc =
+	    s->ops->form_rows(s, subject, visit, form, items_form, &w, err);
 
-	return s->ops->form_rows(s, subject, visit, form, items_form, &w, err);
+	free(w.values.buf);
+	return rc;
 }
 
 int srv_store_items_each(struct srv_store *s, const char *subject,
 			 int (*fn)(const struct srv_item_row *it, void *ctx),
 			 void *ctx, struct cb_err *err)
 {
-	struct items_walk w = {NULL, fn, ctx, err};
+	struct items_walk w = {NULL, fn, ctx, {NULL, 0, 0, err}, err};
+	int rc = s->ops->form_rows(s, subject, NULL, NULL, items_form, &w, err);
 
-	return s->ops->form_rows(s, subject, NULL, NULL, items_form, &w, err);
+	free(w.values.buf);
+	return rc;
 }
 
 int srv_store_query_each(struct srv_store *s, const char *site,

@@ -14,6 +14,8 @@
 #ifndef SRV_STORE_BE_H
 #define SRV_STORE_BE_H
 
+#include <cJSON.h>
+
 #include "buf.h"
 #include "canon.h"
 #include "store.h"
@@ -295,15 +297,22 @@ int srv_store_is_pg(const char *where);
 int srv_items_text(struct cb_merge *m, const struct cb_merge_form *f,
 		   struct cb_canon_buf *b, struct cb_err *err);
 
-/* One item of a form's items text (strings valid during the call). */
+/* One item of a form's items text (valid during the call). */
 struct srv_items_entry {
 	const char *item;
 	const char *value; /* NULL when cleared or conflicted */
 	int conflict;
-	const char *heads, *head_values; /* JSON array texts */
-	const char *query;		 /* the conflict's query, or NULL */
+	/* the heads' ids and each head's value: JSON arrays of strings
+	 * (and nulls), as texts by srv_items_strings_text */
+	const cJSON *heads, *head_values;
+	const char *query; /* the conflict's query, or NULL */
 	int64_t nchanges;
 };
+
+/* A JSON array of strings and nulls as the text srv_items_text writes
+ * it, into b (emptied first). */
+int srv_items_strings_text(const cJSON *a, struct cb_canon_buf *b,
+			   struct cb_err *err);
 
 /*
  * Visit the items of a form's items text in order; CB_EINTEGRITY when

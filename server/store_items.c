@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "canon.h"
-#include "json.h"
 
 /* A form's items text is at most this long (a form has tens of items). */
 #define ITEMS_MAX CB_CANON_MAX
@@ -105,10 +104,8 @@ int srv_items_text(struct cb_merge *m, const struct cb_merge_form *f,
 	return rc ? rc : cb_canon_put(b, "]", 1);
 }
 
-/* The strings of JSON array `a` (null members NULL) as a JSON text in
- * b, written as srv_items_text writes them. */
-static int strings_text(const cJSON *a, struct cb_canon_buf *b,
-			struct cb_err *err)
+int srv_items_strings_text(const cJSON *a, struct cb_canon_buf *b,
+			   struct cb_err *err)
 {
 	const cJSON *e;
 	size_t n = 0;
@@ -158,14 +155,17 @@ int srv_items_each(const char *text, size_t len,
 		   int (*fn)(const struct srv_items_entry *e, void *ctx),
 		   void *ctx, struct cb_err *err)
 {
-	struct cb_canon_buf heads = {NULL, 0, 0, err}, values = heads;
 	cJSON *root, *row;
 	int rc = 0;
 
-	root = cb_json_parse(text, len, ITEMS_MAX, "a form's items", err);
-	if (!root)
-		return err->code;
-	if (!cJSON_IsArray(root)) {
+	if (len > ITEMS_MAX)
+		return cb_err_set(err, CB_EINTEGRITY,
+				  "a form's items are %zu bytes, over %u", len,
+				  ITEMS_MAX);
+	/* The store's own text, read many times by every export: cJSON
+	 * alone, without cb_json_parse's checks of what a device sends. */
+	root = cJSON_ParseWithLength(text, len);
+	if (!root || !cJSON_IsArray(root)) {
 		cJSON_Delete(root);
 		return cb_err_set(err, CB_EINTEGRITY,
 				  "a form's items are not a JSON array");
@@ -173,11 +173,12 @@ int srv_items_each(const char *text, size_t len,
 	cJSON_ArrayForEach(row, root)
 	{
 		struct srv_items_entry e;
-		const cJSON *c[7];
-		int i, bad = cJSON_GetArraySize(row) != 7;
+		const cJSON *c[7], *m = cJSON_IsArray(row) ? row->child : NULL;
+		int i, bad;
 
-		for (i = 0; i < 7 && !bad; i++)
-			c[i] = cJSON_GetArrayItem(row, i);
+		for (i = 0; i < 7; i++, m = m ? m->next : NULL)
+			c[i] = m;
+		bad = !c[6] || m;
 		if (!bad) {
 			e.item =
 			    cJSON_IsString(c[0]) ? c[0]->valuestring : NULL;
@@ -196,19 +197,12 @@ int srv_items_each(const char *text, size_t len,
 		}
 		e.conflict = c[2]->valueint != 0;
 		e.nchanges = (int64_t)c[6]->valuedouble;
-		rc = strings_text(c[3], &heads, err);
-		if (!rc)
-			rc = strings_text(c[4], &values, err);
-		if (rc)
-			break;
-		e.heads = heads.buf;
-		e.head_values = values.buf;
+		e.heads = c[3];
+		e.head_values = c[4];
 		rc = fn(&e, ctx);
 		if (rc)
 			break;
 	}
-	free(heads.buf);
-	free(values.buf);
 	cJSON_Delete(root);
 	return rc;
 }
@@ -235,6 +229,7 @@ int srv_dump_field(struct cb_buf *b, const char *t, struct cb_err *err)
 struct dump_ctx {
 	struct cb_buf *b;
 	const char *names[4];
+	struct cb_canon_buf heads, values; /* an item's, as JSON texts */
 	struct cb_err *err;
 };
 
@@ -244,7 +239,12 @@ static int dump_item(const struct srv_items_entry *e, void *vctx)
 	struct dump_ctx *d = vctx;
 	char n[24];
 	const char *col[11];
-	int i, rc = 0;
+	int i, rc = srv_items_strings_text(e->heads, &d->heads, d->err);
+
+	if (!rc)
+		rc = srv_items_strings_text(e->head_values, &d->values, d->err);
+	if (rc)
+		return rc;
 
 	snprintf(n, sizeof(n), "%lld", (long long)e->nchanges);
 	for (i = 0; i < 4; i++)
@@ -252,8 +252,8 @@ static int dump_item(const struct srv_items_entry *e, void *vctx)
 	col[4] = e->item;
 	col[5] = e->value;
 	col[6] = e->conflict ? "1" : "0";
-	col[7] = e->heads;
-	col[8] = e->head_values;
+	col[7] = d->heads.buf;
+	col[8] = d->values.buf;
 	col[9] = e->query;
 	col[10] = n;
 	for (i = 0; i < 11 && !rc; i++) {
@@ -268,8 +268,14 @@ static int dump_item(const struct srv_items_entry *e, void *vctx)
 int srv_items_dump(struct cb_buf *b, const struct srv_form_row *f,
 		   struct cb_err *err)
 {
-	struct dump_ctx d = {
-	    b, {f->subject, f->visit, f->form, f->instance}, err};
+	struct dump_ctx d = {b,
+			     {f->subject, f->visit, f->form, f->instance},
+			     {NULL, 0, 0, err},
+			     {NULL, 0, 0, err},
+			     err};
+	int rc = srv_items_each(f->items, strlen(f->items), dump_item, &d, err);
 
-	return srv_items_each(f->items, strlen(f->items), dump_item, &d, err);
+	free(d.heads.buf);
+	free(d.values.buf);
+	return rc;
 }

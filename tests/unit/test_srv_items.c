@@ -49,6 +49,25 @@ struct seen {
 	int calls;
 };
 
+/* "item|value|conflict|heads|head values|query|changes;" of e, to s. */
+static void note(struct seen *s, const struct srv_items_entry *e,
+		 const char *query)
+{
+	struct cb_canon_buf h = {NULL, 0, 0, NULL}, v = h;
+	struct cb_err err;
+	size_t n = strlen(s->text);
+
+	s->calls++;
+	T_EQ_INT(srv_items_strings_text(e->heads, &h, &err), 0);
+	T_EQ_INT(srv_items_strings_text(e->head_values, &v, &err), 0);
+	snprintf(s->text + n, sizeof(s->text) - n, "%s|%s|%d|%s|%s|%s|%lld;",
+		 e->item, e->value ? e->value : "(null)", e->conflict,
+		 h.buf ? h.buf : "?", v.buf ? v.buf : "?", query,
+		 (long long)e->nchanges);
+	free(h.buf);
+	free(v.buf);
+}
+
 /*
  * srv_items_text of a merged form, read back by srv_items_each: every
  * item in byte order with its value (quotes, backslashes, a line end,
@@ -58,14 +77,7 @@ struct seen {
  */
 static int check_entry(const struct srv_items_entry *e, void *ctx)
 {
-	struct seen *s = ctx;
-	size_t n = strlen(s->text);
-
-	s->calls++;
-	snprintf(s->text + n, sizeof(s->text) - n, "%s|%s|%d|%s|%s|%s|%lld;",
-		 e->item, e->value ? e->value : "(null)", e->conflict, e->heads,
-		 e->head_values, e->query ? "query" : "(null)",
-		 (long long)e->nchanges);
+	note(ctx, e, e->query ? "query" : "(null)");
 	return 0;
 }
 
@@ -121,14 +133,7 @@ static void test_text(void)
 
 static int collect(const struct srv_items_entry *e, void *ctx)
 {
-	struct seen *s = ctx;
-	size_t n = strlen(s->text);
-
-	s->calls++;
-	snprintf(s->text + n, sizeof(s->text) - n, "%s|%s|%d|%s|%s|%s|%lld;",
-		 e->item, e->value ? e->value : "(null)", e->conflict, e->heads,
-		 e->head_values, e->query ? e->query : "(null)",
-		 (long long)e->nchanges);
+	note(ctx, e, e->query ? e->query : "(null)");
 	return 0;
 }
 
