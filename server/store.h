@@ -633,7 +633,7 @@ int srv_store_summary_each(struct srv_store *s, const char *site,
 			   int (*fn)(const struct cb_summary *sum, void *ctx),
 			   void *ctx, struct cb_err *err);
 
-/* One row of the items table (strings valid during the call). */
+/* One item of a form's row (store_items.c; strings valid during the call). */
 struct srv_item_row {
 	const char *subject, *visit, *form, *instance, *item;
 	const char *value; /* NULL when cleared or conflicted */
