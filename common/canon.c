@@ -141,14 +141,15 @@ static int fail_at(struct cb_canon_buf *e, const struct seg *at,
 
 static int reserve(struct cb_canon_buf *e, size_t more)
 {
-	if (more > CB_CANON_MAX - e->len)
+	size_t max = e->max ? e->max : CB_CANON_MAX;
+
+	if (more > max - e->len)
 		return cb_err_set(e->err, CB_ETOOBIG,
-				  "canonical encoding is over the limit of %u "
+				  "canonical encoding is over the limit of %zu "
 				  "bytes",
-				  CB_CANON_MAX);
+				  max);
 	return cb_array_grow((void **)&e->buf, &e->cap, e->len + more + 1, 1,
-			     (size_t)CB_CANON_MAX + 1, "canonical encoding",
-			     e->err);
+			     max + 1, "canonical encoding", e->err);
 }
 
 int cb_canon_put(struct cb_canon_buf *e, const char *s, size_t n)
@@ -343,7 +344,7 @@ static int enc_value(struct cb_canon_buf *e, const cJSON *v,
 
 int cb_canon_encode(const cJSON *v, char **out, size_t *len, struct cb_err *err)
 {
-	struct cb_canon_buf e = {NULL, 0, 0, err};
+	struct cb_canon_buf e = {NULL, 0, 0, err, 0};
 	int rc;
 
 	*out = NULL;

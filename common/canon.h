@@ -40,14 +40,16 @@ int cb_canon_encode(const cJSON *v, char **out, size_t *len,
 /*
  * A growing output buffer for writing canonical JSON directly, without a
  * cJSON tree, by a writer that knows its keys' order (event.c). Start it
- * as {NULL, 0, 0, err}; buf is NUL-terminated after every put and freed
- * by the caller. Both calls return 0, CB_ETOOBIG past CB_CANON_MAX or
- * CB_ENOMEM, setting err.
+ * as {NULL, 0, 0, err, 0}; buf is NUL-terminated after every put and freed
+ * by the caller. Both calls return 0, CB_ETOOBIG past the buffer's max
+ * (CB_CANON_MAX when max is 0, as it is for an event) or CB_ENOMEM,
+ * setting err.
  */
 struct cb_canon_buf {
 	char *buf;
-	size_t len, cap; /* len excludes the NUL; len <= CB_CANON_MAX */
+	size_t len, cap; /* len excludes the NUL; len <= the max */
 	struct cb_err *err;
+	size_t max; /* 0: CB_CANON_MAX */
 };
 
 /* Append `n` bytes as they are. */

@@ -1287,7 +1287,7 @@ static int write_event(const struct cb_event *ev, int with_unsigned,
 static int write_text(const struct cb_event *ev, int with_unsigned,
 		      int validate, char **out, size_t *len, struct cb_err *err)
 {
-	struct cb_canon_buf b = {NULL, 0, 0, err};
+	struct cb_canon_buf b = {NULL, 0, 0, err, 0};
 	int rc;
 
 	*out = NULL;

@@ -160,7 +160,7 @@ static const char pg_upgrade_2[] = PG_USERS
 static const char pg_upgrade_5[] =
     "DROP TABLE IF EXISTS items; DELETE FROM forms;"
     " ALTER TABLE forms ADD COLUMN IF NOT EXISTS items TEXT NOT NULL"
-    " DEFAULT '[]';"
+    " DEFAULT '[]'; ALTER TABLE forms ALTER COLUMN items DROP DEFAULT;"
     "INSERT INTO settings(key, value) VALUES('" SRV_SETTING_STALE "',"
     " convert_to('1', 'UTF8')) ON CONFLICT (key) DO UPDATE"
     " SET value = excluded.value;";

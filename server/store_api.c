@@ -449,7 +449,7 @@ static int site_of(const struct cb_event *ev, void *ctx)
 int srv_store_derive_subject(struct srv_store *s, struct cb_merge *m,
 			     const char *subject, struct cb_err *err)
 {
-	struct derive_ctx c = {s, m, "", {NULL, 0, 0, err}, err};
+	struct derive_ctx c = {s, m, "", {NULL, 0, 0, err, 0}, err};
 	int rc;
 
 	/* A walk that fails (out of memory) would leave the site empty in
@@ -523,7 +523,7 @@ static int derive_form_of(struct srv_store *s, struct cb_merge *m,
 			  const struct cb_event *ev, struct cb_err *err)
 {
 	struct old_queries o = {ev, NULL};
-	struct cb_canon_buf text = {NULL, 0, 0, err};
+	struct cb_canon_buf text = {NULL, 0, 0, err, 0};
 	struct cb_merge_form f;
 	struct cb_buf b;
 	size_t i;
@@ -711,7 +711,7 @@ int srv_store_items_of(struct srv_store *s, const char *subject,
 		       int (*fn)(const struct srv_item_row *it, void *ctx),
 		       void *ctx, struct cb_err *err)
 {
-	struct items_walk w = {NULL, fn, ctx, {NULL, 0, 0, err}, err};
+	struct items_walk w = {NULL, fn, ctx, {NULL, 0, 0, err, 0}, err};
 	int rc =
 	    s->ops->form_rows(s, subject, visit, form, items_form, &w, err);
 
@@ -723,7 +723,7 @@ int srv_store_items_each(struct srv_store *s, const char *subject,
 			 int (*fn)(const struct srv_item_row *it, void *ctx),
 			 void *ctx, struct cb_err *err)
 {
-	struct items_walk w = {NULL, fn, ctx, {NULL, 0, 0, err}, err};
+	struct items_walk w = {NULL, fn, ctx, {NULL, 0, 0, err, 0}, err};
 	int rc = s->ops->form_rows(s, subject, NULL, NULL, items_form, &w, err);
 
 	free(w.values.buf);

@@ -23,8 +23,13 @@
 
 #include "canon.h"
 
-/* A form's items text is at most this long (a form has tens of items). */
-#define ITEMS_MAX CB_CANON_MAX
+/*
+ * A form's items text is at most this long: far over a real form's (up
+ * to 500 items of up to 4,000 characters, each with its value and its
+ * heads' values), so that many conflicting heads never stop a push or a
+ * rebuild; under what either backend keeps in one text value (1 GB).
+ */
+#define ITEMS_MAX (256u * 1024 * 1024)
 
 /* Append s as a JSON string, escaped as the canonical JSON of events
  * (canon.h; cJSON_PrintUnformatted escapes the same), or null. */
@@ -48,13 +53,14 @@ static int strings_add(struct cb_canon_buf *b, const char *const *v, size_t n)
 	return rc ? rc : cb_canon_put(b, "]", 1);
 }
 
-/* Empty b, keeping its room. */
+/* Empty b, keeping its room; its limit ITEMS_MAX. */
 static void canon_reset(struct cb_canon_buf *b, struct cb_err *err)
 {
 	b->len = 0;
 	if (b->buf)
 		b->buf[0] = '\0';
 	b->err = err;
+	b->max = ITEMS_MAX;
 }
 
 static int item_add(const struct cb_merge_item *it, void *vctx)
@@ -136,6 +142,21 @@ static const char *str_or_null(const cJSON *j, int *bad)
 	return NULL;
 }
 
+/* 0 or 1? */
+static int flag_ok(const cJSON *j)
+{
+	return cJSON_IsNumber(j) &&
+	       (j->valuedouble == 0.0 || j->valuedouble == 1.0);
+}
+
+/* A whole number from 0 up? */
+static int count_ok(const cJSON *j)
+{
+	return cJSON_IsNumber(j) && j->valuedouble >= 0 &&
+	       j->valuedouble <= 9007199254740992.0 &&
+	       j->valuedouble == (double)(int64_t)j->valuedouble;
+}
+
 /* Array `a` of strings and nulls? */
 static int strings_ok(const cJSON *a)
 {
@@ -155,6 +176,7 @@ int srv_items_each(const char *text, size_t len,
 		   int (*fn)(const struct srv_items_entry *e, void *ctx),
 		   void *ctx, struct cb_err *err)
 {
+	const char *end = NULL;
 	cJSON *root, *row;
 	int rc = 0;
 
@@ -164,7 +186,11 @@ int srv_items_each(const char *text, size_t len,
 				  ITEMS_MAX);
 	/* The store's own text, read many times by every export: cJSON
 	 * alone, without cb_json_parse's checks of what a device sends. */
-	root = cJSON_ParseWithLength(text, len);
+	root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+	if (root && end != text + len) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
 	if (!root || !cJSON_IsArray(root)) {
 		cJSON_Delete(root);
 		return cb_err_set(err, CB_EINTEGRITY,
@@ -184,9 +210,11 @@ int srv_items_each(const char *text, size_t len,
 			    cJSON_IsString(c[0]) ? c[0]->valuestring : NULL;
 			e.value = str_or_null(c[1], &bad);
 			e.query = str_or_null(c[5], &bad);
-			bad |= !e.item || !cJSON_IsNumber(c[2]) ||
-			       !strings_ok(c[3]) || !strings_ok(c[4]) ||
-			       !cJSON_IsNumber(c[6]) || c[6]->valuedouble < 0;
+			bad |= !e.item || !flag_ok(c[2]) || !strings_ok(c[3]) ||
+			       !strings_ok(c[4]) ||
+			       cJSON_GetArraySize(c[3]) !=
+				   cJSON_GetArraySize(c[4]) ||
+			       !count_ok(c[6]);
 		}
 		if (bad) {
 			rc = cb_err_set(err, CB_EINTEGRITY,
@@ -270,8 +298,8 @@ int srv_items_dump(struct cb_buf *b, const struct srv_form_row *f,
 {
 	struct dump_ctx d = {b,
 			     {f->subject, f->visit, f->form, f->instance},
-			     {NULL, 0, 0, err},
-			     {NULL, 0, 0, err},
+			     {NULL, 0, 0, err, 0},
+			     {NULL, 0, 0, err, 0},
 			     err};
 	int rc = srv_items_each(f->items, strlen(f->items), dump_item, &d, err);
 

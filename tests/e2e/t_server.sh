@@ -593,6 +593,9 @@ fi
 # A rebuild really rebuilds: tamper with a derived value, rebuild, compare.
 srv_sql "UPDATE forms SET items = replace(items, '\"42\"', '\"99\"') WHERE form = 'VAS'; DELETE FROM queries"
 "$CBD" dump --data "$D" >"$T/dump3"
+grep -q "KR01-01001	BL	VAS		VAS	99" "$T/dump3" &&
+	pass "the tampered item value shows in the dump" ||
+	fail "the tampered item value shows in the dump" "$(grep "	VAS	" "$T/dump3" | head -3)"
 "$CBD" rebuild --data "$D" >/dev/null 2>&1
 "$CBD" dump --data "$D" >"$T/dump4"
 if ! cmp -s "$T/dump1" "$T/dump3" && cmp -s "$T/dump1" "$T/dump4"; then

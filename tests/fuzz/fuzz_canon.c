@@ -17,7 +17,7 @@
 static void string_round_trip(const char *s, size_t n)
 {
 	struct cb_err err;
-	struct cb_canon_buf b = {NULL, 0, 0, &err};
+	struct cb_canon_buf b = {NULL, 0, 0, &err, 0};
 	char *copy;
 	cJSON *v;
 

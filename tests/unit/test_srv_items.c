@@ -53,7 +53,7 @@ struct seen {
 static void note(struct seen *s, const struct srv_items_entry *e,
 		 const char *query)
 {
-	struct cb_canon_buf h = {NULL, 0, 0, NULL}, v = h;
+	struct cb_canon_buf h = {NULL, 0, 0, NULL, 0}, v = h;
 	struct cb_err err;
 	size_t n = strlen(s->text);
 
@@ -75,9 +75,15 @@ static void note(struct seen *s, const struct srv_items_entry *e,
  * one with no value, both heads' values and its query, the cleared one
  * with a null value; the text parses as strict JSON.
  */
+/* The conflict's query id of the item being checked (test_text). */
+static char conflict_query[CB_EVENT_ID_HEX + 1];
+
 static int check_entry(const struct srv_items_entry *e, void *ctx)
 {
-	note(ctx, e, e->query ? "query" : "(null)");
+	note(ctx, e,
+	     !e->query				? "(null)"
+	     : strcmp(e->query, conflict_query) ? "another query"
+						: "query");
 	return 0;
 }
 
@@ -85,7 +91,7 @@ static void test_text(void)
 {
 	static const char odd[] = "say \"hi\" \\ back\nline \xeb\x91\x90"
 				  "\xed\x86\xb5 \xe2\x80\xae!";
-	struct cb_canon_buf b = {NULL, 0, 0, NULL};
+	struct cb_canon_buf b = {NULL, 0, 0, NULL, 0};
 	struct cb_merge_form f;
 	struct seen s = {"", 0};
 	struct cb_event *ev[4];
@@ -109,6 +115,16 @@ static void test_text(void)
 	for (i = 0; i < 4; i++)
 		T_EQ_INT(cb_merge_add(m, ev[i], NULL, NULL), 0);
 	T_EQ_INT(cb_merge_form_get(m, "S1", "BL", "F", "", &f, &err), 0);
+	{
+		struct cb_merge_item it;
+
+		T_EQ_INT(
+		    cb_merge_item_get(m, "S1", "BL", "F", "", "C", &it, &err),
+		    0);
+		T_ASSERT(it.query != NULL);
+		snprintf(conflict_query, sizeof(conflict_query), "%s",
+			 it.query ? it.query : "");
+	}
 	b.err = &err;
 	T_EQ_INT(srv_items_text(m, &f, &b, &err), 0);
 	j = cJSON_ParseWithOpts(b.buf, NULL, 1);
@@ -135,6 +151,35 @@ static int collect(const struct srv_items_entry *e, void *ctx)
 {
 	note(ctx, e, e->query ? e->query : "(null)");
 	return 0;
+}
+
+/* The text itself: names, values and numbers as written, a control
+ * character escaped as \u00XX. */
+static void test_text_exact(void)
+{
+	struct cb_canon_buf b = {NULL, 0, 0, NULL, 0};
+	struct cb_merge_form f;
+	struct cb_event *ev = mk(7, "devA", "");
+	struct cb_merge *m;
+	struct cb_err err;
+	char want[256];
+
+	change(ev, "B", "a\x01\"b", 0);
+	change(ev, "A", "1", 0);
+	T_EQ_INT(cb_merge_new(&m, NULL), 0);
+	T_EQ_INT(cb_merge_add(m, ev, NULL, &err), 0);
+	T_EQ_INT(cb_merge_form_get(m, "S1", "BL", "F", "", &f, &err), 0);
+	T_EQ_INT(srv_items_text(m, &f, &b, &err), 0);
+	snprintf(want, sizeof(want),
+		 "[[\"A\",\"1\",0,[\"%032x\"],[\"1\"],null,1],"
+		 "[\"B\",\"a\\u0001\\\"b\",0,[\"%032x\"],"
+		 "[\"a\\u0001\\\"b\"],null,1]]",
+		 7u, 7u);
+	T_EQ_STR(b.buf ? b.buf : "", want);
+	free(b.buf);
+	cb_merge_free(m);
+	cb_event_release(ev);
+	free(ev);
 }
 
 static void test_each(void)
@@ -184,6 +229,11 @@ static void test_refused(void)
 	refused("[[\"A\",\"1\",0,[\"h\"],[\"1\"],null,-1]]");	 /* changes */
 	refused("[[\"A\",\"1\",0,[\"h\"],[\"1\"],null,1]");	 /* cut */
 	refused("[\"A\"]");
+	refused("[]x"); /* after it */
+	refused("[[\"A\",\"1\",0,[\"h\",\"i\"],[\"1\"],null,1]]"); /* 2 heads, 1
+								      value */
+	refused("[[\"A\",\"1\",2,[\"h\"],[\"1\"],null,1]]");	   /* flag 2 */
+	refused("[[\"A\",\"1\",0,[\"h\"],[\"1\"],null,1.5]]");	   /* changes */
 }
 
 static void test_dump(void)
@@ -209,6 +259,7 @@ static void test_dump(void)
 int main(void)
 {
 	T_RUN(test_text);
+	T_RUN(test_text_exact);
 	T_RUN(test_each);
 	T_RUN(test_refused);
 	T_RUN(test_dump);
