@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "canon.h"
+#include "json.h"
 
 /*
  * A form's items text is at most this long: far over a real form's (up
@@ -193,8 +194,16 @@ int srv_items_each(const char *text, size_t len,
 	}
 	if (!root || !cJSON_IsArray(root)) {
 		cJSON_Delete(root);
+		/* Out of memory, or damaged? cb_json_parse tells them apart. */
+		root =
+		    cb_json_parse(text, len, ITEMS_MAX, "a form's items", err);
+		cJSON_Delete(root);
+		if (!root && err->code == CB_ENOMEM)
+			return CB_ENOMEM;
 		return cb_err_set(err, CB_EINTEGRITY,
-				  "a form's items are not a JSON array");
+				  "a form's items are not a JSON array "
+				  "(`casebookd rebuild` makes the derived "
+				  "tables again from the events)");
 	}
 	cJSON_ArrayForEach(row, root)
 	{
@@ -220,7 +229,9 @@ int srv_items_each(const char *text, size_t len,
 			rc = cb_err_set(err, CB_EINTEGRITY,
 					"an item of a form's items is not "
 					"[item, value, conflict, heads, head "
-					"values, query, changes]");
+					"values, query, changes] (`casebookd "
+					"rebuild` makes the derived tables "
+					"again from the events)");
 			break;
 		}
 		e.conflict = c[2]->valueint != 0;
