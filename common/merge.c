@@ -408,8 +408,9 @@ static int chg_reserve(struct mitem *it)
 
 /*
  * Add `it` to its form's items (room reserved), keeping them in byte
- * order of the item's name (cb_merge_form_items): a form has tens of
- * items, and a form's items mostly arrive together, in any order.
+ * order of the item's name (cb_merge_each_item walks one form instance's
+ * in that order): a form has tens of items, and a form's items mostly
+ * arrive together, in any order.
  */
 static void form_add_item(struct mform *f, struct mitem *it)
 {
@@ -1099,19 +1100,32 @@ int cb_merge_each_item(struct cb_merge *m, const char *subject,
 		       int (*fn)(const struct cb_merge_item *it, void *ctx),
 		       void *ctx)
 {
+	/* One form instance named whole: its own items, kept in order of
+	 * the item's name (form_add_item), without a walk of the rest. */
+	const int one = subject && visit && form && instance;
+	struct mform *f = NULL;
+	struct ptrs *v = &m->itemv;
 	struct cb_merge_item view;
 	size_t i;
-	int rc = prepare(m);
+	int rc = one ? settle(m) : prepare(m);
 
 	if (rc)
 		return rc;
-	for (i = 0; i < m->itemv.n; i++) {
-		const struct mitem *it = m->itemv.v[i];
+	if (one) {
+		f = find_form(m, subject, visit, form, instance);
+		if (!f)
+			return 0;
+		v = &f->items;
+	}
+	for (i = 0; i < v->n; i++) {
+		const struct mitem *it = v->v[i];
 
-		if (!it->nchg || !name_matches(subject, it->nm.part[0]) ||
-		    !name_matches(visit, it->nm.part[1]) ||
-		    !name_matches(form, it->nm.part[2]) ||
-		    !name_matches(instance, it->nm.part[3]))
+		if (!it->nchg)
+			continue;
+		if (!one && (!name_matches(subject, it->nm.part[0]) ||
+			     !name_matches(visit, it->nm.part[1]) ||
+			     !name_matches(form, it->nm.part[2]) ||
+			     !name_matches(instance, it->nm.part[3])))
 			continue;
 		item_view(it, &view);
 		rc = fn(&view, ctx);
@@ -1285,33 +1299,6 @@ int cb_merge_form_get(struct cb_merge *m, const char *subject,
 		    form ? form : "?", instance && *instance ? "#" : "",
 		    instance ? instance : "");
 	form_view(f, out);
-	return 0;
-}
-
-int cb_merge_form_items(struct cb_merge *m, const char *subject,
-			const char *visit, const char *form,
-			const char *instance,
-			int (*fn)(const struct cb_merge_item *it, void *ctx),
-			void *ctx)
-{
-	struct cb_merge_item view;
-	struct mform *f;
-	size_t i;
-	int rc = settle(m);
-
-	if (rc)
-		return rc;
-	f = find_form(m, subject, visit, form, instance);
-	for (i = 0; f && i < f->items.n; i++) {
-		const struct mitem *it = f->items.v[i];
-
-		if (!it->nchg)
-			continue;
-		item_view(it, &view);
-		rc = fn(&view, ctx);
-		if (rc)
-			return rc;
-	}
 	return 0;
 }
 

@@ -148,7 +148,10 @@ int cb_merge_item_get(struct cb_merge *m, const char *subject,
 /*
  * Visit the items matching the given names, in order of subject, visit,
  * form, instance (numerically), item; a NULL name matches anything.
- * fn returning non-zero stops the walk and that value is returned.
+ * With all four names given, only that form instance's items are
+ * walked (not the rest of the state): the store writes a form's items
+ * this way on every save. fn returning non-zero stops the walk and that
+ * value is returned.
  */
 int cb_merge_each_item(struct cb_merge *m, const char *subject,
 		       const char *visit, const char *form,
@@ -226,19 +229,6 @@ struct cb_merge_form {
 int cb_merge_form_get(struct cb_merge *m, const char *subject,
 		      const char *visit, const char *form, const char *instance,
 		      struct cb_merge_form *out, struct cb_err *err);
-
-/*
- * Visit the items of one form instance that have a change, in byte order
- * of the item's name (as cb_merge_each_item orders a form's items), without
- * walking the rest of the state. A form nothing changed or signed visits
- * none. fn returning non-zero stops the walk and that value is returned;
- * CB_ENOMEM when settling the state failed.
- */
-int cb_merge_form_items(struct cb_merge *m, const char *subject,
-			const char *visit, const char *form,
-			const char *instance,
-			int (*fn)(const struct cb_merge_item *it, void *ctx),
-			void *ctx);
 
 /* Visit the form instances of one subject (NULL: all), in order. */
 int cb_merge_each_form(struct cb_merge *m, const char *subject,

@@ -6,7 +6,7 @@
  * One row per form instance instead of one per item: a save of twenty
  * items is one row written, not twenty (docs/PERFORMANCE.md). The text
  * is a JSON array holding, for each item with a change, in byte order of
- * the item's name (cb_merge_form_items):
+ * the item's name (cb_merge_each_item):
  *
  *   [item, value, conflict, [heads], [head values], query, nchanges]
  *
@@ -103,8 +103,8 @@ int srv_items_text(struct cb_merge *m, const struct cb_merge_form *f,
 	canon_reset(b, err);
 	rc = cb_canon_put(b, "[", 1);
 	if (!rc)
-		rc = cb_merge_form_items(m, f->subject, f->visit, f->form,
-					 f->instance, item_add, b);
+		rc = cb_merge_each_item(m, f->subject, f->visit, f->form,
+					f->instance, item_add, b);
 	if (rc && !err->code)
 		rc = cb_err_set(err, rc, "the items of %s %s %s: %s",
 				f->subject, f->visit, f->form, cb_err_name(rc));

@@ -792,10 +792,11 @@ static int list_item(const struct cb_merge_item *it, void *ctx)
 }
 
 /*
- * cb_merge_form_items: one form instance's items in byte order of the
- * name whatever order they came in (the store writes them as one text
- * in that order), the same items and values as cb_merge_each_item gives
- * for that instance, nothing of another form or instance.
+ * cb_merge_each_item with a form instance named whole walks that form's
+ * own items: in byte order of the name whatever order they came in (the
+ * store writes them as one text in that order), the same items and
+ * values as the walk of the whole state gives for it (instance NULL),
+ * nothing of another form or instance.
  */
 static void test_form_items(void)
 {
@@ -830,21 +831,21 @@ static void test_form_items(void)
 			printf("# event %zu: %s\n", i, err.msg);
 		T_EQ_INT(rc, 0);
 	}
-	T_EQ_INT(cb_merge_form_items(m, "S1", "BL", "KOOS", "", list_item, &a),
+	T_EQ_INT(cb_merge_each_item(m, "S1", "BL", "KOOS", "", list_item, &a),
 		 0);
 	T_EQ_STR(a.text, "BL/KOOS#/A=;BL/KOOS#/A1=6;BL/KOOS#/B7=4;"
 			 "BL/KOOS#/P9=2;BL/KOOS#/S2=1;BL/KOOS#/ZZ=5;");
-	T_EQ_INT(cb_merge_each_item(m, "S1", "BL", "KOOS", "", list_item, &b),
+	T_EQ_INT(cb_merge_each_item(m, "S1", "BL", "KOOS", NULL, list_item, &b),
 		 0);
 	T_EQ_STR(a.text, b.text);
 	a.text[0] = '\0';
-	T_EQ_INT(cb_merge_form_items(m, "S1", "LOG", "AE", "2", list_item, &a),
+	T_EQ_INT(cb_merge_each_item(m, "S1", "LOG", "AE", "2", list_item, &a),
 		 0);
 	T_EQ_STR(a.text, "LOG/AE#2/AETERM=x;");
 	a.text[0] = '\0';
-	T_EQ_INT(cb_merge_form_items(m, "S1", "LOG", "AE", "1", list_item, &a),
+	T_EQ_INT(cb_merge_each_item(m, "S1", "LOG", "AE", "1", list_item, &a),
 		 0);
-	T_EQ_INT(cb_merge_form_items(m, "S2", "BL", "KOOS", "", list_item, &a),
+	T_EQ_INT(cb_merge_each_item(m, "S2", "BL", "KOOS", "", list_item, &a),
 		 0);
 	T_EQ_STR(a.text, "");
 	cb_merge_free(m);
