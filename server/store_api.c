@@ -405,9 +405,6 @@ int srv_store_derived_clear(struct srv_store *s, struct cb_err *err)
 	return s->ops->derived_clear(s, err);
 }
 
-/* A form's stored items text is at most this long (canon.h's cap). */
-#define ITEMS_TEXT_MAX CB_CANON_MAX
-
 /* Write the forms row of `f`, its items text made in b. */
 static int form_write(struct srv_store *s, struct cb_merge *m,
 		      const struct cb_merge_form *f, struct cb_canon_buf *b,
@@ -537,7 +534,7 @@ static int derive_form_of(struct srv_store *s, struct cb_merge *m,
 	}
 	if (rc)
 		return rc;
-	cb_buf_init(&b, ITEMS_TEXT_MAX);
+	cb_buf_init(&b, SRV_ITEMS_MAX);
 	/* Only an item changed before can have a stored system query (of
 	 * a conflict) that is no longer current. */
 	for (i = 0; !rc && i < ev->nchanges && !o.id; i++) {

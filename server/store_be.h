@@ -293,6 +293,14 @@ int srv_store_is_pg(const char *where);
 
 /* ---- a form's items (store_items.c) ------------------------------------ */
 
+/*
+ * A form's items text is at most this long: far over a real form's (up
+ * to 500 items of up to 4,000 characters, each with its value and its
+ * heads' values), so that many conflicting heads never stop a push or a
+ * rebuild; under what either backend keeps in one text value (1 GB).
+ */
+#define SRV_ITEMS_MAX (256u * 1024 * 1024)
+
 /* The items text of form instance f (store_items.c's top), into b. */
 int srv_items_text(struct cb_merge *m, const struct cb_merge_form *f,
 		   struct cb_canon_buf *b, struct cb_err *err);

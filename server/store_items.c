@@ -24,13 +24,8 @@
 #include "canon.h"
 #include "json.h"
 
-/*
- * A form's items text is at most this long: far over a real form's (up
- * to 500 items of up to 4,000 characters, each with its value and its
- * heads' values), so that many conflicting heads never stop a push or a
- * rebuild; under what either backend keeps in one text value (1 GB).
- */
-#define ITEMS_MAX (256u * 1024 * 1024)
+/* A form's items text is at most this long (store_be.h). */
+#define ITEMS_MAX SRV_ITEMS_MAX
 
 /* Append s as a JSON string, escaped as the canonical JSON of events
  * (canon.h; cJSON_PrintUnformatted escapes the same), or null. */

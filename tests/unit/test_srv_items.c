@@ -87,6 +87,15 @@ static int check_entry(const struct srv_items_entry *e, void *ctx)
 	return 0;
 }
 
+/* Count the heads of each item (calls), for test_big_form. */
+static int count_heads(const struct srv_items_entry *e, void *ctx)
+{
+	struct seen *s = ctx;
+
+	s->calls += cJSON_GetArraySize(e->heads);
+	return e->conflict ? 0 : -1;
+}
+
 static void test_text(void)
 {
 	static const char odd[] = "say \"hi\" \\ back\nline \xeb\x91\x90"
@@ -182,6 +191,44 @@ static void test_text_exact(void)
 	free(ev);
 }
 
+/*
+ * A form over an event's 8 MiB (CB_CANON_MAX): one item with 2,500
+ * conflicting heads of 4,000 characters each (10 MB of head values) is
+ * written and read back whole, not refused as too big.
+ */
+static void test_big_form(void)
+{
+	struct cb_canon_buf b = {NULL, 0, 0, NULL, 0};
+	static char value[4001];
+	struct cb_merge_form f;
+	struct cb_merge *m;
+	struct cb_err err;
+	struct seen s = {"", 0};
+	unsigned n;
+
+	memset(value, 'v', sizeof(value) - 1);
+	T_EQ_INT(cb_merge_new(&m, NULL), 0);
+	for (n = 1; n <= 2500; n++) {
+		struct cb_event *ev = mk(n, "devA", "");
+
+		snprintf(value, 9, "%08u", n);
+		value[8] = 'v';
+		change(ev, "LONG", value, 0);
+		T_EQ_INT(cb_merge_add(m, ev, NULL, &err), 0);
+		cb_event_release(ev);
+		free(ev);
+	}
+	T_EQ_INT(cb_merge_form_get(m, "S1", "BL", "F", "", &f, &err), 0);
+	T_EQ_INT(srv_items_text(m, &f, &b, &err), 0);
+	T_ASSERT(b.len > CB_CANON_MAX);
+	T_EQ_INT(
+	    srv_items_each(b.buf ? b.buf : "", b.len, count_heads, &s, &err),
+	    0);
+	T_EQ_INT(s.calls, 2500);
+	free(b.buf);
+	cb_merge_free(m);
+}
+
 static void test_each(void)
 {
 	static const char text[] =
@@ -261,6 +308,7 @@ int main(void)
 {
 	T_RUN(test_text);
 	T_RUN(test_text_exact);
+	T_RUN(test_big_form);
 	T_RUN(test_each);
 	T_RUN(test_refused);
 	T_RUN(test_dump);
