@@ -4,6 +4,7 @@
 #include "sync.h"
 
 #include <assert.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,81 @@ static int note_store(struct store *st, const cJSON *reply,
 	return rc;
 }
 
+/* ---- What the pull may skip ------------------------------------------ */
+
+/*
+ * The numbers the server gave the events this sync pushed and it
+ * accepted (a push answer's "seqs", docs/api.md): this laptop holds those
+ * events, so the pull that follows asks the server to leave them out
+ * (`skip`) instead of receiving every one of them back. Only numbers of
+ * the store that answered: a change of store forgets them. Skipping less
+ * is always safe (an event received again is one already held), so what
+ * does not fit, or does not read as ranges in ascending order, is not
+ * skipped.
+ */
+struct pull_skip {
+	int64_t lo[SYNC_SKIP_MAX], hi[SYNC_SKIP_MAX];
+	size_t n;
+};
+
+/* A sequence number as a push answer gives it: an integer, 1 to 2^53. */
+static int64_t seq_of(const cJSON *v)
+{
+	double d;
+
+	if (!cJSON_IsNumber(v))
+		return 0;
+	d = v->valuedouble;
+	if (!(d >= 1 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
+		return 0;
+	return (int64_t)d;
+}
+
+static void skip_note(struct pull_skip *k, const cJSON *reply)
+{
+	const cJSON *seqs = cJSON_GetObjectItemCaseSensitive(reply, "seqs");
+	const cJSON *r;
+
+	if (!cJSON_IsArray(seqs))
+		return;
+	cJSON_ArrayForEach(r, seqs)
+	{
+		int64_t lo, hi;
+
+		if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != 2)
+			return;
+		lo = seq_of(cJSON_GetArrayItem(r, 0));
+		hi = seq_of(cJSON_GetArrayItem(r, 1));
+		if (!lo || !hi || lo > hi || (k->n && lo <= k->hi[k->n - 1]))
+			return;
+		if (k->n && lo == k->hi[k->n - 1] + 1) {
+			k->hi[k->n - 1] = hi;
+		} else if (k->n < SYNC_SKIP_MAX) {
+			k->lo[k->n] = lo;
+			k->hi[k->n] = hi;
+			k->n++;
+		} else {
+			return;
+		}
+	}
+}
+
+/* The pull's query: the cursor, the page size and what to skip. */
+static int pull_query(struct cb_buf *q, const char *cursor,
+		      const struct pull_skip *k, struct cb_err *err)
+{
+	size_t i;
+	int rc;
+
+	cb_buf_reset(q);
+	rc = cb_buf_printf(q, err, "since=%.40s&limit=%d", cursor,
+			   SYNC_PULL_LIMIT);
+	for (i = 0; !rc && i < k->n; i++)
+		rc = cb_buf_printf(q, err, "%s%" PRId64 "-%" PRId64,
+				   i ? "," : "&skip=", k->lo[i], k->hi[i]);
+	return rc;
+}
+
 /* ---- Push ----------------------------------------------------------- */
 
 static void progress(const struct sync_opts *o, const struct sync_stats *s,
@@ -325,7 +401,7 @@ static int apply_results(struct store *st, const struct batch *b,
 }
 
 static int push(struct store *st, struct net *n, const struct sync_opts *o,
-		struct sync_stats *s, struct cb_err *err)
+		struct sync_stats *s, struct pull_skip *k, struct cb_err *err)
 {
 	struct store_counts c;
 	struct batch b;
@@ -378,11 +454,15 @@ static int push(struct store *st, struct net *n, const struct sync_opts *o,
 			rc = note_store(st, reply, s, &changed, err);
 			/* From the start of the queue again: the events
 			 * queued anew come before this batch. */
-			if (changed)
+			if (changed) {
 				b.last = 0;
+				k->n = 0;
+			}
 		}
 		if (!rc)
 			rc = apply_results(st, &b, reply, s, err);
+		if (!rc)
+			skip_note(k, reply);
 		cJSON_Delete(reply);
 		progress(o, s, "push");
 	}
@@ -486,13 +566,15 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
  */
 static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
 		const struct sync_opts *o, struct sync_stats *s,
-		struct cb_err *err)
+		struct pull_skip *k, struct cb_err *err)
 {
+	struct cb_buf query;
 	struct derive_cache *dc = NULL;
 	char *cursor = NULL;
 	size_t clen = 0, held = 0; /* pulled events in the open transaction */
 	int rc, more = 1, in_tx = 0;
 
+	cb_buf_init(&query, 4096);
 	rc = derive_cache_new(st, p, SYNC_DERIVE_CACHE, &dc, err);
 	if (!rc)
 		rc = store_meta_get(st, SYNC_META_CURSOR, &cursor, &clen, err);
@@ -503,16 +585,16 @@ static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
 	}
 	while (!rc && more) {
 		struct net_reply r;
-		char query[96];
 		const char *next = NULL;
 		size_t before = s->pulled;
 		int page_more = 0;
 		cJSON *reply = NULL;
 
-		snprintf(query, sizeof(query), "since=%.40s&limit=%d", cursor,
-			 SYNC_PULL_LIMIT);
-		rc = sync_request(n, o, "GET", "/v1/sync/pull", query, NULL, 0,
-				  st, &r, err);
+		rc = pull_query(&query, cursor, k, err);
+		if (!rc)
+			rc = sync_request(n, o, "GET", "/v1/sync/pull",
+					  cb_buf_str(&query), NULL, 0, st, &r,
+					  err);
 		if (!rc && r.status != 200) {
 			rc = http_fail(&r, "pull", err);
 			net_reply_free(&r);
@@ -559,6 +641,7 @@ static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
 			if (!rc && changed) {
 				char *zero = strdup("0");
 
+				k->n = 0; /* numbers of another store */
 				cJSON_Delete(reply);
 				if (!zero) {
 					rc = cb_err_set(err, CB_ENOMEM,
@@ -626,6 +709,7 @@ static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
 	}
 	derive_cache_free(dc);
 	free(cursor);
+	cb_buf_free(&query);
 	return rc;
 }
 
@@ -806,21 +890,23 @@ int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	struct cb_protocol *p = NULL;
 	struct store_counts c;
 	struct cb_err ignored;
+	struct pull_skip skip;
 	char now[CB_CLOCK_UTC_BUF];
 	int rc;
 
 	memset(stats, 0, sizeof(*stats));
+	skip.n = 0;
 	rc = store_protocol_load(st, &p, err);
 	if (!rc)
-		rc = push(st, n, o, stats, err);
+		rc = push(st, n, o, stats, &skip, err);
 	if (!rc) {
 		int before = stats->store_changed;
 
-		rc = pull(st, p, n, o, stats, err);
+		rc = pull(st, p, n, o, stats, &skip, err);
 		/* The pull found the store changed: what it queued again
 		 * goes now. */
 		if (!rc && stats->store_changed && !before)
-			rc = push(st, n, o, stats, err);
+			rc = push(st, n, o, stats, &skip, err);
 	}
 	if (!rc)
 		rc = fetch_slots(st, n, o, stats, err);

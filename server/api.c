@@ -539,7 +539,10 @@ static void handle_pull(struct call *k)
 	struct srv_req *r = k->r;
 	const char *since = srv_req_arg(r, "since");
 	const char *limit = srv_req_arg(r, "limit");
+	const char *skip = srv_req_arg(r, "skip");
 	long long s = 0, l = SRV_PULL_DEFAULT;
+	struct srv_seq_range ranges[SRV_PULL_SKIP_MAX];
+	size_t nskip = 0;
 	struct cb_err err;
 	struct srv_pull_page page;
 	int rc;
@@ -555,8 +558,18 @@ static void handle_pull(struct call *k)
 			      "limit: expected 1 to %d", SRV_PULL_MAX);
 		return;
 	}
+	if (skip && srv_seq_ranges(skip, ranges, SRV_PULL_SKIP_MAX, &nskip)) {
+		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+			      "skip: expected at most %d ranges LO-HI of "
+			      "event numbers (1 <= LO <= HI), ascending and "
+			      "apart, separated by commas, as push answers "
+			      "give them in \"seqs\"",
+			      SRV_PULL_SKIP_MAX);
+		return;
+	}
 	cb_err_clear(&err);
-	rc = srv_core_pull(k->core, &k->dev, s, (long)l, &page, &err);
+	rc = srv_core_pull(k->core, &k->dev, s, (long)l, ranges, nskip, &page,
+			   &err);
 	if (rc) {
 		srv_req_fail_cause(r, rc == CB_EBUSY ? rc : CB_EIO, "internal",
 				   "could not read events", &err);

@@ -419,6 +419,8 @@ struct push_item {
 	/* The event's id, for the reply: built after the lock is released,
 	 * when `filed` may be gone (the cache may free its merge state). */
 	char id[CB_EVENT_ID_HEX + 1];
+	int64_t seq; /* its number in the store, once stored, when the store
+			tells it at no cost (srv_store_seq_free); else 0 */
 	int parsed;
 	int decided; /* push_decide ran on it (job_reset) */
 	int fail;    /* the precheck failed for the server's own reason */
@@ -1042,7 +1044,10 @@ static int store_event(struct srv_core *c, struct push_item *pi,
 	row.json = json;
 	row.json_len = strlen(json);
 	row.received_at = ev->received_at;
-	rc = srv_store_event_add(c->store, &row, NULL, err);
+	pi->seq = 0;
+	rc = srv_store_event_add(c->store, &row,
+				 srv_store_seq_free(c->store) ? &pi->seq : NULL,
+				 err);
 	free(json);
 	return rc;
 }
@@ -1096,6 +1101,52 @@ static cJSON *push_result(const cJSON *item, size_t index, struct push_item *pi)
 	return o;
 }
 
+/*
+ * "seqs": the numbers the store gave this push's accepted events, as
+ * ranges [first, last] in order, when the store tells them (left out
+ * otherwise). The device holds those events, so its next pull may skip
+ * them (srv_core_pull): most of what a laptop pulls after its own push
+ * would be its own events coming back. CB_ENOMEM.
+ */
+static int seq_range_add(cJSON **list, cJSON *out, int64_t lo, int64_t hi)
+{
+	cJSON *r;
+
+	if (!*list && !(*list = cJSON_AddArrayToObject(out, "seqs")))
+		return CB_ENOMEM;
+	r = cJSON_CreateArray();
+	if (!r || !cJSON_AddItemToArray(*list, r)) {
+		cJSON_Delete(r);
+		return CB_ENOMEM;
+	}
+	return cJSON_AddItemToArray(r, cJSON_CreateNumber((double)lo)) &&
+		       cJSON_AddItemToArray(r, cJSON_CreateNumber((double)hi))
+		   ? 0
+		   : CB_ENOMEM;
+}
+
+static int push_seqs(cJSON *out, const struct push_item *items, size_t n)
+{
+	cJSON *list = NULL;
+	int64_t lo = 0, hi = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int64_t s = items[i].seq;
+
+		if (items[i].status != PUSH_ACCEPTED || s <= 0)
+			continue;
+		if (hi && s == hi + 1) {
+			hi = s;
+			continue;
+		}
+		if (hi && seq_range_add(&list, out, lo, hi))
+			return CB_ENOMEM;
+		lo = hi = s;
+	}
+	return hi ? seq_range_add(&list, out, lo, hi) : 0;
+}
+
 /* The answer of a push, from its decided items. */
 static int push_reply(const struct srv_core *c, const cJSON *events,
 		      struct push_item *items, cJSON **reply,
@@ -1122,6 +1173,10 @@ static int push_reply(const struct srv_core *c, const cJSON *events,
 		cJSON_AddItemToArray(results, r);
 		counts[items[i].status]++;
 		i++;
+	}
+	if (push_seqs(out, items, i)) {
+		cJSON_Delete(out);
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
 	}
 	if (!cJSON_AddNumberToObject(out, "accepted",
 				     (double)counts[PUSH_ACCEPTED]) ||
@@ -1351,6 +1406,7 @@ static int job_reset(struct push_job *job, struct cb_err *err)
 		pi->msg[0] = '\0';
 		pi->filed = NULL;
 		pi->m = NULL;
+		pi->seq = 0;
 		cJSON_Delete(pi->checks);
 		pi->checks = NULL;
 		free(pi->text);
@@ -1528,7 +1584,10 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 
 struct pull_ctx {
 	struct cb_buf *out;
-	long n;
+	long n;	      /* events in the page */
+	long scanned; /* rows read, the skipped ones too */
+	const struct srv_seq_range *skip;
+	size_t nskip, at; /* skip[at] is the first range not passed yet */
 	struct cb_err *err;
 };
 
@@ -1542,7 +1601,15 @@ struct pull_ctx {
 static int pull_one(const struct srv_event_row *row, void *ctx)
 {
 	struct pull_ctx *p = ctx;
-	int rc = p->n ? cb_buf_addc(p->out, ',', p->err) : 0;
+	int rc;
+
+	p->scanned++;
+	/* rows come in ascending numbers, as the ranges do */
+	while (p->at < p->nskip && p->skip[p->at].hi < row->seq)
+		p->at++;
+	if (p->at < p->nskip && p->skip[p->at].lo <= row->seq)
+		return 0;
+	rc = p->n ? cb_buf_addc(p->out, ',', p->err) : 0;
 
 	if (!rc)
 		rc = cb_buf_add(p->out, row->json, row->json_len, p->err);
@@ -1603,12 +1670,15 @@ static int withheld_one(const struct srv_event_row *row, void *ctx)
 
 static int pull_on(struct srv_core *c, struct srv_store *s,
 		   const struct srv_device *dev, int64_t since, long limit,
-		   struct srv_pull_page *page, struct cb_err *err);
+		   struct pull_ctx *p, struct srv_pull_page *page,
+		   struct cb_err *err);
 
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
-		  int64_t since, long limit, struct srv_pull_page *page,
-		  struct cb_err *err)
+		  int64_t since, long limit, const struct srv_seq_range *skip,
+		  size_t nskip, struct srv_pull_page *page, struct cb_err *err)
 {
+	struct pull_ctx p;
+
 	struct srv_store *s = NULL;
 	int rc;
 
@@ -1616,7 +1686,11 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 	rc = srv_core_reader(c, &s, err);
 	if (rc)
 		return rc;
-	rc = pull_on(c, s, dev, since, limit, page, err);
+	memset(&p, 0, sizeof(p));
+	p.skip = skip;
+	p.nskip = skip ? nskip : 0;
+	p.err = err;
+	rc = pull_on(c, s, dev, since, limit, &p, page, err);
 	srv_core_reader_done(c, s);
 	return rc;
 }
@@ -1624,16 +1698,17 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 /* srv_core_pull on reader s. */
 static int pull_on(struct srv_core *c, struct srv_store *s,
 		   const struct srv_device *dev, int64_t since, long limit,
-		   struct srv_pull_page *page, struct cb_err *err)
+		   struct pull_ctx *p, struct srv_pull_page *page,
+		   struct cb_err *err)
 {
 	struct cb_buf out;
-	struct pull_ctx p = {&out, 0, err};
 	int64_t last = since;
 	cJSON *withheld = NULL;
 	char *text;
 	int rc;
 
 	cb_buf_init(&out, SRV_PULL_TEXT_MAX);
+	p->out = &out;
 	rc = cb_buf_addstr(&out, "{\"events\":[", err);
 	/* One snapshot: the cursor past what this device may not see must
 	 * not pass an event committed after the page was read. */
@@ -1642,7 +1717,7 @@ static int pull_on(struct srv_core *c, struct srv_store *s,
 	if (!rc) {
 		rc = srv_store_event_each(
 		    s, since, limit, dev->site[0] ? dev->site : NULL,
-		    cb_role_unblinded(dev->role), pull_one, &p, &last, err);
+		    cb_role_unblinded(dev->role), pull_one, p, &last, err);
 		/* A blinded device is told which unblinded values exist in
 		 * the range the page covers, never the values, so it shows
 		 * them as withheld rather than missing. */
@@ -1671,7 +1746,7 @@ static int pull_on(struct srv_core *c, struct srv_store *s,
 		rc = cb_buf_printf(
 		    &out, err,
 		    ",\"next\":\"%" PRId64 "\",\"more\":%s,\"store\":\"%s\"}",
-		    last, p.n == limit ? "true" : "false", c->store_id);
+		    last, p->scanned == limit ? "true" : "false", c->store_id);
 	if (rc) {
 		cb_buf_free(&out);
 		if (rc == CB_ENOMEM && !err->code)
@@ -1681,8 +1756,8 @@ static int pull_on(struct srv_core *c, struct srv_store *s,
 				   cb_err_name(rc));
 		return rc;
 	}
-	page->n = p.n;
-	page->more = p.n == limit;
+	page->n = p->n;
+	page->more = p->scanned == limit;
 	page->next = last;
 	page->text = cb_buf_take(&out, &page->len);
 	return page->text ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");

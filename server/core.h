@@ -198,6 +198,8 @@ int srv_core_rebuild(struct srv_core *c, long *nevents, struct cb_err *err);
 int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err);
 
+struct srv_seq_range; /* srv.h */
+
 /* Most bytes of one pull's answer (SRV_PULL_MAX events). */
 #define SRV_PULL_TEXT_MAX ((size_t)1 << 30)
 
@@ -215,12 +217,17 @@ struct srv_pull_page {
  * page->text gets {"events":[...],"withheld":[...],"next":"CURSOR",
  * "more":bool,"store":"ID"} ("withheld" for a blinded device only), the
  * stored events' text as it is, and the other members of *page what it
- * says. On the a reader (srv_core_reader). CB_EIO, CB_EBUSY, CB_ENOMEM;
- * page->text NULL then.
+ * says. The events numbered within skip[0..nskip) (ascending, as
+ * srv_seq_ranges reads them; NULL, 0: none) are left out of the page:
+ * the device says it holds them (a push's answer gave their numbers),
+ * and the cursor passes them as it passes what the device may not see;
+ * `limit` counts them, so a page of them alone still says `more`. On a
+ * reader (srv_core_reader). CB_EIO, CB_EBUSY, CB_ENOMEM; page->text
+ * NULL then.
  */
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
-		  int64_t since, long limit, struct srv_pull_page *page,
-		  struct cb_err *err);
+		  int64_t since, long limit, const struct srv_seq_range *skip,
+		  size_t nskip, struct srv_pull_page *page, struct cb_err *err);
 
 /*
  * The queries `dev` may see, of status `status` (NULL: any): *reply gets

@@ -187,6 +187,45 @@ int srv_lock_data(const char *dir, const char *what, struct cb_err *err)
 	return 0;
 }
 
+int srv_seq_ranges(const char *s, struct srv_seq_range *out, size_t max,
+		   size_t *n)
+{
+	char num[20];
+	int64_t prev = 0;
+
+	*n = 0;
+	while (*s) {
+		long long v[2];
+		int k;
+
+		if (*n == max)
+			return -1;
+		for (k = 0; k < 2; k++) {
+			size_t len = strcspn(s, k ? "," : "-");
+
+			if (len == 0 || len >= sizeof(num))
+				return -1;
+			memcpy(num, s, len);
+			num[len] = '\0';
+			v[k] = srv_decimal(num, 1, INT64_MAX);
+			if (v[k] < 0)
+				return -1;
+			s += len;
+			if (k == 0 && *s++ != '-')
+				return -1;
+		}
+		if (v[0] > v[1] || v[0] <= prev)
+			return -1;
+		if (*s == ',' && !*++s)
+			return -1; /* a trailing comma */
+		out[*n].lo = v[0];
+		out[*n].hi = v[1];
+		prev = v[1];
+		(*n)++;
+	}
+	return 0;
+}
+
 long long srv_decimal(const char *s, long long lo, long long hi)
 {
 	long long v = 0;

@@ -535,6 +535,14 @@ int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
 			int64_t *seq, struct cb_err *err);
 
 /*
+ * 1 when srv_store_event_add tells an event's sequence number at no cost
+ * (SQLite numbers a row as it inserts it); 0 when asking for it costs
+ * (PostgreSQL writes a transaction's events together at its commit and
+ * would write one at a time).
+ */
+int srv_store_seq_free(const struct srv_store *s);
+
+/*
  * The stored JSON of the event `id` into a malloc'd string (*json, its
  * length in *len; may be NULL). CB_ENOTFOUND.
  */

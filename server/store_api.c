@@ -351,6 +351,11 @@ int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
 	return s->ops->event_add(s, row, seq, err);
 }
 
+int srv_store_seq_free(const struct srv_store *s)
+{
+	return s->ops->seq_free;
+}
+
 int srv_store_event_get(struct srv_store *s, const char *id, char **json,
 			size_t *len, struct cb_err *err)
 {

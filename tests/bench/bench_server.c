@@ -687,9 +687,16 @@ static void files_key(const char *const *files, const char *extra, char out[17])
 
 	cb_buf_init(&all, 64u * 1024u * 1024u);
 	for (i = 0; files[i]; i++) {
-		FILE *f = fopen(files[i], "rb");
+		const char *only = strchr(files[i], '#');
+		char path[256];
+		FILE *f;
 		size_t n;
 
+		/* "FILE#TEXT": only FILE's lines that hold TEXT count */
+		snprintf(path, sizeof(path), "%.*s",
+			 only ? (int)(only - files[i]) : (int)strlen(files[i]),
+			 files[i]);
+		f = fopen(path, "rb");
 		/* a file that is gone (moved in a later tree) counts by its
 		 * name */
 		if (!f) {
@@ -697,9 +704,16 @@ static void files_key(const char *const *files, const char *extra, char out[17])
 				die("%s", err.msg);
 			continue;
 		}
-		while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-			if (cb_buf_add(&all, buf, n, &err))
-				die("%s", err.msg);
+		if (only) {
+			while (fgets(buf, sizeof(buf), f))
+				if (strstr(buf, only + 1) &&
+				    cb_buf_addstr(&all, buf, &err))
+					die("%s", err.msg);
+		} else {
+			while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+				if (cb_buf_add(&all, buf, n, &err))
+					die("%s", err.msg);
+		}
 		fclose(f);
 	}
 	if (extra && cb_buf_addstr(&all, extra, &err))
@@ -720,15 +734,16 @@ static void files_key(const char *const *files, const char *extra, char out[17])
 static long study_store(long subjects, char *dir, size_t cap)
 {
 	/* what makes the study, and the store's schema (its version) */
-	static const char *const gen_files[] = {"scripts/gen-study",
-						"server/store_be.h",
-						"tests/tools/gen_entry.c",
-						"tests/tools/gen_net.c",
-						"tests/tools/gen_study.c",
-						"tests/tools/gen_study.h",
-						"tests/tools/gen_trial.c",
-						PROTO,
-						NULL};
+	static const char *const gen_files[] = {
+	    "scripts/gen-study",
+	    "server/store_be.h#define SRV_SCHEMA_VERSION",
+	    "tests/tools/gen_entry.c",
+	    "tests/tools/gen_net.c",
+	    "tests/tools/gen_study.c",
+	    "tests/tools/gen_study.h",
+	    "tests/tools/gen_trial.c",
+	    PROTO,
+	    NULL};
 	char key[17], name[96], ok[4300], tmpdir[4300], line[64], log[4300];
 	char subj[32];
 	long events;
@@ -1414,9 +1429,9 @@ static void lap_fill(const char *home, unsigned seed)
 static void laptops_cache(char *dir, size_t cap, char *url, size_t ucap)
 {
 	/* the laptops' store format, what a save makes, the server's schema */
-	static const char *const files[] = {PROTO, "client/store.c",
-					    "client/entry.c",
-					    "server/store_be.h", NULL};
+	static const char *const files[] = {
+	    PROTO, "client/store.c", "client/entry.c",
+	    "server/store_be.h#define SRV_SCHEMA_VERSION", NULL};
 	char key[17], name[64], ok[4300], mk[4300], srv[4300], out[4300];
 	char listen[64], line[256], tokens[LAPTOPS][256];
 	struct server s;

@@ -26,7 +26,9 @@ case $rounds in
 esac
 bin=${CASEBOOK_BIN:-bin}
 cache=${CASEBOOK_BENCH_CACHE:-build/bench-cache}
-set -- "$cache"/laptops4-*/ok
+# the newest of the caches (an older one may hold an older schema)
+ok=$(ls -t "$cache"/laptops4-*/ok 2>/dev/null | head -n 1)
+set -- "${ok:-$cache/laptops4-none/ok}"
 if [ ! -f "$1" ]; then
 	echo "one-laptop.sh: no laptops' cache in $cache (run" \
 		"CASEBOOK_BENCH_PARTS=laptops build/bench/bench_server first)" >&2

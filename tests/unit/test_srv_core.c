@@ -815,7 +815,7 @@ static void *puller_main(void *arg)
 
 		while (more) {
 			cb_err_clear(&err);
-			if (srv_core_pull(p->c, p->dev, since, 50, &page,
+			if (srv_core_pull(p->c, p->dev, since, 50, NULL, 0, &page,
 					  &err)) {
 				p->bad++;
 				break;
