@@ -419,8 +419,8 @@ struct push_item {
 	/* The event's id, for the reply: built after the lock is released,
 	 * when `filed` may be gone (the cache may free its merge state). */
 	char id[CB_EVENT_ID_HEX + 1];
-	int64_t seq; /* its number in the store, once stored, when the store
-			tells it at no cost (srv_store_seq_free); else 0 */
+	int64_t seq; /* its number in the store once stored (SQLite) or
+			committed (PostgreSQL, job_seqs); else 0 */
 	int parsed;
 	int decided; /* push_decide ran on it (job_reset) */
 	int fail;    /* the precheck failed for the server's own reason */
@@ -1322,6 +1322,20 @@ static long long mono_us(void)
  * Merge states the cache let go of are put on *gone, to be freed once the
  * write lock is free (cache.h).
  */
+/* The numbers a job's accepted events were given at the commit. */
+static void job_seqs(struct srv_core *c, struct push_job *job)
+{
+	size_t i;
+
+	for (i = 0; i < job->n; i++) {
+		struct push_item *pi = &job->items[i];
+
+		if (pi->status == PUSH_ACCEPTED && pi->filed &&
+		    srv_store_event_seq(c->store, pi->filed->id, &pi->seq))
+			pi->seq = 0;
+	}
+}
+
 static int group_run(struct srv_core *c, struct push_job *const *jobs, size_t k,
 		     struct srv_cache_entry **gone, struct cb_err *err)
 {
@@ -1350,6 +1364,10 @@ static int group_run(struct srv_core *c, struct push_job *const *jobs, size_t k,
 	if (!rc)
 		rc = srv_store_commit(c->store, err);
 	c->commit_us += mono_us() - t1;
+	/* A store that numbers its events at the commit tells the numbers
+	 * now, while the merge states that hold the ids are still here. */
+	for (i = 0; i < k && !rc && !srv_store_seq_free(c->store); i++)
+		job_seqs(c, jobs[i]);
 	if (rc) {
 		srv_store_rollback(c->store);
 		/* Their merge states hold events the store does not. */

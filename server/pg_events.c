@@ -44,6 +44,57 @@ void pg_events_forget(struct pg_store *p)
 	cb_hmap_release(&p->pend_ids);
 }
 
+void pg_numbered_forget(struct pg_store *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->nnum; i++)
+		free(p->num[i].id);
+	p->nnum = 0;
+	cb_hmap_release(&p->num_ids);
+}
+
+/*
+ * Keep the numbers a flush's statement returned (id, seq per row), and
+ * index them all again (the array may have moved). CB_ENOMEM.
+ */
+static int numbered_keep(struct pg_store *p, PGresult *r, struct cb_err *err)
+{
+	size_t i, rows = (size_t)PQntuples(r);
+	int rc = cb_array_grow((void **)&p->num, &p->cap_num, p->nnum + rows,
+			       sizeof(*p->num), (size_t)1 << 24,
+			       "numbered events", err);
+
+	for (i = 0; !rc && i < rows; i++) {
+		char *id = strdup(pg_col(r, (int)i, 0));
+
+		if (!id)
+			return cb_err_set(err, CB_ENOMEM, "out of memory");
+		p->num[p->nnum].id = id;
+		p->num[p->nnum].seq = pg_int(r, (int)i, 1);
+		p->nnum++;
+	}
+	if (rc)
+		return rc;
+	cb_hmap_release(&p->num_ids);
+	if (cb_hmap_reserve(&p->num_ids, p->nnum))
+		return cb_err_set(err, CB_ENOMEM, "out of memory");
+	for (i = 0; i < p->nnum; i++)
+		if (!cb_hmap_get(&p->num_ids, p->num[i].id))
+			cb_hmap_put(&p->num_ids, p->num[i].id, &p->num[i]);
+	return 0;
+}
+
+int pg_event_seq(struct srv_store *s, const char *id, int64_t *seq)
+{
+	const struct pg_numbered *e = cb_hmap_get(&PGS(s)->num_ids, id);
+
+	if (!e)
+		return CB_ENOTFOUND;
+	*seq = e->seq;
+	return 0;
+}
+
 static char *dup_n(const char *s, size_t n)
 {
 	char *d = malloc(n + 1);
@@ -99,8 +150,18 @@ int pg_events_flush(struct pg_store *p, struct cb_err *err)
 			   err);
 	if (!rc)
 		p->events_locked = 1;
-	if (!rc)
-		rc = pg_do(p, PG_EVENTS_ADD, 8, v, &n, "add events", err);
+	if (!rc) {
+		PGresult *r = pg_run(p, PG_EVENTS_ADD, 8, v, NULL, NULL,
+				     "add events", err);
+
+		if (!r) {
+			rc = err->code;
+		} else {
+			n = PQntuples(r);
+			rc = numbered_keep(p, r, err);
+			PQclear(r);
+		}
+	}
 	/* Only an event with the same id and another subject can have come
 	 * from another process meanwhile (one subject's pushes take turns):
 	 * the device's next try finds it and is answered properly. */

@@ -130,6 +130,12 @@ struct pg_pending {
 	int unblinded;
 };
 
+/* An event written and numbered by the transaction. */
+struct pg_numbered {
+	char *id;
+	int64_t seq;
+};
+
 /* A connection to the store in one PostgreSQL database. */
 struct pg_store {
 	struct srv_store base; /* the backend's table */
@@ -145,6 +151,11 @@ struct pg_store {
 	size_t npend, cap_pend;
 	struct cb_hmap pend_ids;
 	int events_locked; /* PG_K_EVENTS held (numbers taken already) */
+	/* the events the transaction numbered, by id (pg_event_seq): kept
+	 * after its commit, until the next transaction begins */
+	struct pg_numbered *num;
+	size_t nnum, cap_num;
+	struct cb_hmap num_ids;
 };
 
 #define PGS(s) ((struct pg_store *)(s))
@@ -240,10 +251,13 @@ int pg_revive(struct pg_store *p, struct cb_err *err);
 int pg_events_flush(struct pg_store *p, struct cb_err *err);
 /* Forget them (a rollback). */
 void pg_events_forget(struct pg_store *p);
+/* Forget the numbers of the events written (a transaction begins). */
+void pg_numbered_forget(struct pg_store *p);
 
 /* The backend's functions of pg_events.c, pg_derived.c, pg_slots.c. */
 int pg_event_add(struct srv_store *s, const struct srv_event_row *row,
 		 int64_t *seq, struct cb_err *err);
+int pg_event_seq(struct srv_store *s, const char *id, int64_t *seq);
 int pg_event_get(struct srv_store *s, const char *id, char **json, size_t *len,
 		 struct cb_err *err);
 int pg_event_each(struct srv_store *s, int64_t since, long limit,

@@ -90,7 +90,8 @@ const char *const pg_sql[PG_COUNT] = {
 	" u.received_at FROM unnest($1::text[], $2::text[], $3::text[],"
 	" $4::text[], $5::text[], $6::int[], $7::text[], $8::text[])"
 	" WITH ORDINALITY AS u(id, device, site, subject, kind, unblinded,"
-	" json, received_at, n) ORDER BY u.n ON CONFLICT (id) DO NOTHING",
+	" json, received_at, n) ORDER BY u.n ON CONFLICT (id) DO NOTHING"
+	" RETURNING id, seq",
     [PG_EVENT_ADD_ONE] = "INSERT INTO events(" EVENT_COLS ")"
 			 " VALUES(nextval('events_seq'), $1, $2, $3, $4, $5,"
 			 " $6, $7, $8) ON CONFLICT (id) DO NOTHING"

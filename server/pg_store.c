@@ -197,6 +197,8 @@ static void pg_close(struct srv_store *s)
 	pg_events_forget(p);
 	free(p->pend);
 	cb_hmap_release(&p->pend_ids);
+	pg_numbered_forget(p);
+	free(p->num);
 	PQfinish(p->conn);
 	free(p);
 }
@@ -557,6 +559,7 @@ static int pg_key_get(struct srv_store *s, unsigned char *secret,
 static int pg_begin(struct srv_store *s, struct cb_err *err)
 {
 	pg_events_forget(PGS(s));
+	pg_numbered_forget(PGS(s));
 	return pg_exec(PGS(s),
 		       "BEGIN; SELECT pg_advisory_xact_lock_shared(1128398849,"
 		       " 0)",
@@ -573,6 +576,7 @@ static int pg_begin_read(struct srv_store *s, struct cb_err *err)
 static int pg_begin_exclusive(struct srv_store *s, struct cb_err *err)
 {
 	pg_events_forget(PGS(s));
+	pg_numbered_forget(PGS(s));
 	return pg_exec(PGS(s),
 		       "BEGIN; SELECT pg_advisory_xact_lock(1128398849, 0)",
 		       "begin", err);
@@ -612,6 +616,7 @@ static void pg_rollback(struct srv_store *s)
 	if (!p)
 		return;
 	pg_events_forget(p);
+	pg_numbered_forget(p);
 	p->events_locked = 0;
 	p->depth = 0;
 	if (p->conn && PQstatus(p->conn) == CONNECTION_OK &&
@@ -1514,6 +1519,7 @@ const struct srv_store_ops srv_pg_ops = {
     .reuse_add = pg_reuse_add,
     .reuse_get = pg_reuse_get,
     .event_add = pg_event_add,
+    .event_seq = pg_event_seq,
     .event_get = pg_event_get,
     .event_each = pg_event_each,
     .withheld_each = pg_withheld_each,

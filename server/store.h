@@ -543,6 +543,15 @@ int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
 int srv_store_seq_free(const struct srv_store *s);
 
 /*
+ * After the commit of a transaction that added event `id` without asking
+ * its number (srv_store_event_add with seq NULL), the number it was
+ * given: 0 and *seq, or CB_ENOTFOUND (not added by that transaction; or
+ * the store tells numbers as it adds, srv_store_seq_free). Valid until
+ * the next transaction begins on s.
+ */
+int srv_store_event_seq(struct srv_store *s, const char *id, int64_t *seq);
+
+/*
  * The stored JSON of the event `id` into a malloc'd string (*json, its
  * length in *len; may be NULL). CB_ENOTFOUND.
  */

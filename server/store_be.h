@@ -153,6 +153,8 @@ struct srv_store_ops {
 
 	int (*event_add)(struct srv_store *s, const struct srv_event_row *row,
 			 int64_t *seq, struct cb_err *err);
+	/* NULL when seq_free (event_add tells it) */
+	int (*event_seq)(struct srv_store *s, const char *id, int64_t *seq);
 	int (*event_get)(struct srv_store *s, const char *id, char **json,
 			 size_t *len, struct cb_err *err);
 	int (*event_each)(struct srv_store *s, int64_t since, long limit,
