@@ -21,6 +21,7 @@
 #include "id.h"
 #include "json.h"
 #include "lease.h"
+#include "reqsig.h"
 #include "role.h"
 #include "withheld.h"
 
@@ -241,19 +242,26 @@ static void skip_note(struct pull_skip *k, const cJSON *reply)
 	}
 }
 
-/* The pull's query: the cursor, the page size and what to skip. */
+/* The pull's query: the cursor, the page size and what to skip, as many
+ * ranges as a signed request's query may hold (CB_REQSIG_PATH_MAX). */
 static int pull_query(struct cb_buf *q, const char *cursor,
 		      const struct pull_skip *k, struct cb_err *err)
 {
+	char range[64];
 	size_t i;
 	int rc;
 
 	cb_buf_reset(q);
 	rc = cb_buf_printf(q, err, "since=%.40s&limit=%d", cursor,
 			   SYNC_PULL_LIMIT);
-	for (i = 0; !rc && i < k->n; i++)
-		rc = cb_buf_printf(q, err, "%s%" PRId64 "-%" PRId64,
-				   i ? "," : "&skip=", k->lo[i], k->hi[i]);
+	for (i = 0; !rc && i < k->n; i++) {
+		int n = snprintf(range, sizeof(range), "%s%" PRId64 "-%" PRId64,
+				 i ? "," : "&skip=", k->lo[i], k->hi[i]);
+
+		if (n < 0 || cb_buf_len(q) + (size_t)n > CB_REQSIG_PATH_MAX)
+			break;
+		rc = cb_buf_add(q, range, (size_t)n, err);
+	}
 	return rc;
 }
 

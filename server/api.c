@@ -559,12 +559,13 @@ static void handle_pull(struct call *k)
 		return;
 	}
 	if (skip && srv_seq_ranges(skip, ranges, SRV_PULL_SKIP_MAX, &nskip)) {
-		srv_req_error(r, MHD_HTTP_BAD_REQUEST, "invalid_request",
-			      "skip: expected at most %d ranges LO-HI of "
-			      "event numbers (1 <= LO <= HI), ascending and "
-			      "apart, separated by commas, as push answers "
-			      "give them in \"seqs\"",
-			      SRV_PULL_SKIP_MAX);
+		srv_req_error(
+		    r, MHD_HTTP_BAD_REQUEST, "invalid_request",
+		    "skip: expected at most %d ranges LO-HI of "
+		    "event numbers (1 <= LO <= HI), ascending, "
+		    "not overlapping, separated by commas, as push answers "
+		    "give them in \"seqs\"",
+		    SRV_PULL_SKIP_MAX);
 		return;
 	}
 	cb_err_clear(&err);

@@ -347,6 +347,7 @@ int pg_connect(const char *where, int readonly, int nonces,
 	p->readonly = readonly;
 	p->nonces = nonces;
 	cb_hmap_init(&p->pend_ids);
+	cb_hmap_init(&p->num_ids);
 	p->conn = PQconnectdb(where);
 	if (conn_bad(p)) {
 		char line[400];

@@ -121,7 +121,8 @@ struct srv_seq_range {
 /*
  * A pull's `skip` as requests carry it: "LO-HI,LO-HI,..." with each LO
  * and HI a decimal as srv_decimal reads them, 1 <= LO <= HI, each range
- * after the one before (LO past the previous HI), at most `max` ranges.
+ * after the one before (LO past the previous HI: not overlapping), at most
+ * `max` ranges.
  * Into out[0..*n). 0, or -1 when the text is not that.
  */
 int srv_seq_ranges(const char *s, struct srv_seq_range *out, size_t max,

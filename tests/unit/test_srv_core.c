@@ -37,6 +37,7 @@
 #include "id.h"
 #include "json.h"
 #include "record.h"
+#include "srv.h"
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
@@ -815,8 +816,8 @@ static void *puller_main(void *arg)
 
 		while (more) {
 			cb_err_clear(&err);
-			if (srv_core_pull(p->c, p->dev, since, 50, NULL, 0, &page,
-					  &err)) {
+			if (srv_core_pull(p->c, p->dev, since, 50, NULL, 0,
+					  &page, &err)) {
 				p->bad++;
 				break;
 			}
@@ -1255,8 +1256,41 @@ static void test_incremental_is_rebuild(void)
 	}
 }
 
+/* A pull's skip ranges (srv.c): what is taken, what is refused. */
+static void test_seq_ranges(void)
+{
+	static const char *const bad[] = {
+	    "1-2,", ",1-2",    "1-2,,3-4", "2-1",
+	    "0-1",  "1-2,2-3", "3-4,1-2",  "a-b",
+	    "1--2", "1-2-3",   "-1-2",	   "1-",
+	    "-",    "+1-2",    " 1-2",	   "01-2",
+	    "1-2 ", "1",       "1-2;3-4",  "1-1234567890123456789"};
+	struct srv_seq_range r[4];
+	size_t i, n = 99;
+
+	T_EQ_INT(srv_seq_ranges("", r, 4, &n), 0);
+	T_EQ_INT((int)n, 0);
+	T_EQ_INT(srv_seq_ranges("5-5", r, 4, &n), 0);
+	T_EQ_INT((int)n, 1);
+	T_ASSERT(r[0].lo == 5 && r[0].hi == 5);
+	/* touching ranges are taken (they do not overlap) */
+	T_EQ_INT(srv_seq_ranges("1-2,3-4,10-20,999999999999999999-"
+				"999999999999999999",
+				r, 4, &n),
+		 0);
+	T_EQ_INT((int)n, 4);
+	T_ASSERT(r[1].lo == 3 && r[1].hi == 4 && r[2].lo == 10 &&
+		 r[2].hi == 20 && r[3].lo == 999999999999999999LL);
+	/* one more than max */
+	T_EQ_INT(srv_seq_ranges("1-1,3-3,5-5,7-7,9-9", r, 4, &n), -1);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (srv_seq_ranges(bad[i], r, 4, &n) != -1)
+			T_FAIL_AT("skip '%s' was taken", bad[i]);
+}
+
 int main(void)
 {
+	T_RUN(test_seq_ranges);
 	T_RUN(test_incremental_is_rebuild);
 	return t_done();
 }
