@@ -99,8 +99,9 @@ struct mchange {
 struct mitem {
 	struct names nm;
 	struct mform *form;
-	struct mchange *chg;
+	struct mchange *chg; /* &one while it holds at most one */
 	size_t nchg, capchg;
+	struct mchange one;
 	int dirty;
 	/* derived by settle_item */
 	size_t nheads;
@@ -187,8 +188,7 @@ int cb_merge_new(struct cb_merge **out, struct cb_err *err)
  * both come here for one struct. */
 static void names_free(struct names *nm)
 {
-	free(nm->key);
-	free(nm->buf);
+	free(nm->key); /* buf is in the same block */
 	nm->key = NULL;
 	nm->buf = NULL;
 }
@@ -207,7 +207,8 @@ void cb_merge_free(struct cb_merge *m)
 		struct mitem *it = m->itemv.v[i];
 
 		names_free(&it->nm);
-		free(it->chg);
+		if (it->chg != &it->one)
+			free(it->chg);
 		free(it->head_ids);
 		free(it->head_vals);
 		free(it);
@@ -286,12 +287,13 @@ static int names_make(struct names *nm, const char *const *part, size_t n,
 {
 	size_t len = strlen(key), i, off = 0;
 
-	nm->key = strdup(key);
-	nm->buf = malloc(len + 1);
-	if (!nm->key || !nm->buf) {
-		names_free(nm);
+	/* one block, the key then the names: a server's cache holds tens of
+	 * thousands of items, each made under the write lock */
+	nm->key = malloc(2 * (len + 1));
+	if (!nm->key)
 		return CB_ENOMEM;
-	}
+	memcpy(nm->key, key, len + 1);
+	nm->buf = nm->key + len + 1;
 	for (i = 0; i < n; i++) {
 		size_t l = strlen(part[i]);
 
@@ -384,9 +386,10 @@ static struct mform *form_for(struct cb_merge *m, const struct cb_event *ev,
 
 /*
  * Room for one more change of `it`. Most items are changed once, and a
- * server's cache holds tens of thousands of them: the list starts at one
- * and doubles (cb_array_grow's sixteen would be most of a cached
- * subject's memory). CB_ENOMEM.
+ * server's cache holds tens of thousands of them, made under the write
+ * lock: the first is kept in the item itself (no allocation), then the
+ * list doubles from two (cb_array_grow's sixteen would be most of a
+ * cached subject's memory). CB_ENOMEM.
  */
 static int chg_reserve(struct mitem *it)
 {
@@ -395,12 +398,20 @@ static int chg_reserve(struct mitem *it)
 
 	if (it->nchg < it->capchg)
 		return 0;
+	if (!it->capchg) { /* the first: in the item itself */
+		it->chg = &it->one;
+		it->capchg = 1;
+		return 0;
+	}
 	if (it->capchg > SIZE_MAX / 2 / sizeof(*p))
 		return CB_ENOMEM;
-	cap = it->capchg ? it->capchg * 2 : 1;
-	p = realloc(it->chg, cap * sizeof(*p));
+	cap = it->capchg * 2;
+	p = malloc(cap * sizeof(*p));
 	if (!p)
 		return CB_ENOMEM;
+	memcpy(p, it->chg, it->nchg * sizeof(*p));
+	if (it->chg != &it->one)
+		free(it->chg);
 	it->chg = p;
 	it->capchg = cap;
 	return 0;

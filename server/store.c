@@ -418,6 +418,14 @@ static int open_db(const char *dir, const char *path, int readonly,
 				 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
 			   SQLITE_OPEN_NOMUTEX,
 		       5000, "central store", srv_store_sql, ST_COUNT, err);
+	/* The writer's rows (an event's text, a form's items text) are
+	 * a kilobyte or two: SQLite builds each in memory of its own, from
+	 * slots of this size rather than from malloc (SQLite's default
+	 * slots are too small for them). A refusal (memory already lent)
+	 * only leaves the default. */
+	if (!rc && !readonly)
+		(void)sqlite3_db_config(SQ(s)->db.db, SQLITE_DBCONFIG_LOOKASIDE,
+					NULL, 2048, 128);
 	if (!rc)
 		rc = cb_db_exec(&SQ(s)->db, readonly ? read_pragmas : pragmas,
 				"setting up", err);
