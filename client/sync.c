@@ -598,6 +598,7 @@ static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
 		int page_more = 0;
 		cJSON *reply = NULL;
 
+		memset(&r, 0, sizeof(r));
 		rc = pull_query(&query, cursor, k, err);
 		if (!rc)
 			rc = sync_request(n, o, "GET", "/v1/sync/pull",

@@ -1695,8 +1695,8 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 		  int64_t since, long limit, const struct srv_seq_range *skip,
 		  size_t nskip, struct srv_pull_page *page, struct cb_err *err)
 {
+	struct cb_buf out;
 	struct pull_ctx p;
-
 	struct srv_store *s = NULL;
 	int rc;
 
@@ -1705,6 +1705,8 @@ int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 	if (rc)
 		return rc;
 	memset(&p, 0, sizeof(p));
+	cb_buf_init(&out, SRV_PULL_TEXT_MAX);
+	p.out = &out;
 	p.skip = skip;
 	p.nskip = skip ? nskip : 0;
 	p.err = err;
@@ -1719,15 +1721,13 @@ static int pull_on(struct srv_core *c, struct srv_store *s,
 		   struct pull_ctx *p, struct srv_pull_page *page,
 		   struct cb_err *err)
 {
-	struct cb_buf out;
+	struct cb_buf *out = p->out;
 	int64_t last = since;
 	cJSON *withheld = NULL;
 	char *text;
 	int rc;
 
-	cb_buf_init(&out, SRV_PULL_TEXT_MAX);
-	p->out = &out;
-	rc = cb_buf_addstr(&out, "{\"events\":[", err);
+	rc = cb_buf_addstr(out, "{\"events\":[", err);
 	/* One snapshot: the cursor past what this device may not see must
 	 * not pass an event committed after the page was read. */
 	if (!rc)
@@ -1752,21 +1752,21 @@ static int pull_on(struct srv_core *c, struct srv_store *s,
 		srv_store_commit(s, err);
 	}
 	if (!rc)
-		rc = cb_buf_addc(&out, ']', err);
+		rc = cb_buf_addc(out, ']', err);
 	if (!rc && withheld) {
 		text = cJSON_PrintUnformatted(withheld);
-		rc = text ? cb_buf_printf(&out, err, ",\"withheld\":%s", text)
+		rc = text ? cb_buf_printf(out, err, ",\"withheld\":%s", text)
 			  : CB_ENOMEM;
 		free(text);
 	}
 	cJSON_Delete(withheld);
 	if (!rc)
 		rc = cb_buf_printf(
-		    &out, err,
+		    out, err,
 		    ",\"next\":\"%" PRId64 "\",\"more\":%s,\"store\":\"%s\"}",
 		    last, p->scanned == limit ? "true" : "false", c->store_id);
 	if (rc) {
-		cb_buf_free(&out);
+		cb_buf_free(out);
 		if (rc == CB_ENOMEM && !err->code)
 			cb_err_set(err, rc, "out of memory");
 		if (!err->code)
@@ -1777,7 +1777,7 @@ static int pull_on(struct srv_core *c, struct srv_store *s,
 	page->n = p->n;
 	page->more = p->scanned == limit;
 	page->next = last;
-	page->text = cb_buf_take(&out, &page->len);
+	page->text = cb_buf_take(out, &page->len);
 	return page->text ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
 }
 
