@@ -344,7 +344,8 @@ cJSON *fz_pull(struct srv_core *core, const struct srv_device *dev,
 	char want[32];
 
 	cb_err_clear(&err);
-	FUZZ_ASSERT(srv_core_pull(core, dev, since, limit, NULL, 0, &page, &err) == 0);
+	FUZZ_ASSERT(
+	    srv_core_pull(core, dev, since, limit, NULL, 0, &page, &err) == 0);
 	FUZZ_ASSERT(page.text != NULL && strlen(page.text) == page.len);
 	reply = cJSON_ParseWithLength(page.text, page.len);
 	FUZZ_ASSERT(reply != NULL);
