@@ -1317,11 +1317,6 @@ static long long mono_us(void)
 	return (long long)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-/*
- * One transaction for the pushes of `jobs`, committed or rolled back.
- * Merge states the cache let go of are put on *gone, to be freed once the
- * write lock is free (cache.h).
- */
 /* The numbers a job's accepted events were given at the commit. */
 static void job_seqs(struct srv_core *c, struct push_job *job)
 {
@@ -1336,6 +1331,11 @@ static void job_seqs(struct srv_core *c, struct push_job *job)
 	}
 }
 
+/*
+ * One transaction for the pushes of `jobs`, committed or rolled back.
+ * Merge states the cache let go of are put on *gone, to be freed once the
+ * write lock is free (cache.h).
+ */
 static int group_run(struct srv_core *c, struct push_job *const *jobs, size_t k,
 		     struct srv_cache_entry **gone, struct cb_err *err)
 {
