@@ -106,7 +106,9 @@ struct sync_stats {
 /*
  * Push, then pull, then (a site device) refresh the randomization lease
  * (GET /v1/slots, lease_save), then derive every pending subject, with
- * the store unlocked. The store id of every push and pull answer is
+ * the store unlocked. The pull asks the server to skip the events this
+ * sync's push stored (their numbers, the push answers' "seqs"): this
+ * device holds them. The store id of every push and pull answer is
  * compared with the one kept (SYNC_META_STORE; the first one seen is
  * kept): when it differs, the server was restored from a backup and may
  * lack what this device sent it since, so every event this device made
