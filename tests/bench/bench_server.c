@@ -2162,8 +2162,8 @@ static void print_writer(const char *log, double wall_ms)
 		printf("  %-44s %10s\n", "the writer's account", "not logged");
 		return;
 	}
-	busy = log_number(o, "busy_ms");
-	commit = log_number(o, "commit_ms");
+	busy = log_number(o, "busy_us") / 1e3;
+	commit = log_number(o, "commit_us") / 1e3;
 	groups = log_number(o, "groups");
 	printf("  %-44s %10.0f ms, %.0f%% of the run\n",
 	       "the single writer busy (its log)", busy,

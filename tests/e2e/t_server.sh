@@ -569,7 +569,7 @@ import json, sys
 try:
     w = json.load(open(sys.argv[1]))
     g, p, e = int(w["groups"]), int(w["pushes"]), int(w["events"])
-    b, c = float(w["busy_ms"]), float(w["commit_ms"])
+    b, c = int(w["busy_us"]), int(w["commit_us"])
     print("ok" if 0 < g <= p and e >= 10 and 0 < c < b else w)
 except Exception as x:
     print("no writer line: %r" % x)
