@@ -132,6 +132,9 @@ int cmd_serve(int argc, char **argv)
 	rc = srv_core_open(&core, vals[0], &err);
 	if (!rc)
 		rc = srv_store_checkpointer(core.store, &err);
+	/* Pulls of the events committed last answered from memory. */
+	if (!rc)
+		rc = srv_core_recent(&core, SRV_RECENT_BYTES, &err);
 	o.name = core.study;
 	if (!rc) {
 		rc = srv_daemon_run(&o, srv_api_handle, srv_api_body_cap, &core,

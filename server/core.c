@@ -8,6 +8,7 @@
 #include "event.h"
 #include "hlc.h"
 #include "json.h"
+#include "recent.h"
 #include "record.h"
 #include "slots.h"
 #include "srv.h"
@@ -103,6 +104,7 @@ void srv_core_close(struct srv_core *c)
 	}
 	srv_nonces_close(c->nonces);
 	srv_cache_free(c->cache);
+	srv_recent_free(c->recent);
 	srv_store_close(c->store);
 	cb_protocol_free(c->proto);
 	free(c->study);
@@ -118,6 +120,16 @@ void srv_core_close(struct srv_core *c)
 		pthread_cond_destroy(&c->readers_cv);
 	}
 	memset(c, 0, sizeof(*c));
+}
+
+int srv_core_recent(struct srv_core *c, size_t max_bytes, struct cb_err *err)
+{
+	/* SQLite numbers events as it stores them, and only this process
+	 * writes them (the data directory's lock). */
+	if (!srv_store_seq_free(c->store) || c->recent)
+		return 0;
+	c->recent = srv_recent_new(max_bytes);
+	return c->recent ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
 }
 
 int srv_core_reader(struct srv_core *c, struct srv_store **out,
@@ -421,6 +433,12 @@ struct push_item {
 	char id[CB_EVENT_ID_HEX + 1];
 	int64_t seq; /* its number in the store once stored (SQLite) or
 			committed (PostgreSQL, job_seqs); else 0 */
+	/* Its stored text, kept from the insert to the commit for the
+	 * events committed last (c->recent), and whether it changes an
+	 * unblinded item. */
+	char *stored;
+	size_t stored_len;
+	int unblinded;
 	int parsed;
 	int decided; /* push_decide ran on it (job_reset) */
 	int fail;    /* the precheck failed for the server's own reason */
@@ -1048,7 +1066,15 @@ static int store_event(struct srv_core *c, struct push_item *pi,
 	rc = srv_store_event_add(c->store, &row,
 				 srv_store_seq_free(c->store) ? &pi->seq : NULL,
 				 err);
-	free(json);
+	free(pi->stored);
+	pi->stored = NULL;
+	if (!rc && c->recent) {
+		pi->stored = json; /* for recent_keep, after the commit */
+		pi->stored_len = row.json_len;
+		pi->unblinded = row.unblinded;
+	} else {
+		free(json);
+	}
 	return rc;
 }
 
@@ -1331,6 +1357,27 @@ static void job_seqs(struct srv_core *c, struct push_job *job)
 	}
 }
 
+/* Hand the events a committed group stored to c->recent, in the order
+ * they were numbered. */
+static void recent_keep(struct srv_core *c, struct push_job *const *jobs,
+			size_t k)
+{
+	size_t i, j;
+
+	for (i = 0; i < k; i++)
+		for (j = 0; j < jobs[i]->n; j++) {
+			struct push_item *pi = &jobs[i]->items[j];
+
+			if (pi->status != PUSH_ACCEPTED || !pi->stored)
+				continue;
+			/* takes the text; a failure empties the ring */
+			srv_recent_add(c->recent, pi->seq, item_event(pi)->site,
+				       pi->unblinded, pi->stored,
+				       pi->stored_len);
+			pi->stored = NULL;
+		}
+}
+
 /*
  * One transaction for the pushes of `jobs`, committed or rolled back.
  * Merge states the cache let go of are put on *gone, to be freed once the
@@ -1368,6 +1415,8 @@ static int group_run(struct srv_core *c, struct push_job *const *jobs, size_t k,
 	 * now, while the merge states that hold the ids are still here. */
 	for (i = 0; i < k && !rc && !srv_store_seq_free(c->store); i++)
 		job_seqs(c, jobs[i]);
+	if (!rc && c->recent)
+		recent_keep(c, jobs, k);
 	if (rc) {
 		srv_store_rollback(c->store);
 		/* Their merge states hold events the store does not. */
@@ -1425,6 +1474,8 @@ static int job_reset(struct push_job *job, struct cb_err *err)
 		pi->filed = NULL;
 		pi->m = NULL;
 		pi->seq = 0;
+		free(pi->stored);
+		pi->stored = NULL;
 		cJSON_Delete(pi->checks);
 		pi->checks = NULL;
 		free(pi->text);
@@ -1593,6 +1644,7 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		cb_event_release(&items[i].ev);
 		cJSON_Delete(items[i].checks);
 		free(items[i].text);
+		free(items[i].stored);
 	}
 	free(items);
 	return rc;
@@ -1686,87 +1738,87 @@ static int withheld_one(const struct srv_event_row *row, void *ctx)
 	return bad ? CB_ENOMEM : 0;
 }
 
-static int pull_on(struct srv_core *c, struct srv_store *s,
-		   const struct srv_device *dev, int64_t since, long limit,
-		   struct pull_ctx *p, struct srv_pull_page *page,
-		   struct cb_err *err);
+/*
+ * The rows of a pull from the store (reader s), in one snapshot: the
+ * cursor past what this device may not see must not pass an event
+ * committed after the page was read.
+ */
+static int pull_store(struct srv_store *s, const struct srv_device *dev,
+		      int64_t since, long limit, struct pull_ctx *p,
+		      struct withheld_ctx *w, int64_t *last, struct cb_err *err)
+{
+	const char *site = dev->site[0] ? dev->site : NULL;
+	int rc = srv_store_begin_read(s, err);
+
+	if (rc)
+		return rc;
+	rc = srv_store_event_each(s, since, limit, site,
+				  cb_role_unblinded(dev->role), pull_one, p,
+				  last, err);
+	if (!rc && w->list)
+		rc = srv_store_withheld_each(s, since, *last, site,
+					     withheld_one, w, err);
+	srv_store_commit(s, err);
+	return rc;
+}
 
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
 		  int64_t since, long limit, const struct srv_seq_range *skip,
 		  size_t nskip, struct srv_pull_page *page, struct cb_err *err)
 {
+	const char *site = dev->site[0] ? dev->site : NULL;
+	struct withheld_ctx w = {c->proto, NULL};
+	struct srv_store *s = NULL;
 	struct cb_buf out;
 	struct pull_ctx p;
-	struct srv_store *s = NULL;
-	int rc;
+	int64_t last = since;
+	int rc, covered = 0;
+	char *text;
 
 	memset(page, 0, sizeof(*page));
-	rc = srv_core_reader(c, &s, err);
-	if (rc)
-		return rc;
 	memset(&p, 0, sizeof(p));
 	cb_buf_init(&out, SRV_PULL_TEXT_MAX);
 	p.out = &out;
 	p.skip = skip;
 	p.nskip = skip ? nskip : 0;
 	p.err = err;
-	rc = pull_on(c, s, dev, since, limit, &p, page, err);
-	srv_core_reader_done(c, s);
-	return rc;
-}
-
-/* srv_core_pull on reader s. */
-static int pull_on(struct srv_core *c, struct srv_store *s,
-		   const struct srv_device *dev, int64_t since, long limit,
-		   struct pull_ctx *p, struct srv_pull_page *page,
-		   struct cb_err *err)
-{
-	struct cb_buf *out = p->out;
-	int64_t last = since;
-	cJSON *withheld = NULL;
-	char *text;
-	int rc;
-
-	rc = cb_buf_addstr(out, "{\"events\":[", err);
-	/* One snapshot: the cursor past what this device may not see must
-	 * not pass an event committed after the page was read. */
-	if (!rc)
-		rc = srv_store_begin_read(s, err);
-	if (!rc) {
-		rc = srv_store_event_each(
-		    s, since, limit, dev->site[0] ? dev->site : NULL,
-		    cb_role_unblinded(dev->role), pull_one, p, &last, err);
-		/* A blinded device is told which unblinded values exist in
-		 * the range the page covers, never the values, so it shows
-		 * them as withheld rather than missing. */
-		if (!rc && !cb_role_unblinded(dev->role)) {
-			struct withheld_ctx w = {c->proto, NULL};
-
-			w.list = withheld = cJSON_CreateArray();
-			rc = w.list ? srv_store_withheld_each(
-					  s, since, last,
-					  dev->site[0] ? dev->site : NULL,
-					  withheld_one, &w, err)
-				    : CB_ENOMEM;
-		}
-		srv_store_commit(s, err);
+	rc = cb_buf_addstr(&out, "{\"events\":[", err);
+	/* A blinded device is told which unblinded values exist in the
+	 * range the page covers, never the values, so it shows them as
+	 * withheld rather than missing. */
+	if (!rc && !cb_role_unblinded(dev->role) &&
+	    !(w.list = cJSON_CreateArray()))
+		rc = CB_ENOMEM;
+	/* The events committed last are in memory; older ones in the
+	 * store. */
+	if (!rc && c->recent)
+		rc = srv_recent_pull(c->recent, since, limit, site,
+				     cb_role_unblinded(dev->role), pull_one, &p,
+				     w.list ? withheld_one : NULL, &w, &last,
+				     &covered);
+	if (!rc && !covered) {
+		rc = srv_core_reader(c, &s, err);
+		if (!rc)
+			rc = pull_store(s, dev, since, limit, &p, &w, &last,
+					err);
+		srv_core_reader_done(c, s);
 	}
 	if (!rc)
-		rc = cb_buf_addc(out, ']', err);
-	if (!rc && withheld) {
-		text = cJSON_PrintUnformatted(withheld);
-		rc = text ? cb_buf_printf(out, err, ",\"withheld\":%s", text)
+		rc = cb_buf_addc(&out, ']', err);
+	if (!rc && w.list) {
+		text = cJSON_PrintUnformatted(w.list);
+		rc = text ? cb_buf_printf(&out, err, ",\"withheld\":%s", text)
 			  : CB_ENOMEM;
 		free(text);
 	}
-	cJSON_Delete(withheld);
+	cJSON_Delete(w.list);
 	if (!rc)
 		rc = cb_buf_printf(
-		    out, err,
+		    &out, err,
 		    ",\"next\":\"%" PRId64 "\",\"more\":%s,\"store\":\"%s\"}",
-		    last, p->scanned == limit ? "true" : "false", c->store_id);
+		    last, p.scanned == limit ? "true" : "false", c->store_id);
 	if (rc) {
-		cb_buf_free(out);
+		cb_buf_free(&out);
 		if (rc == CB_ENOMEM && !err->code)
 			cb_err_set(err, rc, "out of memory");
 		if (!err->code)
@@ -1774,10 +1826,10 @@ static int pull_on(struct srv_core *c, struct srv_store *s,
 				   cb_err_name(rc));
 		return rc;
 	}
-	page->n = p->n;
-	page->more = p->scanned == limit;
+	page->n = p.n;
+	page->more = p.scanned == limit;
 	page->next = last;
-	page->text = cb_buf_take(out, &page->len);
+	page->text = cb_buf_take(&out, &page->len);
 	return page->text ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
 }
 

@@ -114,6 +114,9 @@ struct srv_core {
 	long long writer_events, writer_us, commit_us;
 	struct srv_store *store;
 	struct srv_cache *cache;
+	/* The events committed last, for pulls (recent.h); NULL: pulls read
+	 * the store only (srv_core_recent). */
+	struct srv_recent *recent;
 	/* The nonces, under a lock of their own. */
 	pthread_mutex_t nonce_lock;
 	struct srv_nonces *nonces;
@@ -199,6 +202,17 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err);
 
 struct srv_seq_range; /* srv.h */
+
+/* Bytes of event text `casebookd serve` keeps for pulls (recent.h). */
+#define SRV_RECENT_BYTES ((size_t)4 << 20)
+
+/*
+ * Keep the events the writer commits, up to `max_bytes` of their text,
+ * and answer pulls whose cursor they cover from memory (recent.h). Only
+ * for a store one process writes (SQLite); a no-op on PostgreSQL, where
+ * several casebookd may commit. Call before serving. CB_ENOMEM.
+ */
+int srv_core_recent(struct srv_core *c, size_t max_bytes, struct cb_err *err);
 
 /* Most bytes of one pull's answer (SRV_PULL_MAX events). */
 #define SRV_PULL_TEXT_MAX ((size_t)1 << 30)

@@ -36,6 +36,7 @@
 #include "hlc.h"
 #include "id.h"
 #include "json.h"
+#include "recent.h"
 #include "record.h"
 #include "srv.h"
 #include <libpq-fe.h>
@@ -1089,6 +1090,85 @@ static void check_upgrade(void)
 	srv_core_close(&c);
 }
 
+static int count_row(const struct srv_event_row *row, void *ctx)
+{
+	(void)row;
+	(*(long *)ctx)++;
+	return 0;
+}
+
+/*
+ * Pulls answered from the events committed last (recent.h) are the
+ * pulls the store gives, byte for byte: every device, cursors inside and
+ * below what the ring holds, page sizes from 1 up, skip ranges.
+ */
+static void recent_is_store(struct srv_core *c)
+{
+	struct srv_recent *ring = c->recent;
+	struct srv_pull_page page;
+	struct cb_err err;
+	int64_t max = 0;
+	long covered = 0, below = 0;
+	int more = 1, d, t;
+
+	if (!ring)
+		return; /* PostgreSQL: pulls read the store */
+	while (more) {
+		T_EQ_INT(srv_core_pull(c, &devs[2].d, max, 1000, NULL, 0, &page,
+				       &err),
+			 0);
+		more = page.more;
+		max = page.next;
+		free(page.text);
+	}
+	for (d = 0; d < 3; d++)
+		for (t = 0; t < 150; t++) {
+			struct srv_pull_page a, b;
+			struct srv_seq_range skip[2];
+			size_t nskip = pick(3);
+			int64_t since = t % 10 ? max - (int64_t)pick(60) : 0;
+			long limit = 1 + (long)pick(t % 3 ? 8 : 80), n = 0;
+			int64_t last;
+			int cov;
+
+			if (since < 0)
+				since = 0;
+			skip[0].lo = since + 1 + (int64_t)pick(5);
+			skip[0].hi = skip[0].lo + (int64_t)pick(4);
+			skip[1].lo = skip[0].hi + 2;
+			skip[1].hi = skip[1].lo + (int64_t)pick(10);
+			T_EQ_INT(srv_core_pull(c, &devs[d].d, since, limit,
+					       skip, nskip > 2 ? 2 : nskip, &a,
+					       &err),
+				 0);
+			c->recent = NULL;
+			T_EQ_INT(srv_core_pull(c, &devs[d].d, since, limit,
+					       skip, nskip > 2 ? 2 : nskip, &b,
+					       &err),
+				 0);
+			c->recent = ring;
+			if (a.len != b.len || memcmp(a.text, b.text, a.len))
+				T_FAIL_AT("device %d, since %lld, limit %ld: "
+					  "the ring's page differs from the "
+					  "store's: %.200s against %.200s",
+					  d, (long long)since, limit, a.text,
+					  b.text);
+			free(a.text);
+			free(b.text);
+			T_EQ_INT(srv_recent_pull(ring, since, 1, NULL, 1,
+						 count_row, &n, NULL, NULL,
+						 &last, &cov),
+				 0);
+			if (cov)
+				covered++;
+			else
+				below++;
+		}
+	/* both ways were taken */
+	T_ASSERT(covered > 0);
+	T_ASSERT(below > 0);
+}
+
 static void test_incremental_is_rebuild(void)
 {
 	struct srv_core a, b;
@@ -1132,6 +1212,10 @@ static void test_incremental_is_rebuild(void)
 	 */
 	srv_cache_free(b.cache);
 	T_EQ_INT(srv_cache_new(20, &b.cache, &err), 0);
+	/* b keeps the events it commits for pulls, a few kilobytes: the
+	 * ring starts again and lets go all along (a is written by a second
+	 * core below, which a serving casebookd never allows). */
+	T_EQ_INT(srv_core_recent(&b, 6000, &err), 0);
 	T_EQ_INT(make_study(14, 30), 0);
 
 	oa = order(&na);
@@ -1158,6 +1242,7 @@ static void test_incremental_is_rebuild(void)
 		T_EQ_INT(push_all(&b, idx, more, 5), 0);
 		free(idx);
 	}
+	recent_is_store(&b);
 	da = derived(&a);
 	db = derived(&b);
 	ca = canonical(&a);
@@ -1256,6 +1341,105 @@ static void test_incremental_is_rebuild(void)
 	}
 }
 
+struct rows {
+	char seen[64];
+};
+
+static int note_row(const struct srv_event_row *row, void *ctx)
+{
+	struct rows *r = ctx;
+	size_t n = strlen(r->seen);
+
+	snprintf(r->seen + n, sizeof(r->seen) - n, "%s%lld", n ? "," : "",
+		 (long long)row->seq);
+	return 0;
+}
+
+static char *text30(char c)
+{
+	char *t = malloc(31);
+
+	memset(t, c, 30);
+	t[30] = '\0';
+	return t;
+}
+
+/* The ring of events committed last (recent.c) on its own: what it
+ * covers, gaps, the bytes it keeps, filters, a failure. */
+static void test_recent(void)
+{
+	struct srv_recent *r = srv_recent_new(100);
+	struct rows a, w;
+	int64_t last = -1;
+	int cov = -1;
+
+#define PULL(since, limit, site, unbl, wh)                                     \
+	do {                                                                   \
+		memset(&a, 0, sizeof(a));                                      \
+		memset(&w, 0, sizeof(w));                                      \
+		T_EQ_INT(srv_recent_pull(r, since, limit, site, unbl,          \
+					 note_row, &a, wh ? note_row : NULL,   \
+					 &w, &last, &cov),                     \
+			 0);                                                   \
+	} while (0)
+
+	T_ASSERT(r != NULL);
+	PULL(0, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 0); /* nothing added: nothing covered */
+	T_EQ_INT(srv_recent_add(r, 5, "S1", 0, text30('a'), 30), 0);
+	T_EQ_INT(srv_recent_add(r, 6, "S2", 1, text30('b'), 30), 0);
+	T_EQ_INT(srv_recent_add(r, 7, "S1", 1, text30('c'), 30), 0);
+	PULL(3, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 0); /* 4 may exist: not here */
+	PULL(4, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 1);
+	T_EQ_STR(a.seen, "5,6,7");
+	T_ASSERT(last == 7);
+	PULL(4, 2, NULL, 1, 0);
+	T_EQ_STR(a.seen, "5,6");
+	T_ASSERT(last == 6);
+	/* a site's blinded device: 7 withheld, the cursor at the newest */
+	PULL(4, 10, "S1", 0, 1);
+	T_EQ_STR(a.seen, "5");
+	T_EQ_STR(w.seen, "7");
+	T_ASSERT(last == 7);
+	/* a page full at 5: nothing withheld past it */
+	PULL(4, 1, "S1", 0, 1);
+	T_EQ_STR(a.seen, "5");
+	T_EQ_STR(w.seen, "");
+	T_ASSERT(last == 5);
+	PULL(9, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 1);
+	T_EQ_STR(a.seen, "");
+	T_ASSERT(last == 9); /* a cursor past the newest stays */
+	/* a gap: 8 was stored elsewhere, so 7 no longer covers */
+	T_EQ_INT(srv_recent_add(r, 9, "S1", 0, text30('d'), 30), 0);
+	PULL(7, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 0);
+	PULL(8, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 1);
+	T_EQ_STR(a.seen, "9");
+	/* past 100 bytes the oldest go */
+	T_EQ_INT(srv_recent_add(r, 10, "S1", 0, text30('e'), 30), 0);
+	T_EQ_INT(srv_recent_add(r, 11, "S1", 0, text30('f'), 30), 0);
+	T_EQ_INT(srv_recent_add(r, 12, "S1", 0, text30('g'), 30), 0);
+	PULL(8, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 0);
+	PULL(9, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 1);
+	T_EQ_STR(a.seen, "10,11,12");
+	/* a text that could not be kept: the ring claims nothing */
+	T_EQ_INT(srv_recent_add(r, 13, "S1", 0, NULL, 30), CB_ENOMEM);
+	PULL(12, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 0);
+	T_EQ_INT(srv_recent_add(r, 14, "S1", 0, text30('h'), 30), 0);
+	PULL(13, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 1);
+	T_EQ_STR(a.seen, "14");
+#undef PULL
+	srv_recent_free(r);
+}
+
 /* A pull's skip ranges (srv.c): what is taken, what is refused. */
 static void test_seq_ranges(void)
 {
@@ -1291,6 +1475,7 @@ static void test_seq_ranges(void)
 int main(void)
 {
 	T_RUN(test_seq_ranges);
+	T_RUN(test_recent);
 	T_RUN(test_incremental_is_rebuild);
 	return t_done();
 }
