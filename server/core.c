@@ -433,12 +433,6 @@ struct push_item {
 	char id[CB_EVENT_ID_HEX + 1];
 	int64_t seq; /* its number in the store once stored (SQLite) or
 			committed (PostgreSQL, job_seqs); else 0 */
-	/* Its stored text, kept from the insert to the commit for the
-	 * events committed last (c->recent), and whether it changes an
-	 * unblinded item. */
-	char *stored;
-	size_t stored_len;
-	int unblinded;
 	int parsed;
 	int decided; /* push_decide ran on it (job_reset) */
 	int fail;    /* the precheck failed for the server's own reason */
@@ -1066,15 +1060,11 @@ static int store_event(struct srv_core *c, struct push_item *pi,
 	rc = srv_store_event_add(c->store, &row,
 				 srv_store_seq_free(c->store) ? &pi->seq : NULL,
 				 err);
-	free(pi->stored);
-	pi->stored = NULL;
-	if (!rc && c->recent) {
-		pi->stored = json; /* for recent_keep, after the commit */
-		pi->stored_len = row.json_len;
-		pi->unblinded = row.unblinded;
-	} else {
-		free(json);
-	}
+	/* pending for pulls until the commit; a failure empties the ring */
+	if (!rc && c->recent)
+		srv_recent_add(c->recent, pi->seq, ev->site, row.unblinded,
+			       json, row.json_len);
+	free(json);
 	return rc;
 }
 
@@ -1357,27 +1347,6 @@ static void job_seqs(struct srv_core *c, struct push_job *job)
 	}
 }
 
-/* Hand the events a committed group stored to c->recent, in the order
- * they were numbered. */
-static void recent_keep(struct srv_core *c, struct push_job *const *jobs,
-			size_t k)
-{
-	size_t i, j;
-
-	for (i = 0; i < k; i++)
-		for (j = 0; j < jobs[i]->n; j++) {
-			struct push_item *pi = &jobs[i]->items[j];
-
-			if (pi->status != PUSH_ACCEPTED || !pi->stored)
-				continue;
-			/* takes the text; a failure empties the ring */
-			srv_recent_add(c->recent, pi->seq, item_event(pi)->site,
-				       pi->unblinded, pi->stored,
-				       pi->stored_len);
-			pi->stored = NULL;
-		}
-}
-
 /*
  * One transaction for the pushes of `jobs`, committed or rolled back.
  * Merge states the cache let go of are put on *gone, to be freed once the
@@ -1415,8 +1384,12 @@ static int group_run(struct srv_core *c, struct push_job *const *jobs, size_t k,
 	 * now, while the merge states that hold the ids are still here. */
 	for (i = 0; i < k && !rc && !srv_store_seq_free(c->store); i++)
 		job_seqs(c, jobs[i]);
-	if (!rc && c->recent)
-		recent_keep(c, jobs, k);
+	if (c->recent) {
+		if (rc)
+			srv_recent_abort(c->recent);
+		else
+			srv_recent_commit(c->recent);
+	}
 	if (rc) {
 		srv_store_rollback(c->store);
 		/* Their merge states hold events the store does not. */
@@ -1474,8 +1447,6 @@ static int job_reset(struct push_job *job, struct cb_err *err)
 		pi->filed = NULL;
 		pi->m = NULL;
 		pi->seq = 0;
-		free(pi->stored);
-		pi->stored = NULL;
 		cJSON_Delete(pi->checks);
 		pi->checks = NULL;
 		free(pi->text);
@@ -1644,7 +1615,6 @@ int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		cb_event_release(&items[i].ev);
 		cJSON_Delete(items[i].checks);
 		free(items[i].text);
-		free(items[i].stored);
 	}
 	free(items);
 	return rc;

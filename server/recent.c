@@ -21,9 +21,10 @@ struct srv_recent {
 	pthread_mutex_t mu;
 	struct recent_event *ev; /* a ring: ev[(head + i) % cap], i < n */
 	size_t cap, head, n;
+	size_t nvis; /* the first nvis are committed; the rest pending */
 	size_t bytes, max_bytes;
 	int64_t floor; /* every event numbered in (floor, last] is here */
-	int64_t last;  /* the newest's number; floor == last: none */
+	int64_t last;  /* the newest committed one's number */
 	int started;   /* an event was added (floor means something) */
 };
 
@@ -52,7 +53,9 @@ static struct recent_event *at(struct srv_recent *r, size_t i)
 	return &r->ev[(r->head + i) % r->cap];
 }
 
-/* Let the oldest go; floor moves up to it. */
+/* Let the oldest go; floor moves up to it. Only a committed one (or
+ * all, emptying): floor never passes an event not committed yet, or a
+ * pull could move a device's cursor past it. */
 static void drop_oldest(struct srv_recent *r)
 {
 	struct recent_event *e = at(r, 0);
@@ -63,6 +66,8 @@ static void drop_oldest(struct srv_recent *r)
 	memset(e, 0, sizeof(*e));
 	r->head = (r->head + 1) % r->cap;
 	r->n--;
+	if (r->nvis)
+		r->nvis--;
 }
 
 static void empty(struct srv_recent *r)
@@ -92,6 +97,8 @@ static int room(struct srv_recent *r)
 	if (r->n < r->cap)
 		return 0;
 	if (r->cap >= RECENT_EVENTS_MAX) {
+		if (!r->nvis)
+			return CB_ETOOBIG; /* all pending: start again */
 		drop_oldest(r);
 		return 0;
 	}
@@ -108,36 +115,40 @@ static int room(struct srv_recent *r)
 	return 0;
 }
 
+/* Forget everything: nothing is covered until the next event. */
+static void forget(struct srv_recent *r)
+{
+	empty(r);
+	r->started = 0;
+}
+
 int srv_recent_add(struct srv_recent *r, int64_t seq, const char *site,
-		   int unblinded, char *json, size_t len)
+		   int unblinded, const char *json, size_t len)
 {
 	size_t slen = strlen(site ? site : "");
 	struct recent_event *e;
-	char *text;
+	char *text = malloc(len + 1 + slen + 1);
 	int rc;
 
-	/* the site after the text's NUL: one block */
-	text = json ? realloc(json, len + 1 + slen + 1) : NULL;
+	pthread_mutex_lock(&r->mu);
 	if (!text) {
-		free(json);
-		pthread_mutex_lock(&r->mu);
-		empty(r);
-		r->started = 0;
+		forget(r);
 		pthread_mutex_unlock(&r->mu);
 		return CB_ENOMEM;
 	}
+	/* the text, then the site after its NUL: one block */
+	memcpy(text, json, len);
+	text[len] = '\0';
 	memcpy(text + len + 1, site ? site : "", slen + 1);
-	pthread_mutex_lock(&r->mu);
 	/* Not the next number: what lies between is not known here. */
-	if (!r->started || seq != r->last + 1) {
+	if (!r->started || seq != (r->n ? at(r, r->n - 1)->seq : r->last) + 1) {
 		empty(r);
-		r->floor = seq - 1;
+		r->floor = r->last = seq - 1;
 		r->started = 1;
 	}
 	rc = room(r);
 	if (rc) {
-		empty(r);
-		r->started = 0;
+		forget(r);
 		pthread_mutex_unlock(&r->mu);
 		free(text);
 		return rc;
@@ -150,17 +161,43 @@ int srv_recent_add(struct srv_recent *r, int64_t seq, const char *site,
 	e->unblinded = unblinded;
 	r->n++;
 	r->bytes += len;
-	r->last = seq;
-	while (r->n > 1 && r->bytes > r->max_bytes)
+	/* over its bytes: committed ones go (pending ones at the commit) */
+	while (r->nvis && r->bytes > r->max_bytes)
 		drop_oldest(r);
 	pthread_mutex_unlock(&r->mu);
 	return 0;
 }
 
-/* The index of the first event numbered after `since` (n when none). */
+void srv_recent_commit(struct srv_recent *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->nvis = r->n;
+	if (r->n)
+		r->last = at(r, r->n - 1)->seq;
+	while (r->n > 1 && r->bytes > r->max_bytes)
+		drop_oldest(r);
+	pthread_mutex_unlock(&r->mu);
+}
+
+void srv_recent_abort(struct srv_recent *r)
+{
+	pthread_mutex_lock(&r->mu);
+	while (r->n > r->nvis) {
+		struct recent_event *e = at(r, r->n - 1);
+
+		r->bytes -= e->len;
+		free(e->json);
+		memset(e, 0, sizeof(*e));
+		r->n--;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* The index of the first committed event numbered after `since` (nvis
+ * when none). */
 static size_t first_after(struct srv_recent *r, int64_t since)
 {
-	size_t lo = 0, hi = r->n;
+	size_t lo = 0, hi = r->nvis;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -193,7 +230,7 @@ int srv_recent_pull(
 	}
 	*covered = 1;
 	memset(&row, 0, sizeof(row));
-	for (i = first_after(r, since); i < r->n && !rc; i++) {
+	for (i = first_after(r, since); i < r->nvis && !rc; i++) {
 		const struct recent_event *e = at(r, i);
 
 		if (limit > 0 && n >= limit)

@@ -6,13 +6,15 @@
  * newest event: reading those pages from SQLite costs a read transaction
  * whose page cache every commit has emptied, and a lookup of each row.
  * In the 200 devices' run, pulls were a fifth of the server's work. So
- * the writer hands each event it committed (its stored text) to this
- * ring, and a pull whose cursor the ring covers is answered from it.
+ * the writer hands each event it stores (a copy of its text) to this
+ * ring, pending until its transaction commits, and a pull whose cursor
+ * the ring covers is answered from what is committed.
  *
  * The ring holds every event numbered in (floor, last], in order, and
  * never claims one it lacks: an event whose number does not follow the
  * last one's starts it again (floor moves up to just before it), and the
- * oldest go when the ring passes its bytes. It is only for a store
+ * oldest committed go when the ring passes its bytes (floor never passes
+ * a pending event, so no cursor a pull gives can). It is only for a store
  * written by one process (SQLite's, whose serve holds the data
  * directory's lock); several casebookd on one PostgreSQL store each see
  * only their own commits, and do not use it.
@@ -34,13 +36,20 @@ struct srv_recent *srv_recent_new(size_t max_bytes);
 void srv_recent_free(struct srv_recent *r);
 
 /*
- * Add the event numbered `seq`, committed: its stored text (json, len;
- * taken over, freed here whatever happens), its site and whether it
- * changes an unblinded item. CB_ENOMEM (the ring is emptied then: it
- * claims nothing it may lack).
+ * Add the event numbered `seq`, just stored in the writer's open
+ * transaction: its stored text (json, len: copied), its site and whether
+ * it changes an unblinded item. Pending, unseen by pulls, until
+ * srv_recent_commit; srv_recent_abort drops it. CB_ENOMEM (the ring is
+ * emptied then: it claims nothing it may lack).
  */
 int srv_recent_add(struct srv_recent *r, int64_t seq, const char *site,
-		   int unblinded, char *json, size_t len);
+		   int unblinded, const char *json, size_t len);
+
+/* The writer's transaction committed: its pending events are seen. */
+void srv_recent_commit(struct srv_recent *r);
+
+/* It rolled back: its pending events go. */
+void srv_recent_abort(struct srv_recent *r);
 
 /*
  * A pull from the ring, as srv_store_event_each and then

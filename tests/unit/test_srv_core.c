@@ -1355,17 +1355,19 @@ static int note_row(const struct srv_event_row *row, void *ctx)
 	return 0;
 }
 
-static char *text30(char c)
+static const char *text30(char c)
 {
-	char *t = malloc(31);
+	static char t[8][31];
+	static int k;
+	char *x = t[k++ % 8];
 
-	memset(t, c, 30);
-	t[30] = '\0';
-	return t;
+	memset(x, c, 30);
+	x[30] = '\0';
+	return x;
 }
 
 /* The ring of events committed last (recent.c) on its own: what it
- * covers, gaps, the bytes it keeps, filters, a failure. */
+ * covers, pending events, gaps, the bytes it keeps, filters, failures. */
 static void test_recent(void)
 {
 	struct srv_recent *r = srv_recent_new(100);
@@ -1382,13 +1384,21 @@ static void test_recent(void)
 					 &w, &last, &cov),                     \
 			 0);                                                   \
 	} while (0)
+#define ADD(seq, site, unbl, c)                                                \
+	T_EQ_INT(srv_recent_add(r, seq, site, unbl, text30(c), 30), 0)
 
 	T_ASSERT(r != NULL);
 	PULL(0, 10, NULL, 1, 0);
 	T_EQ_INT(cov, 0); /* nothing added: nothing covered */
-	T_EQ_INT(srv_recent_add(r, 5, "S1", 0, text30('a'), 30), 0);
-	T_EQ_INT(srv_recent_add(r, 6, "S2", 1, text30('b'), 30), 0);
-	T_EQ_INT(srv_recent_add(r, 7, "S1", 1, text30('c'), 30), 0);
+	ADD(5, "S1", 0, 'a');
+	ADD(6, "S2", 1, 'b');
+	ADD(7, "S1", 1, 'c');
+	/* pending: covered from 4, but nothing seen, the cursor stays */
+	PULL(4, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 1);
+	T_EQ_STR(a.seen, "");
+	T_ASSERT(last == 4);
+	srv_recent_commit(r);
 	PULL(3, 10, NULL, 1, 0);
 	T_EQ_INT(cov, 0); /* 4 may exist: not here */
 	PULL(4, 10, NULL, 1, 0);
@@ -1412,31 +1422,54 @@ static void test_recent(void)
 	T_EQ_INT(cov, 1);
 	T_EQ_STR(a.seen, "");
 	T_ASSERT(last == 9); /* a cursor past the newest stays */
-	/* a gap: 8 was stored elsewhere, so 7 no longer covers */
-	T_EQ_INT(srv_recent_add(r, 9, "S1", 0, text30('d'), 30), 0);
+	/* a rolled back transaction: its events go, the next takes the
+	 * same numbers */
+	ADD(8, "S1", 0, 'x');
+	srv_recent_abort(r);
 	PULL(7, 10, NULL, 1, 0);
-	T_EQ_INT(cov, 0);
-	PULL(8, 10, NULL, 1, 0);
-	T_EQ_INT(cov, 1);
-	T_EQ_STR(a.seen, "9");
-	/* past 100 bytes the oldest go */
-	T_EQ_INT(srv_recent_add(r, 10, "S1", 0, text30('e'), 30), 0);
-	T_EQ_INT(srv_recent_add(r, 11, "S1", 0, text30('f'), 30), 0);
-	T_EQ_INT(srv_recent_add(r, 12, "S1", 0, text30('g'), 30), 0);
+	T_EQ_STR(a.seen, "");
+	T_ASSERT(last == 7);
+	ADD(8, "S1", 0, 'y');
+	srv_recent_commit(r);
+	PULL(7, 10, NULL, 1, 0);
+	T_EQ_STR(a.seen, "8");
+	/* a gap: 9 was stored elsewhere, so 8 no longer covers */
+	ADD(10, "S1", 0, 'd');
+	srv_recent_commit(r);
 	PULL(8, 10, NULL, 1, 0);
 	T_EQ_INT(cov, 0);
 	PULL(9, 10, NULL, 1, 0);
 	T_EQ_INT(cov, 1);
-	T_EQ_STR(a.seen, "10,11,12");
-	/* a text that could not be kept: the ring claims nothing */
-	T_EQ_INT(srv_recent_add(r, 13, "S1", 0, NULL, 30), CB_ENOMEM);
-	PULL(12, 10, NULL, 1, 0);
-	T_EQ_INT(cov, 0);
-	T_EQ_INT(srv_recent_add(r, 14, "S1", 0, text30('h'), 30), 0);
-	PULL(13, 10, NULL, 1, 0);
+	T_EQ_STR(a.seen, "10");
+	/* past 100 bytes the oldest committed go; pending ones stay until
+	 * their commit, and the cursor never passes them */
+	ADD(11, "S1", 0, 'e');
+	ADD(12, "S1", 0, 'f');
+	ADD(13, "S1", 0, 'g');
+	ADD(14, "S1", 0, 'h');
+	PULL(9, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 0); /* 10 went */
+	PULL(10, 10, NULL, 1, 0);
 	T_EQ_INT(cov, 1);
-	T_EQ_STR(a.seen, "14");
+	T_EQ_STR(a.seen, "");
+	T_ASSERT(last == 10);
+	srv_recent_commit(r);
+	PULL(10, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 0); /* three of 30 bytes kept: 12 to 14 */
+	PULL(11, 10, NULL, 1, 0);
+	T_EQ_STR(a.seen, "12,13,14");
+	/* a text that could not be kept: the ring claims nothing */
+	T_EQ_INT(srv_recent_add(r, 15, "S1", 0, text30('i'), SIZE_MAX - 8),
+		 CB_ENOMEM);
+	PULL(14, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 0);
+	ADD(16, "S1", 0, 'j');
+	srv_recent_commit(r);
+	PULL(15, 10, NULL, 1, 0);
+	T_EQ_INT(cov, 1);
+	T_EQ_STR(a.seen, "16");
 #undef PULL
+#undef ADD
 	srv_recent_free(r);
 }
 
