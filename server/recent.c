@@ -102,7 +102,7 @@ static int room(struct srv_recent *r)
 		drop_oldest(r);
 		return 0;
 	}
-	cap = r->cap * 2;
+	cap = r->cap ? r->cap * 2 : 1024;
 	v = calloc(cap, sizeof(*v));
 	if (!v)
 		return CB_ENOMEM;
