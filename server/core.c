@@ -124,9 +124,10 @@ void srv_core_close(struct srv_core *c)
 
 int srv_core_recent(struct srv_core *c, size_t max_bytes, struct cb_err *err)
 {
-	/* SQLite numbers events as it stores them, and only this process
-	 * writes them (the data directory's lock). */
-	if (!srv_store_seq_free(c->store) || c->recent)
+	/* Only this process writes the store (the data directory's lock),
+	 * and it numbers events as it stores them. */
+	if (!srv_store_one_writer(c->store) || !srv_store_seq_free(c->store) ||
+	    c->recent)
 		return 0;
 	c->recent = srv_recent_new(max_bytes);
 	return c->recent ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");

@@ -127,7 +127,9 @@ int srv_recent_add(struct srv_recent *r, int64_t seq, const char *site,
 {
 	size_t slen = strlen(site ? site : "");
 	struct recent_event *e;
-	char *text = malloc(len + 1 + slen + 1);
+	char *text = len < SIZE_MAX / 2 && slen < SIZE_MAX / 4
+			 ? malloc(len + 1 + slen + 1)
+			 : NULL;
 	int rc;
 
 	pthread_mutex_lock(&r->mu);

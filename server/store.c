@@ -1654,6 +1654,7 @@ const struct srv_store_ops srv_sqlite_ops = {
     .reuse_add = sq_reuse_add,
     .reuse_get = sq_reuse_get,
     .seq_free = 1,
+    .one_writer = 1,
     .event_add = sq_event_add,
     .event_get = sq_event_get,
     .event_each = sq_event_each,

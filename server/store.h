@@ -543,6 +543,13 @@ int srv_store_event_add(struct srv_store *s, const struct srv_event_row *row,
 int srv_store_seq_free(const struct srv_store *s);
 
 /*
+ * 1 when no other process writes the store while this one serves it
+ * (SQLite: serve, rebuild, restore, bundle import and migrate each take
+ * the data directory's lock); 0 when several may (PostgreSQL).
+ */
+int srv_store_one_writer(const struct srv_store *s);
+
+/*
  * After the commit of a transaction that added event `id` without asking
  * its number (srv_store_event_add with seq NULL), the number it was
  * given: 0 and *seq, or CB_ENOTFOUND (not added by that transaction; or

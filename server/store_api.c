@@ -356,6 +356,11 @@ int srv_store_seq_free(const struct srv_store *s)
 	return s->ops->seq_free;
 }
 
+int srv_store_one_writer(const struct srv_store *s)
+{
+	return s->ops->one_writer;
+}
+
 int srv_store_event_seq(struct srv_store *s, const char *id, int64_t *seq)
 {
 	return s->ops->event_seq ? s->ops->event_seq(s, id, seq) : CB_ENOTFOUND;

@@ -78,6 +78,8 @@ struct srv_store_ops {
 	const char *name; /* "sqlite", "postgresql" */
 	/* event_add tells the number at no cost (srv_store_seq_free) */
 	int seq_free;
+	/* one process writes the store (srv_store_one_writer) */
+	int one_writer;
 	int (*create)(const char *where, const char *study, const char *proto,
 		      size_t proto_len, const char *proto_sha256,
 		      struct srv_store **out, struct cb_err *err);
