@@ -22,6 +22,7 @@
 #include "json.h"
 #include "lease.h"
 #include "reqsig.h"
+#include "seqs.h"
 #include "role.h"
 #include "withheld.h"
 
@@ -187,65 +188,16 @@ static int note_store(struct store *st, const cJSON *reply,
 
 /*
  * The numbers the server gave the events this sync pushed and it
- * accepted (a push answer's "seqs", docs/api.md): this laptop holds those
+ * accepted (push answers' "seqs", seqs.h): this laptop holds those
  * events, so the pull that follows asks the server to leave them out
  * (`skip`) instead of receiving every one of them back. Only numbers of
- * the store that answered: a change of store forgets them. Skipping less
- * is always safe (an event received again is one already held), so what
- * does not fit, or does not read as ranges in ascending order, is not
- * skipped.
+ * the store that answered: a change of store forgets them.
  */
-struct pull_skip {
-	int64_t lo[SYNC_SKIP_MAX], hi[SYNC_SKIP_MAX];
-	size_t n;
-};
-
-/* A sequence number as a push answer gives it: an integer, 1 to 2^53. */
-static int64_t seq_of(const cJSON *v)
-{
-	double d;
-
-	if (!cJSON_IsNumber(v))
-		return 0;
-	d = v->valuedouble;
-	if (!(d >= 1 && d <= 9007199254740992.0) || d != (double)(int64_t)d)
-		return 0;
-	return (int64_t)d;
-}
-
-static void skip_note(struct pull_skip *k, const cJSON *reply)
-{
-	const cJSON *seqs = cJSON_GetObjectItemCaseSensitive(reply, "seqs");
-	const cJSON *r;
-
-	if (!cJSON_IsArray(seqs))
-		return;
-	cJSON_ArrayForEach(r, seqs)
-	{
-		int64_t lo, hi;
-
-		if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != 2)
-			return;
-		lo = seq_of(cJSON_GetArrayItem(r, 0));
-		hi = seq_of(cJSON_GetArrayItem(r, 1));
-		if (!lo || !hi || lo > hi || (k->n && lo <= k->hi[k->n - 1]))
-			return;
-		if (k->n && lo == k->hi[k->n - 1] + 1) {
-			k->hi[k->n - 1] = hi;
-		} else if (k->n < SYNC_SKIP_MAX) {
-			k->lo[k->n] = lo;
-			k->hi[k->n] = hi;
-			k->n++;
-		} else {
-			return;
-		}
-	}
-}
 
 /* The pull's query: the cursor, the page size and what to skip, as many
  * ranges as a signed request's query may hold (CB_REQSIG_PATH_MAX). */
 static int pull_query(struct cb_buf *q, const char *cursor,
-		      const struct pull_skip *k, struct cb_err *err)
+		      const struct cb_seqs *k, struct cb_err *err)
 {
 	char range[64];
 	size_t i;
@@ -256,7 +208,7 @@ static int pull_query(struct cb_buf *q, const char *cursor,
 			   SYNC_PULL_LIMIT);
 	for (i = 0; !rc && i < k->n; i++) {
 		int n = snprintf(range, sizeof(range), "%s%" PRId64 "-%" PRId64,
-				 i ? "," : "&skip=", k->lo[i], k->hi[i]);
+				 i ? "," : "&skip=", k->r[i].lo, k->r[i].hi);
 
 		if (n < 0 || cb_buf_len(q) + (size_t)n > CB_REQSIG_PATH_MAX)
 			break;
@@ -409,7 +361,7 @@ static int apply_results(struct store *st, const struct batch *b,
 }
 
 static int push(struct store *st, struct net *n, const struct sync_opts *o,
-		struct sync_stats *s, struct pull_skip *k, struct cb_err *err)
+		struct sync_stats *s, struct cb_seqs *k, struct cb_err *err)
 {
 	struct store_counts c;
 	struct batch b;
@@ -470,7 +422,8 @@ static int push(struct store *st, struct net *n, const struct sync_opts *o,
 		if (!rc)
 			rc = apply_results(st, &b, reply, s, err);
 		if (!rc)
-			skip_note(k, reply);
+			cb_seqs_note(
+			    k, cJSON_GetObjectItemCaseSensitive(reply, "seqs"));
 		cJSON_Delete(reply);
 		progress(o, s, "push");
 	}
@@ -574,7 +527,7 @@ int sync_store_pull_page(struct store *st, const cJSON *page, const char **next,
  */
 static int pull(struct store *st, const struct cb_protocol *p, struct net *n,
 		const struct sync_opts *o, struct sync_stats *s,
-		struct pull_skip *k, struct cb_err *err)
+		struct cb_seqs *k, struct cb_err *err)
 {
 	struct cb_buf query;
 	struct derive_cache *dc = NULL;
@@ -899,7 +852,7 @@ int sync_run(struct store *st, struct net *n, const struct sync_opts *o,
 	struct cb_protocol *p = NULL;
 	struct store_counts c;
 	struct cb_err ignored;
-	struct pull_skip skip;
+	struct cb_seqs skip;
 	char now[CB_CLOCK_UTC_BUF];
 	int rc;
 

@@ -78,9 +78,6 @@
 #define SYNC_PULL_LIMIT 1000
 #define SYNC_PULL_COMMIT_EVENTS 2000
 #define SYNC_DERIVE_CACHE 64
-/* Most ranges of its own pushed events a pull asks the server to skip
- * (the server's SRV_PULL_SKIP_MAX). */
-#define SYNC_SKIP_MAX 64
 
 struct sync_opts {
 	int retries;  /* further attempts after a failed request, >= 0 */

@@ -541,7 +541,7 @@ static void handle_pull(struct call *k)
 	const char *limit = srv_req_arg(r, "limit");
 	const char *skip = srv_req_arg(r, "skip");
 	long long s = 0, l = SRV_PULL_DEFAULT;
-	struct srv_seq_range ranges[SRV_PULL_SKIP_MAX];
+	struct cb_seq_range ranges[CB_SEQS_MAX];
 	size_t nskip = 0;
 	struct cb_err err;
 	struct srv_pull_page page;
@@ -558,14 +558,14 @@ static void handle_pull(struct call *k)
 			      "limit: expected 1 to %d", SRV_PULL_MAX);
 		return;
 	}
-	if (skip && srv_seq_ranges(skip, ranges, SRV_PULL_SKIP_MAX, &nskip)) {
+	if (skip && srv_seq_ranges(skip, ranges, CB_SEQS_MAX, &nskip)) {
 		srv_req_error(
 		    r, MHD_HTTP_BAD_REQUEST, "invalid_request",
 		    "skip: expected at most %d ranges LO-HI of "
 		    "event numbers (1 <= LO <= HI), ascending, "
 		    "not overlapping, separated by commas, as push answers "
 		    "give them in \"seqs\"",
-		    SRV_PULL_SKIP_MAX);
+		    CB_SEQS_MAX);
 		return;
 	}
 	cb_err_clear(&err);

@@ -361,45 +361,9 @@ struct applying {
 	int pushed;		  /* a batch was stored */
 	/* the numbers of the events stored ("seqs"): the reply's pull
 	 * leaves them out, as a network sync's pull does */
-	struct srv_seq_range skip[SRV_PULL_SKIP_MAX];
-	size_t nskip;
+	struct cb_seqs skip;
 	struct cb_err *err;
 };
-
-/* One number of a "seqs" range; 0 when it is not one. */
-static int64_t seq_at(const cJSON *range, int i)
-{
-	const cJSON *v = cJSON_GetArrayItem(range, i);
-	double d = cJSON_IsNumber(v) ? v->valuedouble : 0;
-
-	return d >= 1 && d <= 9007199254740992.0 ? (int64_t)d : 0;
-}
-
-/* Note a push answer's "seqs" (core.c's push_seqs: ascending ranges).
- * What does not fit is not skipped: the device receives it again. */
-static void skip_note(struct applying *a, const cJSON *push)
-{
-	const cJSON *r;
-
-	cJSON_ArrayForEach(r, cb_json_arr(push, "seqs"))
-	{
-		int64_t lo = seq_at(r, 0), hi = seq_at(r, 1);
-		struct srv_seq_range *last =
-		    a->nskip ? &a->skip[a->nskip - 1] : NULL;
-
-		if (!lo || hi < lo || (last && lo <= last->hi))
-			return;
-		if (last && lo == last->hi + 1) {
-			last->hi = hi;
-		} else if (a->nskip < SRV_PULL_SKIP_MAX) {
-			a->skip[a->nskip].lo = lo;
-			a->skip[a->nskip].hi = hi;
-			a->nskip++;
-		} else {
-			return;
-		}
-	}
-}
 
 /* Push the batch gathered and write its verdicts into the reply. */
 static int push_batch(struct applying *a)
@@ -416,7 +380,7 @@ static int push_batch(struct applying *a)
 	if (rc)
 		return rc;
 	a->pushed = 1;
-	skip_note(a, push);
+	cb_seqs_note(&a->skip, cJSON_GetObjectItemCaseSensitive(push, "seqs"));
 	cJSON_ArrayForEach(res, cb_json_arr(push, "results"))
 	{
 		if (a->nresults++ && (rc = rputs(a->r, ",")))
@@ -454,7 +418,7 @@ static int apply_value(void *ctx, const char *path, const cJSON *v)
 
 /* Every pull page since `since` into the reply, one page at a time. */
 static int pull_pages(struct srv_core *c, const struct srv_device *dev,
-		      int64_t since, const struct srv_seq_range *skip,
+		      int64_t since, const struct cb_seq_range *skip,
 		      size_t nskip, struct reply_out *r, long *nevents,
 		      struct cb_err *err)
 {
@@ -510,8 +474,8 @@ static int reply_tail(struct applying *a, const struct bundle *b, long *pulled)
 			rc = rput_json(r, page);
 		cJSON_Delete(page);
 	} else if (!rc) {
-		rc = pull_pages(c, dev, b->since, a->skip, a->nskip, r, pulled,
-				a->err);
+		rc = pull_pages(c, dev, b->since, a->skip.r, a->skip.n, r,
+				pulled, a->err);
 	}
 	if (!rc)
 		rc = rputs(r, "]");

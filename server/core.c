@@ -1627,7 +1627,7 @@ struct pull_ctx {
 	struct cb_buf *out;
 	long n;	      /* events in the page */
 	long scanned; /* rows read, the skipped ones too */
-	const struct srv_seq_range *skip;
+	const struct cb_seq_range *skip;
 	size_t nskip, at; /* skip[at] is the first range not passed yet */
 	struct cb_err *err;
 };
@@ -1734,7 +1734,7 @@ static int pull_store(struct srv_store *s, const struct srv_device *dev,
 }
 
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
-		  int64_t since, long limit, const struct srv_seq_range *skip,
+		  int64_t since, long limit, const struct cb_seq_range *skip,
 		  size_t nskip, struct srv_pull_page *page, struct cb_err *err)
 {
 	const char *site = dev->site[0] ? dev->site : NULL;

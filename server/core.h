@@ -201,7 +201,7 @@ int srv_core_rebuild(struct srv_core *c, long *nevents, struct cb_err *err);
 int srv_core_push(struct srv_core *c, const struct srv_device *dev,
 		  const cJSON *events, cJSON **reply, struct cb_err *err);
 
-struct srv_seq_range; /* srv.h */
+struct cb_seq_range; /* seqs.h */
 
 /* Bytes of event text `casebookd serve` keeps for pulls (recent.h). */
 #define SRV_RECENT_BYTES ((size_t)4 << 20)
@@ -240,7 +240,7 @@ struct srv_pull_page {
  * NULL then.
  */
 int srv_core_pull(struct srv_core *c, const struct srv_device *dev,
-		  int64_t since, long limit, const struct srv_seq_range *skip,
+		  int64_t since, long limit, const struct cb_seq_range *skip,
 		  size_t nskip, struct srv_pull_page *page, struct cb_err *err);
 
 /*

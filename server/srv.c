@@ -187,7 +187,7 @@ int srv_lock_data(const char *dir, const char *what, struct cb_err *err)
 	return 0;
 }
 
-int srv_seq_ranges(const char *s, struct srv_seq_range *out, size_t max,
+int srv_seq_ranges(const char *s, struct cb_seq_range *out, size_t max,
 		   size_t *n)
 {
 	char num[20];

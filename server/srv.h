@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "role.h"
+#include "seqs.h"
 
 enum {
 	SRV_EXIT_OK = 0,
@@ -110,14 +111,6 @@ int srv_opt_range(const char *cmd, const char *opt, const char *text, long lo,
  */
 long long srv_decimal(const char *s, long long lo, long long hi);
 
-/* Sequence numbers lo..hi of the store's events, both included. */
-struct srv_seq_range {
-	int64_t lo, hi;
-};
-
-/* Most ranges one pull may skip (srv_core_pull). */
-#define SRV_PULL_SKIP_MAX 64
-
 /*
  * A pull's `skip` as requests carry it: "LO-HI,LO-HI,..." with each LO
  * and HI a decimal as srv_decimal reads them, 1 <= LO <= HI, each range
@@ -125,7 +118,7 @@ struct srv_seq_range {
  * `max` ranges.
  * Into out[0..*n). 0, or -1 when the text is not that.
  */
-int srv_seq_ranges(const char *s, struct srv_seq_range *out, size_t max,
+int srv_seq_ranges(const char *s, struct cb_seq_range *out, size_t max,
 		   size_t *n);
 
 /* ---- structured log ---------------------------------------------------- */

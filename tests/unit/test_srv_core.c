@@ -1124,7 +1124,7 @@ static void recent_is_store(struct srv_core *c)
 	for (d = 0; d < 3; d++)
 		for (t = 0; t < 150; t++) {
 			struct srv_pull_page a, b;
-			struct srv_seq_range skip[2];
+			struct cb_seq_range skip[2];
 			size_t nskip = pick(3);
 			int64_t since = t % 10 ? max - (int64_t)pick(60) : 0;
 			long limit = 1 + (long)pick(t % 3 ? 8 : 80), n = 0;
@@ -1491,7 +1491,7 @@ static void test_seq_ranges(void)
 	    "1--2", "1-2-3",   "-1-2",	   "1-",
 	    "-",    "+1-2",    " 1-2",	   "01-2",
 	    "1-2 ", "1",       "1-2;3-4",  "1-1234567890123456789"};
-	struct srv_seq_range r[4];
+	struct cb_seq_range r[4];
 	size_t i, n = 99;
 
 	T_EQ_INT(srv_seq_ranges("", r, 4, &n), 0);
@@ -1514,8 +1514,55 @@ static void test_seq_ranges(void)
 			T_FAIL_AT("skip '%s' was taken", bad[i]);
 }
 
+/* A push answer's "seqs" noted for the pull's skip (seqs.c): joined
+ * when they follow, left out when they do not read as ascending ranges
+ * of whole numbers, or do not fit. */
+static void test_seqs_note(void)
+{
+	struct cb_seqs k;
+	cJSON *j;
+	int i;
+
+	memset(&k, 0, sizeof(k));
+	j = cJSON_Parse("[[3,5],[6,9],[12,12]]");
+	cb_seqs_note(&k, j);
+	cJSON_Delete(j);
+	T_EQ_INT((int)k.n, 2);
+	T_ASSERT(k.r[0].lo == 3 && k.r[0].hi == 9 && k.r[1].lo == 12);
+	/* the next answer follows on; a range going back stops the rest */
+	j = cJSON_Parse("[[13,20],[30,31],[25,26],[40,41]]");
+	cb_seqs_note(&k, j);
+	cJSON_Delete(j);
+	T_EQ_INT((int)k.n, 3);
+	T_ASSERT(k.r[1].hi == 20 && k.r[2].lo == 30 && k.r[2].hi == 31);
+	/* not ranges of whole numbers from 1: nothing taken */
+	for (i = 0; i < 6; i++) {
+		static const char *const bad[] = {"[[50.5,51]]",   "[[0,51]]",
+						  "[[52,51]]",	   "[[50]]",
+						  "[[\"50\",51]]", "{\"a\":1}"};
+
+		j = cJSON_Parse(bad[i]);
+		cb_seqs_note(&k, j);
+		cJSON_Delete(j);
+	}
+	cb_seqs_note(&k, NULL);
+	T_EQ_INT((int)k.n, 3);
+	/* no more than CB_SEQS_MAX ranges */
+	for (i = 0; i < 100; i++) {
+		char t[64];
+
+		snprintf(t, sizeof(t), "[[%d,%d]]", 100 + 2 * i, 100 + 2 * i);
+		j = cJSON_Parse(t);
+		cb_seqs_note(&k, j);
+		cJSON_Delete(j);
+	}
+	T_EQ_INT((int)k.n, CB_SEQS_MAX);
+	T_ASSERT(k.r[CB_SEQS_MAX - 1].lo == 100 + 2 * (CB_SEQS_MAX - 4));
+}
+
 int main(void)
 {
+	T_RUN(test_seqs_note);
 	T_RUN(test_seq_ranges);
 	T_RUN(test_recent);
 	T_RUN(test_incremental_is_rebuild);
