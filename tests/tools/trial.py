@@ -18,7 +18,9 @@ send, and the trial checks:
 
   - every command that said it saved something is in the record: each
     value entered is a change by its user in the server's canonical
-    dump; each randomization is the subject's slot on the server;
+    dump (or, where a save stored fewer items than it was given because
+    the laptop already held some of those values, a change by some
+    user); each randomization is the subject's slot on the server;
   - every laptop's canonical dump equals the server's for what it
     receives (its site; blinded, for the data manager), so every event
     a laptop holds is on the server, where event ids are unique: exactly
@@ -146,7 +148,7 @@ class Trial:
         self.done = threading.Event()
         self.stopping = False  # the run was stopped (SIGTERM, SIGINT)
         # what the laptops said they saved
-        self.changes = []   # (subject, visit, form, item, value, user)
+        self.changes = []   # (subject, visit, form, item, value, user, exact)
         self.randomized = {}  # subject -> (randno, kit, laptop)
         self.subjects = {s: [] for s in SITES}  # site -> [subject dicts]
         today = datetime.date.today()
@@ -337,10 +339,14 @@ class Trial:
         rng = lap["rng"]
         return rng.uniform(0.0, upto) if rng.random() < p else None
 
-    def record(self, subject, visit, form, items, user):
+    def record(self, subject, visit, form, items, user, exact=True):
+        """Note what a save stored. exact is False when the save stored
+        fewer items than it was given: an item whose value the laptop
+        already held (its own or one it received) is left out of the
+        event, so that value is a change by some user, not this one."""
         with self.lock:
             for k, v in items.items():
-                self.changes.append((subject, visit, form, k, v, user))
+                self.changes.append((subject, visit, form, k, v, user, exact))
 
     def save(self, lap, subject, visit, form, items, reason=None):
         args = ["form", "set", subject, visit, form] + [
@@ -355,7 +361,9 @@ class Trial:
             allowed = (0, 3)
         if self.expect(lap, "form set", r, allowed, " ".join(args[1:5])):
             if "nothing changed" not in r.out:
-                self.record(subject, visit, form, items, lap["user"])
+                m = re.search(r": saved (\d+) items?$", r.out, re.M)
+                exact = m is None or int(m.group(1)) == len(items)
+                self.record(subject, visit, form, items, lap["user"], exact)
             return True
         return False
 
@@ -425,7 +433,7 @@ class Trial:
                     and c[3] in ("VAS", "ROM", "HEIGHT", "WEIGHT")]
         if not mine:
             return self.act_visit(lap)
-        subject, visit, form, item, _, _ = rng.choice(mine)
+        subject, visit, form, item = rng.choice(mine)[:4]
         lo, hi = {"VAS": (0, 100), "ROM": (60, 160), "HEIGHT": (150, 190),
                   "WEIGHT": (50, 100)}[item]
         self.save(lap, subject, visit, form, {item: str(rng.randint(lo, hi))},
@@ -712,13 +720,14 @@ class Trial:
                 per_subject.setdefault(
                     (cur[0], cur[1], cur[2], cur[3], cur[4],
                      json.loads('"%s"' % m.group(2))), set()).add(m.group(1))
-        for subject, visit, form, item, value, user in self.changes:
+        for subject, visit, form, item, value, user, exact in self.changes:
             inst = ""
             m = re.match(r"(\w+)#(\d+)$", form)
             if m:
                 form, inst = m.group(1), m.group(2)
-            if user not in per_subject.get(
-                    (subject, visit, form, inst, item, value), ()):
+            users = per_subject.get((subject, visit, form, inst, item, value),
+                                    ())
+            if user not in users and (exact or not users):
                 lost.append("%s %s %s#%s %s=%s by %s" % (
                     subject, visit, form, inst, item, value, user))
         if lost:
