@@ -1345,23 +1345,33 @@ static int run_related(struct eval *base, const struct cb_check_context *ctx,
 {
 	const struct cb_protocol *p = base->p;
 	const struct cb_protocol_item **items;
+	unsigned char *reads; /* per check: it may read a changed item */
 	size_t i, j, k, n = 0;
 	int rc = 0;
 
-	/* The changed items, resolved once for every check. */
-	items = malloc(ctx->nchanges * sizeof(*items));
+	/* The changed items, resolved once for every check, and the checks
+	 * that may read them (protocol.h, readers): the others reach
+	 * nothing. */
+	items = malloc(ctx->nchanges * sizeof(*items) + p->nchecks + 1);
 	if (!items)
 		return cb_err_set(base->err, CB_ENOMEM, "out of memory");
+	reads = (unsigned char *)(items + ctx->nchanges);
+	memset(reads, 0, p->nchecks + 1);
 	for (j = 0; j < ctx->nchanges; j++) {
 		items[n] =
 		    cb_protocol_find_item(base->form, ctx->changes[j].item);
-		if (items[n])
-			n++;
+		if (!items[n])
+			continue;
+		for (k = 0; k < items[n]->nreaders; k++)
+			reads[items[n]->readers[k]] = 1;
+		n++;
 	}
 	for (i = 0; i < p->nchecks && !rc; i++) {
 		const struct cb_protocol_check *ck = &p->checks[i];
 		enum reach r = REACH_NONE;
 
+		if (!reads[i])
+			continue;
 		for (j = 0; j < n && r != REACH_ALL; j++)
 			r = max_reach(
 			    r, check_reach(p, ck, base->visit, items[j]));

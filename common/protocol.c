@@ -3048,6 +3048,91 @@ static void load_checks(struct ld *ld, const cJSON *root)
 	ld->p->nchecks = i;
 }
 
+/*
+ * Each item's readers (protocol.h): counted in a first pass, written in
+ * a second. A check that names an item twice lists it once (`last`
+ * holds the check that last named each item).
+ */
+struct readers {
+	struct ld *ld;
+	size_t *count, *last;
+	size_t **list; /* NULL while counting */
+};
+
+static void reader_note(struct readers *r, const struct cb_protocol_item *it,
+			size_t check)
+{
+	size_t k;
+
+	if (!it)
+		return;
+	k = (size_t)(it - r->ld->items);
+	if (r->last[k] == check)
+		return;
+	r->last[k] = check;
+	if (r->list)
+		r->list[k][r->ld->items[k].nreaders++] = check;
+	else
+		r->count[k]++;
+}
+
+static void reader_cond(struct readers *r, const struct cb_protocol_cond *c,
+			size_t check)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	reader_note(r, c->left.item, check);
+	if (c->has_other)
+		reader_note(r, c->other.item, check);
+	for (i = 0; i < c->nsub; i++)
+		reader_cond(r, &c->sub[i], check);
+}
+
+static void reader_pass(struct readers *r)
+{
+	const struct cb_protocol *p = r->ld->p;
+	size_t i;
+
+	for (i = 0; i < p->nitems; i++)
+		r->last[i] = SIZE_MAX;
+	for (i = 0; i < p->nchecks; i++) {
+		const struct cb_protocol_check *ck = &p->checks[i];
+
+		reader_cond(r, ck->when, i);
+		reader_cond(r, ck->test, i);
+		reader_note(r, ck->birth.item, i);
+		reader_note(r, ck->on.item, i);
+		if (ck->type == CB_CHECK_VISIT_WINDOW)
+			reader_note(r, p->day0.item, i);
+	}
+}
+
+static void load_readers(struct ld *ld)
+{
+	struct readers r = {ld, NULL, NULL, NULL};
+	size_t n = ld->p->nitems, i;
+
+	if (!n || !ld->p->nchecks)
+		return;
+	r.count = ld_alloc(ld, n, sizeof(*r.count));
+	r.last = ld_alloc(ld, n, sizeof(*r.last));
+	if (!r.count || !r.last)
+		return;
+	reader_pass(&r);
+	r.list = ld_alloc(ld, n, sizeof(*r.list));
+	for (i = 0; r.list && i < n; i++)
+		if (r.count[i] && !(r.list[i] = ld_alloc(ld, r.count[i],
+							 sizeof(size_t))))
+			return;
+	if (!r.list)
+		return;
+	reader_pass(&r);
+	for (i = 0; i < n; i++)
+		ld->items[i].readers = r.list[i];
+}
+
 /* ---- Safety ----------------------------------------------------------- */
 
 static void load_safety(struct ld *ld, const cJSON *root)
@@ -3344,6 +3429,8 @@ static void load_root(struct ld *ld, const cJSON *root)
 	if (ld->oom)
 		return;
 	load_checks(ld, root);
+	if (!ld->oom)
+		load_readers(ld);
 	load_safety(ld, root);
 	load_lifecycle(ld, root);
 }

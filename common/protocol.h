@@ -152,6 +152,13 @@ struct cb_protocol_item {
 	const struct cb_protocol_choice *choices;
 	const struct cb_protocol_form *form; /* the form holding it */
 	size_t index;			     /* position in form->items */
+	/* The checks that may read this item: every check that names it in
+	 * a condition (at any depth) or as an age's birth or date, and
+	 * every visit window when it is day 0; indices into
+	 * protocol->checks, ascending. A save's related checks (check.h)
+	 * look only at these. */
+	size_t nreaders;
+	const size_t *readers;
 };
 
 /*
