@@ -44,6 +44,10 @@ endif
 PKGS    := sqlite3 libsodium libcjson libcurl libmicrohttpd libpq
 # libedit: line editing for `casebook shell`, linked into casebook only.
 CLIENT_PKGS := libedit
+# jemalloc: casebookd's allocator (docs/OPERATIONS.md, "Memory"), linked
+# into casebookd only, and not under the sanitizers, which bring their own.
+SERVER_PKGS := jemalloc
+SERVER_LIBS = $(if $(SANITIZE),,$(shell pkg-config --libs $(SERVER_PKGS) 2>/dev/null))
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wvla -Wwrite-strings
 CFLAGS  ?= -O2 -g
@@ -92,7 +96,7 @@ all: deps-check $(BIN)/casebook $(BIN)/casebookd $(GEN_STUDY)
 # Stop early with a useful message when a library is missing.
 .PHONY: deps-check
 deps-check:
-	@pkg-config --exists $(PKGS) $(CLIENT_PKGS) || { \
+	@pkg-config --exists $(PKGS) $(CLIENT_PKGS) $(SERVER_PKGS) || { \
 	  echo "missing build dependencies; run: scripts/install-deps.sh (or make deps)"; exit 1; }
 
 deps:
@@ -125,7 +129,8 @@ $(HOOK_BIN): $(filter-out $(HOOK_SRC:%.c=$(BUILD)/%.o),$(CLIENT_OBJ)) \
 
 $(BIN)/casebookd: $(SERVER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(SERVER_OBJ) $(LIB) $(LDLIBS_ALL)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $(SERVER_OBJ) $(LIB) $(LDLIBS_ALL) \
+	  $(SERVER_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(LIB)
 	@mkdir -p $(dir $@)
@@ -201,7 +206,8 @@ test: deps
 	  CASEBOOK_HOOKS=$(abspath $(HOOK_BIN)) \
 	  CASEBOOK_GEN_STUDY=$(abspath $(GEN_STUDY)) \
 	  CASEBOOK_TOOLS=$(abspath $(BUILD)/tools) \
-	  CASEBOOK_PG_LEAN=$(if $(SANITIZE),1,) tests/run.sh
+	  CASEBOOK_PG_LEAN=$(if $(SANITIZE),1,) \
+	  CASEBOOK_SANITIZED=$(if $(SANITIZE),1,) tests/run.sh
 
 # The long runs of the reliability suites (docs/RELIABILITY.md):
 #   make trial     TRIALS (default 100) seeded crash trials, JOBS at a time

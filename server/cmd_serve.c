@@ -8,11 +8,9 @@
 #include "slots.h"
 #include "srv.h"
 
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 const char cmd_serve_help[] =
     "usage: casebookd serve --data DIR --listen ADDR:PORT [--threads N]\n"
@@ -111,16 +109,6 @@ int cmd_serve(int argc, char **argv)
 				 "--tls-cert and --tls-key go together");
 	o.tls_cert = vals[3];
 	o.tls_key = vals[4];
-	/* At most one malloc arena per processor (glibc's default is eight):
-	 * each worker thread otherwise keeps its own arena, holding at its
-	 * high-water mark what its pushes and pulls once needed, and the
-	 * server's memory grows with --threads (bench_server, part
-	 * devices, 4 threads on 2 cores: 72 MiB, and 66 MiB with this). */
-	{
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-		mallopt(M_ARENA_MAX, cpus > 0 ? (int)cpus : 1);
-	}
 	/* SQLite's page caches, the writer's 16 MiB and one per thread,
 	 * share about 20 MiB: with the cache of merge states (core.h) the
 	 * server stays under 64 MiB however many threads serve

@@ -29,7 +29,6 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
-#include <malloc.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -530,6 +529,36 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss,
 	return 0;
 }
 
+/*
+ * jemalloc's control entry, present when casebookd links it (main.c),
+ * absent (NULL) in a build without it: the sanitizers' builds.
+ */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp,
+		   size_t newlen) __attribute__((weak));
+
+/*
+ * The allocator serving this process and the settings it took (main.c),
+ * for the start-up log line: "jemalloc-VERSION narenas:N
+ * dirty_decay_ms:MS", or "libc" (as Redis names them).
+ */
+static void malloc_name(char *out, size_t cap)
+{
+	const char *version = NULL;
+	unsigned narenas = 0;
+	ssize_t decay = 0;
+	size_t len = sizeof(version), ulen = sizeof(narenas),
+	       dlen = sizeof(decay);
+
+	if (mallctl && !mallctl("version", &version, &len, NULL, 0) &&
+	    version &&
+	    !mallctl("opt.narenas", &narenas, &ulen, NULL, 0) &&
+	    !mallctl("opt.dirty_decay_ms", &decay, &dlen, NULL, 0))
+		snprintf(out, cap, "jemalloc-%s narenas:%u dirty_decay_ms:%zd",
+			 version, narenas, decay);
+	else
+		snprintf(out, cap, "libc");
+}
+
 int srv_daemon_run(const struct srv_daemon_opts *o,
 		   void (*handle)(struct srv_req *r, void *ctx),
 		   size_t (*body_cap)(const char *path, void *ctx), void *ctx,
@@ -566,17 +595,6 @@ int srv_daemon_run(const struct srv_daemon_opts *o,
 		}
 		flags |= MHD_USE_TLS;
 	}
-
-	/*
-	 * A push allocates and frees tens of megabytes per batch in the
-	 * worker threads. With glibc's defaults each batch's big buffers
-	 * are fresh mappings and every free trims the heap, so the next
-	 * batch pays for page faults and TLB flushes again; keep up to 64
-	 * MiB instead (a pure performance setting, glibc only).
-	 */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
-	mallopt(M_TRIM_THRESHOLD, 64 << 20);
-	mallopt(M_TOP_PAD, 16 << 20);
 
 	/* Block the stop signals in every thread; this one waits for them. */
 	sigemptyset(&set);
@@ -634,13 +652,15 @@ int srv_daemon_run(const struct srv_daemon_opts *o,
 	snprintf(portbuf, sizeof(portbuf), "%u",
 		 info ? (unsigned)info->port : 0u);
 	{
-		char threads[16];
+		char threads[16], alloc[128];
 		const char *kv[] = {
-		    "listen",  o->listen, "port", portbuf,
-		    "study",   o->name,	  "tls",  cert ? "yes" : "no",
-		    "threads", threads,	  NULL};
+		    "listen",  o->listen, "port",   portbuf,
+		    "study",   o->name,	  "tls",    cert ? "yes" : "no",
+		    "threads", threads,	  "malloc", alloc,
+		    NULL};
 
 		snprintf(threads, sizeof(threads), "%u", o->threads);
+		malloc_name(alloc, sizeof(alloc));
 		srv_log("info", "listening", kv);
 	}
 	while (sigwait(&set, &sig) == 0 && sig != SIGTERM && sig != SIGINT)

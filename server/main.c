@@ -15,6 +15,18 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * casebookd's allocator is jemalloc (the Makefile links it; not under the
+ * sanitizers), which reads this setting at its start; MALLOC_CONF in the
+ * environment still overrides it. One arena, its caches per thread in
+ * front: the server's threads allocate and free the same push's memory
+ * in turn, and more arenas only hold more of it. Freed pages go back to
+ * the system after about a second instead of jemalloc's ten, so the
+ * peak stays near what is in use (docs/OPERATIONS.md, "Memory"; the
+ * figures are in docs/PERFORMANCE.md).
+ */
+const char *malloc_conf = "narenas:1,dirty_decay_ms:1000,muzzy_decay_ms:0";
+
 struct srv_command {
 	const char *name;
 	int (*run)(int argc, char **argv);

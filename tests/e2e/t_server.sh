@@ -150,6 +150,20 @@ at_exit stop_server
 start_server
 pass "server answers /v1/health"
 
+# The allocator (docs/OPERATIONS.md, "Memory"): jemalloc with the
+# settings of server/main.c, logged at the start; the sanitizers' builds
+# (CASEBOOK_SANITIZED) keep their own.
+alloc=$(grep '"msg":"listening"' "$LOG" | head -n 1 |
+	sed -n 's/.*"malloc":"\([^"]*\)".*/\1/p')
+if [ -n "${CASEBOOK_SANITIZED:-}" ]; then
+	check "the start-up line names the allocator (sanitizers)" libc "$alloc"
+else
+	case $alloc in
+	jemalloc-*" narenas:1 dirty_decay_ms:1000") pass "casebookd runs on jemalloc with its settings ($alloc)" ;;
+	*) fail "casebookd runs on jemalloc with its settings" "the start-up line says malloc '$alloc'" ;;
+	esac
+fi
+
 # get METHOD PATH [curl args]: status in $code, body in $T/resp
 get() {
 	_m=$1 _p=$2
