@@ -882,6 +882,41 @@ static void test_box_seal_open(void)
 
 /* ---- hashes ------------------------------------------------------------ */
 
+/*
+ * cb_sha256 (OpenSSL) gives what the stream (libsodium) gives, at every
+ * length around the block boundaries and for a body of a megabyte.
+ */
+static void test_sha256_same(void)
+{
+	static unsigned char data[1 << 20];
+	char one[CB_HASH_HEX_SIZE], two[CB_HASH_HEX_SIZE];
+	size_t len;
+
+	randombytes_buf(data, sizeof(data));
+	for (len = 0; len <= sizeof(data); len = len < 1100 ? len + 1 : len * 2) {
+		struct cb_sha256_stream *h;
+		struct cb_err err;
+
+		cb_sha256_hex(data, len, one);
+		T_EQ_INT(cb_sha256_stream_new(&h, &err), 0);
+		cb_sha256_stream_update(h, data, len);
+		cb_sha256_stream_final_hex(h, two);
+		cb_sha256_stream_free(h);
+		T_EQ_STR(one, two);
+	}
+	cb_sha256_hex(data, sizeof(data), one);
+	{
+		struct cb_sha256_stream *h;
+		struct cb_err err;
+
+		T_EQ_INT(cb_sha256_stream_new(&h, &err), 0);
+		cb_sha256_stream_update(h, data, sizeof(data));
+		cb_sha256_stream_final_hex(h, two);
+		cb_sha256_stream_free(h);
+	}
+	T_EQ_STR(one, two);
+}
+
 static void test_hash_vectors(void)
 {
 	char hex[CB_HASH_HEX_SIZE];
@@ -904,6 +939,14 @@ static void test_hash_vectors(void)
 		T_EQ_STR(hex, "ba7816bf8f01cfea414140de5dae2223"
 			      "b00361a396177a9cb410ff61f20015ad");
 	}
+	/* FIPS 180-2's two-block message and the empty string */
+	cb_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		      56, hex);
+	T_EQ_STR(hex, "248d6a61d20638b8e5c026930c3e6039"
+		      "a33ce45964ff2167f6ecedd419db06c1");
+	cb_sha256_hex("", 0, hex);
+	T_EQ_STR(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+		      "27ae41e4649b934ca495991b7852b855");
 	cb_hash_hex("", 0, hex);
 	T_EQ_STR(hex, "0e5751c026e543b2e8ab2eb06099daa1"
 		      "d1e5df47778f7787faab45cdf12fe3a8");
@@ -1103,6 +1146,7 @@ int main(void)
 	T_RUN(test_sign_from_secret);
 	T_RUN(test_box_seal_open);
 	T_RUN(test_hash_vectors);
+	T_RUN(test_sha256_same);
 	T_RUN(test_keyed_hash_subkey);
 	T_RUN(test_hex);
 	T_RUN(test_b64_vectors);
