@@ -1351,12 +1351,13 @@ static int run_related(struct eval *base, const struct cb_check_context *ctx,
 
 	/* The changed items, resolved once for every check, and the checks
 	 * that may read them (protocol.h, readers): the others reach
-	 * nothing. */
+	 * nothing. Without readers (a protocol built by hand), every check
+	 * is looked at. */
 	items = malloc(ctx->nchanges * sizeof(*items) + p->nchecks + 1);
 	if (!items)
 		return cb_err_set(base->err, CB_ENOMEM, "out of memory");
 	reads = (unsigned char *)(items + ctx->nchanges);
-	memset(reads, 0, p->nchecks + 1);
+	memset(reads, !p->has_readers, p->nchecks + 1);
 	for (j = 0; j < ctx->nchanges; j++) {
 		items[n] =
 		    cb_protocol_find_item(base->form, ctx->changes[j].item);

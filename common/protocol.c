@@ -3114,8 +3114,10 @@ static void load_readers(struct ld *ld)
 	struct readers r = {ld, NULL, NULL, NULL};
 	size_t n = ld->p->nitems, i;
 
-	if (!n || !ld->p->nchecks)
+	if (!n || !ld->p->nchecks) {
+		ld->p->has_readers = 1;
 		return;
+	}
 	r.count = ld_alloc(ld, n, sizeof(*r.count));
 	r.last = ld_alloc(ld, n, sizeof(*r.last));
 	if (!r.count || !r.last)
@@ -3131,6 +3133,7 @@ static void load_readers(struct ld *ld)
 	reader_pass(&r);
 	for (i = 0; i < n; i++)
 		ld->items[i].readers = r.list[i];
+	ld->p->has_readers = 1;
 }
 
 /* ---- Safety ----------------------------------------------------------- */

@@ -155,8 +155,8 @@ struct cb_protocol_item {
 	/* The checks that may read this item: every check that names it in
 	 * a condition (at any depth) or as an age's birth or date, and
 	 * every visit window when it is day 0; indices into
-	 * protocol->checks, ascending. A save's related checks (check.h)
-	 * look only at these. */
+	 * protocol->checks, ascending, filled by the loader (has_readers).
+	 * A save's related checks (check.h) look only at these. */
 	size_t nreaders;
 	const size_t *readers;
 };
@@ -383,6 +383,10 @@ struct cb_protocol {
 	const struct cb_protocol_item *items;
 	size_t nchecks;
 	const struct cb_protocol_check *checks;
+	/* Each item's readers are filled: the loader does it. A protocol
+	 * built by hand leaves this 0, and its saves then look at every
+	 * check for the related ones (check.c). */
+	int has_readers;
 	size_t narms;
 	const struct cb_protocol_arm *arms;
 	size_t nstrata;

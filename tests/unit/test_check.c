@@ -2060,7 +2060,12 @@ static const char rel_json[] =
 	" {'id':'AFTER_V1','form':'*','type':'compare','item':'*',"
 	"'op':'>=','other':'V1.SV.VISDT','severity':'soft','message':'early'},"
 	" {'id':'AGE','form':'BD','type':'age','item':'AGE','birth':'BIRTH',"
-	"'on':'ON','severity':'hard','message':'age'}"
+	"'on':'ON','severity':'hard','message':'age'},"
+	" {'id':'OBS_STRICT','form':'OBS','type':'condition',"
+	"'severity':'soft','message':'strict',"
+	"'when':{'any':[{'item':'HDR.LIMIT','op':'=','value':-1},"
+	"{'not':{'item':'HDR.NOTE','op':'!=','value':'strict'}}]},"
+	"'condition':{'item':'VAL','op':'<=','value':100}}"
 	"]}";
 /* clang-format on */
 
@@ -2118,6 +2123,14 @@ static void test_related_reach(void)
 	/* A change no check reads runs nothing elsewhere. */
 	T_EQ_INT(run_save(p, "V1", "HDR", 0, "NOTE=hello", NULL), 0);
 	T_EQ_INT(res.nhard + res.nsoft, 0);
+	/* A reference inside any/not reaches as far as a bare one (the
+	 * item's readers, protocol.h, hold checks named at any depth). */
+	T_ASSERT(set("V1.OBS#3.VAL=150"));
+	T_EQ_INT(run_save(p, "V1", "HDR", 0, "NOTE=strict", NULL), 0);
+	r = found("OBS_STRICT", "V1.OBS#3.VAL");
+	T_ASSERT(r && r->elsewhere && r->severity == CB_SEVERITY_SOFT);
+	T_ASSERT(!found("OBS_STRICT", "V2.OBS#1.VAL"));
+	T_ASSERT(set("V1.OBS#3.VAL=12 V1.HDR.NOTE="));
 	/* A source that cannot list instances skips repeating forms. */
 	no_instances = src;
 	no_instances.last_instance = NULL;
