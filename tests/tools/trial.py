@@ -148,7 +148,8 @@ class Trial:
         self.done = threading.Event()
         self.stopping = False  # the run was stopped (SIGTERM, SIGINT)
         # what the laptops said they saved
-        self.changes = []   # (subject, visit, form, item, value, user, exact)
+        self.changes = []   # (subject, visit, form, item, value, user, group)
+        self.partial = []   # per group: how many items its save stored
         self.randomized = {}  # subject -> (randno, kit, laptop)
         self.subjects = {s: [] for s in SITES}  # site -> [subject dicts]
         today = datetime.date.today()
@@ -339,14 +340,20 @@ class Trial:
         rng = lap["rng"]
         return rng.uniform(0.0, upto) if rng.random() < p else None
 
-    def record(self, subject, visit, form, items, user, exact=True):
-        """Note what a save stored. exact is False when the save stored
-        fewer items than it was given: an item whose value the laptop
-        already held (its own or one it received) is left out of the
-        event, so that value is a change by some user, not this one."""
+    def record(self, subject, visit, form, items, user, stored=None):
+        """Note what a save stored. stored is how many of the items it
+        stored when that is fewer than it was given: an item whose value
+        the laptop already held (its own or one it received) is left out
+        of the event. Then at least `stored` of them are changes by this
+        user and every one is a change by some user; the save is one
+        group of self.partial."""
         with self.lock:
+            group = None
+            if stored is not None:
+                group = len(self.partial)
+                self.partial.append(stored)
             for k, v in items.items():
-                self.changes.append((subject, visit, form, k, v, user, exact))
+                self.changes.append((subject, visit, form, k, v, user, group))
 
     def save(self, lap, subject, visit, form, items, reason=None):
         args = ["form", "set", subject, visit, form] + [
@@ -362,8 +369,10 @@ class Trial:
         if self.expect(lap, "form set", r, allowed, " ".join(args[1:5])):
             if "nothing changed" not in r.out:
                 m = re.search(r": saved (\d+) items?$", r.out, re.M)
-                exact = m is None or int(m.group(1)) == len(items)
-                self.record(subject, visit, form, items, lap["user"], exact)
+                stored = int(m.group(1)) if m else None
+                if stored is not None and stored >= len(items):
+                    stored = None
+                self.record(subject, visit, form, items, lap["user"], stored)
             return True
         return False
 
@@ -720,16 +729,27 @@ class Trial:
                 per_subject.setdefault(
                     (cur[0], cur[1], cur[2], cur[3], cur[4],
                      json.loads('"%s"' % m.group(2))), set()).add(m.group(1))
-        for subject, visit, form, item, value, user, exact in self.changes:
+        mine = [0] * len(self.partial)  # per group: its user's changes
+        where = {}
+        for subject, visit, form, item, value, user, group in self.changes:
             inst = ""
             m = re.match(r"(\w+)#(\d+)$", form)
             if m:
                 form, inst = m.group(1), m.group(2)
             users = per_subject.get((subject, visit, form, inst, item, value),
                                     ())
-            if user not in users and (exact or not users):
-                lost.append("%s %s %s#%s %s=%s by %s" % (
-                    subject, visit, form, inst, item, value, user))
+            what = "%s %s %s#%s %s=%s by %s" % (
+                subject, visit, form, inst, item, value, user)
+            if group is not None:
+                where.setdefault(group, what)
+                mine[group] += user in users
+            if user not in users and (group is None or not users):
+                lost.append(what)
+        for group, stored in enumerate(self.partial):
+            if mine[group] < stored:
+                lost.append("%s (the save stored %d items, %d are its "
+                            "user's)" % (where.get(group, "?"), stored,
+                                         mine[group]))
         if lost:
             self.problem("%d saved values are not on the server: %s"
                          % (len(lost), "; ".join(lost[:5])))
