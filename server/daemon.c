@@ -549,14 +549,17 @@ static void malloc_name(char *out, size_t cap)
 	size_t len = sizeof(version), ulen = sizeof(narenas),
 	       dlen = sizeof(decay);
 
-	if (mallctl && !mallctl("version", &version, &len, NULL, 0) &&
-	    version &&
-	    !mallctl("opt.narenas", &narenas, &ulen, NULL, 0) &&
+	if (!mallctl || mallctl("version", &version, &len, NULL, 0) ||
+	    !version) {
+		snprintf(out, cap, "libc");
+		return;
+	}
+	if (!mallctl("opt.narenas", &narenas, &ulen, NULL, 0) &&
 	    !mallctl("opt.dirty_decay_ms", &decay, &dlen, NULL, 0))
 		snprintf(out, cap, "jemalloc-%s narenas:%u dirty_decay_ms:%zd",
 			 version, narenas, decay);
 	else
-		snprintf(out, cap, "libc");
+		snprintf(out, cap, "jemalloc-%s", version);
 }
 
 int srv_daemon_run(const struct srv_daemon_opts *o,
