@@ -3125,8 +3125,8 @@ static void load_readers(struct ld *ld)
 	reader_pass(&r);
 	r.list = ld_alloc(ld, n, sizeof(*r.list));
 	for (i = 0; r.list && i < n; i++)
-		if (r.count[i] && !(r.list[i] = ld_alloc(ld, r.count[i],
-							 sizeof(size_t))))
+		if (r.count[i] &&
+		    !(r.list[i] = ld_alloc(ld, r.count[i], sizeof(size_t))))
 			return;
 	if (!r.list)
 		return;

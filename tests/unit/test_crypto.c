@@ -893,7 +893,8 @@ static void test_sha256_same(void)
 	size_t len;
 
 	randombytes_buf(data, sizeof(data));
-	for (len = 0; len <= sizeof(data); len = len < 1100 ? len + 1 : len * 2) {
+	for (len = 0; len <= sizeof(data);
+	     len = len < 1100 ? len + 1 : len * 2) {
 		struct cb_sha256_stream *h;
 		struct cb_err err;
 
@@ -940,8 +941,9 @@ static void test_hash_vectors(void)
 			      "b00361a396177a9cb410ff61f20015ad");
 	}
 	/* FIPS 180-2's two-block message and the empty string */
-	cb_sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-		      56, hex);
+	cb_sha256_hex(
+	    "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56,
+	    hex);
 	T_EQ_STR(hex, "248d6a61d20638b8e5c026930c3e6039"
 		      "a33ce45964ff2167f6ecedd419db06c1");
 	cb_sha256_hex("", 0, hex);
