@@ -41,9 +41,7 @@ BIN     ?= build-san/bin
 SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-# libcrypto (OpenSSL): SHA-256 only, with the processor's instructions
-# (common/crypto.c, cb_sha256).
-PKGS    := sqlite3 libsodium libcjson libcurl libmicrohttpd libpq libcrypto
+PKGS    := sqlite3 libsodium libcjson libcurl libmicrohttpd libpq
 # libedit: line editing for `casebook shell`, linked into casebook only.
 CLIENT_PKGS := libedit
 # jemalloc: casebookd's allocator (docs/OPERATIONS.md, "Memory"), linked

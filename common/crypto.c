@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 #include <sodium.h>
 
 /* Prefix of the parameter string: algorithm and Argon2 version 0x13. */
@@ -1122,20 +1121,9 @@ void cb_hash_hex(const void *data, size_t len, char out[CB_HASH_HEX_SIZE])
 	sodium_bin2hex(out, CB_HASH_HEX_SIZE, h, sizeof(h));
 }
 
-/*
- * OpenSSL's SHA-256 uses the processor's SHA instructions where it has
- * them (about four times libsodium's portable code on a push's body of
- * half a megabyte, hashed by the laptop to sign the request and by the
- * server to check it: docs/PERFORMANCE.md). The digest is the same; if
- * OpenSSL fails (out of memory for its context), libsodium computes it.
- */
 void cb_sha256(const void *data, size_t len, unsigned char out[CB_HASH_BYTES])
 {
-	unsigned int n = 0;
-
-	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1 ||
-	    n != CB_HASH_BYTES)
-		crypto_hash_sha256(out, data, len);
+	crypto_hash_sha256(out, data, len);
 }
 
 void cb_sha256_hex(const void *data, size_t len, char out[CB_HASH_HEX_SIZE])

@@ -16,12 +16,11 @@ set -eu
 # cppcheck and clang-tidy: make lint; valgrind: make valgrind.
 # libedit-dev: line editing, history and completion of `casebook shell`.
 # libjemalloc-dev: casebookd's allocator (docs/OPERATIONS.md, "Memory").
-# libssl-dev: OpenSSL's SHA-256 (common/crypto.c, cb_sha256).
 PACKAGES="build-essential pkg-config libsqlite3-dev libsodium-dev libcjson-dev
 libcurl4-openssl-dev libmicrohttpd-dev libedit-dev sqlite3 curl libxml2-utils
 python3 expect openssl clang libclang-rt-14-dev llvm groff-base man-db
 bsdextrautils systemd chromium libpq-dev postgresql cppcheck clang-tidy
-valgrind libjemalloc-dev libssl-dev"
+valgrind libjemalloc-dev"
 
 missing=""
 for p in $PACKAGES; do

@@ -882,42 +882,6 @@ static void test_box_seal_open(void)
 
 /* ---- hashes ------------------------------------------------------------ */
 
-/*
- * cb_sha256 (OpenSSL) gives what the stream (libsodium) gives, at every
- * length around the block boundaries and for a body of a megabyte.
- */
-static void test_sha256_same(void)
-{
-	static unsigned char data[1 << 20];
-	char one[CB_HASH_HEX_SIZE], two[CB_HASH_HEX_SIZE];
-	size_t len;
-
-	randombytes_buf(data, sizeof(data));
-	for (len = 0; len <= sizeof(data);
-	     len = len < 1100 ? len + 1 : len * 2) {
-		struct cb_sha256_stream *h;
-		struct cb_err err;
-
-		cb_sha256_hex(data, len, one);
-		T_EQ_INT(cb_sha256_stream_new(&h, &err), 0);
-		cb_sha256_stream_update(h, data, len);
-		cb_sha256_stream_final_hex(h, two);
-		cb_sha256_stream_free(h);
-		T_EQ_STR(one, two);
-	}
-	cb_sha256_hex(data, sizeof(data), one);
-	{
-		struct cb_sha256_stream *h;
-		struct cb_err err;
-
-		T_EQ_INT(cb_sha256_stream_new(&h, &err), 0);
-		cb_sha256_stream_update(h, data, sizeof(data));
-		cb_sha256_stream_final_hex(h, two);
-		cb_sha256_stream_free(h);
-	}
-	T_EQ_STR(one, two);
-}
-
 static void test_hash_vectors(void)
 {
 	char hex[CB_HASH_HEX_SIZE];
@@ -1148,7 +1112,6 @@ int main(void)
 	T_RUN(test_sign_from_secret);
 	T_RUN(test_box_seal_open);
 	T_RUN(test_hash_vectors);
-	T_RUN(test_sha256_same);
 	T_RUN(test_keyed_hash_subkey);
 	T_RUN(test_hex);
 	T_RUN(test_b64_vectors);
