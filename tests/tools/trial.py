@@ -644,6 +644,16 @@ class Trial:
                 self.problem("%s: status --json: %s" % (lap["name"],
                                                         r.err[-200:]))
                 continue
+            # An answer to a query the data manager closed before it
+            # arrived (another laptop of the site answered first, the
+            # close came between) is refused by the record's rules and
+            # kept in the laptop's quarantine, shown by status: the one
+            # refusal a trial may leave (CI seed 2720860).
+            late = [e for e in st["quarantined"].get("events", [])
+                    if e.get("code") == "query" and re.search(
+                        r"query [0-9a-f]+ is closed", e.get("reason", ""))]
+            st["unsynced"] -= len(late)
+            st["quarantined"]["count"] -= len(late)
             if st["unsynced"] != 0:
                 self.problem("%s: %d events still unsynced"
                              % (lap["name"], st["unsynced"]))
