@@ -2168,6 +2168,58 @@ static void test_related_every_form(void)
 	T_EQ_INT(res.nhard, 0);
 }
 
+/*
+ * A protocol built by hand, not by the loader, has no readers
+ * (has_readers 0): its saves look at every check for the related ones,
+ * and find what the loaded protocol's readers find. Emptied here on
+ * the loaded protocol, then put back.
+ */
+static void test_related_without_readers(void)
+{
+	struct cb_protocol *p = load_rel();
+	size_t saved[256], f, i, k;
+	const struct cb_check_result *r;
+
+	T_ASSERT(p && p->has_readers && p->nitems <= 256);
+	if (!p || p->nitems > 256)
+		return;
+	for (f = 0, k = 0; f < p->nforms; f++)
+		for (i = 0; i < p->forms[f].nitems; i++) {
+			struct cb_protocol_item *it =
+			    (struct cb_protocol_item *)&p->forms[f].items[i];
+
+			saved[k++] = it->nreaders;
+			it->nreaders = 0;
+		}
+	p->has_readers = 0;
+
+	reset();
+	T_ASSERT(set("V1.HDR.LIMIT=10 V1.OBS#1.VAL=5 V1.OBS#3.VAL=150 "
+		     "V2.HDR.LIMIT=1 V2.OBS#1.VAL=8"));
+	T_EQ_INT(run_save(p, "V1", "HDR", 0, "LIMIT=6", NULL), 0);
+	r = found("OBS_LIMIT", "V1.OBS#3.VAL");
+	T_ASSERT(r && r->elsewhere && r->instance == 3);
+	T_ASSERT(!found("OBS_LIMIT", "V2.OBS#1.VAL"));
+	T_EQ_INT(run_save(p, "V1", "HDR", 0, "NOTE=strict", NULL), 0);
+	r = found("OBS_STRICT", "V1.OBS#3.VAL");
+	T_ASSERT(r && r->elsewhere && r->severity == CB_SEVERITY_SOFT);
+	T_EQ_INT(run_save(p, "V1", "HDR", 0, "NOTE=hello", NULL), 0);
+	T_EQ_INT(res.nhard + res.nsoft, 0);
+	reset();
+	T_ASSERT(set("V2.SV.VISDT=2024-01-12 V2.OBS#2.OBSDT=2024-01-05 "
+		     "V1.BD.ON=2024-01-01"));
+	T_EQ_INT(run_save(p, "V1", "SV", 0, "VISDT=2024-01-06", NULL), 0);
+	T_ASSERT(found("AFTER_V1", "V2.OBS#2.OBSDT"));
+	T_ASSERT(found("AFTER_V1", "V1.BD.ON"));
+	T_EQ_INT(res.nsoft, 2);
+
+	for (f = 0, k = 0; f < p->nforms; f++)
+		for (i = 0; i < p->forms[f].nitems; i++)
+			((struct cb_protocol_item *)&p->forms[f].items[i])
+			    ->nreaders = saved[k++];
+	p->has_readers = 1;
+}
+
 static void test_age_from_dates(void)
 {
 	struct cb_protocol *p = load_rel();
@@ -2253,6 +2305,7 @@ int main(void)
 	T_RUN(test_knee_not_future);
 	T_RUN(test_related_reach);
 	T_RUN(test_related_every_form);
+	T_RUN(test_related_without_readers);
 	T_RUN(test_age_from_dates);
 	T_RUN(test_values_last_instance);
 	cb_protocol_free(mini);
