@@ -108,16 +108,28 @@ more_than "bigheaders: oversized headers were answered 431" 0 \
 # "none": no status line read. The server answers 431 and closes while
 # the client may still be sending its 256 kB; closing with bytes unread
 # resets the connection, and a reset can discard the answer before the
-# client reads it (seen for 9 of 1,669 under the sanitizers). Never any
-# other status: no oversized request is ever served.
+# client reads it. How often depends on the machine's load, not on the
+# server: 9 of 1,669 under the sanitizers on one machine, 1,587 of 2,455
+# on another while the suite loaded it, none on that machine alone. Never
+# any other status: no oversized request is ever served. That 431 is the
+# answer, not a reset, is checked on the quiet server below.
 check "bigheaders: never an answer but 431" 0 \
 	"$(abuse_count bigheaders 'sum(v for k, v in j["status"].items() if k not in ("431", "none"))')"
-more_than "bigheaders: answered 431 more often than reset" 0 \
-	"$(abuse_count bigheaders 'j["status"].get("431", 0) - j["status"].get("none", 0)')"
 under chunked 4 4
 more_than "chunked: endless bodies were cut off" 0 "$(abuse_count chunked 'j["closed_by_server"]')"
 
 expect_rc "the laptop syncs after the abuse" 0 cb a sync
+
+# Oversized headers from one client at a time, the server otherwise idle:
+# answered 431 more often than reset (in runs here, loaded or not, never
+# reset at all), and never anything else.
+python3 "$ABUSE" bigheaders "$PORT" 1 1 2 >"$T/abuse.quiet" 2>&1
+more_than "one client's oversized headers: answered 431" 10 \
+	"$(abuse_count quiet 'j["status"].get("431", 0)')"
+check "one client's oversized headers: never an answer but 431" 0 \
+	"$(abuse_count quiet 'sum(v for k, v in j["status"].items() if k not in ("431", "none"))')"
+more_than "one client's oversized headers: answered 431 more often than reset" 0 \
+	"$(abuse_count quiet 'j["status"].get("431", 0) - j["status"].get("none", 0)')"
 "$CBD" dump --data "$D" 2>/dev/null | grep -c "VAS" >/dev/null
 expect_rc "the laptop's store is whole" 0 cb a store check
 stop_server
